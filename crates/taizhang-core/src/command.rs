@@ -1,0 +1,123 @@
+//! What clerks and reviewers ask for. Commands hold values already parsed
+//! ([`Text`], [`Minutes`], …); the rules that need the current state are checked by
+//! [`crate::decide`].
+
+use time::Date;
+
+use crate::{MemberId, Minutes, OutingDetails, OutingId, PersonalData, Text, TimeRange, UnitId};
+
+#[derive(Clone, PartialEq, Eq, Debug)]
+pub struct RegisterUnit {
+    pub unit: UnitId,
+    pub name: Text,
+    pub industry: Text,
+    pub region: Text,
+    pub parent: Option<UnitId>,
+}
+
+#[derive(Clone, PartialEq, Eq, Debug)]
+pub struct RenameUnit {
+    pub unit: UnitId,
+    pub name: Text,
+}
+
+#[derive(Clone, PartialEq, Eq, Debug)]
+pub struct MoveUnit {
+    pub unit: UnitId,
+    pub region: Text,
+    pub parent: Option<UnitId>,
+}
+
+#[derive(Clone, PartialEq, Eq, Debug)]
+pub struct RegisterMember {
+    pub member: MemberId,
+    pub unit: UnitId,
+    pub joined_on: Date,
+    pub personal: PersonalData,
+}
+
+#[derive(Clone, PartialEq, Eq, Debug)]
+pub struct TransferMember {
+    pub member: MemberId,
+    pub to: UnitId,
+    pub effective: Date,
+}
+
+#[derive(Clone, PartialEq, Eq, Debug)]
+pub struct EraseMember {
+    pub member: MemberId,
+}
+
+/// One participant as a clerk enters them: the span defaults to the outing's, the hours
+/// to the span's length.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub struct ParticipationInput {
+    pub member: MemberId,
+    pub span: Option<TimeRange>,
+    pub minutes: Option<Minutes>,
+}
+
+#[derive(Clone, PartialEq, Eq, Debug)]
+pub struct RegisterOuting {
+    pub outing: OutingId,
+    pub unit: UnitId,
+    pub details: OutingDetails,
+    pub participants: Vec<ParticipationInput>,
+}
+
+#[derive(Clone, PartialEq, Eq, Debug)]
+pub struct AmendOuting {
+    pub outing: OutingId,
+    pub details: OutingDetails,
+    pub participants: Vec<ParticipationInput>,
+    pub reason: Text,
+    /// The outing stream version the clerk's copy shows; a newer stored version is a
+    /// conflict rather than a silent overwrite.
+    pub expected_version: Option<u64>,
+}
+
+#[derive(Clone, PartialEq, Eq, Debug)]
+pub struct VoidOuting {
+    pub outing: OutingId,
+    pub reason: Text,
+    pub expected_version: Option<u64>,
+}
+
+#[derive(Clone, PartialEq, Eq, Debug)]
+pub struct VerifyOuting {
+    pub outing: OutingId,
+    pub note: Option<Text>,
+    /// The version the reviewer looked at: a verification covers exactly that record.
+    pub expected_version: Option<u64>,
+}
+
+#[derive(Clone, PartialEq, Eq, Debug)]
+pub enum Command {
+    RegisterUnit(RegisterUnit),
+    RenameUnit(RenameUnit),
+    MoveUnit(MoveUnit),
+    RegisterMember(RegisterMember),
+    TransferMember(TransferMember),
+    EraseMember(EraseMember),
+    RegisterOuting(RegisterOuting),
+    AmendOuting(AmendOuting),
+    VoidOuting(VoidOuting),
+    VerifyOuting(VerifyOuting),
+}
+
+impl Command {
+    pub fn name(&self) -> &'static str {
+        match self {
+            Command::RegisterUnit(_) => "RegisterUnit",
+            Command::RenameUnit(_) => "RenameUnit",
+            Command::MoveUnit(_) => "MoveUnit",
+            Command::RegisterMember(_) => "RegisterMember",
+            Command::TransferMember(_) => "TransferMember",
+            Command::EraseMember(_) => "EraseMember",
+            Command::RegisterOuting(_) => "RegisterOuting",
+            Command::AmendOuting(_) => "AmendOuting",
+            Command::VoidOuting(_) => "VoidOuting",
+            Command::VerifyOuting(_) => "VerifyOuting",
+        }
+    }
+}

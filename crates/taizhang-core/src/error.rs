@@ -1,0 +1,75 @@
+use crate::{MemberId, OutingId, StreamId, UnitId};
+
+/// Why a command was refused. Every variant names what to fix; none of them leaves
+/// anything written.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum DomainError {
+    /// A required text field is empty.
+    #[error("{field} must not be empty")]
+    Empty { field: String },
+    /// A text field is longer than allowed.
+    #[error("{field} is {actual_chars} characters long; at most {max_chars} are allowed")]
+    TooLong { field: String, max_chars: usize, actual_chars: usize },
+    /// A field's value has the wrong form.
+    #[error("{field}: {reason}")]
+    InvalidValue { field: String, reason: String },
+    /// Service hours that are not positive whole minutes up to 24 hours.
+    #[error("{field}: {value:?} is not valid hours: {reason}")]
+    InvalidHours { field: String, value: String, reason: String },
+    /// The stream to create exists already (a unit, member or outing id reused).
+    #[error("{stream} already exists")]
+    AlreadyExists { stream: StreamId },
+    #[error("unit {0} does not exist")]
+    UnitNotFound(UnitId),
+    #[error("member {0} does not exist")]
+    MemberNotFound(MemberId),
+    #[error("outing {0} does not exist")]
+    OutingNotFound(OutingId),
+    /// Moving a unit under itself or under one of its own descendants.
+    #[error("unit {unit} cannot be placed under {parent}: that would make a cycle")]
+    UnitCycle { unit: UnitId, parent: UnitId },
+    #[error("member {member} is erased; their record can no longer change")]
+    MemberErased { member: MemberId },
+    /// A transfer to the unit the member already belongs to, or dated before their last move.
+    #[error("transfer of member {member}: {reason}")]
+    InvalidTransfer { member: MemberId, reason: String },
+    #[error("an outing needs at least one participant")]
+    NoParticipants,
+    #[error("member {member} is listed twice in one outing")]
+    DuplicateParticipant { member: MemberId },
+    /// A member serves only for the unit they belong to on the outing's date.
+    #[error("member {member} does not belong to unit {unit} on {date}")]
+    MemberNotInUnit { member: MemberId, unit: UnitId, date: time::Date },
+    /// A participation's time span must lie inside the outing's span.
+    #[error("member {member}: participation {participation} is outside the outing's span {outing}")]
+    ParticipationOutsideOuting { member: MemberId, participation: String, outing: String },
+    /// Service hours cannot exceed the time the member was there.
+    #[error("member {member}: {hours} h recorded but the participation lasts only {span_hours} h")]
+    HoursExceedSpan { member: MemberId, hours: String, span_hours: String },
+    /// At most 24 hours per member per day, across all outings.
+    #[error("member {member} would serve {total_hours} h on {date}; the limit is {limit_hours} h a day")]
+    DailyLimitExceeded { member: MemberId, date: time::Date, total_hours: String, limit_hours: String },
+    /// A member cannot be in two outings at the same time.
+    #[error("member {member} already serves in outing {other} at an overlapping time ({span})")]
+    OverlappingOuting { member: MemberId, other: OutingId, span: String },
+    #[error("outing {outing} is voided; it can no longer change")]
+    OutingVoided { outing: OutingId },
+    #[error("outing {outing} is already verified in its current form")]
+    AlreadyVerified { outing: OutingId },
+    /// The clerk edited an older copy of the record than the one now stored.
+    #[error("{stream} is at version {actual:?}; the command expected version {expected}")]
+    StaleVersion { stream: StreamId, expected: u64, actual: Option<u64> },
+}
+
+impl DomainError {
+    /// The field or member the error is about, for clients that highlight it.
+    pub fn field(&self) -> Option<&str> {
+        match self {
+            DomainError::Empty { field }
+            | DomainError::TooLong { field, .. }
+            | DomainError::InvalidValue { field, .. }
+            | DomainError::InvalidHours { field, .. } => Some(field),
+            _ => None,
+        }
+    }
+}

@@ -1,0 +1,223 @@
+//! The facts the log holds. Variants are past tense; each has a stable type code (used by
+//! the binary encoding, never reused) and a schema version (bumped when its shape
+//! changes; older versions are upcast on read).
+
+use serde::{Deserialize, Serialize};
+use time::Date;
+use uuid::Uuid;
+
+use crate::{MemberId, Minutes, OutingId, SealedPersonal, StreamId, Text, TimeRange, UnitId};
+
+/// Who caused an event: the role they acted in and, for API callers, their token id.
+#[derive(Clone, Copy, PartialEq, Eq, Hash, Debug, Serialize, Deserialize)]
+pub struct Actor {
+    pub role: Role,
+    pub token: Option<Uuid>,
+}
+
+impl Actor {
+    /// The operator at the command line, acting on the data directory directly.
+    pub const OPERATOR: Actor = Actor { role: Role::Operator, token: None };
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, Hash, Debug, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Role {
+    Admin,
+    Clerk,
+    Reviewer,
+    Viewer,
+    /// The command line (`import`, `demo`, `restore`) with access to the data directory.
+    Operator,
+}
+
+#[derive(Clone, PartialEq, Eq, Debug, Serialize, Deserialize)]
+pub struct UnitRegistered {
+    pub unit: UnitId,
+    pub name: Text,
+    pub industry: Text,
+    pub region: Text,
+    pub parent: Option<UnitId>,
+}
+
+#[derive(Clone, PartialEq, Eq, Debug, Serialize, Deserialize)]
+pub struct UnitRenamed {
+    pub unit: UnitId,
+    pub name: Text,
+}
+
+#[derive(Clone, PartialEq, Eq, Debug, Serialize, Deserialize)]
+pub struct UnitMoved {
+    pub unit: UnitId,
+    pub region: Text,
+    pub parent: Option<UnitId>,
+}
+
+#[derive(Clone, PartialEq, Eq, Debug, Serialize, Deserialize)]
+pub struct MemberRegistered {
+    pub member: MemberId,
+    pub unit: UnitId,
+    pub joined_on: Date,
+    /// Name, identity number, phone and birth date, sealed under the member's key.
+    pub personal: SealedPersonal,
+}
+
+#[derive(Clone, PartialEq, Eq, Debug, Serialize, Deserialize)]
+pub struct MemberTransferred {
+    pub member: MemberId,
+    pub from: UnitId,
+    pub to: UnitId,
+    pub effective: Date,
+}
+
+/// The member's key was destroyed: personal fields read as erased from now on, in every
+/// event, while their hours still count under the member id.
+#[derive(Clone, PartialEq, Eq, Debug, Serialize, Deserialize)]
+pub struct MemberErased {
+    pub member: MemberId,
+}
+
+/// What a clerk records about an outing, apart from who served.
+#[derive(Clone, PartialEq, Eq, Debug, Serialize, Deserialize)]
+pub struct OutingDetails {
+    pub date: Date,
+    pub span: TimeRange,
+    pub place: Text,
+    pub category: Text,
+    pub description: Option<Text>,
+    /// How many people the outing served.
+    pub beneficiaries: u32,
+}
+
+/// One member's service on an outing: when they were there and the hours served
+/// (actual service, travel excluded).
+#[derive(Clone, Copy, PartialEq, Eq, Debug, Serialize, Deserialize)]
+pub struct Participation {
+    pub member: MemberId,
+    pub span: TimeRange,
+    pub minutes: Minutes,
+}
+
+#[derive(Clone, PartialEq, Eq, Debug, Serialize, Deserialize)]
+pub struct OutingRegistered {
+    pub outing: OutingId,
+    pub unit: UnitId,
+    pub details: OutingDetails,
+    pub participants: Vec<Participation>,
+}
+
+/// A correction: the outing as it should have been recorded, and why. The earlier
+/// record stays in the log beside it.
+#[derive(Clone, PartialEq, Eq, Debug, Serialize, Deserialize)]
+pub struct OutingAmended {
+    pub outing: OutingId,
+    pub details: OutingDetails,
+    pub participants: Vec<Participation>,
+    pub reason: Text,
+}
+
+#[derive(Clone, PartialEq, Eq, Debug, Serialize, Deserialize)]
+pub struct OutingVoided {
+    pub outing: OutingId,
+    pub reason: Text,
+}
+
+/// A reviewer confirmed the outing as it stands at this point of its stream. A later
+/// amendment needs a new verification.
+#[derive(Clone, PartialEq, Eq, Debug, Serialize, Deserialize)]
+pub struct OutingVerified {
+    pub outing: OutingId,
+    pub note: Option<Text>,
+}
+
+/// On the member's stream: the member's time is taken by an outing. The member stream
+/// owns the member's calendar, so that the 24-hours-a-day and no-overlap rules are
+/// enforced by that stream's expected version, even between concurrent servers.
+#[derive(Clone, Copy, PartialEq, Eq, Debug, Serialize, Deserialize)]
+pub struct ServiceBooked {
+    pub member: MemberId,
+    pub outing: OutingId,
+    pub date: Date,
+    pub span: TimeRange,
+    pub minutes: Minutes,
+}
+
+/// On the member's stream: the outing no longer takes the member's time (voided, or the
+/// member was removed from it by an amendment).
+#[derive(Clone, Copy, PartialEq, Eq, Debug, Serialize, Deserialize)]
+pub struct ServiceReleased {
+    pub member: MemberId,
+    pub outing: OutingId,
+}
+
+macro_rules! domain_events {
+    ($($variant:ident = ($code:literal, $version:literal)),* $(,)?) => {
+        /// Every kind of fact the log can hold.
+        #[derive(Clone, PartialEq, Eq, Debug, Serialize, Deserialize)]
+        #[serde(tag = "type")]
+        pub enum DomainEvent {
+            $($variant($variant),)*
+        }
+
+        impl DomainEvent {
+            /// Every type name with its code and current schema version, in code order.
+            pub const TYPES: &'static [(&'static str, u16, u16)] = &[$((stringify!($variant), $code, $version),)*];
+
+            /// The past-tense type name, as the API and the JSON export show it.
+            pub fn type_name(&self) -> &'static str {
+                match self { $(DomainEvent::$variant(_) => stringify!($variant),)* }
+            }
+
+            /// The stable code that identifies the type in the binary encoding.
+            pub fn type_code(&self) -> u16 {
+                match self { $(DomainEvent::$variant(_) => $code,)* }
+            }
+
+            /// The current schema version of this type's payload.
+            pub fn schema_version(&self) -> u16 {
+                match self { $(DomainEvent::$variant(_) => $version,)* }
+            }
+        }
+
+        $(impl From<$variant> for DomainEvent {
+            fn from(e: $variant) -> Self { DomainEvent::$variant(e) }
+        })*
+    };
+}
+
+domain_events! {
+    UnitRegistered = (1, 1),
+    UnitRenamed = (2, 1),
+    UnitMoved = (3, 1),
+    MemberRegistered = (10, 1),
+    MemberTransferred = (11, 1),
+    MemberErased = (12, 1),
+    ServiceBooked = (13, 1),
+    ServiceReleased = (14, 1),
+    // Version 1 of OutingRegistered had no `beneficiaries` in its details; see the
+    // store's codec for the upcaster.
+    OutingRegistered = (20, 2),
+    OutingAmended = (21, 1),
+    OutingVoided = (22, 1),
+    OutingVerified = (23, 1),
+}
+
+impl DomainEvent {
+    /// The stream this event belongs to; every event names its aggregate.
+    pub fn stream(&self) -> StreamId {
+        match self {
+            DomainEvent::UnitRegistered(e) => StreamId::unit(e.unit),
+            DomainEvent::UnitRenamed(e) => StreamId::unit(e.unit),
+            DomainEvent::UnitMoved(e) => StreamId::unit(e.unit),
+            DomainEvent::MemberRegistered(e) => StreamId::member(e.member),
+            DomainEvent::MemberTransferred(e) => StreamId::member(e.member),
+            DomainEvent::MemberErased(e) => StreamId::member(e.member),
+            DomainEvent::ServiceBooked(e) => StreamId::member(e.member),
+            DomainEvent::ServiceReleased(e) => StreamId::member(e.member),
+            DomainEvent::OutingRegistered(e) => StreamId::outing(e.outing),
+            DomainEvent::OutingAmended(e) => StreamId::outing(e.outing),
+            DomainEvent::OutingVoided(e) => StreamId::outing(e.outing),
+            DomainEvent::OutingVerified(e) => StreamId::outing(e.outing),
+        }
+    }
+}

@@ -1,0 +1,172 @@
+//! Typed identifiers. A member is identified by an id, never by a name.
+
+use std::fmt;
+use std::str::FromStr;
+
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+macro_rules! id_type {
+    ($(#[$doc:meta])* $name:ident, $prefix:literal) => {
+        $(#[$doc])*
+        #[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+        #[serde(transparent)]
+        pub struct $name(pub Uuid);
+
+        impl $name {
+            /// A fresh, time-ordered id (UUID v7).
+            pub fn new() -> Self {
+                Self(Uuid::now_v7())
+            }
+        }
+
+        impl Default for $name {
+            fn default() -> Self {
+                Self::new()
+            }
+        }
+
+        impl fmt::Display for $name {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                self.0.fmt(f)
+            }
+        }
+
+        impl fmt::Debug for $name {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                write!(f, concat!($prefix, "-{}"), self.0)
+            }
+        }
+
+        impl FromStr for $name {
+            type Err = uuid::Error;
+            fn from_str(s: &str) -> Result<Self, Self::Err> {
+                Uuid::parse_str(s).map(Self)
+            }
+        }
+    };
+}
+
+id_type!(
+    /// A unit (窗口单位): an organisation whose members serve.
+    UnitId,
+    "unit"
+);
+id_type!(
+    /// A member (党员 / 志愿者) of one unit at a time.
+    MemberId,
+    "member"
+);
+id_type!(
+    /// A volunteer outing (志愿服务活动) organised by a unit.
+    OutingId,
+    "outing"
+);
+
+/// Which kind of aggregate a stream holds.
+#[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Debug, Serialize, Deserialize)]
+#[repr(u8)]
+pub enum StreamKind {
+    Unit = 1,
+    Member = 2,
+    Outing = 3,
+}
+
+impl StreamKind {
+    pub fn prefix(self) -> &'static str {
+        match self {
+            StreamKind::Unit => "unit",
+            StreamKind::Member => "member",
+            StreamKind::Outing => "outing",
+        }
+    }
+
+    pub fn from_code(code: u8) -> Option<Self> {
+        match code {
+            1 => Some(StreamKind::Unit),
+            2 => Some(StreamKind::Member),
+            3 => Some(StreamKind::Outing),
+            _ => None,
+        }
+    }
+}
+
+/// The name of one event stream, written `unit-<uuid>`, `member-<uuid>` or `outing-<uuid>`.
+#[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+pub struct StreamId {
+    pub kind: StreamKind,
+    pub id: Uuid,
+}
+
+impl StreamId {
+    pub fn unit(id: UnitId) -> Self {
+        Self { kind: StreamKind::Unit, id: id.0 }
+    }
+    pub fn member(id: MemberId) -> Self {
+        Self { kind: StreamKind::Member, id: id.0 }
+    }
+    pub fn outing(id: OutingId) -> Self {
+        Self { kind: StreamKind::Outing, id: id.0 }
+    }
+
+    /// The 17-byte key form: kind code then the UUID bytes. Sorts streams of one kind
+    /// together, which the stores' indexes rely on.
+    pub fn to_bytes(self) -> [u8; 17] {
+        let mut out = [0u8; 17];
+        out[0] = self.kind as u8;
+        out[1..].copy_from_slice(self.id.as_bytes());
+        out
+    }
+
+    pub fn from_bytes(bytes: &[u8]) -> Option<Self> {
+        let kind = StreamKind::from_code(*bytes.first()?)?;
+        let id = Uuid::from_slice(bytes.get(1..17)?).ok()?;
+        Some(Self { kind, id })
+    }
+}
+
+impl fmt::Display for StreamId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}-{}", self.kind.prefix(), self.id)
+    }
+}
+
+impl fmt::Debug for StreamId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Display::fmt(self, f)
+    }
+}
+
+/// The error for a stream name that is not `<kind>-<uuid>`.
+#[derive(Debug, thiserror::Error)]
+#[error("not a stream name (expected unit-<uuid>, member-<uuid> or outing-<uuid>): {0:?}")]
+pub struct BadStreamName(pub String);
+
+impl FromStr for StreamId {
+    type Err = BadStreamName;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        let bad = || BadStreamName(s.to_owned());
+        let (prefix, rest) = s.split_once('-').ok_or_else(bad)?;
+        let kind = [StreamKind::Unit, StreamKind::Member, StreamKind::Outing]
+            .into_iter()
+            .find(|k| k.prefix() == prefix)
+            .ok_or_else(bad)?;
+        let id = Uuid::parse_str(rest).map_err(|_| bad())?;
+        Ok(Self { kind, id })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn stream_names_round_trip_in_text_and_bytes() {
+        let s = StreamId::outing(OutingId::new());
+        assert_eq!(s.to_string().parse::<StreamId>().unwrap(), s);
+        assert_eq!(StreamId::from_bytes(&s.to_bytes()), Some(s));
+        assert!("outing-nope".parse::<StreamId>().is_err());
+        assert!("team-0190c3a4-0000-7000-8000-000000000000".parse::<StreamId>().is_err());
+        assert_eq!(StreamId::from_bytes(&[9u8; 17]), None);
+    }
+}

@@ -1,0 +1,45 @@
+//! The taizhang domain: what a volunteer service month is made of, and the rules every
+//! command must satisfy before any event exists.
+//!
+//! This crate does no I/O. The main types:
+//! - ids ([`UnitId`], [`MemberId`], [`OutingId`], [`StreamId`]) and values parsed once and
+//!   trusted after ([`Minutes`], [`Period`], [`ServiceSpan`], [`Text`], [`Timestamp`]);
+//! - [`DomainEvent`], the closed set of facts the log can hold, each with a stable type
+//!   code and schema version;
+//! - [`Command`], what clerks and reviewers ask for, and [`decide`], which validates a
+//!   command against the current [`Aggregates`] and returns the events to append;
+//! - [`DomainError`], one error type whose variants a clerk can act on.
+//!
+//! ```
+//! use taizhang_core::*;
+//! let unit = UnitId::new();
+//! let cmd = Command::RegisterUnit(RegisterUnit {
+//!     unit,
+//!     name: Text::parse("name", "十堰市人民医院").unwrap(),
+//!     industry: Text::parse("industry", "医院").unwrap(),
+//!     region: Text::parse("region", "茅箭区").unwrap(),
+//!     parent: None,
+//! });
+//! let loaded = Aggregates::default();
+//! let events = decide(&cmd, &loaded, &mut |_: MemberId, _: &PersonalData| SealedPersonal(vec![])).unwrap();
+//! assert_eq!(events[0].event.stream(), StreamId::unit(unit));
+//! ```
+#![forbid(unsafe_code)]
+
+mod command;
+mod decide;
+mod error;
+mod event;
+mod ids;
+mod personal;
+mod state;
+mod values;
+
+pub use command::*;
+pub use decide::{decide, dependencies, PendingEvent, Sealer};
+pub use error::DomainError;
+pub use event::*;
+pub use ids::*;
+pub use personal::*;
+pub use state::*;
+pub use values::*;

@@ -1,0 +1,161 @@
+//! Aggregate state folded from events. Applying an event only changes state and never
+//! fails: every rule was checked when the event was decided.
+
+use std::collections::{BTreeMap, HashMap};
+
+use time::Date;
+
+use crate::{
+    DomainEvent, MemberId, Minutes, OutingDetails, OutingId, Participation, StreamId, Text, TimeRange, UnitId,
+};
+
+#[derive(Clone, PartialEq, Eq, Debug)]
+pub struct UnitState {
+    pub name: Text,
+    pub industry: Text,
+    pub region: Text,
+    pub parent: Option<UnitId>,
+}
+
+/// A member's time taken by one outing.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub struct Booking {
+    pub date: Date,
+    pub span: TimeRange,
+    pub minutes: Minutes,
+}
+
+#[derive(Clone, PartialEq, Eq, Debug)]
+pub struct MemberState {
+    /// Which unit the member belongs to from which date, in date order.
+    pub memberships: Vec<(Date, UnitId)>,
+    pub erased: bool,
+    /// The member's calendar: every outing currently taking their time.
+    pub bookings: BTreeMap<OutingId, Booking>,
+}
+
+impl MemberState {
+    /// The unit the member belongs to on `date`, if any.
+    pub fn unit_on(&self, date: Date) -> Option<UnitId> {
+        self.memberships.iter().rev().find(|(since, _)| *since <= date).map(|(_, unit)| *unit)
+    }
+
+    pub fn current_unit(&self) -> UnitId {
+        self.memberships.last().map(|(_, u)| *u).expect("a registered member has a unit")
+    }
+}
+
+#[derive(Clone, PartialEq, Eq, Debug)]
+pub struct OutingState {
+    pub unit: UnitId,
+    pub details: OutingDetails,
+    pub participants: Vec<Participation>,
+    pub voided: bool,
+    /// Verified in its current form (an amendment clears this).
+    pub verified: bool,
+}
+
+/// The aggregates a command needs, each with the stream version it was read at.
+#[derive(Clone, Default, Debug)]
+pub struct Aggregates {
+    pub units: HashMap<UnitId, UnitState>,
+    pub members: HashMap<MemberId, MemberState>,
+    pub outings: HashMap<OutingId, OutingState>,
+    /// Every stream read, with its last version (`None`: read and empty).
+    pub versions: HashMap<StreamId, Option<u64>>,
+}
+
+impl Aggregates {
+    pub fn is_loaded(&self, stream: &StreamId) -> bool {
+        self.versions.contains_key(stream)
+    }
+
+    /// Records that `stream` was read and found empty.
+    pub fn mark_empty(&mut self, stream: StreamId) {
+        self.versions.entry(stream).or_insert(None);
+    }
+
+    /// Folds one stored event (at `version` of its stream) into the state.
+    pub fn apply(&mut self, version: u64, event: &DomainEvent) {
+        self.versions.insert(event.stream(), Some(version));
+        match event {
+            DomainEvent::UnitRegistered(e) => {
+                self.units.insert(
+                    e.unit,
+                    UnitState {
+                        name: e.name.clone(),
+                        industry: e.industry.clone(),
+                        region: e.region.clone(),
+                        parent: e.parent,
+                    },
+                );
+            }
+            DomainEvent::UnitRenamed(e) => {
+                if let Some(u) = self.units.get_mut(&e.unit) {
+                    u.name = e.name.clone();
+                }
+            }
+            DomainEvent::UnitMoved(e) => {
+                if let Some(u) = self.units.get_mut(&e.unit) {
+                    u.region = e.region.clone();
+                    u.parent = e.parent;
+                }
+            }
+            DomainEvent::MemberRegistered(e) => {
+                self.members.insert(
+                    e.member,
+                    MemberState { memberships: vec![(e.joined_on, e.unit)], erased: false, bookings: BTreeMap::new() },
+                );
+            }
+            DomainEvent::MemberTransferred(e) => {
+                if let Some(m) = self.members.get_mut(&e.member) {
+                    m.memberships.push((e.effective, e.to));
+                }
+            }
+            DomainEvent::MemberErased(e) => {
+                if let Some(m) = self.members.get_mut(&e.member) {
+                    m.erased = true;
+                }
+            }
+            DomainEvent::ServiceBooked(e) => {
+                if let Some(m) = self.members.get_mut(&e.member) {
+                    m.bookings.insert(e.outing, Booking { date: e.date, span: e.span, minutes: e.minutes });
+                }
+            }
+            DomainEvent::ServiceReleased(e) => {
+                if let Some(m) = self.members.get_mut(&e.member) {
+                    m.bookings.remove(&e.outing);
+                }
+            }
+            DomainEvent::OutingRegistered(e) => {
+                self.outings.insert(
+                    e.outing,
+                    OutingState {
+                        unit: e.unit,
+                        details: e.details.clone(),
+                        participants: e.participants.clone(),
+                        voided: false,
+                        verified: false,
+                    },
+                );
+            }
+            DomainEvent::OutingAmended(e) => {
+                if let Some(o) = self.outings.get_mut(&e.outing) {
+                    o.details = e.details.clone();
+                    o.participants = e.participants.clone();
+                    o.verified = false;
+                }
+            }
+            DomainEvent::OutingVoided(e) => {
+                if let Some(o) = self.outings.get_mut(&e.outing) {
+                    o.voided = true;
+                }
+            }
+            DomainEvent::OutingVerified(e) => {
+                if let Some(o) = self.outings.get_mut(&e.outing) {
+                    o.verified = true;
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,358 @@
+//! Values with preconditions: parsed once at the edge, trusted everywhere after.
+
+use std::fmt;
+
+use serde::{Deserialize, Serialize};
+use time::{Date, OffsetDateTime};
+
+use crate::DomainError;
+
+/// Service time, kept exactly as whole minutes (no floats anywhere near hours).
+/// Always positive: a participation of zero minutes is not a participation.
+#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct Minutes(u32);
+
+impl Minutes {
+    /// A day: no member serves more than this on one date.
+    pub const DAY: u32 = 24 * 60;
+
+    /// Exact minutes; zero is rejected, and so is more than a day.
+    pub fn new(minutes: u32) -> Option<Self> {
+        (1..=Self::DAY).contains(&minutes).then_some(Self(minutes))
+    }
+
+    /// Parses hours as a clerk types them: `2`, `2.5`, `1.25` or `2:30` (h:mm). The value
+    /// must be a whole number of minutes, positive, and at most 24 hours.
+    pub fn parse_hours(field: &str, text: &str) -> Result<Self, DomainError> {
+        let bad = |reason: &str| DomainError::InvalidHours {
+            field: field.to_owned(),
+            value: text.to_owned(),
+            reason: reason.to_owned(),
+        };
+        let text_trim = text.trim();
+        let minutes: u64 = if let Some((h, m)) = text_trim.split_once(':') {
+            let h: u64 = h.parse().map_err(|_| bad("hours must be digits"))?;
+            let m: u64 = m.parse().map_err(|_| bad("minutes must be digits"))?;
+            if m >= 60 || h > 24 {
+                return Err(bad("expected h:mm with minutes below 60"));
+            }
+            h * 60 + m
+        } else {
+            let (whole, frac) = text_trim.split_once('.').unwrap_or((text_trim, ""));
+            if whole.is_empty() && frac.is_empty() || frac.len() > 4 {
+                return Err(bad("expected hours such as 2, 2.5 or 2:30"));
+            }
+            if !whole.bytes().all(|b| b.is_ascii_digit()) || !frac.bytes().all(|b| b.is_ascii_digit()) {
+                return Err(bad("hours must be a positive number"));
+            }
+            let whole: u64 = if whole.is_empty() { 0 } else { whole.parse().map_err(|_| bad("too large"))? };
+            if whole > 24 {
+                return Err(bad("more than 24 hours"));
+            }
+            // Scale the fraction to ten-thousandths, then require whole minutes.
+            let scale = 10u64.pow(4 - frac.len() as u32);
+            let frac_units: u64 =
+                if frac.is_empty() { 0 } else { frac.parse::<u64>().map_err(|_| bad("bad fraction"))? * scale };
+            let total = whole * 10_000 + frac_units; // hours × 10⁴
+            if (total * 60) % 10_000 != 0 {
+                return Err(bad("not a whole number of minutes"));
+            }
+            total * 60 / 10_000
+        };
+        if minutes == 0 {
+            return Err(bad("hours must be positive"));
+        }
+        if minutes > Self::DAY as u64 {
+            return Err(bad("more than 24 hours"));
+        }
+        Ok(Self(minutes as u32))
+    }
+
+    pub fn get(self) -> u32 {
+        self.0
+    }
+}
+
+impl fmt::Display for Minutes {
+    /// Hours with two decimals, as reports show them.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let hundredths = (self.0 as u64 * 100 + 30) / 60;
+        write!(f, "{}.{:02}", hundredths / 100, hundredths % 100)
+    }
+}
+
+impl fmt::Debug for Minutes {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}min", self.0)
+    }
+}
+
+/// A time of day in minutes after midnight, 00:00 to 24:00 (24:00 ends a day).
+#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct ClockTime(u16);
+
+impl ClockTime {
+    pub fn parse(field: &str, text: &str) -> Result<Self, DomainError> {
+        let bad = || DomainError::InvalidValue {
+            field: field.to_owned(),
+            reason: format!("{text:?} is not a time of day (HH:MM, 00:00–24:00)"),
+        };
+        let (h, m) = text.trim().split_once(':').ok_or_else(bad)?;
+        if h.len() > 2 || m.len() != 2 {
+            return Err(bad());
+        }
+        let h: u16 = h.parse().map_err(|_| bad())?;
+        let m: u16 = m.parse().map_err(|_| bad())?;
+        if m >= 60 || h > 24 || (h == 24 && m != 0) {
+            return Err(bad());
+        }
+        Ok(Self(h * 60 + m))
+    }
+
+    pub fn from_minutes(minutes: u16) -> Option<Self> {
+        (minutes <= 24 * 60).then_some(Self(minutes))
+    }
+
+    pub fn minutes(self) -> u16 {
+        self.0
+    }
+}
+
+impl fmt::Display for ClockTime {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{:02}:{:02}", self.0 / 60, self.0 % 60)
+    }
+}
+
+impl fmt::Debug for ClockTime {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Display::fmt(self, f)
+    }
+}
+
+/// A span of one day's clock: `start < end`. Outings happen within one calendar day,
+/// which keeps the 24-hours-a-day rule a rule about one date.
+#[derive(Clone, Copy, PartialEq, Eq, Hash, Debug, Serialize, Deserialize)]
+pub struct TimeRange {
+    pub start: ClockTime,
+    pub end: ClockTime,
+}
+
+impl TimeRange {
+    pub fn new(field: &str, start: ClockTime, end: ClockTime) -> Result<Self, DomainError> {
+        if start >= end {
+            return Err(DomainError::InvalidValue {
+                field: field.to_owned(),
+                reason: format!("ends at {end}, not after it starts at {start}"),
+            });
+        }
+        Ok(Self { start, end })
+    }
+
+    pub fn minutes(self) -> u32 {
+        (self.end.0 - self.start.0) as u32
+    }
+
+    pub fn contains(self, inner: TimeRange) -> bool {
+        self.start <= inner.start && inner.end <= self.end
+    }
+
+    pub fn overlaps(self, other: TimeRange) -> bool {
+        self.start < other.end && other.start < self.end
+    }
+}
+
+impl fmt::Display for TimeRange {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}–{}", self.start, self.end)
+    }
+}
+
+/// Free text a clerk typed: trimmed, non-empty, bounded, no control characters. Chinese
+/// text is counted in characters, not bytes.
+#[derive(Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct Text(String);
+
+impl Text {
+    pub const MAX_CHARS: usize = 500;
+
+    pub fn parse(field: &str, text: &str) -> Result<Self, DomainError> {
+        let trimmed = text.trim();
+        if trimmed.is_empty() {
+            return Err(DomainError::Empty { field: field.to_owned() });
+        }
+        let chars = trimmed.chars().count();
+        if chars > Self::MAX_CHARS {
+            return Err(DomainError::TooLong {
+                field: field.to_owned(),
+                max_chars: Self::MAX_CHARS,
+                actual_chars: chars,
+            });
+        }
+        if trimmed.chars().any(|c| c.is_control() && c != '\n' && c != '\t') {
+            return Err(DomainError::InvalidValue {
+                field: field.to_owned(),
+                reason: "contains control characters".to_owned(),
+            });
+        }
+        Ok(Self(trimmed.to_owned()))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Display for Text {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl fmt::Debug for Text {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Debug::fmt(&self.0, f)
+    }
+}
+
+/// A moment in UTC, microseconds since the Unix epoch. Compact in the log (a varint),
+/// exact, and ordered.
+#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, Default)]
+#[serde(transparent)]
+pub struct Timestamp(pub i64);
+
+impl Timestamp {
+    pub fn now() -> Self {
+        Self::from_datetime(OffsetDateTime::now_utc())
+    }
+
+    pub fn from_datetime(at: OffsetDateTime) -> Self {
+        Self((at.unix_timestamp_nanos() / 1_000) as i64)
+    }
+
+    pub fn to_datetime(self) -> OffsetDateTime {
+        OffsetDateTime::from_unix_timestamp_nanos(self.0 as i128 * 1_000).unwrap_or(OffsetDateTime::UNIX_EPOCH)
+    }
+
+    /// The moment a service date and clock time name, in China Standard Time (UTC+8),
+    /// where the service units are.
+    pub fn of_service(date: Date, at: ClockTime) -> Self {
+        let midnight = date.midnight().assume_offset(time::macros::offset!(+8));
+        Self::from_datetime(midnight).plus_minutes(at.minutes() as i64)
+    }
+
+    fn plus_minutes(self, minutes: i64) -> Self {
+        Self(self.0 + minutes * 60_000_000)
+    }
+
+    pub fn to_rfc3339(self) -> String {
+        self.to_datetime().format(&time::format_description::well_known::Rfc3339).unwrap_or_else(|_| self.0.to_string())
+    }
+}
+
+impl fmt::Debug for Timestamp {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.to_rfc3339())
+    }
+}
+
+/// Parses an ISO date (`2011-06-15`) for the named field.
+pub fn parse_date(field: &str, text: &str) -> Result<Date, DomainError> {
+    Date::parse(text.trim(), time::macros::format_description!("[year]-[month]-[day]")).map_err(|_| {
+        DomainError::InvalidValue { field: field.to_owned(), reason: format!("{text:?} is not a date (YYYY-MM-DD)") }
+    })
+}
+
+/// An inclusive range of dates, such as a service month. Periods are data, not code.
+#[derive(Clone, Copy, PartialEq, Eq, Hash, Debug, Serialize, Deserialize)]
+pub struct Period {
+    pub first: Date,
+    pub last: Date,
+}
+
+impl Period {
+    pub fn new(first: Date, last: Date) -> Result<Self, DomainError> {
+        if last < first {
+            return Err(DomainError::InvalidValue {
+                field: "period".to_owned(),
+                reason: format!("ends {last} before it starts {first}"),
+            });
+        }
+        Ok(Self { first, last })
+    }
+
+    /// A calendar month, e.g. the service month of June 2011.
+    pub fn month(year: i32, month: time::Month) -> Result<Self, DomainError> {
+        let first = Date::from_calendar_date(year, month, 1)
+            .map_err(|e| DomainError::InvalidValue { field: "period".to_owned(), reason: e.to_string() })?;
+        let last = Date::from_calendar_date(year, month, month.length(year))
+            .map_err(|e| DomainError::InvalidValue { field: "period".to_owned(), reason: e.to_string() })?;
+        Ok(Self { first, last })
+    }
+
+    pub fn contains(self, date: Date) -> bool {
+        self.first <= date && date <= self.last
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn hours_parse_exactly_and_reject_what_is_not_whole_positive_minutes() {
+        let ok = |s: &str| Minutes::parse_hours("hours", s).map(Minutes::get);
+        assert_eq!(ok("2").unwrap(), 120);
+        assert_eq!(ok("2.5").unwrap(), 150);
+        assert_eq!(ok("1.25").unwrap(), 75);
+        assert_eq!(ok("0.05").unwrap(), 3);
+        assert_eq!(ok("2:30").unwrap(), 150);
+        assert_eq!(ok("24").unwrap(), 1440);
+        for bad in ["0", "0.0", "-1", "1.33", "24.5", "25", "abc", "", ".", "1e3", "2:75", "NaN"] {
+            assert!(ok(bad).is_err(), "{bad:?} should be rejected");
+        }
+        assert_eq!(Minutes::new(150).unwrap().to_string(), "2.50");
+        assert_eq!(Minutes::new(20).unwrap().to_string(), "0.33");
+        assert!(Minutes::new(0).is_none());
+    }
+
+    #[test]
+    fn clock_times_and_ranges() {
+        let t = |s| ClockTime::parse("t", s).unwrap();
+        assert_eq!(t("08:30").minutes(), 510);
+        assert_eq!(t("24:00").minutes(), 1440);
+        for bad in ["24:01", "8", "08:60", "x:00", "-1:00", "08:5"] {
+            assert!(ClockTime::parse("t", bad).is_err(), "{bad}");
+        }
+        assert!(TimeRange::new("span", t("10:00"), t("09:00")).is_err());
+        assert!(TimeRange::new("span", t("10:00"), t("10:00")).is_err());
+        let morning = TimeRange::new("span", t("08:00"), t("12:00")).unwrap();
+        let noon = TimeRange::new("span", t("12:00"), t("13:00")).unwrap();
+        assert!(!morning.overlaps(noon), "touching spans do not overlap");
+        assert!(morning.overlaps(TimeRange::new("s", t("11:59"), t("12:30")).unwrap()));
+        assert_eq!(morning.minutes(), 240);
+    }
+
+    #[test]
+    fn text_is_trimmed_counted_in_characters_and_bounded() {
+        assert_eq!(Text::parse("name", "  十堰市税务大厅 ").unwrap().as_str(), "十堰市税务大厅");
+        assert!(matches!(Text::parse("name", "  "), Err(DomainError::Empty { .. })));
+        assert!(Text::parse("name", &"汉".repeat(500)).is_ok());
+        assert!(matches!(Text::parse("name", &"汉".repeat(501)), Err(DomainError::TooLong { .. })));
+        assert!(Text::parse("name", "a\u{0}b").is_err());
+    }
+
+    #[test]
+    fn service_moments_are_in_china_standard_time() {
+        let date = parse_date("date", "2011-06-15").unwrap();
+        let at = Timestamp::of_service(date, ClockTime::parse("t", "08:00").unwrap());
+        assert_eq!(at.to_rfc3339(), "2011-06-15T00:00:00Z");
+        assert!(parse_date("date", "2011-02-30").is_err());
+        let june = Period::month(2011, time::Month::June).unwrap();
+        assert!(june.contains(parse_date("d", "2011-06-30").unwrap()));
+        assert!(!june.contains(parse_date("d", "2011-07-01").unwrap()));
+    }
+}
