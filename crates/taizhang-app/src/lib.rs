@@ -1,0 +1,201 @@
+//! Command handling over an event store: the one path every command takes, whoever
+//! sends it (GraphQL, CSV import, the demo generator).
+//!
+//! [`Ledger::execute`] loads the aggregates a command depends on, lets
+//! [`taizhang_core::decide`] validate it, seals new personal data under a fresh member
+//! key, and appends the events with the version of every stream it read as the
+//! expected version. If any of those streams changed meanwhile (another clerk, another
+//! server) the append is a conflict and the command is decided again on fresh state, so
+//! rules that span streams (a member's 24 hours a day, no overlapping outings) hold
+//! under concurrency. A command id makes the whole thing idempotent.
+//!
+//! ```no_run
+//! # async fn demo() -> Result<(), Box<dyn std::error::Error>> {
+//! use std::sync::Arc;
+//! use taizhang_app::{CommandContext, Ledger};
+//! use taizhang_store::SledStore;
+//! let dir = std::path::Path::new("./taizhang-data");
+//! let ledger = Ledger::open(Arc::new(SledStore::open(dir)?), &dir.join("master.key"))?;
+//! # Ok(()) }
+//! ```
+#![forbid(unsafe_code)]
+
+use std::path::Path;
+use std::sync::Arc;
+
+use taizhang_core::*;
+use taizhang_store::keys::{KeyError, KeyState, MasterKey, MemberKey, SledKeyStore};
+use taizhang_store::{AppendOutcome, AppendRequest, EventStore, ExpectedVersion, NewEvent, SledStore, StoreError};
+use uuid::Uuid;
+
+/// How many times a command is decided again after losing a race before the caller is
+/// told to retry. Each retry first waits a random time that grows with the attempt, so
+/// that racers spread out instead of colliding again in the next group commit.
+const MAX_ATTEMPTS: u32 = 64;
+
+/// Who sends a command and how to recognise it when it is sent again.
+#[derive(Clone, Copy, Debug)]
+pub struct CommandContext {
+    pub command_id: Uuid,
+    pub actor: Actor,
+    pub correlation_id: Option<Uuid>,
+    pub causation_id: Option<Uuid>,
+}
+
+impl CommandContext {
+    /// A context with a fresh command id.
+    pub fn new(actor: Actor) -> Self {
+        Self { command_id: Uuid::now_v7(), actor, correlation_id: None, causation_id: None }
+    }
+}
+
+/// Why a command did not take effect. In every case nothing was written.
+#[derive(Debug, thiserror::Error)]
+pub enum AppError {
+    /// The command breaks a domain rule; the variant says which and how to fix it.
+    #[error(transparent)]
+    Domain(#[from] DomainError),
+    /// The streams kept changing under the command; sending it again may succeed.
+    #[error("too many concurrent changes to {stream}; send the command again")]
+    Contention { stream: String },
+    /// The command id was used before for a different command.
+    #[error("command id {0} was already used for a different command")]
+    CommandIdReused(Uuid),
+    #[error(transparent)]
+    Keys(#[from] KeyError),
+    /// A storage failure; details are for the log, not the client.
+    #[error(transparent)]
+    Store(StoreError),
+}
+
+impl From<StoreError> for AppError {
+    fn from(e: StoreError) -> Self {
+        match e {
+            StoreError::CommandIdReused(id) => AppError::CommandIdReused(id),
+            other => AppError::Store(other),
+        }
+    }
+}
+
+/// A member's personal data as a reader sees it.
+#[derive(Clone, PartialEq, Eq, Debug)]
+pub enum Personal {
+    Known(PersonalData),
+    /// The member was erased: the key is gone and the fields cannot be read.
+    Erased,
+}
+
+/// The command side of taizhang over one store and its key store.
+pub struct Ledger<S: EventStore> {
+    store: Arc<S>,
+    keys: SledKeyStore,
+    master: MasterKey,
+}
+
+impl Ledger<SledStore> {
+    /// The ledger over a sled store, with the master key at `master_key_file` (created,
+    /// mode 0600, when absent and no member key exists yet).
+    pub fn open(store: Arc<SledStore>, master_key_file: &Path) -> Result<Self, AppError> {
+        let keys = SledKeyStore::open(&store)?;
+        let master = MasterKey::load_or_create(master_key_file, keys.is_empty())?;
+        Ok(Self { store, keys, master })
+    }
+}
+
+impl<S: EventStore> Ledger<S> {
+    pub fn store(&self) -> &Arc<S> {
+        &self.store
+    }
+
+    /// Validates and applies one command; see the crate documentation.
+    pub async fn execute(&self, ctx: CommandContext, cmd: Command) -> Result<AppendOutcome, AppError> {
+        if let Some(outcome) = self.store.command_outcome(ctx.command_id).await? {
+            return Ok(outcome);
+        }
+        let mut last_conflict = String::new();
+        for attempt in 0..MAX_ATTEMPTS {
+            if attempt > 0 {
+                let jitter = Uuid::new_v4().as_u128() as u64 % (200 * u64::from(attempt.min(20)));
+                tokio::time::sleep(std::time::Duration::from_micros(jitter)).await;
+            }
+            let loaded = self.load(&cmd).await?;
+            let new_member_key = match &cmd {
+                Command::RegisterMember(c) => Some((c.member, self.key_for_new_member(c.member)?)),
+                _ => None,
+            };
+            let events = decide(&cmd, &loaded, &mut |member: MemberId, personal: &PersonalData| {
+                let (_, key) = new_member_key.as_ref().expect("only RegisterMember seals personal data");
+                key.seal(member, personal)
+            })?;
+            if let Some((member, key)) = &new_member_key {
+                self.keys.put(&self.master, *member, key)?;
+            }
+            if let Command::EraseMember(c) = &cmd {
+                // Destroy the key before the event says so: a crash in between leaves
+                // the data unreadable, never readable while the log says erased.
+                self.keys.erase(c.member).await?;
+            }
+            let request = AppendRequest {
+                command_id: ctx.command_id,
+                actor: ctx.actor,
+                correlation_id: ctx.correlation_id,
+                causation_id: ctx.causation_id,
+                expectations: loaded.versions.iter().map(|(s, v)| (*s, ExpectedVersion::from_read(*v))).collect(),
+                events: events.into_iter().map(|e| NewEvent { payload: e.event, occurred_at: e.occurred_at }).collect(),
+            };
+            match self.store.append(request).await {
+                Ok(outcome) => return Ok(outcome),
+                Err(StoreError::Conflict { stream, .. }) => last_conflict = stream.to_string(),
+                Err(e) => return Err(e.into()),
+            }
+        }
+        Err(AppError::Contention { stream: last_conflict })
+    }
+
+    /// Loads every stream the command depends on, following dependencies that appear
+    /// only once a first stream is read.
+    async fn load(&self, cmd: &Command) -> Result<Aggregates, AppError> {
+        let mut loaded = Aggregates::default();
+        loop {
+            let missing: Vec<StreamId> =
+                dependencies(cmd, &loaded).into_iter().filter(|s| !loaded.is_loaded(s)).collect();
+            if missing.is_empty() {
+                return Ok(loaded);
+            }
+            for stream in missing {
+                self.load_stream(stream, &mut loaded).await?;
+            }
+        }
+    }
+
+    async fn load_stream(&self, stream: StreamId, into: &mut Aggregates) -> Result<(), AppError> {
+        into.mark_empty(stream);
+        for event in self.store.read_stream(stream, 0, usize::MAX).await? {
+            into.apply(event.version, &event.payload);
+        }
+        Ok(())
+    }
+
+    /// The key a new member's data is sealed with: the one a previous attempt of the
+    /// same registration stored, if any, so that key and ciphertext always match.
+    fn key_for_new_member(&self, member: MemberId) -> Result<MemberKey, AppError> {
+        match self.keys.get(&self.master, member)? {
+            KeyState::Present(key) => Ok(key),
+            KeyState::Missing => Ok(MemberKey::generate()),
+            KeyState::Erased => Err(KeyError::Erased(member).into()),
+        }
+    }
+
+    /// A member's personal data, opened with their key, or `Erased`.
+    pub async fn personal(&self, member: MemberId) -> Result<Personal, AppError> {
+        let events = self.store.read_stream(StreamId::member(member), 0, 1).await?;
+        let Some(DomainEvent::MemberRegistered(registered)) = events.first().map(|e| &e.payload) else {
+            return Err(DomainError::MemberNotFound(member).into());
+        };
+        match self.keys.get(&self.master, member)? {
+            KeyState::Present(key) => Ok(Personal::Known(key.open(member, &registered.personal)?)),
+            KeyState::Erased => Ok(Personal::Erased),
+            KeyState::Missing => Err(KeyError::Missing(member).into()),
+        }
+    }
+}

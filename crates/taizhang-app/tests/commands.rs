@@ -1,0 +1,459 @@
+//! Every command through the real ledger on a real sled store: given some history,
+//! when a command is sent, then these events, or this error and a log that is byte for
+//! byte what it was.
+
+use std::sync::Arc;
+
+use taizhang_app::{AppError, CommandContext, Ledger, Personal};
+use taizhang_core::*;
+use taizhang_store::{chain, EventStore, RawRecord, SledStore};
+use tempfile::TempDir;
+use time::macros::date;
+
+struct World {
+    ledger: Ledger<SledStore>,
+    _dir: TempDir,
+}
+
+fn text(s: &str) -> Text {
+    Text::parse("test", s).unwrap()
+}
+
+fn clock(s: &str) -> ClockTime {
+    ClockTime::parse("test", s).unwrap()
+}
+
+fn span(a: &str, b: &str) -> TimeRange {
+    TimeRange::new("span", clock(a), clock(b)).unwrap()
+}
+
+fn details(day: time::Date, a: &str, b: &str) -> OutingDetails {
+    OutingDetails {
+        date: day,
+        span: span(a, b),
+        place: text("十堰市茅箭区五堰街道社区"),
+        category: text("便民服务"),
+        description: Some(text("为社区老人测量血压")),
+        beneficiaries: 40,
+    }
+}
+
+fn joined(member: MemberId) -> ParticipationInput {
+    ParticipationInput { member, span: None, minutes: None }
+}
+
+impl World {
+    fn new() -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Arc::new(SledStore::open(dir.path()).unwrap());
+        let ledger = Ledger::open(store, &dir.path().join("master.key")).unwrap();
+        Self { ledger, _dir: dir }
+    }
+
+    async fn run(&self, cmd: Command) -> Result<taizhang_store::AppendOutcome, AppError> {
+        self.ledger.execute(CommandContext::new(Actor::OPERATOR), cmd).await
+    }
+
+    async fn unit(&self, parent: Option<UnitId>) -> UnitId {
+        let unit = UnitId::new();
+        self.run(Command::RegisterUnit(RegisterUnit {
+            unit,
+            name: text("十堰市人民医院"),
+            industry: text("医院"),
+            region: text("茅箭区"),
+            parent,
+        }))
+        .await
+        .unwrap();
+        unit
+    }
+
+    async fn member(&self, unit: UnitId) -> MemberId {
+        let member = MemberId::new();
+        self.run(Command::RegisterMember(RegisterMember {
+            member,
+            unit,
+            joined_on: date!(2011 - 01 - 01),
+            personal: PersonalData {
+                name: text("王俊"),
+                national_id: Some("11010519491231002X".into()),
+                phone: Some("0719-8888888".into()),
+                birth_date: Some(date!(1980 - 05 - 04)),
+            },
+        }))
+        .await
+        .unwrap();
+        member
+    }
+
+    async fn outing(&self, unit: UnitId, members: &[MemberId], a: &str, b: &str) -> Result<OutingId, AppError> {
+        let outing = OutingId::new();
+        self.run(Command::RegisterOuting(RegisterOuting {
+            outing,
+            unit,
+            details: details(date!(2011 - 06 - 15), a, b),
+            participants: members.iter().copied().map(joined).collect(),
+        }))
+        .await?;
+        Ok(outing)
+    }
+
+    async fn log(&self) -> Vec<RawRecord> {
+        self.ledger.store().read_raw(1, usize::MAX).await.unwrap()
+    }
+
+    async fn types(&self) -> Vec<&'static str> {
+        let events = self.ledger.store().read_all(1, usize::MAX).await.unwrap();
+        events.iter().map(|e| e.payload.type_name()).collect()
+    }
+
+    /// Sends a command that must be refused with `expected`, and checks that the log did
+    /// not change by a single byte.
+    async fn refused(&self, cmd: Command, expected: impl Fn(&DomainError) -> bool) {
+        let before = self.log().await;
+        let name = cmd.name();
+        match self.run(cmd).await {
+            Err(AppError::Domain(e)) => assert!(expected(&e), "{name}: unexpected error {e:?}"),
+            other => panic!("{name}: expected a domain error, got {other:?}"),
+        }
+        assert_eq!(self.log().await, before, "{name}: a refused command must not change the log");
+    }
+}
+
+#[tokio::test]
+async fn a_service_month_is_recorded_corrected_and_verified() {
+    let w = World::new();
+    let hospital = w.unit(None).await;
+    let (a, b) = (w.member(hospital).await, w.member(hospital).await);
+    let outing = w.outing(hospital, &[a, b], "08:00", "12:00").await.unwrap();
+
+    // The amendment drops b, gives a part of the span, and says why.
+    w.run(Command::AmendOuting(AmendOuting {
+        outing,
+        details: details(date!(2011 - 06 - 15), "08:00", "12:00"),
+        participants: vec![ParticipationInput {
+            member: a,
+            span: Some(span("09:00", "11:30")),
+            minutes: Some(Minutes::parse_hours("hours", "2").unwrap()),
+        }],
+        reason: text("志愿者九点才到，另一人当天未参加"),
+        expected_version: Some(0),
+    }))
+    .await
+    .unwrap();
+    w.run(Command::VerifyOuting(VerifyOuting { outing, note: None, expected_version: Some(1) })).await.unwrap();
+
+    assert_eq!(
+        w.types().await,
+        [
+            "UnitRegistered",
+            "MemberRegistered",
+            "MemberRegistered",
+            "OutingRegistered",
+            "ServiceBooked",
+            "ServiceBooked",
+            "OutingAmended",
+            "ServiceBooked",
+            "ServiceReleased",
+            "OutingVerified",
+        ]
+    );
+    // b's calendar is free again: b can serve at the same time elsewhere.
+    w.outing(hospital, &[b], "08:00", "12:00").await.unwrap();
+    // Personal data is in the log only sealed: the name is nowhere in the raw bytes.
+    let raw: Vec<u8> = w.log().await.into_iter().flat_map(|r| r.bytes).collect();
+    assert!(!raw.windows("王俊".len()).any(|w| w == "王俊".as_bytes()));
+    assert!(!raw.windows(18).any(|w| w == b"11010519491231002X"));
+    assert!(matches!(w.ledger.personal(a).await.unwrap(), Personal::Known(p) if p.name.as_str() == "王俊"));
+}
+
+#[tokio::test]
+async fn a_retried_command_is_applied_once() {
+    let w = World::new();
+    let unit = w.unit(None).await;
+    let member = w.member(unit).await;
+    let ctx = CommandContext::new(Actor::OPERATOR);
+    let cmd = Command::RegisterOuting(RegisterOuting {
+        outing: OutingId::new(),
+        unit,
+        details: details(date!(2011 - 06 - 01), "09:00", "10:00"),
+        participants: vec![joined(member)],
+    });
+    let first = w.ledger.execute(ctx, cmd.clone()).await.unwrap();
+    let before = w.log().await;
+    let again = w.ledger.execute(ctx, cmd).await.unwrap();
+    assert!(again.duplicate);
+    assert_eq!(again.last_position, first.last_position);
+    assert_eq!(w.log().await, before);
+}
+
+#[tokio::test]
+async fn unit_commands_refuse_their_invalid_forms() {
+    let w = World::new();
+    let top = w.unit(None).await;
+    let child = w.unit(Some(top)).await;
+    let register = |unit, parent| {
+        Command::RegisterUnit(RegisterUnit {
+            unit,
+            name: text("单位"),
+            industry: text("税务"),
+            region: text("张湾区"),
+            parent,
+        })
+    };
+    w.refused(register(top, None), |e| matches!(e, DomainError::AlreadyExists { .. })).await;
+    w.refused(register(UnitId::new(), Some(UnitId::new())), |e| matches!(e, DomainError::UnitNotFound(_))).await;
+    w.refused(Command::RenameUnit(RenameUnit { unit: UnitId::new(), name: text("新") }), |e| {
+        matches!(e, DomainError::UnitNotFound(_))
+    })
+    .await;
+    let move_to = |unit, parent| Command::MoveUnit(MoveUnit { unit, region: text("郧阳区"), parent });
+    w.refused(move_to(top, Some(child)), |e| matches!(e, DomainError::UnitCycle { .. })).await;
+    w.refused(move_to(top, Some(top)), |e| matches!(e, DomainError::UnitCycle { .. })).await;
+    w.refused(move_to(child, Some(UnitId::new())), |e| matches!(e, DomainError::UnitNotFound(_))).await;
+    w.run(move_to(child, None)).await.unwrap();
+}
+
+#[tokio::test]
+async fn member_commands_refuse_their_invalid_forms() {
+    let w = World::new();
+    let (hospital, tax_hall) = (w.unit(None).await, w.unit(None).await);
+    let member = w.member(hospital).await;
+    let register = |member, unit, national_id: &str, phone: &str| {
+        Command::RegisterMember(RegisterMember {
+            member,
+            unit,
+            joined_on: date!(2011 - 01 - 01),
+            personal: PersonalData {
+                name: text("李娜"),
+                national_id: Some(national_id.into()),
+                phone: Some(phone.into()),
+                birth_date: None,
+            },
+        })
+    };
+    let good_id = "11010519491231002X";
+    w.refused(register(MemberId::new(), UnitId::new(), good_id, "13800000000"), |e| {
+        matches!(e, DomainError::UnitNotFound(_))
+    })
+    .await;
+    w.refused(register(member, hospital, good_id, "13800000000"), |e| matches!(e, DomainError::AlreadyExists { .. }))
+        .await;
+    w.refused(register(MemberId::new(), hospital, "110105194912310021", "13800000000"), |e| {
+        e.field() == Some("nationalId")
+    })
+    .await;
+    w.refused(register(MemberId::new(), hospital, good_id, "call me"), |e| e.field() == Some("phone")).await;
+
+    let transfer = |member, to, effective| Command::TransferMember(TransferMember { member, to, effective });
+    w.refused(transfer(MemberId::new(), tax_hall, date!(2011 - 03 - 01)), |e| {
+        matches!(e, DomainError::MemberNotFound(_))
+    })
+    .await;
+    w.refused(transfer(member, UnitId::new(), date!(2011 - 03 - 01)), |e| matches!(e, DomainError::UnitNotFound(_)))
+        .await;
+    w.refused(transfer(member, hospital, date!(2011 - 03 - 01)), |e| matches!(e, DomainError::InvalidTransfer { .. }))
+        .await;
+    w.refused(transfer(member, tax_hall, date!(2010 - 12 - 31)), |e| matches!(e, DomainError::InvalidTransfer { .. }))
+        .await;
+    w.refused(Command::EraseMember(EraseMember { member: MemberId::new() }), |e| {
+        matches!(e, DomainError::MemberNotFound(_))
+    })
+    .await;
+
+    // After a transfer on 1 June, the member serves for the tax hall from that date and
+    // for the hospital before it, never the other way round.
+    w.run(transfer(member, tax_hall, date!(2011 - 06 - 01))).await.unwrap();
+    let in_may = |unit| {
+        Command::RegisterOuting(RegisterOuting {
+            outing: OutingId::new(),
+            unit,
+            details: details(date!(2011 - 05 - 31), "09:00", "10:00"),
+            participants: vec![joined(member)],
+        })
+    };
+    w.refused(in_may(tax_hall), |e| matches!(e, DomainError::MemberNotInUnit { .. })).await;
+    w.run(in_may(hospital)).await.unwrap();
+    w.refused(w.outing_command(hospital, &[member], "09:00", "10:00"), |e| {
+        matches!(e, DomainError::MemberNotInUnit { .. })
+    })
+    .await;
+}
+
+impl World {
+    fn outing_command(&self, unit: UnitId, members: &[MemberId], a: &str, b: &str) -> Command {
+        Command::RegisterOuting(RegisterOuting {
+            outing: OutingId::new(),
+            unit,
+            details: details(date!(2011 - 06 - 15), a, b),
+            participants: members.iter().copied().map(joined).collect(),
+        })
+    }
+}
+
+#[tokio::test]
+async fn outing_commands_refuse_their_invalid_forms() {
+    let w = World::new();
+    let (hospital, tax_hall) = (w.unit(None).await, w.unit(None).await);
+    let (a, b) = (w.member(hospital).await, w.member(hospital).await);
+    let stranger = w.member(tax_hall).await;
+    let morning = w.outing(hospital, &[a], "08:00", "12:00").await.unwrap();
+
+    w.refused(w.outing_command(UnitId::new(), &[a], "13:00", "14:00"), |e| matches!(e, DomainError::UnitNotFound(_)))
+        .await;
+    w.refused(w.outing_command(hospital, &[], "13:00", "14:00"), |e| matches!(e, DomainError::NoParticipants)).await;
+    w.refused(w.outing_command(hospital, &[b, b], "13:00", "14:00"), |e| {
+        matches!(e, DomainError::DuplicateParticipant { .. })
+    })
+    .await;
+    w.refused(w.outing_command(hospital, &[MemberId::new()], "13:00", "14:00"), |e| {
+        matches!(e, DomainError::MemberNotFound(_))
+    })
+    .await;
+    w.refused(
+        w.outing_command(hospital, &[b, stranger], "13:00", "14:00"),
+        |e| matches!(e, DomainError::MemberNotInUnit { member, .. } if *member == stranger),
+    )
+    .await;
+    w.refused(
+        w.outing_command(hospital, &[b, a], "11:00", "13:00"),
+        |e| matches!(e, DomainError::OverlappingOuting { member, other, .. } if *member == a && *other == morning),
+    )
+    .await;
+    let with = |input: ParticipationInput| {
+        Command::RegisterOuting(RegisterOuting {
+            outing: OutingId::new(),
+            unit: hospital,
+            details: details(date!(2011 - 06 - 15), "13:00", "15:00"),
+            participants: vec![input],
+        })
+    };
+    w.refused(with(ParticipationInput { member: b, span: Some(span("12:30", "14:00")), minutes: None }), |e| {
+        matches!(e, DomainError::ParticipationOutsideOuting { .. })
+    })
+    .await;
+    w.refused(
+        with(ParticipationInput { member: b, span: Some(span("13:00", "14:00")), minutes: Minutes::new(61) }),
+        |e| matches!(e, DomainError::HoursExceedSpan { hours, span_hours, .. } if hours == "1.02" && span_hours == "1.00"),
+    )
+    .await;
+    w.refused(
+        Command::RegisterOuting(RegisterOuting {
+            outing: morning,
+            unit: hospital,
+            details: details(date!(2011 - 06 - 16), "08:00", "09:00"),
+            participants: vec![joined(b)],
+        }),
+        |e| matches!(e, DomainError::AlreadyExists { .. }),
+    )
+    .await;
+
+    let amend = |outing, expected_version, members: &[MemberId], a: &str, z: &str| {
+        Command::AmendOuting(AmendOuting {
+            outing,
+            details: details(date!(2011 - 06 - 15), a, z),
+            participants: members.iter().copied().map(joined).collect(),
+            reason: text("更正时间"),
+            expected_version,
+        })
+    };
+    w.refused(amend(OutingId::new(), None, &[a], "08:00", "09:00"), |e| matches!(e, DomainError::OutingNotFound(_)))
+        .await;
+    w.refused(amend(morning, Some(3), &[a], "08:00", "09:00"), |e| {
+        matches!(e, DomainError::StaleVersion { expected: 3, actual: Some(0), .. })
+    })
+    .await;
+    let afternoon = w.outing(hospital, &[b], "14:00", "16:00").await.unwrap();
+    w.refused(
+        amend(morning, Some(0), &[a, b], "08:00", "15:00"),
+        |e| matches!(e, DomainError::OverlappingOuting { member, other, .. } if *member == b && *other == afternoon),
+    )
+    .await;
+
+    let verify =
+        |outing, expected_version| Command::VerifyOuting(VerifyOuting { outing, note: None, expected_version });
+    w.refused(verify(OutingId::new(), None), |e| matches!(e, DomainError::OutingNotFound(_))).await;
+    w.refused(verify(morning, Some(5)), |e| matches!(e, DomainError::StaleVersion { .. })).await;
+    w.run(verify(morning, Some(0))).await.unwrap();
+    w.refused(verify(morning, None), |e| matches!(e, DomainError::AlreadyVerified { .. })).await;
+
+    let void =
+        |outing| Command::VoidOuting(VoidOuting { outing, reason: text("重复登记"), expected_version: None });
+    w.refused(void(OutingId::new()), |e| matches!(e, DomainError::OutingNotFound(_))).await;
+    w.run(void(morning)).await.unwrap();
+    w.refused(void(morning), |e| matches!(e, DomainError::OutingVoided { .. })).await;
+    w.refused(verify(morning, None), |e| matches!(e, DomainError::OutingVoided { .. })).await;
+    w.refused(amend(morning, None, &[a], "08:00", "09:00"), |e| matches!(e, DomainError::OutingVoided { .. })).await;
+    // Voiding released a's morning: a may now serve then.
+    w.outing(hospital, &[a], "08:00", "12:00").await.unwrap();
+}
+
+/// Many servers' worth of clerks race to book one member. Whatever the interleaving,
+/// the member never ends up in overlapping outings or over 24 hours on a day.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn racing_commands_cannot_double_book_a_member() {
+    let w = Arc::new(World::new());
+    let unit = w.unit(None).await;
+    let member = w.member(unit).await;
+    let mut tasks = Vec::new();
+    // 24 one-hour slots fill the day exactly; 8 more commands overlap two slots each.
+    for i in 0..32u16 {
+        let w = w.clone();
+        tasks.push(tokio::spawn(async move {
+            let (a, b) = if i < 24 { (i * 60, i * 60 + 60) } else { ((i - 24) * 180 + 30, (i - 24) * 180 + 90) };
+            let at = |m| ClockTime::from_minutes(m).unwrap().to_string();
+            w.outing(unit, &[member], &at(a), &at(b)).await
+        }));
+    }
+    let mut accepted = 0;
+    for task in tasks {
+        match task.await.unwrap() {
+            Ok(_) => accepted += 1,
+            Err(AppError::Domain(DomainError::OverlappingOuting { .. } | DomainError::DailyLimitExceeded { .. })) => {}
+            Err(e) => panic!("unexpected {e:?}"),
+        }
+    }
+    // Recompute the member's day from the raw log, independently of the aggregate code.
+    let mut booked: Vec<(u16, u16)> = Vec::new();
+    for event in w.ledger.store().read_all(1, usize::MAX).await.unwrap() {
+        if let DomainEvent::ServiceBooked(b) = event.payload {
+            booked.push((b.span.start.minutes(), b.span.end.minutes()));
+        }
+    }
+    assert_eq!(booked.len(), accepted);
+    booked.sort();
+    for pair in booked.windows(2) {
+        assert!(pair[0].1 <= pair[1].0, "overlapping bookings {pair:?}");
+    }
+    let total: u32 = booked.iter().map(|(a, b)| (b - a) as u32).sum();
+    assert!(total <= 24 * 60);
+    assert!(accepted >= 16, "at most 8 of the 24 slots can lose to an overlapping command, got {accepted}");
+}
+
+#[tokio::test]
+async fn erasing_a_member_hides_their_data_keeps_their_hours_and_the_chain() {
+    let w = World::new();
+    let unit = w.unit(None).await;
+    let member = w.member(unit).await;
+    w.outing(unit, &[member], "08:00", "10:00").await.unwrap();
+    w.run(Command::EraseMember(EraseMember { member })).await.unwrap();
+
+    assert_eq!(w.ledger.personal(member).await.unwrap(), Personal::Erased);
+    let booked: u32 = w
+        .ledger
+        .store()
+        .read_all(1, usize::MAX)
+        .await
+        .unwrap()
+        .iter()
+        .filter_map(|e| match &e.payload {
+            DomainEvent::ServiceBooked(b) if b.member == member => Some(b.minutes.get()),
+            _ => None,
+        })
+        .sum();
+    assert_eq!(booked, 120, "the erased member's hours still count under their id");
+    chain::verify(w.ledger.store().as_ref(), |_| {}).await.unwrap();
+    // Erased members take no new outings and cannot be registered again.
+    w.refused(w.outing_command(unit, &[member], "13:00", "14:00"), |e| matches!(e, DomainError::MemberErased { .. }))
+        .await;
+}
