@@ -199,6 +199,16 @@ impl SledKeyStore {
             .collect()
     }
 
+    /// Checks that every stored key opens under `master`, naming the first that does not.
+    pub fn check(&self, master: &MasterKey) -> Result<(), KeyError> {
+        for (member, wrapped) in self.export()? {
+            if wrapped != ERASED {
+                master.unwrap(member, &wrapped)?;
+            }
+        }
+        Ok(())
+    }
+
     /// Puts back entries from [`SledKeyStore::export`] (still wrapped) and makes them durable.
     pub async fn import(&self, entries: Vec<(MemberId, Vec<u8>)>) -> Result<(), KeyError> {
         for (member, wrapped) in entries {
