@@ -30,8 +30,13 @@ fn outing(i: usize) -> Vec<NewEvent> {
         .collect();
     let at = Some(Timestamp::of_service(details.date, span.start));
     let mut events = vec![NewEvent {
-        payload: OutingRegistered { outing, unit: UnitId::new(), details: details.clone(), participants: participants.clone() }
-            .into(),
+        payload: OutingRegistered {
+            outing,
+            unit: UnitId::new(),
+            details: details.clone(),
+            participants: participants.clone(),
+        }
+        .into(),
         occurred_at: at,
     }];
     events.extend(participants.iter().map(|p| NewEvent {

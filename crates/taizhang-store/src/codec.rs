@@ -64,32 +64,45 @@ pub fn encode_record(prev: &[u8; 32], position: Position, envelope: &Envelope, p
 
 /// The stored hash and the hashed body of a record, after checking its format byte.
 pub fn split_record(record: &RawRecord) -> Result<([u8; 32], &[u8]), StoreError> {
-    let corrupt = |reason: &str| StoreError::Corrupt { position: record.position, reason: reason.to_owned() };
-    match record.bytes.first() {
-        Some(&FORMAT_V1) if record.bytes.len() > HEADER_LEN => {}
+    split_bytes(record.position, &record.bytes)
+}
+
+pub(crate) fn split_bytes(position: Position, bytes: &[u8]) -> Result<([u8; 32], &[u8]), StoreError> {
+    let corrupt = |reason: &str| StoreError::Corrupt { position, reason: reason.to_owned() };
+    match bytes.first() {
+        Some(&FORMAT_V1) if bytes.len() > HEADER_LEN => {}
         Some(&FORMAT_V1) => return Err(corrupt("record is truncated")),
         Some(other) => return Err(corrupt(&format!("unknown record format {other}"))),
         None => return Err(corrupt("record is empty")),
     }
-    let hash = record.bytes[1..HEADER_LEN].try_into().expect("32 bytes");
-    Ok((hash, &record.bytes[HEADER_LEN..]))
+    let hash = bytes[1..HEADER_LEN].try_into().expect("32 bytes");
+    Ok((hash, &bytes[HEADER_LEN..]))
 }
 
 /// The envelope of a record and its still-encoded payload.
 pub fn decode_envelope(record: &RawRecord) -> Result<(Envelope, &[u8]), StoreError> {
-    let (_, body) = split_record(record)?;
+    envelope_of(record.position, &record.bytes)
+}
+
+pub(crate) fn envelope_of(position: Position, bytes: &[u8]) -> Result<(Envelope, &[u8]), StoreError> {
+    let (_, body) = split_bytes(position, bytes)?;
     postcard::take_from_bytes::<Envelope>(body)
-        .map_err(|e| StoreError::Corrupt { position: record.position, reason: format!("envelope: {e}") })
+        .map_err(|e| StoreError::Corrupt { position, reason: format!("envelope: {e}") })
 }
 
 /// Decodes a whole record, upcasting an old payload version to the current one.
 pub fn decode(record: &RawRecord) -> Result<RecordedEvent, StoreError> {
-    let (hash, _) = split_record(record)?;
-    let (env, payload) = decode_envelope(record)?;
+    decode_bytes(record.position, &record.bytes)
+}
+
+/// [`decode`] for a record's bytes borrowed from wherever they lie (a page, say).
+pub fn decode_bytes(position: Position, bytes: &[u8]) -> Result<RecordedEvent, StoreError> {
+    let (hash, _) = split_bytes(position, bytes)?;
+    let (env, payload) = envelope_of(position, bytes)?;
     let payload = decode_payload(env.type_code, env.schema_version, payload)
-        .map_err(|reason| StoreError::Corrupt { position: record.position, reason })?;
+        .map_err(|reason| StoreError::Corrupt { position, reason })?;
     Ok(RecordedEvent {
-        position: record.position,
+        position,
         event_id: env.event_id,
         stream: env.stream,
         version: env.version,
