@@ -723,3 +723,100 @@ mod tests {
         assert!(matches!(decode_page(10, &[9, 1, 2]), Err(StoreError::Corrupt { .. })));
     }
 }
+
+#[cfg(test)]
+mod log_tests {
+    use taizhang_core::*;
+
+    use super::*;
+    use crate::chain;
+    use crate::codec::legacy::{OutingDetailsV1, OutingRegisteredV1};
+    use crate::conformance::register;
+
+    fn text(s: &str) -> Text {
+        Text::parse("t", s).unwrap()
+    }
+
+    /// A record in a format no longer written: `OutingRegistered` version 1, before
+    /// outings counted beneficiaries. It must read back as the current version.
+    #[tokio::test]
+    async fn old_event_versions_are_upcast_on_read_and_their_bytes_kept() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = SledStore::open(dir.path()).unwrap();
+        let (outing, unit, member) = (OutingId::new(), UnitId::new(), MemberId::new());
+        let span =
+            TimeRange::new("s", ClockTime::parse("t", "08:00").unwrap(), ClockTime::parse("t", "10:00").unwrap())
+                .unwrap();
+        let v1 = OutingRegisteredV1 {
+            outing,
+            unit,
+            details: OutingDetailsV1 {
+                date: time::macros::date!(2011 - 06 - 15),
+                span,
+                place: text("十堰市人民广场"),
+                category: text("义诊"),
+                description: None,
+            },
+            participants: vec![Participation { member, span, minutes: Minutes::new(120).unwrap() }],
+        };
+        let envelope = Envelope {
+            event_id: Uuid::now_v7(),
+            stream: StreamId::outing(outing),
+            version: 0,
+            recorded_at: Timestamp::now(),
+            occurred_at: None,
+            actor: Actor::OPERATOR,
+            command_id: Uuid::now_v7(),
+            correlation_id: None,
+            causation_id: None,
+            type_code: 20,
+            schema_version: 1,
+        };
+        let (bytes, _) = codec::encode_record(&GENESIS_HASH, 1, &envelope, &postcard::to_stdvec(&v1).unwrap());
+        let record = RawRecord { position: 1, bytes };
+        store.restore_raw(vec![record.clone()]).await.unwrap();
+
+        let event = store.read_stream(StreamId::outing(outing), 0, 10).await.unwrap().remove(0);
+        assert_eq!(event.stored_schema_version, 1);
+        match event.payload {
+            DomainEvent::OutingRegistered(e) => {
+                assert_eq!(e.details.beneficiaries, 0, "the upcaster fills the field v1 lacked");
+                assert_eq!(e.details.place.as_str(), "十堰市人民广场");
+                assert_eq!(e.participants[0].member, member);
+            }
+            other => panic!("expected OutingRegistered, got {other:?}"),
+        }
+        // The stored bytes are the v1 bytes, never rewritten, and the chain holds.
+        assert_eq!(store.read_raw(1, 1).await.unwrap(), vec![record]);
+        chain::verify(&store, |_| {}).await.unwrap();
+    }
+
+    /// Flip one byte of one stored record, as a disk or an intruder might: `verify`
+    /// names that position and no earlier one.
+    #[tokio::test]
+    async fn verify_names_the_first_damaged_position() {
+        let dir = tempfile::tempdir().unwrap();
+        {
+            let store = SledStore::open(dir.path()).unwrap();
+            for i in 0..40 {
+                store.append(register(UnitId::new(), &format!("单位{i}"))).await.unwrap();
+            }
+            assert_eq!(chain::verify(&store, |_| {}).await.unwrap().events, 40);
+        }
+        {
+            let db = sled::open(dir.path().join("log")).unwrap();
+            let log = db.open_tree("events").unwrap();
+            let (key, page) = log.range(page_key(0)..=page_key(27)).next_back().unwrap().unwrap();
+            let first = be_u64(&key[1..]);
+            let mut records = decode_page(first, &page).unwrap();
+            let target = records.iter_mut().find(|r| r.position == 27).unwrap();
+            let last = target.bytes.len() - 1;
+            target.bytes[last] ^= 0x01; // inside the payload: still decodes, no longer chains
+            log.insert(key, encode_page(&records)).unwrap();
+            db.flush().unwrap();
+        }
+        let store = SledStore::open(dir.path()).unwrap();
+        let err = chain::verify(&store, |_| {}).await.unwrap_err();
+        assert!(matches!(err, StoreError::Corrupt { position: 27, .. }), "{err:?}");
+    }
+}

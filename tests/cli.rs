@@ -1,0 +1,143 @@
+//! The `taizhang` binary end to end: data written through the ledger, then `verify`,
+//! `export` and `restore` run as a user runs them, as separate processes.
+
+use std::path::Path;
+use std::process::{Command as Process, Output};
+use std::sync::Arc;
+
+use taizhang_app::{CommandContext, Ledger, Personal};
+use taizhang_core::*;
+use taizhang_store::SledStore;
+use time::macros::date;
+
+fn taizhang(data: &Path, args: &[&str]) -> Output {
+    Process::new(env!("CARGO_BIN_EXE_taizhang")).arg("--data").arg(data).args(args).output().expect("run taizhang")
+}
+
+fn text(s: &str) -> Text {
+    Text::parse("t", s).unwrap()
+}
+
+/// A unit, a member with personal data, and an outing with its booking: 4 events.
+async fn sample(data: &Path) -> MemberId {
+    let ledger = Ledger::open(Arc::new(SledStore::open(data).unwrap()), &data.join("master.key")).unwrap();
+    let run = |cmd| ledger.execute(CommandContext::new(Actor::OPERATOR), cmd);
+    let (unit, member) = (UnitId::new(), MemberId::new());
+    run(Command::RegisterUnit(RegisterUnit {
+        unit,
+        name: text("十堰市张湾区地方税务局办税服务厅"),
+        industry: text("税务"),
+        region: text("张湾区"),
+        parent: None,
+    }))
+    .await
+    .unwrap();
+    run(Command::RegisterMember(RegisterMember {
+        member,
+        unit,
+        joined_on: date!(2010 - 07 - 01),
+        personal: PersonalData { name: text("王俊"), national_id: None, phone: None, birth_date: None },
+    }))
+    .await
+    .unwrap();
+    let span =
+        TimeRange::new("s", ClockTime::parse("t", "09:00").unwrap(), ClockTime::parse("t", "11:00").unwrap()).unwrap();
+    run(Command::RegisterOuting(RegisterOuting {
+        outing: OutingId::new(),
+        unit,
+        details: OutingDetails {
+            date: date!(2011 - 06 - 18),
+            span,
+            place: text("张湾区红卫街道"),
+            category: text("政策宣讲"),
+            description: None,
+            beneficiaries: 120,
+        },
+        participants: vec![ParticipationInput { member, span: None, minutes: None }],
+    }))
+    .await
+    .unwrap();
+    member
+}
+
+fn stdout(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+#[tokio::test]
+async fn export_restore_and_verify_keep_the_chain_and_the_personal_data() {
+    let dir = tempfile::tempdir().unwrap();
+    let (data, copy) = (dir.path().join("data"), dir.path().join("copy"));
+    let member = sample(&data).await;
+
+    let verified = taizhang(&data, &["verify"]);
+    assert!(verified.status.success(), "{}", stderr(&verified));
+    let summary = stdout(&verified);
+    assert!(summary.starts_with("ok: 4 events, head hash "), "{summary}");
+
+    let backup = dir.path().join("backup.jsonl");
+    let keys = dir.path().join("keys.jsonl");
+    let exported = taizhang(&data, &["export", "-o", backup.to_str().unwrap(), "--keys", keys.to_str().unwrap()]);
+    assert!(exported.status.success(), "{}", stderr(&exported));
+    let lines: Vec<serde_json::Value> =
+        std::fs::read_to_string(&backup).unwrap().lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    assert_eq!(lines.len(), 4);
+    assert_eq!(lines[0]["type"], "UnitRegistered");
+    assert_eq!(lines[0]["payload"]["name"], "十堰市张湾区地方税务局办税服务厅", "Chinese text is kept as text");
+    assert_eq!(lines[1]["prev_hash"], lines[0]["hash"]);
+    let backup_text = std::fs::read_to_string(&backup).unwrap();
+    assert!(!backup_text.contains("王俊"), "personal data leaves only sealed");
+
+    let master = data.join("master.key");
+    let restored = Process::new(env!("CARGO_BIN_EXE_taizhang"))
+        .arg("--data")
+        .arg(&copy)
+        .arg("--master-key-file")
+        .arg(&master)
+        .args(["restore", backup.to_str().unwrap(), "--keys", keys.to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert!(restored.status.success(), "{}", stderr(&restored));
+    let head_hash = summary.trim().rsplit(' ').next().unwrap().to_owned();
+    assert!(stdout(&restored).trim().ends_with(&head_hash), "same chain head after restore");
+    assert_eq!(stdout(&taizhang(&copy, &["verify"])), summary);
+
+    let ledger = Ledger::open(Arc::new(SledStore::open(&copy).unwrap()), &master).unwrap();
+    assert!(matches!(ledger.personal(member).await.unwrap(), Personal::Known(p) if p.name.as_str() == "王俊"));
+    drop(ledger);
+
+    // A restore never mixes into existing data.
+    let again = taizhang(&copy, &["restore", backup.to_str().unwrap()]);
+    assert!(!again.status.success());
+    assert!(stderr(&again).contains("needs an empty store"), "{}", stderr(&again));
+}
+
+#[tokio::test]
+async fn a_tampered_backup_is_refused_at_the_damaged_position() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    sample(&data).await;
+    let backup = dir.path().join("backup.jsonl");
+    assert!(taizhang(&data, &["export", "-o", backup.to_str().unwrap()]).status.success());
+
+    // Change one hex digit of the third record's bytes, past its header.
+    let mut lines: Vec<String> = std::fs::read_to_string(&backup).unwrap().lines().map(str::to_owned).collect();
+    let mut value: serde_json::Value = serde_json::from_str(&lines[2]).unwrap();
+    let mut record = value["record"].as_str().unwrap().to_owned();
+    let at = record.len() - 3;
+    let flipped = if &record[at..at + 1] == "0" { "1" } else { "0" };
+    record.replace_range(at..at + 1, flipped);
+    value["record"] = record.into();
+    lines[2] = value.to_string();
+    std::fs::write(&backup, lines.join("\n")).unwrap();
+
+    let target = dir.path().join("target");
+    let restored = taizhang(&target, &["restore", backup.to_str().unwrap()]);
+    assert!(!restored.status.success());
+    assert!(stderr(&restored).contains("position 3"), "{}", stderr(&restored));
+    assert!(stdout(&taizhang(&target, &["verify"])).starts_with("ok: 0 events"), "nothing was restored");
+}
