@@ -260,6 +260,17 @@ async fn member_commands_refuse_their_invalid_forms() {
         matches!(e, DomainError::MemberNotFound(_))
     })
     .await;
+    let evaluate = |member| {
+        Command::RecordEvaluation(RecordEvaluation {
+            member,
+            half_year: HalfYear::parse("halfYear", "2011H1").unwrap(),
+            public_score: Score::new("publicScore", 92).unwrap(),
+            leader_score: Score::new("leaderScore", 88).unwrap(),
+            note: None,
+        })
+    };
+    w.refused(evaluate(MemberId::new()), |e| matches!(e, DomainError::MemberNotFound(_))).await;
+    w.run(evaluate(member)).await.unwrap();
 
     // After a transfer on 1 June, the member serves for the tax hall from that date and
     // for the hospital before it, never the other way round.

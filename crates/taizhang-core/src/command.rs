@@ -4,7 +4,7 @@
 
 use time::Date;
 
-use crate::{MemberId, Minutes, OutingDetails, OutingId, PersonalData, Text, TimeRange, UnitId};
+use crate::{HalfYear, MemberId, Minutes, OutingDetails, OutingId, PersonalData, Score, Text, TimeRange, UnitId};
 
 #[derive(Clone, PartialEq, Eq, Debug)]
 pub struct RegisterUnit {
@@ -91,6 +91,16 @@ pub struct VerifyOuting {
     pub expected_version: Option<u64>,
 }
 
+/// A reviewer records a member's half-year evaluation.
+#[derive(Clone, PartialEq, Eq, Debug)]
+pub struct RecordEvaluation {
+    pub member: MemberId,
+    pub half_year: HalfYear,
+    pub public_score: Score,
+    pub leader_score: Score,
+    pub note: Option<Text>,
+}
+
 #[derive(Clone, PartialEq, Eq, Debug)]
 pub enum Command {
     RegisterUnit(RegisterUnit),
@@ -103,6 +113,7 @@ pub enum Command {
     AmendOuting(AmendOuting),
     VoidOuting(VoidOuting),
     VerifyOuting(VerifyOuting),
+    RecordEvaluation(RecordEvaluation),
 }
 
 impl Command {
@@ -118,6 +129,7 @@ impl Command {
             Command::AmendOuting(_) => "AmendOuting",
             Command::VoidOuting(_) => "VoidOuting",
             Command::VerifyOuting(_) => "VerifyOuting",
+            Command::RecordEvaluation(_) => "RecordEvaluation",
         }
     }
 }

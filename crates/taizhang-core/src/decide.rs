@@ -88,6 +88,7 @@ pub fn dependencies(cmd: &Command, loaded: &Aggregates) -> Vec<StreamId> {
             }
         }
         Command::VerifyOuting(c) => needs.push(StreamId::outing(c.outing)),
+        Command::RecordEvaluation(c) => needs.push(StreamId::member(c.member)),
     }
     needs
 }
@@ -204,6 +205,16 @@ pub fn decide(cmd: &Command, loaded: &Aggregates, sealer: &mut dyn Sealer) -> Re
                 return Err(DomainError::AlreadyVerified { outing: c.outing });
             }
             Ok(vec![PendingEvent::now(OutingVerified { outing: c.outing, note: c.note.clone() })])
+        }
+        Command::RecordEvaluation(c) => {
+            member(loaded, c.member)?;
+            Ok(vec![PendingEvent::now(EvaluationRecorded {
+                member: c.member,
+                half_year: c.half_year,
+                public_score: c.public_score,
+                leader_score: c.leader_score,
+                note: c.note.clone(),
+            })])
         }
     }
 }

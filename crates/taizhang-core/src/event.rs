@@ -6,7 +6,7 @@ use serde::{Deserialize, Serialize};
 use time::Date;
 use uuid::Uuid;
 
-use crate::{MemberId, Minutes, OutingId, SealedPersonal, StreamId, Text, TimeRange, UnitId};
+use crate::{HalfYear, MemberId, Minutes, OutingId, Score, SealedPersonal, StreamId, Text, TimeRange, UnitId};
 
 /// Who caused an event: the role they acted in and, for API callers, their token id.
 #[derive(Clone, Copy, PartialEq, Eq, Hash, Debug, Serialize, Deserialize)]
@@ -150,6 +150,19 @@ pub struct ServiceReleased {
     pub outing: OutingId,
 }
 
+/// On the member's stream: a half-year's evaluation (一诺双评), the public's and the
+/// leader's score. A later one for the same half-year corrects the earlier.
+#[derive(Clone, PartialEq, Eq, Debug, Serialize, Deserialize)]
+pub struct EvaluationRecorded {
+    pub member: MemberId,
+    pub half_year: HalfYear,
+    /// 群众评议
+    pub public_score: Score,
+    /// 领导点评
+    pub leader_score: Score,
+    pub note: Option<Text>,
+}
+
 macro_rules! domain_events {
     ($($variant:ident = ($code:literal, $version:literal)),* $(,)?) => {
         /// Every kind of fact the log can hold.
@@ -194,6 +207,7 @@ domain_events! {
     MemberErased = (12, 1),
     ServiceBooked = (13, 1),
     ServiceReleased = (14, 1),
+    EvaluationRecorded = (15, 1),
     // Version 1 of OutingRegistered had no `beneficiaries` in its details; see the
     // store's codec for the upcaster.
     OutingRegistered = (20, 2),
@@ -214,6 +228,7 @@ impl DomainEvent {
             DomainEvent::MemberErased(e) => StreamId::member(e.member),
             DomainEvent::ServiceBooked(e) => StreamId::member(e.member),
             DomainEvent::ServiceReleased(e) => StreamId::member(e.member),
+            DomainEvent::EvaluationRecorded(e) => StreamId::member(e.member),
             DomainEvent::OutingRegistered(e) => StreamId::outing(e.outing),
             DomainEvent::OutingAmended(e) => StreamId::outing(e.outing),
             DomainEvent::OutingVoided(e) => StreamId::outing(e.outing),

@@ -127,6 +127,8 @@ impl Aggregates {
                     m.bookings.remove(&e.outing);
                 }
             }
+            // Evaluations change no rule's state.
+            DomainEvent::EvaluationRecorded(_) => {}
             DomainEvent::OutingRegistered(e) => {
                 self.outings.insert(
                     e.outing,

@@ -298,9 +298,88 @@ impl Period {
     }
 }
 
+/// A half-year, the period of an evaluation (一诺双评): `2011H1` is January to June.
+#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Debug, Serialize, Deserialize)]
+pub struct HalfYear {
+    pub year: i32,
+    /// 1 or 2.
+    pub half: u8,
+}
+
+impl HalfYear {
+    pub fn parse(field: &str, text: &str) -> Result<Self, DomainError> {
+        let bad = || DomainError::InvalidValue {
+            field: field.to_owned(),
+            reason: format!("{text:?} is not a half-year such as 2011H1"),
+        };
+        let (year, half) = text.trim().split_once(['H', 'h']).ok_or_else(bad)?;
+        let year: i32 = year.parse().map_err(|_| bad())?;
+        let half: u8 = half.parse().map_err(|_| bad())?;
+        if !(1..=2).contains(&half) || !(1900..=9999).contains(&year) {
+            return Err(bad());
+        }
+        Ok(Self { year, half })
+    }
+
+    pub fn containing(date: Date) -> Self {
+        Self { year: date.year(), half: if (date.month() as u8) <= 6 { 1 } else { 2 } }
+    }
+
+    pub fn period(self) -> Period {
+        let (first, last) = if self.half == 1 {
+            (time::Month::January, time::Month::June)
+        } else {
+            (time::Month::July, time::Month::December)
+        };
+        let first = Date::from_calendar_date(self.year, first, 1).expect("valid year");
+        let last = Date::from_calendar_date(self.year, last, last.length(self.year)).expect("valid year");
+        Period { first, last }
+    }
+}
+
+impl fmt::Display for HalfYear {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}H{}", self.year, self.half)
+    }
+}
+
+/// An evaluation score, 0 to 100.
+#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Debug, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct Score(u8);
+
+impl Score {
+    pub fn new(field: &str, value: i64) -> Result<Self, DomainError> {
+        u8::try_from(value).ok().filter(|v| *v <= 100).map(Self).ok_or_else(|| DomainError::InvalidValue {
+            field: field.to_owned(),
+            reason: format!("{value} is not a score from 0 to 100"),
+        })
+    }
+
+    pub fn get(self) -> u8 {
+        self.0
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn half_years_and_scores() {
+        let h = HalfYear::parse("h", "2011H1").unwrap();
+        assert_eq!(
+            h.period(),
+            Period::new(parse_date("d", "2011-01-01").unwrap(), parse_date("d", "2011-06-30").unwrap()).unwrap()
+        );
+        assert_eq!(HalfYear::containing(parse_date("d", "2011-07-01").unwrap()).to_string(), "2011H2");
+        for bad in ["2011", "2011H3", "H1", "2011H0"] {
+            assert!(HalfYear::parse("h", bad).is_err(), "{bad}");
+        }
+        assert!(Score::new("s", 100).is_ok());
+        assert!(Score::new("s", 101).is_err());
+        assert!(Score::new("s", -1).is_err());
+    }
 
     #[test]
     fn hours_parse_exactly_and_reject_what_is_not_whole_positive_minutes() {

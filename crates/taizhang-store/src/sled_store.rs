@@ -200,7 +200,7 @@ impl SledStore {
         }
 
         let mut index = StreamIndex::new();
-        let (mut head, mut last_hash) = (0, GENESIS_HASH);
+        let (mut head, mut last_hash, mut last_recorded_at) = (0, GENESIS_HASH, Timestamp::default());
         for entry in log.scan_prefix([PAGE]) {
             let (key, value) = entry.map_err(backend)?;
             visit_page(be_u64(&key[1..]), &value, |position, bytes| {
@@ -212,6 +212,7 @@ impl SledStore {
                 positions.push(position);
                 head = position;
                 last_hash = codec::split_bytes(position, bytes)?.0;
+                last_recorded_at = env.recorded_at;
                 Ok(true)
             })?;
         }
@@ -225,6 +226,7 @@ impl SledStore {
             db_file,
             head,
             last_hash,
+            last_recorded_at,
             index: index.clone(),
             head_tx,
             poisoned: poisoned.clone(),
@@ -420,6 +422,7 @@ struct Writer {
     db_file: File,
     head: Position,
     last_hash: [u8; 32],
+    last_recorded_at: Timestamp,
     index: Arc<RwLock<StreamIndex>>,
     head_tx: watch::Sender<Position>,
     poisoned: Arc<AtomicBool>,
@@ -614,7 +617,10 @@ impl Writer {
         }
 
         // Every check passed: from here on the append is staged and cannot fail.
-        let recorded_at = Timestamp::now();
+        // Never earlier than the last event's, even if the clock steps back, so that
+        // recorded-at order is log order and "as of a time" is a position.
+        let recorded_at = Timestamp::now().max(self.last_recorded_at);
+        self.last_recorded_at = recorded_at;
         let first_position = self.head + 1;
         let mut streams: Vec<(StreamId, u64)> = Vec::new();
         for (event, payload) in request.events.iter().zip(&payloads) {
@@ -689,6 +695,7 @@ impl Writer {
             new_versions.insert(env.stream, next + 1);
             head = record.position;
             last_hash = hash;
+            self.last_recorded_at = self.last_recorded_at.max(env.recorded_at);
             envelopes.push(env);
         }
         for (record, env) in records.into_iter().zip(envelopes) {
