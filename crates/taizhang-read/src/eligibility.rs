@@ -1,0 +1,341 @@
+//! Eligibility: a policy applied to a member or a unit for a period, as of a moment,
+//! with the evidence for every criterion: required, actual, the events that counted and
+//! those excluded, with why.
+
+use serde::Serialize;
+use taizhang_core::*;
+use taizhang_store::Position;
+use time::Date;
+
+use crate::model::OutingView;
+use crate::policy::{Criterion, Metric, Policy, Subject, Window};
+use crate::{AsOf, ReadModel};
+
+/// Who is being assessed.
+#[derive(Clone, Copy, PartialEq, Eq, Debug, Serialize)]
+pub enum Candidate {
+    Member(MemberId),
+    Unit(UnitId),
+}
+
+/// An outing that counted toward a criterion.
+#[derive(Clone, PartialEq, Eq, Debug, Serialize)]
+pub struct Counted {
+    pub outing: OutingId,
+    pub date: Date,
+    pub minutes: u64,
+    /// The log position of the outing's version that was used.
+    pub position: Position,
+}
+
+#[derive(Clone, PartialEq, Eq, Debug, Serialize)]
+pub struct Excluded {
+    pub outing: OutingId,
+    pub date: Option<Date>,
+    pub reason: String,
+}
+
+#[derive(Clone, PartialEq, Eq, Debug, Serialize)]
+pub struct CriterionResult {
+    pub metric: &'static str,
+    /// The bounds, as written in the policy (e.g. "≥ 100.00").
+    pub required: String,
+    /// The value found, with two decimals, or "unknown".
+    pub actual: String,
+    pub met: bool,
+    pub counted: Vec<Counted>,
+    pub excluded: Vec<Excluded>,
+}
+
+#[derive(Clone, PartialEq, Eq, Debug, Serialize)]
+pub struct LevelResult {
+    pub name: String,
+    pub label: Option<String>,
+    pub met: bool,
+    pub criteria: Vec<CriterionResult>,
+}
+
+#[derive(Clone, PartialEq, Eq, Debug, Serialize)]
+pub struct Eligibility {
+    pub policy: String,
+    pub policy_version: u32,
+    pub candidate: Candidate,
+    pub period: Period,
+    /// The log position the decision was computed at: quote it to reproduce it.
+    pub as_of_position: Position,
+    /// The highest level met (the last in the policy's order), if any.
+    pub outcome: Option<String>,
+    pub levels: Vec<LevelResult>,
+}
+
+/// Why eligibility could not be computed.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum EligibilityError {
+    #[error("policy {policy} assesses {expected}s")]
+    WrongSubject { policy: String, expected: &'static str },
+    #[error("{0:?} did not exist at the as-of position")]
+    NotFound(Candidate),
+}
+
+/// What the read model cannot know, supplied by the caller: a member's birth date is
+/// sealed personal data, opened (or found erased) by whoever holds the keys.
+pub trait PersonalFacts {
+    fn birth_date(&self, member: MemberId) -> Option<Date>;
+}
+
+impl<F: Fn(MemberId) -> Option<Date>> PersonalFacts for F {
+    fn birth_date(&self, member: MemberId) -> Option<Date> {
+        self(member)
+    }
+}
+
+/// A value compared exactly: `numerator / denominator`.
+#[derive(Clone, Copy, Debug)]
+struct Value {
+    numerator: i128,
+    denominator: i128,
+}
+
+impl Value {
+    fn new(numerator: i128, denominator: i128) -> Self {
+        Self { numerator, denominator: denominator.max(1) }
+    }
+
+    /// Compares with a bound written in hundredths.
+    fn cmp_hundredths(self, hundredths: i64) -> std::cmp::Ordering {
+        (self.numerator * 100).cmp(&(hundredths as i128 * self.denominator))
+    }
+
+    fn show(self) -> String {
+        let hundredths = self.numerator * 100 / self.denominator;
+        format!("{}.{:02}", hundredths / 100, (hundredths % 100).abs())
+    }
+}
+
+fn show_hundredths(h: i64) -> String {
+    format!("{}.{:02}", h / 100, (h % 100).abs())
+}
+
+/// Applies `policy` to `candidate` over `period`, as of `as_of`.
+pub fn eligibility(
+    model: &ReadModel,
+    policy: &Policy,
+    candidate: Candidate,
+    period: Period,
+    as_of: &AsOf,
+    personal: &dyn PersonalFacts,
+) -> Result<Eligibility, EligibilityError> {
+    let position = as_of.position(model);
+    let exists = match candidate {
+        Candidate::Member(m) => {
+            if policy.subject != Subject::Member {
+                return Err(EligibilityError::WrongSubject { policy: policy.name.clone(), expected: "unit" });
+            }
+            model.members.get(&m).is_some_and(|h| h.registered_by(position))
+        }
+        Candidate::Unit(u) => {
+            if policy.subject != Subject::Unit {
+                return Err(EligibilityError::WrongSubject { policy: policy.name.clone(), expected: "member" });
+            }
+            model.unit(u, position).is_some()
+        }
+    };
+    if !exists {
+        return Err(EligibilityError::NotFound(candidate));
+    }
+    let assessor = Assessor { model, policy, candidate, period, as_of, position, personal };
+    let levels: Vec<LevelResult> = policy
+        .levels
+        .iter()
+        .map(|level| {
+            let criteria: Vec<CriterionResult> = level.criteria.iter().map(|c| assessor.criterion(c)).collect();
+            LevelResult { name: level.name.clone(), label: level.label.clone(), met: criteria.iter().all(|c| c.met), criteria }
+        })
+        .collect();
+    Ok(Eligibility {
+        policy: policy.name.clone(),
+        policy_version: policy.version,
+        candidate,
+        period,
+        as_of_position: position,
+        outcome: levels.iter().rev().find(|l| l.met).map(|l| l.name.clone()),
+        levels,
+    })
+}
+
+struct Assessor<'a> {
+    model: &'a ReadModel,
+    policy: &'a Policy,
+    candidate: Candidate,
+    period: Period,
+    as_of: &'a AsOf,
+    position: Position,
+    personal: &'a dyn PersonalFacts,
+}
+
+impl Assessor<'_> {
+    fn criterion(&self, c: &Criterion) -> CriterionResult {
+        let (value, counted, excluded) = self.measure(c);
+        let mut required = Vec::new();
+        let mut met = value.is_some();
+        if let Some(v) = value {
+            use std::cmp::Ordering::*;
+            if let Some(b) = c.at_least {
+                met &= v.cmp_hundredths(b) != Less;
+            }
+            if let Some(b) = c.at_most {
+                met &= v.cmp_hundredths(b) != Greater;
+            }
+            if let Some(b) = c.below {
+                met &= v.cmp_hundredths(b) == Less;
+            }
+        }
+        if let Some(b) = c.at_least {
+            required.push(format!("≥ {}", show_hundredths(b)));
+        }
+        if let Some(b) = c.at_most {
+            required.push(format!("≤ {}", show_hundredths(b)));
+        }
+        if let Some(b) = c.below {
+            required.push(format!("< {}", show_hundredths(b)));
+        }
+        CriterionResult {
+            metric: c.metric.name(),
+            required: required.join(" and "),
+            actual: value.map_or_else(|| "unknown".to_owned(), Value::show),
+            met,
+            counted,
+            excluded,
+        }
+    }
+
+    /// The first date the window counts (the last is the period's last day).
+    fn window_start(&self, window: Window) -> Option<Date> {
+        match window {
+            Window::All => None,
+            Window::Period => Some(self.period.first),
+            Window::Months(n) => {
+                let last = self.period.last;
+                let months = last.year() * 12 + last.month() as i32 - 1 - n as i32;
+                let (year, month) = (months.div_euclid(12), months.rem_euclid(12) as u8 + 1);
+                let month = time::Month::try_from(month).expect("1..=12");
+                let day = last.day().min(month.length(year));
+                Date::from_calendar_date(year, month, day).ok().and_then(|d| d.next_day())
+            }
+        }
+    }
+
+    fn measure(&self, c: &Criterion) -> (Option<Value>, Vec<Counted>, Vec<Excluded>) {
+        match c.metric {
+            Metric::VerifiedHours | Metric::RecordedHours | Metric::VerifiedOutings => {
+                let (counted, excluded) = self.outings(c);
+                let value = if c.metric == Metric::VerifiedOutings {
+                    Value::new(counted.len() as i128, 1)
+                } else {
+                    Value::new(counted.iter().map(|o| o.minutes as i128).sum(), 60)
+                };
+                (Some(value), counted, excluded)
+            }
+            Metric::Age => {
+                let Candidate::Member(member) = self.candidate else { return (None, vec![], vec![]) };
+                let age = self.personal.birth_date(member).map(|born| {
+                    let on = self.period.last;
+                    let mut years = on.year() - born.year();
+                    if (on.month() as u8, on.day()) < (born.month() as u8, born.day()) {
+                        years -= 1;
+                    }
+                    Value::new(years as i128, 1)
+                });
+                (age, vec![], vec![])
+            }
+            Metric::EvaluationScore | Metric::PublicScore | Metric::LeaderScore => {
+                let Candidate::Member(member) = self.candidate else { return (None, vec![], vec![]) };
+                let half = HalfYear::containing(self.period.last);
+                let evaluation = self.model.members.get(&member).and_then(|h| h.evaluation(half, self.position));
+                let value = evaluation.map(|e| {
+                    let (p, l) = (e.public_score.get() as i128, e.leader_score.get() as i128);
+                    match c.metric {
+                        Metric::PublicScore => Value::new(p, 1),
+                        Metric::LeaderScore => Value::new(l, 1),
+                        _ => {
+                            let w = self.policy.evaluation.expect("checked at load");
+                            Value::new(p * w.public_weight as i128 + l * w.leader_weight as i128, 100)
+                        }
+                    }
+                });
+                (value, vec![], vec![])
+            }
+            Metric::ParticipationRate => {
+                let Candidate::Unit(unit) = self.candidate else { return (None, vec![], vec![]) };
+                let (counted, excluded) = self.outings(c);
+                let mut volunteers = std::collections::BTreeSet::new();
+                for o in &counted {
+                    if let Some(view) = self.model.outing(o.outing, self.position) {
+                        volunteers.extend(view.content.participants.iter().map(|p| p.member));
+                    }
+                }
+                let members = self.model.members_of(unit, self.period.last, self.position).count() as i128;
+                let value = (members > 0).then(|| Value::new(volunteers.len() as i128 * 100, members));
+                (value, counted, excluded)
+            }
+        }
+    }
+
+    /// The candidate's outings, sorted into counted and excluded for criterion `c`.
+    fn outings(&self, c: &Criterion) -> (Vec<Counted>, Vec<Excluded>) {
+        let (ids, member) = match self.candidate {
+            Candidate::Member(m) => (self.model.member_outings.get(&m), Some(m)),
+            Candidate::Unit(u) => (self.model.unit_outings.get(&u), None),
+        };
+        let verified_only = matches!(c.metric, Metric::VerifiedHours | Metric::VerifiedOutings);
+        let start = self.window_start(c.window);
+        let mut counted = Vec::new();
+        let mut excluded = Vec::new();
+        for id in ids.into_iter().flatten() {
+            let Some(view) = self.model.outing(*id, self.position) else {
+                excluded.push(Excluded { outing: *id, date: None, reason: "recorded after the as-of position".into() });
+                continue;
+            };
+            let date = view.content.details.date;
+            let exclude = |reason: String| Excluded { outing: *id, date: Some(date), reason };
+            let minutes = match member {
+                Some(m) => view.content.minutes_of(m).map(|x| x.get() as u64),
+                None => Some(view.content.total_minutes()),
+            };
+            let reason = if view.voided {
+                Some("voided".to_owned())
+            } else if minutes.is_none() {
+                Some("no longer a participant after a correction".to_owned())
+            } else if date > self.period.last || start.is_some_and(|s| date < s) {
+                Some(format!("outside the window ({})", self.window_text(c.window)))
+            } else if !self.as_of.admits_date(date) {
+                Some("outside the occurred-at bounds of the query".to_owned())
+            } else if verified_only && !view.verified {
+                Some("unverified".to_owned())
+            } else {
+                None
+            };
+            match reason {
+                Some(r) => excluded.push(exclude(r)),
+                None => counted.push(Counted {
+                    outing: *id,
+                    date,
+                    minutes: minutes.unwrap_or(0),
+                    position: latest_position(&view),
+                }),
+            }
+        }
+        (counted, excluded)
+    }
+
+    fn window_text(&self, window: Window) -> String {
+        match (window, self.window_start(window)) {
+            (_, Some(start)) => format!("{start} to {}", self.period.last),
+            _ => format!("up to {}", self.period.last),
+        }
+    }
+}
+
+fn latest_position(view: &OutingView<'_>) -> Position {
+    view.versions.last().map_or(0, |v| v.position)
+}

@@ -1,0 +1,137 @@
+//! Ledgers (台账): the chronological record of a unit or a member, corrections beside
+//! what they correct, running totals of recorded and verified hours.
+
+use serde::Serialize;
+use taizhang_core::*;
+use taizhang_store::Position;
+use time::Date;
+
+use crate::model::{Change, OutingView};
+use crate::{AsOf, ReadModel};
+
+/// One change of an entry: who made it, when, and why.
+#[derive(Clone, PartialEq, Eq, Debug, Serialize)]
+pub struct HistoryItem {
+    pub position: Position,
+    pub recorded_at: Timestamp,
+    pub actor: Actor,
+    pub change: Change,
+}
+
+#[derive(Clone, PartialEq, Eq, Debug, Serialize)]
+pub struct LedgerEntry {
+    pub outing: OutingId,
+    pub unit: UnitId,
+    pub details: OutingDetails,
+    pub participants: Vec<Participation>,
+    /// The entry's hours: every participant's on a unit ledger, the member's own on a
+    /// member ledger.
+    pub minutes: u64,
+    pub verified: bool,
+    pub voided: bool,
+    /// Registration first, then every correction and verification, in log order.
+    pub history: Vec<HistoryItem>,
+    /// Totals up to and including this entry (voided entries add nothing).
+    pub running_recorded_minutes: u64,
+    pub running_verified_minutes: u64,
+}
+
+#[derive(Clone, PartialEq, Eq, Debug, Serialize)]
+pub struct LedgerPage {
+    pub entries: Vec<LedgerEntry>,
+    /// Entries in the whole ledger (all pages).
+    pub total_entries: usize,
+    pub has_next: bool,
+    /// The log position the page describes.
+    pub as_of_position: Position,
+    pub total_recorded_minutes: u64,
+    pub total_verified_minutes: u64,
+}
+
+/// Which slice of a ledger to return.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub struct PageRequest {
+    /// Entries to skip (the Relay cursor is this offset).
+    pub offset: usize,
+    pub limit: usize,
+}
+
+/// The ledger of a unit, or `None` if the unit did not exist at the as-of position.
+pub fn unit_ledger(model: &ReadModel, unit: UnitId, as_of: &AsOf, page: PageRequest) -> Option<LedgerPage> {
+    let position = as_of.position(model);
+    model.unit(unit, position)?;
+    let outings = model.unit_outings.get(&unit).map(Vec::as_slice).unwrap_or(&[]);
+    Some(build(model, outings, as_of, position, page, |view| Some(view.content.total_minutes())))
+}
+
+/// The ledger of a member: the outings they served in, with their own hours.
+pub fn member_ledger(model: &ReadModel, member: MemberId, as_of: &AsOf, page: PageRequest) -> Option<LedgerPage> {
+    let position = as_of.position(model);
+    if !model.members.get(&member)?.registered_by(position) {
+        return None;
+    }
+    let outings = model.member_outings.get(&member).map(Vec::as_slice).unwrap_or(&[]);
+    Some(build(model, outings, as_of, position, page, |view| view.content.minutes_of(member).map(|m| m.get() as u64)))
+}
+
+fn build(
+    model: &ReadModel,
+    outings: &[OutingId],
+    as_of: &AsOf,
+    position: Position,
+    page: PageRequest,
+    minutes_of: impl Fn(&OutingView<'_>) -> Option<u64>,
+) -> LedgerPage {
+    let mut rows: Vec<(OutingView<'_>, u64)> = outings
+        .iter()
+        .filter_map(|id| model.outing(*id, position))
+        .filter(|view| as_of.admits_date(view.content.details.date))
+        .filter_map(|view| minutes_of(&view).map(|m| (view, m)))
+        .collect();
+    rows.sort_by_key(|(v, _)| sort_key(v));
+
+    let (mut recorded, mut verified) = (0, 0);
+    let mut entries = Vec::with_capacity(page.limit.min(rows.len()));
+    for (i, (view, minutes)) in rows.iter().enumerate() {
+        if !view.voided {
+            recorded += minutes;
+            if view.verified {
+                verified += minutes;
+            }
+        }
+        if i >= page.offset && entries.len() < page.limit {
+            entries.push(entry(view, *minutes, recorded, verified));
+        }
+    }
+    LedgerPage {
+        has_next: page.offset.saturating_add(entries.len()) < rows.len(),
+        entries,
+        total_entries: rows.len(),
+        as_of_position: position,
+        total_recorded_minutes: recorded,
+        total_verified_minutes: verified,
+    }
+}
+
+fn sort_key(view: &OutingView<'_>) -> (Date, ClockTime, OutingId) {
+    (view.content.details.date, view.content.details.span.start, view.id)
+}
+
+fn entry(view: &OutingView<'_>, minutes: u64, recorded: u64, verified: u64) -> LedgerEntry {
+    LedgerEntry {
+        outing: view.id,
+        unit: view.unit,
+        details: view.content.details.clone(),
+        participants: view.content.participants.clone(),
+        minutes,
+        verified: view.verified,
+        voided: view.voided,
+        history: view
+            .versions
+            .iter()
+            .map(|v| HistoryItem { position: v.position, recorded_at: v.recorded_at, actor: v.actor, change: v.change.clone() })
+            .collect(),
+        running_recorded_minutes: recorded,
+        running_verified_minutes: verified,
+    }
+}

@@ -1,0 +1,35 @@
+//! The taizhang read side: projections of the log that reviewers decide awards from.
+//!
+//! - [`ReadModel`] holds every projection (units, members, outings with their whole
+//!   history, indexes by unit and member, the recorded-at clock), fed only by the log
+//!   through [`ReadModel::apply`], which never fails on a valid event.
+//! - [`ledger`]: unit and member ledgers (台账) with corrections and running totals.
+//! - [`report`]: summary reports by unit, region, industry and by week, month,
+//!   half-year or period.
+//! - [`policy`] and [`eligibility`]: declarative TOML policies and their explained
+//!   outcomes.
+//! - Every read takes an [`AsOf`]: a log position or recorded-at time ("what did we know
+//!   then") and occurred-at bounds ("service done before").
+//! - [`Projector`] keeps a model current over a store, with checkpoints, read-your-
+//!   writes and rebuilds.
+//!
+//! ```
+//! use taizhang_read::{ledger, AsOf, ReadModel};
+//! let model = ReadModel::default();
+//! let page = ledger::unit_ledger(&model, taizhang_core::UnitId::new(), &AsOf::now(),
+//!     ledger::PageRequest { offset: 0, limit: 50 });
+//! assert!(page.is_none(), "no such unit");
+//! ```
+#![forbid(unsafe_code)]
+
+pub mod eligibility;
+pub mod ledger;
+pub mod model;
+pub mod policy;
+mod projector;
+mod query;
+pub mod report;
+
+pub use model::ReadModel;
+pub use projector::{catch_up, digests, Projector, ReadError, RebuildReport};
+pub use query::AsOf;

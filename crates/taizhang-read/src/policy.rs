@@ -1,0 +1,287 @@
+//! Policies: declarative TOML rule sets that turn ledgers into award levels.
+//!
+//! ```toml
+//! name = "star-volunteer"        # how queries select it
+//! version = 1
+//! title = "Star volunteer (星级志愿者)"
+//! source = "where the thresholds come from"
+//! subject = "member"              # or "unit"
+//!
+//! [evaluation]                    # only for evaluation_score
+//! public_weight = 60              # percent; the two weights add up to 100
+//! leader_weight = 40
+//!
+//! [[levels]]                      # lowest first; the outcome is the last level met
+//! name = "1"
+//! label = "一星"
+//! criteria = [
+//!   { metric = "verified_hours", window = "all", at_least = 100 },
+//! ]
+//! ```
+//!
+//! Metrics: `verified_hours`, `recorded_hours`, `verified_outings` (counts),
+//! `age` (whole years on the period's last day), `evaluation_score`, `public_score`,
+//! `leader_score` (the half-year that holds the period's last day), and, for units,
+//! `participation_rate` (percent of members who served in the period). Windows:
+//! `"all"` (everything up to the period's end, the default), `"period"`, or
+//! `"N months"` (the N months ending on the period's last day). Bounds: `at_least`,
+//! `at_most`, `below`; numbers may have up to two decimals.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use serde::{Deserialize, Deserializer, Serialize};
+
+/// A policy as loaded: parsed, checked, and named by the file it came from.
+#[derive(Clone, PartialEq, Eq, Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Policy {
+    pub name: String,
+    pub version: u32,
+    pub title: String,
+    #[serde(default)]
+    pub source: Option<String>,
+    pub subject: Subject,
+    #[serde(default)]
+    pub evaluation: Option<EvaluationWeights>,
+    pub levels: Vec<Level>,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, Debug, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Subject {
+    Member,
+    Unit,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EvaluationWeights {
+    pub public_weight: u8,
+    pub leader_weight: u8,
+}
+
+#[derive(Clone, PartialEq, Eq, Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Level {
+    pub name: String,
+    #[serde(default)]
+    pub label: Option<String>,
+    pub criteria: Vec<Criterion>,
+}
+
+#[derive(Clone, PartialEq, Eq, Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Criterion {
+    pub metric: Metric,
+    #[serde(default)]
+    pub window: Window,
+    #[serde(default, deserialize_with = "hundredths_opt")]
+    pub at_least: Option<i64>,
+    #[serde(default, deserialize_with = "hundredths_opt")]
+    pub at_most: Option<i64>,
+    #[serde(default, deserialize_with = "hundredths_opt")]
+    pub below: Option<i64>,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, Debug, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Metric {
+    VerifiedHours,
+    RecordedHours,
+    VerifiedOutings,
+    Age,
+    EvaluationScore,
+    PublicScore,
+    LeaderScore,
+    ParticipationRate,
+}
+
+impl Metric {
+    pub fn name(self) -> &'static str {
+        match self {
+            Metric::VerifiedHours => "verified_hours",
+            Metric::RecordedHours => "recorded_hours",
+            Metric::VerifiedOutings => "verified_outings",
+            Metric::Age => "age",
+            Metric::EvaluationScore => "evaluation_score",
+            Metric::PublicScore => "public_score",
+            Metric::LeaderScore => "leader_score",
+            Metric::ParticipationRate => "participation_rate",
+        }
+    }
+}
+
+/// Which service dates a criterion counts.
+#[derive(Clone, Copy, PartialEq, Eq, Debug, Default, Serialize)]
+pub enum Window {
+    /// Everything up to the end of the period.
+    #[default]
+    All,
+    /// The period itself.
+    Period,
+    /// The given number of months ending on the period's last day.
+    Months(u32),
+}
+
+impl<'de> Deserialize<'de> for Window {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let text = String::deserialize(d)?;
+        match text.trim() {
+            "all" => Ok(Window::All),
+            "period" => Ok(Window::Period),
+            other => other
+                .strip_suffix("months")
+                .or_else(|| other.strip_suffix("month"))
+                .and_then(|n| n.trim().parse().ok())
+                .filter(|n| *n > 0)
+                .map(Window::Months)
+                .ok_or_else(|| serde::de::Error::custom(format!("window {other:?}: expected \"all\", \"period\" or \"N months\""))),
+        }
+    }
+}
+
+/// A bound written as a number with at most two decimals, kept exactly in hundredths.
+fn hundredths_opt<'de, D: Deserializer<'de>>(d: D) -> Result<Option<i64>, D::Error> {
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum Number {
+        Int(i64),
+        Float(f64),
+    }
+    match Number::deserialize(d)? {
+        Number::Int(i) => i.checked_mul(100).map(Some).ok_or_else(|| serde::de::Error::custom("number too large")),
+        Number::Float(f) => {
+            let scaled = f * 100.0;
+            if !scaled.is_finite() || (scaled - scaled.round()).abs() > 1e-6 || scaled.abs() > 1e15 {
+                return Err(serde::de::Error::custom(format!("{f} is not a number with at most two decimals")));
+            }
+            Ok(Some(scaled.round() as i64))
+        }
+    }
+}
+
+/// Why a policy was refused at load: the file, the line, the reason.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{file}:{line}: {reason}")]
+pub struct PolicyError {
+    pub file: String,
+    pub line: usize,
+    pub reason: String,
+}
+
+impl Policy {
+    /// Parses and checks a policy; `file` names it in errors.
+    pub fn parse(file: &str, text: &str) -> Result<Self, PolicyError> {
+        let line_of = |offset: usize| text[..offset.min(text.len())].matches('\n').count() + 1;
+        let policy: Policy = toml::from_str(text).map_err(|e| PolicyError {
+            file: file.to_owned(),
+            line: e.span().map_or(1, |s| line_of(s.start)),
+            reason: e.message().trim().to_owned(),
+        })?;
+        let fail = |needle: &str, reason: String| PolicyError {
+            file: file.to_owned(),
+            line: text.find(needle).map_or(1, line_of),
+            reason,
+        };
+        if policy.levels.is_empty() {
+            return Err(fail("name", "a policy needs at least one [[levels]] entry".into()));
+        }
+        let uses_evaluation = policy
+            .levels
+            .iter()
+            .flat_map(|l| &l.criteria)
+            .any(|c| c.metric == Metric::EvaluationScore);
+        match policy.evaluation {
+            Some(w) if u16::from(w.public_weight) + u16::from(w.leader_weight) != 100 => {
+                return Err(fail("[evaluation]", "public_weight and leader_weight must add up to 100".into()));
+            }
+            None if uses_evaluation => {
+                return Err(fail("evaluation_score", "evaluation_score needs an [evaluation] table with the weights".into()));
+            }
+            _ => {}
+        }
+        for level in &policy.levels {
+            if level.criteria.is_empty() {
+                return Err(fail(&level.name, format!("level {:?} has no criteria", level.name)));
+            }
+            for c in &level.criteria {
+                if c.at_least.is_none() && c.at_most.is_none() && c.below.is_none() {
+                    return Err(fail(c.metric.name(), format!("criterion {} has no bound (at_least, at_most or below)", c.metric.name())));
+                }
+                let member_only = matches!(
+                    c.metric,
+                    Metric::Age | Metric::EvaluationScore | Metric::PublicScore | Metric::LeaderScore
+                );
+                if policy.subject == Subject::Unit && member_only {
+                    return Err(fail(c.metric.name(), format!("{} applies to members, not units", c.metric.name())));
+                }
+                if policy.subject == Subject::Member && c.metric == Metric::ParticipationRate {
+                    return Err(fail(c.metric.name(), "participation_rate applies to units, not members".into()));
+                }
+            }
+        }
+        Ok(policy)
+    }
+}
+
+/// The built-in policies, shipped with the binary.
+pub const BUILT_IN: [(&str, &str); 3] = [
+    ("star-volunteer.toml", include_str!("../policies/star-volunteer.toml")),
+    ("service-month-default.toml", include_str!("../policies/service-month-default.toml")),
+    ("ten-star-default.toml", include_str!("../policies/ten-star-default.toml")),
+];
+
+/// Policies by name: the built-ins, then every `*.toml` of the policy directory (a
+/// file may replace a built-in of the same name).
+#[derive(Clone, Debug, Default)]
+pub struct PolicySet {
+    policies: BTreeMap<String, Policy>,
+}
+
+impl PolicySet {
+    pub fn built_in() -> Self {
+        let mut set = Self::default();
+        for (file, text) in BUILT_IN {
+            let policy = Policy::parse(file, text).expect("built-in policies parse");
+            set.policies.insert(policy.name.clone(), policy);
+        }
+        set
+    }
+
+    /// The built-ins plus the directory's policies; the first bad file is an error.
+    pub fn load(dir: Option<&Path>) -> Result<Self, PolicyError> {
+        let mut set = Self::built_in();
+        let Some(dir) = dir else { return Ok(set) };
+        let io = |reason: String| PolicyError { file: dir.display().to_string(), line: 0, reason };
+        let mut files: Vec<_> = std::fs::read_dir(dir)
+            .map_err(|e| io(e.to_string()))?
+            .filter_map(Result::ok)
+            .map(|e| e.path())
+            .filter(|p| p.extension().is_some_and(|x| x == "toml"))
+            .collect();
+        files.sort();
+        for path in files {
+            let name = path.display().to_string();
+            let text = std::fs::read_to_string(&path).map_err(|e| io(format!("{name}: {e}")))?;
+            let policy = Policy::parse(&name, &text)?;
+            set.policies.insert(policy.name.clone(), policy);
+        }
+        Ok(set)
+    }
+
+    pub fn get(&self, name: &str) -> Result<&Policy, UnknownPolicy> {
+        self.policies.get(name).ok_or_else(|| UnknownPolicy { name: name.to_owned(), known: self.policies.keys().cloned().collect() })
+    }
+
+    pub fn iter(&self) -> impl Iterator<Item = &Policy> {
+        self.policies.values()
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("no policy named {name:?}; known policies: {}", known.join(", "))]
+pub struct UnknownPolicy {
+    pub name: String,
+    pub known: Vec<String>,
+}

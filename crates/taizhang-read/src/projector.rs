@@ -1,0 +1,235 @@
+//! Keeping the read model current: catch-up from a checkpoint, live tailing of the log,
+//! checkpoints committed atomically with the position they reflect, read-your-writes,
+//! and rebuilds beside the live model.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, RwLock};
+use std::time::Duration;
+
+use sha2::{Digest, Sha256};
+use taizhang_store::{EventStore, Position, StoreError};
+use tokio::sync::watch;
+
+use crate::ReadModel;
+
+const CHECKPOINT_MAGIC: &[u8; 5] = b"TZRM1";
+/// Events applied between automatic checkpoints.
+const CHECKPOINT_EVERY: u64 = 200_000;
+/// Events read from the log per step while catching up.
+const BATCH: usize = 8192;
+
+#[derive(Debug, thiserror::Error)]
+pub enum ReadError {
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error("checkpoint {path}: {reason}")]
+    Checkpoint { path: String, reason: String },
+    /// The projection did not reach the asked position in time.
+    #[error("the read model is at position {reached}, not yet at {wanted}; retry shortly")]
+    Lagging { wanted: Position, reached: Position },
+}
+
+/// The digest of each part of the model: equal digests mean equal projections.
+pub fn digests(model: &ReadModel) -> Vec<(&'static str, String)> {
+    fn digest<T: serde::Serialize>(value: &T) -> String {
+        hex::encode(Sha256::digest(postcard::to_stdvec(value).expect("encoding into a Vec cannot fail")))
+    }
+    vec![
+        ("position", format!("{} {}", model.position, hex::encode(model.last_hash))),
+        ("units", digest(&model.units)),
+        ("members", digest(&model.members)),
+        ("outings", digest(&model.outings)),
+        ("indexes", digest(&(&model.unit_outings, &model.member_outings, &model.unit_members))),
+        ("clock", digest(&model.clock)),
+    ]
+}
+
+/// What a rebuild found.
+#[derive(Clone, PartialEq, Eq, Debug)]
+pub struct RebuildReport {
+    pub live: Vec<(&'static str, String)>,
+    pub rebuilt: Vec<(&'static str, String)>,
+}
+
+impl RebuildReport {
+    pub fn matches(&self) -> bool {
+        self.live == self.rebuilt
+    }
+}
+
+/// The live read model over one store.
+pub struct Projector<S: EventStore> {
+    store: Arc<S>,
+    model: RwLock<Arc<RwLock<ReadModel>>>,
+    applied: watch::Sender<Position>,
+    checkpoint: Option<PathBuf>,
+    /// Serialises everything that applies events, so live tailing and a rebuild's swap
+    /// never interleave.
+    apply_lock: tokio::sync::Mutex<Position>,
+}
+
+impl<S: EventStore> Projector<S> {
+    /// Loads the checkpoint (when it still matches the log) and catches up to the head.
+    /// Call [`Projector::run`] to follow the log after that.
+    pub async fn open(store: Arc<S>, checkpoint: Option<PathBuf>) -> Result<Arc<Self>, ReadError> {
+        let mut model = match &checkpoint {
+            Some(path) => load_checkpoint(store.as_ref(), path).await?.unwrap_or_default(),
+            None => ReadModel::default(),
+        };
+        catch_up(store.as_ref(), &mut model, store.head()).await?;
+        let position = model.position;
+        let (applied, _) = watch::channel(position);
+        Ok(Arc::new(Self {
+            store,
+            model: RwLock::new(Arc::new(RwLock::new(model))),
+            applied,
+            checkpoint,
+            apply_lock: tokio::sync::Mutex::new(position),
+        }))
+    }
+
+    /// Follows the log until the store closes, checkpointing as it goes.
+    pub async fn run(self: Arc<Self>) -> Result<(), ReadError> {
+        let mut head = self.store.watch_head();
+        let mut since_checkpoint = 0;
+        loop {
+            let target = *head.borrow_and_update();
+            since_checkpoint += self.advance(target).await?;
+            if since_checkpoint >= CHECKPOINT_EVERY {
+                self.save_checkpoint()?;
+                since_checkpoint = 0;
+            }
+            if head.changed().await.is_err() {
+                return Ok(());
+            }
+        }
+    }
+
+    /// Applies the log up to `target`; returns how many events were applied.
+    async fn advance(&self, target: Position) -> Result<u64, ReadError> {
+        let mut applied = self.apply_lock.lock().await;
+        let before = *applied;
+        while *applied < target {
+            let events = self.store.read_all(*applied + 1, BATCH).await?;
+            if events.is_empty() {
+                break;
+            }
+            let model = self.current();
+            let mut model = model.write().expect("read model lock");
+            for event in &events {
+                model.apply(event);
+            }
+            *applied = model.position;
+            drop(model);
+            self.applied.send_replace(*applied);
+        }
+        Ok(*applied - before)
+    }
+
+    fn current(&self) -> Arc<RwLock<ReadModel>> {
+        self.model.read().expect("model slot lock").clone()
+    }
+
+    /// Runs `f` on the current model.
+    pub fn read<R>(&self, f: impl FnOnce(&ReadModel) -> R) -> R {
+        let model = self.current();
+        let guard = model.read().expect("read model lock");
+        f(&guard)
+    }
+
+    pub fn position(&self) -> Position {
+        *self.applied.borrow()
+    }
+
+    /// Read-your-writes: waits (at most `timeout`) until the model reflects `position`.
+    pub async fn wait_for(&self, position: Position, timeout: Duration) -> Result<(), ReadError> {
+        let mut applied = self.applied.subscribe();
+        let reached = tokio::time::timeout(timeout, applied.wait_for(|p| *p >= position)).await;
+        match reached {
+            Ok(Ok(_)) => Ok(()),
+            _ => Err(ReadError::Lagging { wanted: position, reached: self.position() }),
+        }
+    }
+
+    /// Writes the model and its position to the checkpoint file, atomically (a
+    /// temporary file, fsync, rename, fsync of the directory).
+    pub fn save_checkpoint(&self) -> Result<(), ReadError> {
+        let Some(path) = &self.checkpoint else { return Ok(()) };
+        let bytes = {
+            let model = self.current();
+            let model = model.read().expect("read model lock");
+            postcard::to_stdvec(&*model).expect("encoding into a Vec cannot fail")
+        };
+        write_checkpoint(path, &bytes)
+    }
+
+    /// Recomputes every projection from the first event, beside the live model, then
+    /// swaps it in once it has caught up. Reports the digests of both, taken at the
+    /// same position.
+    pub async fn rebuild(&self) -> Result<RebuildReport, ReadError> {
+        let mut fresh = ReadModel::default();
+        // Most of the work happens without holding anything the live model needs.
+        catch_up(self.store.as_ref(), &mut fresh, self.position()).await?;
+        let mut applied = self.apply_lock.lock().await;
+        catch_up(self.store.as_ref(), &mut fresh, *applied).await?;
+        let live = self.read(digests);
+        let rebuilt = digests(&fresh);
+        *applied = fresh.position;
+        *self.model.write().expect("model slot lock") = Arc::new(RwLock::new(fresh));
+        drop(applied);
+        self.save_checkpoint()?;
+        Ok(RebuildReport { live, rebuilt })
+    }
+}
+
+/// Applies the log to `model` until it reaches `target`.
+pub async fn catch_up<S: EventStore>(store: &S, model: &mut ReadModel, target: Position) -> Result<(), StoreError> {
+    while model.position < target {
+        let events = store.read_all(model.position + 1, BATCH.min((target - model.position) as usize)).await?;
+        if events.is_empty() {
+            break;
+        }
+        for event in &events {
+            model.apply(event);
+        }
+    }
+    Ok(())
+}
+
+/// The checkpoint at `path`, if it exists and still describes a prefix of this log (a
+/// restored or replaced log makes it stale, and it is ignored).
+async fn load_checkpoint<S: EventStore>(store: &S, path: &Path) -> Result<Option<ReadModel>, ReadError> {
+    let bytes = match std::fs::read(path) {
+        Ok(b) => b,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        Err(e) => return Err(ReadError::Checkpoint { path: path.display().to_string(), reason: e.to_string() }),
+    };
+    let Some(body) = bytes.strip_prefix(CHECKPOINT_MAGIC.as_slice()) else { return Ok(None) };
+    let Ok(model) = postcard::from_bytes::<ReadModel>(body) else { return Ok(None) };
+    if model.position > store.head() {
+        return Ok(None);
+    }
+    // The hash of the event at the model's position ties the checkpoint to this log.
+    if model.position > 0 {
+        let record = store.read_all(model.position, 1).await?;
+        if record.first().map(|e| e.hash) != Some(model.last_hash) {
+            return Ok(None);
+        }
+    }
+    Ok(Some(model))
+}
+
+fn write_checkpoint(path: &Path, model_bytes: &[u8]) -> Result<(), ReadError> {
+    let fail = |e: std::io::Error| ReadError::Checkpoint { path: path.display().to_string(), reason: e.to_string() };
+    let tmp = path.with_extension("tmp");
+    let mut file = std::fs::File::create(&tmp).map_err(fail)?;
+    file.write_all(CHECKPOINT_MAGIC).map_err(fail)?;
+    file.write_all(model_bytes).map_err(fail)?;
+    file.sync_all().map_err(fail)?;
+    std::fs::rename(&tmp, path).map_err(fail)?;
+    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        std::fs::File::open(dir).and_then(|d| d.sync_all()).map_err(fail)?;
+    }
+    Ok(())
+}

@@ -1,0 +1,195 @@
+//! Summary reports: outings, distinct volunteers, recorded and verified hours, hours per
+//! member and participation rate, grouped by unit, region or industry and bucketed by
+//! week, month, half-year or the whole period.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use serde::Serialize;
+use taizhang_core::*;
+use taizhang_store::Position;
+use time::{Date, Duration, Weekday};
+
+use crate::{AsOf, ReadModel};
+
+#[derive(Clone, PartialEq, Eq, Debug)]
+pub enum Scope {
+    All,
+    Unit(UnitId),
+    Region(String),
+    Industry(String),
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub enum GroupBy {
+    Unit,
+    Region,
+    Industry,
+    /// One group for everything in scope.
+    Total,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub enum Bucket {
+    /// The whole period as one bucket.
+    Period,
+    /// Monday to Sunday (一周一小结).
+    Week,
+    Month,
+    HalfYear,
+}
+
+#[derive(Clone, PartialEq, Eq, Debug)]
+pub struct ReportQuery {
+    pub period: Period,
+    pub scope: Scope,
+    pub group_by: GroupBy,
+    pub bucket: Bucket,
+    pub as_of: AsOf,
+}
+
+#[derive(Clone, PartialEq, Eq, Debug, Serialize)]
+pub struct ReportRow {
+    /// The unit id, region or industry ("total" for [`GroupBy::Total`]).
+    pub group: String,
+    /// A readable name for the group: the unit's name, or the group itself.
+    pub label: String,
+    pub first: Date,
+    pub last: Date,
+    /// Outings not voided whose date is in the bucket.
+    pub outings: u64,
+    /// Distinct members who served in those outings.
+    pub volunteers: u64,
+    pub recorded_minutes: u64,
+    pub verified_minutes: u64,
+    /// Members of the group's units on the bucket's last day.
+    pub members: u64,
+}
+
+impl ReportRow {
+    /// Members who served ÷ members, in percent with two decimals, when there are members.
+    pub fn participation_rate_percent(&self) -> Option<f64> {
+        (self.members > 0).then(|| (self.volunteers * 10_000 / self.members) as f64 / 100.0)
+    }
+
+    /// Recorded hours ÷ members, with two decimals, when there are members.
+    pub fn hours_per_member(&self) -> Option<f64> {
+        (self.members > 0).then(|| (self.recorded_minutes * 100 / 60 / self.members) as f64 / 100.0)
+    }
+}
+
+#[derive(Clone, PartialEq, Eq, Debug, Serialize)]
+pub struct Report {
+    pub rows: Vec<ReportRow>,
+    pub as_of_position: Position,
+}
+
+#[derive(Default)]
+struct Acc {
+    outings: u64,
+    volunteers: BTreeSet<MemberId>,
+    recorded: u64,
+    verified: u64,
+    units: BTreeSet<UnitId>,
+}
+
+/// Computes a report. Its cost grows with the units and outings in scope, not with
+/// the length of the log.
+pub fn report(model: &ReadModel, query: &ReportQuery) -> Report {
+    let position = query.as_of.position(model);
+    let buckets = buckets(query.period, query.bucket);
+    let mut groups: BTreeMap<(String, usize), Acc> = BTreeMap::new();
+    let mut labels: BTreeMap<String, String> = BTreeMap::new();
+
+    for unit in units_in_scope(model, &query.scope, position) {
+        let info = model.unit(unit, position).expect("units in scope exist at the position");
+        let (group, label) = match query.group_by {
+            GroupBy::Unit => (unit.to_string(), info.name.to_string()),
+            GroupBy::Region => (info.region.to_string(), info.region.to_string()),
+            GroupBy::Industry => (info.industry.to_string(), info.industry.to_string()),
+            GroupBy::Total => ("total".to_owned(), "total".to_owned()),
+        };
+        labels.insert(group.clone(), label);
+        // Every bucket of every group knows its units, so that member counts include
+        // units without outings.
+        for b in 0..buckets.len() {
+            groups.entry((group.clone(), b)).or_default().units.insert(unit);
+        }
+        for outing in model.unit_outings.get(&unit).into_iter().flatten() {
+            let Some(view) = model.outing(*outing, position) else { continue };
+            let date = view.content.details.date;
+            if view.voided || !query.period.contains(date) || !query.as_of.admits_date(date) {
+                continue;
+            }
+            let Some(b) = buckets.iter().position(|(first, last)| *first <= date && date <= *last) else { continue };
+            let acc = groups.entry((group.clone(), b)).or_default();
+            let minutes = view.content.total_minutes();
+            acc.outings += 1;
+            acc.recorded += minutes;
+            if view.verified {
+                acc.verified += minutes;
+            }
+            acc.volunteers.extend(view.content.participants.iter().map(|p| p.member));
+        }
+    }
+
+    let rows = groups
+        .into_iter()
+        .map(|((group, b), acc)| {
+            let (first, last) = buckets[b];
+            let members = acc.units.iter().map(|u| model.members_of(*u, last, position).count() as u64).sum();
+            ReportRow {
+                label: labels.get(&group).cloned().unwrap_or_default(),
+                group,
+                first,
+                last,
+                outings: acc.outings,
+                volunteers: acc.volunteers.len() as u64,
+                recorded_minutes: acc.recorded,
+                verified_minutes: acc.verified,
+                members,
+            }
+        })
+        .collect();
+    Report { rows, as_of_position: position }
+}
+
+fn units_in_scope<'a>(model: &'a ReadModel, scope: &'a Scope, position: Position) -> Vec<UnitId> {
+    match scope {
+        Scope::Unit(unit) => model.unit(*unit, position).map(|_| *unit).into_iter().collect(),
+        _ => model
+            .units
+            .keys()
+            .copied()
+            .filter(|u| match (model.unit(*u, position), scope) {
+                (None, _) => false,
+                (Some(_), Scope::All) => true,
+                (Some(v), Scope::Region(r)) => v.region.as_str() == r,
+                (Some(v), Scope::Industry(i)) => v.industry.as_str() == i,
+                (Some(_), Scope::Unit(_)) => unreachable!("handled above"),
+            })
+            .collect(),
+    }
+}
+
+/// The buckets of a period, each clipped to it, in order.
+pub fn buckets(period: Period, bucket: Bucket) -> Vec<(Date, Date)> {
+    let mut out = Vec::new();
+    let mut first = period.first;
+    while first <= period.last {
+        let end = match bucket {
+            Bucket::Period => period.last,
+            Bucket::Week => first + Duration::days(6 - first.weekday().number_days_from_monday() as i64),
+            Bucket::Month => Date::from_calendar_date(first.year(), first.month(), first.month().length(first.year()))
+                .expect("last day of a month"),
+            Bucket::HalfYear => HalfYear::containing(first).period().last,
+        };
+        let last = end.min(period.last);
+        out.push((first, last));
+        match last.next_day() {
+            Some(next) => first = next,
+            None => break,
+        }
+    }
+    debug_assert!(bucket != Bucket::Week || out.iter().skip(1).all(|(f, _)| f.weekday() == Weekday::Monday));
+    out
+}
