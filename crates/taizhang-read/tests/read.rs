@@ -1,0 +1,322 @@
+//! Ledgers, reports, as-of reads and policies on hand-computed cases.
+
+mod support;
+
+use support::*;
+use taizhang_core::*;
+use taizhang_read::eligibility::{eligibility, Candidate};
+use taizhang_read::ledger::{member_ledger, unit_ledger, PageRequest};
+use taizhang_read::model::Change;
+use taizhang_read::policy::{Policy, PolicySet};
+use taizhang_read::report::{report, Bucket, GroupBy, ReportQuery, Scope};
+use taizhang_read::AsOf;
+use taizhang_store::EventStore;
+use time::macros::date;
+use time::Date;
+
+const ALL: PageRequest = PageRequest { offset: 0, limit: 100 };
+
+fn june() -> Period {
+    Period::month(2011, time::Month::June).unwrap()
+}
+
+#[tokio::test]
+async fn ledgers_are_in_service_order_with_corrections_and_running_totals() {
+    let w = World::new();
+    let unit = w.unit("十堰市人民医院", "医院", "茅箭区").await;
+    let (a, b) = (w.member(unit, date!(2011 - 01 - 01), None).await, w.member(unit, date!(2011 - 01 - 01), None).await);
+    let o1 = w.outing(unit, date!(2011 - 06 - 10), "09:00", "11:00", &[(a, None), (b, None)]).await;
+    let before_late = w.store().head();
+    let o2 = w.outing(unit, date!(2011 - 06 - 05), "08:00", "09:00", &[(a, None)]).await;
+    w.run(Command::AmendOuting(AmendOuting {
+        outing: o1,
+        details: details(date!(2011 - 06 - 10), "09:00", "11:00"),
+        participants: vec![ParticipationInput { member: a, span: None, minutes: Minutes::new(90) }],
+        reason: text("李娜未到场"),
+        expected_version: None,
+    }))
+    .await;
+    w.verify(o1).await;
+    let o3 = w.outing(unit, date!(2011 - 06 - 20), "13:00", "16:00", &[(b, None)]).await;
+    w.run(Command::VoidOuting(VoidOuting { outing: o3, reason: text("重复登记"), expected_version: None })).await;
+    let model = w.model().await;
+
+    let page = unit_ledger(&model, unit, &AsOf::now(), ALL).unwrap();
+    let rows: Vec<(OutingId, u64, bool, bool, u64, u64)> = page
+        .entries
+        .iter()
+        .map(|e| (e.outing, e.minutes, e.verified, e.voided, e.running_recorded_minutes, e.running_verified_minutes))
+        .collect();
+    assert_eq!(rows, vec![(o2, 60, false, false, 60, 0), (o1, 90, true, false, 150, 90), (o3, 180, false, true, 150, 90)]);
+    assert_eq!((page.total_recorded_minutes, page.total_verified_minutes), (150, 90));
+    let o1_history: Vec<&Change> = page.entries[1].history.iter().map(|h| &h.change).collect();
+    assert!(matches!(o1_history.as_slice(), [Change::Registered, Change::Amended { reason }, Change::Verified { .. }] if reason.as_str() == "李娜未到场"));
+    assert!(page.entries[1].history.iter().all(|h| h.actor == Actor::OPERATOR));
+
+    // Pages: the running totals of page two continue those of page one.
+    let second = unit_ledger(&model, unit, &AsOf::now(), PageRequest { offset: 1, limit: 1 }).unwrap();
+    assert_eq!(second.entries.len(), 1);
+    assert_eq!(second.entries[0].running_recorded_minutes, 150);
+    assert!(second.has_next);
+
+    // a's ledger: their own hours; b's: the amendment took them off o1.
+    let a_page = member_ledger(&model, a, &AsOf::now(), ALL).unwrap();
+    assert_eq!(a_page.entries.iter().map(|e| (e.outing, e.minutes)).collect::<Vec<_>>(), vec![(o2, 60), (o1, 90)]);
+    assert_eq!((a_page.total_recorded_minutes, a_page.total_verified_minutes), (150, 90));
+    let b_page = member_ledger(&model, b, &AsOf::now(), ALL).unwrap();
+    assert_eq!(b_page.entries.iter().map(|e| e.outing).collect::<Vec<_>>(), vec![o3]);
+    assert_eq!(b_page.total_recorded_minutes, 0);
+
+    // What we knew before the late registration: no o2, and b still on o1 with 2 h.
+    let then = unit_ledger(&model, unit, &AsOf::at_position(before_late), ALL).unwrap();
+    assert_eq!(then.entries.iter().map(|e| (e.outing, e.minutes)).collect::<Vec<_>>(), vec![(o1, 240)]);
+    let b_then = member_ledger(&model, b, &AsOf::at_position(before_late), ALL).unwrap();
+    assert_eq!(b_then.total_recorded_minutes, 120);
+    // The same by recorded-at time.
+    let at = model.clock.iter().find(|(_, p)| *p == before_late).unwrap().0;
+    let by_time = unit_ledger(&model, unit, &AsOf { recorded_at: Some(at), ..AsOf::now() }, ALL).unwrap();
+    assert_eq!(by_time, then);
+    // Service done before 8 June: only o2.
+    let early = AsOf { occurred_before: Some(date!(2011 - 06 - 08)), ..AsOf::now() };
+    assert_eq!(unit_ledger(&model, unit, &early, ALL).unwrap().entries.len(), 1);
+    assert!(unit_ledger(&model, UnitId::new(), &AsOf::now(), ALL).is_none());
+}
+
+#[tokio::test]
+async fn reports_group_by_region_and_week_with_participation() {
+    let w = World::new();
+    let hospital = w.unit("十堰市人民医院", "医院", "茅箭区").await;
+    let tax = w.unit("张湾区办税服务厅", "税务", "张湾区").await;
+    let joined = date!(2011 - 01 - 01);
+    let h: Vec<MemberId> = futures_members(&w, hospital, 4, joined).await;
+    let t: Vec<MemberId> = futures_members(&w, tax, 2, joined).await;
+    // Week of 6–12 June: hospital twice (h0,h1 then h0), tax once; 20 June: hospital.
+    let a = w.outing(hospital, date!(2011 - 06 - 06), "08:00", "10:00", &[(h[0], None), (h[1], None)]).await;
+    w.outing(hospital, date!(2011 - 06 - 08), "08:00", "09:00", &[(h[0], None)]).await;
+    w.outing(tax, date!(2011 - 06 - 07), "14:00", "17:00", &[(t[0], None)]).await;
+    w.outing(hospital, date!(2011 - 06 - 20), "08:00", "09:30", &[(h[2], None)]).await;
+    w.verify(a).await;
+    // Outside June: not counted.
+    w.outing(hospital, date!(2011 - 07 - 01), "08:00", "09:00", &[(h[3], None)]).await;
+    let model = w.model().await;
+
+    let by_region = report(
+        &model,
+        &ReportQuery { period: june(), scope: Scope::All, group_by: GroupBy::Region, bucket: Bucket::Period, as_of: AsOf::now() },
+    );
+    let rows: Vec<(&str, u64, u64, u64, u64, u64)> = by_region
+        .rows
+        .iter()
+        .map(|r| (r.group.as_str(), r.outings, r.volunteers, r.recorded_minutes, r.verified_minutes, r.members))
+        .collect();
+    assert_eq!(rows, vec![("张湾区", 1, 1, 180, 0, 2), ("茅箭区", 3, 3, 390, 240, 4)]);
+    assert_eq!(by_region.rows[1].participation_rate_percent(), Some(75.0));
+    assert_eq!(by_region.rows[0].participation_rate_percent(), Some(50.0));
+    assert_eq!(by_region.rows[1].hours_per_member(), Some(1.62), "6.5 h over 4 members, two decimals, rounded down");
+
+    let weekly = report(
+        &model,
+        &ReportQuery {
+            period: june(),
+            scope: Scope::Unit(hospital),
+            group_by: GroupBy::Unit,
+            bucket: Bucket::Week,
+            as_of: AsOf::now(),
+        },
+    );
+    // June 2011 starts on a Wednesday: weeks 1–5, 6–12, 13–19, 20–26, 27–30.
+    let weeks: Vec<(Date, u64, u64)> = weekly.rows.iter().map(|r| (r.first, r.outings, r.recorded_minutes)).collect();
+    assert_eq!(
+        weeks,
+        vec![
+            (date!(2011 - 06 - 01), 0, 0),
+            (date!(2011 - 06 - 06), 2, 300),
+            (date!(2011 - 06 - 13), 0, 0),
+            (date!(2011 - 06 - 20), 1, 90),
+            (date!(2011 - 06 - 27), 0, 0)
+        ]
+    );
+    assert!(weekly.rows.iter().all(|r| r.label == "十堰市人民医院"));
+}
+
+async fn futures_members(w: &World, unit: UnitId, n: usize, joined: Date) -> Vec<MemberId> {
+    let mut out = Vec::new();
+    for _ in 0..n {
+        out.push(w.member(unit, joined, None).await);
+    }
+    out
+}
+
+/// Registers and verifies outings for `member` on consecutive days from `first`, each
+/// of the given minutes.
+async fn serve(w: &World, unit: UnitId, member: MemberId, first: Date, minutes: &[u32]) -> Vec<OutingId> {
+    let mut out = Vec::new();
+    for (i, m) in minutes.iter().enumerate() {
+        let day = first + time::Duration::days(i as i64);
+        let outing = w.outing(unit, day, "00:00", "24:00", &[(member, Some(*m))]).await;
+        w.verify(outing).await;
+        out.push(outing);
+    }
+    out
+}
+
+fn policies() -> PolicySet {
+    PolicySet::load(Some(&std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/policies"))).unwrap()
+}
+
+#[tokio::test]
+async fn star_volunteer_thresholds_hold_exactly_at_the_boundary() {
+    let w = World::new();
+    let unit = w.unit("十堰市民政局", "民政", "茅箭区").await;
+    let (exact, short) = (w.member(unit, date!(2010 - 01 - 01), None).await, w.member(unit, date!(2010 - 01 - 01), None).await);
+    // 100 h exactly: ten outings of 10 h.
+    serve(&w, unit, exact, date!(2011 - 01 - 01), &[600; 10]).await;
+    // 99 h 59 min.
+    serve(&w, unit, short, date!(2011 - 01 - 01), &[600, 600, 600, 600, 600, 600, 600, 600, 600, 599]).await;
+    // Neither unverified nor voided outings count, and both say why.
+    let unverified = w.outing(unit, date!(2011 - 03 - 01), "08:00", "18:00", &[(short, None)]).await;
+    let voided = w.outing(unit, date!(2011 - 03 - 02), "08:00", "18:00", &[(short, None)]).await;
+    w.verify(voided).await;
+    w.run(Command::VoidOuting(VoidOuting { outing: voided, reason: text("误登记"), expected_version: None })).await;
+    let model = w.model().await;
+    let set = policies();
+    let star = set.get("star-volunteer").unwrap();
+    let no_birth = |_: MemberId| None;
+    let assess = |m| eligibility(&model, star, Candidate::Member(m), june(), &AsOf::now(), &no_birth).unwrap();
+
+    let e = assess(exact);
+    assert_eq!(e.outcome.as_deref(), Some("1"));
+    let first = &e.levels[0].criteria[0];
+    assert_eq!((first.required.as_str(), first.actual.as_str(), first.met), ("≥ 100.00", "100.00", true));
+    assert_eq!(first.counted.len(), 10);
+    assert!(!e.levels[1].met);
+
+    let s = assess(short);
+    assert_eq!(s.outcome, None);
+    let c = &s.levels[0].criteria[0];
+    assert_eq!(c.actual, "99.98");
+    let reasons: Vec<(OutingId, &str)> = c.excluded.iter().map(|x| (x.outing, x.reason.as_str())).collect();
+    assert!(reasons.contains(&(unverified, "unverified")), "{reasons:?}");
+    assert!(reasons.contains(&(voided, "voided")), "{reasons:?}");
+
+    // The regional variant's own thresholds, one with decimals.
+    let regional = set.get("star-volunteer-regional").unwrap();
+    let r = eligibility(&model, regional, Candidate::Member(exact), june(), &AsOf::now(), &no_birth).unwrap();
+    assert_eq!(r.outcome.as_deref(), Some("1"));
+    let topped = w.member(unit, date!(2010 - 01 - 01), None).await;
+    serve(&w, unit, topped, date!(2011 - 01 - 01), &[1440, 1440, 1440, 1440, 1440, 1440, 390]).await; // 150.5 h
+    let model = w.model().await;
+    let r = eligibility(&model, regional, Candidate::Member(topped), june(), &AsOf::now(), &no_birth).unwrap();
+    assert_eq!(r.outcome.as_deref(), Some("2"));
+    assert_eq!(r.as_of_position, model.position, "a decision cites the position it was computed at");
+}
+
+#[tokio::test]
+async fn pvsa_bands_use_age_on_the_last_day_and_a_twelve_month_window() {
+    let w = World::new();
+    let unit = w.unit("Volunteer Center", "community", "Hubei").await;
+    // Turns 16 inside the window (20 June 2016): a young adult on 30 June 2016.
+    let turned_16 = w.member(unit, date!(2014 - 01 - 01), Some(date!(2000 - 06 - 20))).await;
+    // Turns 16 the day after the period: still a teen.
+    let still_15 = w.member(unit, date!(2014 - 01 - 01), Some(date!(2000 - 07 - 01))).await;
+    for m in [turned_16, still_15] {
+        // 100 h inside the window (from 1 July 2015), and 24 h the day before it.
+        serve(&w, unit, m, date!(2015 - 06 - 30), &[1440]).await;
+        serve(&w, unit, m, date!(2015 - 07 - 01), &[1200; 5]).await;
+    }
+    let model = w.model().await;
+    let set = policies();
+    let pvsa = set.get("pvsa").unwrap();
+    let period = Period::new(date!(2015 - 07 - 01), date!(2016 - 06 - 30)).unwrap();
+    let births = |m: MemberId| {
+        if m == turned_16 {
+            Some(date!(2000 - 06 - 20))
+        } else if m == still_15 {
+            Some(date!(2000 - 07 - 01))
+        } else {
+            None
+        }
+    };
+    let young = eligibility(&model, pvsa, Candidate::Member(turned_16), period, &AsOf::now(), &births).unwrap();
+    assert_eq!(young.outcome.as_deref(), Some("young-adults-bronze"));
+    let hours = &young.levels[6].criteria[1];
+    assert_eq!(hours.actual, "100.00");
+    assert!(hours.excluded.iter().any(|x| x.reason.starts_with("outside the window (2015-07-01 to 2016-06-30)")));
+    let teen = eligibility(&model, pvsa, Candidate::Member(still_15), period, &AsOf::now(), &births).unwrap();
+    assert_eq!(teen.outcome.as_deref(), Some("teens-gold"));
+    // An erased member's age is unknown: no band applies.
+    let unknown = eligibility(&model, pvsa, Candidate::Member(still_15), period, &AsOf::now(), &|_: MemberId| None).unwrap();
+    assert_eq!(unknown.outcome, None);
+    assert_eq!(unknown.levels[0].criteria[0].actual, "unknown");
+}
+
+#[tokio::test]
+async fn ten_star_and_service_month_policies() {
+    let w = World::new();
+    let unit = w.unit("十堰市档案馆", "档案", "茅箭区").await;
+    let m = w.member(unit, date!(2010 - 01 - 01), None).await;
+    let evaluate = |public, leader| {
+        Command::RecordEvaluation(RecordEvaluation {
+            member: m,
+            half_year: HalfYear::parse("h", "2011H1").unwrap(),
+            public_score: Score::new("p", public).unwrap(),
+            leader_score: Score::new("l", leader).unwrap(),
+            note: None,
+        })
+    };
+    w.run(evaluate(92, 88)).await; // 0.6 × 92 + 0.4 × 88 = 90.4
+    serve(&w, unit, m, date!(2011 - 06 - 01), &[300, 180]).await;
+    let model = w.model().await;
+    let set = PolicySet::built_in();
+    let none = |_: MemberId| None;
+    let stars = eligibility(&model, set.get("ten-star-default").unwrap(), Candidate::Member(m), june(), &AsOf::now(), &none)
+        .unwrap();
+    assert_eq!(stars.outcome.as_deref(), Some("9"));
+    assert_eq!(stars.levels[8].criteria[0].actual, "90.40");
+    let gate =
+        eligibility(&model, set.get("service-month-default").unwrap(), Candidate::Member(m), june(), &AsOf::now(), &none)
+            .unwrap();
+    assert_eq!(gate.outcome.as_deref(), Some("post-pioneer"));
+
+    // A correction to exactly 90: still nine stars, at the boundary.
+    w.run(evaluate(90, 90)).await;
+    let model = w.model().await;
+    let stars = eligibility(&model, set.get("ten-star-default").unwrap(), Candidate::Member(m), june(), &AsOf::now(), &none)
+        .unwrap();
+    assert_eq!((stars.outcome.as_deref(), stars.levels[8].criteria[0].actual.as_str()), (Some("9"), "90.00"));
+}
+
+#[test]
+fn bad_policies_are_refused_with_file_line_and_reason() {
+    let bad = |text: &str| Policy::parse("p.toml", text).unwrap_err();
+    let head = "name = \"x\"\nversion = 1\ntitle = \"x\"\nsubject = \"member\"\n";
+
+    let e = bad(&format!("{head}[[levels]]\nname = \"1\"\ncriteria = [{{ metric = \"verified_hours\", at_least = }}]\n"));
+    assert_eq!((e.file.as_str(), e.line), ("p.toml", 7), "{e}");
+
+    let e = bad(&format!("{head}treshold = 3\n[[levels]]\nname = \"1\"\ncriteria = []\n"));
+    assert_eq!(e.line, 5, "{e}");
+    assert!(e.reason.contains("treshold"), "{e}");
+
+    let e = bad(&format!("{head}[[levels]]\nname = \"1\"\ncriteria = [{{ metric = \"karma\", at_least = 1 }}]\n"));
+    assert_eq!(e.line, 7, "{e}");
+    assert!(e.reason.contains("karma"), "{e}");
+
+    let e = bad(&format!("{head}[evaluation]\npublic_weight = 60\nleader_weight = 30\n[[levels]]\nname = \"1\"\ncriteria = [{{ metric = \"evaluation_score\", at_least = 1 }}]\n"));
+    assert!(e.reason.contains("add up to 100"), "{e}");
+    assert_eq!(e.line, 5);
+
+    let e = bad(&format!("{head}[[levels]]\nname = \"1\"\ncriteria = [{{ metric = \"verified_hours\", window = \"fortnight\", at_least = 1 }}]\n"));
+    assert!(e.reason.contains("fortnight"), "{e}");
+    let e = bad(&format!("{head}[[levels]]\nname = \"1\"\ncriteria = [{{ metric = \"verified_hours\", at_least = 1.005 }}]\n"));
+    assert!(e.reason.contains("two decimals"), "{e}");
+    let e = bad(&format!("{head}[[levels]]\nname = \"1\"\ncriteria = [{{ metric = \"verified_hours\" }}]\n"));
+    assert!(e.reason.contains("no bound"), "{e}");
+
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("broken.toml"), "name = ").unwrap();
+    let e = PolicySet::load(Some(dir.path())).unwrap_err();
+    assert!(e.file.ends_with("broken.toml") && e.line == 1, "{e}");
+    let unknown = PolicySet::built_in().get("gold-star").unwrap_err();
+    assert!(unknown.to_string().contains("star-volunteer"), "the error lists the known policies: {unknown}");
+}
