@@ -31,7 +31,7 @@ pub struct Counted {
 #[derive(Clone, PartialEq, Eq, Debug, Serialize)]
 pub struct Excluded {
     pub outing: OutingId,
-    pub date: Option<Date>,
+    pub date: Date,
     pub reason: String,
 }
 
@@ -149,7 +149,12 @@ pub fn eligibility(
         .iter()
         .map(|level| {
             let criteria: Vec<CriterionResult> = level.criteria.iter().map(|c| assessor.criterion(c)).collect();
-            LevelResult { name: level.name.clone(), label: level.label.clone(), met: criteria.iter().all(|c| c.met), criteria }
+            LevelResult {
+                name: level.name.clone(),
+                label: level.label.clone(),
+                met: criteria.iter().all(|c| c.met),
+                criteria,
+            }
         })
         .collect();
     Ok(Eligibility {
@@ -292,12 +297,11 @@ impl Assessor<'_> {
         let mut counted = Vec::new();
         let mut excluded = Vec::new();
         for id in ids.into_iter().flatten() {
-            let Some(view) = self.model.outing(*id, self.position) else {
-                excluded.push(Excluded { outing: *id, date: None, reason: "recorded after the as-of position".into() });
-                continue;
-            };
+            // An outing recorded after the as-of position did not exist then; naming it
+            // would leak what was not yet known.
+            let Some(view) = self.model.outing(*id, self.position) else { continue };
             let date = view.content.details.date;
-            let exclude = |reason: String| Excluded { outing: *id, date: Some(date), reason };
+            let exclude = |reason: String| Excluded { outing: *id, date, reason };
             let minutes = match member {
                 Some(m) => view.content.minutes_of(m).map(|x| x.get() as u64),
                 None => Some(view.content.total_minutes()),

@@ -129,7 +129,12 @@ fn entry(view: &OutingView<'_>, minutes: u64, recorded: u64, verified: u64) -> L
         history: view
             .versions
             .iter()
-            .map(|v| HistoryItem { position: v.position, recorded_at: v.recorded_at, actor: v.actor, change: v.change.clone() })
+            .map(|v| HistoryItem {
+                position: v.position,
+                recorded_at: v.recorded_at,
+                actor: v.actor,
+                change: v.change.clone(),
+            })
             .collect(),
         running_recorded_minutes: recorded,
         running_verified_minutes: verified,

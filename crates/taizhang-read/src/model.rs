@@ -293,8 +293,11 @@ impl ReadModel {
 
     /// Members of `unit` on `date`, as known at `as_of`.
     pub fn members_of(&self, unit: UnitId, date: Date, as_of: Position) -> impl Iterator<Item = MemberId> + '_ {
-        self.unit_members.get(&unit).into_iter().flatten().copied().filter(move |m| {
-            self.members.get(m).is_some_and(|h| h.unit_on(date, as_of) == Some(unit))
-        })
+        self.unit_members
+            .get(&unit)
+            .into_iter()
+            .flatten()
+            .copied()
+            .filter(move |m| self.members.get(m).is_some_and(|h| h.unit_on(date, as_of) == Some(unit)))
     }
 }

@@ -136,7 +136,9 @@ impl<'de> Deserialize<'de> for Window {
                 .and_then(|n| n.trim().parse().ok())
                 .filter(|n| *n > 0)
                 .map(Window::Months)
-                .ok_or_else(|| serde::de::Error::custom(format!("window {other:?}: expected \"all\", \"period\" or \"N months\""))),
+                .ok_or_else(|| {
+                    serde::de::Error::custom(format!("window {other:?}: expected \"all\", \"period\" or \"N months\""))
+                }),
         }
     }
 }
@@ -187,17 +189,17 @@ impl Policy {
         if policy.levels.is_empty() {
             return Err(fail("name", "a policy needs at least one [[levels]] entry".into()));
         }
-        let uses_evaluation = policy
-            .levels
-            .iter()
-            .flat_map(|l| &l.criteria)
-            .any(|c| c.metric == Metric::EvaluationScore);
+        let uses_evaluation =
+            policy.levels.iter().flat_map(|l| &l.criteria).any(|c| c.metric == Metric::EvaluationScore);
         match policy.evaluation {
             Some(w) if u16::from(w.public_weight) + u16::from(w.leader_weight) != 100 => {
                 return Err(fail("[evaluation]", "public_weight and leader_weight must add up to 100".into()));
             }
             None if uses_evaluation => {
-                return Err(fail("evaluation_score", "evaluation_score needs an [evaluation] table with the weights".into()));
+                return Err(fail(
+                    "evaluation_score",
+                    "evaluation_score needs an [evaluation] table with the weights".into(),
+                ));
             }
             _ => {}
         }
@@ -207,7 +209,10 @@ impl Policy {
             }
             for c in &level.criteria {
                 if c.at_least.is_none() && c.at_most.is_none() && c.below.is_none() {
-                    return Err(fail(c.metric.name(), format!("criterion {} has no bound (at_least, at_most or below)", c.metric.name())));
+                    return Err(fail(
+                        c.metric.name(),
+                        format!("criterion {} has no bound (at_least, at_most or below)", c.metric.name()),
+                    ));
                 }
                 let member_only = matches!(
                     c.metric,
@@ -271,7 +276,9 @@ impl PolicySet {
     }
 
     pub fn get(&self, name: &str) -> Result<&Policy, UnknownPolicy> {
-        self.policies.get(name).ok_or_else(|| UnknownPolicy { name: name.to_owned(), known: self.policies.keys().cloned().collect() })
+        self.policies
+            .get(name)
+            .ok_or_else(|| UnknownPolicy { name: name.to_owned(), known: self.policies.keys().cloned().collect() })
     }
 
     pub fn iter(&self) -> impl Iterator<Item = &Policy> {

@@ -47,10 +47,15 @@ async fn ledgers_are_in_service_order_with_corrections_and_running_totals() {
         .iter()
         .map(|e| (e.outing, e.minutes, e.verified, e.voided, e.running_recorded_minutes, e.running_verified_minutes))
         .collect();
-    assert_eq!(rows, vec![(o2, 60, false, false, 60, 0), (o1, 90, true, false, 150, 90), (o3, 180, false, true, 150, 90)]);
+    assert_eq!(
+        rows,
+        vec![(o2, 60, false, false, 60, 0), (o1, 90, true, false, 150, 90), (o3, 180, false, true, 150, 90)]
+    );
     assert_eq!((page.total_recorded_minutes, page.total_verified_minutes), (150, 90));
     let o1_history: Vec<&Change> = page.entries[1].history.iter().map(|h| &h.change).collect();
-    assert!(matches!(o1_history.as_slice(), [Change::Registered, Change::Amended { reason }, Change::Verified { .. }] if reason.as_str() == "李娜未到场"));
+    assert!(
+        matches!(o1_history.as_slice(), [Change::Registered, Change::Amended { reason }, Change::Verified { .. }] if reason.as_str() == "李娜未到场")
+    );
     assert!(page.entries[1].history.iter().all(|h| h.actor == Actor::OPERATOR));
 
     // Pages: the running totals of page two continue those of page one.
@@ -102,7 +107,13 @@ async fn reports_group_by_region_and_week_with_participation() {
 
     let by_region = report(
         &model,
-        &ReportQuery { period: june(), scope: Scope::All, group_by: GroupBy::Region, bucket: Bucket::Period, as_of: AsOf::now() },
+        &ReportQuery {
+            period: june(),
+            scope: Scope::All,
+            group_by: GroupBy::Region,
+            bucket: Bucket::Period,
+            as_of: AsOf::now(),
+        },
     );
     let rows: Vec<(&str, u64, u64, u64, u64, u64)> = by_region
         .rows
@@ -168,7 +179,8 @@ fn policies() -> PolicySet {
 async fn star_volunteer_thresholds_hold_exactly_at_the_boundary() {
     let w = World::new();
     let unit = w.unit("十堰市民政局", "民政", "茅箭区").await;
-    let (exact, short) = (w.member(unit, date!(2010 - 01 - 01), None).await, w.member(unit, date!(2010 - 01 - 01), None).await);
+    let (exact, short) =
+        (w.member(unit, date!(2010 - 01 - 01), None).await, w.member(unit, date!(2010 - 01 - 01), None).await);
     // 100 h exactly: ten outings of 10 h.
     serve(&w, unit, exact, date!(2011 - 01 - 01), &[600; 10]).await;
     // 99 h 59 min.
@@ -245,7 +257,8 @@ async fn pvsa_bands_use_age_on_the_last_day_and_a_twelve_month_window() {
     let teen = eligibility(&model, pvsa, Candidate::Member(still_15), period, &AsOf::now(), &births).unwrap();
     assert_eq!(teen.outcome.as_deref(), Some("teens-gold"));
     // An erased member's age is unknown: no band applies.
-    let unknown = eligibility(&model, pvsa, Candidate::Member(still_15), period, &AsOf::now(), &|_: MemberId| None).unwrap();
+    let unknown =
+        eligibility(&model, pvsa, Candidate::Member(still_15), period, &AsOf::now(), &|_: MemberId| None).unwrap();
     assert_eq!(unknown.outcome, None);
     assert_eq!(unknown.levels[0].criteria[0].actual, "unknown");
 }
@@ -269,20 +282,28 @@ async fn ten_star_and_service_month_policies() {
     let model = w.model().await;
     let set = PolicySet::built_in();
     let none = |_: MemberId| None;
-    let stars = eligibility(&model, set.get("ten-star-default").unwrap(), Candidate::Member(m), june(), &AsOf::now(), &none)
-        .unwrap();
+    let stars =
+        eligibility(&model, set.get("ten-star-default").unwrap(), Candidate::Member(m), june(), &AsOf::now(), &none)
+            .unwrap();
     assert_eq!(stars.outcome.as_deref(), Some("9"));
     assert_eq!(stars.levels[8].criteria[0].actual, "90.40");
-    let gate =
-        eligibility(&model, set.get("service-month-default").unwrap(), Candidate::Member(m), june(), &AsOf::now(), &none)
-            .unwrap();
+    let gate = eligibility(
+        &model,
+        set.get("service-month-default").unwrap(),
+        Candidate::Member(m),
+        june(),
+        &AsOf::now(),
+        &none,
+    )
+    .unwrap();
     assert_eq!(gate.outcome.as_deref(), Some("post-pioneer"));
 
     // A correction to exactly 90: still nine stars, at the boundary.
     w.run(evaluate(90, 90)).await;
     let model = w.model().await;
-    let stars = eligibility(&model, set.get("ten-star-default").unwrap(), Candidate::Member(m), june(), &AsOf::now(), &none)
-        .unwrap();
+    let stars =
+        eligibility(&model, set.get("ten-star-default").unwrap(), Candidate::Member(m), june(), &AsOf::now(), &none)
+            .unwrap();
     assert_eq!((stars.outcome.as_deref(), stars.levels[8].criteria[0].actual.as_str()), (Some("9"), "90.00"));
 }
 
@@ -291,7 +312,8 @@ fn bad_policies_are_refused_with_file_line_and_reason() {
     let bad = |text: &str| Policy::parse("p.toml", text).unwrap_err();
     let head = "name = \"x\"\nversion = 1\ntitle = \"x\"\nsubject = \"member\"\n";
 
-    let e = bad(&format!("{head}[[levels]]\nname = \"1\"\ncriteria = [{{ metric = \"verified_hours\", at_least = }}]\n"));
+    let e =
+        bad(&format!("{head}[[levels]]\nname = \"1\"\ncriteria = [{{ metric = \"verified_hours\", at_least = }}]\n"));
     assert_eq!((e.file.as_str(), e.line), ("p.toml", 7), "{e}");
 
     let e = bad(&format!("{head}treshold = 3\n[[levels]]\nname = \"1\"\ncriteria = []\n"));
@@ -308,7 +330,9 @@ fn bad_policies_are_refused_with_file_line_and_reason() {
 
     let e = bad(&format!("{head}[[levels]]\nname = \"1\"\ncriteria = [{{ metric = \"verified_hours\", window = \"fortnight\", at_least = 1 }}]\n"));
     assert!(e.reason.contains("fortnight"), "{e}");
-    let e = bad(&format!("{head}[[levels]]\nname = \"1\"\ncriteria = [{{ metric = \"verified_hours\", at_least = 1.005 }}]\n"));
+    let e = bad(&format!(
+        "{head}[[levels]]\nname = \"1\"\ncriteria = [{{ metric = \"verified_hours\", at_least = 1.005 }}]\n"
+    ));
     assert!(e.reason.contains("two decimals"), "{e}");
     let e = bad(&format!("{head}[[levels]]\nname = \"1\"\ncriteria = [{{ metric = \"verified_hours\" }}]\n"));
     assert!(e.reason.contains("no bound"), "{e}");

@@ -1,5 +1,6 @@
 //! A ledger on a real sled store in a temporary directory, and short ways to send the
-//! commands the read-side tests need.
+//! commands the read-side tests need. Each test binary uses part of it.
+#![allow(dead_code)]
 
 use std::sync::Arc;
 
@@ -42,6 +43,11 @@ impl World {
         Self { ledger, _dir: dir }
     }
 
+    /// A path inside this world's temporary directory.
+    pub fn path(&self, name: &str) -> std::path::PathBuf {
+        self._dir.path().join(name)
+    }
+
     pub fn store(&self) -> &Arc<SledStore> {
         self.ledger.store()
     }
@@ -80,7 +86,14 @@ impl World {
     }
 
     /// An outing where every listed member serves `minutes` (or the whole span).
-    pub async fn outing(&self, unit: UnitId, date: Date, a: &str, b: &str, members: &[(MemberId, Option<u32>)]) -> OutingId {
+    pub async fn outing(
+        &self,
+        unit: UnitId,
+        date: Date,
+        a: &str,
+        b: &str,
+        members: &[(MemberId, Option<u32>)],
+    ) -> OutingId {
         let outing = OutingId::new();
         self.run(Command::RegisterOuting(RegisterOuting {
             outing,
@@ -88,7 +101,11 @@ impl World {
             details: details(date, a, b),
             participants: members
                 .iter()
-                .map(|(m, minutes)| ParticipationInput { member: *m, span: None, minutes: minutes.and_then(Minutes::new) })
+                .map(|(m, minutes)| ParticipationInput {
+                    member: *m,
+                    span: None,
+                    minutes: minutes.and_then(Minutes::new),
+                })
                 .collect(),
         }))
         .await;
