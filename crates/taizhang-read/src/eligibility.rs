@@ -306,6 +306,14 @@ impl Assessor<'_> {
                 Some(m) => view.content.minutes_of(m).map(|x| x.get() as u64),
                 None => Some(view.content.total_minutes()),
             };
+            // Listed only by a later amendment: at the as-of position the member had
+            // nothing to do with this outing.
+            let ever_listed = member.is_none_or(|m| {
+                view.versions.iter().filter_map(|v| v.content.as_ref()).any(|c| c.minutes_of(m).is_some())
+            });
+            if !ever_listed {
+                continue;
+            }
             let reason = if view.voided {
                 Some("voided".to_owned())
             } else if minutes.is_none() {
