@@ -13,6 +13,7 @@ use anyhow::{bail, Context, Result};
 use clap::{Parser, Subcommand};
 use taizhang_core::MemberId;
 use taizhang_store::keys::{MasterKey, SledKeyStore};
+use taizhang_read::Projector;
 use taizhang_store::{backup, chain, EventStore, SledStore};
 
 use crate::progress::Progress;
@@ -44,6 +45,9 @@ enum Commands {
         #[arg(long)]
         keys: Option<PathBuf>,
     },
+    /// Recompute every projection from the log beside the checkpointed one, report both
+    /// digests, and keep the rebuilt one.
+    Rebuild,
     /// Rebuild an empty data directory from a JSON Lines backup.
     Restore {
         /// The backup written by `export`.
@@ -69,6 +73,7 @@ fn run(cli: Cli) -> Result<()> {
     runtime.block_on(async {
         match &cli.command {
             Commands::Verify => verify(&cli).await,
+            Commands::Rebuild => rebuild(&cli).await,
             Commands::Export { output, keys } => export(&cli, output.as_deref(), keys.as_deref()).await,
             Commands::Restore { file, keys } => restore(&cli, file, keys.as_deref()).await,
         }
@@ -97,6 +102,28 @@ async fn verify(cli: &Cli) -> Result<()> {
             bail!("chain broken: {e}")
         }
     }
+}
+
+/// Where the read model's checkpoint lives.
+fn checkpoint_path(cli: &Cli) -> PathBuf {
+    cli.data.join("read-model.ckpt")
+}
+
+async fn rebuild(cli: &Cli) -> Result<()> {
+    let store = std::sync::Arc::new(open_store(cli)?);
+    let projector = Projector::open(store.clone(), Some(checkpoint_path(cli))).await?;
+    let report = projector.rebuild().await?;
+    println!("{:<10} {:<66} {:<66}", "projection", "live", "rebuilt");
+    for ((name, live), (_, rebuilt)) in report.live.iter().zip(&report.rebuilt) {
+        let mark = if live == rebuilt { "" } else { "  DIFFERENT" };
+        println!("{name:<10} {live:<66} {rebuilt:<66}{mark}");
+    }
+    if report.matches() {
+        println!("ok: the rebuilt projections equal the live ones");
+    } else {
+        println!("the live projections differed from the log; the rebuilt ones replace them");
+    }
+    Ok(())
 }
 
 async fn export(cli: &Cli, output: Option<&Path>, keys: Option<&Path>) -> Result<()> {

@@ -141,3 +141,19 @@ async fn a_tampered_backup_is_refused_at_the_damaged_position() {
     assert!(stderr(&restored).contains("position 3"), "{}", stderr(&restored));
     assert!(stdout(&taizhang(&target, &["verify"])).starts_with("ok: 0 events"), "nothing was restored");
 }
+
+#[tokio::test]
+async fn rebuild_reports_equal_digests_and_leaves_a_checkpoint() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    sample(&data).await;
+    for _ in 0..2 {
+        // The second run starts from the first run's checkpoint.
+        let out = taizhang(&data, &["rebuild"]);
+        assert!(out.status.success(), "{}", stderr(&out));
+        let text = stdout(&out);
+        assert!(text.contains("ok: the rebuilt projections equal the live ones"), "{text}");
+        assert!(text.lines().any(|l| l.starts_with("outings ")), "{text}");
+        assert!(data.join("read-model.ckpt").exists());
+    }
+}
