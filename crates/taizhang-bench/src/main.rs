@@ -11,6 +11,11 @@
 //! - `import`: bulk commands (an outing and its three bookings each), durable at the
 //!   end; baseline: raw sled batches of the same bytes; also bytes on disk per event.
 //! - `scan`: read the whole log and decode every event; baseline: raw sled iteration.
+//! - `rebuild`: all projections from the first event; baseline: the scan (read and
+//!   decode) of the same log; also the model's resident bytes per event.
+//! - `ledger`: a unit-ledger page of 50 and a unit report at a small log (100 k events)
+//!   and at `--events N`; the ratio of their medians shows whether cost grows with
+//!   the log. Every unit has the same size at both scales.
 #![forbid(unsafe_code)]
 
 mod workload;
@@ -22,7 +27,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::{bail, Result};
 use serde_json::json;
-use taizhang_core::Actor;
+use taizhang_core::{Actor, UnitId};
 use taizhang_store::{AppendRequest, EventStore, ExpectedVersion, NewEvent, SledStore};
 use tokio::sync::Semaphore;
 use uuid::Uuid;
@@ -61,7 +66,10 @@ fn main() -> Result<()> {
         "append" => runtime.block_on(append(dir.path(), count(60_000))),
         "import" => runtime.block_on(import(dir.path(), count(400_000))),
         "scan" => runtime.block_on(scan(dir.path(), count(1_000_000))),
-        other => bail!("unknown scenario {other:?}; expected append, import or scan"),
+        "rebuild" => runtime.block_on(rebuild(dir.path(), count(1_000_000))),
+        "rebuild-measure" => runtime.block_on(rebuild_measure(Path::new(args.get(1).map(String::as_str).unwrap_or(".")))),
+        "ledger" => runtime.block_on(ledger(dir.path(), count(1_000_000))),
+        other => bail!("unknown scenario {other:?}; expected append, import, scan, rebuild or ledger"),
     }
 }
 
@@ -260,6 +268,147 @@ async fn scan(dir: &Path, events: usize) -> Result<()> {
     report("scan.open_rebuilding_index", open_rate, "events/s", None);
     report("scan.sled_raw_iteration", raw_rate, "events/s", None);
     report("scan", scan_rate, "events/s", Some(raw_rate));
+    Ok(())
+}
+
+/// Outings per unit in the campaign workload: enough for a full 50-entry ledger page.
+const OUTINGS_PER_UNIT: usize = 60;
+
+/// Loads a campaign of about `events` events; returns the store and the first unit.
+async fn load_campaign(path: &Path, events: usize) -> Result<(Arc<SledStore>, UnitId)> {
+    let store = Arc::new(SledStore::open(path)?);
+    let in_flight = Arc::new(Semaphore::new(2048));
+    let mut first_unit = None;
+    let mut tasks = Vec::new();
+    let mut index = 0;
+    // 11 setup events, then per outing 1 registration, 3 bookings and a quarter verification.
+    let per_unit = 11 + OUTINGS_PER_UNIT * 4 + OUTINGS_PER_UNIT / 4;
+    while index * per_unit < events {
+        for command in workload::campaign_unit(index, OUTINGS_PER_UNIT) {
+            if first_unit.is_none() {
+                if let Some(taizhang_core::DomainEvent::UnitRegistered(u)) = command.events.first().map(|e| &e.payload) {
+                    first_unit = Some(u.unit);
+                }
+            }
+            let permit = in_flight.clone().acquire_owned().await?;
+            let store = store.clone();
+            tasks.push(tokio::spawn(async move {
+                let r = store.append(command).await;
+                drop(permit);
+                r
+            }));
+        }
+        index += 1;
+    }
+    for t in tasks {
+        t.await??;
+    }
+    Ok((store, first_unit.expect("at least one unit")))
+}
+
+/// Resident memory of this process, from /proc.
+fn resident_bytes() -> Result<u64> {
+    let statm = std::fs::read_to_string("/proc/self/statm")?;
+    let pages: u64 = statm.split_whitespace().nth(1).unwrap_or("0").parse()?;
+    Ok(pages * 4096)
+}
+
+async fn rebuild(dir: &Path, events: usize) -> Result<()> {
+    let path = dir.join("store");
+    let (store, _) = load_campaign(&path, events).await?;
+    drop(store);
+    // Memory is measured in a fresh process that only opens the log and projects it,
+    // as a restarted server does; this one is full of the load's freed buffers.
+    let out = std::process::Command::new(std::env::current_exe()?).arg("rebuild-measure").arg(&path).output()?;
+    if !out.status.success() {
+        bail!("rebuild-measure failed: {}", String::from_utf8_lossy(&out.stderr));
+    }
+    print!("{}", String::from_utf8_lossy(&out.stdout));
+    Ok(())
+}
+
+/// The second half of `rebuild`, in its own process.
+async fn rebuild_measure(path: &Path) -> Result<()> {
+    let start_rss = resident_bytes()?;
+    let start = Instant::now();
+    let store = SledStore::open(path)?;
+    let open_seconds = start.elapsed().as_secs_f64();
+    let n = store.head() as usize;
+    let after_open = resident_bytes()?;
+
+    let start = Instant::now();
+    let mut model = taizhang_read::ReadModel::default();
+    taizhang_read::catch_up(&store, &mut model, store.head()).await?;
+    let elapsed = start.elapsed();
+    let after_model = resident_bytes()?;
+    assert_eq!(model.position as usize, n);
+
+    let start = Instant::now();
+    let mut position = 1;
+    while let Some(last) = store.read_all(position, 8192).await?.last() {
+        position = last.position + 1;
+    }
+    let scan_rate = rate(n, start.elapsed());
+
+    report("rebuild.events", n as f64, "events", None);
+    report("rebuild.open_seconds", open_seconds, "s", None);
+    report("rebuild.seconds", elapsed.as_secs_f64(), "s", None);
+    report("rebuild.store_resident_bytes_per_event", after_open.saturating_sub(start_rss) as f64 / n as f64, "bytes", None);
+    report("rebuild.model_resident_bytes_per_event", after_model.saturating_sub(after_open) as f64 / n as f64, "bytes", None);
+    report("rebuild.process_resident_bytes_per_event", after_model as f64 / n as f64, "bytes", None);
+    report("rebuild", rate(n, elapsed), "events/s", Some(scan_rate));
+    drop(model);
+    Ok(())
+}
+
+/// Median time of `f` over `runs` runs, in microseconds.
+fn median_micros(runs: usize, mut f: impl FnMut()) -> f64 {
+    let mut times: Vec<f64> = (0..runs)
+        .map(|_| {
+            let start = Instant::now();
+            f();
+            start.elapsed().as_secs_f64() * 1e6
+        })
+        .collect();
+    times.sort_by(f64::total_cmp);
+    times[times.len() / 2]
+}
+
+async fn ledger(dir: &Path, events: usize) -> Result<()> {
+    use taizhang_read::ledger::{unit_ledger, PageRequest};
+    use taizhang_read::report::{report as unit_report, Bucket, GroupBy, ReportQuery, Scope};
+    use taizhang_read::AsOf;
+
+    let mut figures = Vec::new();
+    for (label, size) in [("small", 100_000), ("large", events)] {
+        let (store, unit) = load_campaign(&dir.join(label), size).await?;
+        let mut model = taizhang_read::ReadModel::default();
+        taizhang_read::catch_up(store.as_ref(), &mut model, store.head()).await?;
+        let page = PageRequest { offset: 0, limit: 50 };
+        let entries = unit_ledger(&model, unit, &AsOf::now(), page).map_or(0, |p| p.entries.len());
+        assert_eq!(entries, 50);
+        let ledger_us = median_micros(501, || {
+            std::hint::black_box(unit_ledger(&model, unit, &AsOf::now(), page));
+        });
+        let query = ReportQuery {
+            period: taizhang_core::Period::month(2011, time::Month::June)?,
+            scope: Scope::Unit(unit),
+            group_by: GroupBy::Unit,
+            bucket: Bucket::Week,
+            as_of: AsOf::now(),
+        };
+        let report_us = median_micros(501, || {
+            std::hint::black_box(unit_report(&model, &query));
+        });
+        figures.push((store.head(), ledger_us, report_us));
+    }
+    let [(small_n, small_ledger, small_report), (large_n, large_ledger, large_report)] = figures[..] else {
+        unreachable!("two sizes")
+    };
+    report("ledger.small_events", small_n as f64, "events", None);
+    report("ledger.large_events", large_n as f64, "events", None);
+    report("ledger.unit_report", large_report, "µs", Some(small_report));
+    report("ledger", large_ledger, "µs", Some(small_ledger));
     Ok(())
 }
 

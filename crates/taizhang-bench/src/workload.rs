@@ -67,3 +67,66 @@ pub fn commands(n: usize) -> Vec<AppendRequest> {
         })
         .collect()
 }
+
+/// Events of one unit in a service campaign, as commands: the unit and its ten members,
+/// then `outings` outings of three of its members each (a quarter of them verified).
+/// Every unit has the same shape, so a larger log means more units, not larger ones.
+pub fn campaign_unit(index: usize, outings: usize) -> Vec<AppendRequest> {
+    let text = |s: &str| Text::parse("t", s).expect("workload text");
+    let unit = UnitId::new();
+    let regions = ["茅箭区", "张湾区", "郧阳区", "丹江口市", "房县", "竹山县"];
+    let industries = ["医院", "民政", "税务", "移动公司", "档案馆", "便民服务"];
+    let mut setup = vec![UnitRegistered {
+        unit,
+        name: text(&format!("十堰市第{index}服务窗口")),
+        industry: text(industries[index % industries.len()]),
+        region: text(regions[index % regions.len()]),
+        parent: None,
+    }
+    .into()];
+    let members: Vec<MemberId> = (0..10).map(|_| MemberId::new()).collect();
+    setup.extend(members.iter().map(|m| {
+        // Sealed personal data is about this size: a name, an id number, a phone.
+        MemberRegistered { member: *m, unit, joined_on: date!(2011 - 01 - 01), personal: SealedPersonal(vec![7; 72]) }.into()
+    }));
+    let mut commands = vec![request(setup)];
+    for i in 0..outings {
+        let outing = OutingId::new();
+        let day = date!(2011 - 06 - 01).saturating_add(time::Duration::days((i % 30) as i64));
+        let start = ClockTime::from_minutes(8 * 60 + (i / 30 % 6) as u16 * 120).expect("in range");
+        let span = TimeRange::new("span", start, ClockTime::from_minutes(start.minutes() + 90).expect("in range"))
+            .expect("valid span");
+        let details = OutingDetails {
+            date: day,
+            span,
+            place: text(PLACES[i % PLACES.len()]),
+            category: text(CATEGORIES[i % CATEGORIES.len()]),
+            description: None,
+            beneficiaries: (i % 50) as u32,
+        };
+        let participants: Vec<Participation> = (0..3)
+            .map(|k| Participation { member: members[(i + k * 3) % 10], span, minutes: Minutes::new(90).expect("positive") })
+            .collect();
+        let mut events: Vec<DomainEvent> =
+            vec![OutingRegistered { outing, unit, details: details.clone(), participants: participants.clone() }.into()];
+        events.extend(participants.iter().map(|p| -> DomainEvent {
+            ServiceBooked { member: p.member, outing, date: day, span, minutes: p.minutes }.into()
+        }));
+        if i % 4 == 0 {
+            events.push(OutingVerified { outing, note: None }.into());
+        }
+        commands.push(request(events));
+    }
+    commands
+}
+
+fn request(events: Vec<DomainEvent>) -> AppendRequest {
+    AppendRequest {
+        command_id: Uuid::now_v7(),
+        actor: Actor::OPERATOR,
+        correlation_id: None,
+        causation_id: None,
+        expectations: vec![],
+        events: events.into_iter().map(|payload| NewEvent { payload, occurred_at: None }).collect(),
+    }
+}

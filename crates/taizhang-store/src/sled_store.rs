@@ -46,6 +46,9 @@ const COMMAND: u8 = b'c';
 /// well under that. [`Writer::sync_blobs`] covers the rare blob anyway.
 const PAGE_BYTES: usize = 4096;
 
+/// sled's node cache.
+const SLED_CACHE_BYTES: u64 = 256 << 20;
+
 /// The most appends one group commit takes; bounds the latency of the first in line.
 const MAX_GROUP: usize = 4096;
 
@@ -191,7 +194,15 @@ impl SledStore {
         std::fs::create_dir_all(&path).map_err(backend)?;
         // Our writer flushes and fsyncs at every group commit; sled's own 500 ms
         // flusher would only add writes.
-        let db = sled::Config::new().path(&path).flush_every_ms(None).open().map_err(backend)?;
+        // sled caches decoded tree nodes up to 1 GiB by default. Reads here are mostly
+        // sequential page scans that the OS page cache serves as well, so a smaller
+        // cache keeps resident memory proportionate without slowing scans.
+        let db = sled::Config::new()
+            .path(&path)
+            .flush_every_ms(None)
+            .cache_capacity(SLED_CACHE_BYTES)
+            .open()
+            .map_err(backend)?;
         let log = db.open_tree("events").map_err(backend)?;
         let db_file = File::open(path.join("db")).map_err(backend)?;
         // The directory entries of a new database must themselves be durable.
