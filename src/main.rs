@@ -13,6 +13,7 @@ use anyhow::{bail, Context, Result};
 use clap::{Parser, Subcommand};
 use taizhang_core::MemberId;
 use taizhang_store::keys::{MasterKey, SledKeyStore};
+use taizhang_read::policy::PolicySet;
 use taizhang_read::Projector;
 use taizhang_store::{backup, chain, EventStore, SledStore};
 
@@ -28,6 +29,9 @@ struct Cli {
     /// The master key that wraps the personal-data keys [default: <data>/master.key].
     #[arg(long, env = "TAIZHANG_MASTER_KEY_FILE", global = true)]
     master_key_file: Option<PathBuf>,
+    /// Directory of policy files (*.toml) beside the built-in policies.
+    #[arg(long, env = "TAIZHANG_POLICY_DIR", global = true)]
+    policy_dir: Option<PathBuf>,
     #[command(subcommand)]
     command: Commands,
 }
@@ -48,6 +52,8 @@ enum Commands {
     /// Recompute every projection from the log beside the checkpointed one, report both
     /// digests, and keep the rebuilt one.
     Rebuild,
+    /// Load and check the policies (built-in and from the policy directory) and list them.
+    Policies,
     /// Rebuild an empty data directory from a JSON Lines backup.
     Restore {
         /// The backup written by `export`.
@@ -74,6 +80,7 @@ fn run(cli: Cli) -> Result<()> {
         match &cli.command {
             Commands::Verify => verify(&cli).await,
             Commands::Rebuild => rebuild(&cli).await,
+            Commands::Policies => policies(&cli),
             Commands::Export { output, keys } => export(&cli, output.as_deref(), keys.as_deref()).await,
             Commands::Restore { file, keys } => restore(&cli, file, keys.as_deref()).await,
         }
@@ -122,6 +129,15 @@ async fn rebuild(cli: &Cli) -> Result<()> {
         println!("ok: the rebuilt projections equal the live ones");
     } else {
         println!("the live projections differed from the log; the rebuilt ones replace them");
+    }
+    Ok(())
+}
+
+fn policies(cli: &Cli) -> Result<()> {
+    let set = PolicySet::load(cli.policy_dir.as_deref())?;
+    for p in set.iter() {
+        let levels: Vec<&str> = p.levels.iter().map(|l| l.name.as_str()).collect();
+        println!("{} v{} ({:?}): {} — levels {}", p.name, p.version, p.subject, p.title, levels.join(", "));
     }
     Ok(())
 }

@@ -157,3 +157,20 @@ async fn rebuild_reports_equal_digests_and_leaves_a_checkpoint() {
         assert!(data.join("read-model.ckpt").exists());
     }
 }
+
+#[test]
+fn policies_are_listed_and_a_bad_file_is_named_with_its_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let out = taizhang(&data, &["policies"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(stdout(&out).contains("star-volunteer v1"), "{}", stdout(&out));
+
+    let policies = dir.path().join("policies");
+    std::fs::create_dir(&policies).unwrap();
+    std::fs::write(policies.join("mine.toml"), "name = \"mine\"\nversion = 1\ntitle = \"t\"\nsubject = \"crowd\"\n").unwrap();
+    let out = taizhang(&data, &["--policy-dir", policies.to_str().unwrap(), "policies"]);
+    assert!(!out.status.success());
+    let err = stderr(&out);
+    assert!(err.contains("mine.toml:4:") && err.contains("crowd"), "{err}");
+}

@@ -7,7 +7,6 @@ use taizhang_core::*;
 use taizhang_store::Position;
 use time::Date;
 
-use crate::model::OutingView;
 use crate::policy::{Criterion, Metric, Policy, Subject, Window};
 use crate::{AsOf, ReadModel};
 
@@ -288,30 +287,28 @@ impl Assessor<'_> {
 
     /// The candidate's outings, sorted into counted and excluded for criterion `c`.
     fn outings(&self, c: &Criterion) -> (Vec<Counted>, Vec<Excluded>) {
-        let (ids, member) = match self.candidate {
-            Candidate::Member(m) => (self.model.member_outings.get(&m), Some(m)),
-            Candidate::Unit(u) => (self.model.unit_outings.get(&u), None),
+        let (numbers, member) = match self.candidate {
+            Candidate::Member(m) => (self.model.member_outings(m), Some(m)),
+            Candidate::Unit(u) => (self.model.unit_outings(u), None),
         };
         let verified_only = matches!(c.metric, Metric::VerifiedHours | Metric::VerifiedOutings);
         let start = self.window_start(c.window);
         let mut counted = Vec::new();
         let mut excluded = Vec::new();
-        for id in ids.into_iter().flatten() {
+        for number in numbers {
             // An outing recorded after the as-of position did not exist then; naming it
             // would leak what was not yet known.
-            let Some(view) = self.model.outing(*id, self.position) else { continue };
-            let date = view.content.details.date;
-            let exclude = |reason: String| Excluded { outing: *id, date, reason };
+            let Some(view) = self.model.outing_by_number(*number, self.position) else { continue };
+            let id = view.id;
+            let date = view.date();
+            let exclude = |reason: String| Excluded { outing: id, date, reason };
             let minutes = match member {
                 Some(m) => view.content.minutes_of(m).map(|x| x.get() as u64),
                 None => Some(view.content.total_minutes()),
             };
             // Listed only by a later amendment: at the as-of position the member had
             // nothing to do with this outing.
-            let ever_listed = member.is_none_or(|m| {
-                view.versions.iter().filter_map(|v| v.content.as_ref()).any(|c| c.minutes_of(m).is_some())
-            });
-            if !ever_listed {
+            if !member.is_none_or(|m| view.ever_listed(m)) {
                 continue;
             }
             let reason = if view.voided {
@@ -329,12 +326,7 @@ impl Assessor<'_> {
             };
             match reason {
                 Some(r) => excluded.push(exclude(r)),
-                None => counted.push(Counted {
-                    outing: *id,
-                    date,
-                    minutes: minutes.unwrap_or(0),
-                    position: latest_position(&view),
-                }),
+                None => counted.push(Counted { outing: id, date, minutes: minutes.unwrap_or(0), position: view.last_position() }),
             }
         }
         (counted, excluded)
@@ -346,8 +338,4 @@ impl Assessor<'_> {
             _ => format!("up to {}", self.period.last),
         }
     }
-}
-
-fn latest_position(view: &OutingView<'_>) -> Position {
-    view.versions.last().map_or(0, |v| v.position)
 }

@@ -6,17 +6,8 @@ use taizhang_core::*;
 use taizhang_store::Position;
 use time::Date;
 
-use crate::model::{Change, OutingView};
+use crate::model::{HistoryItem, OutingView};
 use crate::{AsOf, ReadModel};
-
-/// One change of an entry: who made it, when, and why.
-#[derive(Clone, PartialEq, Eq, Debug, Serialize)]
-pub struct HistoryItem {
-    pub position: Position,
-    pub recorded_at: Timestamp,
-    pub actor: Actor,
-    pub change: Change,
-}
 
 #[derive(Clone, PartialEq, Eq, Debug, Serialize)]
 pub struct LedgerEntry {
@@ -60,8 +51,7 @@ pub struct PageRequest {
 pub fn unit_ledger(model: &ReadModel, unit: UnitId, as_of: &AsOf, page: PageRequest) -> Option<LedgerPage> {
     let position = as_of.position(model);
     model.unit(unit, position)?;
-    let outings = model.unit_outings.get(&unit).map(Vec::as_slice).unwrap_or(&[]);
-    Some(build(model, outings, as_of, position, page, |view| Some(view.content.total_minutes())))
+    Some(build(model, model.unit_outings(unit), as_of, position, page, |view| Some(view.content.total_minutes())))
 }
 
 /// The ledger of a member: the outings they served in, with their own hours.
@@ -70,13 +60,13 @@ pub fn member_ledger(model: &ReadModel, member: MemberId, as_of: &AsOf, page: Pa
     if !model.members.get(&member)?.registered_by(position) {
         return None;
     }
-    let outings = model.member_outings.get(&member).map(Vec::as_slice).unwrap_or(&[]);
-    Some(build(model, outings, as_of, position, page, |view| view.content.minutes_of(member).map(|m| m.get() as u64)))
+    let minutes = |view: &OutingView<'_>| view.content.minutes_of(member).map(|m| m.get() as u64);
+    Some(build(model, model.member_outings(member), as_of, position, page, minutes))
 }
 
 fn build(
     model: &ReadModel,
-    outings: &[OutingId],
+    outings: &[u32],
     as_of: &AsOf,
     position: Position,
     page: PageRequest,
@@ -84,8 +74,8 @@ fn build(
 ) -> LedgerPage {
     let mut rows: Vec<(OutingView<'_>, u64)> = outings
         .iter()
-        .filter_map(|id| model.outing(*id, position))
-        .filter(|view| as_of.admits_date(view.content.details.date))
+        .filter_map(|number| model.outing_by_number(*number, position))
+        .filter(|view| as_of.admits_date(view.date()))
         .filter_map(|view| minutes_of(&view).map(|m| (view, m)))
         .collect();
     rows.sort_by_key(|(v, _)| sort_key(v));
@@ -114,28 +104,19 @@ fn build(
 }
 
 fn sort_key(view: &OutingView<'_>) -> (Date, ClockTime, OutingId) {
-    (view.content.details.date, view.content.details.span.start, view.id)
+    (view.content.date, view.content.span.start, view.id)
 }
 
 fn entry(view: &OutingView<'_>, minutes: u64, recorded: u64, verified: u64) -> LedgerEntry {
     LedgerEntry {
         outing: view.id,
         unit: view.unit,
-        details: view.content.details.clone(),
-        participants: view.content.participants.clone(),
+        details: view.details(),
+        participants: view.content.participants.to_vec(),
         minutes,
         verified: view.verified,
         voided: view.voided,
-        history: view
-            .versions
-            .iter()
-            .map(|v| HistoryItem {
-                position: v.position,
-                recorded_at: v.recorded_at,
-                actor: v.actor,
-                change: v.change.clone(),
-            })
-            .collect(),
+        history: view.history().collect(),
         running_recorded_minutes: recorded,
         running_verified_minutes: verified,
     }

@@ -72,11 +72,17 @@ pub enum Change {
     Verified { note: Option<Text> },
 }
 
-/// The recorded content of an outing: what a registration or an amendment says.
+/// The recorded content of an outing (what a registration or an amendment says), in
+/// the model's compact form: repeated texts are interned as [`Symbols`].
 #[derive(Clone, PartialEq, Eq, Debug, Serialize, Deserialize)]
 pub struct OutingContent {
-    pub details: OutingDetails,
-    pub participants: Vec<Participation>,
+    pub date: Date,
+    pub span: TimeRange,
+    place: u32,
+    category: u32,
+    description: Option<Box<str>>,
+    beneficiaries: u32,
+    pub participants: Box<[Participation]>,
 }
 
 impl OutingContent {
@@ -93,16 +99,26 @@ impl OutingContent {
 pub struct OutingVersion {
     pub position: Position,
     pub recorded_at: Timestamp,
-    pub actor: Actor,
+    actor: u32,
     pub change: Change,
     /// Set by registrations and amendments; other versions keep the content before them.
-    pub content: Option<OutingContent>,
+    content: Option<Box<OutingContent>>,
 }
 
 #[derive(Clone, PartialEq, Eq, Debug, Serialize, Deserialize)]
 pub struct OutingHistory {
+    pub id: OutingId,
     pub unit: UnitId,
     pub versions: Vec<OutingVersion>,
+}
+
+/// One change of an outing as a reader sees it: who made it, when, and why.
+#[derive(Clone, PartialEq, Eq, Debug, Serialize)]
+pub struct HistoryItem {
+    pub position: Position,
+    pub recorded_at: Timestamp,
+    pub actor: Actor,
+    pub change: Change,
 }
 
 /// An outing as known at one position.
@@ -115,14 +131,53 @@ pub struct OutingView<'a> {
     pub verified: bool,
     /// Every version up to the view's position, oldest first.
     pub versions: &'a [OutingVersion],
+    model: &'a ReadModel,
+}
+
+impl OutingView<'_> {
+    pub fn date(&self) -> Date {
+        self.content.date
+    }
+
+    /// The outing's details as recorded (texts restored from the symbol table).
+    pub fn details(&self) -> OutingDetails {
+        let c = self.content;
+        OutingDetails {
+            date: c.date,
+            span: c.span,
+            place: self.model.symbols.text(c.place),
+            category: self.model.symbols.text(c.category),
+            description: c.description.as_deref().and_then(|d| Text::parse("description", d).ok()),
+            beneficiaries: c.beneficiaries,
+        }
+    }
+
+    /// Whether `member` was a participant in any version up to the view's position.
+    pub fn ever_listed(&self, member: MemberId) -> bool {
+        self.versions.iter().filter_map(|v| v.content.as_deref()).any(|c| c.minutes_of(member).is_some())
+    }
+
+    /// The position of the latest version in the view.
+    pub fn last_position(&self) -> Position {
+        self.versions.last().map_or(0, |v| v.position)
+    }
+
+    pub fn history(&self) -> impl Iterator<Item = HistoryItem> + '_ {
+        self.versions.iter().map(|v| HistoryItem {
+            position: v.position,
+            recorded_at: v.recorded_at,
+            actor: self.model.actors[v.actor as usize],
+            change: v.change.clone(),
+        })
+    }
 }
 
 impl OutingHistory {
     /// The outing as known at `as_of`, or `None` if it was not registered yet.
-    pub fn at(&self, id: OutingId, as_of: Position) -> Option<OutingView<'_>> {
+    fn at<'a>(&'a self, model: &'a ReadModel, as_of: Position) -> Option<OutingView<'a>> {
         let known = self.versions.partition_point(|v| v.position <= as_of);
         let versions = &self.versions[..known];
-        let content = versions.iter().rev().find_map(|v| v.content.as_ref())?;
+        let content = versions.iter().rev().find_map(|v| v.content.as_deref())?;
         let mut voided = false;
         let mut verified = false;
         for v in versions {
@@ -132,7 +187,54 @@ impl OutingHistory {
                 Change::Verified { .. } => verified = true,
             }
         }
-        Some(OutingView { id, unit: self.unit, content, voided, verified, versions })
+        Some(OutingView { id: self.id, unit: self.unit, content, voided, verified, versions, model })
+    }
+}
+
+/// Interned texts: place names and categories repeat across thousands of outings, so
+/// the model keeps each once. Ids follow first use in log order, so the same log
+/// always gives the same table.
+#[derive(Clone, PartialEq, Eq, Debug, Default)]
+pub struct Symbols {
+    texts: Vec<Text>,
+    by_hash: std::collections::HashMap<u64, Vec<u32>>,
+}
+
+impl Symbols {
+    fn hash(text: &str) -> u64 {
+        use std::hash::{BuildHasher, BuildHasherDefault};
+        BuildHasherDefault::<std::collections::hash_map::DefaultHasher>::default().hash_one(text)
+    }
+
+    fn intern(&mut self, text: &Text) -> u32 {
+        let ids = self.by_hash.entry(Self::hash(text.as_str())).or_default();
+        if let Some(id) = ids.iter().copied().find(|id| self.texts[*id as usize] == *text) {
+            return id;
+        }
+        let id = self.texts.len() as u32;
+        self.texts.push(text.clone());
+        ids.push(id);
+        id
+    }
+
+    fn text(&self, id: u32) -> Text {
+        self.texts[id as usize].clone()
+    }
+}
+
+impl Serialize for Symbols {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        self.texts.serialize(s)
+    }
+}
+
+impl<'de> Deserialize<'de> for Symbols {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let mut symbols = Symbols::default();
+        for text in Vec::<Text>::deserialize(d)? {
+            symbols.intern(&text);
+        }
+        Ok(symbols)
     }
 }
 
@@ -146,16 +248,27 @@ pub struct ReadModel {
     pub last_hash: [u8; 32],
     pub units: BTreeMap<UnitId, Vec<UnitVersion>>,
     pub members: BTreeMap<MemberId, MemberHistory>,
-    pub outings: BTreeMap<OutingId, OutingHistory>,
+    /// Outings in registration order; the index is the outing's number in the model.
+    pub outings: Vec<OutingHistory>,
+    outing_numbers: BTreeMap<OutingId, u32>,
     /// Outings of each unit, in registration order.
-    pub unit_outings: BTreeMap<UnitId, Vec<OutingId>>,
+    unit_outings: BTreeMap<UnitId, Vec<u32>>,
     /// Outings each member took part in, in any version.
-    pub member_outings: BTreeMap<MemberId, Vec<OutingId>>,
+    member_outings: BTreeMap<MemberId, Vec<u32>>,
     /// Members who ever belonged to each unit.
     pub unit_members: BTreeMap<UnitId, Vec<MemberId>>,
+    symbols: Symbols,
+    actors: Vec<Actor>,
     /// (recorded-at, last position recorded then), one entry per distinct moment, so
     /// that "as of a time" becomes "as of a position".
     pub clock: Vec<(Timestamp, Position)>,
+}
+
+/// Pushes without the standard growth to four slots: most outings have one to three
+/// versions, and millions of them are kept.
+fn push_exact<T>(list: &mut Vec<T>, item: T) {
+    list.reserve_exact(1);
+    list.push(item);
 }
 
 fn push_unique<T: PartialEq>(list: &mut Vec<T>, item: T) {
@@ -228,22 +341,20 @@ impl ReadModel {
             // the outings themselves.
             DomainEvent::ServiceBooked(_) | DomainEvent::ServiceReleased(_) => {}
             DomainEvent::OutingRegistered(e) => {
-                let content = OutingContent { details: e.details.clone(), participants: e.participants.clone() };
-                self.index_participants(e.outing, &content);
-                self.unit_outings.entry(e.unit).or_default().push(e.outing);
-                self.outings.insert(
-                    e.outing,
-                    OutingHistory {
-                        unit: e.unit,
-                        versions: vec![self.version(event, Change::Registered, Some(content))],
-                    },
-                );
+                let number = self.outings.len() as u32;
+                let content = self.content(&e.details, &e.participants);
+                self.index_participants(number, &content);
+                self.unit_outings.entry(e.unit).or_default().push(number);
+                self.outing_numbers.insert(e.outing, number);
+                let version = self.version(event, Change::Registered, Some(content));
+                self.outings.push(OutingHistory { id: e.outing, unit: e.unit, versions: vec![version] });
             }
             DomainEvent::OutingAmended(e) => {
-                let content = OutingContent { details: e.details.clone(), participants: e.participants.clone() };
-                self.index_participants(e.outing, &content);
+                let Some(&number) = self.outing_numbers.get(&e.outing) else { return };
+                let content = self.content(&e.details, &e.participants);
+                self.index_participants(number, &content);
                 let version = self.version(event, Change::Amended { reason: e.reason.clone() }, Some(content));
-                self.push_outing_version(e.outing, version);
+                push_exact(&mut self.outings[number as usize].versions, version);
             }
             DomainEvent::OutingVoided(e) => {
                 let version = self.version(event, Change::Voided { reason: e.reason.clone() }, None);
@@ -256,19 +367,38 @@ impl ReadModel {
         }
     }
 
-    fn version(&self, event: &RecordedEvent, change: Change, content: Option<OutingContent>) -> OutingVersion {
-        OutingVersion { position: event.position, recorded_at: event.recorded_at, actor: event.actor, change, content }
-    }
-
-    fn push_outing_version(&mut self, outing: OutingId, version: OutingVersion) {
-        if let Some(history) = self.outings.get_mut(&outing) {
-            history.versions.push(version);
+    fn content(&mut self, details: &OutingDetails, participants: &[Participation]) -> OutingContent {
+        OutingContent {
+            date: details.date,
+            span: details.span,
+            place: self.symbols.intern(&details.place),
+            category: self.symbols.intern(&details.category),
+            description: details.description.as_ref().map(|d| d.as_str().into()),
+            beneficiaries: details.beneficiaries,
+            participants: participants.into(),
         }
     }
 
-    fn index_participants(&mut self, outing: OutingId, content: &OutingContent) {
-        for p in &content.participants {
-            push_unique(self.member_outings.entry(p.member).or_default(), outing);
+    fn version(&mut self, event: &RecordedEvent, change: Change, content: Option<OutingContent>) -> OutingVersion {
+        let actor = match self.actors.iter().position(|a| *a == event.actor) {
+            Some(i) => i as u32,
+            None => {
+                self.actors.push(event.actor);
+                (self.actors.len() - 1) as u32
+            }
+        };
+        OutingVersion { position: event.position, recorded_at: event.recorded_at, actor, change, content: content.map(Box::new) }
+    }
+
+    fn push_outing_version(&mut self, outing: OutingId, version: OutingVersion) {
+        if let Some(&number) = self.outing_numbers.get(&outing) {
+            push_exact(&mut self.outings[number as usize].versions, version);
+        }
+    }
+
+    fn index_participants(&mut self, number: u32, content: &OutingContent) {
+        for p in content.participants.iter() {
+            push_unique(self.member_outings.entry(p.member).or_default(), number);
         }
     }
 
@@ -288,7 +418,27 @@ impl ReadModel {
     }
 
     pub fn outing(&self, outing: OutingId, as_of: Position) -> Option<OutingView<'_>> {
-        self.outings.get(&outing)?.at(outing, as_of)
+        self.outing_by_number(*self.outing_numbers.get(&outing)?, as_of)
+    }
+
+    /// An outing by its number in the model (see [`ReadModel::unit_outings`]).
+    pub fn outing_by_number(&self, number: u32, as_of: Position) -> Option<OutingView<'_>> {
+        self.outings.get(number as usize)?.at(self, as_of)
+    }
+
+    /// The numbers of a unit's outings, in registration order.
+    pub fn unit_outings(&self, unit: UnitId) -> &[u32] {
+        self.unit_outings.get(&unit).map_or(&[], Vec::as_slice)
+    }
+
+    /// The numbers of the outings a member was ever listed in.
+    pub fn member_outings(&self, member: MemberId) -> &[u32] {
+        self.member_outings.get(&member).map_or(&[], Vec::as_slice)
+    }
+
+    /// The derived indexes, for digests.
+    pub(crate) fn indexes(&self) -> impl Serialize + '_ {
+        (&self.outing_numbers, &self.unit_outings, &self.member_outings, &self.unit_members, &self.symbols, &self.actors)
     }
 
     /// Members of `unit` on `date`, as known at `as_of`.

@@ -40,7 +40,7 @@ pub fn digests(model: &ReadModel) -> Vec<(&'static str, String)> {
         ("units", digest(&model.units)),
         ("members", digest(&model.members)),
         ("outings", digest(&model.outings)),
-        ("indexes", digest(&(&model.unit_outings, &model.member_outings, &model.unit_members))),
+        ("indexes", digest(&model.indexes())),
         ("clock", digest(&model.clock)),
     ]
 }

@@ -114,9 +114,9 @@ pub fn report(model: &ReadModel, query: &ReportQuery) -> Report {
         for b in 0..buckets.len() {
             groups.entry((group.clone(), b)).or_default().units.insert(unit);
         }
-        for outing in model.unit_outings.get(&unit).into_iter().flatten() {
-            let Some(view) = model.outing(*outing, position) else { continue };
-            let date = view.content.details.date;
+        for number in model.unit_outings(unit) {
+            let Some(view) = model.outing_by_number(*number, position) else { continue };
+            let date = view.date();
             if view.voided || !query.period.contains(date) || !query.as_of.admits_date(date) {
                 continue;
             }
