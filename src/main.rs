@@ -12,9 +12,9 @@ use std::process::ExitCode;
 use anyhow::{bail, Context, Result};
 use clap::{Parser, Subcommand};
 use taizhang_core::MemberId;
-use taizhang_store::keys::{MasterKey, SledKeyStore};
 use taizhang_read::policy::PolicySet;
 use taizhang_read::Projector;
+use taizhang_store::keys::{MasterKey, SledKeyStore};
 use taizhang_store::{backup, chain, EventStore, SledStore};
 
 use crate::progress::Progress;

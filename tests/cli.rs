@@ -122,7 +122,8 @@ async fn a_tampered_backup_is_refused_at_the_damaged_position() {
     let data = dir.path().join("data");
     sample(&data).await;
     let backup = dir.path().join("backup.jsonl");
-    assert!(taizhang(&data, &["export", "-o", backup.to_str().unwrap()]).status.success());
+    let exported = taizhang(&data, &["export", "-o", backup.to_str().unwrap()]);
+    assert!(exported.status.success(), "{}", stderr(&exported));
 
     // Change one hex digit of the third record's bytes, past its header.
     let mut lines: Vec<String> = std::fs::read_to_string(&backup).unwrap().lines().map(str::to_owned).collect();
@@ -168,7 +169,8 @@ fn policies_are_listed_and_a_bad_file_is_named_with_its_line() {
 
     let policies = dir.path().join("policies");
     std::fs::create_dir(&policies).unwrap();
-    std::fs::write(policies.join("mine.toml"), "name = \"mine\"\nversion = 1\ntitle = \"t\"\nsubject = \"crowd\"\n").unwrap();
+    std::fs::write(policies.join("mine.toml"), "name = \"mine\"\nversion = 1\ntitle = \"t\"\nsubject = \"crowd\"\n")
+        .unwrap();
     let out = taizhang(&data, &["--policy-dir", policies.to_str().unwrap(), "policies"]);
     assert!(!out.status.success());
     let err = stderr(&out);

@@ -67,7 +67,9 @@ fn main() -> Result<()> {
         "import" => runtime.block_on(import(dir.path(), count(400_000))),
         "scan" => runtime.block_on(scan(dir.path(), count(1_000_000))),
         "rebuild" => runtime.block_on(rebuild(dir.path(), count(1_000_000))),
-        "rebuild-measure" => runtime.block_on(rebuild_measure(Path::new(args.get(1).map(String::as_str).unwrap_or(".")))),
+        "rebuild-measure" => {
+            runtime.block_on(rebuild_measure(Path::new(args.get(1).map(String::as_str).unwrap_or("."))))
+        }
         "ledger" => runtime.block_on(ledger(dir.path(), count(1_000_000))),
         other => bail!("unknown scenario {other:?}; expected append, import, scan, rebuild or ledger"),
     }
@@ -286,7 +288,8 @@ async fn load_campaign(path: &Path, events: usize) -> Result<(Arc<SledStore>, Un
     while index * per_unit < events {
         for command in workload::campaign_unit(index, OUTINGS_PER_UNIT) {
             if first_unit.is_none() {
-                if let Some(taizhang_core::DomainEvent::UnitRegistered(u)) = command.events.first().map(|e| &e.payload) {
+                if let Some(taizhang_core::DomainEvent::UnitRegistered(u)) = command.events.first().map(|e| &e.payload)
+                {
                     first_unit = Some(u.unit);
                 }
             }
@@ -331,7 +334,7 @@ async fn rebuild(dir: &Path, events: usize) -> Result<()> {
 async fn rebuild_measure(path: &Path) -> Result<()> {
     let start_rss = resident_bytes()?;
     let start = Instant::now();
-    let store = SledStore::open(path)?;
+    let store = Arc::new(SledStore::open(path)?);
     let open_seconds = start.elapsed().as_secs_f64();
     let n = store.head() as usize;
     let after_open = resident_bytes()?;
@@ -353,8 +356,18 @@ async fn rebuild_measure(path: &Path) -> Result<()> {
     report("rebuild.events", n as f64, "events", None);
     report("rebuild.open_seconds", open_seconds, "s", None);
     report("rebuild.seconds", elapsed.as_secs_f64(), "s", None);
-    report("rebuild.store_resident_bytes_per_event", after_open.saturating_sub(start_rss) as f64 / n as f64, "bytes", None);
-    report("rebuild.model_resident_bytes_per_event", after_model.saturating_sub(after_open) as f64 / n as f64, "bytes", None);
+    report(
+        "rebuild.store_resident_bytes_per_event",
+        after_open.saturating_sub(start_rss) as f64 / n as f64,
+        "bytes",
+        None,
+    );
+    report(
+        "rebuild.model_resident_bytes_per_event",
+        after_model.saturating_sub(after_open) as f64 / n as f64,
+        "bytes",
+        None,
+    );
     report("rebuild.process_resident_bytes_per_event", after_model as f64 / n as f64, "bytes", None);
     report("rebuild", rate(n, elapsed), "events/s", Some(scan_rate));
     drop(model);
@@ -383,7 +396,7 @@ async fn ledger(dir: &Path, events: usize) -> Result<()> {
     for (label, size) in [("small", 100_000), ("large", events)] {
         let (store, unit) = load_campaign(&dir.join(label), size).await?;
         let mut model = taizhang_read::ReadModel::default();
-        taizhang_read::catch_up(store.as_ref(), &mut model, store.head()).await?;
+        taizhang_read::catch_up(&store, &mut model, store.head()).await?;
         let page = PageRequest { offset: 0, limit: 50 };
         let entries = unit_ledger(&model, unit, &AsOf::now(), page).map_or(0, |p| p.entries.len());
         assert_eq!(entries, 50);

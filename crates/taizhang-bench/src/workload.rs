@@ -87,7 +87,8 @@ pub fn campaign_unit(index: usize, outings: usize) -> Vec<AppendRequest> {
     let members: Vec<MemberId> = (0..10).map(|_| MemberId::new()).collect();
     setup.extend(members.iter().map(|m| {
         // Sealed personal data is about this size: a name, an id number, a phone.
-        MemberRegistered { member: *m, unit, joined_on: date!(2011 - 01 - 01), personal: SealedPersonal(vec![7; 72]) }.into()
+        MemberRegistered { member: *m, unit, joined_on: date!(2011 - 01 - 01), personal: SealedPersonal(vec![7; 72]) }
+            .into()
     }));
     let mut commands = vec![request(setup)];
     for i in 0..outings {
@@ -105,10 +106,19 @@ pub fn campaign_unit(index: usize, outings: usize) -> Vec<AppendRequest> {
             beneficiaries: (i % 50) as u32,
         };
         let participants: Vec<Participation> = (0..3)
-            .map(|k| Participation { member: members[(i + k * 3) % 10], span, minutes: Minutes::new(90).expect("positive") })
+            .map(|k| Participation {
+                member: members[(i + k * 3) % 10],
+                span,
+                minutes: Minutes::new(90).expect("positive"),
+            })
             .collect();
-        let mut events: Vec<DomainEvent> =
-            vec![OutingRegistered { outing, unit, details: details.clone(), participants: participants.clone() }.into()];
+        let mut events: Vec<DomainEvent> = vec![OutingRegistered {
+            outing,
+            unit,
+            details: details.clone(),
+            participants: participants.clone(),
+        }
+        .into()];
         events.extend(participants.iter().map(|p| -> DomainEvent {
             ServiceBooked { member: p.member, outing, date: day, span, minutes: p.minutes }.into()
         }));

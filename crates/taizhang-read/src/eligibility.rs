@@ -326,7 +326,12 @@ impl Assessor<'_> {
             };
             match reason {
                 Some(r) => excluded.push(exclude(r)),
-                None => counted.push(Counted { outing: id, date, minutes: minutes.unwrap_or(0), position: view.last_position() }),
+                None => counted.push(Counted {
+                    outing: id,
+                    date,
+                    minutes: minutes.unwrap_or(0),
+                    position: view.last_position(),
+                }),
             }
         }
         (counted, excluded)

@@ -387,7 +387,13 @@ impl ReadModel {
                 (self.actors.len() - 1) as u32
             }
         };
-        OutingVersion { position: event.position, recorded_at: event.recorded_at, actor, change, content: content.map(Box::new) }
+        OutingVersion {
+            position: event.position,
+            recorded_at: event.recorded_at,
+            actor,
+            change,
+            content: content.map(Box::new),
+        }
     }
 
     fn push_outing_version(&mut self, outing: OutingId, version: OutingVersion) {
@@ -438,7 +444,14 @@ impl ReadModel {
 
     /// The derived indexes, for digests.
     pub(crate) fn indexes(&self) -> impl Serialize + '_ {
-        (&self.outing_numbers, &self.unit_outings, &self.member_outings, &self.unit_members, &self.symbols, &self.actors)
+        (
+            &self.outing_numbers,
+            &self.unit_outings,
+            &self.member_outings,
+            &self.unit_members,
+            &self.symbols,
+            &self.actors,
+        )
     }
 
     /// Members of `unit` on `date`, as known at `as_of`.

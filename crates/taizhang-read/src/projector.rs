@@ -77,7 +77,7 @@ impl<S: EventStore> Projector<S> {
             Some(path) => load_checkpoint(store.as_ref(), path).await?.unwrap_or_default(),
             None => ReadModel::default(),
         };
-        catch_up(store.as_ref(), &mut model, store.head()).await?;
+        catch_up(&store, &mut model, store.head()).await?;
         let position = model.position;
         let (applied, _) = watch::channel(position);
         Ok(Arc::new(Self {
@@ -170,9 +170,9 @@ impl<S: EventStore> Projector<S> {
     pub async fn rebuild(&self) -> Result<RebuildReport, ReadError> {
         let mut fresh = ReadModel::default();
         // Most of the work happens without holding anything the live model needs.
-        catch_up(self.store.as_ref(), &mut fresh, self.position()).await?;
+        catch_up(&self.store, &mut fresh, self.position()).await?;
         let mut applied = self.apply_lock.lock().await;
-        catch_up(self.store.as_ref(), &mut fresh, *applied).await?;
+        catch_up(&self.store, &mut fresh, *applied).await?;
         let live = self.read(digests);
         let rebuilt = digests(&fresh);
         *applied = fresh.position;
@@ -183,18 +183,44 @@ impl<S: EventStore> Projector<S> {
     }
 }
 
-/// Applies the log to `model` until it reaches `target`.
-pub async fn catch_up<S: EventStore>(store: &S, model: &mut ReadModel, target: Position) -> Result<(), StoreError> {
-    while model.position < target {
-        let events = store.read_all(model.position + 1, BATCH.min((target - model.position) as usize)).await?;
-        if events.is_empty() {
-            break;
-        }
-        for event in &events {
+/// Applies the log to `model` until it reaches `target`. Reading and decoding run in a
+/// task of their own, a few batches ahead, so that on a multi-threaded runtime they
+/// overlap with applying.
+pub async fn catch_up<S: EventStore>(
+    store: &Arc<S>,
+    model: &mut ReadModel,
+    target: Position,
+) -> Result<(), StoreError> {
+    if model.position >= target {
+        return Ok(());
+    }
+    let (tx, mut rx) = tokio::sync::mpsc::channel(4);
+    let reader = {
+        let store = store.clone();
+        let mut next = model.position + 1;
+        tokio::spawn(async move {
+            while next <= target {
+                let batch = store.read_all(next, BATCH.min((target - next + 1) as usize)).await;
+                let last = match &batch {
+                    Ok(events) => events.last().map(|e| e.position),
+                    Err(_) => None,
+                };
+                if tx.send(batch).await.is_err() {
+                    return;
+                }
+                match last {
+                    Some(p) => next = p + 1,
+                    None => return,
+                }
+            }
+        })
+    };
+    while let Some(batch) = rx.recv().await {
+        for event in &batch? {
             model.apply(event);
         }
     }
-    Ok(())
+    reader.await.map_err(|e| StoreError::Backend(format!("log reader task: {e}")))
 }
 
 /// The checkpoint at `path`, if it exists and still describes a prefix of this log (a

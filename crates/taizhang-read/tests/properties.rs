@@ -159,7 +159,7 @@ async fn live_projection_resumed_from_a_checkpoint_equals_a_rebuild() {
 
         // The resumed live model equals one built from scratch, part by part.
         let mut scratch = ReadModel::default();
-        catch_up(store.as_ref(), &mut scratch, store.head()).await.unwrap();
+        catch_up(&store, &mut scratch, store.head()).await.unwrap();
         assert_eq!(projector.read(digests), digests(&scratch), "seed {seed}");
         let rebuilt = projector.rebuild().await.unwrap();
         assert!(rebuilt.matches(), "seed {seed}: {rebuilt:?}");
@@ -231,7 +231,7 @@ async fn reads_as_of_a_position_equal_reads_of_the_log_truncated_there() {
             let truncated_store = Arc::new(SledStore::open(dir.path()).unwrap());
             truncated_store.restore_raw(records[..p as usize].to_vec()).await.unwrap();
             let mut truncated = ReadModel::default();
-            catch_up(truncated_store.as_ref(), &mut truncated, p).await.unwrap();
+            catch_up(&truncated_store, &mut truncated, p).await.unwrap();
 
             let then = AsOf::at_position(p);
             let now = AsOf::now();

@@ -30,6 +30,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{mpsc, Arc, RwLock};
 use std::thread::JoinHandle;
 
+use smallvec::SmallVec;
 use taizhang_core::{StreamId, Timestamp};
 use tokio::sync::{oneshot, watch};
 use uuid::Uuid;
@@ -152,7 +153,9 @@ fn decode_page(first: Position, page: &[u8]) -> Result<Vec<RawRecord>, StoreErro
 }
 
 /// Stream → positions of its events; the index of a position in the list is its version.
-type StreamIndex = HashMap<StreamId, Vec<Position>>;
+/// Most streams (outings, units) hold one to three events: those positions live inside
+/// the map entry, with no allocation of their own.
+type StreamIndex = HashMap<StreamId, SmallVec<[Position; 2]>>;
 
 enum Job {
     Append(AppendRequest, oneshot::Sender<Result<AppendOutcome, StoreError>>),
@@ -197,12 +200,26 @@ impl SledStore {
         // sled caches decoded tree nodes up to 1 GiB by default. Reads here are mostly
         // sequential page scans that the OS page cache serves as well, so a smaller
         // cache keeps resident memory proportionate without slowing scans.
-        let db = sled::Config::new()
-            .path(&path)
-            .flush_every_ms(None)
-            .cache_capacity(SLED_CACHE_BYTES)
-            .open()
-            .map_err(backend)?;
+        let config = sled::Config::new().path(&path).flush_every_ms(None).cache_capacity(SLED_CACHE_BYTES);
+        // sled releases its file lock from background threads a moment after the last
+        // handle is dropped; a process that reopens right after closing (or starts as
+        // another exits) waits for it briefly instead of failing.
+        let mut attempts = 0;
+        let db = loop {
+            match config.open() {
+                Err(e) if e.to_string().contains("could not acquire lock") && attempts < 40 => {
+                    attempts += 1;
+                    std::thread::sleep(std::time::Duration::from_millis(50));
+                }
+                Err(e) if e.to_string().contains("could not acquire lock") => {
+                    return Err(StoreError::Backend(format!(
+                        "{} is in use by another process (only one process may open an embedded store)",
+                        dir.display()
+                    )));
+                }
+                other => break other.map_err(backend)?,
+            }
+        };
         let log = db.open_tree("events").map_err(backend)?;
         let db_file = File::open(path.join("db")).map_err(backend)?;
         // The directory entries of a new database must themselves be durable.
@@ -836,5 +853,18 @@ mod log_tests {
         let store = SledStore::open(dir.path()).unwrap();
         let err = chain::verify(&store, |_| {}).await.unwrap_err();
         assert!(matches!(err, StoreError::Corrupt { position: 27, .. }), "{err:?}");
+    }
+}
+
+#[cfg(test)]
+mod open_tests {
+    use super::*;
+
+    #[test]
+    fn a_second_opener_is_told_the_store_is_in_use() {
+        let dir = tempfile::tempdir().unwrap();
+        let _first = SledStore::open(dir.path()).unwrap();
+        let err = SledStore::open(dir.path()).err().expect("the store is locked");
+        assert!(err.to_string().contains("in use by another process"), "{err}");
     }
 }

@@ -118,7 +118,7 @@ impl World {
 
     pub async fn model(&self) -> ReadModel {
         let mut model = ReadModel::default();
-        catch_up(self.store().as_ref(), &mut model, self.store().head()).await.unwrap();
+        catch_up(self.store(), &mut model, self.store().head()).await.unwrap();
         model
     }
 }
