@@ -20,6 +20,10 @@
 
 mod workload;
 
+/// The same allocator as the `taizhang` binary, so memory figures are the server's.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 use std::io::Write;
 use std::path::Path;
 use std::sync::Arc;

@@ -48,7 +48,7 @@ const COMMAND: u8 = b'c';
 const PAGE_BYTES: usize = 4096;
 
 /// sled's node cache.
-const SLED_CACHE_BYTES: u64 = 256 << 20;
+const SLED_CACHE_BYTES: u64 = 64 << 20;
 
 /// The most appends one group commit takes; bounds the latency of the first in line.
 const MAX_GROUP: usize = 4096;
