@@ -2,7 +2,9 @@
 //! prints one JSON object per line: `name`, `value`, `unit`, and where the figure
 //! compares, `baseline` and `ratio`. The line named after the scenario is its headline.
 //! Every baseline runs in the same process, on the same disk, just before or after the
-//! figure it is compared with, because these machines are shared and noisy.
+//! figure it is compared with, because these machines are shared and noisy. Data goes
+//! to a temporary directory under `TAIZHANG_BENCH_DIR` (default: the working directory);
+//! with `TAIZHANG_BENCH_KEEP` set it is kept, for a closer look afterwards.
 //!
 //! Scenarios:
 //! - `append`: durable single-event commands from 64 concurrent writers; baselines: an
@@ -66,15 +68,24 @@ fn main() -> Result<()> {
     };
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
     let dir = tempfile::tempdir_in(std::env::var_os("TAIZHANG_BENCH_DIR").unwrap_or_else(|| ".".into()))?;
+    // TAIZHANG_BENCH_KEEP keeps the data for a closer look afterwards.
+    let (_cleanup, dir) = if std::env::var_os("TAIZHANG_BENCH_KEEP").is_some() {
+        let kept = dir.keep();
+        eprintln!("keeping {}", kept.display());
+        (None, kept)
+    } else {
+        let path = dir.path().to_owned();
+        (Some(dir), path)
+    };
     match scenario {
-        "append" => runtime.block_on(append(dir.path(), count(60_000))),
-        "import" => runtime.block_on(import(dir.path(), count(400_000))),
-        "scan" => runtime.block_on(scan(dir.path(), count(1_000_000))),
-        "rebuild" => runtime.block_on(rebuild(dir.path(), count(1_000_000))),
+        "append" => runtime.block_on(append(&dir, count(60_000))),
+        "import" => runtime.block_on(import(&dir, count(400_000))),
+        "scan" => runtime.block_on(scan(&dir, count(1_000_000))),
+        "rebuild" => runtime.block_on(rebuild(&dir, count(1_000_000))),
         "rebuild-measure" => {
             runtime.block_on(rebuild_measure(Path::new(args.get(1).map(String::as_str).unwrap_or("."))))
         }
-        "ledger" => runtime.block_on(ledger(dir.path(), count(1_000_000))),
+        "ledger" => runtime.block_on(ledger(&dir, count(1_000_000))),
         other => bail!("unknown scenario {other:?}; expected append, import, scan, rebuild or ledger"),
     }
 }
@@ -313,8 +324,11 @@ async fn load_campaign(path: &Path, events: usize) -> Result<(Arc<SledStore>, Un
     Ok((store, first_unit.expect("at least one unit")))
 }
 
-/// Resident memory of this process, from /proc.
+/// Resident memory of this process, from /proc, after giving the allocator a moment
+/// to return what was freed (mimalloc purges freed pages after a short delay).
 fn resident_bytes() -> Result<u64> {
+    std::thread::sleep(Duration::from_millis(300));
+    drop(std::hint::black_box(vec![0u8; 64]));
     let statm = std::fs::read_to_string("/proc/self/statm")?;
     let pages: u64 = statm.split_whitespace().nth(1).unwrap_or("0").parse()?;
     Ok(pages * 4096)
