@@ -28,6 +28,7 @@ pub mod codec;
 pub mod conformance;
 pub mod keys;
 mod sled_store;
+mod staging;
 mod subscription;
 
 use std::future::Future;

@@ -35,7 +35,8 @@ use taizhang_core::{StreamId, Timestamp};
 use tokio::sync::{oneshot, watch};
 use uuid::Uuid;
 
-use crate::codec::{self, Envelope, GENESIS_HASH};
+use crate::codec::{self, GENESIS_HASH};
+use crate::staging::{check_restore, outcome_of, Encoded, Tail};
 use crate::{AppendOutcome, AppendRequest, EventStore, Position, RawRecord, RecordedEvent, StoreError};
 
 const PAGE: u8 = b'e';
@@ -252,9 +253,7 @@ impl SledStore {
             db: db.clone(),
             log: log.clone(),
             db_file,
-            head,
-            last_hash,
-            last_recorded_at,
+            tail: Tail { head, last_hash, last_recorded_at },
             index: index.clone(),
             head_tx,
             poisoned: poisoned.clone(),
@@ -417,40 +416,13 @@ fn visit_range(
     Ok(())
 }
 
-/// The outcome of a command, recomputed from its stored records.
-fn outcome_of(command_id: Uuid, records: &[RawRecord]) -> Result<AppendOutcome, StoreError> {
-    let (Some(first), Some(last)) = (records.first(), records.last()) else {
-        return Err(StoreError::Backend(format!("command {command_id} indexed without events")));
-    };
-    let mut streams: Vec<(StreamId, u64)> = Vec::new();
-    let mut recorded_at = Timestamp::default();
-    for record in records {
-        let (env, _) = codec::decode_envelope(record)?;
-        recorded_at = env.recorded_at;
-        match streams.iter_mut().find(|(s, _)| *s == env.stream) {
-            Some(entry) => entry.1 = env.version,
-            None => streams.push((env.stream, env.version)),
-        }
-    }
-    Ok(AppendOutcome {
-        command_id,
-        first_position: first.position,
-        last_position: last.position,
-        streams,
-        recorded_at,
-        duplicate: true,
-    })
-}
-
 /// The single writer: owns the head, the chain's last hash, and all changes to the
 /// stream index, so that checks and writes of one group see one consistent state.
 struct Writer {
     db: sled::Db,
     log: sled::Tree,
     db_file: File,
-    head: Position,
-    last_hash: [u8; 32],
-    last_recorded_at: Timestamp,
+    tail: Tail,
     index: Arc<RwLock<StreamIndex>>,
     head_tx: watch::Sender<Position>,
     poisoned: Arc<AtomicBool>,
@@ -536,7 +508,7 @@ impl Writer {
                     }
                 }
             } else {
-                self.head_tx.send_replace(self.head);
+                self.head_tx.send_replace(self.tail.head);
             }
         }
         for reply in replies {
@@ -612,82 +584,22 @@ impl Writer {
         index: &mut StreamIndex,
         group: &mut Group,
     ) -> Result<AppendOutcome, StoreError> {
-        if request.events.is_empty() {
-            return Err(StoreError::InvalidRequest("an append needs at least one event".into()));
+        let encoded = Encoded::new(request)?;
+        if let Some((first, last)) = self.stored_command(encoded.request.command_id, group)? {
+            return encoded.retry_outcome(&group.records(&self.log, first, last)?);
         }
-        let payloads: Vec<Vec<u8>> = request.events.iter().map(|e| codec::encode_payload(&e.payload)).collect();
-
-        if let Some((first, last)) = self.stored_command(request.command_id, group)? {
-            // A retry, if it asks for exactly the events stored under this id.
-            let stored = group.records(&self.log, first, last)?;
-            let same = stored.len() == request.events.len()
-                && stored.iter().zip(request.events.iter().zip(&payloads)).all(|(record, (event, payload))| {
-                    codec::decode_envelope(record).is_ok_and(|(env, stored_payload)| {
-                        env.stream == event.payload.stream()
-                            && env.type_code == event.payload.type_code()
-                            && env.schema_version == event.payload.schema_version()
-                            && env.occurred_at == event.occurred_at
-                            && stored_payload == payload.as_slice()
-                    })
-                });
-            return if same {
-                outcome_of(request.command_id, &stored)
-            } else {
-                Err(StoreError::CommandIdReused(request.command_id))
-            };
-        }
-
-        for &(stream, expected) in &request.expectations {
-            let actual = index.get(&stream).and_then(|p| (p.len() as u64).checked_sub(1));
-            if !expected.admits(actual) {
-                return Err(StoreError::Conflict { stream, expected, actual });
-            }
-        }
-
-        // Every check passed: from here on the append is staged and cannot fail.
-        // Never earlier than the last event's, even if the clock steps back, so that
-        // recorded-at order is log order and "as of a time" is a position.
-        let recorded_at = Timestamp::now().max(self.last_recorded_at);
-        self.last_recorded_at = recorded_at;
-        let first_position = self.head + 1;
-        let mut streams: Vec<(StreamId, u64)> = Vec::new();
-        for (event, payload) in request.events.iter().zip(&payloads) {
-            let stream = event.payload.stream();
-            let positions = index.entry(stream).or_default();
-            let version = positions.len() as u64;
-            let position = self.head + 1;
-            let envelope = Envelope {
-                event_id: Uuid::now_v7(),
-                stream,
-                version,
-                recorded_at,
-                occurred_at: event.occurred_at,
-                actor: request.actor,
-                command_id: request.command_id,
-                correlation_id: request.correlation_id,
-                causation_id: request.causation_id,
-                type_code: event.payload.type_code(),
-                schema_version: event.payload.schema_version(),
-            };
-            let (bytes, hash) = codec::encode_record(&self.last_hash, position, &envelope, payload);
-            group.records.push(RawRecord { position, bytes });
-            positions.push(position);
-            self.head = position;
-            self.last_hash = hash;
-            match streams.iter_mut().find(|(s, _)| *s == stream) {
-                Some(entry) => entry.1 = version,
-                None => streams.push((stream, version)),
-            }
-        }
-        group.commands.insert(request.command_id, (first_position, self.head));
-        Ok(AppendOutcome {
-            command_id: request.command_id,
-            first_position,
-            last_position: self.head,
-            streams,
-            recorded_at,
-            duplicate: false,
-        })
+        encoded.check(|stream| index.get(&stream).and_then(|p| (p.len() as u64).checked_sub(1)))?;
+        let outcome = encoded.stage(
+            &mut self.tail,
+            |stream, position| {
+                let positions = index.entry(stream).or_default();
+                positions.push(position);
+                positions.len() as u64 - 1
+            },
+            &mut group.records,
+        );
+        group.commands.insert(outcome.command_id, (outcome.first_position, outcome.last_position));
+        Ok(outcome)
     }
 
     /// Stages backup records after the head. Checks every record first, so a bad backup
@@ -698,34 +610,9 @@ impl Writer {
         index: &mut StreamIndex,
         group: &mut Group,
     ) -> Result<(), StoreError> {
-        let mut head = self.head;
-        let mut last_hash = self.last_hash;
-        let mut new_versions: HashMap<StreamId, u64> = HashMap::new();
-        let mut envelopes = Vec::with_capacity(records.len());
-        for record in &records {
-            let corrupt = |reason: String| StoreError::Corrupt { position: record.position, reason };
-            if record.position != head + 1 {
-                return Err(corrupt(format!("expected position {}, the backup has {}", head + 1, record.position)));
-            }
-            let (hash, body) = codec::split_record(record)?;
-            if codec::chain_hash(&last_hash, record.position, body) != hash {
-                return Err(corrupt("hash does not chain to the record before".into()));
-            }
-            let (env, payload) = codec::decode_envelope(record)?;
-            codec::decode_payload(env.type_code, env.schema_version, payload).map_err(corrupt)?;
-            let next = new_versions
-                .get(&env.stream)
-                .copied()
-                .unwrap_or_else(|| index.get(&env.stream).map_or(0, |p| p.len() as u64));
-            if env.version != next {
-                return Err(corrupt(format!("{} version {} does not follow {}", env.stream, env.version, next)));
-            }
-            new_versions.insert(env.stream, next + 1);
-            head = record.position;
-            last_hash = hash;
-            self.last_recorded_at = self.last_recorded_at.max(env.recorded_at);
-            envelopes.push(env);
-        }
+        let (envelopes, tail) = check_restore(&records, self.tail, |stream| {
+            index.get(&stream).and_then(|p| (p.len() as u64).checked_sub(1))
+        })?;
         for (record, env) in records.into_iter().zip(envelopes) {
             index.entry(env.stream).or_default().push(record.position);
             group
@@ -735,8 +622,7 @@ impl Writer {
                 .or_insert((record.position, record.position));
             group.records.push(record);
         }
-        self.head = head;
-        self.last_hash = last_hash;
+        self.tail = tail;
         Ok(())
     }
 }
@@ -766,6 +652,7 @@ mod log_tests {
     use super::*;
     use crate::chain;
     use crate::codec::legacy::{OutingDetailsV1, OutingRegisteredV1};
+    use crate::codec::Envelope;
     use crate::conformance::register;
 
     fn text(s: &str) -> Text {
