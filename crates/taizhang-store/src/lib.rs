@@ -27,12 +27,14 @@ pub mod chain;
 pub mod codec;
 pub mod conformance;
 pub mod keys;
+mod postgres_store;
 mod sled_store;
 mod staging;
 mod subscription;
 
 use std::future::Future;
 
+pub use postgres_store::PgStore;
 use serde::{Deserialize, Serialize};
 pub use sled_store::SledStore;
 pub use subscription::Subscription;

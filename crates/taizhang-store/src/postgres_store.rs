@@ -1,0 +1,547 @@
+//! The PostgreSQL backend: one `events` table shared by every server of a deployment.
+//!
+//! Tables (in a schema of the deployment's choosing, created at connect):
+//! - `events (position PK, stream, version, command_id, record)`, unique (stream, version);
+//! - `commands (command_id PK, first_position, last_position)`;
+//! - `tail (id = 1, position, hash, recorded_at)`: the end of the chain.
+//!
+//! **No skipped events.** A sequence would hand out positions that commit out of order:
+//! a reader could see 11 before the transaction holding 10 commits, and tail past 10
+//! for good. Instead every append transaction first locks the single `tail` row
+//! (`SELECT … FOR UPDATE`) and assigns positions after it; the next writer, on any
+//! server, waits for that lock until the previous transaction has committed. Positions
+//! therefore become visible strictly in order, and a reader reading "from position N
+//! on" can never miss one. The cost is that appends are serialised across servers;
+//! each server batches the appends waiting at that moment into one transaction (group
+//! commit), as the sled writer does.
+//!
+//! Live tailing: each commit sends `NOTIFY` with the new tail position; every server
+//! listens, and also polls the tail twice a second in case a notification is lost.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use taizhang_core::{StreamId, Timestamp};
+use tokio::sync::{mpsc, oneshot, watch};
+use tokio::task::JoinHandle;
+use tokio_postgres::{AsyncMessage, Client, NoTls};
+use uuid::Uuid;
+
+use crate::codec::{self, GENESIS_HASH};
+use crate::staging::{check_restore, outcome_of, Encoded, Tail};
+use crate::{AppendOutcome, AppendRequest, EventStore, Position, RawRecord, RecordedEvent, StoreError};
+
+const MAX_GROUP: usize = 1024;
+const POLL_EVERY: Duration = Duration::from_millis(500);
+
+fn pg(e: tokio_postgres::Error) -> StoreError {
+    StoreError::Backend(format!("postgresql: {e}"))
+}
+
+enum Job {
+    Append(AppendRequest, oneshot::Sender<Result<AppendOutcome, StoreError>>),
+    Restore(Vec<RawRecord>, oneshot::Sender<Result<(), StoreError>>),
+}
+
+/// The PostgreSQL event store. Cheap to clone.
+#[derive(Clone)]
+pub struct PgStore {
+    inner: Arc<PgInner>,
+}
+
+struct PgInner {
+    reader: Client,
+    schema: String,
+    jobs: mpsc::UnboundedSender<Job>,
+    head: watch::Receiver<Position>,
+    tasks: Vec<JoinHandle<()>>,
+}
+
+impl Drop for PgInner {
+    fn drop(&mut self) {
+        for task in &self.tasks {
+            task.abort();
+        }
+    }
+}
+
+/// A schema name is spliced into SQL, so only plain identifiers are accepted.
+fn check_schema(schema: &str) -> Result<(), StoreError> {
+    let ok = !schema.is_empty()
+        && schema.len() <= 63
+        && schema.starts_with(|c: char| c.is_ascii_lowercase() || c == '_')
+        && schema.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_');
+    if ok {
+        Ok(())
+    } else {
+        Err(StoreError::InvalidRequest(format!("schema name {schema:?}: use lowercase letters, digits and _")))
+    }
+}
+
+async fn connect(url: &str) -> Result<(Client, JoinHandle<()>), StoreError> {
+    let (client, connection) = tokio_postgres::connect(url, NoTls).await.map_err(pg)?;
+    let task = tokio::spawn(async move {
+        let _ = connection.await;
+    });
+    Ok((client, task))
+}
+
+impl PgStore {
+    /// Connects to `url`, creates the schema and its tables if needed, and starts this
+    /// server's writer and listener.
+    pub async fn connect(url: &str, schema: &str) -> Result<Self, StoreError> {
+        check_schema(schema)?;
+        let (reader, reader_task) = connect(url).await?;
+        let (mut writer, writer_conn) = connect(url).await?;
+        migrate(&mut writer, schema).await?;
+        let head = current_tail(&reader, schema).await?;
+        let (head_tx, head_rx) = watch::channel(head);
+        let head_tx = Arc::new(head_tx);
+        let (jobs, rx) = mpsc::unbounded_channel();
+        let writer_task = tokio::spawn(run_writer(writer, schema.to_owned(), rx, head_tx.clone()));
+        let listener_task = tokio::spawn(listen(url.to_owned(), schema.to_owned(), head_tx));
+        Ok(Self {
+            inner: Arc::new(PgInner {
+                reader,
+                schema: schema.to_owned(),
+                jobs,
+                head: head_rx,
+                tasks: vec![reader_task, writer_conn, writer_task, listener_task],
+            }),
+        })
+    }
+
+    /// Drops the schema and everything in it (for tests and decommissioning).
+    pub async fn drop_schema(url: &str, schema: &str) -> Result<(), StoreError> {
+        check_schema(schema)?;
+        let (client, task) = connect(url).await?;
+        let result = client.batch_execute(&format!("DROP SCHEMA IF EXISTS {schema} CASCADE")).await.map_err(pg);
+        task.abort();
+        result
+    }
+
+    async fn submit<T>(
+        &self,
+        job: impl FnOnce(oneshot::Sender<Result<T, StoreError>>) -> Job,
+    ) -> Result<T, StoreError> {
+        let (tx, rx) = oneshot::channel();
+        self.inner.jobs.send(job(tx)).map_err(|_| StoreError::Backend("the writer stopped".into()))?;
+        rx.await.map_err(|_| StoreError::Backend("the writer stopped".into()))?
+    }
+
+    fn s(&self) -> &str {
+        &self.inner.schema
+    }
+}
+
+async fn migrate(client: &mut Client, s: &str) -> Result<(), StoreError> {
+    // Several servers may start together: an advisory lock makes the creation one at a time.
+    let genesis = hex::encode(GENESIS_HASH);
+    let sql = format!(
+        "BEGIN;
+         SELECT pg_advisory_xact_lock(hashtext('taizhang-migrate-{s}'));
+         CREATE SCHEMA IF NOT EXISTS {s};
+         CREATE TABLE IF NOT EXISTS {s}.events (
+             position BIGINT PRIMARY KEY,
+             stream BYTEA NOT NULL,
+             version BIGINT NOT NULL,
+             command_id BYTEA NOT NULL,
+             record BYTEA NOT NULL,
+             UNIQUE (stream, version));
+         CREATE TABLE IF NOT EXISTS {s}.commands (
+             command_id BYTEA PRIMARY KEY,
+             first_position BIGINT NOT NULL,
+             last_position BIGINT NOT NULL);
+         CREATE TABLE IF NOT EXISTS {s}.tail (
+             id INT PRIMARY KEY CHECK (id = 1),
+             position BIGINT NOT NULL,
+             hash BYTEA NOT NULL,
+             recorded_at BIGINT NOT NULL);
+         INSERT INTO {s}.tail VALUES (1, 0, '\\x{genesis}', 0) ON CONFLICT DO NOTHING;
+         COMMIT;"
+    );
+    client.batch_execute(&sql).await.map_err(pg)
+}
+
+async fn current_tail(client: &Client, s: &str) -> Result<Position, StoreError> {
+    let row = client.query_one(&format!("SELECT position FROM {s}.tail WHERE id = 1"), &[]).await.map_err(pg)?;
+    Ok(row.get::<_, i64>(0) as Position)
+}
+
+fn raise(head: &watch::Sender<Position>, position: Position) {
+    head.send_if_modified(|h| {
+        let moved = position > *h;
+        *h = (*h).max(position);
+        moved
+    });
+}
+
+/// Learns of other servers' commits: `LISTEN`, with a poll of the tail as the fallback.
+async fn listen(url: String, s: String, head: Arc<watch::Sender<Position>>) {
+    loop {
+        if let Ok((client, mut connection)) = tokio_postgres::connect(&url, NoTls).await {
+            let (notes_tx, mut notes) = mpsc::unbounded_channel();
+            let pump = tokio::spawn(async move {
+                while let Some(message) = std::future::poll_fn(|cx| connection.poll_message(cx)).await {
+                    match message {
+                        Ok(AsyncMessage::Notification(n)) => {
+                            let _ = notes_tx.send(n.payload().parse::<Position>().unwrap_or(0));
+                        }
+                        Ok(_) => {}
+                        Err(_) => break,
+                    }
+                }
+            });
+            if client.batch_execute(&format!("LISTEN taizhang_{s}")).await.is_ok() {
+                let mut poll = tokio::time::interval(POLL_EVERY);
+                loop {
+                    tokio::select! {
+                        note = notes.recv() => match note {
+                            Some(position) => raise(&head, position),
+                            None => break,
+                        },
+                        _ = poll.tick() => match current_tail(&client, &s).await {
+                            Ok(position) => raise(&head, position),
+                            Err(_) => break,
+                        },
+                    }
+                }
+            }
+            pump.abort();
+        }
+        // Connection lost: try again shortly.
+        tokio::time::sleep(POLL_EVERY).await;
+    }
+}
+
+async fn run_writer(
+    mut client: Client,
+    s: String,
+    mut rx: mpsc::UnboundedReceiver<Job>,
+    head: Arc<watch::Sender<Position>>,
+) {
+    while let Some(first) = rx.recv().await {
+        let mut jobs = vec![first];
+        while jobs.len() < MAX_GROUP {
+            match rx.try_recv() {
+                Ok(job) => jobs.push(job),
+                Err(_) => break,
+            }
+        }
+        commit_group(&mut client, &s, jobs, &head).await;
+    }
+}
+
+enum Reply {
+    Append(oneshot::Sender<Result<AppendOutcome, StoreError>>, Result<AppendOutcome, StoreError>),
+    Restore(oneshot::Sender<Result<(), StoreError>>, Result<(), StoreError>),
+}
+
+async fn commit_group(client: &mut Client, s: &str, jobs: Vec<Job>, head: &watch::Sender<Position>) {
+    let mut replies = Vec::with_capacity(jobs.len());
+    let result = stage_and_commit(client, s, jobs, &mut replies).await;
+    match result {
+        Ok(tail) => raise(head, tail),
+        Err(e) => {
+            // The transaction did not commit: nothing of this group was written.
+            for reply in &mut replies {
+                match reply {
+                    Reply::Append(_, r @ Ok(_)) => *r = Err(e.clone()),
+                    Reply::Restore(_, r @ Ok(_)) => *r = Err(e.clone()),
+                    _ => {}
+                }
+            }
+        }
+    }
+    for reply in replies {
+        match reply {
+            Reply::Append(tx, r) => drop(tx.send(r)),
+            Reply::Restore(tx, r) => drop(tx.send(r)),
+        }
+    }
+}
+
+/// Stages every job of the group in one transaction, under the tail lock, and commits.
+/// Jobs refused by a check get their error in `replies`; the others their outcome, which
+/// the caller turns into an error if the commit fails.
+async fn stage_and_commit(
+    client: &mut Client,
+    s: &str,
+    jobs: Vec<Job>,
+    replies: &mut Vec<Reply>,
+) -> Result<Position, StoreError> {
+    let tx = client.transaction().await.map_err(pg)?;
+    let row = tx
+        .query_one(&format!("SELECT position, hash, recorded_at FROM {s}.tail WHERE id = 1 FOR UPDATE"), &[])
+        .await
+        .map_err(pg)?;
+    let hash: Vec<u8> = row.get(1);
+    let mut tail = Tail {
+        head: row.get::<_, i64>(0) as Position,
+        last_hash: hash.as_slice().try_into().map_err(|_| StoreError::Backend("tail hash is not 32 bytes".into()))?,
+        last_recorded_at: Timestamp(row.get(2)),
+    };
+
+    // What the checks need, fetched once for the whole group.
+    let mut streams: Vec<Vec<u8>> = Vec::new();
+    let mut command_ids: Vec<Vec<u8>> = Vec::new();
+    for job in &jobs {
+        match job {
+            Job::Append(r, _) => {
+                command_ids.push(r.command_id.as_bytes().to_vec());
+                streams.extend(r.expectations.iter().map(|(st, _)| st.to_bytes().to_vec()));
+                streams.extend(r.events.iter().map(|e| e.payload.stream().to_bytes().to_vec()));
+            }
+            Job::Restore(records, _) => {
+                for record in records {
+                    if let Ok((env, _)) = codec::decode_envelope(record) {
+                        streams.push(env.stream.to_bytes().to_vec());
+                    }
+                }
+            }
+        }
+    }
+    let mut versions: HashMap<StreamId, Option<u64>> = HashMap::new();
+    for row in tx
+        .query(
+            &format!("SELECT stream, max(version) FROM {s}.events WHERE stream = ANY($1) GROUP BY stream"),
+            &[&streams],
+        )
+        .await
+        .map_err(pg)?
+    {
+        let stream: Vec<u8> = row.get(0);
+        if let Some(id) = StreamId::from_bytes(&stream) {
+            versions.insert(id, Some(row.get::<_, i64>(1) as u64));
+        }
+    }
+    let mut known_commands: HashMap<Uuid, (Position, Position)> = HashMap::new();
+    for row in tx
+        .query(
+            &format!("SELECT command_id, first_position, last_position FROM {s}.commands WHERE command_id = ANY($1)"),
+            &[&command_ids],
+        )
+        .await
+        .map_err(pg)?
+    {
+        let id: Vec<u8> = row.get(0);
+        if let Ok(id) = Uuid::from_slice(&id) {
+            known_commands.insert(id, (row.get::<_, i64>(1) as Position, row.get::<_, i64>(2) as Position));
+        }
+    }
+
+    let first_new = tail.head + 1;
+    let mut records: Vec<RawRecord> = Vec::new();
+    let mut commands: Vec<(Uuid, Position, Position)> = Vec::new();
+    let version_of =
+        |versions: &HashMap<StreamId, Option<u64>>, stream: StreamId| versions.get(&stream).copied().flatten();
+    for job in jobs {
+        match job {
+            Job::Append(request, reply) => {
+                let result = async {
+                    let encoded = Encoded::new(request)?;
+                    if let Some(&(first, last)) = known_commands.get(&encoded.request.command_id) {
+                        let stored = if first >= first_new {
+                            records[(first - first_new) as usize..=(last - first_new) as usize].to_vec()
+                        } else {
+                            read_range(&tx, s, first, last).await?
+                        };
+                        return encoded.retry_outcome(&stored);
+                    }
+                    encoded.check(|stream| version_of(&versions, stream))?;
+                    let outcome = encoded.stage(
+                        &mut tail,
+                        |stream, _| {
+                            let next = version_of(&versions, stream).map_or(0, |v| v + 1);
+                            versions.insert(stream, Some(next));
+                            next
+                        },
+                        &mut records,
+                    );
+                    known_commands.insert(outcome.command_id, (outcome.first_position, outcome.last_position));
+                    commands.push((outcome.command_id, outcome.first_position, outcome.last_position));
+                    Ok(outcome)
+                }
+                .await;
+                replies.push(Reply::Append(reply, result));
+            }
+            Job::Restore(batch, reply) => {
+                let result =
+                    check_restore(&batch, tail, |stream| version_of(&versions, stream)).map(|(envelopes, after)| {
+                        for (record, env) in batch.into_iter().zip(envelopes) {
+                            versions.insert(env.stream, Some(env.version));
+                            match commands.last_mut() {
+                                Some((id, _, last)) if *id == env.command_id => *last = record.position,
+                                _ => commands.push((env.command_id, record.position, record.position)),
+                            }
+                            records.push(record);
+                        }
+                        tail = after;
+                    });
+                replies.push(Reply::Restore(reply, result));
+            }
+        }
+    }
+    if records.is_empty() {
+        tx.rollback().await.map_err(pg)?;
+        return Ok(tail.head);
+    }
+
+    let mut positions = Vec::with_capacity(records.len());
+    let mut stream_keys = Vec::with_capacity(records.len());
+    let mut stream_versions = Vec::with_capacity(records.len());
+    let mut command_of = Vec::with_capacity(records.len());
+    let mut bytes = Vec::with_capacity(records.len());
+    for record in &records {
+        let (env, _) = codec::decode_envelope(record)?;
+        positions.push(record.position as i64);
+        stream_keys.push(env.stream.to_bytes().to_vec());
+        stream_versions.push(env.version as i64);
+        command_of.push(env.command_id.as_bytes().to_vec());
+        bytes.push(record.bytes.as_slice());
+    }
+    tx.execute(
+        &format!(
+            "INSERT INTO {s}.events (position, stream, version, command_id, record)
+             SELECT * FROM UNNEST($1::bigint[], $2::bytea[], $3::bigint[], $4::bytea[], $5::bytea[])"
+        ),
+        &[&positions, &stream_keys, &stream_versions, &command_of, &bytes],
+    )
+    .await
+    .map_err(pg)?;
+    let ids: Vec<Vec<u8>> = commands.iter().map(|(id, _, _)| id.as_bytes().to_vec()).collect();
+    let firsts: Vec<i64> = commands.iter().map(|(_, f, _)| *f as i64).collect();
+    let lasts: Vec<i64> = commands.iter().map(|(_, _, l)| *l as i64).collect();
+    tx.execute(
+        &format!(
+            "INSERT INTO {s}.commands (command_id, first_position, last_position)
+             SELECT * FROM UNNEST($1::bytea[], $2::bigint[], $3::bigint[]) ON CONFLICT DO NOTHING"
+        ),
+        &[&ids, &firsts, &lasts],
+    )
+    .await
+    .map_err(pg)?;
+    tx.execute(
+        &format!("UPDATE {s}.tail SET position = $1, hash = $2, recorded_at = $3 WHERE id = 1"),
+        &[&(tail.head as i64), &tail.last_hash.as_slice(), &tail.last_recorded_at.0],
+    )
+    .await
+    .map_err(pg)?;
+    tx.execute("SELECT pg_notify($1, $2)", &[&format!("taizhang_{s}"), &tail.head.to_string()]).await.map_err(pg)?;
+    tx.commit().await.map_err(pg)?;
+    Ok(tail.head)
+}
+
+async fn read_range(
+    client: &impl tokio_postgres::GenericClient,
+    s: &str,
+    first: Position,
+    last: Position,
+) -> Result<Vec<RawRecord>, StoreError> {
+    let rows = client
+        .query(
+            &format!("SELECT position, record FROM {s}.events WHERE position BETWEEN $1 AND $2 ORDER BY position"),
+            &[&(first as i64), &(last as i64)],
+        )
+        .await
+        .map_err(pg)?;
+    Ok(rows.into_iter().map(|r| RawRecord { position: r.get::<_, i64>(0) as Position, bytes: r.get(1) }).collect())
+}
+
+fn limit(n: usize) -> i64 {
+    i64::try_from(n).unwrap_or(i64::MAX)
+}
+
+impl EventStore for PgStore {
+    async fn append(&self, request: AppendRequest) -> Result<AppendOutcome, StoreError> {
+        self.submit(|tx| Job::Append(request, tx)).await
+    }
+
+    async fn command_outcome(&self, command_id: Uuid) -> Result<Option<AppendOutcome>, StoreError> {
+        let row = self
+            .inner
+            .reader
+            .query_opt(
+                &format!("SELECT first_position, last_position FROM {}.commands WHERE command_id = $1", self.s()),
+                &[&command_id.as_bytes().as_slice()],
+            )
+            .await
+            .map_err(pg)?;
+        let Some(row) = row else { return Ok(None) };
+        let records = read_range(
+            &self.inner.reader,
+            self.s(),
+            row.get::<_, i64>(0) as Position,
+            row.get::<_, i64>(1) as Position,
+        )
+        .await?;
+        Ok(Some(outcome_of(command_id, &records)?))
+    }
+
+    async fn stream_version(&self, stream: StreamId) -> Result<Option<u64>, StoreError> {
+        let row = self
+            .inner
+            .reader
+            .query_one(
+                &format!("SELECT max(version) FROM {}.events WHERE stream = $1", self.s()),
+                &[&stream.to_bytes().as_slice()],
+            )
+            .await
+            .map_err(pg)?;
+        Ok(row.get::<_, Option<i64>>(0).map(|v| v as u64))
+    }
+
+    async fn read_stream(
+        &self,
+        stream: StreamId,
+        from_version: u64,
+        limit_n: usize,
+    ) -> Result<Vec<RecordedEvent>, StoreError> {
+        let rows = self
+            .inner
+            .reader
+            .query(
+                &format!(
+                    "SELECT position, record FROM {}.events WHERE stream = $1 AND version >= $2 ORDER BY version LIMIT $3",
+                    self.s()
+                ),
+                &[&stream.to_bytes().as_slice(), &i64::try_from(from_version).unwrap_or(i64::MAX), &limit(limit_n)],
+            )
+            .await
+            .map_err(pg)?;
+        rows.into_iter()
+            .map(|r| codec::decode(&RawRecord { position: r.get::<_, i64>(0) as Position, bytes: r.get(1) }))
+            .collect()
+    }
+
+    async fn read_raw(&self, from: Position, limit_n: usize) -> Result<Vec<RawRecord>, StoreError> {
+        // Positions are assigned under the tail lock, so they commit in order: reading
+        // "from N on" cannot pass over one that commits later.
+        let rows = self
+            .inner
+            .reader
+            .query(
+                &format!(
+                    "SELECT position, record FROM {}.events WHERE position >= $1 ORDER BY position LIMIT $2",
+                    self.s()
+                ),
+                &[&(from.max(1) as i64), &limit(limit_n)],
+            )
+            .await
+            .map_err(pg)?;
+        Ok(rows.into_iter().map(|r| RawRecord { position: r.get::<_, i64>(0) as Position, bytes: r.get(1) }).collect())
+    }
+
+    fn head(&self) -> Position {
+        *self.inner.head.borrow()
+    }
+
+    fn watch_head(&self) -> watch::Receiver<Position> {
+        self.inner.head.clone()
+    }
+
+    async fn restore_raw(&self, records: Vec<RawRecord>) -> Result<(), StoreError> {
+        self.submit(|tx| Job::Restore(records, tx)).await
+    }
+}
