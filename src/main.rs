@@ -13,6 +13,7 @@ use std::fs::File;
 use std::io::{BufReader, BufWriter, Write};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
+use std::sync::Arc;
 
 use anyhow::{bail, Context, Result};
 use clap::{Parser, Subcommand};
@@ -20,7 +21,7 @@ use taizhang_core::MemberId;
 use taizhang_read::policy::PolicySet;
 use taizhang_read::Projector;
 use taizhang_store::keys::{MasterKey, SledKeyStore};
-use taizhang_store::{backup, chain, EventStore, SledStore};
+use taizhang_store::{backup, chain, EventStore, PgStore, SledStore};
 
 use crate::progress::Progress;
 
@@ -37,6 +38,12 @@ struct Cli {
     /// Directory of policy files (*.toml) beside the built-in policies.
     #[arg(long, env = "TAIZHANG_POLICY_DIR", global = true)]
     policy_dir: Option<PathBuf>,
+    /// The log: `sled` (embedded, in the data directory) or a `postgres://` URL.
+    #[arg(long, env = "TAIZHANG_STORE", default_value = "sled", global = true)]
+    store: String,
+    /// The PostgreSQL schema of this deployment (several may share a server).
+    #[arg(long, env = "TAIZHANG_PG_SCHEMA", default_value = "taizhang", global = true)]
+    pg_schema: String,
     #[command(subcommand)]
     command: Commands,
 }
@@ -82,28 +89,86 @@ fn main() -> ExitCode {
 fn run(cli: Cli) -> Result<()> {
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
     runtime.block_on(async {
+        if let Commands::Policies = cli.command {
+            return policies(&cli);
+        }
+        let store = open_store(&cli).await?;
         match &cli.command {
-            Commands::Verify => verify(&cli).await,
-            Commands::Rebuild => rebuild(&cli).await,
-            Commands::Policies => policies(&cli),
-            Commands::Export { output, keys } => export(&cli, output.as_deref(), keys.as_deref()).await,
-            Commands::Restore { file, keys } => restore(&cli, file, keys.as_deref()).await,
+            Commands::Verify => on_store!(&store, s => verify(s.as_ref()).await),
+            Commands::Rebuild => on_store!(&store, s => rebuild(&cli, s.clone()).await),
+            Commands::Policies => unreachable!("handled before the store is opened"),
+            Commands::Export { output, keys } => {
+                on_store!(&store, s => export(s.as_ref(), output.as_deref()).await)?;
+                match keys {
+                    Some(path) => export_keys(store.sled()?, path),
+                    None => Ok(()),
+                }
+            }
+            Commands::Restore { file, keys } => {
+                if keys.is_some() {
+                    store.sled()?;
+                }
+                on_store!(&store, s => restore(s.as_ref(), file).await)?;
+                match keys {
+                    Some(path) => restore_keys(&cli, store.sled()?, path).await,
+                    None => Ok(()),
+                }
+            }
         }
     })
 }
 
-fn open_store(cli: &Cli) -> Result<SledStore> {
-    SledStore::open(&cli.data).with_context(|| format!("opening the store in {}", cli.data.display()))
+/// The log a command works on.
+enum AnyStore {
+    Sled(Arc<SledStore>),
+    Pg(Arc<PgStore>),
+}
+
+/// Runs `$body` with `$s` bound to the store, whichever backend it is.
+macro_rules! on_store {
+    ($store:expr, $s:ident => $body:expr) => {
+        match $store {
+            AnyStore::Sled($s) => $body,
+            AnyStore::Pg($s) => $body,
+        }
+    };
+}
+use on_store;
+
+impl AnyStore {
+    /// The sled store, for what only it has so far: the member key store.
+    fn sled(&self) -> Result<&SledStore> {
+        match self {
+            AnyStore::Sled(s) => Ok(s),
+            AnyStore::Pg(_) => {
+                bail!("member keys live in the sled data directory; a PostgreSQL key store is not built yet")
+            }
+        }
+    }
+}
+
+async fn open_store(cli: &Cli) -> Result<AnyStore> {
+    if cli.store == "sled" {
+        let store =
+            SledStore::open(&cli.data).with_context(|| format!("opening the store in {}", cli.data.display()))?;
+        Ok(AnyStore::Sled(Arc::new(store)))
+    } else if cli.store.starts_with("postgres://") || cli.store.starts_with("postgresql://") {
+        let store = PgStore::connect(&cli.store, &cli.pg_schema)
+            .await
+            .with_context(|| format!("connecting to PostgreSQL (schema {})", cli.pg_schema))?;
+        Ok(AnyStore::Pg(Arc::new(store)))
+    } else {
+        bail!("--store must be `sled` or a postgres:// URL, not {:?}", cli.store)
+    }
 }
 
 fn master_key_path(cli: &Cli) -> PathBuf {
     cli.master_key_file.clone().unwrap_or_else(|| cli.data.join("master.key"))
 }
 
-async fn verify(cli: &Cli) -> Result<()> {
-    let store = open_store(cli)?;
+async fn verify<S: EventStore>(store: &S) -> Result<()> {
     let progress = Progress::new("verifying", store.head());
-    match chain::verify(&store, |p| progress.set(p)).await {
+    match chain::verify(store, |p| progress.set(p)).await {
         Ok(report) => {
             progress.finish();
             println!("ok: {} events, head hash {}", report.events, hex::encode(report.head_hash));
@@ -121,9 +186,8 @@ fn checkpoint_path(cli: &Cli) -> PathBuf {
     cli.data.join("read-model.ckpt")
 }
 
-async fn rebuild(cli: &Cli) -> Result<()> {
-    let store = std::sync::Arc::new(open_store(cli)?);
-    let projector = Projector::open(store.clone(), Some(checkpoint_path(cli))).await?;
+async fn rebuild<S: EventStore>(cli: &Cli, store: Arc<S>) -> Result<()> {
+    let projector = Projector::open(store, Some(checkpoint_path(cli))).await?;
     let report = projector.rebuild().await?;
     println!("{:<10} {:<66} {:<66}", "projection", "live", "rebuilt");
     for ((name, live), (_, rebuilt)) in report.live.iter().zip(&report.rebuilt) {
@@ -147,8 +211,7 @@ fn policies(cli: &Cli) -> Result<()> {
     Ok(())
 }
 
-async fn export(cli: &Cli, output: Option<&Path>, keys: Option<&Path>) -> Result<()> {
-    let store = open_store(cli)?;
+async fn export<S: EventStore>(store: &S, output: Option<&Path>) -> Result<()> {
     let progress = Progress::new("exporting", store.head());
     let mut out: Box<dyn Write> = match output {
         Some(path) => {
@@ -156,55 +219,58 @@ async fn export(cli: &Cli, output: Option<&Path>, keys: Option<&Path>) -> Result
         }
         None => Box::new(BufWriter::new(std::io::stdout().lock())),
     };
-    let n = backup::export(&store, &mut out, |p| progress.set(p)).await?;
+    let n = backup::export(store, &mut out, |p| progress.set(p)).await?;
     progress.finish();
-    if let Some(path) = keys {
-        let entries = SledKeyStore::open(&store)?.export()?;
-        let mut file = BufWriter::new(File::create(path).with_context(|| format!("creating {}", path.display()))?);
-        for (member, wrapped) in &entries {
-            serde_json::to_writer(
-                &mut file,
-                &serde_json::json!({ "member": member, "wrapped_key": hex::encode(wrapped) }),
-            )?;
-            file.write_all(b"\n")?;
-        }
-        file.flush()?;
-        eprintln!(
-            "wrote {} member keys to {} (wrapped: keep the master key file with them)",
-            entries.len(),
-            path.display()
-        );
-    }
     eprintln!("exported {n} events");
     Ok(())
 }
 
-async fn restore(cli: &Cli, file: &Path, keys: Option<&Path>) -> Result<()> {
-    let store = open_store(cli)?;
+fn export_keys(store: &SledStore, path: &Path) -> Result<()> {
+    let entries = SledKeyStore::open(store)?.export()?;
+    let mut file = BufWriter::new(File::create(path).with_context(|| format!("creating {}", path.display()))?);
+    for (member, wrapped) in &entries {
+        serde_json::to_writer(
+            &mut file,
+            &serde_json::json!({ "member": member, "wrapped_key": hex::encode(wrapped) }),
+        )?;
+        file.write_all(b"\n")?;
+    }
+    file.flush()?;
+    eprintln!(
+        "wrote {} member keys to {} (wrapped: keep the master key file with them)",
+        entries.len(),
+        path.display()
+    );
+    Ok(())
+}
+
+async fn restore<S: EventStore>(store: &S, file: &Path) -> Result<()> {
     let input = BufReader::new(File::open(file).with_context(|| format!("opening {}", file.display()))?);
     let progress = Progress::new("restoring", 0);
-    let n = backup::restore(&store, input, |p| progress.set(p))
+    let n = backup::restore(store, input, |p| progress.set(p))
         .await
         .with_context(|| format!("restoring {}", file.display()))?;
     progress.finish();
-    if let Some(path) = keys {
-        let key_store = SledKeyStore::open(&store)?;
-        // The keys must open under the master key the operator will run with.
-        let master = MasterKey::load_or_create(&master_key_path(cli), false)?;
-        let mut entries = Vec::new();
-        for (i, line) in std::fs::read_to_string(path)?.lines().enumerate().filter(|(_, l)| !l.trim().is_empty()) {
-            let bad = || format!("{}:{}: expected {{\"member\": id, \"wrapped_key\": hex}}", path.display(), i + 1);
-            let value: serde_json::Value = serde_json::from_str(line).with_context(bad)?;
-            let member: MemberId = value["member"].as_str().and_then(|s| s.parse().ok()).with_context(bad)?;
-            let wrapped = value["wrapped_key"].as_str().and_then(|h| hex::decode(h).ok()).with_context(bad)?;
-            entries.push((member, wrapped));
-        }
-        let count = entries.len();
-        key_store.import(entries).await?;
-        key_store.check(&master)?;
-        eprintln!("restored {count} member keys");
-    }
-    let report = chain::verify(&store, |_| {}).await?;
+    let report = chain::verify(store, |_| {}).await?;
     println!("ok: restored {n} events, head hash {}", hex::encode(report.head_hash));
+    Ok(())
+}
+
+async fn restore_keys(cli: &Cli, store: &SledStore, path: &Path) -> Result<()> {
+    let key_store = SledKeyStore::open(store)?;
+    // The keys must open under the master key the operator will run with.
+    let master = MasterKey::load_or_create(&master_key_path(cli), false)?;
+    let mut entries = Vec::new();
+    for (i, line) in std::fs::read_to_string(path)?.lines().enumerate().filter(|(_, l)| !l.trim().is_empty()) {
+        let bad = || format!("{}:{}: expected {{\"member\": id, \"wrapped_key\": hex}}", path.display(), i + 1);
+        let value: serde_json::Value = serde_json::from_str(line).with_context(bad)?;
+        let member: MemberId = value["member"].as_str().and_then(|s| s.parse().ok()).with_context(bad)?;
+        let wrapped = value["wrapped_key"].as_str().and_then(|h| hex::decode(h).ok()).with_context(bad)?;
+        entries.push((member, wrapped));
+    }
+    let count = entries.len();
+    key_store.import(entries).await?;
+    key_store.check(&master)?;
+    eprintln!("restored {count} member keys");
     Ok(())
 }
