@@ -3,7 +3,8 @@
 //! that the chain verifies.
 //!
 //! The writer is this same test binary, started again with an environment variable
-//! that turns `crash_child_writer` into an endless writer.
+//! that turns `crash_child_writer` into an endless writer: on sled in a directory, or on
+//! PostgreSQL in a schema (the server then survives; the writing process does not).
 
 use std::collections::HashMap;
 use std::io::{BufRead, BufReader};
@@ -12,10 +13,15 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use taizhang_core::{Actor, DomainEvent, StreamId, Text, UnitId, UnitRegistered, UnitRenamed};
-use taizhang_store::{chain, AppendRequest, EventStore, ExpectedVersion, NewEvent, SledStore};
+use taizhang_store::{chain, AppendRequest, EventStore, ExpectedVersion, NewEvent, PgStore, SledStore};
 use uuid::Uuid;
 
 const CHILD_DIR: &str = "TAIZHANG_CRASH_CHILD_DIR";
+const CHILD_PG_SCHEMA: &str = "TAIZHANG_CRASH_CHILD_PG_SCHEMA";
+
+fn pg_url() -> String {
+    std::env::var("TAIZHANG_TEST_POSTGRES").unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".into())
+}
 const EVENTS_PER_COMMAND: usize = 3;
 
 /// Three events over two streams, one of them written twice: a torn write would show.
@@ -49,29 +55,33 @@ fn command() -> AppendRequest {
 
 #[test]
 fn crash_child_writer() {
-    let Ok(dir) = std::env::var(CHILD_DIR) else { return };
     let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
-    runtime.block_on(async {
-        let store = Arc::new(SledStore::open(std::path::Path::new(&dir)).unwrap());
-        println!("READY");
-        let writers: Vec<_> = (0..8)
-            .map(|_| {
-                let store = store.clone();
-                tokio::spawn(async move {
-                    loop {
-                        let request = command();
-                        let id = request.command_id;
-                        let outcome = store.append(request).await.unwrap();
-                        // Printed only after the append returned: this is the acknowledgement.
-                        println!("ACK {id} {} {}", outcome.first_position, outcome.last_position);
-                    }
-                })
+    if let Ok(dir) = std::env::var(CHILD_DIR) {
+        runtime.block_on(write_forever(Arc::new(SledStore::open(std::path::Path::new(&dir)).unwrap())));
+    } else if let Ok(schema) = std::env::var(CHILD_PG_SCHEMA) {
+        runtime.block_on(async { write_forever(Arc::new(PgStore::connect(&pg_url(), &schema).await.unwrap())).await });
+    }
+}
+
+async fn write_forever<S: EventStore>(store: Arc<S>) {
+    println!("READY");
+    let writers: Vec<_> = (0..8)
+        .map(|_| {
+            let store = store.clone();
+            tokio::spawn(async move {
+                loop {
+                    let request = command();
+                    let id = request.command_id;
+                    let outcome = store.append(request).await.unwrap();
+                    // Printed only after the append returned: this is the acknowledgement.
+                    println!("ACK {id} {} {}", outcome.first_position, outcome.last_position);
+                }
             })
-            .collect();
-        for w in writers {
-            w.await.unwrap();
-        }
-    });
+        })
+        .collect();
+    for w in writers {
+        w.await.unwrap();
+    }
 }
 
 /// A small deterministic generator seeded from the clock, printed so a failure can be
@@ -89,28 +99,53 @@ impl XorShift {
 
 #[test]
 fn killed_writers_lose_no_acknowledged_append() {
-    if std::env::var(CHILD_DIR).is_ok() {
+    if std::env::var(CHILD_DIR).is_ok() || std::env::var(CHILD_PG_SCHEMA).is_ok() {
         return;
     }
     let dir = tempfile::tempdir().unwrap();
+    kill_and_check((CHILD_DIR, dir.path().display().to_string()), || async { SledStore::open(dir.path()).unwrap() });
+}
+
+#[test]
+fn killed_writers_lose_no_acknowledged_append_on_postgresql() {
+    if std::env::var(CHILD_DIR).is_ok() || std::env::var(CHILD_PG_SCHEMA).is_ok() {
+        return;
+    }
+    let schema = format!("taizhang_crash_{}", Uuid::new_v4().simple());
+    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    if let Err(e) = runtime.block_on(PgStore::connect(&pg_url(), &schema)) {
+        if std::env::var_os("CI").is_some() {
+            panic!("PostgreSQL at {} is required under CI: {e}", pg_url());
+        }
+        eprintln!("skipped: PostgreSQL at {} is not reachable ({e})", pg_url());
+        return;
+    }
+    drop(runtime);
+    kill_and_check((CHILD_PG_SCHEMA, schema.clone()), || async { PgStore::connect(&pg_url(), &schema).await.unwrap() });
+    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    runtime.block_on(PgStore::drop_schema(&pg_url(), &schema)).unwrap();
+}
+
+/// 50 rounds: start the writer child (told where to write by `child_env`), kill it at a
+/// random moment, open the store with `open` and check it.
+fn kill_and_check<S: EventStore, F: std::future::Future<Output = S>>(child_env: (&str, String), open: impl Fn() -> F) {
     let seed = std::env::var("TAIZHANG_CRASH_SEED").ok().and_then(|s| s.parse().ok()).unwrap_or_else(|| {
         std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_nanos() as u64 | 1
     });
     println!("crash test seed {seed} (set TAIZHANG_CRASH_SEED to replay)");
     let mut rng = XorShift(seed);
     let mut acknowledged: HashMap<Uuid, (u64, u64)> = HashMap::new();
-    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
 
     for round in 0..50 {
         let mut child = Command::new(std::env::current_exe().unwrap())
             .args(["crash_child_writer", "--exact", "--nocapture", "--test-threads=1"])
-            .env(CHILD_DIR, dir.path())
+            .env(child_env.0, &child_env.1)
             .stdout(Stdio::piped())
             .stderr(Stdio::null())
             .spawn()
             .unwrap();
         let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
-        // Wait until the child has the store open, then let it write for a random while.
         // (The test harness prints "test crash_child_writer ... " before it, unterminated.)
         let ready = lines.by_ref().any(|line| line.is_ok_and(|l| l.ends_with("READY")));
         assert!(ready, "round {round}: the writer exited before opening the store");
@@ -131,7 +166,7 @@ fn killed_writers_lose_no_acknowledged_append() {
         }
 
         runtime.block_on(async {
-            let store = SledStore::open(dir.path()).unwrap();
+            let store = open().await;
             let report = chain::verify(&store, |_| {}).await.unwrap_or_else(|e| panic!("round {round}: {e}"));
             let events = store.read_all(1, usize::MAX).await.unwrap();
             assert_eq!(report.events, events.len() as u64);
