@@ -15,11 +15,17 @@
 //! - `scan`: read the whole log and decode every event; baseline: raw sled iteration.
 //! - `rebuild`: all projections from the first event; baseline: the scan (read and
 //!   decode) of the same log; also the model's resident bytes per event.
+//! - `append --store postgres://…` and `scan --store postgres://…`: the PostgreSQL
+//!   backend. `append`: durable single-event commands from three stores ("servers")
+//!   sharing one schema, 64 writers; baseline: a pgbench-like loop of single-row
+//!   INSERT commits from 16 connections. `scan`: catch-up reading; baseline: the raw
+//!   `SELECT` of the same rows.
 //! - `ledger`: a unit-ledger page of 50 and a unit report at a small log (100 k events)
 //!   and at `--events N`; the ratio of their medians shows whether cost grows with
 //!   the log. Every unit has the same size at both scales.
 #![forbid(unsafe_code)]
 
+mod pg;
 mod workload;
 
 /// The same allocator as the `taizhang` binary, so memory figures are the server's.
@@ -38,7 +44,7 @@ use taizhang_store::{AppendRequest, EventStore, ExpectedVersion, NewEvent, SledS
 use tokio::sync::Semaphore;
 use uuid::Uuid;
 
-fn report(name: &str, value: f64, unit: &str, baseline: Option<f64>) {
+pub(crate) fn report(name: &str, value: f64, unit: &str, baseline: Option<f64>) {
     let mut line = json!({ "name": name, "value": round(value), "unit": unit });
     if let Some(b) = baseline {
         line["baseline"] = json!(round(b));
@@ -52,7 +58,7 @@ fn round(v: f64) -> f64 {
     (v * 10.0).round() / 10.0
 }
 
-fn rate(n: usize, elapsed: Duration) -> f64 {
+pub(crate) fn rate(n: usize, elapsed: Duration) -> f64 {
     n as f64 / elapsed.as_secs_f64()
 }
 
@@ -77,6 +83,15 @@ fn main() -> Result<()> {
         let path = dir.path().to_owned();
         (Some(dir), path)
     };
+    let pg_url =
+        args.iter().position(|a| a == "--store").and_then(|i| args.get(i + 1)).filter(|u| u.starts_with("postgres"));
+    if let Some(url) = pg_url {
+        return match scenario {
+            "append" => runtime.block_on(pg::append(url, count(60_000))),
+            "scan" => runtime.block_on(pg::scan(url, count(300_000))),
+            other => bail!("scenario {other:?} has no PostgreSQL variant; expected append or scan"),
+        };
+    }
     match scenario {
         "append" => runtime.block_on(append(&dir, count(60_000))),
         "import" => runtime.block_on(import(&dir, count(400_000))),
@@ -91,7 +106,7 @@ fn main() -> Result<()> {
 }
 
 /// One request per event, as a clerk's single command would be.
-fn single(event: NewEvent) -> AppendRequest {
+pub(crate) fn single(event: NewEvent) -> AppendRequest {
     AppendRequest {
         command_id: Uuid::now_v7(),
         actor: Actor::OPERATOR,

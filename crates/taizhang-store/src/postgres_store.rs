@@ -25,6 +25,7 @@ use std::time::Duration;
 use taizhang_core::{StreamId, Timestamp};
 use tokio::sync::{mpsc, oneshot, watch};
 use tokio::task::JoinHandle;
+use tokio_postgres::types::ToSql;
 use tokio_postgres::{AsyncMessage, Client, NoTls};
 use uuid::Uuid;
 
@@ -271,19 +272,9 @@ async fn stage_and_commit(
     jobs: Vec<Job>,
     replies: &mut Vec<Reply>,
 ) -> Result<Position, StoreError> {
-    let tx = client.transaction().await.map_err(pg)?;
-    let row = tx
-        .query_one(&format!("SELECT position, hash, recorded_at FROM {s}.tail WHERE id = 1 FOR UPDATE"), &[])
-        .await
-        .map_err(pg)?;
-    let hash: Vec<u8> = row.get(1);
-    let mut tail = Tail {
-        head: row.get::<_, i64>(0) as Position,
-        last_hash: hash.as_slice().try_into().map_err(|_| StoreError::Backend("tail hash is not 32 bytes".into()))?,
-        last_recorded_at: Timestamp(row.get(2)),
-    };
-
-    // What the checks need, fetched once for the whole group.
+    // What the checks need, for the whole group. The three reads are pipelined (one
+    // round trip) and run in order on the server: the versions and command ids are read
+    // after the tail lock is held, so no other server can change them meanwhile.
     let mut streams: Vec<Vec<u8>> = Vec::new();
     let mut command_ids: Vec<Vec<u8>> = Vec::new();
     for job in &jobs {
@@ -302,29 +293,34 @@ async fn stage_and_commit(
             }
         }
     }
+    let tx = client.transaction().await.map_err(pg)?;
+    let tail_sql = format!("SELECT position, hash, recorded_at FROM {s}.tail WHERE id = 1 FOR UPDATE");
+    let versions_sql = format!("SELECT stream, max(version) FROM {s}.events WHERE stream = ANY($1) GROUP BY stream");
+    let commands_sql =
+        format!("SELECT command_id, first_position, last_position FROM {s}.commands WHERE command_id = ANY($1)");
+    let versions_params: [&(dyn ToSql + Sync); 1] = [&streams];
+    let commands_params: [&(dyn ToSql + Sync); 1] = [&command_ids];
+    let (row, version_rows, command_rows) = tokio::join!(
+        tx.query_one(&tail_sql, &[]),
+        tx.query(&versions_sql, &versions_params),
+        tx.query(&commands_sql, &commands_params),
+    );
+    let (row, version_rows, command_rows) = (row.map_err(pg)?, version_rows.map_err(pg)?, command_rows.map_err(pg)?);
+    let hash: Vec<u8> = row.get(1);
+    let mut tail = Tail {
+        head: row.get::<_, i64>(0) as Position,
+        last_hash: hash.as_slice().try_into().map_err(|_| StoreError::Backend("tail hash is not 32 bytes".into()))?,
+        last_recorded_at: Timestamp(row.get(2)),
+    };
     let mut versions: HashMap<StreamId, Option<u64>> = HashMap::new();
-    for row in tx
-        .query(
-            &format!("SELECT stream, max(version) FROM {s}.events WHERE stream = ANY($1) GROUP BY stream"),
-            &[&streams],
-        )
-        .await
-        .map_err(pg)?
-    {
+    for row in version_rows {
         let stream: Vec<u8> = row.get(0);
         if let Some(id) = StreamId::from_bytes(&stream) {
             versions.insert(id, Some(row.get::<_, i64>(1) as u64));
         }
     }
     let mut known_commands: HashMap<Uuid, (Position, Position)> = HashMap::new();
-    for row in tx
-        .query(
-            &format!("SELECT command_id, first_position, last_position FROM {s}.commands WHERE command_id = ANY($1)"),
-            &[&command_ids],
-        )
-        .await
-        .map_err(pg)?
-    {
+    for row in command_rows {
         let id: Vec<u8> = row.get(0);
         if let Ok(id) = Uuid::from_slice(&id) {
             known_commands.insert(id, (row.get::<_, i64>(1) as Position, row.get::<_, i64>(2) as Position));
@@ -401,34 +397,36 @@ async fn stage_and_commit(
         command_of.push(env.command_id.as_bytes().to_vec());
         bytes.push(record.bytes.as_slice());
     }
-    tx.execute(
-        &format!(
-            "INSERT INTO {s}.events (position, stream, version, command_id, record)
-             SELECT * FROM UNNEST($1::bigint[], $2::bytea[], $3::bigint[], $4::bytea[], $5::bytea[])"
-        ),
-        &[&positions, &stream_keys, &stream_versions, &command_of, &bytes],
-    )
-    .await
-    .map_err(pg)?;
     let ids: Vec<Vec<u8>> = commands.iter().map(|(id, _, _)| id.as_bytes().to_vec()).collect();
     let firsts: Vec<i64> = commands.iter().map(|(_, f, _)| *f as i64).collect();
     let lasts: Vec<i64> = commands.iter().map(|(_, _, l)| *l as i64).collect();
-    tx.execute(
-        &format!(
-            "INSERT INTO {s}.commands (command_id, first_position, last_position)
-             SELECT * FROM UNNEST($1::bytea[], $2::bigint[], $3::bigint[]) ON CONFLICT DO NOTHING"
-        ),
-        &[&ids, &firsts, &lasts],
-    )
-    .await
-    .map_err(pg)?;
-    tx.execute(
-        &format!("UPDATE {s}.tail SET position = $1, hash = $2, recorded_at = $3 WHERE id = 1"),
-        &[&(tail.head as i64), &tail.last_hash.as_slice(), &tail.last_recorded_at.0],
-    )
-    .await
-    .map_err(pg)?;
-    tx.execute("SELECT pg_notify($1, $2)", &[&format!("taizhang_{s}"), &tail.head.to_string()]).await.map_err(pg)?;
+    let events_sql = format!(
+        "INSERT INTO {s}.events (position, stream, version, command_id, record)
+         SELECT * FROM UNNEST($1::bigint[], $2::bytea[], $3::bigint[], $4::bytea[], $5::bytea[])"
+    );
+    let commands_sql = format!(
+        "INSERT INTO {s}.commands (command_id, first_position, last_position)
+         SELECT * FROM UNNEST($1::bytea[], $2::bigint[], $3::bigint[]) ON CONFLICT DO NOTHING"
+    );
+    let tail_sql = format!("UPDATE {s}.tail SET position = $1, hash = $2, recorded_at = $3 WHERE id = 1");
+    let channel = format!("taizhang_{s}");
+    let head_text = tail.head.to_string();
+    // The writes, pipelined too: one round trip, then the commit.
+    let head = tail.head as i64;
+    let hash = tail.last_hash.as_slice();
+    let events_params: [&(dyn ToSql + Sync); 5] = [&positions, &stream_keys, &stream_versions, &command_of, &bytes];
+    let commands_params: [&(dyn ToSql + Sync); 3] = [&ids, &firsts, &lasts];
+    let tail_params: [&(dyn ToSql + Sync); 3] = [&head, &hash, &tail.last_recorded_at.0];
+    let notify_params: [&(dyn ToSql + Sync); 2] = [&channel, &head_text];
+    let (a, b, c, d) = tokio::join!(
+        tx.execute(&events_sql, &events_params),
+        tx.execute(&commands_sql, &commands_params),
+        tx.execute(&tail_sql, &tail_params),
+        tx.execute("SELECT pg_notify($1, $2)", &notify_params),
+    );
+    for result in [a, b, c, d] {
+        result.map_err(pg)?;
+    }
     tx.commit().await.map_err(pg)?;
     Ok(tail.head)
 }

@@ -1,0 +1,132 @@
+//! The PostgreSQL scenarios. Every run uses a schema of its own, dropped at the end.
+
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use anyhow::Result;
+use taizhang_store::{EventStore, PgStore};
+use tokio_postgres::NoTls;
+
+use crate::{rate, report, single, workload};
+
+fn schema() -> String {
+    format!("taizhang_bench_{}", uuid::Uuid::new_v4().simple())
+}
+
+/// PostgreSQL's own rate for durable single-row inserts: `clients` connections, each
+/// committing one 300-byte row at a time, for `for_time`.
+async fn insert_loop(url: &str, s: &str, clients: usize, for_time: Duration) -> Result<f64> {
+    let (setup, conn) = tokio_postgres::connect(url, NoTls).await?;
+    let task = tokio::spawn(conn);
+    setup
+        .batch_execute(&format!(
+            "CREATE TABLE {s}.baseline (id BIGSERIAL PRIMARY KEY, stream BYTEA NOT NULL, record BYTEA NOT NULL)"
+        ))
+        .await?;
+    task.abort();
+    let done = Arc::new(AtomicUsize::new(0));
+    let start = Instant::now();
+    let workers: Vec<_> = (0..clients)
+        .map(|_| {
+            let (url, s, done) = (url.to_owned(), s.to_owned(), done.clone());
+            tokio::spawn(async move {
+                let (client, conn) = tokio_postgres::connect(&url, NoTls).await?;
+                let task = tokio::spawn(conn);
+                let insert =
+                    client.prepare(&format!("INSERT INTO {s}.baseline (stream, record) VALUES ($1, $2)")).await?;
+                let record = vec![7u8; 300];
+                while start.elapsed() < for_time {
+                    client.execute(&insert, &[&uuid::Uuid::new_v4().as_bytes().as_slice(), &record]).await?;
+                    done.fetch_add(1, Ordering::Relaxed);
+                }
+                task.abort();
+                Ok::<_, anyhow::Error>(())
+            })
+        })
+        .collect();
+    for w in workers {
+        w.await??;
+    }
+    Ok(rate(done.load(Ordering::Relaxed), start.elapsed()))
+}
+
+pub async fn append(url: &str, events: usize) -> Result<()> {
+    let s = schema();
+    let servers =
+        [PgStore::connect(url, &s).await?, PgStore::connect(url, &s).await?, PgStore::connect(url, &s).await?];
+    let baseline = insert_loop(url, &s, 16, Duration::from_secs(3)).await?;
+    report("append.postgres_insert_loop_16_clients", baseline, "rows/s", None);
+
+    let workload = Arc::new(workload::events(events));
+    let next = Arc::new(AtomicUsize::new(0));
+    let servers: Vec<Arc<PgStore>> = servers.into_iter().map(Arc::new).collect();
+    let start = Instant::now();
+    let tasks: Vec<_> = (0..64)
+        .map(|i| {
+            let (store, next, workload) = (servers[i % 3].clone(), next.clone(), workload.clone());
+            tokio::spawn(async move {
+                loop {
+                    let i = next.fetch_add(1, Ordering::Relaxed);
+                    let Some(event) = workload.get(i) else { return Ok::<_, anyhow::Error>(()) };
+                    store.append(single(event.clone())).await?;
+                }
+            })
+        })
+        .collect();
+    for t in tasks {
+        t.await??;
+    }
+    let append_rate = rate(events, start.elapsed());
+    report("append", append_rate, "commands/s", Some(baseline));
+    drop(servers);
+    PgStore::drop_schema(url, &s).await?;
+    Ok(())
+}
+
+pub async fn scan(url: &str, events: usize) -> Result<()> {
+    let s = schema();
+    let store = PgStore::connect(url, &s).await?;
+    for chunk in workload::events(events).chunks(1000) {
+        let mut request = single(chunk[0].clone());
+        request.expectations.clear();
+        request.events = chunk.to_vec();
+        store.append(request).await?;
+    }
+
+    let (client, conn) = tokio_postgres::connect(url, NoTls).await?;
+    let task = tokio::spawn(conn);
+    let start = Instant::now();
+    let mut from = 1i64;
+    let mut rows = 0usize;
+    loop {
+        let page = client
+            .query(
+                &format!("SELECT position, record FROM {s}.events WHERE position >= $1 ORDER BY position LIMIT 8192"),
+                &[&from],
+            )
+            .await?;
+        let Some(last) = page.last() else { break };
+        from = last.get::<_, i64>(0) + 1;
+        rows += page.len();
+    }
+    let raw_rate = rate(rows, start.elapsed());
+    task.abort();
+
+    let start = Instant::now();
+    let mut position = 1;
+    let mut seen = 0;
+    loop {
+        let page = store.read_all(position, 8192).await?;
+        let Some(last) = page.last() else { break };
+        position = last.position + 1;
+        seen += page.len();
+    }
+    let scan_rate = rate(seen, start.elapsed());
+    assert_eq!(seen, events);
+    report("scan.postgres_raw_select", raw_rate, "rows/s", None);
+    report("scan", scan_rate, "events/s", Some(raw_rate));
+    drop(store);
+    PgStore::drop_schema(url, &s).await?;
+    Ok(())
+}
