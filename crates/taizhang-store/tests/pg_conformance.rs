@@ -66,14 +66,16 @@ mod postgres_only {
         store.append(register(UnitId::new(), "起点")).await.unwrap();
         let s = &schema.0;
 
-        // The slow writer: locks the tail and inserts position 2, uncommitted.
+        // The slow writer: takes the append lock and inserts position 2, uncommitted.
         let (mut client, connection) = tokio_postgres::connect(&url(), tokio_postgres::NoTls).await.unwrap();
         tokio::spawn(connection);
         let tx = client.transaction().await.unwrap();
-        let row =
-            tx.query_one(&format!("SELECT position, hash FROM {s}.tail WHERE id = 1 FOR UPDATE"), &[]).await.unwrap();
-        let (head, hash): (i64, Vec<u8>) = (row.get(0), row.get(1));
+        tx.execute(&format!("SELECT pg_advisory_xact_lock(hashtext('taizhang-append-{s}'))"), &[]).await.unwrap();
+        let last_sql = format!("SELECT position, record FROM {s}.events ORDER BY position DESC LIMIT 1");
+        let row = tx.query_one(&last_sql, &[]).await.unwrap();
+        let (head, last): (i64, Vec<u8>) = (row.get(0), row.get(1));
         assert_eq!(head, 1);
+        let (hash, _) = codec::split_record(&taizhang_store::RawRecord { position: 1, bytes: last }).unwrap();
         let unit = UnitId::new();
         let slow = register(unit, "慢事务");
         let envelope = Envelope {
@@ -89,18 +91,14 @@ mod postgres_only {
             type_code: slow.events[0].payload.type_code(),
             schema_version: slow.events[0].payload.schema_version(),
         };
-        let prev: [u8; 32] = hash.try_into().unwrap();
-        let (record, new_hash) =
-            codec::encode_record(&prev, 2, &envelope, &codec::encode_payload(&slow.events[0].payload));
+        let prev = hash;
+        let (record, _) = codec::encode_record(&prev, 2, &envelope, &codec::encode_payload(&slow.events[0].payload));
         tx.execute(
             &format!("INSERT INTO {s}.events VALUES (2, $1, 0, $2, $3)"),
             &[&StreamId::unit(unit).to_bytes().as_slice(), &slow.command_id.as_bytes().as_slice(), &record],
         )
         .await
         .unwrap();
-        tx.execute(&format!("UPDATE {s}.tail SET position = 2, hash = $1 WHERE id = 1"), &[&new_hash.as_slice()])
-            .await
-            .unwrap();
 
         // A later append, through the store, while the slow one is open.
         let later = tokio::spawn({
