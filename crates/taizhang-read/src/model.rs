@@ -48,9 +48,12 @@ pub struct MemberHistory {
 impl MemberHistory {
     /// The unit the member belongs to on `date`, as known at `as_of`.
     pub fn unit_on(&self, date: Date, as_of: Position) -> Option<UnitId> {
-        let mut known: Vec<&Membership> = self.memberships.iter().filter(|m| m.position <= as_of).collect();
-        known.sort_by_key(|m| m.since);
-        known.iter().rev().find(|m| m.since <= date).map(|m| m.unit)
+        // The latest move on or before `date`; of two for the same day, the later recorded.
+        self.memberships
+            .iter()
+            .filter(|m| m.position <= as_of && m.since <= date)
+            .max_by_key(|m| (m.since, m.position))
+            .map(|m| m.unit)
     }
 
     pub fn registered_by(&self, as_of: Position) -> bool {

@@ -93,8 +93,8 @@ async fn reports_group_by_region_and_week_with_participation() {
     let hospital = w.unit("十堰市人民医院", "医院", "茅箭区").await;
     let tax = w.unit("张湾区办税服务厅", "税务", "张湾区").await;
     let joined = date!(2011 - 01 - 01);
-    let h: Vec<MemberId> = futures_members(&w, hospital, 4, joined).await;
-    let t: Vec<MemberId> = futures_members(&w, tax, 2, joined).await;
+    let h: Vec<MemberId> = members(&w, hospital, 4, joined).await;
+    let t: Vec<MemberId> = members(&w, tax, 2, joined).await;
     // Week of 6–12 June: hospital twice (h0,h1 then h0), tax once; 20 June: hospital.
     let a = w.outing(hospital, date!(2011 - 06 - 06), "08:00", "10:00", &[(h[0], None), (h[1], None)]).await;
     w.outing(hospital, date!(2011 - 06 - 08), "08:00", "09:00", &[(h[0], None)]).await;
@@ -150,7 +150,8 @@ async fn reports_group_by_region_and_week_with_participation() {
     assert!(weekly.rows.iter().all(|r| r.label == "十堰市人民医院"));
 }
 
-async fn futures_members(w: &World, unit: UnitId, n: usize, joined: Date) -> Vec<MemberId> {
+/// `n` members of `unit`, joined on `joined`.
+async fn members(w: &World, unit: UnitId, n: usize, joined: Date) -> Vec<MemberId> {
     let mut out = Vec::new();
     for _ in 0..n {
         out.push(w.member(unit, joined, None).await);

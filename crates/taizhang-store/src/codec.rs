@@ -212,23 +212,6 @@ pub mod legacy {
     }
 }
 
-/// The digest that tells a retried command from a different command reusing its id:
-/// it covers each event's stream, type, version, payload bytes and occurred-at time.
-pub fn command_digest<'a>(
-    events: impl IntoIterator<Item = (StreamId, u16, u16, &'a [u8], Option<Timestamp>)>,
-) -> [u8; 32] {
-    let mut h = Sha256::new();
-    for (stream, code, version, payload, occurred) in events {
-        h.update(stream.to_bytes());
-        h.update(code.to_be_bytes());
-        h.update(version.to_be_bytes());
-        h.update((payload.len() as u64).to_be_bytes());
-        h.update(payload);
-        h.update(occurred.map_or(i64::MIN, |t| t.0).to_be_bytes());
-    }
-    h.finalize().into()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -35,7 +35,6 @@ mod subscription;
 use std::future::Future;
 
 pub use postgres_store::PgStore;
-use serde::{Deserialize, Serialize};
 pub use sled_store::SledStore;
 pub use subscription::Subscription;
 use taizhang_core::{Actor, DomainEvent, StreamId, Timestamp};
@@ -47,7 +46,7 @@ use uuid::Uuid;
 pub type Position = u64;
 
 /// What the writer believes a stream's last version is. A mismatch is a [`StoreError::Conflict`].
-#[derive(Clone, Copy, PartialEq, Eq, Debug, Serialize, Deserialize)]
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
 pub enum ExpectedVersion {
     /// Whatever the stream holds.
     Any,
@@ -95,7 +94,7 @@ pub struct AppendRequest {
 }
 
 /// What an append did (or, for a retried command, what its first attempt did).
-#[derive(Clone, PartialEq, Eq, Debug, Serialize, Deserialize)]
+#[derive(Clone, PartialEq, Eq, Debug)]
 pub struct AppendOutcome {
     pub command_id: Uuid,
     pub first_position: Position,
@@ -104,7 +103,6 @@ pub struct AppendOutcome {
     pub streams: Vec<(StreamId, u64)>,
     pub recorded_at: Timestamp,
     /// True when this call found the command already appended and wrote nothing.
-    #[serde(skip)]
     pub duplicate: bool,
 }
 

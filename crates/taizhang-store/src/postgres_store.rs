@@ -507,7 +507,12 @@ async fn read_range(
         )
         .await
         .map_err(pg)?;
-    Ok(rows.into_iter().map(|r| RawRecord { position: r.get::<_, i64>(0) as Position, bytes: r.get(1) }).collect())
+    Ok(records(rows))
+}
+
+/// Rows of `(position, record)` as records.
+fn records(rows: Vec<tokio_postgres::Row>) -> Vec<RawRecord> {
+    rows.into_iter().map(|r| RawRecord { position: r.get::<_, i64>(0) as Position, bytes: r.get(1) }).collect()
 }
 
 fn limit(n: usize) -> i64 {
@@ -591,7 +596,7 @@ impl EventStore for PgStore {
             )
             .await
             .map_err(pg)?;
-        Ok(rows.into_iter().map(|r| RawRecord { position: r.get::<_, i64>(0) as Position, bytes: r.get(1) }).collect())
+        Ok(records(rows))
     }
 
     fn head(&self) -> Position {

@@ -158,6 +158,11 @@ fn decode_page(first: Position, page: &[u8]) -> Result<Vec<RawRecord>, StoreErro
 /// the map entry, with no allocation of their own.
 type StreamIndex = HashMap<StreamId, SmallVec<[Position; 2]>>;
 
+/// A stream's last version as the index has it (`None`: no events).
+fn last_version(index: &StreamIndex, stream: StreamId) -> Option<u64> {
+    index.get(&stream).and_then(|p| (p.len() as u64).checked_sub(1))
+}
+
 enum Job {
     Append(AppendRequest, oneshot::Sender<Result<AppendOutcome, StoreError>>),
     Restore(Vec<RawRecord>, oneshot::Sender<Result<(), StoreError>>),
@@ -588,7 +593,7 @@ impl Writer {
         if let Some((first, last)) = self.stored_command(encoded.request.command_id, group)? {
             return encoded.retry_outcome(&group.records(&self.log, first, last)?);
         }
-        encoded.check(|stream| index.get(&stream).and_then(|p| (p.len() as u64).checked_sub(1)))?;
+        encoded.check(|stream| last_version(index, stream))?;
         let outcome = encoded.stage(
             &mut self.tail,
             |stream, position| {
@@ -610,9 +615,7 @@ impl Writer {
         index: &mut StreamIndex,
         group: &mut Group,
     ) -> Result<(), StoreError> {
-        let (envelopes, tail) = check_restore(&records, self.tail, |stream| {
-            index.get(&stream).and_then(|p| (p.len() as u64).checked_sub(1))
-        })?;
+        let (envelopes, tail) = check_restore(&records, self.tail, |stream| last_version(index, stream))?;
         for (record, env) in records.into_iter().zip(envelopes) {
             index.entry(env.stream).or_default().push(record.position);
             group
