@@ -17,11 +17,13 @@ use std::sync::Arc;
 
 use anyhow::{bail, Context, Result};
 use clap::{Parser, Subcommand};
+use taizhang_api::{ApiState, Limits};
+use taizhang_app::Ledger;
 use taizhang_core::MemberId;
 use taizhang_read::policy::PolicySet;
 use taizhang_read::Projector;
 use taizhang_store::keys::{MasterKey, SledKeyStore};
-use taizhang_store::{backup, chain, EventStore, PgStore, SledStore};
+use taizhang_store::{backup, chain, AnyStore, EventStore, SledStore};
 
 use crate::progress::Progress;
 
@@ -50,6 +52,14 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Commands {
+    /// Serve the GraphQL API (POST/GET /graphql, GraphiQL, /graphql/ws, /healthz, /metrics).
+    Serve {
+        /// Address to listen on; port 0 picks a free port (the address is printed).
+        #[arg(long, env = "TAIZHANG_LISTEN", default_value = "127.0.0.1:8080")]
+        listen: String,
+    },
+    /// Print the GraphQL schema (SDL), as checked in at schema/schema.graphql.
+    Schema,
     /// Walk the hash chain from the first event and name the first bad position.
     Verify,
     /// Write the log as JSON Lines (a backup `restore` reads back, chain intact).
@@ -77,6 +87,14 @@ enum Commands {
 }
 
 fn main() -> ExitCode {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
+        )
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+        .init();
     match run(Cli::parse()) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
@@ -89,28 +107,34 @@ fn main() -> ExitCode {
 fn run(cli: Cli) -> Result<()> {
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
     runtime.block_on(async {
-        if let Commands::Policies = cli.command {
-            return policies(&cli);
+        match &cli.command {
+            Commands::Policies => return policies(&cli),
+            Commands::Schema => {
+                print!("{}", taizhang_api::sdl());
+                return Ok(());
+            }
+            _ => {}
         }
         let store = open_store(&cli).await?;
         match &cli.command {
-            Commands::Verify => on_store!(&store, s => verify(s.as_ref()).await),
-            Commands::Rebuild => on_store!(&store, s => rebuild(&cli, s.clone()).await),
-            Commands::Policies => unreachable!("handled before the store is opened"),
+            Commands::Verify => verify(store.as_ref()).await,
+            Commands::Rebuild => rebuild(&cli, store.clone()).await,
+            Commands::Serve { listen } => serve(&cli, store, listen).await,
+            Commands::Policies | Commands::Schema => unreachable!("handled before the store is opened"),
             Commands::Export { output, keys } => {
-                on_store!(&store, s => export(s.as_ref(), output.as_deref()).await)?;
+                export(store.as_ref(), output.as_deref()).await?;
                 match keys {
-                    Some(path) => export_keys(store.sled()?, path),
+                    Some(path) => export_keys(key_database(&store)?, path),
                     None => Ok(()),
                 }
             }
             Commands::Restore { file, keys } => {
                 if keys.is_some() {
-                    store.sled()?;
+                    key_database(&store)?;
                 }
-                on_store!(&store, s => restore(s.as_ref(), file).await)?;
+                restore(store.as_ref(), file).await?;
                 match keys {
-                    Some(path) => restore_keys(&cli, store.sled()?, path).await,
+                    Some(path) => restore_keys(&cli, key_database(&store)?, path).await,
                     None => Ok(()),
                 }
             }
@@ -118,48 +142,19 @@ fn run(cli: Cli) -> Result<()> {
     })
 }
 
-/// The log a command works on.
-enum AnyStore {
-    Sled(Arc<SledStore>),
-    Pg(Arc<PgStore>),
+async fn open_store(cli: &Cli) -> Result<Arc<AnyStore>> {
+    let store = AnyStore::open(&cli.store, &cli.data, &cli.pg_schema).await.with_context(|| {
+        format!("opening the store {} (data {}, schema {})", cli.store, cli.data.display(), cli.pg_schema)
+    })?;
+    Ok(Arc::new(store))
 }
 
-/// Runs `$body` with `$s` bound to the store, whichever backend it is.
-macro_rules! on_store {
-    ($store:expr, $s:ident => $body:expr) => {
-        match $store {
-            AnyStore::Sled($s) => $body,
-            AnyStore::Pg($s) => $body,
-        }
-    };
-}
-use on_store;
-
-impl AnyStore {
-    /// The sled store, for what only it has so far: the member key store.
-    fn sled(&self) -> Result<&SledStore> {
-        match self {
-            AnyStore::Sled(s) => Ok(s),
-            AnyStore::Pg(_) => {
-                bail!("member keys live in the sled data directory; a PostgreSQL key store is not built yet")
-            }
-        }
-    }
-}
-
-async fn open_store(cli: &Cli) -> Result<AnyStore> {
-    if cli.store == "sled" {
-        let store =
-            SledStore::open(&cli.data).with_context(|| format!("opening the store in {}", cli.data.display()))?;
-        Ok(AnyStore::Sled(Arc::new(store)))
-    } else if cli.store.starts_with("postgres://") || cli.store.starts_with("postgresql://") {
-        let store = PgStore::connect(&cli.store, &cli.pg_schema)
-            .await
-            .with_context(|| format!("connecting to PostgreSQL (schema {})", cli.pg_schema))?;
-        Ok(AnyStore::Pg(Arc::new(store)))
-    } else {
-        bail!("--store must be `sled` or a postgres:// URL, not {:?}", cli.store)
-    }
+/// The sled store, for what only it has so far: the member key store.
+fn key_database(store: &AnyStore) -> Result<&SledStore> {
+    store
+        .sled()
+        .map(|s| s.as_ref())
+        .context("member keys live in the sled data directory; a PostgreSQL key store is not built yet")
 }
 
 fn master_key_path(cli: &Cli) -> PathBuf {
@@ -200,6 +195,53 @@ async fn rebuild<S: EventStore>(cli: &Cli, store: Arc<S>) -> Result<()> {
         println!("the live projections differed from the log; the rebuilt ones replace them");
     }
     Ok(())
+}
+
+/// Serves the API until SIGTERM or SIGINT, then stops accepting, lets requests in
+/// flight finish, makes the store durable and saves the read model's checkpoint.
+async fn serve(cli: &Cli, store: Arc<AnyStore>, listen: &str) -> Result<()> {
+    use poem::listener::{Acceptor, Listener, TcpListener};
+    let ledger = Ledger::open(store.clone(), &master_key_path(cli))?;
+    let policies = PolicySet::load(cli.policy_dir.as_deref())?;
+    let projector = Projector::open(store.clone(), Some(checkpoint_path(cli))).await?;
+    let follower = tokio::spawn(projector.clone().run());
+    let state = Arc::new(ApiState::new(ledger, projector.clone(), policies));
+    let limits = Limits::default();
+    let schema = taizhang_api::schema(state.clone(), &limits);
+    let acceptor =
+        TcpListener::bind(listen.to_owned()).into_acceptor().await.with_context(|| format!("listening on {listen}"))?;
+    let address = acceptor
+        .local_addr()
+        .first()
+        .and_then(|a| a.as_socket_addr().copied())
+        .context("the listener has no address")?;
+    tracing::info!(%address, store = store.kind(), position = projector.position(), "serving");
+    // Tests and scripts started with port 0 read the address from this line.
+    println!("listening on http://{address}");
+    std::io::stdout().flush()?;
+    poem::Server::new_with_acceptor(acceptor)
+        .run_with_graceful_shutdown(
+            taizhang_api::http::routes(schema, state, limits),
+            shutdown_signal(),
+            Some(std::time::Duration::from_secs(30)),
+        )
+        .await?;
+    tracing::info!("stopping: making the store durable");
+    follower.abort();
+    store.sync().await?;
+    projector.save_checkpoint()?;
+    tracing::info!(position = projector.position(), "stopped");
+    Ok(())
+}
+
+async fn shutdown_signal() {
+    let mut terminate =
+        tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).expect("installing SIGTERM handler");
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => {}
+        _ = terminate.recv() => {}
+    }
+    tracing::info!("shutdown requested");
 }
 
 fn policies(cli: &Cli) -> Result<()> {

@@ -25,7 +25,9 @@ use std::sync::Arc;
 
 use taizhang_core::*;
 use taizhang_store::keys::{KeyError, KeyState, MasterKey, MemberKey, SledKeyStore};
-use taizhang_store::{AppendOutcome, AppendRequest, EventStore, ExpectedVersion, NewEvent, SledStore, StoreError};
+use taizhang_store::{
+    AnyStore, AppendOutcome, AppendRequest, EventStore, ExpectedVersion, NewEvent, SledStore, StoreError,
+};
 use uuid::Uuid;
 
 /// How many times a command is decided again after losing a race before the caller is
@@ -63,6 +65,9 @@ pub enum AppError {
     CommandIdReused(Uuid),
     #[error(transparent)]
     Keys(#[from] KeyError),
+    /// The store has no place for member keys (PostgreSQL, until its key store exists).
+    #[error("this store keeps no member keys; personal data needs the embedded (sled) store for now")]
+    NoKeyStore,
     /// A storage failure; details are for the log, not the client.
     #[error(transparent)]
     Store(StoreError),
@@ -92,11 +97,30 @@ pub struct Ledger<S: EventStore> {
     master: MasterKey,
 }
 
-impl Ledger<SledStore> {
-    /// The ledger over a sled store, with the master key at `master_key_file` (created,
+/// A store that can also hold the member keys. Keys live in the sled database of the
+/// data directory; a PostgreSQL deployment has no key store yet.
+pub trait KeyHome {
+    fn key_database(&self) -> Option<&SledStore>;
+}
+
+impl KeyHome for SledStore {
+    fn key_database(&self) -> Option<&SledStore> {
+        Some(self)
+    }
+}
+
+impl KeyHome for AnyStore {
+    fn key_database(&self) -> Option<&SledStore> {
+        self.sled().map(|s| s.as_ref())
+    }
+}
+
+impl<S: EventStore + KeyHome> Ledger<S> {
+    /// The ledger over a store, with the master key at `master_key_file` (created,
     /// mode 0600, when absent and no member key exists yet).
-    pub fn open(store: Arc<SledStore>, master_key_file: &Path) -> Result<Self, AppError> {
-        let keys = SledKeyStore::open(&store)?;
+    pub fn open(store: Arc<S>, master_key_file: &Path) -> Result<Self, AppError> {
+        let key_db = store.key_database().ok_or(AppError::NoKeyStore)?;
+        let keys = SledKeyStore::open(key_db)?;
         let master = MasterKey::load_or_create(master_key_file, keys.is_empty())?;
         Ok(Self { store, keys, master })
     }

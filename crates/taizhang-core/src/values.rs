@@ -74,11 +74,17 @@ impl Minutes {
     }
 }
 
+/// Minutes shown as hours with two decimals, rounded half up ("1.50" for 90 minutes),
+/// as ledgers and reports print them; totals may exceed a day.
+pub fn hours_text(minutes: u64) -> String {
+    let hundredths = (minutes * 100 + 30) / 60;
+    format!("{}.{:02}", hundredths / 100, hundredths % 100)
+}
+
 impl fmt::Display for Minutes {
     /// Hours with two decimals, as reports show them.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let hundredths = (self.0 as u64 * 100 + 30) / 60;
-        write!(f, "{}.{:02}", hundredths / 100, hundredths % 100)
+        f.write_str(&hours_text(self.0 as u64))
     }
 }
 

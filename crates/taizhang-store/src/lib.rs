@@ -22,6 +22,7 @@
 //! ```
 #![forbid(unsafe_code)]
 
+mod any_store;
 pub mod backup;
 pub mod chain;
 pub mod codec;
@@ -34,6 +35,7 @@ mod subscription;
 
 use std::future::Future;
 
+pub use any_store::AnyStore;
 pub use postgres_store::PgStore;
 pub use sled_store::SledStore;
 pub use subscription::Subscription;

@@ -1,0 +1,326 @@
+//! The HTTP face of the API (DESIGN.md §6): `POST /graphql` and `GET /graphql` per the
+//! GraphQL over HTTP specification, GraphiQL for browsers, `/graphql/ws` for
+//! subscriptions (`graphql-transport-ws`), `/healthz` and `/metrics`.
+//!
+//! Status codes follow the specification: with `application/graphql-response+json` a
+//! request that fails before execution (unparsable, invalid, over a limit) is a 400 and
+//! has no `data`; with legacy `application/json` such a request is a 200. Malformed
+//! HTTP requests (not JSON, no query, wrong media type, mutation over GET) get 4xx under
+//! both.
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use async_graphql::http::GraphiQLSource;
+use async_graphql::parser::types::OperationType;
+use async_graphql::{ErrorExtensionValues, ServerError, Value, Variables};
+use async_graphql_poem::GraphQLSubscription;
+use poem::http::{header, Method, StatusCode};
+use poem::web::Data;
+use poem::{get, handler, Body, EndpointExt, IntoEndpoint, Request, Response, Route};
+use serde::Serialize;
+use taizhang_store::EventStore;
+
+use crate::error::{self, Code};
+use crate::{ApiState, Limits, TaizhangSchema};
+
+const GRAPHQL_RESPONSE: &str = "application/graphql-response+json; charset=utf-8";
+const JSON: &str = "application/json; charset=utf-8";
+
+/// What a handler needs.
+struct Server {
+    schema: TaizhangSchema,
+    state: Arc<ApiState>,
+    limits: Limits,
+    graphiql: String,
+}
+
+/// Every route of the server.
+pub fn routes(schema: TaizhangSchema, state: Arc<ApiState>, limits: Limits) -> impl IntoEndpoint {
+    let graphiql =
+        GraphiQLSource::build().endpoint("/graphql").subscription_endpoint("/graphql/ws").title("taizhang").finish();
+    let server = Arc::new(Server { schema: schema.clone(), state, limits, graphiql });
+    Route::new()
+        .at("/graphql", get(graphql_get).post(graphql_post))
+        .at("/graphql/ws", get(GraphQLSubscription::new(schema)))
+        .at("/healthz", get(healthz))
+        .at("/metrics", get(metrics))
+        .data(server)
+}
+
+/// The response media type a client accepts.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+enum Media {
+    GraphQLResponse,
+    Json,
+}
+
+impl Media {
+    /// Picks from the `Accept` header; `None` when the client accepts neither.
+    fn negotiate(accept: Option<&str>) -> Option<Self> {
+        let Some(accept) = accept.filter(|a| !a.trim().is_empty()) else { return Some(Media::Json) };
+        let types: Vec<String> = accept
+            .split(',')
+            .filter(|item| !item.contains("q=0") || item.contains("q=0."))
+            .map(|item| item.split(';').next().unwrap_or("").trim().to_ascii_lowercase())
+            .collect();
+        if types.iter().any(|t| t == "application/graphql-response+json") {
+            Some(Media::GraphQLResponse)
+        } else if types.iter().any(|t| t == "application/json" || t == "application/*" || t == "*/*") {
+            Some(Media::Json)
+        } else {
+            None
+        }
+    }
+
+    fn content_type(self) -> &'static str {
+        match self {
+            Media::GraphQLResponse => GRAPHQL_RESPONSE,
+            Media::Json => JSON,
+        }
+    }
+}
+
+/// A GraphQL request as the HTTP layer received it.
+struct Params {
+    query: String,
+    operation_name: Option<String>,
+    variables: Option<serde_json::Value>,
+}
+
+#[derive(Serialize)]
+struct GraphQLBody<'a> {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    data: Option<&'a Value>,
+    #[serde(skip_serializing_if = "<[_]>::is_empty")]
+    errors: &'a [ServerError],
+}
+
+/// An error response outside GraphQL execution (the request is not a GraphQL request).
+fn http_error(status: StatusCode, media: Media, code: Code, message: &str) -> Response {
+    let error = error::coded(code, message).into_server_error(Default::default());
+    let body = serde_json::to_vec(&GraphQLBody { data: None, errors: std::slice::from_ref(&error) })
+        .expect("a response serialises");
+    Response::builder().status(status).content_type(media.content_type()).body(body)
+}
+
+#[handler]
+async fn graphql_post(req: &Request, body: Body, server: Data<&Arc<Server>>) -> Response {
+    let started = Instant::now();
+    let response = post(req, body, &server).await;
+    server.finish(started, response)
+}
+
+#[handler]
+async fn graphql_get(req: &Request, server: Data<&Arc<Server>>) -> Response {
+    let started = Instant::now();
+    let response = get_request(req, &server).await;
+    server.finish(started, response)
+}
+
+impl Server {
+    fn finish(&self, started: Instant, response: Response) -> Response {
+        self.state.metrics.request("/graphql", response.status().as_u16());
+        self.state.metrics.graphql_latency(started.elapsed());
+        response
+    }
+
+    /// Runs a well-formed request and shapes the answer for `media`.
+    async fn execute(&self, params: Params, media: Media) -> Response {
+        let mut request = async_graphql::Request::new(params.query);
+        if let Some(name) = params.operation_name {
+            request = request.operation_name(name);
+        }
+        if let Some(variables) = params.variables {
+            request = request.variables(Variables::from_json(variables));
+        }
+        let mut response = self.schema.execute(request).await;
+        // Failed before execution: parse, validation or a limit. Errors raised while
+        // executing always carry the path of the field that raised them.
+        let request_error = response.data == Value::Null
+            && !response.errors.is_empty()
+            && response.errors.iter().all(|e| e.path.is_empty());
+        for e in &mut response.errors {
+            self.limits.explain(e);
+            let extensions = e.extensions.get_or_insert_with(ErrorExtensionValues::default);
+            if extensions.get("code").is_none() {
+                let code = if e.path.is_empty() { Code::BadRequest } else { Code::Validation };
+                extensions.set("code", code.as_str());
+            }
+        }
+        let status =
+            if request_error && media == Media::GraphQLResponse { StatusCode::BAD_REQUEST } else { StatusCode::OK };
+        let body = GraphQLBody { data: (!request_error).then_some(&response.data), errors: &response.errors };
+        match serde_json::to_vec(&body) {
+            Ok(bytes) => Response::builder().status(status).content_type(media.content_type()).body(bytes),
+            Err(e) => {
+                http_error(StatusCode::INTERNAL_SERVER_ERROR, media, Code::Internal, &error::internal(&e).message)
+            }
+        }
+    }
+}
+
+fn header_str<'a>(req: &'a Request, name: header::HeaderName) -> Option<&'a str> {
+    req.headers().get(name).and_then(|v| v.to_str().ok())
+}
+
+async fn post(req: &Request, body: Body, server: &Server) -> Response {
+    let Some(media) = Media::negotiate(header_str(req, header::ACCEPT)) else {
+        return not_acceptable();
+    };
+    let content_type = header_str(req, header::CONTENT_TYPE).unwrap_or("");
+    let essence = content_type.split(';').next().unwrap_or("").trim().to_ascii_lowercase();
+    if essence != "application/json" {
+        return http_error(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            media,
+            Code::BadRequest,
+            &format!("send the request as application/json, not {content_type:?}"),
+        );
+    }
+    let bytes = match body.into_bytes_limit(server.limits.body_bytes).await {
+        Ok(b) => b,
+        Err(poem::error::ReadBodyError::PayloadTooLarge) => {
+            let e = error::over_limit("request body bytes", server.limits.body_bytes as u64, None);
+            return http_error(StatusCode::PAYLOAD_TOO_LARGE, media, Code::Limit, &e.message);
+        }
+        Err(e) => {
+            return http_error(StatusCode::BAD_REQUEST, media, Code::BadRequest, &format!("reading the body: {e}"))
+        }
+    };
+    let json: serde_json::Value = match serde_json::from_slice(&bytes) {
+        Ok(v) => v,
+        Err(e) => {
+            return http_error(StatusCode::BAD_REQUEST, media, Code::BadRequest, &format!("the body is not JSON: {e}"))
+        }
+    };
+    let serde_json::Value::Object(mut fields) = json else {
+        return http_error(StatusCode::BAD_REQUEST, media, Code::BadRequest, "the body must be a JSON object");
+    };
+    let params = (|| {
+        let query = match fields.remove("query") {
+            Some(serde_json::Value::String(q)) => q,
+            Some(_) => return Err("query must be a string"),
+            None => return Err("the request has no query"),
+        };
+        let operation_name = match fields.remove("operationName") {
+            None | Some(serde_json::Value::Null) => None,
+            Some(serde_json::Value::String(n)) => Some(n),
+            Some(_) => return Err("operationName must be a string"),
+        };
+        let variables = match fields.remove("variables") {
+            None | Some(serde_json::Value::Null) => None,
+            Some(v @ serde_json::Value::Object(_)) => Some(v),
+            Some(_) => return Err("variables must be an object"),
+        };
+        if !matches!(fields.remove("extensions"), None | Some(serde_json::Value::Null | serde_json::Value::Object(_))) {
+            return Err("extensions must be an object");
+        }
+        Ok(Params { query, operation_name, variables })
+    })();
+    match params {
+        Ok(params) => server.execute(params, media).await,
+        Err(message) => http_error(StatusCode::BAD_REQUEST, media, Code::BadRequest, message),
+    }
+}
+
+fn not_acceptable() -> Response {
+    http_error(
+        StatusCode::NOT_ACCEPTABLE,
+        Media::Json,
+        Code::BadRequest,
+        "accept application/graphql-response+json or application/json",
+    )
+}
+
+#[derive(serde::Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct GetParams {
+    query: Option<String>,
+    operation_name: Option<String>,
+    variables: Option<String>,
+    extensions: Option<String>,
+}
+
+async fn get_request(req: &Request, server: &Server) -> Response {
+    let accept = header_str(req, header::ACCEPT);
+    let params: GetParams = match req.params() {
+        Ok(p) => p,
+        Err(e) => return http_error(StatusCode::BAD_REQUEST, Media::Json, Code::BadRequest, &e.to_string()),
+    };
+    let Some(query) = params.query else {
+        if accept.is_some_and(|a| a.contains("text/html")) {
+            return Response::builder().content_type("text/html; charset=utf-8").body(server.graphiql.clone());
+        }
+        return http_error(StatusCode::BAD_REQUEST, Media::Json, Code::BadRequest, "the request has no query");
+    };
+    let Some(media) = Media::negotiate(accept) else { return not_acceptable() };
+    let variables = match params.variables.as_deref().map(serde_json::from_str::<serde_json::Value>) {
+        None => None,
+        Some(Ok(v @ serde_json::Value::Object(_))) | Some(Ok(v @ serde_json::Value::Null)) => {
+            Some(v).filter(|v| !v.is_null())
+        }
+        Some(_) => {
+            return http_error(StatusCode::BAD_REQUEST, media, Code::BadRequest, "variables must be a JSON object")
+        }
+    };
+    if params
+        .extensions
+        .as_deref()
+        .is_some_and(|e| !serde_json::from_str::<serde_json::Value>(e).is_ok_and(|v| v.is_object()))
+    {
+        return http_error(StatusCode::BAD_REQUEST, media, Code::BadRequest, "extensions must be a JSON object");
+    }
+    // GET is for queries only: it may be cached or prefetched, so it must not change data.
+    if let Ok(document) = async_graphql::parser::parse_query(&query) {
+        let operation = document.operations.iter().find(|(name, _)| match &params.operation_name {
+            Some(wanted) => name.is_some_and(|n| n.as_str() == wanted),
+            None => true,
+        });
+        if let Some((_, op)) = operation.filter(|(_, op)| op.node.ty != OperationType::Query) {
+            let kind = if op.node.ty == OperationType::Mutation { "mutations" } else { "subscriptions" };
+            let mut response = http_error(
+                StatusCode::METHOD_NOT_ALLOWED,
+                media,
+                Code::BadRequest,
+                &format!("{kind} are not allowed over GET; use POST"),
+            );
+            response.headers_mut().insert(header::ALLOW, header::HeaderValue::from_static("POST"));
+            return response;
+        }
+    }
+    server.execute(Params { query, operation_name: params.operation_name, variables }, media).await
+}
+
+#[derive(Serialize)]
+struct Health {
+    status: &'static str,
+    store: &'static str,
+    head: u64,
+    projected: u64,
+    lag: u64,
+}
+
+#[handler]
+async fn healthz(server: Data<&Arc<Server>>) -> Response {
+    let state = &server.state;
+    let head = state.store().head();
+    let projected = state.projector.position();
+    let health =
+        Health { status: "ok", store: state.store().kind(), head, projected, lag: head.saturating_sub(projected) };
+    state.metrics.request("/healthz", 200);
+    Response::builder().content_type(JSON).body(serde_json::to_vec(&health).expect("health serialises"))
+}
+
+#[handler]
+async fn metrics(server: Data<&Arc<Server>>) -> Response {
+    server.state.metrics.request("/metrics", 200);
+    Response::builder()
+        .content_type("text/plain; version=0.0.4; charset=utf-8")
+        .body(server.state.metrics.render(&server.state))
+}
+
+/// Methods the routes do not serve get 405 from the router; this names the allowed ones.
+pub fn allowed(method: &Method) -> bool {
+    matches!(*method, Method::GET | Method::POST)
+}

@@ -1,0 +1,105 @@
+//! taizhang's GraphQL API: the schema clerks, reviewers and report builders use, its
+//! errors and limits, and the HTTP routes that serve it (GraphQL over HTTP, GraphiQL,
+//! subscriptions over `graphql-transport-ws`, health and metrics).
+//!
+//! - [`schema`] builds the schema over an [`ApiState`]: the command side
+//!   ([`taizhang_app::Ledger`]) and the live read model ([`taizhang_read::Projector`]).
+//! - Every read takes the read side's as-of arguments and a `minPosition`; a mutation
+//!   answers with the log position it reached, and its own fields already reflect it.
+//! - [`http::routes`] serves the schema; see DESIGN.md §6 for the contract.
+#![forbid(unsafe_code)]
+
+pub mod error;
+pub mod http;
+mod limits;
+mod metrics;
+mod mutation;
+mod query;
+mod subscription;
+mod types;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use async_graphql::{Context, Schema};
+use taizhang_app::Ledger;
+use taizhang_core::Actor;
+use taizhang_read::policy::PolicySet;
+use taizhang_read::{AsOf, Projector, ReadModel};
+use taizhang_store::{AnyStore, Position};
+
+pub use limits::Limits;
+pub use metrics::Metrics;
+pub use mutation::Mutation;
+pub use query::Query;
+pub use subscription::Subscription;
+
+pub type TaizhangSchema = Schema<Query, Mutation, Subscription>;
+
+/// How long a read waits for the model to reach a `minPosition` before answering
+/// `UNAVAILABLE`.
+const READ_YOUR_WRITES_WAIT: Duration = Duration::from_secs(5);
+
+/// Everything a request needs: the command side, the read side and the policies.
+pub struct ApiState {
+    pub ledger: Ledger<AnyStore>,
+    pub projector: Arc<Projector<AnyStore>>,
+    pub policies: PolicySet,
+    pub metrics: Metrics,
+}
+
+impl ApiState {
+    pub fn new(ledger: Ledger<AnyStore>, projector: Arc<Projector<AnyStore>>, policies: PolicySet) -> Self {
+        Self { ledger, projector, policies, metrics: Metrics::default() }
+    }
+
+    pub fn store(&self) -> &Arc<AnyStore> {
+        self.ledger.store()
+    }
+
+    /// Runs `f` on the read model once it reflects `min_position` (read-your-writes).
+    pub(crate) async fn read<R>(
+        &self,
+        min_position: Option<Position>,
+        f: impl FnOnce(&ReadModel) -> R,
+    ) -> async_graphql::Result<R> {
+        if let Some(p) = min_position {
+            self.projector.wait_for(p, READ_YOUR_WRITES_WAIT).await.map_err(error::read)?;
+        }
+        Ok(self.projector.read(f))
+    }
+}
+
+/// The state a resolver runs with.
+pub(crate) fn state<'a>(ctx: &Context<'a>) -> &'a Arc<ApiState> {
+    ctx.data_unchecked::<Arc<ApiState>>()
+}
+
+/// Who sends the request. Until API tokens exist (issue 5) every request acts as an
+/// administrator; the server therefore listens on loopback unless told otherwise.
+pub(crate) fn actor(ctx: &Context<'_>) -> Actor {
+    ctx.data_opt::<Actor>().copied().unwrap_or(Actor { role: taizhang_core::Role::Admin, token: None })
+}
+
+/// The schema over `state`, with `limits` applied.
+pub fn schema(state: Arc<ApiState>, limits: &Limits) -> TaizhangSchema {
+    // No delay: a page's lookups are issued together while its fields resolve, and a
+    // timer would add its delay to every request.
+    use async_graphql::dataloader::DataLoader;
+    limits
+        .apply(Schema::build(Query::default(), Mutation::default(), Subscription))
+        .data(DataLoader::new(types::ModelLoader(state.clone()), tokio::spawn).delay(Duration::ZERO))
+        .data(DataLoader::new(types::PersonalLoader(state.clone()), tokio::spawn).delay(Duration::ZERO))
+        .data(state)
+        .finish()
+}
+
+/// The schema's SDL, as `taizhang schema` prints it and `schema/schema.graphql` holds.
+pub fn sdl() -> String {
+    Schema::build(Query::default(), Mutation::default(), Subscription).finish().sdl()
+}
+
+/// The as-of bounds of a read, as the read side takes them.
+pub(crate) fn as_of(input: Option<types::AsOfInput>) -> async_graphql::Result<AsOf> {
+    input.map_or(Ok(AsOf::now()), types::AsOfInput::into_as_of)
+}

@@ -1,0 +1,97 @@
+//! Limits on what one request may ask for. Each refusal names the limit and its value
+//! (`extensions.code` = `LIMIT`), so a client knows what to split or page.
+
+use std::sync::Arc;
+
+use async_graphql::extensions::{Extension, ExtensionContext, ExtensionFactory, NextParseQuery};
+use async_graphql::parser::types::{ExecutableDocument, Selection, SelectionSet};
+use async_graphql::{SchemaBuilder, ServerError, ServerResult, Variables};
+
+use crate::error;
+
+/// The limits of one server.
+#[derive(Clone, Copy, Debug)]
+pub struct Limits {
+    /// Nesting of fields.
+    pub depth: usize,
+    /// Fields selected, counting every field once.
+    pub complexity: usize,
+    /// Aliased fields: aliases let one request repeat an expensive field many times.
+    pub aliases: usize,
+    /// Size of a request body.
+    pub body_bytes: usize,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Self { depth: 12, complexity: 500, aliases: 30, body_bytes: 256 * 1024 }
+    }
+}
+
+impl Limits {
+    pub(crate) fn apply<Q, M, S>(&self, builder: SchemaBuilder<Q, M, S>) -> SchemaBuilder<Q, M, S> {
+        builder
+            .limit_depth(self.depth)
+            .limit_complexity(self.complexity)
+            .limit_recursive_depth(64)
+            .limit_directives(16)
+            .extension(AliasLimit(self.aliases))
+    }
+
+    /// Rewrites the engine's own limit errors ("Query is nested too deep.") so that they
+    /// name the limit and its value like every other limit error.
+    pub(crate) fn explain(&self, e: &mut ServerError) {
+        let explained = match e.message.as_str() {
+            "Query is nested too deep." => error::over_limit("query depth", self.depth as u64, None),
+            "Query is too complex." => error::over_limit("query complexity", self.complexity as u64, None),
+            _ => return,
+        };
+        e.message = explained.message;
+        e.extensions = explained.extensions;
+    }
+}
+
+/// Refuses documents with more aliased fields than allowed.
+struct AliasLimit(usize);
+
+impl ExtensionFactory for AliasLimit {
+    fn create(&self) -> Arc<dyn Extension> {
+        Arc::new(AliasLimit(self.0))
+    }
+}
+
+#[async_trait::async_trait]
+impl Extension for AliasLimit {
+    async fn parse_query(
+        &self,
+        ctx: &ExtensionContext<'_>,
+        query: &str,
+        variables: &Variables,
+        next: NextParseQuery<'_>,
+    ) -> ServerResult<ExecutableDocument> {
+        let document = next.run(ctx, query, variables).await?;
+        let aliases = count_aliases(&document);
+        if aliases > self.0 {
+            return Err(
+                error::over_limit("aliases", self.0 as u64, Some(aliases as u64)).into_server_error(Default::default())
+            );
+        }
+        Ok(document)
+    }
+}
+
+fn count_aliases(document: &ExecutableDocument) -> usize {
+    fn count(set: &SelectionSet) -> usize {
+        set.items
+            .iter()
+            .map(|item| match &item.node {
+                Selection::Field(f) => usize::from(f.node.alias.is_some()) + count(&f.node.selection_set.node),
+                Selection::InlineFragment(f) => count(&f.node.selection_set.node),
+                Selection::FragmentSpread(_) => 0,
+            })
+            .sum()
+    }
+    let operations: usize = document.operations.iter().map(|(_, op)| count(&op.node.selection_set.node)).sum();
+    let fragments: usize = document.fragments.values().map(|f| count(&f.node.selection_set.node)).sum();
+    operations + fragments
+}

@@ -1,0 +1,482 @@
+//! Mutations: one per command of the domain, grouped by area. Each takes an optional
+//! `commandId` (send the same id again to retry safely: the first outcome is returned
+//! and nothing is written twice) and answers with a [`Receipt`] and the record as it now
+//! stands, already reflected in every later read.
+
+use async_graphql::{Context, InputObject, MergedObject, Object, SimpleObject, ID};
+use taizhang_app::CommandContext;
+use taizhang_core::*;
+use taizhang_store::AppendOutcome;
+use time::Date;
+
+use crate::error::{self, invalid};
+use crate::types::*;
+use crate::{actor, state, READ_YOUR_WRITES_WAIT};
+
+#[derive(MergedObject, Default)]
+pub struct Mutation(UnitMutations, MemberMutations, OutingMutations, ReviewMutations);
+
+/// Validates and applies `command`, then waits until the read model reflects it.
+async fn execute(
+    ctx: &Context<'_>,
+    command_id: Option<uuid::Uuid>,
+    command: Command,
+) -> async_graphql::Result<AppendOutcome> {
+    let state = state(ctx);
+    let mut context = CommandContext::new(actor(ctx));
+    if let Some(id) = command_id {
+        context.command_id = id;
+    }
+    let outcome = state.ledger.execute(context, command).await.map_err(error::app)?;
+    state.metrics.command_applied(&outcome);
+    state.projector.wait_for(outcome.last_position, READ_YOUR_WRITES_WAIT).await.map_err(error::read)?;
+    Ok(outcome)
+}
+
+/// A new id, or the one the client chose (so that it can refer to the record before
+/// the answer arrives).
+fn new_id<T: std::str::FromStr>(field: &str, id: Option<ID>, fresh: fn() -> T) -> async_graphql::Result<T> {
+    id.map_or_else(|| Ok(fresh()), |id| parse_id(field, &id))
+}
+
+#[derive(SimpleObject)]
+pub struct UnitPayload {
+    pub receipt: Receipt,
+    pub unit: Option<Unit>,
+}
+
+#[derive(SimpleObject)]
+pub struct MemberPayload {
+    pub receipt: Receipt,
+    pub member: Option<Member>,
+}
+
+#[derive(SimpleObject)]
+pub struct OutingPayload {
+    pub receipt: Receipt,
+    pub outing: Option<Outing>,
+}
+
+async fn unit_payload(
+    ctx: &Context<'_>,
+    outcome: AppendOutcome,
+    unit: Option<UnitId>,
+) -> async_graphql::Result<UnitPayload> {
+    let unit = unit.or_else(|| Receipt::stream_of(&outcome, StreamKind::Unit).map(UnitId));
+    let unit = match unit {
+        Some(u) => state(ctx).read(None, |m| Unit::at(m, u, m.position)).await?,
+        None => None,
+    };
+    Ok(UnitPayload { receipt: Receipt::new(&outcome), unit })
+}
+
+async fn member_payload(
+    ctx: &Context<'_>,
+    outcome: AppendOutcome,
+    member: Option<MemberId>,
+) -> async_graphql::Result<MemberPayload> {
+    let member = member.or_else(|| Receipt::stream_of(&outcome, StreamKind::Member).map(MemberId));
+    let member = match member {
+        Some(id) => state(ctx).read(None, |m| Member::at(m, id, m.position)).await?,
+        None => None,
+    };
+    Ok(MemberPayload { receipt: Receipt::new(&outcome), member })
+}
+
+async fn outing_payload(
+    ctx: &Context<'_>,
+    outcome: AppendOutcome,
+    outing: Option<OutingId>,
+) -> async_graphql::Result<OutingPayload> {
+    let outing = outing.or_else(|| Receipt::stream_of(&outcome, StreamKind::Outing).map(OutingId));
+    let outing = match outing {
+        Some(id) => state(ctx).read(None, |m| Outing::at(m, id, m.position)).await?,
+        None => None,
+    };
+    Ok(OutingPayload { receipt: Receipt::new(&outcome), outing })
+}
+
+#[derive(InputObject)]
+pub struct RegisterUnitInput {
+    /// Leave empty to have one assigned.
+    pub id: Option<ID>,
+    pub name: String,
+    pub industry: String,
+    pub region: String,
+    pub parent: Option<ID>,
+}
+
+#[derive(InputObject)]
+pub struct RenameUnitInput {
+    pub unit: ID,
+    pub name: String,
+}
+
+#[derive(InputObject)]
+pub struct MoveUnitInput {
+    pub unit: ID,
+    pub region: String,
+    pub parent: Option<ID>,
+}
+
+#[derive(Default)]
+pub struct UnitMutations;
+
+#[Object]
+impl UnitMutations {
+    async fn register_unit(
+        &self,
+        ctx: &Context<'_>,
+        input: RegisterUnitInput,
+        command_id: Option<uuid::Uuid>,
+    ) -> async_graphql::Result<UnitPayload> {
+        let command = RegisterUnit {
+            unit: new_id("input.id", input.id, UnitId::new)?,
+            name: text("input.name", &input.name)?,
+            industry: text("input.industry", &input.industry)?,
+            region: text("input.region", &input.region)?,
+            parent: input.parent.map(|p| parse_id("input.parent", &p)).transpose()?,
+        };
+        let outcome = execute(ctx, command_id, Command::RegisterUnit(command)).await?;
+        unit_payload(ctx, outcome, None).await
+    }
+
+    async fn rename_unit(
+        &self,
+        ctx: &Context<'_>,
+        input: RenameUnitInput,
+        command_id: Option<uuid::Uuid>,
+    ) -> async_graphql::Result<UnitPayload> {
+        let unit = parse_id("input.unit", &input.unit)?;
+        let command = RenameUnit { unit, name: text("input.name", &input.name)? };
+        let outcome = execute(ctx, command_id, Command::RenameUnit(command)).await?;
+        unit_payload(ctx, outcome, Some(unit)).await
+    }
+
+    /// Moves a unit to another region or parent unit.
+    async fn move_unit(
+        &self,
+        ctx: &Context<'_>,
+        input: MoveUnitInput,
+        command_id: Option<uuid::Uuid>,
+    ) -> async_graphql::Result<UnitPayload> {
+        let unit = parse_id("input.unit", &input.unit)?;
+        let command = MoveUnit {
+            unit,
+            region: text("input.region", &input.region)?,
+            parent: input.parent.map(|p| parse_id("input.parent", &p)).transpose()?,
+        };
+        let outcome = execute(ctx, command_id, Command::MoveUnit(command)).await?;
+        unit_payload(ctx, outcome, Some(unit)).await
+    }
+}
+
+#[derive(InputObject)]
+pub struct PersonalInput {
+    pub name: String,
+    /// Resident identity number (18 characters, checksum verified).
+    pub national_id: Option<String>,
+    pub phone: Option<String>,
+    pub birth_date: Option<Date>,
+}
+
+#[derive(InputObject)]
+pub struct RegisterMemberInput {
+    pub id: Option<ID>,
+    pub unit: ID,
+    pub joined_on: Date,
+    pub personal: PersonalInput,
+}
+
+#[derive(InputObject)]
+pub struct TransferMemberInput {
+    pub member: ID,
+    pub to: ID,
+    pub effective: Date,
+}
+
+#[derive(InputObject)]
+pub struct EraseMemberInput {
+    pub member: ID,
+}
+
+#[derive(Default)]
+pub struct MemberMutations;
+
+#[Object]
+impl MemberMutations {
+    /// Registers a member; personal data is sealed under a key of their own.
+    async fn register_member(
+        &self,
+        ctx: &Context<'_>,
+        input: RegisterMemberInput,
+        command_id: Option<uuid::Uuid>,
+    ) -> async_graphql::Result<MemberPayload> {
+        let blank = |v: Option<String>| v.filter(|s| !s.trim().is_empty()).map(|s| s.trim().to_owned());
+        let command = RegisterMember {
+            member: new_id("input.id", input.id, MemberId::new)?,
+            unit: parse_id("input.unit", &input.unit)?,
+            joined_on: input.joined_on,
+            personal: PersonalData {
+                name: text("input.personal.name", &input.personal.name)?,
+                national_id: blank(input.personal.national_id),
+                phone: blank(input.personal.phone),
+                birth_date: input.personal.birth_date,
+            },
+        };
+        command.personal.validate().map_err(|e| prefixed(&e, "input.personal."))?;
+        let outcome = execute(ctx, command_id, Command::RegisterMember(command)).await?;
+        member_payload(ctx, outcome, None).await
+    }
+
+    async fn transfer_member(
+        &self,
+        ctx: &Context<'_>,
+        input: TransferMemberInput,
+        command_id: Option<uuid::Uuid>,
+    ) -> async_graphql::Result<MemberPayload> {
+        let member = parse_id("input.member", &input.member)?;
+        let command = TransferMember { member, to: parse_id("input.to", &input.to)?, effective: input.effective };
+        let outcome = execute(ctx, command_id, Command::TransferMember(command)).await?;
+        member_payload(ctx, outcome, Some(member)).await
+    }
+
+    /// Destroys the member's key: personal data becomes unreadable everywhere, hours
+    /// still count.
+    async fn erase_member(
+        &self,
+        ctx: &Context<'_>,
+        input: EraseMemberInput,
+        command_id: Option<uuid::Uuid>,
+    ) -> async_graphql::Result<MemberPayload> {
+        let member = parse_id("input.member", &input.member)?;
+        let outcome = execute(ctx, command_id, Command::EraseMember(EraseMember { member })).await?;
+        member_payload(ctx, outcome, Some(member)).await
+    }
+}
+
+/// Names the input path of a domain error about a field.
+fn prefixed(e: &DomainError, prefix: &str) -> async_graphql::Error {
+    let mut e = e.clone();
+    if let DomainError::Empty { field }
+    | DomainError::TooLong { field, .. }
+    | DomainError::InvalidValue { field, .. }
+    | DomainError::InvalidHours { field, .. } = &mut e
+    {
+        *field = format!("{prefix}{field}");
+    }
+    error::domain(&e)
+}
+
+#[derive(InputObject)]
+pub struct OutingDetailsInput {
+    pub date: Date,
+    /// Start time, HH:MM (China Standard Time).
+    pub start: String,
+    pub end: String,
+    pub place: String,
+    pub category: String,
+    pub description: Option<String>,
+    /// How many people the outing served.
+    #[graphql(default)]
+    pub beneficiaries: u32,
+}
+
+impl OutingDetailsInput {
+    fn parse(self, at: &str) -> async_graphql::Result<OutingDetails> {
+        let field = |name: &str| format!("{at}.{name}");
+        Ok(OutingDetails {
+            date: self.date,
+            span: span(&field("start"), &self.start, &field("end"), &self.end)?,
+            place: text(&field("place"), &self.place)?,
+            category: text(&field("category"), &self.category)?,
+            description: optional_text(&field("description"), self.description.as_deref())?,
+            beneficiaries: self.beneficiaries,
+        })
+    }
+}
+
+fn span(start_field: &str, start: &str, end_field: &str, end: &str) -> async_graphql::Result<TimeRange> {
+    let domain = |e: DomainError| error::domain(&e);
+    let start = ClockTime::parse(start_field, start).map_err(domain)?;
+    let end = ClockTime::parse(end_field, end).map_err(domain)?;
+    TimeRange::new(end_field, start, end).map_err(domain)
+}
+
+/// One participant; the span defaults to the outing's, the hours to the span's length.
+#[derive(InputObject)]
+pub struct ParticipantInput {
+    pub member: ID,
+    pub start: Option<String>,
+    pub end: Option<String>,
+    /// Hours served, travel excluded: `2`, `2.5` or `2:30`.
+    pub hours: Option<String>,
+}
+
+fn participants(list: Vec<ParticipantInput>) -> async_graphql::Result<Vec<ParticipationInput>> {
+    list.into_iter()
+        .enumerate()
+        .map(|(i, p)| {
+            let at = |name: &str| format!("input.participants[{i}].{name}");
+            let span = match (&p.start, &p.end) {
+                (None, None) => None,
+                (Some(s), Some(e)) => Some(span(&at("start"), s, &at("end"), e)?),
+                _ => return Err(invalid(&at("end"), "give both start and end, or neither")),
+            };
+            Ok(ParticipationInput {
+                member: parse_id(&at("member"), &p.member)?,
+                span,
+                minutes: p
+                    .hours
+                    .map(|h| Minutes::parse_hours(&at("hours"), &h))
+                    .transpose()
+                    .map_err(|e| error::domain(&e))?,
+            })
+        })
+        .collect()
+}
+
+#[derive(InputObject)]
+pub struct RegisterOutingInput {
+    pub id: Option<ID>,
+    pub unit: ID,
+    pub details: OutingDetailsInput,
+    pub participants: Vec<ParticipantInput>,
+}
+
+#[derive(InputObject)]
+pub struct AmendOutingInput {
+    pub outing: ID,
+    /// The outing as it should have been recorded.
+    pub details: OutingDetailsInput,
+    pub participants: Vec<ParticipantInput>,
+    pub reason: String,
+    /// The version you corrected (`Outing.version`); a newer stored version is a conflict.
+    pub expected_version: Option<u64>,
+}
+
+#[derive(InputObject)]
+pub struct VoidOutingInput {
+    pub outing: ID,
+    pub reason: String,
+    pub expected_version: Option<u64>,
+}
+
+#[derive(Default)]
+pub struct OutingMutations;
+
+#[Object]
+impl OutingMutations {
+    async fn register_outing(
+        &self,
+        ctx: &Context<'_>,
+        input: RegisterOutingInput,
+        command_id: Option<uuid::Uuid>,
+    ) -> async_graphql::Result<OutingPayload> {
+        let command = RegisterOuting {
+            outing: new_id("input.id", input.id, OutingId::new)?,
+            unit: parse_id("input.unit", &input.unit)?,
+            details: input.details.parse("input.details")?,
+            participants: participants(input.participants)?,
+        };
+        let outcome = execute(ctx, command_id, Command::RegisterOuting(command)).await?;
+        outing_payload(ctx, outcome, None).await
+    }
+
+    /// Corrects an outing; the earlier record stays in its history.
+    async fn amend_outing(
+        &self,
+        ctx: &Context<'_>,
+        input: AmendOutingInput,
+        command_id: Option<uuid::Uuid>,
+    ) -> async_graphql::Result<OutingPayload> {
+        let outing = parse_id("input.outing", &input.outing)?;
+        let command = AmendOuting {
+            outing,
+            details: input.details.parse("input.details")?,
+            participants: participants(input.participants)?,
+            reason: text("input.reason", &input.reason)?,
+            expected_version: input.expected_version,
+        };
+        let outcome = execute(ctx, command_id, Command::AmendOuting(command)).await?;
+        outing_payload(ctx, outcome, Some(outing)).await
+    }
+
+    /// Voids an outing registered by mistake; it stays in the ledger, struck out.
+    async fn void_outing(
+        &self,
+        ctx: &Context<'_>,
+        input: VoidOutingInput,
+        command_id: Option<uuid::Uuid>,
+    ) -> async_graphql::Result<OutingPayload> {
+        let outing = parse_id("input.outing", &input.outing)?;
+        let command = VoidOuting {
+            outing,
+            reason: text("input.reason", &input.reason)?,
+            expected_version: input.expected_version,
+        };
+        let outcome = execute(ctx, command_id, Command::VoidOuting(command)).await?;
+        outing_payload(ctx, outcome, Some(outing)).await
+    }
+}
+
+#[derive(InputObject)]
+pub struct VerifyOutingInput {
+    pub outing: ID,
+    pub note: Option<String>,
+    /// The version you checked: a verification covers exactly that record.
+    pub expected_version: Option<u64>,
+}
+
+#[derive(InputObject)]
+pub struct RecordEvaluationInput {
+    pub member: ID,
+    /// `2011H1` or `2011H2`.
+    pub half_year: String,
+    /// 群众评议, 0–100.
+    pub public_score: i64,
+    /// 领导点评, 0–100.
+    pub leader_score: i64,
+    pub note: Option<String>,
+}
+
+#[derive(Default)]
+pub struct ReviewMutations;
+
+#[Object]
+impl ReviewMutations {
+    async fn verify_outing(
+        &self,
+        ctx: &Context<'_>,
+        input: VerifyOutingInput,
+        command_id: Option<uuid::Uuid>,
+    ) -> async_graphql::Result<OutingPayload> {
+        let outing = parse_id("input.outing", &input.outing)?;
+        let command = VerifyOuting {
+            outing,
+            note: optional_text("input.note", input.note.as_deref())?,
+            expected_version: input.expected_version,
+        };
+        let outcome = execute(ctx, command_id, Command::VerifyOuting(command)).await?;
+        outing_payload(ctx, outcome, Some(outing)).await
+    }
+
+    async fn record_evaluation(
+        &self,
+        ctx: &Context<'_>,
+        input: RecordEvaluationInput,
+        command_id: Option<uuid::Uuid>,
+    ) -> async_graphql::Result<MemberPayload> {
+        let member = parse_id("input.member", &input.member)?;
+        let domain = |e: DomainError| error::domain(&e);
+        let command = RecordEvaluation {
+            member,
+            half_year: HalfYear::parse("input.halfYear", &input.half_year).map_err(domain)?,
+            public_score: Score::new("input.publicScore", input.public_score).map_err(domain)?,
+            leader_score: Score::new("input.leaderScore", input.leader_score).map_err(domain)?,
+            note: optional_text("input.note", input.note.as_deref())?,
+        };
+        let outcome = execute(ctx, command_id, Command::RecordEvaluation(command)).await?;
+        member_payload(ctx, outcome, Some(member)).await
+    }
+}

@@ -1,0 +1,581 @@
+//! Queries, one object per area, merged into `Query`. Every read takes `asOf` (the read
+//! side's two timelines) and `minPosition` (read-your-writes: wait until the model has
+//! applied that position).
+
+use async_graphql::connection::{Connection, EmptyFields};
+use async_graphql::{Context, Enum, InputObject, Json, MergedObject, Object, SimpleObject, ID};
+use taizhang_core::*;
+use taizhang_read::eligibility::{self, Candidate, EligibilityError};
+use taizhang_read::ledger::{self, PageRequest};
+use taizhang_read::report::{self, Bucket, GroupBy, ReportQuery, Scope};
+use taizhang_store::{chain, EventStore, Position, RecordedEvent, StoreError};
+
+use crate::error::{self, invalid, not_found};
+use crate::state;
+use crate::types::*;
+
+#[derive(MergedObject, Default)]
+pub struct Query(UnitQueries, MemberQueries, OutingQueries, ReportQueries, AuditQueries);
+
+#[derive(Default)]
+pub struct UnitQueries;
+
+#[Object]
+impl UnitQueries {
+    /// One unit, as known at the as-of position.
+    async fn unit(
+        &self,
+        ctx: &Context<'_>,
+        id: ID,
+        as_of: Option<AsOfInput>,
+        min_position: Option<Position>,
+    ) -> async_graphql::Result<Option<Unit>> {
+        let unit: UnitId = parse_id("id", &id)?;
+        let as_of = crate::as_of(as_of)?;
+        state(ctx).read(min_position, |m| Unit::at(m, unit, as_of.position(m))).await
+    }
+
+    /// Every unit, in order of id (registration time).
+    async fn units(
+        &self,
+        ctx: &Context<'_>,
+        first: Option<i32>,
+        after: Option<String>,
+        as_of: Option<AsOfInput>,
+        min_position: Option<Position>,
+    ) -> async_graphql::Result<Connection<String, Unit, TotalCount, EmptyFields>> {
+        let page = Page::new(first, after)?;
+        let as_of = crate::as_of(as_of)?;
+        state(ctx)
+            .read(min_position, |m| {
+                let position = as_of.position(m);
+                let known: Vec<UnitId> = m.units.keys().copied().filter(|u| m.unit(*u, position).is_some()).collect();
+                let nodes: Vec<Unit> =
+                    known.iter().skip(page.offset).take(page.limit).filter_map(|u| Unit::at(m, *u, position)).collect();
+                let has_next = page.offset + nodes.len() < known.len();
+                page.connection(nodes, has_next, TotalCount { total_count: known.len() })
+            })
+            .await
+    }
+}
+
+#[derive(Default)]
+pub struct MemberQueries;
+
+#[Object]
+impl MemberQueries {
+    async fn member(
+        &self,
+        ctx: &Context<'_>,
+        id: ID,
+        as_of: Option<AsOfInput>,
+        min_position: Option<Position>,
+    ) -> async_graphql::Result<Option<Member>> {
+        let member: MemberId = parse_id("id", &id)?;
+        let as_of = crate::as_of(as_of)?;
+        state(ctx).read(min_position, |m| Member::at(m, member, as_of.position(m))).await
+    }
+}
+
+#[derive(Default)]
+pub struct OutingQueries;
+
+#[Object]
+impl OutingQueries {
+    async fn outing(
+        &self,
+        ctx: &Context<'_>,
+        id: ID,
+        as_of: Option<AsOfInput>,
+        min_position: Option<Position>,
+    ) -> async_graphql::Result<Option<Outing>> {
+        let outing: OutingId = parse_id("id", &id)?;
+        let as_of = crate::as_of(as_of)?;
+        state(ctx).read(min_position, |m| Outing::at(m, outing, as_of.position(m))).await
+    }
+
+    /// A unit's ledger (台账): its outings in registration order, corrections beside
+    /// what they correct, running totals.
+    async fn unit_ledger(
+        &self,
+        ctx: &Context<'_>,
+        unit: ID,
+        first: Option<i32>,
+        after: Option<String>,
+        as_of: Option<AsOfInput>,
+        min_position: Option<Position>,
+    ) -> async_graphql::Result<Connection<String, LedgerLine, LedgerTotals, EmptyFields>> {
+        let id: UnitId = parse_id("unit", &unit)?;
+        ledger_page(ctx, first, after, as_of, min_position, |m, a, p| ledger::unit_ledger(m, id, a, p))
+            .await?
+            .ok_or_else(|| not_found("unit", id))
+    }
+
+    /// A member's ledger: the outings they served in, with their own hours.
+    async fn member_ledger(
+        &self,
+        ctx: &Context<'_>,
+        member: ID,
+        first: Option<i32>,
+        after: Option<String>,
+        as_of: Option<AsOfInput>,
+        min_position: Option<Position>,
+    ) -> async_graphql::Result<Connection<String, LedgerLine, LedgerTotals, EmptyFields>> {
+        let id: MemberId = parse_id("member", &member)?;
+        ledger_page(ctx, first, after, as_of, min_position, |m, a, p| ledger::member_ledger(m, id, a, p))
+            .await?
+            .ok_or_else(|| not_found("member", id))
+    }
+}
+
+async fn ledger_page(
+    ctx: &Context<'_>,
+    first: Option<i32>,
+    after: Option<String>,
+    as_of: Option<AsOfInput>,
+    min_position: Option<Position>,
+    build: impl FnOnce(&taizhang_read::ReadModel, &taizhang_read::AsOf, PageRequest) -> Option<ledger::LedgerPage>,
+) -> async_graphql::Result<Option<Connection<String, LedgerLine, LedgerTotals, EmptyFields>>> {
+    let page = Page::new(first, after)?;
+    let as_of = crate::as_of(as_of)?;
+    let built = state(ctx)
+        .read(min_position, |m| build(m, &as_of, PageRequest { offset: page.offset, limit: page.limit }))
+        .await?;
+    Ok(built.map(|l| {
+        let totals = LedgerTotals {
+            total_count: l.total_entries,
+            as_of_position: l.as_of_position,
+            total_recorded_hours: hours_text(l.total_recorded_minutes),
+            total_verified_hours: hours_text(l.total_verified_minutes),
+        };
+        let position = l.as_of_position;
+        let lines = l.entries.into_iter().map(|e| LedgerLine::new(e, position)).collect();
+        page.connection(lines, l.has_next, totals)
+    }))
+}
+
+#[derive(Enum, Clone, Copy, PartialEq, Eq)]
+#[graphql(name = "GroupBy")]
+pub enum GroupByInput {
+    Unit,
+    Region,
+    Industry,
+    Total,
+}
+
+#[derive(Enum, Clone, Copy, PartialEq, Eq)]
+#[graphql(name = "Bucket")]
+pub enum BucketInput {
+    /// The whole period as one bucket.
+    Period,
+    /// Monday to Sunday (一周一小结).
+    Week,
+    Month,
+    HalfYear,
+}
+
+/// At most one of these: the units a report covers (all when empty).
+#[derive(InputObject, Clone, Default)]
+pub struct ScopeInput {
+    pub unit: Option<ID>,
+    pub region: Option<String>,
+    pub industry: Option<String>,
+}
+
+impl ScopeInput {
+    fn parse(self) -> async_graphql::Result<Scope> {
+        match (self.unit, self.region, self.industry) {
+            (None, None, None) => Ok(Scope::All),
+            (Some(u), None, None) => Ok(Scope::Unit(parse_id("scope.unit", &u)?)),
+            (None, Some(r), None) => Ok(Scope::Region(r)),
+            (None, None, Some(i)) => Ok(Scope::Industry(i)),
+            _ => Err(invalid("scope", "give at most one of unit, region and industry")),
+        }
+    }
+}
+
+#[derive(SimpleObject, Clone)]
+pub struct ReportRow {
+    /// The unit id, region or industry ("total" when grouped by total).
+    pub group: String,
+    pub label: String,
+    pub first: time::Date,
+    pub last: time::Date,
+    pub outings: u64,
+    /// Distinct members who served.
+    pub volunteers: u64,
+    pub recorded_hours: String,
+    pub verified_hours: String,
+    /// Members in scope on the bucket's last day.
+    pub members: u64,
+    pub participation_rate_percent: Option<f64>,
+    pub hours_per_member: Option<f64>,
+}
+
+#[derive(SimpleObject, Clone)]
+pub struct Report {
+    pub as_of_position: Position,
+    pub rows: Vec<ReportRow>,
+}
+
+#[derive(SimpleObject, Clone)]
+pub struct CountedOuting {
+    pub outing: ID,
+    pub date: time::Date,
+    pub hours: String,
+    /// The log position of the version that counted.
+    pub position: Position,
+}
+
+#[derive(SimpleObject, Clone)]
+pub struct ExcludedOuting {
+    pub outing: ID,
+    pub date: time::Date,
+    pub reason: String,
+}
+
+#[derive(SimpleObject, Clone)]
+pub struct CriterionResult {
+    pub metric: String,
+    pub required: String,
+    pub actual: String,
+    pub met: bool,
+    /// The outings that count toward the actual value.
+    pub counted: Vec<CountedOuting>,
+    /// The outings that were looked at and did not count, and why.
+    pub excluded: Vec<ExcludedOuting>,
+}
+
+#[derive(SimpleObject, Clone)]
+pub struct LevelResult {
+    pub name: String,
+    pub label: Option<String>,
+    pub met: bool,
+    pub criteria: Vec<CriterionResult>,
+}
+
+/// A decision with its reasons: quote `asOfPosition` with the same policy version to
+/// reproduce it.
+#[derive(SimpleObject, Clone)]
+pub struct Eligibility {
+    pub policy: String,
+    pub policy_version: u32,
+    pub as_of_position: Position,
+    /// The highest level met, if any.
+    pub outcome: Option<String>,
+    pub levels: Vec<LevelResult>,
+}
+
+#[derive(SimpleObject, Clone)]
+pub struct PolicyLevel {
+    pub name: String,
+    pub label: Option<String>,
+}
+
+#[derive(SimpleObject, Clone)]
+pub struct PolicyInfo {
+    pub name: String,
+    pub version: u32,
+    pub title: String,
+    pub source: Option<String>,
+    /// `member` or `unit`.
+    pub subject: String,
+    pub levels: Vec<PolicyLevel>,
+}
+
+#[derive(Default)]
+pub struct ReportQueries;
+
+#[Object]
+impl ReportQueries {
+    /// Outings, volunteers, hours and participation, grouped and bucketed.
+    #[allow(clippy::too_many_arguments)]
+    async fn report(
+        &self,
+        ctx: &Context<'_>,
+        period: PeriodInput,
+        #[graphql(default)] scope: ScopeInput,
+        #[graphql(default_with = "GroupByInput::Unit")] group_by: GroupByInput,
+        #[graphql(default_with = "BucketInput::Period")] bucket: BucketInput,
+        as_of: Option<AsOfInput>,
+        min_position: Option<Position>,
+    ) -> async_graphql::Result<Report> {
+        let query = ReportQuery {
+            period: period.parse()?,
+            scope: scope.parse()?,
+            group_by: match group_by {
+                GroupByInput::Unit => GroupBy::Unit,
+                GroupByInput::Region => GroupBy::Region,
+                GroupByInput::Industry => GroupBy::Industry,
+                GroupByInput::Total => GroupBy::Total,
+            },
+            bucket: match bucket {
+                BucketInput::Period => Bucket::Period,
+                BucketInput::Week => Bucket::Week,
+                BucketInput::Month => Bucket::Month,
+                BucketInput::HalfYear => Bucket::HalfYear,
+            },
+            as_of: crate::as_of(as_of)?,
+        };
+        let report = state(ctx).read(min_position, |m| report::report(m, &query)).await?;
+        Ok(Report {
+            as_of_position: report.as_of_position,
+            rows: report
+                .rows
+                .into_iter()
+                .map(|r| ReportRow {
+                    participation_rate_percent: r.participation_rate_percent(),
+                    hours_per_member: r.hours_per_member(),
+                    group: r.group,
+                    label: r.label,
+                    first: r.first,
+                    last: r.last,
+                    outings: r.outings,
+                    volunteers: r.volunteers,
+                    recorded_hours: hours_text(r.recorded_minutes),
+                    verified_hours: hours_text(r.verified_minutes),
+                    members: r.members,
+                })
+                .collect(),
+        })
+    }
+
+    /// A member's or a unit's eligibility under a policy, with every criterion's
+    /// required and actual value and the outings behind it.
+    #[allow(clippy::too_many_arguments)]
+    async fn eligibility(
+        &self,
+        ctx: &Context<'_>,
+        policy: String,
+        member: Option<ID>,
+        unit: Option<ID>,
+        period: PeriodInput,
+        as_of: Option<AsOfInput>,
+        min_position: Option<Position>,
+    ) -> async_graphql::Result<Eligibility> {
+        let state = state(ctx);
+        let policy = state
+            .policies
+            .get(&policy)
+            .map_err(|e| error::with(not_found("policy", &policy), "reason", e.to_string()))?;
+        let candidate = match (member, unit) {
+            (Some(m), None) => Candidate::Member(parse_id("member", &m)?),
+            (None, Some(u)) => Candidate::Unit(parse_id("unit", &u)?),
+            _ => return Err(invalid("member", "give exactly one of member and unit")),
+        };
+        let period = period.parse()?;
+        let as_of = crate::as_of(as_of)?;
+        // The birth date is sealed personal data; open it before taking the model lock.
+        let birth_date = match candidate {
+            Candidate::Member(m) => match state.ledger.personal(m).await {
+                Ok(taizhang_app::Personal::Known(p)) => p.birth_date,
+                Ok(taizhang_app::Personal::Erased) => None,
+                Err(taizhang_app::AppError::Domain(DomainError::MemberNotFound(_))) => None,
+                Err(e) => return Err(error::app(e)),
+            },
+            Candidate::Unit(_) => None,
+        };
+        let facts = move |_: MemberId| birth_date;
+        let result = state
+            .read(min_position, |m| eligibility::eligibility(m, policy, candidate, period, &as_of, &facts))
+            .await?
+            .map_err(|e| match e {
+                EligibilityError::WrongSubject { .. } => invalid("policy", e),
+                EligibilityError::NotFound(_) => error::coded(error::Code::NotFound, e.to_string()),
+            })?;
+        Ok(Eligibility {
+            policy: result.policy,
+            policy_version: result.policy_version,
+            as_of_position: result.as_of_position,
+            outcome: result.outcome,
+            levels: result
+                .levels
+                .into_iter()
+                .map(|l| LevelResult {
+                    name: l.name,
+                    label: l.label,
+                    met: l.met,
+                    criteria: l
+                        .criteria
+                        .into_iter()
+                        .map(|c| CriterionResult {
+                            metric: c.metric.to_owned(),
+                            required: c.required,
+                            actual: c.actual,
+                            met: c.met,
+                            counted: c
+                                .counted
+                                .into_iter()
+                                .map(|o| CountedOuting {
+                                    outing: ID(o.outing.to_string()),
+                                    date: o.date,
+                                    hours: hours_text(o.minutes),
+                                    position: o.position,
+                                })
+                                .collect(),
+                            excluded: c
+                                .excluded
+                                .into_iter()
+                                .map(|o| ExcludedOuting {
+                                    outing: ID(o.outing.to_string()),
+                                    date: o.date,
+                                    reason: o.reason,
+                                })
+                                .collect(),
+                        })
+                        .collect(),
+                })
+                .collect(),
+        })
+    }
+
+    /// The award policies loaded (built-in and from the policy directory).
+    async fn policies(&self, ctx: &Context<'_>) -> Vec<PolicyInfo> {
+        state(ctx)
+            .policies
+            .iter()
+            .map(|p| PolicyInfo {
+                name: p.name.clone(),
+                version: p.version,
+                title: p.title.clone(),
+                source: p.source.clone(),
+                subject: format!("{:?}", p.subject).to_lowercase(),
+                levels: p.levels.iter().map(|l| PolicyLevel { name: l.name.clone(), label: l.label.clone() }).collect(),
+            })
+            .collect()
+    }
+}
+
+/// One event of the log, as an auditor reads it.
+#[derive(SimpleObject, Clone)]
+pub struct LogEvent {
+    pub position: Position,
+    pub event_id: uuid::Uuid,
+    /// `unit-…`, `member-…` or `outing-…`.
+    pub stream: String,
+    pub version: u64,
+    #[graphql(name = "type")]
+    pub event_type: String,
+    pub recorded_at: time::OffsetDateTime,
+    pub occurred_at: time::OffsetDateTime,
+    pub actor: ActorView,
+    pub command_id: uuid::Uuid,
+    pub correlation_id: Option<uuid::Uuid>,
+    pub causation_id: Option<uuid::Uuid>,
+    /// SHA-256 of the previous hash, the position and the record (hex).
+    pub hash: String,
+    /// The event's fields as JSON (personal data stays sealed).
+    pub payload: Json<serde_json::Value>,
+}
+
+impl LogEvent {
+    pub fn new(e: RecordedEvent) -> async_graphql::Result<Self> {
+        let payload = serde_json::to_value(&e.payload).map_err(|err| error::internal(&err))?;
+        Ok(Self {
+            position: e.position,
+            event_id: e.event_id,
+            stream: e.stream.to_string(),
+            version: e.version,
+            event_type: e.payload.type_name().to_owned(),
+            recorded_at: e.recorded_at.to_datetime(),
+            occurred_at: e.occurred_at.to_datetime(),
+            actor: e.actor.into(),
+            command_id: e.command_id,
+            correlation_id: e.correlation_id,
+            causation_id: e.causation_id,
+            hash: hex::encode(e.hash),
+            payload: Json(payload),
+        })
+    }
+}
+
+#[derive(SimpleObject, Clone)]
+pub struct ChainReport {
+    pub ok: bool,
+    /// Events checked.
+    pub events: u64,
+    pub head_hash: Option<String>,
+    /// The first position whose record does not match the chain.
+    pub broken_at: Option<Position>,
+    pub reason: Option<String>,
+}
+
+#[derive(SimpleObject, Clone, Copy)]
+pub struct LogHead {
+    /// The last durable position.
+    pub position: Position,
+    /// The last position the read model applied.
+    pub projected: Position,
+}
+
+#[derive(Default)]
+pub struct AuditQueries;
+
+#[Object]
+impl AuditQueries {
+    /// The log itself, by position, optionally one stream only (`unit-…`, `member-…`,
+    /// `outing-…`). The cursor is the position.
+    async fn events(
+        &self,
+        ctx: &Context<'_>,
+        first: Option<i32>,
+        after: Option<String>,
+        stream: Option<String>,
+    ) -> async_graphql::Result<Connection<String, LogEvent, EmptyFields, EmptyFields>> {
+        let page = Page::new(first, after.clone())?;
+        let store = state(ctx).store();
+        let after_position: Position = match &after {
+            Some(a) => a.parse().map_err(|_| invalid("after", "not a cursor of this list"))?,
+            None => 0,
+        };
+        let events = match &stream {
+            None => store.read_all(after_position + 1, page.limit + 1).await,
+            Some(name) => {
+                let id: StreamId =
+                    name.parse().map_err(|_| invalid("stream", format!("{name:?} is not a stream name")))?;
+                // Within one stream the cursor is still the global position.
+                let mut all = store.read_stream(id, 0, usize::MAX).await;
+                if let Ok(events) = &mut all {
+                    events.retain(|e| e.position > after_position);
+                    events.truncate(page.limit + 1);
+                }
+                all
+            }
+        }
+        .map_err(|e| error::internal(&e))?;
+        let has_next = events.len() > page.limit;
+        let mut connection = Connection::new(after.is_some(), has_next);
+        for event in events.into_iter().take(page.limit) {
+            connection
+                .edges
+                .push(async_graphql::connection::Edge::new(event.position.to_string(), LogEvent::new(event)?));
+        }
+        Ok(connection)
+    }
+
+    /// Walks the hash chain from the first event.
+    async fn verify_chain(&self, ctx: &Context<'_>) -> async_graphql::Result<ChainReport> {
+        match chain::verify(state(ctx).store().as_ref(), |_| {}).await {
+            Ok(r) => Ok(ChainReport {
+                ok: true,
+                events: r.events,
+                head_hash: Some(hex::encode(r.head_hash)),
+                broken_at: None,
+                reason: None,
+            }),
+            Err(StoreError::Corrupt { position, reason }) => Ok(ChainReport {
+                ok: false,
+                events: position.saturating_sub(1),
+                head_hash: None,
+                broken_at: Some(position),
+                reason: Some(reason),
+            }),
+            Err(other) => Err(error::internal(&other)),
+        }
+    }
+
+    async fn head(&self, ctx: &Context<'_>) -> LogHead {
+        let state = state(ctx);
+        LogHead { position: state.store().head(), projected: state.projector.position() }
+    }
+}

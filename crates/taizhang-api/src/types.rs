@@ -1,0 +1,605 @@
+//! The GraphQL types: what the read side holds, shaped for clients, and the inputs that
+//! become commands. Inputs are parsed with the domain's own value types, and every
+//! error names the input field it is about (`input.participants[1].hours`).
+
+use std::collections::HashMap;
+use std::str::FromStr;
+use std::sync::Arc;
+
+use async_graphql::connection::{Connection, Edge, EmptyFields};
+use async_graphql::dataloader::{DataLoader, Loader};
+use async_graphql::{ComplexObject, Context, Enum, InputObject, ObjectType, OutputType, SimpleObject, ID};
+use taizhang_app::Personal;
+use taizhang_core::*;
+use taizhang_read::ledger::LedgerEntry;
+use taizhang_read::model::{Change, HistoryItem, OutingView};
+use taizhang_read::{AsOf, ReadModel};
+use taizhang_store::{AppendOutcome, Position};
+use time::{Date, OffsetDateTime};
+
+use crate::error::{self, invalid};
+use crate::{state, ApiState};
+
+/// Entries per page when a client does not say.
+pub const DEFAULT_PAGE: usize = 20;
+/// The largest page a client may ask for.
+pub const MAX_PAGE: usize = 100;
+
+/// A Relay page: the offset to start at and how many to return.
+#[derive(Clone, Copy, Debug)]
+pub struct Page {
+    pub offset: usize,
+    pub limit: usize,
+}
+
+impl Page {
+    pub fn new(first: Option<i32>, after: Option<String>) -> async_graphql::Result<Self> {
+        let limit = match first {
+            None => DEFAULT_PAGE,
+            Some(n) if n < 0 => return Err(invalid("first", "must not be negative")),
+            Some(n) if n as usize > MAX_PAGE => {
+                return Err(error::over_limit("page size (first)", MAX_PAGE as u64, Some(n as u64)))
+            }
+            Some(n) => n as usize,
+        };
+        let offset = match after {
+            None => 0,
+            Some(cursor) => cursor.parse::<usize>().map_err(|_| invalid("after", "not a cursor of this list"))? + 1,
+        };
+        Ok(Self { offset, limit })
+    }
+
+    /// The connection of `nodes`, the page's slice, with cursors counted from the offset.
+    pub fn connection<N: OutputType, E: ObjectType>(
+        self,
+        nodes: Vec<N>,
+        has_next: bool,
+        extra: E,
+    ) -> Connection<String, N, E, EmptyFields> {
+        let mut connection = Connection::with_additional_fields(self.offset > 0, has_next, extra);
+        connection
+            .edges
+            .extend(nodes.into_iter().enumerate().map(|(i, node)| Edge::new((self.offset + i).to_string(), node)));
+        connection
+    }
+}
+
+/// Parses an id argument.
+pub fn parse_id<T: FromStr>(field: &str, id: &str) -> async_graphql::Result<T> {
+    id.parse().map_err(|_| invalid(field, format!("{id:?} is not an id")))
+}
+
+/// What a command reached: quote `position` as `minPosition` to read your own write.
+#[derive(SimpleObject, Clone)]
+pub struct Receipt {
+    pub command_id: uuid::Uuid,
+    /// The log position of the command's last event.
+    pub position: Position,
+    pub first_position: Position,
+    pub recorded_at: OffsetDateTime,
+    /// True when the command id had been used already: nothing new was written.
+    pub duplicate: bool,
+}
+
+impl Receipt {
+    pub fn new(outcome: &AppendOutcome) -> Self {
+        Self {
+            command_id: outcome.command_id,
+            position: outcome.last_position,
+            first_position: outcome.first_position,
+            recorded_at: outcome.recorded_at.to_datetime(),
+            duplicate: outcome.duplicate,
+        }
+    }
+
+    /// The stream of `kind` the command wrote, e.g. the unit it registered (also when
+    /// the command was a duplicate and the id was chosen the first time).
+    pub fn stream_of(outcome: &AppendOutcome, kind: StreamKind) -> Option<uuid::Uuid> {
+        outcome.streams.iter().find(|(s, _)| s.kind == kind).map(|(s, _)| s.id)
+    }
+}
+
+/// The read side's two timelines.
+#[derive(InputObject, Clone, Copy, Default)]
+pub struct AsOfInput {
+    /// What the log knew at this position.
+    pub position: Option<Position>,
+    /// What the log knew at this moment.
+    pub recorded_at: Option<OffsetDateTime>,
+    /// Service on or after this date.
+    pub occurred_from: Option<Date>,
+    /// Service before this date (exclusive).
+    pub occurred_before: Option<Date>,
+}
+
+impl AsOfInput {
+    pub fn into_as_of(self) -> async_graphql::Result<AsOf> {
+        Ok(AsOf {
+            position: self.position,
+            recorded_at: self.recorded_at.map(Timestamp::from_datetime),
+            occurred_from: self.occurred_from,
+            occurred_before: self.occurred_before,
+        })
+    }
+}
+
+#[derive(InputObject, Clone, Copy)]
+pub struct PeriodInput {
+    pub first: Date,
+    /// Inclusive.
+    pub last: Date,
+}
+
+impl PeriodInput {
+    pub fn parse(self) -> async_graphql::Result<Period> {
+        Period::new(self.first, self.last).map_err(|e| error::domain(&e))
+    }
+}
+
+#[derive(Enum, Clone, Copy, PartialEq, Eq)]
+#[graphql(name = "Role")]
+pub enum RoleName {
+    Admin,
+    Clerk,
+    Reviewer,
+    Viewer,
+    Operator,
+}
+
+impl From<Role> for RoleName {
+    fn from(role: Role) -> Self {
+        match role {
+            Role::Admin => RoleName::Admin,
+            Role::Clerk => RoleName::Clerk,
+            Role::Reviewer => RoleName::Reviewer,
+            Role::Viewer => RoleName::Viewer,
+            Role::Operator => RoleName::Operator,
+        }
+    }
+}
+
+/// Who caused an event.
+#[derive(SimpleObject, Clone, Copy)]
+#[graphql(name = "Actor")]
+pub struct ActorView {
+    pub role: RoleName,
+    /// The API token's id, for requests made with one.
+    pub token: Option<uuid::Uuid>,
+}
+
+impl From<Actor> for ActorView {
+    fn from(a: Actor) -> Self {
+        Self { role: a.role.into(), token: a.token }
+    }
+}
+
+/// A service-window or service-industry unit, as known at `asOfPosition`.
+#[derive(SimpleObject, Clone)]
+#[graphql(complex)]
+pub struct Unit {
+    pub id: ID,
+    pub name: String,
+    pub industry: String,
+    pub region: String,
+    pub as_of_position: Position,
+    #[graphql(skip)]
+    pub parent_id: Option<UnitId>,
+    #[graphql(skip)]
+    pub unit_id: UnitId,
+}
+
+impl Unit {
+    pub fn at(model: &ReadModel, unit: UnitId, position: Position) -> Option<Self> {
+        let v = model.unit(unit, position)?;
+        Some(Self {
+            id: ID(unit.to_string()),
+            name: v.name.to_string(),
+            industry: v.industry.to_string(),
+            region: v.region.to_string(),
+            as_of_position: position,
+            parent_id: v.parent,
+            unit_id: unit,
+        })
+    }
+}
+
+#[ComplexObject]
+impl Unit {
+    /// The unit this one reports to.
+    async fn parent(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<Unit>> {
+        match self.parent_id {
+            Some(p) => load_unit(ctx, p, self.as_of_position).await,
+            None => Ok(None),
+        }
+    }
+
+    /// Members who belonged to the unit, in order of joining.
+    async fn members(
+        &self,
+        ctx: &Context<'_>,
+        first: Option<i32>,
+        after: Option<String>,
+    ) -> async_graphql::Result<Connection<String, Member, TotalCount, EmptyFields>> {
+        let page = Page::new(first, after)?;
+        let (unit, position) = (self.unit_id, self.as_of_position);
+        state(ctx)
+            .read(None, |model| {
+                let all: Vec<MemberId> = model
+                    .unit_members
+                    .get(&unit)
+                    .into_iter()
+                    .flatten()
+                    .copied()
+                    .filter(|m| Member::current_unit(model, *m, position) == Some(unit))
+                    .collect();
+                let nodes =
+                    all.iter().skip(page.offset).take(page.limit).filter_map(|m| Member::at(model, *m, position));
+                let nodes: Vec<Member> = nodes.collect();
+                let has_next = page.offset + nodes.len() < all.len();
+                page.connection(nodes, has_next, TotalCount { total_count: all.len() })
+            })
+            .await
+    }
+}
+
+#[derive(SimpleObject, Clone, Copy)]
+pub struct TotalCount {
+    pub total_count: usize,
+}
+
+/// A half-year evaluation (一诺双评).
+#[derive(SimpleObject, Clone)]
+pub struct Evaluation {
+    pub half_year: String,
+    pub public_score: u8,
+    pub leader_score: u8,
+    pub position: Position,
+}
+
+/// A Party member serving with a unit, as known at `asOfPosition`.
+#[derive(SimpleObject, Clone)]
+#[graphql(complex)]
+pub struct Member {
+    pub id: ID,
+    pub joined_on: Date,
+    /// Erased members keep their hours; their personal data can no longer be read.
+    pub erased: bool,
+    pub evaluations: Vec<Evaluation>,
+    pub as_of_position: Position,
+    #[graphql(skip)]
+    pub member_id: MemberId,
+    #[graphql(skip)]
+    pub unit_id: Option<UnitId>,
+}
+
+impl Member {
+    /// The unit the member belonged to at `position` (the latest transfer known then).
+    pub fn current_unit(model: &ReadModel, member: MemberId, position: Position) -> Option<UnitId> {
+        let history = model.members.get(&member)?;
+        history.memberships.iter().rev().find(|m| m.position <= position).map(|m| m.unit)
+    }
+
+    pub fn at(model: &ReadModel, member: MemberId, position: Position) -> Option<Self> {
+        let history = model.members.get(&member)?;
+        if !history.registered_by(position) {
+            return None;
+        }
+        let joined = history.memberships.first()?;
+        Some(Self {
+            id: ID(member.to_string()),
+            joined_on: joined.since,
+            erased: history.erased_at.is_some_and(|p| p <= position),
+            evaluations: history
+                .evaluations
+                .iter()
+                .filter(|e| e.position <= position)
+                .map(|e| Evaluation {
+                    half_year: e.half_year.to_string(),
+                    public_score: e.public_score.get(),
+                    leader_score: e.leader_score.get(),
+                    position: e.position,
+                })
+                .collect(),
+            as_of_position: position,
+            member_id: member,
+            unit_id: Self::current_unit(model, member, position),
+        })
+    }
+}
+
+#[ComplexObject]
+impl Member {
+    async fn unit(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<Unit>> {
+        match self.unit_id {
+            Some(u) => load_unit(ctx, u, self.as_of_position).await,
+            None => Ok(None),
+        }
+    }
+
+    /// Name and contact details, opened with the member's key; null once erased.
+    async fn personal(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<PersonalInfo>> {
+        let loader = ctx.data_unchecked::<DataLoader<PersonalLoader>>();
+        Ok(loader.load_one(self.member_id).await?.flatten())
+    }
+}
+
+#[derive(SimpleObject, Clone)]
+pub struct PersonalInfo {
+    pub name: String,
+    pub national_id: Option<String>,
+    pub phone: Option<String>,
+    pub birth_date: Option<Date>,
+}
+
+/// Opens members' personal data, many per batch.
+pub struct PersonalLoader(pub Arc<ApiState>);
+
+impl Loader<MemberId> for PersonalLoader {
+    type Value = Option<PersonalInfo>;
+    type Error = async_graphql::Error;
+
+    async fn load(&self, keys: &[MemberId]) -> Result<HashMap<MemberId, Self::Value>, Self::Error> {
+        let mut out = HashMap::with_capacity(keys.len());
+        for member in keys {
+            let info = match self.0.ledger.personal(*member).await.map_err(error::app)? {
+                Personal::Known(p) => Some(PersonalInfo {
+                    name: p.name.to_string(),
+                    national_id: p.national_id,
+                    phone: p.phone,
+                    birth_date: p.birth_date,
+                }),
+                Personal::Erased => None,
+            };
+            out.insert(*member, info);
+        }
+        Ok(out)
+    }
+}
+
+/// Looks units and members up in the read model, a whole page's worth under one lock.
+pub struct ModelLoader(pub Arc<ApiState>);
+
+impl Loader<(UnitId, Position)> for ModelLoader {
+    type Value = Unit;
+    type Error = async_graphql::Error;
+
+    async fn load(&self, keys: &[(UnitId, Position)]) -> Result<HashMap<(UnitId, Position), Unit>, Self::Error> {
+        self.0
+            .read(None, |model| keys.iter().filter_map(|&(u, p)| Some(((u, p), Unit::at(model, u, p)?))).collect())
+            .await
+    }
+}
+
+impl Loader<(MemberId, Position)> for ModelLoader {
+    type Value = Member;
+    type Error = async_graphql::Error;
+
+    async fn load(&self, keys: &[(MemberId, Position)]) -> Result<HashMap<(MemberId, Position), Member>, Self::Error> {
+        self.0
+            .read(None, |model| keys.iter().filter_map(|&(m, p)| Some(((m, p), Member::at(model, m, p)?))).collect())
+            .await
+    }
+}
+
+pub async fn load_unit(ctx: &Context<'_>, unit: UnitId, position: Position) -> async_graphql::Result<Option<Unit>> {
+    ctx.data_unchecked::<DataLoader<ModelLoader>>().load_one((unit, position)).await
+}
+
+pub async fn load_member(
+    ctx: &Context<'_>,
+    member: MemberId,
+    position: Position,
+) -> async_graphql::Result<Option<Member>> {
+    ctx.data_unchecked::<DataLoader<ModelLoader>>().load_one((member, position)).await
+}
+
+/// One member's part in an outing.
+#[derive(SimpleObject, Clone)]
+#[graphql(complex)]
+pub struct Participant {
+    pub member_id: ID,
+    pub start: String,
+    pub end: String,
+    pub minutes: u32,
+    /// Hours with two decimals ("1.50").
+    pub hours: String,
+    #[graphql(skip)]
+    pub member: MemberId,
+    #[graphql(skip)]
+    pub as_of_position: Position,
+}
+
+#[ComplexObject]
+impl Participant {
+    async fn member(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<Member>> {
+        load_member(ctx, self.member, self.as_of_position).await
+    }
+}
+
+#[derive(Enum, Clone, Copy, PartialEq, Eq)]
+pub enum ChangeKind {
+    Registered,
+    Amended,
+    Voided,
+    Verified,
+}
+
+/// One change of an outing: who made it, when, and why.
+#[derive(SimpleObject, Clone)]
+pub struct OutingChange {
+    pub position: Position,
+    pub recorded_at: OffsetDateTime,
+    pub actor: ActorView,
+    pub kind: ChangeKind,
+    /// Why an amendment or a void was made.
+    pub reason: Option<String>,
+    /// A reviewer's note on a verification.
+    pub note: Option<String>,
+}
+
+impl From<HistoryItem> for OutingChange {
+    fn from(h: HistoryItem) -> Self {
+        let (kind, reason, note) = match h.change {
+            Change::Registered => (ChangeKind::Registered, None, None),
+            Change::Amended { reason } => (ChangeKind::Amended, Some(reason.to_string()), None),
+            Change::Voided { reason } => (ChangeKind::Voided, Some(reason.to_string()), None),
+            Change::Verified { note } => (ChangeKind::Verified, None, note.map(|n| n.to_string())),
+        };
+        Self {
+            position: h.position,
+            recorded_at: h.recorded_at.to_datetime(),
+            actor: h.actor.into(),
+            kind,
+            reason,
+            note,
+        }
+    }
+}
+
+/// A volunteer outing as known at `asOfPosition`: its current content, whether it is
+/// verified or voided, and every change in log order.
+#[derive(SimpleObject, Clone)]
+#[graphql(complex)]
+pub struct Outing {
+    pub id: ID,
+    pub date: Date,
+    pub start: String,
+    pub end: String,
+    pub place: String,
+    pub category: String,
+    pub description: Option<String>,
+    pub beneficiaries: u32,
+    pub participants: Vec<Participant>,
+    /// Everyone's hours together.
+    pub minutes: u64,
+    pub hours: String,
+    pub verified: bool,
+    pub voided: bool,
+    /// The outing stream's version: pass it as `expectedVersion` when correcting.
+    pub version: u64,
+    pub history: Vec<OutingChange>,
+    pub as_of_position: Position,
+    #[graphql(skip)]
+    pub unit_id: UnitId,
+}
+
+impl Outing {
+    fn build(
+        id: OutingId,
+        unit: UnitId,
+        details: OutingDetails,
+        participants: &[Participation],
+        (verified, voided): (bool, bool),
+        history: Vec<HistoryItem>,
+        position: Position,
+    ) -> Self {
+        let minutes = participants.iter().map(|p| p.minutes.get() as u64).sum();
+        Self {
+            id: ID(id.to_string()),
+            date: details.date,
+            start: details.span.start.to_string(),
+            end: details.span.end.to_string(),
+            place: details.place.to_string(),
+            category: details.category.to_string(),
+            description: details.description.map(|d| d.to_string()),
+            beneficiaries: details.beneficiaries,
+            participants: participants
+                .iter()
+                .map(|p| Participant {
+                    member_id: ID(p.member.to_string()),
+                    start: p.span.start.to_string(),
+                    end: p.span.end.to_string(),
+                    minutes: p.minutes.get(),
+                    hours: p.minutes.to_string(),
+                    member: p.member,
+                    as_of_position: position,
+                })
+                .collect(),
+            minutes,
+            hours: hours_text(minutes),
+            verified,
+            voided,
+            version: history.len().saturating_sub(1) as u64,
+            history: history.into_iter().map(OutingChange::from).collect(),
+            as_of_position: position,
+            unit_id: unit,
+        }
+    }
+
+    pub fn from_view(view: &OutingView<'_>, position: Position) -> Self {
+        Self::build(
+            view.id,
+            view.unit,
+            view.details(),
+            &view.content.participants,
+            (view.verified, view.voided),
+            view.history().collect(),
+            position,
+        )
+    }
+
+    pub fn from_entry(entry: LedgerEntry, position: Position) -> Self {
+        Self::build(
+            entry.outing,
+            entry.unit,
+            entry.details,
+            &entry.participants,
+            (entry.verified, entry.voided),
+            entry.history,
+            position,
+        )
+    }
+
+    pub fn at(model: &ReadModel, outing: OutingId, position: Position) -> Option<Self> {
+        model.outing(outing, position).map(|view| Self::from_view(&view, position))
+    }
+}
+
+#[ComplexObject]
+impl Outing {
+    async fn unit(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<Unit>> {
+        load_unit(ctx, self.unit_id, self.as_of_position).await
+    }
+}
+
+/// A line of a ledger: the outing and the totals up to it.
+#[derive(SimpleObject, Clone)]
+pub struct LedgerLine {
+    pub outing: Outing,
+    /// The line's hours: every participant's on a unit ledger, the member's own on a
+    /// member ledger.
+    pub minutes: u64,
+    pub hours: String,
+    pub running_recorded_hours: String,
+    pub running_verified_hours: String,
+}
+
+impl LedgerLine {
+    pub fn new(entry: LedgerEntry, position: Position) -> Self {
+        Self {
+            minutes: entry.minutes,
+            hours: hours_text(entry.minutes),
+            running_recorded_hours: hours_text(entry.running_recorded_minutes),
+            running_verified_hours: hours_text(entry.running_verified_minutes),
+            outing: Outing::from_entry(entry, position),
+        }
+    }
+}
+
+/// The whole ledger's totals, beside the page.
+#[derive(SimpleObject, Clone)]
+pub struct LedgerTotals {
+    pub total_count: usize,
+    pub as_of_position: Position,
+    pub total_recorded_hours: String,
+    pub total_verified_hours: String,
+}
+
+/// Parses a clerk's text field.
+pub fn text(field: &str, value: &str) -> async_graphql::Result<Text> {
+    Text::parse(field, value).map_err(|e| error::domain(&e))
+}
+
+pub fn optional_text(field: &str, value: Option<&str>) -> async_graphql::Result<Option<Text>> {
+    value.filter(|v| !v.trim().is_empty()).map(|v| text(field, v)).transpose()
+}

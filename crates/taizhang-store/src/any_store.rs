@@ -1,0 +1,111 @@
+//! One type for "whichever backend the operator chose", so that the server, the API and
+//! the command line are written once instead of being generic over the store.
+
+use std::sync::Arc;
+
+use taizhang_core::StreamId;
+use tokio::sync::watch;
+use uuid::Uuid;
+
+use crate::{
+    AppendOutcome, AppendRequest, EventStore, PgStore, Position, RawRecord, RecordedEvent, SledStore, StoreError,
+};
+
+/// The log, on sled or on PostgreSQL. Each call is forwarded to the backend.
+#[derive(Clone)]
+pub enum AnyStore {
+    Sled(Arc<SledStore>),
+    Pg(Arc<PgStore>),
+}
+
+impl AnyStore {
+    /// Opens `spec`: `sled` (the embedded store in `data`) or a `postgres://` URL, whose
+    /// tables live in `pg_schema`.
+    pub async fn open(spec: &str, data: &std::path::Path, pg_schema: &str) -> Result<Self, StoreError> {
+        if spec == "sled" {
+            Ok(AnyStore::Sled(Arc::new(SledStore::open(data)?)))
+        } else if spec.starts_with("postgres://") || spec.starts_with("postgresql://") {
+            Ok(AnyStore::Pg(Arc::new(PgStore::connect(spec, pg_schema).await?)))
+        } else {
+            Err(StoreError::Backend(format!("the store must be `sled` or a postgres:// URL, not {spec:?}")))
+        }
+    }
+
+    /// The sled store, for what only it has so far: the member key store.
+    pub fn sled(&self) -> Option<&Arc<SledStore>> {
+        match self {
+            AnyStore::Sled(s) => Some(s),
+            AnyStore::Pg(_) => None,
+        }
+    }
+
+    /// `sled` or `postgres`, for health reports and logs.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            AnyStore::Sled(_) => "sled",
+            AnyStore::Pg(_) => "postgres",
+        }
+    }
+
+    /// Makes everything acknowledged durable before the process exits. Appends are
+    /// already fsynced when acknowledged; this also flushes the sled key store.
+    pub async fn sync(&self) -> Result<(), StoreError> {
+        match self {
+            AnyStore::Sled(s) => s.sync().await,
+            AnyStore::Pg(_) => Ok(()),
+        }
+    }
+}
+
+/// Forwards `$call` to the backend.
+macro_rules! forward {
+    ($self:ident, $s:ident => $call:expr) => {
+        match $self {
+            AnyStore::Sled($s) => $call,
+            AnyStore::Pg($s) => $call,
+        }
+    };
+}
+
+impl EventStore for AnyStore {
+    async fn append(&self, request: AppendRequest) -> Result<AppendOutcome, StoreError> {
+        forward!(self, s => s.append(request).await)
+    }
+
+    async fn command_outcome(&self, command_id: Uuid) -> Result<Option<AppendOutcome>, StoreError> {
+        forward!(self, s => s.command_outcome(command_id).await)
+    }
+
+    async fn stream_version(&self, stream: StreamId) -> Result<Option<u64>, StoreError> {
+        forward!(self, s => s.stream_version(stream).await)
+    }
+
+    async fn read_stream(
+        &self,
+        stream: StreamId,
+        from_version: u64,
+        limit: usize,
+    ) -> Result<Vec<RecordedEvent>, StoreError> {
+        forward!(self, s => s.read_stream(stream, from_version, limit).await)
+    }
+
+    async fn read_raw(&self, from: Position, limit: usize) -> Result<Vec<RawRecord>, StoreError> {
+        forward!(self, s => s.read_raw(from, limit).await)
+    }
+
+    async fn read_all(&self, from: Position, limit: usize) -> Result<Vec<RecordedEvent>, StoreError> {
+        forward!(self, s => s.read_all(from, limit).await)
+    }
+
+    fn head(&self) -> Position {
+        forward!(self, s => s.head())
+    }
+
+    fn watch_head(&self) -> watch::Receiver<Position> {
+        forward!(self, s => s.watch_head())
+    }
+
+    async fn restore_raw(&self, records: Vec<RawRecord>) -> Result<(), StoreError> {
+        forward!(self, s => s.restore_raw(records).await)
+    }
+}
