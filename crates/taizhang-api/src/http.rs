@@ -15,7 +15,7 @@ use async_graphql::http::GraphiQLSource;
 use async_graphql::parser::types::OperationType;
 use async_graphql::{ErrorExtensionValues, ServerError, Value, Variables};
 use async_graphql_poem::GraphQLSubscription;
-use poem::http::{header, Method, StatusCode};
+use poem::http::{header, StatusCode};
 use poem::web::Data;
 use poem::{get, handler, Body, EndpointExt, IntoEndpoint, Request, Response, Route};
 use serde::Serialize;
@@ -160,7 +160,7 @@ impl Server {
     }
 }
 
-fn header_str<'a>(req: &'a Request, name: header::HeaderName) -> Option<&'a str> {
+fn header_str(req: &Request, name: header::HeaderName) -> Option<&str> {
     req.headers().get(name).and_then(|v| v.to_str().ok())
 }
 
@@ -318,9 +318,4 @@ async fn metrics(server: Data<&Arc<Server>>) -> Response {
     Response::builder()
         .content_type("text/plain; version=0.0.4; charset=utf-8")
         .body(server.state.metrics.render(&server.state))
-}
-
-/// Methods the routes do not serve get 405 from the router; this names the allowed ones.
-pub fn allowed(method: &Method) -> bool {
-    matches!(*method, Method::GET | Method::POST)
 }

@@ -14,7 +14,7 @@ use crate::error;
 pub struct Limits {
     /// Nesting of fields.
     pub depth: usize,
-    /// Fields selected, counting every field once.
+    /// Fields selected, a list's fields counted once per entry asked for (`first`).
     pub complexity: usize,
     /// Aliased fields: aliases let one request repeat an expensive field many times.
     pub aliases: usize,
@@ -24,7 +24,7 @@ pub struct Limits {
 
 impl Default for Limits {
     fn default() -> Self {
-        Self { depth: 12, complexity: 500, aliases: 30, body_bytes: 256 * 1024 }
+        Self { depth: 12, complexity: 5_000, aliases: 30, body_bytes: 256 * 1024 }
     }
 }
 

@@ -36,6 +36,7 @@ impl UnitQueries {
     }
 
     /// Every unit, in order of id (registration time).
+    #[graphql(complexity = "first.unwrap_or(20).max(0) as usize * child_complexity")]
     async fn units(
         &self,
         ctx: &Context<'_>,
@@ -96,6 +97,7 @@ impl OutingQueries {
 
     /// A unit's ledger (台账): its outings in registration order, corrections beside
     /// what they correct, running totals.
+    #[graphql(complexity = "first.unwrap_or(20).max(0) as usize * child_complexity")]
     async fn unit_ledger(
         &self,
         ctx: &Context<'_>,
@@ -112,6 +114,7 @@ impl OutingQueries {
     }
 
     /// A member's ledger: the outings they served in, with their own hours.
+    #[graphql(complexity = "first.unwrap_or(20).max(0) as usize * child_complexity")]
     async fn member_ledger(
         &self,
         ctx: &Context<'_>,
@@ -515,6 +518,7 @@ pub struct AuditQueries;
 impl AuditQueries {
     /// The log itself, by position, optionally one stream only (`unit-…`, `member-…`,
     /// `outing-…`). The cursor is the position.
+    #[graphql(complexity = "first.unwrap_or(20).max(0) as usize * child_complexity")]
     async fn events(
         &self,
         ctx: &Context<'_>,

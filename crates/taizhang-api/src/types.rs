@@ -214,6 +214,7 @@ impl Unit {
     }
 
     /// Members who belonged to the unit, in order of joining.
+    #[graphql(complexity = "first.unwrap_or(20).max(0) as usize * child_complexity")]
     async fn members(
         &self,
         ctx: &Context<'_>,

@@ -1,0 +1,574 @@
+//! End-to-end tests of the GraphQL API: the real `taizhang serve` on port 0 with a fresh
+//! data directory, a real HTTP client and a real WebSocket client.
+
+use std::io::{BufRead, BufReader};
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+use futures_util::{SinkExt, StreamExt};
+use serde_json::{json, Value};
+use tokio_tungstenite::tungstenite::Message;
+
+/// A running server over its own data directory; killed when dropped.
+struct Server {
+    child: Child,
+    url: String,
+    dir: tempfile::TempDir,
+    http: reqwest::Client,
+}
+
+impl Server {
+    fn start() -> Self {
+        Self::start_in(tempfile::tempdir().unwrap())
+    }
+
+    fn start_in(dir: tempfile::TempDir) -> Self {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_taizhang"))
+            .args(["--data", dir.path().to_str().unwrap(), "serve", "--listen", "127.0.0.1:0"])
+            .env("RUST_LOG", "warn")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .expect("taizhang starts");
+        let mut line = String::new();
+        BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();
+        let url =
+            line.trim().strip_prefix("listening on ").unwrap_or_else(|| panic!("unexpected: {line:?}")).to_owned();
+        Self { child, url, dir, http: reqwest::Client::new() }
+    }
+
+    /// POSTs a GraphQL request (Accept: application/graphql-response+json) and returns
+    /// the status and the body.
+    async fn post(&self, query: &str, variables: Value) -> (u16, Value) {
+        let response = self
+            .http
+            .post(format!("{}/graphql", self.url))
+            .header("accept", "application/graphql-response+json")
+            .json(&json!({ "query": query, "variables": variables }))
+            .send()
+            .await
+            .unwrap();
+        let status = response.status().as_u16();
+        (status, response.json().await.unwrap())
+    }
+
+    /// Runs a request that must succeed and returns its `data`.
+    async fn ok(&self, query: &str, variables: Value) -> Value {
+        let (status, body) = self.post(query, variables).await;
+        assert_eq!(status, 200, "{body}");
+        assert!(body.get("errors").is_none(), "unexpected errors: {body}");
+        body["data"].clone()
+    }
+
+    /// Runs a request that must fail with one error and returns that error.
+    async fn error(&self, query: &str, variables: Value) -> Value {
+        let (_, body) = self.post(query, variables).await;
+        let errors = body["errors"].as_array().unwrap_or_else(|| panic!("expected errors: {body}"));
+        assert_eq!(errors.len(), 1, "{body}");
+        errors[0].clone()
+    }
+
+    async fn head(&self) -> u64 {
+        self.ok("{ head { position } }", json!({})).await["head"]["position"].as_u64().unwrap()
+    }
+
+    /// Stops the server with SIGTERM and returns its exit status.
+    fn terminate(mut self) -> (std::process::ExitStatus, tempfile::TempDir) {
+        let status = Command::new("kill").args(["-TERM", &self.child.id().to_string()]).status().unwrap();
+        assert!(status.success());
+        let exit = self.child.wait().unwrap();
+        let dir = std::mem::replace(&mut self.dir, tempfile::tempdir().unwrap());
+        (exit, dir)
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+const REGISTER_UNIT: &str = r#"mutation($input: RegisterUnitInput!, $commandId: UUID) {
+  registerUnit(input: $input, commandId: $commandId) { receipt { position duplicate commandId } unit { id name industry region } }
+}"#;
+const REGISTER_MEMBER: &str = r#"mutation($input: RegisterMemberInput!) {
+  registerMember(input: $input) { receipt { position } member { id joinedOn personal { name } unit { name } } }
+}"#;
+const REGISTER_OUTING: &str = r#"mutation($input: RegisterOutingInput!) {
+  registerOuting(input: $input) { receipt { position } outing { id version hours participants { hours member { personal { name } } } } }
+}"#;
+
+async fn register_unit(server: &Server, name: &str) -> String {
+    let data = server
+        .ok(REGISTER_UNIT, json!({ "input": { "name": name, "industry": "医疗卫生", "region": "茅箭区" } }))
+        .await;
+    data["registerUnit"]["unit"]["id"].as_str().unwrap().to_owned()
+}
+
+async fn register_member(server: &Server, unit: &str, name: &str) -> String {
+    let input =
+        json!({ "unit": unit, "joinedOn": "2011-01-01", "personal": { "name": name, "birthDate": "1980-05-04" } });
+    let data = server.ok(REGISTER_MEMBER, json!({ "input": input })).await;
+    data["registerMember"]["member"]["id"].as_str().unwrap().to_owned()
+}
+
+fn outing_input(unit: &str, date: &str, members: &[(&str, &str)]) -> Value {
+    json!({
+        "unit": unit,
+        "details": { "date": date, "start": "08:30", "end": "12:30", "place": "茅箭区武当路社区", "category": "义诊", "beneficiaries": 120 },
+        "participants": members.iter().map(|(m, h)| json!({ "member": m, "hours": h })).collect::<Vec<_>>(),
+    })
+}
+
+#[tokio::test]
+async fn clerks_and_reviewers_work_through_the_api() {
+    let server = Server::start();
+    let unit = register_unit(&server, "十堰市人民医院").await;
+    let zhang = register_member(&server, &unit, "张三丰").await;
+    let li = register_member(&server, &unit, "李时珍").await;
+
+    // A clerk registers an outing; the answer already shows it, names intact.
+    let data = server
+        .ok(REGISTER_OUTING, json!({ "input": outing_input(&unit, "2011-06-04", &[(&zhang, "4"), (&li, "3.5")]) }))
+        .await;
+    let outing = &data["registerOuting"]["outing"];
+    assert_eq!(outing["hours"], "7.50");
+    assert_eq!(outing["version"], 0);
+    assert_eq!(outing["participants"][0]["member"]["personal"]["name"], "张三丰");
+    let outing_id = outing["id"].as_str().unwrap().to_owned();
+    let registered_at = data["registerOuting"]["receipt"]["position"].as_u64().unwrap();
+
+    // She corrects Li's hours; the earlier record stays in the history.
+    let amend = r#"mutation($input: AmendOutingInput!) { amendOuting(input: $input) { receipt { position } outing { version hours history { kind reason } } } }"#;
+    let mut input = outing_input(&unit, "2011-06-04", &[(&zhang, "4"), (&li, "2:30")]);
+    input["outing"] = json!(outing_id);
+    input["reason"] = json!("李时珍提前离开");
+    input["expectedVersion"] = json!(0);
+    input.as_object_mut().unwrap().remove("unit");
+    let data = server.ok(amend, json!({ "input": input })).await;
+    let amended = &data["amendOuting"]["outing"];
+    assert_eq!(amended["hours"], "6.50");
+    assert_eq!(
+        amended["history"],
+        json!([{ "kind": "REGISTERED", "reason": null }, { "kind": "AMENDED", "reason": "李时珍提前离开" }])
+    );
+
+    // A reviewer verifies the version she looked at.
+    let verify = r#"mutation($outing: ID!) { verifyOuting(input: { outing: $outing, expectedVersion: 1, note: "核实无误" }) { receipt { position } outing { verified } } }"#;
+    let data = server.ok(verify, json!({ "outing": outing_id })).await;
+    assert_eq!(data["verifyOuting"]["outing"]["verified"], true);
+    let verified_at = data["verifyOuting"]["receipt"]["position"].as_u64().unwrap();
+
+    // The unit ledger, now and as of the registration.
+    let ledger = r#"query($unit: ID!, $asOf: AsOfInput, $min: Int) {
+      unitLedger(unit: $unit, first: 10, asOf: $asOf, minPosition: $min) {
+        totalCount asOfPosition totalRecordedHours totalVerifiedHours
+        edges { cursor node { hours runningRecordedHours runningVerifiedHours outing { place verified voided unit { name } history { kind actor { role } } } } }
+        pageInfo { hasNextPage hasPreviousPage }
+      }
+    }"#;
+    let now = server.ok(ledger, json!({ "unit": unit, "min": verified_at })).await["unitLedger"].clone();
+    assert_eq!(now["totalCount"], 1);
+    assert_eq!(now["totalRecordedHours"], "6.50");
+    assert_eq!(now["totalVerifiedHours"], "6.50");
+    let line = &now["edges"][0]["node"];
+    assert_eq!(line["outing"]["place"], "茅箭区武当路社区");
+    assert_eq!(line["outing"]["unit"]["name"], "十堰市人民医院");
+    assert_eq!(line["outing"]["history"][2], json!({ "kind": "VERIFIED", "actor": { "role": "ADMIN" } }));
+    assert_eq!(now["pageInfo"], json!({ "hasNextPage": false, "hasPreviousPage": false }));
+    let then =
+        server.ok(ledger, json!({ "unit": unit, "asOf": { "position": registered_at } })).await["unitLedger"].clone();
+    assert_eq!(then["asOfPosition"], registered_at);
+    assert_eq!(then["totalRecordedHours"], "7.50");
+    assert_eq!(then["totalVerifiedHours"], "0.00");
+
+    // The member ledger counts the member's own hours.
+    let member_ledger =
+        r#"query($m: ID!) { memberLedger(member: $m) { totalRecordedHours edges { node { hours } } } }"#;
+    let li_ledger = server.ok(member_ledger, json!({ "m": li })).await;
+    assert_eq!(li_ledger["memberLedger"]["totalRecordedHours"], "2.50");
+
+    // The report, by unit, for the service month.
+    let report = r#"{ report(period: { first: "2011-06-01", last: "2011-06-30" }) { rows { label outings volunteers recordedHours verifiedHours members } } }"#;
+    let rows = server.ok(report, json!({})).await["report"]["rows"].clone();
+    assert_eq!(
+        rows,
+        json!([{ "label": "十堰市人民医院", "outings": 1, "volunteers": 2, "recordedHours": "6.50", "verifiedHours": "6.50", "members": 2 }])
+    );
+
+    // Eligibility explains itself: one verified outing of the two the gate asks for.
+    let eligibility = r#"query($m: ID!) { eligibility(policy: "service-month-default", member: $m, period: { first: "2011-06-01", last: "2011-06-30" }) {
+      policy outcome asOfPosition levels { name met criteria { metric required actual met counted { outing hours } } } } }"#;
+    let e = server.ok(eligibility, json!({ "m": zhang })).await["eligibility"].clone();
+    assert_eq!(e["outcome"], Value::Null);
+    let criteria = &e["levels"][0]["criteria"];
+    assert_eq!(criteria[0]["metric"], "verified_outings");
+    assert_eq!(criteria[0]["actual"], "1.00");
+    assert_eq!(criteria[0]["met"], false);
+    assert_eq!(criteria[1]["counted"], json!([{ "outing": outing_id, "hours": "4.00" }]));
+
+    // The log, for audit, and the chain over it.
+    let events = server.ok(r#"{ events(first: 100) { edges { node { position type stream actor { role } } } } verifyChain { ok events } }"#, json!({})).await;
+    let types: Vec<&str> =
+        events["events"]["edges"].as_array().unwrap().iter().map(|e| e["node"]["type"].as_str().unwrap()).collect();
+    assert_eq!(types.first(), Some(&"UnitRegistered"));
+    assert!(types.contains(&"OutingAmended") && types.contains(&"OutingVerified"), "{types:?}");
+    assert_eq!(events["verifyChain"], json!({ "ok": true, "events": types.len() }));
+    let policies = server.ok("{ policies { name subject } }", json!({})).await;
+    assert!(policies["policies"].as_array().unwrap().iter().any(|p| p["name"] == "service-month-default"));
+}
+
+#[tokio::test]
+async fn a_retried_command_id_returns_the_first_outcome_and_writes_nothing() {
+    let server = Server::start();
+    let command_id = uuid::Uuid::now_v7().to_string();
+    let vars = json!({ "input": { "name": "郧县行政服务中心", "industry": "政务", "region": "郧县" }, "commandId": command_id });
+    let first = server.ok(REGISTER_UNIT, vars.clone()).await["registerUnit"].clone();
+    let head = server.head().await;
+    let again = server.ok(REGISTER_UNIT, vars).await["registerUnit"].clone();
+    assert_eq!(again["receipt"]["duplicate"], true);
+    assert_eq!(again["receipt"]["position"], first["receipt"]["position"]);
+    assert_eq!(again["unit"]["id"], first["unit"]["id"], "the retry names the unit the first attempt created");
+    assert_eq!(server.head().await, head);
+    let units = server.ok("{ units { totalCount } }", json!({})).await;
+    assert_eq!(units["units"]["totalCount"], 1);
+}
+
+/// Every error code a client can meet, each with its details, and nothing written.
+#[tokio::test]
+async fn errors_carry_a_code_the_field_and_the_limit() {
+    let server = Server::start();
+    let unit = register_unit(&server, "十堰市地税局办税服务厅").await;
+    let member = register_member(&server, &unit, "王五").await;
+    let head = server.head().await;
+
+    // VALIDATION, naming the field.
+    let e =
+        server.error(REGISTER_UNIT, json!({ "input": { "name": "  ", "industry": "税务", "region": "张湾区" } })).await;
+    assert_eq!(e["extensions"]["code"], "VALIDATION");
+    assert_eq!(e["extensions"]["field"], "input.name");
+    assert_eq!(e["path"], json!(["registerUnit"]));
+
+    // VALIDATION naming which participant's hours, with the value.
+    let other = register_member(&server, &unit, "赵六").await;
+    let head_before_outing = server.head().await;
+    let bad = outing_input(&unit, "2011-06-05", &[(&member, "2"), (&other, "2.333")]);
+    let e = server.error(REGISTER_OUTING, json!({ "input": bad })).await;
+    assert_eq!(e["extensions"]["code"], "VALIDATION");
+    assert_eq!(e["extensions"]["field"], "input.participants[1].hours");
+    assert_eq!(e["extensions"]["value"], "2.333");
+
+    // VALIDATION of a domain rule, naming the member and the limit.
+    let long = outing_input(&unit, "2011-06-05", &[(&member, "5")]);
+    let e = server.error(REGISTER_OUTING, json!({ "input": long })).await;
+    assert_eq!(e["extensions"]["code"], "VALIDATION");
+    assert_eq!(e["extensions"]["member"], member.as_str());
+    assert_eq!(e["extensions"]["actual"], "5.00");
+    assert_eq!(e["extensions"]["limit"], "4.00");
+    assert_eq!(server.head().await, head_before_outing, "refused commands write nothing");
+
+    // NOT_FOUND.
+    let ghost = uuid::Uuid::now_v7().to_string();
+    let e =
+        server.error(REGISTER_OUTING, json!({ "input": outing_input(&ghost, "2011-06-05", &[(&member, "1")]) })).await;
+    assert_eq!(e["extensions"]["code"], "NOT_FOUND");
+    assert_eq!(e["extensions"]["unit"], ghost.as_str());
+    let e = server.error("query($u: ID!) { unitLedger(unit: $u) { totalCount } }", json!({ "u": ghost })).await;
+    assert_eq!(e["extensions"]["code"], "NOT_FOUND");
+
+    // CONFLICT: a correction of a version that is no longer the latest.
+    let outing =
+        server.ok(REGISTER_OUTING, json!({ "input": outing_input(&unit, "2011-06-06", &[(&member, "1")]) })).await;
+    let outing = outing["registerOuting"]["outing"]["id"].as_str().unwrap().to_owned();
+    let void = r#"mutation($o: ID!, $v: Int) { voidOuting(input: { outing: $o, reason: "重复登记", expectedVersion: $v }) { outing { voided } } }"#;
+    let before = server.head().await;
+    let e = server.error(void, json!({ "o": outing, "v": 7 })).await;
+    assert_eq!(e["extensions"]["code"], "CONFLICT");
+    assert_eq!(e["extensions"]["expected"], 7);
+    assert_eq!(e["extensions"]["actual"], 0);
+    assert_eq!(server.head().await, before);
+
+    // UNAVAILABLE: the read model has not reached the asked position.
+    let e = server.error("query($p: Int) { units(minPosition: $p) { totalCount } }", json!({ "p": 1_000_000 })).await;
+    assert_eq!(e["extensions"]["code"], "UNAVAILABLE");
+
+    // BAD_REQUEST: not GraphQL.
+    let e = server.error("{ units { ", json!({})).await;
+    assert_eq!(e["extensions"]["code"], "BAD_REQUEST");
+    assert!(head < server.head().await);
+}
+
+#[tokio::test]
+async fn each_limit_is_refused_by_name() {
+    let server = Server::start();
+    // Depth.
+    let deep = format!("{{ units {{ edges {{ node {{ {}id{} }} }} }} }}", "parent { ".repeat(12), " }".repeat(12));
+    let (status, body) = server.post(&deep, json!({})).await;
+    assert_eq!(status, 400);
+    assert_eq!(body["errors"][0]["extensions"]["code"], "LIMIT");
+    assert_eq!(body["errors"][0]["extensions"]["limit"], "query depth");
+    assert_eq!(body["errors"][0]["extensions"]["max"], 12);
+    assert!(body.get("data").is_none());
+
+    // Aliases.
+    let aliased =
+        format!("{{ {} }}", (0..31).map(|i| format!("a{i}: head {{ position }}")).collect::<Vec<_>>().join(" "));
+    let (status, body) = server.post(&aliased, json!({})).await;
+    assert_eq!(status, 400);
+    assert_eq!(body["errors"][0]["extensions"]["limit"], "aliases");
+    assert_eq!(body["errors"][0]["extensions"]["actual"], 31);
+
+    // Complexity: a list's fields count once per entry asked for.
+    let nested = "{ units(first: 100) { edges { node { members(first: 100) { edges { node { id joinedOn } } } } } } }";
+    let (status, body) = server.post(nested, json!({})).await;
+    assert_eq!(status, 400);
+    assert_eq!(body["errors"][0]["extensions"]["limit"], "query complexity", "{body}");
+    assert_eq!(body["errors"][0]["extensions"]["max"], 5000);
+    let page = "{ units(first: 100) { edges { node { id name region members(first: 5) { totalCount } } } } }";
+    assert_eq!(server.post(page, json!({})).await.0, 200, "an ordinary page is well inside the limit");
+
+    // Page size.
+    let (status, body) = server.post("{ units(first: 101) { totalCount } }", json!({})).await;
+    assert_eq!(status, 200, "an execution error, not a request error");
+    assert_eq!(body["errors"][0]["extensions"]["code"], "LIMIT");
+    assert_eq!(body["errors"][0]["extensions"]["max"], 100);
+    assert_eq!(body["errors"][0]["extensions"]["actual"], 101);
+
+    // Body size.
+    let big = json!({ "query": format!("{{ head {{ position }} }} #{}", "x".repeat(300 * 1024)) });
+    let response = server.http.post(format!("{}/graphql", server.url)).json(&big).send().await.unwrap();
+    assert_eq!(response.status().as_u16(), 413);
+    let body: Value = response.json().await.unwrap();
+    assert_eq!(body["errors"][0]["extensions"]["code"], "LIMIT");
+    assert!(body["errors"][0]["message"].as_str().unwrap().contains("262144"), "{body}");
+}
+
+/// The status codes and media types the GraphQL over HTTP specification asks for.
+#[tokio::test]
+async fn http_follows_the_graphql_over_http_specification() {
+    let server = Server::start();
+    let url = format!("{}/graphql", server.url);
+    let http = &server.http;
+    let post = |accept: &'static str, body: &'static str| {
+        http.post(&url).header("content-type", "application/json").header("accept", accept).body(body).send()
+    };
+
+    // Negotiation: the new media type when asked, legacy JSON otherwise.
+    let r = post("application/graphql-response+json", r#"{"query":"{ head { position } }"}"#).await.unwrap();
+    assert_eq!(r.status(), 200);
+    assert_eq!(r.headers()["content-type"], "application/graphql-response+json; charset=utf-8");
+    let r = post("application/json", r#"{"query":"{ head { position } }"}"#).await.unwrap();
+    assert_eq!(r.headers()["content-type"], "application/json; charset=utf-8");
+    let r = http
+        .post(&url)
+        .header("content-type", "application/json")
+        .body(r#"{"query":"{ head { position } }"}"#)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.headers()["content-type"], "application/json; charset=utf-8", "no Accept means application/json");
+    let r = post("text/csv", r#"{"query":"{ head { position } }"}"#).await.unwrap();
+    assert_eq!(r.status(), 406);
+
+    // Parse and validation failures: 400 and no data with the new type, 200 with legacy.
+    for body in [r#"{"query":"{ head { "}"#, r#"{"query":"{ nothing }"}"#] {
+        let r = post("application/graphql-response+json", body).await.unwrap();
+        assert_eq!(r.status(), 400, "{body}");
+        let json: Value = r.json().await.unwrap();
+        assert!(json.get("data").is_none() && json["errors"].is_array(), "{json}");
+        let r = post("application/json", body).await.unwrap();
+        assert_eq!(r.status(), 200, "{body}");
+        let json: Value = r.json().await.unwrap();
+        assert!(json.get("data").is_none() && json["errors"].is_array(), "{json}");
+    }
+
+    // A field error during execution is a 200 with data.
+    let r = post(
+        "application/graphql-response+json",
+        r#"{"query":"{ unit(id: \"nonsense\") { name } head { position } }"}"#,
+    )
+    .await
+    .unwrap();
+    assert_eq!(r.status(), 200);
+    let json: Value = r.json().await.unwrap();
+    assert_eq!(json["data"]["unit"], Value::Null);
+    assert_eq!(json["errors"][0]["path"], json!(["unit"]));
+
+    // Malformed requests are 4xx under either media type.
+    for (body, why) in [
+        ("not json", "body is not JSON"),
+        ("[1]", "body is not an object"),
+        (r#"{"variables":{}}"#, "no query"),
+        (r#"{"query":7}"#, "query is not a string"),
+        (r#"{"query":"{ head { position } }","variables":[1]}"#, "variables are not an object"),
+        (r#"{"query":"{ head { position } }","operationName":3}"#, "operationName is not a string"),
+    ] {
+        for accept in ["application/json", "application/graphql-response+json"] {
+            let r = post(accept, body).await.unwrap();
+            assert_eq!(r.status(), 400, "{why} ({accept})");
+            let json: Value = r.json().await.unwrap();
+            assert_eq!(json["errors"][0]["extensions"]["code"], "BAD_REQUEST", "{why}");
+        }
+    }
+    let r = http.post(&url).header("content-type", "text/plain").body("{ head { position } }").send().await.unwrap();
+    assert_eq!(r.status(), 415);
+
+    // GET: queries yes, mutations no; other methods no.
+    let r = http.get(&url).query(&[("query", "{ head { position } }")]).send().await.unwrap();
+    assert_eq!(r.status(), 200);
+    assert_eq!(r.json::<Value>().await.unwrap()["data"]["head"]["position"], 0);
+    let mutation = r#"mutation { renameUnit(input: { unit: "x", name: "y" }) { receipt { position } } }"#;
+    let r = http.get(&url).query(&[("query", mutation)]).send().await.unwrap();
+    assert_eq!(r.status(), 405);
+    assert_eq!(r.headers()["allow"], "POST");
+    let named = "query Q { head { position } } mutation M { renameUnit(input: { unit: \"x\", name: \"y\" }) { receipt { position } } }";
+    let r = http.get(&url).query(&[("query", named), ("operationName", "Q")]).send().await.unwrap();
+    assert_eq!(r.status(), 200, "the query of a document that also holds a mutation");
+    let r = http.get(&url).query(&[("query", named), ("operationName", "M")]).send().await.unwrap();
+    assert_eq!(r.status(), 405);
+    let r = http.put(&url).body("{}").send().await.unwrap();
+    assert_eq!(r.status(), 405);
+
+    // GraphiQL for browsers.
+    let r = http.get(&url).header("accept", "text/html,application/xhtml+xml").send().await.unwrap();
+    assert_eq!(r.status(), 200);
+    assert!(r.headers()["content-type"].to_str().unwrap().starts_with("text/html"));
+    assert!(r.text().await.unwrap().contains("graphiql"));
+    assert_eq!(server.head().await, 0, "nothing was written");
+}
+
+/// A graphql-transport-ws client.
+struct WsClient {
+    socket: tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>,
+}
+
+impl WsClient {
+    async fn connect(server: &Server) -> Self {
+        use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+        let mut request =
+            format!("{}/graphql/ws", server.url.replace("http://", "ws://")).into_client_request().unwrap();
+        request.headers_mut().insert("sec-websocket-protocol", "graphql-transport-ws".parse().unwrap());
+        let (socket, response) = tokio_tungstenite::connect_async(request).await.unwrap();
+        assert_eq!(response.headers()["sec-websocket-protocol"], "graphql-transport-ws");
+        let mut client = Self { socket };
+        client.send(json!({ "type": "connection_init" })).await;
+        assert_eq!(client.receive().await["type"], "connection_ack");
+        client
+    }
+
+    async fn send(&mut self, message: Value) {
+        self.socket.send(Message::Text(message.to_string().into())).await.unwrap();
+    }
+
+    async fn receive(&mut self) -> Value {
+        loop {
+            let message = tokio::time::timeout(Duration::from_secs(10), self.socket.next())
+                .await
+                .expect("a message within 10 s")
+                .unwrap()
+                .unwrap();
+            if let Message::Text(text) = message {
+                return serde_json::from_str(&text).unwrap();
+            }
+        }
+    }
+
+    async fn subscribe(&mut self, id: &str, query: &str, variables: Value) {
+        self.send(json!({ "id": id, "type": "subscribe", "payload": { "query": query, "variables": variables } }))
+            .await;
+    }
+
+    /// The next `next` message's data.
+    async fn next_data(&mut self) -> Value {
+        let message = self.receive().await;
+        assert_eq!(message["type"], "next", "{message}");
+        assert!(message["payload"].get("errors").is_none(), "{message}");
+        message["payload"]["data"].clone()
+    }
+}
+
+#[tokio::test]
+async fn subscriptions_deliver_every_event_in_order_across_a_reconnect() {
+    let server = Server::start();
+    let unit = register_unit(&server, "十堰市民政局").await;
+    let other_unit = register_unit(&server, "十堰移动公司").await;
+    let member = register_member(&server, &unit, "陈七").await;
+
+    let events = "subscription($from: Int) { events(fromPosition: $from) { position type stream } }";
+    let mut client = WsClient::connect(&server).await;
+    client.subscribe("all", events, json!({ "from": 1 })).await;
+    let ledger = "subscription($unit: ID!) { unitLedger(unit: $unit) { position type outing { hours voided } } }";
+    let mut ledger_client = WsClient::connect(&server).await;
+    ledger_client.subscribe("ledger", ledger, json!({ "unit": unit })).await;
+
+    // Catch-up from position 1, then live.
+    let mut seen = Vec::new();
+    for _ in 0..3 {
+        seen.push(client.next_data().await["events"]["position"].as_u64().unwrap());
+    }
+    let outing =
+        server.ok(REGISTER_OUTING, json!({ "input": outing_input(&unit, "2011-06-07", &[(&member, "2")]) })).await;
+    let outing = outing["registerOuting"]["outing"]["id"].as_str().unwrap().to_owned();
+    register_unit(&server, "郧西县人民医院").await;
+    let change = ledger_client.next_data().await["unitLedger"].clone();
+    assert_eq!(change["type"], "OutingRegistered");
+    assert_eq!(change["outing"]["hours"], "2.00");
+
+    let head = server.head().await;
+    while *seen.last().unwrap() < head {
+        seen.push(client.next_data().await["events"]["position"].as_u64().unwrap());
+    }
+    drop(client);
+
+    // Disconnected: the log moves on.
+    let void =
+        r#"mutation($o: ID!) { voidOuting(input: { outing: $o, reason: "活动取消" }) { receipt { position } } }"#;
+    server.ok(void, json!({ "o": outing })).await;
+    register_member(&server, &other_unit, "周八").await;
+    let change = ledger_client.next_data().await["unitLedger"].clone();
+    assert_eq!(change["type"], "OutingVoided");
+    assert_eq!(change["outing"]["voided"], true);
+
+    // Reconnect from the position after the last one seen: nothing missed, nothing twice.
+    let mut client = WsClient::connect(&server).await;
+    client.subscribe("again", events, json!({ "from": seen.last().unwrap() + 1 })).await;
+    let head = server.head().await;
+    while *seen.last().unwrap() < head {
+        seen.push(client.next_data().await["events"]["position"].as_u64().unwrap());
+    }
+    assert_eq!(seen, (1..=head).collect::<Vec<_>>());
+
+    // A unit filter sees only that unit's events.
+    let mut filtered = WsClient::connect(&server).await;
+    filtered
+        .subscribe(
+            "unit",
+            "subscription($u: ID!) { events(fromPosition: 1, unit: $u) { stream } }",
+            json!({ "u": other_unit }),
+        )
+        .await;
+    let first = filtered.next_data().await;
+    assert_eq!(first["events"]["stream"], format!("unit-{other_unit}"));
+    let second = filtered.next_data().await;
+    assert!(second["events"]["stream"].as_str().unwrap().starts_with("member-"), "{second}");
+}
+
+#[tokio::test]
+async fn health_metrics_and_a_graceful_stop_that_keeps_everything() {
+    let server = Server::start();
+    let unit = register_unit(&server, "丹江口市国税局").await;
+    let health: Value = server.http.get(format!("{}/healthz", server.url)).send().await.unwrap().json().await.unwrap();
+    assert_eq!(health, json!({ "status": "ok", "store": "sled", "head": 1, "projected": 1, "lag": 0 }));
+    let metrics = server.http.get(format!("{}/metrics", server.url)).send().await.unwrap().text().await.unwrap();
+    assert!(metrics.contains("taizhang_commands_total 1"), "{metrics}");
+    assert!(metrics.contains("taizhang_projection_lag_events 0"), "{metrics}");
+    assert!(metrics.contains(r#"taizhang_http_requests_total{route="/graphql",status="200"} 1"#), "{metrics}");
+    assert!(metrics.contains("taizhang_graphql_request_duration_seconds_count 1"), "{metrics}");
+
+    let (status, dir) = server.terminate();
+    assert!(status.success(), "SIGTERM stops the server cleanly: {status:?}");
+    let server = Server::start_in(dir);
+    let data = server.ok("query($u: ID!) { unit(id: $u) { name } }", json!({ "u": unit })).await;
+    assert_eq!(data["unit"]["name"], "丹江口市国税局");
+}
