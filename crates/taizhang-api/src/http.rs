@@ -12,10 +12,10 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use async_graphql::http::GraphiQLSource;
-use async_graphql::parser::types::OperationType;
+use async_graphql::parser::types::{ExecutableDocument, OperationType};
 use async_graphql::{ErrorExtensionValues, ServerError, Value, Variables};
 use async_graphql_poem::GraphQLSubscription;
-use poem::http::{header, StatusCode};
+use poem::http::{header, Method, StatusCode};
 use poem::web::Data;
 use poem::{get, handler, Body, EndpointExt, IntoEndpoint, Request, Response, Route};
 use serde::Serialize;
@@ -125,16 +125,46 @@ impl Server {
         response
     }
 
-    /// Runs a well-formed request and shapes the answer for `media`.
-    async fn execute(&self, params: Params, media: Media) -> Response {
+    /// Runs a well-formed request and shapes the answer for `media`. Over GET only
+    /// queries run: a GET may be cached or prefetched, so it must not change data.
+    async fn execute(&self, params: Params, media: Media, method: Method) -> Response {
         let mut request = async_graphql::Request::new(params.query);
-        if let Some(name) = params.operation_name {
+        if let Some(name) = params.operation_name.clone() {
             request = request.operation_name(name);
         }
         if let Some(variables) = params.variables {
             request = request.variables(Variables::from_json(variables));
         }
-        let mut response = self.schema.execute(request).await;
+        // Parsed once here; the engine reuses the document. A parse error is left to
+        // the engine, which reports it like any other.
+        let refused = match request.parsed_query() {
+            Ok(document) => match self.limits.check_aliases(document) {
+                Err(e) => Some(async_graphql::Response::from_errors(vec![e])),
+                Ok(()) if method == Method::GET => {
+                    if let Some(kind) = non_query_operation(document, params.operation_name.as_deref()) {
+                        let mut response = http_error(
+                            StatusCode::METHOD_NOT_ALLOWED,
+                            media,
+                            Code::BadRequest,
+                            &format!("{kind} are not allowed over GET; use POST"),
+                        );
+                        response.headers_mut().insert(header::ALLOW, header::HeaderValue::from_static("POST"));
+                        return response;
+                    }
+                    None
+                }
+                Ok(()) => None,
+            },
+            Err(_) => None,
+        };
+        let response = match refused {
+            Some(r) => r,
+            None => self.schema.execute(request).await,
+        };
+        self.shape(response, media)
+    }
+
+    fn shape(&self, mut response: async_graphql::Response, media: Media) -> Response {
         // Failed before execution: parse, validation or a limit. Errors raised while
         // executing always carry the path of the field that raised them.
         let request_error = response.data == Value::Null
@@ -157,6 +187,19 @@ impl Server {
                 http_error(StatusCode::INTERNAL_SERVER_ERROR, media, Code::Internal, &error::internal(&e).message)
             }
         }
+    }
+}
+
+/// "mutations" or "subscriptions" when the operation to run is not a query.
+fn non_query_operation(document: &ExecutableDocument, operation_name: Option<&str>) -> Option<&'static str> {
+    let (_, operation) = document.operations.iter().find(|(name, _)| match operation_name {
+        Some(wanted) => name.is_some_and(|n| n.as_str() == wanted),
+        None => true,
+    })?;
+    match operation.node.ty {
+        OperationType::Query => None,
+        OperationType::Mutation => Some("mutations"),
+        OperationType::Subscription => Some("subscriptions"),
     }
 }
 
@@ -219,7 +262,7 @@ async fn post(req: &Request, body: Body, server: &Server) -> Response {
         Ok(Params { query, operation_name, variables })
     })();
     match params {
-        Ok(params) => server.execute(params, media).await,
+        Ok(params) => server.execute(params, media, Method::POST).await,
         Err(message) => http_error(StatusCode::BAD_REQUEST, media, Code::BadRequest, message),
     }
 }
@@ -271,25 +314,7 @@ async fn get_request(req: &Request, server: &Server) -> Response {
     {
         return http_error(StatusCode::BAD_REQUEST, media, Code::BadRequest, "extensions must be a JSON object");
     }
-    // GET is for queries only: it may be cached or prefetched, so it must not change data.
-    if let Ok(document) = async_graphql::parser::parse_query(&query) {
-        let operation = document.operations.iter().find(|(name, _)| match &params.operation_name {
-            Some(wanted) => name.is_some_and(|n| n.as_str() == wanted),
-            None => true,
-        });
-        if let Some((_, op)) = operation.filter(|(_, op)| op.node.ty != OperationType::Query) {
-            let kind = if op.node.ty == OperationType::Mutation { "mutations" } else { "subscriptions" };
-            let mut response = http_error(
-                StatusCode::METHOD_NOT_ALLOWED,
-                media,
-                Code::BadRequest,
-                &format!("{kind} are not allowed over GET; use POST"),
-            );
-            response.headers_mut().insert(header::ALLOW, header::HeaderValue::from_static("POST"));
-            return response;
-        }
-    }
-    server.execute(Params { query, operation_name: params.operation_name, variables }, media).await
+    server.execute(Params { query, operation_name: params.operation_name, variables }, media, Method::GET).await
 }
 
 #[derive(Serialize)]

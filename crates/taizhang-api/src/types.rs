@@ -8,7 +8,7 @@ use std::sync::Arc;
 
 use async_graphql::connection::{Connection, Edge, EmptyFields};
 use async_graphql::dataloader::{DataLoader, Loader};
-use async_graphql::{ComplexObject, Context, Enum, InputObject, ObjectType, OutputType, SimpleObject, ID};
+use async_graphql::{ComplexObject, Context, Enum, InputObject, Object, ObjectType, OutputType, SimpleObject, ID};
 use taizhang_app::Personal;
 use taizhang_core::*;
 use taizhang_read::ledger::LedgerEntry;
@@ -395,25 +395,37 @@ pub async fn load_member(
 }
 
 /// One member's part in an outing.
-#[derive(SimpleObject, Clone)]
-#[graphql(complex)]
+#[derive(Clone)]
 pub struct Participant {
-    pub member_id: ID,
-    pub start: String,
-    pub end: String,
-    pub minutes: u32,
-    /// Hours with two decimals ("1.50").
-    pub hours: String,
-    #[graphql(skip)]
-    pub member: MemberId,
-    #[graphql(skip)]
-    pub as_of_position: Position,
+    part: Participation,
+    as_of_position: Position,
 }
 
-#[ComplexObject]
+#[Object]
 impl Participant {
+    async fn member_id(&self) -> ID {
+        ID(self.part.member.to_string())
+    }
+
+    async fn start(&self) -> String {
+        self.part.span.start.to_string()
+    }
+
+    async fn end(&self) -> String {
+        self.part.span.end.to_string()
+    }
+
+    async fn minutes(&self) -> u32 {
+        self.part.minutes.get()
+    }
+
+    /// Hours with two decimals ("1.50").
+    async fn hours(&self) -> String {
+        self.part.minutes.to_string()
+    }
+
     async fn member(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<Member>> {
-        load_member(ctx, self.member, self.as_of_position).await
+        load_member(ctx, self.part.member, self.as_of_position).await
     }
 }
 
@@ -438,152 +450,190 @@ pub struct OutingChange {
     pub note: Option<String>,
 }
 
-impl From<HistoryItem> for OutingChange {
-    fn from(h: HistoryItem) -> Self {
-        let (kind, reason, note) = match h.change {
+impl From<&HistoryItem> for OutingChange {
+    fn from(h: &HistoryItem) -> Self {
+        let (kind, reason, note) = match &h.change {
             Change::Registered => (ChangeKind::Registered, None, None),
             Change::Amended { reason } => (ChangeKind::Amended, Some(reason.to_string()), None),
             Change::Voided { reason } => (ChangeKind::Voided, Some(reason.to_string()), None),
-            Change::Verified { note } => (ChangeKind::Verified, None, note.map(|n| n.to_string())),
+            Change::Verified { note } => (ChangeKind::Verified, None, note.as_ref().map(|n| n.to_string())),
         };
-        Self {
-            position: h.position,
-            recorded_at: h.recorded_at.to_datetime(),
-            actor: h.actor.into(),
-            kind,
-            reason,
-            note,
-        }
+        Self { position: h.position, recorded_at: h.recorded_at.to_datetime(), actor: h.actor.into(), kind, reason, note }
     }
 }
 
 /// A volunteer outing as known at `asOfPosition`: its current content, whether it is
-/// verified or voided, and every change in log order.
-#[derive(SimpleObject, Clone)]
-#[graphql(complex)]
+/// verified or voided, and every change in log order. Fields are computed only when a
+/// client asks for them: a ledger page of 50 is mostly what clients leave out.
+#[derive(Clone)]
 pub struct Outing {
-    pub id: ID,
-    pub date: Date,
-    pub start: String,
-    pub end: String,
-    pub place: String,
-    pub category: String,
-    pub description: Option<String>,
-    pub beneficiaries: u32,
-    pub participants: Vec<Participant>,
-    /// Everyone's hours together.
-    pub minutes: u64,
-    pub hours: String,
-    pub verified: bool,
-    pub voided: bool,
-    /// The outing stream's version: pass it as `expectedVersion` when correcting.
-    pub version: u64,
-    pub history: Vec<OutingChange>,
-    pub as_of_position: Position,
-    #[graphql(skip)]
-    pub unit_id: UnitId,
+    id: OutingId,
+    unit: UnitId,
+    details: OutingDetails,
+    participants: Vec<Participation>,
+    verified: bool,
+    voided: bool,
+    history: Vec<HistoryItem>,
+    as_of_position: Position,
 }
 
 impl Outing {
-    fn build(
-        id: OutingId,
-        unit: UnitId,
-        details: OutingDetails,
-        participants: &[Participation],
-        (verified, voided): (bool, bool),
-        history: Vec<HistoryItem>,
-        position: Position,
-    ) -> Self {
-        let minutes = participants.iter().map(|p| p.minutes.get() as u64).sum();
+    pub fn from_view(view: &OutingView<'_>, position: Position) -> Self {
         Self {
-            id: ID(id.to_string()),
-            date: details.date,
-            start: details.span.start.to_string(),
-            end: details.span.end.to_string(),
-            place: details.place.to_string(),
-            category: details.category.to_string(),
-            description: details.description.map(|d| d.to_string()),
-            beneficiaries: details.beneficiaries,
-            participants: participants
-                .iter()
-                .map(|p| Participant {
-                    member_id: ID(p.member.to_string()),
-                    start: p.span.start.to_string(),
-                    end: p.span.end.to_string(),
-                    minutes: p.minutes.get(),
-                    hours: p.minutes.to_string(),
-                    member: p.member,
-                    as_of_position: position,
-                })
-                .collect(),
-            minutes,
-            hours: hours_text(minutes),
-            verified,
-            voided,
-            version: history.len().saturating_sub(1) as u64,
-            history: history.into_iter().map(OutingChange::from).collect(),
+            id: view.id,
+            unit: view.unit,
+            details: view.details(),
+            participants: view.content.participants.to_vec(),
+            verified: view.verified,
+            voided: view.voided,
+            history: view.history().collect(),
             as_of_position: position,
-            unit_id: unit,
         }
     }
 
-    pub fn from_view(view: &OutingView<'_>, position: Position) -> Self {
-        Self::build(
-            view.id,
-            view.unit,
-            view.details(),
-            &view.content.participants,
-            (view.verified, view.voided),
-            view.history().collect(),
-            position,
-        )
-    }
-
     pub fn from_entry(entry: LedgerEntry, position: Position) -> Self {
-        Self::build(
-            entry.outing,
-            entry.unit,
-            entry.details,
-            &entry.participants,
-            (entry.verified, entry.voided),
-            entry.history,
-            position,
-        )
+        Self {
+            id: entry.outing,
+            unit: entry.unit,
+            details: entry.details,
+            participants: entry.participants,
+            verified: entry.verified,
+            voided: entry.voided,
+            history: entry.history,
+            as_of_position: position,
+        }
     }
 
     pub fn at(model: &ReadModel, outing: OutingId, position: Position) -> Option<Self> {
         model.outing(outing, position).map(|view| Self::from_view(&view, position))
     }
+
+    fn total_minutes(&self) -> u64 {
+        self.participants.iter().map(|p| p.minutes.get() as u64).sum()
+    }
 }
 
-#[ComplexObject]
+#[Object]
 impl Outing {
+    async fn id(&self) -> ID {
+        ID(self.id.to_string())
+    }
+
+    async fn date(&self) -> Date {
+        self.details.date
+    }
+
+    /// Start time, HH:MM (China Standard Time).
+    async fn start(&self) -> String {
+        self.details.span.start.to_string()
+    }
+
+    async fn end(&self) -> String {
+        self.details.span.end.to_string()
+    }
+
+    async fn place(&self) -> &str {
+        self.details.place.as_str()
+    }
+
+    async fn category(&self) -> &str {
+        self.details.category.as_str()
+    }
+
+    async fn description(&self) -> Option<&str> {
+        self.details.description.as_ref().map(Text::as_str)
+    }
+
+    /// How many people the outing served.
+    async fn beneficiaries(&self) -> u32 {
+        self.details.beneficiaries
+    }
+
+    async fn participants(&self) -> Vec<Participant> {
+        self.participants.iter().map(|p| Participant { part: *p, as_of_position: self.as_of_position }).collect()
+    }
+
+    /// Everyone's minutes together.
+    async fn minutes(&self) -> u64 {
+        self.total_minutes()
+    }
+
+    /// Everyone's hours together, with two decimals.
+    async fn hours(&self) -> String {
+        hours_text(self.total_minutes())
+    }
+
+    async fn verified(&self) -> bool {
+        self.verified
+    }
+
+    async fn voided(&self) -> bool {
+        self.voided
+    }
+
+    /// The outing stream's version: pass it as `expectedVersion` when correcting.
+    async fn version(&self) -> u64 {
+        self.history.len().saturating_sub(1) as u64
+    }
+
+    /// Registration first, then every correction and verification, in log order.
+    async fn history(&self) -> Vec<OutingChange> {
+        self.history.iter().map(OutingChange::from).collect()
+    }
+
+    async fn as_of_position(&self) -> Position {
+        self.as_of_position
+    }
+
     async fn unit(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<Unit>> {
-        load_unit(ctx, self.unit_id, self.as_of_position).await
+        load_unit(ctx, self.unit, self.as_of_position).await
     }
 }
 
 /// A line of a ledger: the outing and the totals up to it.
-#[derive(SimpleObject, Clone)]
 pub struct LedgerLine {
-    pub outing: Outing,
-    /// The line's hours: every participant's on a unit ledger, the member's own on a
-    /// member ledger.
-    pub minutes: u64,
-    pub hours: String,
-    pub running_recorded_hours: String,
-    pub running_verified_hours: String,
+    outing: Outing,
+    minutes: u64,
+    running_recorded_minutes: u64,
+    running_verified_minutes: u64,
 }
 
 impl LedgerLine {
     pub fn new(entry: LedgerEntry, position: Position) -> Self {
         Self {
             minutes: entry.minutes,
-            hours: hours_text(entry.minutes),
-            running_recorded_hours: hours_text(entry.running_recorded_minutes),
-            running_verified_hours: hours_text(entry.running_verified_minutes),
+            running_recorded_minutes: entry.running_recorded_minutes,
+            running_verified_minutes: entry.running_verified_minutes,
             outing: Outing::from_entry(entry, position),
         }
+    }
+}
+
+#[Object]
+impl LedgerLine {
+    async fn outing(&self) -> &Outing {
+        &self.outing
+    }
+
+    /// The line's minutes: every participant's on a unit ledger, the member's own on a
+    /// member ledger.
+    async fn minutes(&self) -> u64 {
+        self.minutes
+    }
+
+    /// The line's hours, with two decimals.
+    async fn hours(&self) -> String {
+        hours_text(self.minutes)
+    }
+
+    /// Recorded hours up to and including this line (voided lines add nothing).
+    async fn running_recorded_hours(&self) -> String {
+        hours_text(self.running_recorded_minutes)
+    }
+
+    /// Verified hours up to and including this line.
+    async fn running_verified_hours(&self) -> String {
+        hours_text(self.running_verified_minutes)
     }
 }
 

@@ -20,6 +20,7 @@
 //! ```
 #![forbid(unsafe_code)]
 
+use std::collections::HashMap;
 use std::path::Path;
 use std::sync::Arc;
 
@@ -90,11 +91,20 @@ pub enum Personal {
     Erased,
 }
 
+/// Streams whose folded state the command side keeps between commands. When full,
+/// the cache starts over: it saves reads, it is never needed for correctness.
+const CACHED_STREAMS: usize = 50_000;
+
 /// The command side of taizhang over one store and its key store.
 pub struct Ledger<S: EventStore> {
     store: Arc<S>,
     keys: SledKeyStore,
     master: MasterKey,
+    /// Each stream's state at the last version a command read. A command reads only
+    /// the events appended since (by any server), so a member with a long calendar
+    /// costs one index lookup instead of a replay; the expected versions of the append
+    /// still catch every race.
+    snapshots: std::sync::Mutex<HashMap<StreamId, StreamSnapshot>>,
 }
 
 /// A store that can also hold the member keys. Keys live in the sled database of the
@@ -122,7 +132,7 @@ impl<S: EventStore + KeyHome> Ledger<S> {
         let key_db = store.key_database().ok_or(AppError::NoKeyStore)?;
         let keys = SledKeyStore::open(key_db)?;
         let master = MasterKey::load_or_create(master_key_file, keys.is_empty())?;
-        Ok(Self { store, keys, master })
+        Ok(Self { store, keys, master, snapshots: Default::default() })
     }
 }
 
@@ -193,9 +203,30 @@ impl<S: EventStore> Ledger<S> {
     }
 
     async fn load_stream(&self, stream: StreamId, into: &mut Aggregates) -> Result<(), AppError> {
-        into.mark_empty(stream);
-        for event in self.store.read_stream(stream, 0, usize::MAX).await? {
+        let cached = self.snapshots.lock().expect("snapshot cache lock").get(&stream).cloned();
+        let from = match cached {
+            Some(snapshot) => {
+                let next = snapshot.version + 1;
+                into.restore(stream, snapshot);
+                next
+            }
+            None => {
+                into.mark_empty(stream);
+                0
+            }
+        };
+        let events = self.store.read_stream(stream, from, usize::MAX).await?;
+        for event in &events {
             into.apply(event.version, &event.payload);
+        }
+        if !events.is_empty() {
+            if let Some(snapshot) = into.snapshot(stream) {
+                let mut cache = self.snapshots.lock().expect("snapshot cache lock");
+                if cache.len() >= CACHED_STREAMS {
+                    cache.clear();
+                }
+                cache.insert(stream, snapshot);
+            }
         }
         Ok(())
     }

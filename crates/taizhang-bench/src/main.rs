@@ -23,8 +23,14 @@
 //! - `ledger`: a unit-ledger page of 50 and a unit report at a small log (100 k events)
 //!   and at `--events N`; the ratio of their medians shows whether cost grows with
 //!   the log. Every unit has the same size at both scales.
+//! - `http`: the API server over a campaign log of `--events N` against a bare
+//!   async-graphql server returning 50 in-memory objects of the same shape (same HTTP
+//!   stack, same client, 64 connections, alternating rounds): requests per second and
+//!   p99 of a unit-ledger page of 50; then the p99 of reads at 500/s, idle and while
+//!   5,000 `registerOuting` mutations per second are sent.
 #![forbid(unsafe_code)]
 
+mod http;
 mod pg;
 mod workload;
 
@@ -101,7 +107,8 @@ fn main() -> Result<()> {
             runtime.block_on(rebuild_measure(Path::new(args.get(1).map(String::as_str).unwrap_or("."))))
         }
         "ledger" => runtime.block_on(ledger(&dir, count(1_000_000))),
-        other => bail!("unknown scenario {other:?}; expected append, import, scan, rebuild or ledger"),
+        "http" => runtime.block_on(http::http(&dir, count(1_000_000))),
+        other => bail!("unknown scenario {other:?}; expected append, import, scan, rebuild, ledger or http"),
     }
 }
 
@@ -307,7 +314,7 @@ async fn scan(dir: &Path, events: usize) -> Result<()> {
 const OUTINGS_PER_UNIT: usize = 60;
 
 /// Loads a campaign of about `events` events; returns the store and the first unit.
-async fn load_campaign(path: &Path, events: usize) -> Result<(Arc<SledStore>, UnitId)> {
+pub(crate) async fn load_campaign(path: &Path, events: usize) -> Result<(Arc<SledStore>, UnitId)> {
     let store = Arc::new(SledStore::open(path)?);
     let in_flight = Arc::new(Semaphore::new(2048));
     let mut first_unit = None;

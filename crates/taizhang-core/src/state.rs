@@ -161,3 +161,47 @@ impl Aggregates {
         }
     }
 }
+
+/// One stream's folded state at a version: what a command-side cache keeps so that the
+/// next command reads only the events appended since.
+#[derive(Clone, PartialEq, Eq, Debug)]
+pub struct StreamSnapshot {
+    pub version: u64,
+    pub state: StreamState,
+}
+
+#[derive(Clone, PartialEq, Eq, Debug)]
+pub enum StreamState {
+    Unit(UnitState),
+    Member(MemberState),
+    Outing(OutingState),
+}
+
+impl Aggregates {
+    /// The state of `stream` as loaded, if it has any events.
+    pub fn snapshot(&self, stream: StreamId) -> Option<StreamSnapshot> {
+        let version = (*self.versions.get(&stream)?)?;
+        let state = match stream.kind {
+            crate::StreamKind::Unit => StreamState::Unit(self.units.get(&UnitId(stream.id))?.clone()),
+            crate::StreamKind::Member => StreamState::Member(self.members.get(&MemberId(stream.id))?.clone()),
+            crate::StreamKind::Outing => StreamState::Outing(self.outings.get(&OutingId(stream.id))?.clone()),
+        };
+        Some(StreamSnapshot { version, state })
+    }
+
+    /// Loads `stream` from a snapshot; events after `snapshot.version` are applied next.
+    pub fn restore(&mut self, stream: StreamId, snapshot: StreamSnapshot) {
+        self.versions.insert(stream, Some(snapshot.version));
+        match snapshot.state {
+            StreamState::Unit(s) => {
+                self.units.insert(UnitId(stream.id), s);
+            }
+            StreamState::Member(s) => {
+                self.members.insert(MemberId(stream.id), s);
+            }
+            StreamState::Outing(s) => {
+                self.outings.insert(OutingId(stream.id), s);
+            }
+        }
+    }
+}

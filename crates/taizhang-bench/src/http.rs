@@ -1,0 +1,276 @@
+//! The `http` scenario: the real API server (the `serve` routes over a campaign-sized
+//! sled log) against a bare async-graphql server on the same HTTP stack returning 50
+//! in-memory objects of the same shape, driven by the same client in the same run.
+//! Then the read latency at a fixed rate, idle and while mutations are applied.
+
+use std::net::SocketAddr;
+use std::path::Path;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use anyhow::{Context as _, Result};
+use async_graphql::{EmptyMutation, EmptySubscription, Object, Schema, SimpleObject};
+use poem::listener::{Acceptor, Listener, TcpListener};
+use serde_json::json;
+use taizhang_api::{ApiState, Limits};
+use taizhang_core::{MemberId, UnitId};
+use taizhang_read::policy::PolicySet;
+use taizhang_read::Projector;
+use taizhang_store::{AnyStore, EventStore};
+
+use crate::report;
+
+/// Concurrent connections of the throughput runs (as wrk's 64 in BASELINES.md).
+const CONNECTIONS: usize = 64;
+const ROUND: Duration = Duration::from_secs(3);
+const ROUNDS: usize = 3;
+
+const LEDGER_QUERY: &str = "query($unit: ID!) { unitLedger(unit: $unit, first: 50) { edges { node { hours \
+     runningRecordedHours outing { id date start end place category verified } } } } }";
+const BARE_QUERY: &str =
+    "{ unitLedger { edges { node { hours runningRecordedHours outing { id date start end place category verified } } } } }";
+
+pub async fn http(dir: &Path, events: usize) -> Result<()> {
+    let (store, unit) = crate::load_campaign(dir, events).await?;
+    let store = Arc::new(AnyStore::Sled(store));
+    let ledger = taizhang_app::Ledger::open(store.clone(), &dir.join("master.key"))?;
+    let projector = Projector::open(store.clone(), None).await?;
+    tokio::spawn(projector.clone().run());
+    let pairs = unit_members(&projector);
+    let state = Arc::new(ApiState::new(ledger, projector, PolicySet::built_in()));
+    let limits = Limits::default();
+    let schema = taizhang_api::schema(state.clone(), &limits);
+    let taizhang = serve(taizhang_api::http::routes(schema, state, limits)).await?;
+    let bare = serve(async_graphql_poem::GraphQL::new(bare_schema())).await?;
+    report("http.events", store.head() as f64, "events", None);
+
+    let client = reqwest::Client::builder().pool_max_idle_per_host(CONNECTIONS * 2).build()?;
+    let ledger_body = json!({ "query": LEDGER_QUERY, "variables": { "unit": unit.to_string() } }).to_string();
+    let bare_body = json!({ "query": BARE_QUERY }).to_string();
+    // Both answers carry 50 lines; check once that they are alike in size.
+    let ledger_bytes = post(&client, taizhang, &ledger_body).await?;
+    let bare_bytes = post(&client, bare, &bare_body).await?;
+    report("http.ledger_response_bytes", ledger_bytes as f64, "bytes", Some(bare_bytes as f64));
+
+    closed_loop(&client, bare, &bare_body, Duration::from_secs(1)).await?;
+    closed_loop(&client, taizhang, &ledger_body, Duration::from_secs(1)).await?;
+    let (mut bare_run, mut ledger_run) = (Run::default(), Run::default());
+    // Alternating rounds, so that a noisy neighbour hits both alike.
+    for _ in 0..ROUNDS {
+        bare_run.extend(closed_loop(&client, bare, &bare_body, ROUND).await?);
+        ledger_run.extend(closed_loop(&client, taizhang, &ledger_body, ROUND).await?);
+    }
+    report("http.ledger_p99", ledger_run.p99_ms(), "ms", Some(bare_run.p99_ms()));
+    report("http", ledger_run.rate(), "req/s", Some(bare_run.rate()));
+
+    // Reads at a fixed rate, idle and while 5,000 mutations per second are applied.
+    let read_rate = 500;
+    let idle = open_loop(client.clone(), taizhang, Arc::new(move |_| ledger_body.clone()), read_rate, ROUND * 2).await?;
+    let ledger_body = json!({ "query": LEDGER_QUERY, "variables": { "unit": unit.to_string() } }).to_string();
+    let mutations = tokio::spawn(open_loop(client.clone(), taizhang, Arc::new(move |i| outing_mutation(&pairs, i)), 5_000, ROUND * 2));
+    let busy = open_loop(client.clone(), taizhang, Arc::new(move |_| ledger_body.clone()), read_rate, ROUND * 2).await?;
+    let mutations = mutations.await??;
+    report("http.mutations_applied", mutations.rate(), "mutations/s", Some(5_000.0));
+    report("http.mutation_errors", mutations.errors as f64, "requests", None);
+    report("http.mutation_p99", mutations.p99_ms(), "ms", None);
+    report("http.read_p99_under_mutations", busy.p99_ms(), "ms", Some(idle.p99_ms()));
+    Ok(())
+}
+
+/// For each unit, one of its members: the mutations register outings for them.
+fn unit_members(projector: &Projector<AnyStore>) -> Vec<(UnitId, MemberId)> {
+    projector.read(|m| m.unit_members.iter().filter_map(|(u, members)| Some((*u, *members.first()?))).collect())
+}
+
+/// The `i`-th mutation: an hour's outing for one member of one unit, each member's
+/// outings in July at three-hour steps, so that no rule refuses them.
+fn outing_mutation(pairs: &[(UnitId, MemberId)], i: u64) -> String {
+    let (unit, member) = pairs[i as usize % pairs.len()];
+    let k = i / pairs.len() as u64;
+    let date = time::macros::date!(2011 - 07 - 01) + time::Duration::days((k / 8) as i64);
+    let start = (k % 8) * 3;
+    let query = "mutation($input: RegisterOutingInput!) { registerOuting(input: $input) { receipt { position } } }";
+    json!({ "query": query, "variables": { "input": {
+        "unit": unit.to_string(),
+        "details": { "date": date.to_string(), "start": format!("{start:02}:00"), "end": format!("{start:02}:50"),
+                     "place": "十堰市便民服务中心", "category": "志愿服务" },
+        "participants": [{ "member": member.to_string() }],
+    } } })
+    .to_string()
+}
+
+async fn serve(endpoint: impl poem::IntoEndpoint<Endpoint: 'static> + Send + 'static) -> Result<SocketAddr> {
+    let acceptor = TcpListener::bind("127.0.0.1:0").into_acceptor().await?;
+    let address = *acceptor.local_addr().first().and_then(|a| a.as_socket_addr()).context("no address")?;
+    tokio::spawn(poem::Server::new_with_acceptor(acceptor).run(endpoint));
+    Ok(address)
+}
+
+/// Sends one request; returns the length of a successful answer.
+async fn post(client: &reqwest::Client, address: SocketAddr, body: &str) -> Result<usize> {
+    let response = client
+        .post(format!("http://{address}/graphql"))
+        .header("content-type", "application/json")
+        .body(body.to_owned())
+        .send()
+        .await?;
+    anyhow::ensure!(response.status().is_success(), "status {}", response.status());
+    let bytes = response.bytes().await?;
+    anyhow::ensure!(!bytes.windows(9).any(|w| w == b"\"errors\":"), "{}", String::from_utf8_lossy(&bytes));
+    Ok(bytes.len())
+}
+
+/// Latencies and errors of one run.
+#[derive(Default)]
+struct Run {
+    latencies: Vec<Duration>,
+    elapsed: Duration,
+    errors: u64,
+}
+
+impl Run {
+    fn extend(&mut self, other: Run) {
+        self.latencies.extend(other.latencies);
+        self.elapsed += other.elapsed;
+        self.errors += other.errors;
+    }
+
+    fn rate(&self) -> f64 {
+        self.latencies.len() as f64 / self.elapsed.as_secs_f64()
+    }
+
+    fn p99_ms(&self) -> f64 {
+        let mut sorted = self.latencies.clone();
+        sorted.sort();
+        let i = (sorted.len() * 99 / 100).min(sorted.len().saturating_sub(1));
+        sorted.get(i).map_or(0.0, |d| d.as_secs_f64() * 1e3)
+    }
+}
+
+/// `CONNECTIONS` clients, each sending the next request when the last is answered.
+async fn closed_loop(client: &reqwest::Client, address: SocketAddr, body: &str, length: Duration) -> Result<Run> {
+    let started = Instant::now();
+    let deadline = started + length;
+    let tasks: Vec<_> = (0..CONNECTIONS)
+        .map(|_| {
+            let (client, body) = (client.clone(), body.to_owned());
+            tokio::spawn(async move {
+                let mut run = Run::default();
+                while Instant::now() < deadline {
+                    let sent = Instant::now();
+                    match post(&client, address, &body).await {
+                        Ok(_) => run.latencies.push(sent.elapsed()),
+                        Err(_) => run.errors += 1,
+                    }
+                }
+                run
+            })
+        })
+        .collect();
+    let mut total = Run::default();
+    for t in tasks {
+        total.extend(t.await?);
+    }
+    total.elapsed = started.elapsed();
+    anyhow::ensure!(total.errors == 0, "{} requests failed", total.errors);
+    Ok(total)
+}
+
+/// Requests at a fixed `rate` per second whatever the answers take; latency counts from
+/// the moment each request was due, so a stalled server cannot hide its queue.
+async fn open_loop(
+    client: reqwest::Client,
+    address: SocketAddr,
+    body: Arc<dyn Fn(u64) -> String + Send + Sync>,
+    rate: u64,
+    length: Duration,
+) -> Result<Run> {
+    let started = Instant::now();
+    let total = rate * length.as_secs();
+    let errors = Arc::new(AtomicU64::new(0));
+    // Requests wait for a connection beyond this, and their wait counts as latency.
+    let connections = Arc::new(tokio::sync::Semaphore::new(1024));
+    let mut tasks = Vec::with_capacity(total as usize);
+    for i in 0..total {
+        let due = started + Duration::from_secs_f64(i as f64 / rate as f64);
+        tokio::time::sleep_until(due.into()).await;
+        let (client, body, errors) = (client.clone(), body.clone(), errors.clone());
+        let connections = connections.clone();
+        tasks.push(tokio::spawn(async move {
+            let _connection = connections.acquire().await.expect("never closed");
+            match post(&client, address, &body(i)).await {
+                Ok(_) => Some(due.elapsed()),
+                Err(e) => {
+                    if errors.fetch_add(1, Ordering::Relaxed) == 0 {
+                        eprintln!("first failed request: {e:#}");
+                    }
+                    None
+                }
+            }
+        }));
+    }
+    let mut run = Run::default();
+    for t in tasks {
+        run.latencies.extend(t.await?);
+    }
+    run.elapsed = started.elapsed();
+    run.errors = errors.load(Ordering::Relaxed);
+    Ok(run)
+}
+
+/// The baseline: 50 objects from memory, shaped like a ledger page.
+fn bare_schema() -> Schema<BareQuery, EmptyMutation, EmptySubscription> {
+    let line = |i: usize| BareLine {
+        hours: "4.50".into(),
+        running_recorded_hours: format!("{}.50", i * 4),
+        outing: BareOuting {
+            id: uuid::Uuid::now_v7().to_string(),
+            date: "2011-06-04".into(),
+            start: "08:00".into(),
+            end: "09:30".into(),
+            place: "茅箭区武当路社区".into(),
+            category: "义诊".into(),
+            verified: i % 4 == 0,
+        },
+    };
+    let page = BarePage { edges: (0..50).map(|i| BareEdge { node: line(i) }).collect() };
+    Schema::new(BareQuery(page), EmptyMutation, EmptySubscription)
+}
+
+struct BareQuery(BarePage);
+
+#[Object]
+impl BareQuery {
+    async fn unit_ledger(&self) -> BarePage {
+        self.0.clone()
+    }
+}
+
+#[derive(SimpleObject, Clone)]
+struct BarePage {
+    edges: Vec<BareEdge>,
+}
+
+#[derive(SimpleObject, Clone)]
+struct BareEdge {
+    node: BareLine,
+}
+
+#[derive(SimpleObject, Clone)]
+struct BareLine {
+    hours: String,
+    running_recorded_hours: String,
+    outing: BareOuting,
+}
+
+#[derive(SimpleObject, Clone)]
+struct BareOuting {
+    id: String,
+    date: String,
+    start: String,
+    end: String,
+    place: String,
+    category: String,
+    verified: bool,
+}
