@@ -59,7 +59,12 @@ enum Commands {
         listen: String,
     },
     /// Print the GraphQL schema (SDL), as checked in at schema/schema.graphql.
-    Schema,
+    Schema {
+        /// Instead, write the JSON Schema of every event payload into this directory
+        /// (schema/events).
+        #[arg(long)]
+        events: Option<PathBuf>,
+    },
     /// Walk the hash chain from the first event and name the first bad position.
     Verify,
     /// Write the log as JSON Lines (a backup `restore` reads back, chain intact).
@@ -109,10 +114,11 @@ fn run(cli: Cli) -> Result<()> {
     runtime.block_on(async {
         match &cli.command {
             Commands::Policies => return policies(&cli),
-            Commands::Schema => {
+            Commands::Schema { events: None } => {
                 print!("{}", taizhang_api::sdl());
                 return Ok(());
             }
+            Commands::Schema { events: Some(dir) } => return write_event_schemas(dir),
             _ => {}
         }
         let store = open_store(&cli).await?;
@@ -120,7 +126,7 @@ fn run(cli: Cli) -> Result<()> {
             Commands::Verify => verify(store.as_ref()).await,
             Commands::Rebuild => rebuild(&cli, store.clone()).await,
             Commands::Serve { listen } => serve(&cli, store, listen).await,
-            Commands::Policies | Commands::Schema => unreachable!("handled before the store is opened"),
+            Commands::Policies | Commands::Schema { .. } => unreachable!("handled before the store is opened"),
             Commands::Export { output, keys } => {
                 export(store.as_ref(), output.as_deref()).await?;
                 match keys {
@@ -242,6 +248,14 @@ async fn shutdown_signal() {
         _ = terminate.recv() => {}
     }
     tracing::info!("shutdown requested");
+}
+
+fn write_event_schemas(dir: &Path) -> Result<()> {
+    std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+    for (file, json) in taizhang_api::event_schemas() {
+        std::fs::write(dir.join(&file), json).with_context(|| format!("writing {file}"))?;
+    }
+    Ok(())
 }
 
 fn policies(cli: &Cli) -> Result<()> {

@@ -99,6 +99,23 @@ pub fn sdl() -> String {
     Schema::build(Query::default(), Mutation::default(), Subscription).finish().sdl()
 }
 
+/// The JSON Schema of every event payload, as `(file name, pretty JSON)`, for
+/// `schema/events/`. Each names the event's type code and schema version.
+pub fn event_schemas() -> Vec<(String, String)> {
+    taizhang_core::DomainEvent::payload_schemas()
+        .into_iter()
+        .map(|(name, code, version, schema)| {
+            let mut value = schema.to_value();
+            if let Some(object) = value.as_object_mut() {
+                object.insert("x-type-code".into(), code.into());
+                object.insert("x-schema-version".into(), version.into());
+            }
+            let text = serde_json::to_string_pretty(&value).expect("a schema serialises") + "\n";
+            (format!("{name}.json"), text)
+        })
+        .collect()
+}
+
 /// The as-of bounds of a read, as the read side takes them.
 pub(crate) fn as_of(input: Option<types::AsOfInput>) -> async_graphql::Result<AsOf> {
     input.map_or(Ok(AsOf::now()), types::AsOfInput::into_as_of)

@@ -27,11 +27,7 @@ impl Default for Limits {
 
 impl Limits {
     pub(crate) fn apply<Q, M, S>(&self, builder: SchemaBuilder<Q, M, S>) -> SchemaBuilder<Q, M, S> {
-        builder
-            .limit_depth(self.depth)
-            .limit_complexity(self.complexity)
-            .limit_recursive_depth(64)
-            .limit_directives(16)
+        builder.limit_depth(self.depth).limit_complexity(self.complexity).limit_recursive_depth(64).limit_directives(16)
     }
 
     /// Refuses a document with more aliased fields than allowed. (Checked on the parsed

@@ -458,7 +458,14 @@ impl From<&HistoryItem> for OutingChange {
             Change::Voided { reason } => (ChangeKind::Voided, Some(reason.to_string()), None),
             Change::Verified { note } => (ChangeKind::Verified, None, note.as_ref().map(|n| n.to_string())),
         };
-        Self { position: h.position, recorded_at: h.recorded_at.to_datetime(), actor: h.actor.into(), kind, reason, note }
+        Self {
+            position: h.position,
+            recorded_at: h.recorded_at.to_datetime(),
+            actor: h.actor.into(),
+            kind,
+            reason,
+            note,
+        }
     }
 }
 

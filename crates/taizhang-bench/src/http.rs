@@ -66,10 +66,18 @@ pub async fn http(dir: &Path, events: usize) -> Result<()> {
 
     // Reads at a fixed rate, idle and while 5,000 mutations per second are applied.
     let read_rate = 500;
-    let idle = open_loop(client.clone(), taizhang, Arc::new(move |_| ledger_body.clone()), read_rate, ROUND * 2).await?;
+    let idle =
+        open_loop(client.clone(), taizhang, Arc::new(move |_| ledger_body.clone()), read_rate, ROUND * 2).await?;
     let ledger_body = json!({ "query": LEDGER_QUERY, "variables": { "unit": unit.to_string() } }).to_string();
-    let mutations = tokio::spawn(open_loop(client.clone(), taizhang, Arc::new(move |i| outing_mutation(&pairs, i)), 5_000, ROUND * 2));
-    let busy = open_loop(client.clone(), taizhang, Arc::new(move |_| ledger_body.clone()), read_rate, ROUND * 2).await?;
+    let mutations = tokio::spawn(open_loop(
+        client.clone(),
+        taizhang,
+        Arc::new(move |i| outing_mutation(&pairs, i)),
+        5_000,
+        ROUND * 2,
+    ));
+    let busy =
+        open_loop(client.clone(), taizhang, Arc::new(move |_| ledger_body.clone()), read_rate, ROUND * 2).await?;
     let mutations = mutations.await??;
     report("http.mutations_applied", mutations.rate(), "mutations/s", Some(5_000.0));
     report("http.mutation_errors", mutations.errors as f64, "requests", None);

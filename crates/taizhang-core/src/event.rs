@@ -31,7 +31,7 @@ pub enum Role {
     Operator,
 }
 
-#[derive(Clone, PartialEq, Eq, Debug, Serialize, Deserialize)]
+#[derive(Clone, PartialEq, Eq, Debug, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct UnitRegistered {
     pub unit: UnitId,
     pub name: Text,
@@ -40,46 +40,49 @@ pub struct UnitRegistered {
     pub parent: Option<UnitId>,
 }
 
-#[derive(Clone, PartialEq, Eq, Debug, Serialize, Deserialize)]
+#[derive(Clone, PartialEq, Eq, Debug, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct UnitRenamed {
     pub unit: UnitId,
     pub name: Text,
 }
 
-#[derive(Clone, PartialEq, Eq, Debug, Serialize, Deserialize)]
+#[derive(Clone, PartialEq, Eq, Debug, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct UnitMoved {
     pub unit: UnitId,
     pub region: Text,
     pub parent: Option<UnitId>,
 }
 
-#[derive(Clone, PartialEq, Eq, Debug, Serialize, Deserialize)]
+#[derive(Clone, PartialEq, Eq, Debug, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct MemberRegistered {
     pub member: MemberId,
     pub unit: UnitId,
+    #[schemars(schema_with = "crate::schema::date")]
     pub joined_on: Date,
     /// Name, identity number, phone and birth date, sealed under the member's key.
     pub personal: SealedPersonal,
 }
 
-#[derive(Clone, PartialEq, Eq, Debug, Serialize, Deserialize)]
+#[derive(Clone, PartialEq, Eq, Debug, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct MemberTransferred {
     pub member: MemberId,
     pub from: UnitId,
     pub to: UnitId,
+    #[schemars(schema_with = "crate::schema::date")]
     pub effective: Date,
 }
 
 /// The member's key was destroyed: personal fields read as erased from now on, in every
 /// event, while their hours still count under the member id.
-#[derive(Clone, PartialEq, Eq, Debug, Serialize, Deserialize)]
+#[derive(Clone, PartialEq, Eq, Debug, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct MemberErased {
     pub member: MemberId,
 }
 
 /// What a clerk records about an outing, apart from who served.
-#[derive(Clone, PartialEq, Eq, Debug, Serialize, Deserialize)]
+#[derive(Clone, PartialEq, Eq, Debug, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct OutingDetails {
+    #[schemars(schema_with = "crate::schema::date")]
     pub date: Date,
     pub span: TimeRange,
     pub place: Text,
@@ -91,14 +94,14 @@ pub struct OutingDetails {
 
 /// One member's service on an outing: when they were there and the hours served
 /// (actual service, travel excluded).
-#[derive(Clone, Copy, PartialEq, Eq, Debug, Serialize, Deserialize)]
+#[derive(Clone, Copy, PartialEq, Eq, Debug, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Participation {
     pub member: MemberId,
     pub span: TimeRange,
     pub minutes: Minutes,
 }
 
-#[derive(Clone, PartialEq, Eq, Debug, Serialize, Deserialize)]
+#[derive(Clone, PartialEq, Eq, Debug, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct OutingRegistered {
     pub outing: OutingId,
     pub unit: UnitId,
@@ -108,7 +111,7 @@ pub struct OutingRegistered {
 
 /// A correction: the outing as it should have been recorded, and why. The earlier
 /// record stays in the log beside it.
-#[derive(Clone, PartialEq, Eq, Debug, Serialize, Deserialize)]
+#[derive(Clone, PartialEq, Eq, Debug, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct OutingAmended {
     pub outing: OutingId,
     pub details: OutingDetails,
@@ -116,7 +119,7 @@ pub struct OutingAmended {
     pub reason: Text,
 }
 
-#[derive(Clone, PartialEq, Eq, Debug, Serialize, Deserialize)]
+#[derive(Clone, PartialEq, Eq, Debug, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct OutingVoided {
     pub outing: OutingId,
     pub reason: Text,
@@ -124,7 +127,7 @@ pub struct OutingVoided {
 
 /// A reviewer confirmed the outing as it stands at this point of its stream. A later
 /// amendment needs a new verification.
-#[derive(Clone, PartialEq, Eq, Debug, Serialize, Deserialize)]
+#[derive(Clone, PartialEq, Eq, Debug, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct OutingVerified {
     pub outing: OutingId,
     pub note: Option<Text>,
@@ -133,10 +136,11 @@ pub struct OutingVerified {
 /// On the member's stream: the member's time is taken by an outing. The member stream
 /// owns the member's calendar, so that the 24-hours-a-day and no-overlap rules are
 /// enforced by that stream's expected version, even between concurrent servers.
-#[derive(Clone, Copy, PartialEq, Eq, Debug, Serialize, Deserialize)]
+#[derive(Clone, Copy, PartialEq, Eq, Debug, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct ServiceBooked {
     pub member: MemberId,
     pub outing: OutingId,
+    #[schemars(schema_with = "crate::schema::date")]
     pub date: Date,
     pub span: TimeRange,
     pub minutes: Minutes,
@@ -144,7 +148,7 @@ pub struct ServiceBooked {
 
 /// On the member's stream: the outing no longer takes the member's time (voided, or the
 /// member was removed from it by an amendment).
-#[derive(Clone, Copy, PartialEq, Eq, Debug, Serialize, Deserialize)]
+#[derive(Clone, Copy, PartialEq, Eq, Debug, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct ServiceReleased {
     pub member: MemberId,
     pub outing: OutingId,
@@ -152,7 +156,7 @@ pub struct ServiceReleased {
 
 /// On the member's stream: a half-year's evaluation (一诺双评), the public's and the
 /// leader's score. A later one for the same half-year corrects the earlier.
-#[derive(Clone, PartialEq, Eq, Debug, Serialize, Deserialize)]
+#[derive(Clone, PartialEq, Eq, Debug, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct EvaluationRecorded {
     pub member: MemberId,
     pub half_year: HalfYear,
@@ -184,6 +188,12 @@ macro_rules! domain_events {
             /// The stable code that identifies the type in the binary encoding.
             pub fn type_code(&self) -> u16 {
                 match self { $(DomainEvent::$variant(_) => $code,)* }
+            }
+
+            /// The JSON Schema of every type's payload, with its name, code and schema
+            /// version, in code order.
+            pub fn payload_schemas() -> Vec<(&'static str, u16, u16, schemars::Schema)> {
+                vec![$((stringify!($variant), $code, $version, schemars::schema_for!($variant)),)*]
             }
 
             /// The current schema version of this type's payload.

@@ -37,6 +37,7 @@ mod values;
 
 pub use command::*;
 pub use decide::{decide, dependencies, PendingEvent, Sealer};
+mod schema;
 pub use error::DomainError;
 pub use event::*;
 pub use ids::*;

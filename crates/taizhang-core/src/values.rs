@@ -140,7 +140,7 @@ impl fmt::Debug for ClockTime {
 
 /// A span of one day's clock: `start < end`. Outings happen within one calendar day,
 /// which keeps the 24-hours-a-day rule a rule about one date.
-#[derive(Clone, Copy, PartialEq, Eq, Hash, Debug, Serialize, Deserialize)]
+#[derive(Clone, Copy, PartialEq, Eq, Hash, Debug, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct TimeRange {
     pub start: ClockTime,
     pub end: ClockTime,
@@ -305,7 +305,7 @@ impl Period {
 }
 
 /// A half-year, the period of an evaluation (一诺双评): `2011H1` is January to June.
-#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Debug, Serialize, Deserialize)]
+#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Debug, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct HalfYear {
     pub year: i32,
     /// 1 or 2.
