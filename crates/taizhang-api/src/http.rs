@@ -11,7 +11,6 @@
 use std::sync::Arc;
 use std::time::Instant;
 
-use async_graphql::http::GraphiQLSource;
 use async_graphql::parser::types::{ExecutableDocument, OperationType};
 use async_graphql::{ErrorExtensionValues, ServerError, Value, Variables};
 use async_graphql_poem::GraphQLSubscription;
@@ -32,13 +31,13 @@ struct Server {
     schema: TaizhangSchema,
     state: Arc<ApiState>,
     limits: Limits,
-    graphiql: String,
+    /// The GraphiQL page (about 1.5 MB), shared by every response.
+    graphiql: bytes::Bytes,
 }
 
 /// Every route of the server.
 pub fn routes(schema: TaizhangSchema, state: Arc<ApiState>, limits: Limits) -> impl IntoEndpoint {
-    let graphiql =
-        GraphiQLSource::build().endpoint("/graphql").subscription_endpoint("/graphql/ws").title("taizhang").finish();
+    let graphiql = crate::graphiql::page().into();
     let server = Arc::new(Server { schema: schema.clone(), state, limits, graphiql });
     Route::new()
         .at("/graphql", get(graphql_get).post(graphql_post))

@@ -1,0 +1,25 @@
+//! The GraphiQL page browsers get at `GET /graphql`: one self-contained HTML document
+//! with GraphiQL and React inlined (see `assets/graphiql/README.md`), so it works on
+//! machines that cannot reach a CDN, and the server keeps exactly its routes.
+
+const CSS: &str = include_str!("../assets/graphiql/graphiql.min.css");
+const REACT: &str = include_str!("../assets/graphiql/react.production.min.js");
+const REACT_DOM: &str = include_str!("../assets/graphiql/react-dom.production.min.js");
+const GRAPHIQL: &str = include_str!("../assets/graphiql/graphiql.min.js");
+
+/// The page, built once at start-up.
+pub fn page() -> String {
+    let start = r#"
+const url = new URL('/graphql', window.location.href).href;
+const fetcher = GraphiQL.createFetcher({ url, subscriptionUrl: url.replace(/^http/, 'ws') + '/ws' });
+const defaultQuery = '# taizhang (台账): the log head and the units it knows.\n{\n  head { position projected }\n  units(first: 10) { totalCount edges { node { id name region industry } } }\n}\n';
+ReactDOM.createRoot(document.getElementById('graphiql'))
+  .render(React.createElement(GraphiQL, { fetcher, defaultQuery, defaultEditorToolsVisibility: true }));
+"#;
+    format!(
+        "<!doctype html>\n<html lang=\"zh\">\n<head>\n<meta charset=\"utf-8\">\n<title>taizhang · GraphiQL</title>\n\
+         <style>body {{ margin: 0; }} #graphiql {{ height: 100vh; }}</style>\n<style>{CSS}</style>\n</head>\n<body>\n\
+         <div id=\"graphiql\">Loading GraphiQL…</div>\n<script>{REACT}</script>\n<script>{REACT_DOM}</script>\n\
+         <script>{GRAPHIQL}</script>\n<script>{start}</script>\n</body>\n</html>\n"
+    )
+}
