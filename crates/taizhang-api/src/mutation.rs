@@ -57,16 +57,28 @@ pub struct OutingPayload {
     pub outing: Option<Outing>,
 }
 
+/// The record a command wrote, as the model now has it: `id`, or else the stream of
+/// `kind` the command wrote (so a retried creation names what the first attempt made).
+async fn record<T: Send>(
+    ctx: &Context<'_>,
+    outcome: &AppendOutcome,
+    id: Option<uuid::Uuid>,
+    kind: StreamKind,
+    at: impl FnOnce(&taizhang_read::ReadModel, uuid::Uuid, taizhang_store::Position) -> Option<T>,
+) -> async_graphql::Result<Option<T>> {
+    match id.or_else(|| Receipt::stream_of(outcome, kind)) {
+        Some(id) => state(ctx).read(None, |m| at(m, id, m.position)).await,
+        None => Ok(None),
+    }
+}
+
 async fn unit_payload(
     ctx: &Context<'_>,
     outcome: AppendOutcome,
     unit: Option<UnitId>,
 ) -> async_graphql::Result<UnitPayload> {
-    let unit = unit.or_else(|| Receipt::stream_of(&outcome, StreamKind::Unit).map(UnitId));
-    let unit = match unit {
-        Some(u) => state(ctx).read(None, |m| Unit::at(m, u, m.position)).await?,
-        None => None,
-    };
+    let unit =
+        record(ctx, &outcome, unit.map(|u| u.0), StreamKind::Unit, |m, id, p| Unit::at(m, UnitId(id), p)).await?;
     Ok(UnitPayload { receipt: Receipt::new(&outcome), unit })
 }
 
@@ -75,11 +87,8 @@ async fn member_payload(
     outcome: AppendOutcome,
     member: Option<MemberId>,
 ) -> async_graphql::Result<MemberPayload> {
-    let member = member.or_else(|| Receipt::stream_of(&outcome, StreamKind::Member).map(MemberId));
-    let member = match member {
-        Some(id) => state(ctx).read(None, |m| Member::at(m, id, m.position)).await?,
-        None => None,
-    };
+    let at = |m: &taizhang_read::ReadModel, id, p| Member::at(m, MemberId(id), p);
+    let member = record(ctx, &outcome, member.map(|m| m.0), StreamKind::Member, at).await?;
     Ok(MemberPayload { receipt: Receipt::new(&outcome), member })
 }
 
@@ -88,11 +97,8 @@ async fn outing_payload(
     outcome: AppendOutcome,
     outing: Option<OutingId>,
 ) -> async_graphql::Result<OutingPayload> {
-    let outing = outing.or_else(|| Receipt::stream_of(&outcome, StreamKind::Outing).map(OutingId));
-    let outing = match outing {
-        Some(id) => state(ctx).read(None, |m| Outing::at(m, id, m.position)).await?,
-        None => None,
-    };
+    let at = |m: &taizhang_read::ReadModel, id, p| Outing::at(m, OutingId(id), p);
+    let outing = record(ctx, &outcome, outing.map(|o| o.0), StreamKind::Outing, at).await?;
     Ok(OutingPayload { receipt: Receipt::new(&outcome), outing })
 }
 

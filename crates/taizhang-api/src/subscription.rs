@@ -4,6 +4,9 @@
 //! saw misses nothing and sees nothing twice.
 
 use async_graphql::{Context, SimpleObject, Subscription as GraphQLSubscription, ID};
+use std::future::Future;
+use std::sync::Arc;
+
 use futures_util::Stream;
 use taizhang_core::*;
 use taizhang_store::{EventStore, Position, RecordedEvent, Subscription as Feed};
@@ -63,10 +66,34 @@ async fn unit_of(state: &ApiState, event: &RecordedEvent) -> async_graphql::Resu
     }
 }
 
-fn feed(ctx: &Context<'_>, from: Position) -> (std::sync::Arc<ApiState>, Feed<taizhang_store::AnyStore>) {
+/// The events from `from_position` on (default: the next one) that `select` turns into
+/// items, in log order.
+fn follow<T, F, Fut>(
+    ctx: &Context<'_>,
+    from_position: Option<Position>,
+    select: F,
+) -> impl Stream<Item = async_graphql::Result<T>>
+where
+    T: Send + 'static,
+    F: Fn(Arc<ApiState>, RecordedEvent) -> Fut + Send + Sync + 'static,
+    Fut: Future<Output = async_graphql::Result<Option<T>>> + Send,
+{
     let state = state(ctx).clone();
+    let from = from_position.unwrap_or_else(|| state.store().head() + 1);
     let feed = Feed::new(state.store().clone(), from);
-    (state, feed)
+    futures_util::stream::unfold((state, feed, select), |(state, mut feed, select)| async move {
+        loop {
+            let item = match feed.next().await {
+                Ok(event) => select(state.clone(), event).await,
+                Err(e) => Err(error::internal(&e)),
+            };
+            match item {
+                Ok(None) => continue,
+                Ok(Some(item)) => return Some((Ok(item), (state, feed, select))),
+                Err(e) => return Some((Err(e), (state, feed, select))),
+            }
+        }
+    })
 }
 
 #[GraphQLSubscription]
@@ -88,19 +115,11 @@ impl Subscription {
             (None, Some(u)) => Filter::Unit(parse_id("unit", &u)?),
             _ => return Err(invalid("stream", "give at most one of stream and unit")),
         };
-        let from = from_position.unwrap_or_else(|| state(ctx).store().head() + 1);
-        let (state, feed) = feed(ctx, from);
-        Ok(futures_util::stream::unfold((state, feed), move |(state, mut feed)| async move {
-            loop {
-                let event = match feed.next().await {
-                    Ok(e) => e,
-                    Err(e) => return Some((Err(error::internal(&e)), (state, feed))),
-                };
-                match filter.admits(&state, &event).await {
-                    Ok(true) => return Some((LogEvent::new(event), (state, feed))),
-                    Ok(false) => continue,
-                    Err(e) => return Some((Err(e), (state, feed))),
-                }
+        Ok(follow(ctx, from_position, move |state, event| async move {
+            if filter.admits(&state, &event).await? {
+                LogEvent::new(event).map(Some)
+            } else {
+                Ok(None)
             }
         }))
     }
@@ -113,34 +132,17 @@ impl Subscription {
         from_position: Option<Position>,
     ) -> async_graphql::Result<impl Stream<Item = async_graphql::Result<LedgerChange>>> {
         let unit: UnitId = parse_id("unit", &unit)?;
-        let from = from_position.unwrap_or_else(|| state(ctx).store().head() + 1);
-        let (state, feed) = feed(ctx, from);
-        Ok(futures_util::stream::unfold((state, feed), move |(state, mut feed)| async move {
-            loop {
-                let event = match feed.next().await {
-                    Ok(e) => e,
-                    Err(e) => return Some((Err(error::internal(&e)), (state, feed))),
-                };
-                if event.stream.kind != StreamKind::Outing {
-                    continue;
-                }
-                let position = event.position;
-                let outing = OutingId(event.stream.id);
-                let line = state
-                    .read(Some(position), |m| {
-                        m.outing(outing, position).filter(|o| o.unit == unit).map(|o| Outing::from_view(&o, position))
-                    })
-                    .await;
-                match line {
-                    Ok(Some(outing)) => {
-                        let change =
-                            LedgerChange { position, event_type: event.payload.type_name().to_owned(), outing };
-                        return Some((Ok(change), (state, feed)));
-                    }
-                    Ok(None) => continue,
-                    Err(e) => return Some((Err(e), (state, feed))),
-                }
+        Ok(follow(ctx, from_position, move |state, event| async move {
+            if event.stream.kind != StreamKind::Outing {
+                return Ok(None);
             }
+            let (position, outing) = (event.position, OutingId(event.stream.id));
+            let line = state
+                .read(Some(position), |m| {
+                    m.outing(outing, position).filter(|o| o.unit == unit).map(|o| Outing::from_view(&o, position))
+                })
+                .await?;
+            Ok(line.map(|outing| LedgerChange { position, event_type: event.payload.type_name().to_owned(), outing }))
         }))
     }
 }
