@@ -22,8 +22,8 @@ use taizhang_app::Ledger;
 use taizhang_core::MemberId;
 use taizhang_read::policy::PolicySet;
 use taizhang_read::Projector;
-use taizhang_store::keys::{MasterKey, SledKeyStore};
-use taizhang_store::{backup, chain, AnyStore, EventStore, SledStore};
+use taizhang_store::keys::{KeyStore, MasterKey};
+use taizhang_store::{backup, chain, AnyStore, EventStore};
 
 use crate::progress::Progress;
 
@@ -130,17 +130,14 @@ fn run(cli: Cli) -> Result<()> {
             Commands::Export { output, keys } => {
                 export(store.as_ref(), output.as_deref()).await?;
                 match keys {
-                    Some(path) => export_keys(key_database(&store)?, path),
+                    Some(path) => export_keys(&store, path).await,
                     None => Ok(()),
                 }
             }
             Commands::Restore { file, keys } => {
-                if keys.is_some() {
-                    key_database(&store)?;
-                }
                 restore(store.as_ref(), file).await?;
                 match keys {
-                    Some(path) => restore_keys(&cli, key_database(&store)?, path).await,
+                    Some(path) => restore_keys(&cli, &store, path).await,
                     None => Ok(()),
                 }
             }
@@ -153,14 +150,6 @@ async fn open_store(cli: &Cli) -> Result<Arc<AnyStore>> {
         format!("opening the store {} (data {}, schema {})", cli.store, cli.data.display(), cli.pg_schema)
     })?;
     Ok(Arc::new(store))
-}
-
-/// The sled store, for what only it has so far: the member key store.
-fn key_database(store: &AnyStore) -> Result<&SledStore> {
-    store
-        .sled()
-        .map(|s| s.as_ref())
-        .context("member keys live in the sled data directory; a PostgreSQL key store is not built yet")
 }
 
 fn master_key_path(cli: &Cli) -> PathBuf {
@@ -207,7 +196,7 @@ async fn rebuild<S: EventStore>(cli: &Cli, store: Arc<S>) -> Result<()> {
 /// flight finish, makes the store durable and saves the read model's checkpoint.
 async fn serve(cli: &Cli, store: Arc<AnyStore>, listen: &str) -> Result<()> {
     use poem::listener::{Acceptor, Listener, TcpListener};
-    let ledger = Ledger::open(store.clone(), &master_key_path(cli))?;
+    let ledger = Ledger::open(store.clone(), &master_key_path(cli)).await?;
     let policies = PolicySet::load(cli.policy_dir.as_deref())?;
     let projector = Projector::open(store.clone(), Some(checkpoint_path(cli))).await?;
     let follower = tokio::spawn(projector.clone().run());
@@ -281,8 +270,8 @@ async fn export<S: EventStore>(store: &S, output: Option<&Path>) -> Result<()> {
     Ok(())
 }
 
-fn export_keys(store: &SledStore, path: &Path) -> Result<()> {
-    let entries = SledKeyStore::open(store)?.export()?;
+async fn export_keys(store: &AnyStore, path: &Path) -> Result<()> {
+    let entries = KeyStore::of(store)?.export().await?;
     let mut file = BufWriter::new(File::create(path).with_context(|| format!("creating {}", path.display()))?);
     for (member, wrapped) in &entries {
         serde_json::to_writer(
@@ -312,8 +301,8 @@ async fn restore<S: EventStore>(store: &S, file: &Path) -> Result<()> {
     Ok(())
 }
 
-async fn restore_keys(cli: &Cli, store: &SledStore, path: &Path) -> Result<()> {
-    let key_store = SledKeyStore::open(store)?;
+async fn restore_keys(cli: &Cli, store: &AnyStore, path: &Path) -> Result<()> {
+    let key_store = KeyStore::of(store)?;
     // The keys must open under the master key the operator will run with.
     let master = MasterKey::load_or_create(&master_key_path(cli), false)?;
     let mut entries = Vec::new();
@@ -326,7 +315,7 @@ async fn restore_keys(cli: &Cli, store: &SledStore, path: &Path) -> Result<()> {
     }
     let count = entries.len();
     key_store.import(entries).await?;
-    key_store.check(&master)?;
+    key_store.check(&master).await?;
     eprintln!("restored {count} member keys");
     Ok(())
 }

@@ -20,7 +20,7 @@ fn text(s: &str) -> Text {
 
 /// A unit, a member with personal data, and an outing with its booking: 4 events.
 async fn sample(data: &Path) -> MemberId {
-    let ledger = Ledger::open(Arc::new(SledStore::open(data).unwrap()), &data.join("master.key")).unwrap();
+    let ledger = Ledger::open(Arc::new(SledStore::open(data).unwrap()), &data.join("master.key")).await.unwrap();
     let run = |cmd| ledger.execute(CommandContext::new(Actor::OPERATOR), cmd);
     let (unit, member) = (UnitId::new(), MemberId::new());
     run(Command::RegisterUnit(RegisterUnit {
@@ -106,7 +106,7 @@ async fn export_restore_and_verify_keep_the_chain_and_the_personal_data() {
     assert!(stdout(&restored).trim().ends_with(&head_hash), "same chain head after restore");
     assert_eq!(stdout(&taizhang(&copy, &["verify"])), summary);
 
-    let ledger = Ledger::open(Arc::new(SledStore::open(&copy).unwrap()), &master).unwrap();
+    let ledger = Ledger::open(Arc::new(SledStore::open(&copy).unwrap()), &master).await.unwrap();
     assert!(matches!(ledger.personal(member).await.unwrap(), Personal::Known(p) if p.name.as_str() == "王俊"));
     drop(ledger);
 

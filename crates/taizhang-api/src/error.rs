@@ -145,7 +145,6 @@ pub fn app(e: AppError) -> Error {
         AppError::Domain(d) => domain(&d),
         AppError::Contention { ref stream } => with(coded(Code::Conflict, e.to_string()), "stream", stream.as_str()),
         AppError::CommandIdReused(id) => with(coded(Code::Conflict, e.to_string()), "commandId", id.to_string()),
-        AppError::NoKeyStore => coded(Code::Validation, e.to_string()),
         AppError::Keys(k) => internal(&k),
         AppError::Store(s) => internal(&s),
     }

@@ -15,7 +15,7 @@
 //! use taizhang_app::{CommandContext, Ledger};
 //! use taizhang_store::SledStore;
 //! let dir = std::path::Path::new("./taizhang-data");
-//! let ledger = Ledger::open(Arc::new(SledStore::open(dir)?), &dir.join("master.key"))?;
+//! let ledger = Ledger::open(Arc::new(SledStore::open(dir)?), &dir.join("master.key")).await?;
 //! # Ok(()) }
 //! ```
 #![forbid(unsafe_code)]
@@ -25,7 +25,7 @@ use std::path::Path;
 use std::sync::Arc;
 
 use taizhang_core::*;
-use taizhang_store::keys::{KeyError, KeyState, MasterKey, MemberKey, SledKeyStore};
+use taizhang_store::keys::{KeyError, KeyState, KeyStore, MasterKey, MemberKey};
 use taizhang_store::{
     AnyStore, AppendOutcome, AppendRequest, EventStore, ExpectedVersion, NewEvent, SledStore, StoreError,
 };
@@ -66,9 +66,6 @@ pub enum AppError {
     CommandIdReused(Uuid),
     #[error(transparent)]
     Keys(#[from] KeyError),
-    /// The store has no place for member keys (PostgreSQL, until its key store exists).
-    #[error("this store keeps no member keys; personal data needs the embedded (sled) store for now")]
-    NoKeyStore,
     /// A storage failure; details are for the log, not the client.
     #[error(transparent)]
     Store(StoreError),
@@ -98,7 +95,7 @@ const CACHED_STREAMS: usize = 50_000;
 /// The command side of taizhang over one store and its key store.
 pub struct Ledger<S: EventStore> {
     store: Arc<S>,
-    keys: SledKeyStore,
+    keys: KeyStore,
     master: MasterKey,
     /// Each stream's state at the last version a command read. A command reads only
     /// the events appended since (by any server), so a member with a long calendar
@@ -107,31 +104,29 @@ pub struct Ledger<S: EventStore> {
     snapshots: std::sync::Mutex<HashMap<StreamId, StreamSnapshot>>,
 }
 
-/// A store that can also hold the member keys. Keys live in the sled database of the
-/// data directory; a PostgreSQL deployment has no key store yet.
+/// A store with a place for the member keys beside the log.
 pub trait KeyHome {
-    fn key_database(&self) -> Option<&SledStore>;
+    fn key_store(&self) -> Result<KeyStore, StoreError>;
 }
 
 impl KeyHome for SledStore {
-    fn key_database(&self) -> Option<&SledStore> {
-        Some(self)
+    fn key_store(&self) -> Result<KeyStore, StoreError> {
+        KeyStore::sled(self)
     }
 }
 
 impl KeyHome for AnyStore {
-    fn key_database(&self) -> Option<&SledStore> {
-        self.sled().map(|s| s.as_ref())
+    fn key_store(&self) -> Result<KeyStore, StoreError> {
+        KeyStore::of(self)
     }
 }
 
 impl<S: EventStore + KeyHome> Ledger<S> {
     /// The ledger over a store, with the master key at `master_key_file` (created,
     /// mode 0600, when absent and no member key exists yet).
-    pub fn open(store: Arc<S>, master_key_file: &Path) -> Result<Self, AppError> {
-        let key_db = store.key_database().ok_or(AppError::NoKeyStore)?;
-        let keys = SledKeyStore::open(key_db)?;
-        let master = MasterKey::load_or_create(master_key_file, keys.is_empty())?;
+    pub async fn open(store: Arc<S>, master_key_file: &Path) -> Result<Self, AppError> {
+        let keys = store.key_store()?;
+        let master = MasterKey::load_or_create(master_key_file, keys.is_empty().await?)?;
         Ok(Self { store, keys, master, snapshots: Default::default() })
     }
 }
@@ -154,7 +149,7 @@ impl<S: EventStore> Ledger<S> {
             }
             let loaded = self.load(&cmd).await?;
             let new_member_key = match &cmd {
-                Command::RegisterMember(c) => Some((c.member, self.key_for_new_member(c.member)?)),
+                Command::RegisterMember(c) => Some((c.member, self.key_for_new_member(c.member).await?)),
                 _ => None,
             };
             let events = decide(&cmd, &loaded, &mut |member: MemberId, personal: &PersonalData| {
@@ -162,7 +157,7 @@ impl<S: EventStore> Ledger<S> {
                 key.seal(member, personal)
             })?;
             if let Some((member, key)) = &new_member_key {
-                self.keys.put(&self.master, *member, key)?;
+                self.keys.put(&self.master, *member, key).await?;
             }
             if let Command::EraseMember(c) = &cmd {
                 // Destroy the key before the event says so: a crash in between leaves
@@ -233,8 +228,8 @@ impl<S: EventStore> Ledger<S> {
 
     /// The key a new member's data is sealed with: the one a previous attempt of the
     /// same registration stored, if any, so that key and ciphertext always match.
-    fn key_for_new_member(&self, member: MemberId) -> Result<MemberKey, AppError> {
-        match self.keys.get(&self.master, member)? {
+    async fn key_for_new_member(&self, member: MemberId) -> Result<MemberKey, AppError> {
+        match self.keys.get(&self.master, member).await? {
             KeyState::Present(key) => Ok(key),
             KeyState::Missing => Ok(MemberKey::generate()),
             KeyState::Erased => Err(KeyError::Erased(member).into()),
@@ -247,7 +242,7 @@ impl<S: EventStore> Ledger<S> {
         let Some(DomainEvent::MemberRegistered(registered)) = events.first().map(|e| &e.payload) else {
             return Err(DomainError::MemberNotFound(member).into());
         };
-        match self.keys.get(&self.master, member)? {
+        match self.keys.get(&self.master, member).await? {
             KeyState::Present(key) => Ok(Personal::Known(key.open(member, &registered.personal)?)),
             KeyState::Erased => Ok(Personal::Erased),
             KeyState::Missing => Err(KeyError::Missing(member).into()),

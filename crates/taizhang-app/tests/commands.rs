@@ -43,10 +43,10 @@ fn joined(member: MemberId) -> ParticipationInput {
 }
 
 impl World {
-    fn new() -> Self {
+    async fn new() -> Self {
         let dir = tempfile::tempdir().unwrap();
         let store = Arc::new(SledStore::open(dir.path()).unwrap());
-        let ledger = Ledger::open(store, &dir.path().join("master.key")).unwrap();
+        let ledger = Ledger::open(store, &dir.path().join("master.key")).await.unwrap();
         Self { ledger, _dir: dir }
     }
 
@@ -122,7 +122,7 @@ impl World {
 
 #[tokio::test]
 async fn a_service_month_is_recorded_corrected_and_verified() {
-    let w = World::new();
+    let w = World::new().await;
     let hospital = w.unit(None).await;
     let (a, b) = (w.member(hospital).await, w.member(hospital).await);
     let outing = w.outing(hospital, &[a, b], "08:00", "12:00").await.unwrap();
@@ -169,7 +169,7 @@ async fn a_service_month_is_recorded_corrected_and_verified() {
 
 #[tokio::test]
 async fn a_retried_command_is_applied_once() {
-    let w = World::new();
+    let w = World::new().await;
     let unit = w.unit(None).await;
     let member = w.member(unit).await;
     let ctx = CommandContext::new(Actor::OPERATOR);
@@ -189,7 +189,7 @@ async fn a_retried_command_is_applied_once() {
 
 #[tokio::test]
 async fn unit_commands_refuse_their_invalid_forms() {
-    let w = World::new();
+    let w = World::new().await;
     let top = w.unit(None).await;
     let child = w.unit(Some(top)).await;
     let register = |unit, parent| {
@@ -216,7 +216,7 @@ async fn unit_commands_refuse_their_invalid_forms() {
 
 #[tokio::test]
 async fn member_commands_refuse_their_invalid_forms() {
-    let w = World::new();
+    let w = World::new().await;
     let (hospital, tax_hall) = (w.unit(None).await, w.unit(None).await);
     let member = w.member(hospital).await;
     let register = |member, unit, national_id: &str, phone: &str| {
@@ -304,7 +304,7 @@ impl World {
 
 #[tokio::test]
 async fn outing_commands_refuse_their_invalid_forms() {
-    let w = World::new();
+    let w = World::new().await;
     let (hospital, tax_hall) = (w.unit(None).await, w.unit(None).await);
     let (a, b) = (w.member(hospital).await, w.member(hospital).await);
     let stranger = w.member(tax_hall).await;
@@ -403,7 +403,7 @@ async fn outing_commands_refuse_their_invalid_forms() {
 /// the member never ends up in overlapping outings or over 24 hours on a day.
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn racing_commands_cannot_double_book_a_member() {
-    let w = Arc::new(World::new());
+    let w = Arc::new(World::new().await);
     let unit = w.unit(None).await;
     let member = w.member(unit).await;
     let mut tasks = Vec::new();
@@ -443,7 +443,7 @@ async fn racing_commands_cannot_double_book_a_member() {
 
 #[tokio::test]
 async fn erasing_a_member_hides_their_data_keeps_their_hours_and_the_chain() {
-    let w = World::new();
+    let w = World::new().await;
     let unit = w.unit(None).await;
     let member = w.member(unit).await;
     w.outing(unit, &[member], "08:00", "10:00").await.unwrap();

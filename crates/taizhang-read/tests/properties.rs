@@ -135,7 +135,7 @@ fn seeds() -> Vec<u64> {
 async fn live_projection_resumed_from_a_checkpoint_equals_a_rebuild() {
     for seed in seeds() {
         println!("seed {seed} (TAIZHANG_PROPERTY_SEED={seed} replays it)");
-        let w = World::new();
+        let w = World::new().await;
         let path = w.path("read-model.ckpt");
         let mut rng = Rng(seed);
         let store = w.store().clone();
@@ -170,7 +170,7 @@ async fn live_projection_resumed_from_a_checkpoint_equals_a_rebuild() {
 #[tokio::test]
 async fn report_totals_equal_a_naive_recomputation_from_the_raw_events() {
     for seed in seeds() {
-        let w = World::new();
+        let w = World::new().await;
         let mut rng = Rng(seed);
         let (units, _) = random_history(&w, &mut rng, 150, async |_| {}).await;
         // Naive: fold the raw events written, with nothing from the read crate.
@@ -220,7 +220,7 @@ async fn report_totals_equal_a_naive_recomputation_from_the_raw_events() {
 async fn reads_as_of_a_position_equal_reads_of_the_log_truncated_there() {
     let policies = PolicySet::built_in();
     for seed in seeds() {
-        let w = World::new();
+        let w = World::new().await;
         let mut rng = Rng(seed);
         let (units, members) = random_history(&w, &mut rng, 100, async |_| {}).await;
         let full = w.model().await;

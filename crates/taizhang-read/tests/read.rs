@@ -22,7 +22,7 @@ fn june() -> Period {
 
 #[tokio::test]
 async fn ledgers_are_in_service_order_with_corrections_and_running_totals() {
-    let w = World::new();
+    let w = World::new().await;
     let unit = w.unit("十堰市人民医院", "医院", "茅箭区").await;
     let (a, b) = (w.member(unit, date!(2011 - 01 - 01), None).await, w.member(unit, date!(2011 - 01 - 01), None).await);
     let o1 = w.outing(unit, date!(2011 - 06 - 10), "09:00", "11:00", &[(a, None), (b, None)]).await;
@@ -89,7 +89,7 @@ async fn ledgers_are_in_service_order_with_corrections_and_running_totals() {
 
 #[tokio::test]
 async fn reports_group_by_region_and_week_with_participation() {
-    let w = World::new();
+    let w = World::new().await;
     let hospital = w.unit("十堰市人民医院", "医院", "茅箭区").await;
     let tax = w.unit("张湾区办税服务厅", "税务", "张湾区").await;
     let joined = date!(2011 - 01 - 01);
@@ -178,7 +178,7 @@ fn policies() -> PolicySet {
 
 #[tokio::test]
 async fn star_volunteer_thresholds_hold_exactly_at_the_boundary() {
-    let w = World::new();
+    let w = World::new().await;
     let unit = w.unit("十堰市民政局", "民政", "茅箭区").await;
     let (exact, short) =
         (w.member(unit, date!(2010 - 01 - 01), None).await, w.member(unit, date!(2010 - 01 - 01), None).await);
@@ -226,7 +226,7 @@ async fn star_volunteer_thresholds_hold_exactly_at_the_boundary() {
 
 #[tokio::test]
 async fn pvsa_bands_use_age_on_the_last_day_and_a_twelve_month_window() {
-    let w = World::new();
+    let w = World::new().await;
     let unit = w.unit("Volunteer Center", "community", "Hubei").await;
     // Turns 16 inside the window (20 June 2016): a young adult on 30 June 2016.
     let turned_16 = w.member(unit, date!(2014 - 01 - 01), Some(date!(2000 - 06 - 20))).await;
@@ -266,7 +266,7 @@ async fn pvsa_bands_use_age_on_the_last_day_and_a_twelve_month_window() {
 
 #[tokio::test]
 async fn ten_star_and_service_month_policies() {
-    let w = World::new();
+    let w = World::new().await;
     let unit = w.unit("十堰市档案馆", "档案", "茅箭区").await;
     let m = w.member(unit, date!(2010 - 01 - 01), None).await;
     let evaluate = |public, leader| {

@@ -3,8 +3,8 @@
 //! Every member gets a random 256-bit key when registered. Their personal data is sealed
 //! with XChaCha20-Poly1305 under that key (random 192-bit nonces, so no nonce bookkeeping)
 //! and only the ciphertext enters the log. The key itself is stored wrapped (encrypted)
-//! under the operator's master key, in a tree of the same sled database but never in the
-//! log, never in a log export. Erasing a member replaces the wrapped key with a
+//! under the operator's master key, beside the log (a sled tree or a PostgreSQL table) but
+//! never in the log, never in a log export. Erasing a member replaces the wrapped key with a
 //! tombstone: the ciphertext in the log stays, chained and verifiable, and unreadable.
 
 use std::fs::OpenOptions;
@@ -16,7 +16,7 @@ use chacha20poly1305::aead::{Aead, AeadCore, KeyInit, OsRng, Payload};
 use chacha20poly1305::{XChaCha20Poly1305, XNonce};
 use taizhang_core::{MemberId, PersonalData, SealedPersonal};
 
-use crate::{SledStore, StoreError};
+use crate::{AnyStore, PgStore, SledStore, StoreError};
 
 const SEALED_V1: u8 = 1;
 const NONCE_LEN: usize = 24;
@@ -134,74 +134,134 @@ pub enum KeyState {
     Missing,
 }
 
-/// The key store beside the sled log: a `member_keys` tree in the same database, so the
-/// log's group commit makes a new key durable no later than the events sealed with it.
+/// Where the wrapped member keys live: a `member_keys` tree in the sled database of the
+/// log (the log's group commit makes a new key durable no later than the events sealed
+/// with it), or a `member_keys` table in the PostgreSQL schema of the log (each write
+/// commits before the append that uses it). Every server of a PostgreSQL deployment
+/// therefore sees every key; they share the master key file.
 #[derive(Clone)]
-pub struct SledKeyStore {
-    store: SledStore,
-    tree: sled::Tree,
+pub struct KeyStore {
+    backend: Backend,
+}
+
+#[derive(Clone)]
+enum Backend {
+    Sled { store: SledStore, tree: sled::Tree },
+    Pg(PgStore),
 }
 
 /// A tombstone: the member was erased.
 const ERASED: &[u8] = b"";
 
-impl SledKeyStore {
-    pub fn open(store: &SledStore) -> Result<Self, StoreError> {
-        let tree = store.db().open_tree("member_keys").map_err(|e| StoreError::Backend(e.to_string()))?;
-        Ok(Self { store: store.clone(), tree })
+fn sled_error(e: sled::Error) -> StoreError {
+    StoreError::Backend(e.to_string())
+}
+
+impl KeyStore {
+    pub fn sled(store: &SledStore) -> Result<Self, StoreError> {
+        let tree = store.db().open_tree("member_keys").map_err(sled_error)?;
+        Ok(Self { backend: Backend::Sled { store: store.clone(), tree } })
     }
 
-    /// True when any member key (or tombstone) exists, so a master key must already too.
-    pub fn is_empty(&self) -> bool {
-        self.tree.is_empty()
+    pub fn postgres(store: &PgStore) -> Self {
+        Self { backend: Backend::Pg(store.clone()) }
     }
 
-    /// Stores a new member's wrapped key. It becomes durable with the next append, which
-    /// is the one carrying the member's sealed data.
-    pub fn put(&self, master: &MasterKey, member: MemberId, key: &MemberKey) -> Result<(), KeyError> {
-        let wrapped = master.wrap(member, key);
-        let previous = self
-            .tree
-            .compare_and_swap(member.0.as_bytes(), None as Option<&[u8]>, Some(wrapped))
-            .map_err(|e| StoreError::Backend(e.to_string()))?;
-        match previous {
-            Ok(()) => Ok(()),
-            Err(current) if current.current.as_deref() == Some(ERASED) => Err(KeyError::Erased(member)),
-            // A retried registration finds its own key from the first attempt: the
-            // registration's events were sealed with that one, so keep it.
-            Err(_) => Ok(()),
+    /// The key store that belongs with `store`.
+    pub fn of(store: &AnyStore) -> Result<Self, StoreError> {
+        match store {
+            AnyStore::Sled(s) => Self::sled(s),
+            AnyStore::Pg(s) => Ok(Self::postgres(s)),
         }
     }
 
-    pub fn get(&self, master: &MasterKey, member: MemberId) -> Result<KeyState, KeyError> {
-        match self.tree.get(member.0.as_bytes()).map_err(|e| StoreError::Backend(e.to_string()))? {
+    /// True when no member key (nor tombstone) exists, so no master key need exist yet.
+    pub async fn is_empty(&self) -> Result<bool, KeyError> {
+        match &self.backend {
+            Backend::Sled { tree, .. } => Ok(tree.is_empty()),
+            Backend::Pg(pg) => Ok(!pg.any_member_key().await?),
+        }
+    }
+
+    async fn raw_get(&self, member: MemberId) -> Result<Option<Vec<u8>>, KeyError> {
+        match &self.backend {
+            Backend::Sled { tree, .. } => Ok(tree.get(member.0.as_bytes()).map_err(sled_error)?.map(|v| v.to_vec())),
+            Backend::Pg(pg) => Ok(pg.member_key(member).await?),
+        }
+    }
+
+    /// Writes `wrapped` unless the member has an entry; returns the entry found instead.
+    async fn raw_insert_new(&self, member: MemberId, wrapped: Vec<u8>) -> Result<Option<Vec<u8>>, KeyError> {
+        match &self.backend {
+            Backend::Sled { tree, .. } => {
+                match tree
+                    .compare_and_swap(member.0.as_bytes(), None as Option<&[u8]>, Some(wrapped))
+                    .map_err(sled_error)?
+                {
+                    Ok(()) => Ok(None),
+                    Err(current) => Ok(current.current.map(|v| v.to_vec())),
+                }
+            }
+            Backend::Pg(pg) => Ok(pg.insert_member_key(member, &wrapped).await?),
+        }
+    }
+
+    /// Sets entries and makes them durable before returning.
+    async fn raw_set(&self, entries: Vec<(MemberId, Vec<u8>)>) -> Result<(), KeyError> {
+        match &self.backend {
+            Backend::Sled { store, tree } => {
+                for (member, value) in entries {
+                    tree.insert(member.0.as_bytes(), value).map_err(sled_error)?;
+                }
+                Ok(store.sync().await?)
+            }
+            Backend::Pg(pg) => Ok(pg.set_member_keys(entries).await?),
+        }
+    }
+
+    /// Stores a new member's wrapped key before the registration that uses it is
+    /// appended (on sled it becomes durable with that append).
+    pub async fn put(&self, master: &MasterKey, member: MemberId, key: &MemberKey) -> Result<(), KeyError> {
+        match self.raw_insert_new(member, master.wrap(member, key)).await? {
+            None => Ok(()),
+            Some(current) if current == ERASED => Err(KeyError::Erased(member)),
+            // A retried registration finds its own key from the first attempt: the
+            // registration's events were sealed with that one, so keep it.
+            Some(_) => Ok(()),
+        }
+    }
+
+    pub async fn get(&self, master: &MasterKey, member: MemberId) -> Result<KeyState, KeyError> {
+        match self.raw_get(member).await? {
             None => Ok(KeyState::Missing),
-            Some(v) if v.as_ref() == ERASED => Ok(KeyState::Erased),
+            Some(v) if v == ERASED => Ok(KeyState::Erased),
             Some(v) => Ok(KeyState::Present(master.unwrap(member, &v)?)),
         }
     }
 
     /// Destroys a member's key, durably, before returning.
     pub async fn erase(&self, member: MemberId) -> Result<(), KeyError> {
-        self.tree.insert(member.0.as_bytes(), ERASED).map_err(|e| StoreError::Backend(e.to_string()))?;
-        Ok(self.store.sync().await?)
+        self.raw_set(vec![(member, ERASED.to_vec())]).await
     }
 
     /// Every entry as (member, wrapped key or empty for erased), for a separate backup.
-    pub fn export(&self) -> Result<Vec<(MemberId, Vec<u8>)>, KeyError> {
-        self.tree
-            .iter()
-            .map(|entry| {
-                let (k, v) = entry.map_err(|e| StoreError::Backend(e.to_string()))?;
-                let id = uuid::Uuid::from_slice(&k).map_err(|e| StoreError::Backend(e.to_string()))?;
-                Ok((MemberId(id), v.to_vec()))
-            })
-            .collect()
+    pub async fn export(&self) -> Result<Vec<(MemberId, Vec<u8>)>, KeyError> {
+        match &self.backend {
+            Backend::Sled { tree, .. } => tree
+                .iter()
+                .map(|entry| {
+                    let (k, v) = entry.map_err(sled_error)?;
+                    let id = uuid::Uuid::from_slice(&k).map_err(|e| StoreError::Backend(e.to_string()))?;
+                    Ok((MemberId(id), v.to_vec()))
+                })
+                .collect(),
+            Backend::Pg(pg) => Ok(pg.member_keys().await?),
+        }
     }
 
     /// Checks that every stored key opens under `master`, naming the first that does not.
-    pub fn check(&self, master: &MasterKey) -> Result<(), KeyError> {
-        for (member, wrapped) in self.export()? {
+    pub async fn check(&self, master: &MasterKey) -> Result<(), KeyError> {
+        for (member, wrapped) in self.export().await? {
             if wrapped != ERASED {
                 master.unwrap(member, &wrapped)?;
             }
@@ -209,11 +269,8 @@ impl SledKeyStore {
         Ok(())
     }
 
-    /// Puts back entries from [`SledKeyStore::export`] (still wrapped) and makes them durable.
+    /// Puts back entries from [`KeyStore::export`] (still wrapped) and makes them durable.
     pub async fn import(&self, entries: Vec<(MemberId, Vec<u8>)>) -> Result<(), KeyError> {
-        for (member, wrapped) in entries {
-            self.tree.insert(member.0.as_bytes(), wrapped).map_err(|e| StoreError::Backend(e.to_string()))?;
-        }
-        Ok(self.store.sync().await?)
+        self.raw_set(entries).await
     }
 }

@@ -26,7 +26,7 @@ use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
-use taizhang_core::{StreamId, Timestamp};
+use taizhang_core::{MemberId, StreamId, Timestamp};
 use tokio::sync::{mpsc, oneshot, watch};
 use tokio::task::JoinHandle;
 use tokio_postgres::types::ToSql;
@@ -138,6 +138,62 @@ impl PgStore {
     fn s(&self) -> &str {
         &self.inner.schema
     }
+
+    // The member key store's table (see `keys::KeyStore`). Each statement commits on
+    // its own, durably, before it returns.
+
+    pub(crate) async fn any_member_key(&self) -> Result<bool, StoreError> {
+        let sql = format!("SELECT EXISTS (SELECT 1 FROM {}.member_keys)", self.s());
+        Ok(self.inner.reader.query_one(&sql, &[]).await.map_err(pg)?.get(0))
+    }
+
+    pub(crate) async fn member_key(&self, member: MemberId) -> Result<Option<Vec<u8>>, StoreError> {
+        let sql = format!("SELECT wrapped FROM {}.member_keys WHERE member = $1", self.s());
+        let row = self.inner.reader.query_opt(&sql, &[&member.0.as_bytes().as_slice()]).await.map_err(pg)?;
+        Ok(row.map(|r| r.get(0)))
+    }
+
+    /// Inserts unless the member has an entry; returns the entry found instead.
+    pub(crate) async fn insert_member_key(
+        &self,
+        member: MemberId,
+        wrapped: &[u8],
+    ) -> Result<Option<Vec<u8>>, StoreError> {
+        let sql = format!(
+            "INSERT INTO {}.member_keys (member, wrapped) VALUES ($1, $2) ON CONFLICT (member) DO NOTHING",
+            self.s()
+        );
+        let inserted =
+            self.inner.reader.execute(&sql, &[&member.0.as_bytes().as_slice(), &wrapped]).await.map_err(pg)?;
+        if inserted == 1 {
+            return Ok(None);
+        }
+        self.member_key(member).await
+    }
+
+    pub(crate) async fn set_member_keys(&self, entries: Vec<(MemberId, Vec<u8>)>) -> Result<(), StoreError> {
+        let sql = format!(
+            "INSERT INTO {}.member_keys (member, wrapped) VALUES ($1, $2)
+             ON CONFLICT (member) DO UPDATE SET wrapped = EXCLUDED.wrapped",
+            self.s()
+        );
+        for (member, wrapped) in entries {
+            self.inner.reader.execute(&sql, &[&member.0.as_bytes().as_slice(), &wrapped]).await.map_err(pg)?;
+        }
+        Ok(())
+    }
+
+    pub(crate) async fn member_keys(&self) -> Result<Vec<(MemberId, Vec<u8>)>, StoreError> {
+        let sql = format!("SELECT member, wrapped FROM {}.member_keys ORDER BY member", self.s());
+        let rows = self.inner.reader.query(&sql, &[]).await.map_err(pg)?;
+        rows.iter()
+            .map(|r| {
+                let id =
+                    uuid::Uuid::from_slice(r.get::<_, &[u8]>(0)).map_err(|e| StoreError::Backend(e.to_string()))?;
+                Ok((MemberId(id), r.get(1)))
+            })
+            .collect()
+    }
 }
 
 async fn migrate(client: &mut Client, s: &str) -> Result<(), StoreError> {
@@ -157,6 +213,9 @@ async fn migrate(client: &mut Client, s: &str) -> Result<(), StoreError> {
              command_id BYTEA PRIMARY KEY,
              first_position BIGINT NOT NULL,
              last_position BIGINT NOT NULL);
+         CREATE TABLE IF NOT EXISTS {s}.member_keys (
+             member BYTEA PRIMARY KEY,
+             wrapped BYTEA NOT NULL);
          COMMIT;"
     );
     client.batch_execute(&sql).await.map_err(pg)

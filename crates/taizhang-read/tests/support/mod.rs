@@ -36,10 +36,10 @@ pub fn details(date: Date, a: &str, b: &str) -> OutingDetails {
 }
 
 impl World {
-    pub fn new() -> Self {
+    pub async fn new() -> Self {
         let dir = tempfile::tempdir().unwrap();
         let store = Arc::new(SledStore::open(&dir.path().join("data")).unwrap());
-        let ledger = Ledger::open(store, &dir.path().join("master.key")).unwrap();
+        let ledger = Ledger::open(store, &dir.path().join("master.key")).await.unwrap();
         Self { ledger, _dir: dir }
     }
 
