@@ -177,7 +177,8 @@ fn policies_are_listed_and_a_bad_file_is_named_with_its_line() {
     assert!(err.contains("mine.toml:4:") && err.contains("crowd"), "{err}");
 }
 
-/// sled → JSON Lines → PostgreSQL → JSON Lines → sled: the same records, the same chain.
+/// sled → JSON Lines → PostgreSQL → JSON Lines → sled: the same records, the same chain,
+/// the same member keys.
 #[tokio::test]
 async fn backups_move_between_sled_and_postgresql_with_the_chain_intact() {
     let url =
@@ -194,20 +195,26 @@ async fn backups_move_between_sled_and_postgresql_with_the_chain_intact() {
     let (data, back) = (dir.path().join("data"), dir.path().join("back"));
     sample(&data).await;
     let first = dir.path().join("from-sled.jsonl");
-    assert!(taizhang(&data, &["export", "-o", first.to_str().unwrap()]).status.success());
+    let sled_keys = dir.path().join("sled-keys.jsonl");
+    let exported = taizhang(&data, &["export", "-o", first.to_str().unwrap(), "--keys", sled_keys.to_str().unwrap()]);
+    assert!(exported.status.success(), "{}", stderr(&exported));
 
     let on_pg = |args: &[&str]| {
         let mut all = vec!["--store", url.as_str(), "--pg-schema", schema.as_str()];
         all.extend_from_slice(args);
         taizhang(&data, &all)
     };
-    let restored = on_pg(&["restore", first.to_str().unwrap()]);
+    // The member keys move too (PostgreSQL keeps them in the schema's key table).
+    let restored = on_pg(&["restore", first.to_str().unwrap(), "--keys", sled_keys.to_str().unwrap()]);
     assert!(restored.status.success(), "{}", stderr(&restored));
     let second = dir.path().join("from-pg.jsonl");
-    assert!(on_pg(&["export", "-o", second.to_str().unwrap()]).status.success());
+    let pg_keys = dir.path().join("pg-keys.jsonl");
+    let exported = on_pg(&["export", "-o", second.to_str().unwrap(), "--keys", pg_keys.to_str().unwrap()]);
+    assert!(exported.status.success(), "{}", stderr(&exported));
     assert_eq!(std::fs::read(&first).unwrap(), std::fs::read(&second).unwrap(), "byte-identical backups");
-    let keys = on_pg(&["restore", first.to_str().unwrap(), "--keys", "k.jsonl"]);
-    assert!(stderr(&keys).contains("PostgreSQL key store is not built yet"), "{}", stderr(&keys));
+    let sled_keys = std::fs::read_to_string(&sled_keys).unwrap();
+    assert!(!sled_keys.is_empty());
+    assert_eq!(sled_keys, std::fs::read_to_string(&pg_keys).unwrap(), "the same wrapped keys");
 
     assert!(taizhang(&back, &["restore", second.to_str().unwrap()]).status.success());
     assert_eq!(stdout(&taizhang(&back, &["verify"])), stdout(&on_pg(&["verify"])));

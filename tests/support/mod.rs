@@ -20,8 +20,15 @@ impl Server {
     }
 
     pub fn start_in(dir: tempfile::TempDir) -> Self {
+        Self::start_with(dir, &[])
+    }
+
+    /// A server over `dir` with more global options (`--store`, `--master-key-file`…).
+    pub fn start_with(dir: tempfile::TempDir, options: &[&str]) -> Self {
         let mut child = Command::new(env!("CARGO_BIN_EXE_taizhang"))
-            .args(["--data", dir.path().to_str().unwrap(), "serve", "--listen", "127.0.0.1:0"])
+            .args(["--data", dir.path().to_str().unwrap()])
+            .args(options)
+            .args(["serve", "--listen", "127.0.0.1:0"])
             .env("RUST_LOG", "warn")
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())
