@@ -214,6 +214,13 @@ async fn errors_carry_a_code_the_field_and_the_limit() {
     let e = server.error("query($p: Int) { units(minPosition: $p) { totalCount } }", json!({ "p": 1_000_000 })).await;
     assert_eq!(e["extensions"]["code"], "UNAVAILABLE");
 
+    // VALIDATION of a cursor that no list handed out.
+    let e = server.error("{ units(after: \"18446744073709551615\") { totalCount } }", json!({})).await;
+    assert_eq!(e["extensions"]["code"], "VALIDATION");
+    assert_eq!(e["extensions"]["field"], "after");
+    let events = server.ok("{ events(after: \"18446744073709551615\") { edges { cursor } } }", json!({})).await;
+    assert_eq!(events["events"]["edges"], json!([]));
+
     // BAD_REQUEST: not GraphQL.
     let e = server.error("{ units { ", json!({})).await;
     assert_eq!(e["extensions"]["code"], "BAD_REQUEST");

@@ -526,14 +526,15 @@ impl AuditQueries {
         after: Option<String>,
         stream: Option<String>,
     ) -> async_graphql::Result<Connection<String, LogEvent, EmptyFields, EmptyFields>> {
-        let page = Page::new(first, after.clone())?;
+        // The cursor is a position, not an offset: only the page size comes from `Page`.
+        let page = Page::new(first, None)?;
         let store = state(ctx).store();
         let after_position: Position = match &after {
             Some(a) => a.parse().map_err(|_| invalid("after", "not a cursor of this list"))?,
             None => 0,
         };
         let events = match &stream {
-            None => store.read_all(after_position + 1, page.limit + 1).await,
+            None => store.read_all(after_position.saturating_add(1), page.limit + 1).await,
             Some(name) => {
                 let id: StreamId =
                     name.parse().map_err(|_| invalid("stream", format!("{name:?} is not a stream name")))?;

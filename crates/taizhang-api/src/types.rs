@@ -44,7 +44,11 @@ impl Page {
         };
         let offset = match after {
             None => 0,
-            Some(cursor) => cursor.parse::<usize>().map_err(|_| invalid("after", "not a cursor of this list"))? + 1,
+            Some(cursor) => cursor
+                .parse::<usize>()
+                .ok()
+                .and_then(|c| c.checked_add(1))
+                .ok_or_else(|| invalid("after", "not a cursor of this list"))?,
         };
         Ok(Self { offset, limit })
     }
