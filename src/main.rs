@@ -57,6 +57,18 @@ enum Commands {
         /// Address to listen on; port 0 picks a free port (the address is printed).
         #[arg(long, env = "TAIZHANG_LISTEN", default_value = "127.0.0.1:8080")]
         listen: String,
+        /// Load the sample campaign first when the log is empty (see `demo`).
+        #[arg(long)]
+        demo: bool,
+    },
+    /// Load the sample campaign (Shiyan, June 2011 service month) through the command
+    /// path; loading it again writes nothing.
+    Demo {
+        /// 1.0 is the whole city (5,800 units); 0.01 is 58 units.
+        #[arg(long, default_value_t = 1.0)]
+        scale: f64,
+        #[arg(long, default_value_t = 2011)]
+        seed: u64,
     },
     /// Print the GraphQL schema (SDL), as checked in at schema/schema.graphql.
     Schema {
@@ -125,7 +137,11 @@ fn run(cli: Cli) -> Result<()> {
         match &cli.command {
             Commands::Verify => verify(store.as_ref()).await,
             Commands::Rebuild => rebuild(&cli, store.clone()).await,
-            Commands::Serve { listen } => serve(&cli, store, listen).await,
+            Commands::Serve { listen, demo } => serve(&cli, store, listen, *demo).await,
+            Commands::Demo { scale, seed } => {
+                let ledger = Arc::new(Ledger::open(store.clone(), &master_key_path(&cli)).await?);
+                load_demo(&ledger, *scale, *seed).await
+            }
             Commands::Policies | Commands::Schema { .. } => unreachable!("handled before the store is opened"),
             Commands::Export { output, keys } => {
                 export(store.as_ref(), output.as_deref()).await?;
@@ -194,9 +210,16 @@ async fn rebuild<S: EventStore>(cli: &Cli, store: Arc<S>) -> Result<()> {
 
 /// Serves the API until SIGTERM or SIGINT, then stops accepting, lets requests in
 /// flight finish, makes the store durable and saves the read model's checkpoint.
-async fn serve(cli: &Cli, store: Arc<AnyStore>, listen: &str) -> Result<()> {
+async fn serve(cli: &Cli, store: Arc<AnyStore>, listen: &str, demo: bool) -> Result<()> {
     use poem::listener::{Acceptor, Listener, TcpListener};
-    let ledger = Ledger::open(store.clone(), &master_key_path(cli)).await?;
+    let ledger = Arc::new(Ledger::open(store.clone(), &master_key_path(cli)).await?);
+    if demo {
+        if store.head() == 0 {
+            load_demo(&ledger, 1.0, DEMO_SEED).await?;
+        } else {
+            tracing::info!(head = store.head(), "the log is not empty; the sample campaign is not loaded");
+        }
+    }
     let policies = PolicySet::load(cli.policy_dir.as_deref())?;
     let projector = Projector::open(store.clone(), Some(checkpoint_path(cli))).await?;
     let follower = tokio::spawn(projector.clone().run());
@@ -226,6 +249,27 @@ async fn serve(cli: &Cli, store: Arc<AnyStore>, listen: &str) -> Result<()> {
     store.sync().await?;
     projector.save_checkpoint()?;
     tracing::info!(position = projector.position(), "stopped");
+    Ok(())
+}
+
+/// The seed `serve --demo` and `demo` use unless told otherwise.
+const DEMO_SEED: u64 = 2011;
+
+async fn load_demo(ledger: &Arc<Ledger<AnyStore>>, scale: f64, seed: u64) -> Result<()> {
+    if !(scale > 0.0 && scale <= 100.0) {
+        bail!("--scale must be above 0 and at most 100, not {scale}");
+    }
+    let plan = taizhang_app::demo::plan(scale, seed);
+    let total = plan.commands();
+    let progress = Progress::new("loading the sample campaign", total as u64);
+    let started = std::time::Instant::now();
+    let done = taizhang_app::demo::load(ledger, plan, 64, |n| progress.set(n as u64)).await?;
+    progress.finish();
+    eprintln!(
+        "loaded the sample campaign: {done} commands (scale {scale}, seed {seed}) in {:.1} s; log head {}",
+        started.elapsed().as_secs_f64(),
+        ledger.store().head()
+    );
     Ok(())
 }
 

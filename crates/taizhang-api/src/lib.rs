@@ -43,14 +43,14 @@ const READ_YOUR_WRITES_WAIT: Duration = Duration::from_secs(5);
 
 /// Everything a request needs: the command side, the read side and the policies.
 pub struct ApiState {
-    pub ledger: Ledger<AnyStore>,
+    pub ledger: Arc<Ledger<AnyStore>>,
     pub projector: Arc<Projector<AnyStore>>,
     pub policies: PolicySet,
     pub metrics: Metrics,
 }
 
 impl ApiState {
-    pub fn new(ledger: Ledger<AnyStore>, projector: Arc<Projector<AnyStore>>, policies: PolicySet) -> Self {
+    pub fn new(ledger: Arc<Ledger<AnyStore>>, projector: Arc<Projector<AnyStore>>, policies: PolicySet) -> Self {
         Self { ledger, projector, policies, metrics: Metrics::default() }
     }
 

@@ -20,6 +20,8 @@
 //! ```
 #![forbid(unsafe_code)]
 
+pub mod demo;
+
 use std::collections::HashMap;
 use std::path::Path;
 use std::sync::Arc;

@@ -35,7 +35,7 @@ const BARE_QUERY: &str =
 pub async fn http(dir: &Path, events: usize) -> Result<()> {
     let (store, unit) = crate::load_campaign(dir, events).await?;
     let store = Arc::new(AnyStore::Sled(store));
-    let ledger = taizhang_app::Ledger::open(store.clone(), &dir.join("master.key")).await?;
+    let ledger = Arc::new(taizhang_app::Ledger::open(store.clone(), &dir.join("master.key")).await?);
     let projector = Projector::open(store.clone(), None).await?;
     tokio::spawn(projector.clone().run());
     let pairs = unit_members(&projector);

@@ -1,0 +1,274 @@
+//! The sample campaign: Shiyan's June 2011 Party-member service month (十堰市窗口单位和
+//! 服务行业创先争优), generated from a seed and applied through the same command path
+//! as any client. Units across the city's districts and counties and its service
+//! industries, about ten members each with sealed personal data, about four outings a
+//! unit with several participants, corrections, voidings, verifications and half-year
+//! evaluations (一诺双评).
+//!
+//! The same seed and scale give the same commands, with the same ids and command ids,
+//! so loading the demo twice writes nothing the second time. (The log's bytes still
+//! differ between two fresh loads: recorded-at times come from the clock and sealing
+//! uses random nonces.)
+
+use std::sync::Arc;
+
+use taizhang_core::*;
+use time::macros::date;
+use time::Date;
+use uuid::Uuid;
+
+use crate::{AppError, CommandContext, KeyHome, Ledger};
+use taizhang_store::EventStore;
+
+/// Units at scale 1: "全市5800多个窗口单位和服务行业".
+pub const UNITS_AT_SCALE_1: f64 = 5_800.0;
+
+/// The 2011 districts and counties of Shiyan (郧县 became 郧阳区 in 2014).
+const REGIONS: [&str; 9] = ["茅箭区", "张湾区", "郧县", "丹江口市", "郧西县", "竹山县", "竹溪县", "房县", "武当山特区"];
+
+/// Industries with the kind of service window each runs.
+const INDUSTRIES: [(&str, &str); 10] = [
+    ("医疗卫生", "人民医院门诊部"),
+    ("民政", "民政局婚姻登记处"),
+    ("税务", "地税局办税服务厅"),
+    ("通信", "移动公司营业厅"),
+    ("档案", "档案馆查阅大厅"),
+    ("便民服务", "行政服务中心"),
+    ("电力", "供电公司营业所"),
+    ("公交", "公交公司调度站"),
+    ("金融", "农村商业银行网点"),
+    ("供水", "自来水公司营业厅"),
+];
+
+const SURNAMES: [&str; 24] = [
+    "王", "李", "张", "刘", "陈", "杨", "黄", "赵", "周", "吴", "徐", "孙", "胡", "朱", "高", "林", "何", "郭", "马",
+    "罗", "梁", "宋", "郑", "谢",
+];
+const GIVEN: [&str; 30] = [
+    "伟", "芳", "娜", "敏", "静", "丽", "强", "磊", "军", "洋", "勇", "艳", "杰", "娟", "涛", "明", "超", "秀英", "霞",
+    "平", "刚", "桂英", "建华", "志强", "红梅", "海燕", "德明", "玉兰", "国庆", "春生",
+];
+const PLACES: [&str; 12] = [
+    "武当路社区",
+    "五堰街道",
+    "人民广场",
+    "车城路小学",
+    "火车站广场",
+    "汉江路社区",
+    "花果街道",
+    "红卫街道",
+    "三堰社区",
+    "茅箭区敬老院",
+    "柳林村",
+    "黄龙镇集镇",
+];
+const CATEGORIES: [&str; 8] =
+    ["义诊", "政策宣传", "便民服务", "环境整治", "帮扶慰问", "法律咨询", "文明劝导", "志愿献血"];
+
+/// A small deterministic generator (SplitMix64): the demo must not depend on a
+/// random-number crate's algorithm choices across versions.
+struct Seeded(u64);
+
+impl Seeded {
+    fn next(&mut self) -> u64 {
+        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        z ^ (z >> 31)
+    }
+
+    fn below(&mut self, n: u64) -> u64 {
+        self.next() % n
+    }
+
+    fn pick<'a, T>(&mut self, items: &'a [T]) -> &'a T {
+        &items[self.below(items.len() as u64) as usize]
+    }
+
+    /// A UUIDv7-shaped id: the service month's first day as its time, the rest seeded.
+    fn id(&mut self) -> Uuid {
+        const JUNE_2011_MS: u64 = 1_306_857_600_000;
+        let mut bytes = [0u8; 10];
+        bytes[..8].copy_from_slice(&self.next().to_le_bytes());
+        bytes[8..].copy_from_slice(&self.next().to_le_bytes()[..2]);
+        uuid::Builder::from_unix_timestamp_millis(JUNE_2011_MS, &bytes).into_uuid()
+    }
+}
+
+fn text(s: &str) -> Text {
+    Text::parse("demo", s).expect("demo texts are valid")
+}
+
+/// The commands of the demo, in phases: every command of a phase depends only on
+/// earlier phases, so a phase may run concurrently.
+pub struct Plan {
+    pub phases: Vec<Vec<(Uuid, Command)>>,
+    pub seed: u64,
+}
+
+impl Plan {
+    pub fn commands(&self) -> usize {
+        self.phases.iter().map(Vec::len).sum()
+    }
+}
+
+/// The demo at `scale` (1.0 = the whole city) from `seed`.
+pub fn plan(scale: f64, seed: u64) -> Plan {
+    let mut rng = Seeded(seed);
+    let units = ((UNITS_AT_SCALE_1 * scale).round() as usize).max(1);
+    let mut phases: Vec<Vec<(Uuid, Command)>> = vec![Vec::new(); 5];
+    for u in 0..units {
+        let unit = UnitId(rng.id());
+        let region = *rng.pick(&REGIONS);
+        let (industry, window) = *rng.pick(&INDUSTRIES);
+        phases[0].push((
+            rng.id(),
+            Command::RegisterUnit(RegisterUnit {
+                unit,
+                name: text(&format!("{region}{window}（{}号）", u + 1)),
+                industry: text(industry),
+                region: text(region),
+                parent: None,
+            }),
+        ));
+        let members: Vec<MemberId> = (0..8 + rng.below(5)).map(|_| MemberId(rng.id())).collect();
+        for member in &members {
+            let name = format!("{}{}", rng.pick(&SURNAMES), rng.pick(&GIVEN));
+            let birth = date!(1960 - 01 - 01) + time::Duration::days(rng.below(30 * 365) as i64);
+            let joined = date!(2005 - 01 - 01) + time::Duration::days(rng.below(6 * 365) as i64);
+            let phone = format!("13{:09}", rng.below(1_000_000_000));
+            phases[1].push((
+                rng.id(),
+                Command::RegisterMember(RegisterMember {
+                    member: *member,
+                    unit,
+                    joined_on: joined,
+                    personal: PersonalData {
+                        name: text(&name),
+                        national_id: None,
+                        phone: Some(phone),
+                        birth_date: Some(birth),
+                    },
+                }),
+            ));
+            if rng.below(10) < 6 {
+                let public = 60 + rng.below(41) as i64;
+                let leader = 60 + rng.below(41) as i64;
+                phases[2].push((
+                    rng.id(),
+                    Command::RecordEvaluation(RecordEvaluation {
+                        member: *member,
+                        half_year: HalfYear::containing(date!(2011 - 06 - 30)),
+                        public_score: Score::new("demo", public).expect("in range"),
+                        leader_score: Score::new("demo", leader).expect("in range"),
+                        note: None,
+                    }),
+                ));
+            }
+        }
+        // Each outing of a unit on a day of its own, so no member is double-booked.
+        let outings = 3 + rng.below(3) as usize;
+        let first_day = rng.below(30 - outings as u64) as i64;
+        for k in 0..outings {
+            let day: Date = date!(2011 - 06 - 01) + time::Duration::days(first_day + k as i64);
+            let start = 8 + rng.below(8) as u16;
+            let hours = 2 + rng.below(3) as u16;
+            let span = TimeRange::new(
+                "demo",
+                ClockTime::from_minutes(start * 60).expect("in a day"),
+                ClockTime::from_minutes((start + hours) * 60).expect("in a day"),
+            )
+            .expect("positive");
+            let details = OutingDetails {
+                date: day,
+                span,
+                place: text(rng.pick::<&str>(&PLACES)),
+                category: text(rng.pick::<&str>(&CATEGORIES)),
+                description: None,
+                beneficiaries: 20 + rng.below(280) as u32,
+            };
+            let size = 2 + rng.below(4) as usize;
+            let offset = rng.below(members.len() as u64) as usize;
+            let participants: Vec<ParticipationInput> = (0..size.min(members.len()))
+                .map(|j| ParticipationInput {
+                    member: members[(offset + j) % members.len()],
+                    span: None,
+                    minutes: None,
+                })
+                .collect();
+            let outing = OutingId(rng.id());
+            phases[3].push((
+                rng.id(),
+                Command::RegisterOuting(RegisterOuting {
+                    outing,
+                    unit,
+                    details: details.clone(),
+                    participants: participants.clone(),
+                }),
+            ));
+            // Then what reviewers and clerks do with it: correct, void or verify.
+            let fate = rng.below(100);
+            let follow_up = if fate < 10 {
+                let mut corrected = participants;
+                corrected[0].minutes = Minutes::new((hours as u32) * 60 - 30);
+                Command::AmendOuting(AmendOuting {
+                    outing,
+                    details,
+                    participants: corrected,
+                    reason: text("核对签到表后更正服务时长"),
+                    expected_version: Some(0),
+                })
+            } else if fate < 13 {
+                Command::VoidOuting(VoidOuting {
+                    outing,
+                    reason: text("活动因雨取消，误登记"),
+                    expected_version: Some(0),
+                })
+            } else if fate < 60 {
+                Command::VerifyOuting(VerifyOuting {
+                    outing,
+                    note: Some(text("经社区签字确认")),
+                    expected_version: Some(0),
+                })
+            } else {
+                continue;
+            };
+            phases[4].push((rng.id(), follow_up));
+        }
+    }
+    Plan { phases, seed }
+}
+
+/// Applies `plan` through `ledger`, each phase with up to `concurrency` commands in
+/// flight; `progress` hears how many commands are done. Commands already in the log
+/// (the same command ids) are answered from it and write nothing.
+pub async fn load<S: EventStore + KeyHome>(
+    ledger: &Arc<Ledger<S>>,
+    plan: Plan,
+    concurrency: usize,
+    progress: impl Fn(usize),
+) -> Result<usize, AppError> {
+    let mut done = 0;
+    for phase in plan.phases {
+        let mut tasks = tokio::task::JoinSet::new();
+        for (command_id, command) in phase {
+            while tasks.len() >= concurrency {
+                tasks.join_next().await.expect("non-empty").expect("demo task")?;
+                done += 1;
+                progress(done);
+            }
+            let ledger = ledger.clone();
+            tasks.spawn(async move {
+                let context = CommandContext { command_id, ..CommandContext::new(Actor::OPERATOR) };
+                ledger.execute(context, command).await.map(|_| ())
+            });
+        }
+        while let Some(result) = tasks.join_next().await {
+            result.expect("demo task")?;
+            done += 1;
+            progress(done);
+        }
+    }
+    Ok(done)
+}
