@@ -97,7 +97,12 @@ impl<S: EventStore> Projector<S> {
             let target = *head.borrow_and_update();
             since_checkpoint += self.advance(target).await?;
             if since_checkpoint >= CHECKPOINT_EVERY {
-                self.save_checkpoint()?;
+                // Encoding and writing a large model takes a while: off the async
+                // workers, so that requests keep being served meanwhile.
+                let projector = self.clone();
+                tokio::task::spawn_blocking(move || projector.save_checkpoint())
+                    .await
+                    .map_err(|e| ReadError::Checkpoint { path: "(task)".into(), reason: e.to_string() })??;
                 since_checkpoint = 0;
             }
             if head.changed().await.is_err() {
