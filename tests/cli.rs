@@ -181,8 +181,7 @@ fn policies_are_listed_and_a_bad_file_is_named_with_its_line() {
 /// the same member keys.
 #[tokio::test]
 async fn backups_move_between_sled_and_postgresql_with_the_chain_intact() {
-    let url =
-        std::env::var("TAIZHANG_TEST_POSTGRES").unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".into());
+    let url = taizhang_store::conformance::postgres_url();
     let schema = format!("taizhang_cli_{}", uuid::Uuid::new_v4().simple());
     if let Err(e) = taizhang_store::PgStore::connect(&url, &schema).await {
         if std::env::var_os("CI").is_some() {

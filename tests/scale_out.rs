@@ -11,55 +11,19 @@ use std::collections::BTreeMap;
 
 use serde_json::{json, Value};
 use support::Server;
-use taizhang_store::PgStore;
-
-fn pg_url() -> String {
-    std::env::var("TAIZHANG_TEST_POSTGRES").unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".into())
-}
-
-/// A schema of the test's own, dropped when the test ends.
-struct Schema(String);
-
-impl Drop for Schema {
-    fn drop(&mut self) {
-        let schema = self.0.clone();
-        let _ = std::thread::spawn(move || {
-            let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("runtime");
-            runtime.block_on(PgStore::drop_schema(&pg_url(), &schema))
-        })
-        .join();
-    }
-}
-
-async fn reachable() -> bool {
-    let probe = tokio::time::timeout(
-        std::time::Duration::from_secs(5),
-        tokio_postgres::connect(&pg_url(), tokio_postgres::NoTls),
-    )
-    .await;
-    let failure = match probe {
-        Ok(Ok(_)) => return true,
-        Ok(Err(e)) => e.to_string(),
-        Err(_) => "no answer within 5 s".to_owned(),
-    };
-    let why = format!("PostgreSQL at {} is not reachable ({failure})", pg_url());
-    assert!(std::env::var_os("CI").is_none(), "{why}");
-    eprintln!("skipped: {why}; set TAIZHANG_TEST_POSTGRES");
-    false
-}
+use taizhang_store::conformance::{postgres_url, test_pg_store};
 
 const REGISTER_OUTING: &str =
     "mutation($input: RegisterOutingInput!) { registerOuting(input: $input) { receipt { position } } }";
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn two_servers_share_one_log_and_keep_every_rule() {
-    if !reachable().await {
-        return;
-    }
-    let schema = Schema(format!("taizhang_test_{}", uuid::Uuid::new_v4().simple()));
+    // The schema is created here and dropped when the test ends; the servers share it.
+    let Some((store, schema)) = test_pg_store().await else { return };
+    drop(store);
     let keys = tempfile::tempdir().unwrap();
     let master = keys.path().join("master.key");
-    let url = pg_url();
+    let url = postgres_url();
     let options = ["--store", &url, "--pg-schema", &schema.0, "--master-key-file", master.to_str().unwrap()];
     let a = Server::start_with(tempfile::tempdir().unwrap(), &options);
     let b = Server::start_with(tempfile::tempdir().unwrap(), &options);

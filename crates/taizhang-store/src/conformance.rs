@@ -278,3 +278,42 @@ macro_rules! conformance_tests {
         }
     };
 }
+
+/// The PostgreSQL server the tests use: `TAIZHANG_TEST_POSTGRES`, by default the local one.
+pub fn postgres_url() -> String {
+    std::env::var("TAIZHANG_TEST_POSTGRES").unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".into())
+}
+
+/// A test's own PostgreSQL schema, dropped when this is dropped, pass or fail.
+pub struct TestSchema(pub String);
+
+impl Drop for TestSchema {
+    fn drop(&mut self) {
+        let schema = self.0.clone();
+        // The test's runtime may be shutting down; use a small one of our own.
+        let _ = std::thread::spawn(move || {
+            let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("runtime");
+            runtime.block_on(crate::PgStore::drop_schema(&postgres_url(), &schema))
+        })
+        .join();
+    }
+}
+
+/// A store in a fresh schema of the test PostgreSQL server. When the server cannot be
+/// reached: under CI (`CI` set) a panic, elsewhere `None` and a line saying the test was
+/// skipped and why.
+pub async fn test_pg_store() -> Option<(crate::PgStore, TestSchema)> {
+    let schema = format!("taizhang_test_{}", Uuid::new_v4().simple());
+    let url = postgres_url();
+    let connect = crate::PgStore::connect(&url, &schema);
+    let why = match tokio::time::timeout(std::time::Duration::from_secs(5), connect).await {
+        Ok(Ok(store)) => return Some((store, TestSchema(schema))),
+        Ok(Err(e)) => e.to_string(),
+        Err(_) => "no answer within 5 s".to_owned(),
+    };
+    if std::env::var_os("CI").is_some() {
+        panic!("PostgreSQL at {} is required under CI and could not be reached: {why}", postgres_url());
+    }
+    eprintln!("skipped: PostgreSQL at {} is not reachable ({why}); set TAIZHANG_TEST_POSTGRES", postgres_url());
+    None
+}

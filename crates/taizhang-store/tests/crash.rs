@@ -13,15 +13,13 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use taizhang_core::{Actor, DomainEvent, StreamId, Text, UnitId, UnitRegistered, UnitRenamed};
+use taizhang_store::conformance::postgres_url;
 use taizhang_store::{chain, AppendRequest, EventStore, ExpectedVersion, NewEvent, PgStore, SledStore};
 use uuid::Uuid;
 
 const CHILD_DIR: &str = "TAIZHANG_CRASH_CHILD_DIR";
 const CHILD_PG_SCHEMA: &str = "TAIZHANG_CRASH_CHILD_PG_SCHEMA";
 
-fn pg_url() -> String {
-    std::env::var("TAIZHANG_TEST_POSTGRES").unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".into())
-}
 const EVENTS_PER_COMMAND: usize = 3;
 
 /// Three events over two streams, one of them written twice: a torn write would show.
@@ -59,7 +57,9 @@ fn crash_child_writer() {
     if let Ok(dir) = std::env::var(CHILD_DIR) {
         runtime.block_on(write_forever(Arc::new(SledStore::open(std::path::Path::new(&dir)).unwrap())));
     } else if let Ok(schema) = std::env::var(CHILD_PG_SCHEMA) {
-        runtime.block_on(async { write_forever(Arc::new(PgStore::connect(&pg_url(), &schema).await.unwrap())).await });
+        runtime.block_on(async {
+            write_forever(Arc::new(PgStore::connect(&postgres_url(), &schema).await.unwrap())).await
+        });
     }
 }
 
@@ -113,17 +113,19 @@ fn killed_writers_lose_no_acknowledged_append_on_postgresql() {
     }
     let schema = format!("taizhang_crash_{}", Uuid::new_v4().simple());
     let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
-    if let Err(e) = runtime.block_on(PgStore::connect(&pg_url(), &schema)) {
+    if let Err(e) = runtime.block_on(PgStore::connect(&postgres_url(), &schema)) {
         if std::env::var_os("CI").is_some() {
-            panic!("PostgreSQL at {} is required under CI: {e}", pg_url());
+            panic!("PostgreSQL at {} is required under CI: {e}", postgres_url());
         }
-        eprintln!("skipped: PostgreSQL at {} is not reachable ({e})", pg_url());
+        eprintln!("skipped: PostgreSQL at {} is not reachable ({e})", postgres_url());
         return;
     }
     drop(runtime);
-    kill_and_check((CHILD_PG_SCHEMA, schema.clone()), || async { PgStore::connect(&pg_url(), &schema).await.unwrap() });
+    kill_and_check((CHILD_PG_SCHEMA, schema.clone()), || async {
+        PgStore::connect(&postgres_url(), &schema).await.unwrap()
+    });
     let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
-    runtime.block_on(PgStore::drop_schema(&pg_url(), &schema)).unwrap();
+    runtime.block_on(PgStore::drop_schema(&postgres_url(), &schema)).unwrap();
 }
 
 /// 50 rounds: start the writer child (told where to write by `child_env`), kill it at a

@@ -3,45 +3,7 @@
 //! Under CI (`CI` set) an unreachable server fails the tests; elsewhere they are
 //! skipped with a message saying why.
 
-use taizhang_store::PgStore;
-
-fn url() -> String {
-    std::env::var("TAIZHANG_TEST_POSTGRES").unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".into())
-}
-
-/// Drops the test's schema when the test ends, pass or fail.
-struct Schema(String);
-
-impl Drop for Schema {
-    fn drop(&mut self) {
-        let schema = self.0.clone();
-        // The test's runtime is shutting down; use a small one of our own.
-        let _ = std::thread::spawn(move || {
-            let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("runtime");
-            runtime.block_on(PgStore::drop_schema(&url(), &schema))
-        })
-        .join();
-    }
-}
-
-async fn pg_store() -> Option<(PgStore, Schema)> {
-    let schema = format!("taizhang_test_{}", uuid::Uuid::new_v4().simple());
-    let connected = tokio::time::timeout(std::time::Duration::from_secs(5), PgStore::connect(&url(), &schema)).await;
-    match connected {
-        Ok(Ok(store)) => Some((store, Schema(schema))),
-        failure => {
-            let why = match failure {
-                Ok(Err(e)) => e.to_string(),
-                _ => "timed out".to_owned(),
-            };
-            if std::env::var_os("CI").is_some() {
-                panic!("PostgreSQL at {} is required under CI and could not be reached: {why}", url());
-            }
-            eprintln!("skipped: PostgreSQL at {} is not reachable ({why}); set TAIZHANG_TEST_POSTGRES", url());
-            None
-        }
-    }
-}
+use taizhang_store::conformance::{postgres_url as url, test_pg_store as pg_store};
 
 taizhang_store::conformance_tests!(pg_store());
 
