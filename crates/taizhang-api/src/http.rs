@@ -119,8 +119,10 @@ async fn graphql_get(req: &Request, server: Data<&Arc<Server>>) -> Response {
 
 impl Server {
     fn finish(&self, started: Instant, response: Response) -> Response {
-        self.state.metrics.request("/graphql", response.status().as_u16());
-        self.state.metrics.graphql_latency(started.elapsed());
+        let (status, elapsed) = (response.status().as_u16(), started.elapsed());
+        self.state.metrics.request("/graphql", status);
+        self.state.metrics.graphql_latency(elapsed);
+        tracing::debug!(status, micros = elapsed.as_micros() as u64, "graphql request");
         response
     }
 
