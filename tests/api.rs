@@ -269,6 +269,8 @@ async fn each_limit_is_refused_by_name() {
     assert_eq!(response.status().as_u16(), 413);
     let body: Value = response.json().await.unwrap();
     assert_eq!(body["errors"][0]["extensions"]["code"], "LIMIT");
+    assert_eq!(body["errors"][0]["extensions"]["limit"], "request body bytes");
+    assert_eq!(body["errors"][0]["extensions"]["max"], 262144);
     assert!(body["errors"][0]["message"].as_str().unwrap().contains("262144"), "{body}");
 }
 

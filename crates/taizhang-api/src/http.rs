@@ -97,7 +97,12 @@ struct GraphQLBody<'a> {
 
 /// An error response outside GraphQL execution (the request is not a GraphQL request).
 fn http_error(status: StatusCode, media: Media, code: Code, message: &str) -> Response {
-    let error = error::coded(code, message).into_server_error(Default::default());
+    error_response(status, media, error::coded(code, message))
+}
+
+/// The same for an error that carries details (a limit, an error id).
+fn error_response(status: StatusCode, media: Media, error: async_graphql::Error) -> Response {
+    let error = error.into_server_error(Default::default());
     let body = serde_json::to_vec(&GraphQLBody { data: None, errors: std::slice::from_ref(&error) })
         .expect("a response serialises");
     Response::builder().status(status).content_type(media.content_type()).body(body)
@@ -184,9 +189,7 @@ impl Server {
         let body = GraphQLBody { data: (!request_error).then_some(&response.data), errors: &response.errors };
         match serde_json::to_vec(&body) {
             Ok(bytes) => Response::builder().status(status).content_type(media.content_type()).body(bytes),
-            Err(e) => {
-                http_error(StatusCode::INTERNAL_SERVER_ERROR, media, Code::Internal, &error::internal(&e).message)
-            }
+            Err(e) => error_response(StatusCode::INTERNAL_SERVER_ERROR, media, error::internal(&e)),
         }
     }
 }
@@ -226,7 +229,7 @@ async fn post(req: &Request, body: Body, server: &Server) -> Response {
         Ok(b) => b,
         Err(poem::error::ReadBodyError::PayloadTooLarge) => {
             let e = error::over_limit("request body bytes", server.limits.body_bytes as u64, None);
-            return http_error(StatusCode::PAYLOAD_TOO_LARGE, media, Code::Limit, &e.message);
+            return error_response(StatusCode::PAYLOAD_TOO_LARGE, media, e);
         }
         Err(e) => {
             return http_error(StatusCode::BAD_REQUEST, media, Code::BadRequest, &format!("reading the body: {e}"))

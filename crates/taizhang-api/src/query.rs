@@ -31,7 +31,7 @@ impl UnitQueries {
         min_position: Option<Position>,
     ) -> async_graphql::Result<Option<Unit>> {
         let unit: UnitId = parse_id("id", &id)?;
-        let as_of = crate::as_of(as_of)?;
+        let as_of = crate::as_of(as_of);
         state(ctx).read(min_position, |m| Unit::at(m, unit, as_of.position(m))).await
     }
 
@@ -46,15 +46,12 @@ impl UnitQueries {
         min_position: Option<Position>,
     ) -> async_graphql::Result<Connection<String, Unit, TotalCount, EmptyFields>> {
         let page = Page::new(first, after)?;
-        let as_of = crate::as_of(as_of)?;
+        let as_of = crate::as_of(as_of);
         state(ctx)
             .read(min_position, |m| {
                 let position = as_of.position(m);
                 let known: Vec<UnitId> = m.units.keys().copied().filter(|u| m.unit(*u, position).is_some()).collect();
-                let nodes: Vec<Unit> =
-                    known.iter().skip(page.offset).take(page.limit).filter_map(|u| Unit::at(m, *u, position)).collect();
-                let has_next = page.offset + nodes.len() < known.len();
-                page.connection(nodes, has_next, TotalCount { total_count: known.len() })
+                page.of(&known, |u| Unit::at(m, u, position))
             })
             .await
     }
@@ -73,7 +70,7 @@ impl MemberQueries {
         min_position: Option<Position>,
     ) -> async_graphql::Result<Option<Member>> {
         let member: MemberId = parse_id("id", &id)?;
-        let as_of = crate::as_of(as_of)?;
+        let as_of = crate::as_of(as_of);
         state(ctx).read(min_position, |m| Member::at(m, member, as_of.position(m))).await
     }
 }
@@ -91,7 +88,7 @@ impl OutingQueries {
         min_position: Option<Position>,
     ) -> async_graphql::Result<Option<Outing>> {
         let outing: OutingId = parse_id("id", &id)?;
-        let as_of = crate::as_of(as_of)?;
+        let as_of = crate::as_of(as_of);
         state(ctx).read(min_position, |m| Outing::at(m, outing, as_of.position(m))).await
     }
 
@@ -140,7 +137,7 @@ async fn ledger_page(
     build: impl FnOnce(&taizhang_read::ReadModel, &taizhang_read::AsOf, PageRequest) -> Option<ledger::LedgerPage>,
 ) -> async_graphql::Result<Option<Connection<String, LedgerLine, LedgerTotals, EmptyFields>>> {
     let page = Page::new(first, after)?;
-    let as_of = crate::as_of(as_of)?;
+    let as_of = crate::as_of(as_of);
     let built = state(ctx)
         .read(min_position, |m| build(m, &as_of, PageRequest { offset: page.offset, limit: page.limit }))
         .await?;
@@ -318,7 +315,7 @@ impl ReportQueries {
                 BucketInput::Month => Bucket::Month,
                 BucketInput::HalfYear => Bucket::HalfYear,
             },
-            as_of: crate::as_of(as_of)?,
+            as_of: crate::as_of(as_of),
         };
         let report = state(ctx).read(min_position, |m| report::report(m, &query)).await?;
         Ok(Report {
@@ -367,7 +364,7 @@ impl ReportQueries {
             _ => return Err(invalid("member", "give exactly one of member and unit")),
         };
         let period = period.parse()?;
-        let as_of = crate::as_of(as_of)?;
+        let as_of = crate::as_of(as_of);
         // The birth date is sealed personal data; open it before taking the model lock.
         let birth_date = match candidate {
             Candidate::Member(m) => match state.ledger.personal(m).await {

@@ -53,6 +53,18 @@ impl Page {
         Ok(Self { offset, limit })
     }
 
+    /// The page of `all` (everything in the list, in order), each entry made a node by
+    /// `node`, with the list's total count.
+    pub fn of<K: Copy, N: OutputType>(
+        self,
+        all: &[K],
+        node: impl Fn(K) -> Option<N>,
+    ) -> Connection<String, N, TotalCount, EmptyFields> {
+        let nodes: Vec<N> = all.iter().skip(self.offset).take(self.limit).filter_map(|k| node(*k)).collect();
+        let has_next = self.offset.saturating_add(self.limit) < all.len();
+        self.connection(nodes, has_next, TotalCount { total_count: all.len() })
+    }
+
     /// The connection of `nodes`, the page's slice, with cursors counted from the offset.
     pub fn connection<N: OutputType, E: ObjectType>(
         self,
@@ -116,14 +128,14 @@ pub struct AsOfInput {
     pub occurred_before: Option<Date>,
 }
 
-impl AsOfInput {
-    pub fn into_as_of(self) -> async_graphql::Result<AsOf> {
-        Ok(AsOf {
-            position: self.position,
-            recorded_at: self.recorded_at.map(Timestamp::from_datetime),
-            occurred_from: self.occurred_from,
-            occurred_before: self.occurred_before,
-        })
+impl From<AsOfInput> for AsOf {
+    fn from(input: AsOfInput) -> Self {
+        AsOf {
+            position: input.position,
+            recorded_at: input.recorded_at.map(Timestamp::from_datetime),
+            occurred_from: input.occurred_from,
+            occurred_before: input.occurred_before,
+        }
     }
 }
 
@@ -181,7 +193,6 @@ impl From<Actor> for ActorView {
 #[derive(SimpleObject, Clone)]
 #[graphql(complex)]
 pub struct Unit {
-    pub id: ID,
     pub name: String,
     pub industry: String,
     pub region: String,
@@ -196,7 +207,6 @@ impl Unit {
     pub fn at(model: &ReadModel, unit: UnitId, position: Position) -> Option<Self> {
         let v = model.unit(unit, position)?;
         Some(Self {
-            id: ID(unit.to_string()),
             name: v.name.to_string(),
             industry: v.industry.to_string(),
             region: v.region.to_string(),
@@ -209,6 +219,10 @@ impl Unit {
 
 #[ComplexObject]
 impl Unit {
+    async fn id(&self) -> ID {
+        ID(self.unit_id.to_string())
+    }
+
     /// The unit this one reports to.
     async fn parent(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<Unit>> {
         match self.parent_id {
@@ -237,11 +251,7 @@ impl Unit {
                     .copied()
                     .filter(|m| Member::current_unit(model, *m, position) == Some(unit))
                     .collect();
-                let nodes =
-                    all.iter().skip(page.offset).take(page.limit).filter_map(|m| Member::at(model, *m, position));
-                let nodes: Vec<Member> = nodes.collect();
-                let has_next = page.offset + nodes.len() < all.len();
-                page.connection(nodes, has_next, TotalCount { total_count: all.len() })
+                page.of(&all, |m| Member::at(model, m, position))
             })
             .await
     }
@@ -265,7 +275,6 @@ pub struct Evaluation {
 #[derive(SimpleObject, Clone)]
 #[graphql(complex)]
 pub struct Member {
-    pub id: ID,
     pub joined_on: Date,
     /// Erased members keep their hours; their personal data can no longer be read.
     pub erased: bool,
@@ -291,7 +300,6 @@ impl Member {
         }
         let joined = history.memberships.first()?;
         Some(Self {
-            id: ID(member.to_string()),
             joined_on: joined.since,
             erased: history.erased_at.is_some_and(|p| p <= position),
             evaluations: history
@@ -314,6 +322,10 @@ impl Member {
 
 #[ComplexObject]
 impl Member {
+    async fn id(&self) -> ID {
+        ID(self.member_id.to_string())
+    }
+
     async fn unit(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<Unit>> {
         match self.unit_id {
             Some(u) => load_unit(ctx, u, self.as_of_position).await,

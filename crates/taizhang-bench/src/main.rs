@@ -117,6 +117,22 @@ fn main() -> Result<()> {
 }
 
 /// One request per event, as a clerk's single command would be.
+/// Reads the whole log, decoded, `page` events at a time; returns events per second.
+pub(crate) async fn scan_rate<S: EventStore>(store: &S, events: usize, page: usize) -> Result<f64> {
+    let start = Instant::now();
+    let mut position = 1;
+    let mut seen = 0;
+    loop {
+        let batch = store.read_all(position, page).await?;
+        let Some(last) = batch.last() else { break };
+        position = last.position + 1;
+        seen += batch.len();
+    }
+    let elapsed = start.elapsed();
+    assert_eq!(seen, events, "the scan read every event");
+    Ok(rate(seen, elapsed))
+}
+
 pub(crate) fn single(event: NewEvent) -> AppendRequest {
     AppendRequest {
         command_id: Uuid::now_v7(),
@@ -273,17 +289,7 @@ async fn scan(dir: &Path, events: usize) -> Result<()> {
     let store = SledStore::open(&dir.join("store"))?;
     let open_rate = rate(events, start.elapsed());
 
-    let start = Instant::now();
-    let mut position = 1;
-    let mut seen = 0;
-    loop {
-        let page = store.read_all(position, 10_000).await?;
-        let Some(last) = page.last() else { break };
-        position = last.position + 1;
-        seen += page.len();
-    }
-    let scan_rate = rate(seen, start.elapsed());
-    assert_eq!(seen, events);
+    let scan_rate = scan_rate(&store, events, 10_000).await?;
 
     // Baseline: the same record bytes, one sled key each, iterated after a reopen and
     // a first pass, as the store's own scan is (its open made the first pass).

@@ -8,7 +8,7 @@ use anyhow::Result;
 use taizhang_store::{EventStore, PgStore};
 use tokio_postgres::NoTls;
 
-use crate::{rate, report, single, workload};
+use crate::{rate, report, scan_rate, single, workload};
 
 fn schema() -> String {
     format!("taizhang_bench_{}", uuid::Uuid::new_v4().simple())
@@ -113,17 +113,7 @@ pub async fn scan(url: &str, events: usize) -> Result<()> {
     let raw_rate = rate(rows, start.elapsed());
     task.abort();
 
-    let start = Instant::now();
-    let mut position = 1;
-    let mut seen = 0;
-    loop {
-        let page = store.read_all(position, 8192).await?;
-        let Some(last) = page.last() else { break };
-        position = last.position + 1;
-        seen += page.len();
-    }
-    let scan_rate = rate(seen, start.elapsed());
-    assert_eq!(seen, events);
+    let scan_rate = scan_rate(&store, events, 8192).await?;
     report("scan.postgres_raw_select", raw_rate, "rows/s", None);
     report("scan", scan_rate, "events/s", Some(raw_rate));
     drop(store);
