@@ -39,18 +39,29 @@ use uuid::Uuid;
 const MAX_ATTEMPTS: u32 = 64;
 
 /// Who sends a command and how to recognise it when it is sent again.
-#[derive(Clone, Copy, Debug)]
+#[derive(Clone, Debug)]
 pub struct CommandContext {
     pub command_id: Uuid,
     pub actor: Actor,
     pub correlation_id: Option<Uuid>,
     pub causation_id: Option<Uuid>,
+    /// The units the sender may write for (a clerk's token); `None`: every unit.
+    pub scope: Option<Arc<[UnitId]>>,
 }
 
 impl CommandContext {
-    /// A context with a fresh command id.
+    /// A context with a fresh command id, unscoped.
     pub fn new(actor: Actor) -> Self {
-        Self { command_id: Uuid::now_v7(), actor, correlation_id: None, causation_id: None }
+        Self { command_id: Uuid::now_v7(), actor, correlation_id: None, causation_id: None, scope: None }
+    }
+
+    /// Refuses a command that writes for a unit outside the sender's scope.
+    fn check_scope(&self, cmd: &Command, loaded: &Aggregates) -> Result<(), AppError> {
+        let Some(scope) = &self.scope else { return Ok(()) };
+        match units_written(cmd, loaded).into_iter().find(|unit| !scope.contains(unit)) {
+            Some(unit) => Err(AppError::OutOfScope { unit }),
+            None => Ok(()),
+        }
     }
 }
 
@@ -63,6 +74,9 @@ pub enum AppError {
     /// The streams kept changing under the command; sending it again may succeed.
     #[error("too many concurrent changes to {stream}; send the command again")]
     Contention { stream: String },
+    /// The sender may not write for this unit (a clerk's token names other units).
+    #[error("this token may not write for unit {unit}: it is scoped to other units")]
+    OutOfScope { unit: UnitId },
     /// The command id was used before for a different command.
     #[error("command id {0} was already used for a different command")]
     CommandIdReused(Uuid),
@@ -150,6 +164,8 @@ impl<S: EventStore> Ledger<S> {
                 tokio::time::sleep(std::time::Duration::from_micros(jitter)).await;
             }
             let loaded = self.load(&cmd).await?;
+            // Checked on every attempt: a member's unit may have changed meanwhile.
+            ctx.check_scope(&cmd, &loaded)?;
             let new_member_key = match &cmd {
                 Command::RegisterMember(c) => Some((c.member, self.key_for_new_member(c.member).await?)),
                 _ => None,

@@ -179,7 +179,7 @@ async fn a_retried_command_is_applied_once() {
         details: details(date!(2011 - 06 - 01), "09:00", "10:00"),
         participants: vec![joined(member)],
     });
-    let first = w.ledger.execute(ctx, cmd.clone()).await.unwrap();
+    let first = w.ledger.execute(ctx.clone(), cmd.clone()).await.unwrap();
     let before = w.log().await;
     let again = w.ledger.execute(ctx, cmd).await.unwrap();
     assert!(again.duplicate);
@@ -467,4 +467,51 @@ async fn erasing_a_member_hides_their_data_keeps_their_hours_and_the_chain() {
     // Erased members take no new outings and cannot be registered again.
     w.refused(w.outing_command(unit, &[member], "13:00", "14:00"), |e| matches!(e, DomainError::MemberErased { .. }))
         .await;
+}
+
+#[tokio::test]
+async fn a_clerk_writes_only_for_the_units_of_their_scope() {
+    let w = World::new().await;
+    let (own, other) = (w.unit(None).await, w.unit(None).await);
+    let (ours, theirs) = (w.member(own).await, w.member(other).await);
+    let their_outing = w.outing(other, &[theirs], "09:00", "10:00").await.unwrap();
+    let clerk = Actor { role: Role::Clerk, token: Some(uuid::Uuid::new_v4()) };
+    let as_clerk = |cmd| {
+        let context = CommandContext { scope: Some(Arc::from([own])), ..CommandContext::new(clerk) };
+        w.ledger.execute(context, cmd)
+    };
+
+    let before = w.log().await;
+    let refused = [
+        Command::RegisterOuting(RegisterOuting {
+            outing: OutingId::new(),
+            unit: other,
+            details: details(date!(2011 - 06 - 16), "09:00", "10:00"),
+            participants: vec![joined(theirs)],
+        }),
+        Command::VoidOuting(VoidOuting { outing: their_outing, reason: text("误登"), expected_version: None }),
+        // Into the clerk's unit, but out of another's: both ends must be theirs.
+        Command::TransferMember(TransferMember { member: theirs, to: own, effective: date!(2011 - 06 - 20) }),
+        Command::TransferMember(TransferMember { member: ours, to: other, effective: date!(2011 - 06 - 20) }),
+    ];
+    for cmd in refused {
+        let name = cmd.name();
+        match as_clerk(cmd).await {
+            Err(AppError::OutOfScope { unit }) => assert_eq!(unit, other, "{name}"),
+            other => panic!("{name}: expected OutOfScope, got {other:?}"),
+        }
+    }
+    assert_eq!(w.log().await, before, "refused writes must not change the log");
+
+    let outing = OutingId::new();
+    let registered = as_clerk(Command::RegisterOuting(RegisterOuting {
+        outing,
+        unit: own,
+        details: details(date!(2011 - 06 - 16), "09:00", "10:00"),
+        participants: vec![joined(ours)],
+    }))
+    .await
+    .unwrap();
+    let events = w.ledger.store().read_all(registered.last_position, 1).await.unwrap();
+    assert_eq!(events[0].actor, clerk, "the event records who caused it");
 }

@@ -93,6 +93,30 @@ pub fn dependencies(cmd: &Command, loaded: &Aggregates) -> Vec<StreamId> {
     needs
 }
 
+/// The units whose records `cmd` writes, as far as `loaded` knows them: what a clerk's
+/// scope is checked against. A member's unit is their current one (both ends of a
+/// transfer); an outing's is the unit it was registered for. Records not found add
+/// nothing: [`decide`] then refuses the command as not found.
+pub fn units_written(cmd: &Command, loaded: &Aggregates) -> Vec<UnitId> {
+    let member_unit = |m: &MemberId| loaded.members.get(m).map(MemberState::current_unit);
+    let outing_unit = |o: &OutingId| loaded.outings.get(o).map(|o| o.unit);
+    let mut units = match cmd {
+        Command::RegisterUnit(c) => vec![Some(c.unit)],
+        Command::RenameUnit(c) => vec![Some(c.unit)],
+        Command::MoveUnit(c) => vec![Some(c.unit)],
+        Command::RegisterMember(c) => vec![Some(c.unit)],
+        Command::TransferMember(c) => vec![member_unit(&c.member), Some(c.to)],
+        Command::EraseMember(c) => vec![member_unit(&c.member)],
+        Command::RecordEvaluation(c) => vec![member_unit(&c.member)],
+        Command::RegisterOuting(c) => vec![Some(c.unit)],
+        Command::AmendOuting(c) => vec![outing_unit(&c.outing)],
+        Command::VoidOuting(c) => vec![outing_unit(&c.outing)],
+        Command::VerifyOuting(c) => vec![outing_unit(&c.outing)],
+    };
+    units.dedup();
+    units.into_iter().flatten().collect()
+}
+
 /// Validates `cmd` against `loaded` and returns the events it causes, or the first rule
 /// it breaks. `loaded` must hold every stream [`dependencies`] names.
 pub fn decide(cmd: &Command, loaded: &Aggregates, sealer: &mut dyn Sealer) -> Result<Vec<PendingEvent>, DomainError> {

@@ -36,7 +36,7 @@ mod state;
 mod values;
 
 pub use command::*;
-pub use decide::{decide, dependencies, PendingEvent, Sealer};
+pub use decide::{decide, dependencies, units_written, PendingEvent, Sealer};
 mod schema;
 pub use error::DomainError;
 pub use event::*;

@@ -32,6 +32,7 @@ mod postgres_store;
 mod sled_store;
 mod staging;
 mod subscription;
+pub mod tokens;
 
 use std::future::Future;
 

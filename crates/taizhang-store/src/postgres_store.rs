@@ -196,6 +196,35 @@ impl PgStore {
     }
 }
 
+impl PgStore {
+    // The API token store's table (see `tokens::TokenStore`), one JSON record per token.
+
+    pub(crate) async fn token(&self, id: Uuid) -> Result<Option<Vec<u8>>, StoreError> {
+        let sql = format!("SELECT record FROM {}.tokens WHERE id = $1", self.s());
+        Ok(self.inner.reader.query_opt(&sql, &[&id.as_bytes().as_slice()]).await.map_err(pg)?.map(|r| r.get(0)))
+    }
+
+    pub(crate) async fn put_token(&self, id: Uuid, record: &[u8]) -> Result<(), StoreError> {
+        let sql = format!(
+            "INSERT INTO {}.tokens (id, record) VALUES ($1, $2) ON CONFLICT (id) DO UPDATE SET record = EXCLUDED.record",
+            self.s()
+        );
+        self.inner.reader.execute(&sql, &[&id.as_bytes().as_slice(), &record]).await.map_err(pg)?;
+        Ok(())
+    }
+
+    pub(crate) async fn tokens(&self) -> Result<Vec<(Uuid, Vec<u8>)>, StoreError> {
+        let sql = format!("SELECT id, record FROM {}.tokens", self.s());
+        let rows = self.inner.reader.query(&sql, &[]).await.map_err(pg)?;
+        rows.iter()
+            .map(|r| {
+                let id = Uuid::from_slice(r.get::<_, &[u8]>(0)).map_err(|e| StoreError::Backend(e.to_string()))?;
+                Ok((id, r.get(1)))
+            })
+            .collect()
+    }
+}
+
 async fn migrate(client: &mut Client, s: &str) -> Result<(), StoreError> {
     // Several servers may start together: an advisory lock makes the creation one at a time.
     let sql = format!(
@@ -216,6 +245,9 @@ async fn migrate(client: &mut Client, s: &str) -> Result<(), StoreError> {
          CREATE TABLE IF NOT EXISTS {s}.member_keys (
              member BYTEA PRIMARY KEY,
              wrapped BYTEA NOT NULL);
+         CREATE TABLE IF NOT EXISTS {s}.tokens (
+             id BYTEA PRIMARY KEY,
+             record BYTEA NOT NULL);
          COMMIT;"
     );
     client.batch_execute(&sql).await.map_err(pg)

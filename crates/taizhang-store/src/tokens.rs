@@ -1,0 +1,309 @@
+//! API tokens: who may call the server, in which role, for which units.
+//!
+//! A token is `tz_<id>_<secret>`: the id (a UUID in hex) says which record to look at,
+//! the secret is 256 random bits. Only the SHA-256 of the secret is stored, so a copy
+//! of the database does not hold usable tokens; a slow password hash would add nothing,
+//! since 256 random bits cannot be guessed offline anyway. The stored hash is compared
+//! in constant time. Records live beside the log, never in it: a `tokens` tree in the
+//! sled database, or a `tokens` table in the PostgreSQL schema of the log, so every
+//! server of a deployment sees a revocation on its next request (each request reads
+//! the record; on sled that is an in-process lookup).
+
+use chacha20poly1305::aead::rand_core::RngCore;
+use chacha20poly1305::aead::OsRng;
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+use subtle::ConstantTimeEq;
+use taizhang_core::{Role, StreamId, UnitId};
+use time::OffsetDateTime;
+use uuid::Uuid;
+
+use crate::{AnyStore, EventStore, PgStore, SledStore, StoreError};
+
+const PREFIX: &str = "tz_";
+/// The longest token name, in characters.
+const MAX_NAME_CHARS: usize = 100;
+
+/// A token as stored: everything but the secret, which is kept only as its hash.
+#[derive(Clone, PartialEq, Eq, Debug, Serialize, Deserialize)]
+pub struct TokenRecord {
+    pub id: Uuid,
+    pub name: String,
+    pub role: Role,
+    /// The units a clerk may write for; empty for every other role.
+    pub units: Vec<UnitId>,
+    pub created_at: OffsetDateTime,
+    pub expires_at: Option<OffsetDateTime>,
+    pub revoked_at: Option<OffsetDateTime>,
+    /// SHA-256 of the secret, in hex.
+    hash: String,
+}
+
+/// Whether a token may be used now.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub enum TokenStatus {
+    Active,
+    Expired,
+    Revoked,
+}
+
+impl TokenRecord {
+    pub fn status(&self, now: OffsetDateTime) -> TokenStatus {
+        if self.revoked_at.is_some() {
+            TokenStatus::Revoked
+        } else if self.expires_at.is_some_and(|at| at <= now) {
+            TokenStatus::Expired
+        } else {
+            TokenStatus::Active
+        }
+    }
+}
+
+/// The bearer string of a new token. It is shown to its owner once and never stored;
+/// `Debug` does not print it, so it cannot slip into a log line.
+pub struct Secret(String);
+
+impl Secret {
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::fmt::Debug for Secret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Secret(hidden)")
+    }
+}
+
+/// A token just created: its secret (show it once) and its record.
+#[derive(Debug)]
+pub struct Issued {
+    pub secret: Secret,
+    pub record: TokenRecord,
+}
+
+/// What a new token is for.
+#[derive(Clone, Debug)]
+pub struct NewToken {
+    pub name: String,
+    pub role: Role,
+    pub units: Vec<UnitId>,
+    pub expires_at: Option<OffsetDateTime>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum TokenError {
+    /// The request for a token is not valid; the message says how to fix it.
+    #[error("{0}")]
+    Invalid(String),
+    #[error("no token has id {0}")]
+    NotFound(Uuid),
+    #[error("token record {0} is damaged: {1}")]
+    Damaged(Uuid, String),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+/// Why a presented token was not accepted. The messages never repeat the token.
+#[derive(Clone, Copy, PartialEq, Eq, Debug, thiserror::Error)]
+pub enum Rejection {
+    #[error("the token is not in the form tz_<id>_<secret>")]
+    Malformed,
+    #[error("the token is not known")]
+    Unknown,
+    #[error("the token expired")]
+    Expired,
+    #[error("the token was revoked")]
+    Revoked,
+}
+
+/// Where token records live: beside the log, on its backend.
+#[derive(Clone)]
+pub struct TokenStore {
+    backend: Backend,
+}
+
+#[derive(Clone)]
+enum Backend {
+    Sled { store: std::sync::Arc<SledStore>, tree: sled::Tree },
+    Pg(std::sync::Arc<PgStore>),
+}
+
+fn sled_error(e: sled::Error) -> StoreError {
+    StoreError::Backend(e.to_string())
+}
+
+fn hash_of(secret: &[u8]) -> String {
+    hex::encode(Sha256::digest(secret))
+}
+
+/// Splits `tz_<id>_<secret>` into the id and the secret's bytes.
+fn parse(bearer: &str) -> Option<(Uuid, Vec<u8>)> {
+    let (id, secret) = bearer.strip_prefix(PREFIX)?.split_once('_')?;
+    let id = Uuid::try_parse(id).ok()?;
+    let secret = hex::decode(secret).ok().filter(|s| s.len() == 32)?;
+    Some((id, secret))
+}
+
+impl TokenStore {
+    /// The token store that belongs with `store`.
+    pub fn of(store: &AnyStore) -> Result<Self, StoreError> {
+        let backend = match store {
+            AnyStore::Sled(s) => {
+                Backend::Sled { store: s.clone(), tree: s.db().open_tree("tokens").map_err(sled_error)? }
+            }
+            AnyStore::Pg(s) => Backend::Pg(s.clone()),
+        };
+        Ok(Self { backend })
+    }
+
+    async fn get(&self, id: Uuid) -> Result<Option<TokenRecord>, TokenError> {
+        let bytes = match &self.backend {
+            Backend::Sled { tree, .. } => tree.get(id.as_bytes()).map_err(sled_error)?.map(|v| v.to_vec()),
+            Backend::Pg(pg) => pg.token(id).await?,
+        };
+        bytes.map(|b| serde_json::from_slice(&b).map_err(|e| TokenError::Damaged(id, e.to_string()))).transpose()
+    }
+
+    /// Writes `record` and makes it durable before returning.
+    async fn put(&self, record: &TokenRecord) -> Result<(), TokenError> {
+        let bytes = serde_json::to_vec(record).expect("a token record serialises");
+        match &self.backend {
+            Backend::Sled { store, tree } => {
+                tree.insert(record.id.as_bytes(), bytes).map_err(sled_error)?;
+                store.sync().await?;
+            }
+            Backend::Pg(pg) => pg.put_token(record.id, &bytes).await?,
+        }
+        Ok(())
+    }
+
+    /// Every token, oldest first.
+    pub async fn list(&self) -> Result<Vec<TokenRecord>, TokenError> {
+        let raw: Vec<(Uuid, Vec<u8>)> = match &self.backend {
+            Backend::Sled { tree, .. } => tree
+                .iter()
+                .map(|entry| {
+                    let (k, v) = entry.map_err(sled_error)?;
+                    Ok((Uuid::from_slice(&k).map_err(|e| StoreError::Backend(e.to_string()))?, v.to_vec()))
+                })
+                .collect::<Result<_, StoreError>>()?,
+            Backend::Pg(pg) => pg.tokens().await?,
+        };
+        let mut records = raw
+            .into_iter()
+            .map(|(id, b)| serde_json::from_slice(&b).map_err(|e| TokenError::Damaged(id, e.to_string())))
+            .collect::<Result<Vec<TokenRecord>, _>>()?;
+        records.sort_by_key(|r| (r.created_at, r.id));
+        Ok(records)
+    }
+
+    /// Creates a token after checking the request: a role an API caller can hold, units
+    /// exactly for clerks and each one registered in `log`, an expiry in the future.
+    pub async fn create(
+        &self,
+        log: &impl EventStore,
+        new: NewToken,
+        now: OffsetDateTime,
+    ) -> Result<Issued, TokenError> {
+        let invalid = |m: String| Err(TokenError::Invalid(m));
+        let name = new.name.trim().to_string();
+        if name.chars().count() > MAX_NAME_CHARS {
+            return invalid(format!("the name is longer than {MAX_NAME_CHARS} characters"));
+        }
+        match (new.role, new.units.is_empty()) {
+            (Role::Operator, _) => return invalid("operator is the command line's role; no token can hold it".into()),
+            (Role::Clerk, true) => return invalid("a clerk token needs at least one unit (--unit)".into()),
+            (Role::Clerk, false) => {}
+            (role, false) => {
+                return invalid(format!("only clerk tokens are scoped to units; a {role} token reads or acts on all"))
+            }
+            (_, true) => {}
+        }
+        for unit in &new.units {
+            if log.stream_version(StreamId::unit(*unit)).await?.is_none() {
+                return invalid(format!("unit {unit} does not exist"));
+            }
+        }
+        if new.expires_at.is_some_and(|at| at <= now) {
+            return invalid("the expiry must be in the future".into());
+        }
+        let mut units = new.units;
+        units.sort();
+        units.dedup();
+        let mut secret = [0u8; 32];
+        OsRng.fill_bytes(&mut secret);
+        let record = TokenRecord {
+            id: Uuid::now_v7(),
+            name,
+            role: new.role,
+            units,
+            created_at: now,
+            expires_at: new.expires_at,
+            revoked_at: None,
+            hash: hash_of(&secret),
+        };
+        self.put(&record).await?;
+        let secret = Secret(format!("{PREFIX}{}_{}", record.id.simple(), hex::encode(secret)));
+        Ok(Issued { secret, record })
+    }
+
+    /// Revokes a token; from the next request on it is refused. Revoking twice keeps
+    /// the first moment.
+    pub async fn revoke(&self, id: Uuid, now: OffsetDateTime) -> Result<TokenRecord, TokenError> {
+        let mut record = self.get(id).await?.ok_or(TokenError::NotFound(id))?;
+        if record.revoked_at.is_none() {
+            record.revoked_at = Some(now);
+            self.put(&record).await?;
+        }
+        Ok(record)
+    }
+
+    /// The record of the token `bearer`, if it is known, its secret matches and it may
+    /// be used at `now`.
+    pub async fn authenticate(
+        &self,
+        bearer: &str,
+        now: OffsetDateTime,
+    ) -> Result<Result<TokenRecord, Rejection>, TokenError> {
+        let Some((id, secret)) = parse(bearer) else { return Ok(Err(Rejection::Malformed)) };
+        let Some(record) = self.get(id).await? else { return Ok(Err(Rejection::Unknown)) };
+        if !bool::from(hash_of(&secret).as_bytes().ct_eq(record.hash.as_bytes())) {
+            return Ok(Err(Rejection::Unknown));
+        }
+        Ok(match record.status(now) {
+            TokenStatus::Active => Ok(record),
+            TokenStatus::Expired => Err(Rejection::Expired),
+            TokenStatus::Revoked => Err(Rejection::Revoked),
+        })
+    }
+
+    /// True when some admin token may be used now.
+    pub async fn has_admin(&self, now: OffsetDateTime) -> Result<bool, TokenError> {
+        Ok(self.list().await?.iter().any(|r| r.role == Role::Admin && r.status(now) == TokenStatus::Active))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_token_parses_only_in_its_own_form() {
+        let id = Uuid::now_v7();
+        let secret = [7u8; 32];
+        let good = format!("tz_{}_{}", id.simple(), hex::encode(secret));
+        assert_eq!(parse(&good), Some((id, secret.to_vec())));
+        for bad in [
+            "",
+            "tz_",
+            &good[3..],
+            &good[..good.len() - 2],
+            &format!("tz_{}_{}", id.simple(), hex::encode([7u8; 31])),
+            &good.replace('_', "-"),
+            "tz_zz_zz",
+        ] {
+            assert_eq!(parse(bad), None, "{bad:?}");
+        }
+    }
+}
