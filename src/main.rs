@@ -19,10 +19,11 @@ use anyhow::{bail, Context, Result};
 use clap::{Parser, Subcommand};
 use taizhang_api::{ApiState, Limits};
 use taizhang_app::Ledger;
-use taizhang_core::MemberId;
+use taizhang_core::{MemberId, Role, UnitId};
 use taizhang_read::policy::PolicySet;
 use taizhang_read::Projector;
 use taizhang_store::keys::{KeyStore, MasterKey};
+use taizhang_store::tokens::{NewToken, Secret, TokenStatus, TokenStore};
 use taizhang_store::{backup, chain, AnyStore, EventStore};
 
 use crate::progress::Progress;
@@ -93,6 +94,13 @@ enum Commands {
     Rebuild,
     /// Load and check the policies (built-in and from the policy directory) and list them.
     Policies,
+    /// API tokens: create one (its secret is printed once), list them, revoke one.
+    /// Works against the data directory (stop `serve` first on the embedded store) or
+    /// the PostgreSQL store; admins can do the same over GraphQL.
+    Token {
+        #[command(subcommand)]
+        action: TokenAction,
+    },
     /// Rebuild an empty data directory from a JSON Lines backup.
     Restore {
         /// The backup written by `export`.
@@ -101,6 +109,47 @@ enum Commands {
         #[arg(long)]
         keys: Option<PathBuf>,
     },
+}
+
+#[derive(Subcommand)]
+enum TokenAction {
+    /// Create a token and print it on standard output, once; only its hash is kept.
+    Create {
+        /// admin, clerk, reviewer or viewer.
+        #[arg(long)]
+        role: Role,
+        /// A unit a clerk may write for (repeat for several; clerks only).
+        #[arg(long = "unit")]
+        units: Vec<UnitId>,
+        /// Lifetime, as 90d, 12h, 30m or 45s [default: never expires].
+        #[arg(long, value_parser = parse_lifetime)]
+        expires: Option<time::Duration>,
+        /// What the token is for, to recognise it in `token list`.
+        #[arg(long, default_value = "")]
+        name: String,
+    },
+    /// List every token (never their secrets).
+    List,
+    /// Revoke a token; the next request that carries it is refused.
+    Revoke { id: uuid::Uuid },
+}
+
+/// `90d`, `12h`, `30m`, `45s`.
+fn parse_lifetime(text: &str) -> Result<time::Duration, String> {
+    let bad = || format!("{text:?} is not a lifetime such as 90d, 12h, 30m or 45s");
+    let (number, unit) = text.split_at(text.find(|c: char| !c.is_ascii_digit()).ok_or_else(bad)?);
+    let n: i64 = number.parse().map_err(|_| bad())?;
+    let lifetime = match unit {
+        "d" => time::Duration::days(n),
+        "h" => time::Duration::hours(n),
+        "m" => time::Duration::minutes(n),
+        "s" => time::Duration::seconds(n),
+        _ => return Err(bad()),
+    };
+    if lifetime.is_zero() {
+        return Err(format!("{text:?}: a token must live longer than that"));
+    }
+    Ok(lifetime)
 }
 
 fn main() -> ExitCode {
@@ -138,6 +187,7 @@ fn run(cli: Cli) -> Result<()> {
             Commands::Verify => verify(store.as_ref()).await,
             Commands::Rebuild => rebuild(&cli, store.clone()).await,
             Commands::Serve { listen, demo } => serve(&cli, store, listen, *demo).await,
+            Commands::Token { action } => token(store, action).await,
             Commands::Demo { scale, seed } => {
                 let ledger = Arc::new(Ledger::open(store.clone(), &master_key_path(&cli)).await?);
                 load_demo(&ledger, *scale, *seed).await
@@ -159,6 +209,64 @@ fn run(cli: Cli) -> Result<()> {
             }
         }
     })
+}
+
+async fn token(store: Arc<AnyStore>, action: &TokenAction) -> Result<()> {
+    let tokens = TokenStore::of(&store)?;
+    let now = time::OffsetDateTime::now_utc();
+    match action {
+        TokenAction::Create { role, units, expires, name } => {
+            let new = NewToken {
+                name: name.clone(),
+                role: *role,
+                units: units.clone(),
+                expires_at: expires.map(|d| now + d),
+            };
+            let issued = tokens.create(store.as_ref(), new, now).await?;
+            println!("{}", issued.secret.expose());
+            eprintln!(
+                "created {} token {}{}; it is shown once: keep it where you keep passwords",
+                issued.record.role,
+                issued.record.id,
+                issued.record.expires_at.map(|at| format!(", expiring {}", timestamp(at))).unwrap_or_default()
+            );
+        }
+        TokenAction::List => {
+            println!(
+                "{:<36}  {:<8}  {:<8}  {:<20}  {:<20}  {:<20}  units",
+                "id", "role", "status", "name", "created", "expires"
+            );
+            for r in tokens.list().await? {
+                let status = match r.status(now) {
+                    TokenStatus::Active => "active",
+                    TokenStatus::Expired => "expired",
+                    TokenStatus::Revoked => "revoked",
+                };
+                let units: Vec<String> = r.units.iter().map(ToString::to_string).collect();
+                println!(
+                    "{:<36}  {:<8}  {:<8}  {:<20}  {:<20}  {:<20}  {}",
+                    r.id,
+                    r.role.as_str(),
+                    status,
+                    r.name,
+                    timestamp(r.created_at),
+                    r.expires_at.map(timestamp).unwrap_or_else(|| "never".into()),
+                    units.join(",")
+                );
+            }
+        }
+        TokenAction::Revoke { id } => {
+            tokens.revoke(*id, now).await?;
+            eprintln!("revoked token {id}");
+        }
+    }
+    store.sync().await?;
+    Ok(())
+}
+
+fn timestamp(at: time::OffsetDateTime) -> String {
+    let format = time::macros::format_description!("[year]-[month]-[day] [hour]:[minute]:[second]Z");
+    at.format(&format).unwrap_or_else(|_| at.to_string())
 }
 
 async fn open_store(cli: &Cli) -> Result<Arc<AnyStore>> {
@@ -223,7 +331,8 @@ async fn serve(cli: &Cli, store: Arc<AnyStore>, listen: &str, demo: bool) -> Res
     let policies = PolicySet::load(cli.policy_dir.as_deref())?;
     let projector = Projector::open(store.clone(), Some(checkpoint_path(cli))).await?;
     let follower = tokio::spawn(projector.clone().run());
-    let state = Arc::new(ApiState::new(ledger, projector.clone(), policies));
+    let state = Arc::new(ApiState::new(ledger, projector.clone(), policies)?);
+    let demo_token = admin_check(&state, demo).await?;
     let limits = Limits::default();
     let schema = taizhang_api::schema(state.clone(), &limits);
     let acceptor =
@@ -236,6 +345,10 @@ async fn serve(cli: &Cli, store: Arc<AnyStore>, listen: &str, demo: bool) -> Res
     tracing::info!(%address, store = store.kind(), position = projector.position(), "serving");
     // Tests and scripts started with port 0 read the address from this line.
     println!("listening on http://{address}");
+    if let Some(token) = demo_token {
+        println!("sample admin token (shown once): {}", token.expose());
+        println!("GraphiQL with it: http://{address}/graphql#token={}", token.expose());
+    }
     std::io::stdout().flush()?;
     poem::Server::new_with_acceptor(acceptor)
         .run_with_graceful_shutdown(
@@ -250,6 +363,24 @@ async fn serve(cli: &Cli, store: Arc<AnyStore>, listen: &str, demo: bool) -> Res
     projector.save_checkpoint()?;
     tracing::info!(position = projector.position(), "stopped");
     Ok(())
+}
+
+/// Warns when no admin token exists. With `--demo` it creates one named "demo" instead,
+/// printed with the address, so that a new user can try the API in one command.
+async fn admin_check(state: &ApiState, demo: bool) -> Result<Option<Secret>> {
+    let now = time::OffsetDateTime::now_utc();
+    if state.tokens.has_admin(now).await? {
+        return Ok(None);
+    }
+    if demo {
+        let new = NewToken { name: "demo".into(), role: Role::Admin, units: vec![], expires_at: None };
+        return Ok(Some(state.tokens.create(state.store().as_ref(), new, now).await?.secret));
+    }
+    tracing::warn!(
+        "no admin token exists, so nobody can use the API yet: stop the server and run \
+         `taizhang token create --role admin` (on PostgreSQL it works while servers run)"
+    );
+    Ok(None)
 }
 
 /// The seed `serve --demo` and `demo` use unless told otherwise.

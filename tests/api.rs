@@ -382,7 +382,8 @@ impl WsClient {
         let (socket, response) = tokio_tungstenite::connect_async(request).await.unwrap();
         assert_eq!(response.headers()["sec-websocket-protocol"], "graphql-transport-ws");
         let mut client = Self { socket };
-        client.send(json!({ "type": "connection_init" })).await;
+        let authorization = format!("Bearer {}", server.admin);
+        client.send(json!({ "type": "connection_init", "payload": { "Authorization": authorization } })).await;
         assert_eq!(client.receive().await["type"], "connection_ack");
         client
     }

@@ -100,7 +100,8 @@ async fn graphiql_loads_in_a_browser_and_runs_a_query() {
     server.ok(register, json!({})).await;
 
     let driver = Driver::start(&driver, &browser).await;
-    driver.command("url", json!({ "url": format!("{}/graphql", server.url) })).await;
+    // The token in the fragment, as `serve --demo` prints the address.
+    driver.command("url", json!({ "url": format!("{}/graphql#token={}", server.url, server.admin) })).await;
     // GraphiQL's default query asks for the log head and the units.
     let run = driver.element(".graphiql-execute-button").await;
     driver.command(&format!("element/{run}/click"), json!({})).await;

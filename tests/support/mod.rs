@@ -11,7 +11,30 @@ pub struct Server {
     child: Child,
     pub url: String,
     dir: tempfile::TempDir,
+    /// A client that sends the admin token with every request.
     pub http: reqwest::Client,
+    /// The admin token, created with `taizhang token create` before the server started.
+    pub admin: String,
+}
+
+/// Runs `taizhang --data <dir> <options> <args>` to completion and returns its stdout.
+pub fn taizhang(dir: &std::path::Path, options: &[&str], args: &[&str]) -> String {
+    let output = Command::new(env!("CARGO_BIN_EXE_taizhang"))
+        .args(["--data", dir.to_str().unwrap()])
+        .args(options)
+        .args(args)
+        .output()
+        .expect("taizhang runs");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(output.status.success(), "taizhang {args:?} failed: {stderr}");
+    String::from_utf8(output.stdout).unwrap()
+}
+
+/// A client that sends `token` as its bearer token with every request.
+pub fn client_with(token: &str) -> reqwest::Client {
+    let mut headers = reqwest::header::HeaderMap::new();
+    headers.insert(reqwest::header::AUTHORIZATION, format!("Bearer {token}").parse().unwrap());
+    reqwest::Client::builder().default_headers(headers).build().unwrap()
 }
 
 impl Server {
@@ -25,6 +48,9 @@ impl Server {
 
     /// A server over `dir` with more global options (`--store`, `--master-key-file`…).
     pub fn start_with(dir: tempfile::TempDir, options: &[&str]) -> Self {
+        // Offline, against the data directory, as an operator would on a new install.
+        let admin =
+            taizhang(dir.path(), options, &["token", "create", "--role", "admin", "--name", "tests"]).trim().to_owned();
         let mut child = Command::new(env!("CARGO_BIN_EXE_taizhang"))
             .args(["--data", dir.path().to_str().unwrap()])
             .args(options)
@@ -38,14 +64,18 @@ impl Server {
         BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();
         let url =
             line.trim().strip_prefix("listening on ").unwrap_or_else(|| panic!("unexpected: {line:?}")).to_owned();
-        Self { child, url, dir, http: reqwest::Client::new() }
+        Self { child, url, dir, http: client_with(&admin), admin }
     }
 
-    /// POSTs a GraphQL request (Accept: application/graphql-response+json) and returns
-    /// the status and the body.
+    /// POSTs a GraphQL request as the admin (Accept: application/graphql-response+json)
+    /// and returns the status and the body.
     pub async fn post(&self, query: &str, variables: Value) -> (u16, Value) {
-        let response = self
-            .http
+        self.post_with(&self.http, query, variables).await
+    }
+
+    /// The same with another client (another token, or none).
+    pub async fn post_with(&self, client: &reqwest::Client, query: &str, variables: Value) -> (u16, Value) {
+        let response = client
             .post(format!("{}/graphql", self.url))
             .header("accept", "application/graphql-response+json")
             .json(&json!({ "query": query, "variables": variables }))
@@ -70,6 +100,14 @@ impl Server {
         let errors = body["errors"].as_array().unwrap_or_else(|| panic!("expected errors: {body}"));
         assert_eq!(errors.len(), 1, "{body}");
         errors[0].clone()
+    }
+
+    /// Creates a token over GraphQL (`units`: a clerk's) and returns its secret.
+    pub async fn token(&self, role: &str, units: &[&str], expires_in_days: Option<u32>) -> String {
+        let create = "mutation($role: Role!, $units: [ID!]!, $days: Int) { \
+            createToken(input: { role: $role, units: $units, expiresInDays: $days }) { secret } }";
+        let data = self.ok(create, json!({ "role": role, "units": units, "days": expires_in_days })).await;
+        data["createToken"]["secret"].as_str().unwrap().to_owned()
     }
 
     pub async fn head(&self) -> u64 {

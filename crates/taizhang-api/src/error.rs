@@ -144,6 +144,7 @@ pub fn app(e: AppError) -> Error {
     match e {
         AppError::Domain(d) => domain(&d),
         AppError::Contention { ref stream } => with(coded(Code::Conflict, e.to_string()), "stream", stream.as_str()),
+        AppError::OutOfScope { unit } => with(coded(Code::Forbidden, e.to_string()), "unit", unit.to_string()),
         AppError::CommandIdReused(id) => with(coded(Code::Conflict, e.to_string()), "commandId", id.to_string()),
         AppError::Keys(k) => internal(&k),
         AppError::Store(s) => internal(&s),

@@ -9,12 +9,21 @@ const GRAPHIQL: &str = include_str!("../assets/graphiql/graphiql.min.js");
 
 /// The page, built once at start-up.
 pub fn page() -> String {
+    // A token may come in the fragment (`/graphql#token=tz_…`, as `serve --demo`
+    // prints it): fragments never reach the server or its logs, and the page drops it
+    // from the address bar once read. Otherwise paste it into the headers editor.
     let start = r#"
 const url = new URL('/graphql', window.location.href).href;
-const fetcher = GraphiQL.createFetcher({ url, subscriptionUrl: url.replace(/^http/, 'ws') + '/ws' });
+const token = new URLSearchParams(window.location.hash.slice(1)).get('token');
+if (token) history.replaceState(null, '', window.location.pathname + window.location.search);
+const authorization = token ? { Authorization: 'Bearer ' + token } : {};
+const fetcher = GraphiQL.createFetcher({
+  url, subscriptionUrl: url.replace(/^http/, 'ws') + '/ws', wsConnectionParams: authorization,
+});
+const defaultHeaders = JSON.stringify(token ? authorization : { Authorization: 'Bearer <your token>' }, null, 2);
 const defaultQuery = '# taizhang (台账): the log head and the units it knows.\n{\n  head { position projected }\n  units(first: 10) { totalCount edges { node { id name region industry } } }\n}\n';
 ReactDOM.createRoot(document.getElementById('graphiql'))
-  .render(React.createElement(GraphiQL, { fetcher, defaultQuery, defaultEditorToolsVisibility: true }));
+  .render(React.createElement(GraphiQL, { fetcher, defaultQuery, defaultHeaders, defaultEditorToolsVisibility: true }));
 "#;
     format!(
         "<!doctype html>\n<html lang=\"zh\">\n<head>\n<meta charset=\"utf-8\">\n<title>taizhang · GraphiQL</title>\n\

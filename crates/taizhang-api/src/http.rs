@@ -7,20 +7,33 @@
 //! has no `data`; with legacy `application/json` such a request is a 200. Malformed
 //! HTTP requests (not JSON, no query, wrong media type, mutation over GET) get 4xx under
 //! both.
+//!
+//! Every route but `/healthz` and the GraphiQL page needs `Authorization: Bearer
+//! <token>`; the subscription socket takes the token in its `connection_init` payload
+//! (`{"Authorization": "Bearer <token>"}`). A missing or bad token is a 401 with code
+//! `UNAUTHENTICATED`, held back longer and longer when one address keeps sending bad
+//! ones ([`crate::limiter`]). Tokens never reach a log line or an error message.
 
+use std::net::IpAddr;
 use std::sync::Arc;
 use std::time::Instant;
 
+use async_graphql::http::ALL_WEBSOCKET_PROTOCOLS;
 use async_graphql::parser::types::{ExecutableDocument, OperationType};
 use async_graphql::{ErrorExtensionValues, ServerError, Value, Variables};
-use async_graphql_poem::GraphQLSubscription;
+use async_graphql_poem::{GraphQLProtocol, GraphQLWebSocket};
 use poem::http::{header, Method, StatusCode};
+use poem::web::websocket::WebSocket;
 use poem::web::Data;
-use poem::{get, handler, Body, EndpointExt, IntoEndpoint, Request, Response, Route};
+use poem::{get, handler, Body, EndpointExt, IntoEndpoint, IntoResponse, Request, Response, Route};
 use serde::Serialize;
+use taizhang_store::tokens::Rejection;
 use taizhang_store::EventStore;
+use time::OffsetDateTime;
 
+use crate::access::Principal;
 use crate::error::{self, Code};
+use crate::limiter::Limiter;
 use crate::{ApiState, Limits, TaizhangSchema};
 
 const GRAPHQL_RESPONSE: &str = "application/graphql-response+json; charset=utf-8";
@@ -33,15 +46,22 @@ struct Server {
     limits: Limits,
     /// The GraphiQL page (about 1.5 MB), shared by every response.
     graphiql: bytes::Bytes,
+    limiter: Limiter,
+}
+
+/// Why a request carries no usable token.
+enum AuthFailure {
+    Unauthenticated(String),
+    Internal(async_graphql::Error),
 }
 
 /// Every route of the server.
 pub fn routes(schema: TaizhangSchema, state: Arc<ApiState>, limits: Limits) -> impl IntoEndpoint {
     let graphiql = crate::graphiql::page().into();
-    let server = Arc::new(Server { schema: schema.clone(), state, limits, graphiql });
+    let server = Arc::new(Server { schema, state, limits, graphiql, limiter: Limiter::default() });
     Route::new()
         .at("/graphql", get(graphql_get).post(graphql_post))
-        .at("/graphql/ws", get(GraphQLSubscription::new(schema)))
+        .at("/graphql/ws", get(graphql_ws))
         .at("/healthz", get(healthz))
         .at("/metrics", get(metrics))
         .data(server)
@@ -123,6 +143,51 @@ async fn graphql_get(req: &Request, server: Data<&Arc<Server>>) -> Response {
 }
 
 impl Server {
+    /// The caller `bearer` names. A bad token is answered only after the limiter's
+    /// hold for `address`; a good one is never held.
+    async fn authenticate(&self, bearer: Option<&str>, address: Option<IpAddr>) -> Result<Principal, AuthFailure> {
+        let Some(bearer) = bearer else {
+            return Err(AuthFailure::Unauthenticated(
+                "send Authorization: Bearer <token>; an admin creates tokens with `taizhang token create`".into(),
+            ));
+        };
+        let rejection = match self.state.tokens.authenticate(bearer, OffsetDateTime::now_utc()).await {
+            Ok(Ok(record)) => {
+                return Ok(Principal { token: record.id, role: record.role, units: record.units.into() });
+            }
+            Ok(Err(rejection)) => rejection,
+            Err(e) => return Err(AuthFailure::Internal(error::internal(&e))),
+        };
+        tracing::info!(address = ?address, reason = %rejection, "refused a token");
+        if let Some(address) = address {
+            let hold = self.limiter.failure(address, Instant::now());
+            if !hold.is_zero() {
+                tokio::time::sleep(hold).await;
+            }
+        }
+        Err(AuthFailure::Unauthenticated(match rejection {
+            Rejection::Malformed | Rejection::Unknown => format!("{rejection}; check the Authorization header"),
+            Rejection::Expired | Rejection::Revoked => format!("{rejection}; ask an admin for a new one"),
+        }))
+    }
+
+    /// [`Server::authenticate`] for an HTTP request, answering a refusal as a response.
+    async fn caller(&self, req: &Request, media: Media) -> Result<Principal, Response> {
+        let bearer = match header_str(req, header::AUTHORIZATION) {
+            None => None,
+            Some(value) => match value.split_once(' ') {
+                Some((scheme, token)) if scheme.eq_ignore_ascii_case("bearer") => Some(token.trim()),
+                _ => {
+                    return Err(unauthenticated(media, "the Authorization header must be `Bearer <token>`"));
+                }
+            },
+        };
+        self.authenticate(bearer, remote_ip(req)).await.map_err(|failure| match failure {
+            AuthFailure::Unauthenticated(message) => unauthenticated(media, &message),
+            AuthFailure::Internal(e) => error_response(StatusCode::INTERNAL_SERVER_ERROR, media, e),
+        })
+    }
+
     fn finish(&self, started: Instant, response: Response) -> Response {
         let (status, elapsed) = (response.status().as_u16(), started.elapsed());
         self.state.metrics.request("/graphql", status);
@@ -133,8 +198,8 @@ impl Server {
 
     /// Runs a well-formed request and shapes the answer for `media`. Over GET only
     /// queries run: a GET may be cached or prefetched, so it must not change data.
-    async fn execute(&self, params: Params, media: Media, method: Method) -> Response {
-        let mut request = async_graphql::Request::new(params.query);
+    async fn execute(&self, params: Params, media: Media, method: Method, caller: Principal) -> Response {
+        let mut request = async_graphql::Request::new(params.query).data(caller);
         if let Some(name) = params.operation_name.clone() {
             request = request.operation_name(name);
         }
@@ -207,6 +272,16 @@ fn non_query_operation(document: &ExecutableDocument, operation_name: Option<&st
     }
 }
 
+fn remote_ip(req: &Request) -> Option<IpAddr> {
+    req.remote_addr().as_socket_addr().map(|a| a.ip())
+}
+
+fn unauthenticated(media: Media, message: &str) -> Response {
+    let mut response = http_error(StatusCode::UNAUTHORIZED, media, Code::Unauthenticated, message);
+    response.headers_mut().insert(header::WWW_AUTHENTICATE, header::HeaderValue::from_static("Bearer"));
+    response
+}
+
 fn header_str(req: &Request, name: header::HeaderName) -> Option<&str> {
     req.headers().get(name).and_then(|v| v.to_str().ok())
 }
@@ -214,6 +289,10 @@ fn header_str(req: &Request, name: header::HeaderName) -> Option<&str> {
 async fn post(req: &Request, body: Body, server: &Server) -> Response {
     let Some(media) = Media::negotiate(header_str(req, header::ACCEPT)) else {
         return not_acceptable();
+    };
+    let caller = match server.caller(req, media).await {
+        Ok(caller) => caller,
+        Err(refused) => return refused,
     };
     let content_type = header_str(req, header::CONTENT_TYPE).unwrap_or("");
     let essence = content_type.split(';').next().unwrap_or("").trim().to_ascii_lowercase();
@@ -266,7 +345,7 @@ async fn post(req: &Request, body: Body, server: &Server) -> Response {
         Ok(Params { query, operation_name, variables })
     })();
     match params {
-        Ok(params) => server.execute(params, media, Method::POST).await,
+        Ok(params) => server.execute(params, media, Method::POST, caller).await,
         Err(message) => http_error(StatusCode::BAD_REQUEST, media, Code::BadRequest, message),
     }
 }
@@ -302,6 +381,10 @@ async fn get_request(req: &Request, server: &Server) -> Response {
         return http_error(StatusCode::BAD_REQUEST, Media::Json, Code::BadRequest, "the request has no query");
     };
     let Some(media) = Media::negotiate(accept) else { return not_acceptable() };
+    let caller = match server.caller(req, media).await {
+        Ok(caller) => caller,
+        Err(refused) => return refused,
+    };
     let variables = match params.variables.as_deref().map(serde_json::from_str::<serde_json::Value>) {
         None => None,
         Some(Ok(v @ serde_json::Value::Object(_))) | Some(Ok(v @ serde_json::Value::Null)) => {
@@ -318,7 +401,8 @@ async fn get_request(req: &Request, server: &Server) -> Response {
     {
         return http_error(StatusCode::BAD_REQUEST, media, Code::BadRequest, "extensions must be a JSON object");
     }
-    server.execute(Params { query, operation_name: params.operation_name, variables }, media, Method::GET).await
+    let params = Params { query, operation_name: params.operation_name, variables };
+    server.execute(params, media, Method::GET, caller).await
 }
 
 #[derive(Serialize)]
@@ -341,8 +425,46 @@ async fn healthz(server: Data<&Arc<Server>>) -> Response {
     Response::builder().content_type(JSON).body(serde_json::to_vec(&health).expect("health serialises"))
 }
 
+/// Subscriptions: the token comes in the `connection_init` payload, as
+/// `{"Authorization": "Bearer <token>"}`; without a good one the socket is closed
+/// (code 1002, the reason in the close frame) before any subscription runs.
 #[handler]
-async fn metrics(server: Data<&Arc<Server>>) -> Response {
+async fn graphql_ws(
+    req: &Request,
+    websocket: WebSocket,
+    protocol: GraphQLProtocol,
+    server: Data<&Arc<Server>>,
+) -> impl IntoResponse {
+    let (server, address) = (server.0.clone(), remote_ip(req));
+    server.state.metrics.request("/graphql/ws", 101);
+    websocket.protocols(ALL_WEBSOCKET_PROTOCOLS).on_upgrade(move |stream| {
+        let schema = server.schema.clone();
+        GraphQLWebSocket::new(stream, schema, protocol)
+            .on_connection_init(move |payload| async move {
+                let header = ["Authorization", "authorization"].into_iter().find_map(|k| payload.get(k)?.as_str());
+                let bearer = header.map(|h| h.strip_prefix("Bearer ").unwrap_or(h).trim());
+                match server.authenticate(bearer, address).await {
+                    Ok(caller) => {
+                        let mut data = async_graphql::Data::default();
+                        data.insert(caller);
+                        Ok(data)
+                    }
+                    Err(AuthFailure::Unauthenticated(m)) => {
+                        Err(async_graphql::Error::new(format!("UNAUTHENTICATED: {m}")))
+                    }
+                    Err(AuthFailure::Internal(e)) => Err(e),
+                }
+            })
+            .serve()
+    })
+}
+
+#[handler]
+async fn metrics(req: &Request, server: Data<&Arc<Server>>) -> Response {
+    if let Err(refused) = server.caller(req, Media::Json).await {
+        server.state.metrics.request("/metrics", refused.status().as_u16());
+        return refused;
+    }
     server.state.metrics.request("/metrics", 200);
     Response::builder()
         .content_type("text/plain; version=0.0.4; charset=utf-8")

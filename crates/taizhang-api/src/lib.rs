@@ -9,14 +9,17 @@
 //! - [`http::routes`] serves the schema; see DESIGN.md §6 for the contract.
 #![forbid(unsafe_code)]
 
+pub mod access;
 pub mod error;
 mod graphiql;
 pub mod http;
+mod limiter;
 mod limits;
 mod metrics;
 mod mutation;
 mod query;
 mod subscription;
+mod tokens;
 mod types;
 
 use std::sync::Arc;
@@ -24,10 +27,10 @@ use std::time::Duration;
 
 use async_graphql::{Context, Schema};
 use taizhang_app::Ledger;
-use taizhang_core::Actor;
 use taizhang_read::policy::PolicySet;
 use taizhang_read::{AsOf, Projector, ReadModel};
-use taizhang_store::{AnyStore, Position};
+use taizhang_store::tokens::TokenStore;
+use taizhang_store::{AnyStore, Position, StoreError};
 
 pub use limits::Limits;
 pub use metrics::Metrics;
@@ -46,12 +49,18 @@ pub struct ApiState {
     pub ledger: Arc<Ledger<AnyStore>>,
     pub projector: Arc<Projector<AnyStore>>,
     pub policies: PolicySet,
+    pub tokens: TokenStore,
     pub metrics: Metrics,
 }
 
 impl ApiState {
-    pub fn new(ledger: Arc<Ledger<AnyStore>>, projector: Arc<Projector<AnyStore>>, policies: PolicySet) -> Self {
-        Self { ledger, projector, policies, metrics: Metrics::default() }
+    pub fn new(
+        ledger: Arc<Ledger<AnyStore>>,
+        projector: Arc<Projector<AnyStore>>,
+        policies: PolicySet,
+    ) -> Result<Self, StoreError> {
+        let tokens = TokenStore::of(ledger.store())?;
+        Ok(Self { ledger, projector, policies, tokens, metrics: Metrics::default() })
     }
 
     pub fn store(&self) -> &Arc<AnyStore> {
@@ -74,12 +83,6 @@ impl ApiState {
 /// The state a resolver runs with.
 pub(crate) fn state<'a>(ctx: &Context<'a>) -> &'a Arc<ApiState> {
     ctx.data_unchecked::<Arc<ApiState>>()
-}
-
-/// Who sends the request. Until API tokens exist (issue 5) every request acts as an
-/// administrator; the server therefore listens on loopback unless told otherwise.
-pub(crate) fn actor(_: &Context<'_>) -> Actor {
-    Actor { role: taizhang_core::Role::Admin, token: None }
 }
 
 /// The schema over `state`, with `limits` applied.

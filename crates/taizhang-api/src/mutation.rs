@@ -9,12 +9,14 @@ use taizhang_core::*;
 use taizhang_store::AppendOutcome;
 use time::Date;
 
+use crate::access::{self, Need, Permission};
 use crate::error::{self, invalid};
+use crate::tokens::TokenMutations;
 use crate::types::*;
-use crate::{actor, state, READ_YOUR_WRITES_WAIT};
+use crate::{state, READ_YOUR_WRITES_WAIT};
 
 #[derive(MergedObject, Default)]
-pub struct Mutation(UnitMutations, MemberMutations, OutingMutations, ReviewMutations);
+pub struct Mutation(UnitMutations, MemberMutations, OutingMutations, ReviewMutations, TokenMutations);
 
 /// Validates and applies `command`, then waits until the read model reflects it.
 async fn execute(
@@ -23,7 +25,8 @@ async fn execute(
     command: Command,
 ) -> async_graphql::Result<AppendOutcome> {
     let state = state(ctx);
-    let mut context = CommandContext::new(actor(ctx));
+    let principal = access::principal(ctx)?;
+    let mut context = CommandContext { scope: principal.scope(), ..CommandContext::new(principal.actor()) };
     if let Some(id) = command_id {
         context.command_id = id;
     }
@@ -130,6 +133,7 @@ pub struct UnitMutations;
 
 #[Object]
 impl UnitMutations {
+    #[graphql(guard = "Need(Permission::ManageUnits)")]
     async fn register_unit(
         &self,
         ctx: &Context<'_>,
@@ -147,6 +151,7 @@ impl UnitMutations {
         unit_payload(ctx, outcome, None).await
     }
 
+    #[graphql(guard = "Need(Permission::ManageUnits)")]
     async fn rename_unit(
         &self,
         ctx: &Context<'_>,
@@ -160,6 +165,7 @@ impl UnitMutations {
     }
 
     /// Moves a unit to another region or parent unit.
+    #[graphql(guard = "Need(Permission::ManageUnits)")]
     async fn move_unit(
         &self,
         ctx: &Context<'_>,
@@ -212,6 +218,7 @@ pub struct MemberMutations;
 #[Object]
 impl MemberMutations {
     /// Registers a member; personal data is sealed under a key of their own.
+    #[graphql(guard = "Need(Permission::WriteRecords)")]
     async fn register_member(
         &self,
         ctx: &Context<'_>,
@@ -235,6 +242,7 @@ impl MemberMutations {
         member_payload(ctx, outcome, None).await
     }
 
+    #[graphql(guard = "Need(Permission::WriteRecords)")]
     async fn transfer_member(
         &self,
         ctx: &Context<'_>,
@@ -249,6 +257,7 @@ impl MemberMutations {
 
     /// Destroys the member's key: personal data becomes unreadable everywhere, hours
     /// still count.
+    #[graphql(guard = "Need(Permission::EraseMembers)")]
     async fn erase_member(
         &self,
         ctx: &Context<'_>,
@@ -373,6 +382,7 @@ pub struct OutingMutations;
 
 #[Object]
 impl OutingMutations {
+    #[graphql(guard = "Need(Permission::WriteRecords)")]
     async fn register_outing(
         &self,
         ctx: &Context<'_>,
@@ -390,6 +400,7 @@ impl OutingMutations {
     }
 
     /// Corrects an outing; the earlier record stays in its history.
+    #[graphql(guard = "Need(Permission::WriteRecords)")]
     async fn amend_outing(
         &self,
         ctx: &Context<'_>,
@@ -409,6 +420,7 @@ impl OutingMutations {
     }
 
     /// Voids an outing registered by mistake; it stays in the ledger, struck out.
+    #[graphql(guard = "Need(Permission::WriteRecords)")]
     async fn void_outing(
         &self,
         ctx: &Context<'_>,
@@ -451,6 +463,7 @@ pub struct ReviewMutations;
 
 #[Object]
 impl ReviewMutations {
+    #[graphql(guard = "Need(Permission::Review)")]
     async fn verify_outing(
         &self,
         ctx: &Context<'_>,
@@ -467,6 +480,7 @@ impl ReviewMutations {
         outing_payload(ctx, outcome, Some(outing)).await
     }
 
+    #[graphql(guard = "Need(Permission::Review)")]
     async fn record_evaluation(
         &self,
         ctx: &Context<'_>,

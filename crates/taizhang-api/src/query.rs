@@ -10,12 +10,14 @@ use taizhang_read::ledger::{self, PageRequest};
 use taizhang_read::report::{self, Bucket, GroupBy, ReportQuery, Scope};
 use taizhang_store::{chain, EventStore, Position, RecordedEvent, StoreError};
 
+use crate::access::{Need, Permission};
 use crate::error::{self, invalid, not_found};
 use crate::state;
+use crate::tokens::TokenQueries;
 use crate::types::*;
 
 #[derive(MergedObject, Default)]
-pub struct Query(UnitQueries, MemberQueries, OutingQueries, ReportQueries, AuditQueries);
+pub struct Query(UnitQueries, MemberQueries, OutingQueries, ReportQueries, AuditQueries, TokenQueries);
 
 #[derive(Default)]
 pub struct UnitQueries;
@@ -23,6 +25,7 @@ pub struct UnitQueries;
 #[Object]
 impl UnitQueries {
     /// One unit, as known at the as-of position.
+    #[graphql(guard = "Need(Permission::ReadDirectory)")]
     async fn unit(
         &self,
         ctx: &Context<'_>,
@@ -36,7 +39,10 @@ impl UnitQueries {
     }
 
     /// Every unit, in order of id (registration time).
-    #[graphql(complexity = "first.unwrap_or(20).max(0) as usize * child_complexity")]
+    #[graphql(
+        guard = "Need(Permission::ReadDirectory)",
+        complexity = "first.unwrap_or(20).max(0) as usize * child_complexity"
+    )]
     async fn units(
         &self,
         ctx: &Context<'_>,
@@ -62,6 +68,7 @@ pub struct MemberQueries;
 
 #[Object]
 impl MemberQueries {
+    #[graphql(guard = "Need(Permission::ReadRecords)")]
     async fn member(
         &self,
         ctx: &Context<'_>,
@@ -80,6 +87,7 @@ pub struct OutingQueries;
 
 #[Object]
 impl OutingQueries {
+    #[graphql(guard = "Need(Permission::ReadRecords)")]
     async fn outing(
         &self,
         ctx: &Context<'_>,
@@ -94,7 +102,10 @@ impl OutingQueries {
 
     /// A unit's ledger (台账): its outings in registration order, corrections beside
     /// what they correct, running totals.
-    #[graphql(complexity = "first.unwrap_or(20).max(0) as usize * child_complexity")]
+    #[graphql(
+        guard = "Need(Permission::ReadRecords)",
+        complexity = "first.unwrap_or(20).max(0) as usize * child_complexity"
+    )]
     async fn unit_ledger(
         &self,
         ctx: &Context<'_>,
@@ -111,7 +122,10 @@ impl OutingQueries {
     }
 
     /// A member's ledger: the outings they served in, with their own hours.
-    #[graphql(complexity = "first.unwrap_or(20).max(0) as usize * child_complexity")]
+    #[graphql(
+        guard = "Need(Permission::ReadRecords)",
+        complexity = "first.unwrap_or(20).max(0) as usize * child_complexity"
+    )]
     async fn member_ledger(
         &self,
         ctx: &Context<'_>,
@@ -290,6 +304,7 @@ pub struct ReportQueries;
 impl ReportQueries {
     /// Outings, volunteers, hours and participation, grouped and bucketed.
     #[allow(clippy::too_many_arguments)]
+    #[graphql(guard = "Need(Permission::ReadReports)")]
     async fn report(
         &self,
         ctx: &Context<'_>,
@@ -343,6 +358,7 @@ impl ReportQueries {
     /// A member's or a unit's eligibility under a policy, with every criterion's
     /// required and actual value and the outings behind it.
     #[allow(clippy::too_many_arguments)]
+    #[graphql(guard = "Need(Permission::ReadRecords)")]
     async fn eligibility(
         &self,
         ctx: &Context<'_>,
@@ -430,6 +446,7 @@ impl ReportQueries {
     }
 
     /// The award policies loaded (built-in and from the policy directory).
+    #[graphql(guard = "Need(Permission::ReadDirectory)")]
     async fn policies(&self, ctx: &Context<'_>) -> Vec<PolicyInfo> {
         state(ctx)
             .policies
@@ -515,7 +532,10 @@ pub struct AuditQueries;
 impl AuditQueries {
     /// The log itself, by position, optionally one stream only (`unit-…`, `member-…`,
     /// `outing-…`). The cursor is the position.
-    #[graphql(complexity = "first.unwrap_or(20).max(0) as usize * child_complexity")]
+    #[graphql(
+        guard = "Need(Permission::ReadAudit)",
+        complexity = "first.unwrap_or(20).max(0) as usize * child_complexity"
+    )]
     async fn events(
         &self,
         ctx: &Context<'_>,
@@ -556,6 +576,7 @@ impl AuditQueries {
     }
 
     /// Walks the hash chain from the first event.
+    #[graphql(guard = "Need(Permission::ReadAudit)")]
     async fn verify_chain(&self, ctx: &Context<'_>) -> async_graphql::Result<ChainReport> {
         match chain::verify(state(ctx).store().as_ref(), |_| {}).await {
             Ok(r) => Ok(ChainReport {
@@ -576,6 +597,7 @@ impl AuditQueries {
         }
     }
 
+    #[graphql(guard = "Need(Permission::ReadDirectory)")]
     async fn head(&self, ctx: &Context<'_>) -> LogHead {
         let state = state(ctx);
         LogHead { position: state.store().head(), projected: state.projector.position() }

@@ -11,6 +11,7 @@ use futures_util::Stream;
 use taizhang_core::*;
 use taizhang_store::{EventStore, Position, RecordedEvent, Subscription as Feed};
 
+use crate::access::{Need, Permission};
 use crate::error::{self, invalid};
 use crate::query::LogEvent;
 use crate::types::{parse_id, Outing};
@@ -100,6 +101,7 @@ where
 impl Subscription {
     /// Every new event from `fromPosition` on (default: the next one), optionally only
     /// one stream's or one unit's.
+    #[graphql(guard = "Need(Permission::ReadAudit)")]
     async fn events(
         &self,
         ctx: &Context<'_>,
@@ -125,6 +127,7 @@ impl Subscription {
     }
 
     /// Each change to a line of `unit`'s ledger, with the outing as it stands after it.
+    #[graphql(guard = "Need(Permission::ReadRecords)")]
     async fn unit_ledger(
         &self,
         ctx: &Context<'_>,

@@ -17,6 +17,7 @@ use taizhang_read::{AsOf, ReadModel};
 use taizhang_store::{AppendOutcome, Position};
 use time::{Date, OffsetDateTime};
 
+use crate::access::{self, Need, Permission};
 use crate::error::{self, invalid};
 use crate::{state, ApiState};
 
@@ -162,6 +163,18 @@ pub enum RoleName {
     Operator,
 }
 
+impl From<RoleName> for Role {
+    fn from(role: RoleName) -> Self {
+        match role {
+            RoleName::Admin => Role::Admin,
+            RoleName::Clerk => Role::Clerk,
+            RoleName::Reviewer => Role::Reviewer,
+            RoleName::Viewer => Role::Viewer,
+            RoleName::Operator => Role::Operator,
+        }
+    }
+}
+
 impl From<Role> for RoleName {
     fn from(role: Role) -> Self {
         match role {
@@ -232,7 +245,10 @@ impl Unit {
     }
 
     /// Members who belonged to the unit, in order of joining.
-    #[graphql(complexity = "first.unwrap_or(20).max(0) as usize * child_complexity")]
+    #[graphql(
+        guard = "Need(Permission::ReadRecords)",
+        complexity = "first.unwrap_or(20).max(0) as usize * child_complexity"
+    )]
     async fn members(
         &self,
         ctx: &Context<'_>,
@@ -333,8 +349,15 @@ impl Member {
         }
     }
 
-    /// Name and contact details, opened with the member's key; null once erased.
+    /// Name and contact details, opened with the member's key; null once erased. A
+    /// clerk sees those of their own units' members only.
+    #[graphql(guard = "Need(Permission::ReadPersonal)")]
     async fn personal(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<PersonalInfo>> {
+        let principal = access::principal(ctx)?;
+        if !self.unit_id.is_some_and(|unit| principal.reaches(Permission::ReadPersonal, unit)) {
+            let refused = access::forbidden(principal.role, Permission::ReadPersonal);
+            return Err(error::with(refused, "reason", "the member belongs to a unit outside this token's scope"));
+        }
         let loader = ctx.data_unchecked::<DataLoader<PersonalLoader>>();
         Ok(loader.load_one(self.member_id).await?.flatten())
     }

@@ -15,9 +15,10 @@ use async_graphql::{EmptyMutation, EmptySubscription, Object, Schema, SimpleObje
 use poem::listener::{Acceptor, Listener, TcpListener};
 use serde_json::json;
 use taizhang_api::{ApiState, Limits};
-use taizhang_core::{MemberId, UnitId};
+use taizhang_core::{MemberId, Role, UnitId};
 use taizhang_read::policy::PolicySet;
 use taizhang_read::Projector;
+use taizhang_store::tokens::NewToken;
 use taizhang_store::{AnyStore, EventStore};
 
 use crate::report;
@@ -39,14 +40,19 @@ pub async fn http(dir: &Path, events: usize) -> Result<()> {
     let projector = Projector::open(store.clone(), None).await?;
     tokio::spawn(projector.clone().run());
     let pairs = unit_members(&projector);
-    let state = Arc::new(ApiState::new(ledger, projector, PolicySet::built_in()));
+    let state = Arc::new(ApiState::new(ledger, projector, PolicySet::built_in())?);
+    let new = NewToken { name: "bench".into(), role: Role::Admin, units: vec![], expires_at: None };
+    let token = state.tokens.create(store.as_ref(), new, time::OffsetDateTime::now_utc()).await?.secret;
     let limits = Limits::default();
     let schema = taizhang_api::schema(state.clone(), &limits);
     let taizhang = serve(taizhang_api::http::routes(schema, state, limits)).await?;
     let bare = serve(async_graphql_poem::GraphQL::new(bare_schema())).await?;
     report("http.events", store.head() as f64, "events", None);
 
-    let client = reqwest::Client::builder().pool_max_idle_per_host(CONNECTIONS * 2).build()?;
+    // Every request carries the token, to both servers alike.
+    let mut headers = reqwest::header::HeaderMap::new();
+    headers.insert(reqwest::header::AUTHORIZATION, format!("Bearer {}", token.expose()).parse()?);
+    let client = reqwest::Client::builder().default_headers(headers).pool_max_idle_per_host(CONNECTIONS * 2).build()?;
     let ledger_body = json!({ "query": LEDGER_QUERY, "variables": { "unit": unit.to_string() } }).to_string();
     let bare_body = json!({ "query": BARE_QUERY }).to_string();
     // Both answers carry 50 lines; check once that they are alike in size.

@@ -1,0 +1,265 @@
+//! Who may do what: the one role table of the API.
+//!
+//! Every guarded field declares, next to itself, the [`Permission`] it needs
+//! (`#[graphql(guard = "Need(Permission::…)")]`). [`RULES`] says which roles hold each
+//! permission and lists the fields that need it; the README's role matrix is generated
+//! from it ([`role_table_markdown`]) and the matrix test checks every listed field,
+//! under every role, against it. A clerk's permissions hold only for their own units:
+//! writes are checked by the command side against the loaded records
+//! ([`taizhang_app::CommandContext::scope`]), personal fields where they resolve.
+
+use std::sync::Arc;
+
+use async_graphql::{Context, Guard};
+use taizhang_core::{Actor, Role, UnitId};
+use uuid::Uuid;
+
+use crate::error::{self, Code};
+
+/// The caller of a request, as their token says.
+#[derive(Clone, Debug)]
+pub struct Principal {
+    pub token: Uuid,
+    pub role: Role,
+    /// A clerk's units; empty for the other roles.
+    pub units: Arc<[UnitId]>,
+}
+
+impl Principal {
+    pub fn actor(&self) -> Actor {
+        Actor { role: self.role, token: Some(self.token) }
+    }
+
+    /// The units the caller may write for, when limited.
+    pub fn scope(&self) -> Option<Arc<[UnitId]>> {
+        (self.role == Role::Clerk).then(|| self.units.clone())
+    }
+
+    /// True when `unit`'s records are within the caller's reach for `permission`.
+    pub fn reaches(&self, permission: Permission, unit: UnitId) -> bool {
+        match permission.grant(self.role) {
+            Grant::Yes => true,
+            Grant::OwnUnits => self.units.contains(&unit),
+            Grant::No => false,
+        }
+    }
+}
+
+/// What a field or mutation needs.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub enum Permission {
+    ReadDirectory,
+    ReadReports,
+    ReadRecords,
+    ReadPersonal,
+    ReadAudit,
+    ManageUnits,
+    WriteRecords,
+    EraseMembers,
+    Review,
+    ManageTokens,
+}
+
+/// Whether a role holds a permission.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub enum Grant {
+    No,
+    Yes,
+    /// Only for the units of the clerk's token (and their members and outings).
+    OwnUnits,
+}
+
+/// One line of the role table.
+pub struct Rule {
+    pub permission: Permission,
+    pub summary: &'static str,
+    pub admin: Grant,
+    pub clerk: Grant,
+    pub reviewer: Grant,
+    pub viewer: Grant,
+    /// Every field that needs the permission, as `Type.field`.
+    pub fields: &'static [&'static str],
+}
+
+use Grant::{No, OwnUnits, Yes};
+
+/// The role table. Fields not listed here need only a valid token.
+pub const RULES: &[Rule] = &[
+    Rule {
+        permission: Permission::ReadDirectory,
+        summary: "the unit directory, the award policies, the log head, who one is",
+        admin: Yes,
+        clerk: Yes,
+        reviewer: Yes,
+        viewer: Yes,
+        fields: &["Query.unit", "Query.units", "Query.policies", "Query.head", "Query.me"],
+    },
+    Rule {
+        permission: Permission::ReadReports,
+        summary: "summary reports (aggregates, no personal fields)",
+        admin: Yes,
+        clerk: Yes,
+        reviewer: Yes,
+        viewer: Yes,
+        fields: &["Query.report"],
+    },
+    Rule {
+        permission: Permission::ReadRecords,
+        summary: "members, outings, ledgers and award eligibility",
+        admin: Yes,
+        clerk: Yes,
+        reviewer: Yes,
+        viewer: No,
+        fields: &[
+            "Query.member",
+            "Query.outing",
+            "Query.unitLedger",
+            "Query.memberLedger",
+            "Query.eligibility",
+            "Unit.members",
+            "Subscription.unitLedger",
+        ],
+    },
+    Rule {
+        permission: Permission::ReadPersonal,
+        summary: "members' personal data (name, identity number, phone, birth date)",
+        admin: Yes,
+        clerk: OwnUnits,
+        reviewer: Yes,
+        viewer: No,
+        fields: &["Member.personal"],
+    },
+    Rule {
+        permission: Permission::ReadAudit,
+        summary: "the event log and chain verification",
+        admin: Yes,
+        clerk: No,
+        reviewer: Yes,
+        viewer: No,
+        fields: &["Query.events", "Query.verifyChain", "Subscription.events"],
+    },
+    Rule {
+        permission: Permission::ManageUnits,
+        summary: "registering, renaming and moving units",
+        admin: Yes,
+        clerk: No,
+        reviewer: No,
+        viewer: No,
+        fields: &["Mutation.registerUnit", "Mutation.renameUnit", "Mutation.moveUnit"],
+    },
+    Rule {
+        permission: Permission::WriteRecords,
+        summary: "registering and transferring members; registering, amending and voiding outings",
+        admin: Yes,
+        clerk: OwnUnits,
+        reviewer: No,
+        viewer: No,
+        fields: &[
+            "Mutation.registerMember",
+            "Mutation.transferMember",
+            "Mutation.registerOuting",
+            "Mutation.amendOuting",
+            "Mutation.voidOuting",
+        ],
+    },
+    Rule {
+        permission: Permission::EraseMembers,
+        summary: "erasing members' personal data",
+        admin: Yes,
+        clerk: No,
+        reviewer: No,
+        viewer: No,
+        fields: &["Mutation.eraseMember"],
+    },
+    Rule {
+        permission: Permission::Review,
+        summary: "verifying outings and recording evaluations",
+        admin: Yes,
+        clerk: No,
+        reviewer: Yes,
+        viewer: No,
+        fields: &["Mutation.verifyOuting", "Mutation.recordEvaluation"],
+    },
+    Rule {
+        permission: Permission::ManageTokens,
+        summary: "creating, listing and revoking API tokens",
+        admin: Yes,
+        clerk: No,
+        reviewer: No,
+        viewer: No,
+        fields: &["Query.tokens", "Mutation.createToken", "Mutation.revokeToken"],
+    },
+];
+
+impl Permission {
+    pub fn rule(self) -> &'static Rule {
+        RULES.iter().find(|r| r.permission == self).expect("every permission has a rule")
+    }
+
+    pub fn grant(self, role: Role) -> Grant {
+        let rule = self.rule();
+        match role {
+            Role::Admin => rule.admin,
+            Role::Clerk => rule.clerk,
+            Role::Reviewer => rule.reviewer,
+            Role::Viewer => rule.viewer,
+            Role::Operator => No,
+        }
+    }
+
+    /// The roles that hold it, for error messages.
+    fn holders(self) -> String {
+        let roles: Vec<&str> = Role::API.into_iter().filter(|r| self.grant(*r) != No).map(Role::as_str).collect();
+        roles.join(", ")
+    }
+}
+
+/// The caller of the request; `UNAUTHENTICATED` when there is none (the HTTP layer
+/// refuses such requests before they run; this covers other ways in).
+pub fn principal<'a>(ctx: &Context<'a>) -> async_graphql::Result<&'a Principal> {
+    ctx.data_opt::<Principal>().ok_or_else(|| error::coded(Code::Unauthenticated, "send Authorization: Bearer <token>"))
+}
+
+/// The guard of a field: the caller's role must hold the permission (for a clerk, the
+/// unit check follows where the unit is known).
+pub struct Need(pub Permission);
+
+impl Guard for Need {
+    async fn check(&self, ctx: &Context<'_>) -> async_graphql::Result<()> {
+        let principal = principal(ctx)?;
+        match self.0.grant(principal.role) {
+            No => Err(forbidden(principal.role, self.0)),
+            Yes | OwnUnits => Ok(()),
+        }
+    }
+}
+
+pub fn forbidden(role: Role, permission: Permission) -> async_graphql::Error {
+    let message =
+        format!("a {role} token has no access to {} (roles: {})", permission.rule().summary, permission.holders());
+    error::with(error::coded(Code::Forbidden, message), "role", role.as_str())
+}
+
+/// The README's role matrix, generated from [`RULES`].
+pub fn role_table_markdown() -> String {
+    let cell = |g: Grant| match g {
+        Yes => "yes",
+        OwnUnits => "own units",
+        No => "—",
+    };
+    let mut out = String::from("| permission | admin | clerk | reviewer | viewer | fields |\n");
+    out.push_str("|---|---|---|---|---|---|\n");
+    for rule in RULES {
+        let fields: Vec<String> = rule.fields.iter().map(|f| format!("`{f}`")).collect();
+        out.push_str(&format!(
+            "| {} | {} | {} | {} | {} | {} |\n",
+            rule.summary,
+            cell(rule.admin),
+            cell(rule.clerk),
+            cell(rule.reviewer),
+            cell(rule.viewer),
+            fields.join(", ")
+        ));
+    }
+    out
+}

@@ -1,0 +1,97 @@
+//! Slows down guessing: an address that keeps presenting bad tokens waits longer and
+//! longer for each refusal, while requests with good tokens are never held. Memory is
+//! bounded: at most [`MAX_ADDRESSES`] addresses are remembered, idle ones are forgotten.
+
+use std::collections::HashMap;
+use std::net::IpAddr;
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+/// Bad tokens an address may present before its refusals are held back (a person
+/// mistyping or a client with a stale token should not notice).
+const FREE_FAILURES: u32 = 5;
+/// The hold on the first refusal past the free ones; it doubles with each further one.
+const FIRST_HOLD: Duration = Duration::from_millis(100);
+const MAX_HOLD: Duration = Duration::from_secs(10);
+/// An address with no failure for this long starts over.
+const FORGET_AFTER: Duration = Duration::from_secs(600);
+const MAX_ADDRESSES: usize = 10_000;
+
+struct Strikes {
+    failures: u32,
+    last: Instant,
+}
+
+#[derive(Default)]
+pub(crate) struct Limiter {
+    strikes: Mutex<HashMap<IpAddr, Strikes>>,
+}
+
+/// How long the `failures`-th refusal in a row is held.
+fn hold(failures: u32) -> Duration {
+    match failures.checked_sub(FREE_FAILURES + 1) {
+        None => Duration::ZERO,
+        Some(past) => FIRST_HOLD.saturating_mul(1u32 << past.min(16)).min(MAX_HOLD),
+    }
+}
+
+impl Limiter {
+    /// Records a bad token from `address` at `now`; answers how long to hold the refusal.
+    pub(crate) fn failure(&self, address: IpAddr, now: Instant) -> Duration {
+        let mut strikes = self.strikes.lock().expect("limiter lock");
+        if strikes.len() >= MAX_ADDRESSES && !strikes.contains_key(&address) {
+            strikes.retain(|_, s| now.duration_since(s.last) < FORGET_AFTER);
+            if strikes.len() >= MAX_ADDRESSES {
+                let oldest = strikes.iter().min_by_key(|(_, s)| s.last).map(|(a, _)| *a);
+                strikes.remove(&oldest.expect("the map is full, so not empty"));
+            }
+        }
+        let entry = strikes.entry(address).or_insert(Strikes { failures: 0, last: now });
+        if now.duration_since(entry.last) >= FORGET_AFTER {
+            entry.failures = 0;
+        }
+        entry.failures = entry.failures.saturating_add(1);
+        entry.last = now;
+        hold(entry.failures)
+    }
+
+    #[cfg(test)]
+    fn remembered(&self) -> usize {
+        self.strikes.lock().unwrap().len()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn address(n: u32) -> IpAddr {
+        IpAddr::from(n.to_be_bytes())
+    }
+
+    #[test]
+    fn refusals_are_held_longer_and_longer_per_address() {
+        let limiter = Limiter::default();
+        let t = Instant::now();
+        let holds: Vec<Duration> = (0..9).map(|_| limiter.failure(address(1), t)).collect();
+        let ms = |n| Duration::from_millis(n);
+        assert_eq!(holds, [0, 0, 0, 0, 0, 100, 200, 400, 800].map(ms));
+        for _ in 0..20 {
+            limiter.failure(address(1), t);
+        }
+        assert_eq!(limiter.failure(address(1), t), MAX_HOLD);
+        // Another address is not affected, and a quiet address starts over.
+        assert_eq!(limiter.failure(address(2), t), Duration::ZERO);
+        assert_eq!(limiter.failure(address(1), t + FORGET_AFTER), Duration::ZERO);
+    }
+
+    #[test]
+    fn memory_stays_bounded() {
+        let limiter = Limiter::default();
+        let t = Instant::now();
+        for n in 0..(MAX_ADDRESSES as u32 + 500) {
+            limiter.failure(address(n), t + Duration::from_millis(n.into()));
+        }
+        assert_eq!(limiter.remembered(), MAX_ADDRESSES);
+    }
+}
