@@ -75,8 +75,11 @@ enum Commands {
     Schema {
         /// Instead, write the JSON Schema of every event payload into this directory
         /// (schema/events).
-        #[arg(long)]
+        #[arg(long, conflicts_with = "roles")]
         events: Option<PathBuf>,
+        /// Instead, print the role table (Markdown), as the README holds it.
+        #[arg(long)]
+        roles: bool,
     },
     /// Walk the hash chain from the first event and name the first bad position.
     Verify,
@@ -175,11 +178,15 @@ fn run(cli: Cli) -> Result<()> {
     runtime.block_on(async {
         match &cli.command {
             Commands::Policies => return policies(&cli),
-            Commands::Schema { events: None } => {
+            Commands::Schema { roles: true, .. } => {
+                print!("{}", taizhang_api::access::role_table_markdown());
+                return Ok(());
+            }
+            Commands::Schema { events: None, .. } => {
                 print!("{}", taizhang_api::sdl());
                 return Ok(());
             }
-            Commands::Schema { events: Some(dir) } => return write_event_schemas(dir),
+            Commands::Schema { events: Some(dir), .. } => return write_event_schemas(dir),
             _ => {}
         }
         let store = open_store(&cli).await?;

@@ -3,12 +3,8 @@
 
 mod support;
 
-use std::time::Duration;
-
-use futures_util::{SinkExt, StreamExt};
 use serde_json::{json, Value};
-use support::Server;
-use tokio_tungstenite::tungstenite::Message;
+use support::{Server, WsClient};
 
 const REGISTER_UNIT: &str = r#"mutation($input: RegisterUnitInput!, $commandId: UUID) {
   registerUnit(input: $input, commandId: $commandId) { receipt { position duplicate commandId } unit { id name industry region } }
@@ -368,57 +364,6 @@ async fn http_follows_the_graphql_over_http_specification() {
     assert_eq!(server.head().await, 0, "nothing was written");
 }
 
-/// A graphql-transport-ws client.
-struct WsClient {
-    socket: tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>,
-}
-
-impl WsClient {
-    async fn connect(server: &Server) -> Self {
-        use tokio_tungstenite::tungstenite::client::IntoClientRequest;
-        let mut request =
-            format!("{}/graphql/ws", server.url.replace("http://", "ws://")).into_client_request().unwrap();
-        request.headers_mut().insert("sec-websocket-protocol", "graphql-transport-ws".parse().unwrap());
-        let (socket, response) = tokio_tungstenite::connect_async(request).await.unwrap();
-        assert_eq!(response.headers()["sec-websocket-protocol"], "graphql-transport-ws");
-        let mut client = Self { socket };
-        let authorization = format!("Bearer {}", server.admin);
-        client.send(json!({ "type": "connection_init", "payload": { "Authorization": authorization } })).await;
-        assert_eq!(client.receive().await["type"], "connection_ack");
-        client
-    }
-
-    async fn send(&mut self, message: Value) {
-        self.socket.send(Message::Text(message.to_string().into())).await.unwrap();
-    }
-
-    async fn receive(&mut self) -> Value {
-        loop {
-            let message = tokio::time::timeout(Duration::from_secs(10), self.socket.next())
-                .await
-                .expect("a message within 10 s")
-                .unwrap()
-                .unwrap();
-            if let Message::Text(text) = message {
-                return serde_json::from_str(&text).unwrap();
-            }
-        }
-    }
-
-    async fn subscribe(&mut self, id: &str, query: &str, variables: Value) {
-        self.send(json!({ "id": id, "type": "subscribe", "payload": { "query": query, "variables": variables } }))
-            .await;
-    }
-
-    /// The next `next` message's data.
-    async fn next_data(&mut self) -> Value {
-        let message = self.receive().await;
-        assert_eq!(message["type"], "next", "{message}");
-        assert!(message["payload"].get("errors").is_none(), "{message}");
-        message["payload"]["data"].clone()
-    }
-}
-
 #[tokio::test]
 async fn subscriptions_deliver_every_event_in_order_across_a_reconnect() {
     let server = Server::start();
@@ -427,10 +372,10 @@ async fn subscriptions_deliver_every_event_in_order_across_a_reconnect() {
     let member = register_member(&server, &unit, "陈七").await;
 
     let events = "subscription($from: Int) { events(fromPosition: $from) { position type stream } }";
-    let mut client = WsClient::connect(&server).await;
+    let mut client = WsClient::connect(&server, &server.admin).await;
     client.subscribe("all", events, json!({ "from": 1 })).await;
     let ledger = "subscription($unit: ID!) { unitLedger(unit: $unit) { position type outing { hours voided } } }";
-    let mut ledger_client = WsClient::connect(&server).await;
+    let mut ledger_client = WsClient::connect(&server, &server.admin).await;
     ledger_client.subscribe("ledger", ledger, json!({ "unit": unit })).await;
 
     // Catch-up from position 1, then live.
@@ -462,7 +407,7 @@ async fn subscriptions_deliver_every_event_in_order_across_a_reconnect() {
     assert_eq!(change["outing"]["voided"], true);
 
     // Reconnect from the position after the last one seen: nothing missed, nothing twice.
-    let mut client = WsClient::connect(&server).await;
+    let mut client = WsClient::connect(&server, &server.admin).await;
     client.subscribe("again", events, json!({ "from": seen.last().unwrap() + 1 })).await;
     let head = server.head().await;
     while *seen.last().unwrap() < head {
@@ -471,7 +416,7 @@ async fn subscriptions_deliver_every_event_in_order_across_a_reconnect() {
     assert_eq!(seen, (1..=head).collect::<Vec<_>>());
 
     // A unit filter sees only that unit's events.
-    let mut filtered = WsClient::connect(&server).await;
+    let mut filtered = WsClient::connect(&server, &server.admin).await;
     filtered
         .subscribe(
             "unit",

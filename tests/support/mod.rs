@@ -3,8 +3,11 @@
 
 use std::io::{BufRead, BufReader};
 use std::process::{Child, Command, Stdio};
+use std::time::Duration;
 
+use futures_util::{SinkExt, StreamExt};
 use serde_json::{json, Value};
+use tokio_tungstenite::tungstenite::Message;
 
 /// A running server over its own data directory; killed when dropped.
 pub struct Server {
@@ -48,6 +51,15 @@ impl Server {
 
     /// A server over `dir` with more global options (`--store`, `--master-key-file`…).
     pub fn start_with(dir: tempfile::TempDir, options: &[&str]) -> Self {
+        Self::launch(dir, options, None)
+    }
+
+    /// A server that logs at debug level into `log`.
+    pub fn start_logging(dir: tempfile::TempDir, log: std::fs::File) -> Self {
+        Self::launch(dir, &[], Some(log))
+    }
+
+    fn launch(dir: tempfile::TempDir, options: &[&str], log: Option<std::fs::File>) -> Self {
         // Offline, against the data directory, as an operator would on a new install.
         let admin =
             taizhang(dir.path(), options, &["token", "create", "--role", "admin", "--name", "tests"]).trim().to_owned();
@@ -55,9 +67,9 @@ impl Server {
             .args(["--data", dir.path().to_str().unwrap()])
             .args(options)
             .args(["serve", "--listen", "127.0.0.1:0"])
-            .env("RUST_LOG", "warn")
+            .env("RUST_LOG", if log.is_some() { "debug" } else { "warn" })
             .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
+            .stderr(log.map_or_else(Stdio::inherit, Stdio::from))
             .spawn()
             .expect("taizhang starts");
         let mut line = String::new();
@@ -128,5 +140,70 @@ impl Drop for Server {
     fn drop(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
+    }
+}
+
+/// A graphql-transport-ws client.
+pub struct WsClient {
+    socket: tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>,
+}
+
+impl WsClient {
+    /// Connects and authenticates with `token`; panics unless acknowledged.
+    pub async fn connect(server: &Server, token: &str) -> Self {
+        let mut client = Self::open(server, Some(token)).await;
+        let ack = client.receive().await;
+        assert_eq!(ack["type"], "connection_ack", "{ack}");
+        client
+    }
+
+    /// Connects and sends `connection_init`, with `token` when given, without waiting.
+    pub async fn open(server: &Server, token: Option<&str>) -> Self {
+        use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+        let mut request =
+            format!("{}/graphql/ws", server.url.replace("http://", "ws://")).into_client_request().unwrap();
+        request.headers_mut().insert("sec-websocket-protocol", "graphql-transport-ws".parse().unwrap());
+        let (socket, response) = tokio_tungstenite::connect_async(request).await.unwrap();
+        assert_eq!(response.headers()["sec-websocket-protocol"], "graphql-transport-ws");
+        let mut client = Self { socket };
+        let payload = token.map_or(json!({}), |t| json!({ "Authorization": format!("Bearer {t}") }));
+        client.send(json!({ "type": "connection_init", "payload": payload })).await;
+        client
+    }
+
+    pub async fn send(&mut self, message: Value) {
+        self.socket.send(Message::Text(message.to_string().into())).await.unwrap();
+    }
+
+    /// The next message: text as JSON, a close frame as `{"close": code, "reason": …}`.
+    pub async fn receive(&mut self) -> Value {
+        loop {
+            let message = tokio::time::timeout(Duration::from_secs(10), self.socket.next())
+                .await
+                .expect("a message within 10 s")
+                .expect("the socket is open")
+                .unwrap();
+            match message {
+                Message::Text(text) => return serde_json::from_str(&text).unwrap(),
+                Message::Close(Some(frame)) => {
+                    return json!({ "close": u16::from(frame.code), "reason": frame.reason.to_string() })
+                }
+                Message::Close(None) => return json!({ "close": null }),
+                _ => {}
+            }
+        }
+    }
+
+    pub async fn subscribe(&mut self, id: &str, query: &str, variables: Value) {
+        self.send(json!({ "id": id, "type": "subscribe", "payload": { "query": query, "variables": variables } }))
+            .await;
+    }
+
+    /// The next `next` message's data.
+    pub async fn next_data(&mut self) -> Value {
+        let message = self.receive().await;
+        assert_eq!(message["type"], "next", "{message}");
+        assert!(message["payload"].get("errors").is_none(), "{message}");
+        message["payload"]["data"].clone()
     }
 }

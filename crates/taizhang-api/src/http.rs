@@ -159,7 +159,9 @@ impl Server {
             Err(e) => return Err(AuthFailure::Internal(error::internal(&e))),
         };
         tracing::info!(address = ?address, reason = %rejection, "refused a token");
-        if let Some(address) = address {
+        // Guesses are held back; an expired or revoked token is a real one, gone stale.
+        let guess = matches!(rejection, Rejection::Malformed | Rejection::Unknown);
+        if let Some(address) = address.filter(|_| guess) {
             let hold = self.limiter.failure(address, Instant::now());
             if !hold.is_zero() {
                 tokio::time::sleep(hold).await;

@@ -41,3 +41,18 @@ fn event_schemas_name_the_fields_events_have() {
     assert_eq!(schema["x-type-code"], 20);
     assert_eq!(schema["x-schema-version"], 2);
 }
+
+/// The README's role matrix is generated from the code's role table, which the access
+/// tests check field by field against what the server does.
+#[test]
+fn readme_role_table_is_current() {
+    let readme = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../../README.md")).unwrap();
+    let (begin, end) = ("<!-- role-table:begin -->\n", "<!-- role-table:end -->");
+    let table =
+        readme.split_once(begin).and_then(|(_, rest)| rest.split_once(end)).map(|(table, _)| table).unwrap_or_default();
+    assert!(
+        table == taizhang_api::access::role_table_markdown(),
+        "the README's role table is stale; replace it (between the role-table markers) with the output of \
+         `cargo run -- schema --roles`"
+    );
+}

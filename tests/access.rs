@@ -1,0 +1,441 @@
+//! Who may do what, against the real server: every query field, mutation and guarded
+//! object field of the role table, under every role and under no, an expired and a
+//! revoked token; a clerk's writes for another unit; subscriptions; the hold on bad
+//! tokens; and tokens kept out of logs, errors and the event log.
+
+mod support;
+
+use std::collections::BTreeSet;
+use std::time::{Duration, Instant};
+
+use serde_json::{json, Value};
+use support::{client_with, taizhang, Server, WsClient};
+use taizhang_api::access::{Grant, RULES};
+use taizhang_core::Role;
+
+/// Every field the role table lists, with the fields a request for it also needs (a
+/// guarded object field is reached through a query field).
+const CASES: &[(&str, &[&str])] = &[
+    ("Query.unit", &[]),
+    ("Query.units", &[]),
+    ("Query.policies", &[]),
+    ("Query.head", &[]),
+    ("Query.me", &[]),
+    ("Query.report", &[]),
+    ("Query.member", &[]),
+    ("Query.outing", &[]),
+    ("Query.unitLedger", &[]),
+    ("Query.memberLedger", &[]),
+    ("Query.eligibility", &[]),
+    ("Query.events", &[]),
+    ("Query.verifyChain", &[]),
+    ("Query.tokens", &[]),
+    ("Unit.members", &["Query.unit"]),
+    ("Member.personal", &["Query.member"]),
+    ("Mutation.registerUnit", &[]),
+    ("Mutation.renameUnit", &[]),
+    ("Mutation.moveUnit", &[]),
+    ("Mutation.registerMember", &[]),
+    ("Mutation.transferMember", &[]),
+    ("Mutation.eraseMember", &[]),
+    ("Mutation.registerOuting", &[]),
+    ("Mutation.amendOuting", &[]),
+    ("Mutation.voidOuting", &[]),
+    ("Mutation.verifyOuting", &[]),
+    ("Mutation.recordEvaluation", &[]),
+    ("Mutation.createToken", &[]),
+    ("Mutation.revokeToken", &[]),
+];
+
+fn grant(field: &str, role: Role) -> Grant {
+    let rule = RULES.iter().find(|r| r.fields.contains(&field)).unwrap_or_else(|| panic!("{field} has no rule"));
+    match role {
+        Role::Admin => rule.admin,
+        Role::Clerk => rule.clerk,
+        Role::Reviewer => rule.reviewer,
+        Role::Viewer => rule.viewer,
+        Role::Operator => Grant::No,
+    }
+}
+
+/// The records the requests work on: `own` and `second` are the clerk's units,
+/// `other` is not.
+struct World {
+    server: Server,
+    own: String,
+    second: String,
+    other: String,
+}
+
+const OUTING_DETAILS: &str =
+    r#"{ date: "2011-06-10", start: "09:00", end: "11:00", place: "十堰市五堰街道", category: "便民服务" }"#;
+
+impl World {
+    async fn unit(&self, name: &str) -> String {
+        let register = r#"mutation($name: String!) { registerUnit(input: { name: $name, industry: "医疗卫生", region: "茅箭区" }) { unit { id } } }"#;
+        self.server.ok(register, json!({ "name": name })).await["registerUnit"]["unit"]["id"]
+            .as_str()
+            .unwrap()
+            .to_owned()
+    }
+
+    async fn member(&self, unit: &str) -> String {
+        let register = r#"mutation($unit: ID!) { registerMember(input: { unit: $unit, joinedOn: "2011-01-01", personal: { name: "王俊", phone: "0719-8888888" } }) { member { id } } }"#;
+        self.server.ok(register, json!({ "unit": unit })).await["registerMember"]["member"]["id"]
+            .as_str()
+            .unwrap()
+            .to_owned()
+    }
+
+    /// An outing of `unit` with a member of its own; returns (outing, member).
+    async fn outing(&self, unit: &str) -> (String, String) {
+        let member = self.member(unit).await;
+        let register = format!(
+            r#"mutation($unit: ID!, $m: ID!) {{ registerOuting(input: {{ unit: $unit, details: {OUTING_DETAILS}, participants: [{{ member: $m }}] }}) {{ outing {{ id }} }} }}"#
+        );
+        let data = self.server.ok(&register, json!({ "unit": unit, "m": member })).await;
+        (data["registerOuting"]["outing"]["id"].as_str().unwrap().to_owned(), member)
+    }
+
+    /// A request exercising `field` on the records of `unit` (fresh ones for the
+    /// mutations, made by the admin), as (document, variables).
+    async fn request(&self, field: &str, unit: &str) -> (String, Value) {
+        let period = r#"{ first: "2011-01-01", last: "2011-12-31" }"#;
+        let simple = |q: &str| (q.to_owned(), json!({}));
+        match field {
+            "Query.unit" => ("query($u: ID!) { unit(id: $u) { name } }".into(), json!({ "u": unit })),
+            "Query.units" => simple("{ units(first: 5) { totalCount } }"),
+            "Query.policies" => simple("{ policies { name } }"),
+            "Query.head" => simple("{ head { position } }"),
+            "Query.me" => simple("{ me { role units } }"),
+            "Query.report" => (format!("{{ report(period: {period}) {{ rows {{ label outings }} }} }}"), json!({})),
+            "Query.member" => {
+                ("query($m: ID!) { member(id: $m) { joinedOn } }".into(), json!({ "m": self.member(unit).await }))
+            }
+            "Query.outing" => {
+                ("query($o: ID!) { outing(id: $o) { hours } }".into(), json!({ "o": self.outing(unit).await.0 }))
+            }
+            "Query.unitLedger" => {
+                ("query($u: ID!) { unitLedger(unit: $u, first: 5) { totalCount } }".into(), json!({ "u": unit }))
+            }
+            "Query.memberLedger" => (
+                "query($m: ID!) { memberLedger(member: $m) { totalCount } }".into(),
+                json!({ "m": self.outing(unit).await.1 }),
+            ),
+            "Query.eligibility" => (
+                format!(
+                    r#"query($m: ID!) {{ eligibility(policy: "star-volunteer", member: $m, period: {period}) {{ __typename }} }}"#
+                ),
+                json!({ "m": self.outing(unit).await.1 }),
+            ),
+            "Query.events" => simple("{ events(first: 3) { edges { node { position actor { role } } } } }"),
+            "Query.verifyChain" => simple("{ verifyChain { ok } }"),
+            "Query.tokens" => simple("{ tokens { id role } }"),
+            "Unit.members" => {
+                ("query($u: ID!) { unit(id: $u) { members(first: 5) { totalCount } } }".into(), json!({ "u": unit }))
+            }
+            "Member.personal" => (
+                "query($m: ID!) { member(id: $m) { personal { name phone } } }".into(),
+                json!({ "m": self.member(unit).await }),
+            ),
+            "Mutation.registerUnit" => simple(
+                r#"mutation { registerUnit(input: { name: "郧阳区税务局", industry: "税务", region: "郧阳区" }) { receipt { position } } }"#,
+            ),
+            "Mutation.renameUnit" => (
+                r#"mutation($u: ID!) { renameUnit(input: { unit: $u, name: "十堰市太和医院" }) { receipt { position } } }"#.into(),
+                json!({ "u": self.unit("改名前").await }),
+            ),
+            "Mutation.moveUnit" => (
+                r#"mutation($u: ID!) { moveUnit(input: { unit: $u, region: "张湾区" }) { receipt { position } } }"#.into(),
+                json!({ "u": self.unit("搬迁前").await }),
+            ),
+            "Mutation.registerMember" => (
+                r#"mutation($u: ID!) { registerMember(input: { unit: $u, joinedOn: "2011-02-01", personal: { name: "李娜" } }) { receipt { position } } }"#.into(),
+                json!({ "u": unit }),
+            ),
+            // Between two units of the clerk's scope (for the admin and the others too).
+            "Mutation.transferMember" => (
+                r#"mutation($m: ID!, $to: ID!) { transferMember(input: { member: $m, to: $to, effective: "2011-06-20" }) { receipt { position } } }"#.into(),
+                json!({ "m": self.member(unit).await, "to": if unit == self.other { &self.own } else { &self.second } }),
+            ),
+            "Mutation.eraseMember" => (
+                "mutation($m: ID!) { eraseMember(input: { member: $m }) { receipt { position } } }".into(),
+                json!({ "m": self.member(unit).await }),
+            ),
+            "Mutation.registerOuting" => (
+                format!(
+                    "mutation($u: ID!, $m: ID!) {{ registerOuting(input: {{ unit: $u, details: {OUTING_DETAILS}, participants: [{{ member: $m }}] }}) {{ receipt {{ position }} }} }}"
+                ),
+                json!({ "u": unit, "m": self.member(unit).await }),
+            ),
+            "Mutation.amendOuting" => {
+                let (outing, member) = self.outing(unit).await;
+                (
+                    format!(
+                        r#"mutation($o: ID!, $m: ID!) {{ amendOuting(input: {{ outing: $o, details: {OUTING_DETAILS}, participants: [{{ member: $m, hours: "1.5" }}], reason: "提前离开" }}) {{ receipt {{ position }} }} }}"#
+                    ),
+                    json!({ "o": outing, "m": member }),
+                )
+            }
+            "Mutation.voidOuting" => (
+                r#"mutation($o: ID!) { voidOuting(input: { outing: $o, reason: "活动取消" }) { receipt { position } } }"#.into(),
+                json!({ "o": self.outing(unit).await.0 }),
+            ),
+            "Mutation.verifyOuting" => (
+                "mutation($o: ID!) { verifyOuting(input: { outing: $o }) { receipt { position } } }".into(),
+                json!({ "o": self.outing(unit).await.0 }),
+            ),
+            "Mutation.recordEvaluation" => (
+                r#"mutation($m: ID!) { recordEvaluation(input: { member: $m, halfYear: "2011H1", publicScore: 90, leaderScore: 85 }) { receipt { position } } }"#.into(),
+                json!({ "m": self.member(unit).await }),
+            ),
+            "Mutation.createToken" => simple("mutation { createToken(input: { role: VIEWER }) { token { id } } }"),
+            "Mutation.revokeToken" => {
+                let token = self.server.ok("mutation { createToken(input: { role: VIEWER }) { token { id } } }", json!({})).await;
+                ("mutation($id: UUID!) { revokeToken(id: $id) { active } }".into(), json!({ "id": token["createToken"]["token"]["id"] }))
+            }
+            other => panic!("no request for {other}"),
+        }
+    }
+}
+
+/// The error codes of a response.
+fn codes(body: &Value) -> Vec<String> {
+    body["errors"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(|e| e["extensions"]["code"].as_str().unwrap_or("").to_owned())
+        .collect()
+}
+
+async fn world() -> (World, Vec<(Role, reqwest::Client)>, Vec<(&'static str, reqwest::Client)>) {
+    // An expired token: made offline, as an operator would, before the server starts.
+    let dir = tempfile::tempdir().unwrap();
+    let made = Instant::now();
+    let expired = taizhang(dir.path(), &[], &["token", "create", "--role", "reviewer", "--expires", "1s"]);
+    let server = Server::start_in(dir);
+    let mut w = World { server, own: String::new(), second: String::new(), other: String::new() };
+    w.own = w.unit("十堰市人民医院").await;
+    w.second = w.unit("十堰市太和医院").await;
+    w.other = w.unit("十堰市税务局").await;
+    let s = &w.server;
+    let roles = vec![
+        (Role::Admin, s.http.clone()),
+        (Role::Clerk, client_with(&s.token("CLERK", &[&w.own, &w.second], Some(30)).await)),
+        (Role::Reviewer, client_with(&s.token("REVIEWER", &[], None).await)),
+        (Role::Viewer, client_with(&s.token("VIEWER", &[], None).await)),
+    ];
+    let revoked = s.token("ADMIN", &[], None).await;
+    let me = s.post_with(&client_with(&revoked), "{ me { token } }", json!({})).await.1;
+    s.ok("mutation($id: UUID!) { revokeToken(id: $id) { active } }", json!({ "id": me["data"]["me"]["token"] })).await;
+    // Past its expiry, with room for the command line's start-up.
+    tokio::time::sleep(Duration::from_secs(2).saturating_sub(made.elapsed())).await;
+    let refused = vec![
+        ("no token", reqwest::Client::new()),
+        ("an expired token", client_with(expired.trim())),
+        ("a revoked token", client_with(&revoked)),
+    ];
+    (w, roles, refused)
+}
+
+#[tokio::test]
+async fn every_field_answers_each_role_as_the_role_table_says() {
+    let (w, roles, refused) = world().await;
+
+    // The cases cover the table, and the table covers every root field of the schema.
+    let cased: BTreeSet<&str> = CASES.iter().map(|(f, _)| *f).collect();
+    let tabled: BTreeSet<&str> = RULES.iter().flat_map(|r| r.fields.iter().copied()).collect();
+    let requests = tabled.iter().copied().filter(|f| !f.starts_with("Subscription.")).collect();
+    assert_eq!(cased, requests, "every field of the role table is tested (subscriptions below), and only those");
+    let roots = "{ __schema { queryType { fields { name } } mutationType { fields { name } } subscriptionType { fields { name } } } }";
+    let schema = w.server.ok(roots, json!({})).await;
+    for (kind, key) in [("Query", "queryType"), ("Mutation", "mutationType"), ("Subscription", "subscriptionType")] {
+        for field in schema["__schema"][key]["fields"].as_array().unwrap() {
+            let name = format!("{kind}.{}", field["name"].as_str().unwrap());
+            assert!(tabled.contains(name.as_str()), "{name} is in no rule of the role table");
+        }
+    }
+
+    for (field, through) in CASES {
+        for (role, client) in &roles {
+            let (query, variables) = w.request(field, &w.own).await;
+            let before = w.server.head().await;
+            let (status, body) = w.server.post_with(client, &query, variables).await;
+            let allowed = std::iter::once(field).chain(through.iter()).all(|f| grant(f, *role) != Grant::No);
+            let what = format!("{field} as {role}: {body}");
+            assert_eq!(status, 200, "{what}");
+            if allowed {
+                assert!(codes(&body).is_empty(), "{what}");
+            } else {
+                assert_eq!(codes(&body), ["FORBIDDEN"], "{what}");
+                let denied = through.iter().chain(std::iter::once(field)).find(|f| grant(f, *role) == Grant::No);
+                let path = body["errors"][0]["path"].as_array().unwrap();
+                assert_eq!(path.last().unwrap(), denied.unwrap().split('.').nth(1).unwrap(), "{what}");
+                assert_eq!(w.server.head().await, before, "{what}: a refused request changed the log");
+            }
+        }
+        for (who, client) in &refused {
+            let (query, variables) = w.request(field, &w.own).await;
+            let before = w.server.head().await;
+            let (status, body) = w.server.post_with(client, &query, variables).await;
+            assert_eq!((status, codes(&body)), (401, vec!["UNAUTHENTICATED".to_owned()]), "{field} with {who}: {body}");
+            assert!(body.get("data").is_none(), "{body}");
+            assert_eq!(w.server.head().await, before, "{field} with {who} changed the log");
+        }
+    }
+}
+
+#[tokio::test]
+async fn a_clerk_writes_and_reads_personal_data_only_for_their_units() {
+    let (w, roles, _) = world().await;
+    let clerk = &roles.iter().find(|(r, _)| *r == Role::Clerk).unwrap().1;
+    let writes =
+        RULES.iter().find(|r| r.clerk == Grant::OwnUnits && r.fields.iter().all(|f| f.starts_with("Mutation.")));
+    for field in writes.unwrap().fields {
+        let (query, variables) = w.request(field, &w.other).await;
+        let before = w.server.head().await;
+        let (_, body) = w.server.post_with(clerk, &query, variables).await;
+        assert_eq!(codes(&body), ["FORBIDDEN"], "{field} for another unit: {body}");
+        assert_eq!(body["errors"][0]["extensions"]["unit"], w.other.as_str(), "{body}");
+        assert_eq!(w.server.head().await, before, "{field} for another unit changed the log");
+    }
+    // Members of the other unit: records yes, personal data no.
+    let (query, variables) = w.request("Member.personal", &w.other).await;
+    let (_, body) = w.server.post_with(clerk, &query, variables.clone()).await;
+    assert_eq!(codes(&body), ["FORBIDDEN"], "{body}");
+    assert_eq!(body["errors"][0]["path"], json!(["member", "personal"]));
+    assert!(!body.to_string().contains("王俊"), "{body}");
+    let (_, body) = w.server.post(&query, variables).await;
+    assert_eq!(body["data"]["member"]["personal"]["name"], "王俊", "the admin reads it: {body}");
+
+    // The clerk's own write records who made it.
+    let me = w.server.post_with(clerk, "{ me { token role units } }", json!({})).await.1;
+    assert_eq!(me["data"]["me"]["role"], "CLERK");
+    assert_eq!(me["data"]["me"]["units"].as_array().unwrap().len(), 2);
+    let register = r#"mutation($u: ID!) { registerMember(input: { unit: $u, joinedOn: "2011-02-01", personal: { name: "李娜" } }) { member { id } } }"#;
+    let (_, body) = w.server.post_with(clerk, register, json!({ "u": w.own })).await;
+    let stream = format!("member-{}", body["data"]["registerMember"]["member"]["id"].as_str().unwrap());
+    let events = "query($s: String!) { events(stream: $s) { edges { node { actor { role token } } } } }";
+    let log = w.server.ok(events, json!({ "s": stream })).await;
+    let actor = &log["events"]["edges"][0]["node"]["actor"];
+    assert_eq!(actor["role"], "CLERK");
+    assert_eq!(actor["token"], me["data"]["me"]["token"]);
+}
+
+#[tokio::test]
+async fn subscriptions_authenticate_in_their_init_message() {
+    let (w, roles, _) = world().await;
+    let s = &w.server;
+    let mut refused = WsClient::open(s, None).await;
+    let closed = refused.receive().await;
+    assert_eq!(closed["close"], 1002, "{closed}");
+    assert!(closed["reason"].as_str().unwrap().starts_with("UNAUTHENTICATED"), "{closed}");
+
+    let subscriptions = [
+        ("Subscription.events", "subscription { events(fromPosition: 1) { position } }"),
+        ("Subscription.unitLedger", "subscription($u: ID!) { unitLedger(unit: $u, fromPosition: 1) { position } }"),
+    ];
+    let subscribed: BTreeSet<&str> = subscriptions.iter().map(|(f, _)| *f).collect();
+    let tabled = RULES.iter().flat_map(|r| r.fields.iter().copied()).filter(|f| f.starts_with("Subscription."));
+    assert_eq!(subscribed, tabled.collect(), "every subscription of the role table is tested");
+    w.outing(&w.own).await; // a line for the ledger subscription to deliver
+    let viewer_secret = s.token("VIEWER", &[], None).await;
+    let reviewer_secret = s.token("REVIEWER", &[], None).await;
+    for (role, secret) in
+        [(Role::Admin, s.admin.clone()), (Role::Viewer, viewer_secret), (Role::Reviewer, reviewer_secret)]
+    {
+        for (field, query) in subscriptions {
+            let mut client = WsClient::connect(s, &secret).await;
+            client.subscribe("1", query, json!({ "u": w.own })).await;
+            let first = client.receive().await;
+            let code = first["payload"][0]["extensions"]["code"].clone();
+            let code = if code.is_null() { first["payload"]["errors"][0]["extensions"]["code"].clone() } else { code };
+            if grant(field, role) == Grant::No {
+                assert_eq!(code, "FORBIDDEN", "{field} as {role}: {first}");
+            } else {
+                assert_eq!((first["type"].as_str(), code), (Some("next"), Value::Null), "{field} as {role}: {first}");
+            }
+        }
+    }
+    drop(roles);
+}
+
+#[tokio::test]
+async fn guessing_is_held_back_while_good_tokens_go_through() {
+    let server = Server::start();
+    let forged = format!("tz_{}_{}", uuid::Uuid::now_v7().simple(), "0".repeat(64));
+    let guesser = client_with(&forged);
+    // The first guesses answer at once; then each is held longer than the last.
+    for _ in 0..8 {
+        let (status, body) = server.post_with(&guesser, "{ head { position } }", json!({})).await;
+        assert_eq!((status, codes(&body)), (401, vec!["UNAUTHENTICATED".to_owned()]));
+        assert!(body["errors"][0]["message"].as_str().unwrap().contains("not known"), "{body}");
+    }
+    let url = server.url.clone();
+    let held = tokio::spawn(async move {
+        guesser.post(format!("{url}/graphql")).json(&json!({ "query": "{ head { position } }" })).send().await.unwrap()
+    });
+    // The ninth guess is held for 800 ms; meanwhile the admin's request is answered.
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    server.head().await;
+    assert!(!held.is_finished(), "the guess should still be held while a good request is answered");
+    assert_eq!(held.await.unwrap().status(), 401);
+}
+
+#[tokio::test]
+async fn tokens_never_reach_logs_errors_or_the_event_log() {
+    let dir = tempfile::tempdir().unwrap();
+    let log_path = dir.path().join("server.log");
+    let data = tempfile::tempdir().unwrap();
+    let server = Server::start_logging(data, std::fs::File::create(&log_path).unwrap());
+    let mut secrets = vec![server.admin.clone()];
+    let unit = server
+        .ok(r#"mutation { registerUnit(input: { name: "十堰市人民医院", industry: "医疗卫生", region: "茅箭区" }) { unit { id } } }"#, json!({}))
+        .await["registerUnit"]["unit"]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let clerk = server.token("CLERK", &[&unit], None).await;
+    secrets.push(clerk.clone());
+    let register = r#"mutation($u: ID!) { registerMember(input: { unit: $u, joinedOn: "2011-01-01", personal: { name: "王俊" } }) { receipt { position } } }"#;
+    let (_, answer) = server.post_with(&client_with(&clerk), register, json!({ "u": unit })).await;
+    let mut answers = vec![answer];
+    // A wrong secret for a real id, a malformed token, a revoked one, a socket.
+    let wrong = format!("{}{}", &clerk[..clerk.len() - 4], "abcd");
+    answers.push(server.post_with(&client_with(&wrong), "{ me { role } }", json!({})).await.1);
+    answers.push(server.post_with(&client_with("tz_not-a-token"), "{ me { role } }", json!({})).await.1);
+    let revoked = server.token("VIEWER", &[], None).await;
+    secrets.push(revoked.clone());
+    let id =
+        server.post_with(&client_with(&revoked), "{ me { token } }", json!({})).await.1["data"]["me"]["token"].clone();
+    answers.push(server.ok("mutation($id: UUID!) { revokeToken(id: $id) { id } }", json!({ "id": id })).await);
+    answers.push(server.post_with(&client_with(&revoked), "{ me { role } }", json!({})).await.1);
+    let mut socket = WsClient::open(&server, Some(&wrong)).await;
+    answers.push(socket.receive().await);
+    WsClient::connect(&server, &clerk).await;
+    answers.push(
+        server
+            .ok(
+                "{ events(first: 100) { edges { node { actor { role token } payload } } } tokens { id name } }",
+                json!({}),
+            )
+            .await,
+    );
+    let (status, data) = server.terminate();
+    assert!(status.success());
+
+    let exported = taizhang(data.path(), &[], &["export"]);
+    let listed = taizhang(data.path(), &[], &["token", "list"]);
+    let logged = std::fs::read_to_string(&log_path).unwrap();
+    assert!(logged.contains("graphql request"), "the server logged at debug level: {logged}");
+    for secret in secrets.iter().chain([&wrong]) {
+        let part = secret.rsplit('_').next().unwrap();
+        for (place, text) in [("the server log", &logged), ("the event log", &exported), ("token list", &listed)] {
+            assert!(!text.contains(part), "a token's secret appears in {place}");
+        }
+        for answer in &answers {
+            assert!(!answer.to_string().contains(part), "a token's secret appears in an answer: {answer}");
+        }
+    }
+}
