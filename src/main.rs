@@ -20,8 +20,11 @@ use clap::{Parser, Subcommand};
 use taizhang_api::{ApiState, Limits};
 use taizhang_app::Ledger;
 use taizhang_core::{MemberId, Role, UnitId};
+use taizhang_io::import::Encoding;
+use taizhang_io::{Kind, Located};
 use taizhang_read::policy::PolicySet;
-use taizhang_read::Projector;
+use taizhang_read::report::Scope;
+use taizhang_read::{AsOf, Projector};
 use taizhang_store::keys::{KeyStore, MasterKey};
 use taizhang_store::tokens::{NewToken, Secret, TokenStatus, TokenStore};
 use taizhang_store::{backup, chain, AnyStore, EventStore};
@@ -83,14 +86,50 @@ enum Commands {
     },
     /// Walk the hash chain from the first event and name the first bad position.
     Verify,
-    /// Write the log as JSON Lines (a backup `restore` reads back, chain intact).
+    /// Write the log as JSON Lines (a backup `restore` reads back, chain intact), or
+    /// records, reports or a ledger for spreadsheets.
     Export {
+        /// log (the default), units, members, outings (CSV in the import's layout),
+        /// reports (CSV of one grouping, or an XLSX workbook of all), ledger (of --unit).
+        #[arg(default_value = "log")]
+        what: Exported,
         /// Output file [default: standard output].
         #[arg(long, short)]
         output: Option<PathBuf>,
         /// Also write the member keys (still wrapped by the master key) to this file.
         #[arg(long)]
         keys: Option<PathBuf>,
+        /// csv or xlsx (reports and ledger).
+        #[arg(long, default_value = "csv")]
+        format: SheetFormat,
+        /// The reports' first day (YYYY-MM-DD) [default: the first of this month].
+        #[arg(long, value_parser = parse_day)]
+        from: Option<time::Date>,
+        /// The reports' last day [default: today].
+        #[arg(long, value_parser = parse_day)]
+        to: Option<time::Date>,
+        /// Only this unit (reports), or the unit whose ledger to write.
+        #[arg(long)]
+        unit: Option<UnitId>,
+        /// Only this region (reports).
+        #[arg(long, conflicts_with = "unit")]
+        region: Option<String>,
+        /// The grouping of a CSV report: unit, region, industry or weekly.
+        #[arg(long, default_value = "unit")]
+        by: String,
+    },
+    /// Import units, members or outings from a CSV file (layouts in the README). Every
+    /// row is checked first; with any problem nothing is written.
+    Import {
+        /// units, members or outings.
+        kind: Kind,
+        file: PathBuf,
+        /// utf-8 (with or without BOM) or gbk.
+        #[arg(long, default_value = "utf-8")]
+        encoding: Encoding,
+        /// Write the rows without problems and leave out the others.
+        #[arg(long)]
+        skip_invalid: bool,
     },
     /// Recompute every projection from the log beside the checkpointed one, report both
     /// digests, and keep the rebuilt one.
@@ -112,6 +151,26 @@ enum Commands {
         #[arg(long)]
         keys: Option<PathBuf>,
     },
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+enum Exported {
+    Log,
+    Units,
+    Members,
+    Outings,
+    Reports,
+    Ledger,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+enum SheetFormat {
+    Csv,
+    Xlsx,
+}
+
+fn parse_day(text: &str) -> Result<time::Date, String> {
+    taizhang_core::parse_date("date", text).map_err(|e| e.to_string())
 }
 
 #[derive(Subcommand)]
@@ -200,12 +259,19 @@ fn run(cli: Cli) -> Result<()> {
                 load_demo(&ledger, *scale, *seed).await
             }
             Commands::Policies | Commands::Schema { .. } => unreachable!("handled before the store is opened"),
-            Commands::Export { output, keys } => {
+            Commands::Export { what: Exported::Log, output, keys, .. } => {
                 export(store.as_ref(), output.as_deref()).await?;
                 match keys {
                     Some(path) => export_keys(&store, path).await,
                     None => Ok(()),
                 }
+            }
+            Commands::Export { what, output, format, from, to, unit, region, by, .. } => {
+                let sheet = Sheet { what: *what, format: *format, from: *from, to: *to, unit: *unit, region, by };
+                export_sheet(&cli, store, sheet, output.as_deref()).await
+            }
+            Commands::Import { kind, file, encoding, skip_invalid } => {
+                import(&cli, store, *kind, file, *encoding, *skip_invalid).await
             }
             Commands::Restore { file, keys } => {
                 restore(store.as_ref(), file).await?;
@@ -449,6 +515,121 @@ async fn export<S: EventStore>(store: &S, output: Option<&Path>) -> Result<()> {
     let n = backup::export(store, &mut out, |p| progress.set(p)).await?;
     progress.finish();
     eprintln!("exported {n} events");
+    Ok(())
+}
+
+async fn import(
+    cli: &Cli,
+    store: Arc<AnyStore>,
+    kind: Kind,
+    file: &Path,
+    encoding: Encoding,
+    skip_invalid: bool,
+) -> Result<()> {
+    let bytes = std::fs::read(file).with_context(|| format!("reading {}", file.display()))?;
+    let ledger = Arc::new(Ledger::open(store, &master_key_path(cli)).await?);
+    let mut import = taizhang_io::import::read(kind, &bytes, encoding);
+    import.check(&ledger).await?;
+    let name = file.display().to_string();
+    for problem in &import.problems {
+        eprintln!("{}", Located { file: &name, problem });
+    }
+    let problems = import.problems.len();
+    if problems > 0 && !skip_invalid {
+        bail!("{problems} problem(s) in {name}; nothing was written (fix them, or add --skip-invalid to write the other rows)");
+    }
+    let (rows, already) = (import.rows, import.already_imported);
+    let progress = Progress::new("importing", import.pending() as u64);
+    let written = import.write(&ledger, skip_invalid, |n| progress.set(n as u64)).await?;
+    progress.finish();
+    eprintln!(
+        "{name}: {rows} rows; {} {} written, {already} already in the log, {} rows left out",
+        written.commands,
+        kind.name(),
+        written.skipped_rows
+    );
+    Ok(())
+}
+
+/// What `export` writes for spreadsheets.
+struct Sheet<'a> {
+    what: Exported,
+    format: SheetFormat,
+    from: Option<time::Date>,
+    to: Option<time::Date>,
+    unit: Option<UnitId>,
+    region: &'a Option<String>,
+    by: &'a str,
+}
+
+async fn export_sheet(cli: &Cli, store: Arc<AnyStore>, sheet: Sheet<'_>, output: Option<&Path>) -> Result<()> {
+    use taizhang_io::export::{self as x, ReportScope};
+    let projector = Projector::open(store.clone(), Some(checkpoint_path(cli))).await?;
+    let mut bytes = Vec::new();
+    match (sheet.what, sheet.format) {
+        (Exported::Log, _) => unreachable!("the log is exported as JSON Lines"),
+        (Exported::Units | Exported::Members | Exported::Outings, SheetFormat::Xlsx) => {
+            bail!("units, members and outings are exported as CSV, the layout `import` reads")
+        }
+        (Exported::Units | Exported::Members | Exported::Outings, SheetFormat::Csv) => {
+            let kind = match sheet.what {
+                Exported::Units => Kind::Units,
+                Exported::Members => Kind::Members,
+                _ => Kind::Outings,
+            };
+            let mut personal = std::collections::BTreeMap::new();
+            if kind == Kind::Members {
+                let ledger = Ledger::open(store, &master_key_path(cli)).await?;
+                for member in projector.read(|m| m.members.keys().copied().collect::<Vec<_>>()) {
+                    if let taizhang_app::Personal::Known(p) = ledger.personal(member).await? {
+                        personal.insert(member, p);
+                    }
+                }
+            }
+            let (header, rows) = projector.read(|m| x::records(kind, m, &personal));
+            x::write_csv(&mut bytes, &header, &rows)?;
+        }
+        (Exported::Reports, format) => {
+            let today = time::OffsetDateTime::now_utc().date();
+            let first = sheet.from.unwrap_or_else(|| today.replace_day(1).expect("day 1 exists"));
+            let period = taizhang_core::Period::new(first, sheet.to.unwrap_or(today))?;
+            let scope = match (sheet.unit, sheet.region) {
+                (Some(unit), _) => Scope::Unit(unit),
+                (None, Some(region)) => Scope::Region(region.clone()),
+                (None, None) => Scope::All,
+            };
+            let scope = ReportScope { period, scope, as_of: AsOf::now() };
+            if format == SheetFormat::Xlsx {
+                bytes = projector.read(|m| x::reports_xlsx(m, &scope))?;
+            } else {
+                let chosen = match sheet.by {
+                    "unit" => &x::REPORT_SHEETS[0],
+                    "region" => &x::REPORT_SHEETS[1],
+                    "industry" => &x::REPORT_SHEETS[2],
+                    "weekly" => &x::REPORT_SHEETS[3],
+                    other => bail!("--by must be unit, region, industry or weekly, not {other:?}"),
+                };
+                let rows = projector.read(|m| x::report_csv_rows(&x::report_rows(m, &scope, chosen)));
+                x::write_csv(&mut bytes, &x::REPORT_HEADER, &rows)?;
+            }
+        }
+        (Exported::Ledger, format) => {
+            let unit = sheet.unit.context("give the unit whose ledger to export: --unit ID")?;
+            let (entries, name) = projector.read(|m| {
+                let name = m.unit(unit, m.position).map(|u| u.name.to_string()).unwrap_or_default();
+                x::unit_ledger(m, unit, &AsOf::now()).map(|e| (e, name))
+            })?;
+            if format == SheetFormat::Xlsx {
+                bytes = x::ledger_xlsx(&entries, &name)?;
+            } else {
+                x::write_csv(&mut bytes, &x::LEDGER_HEADER, &x::ledger_csv_rows(&entries))?;
+            }
+        }
+    }
+    match output {
+        Some(path) => std::fs::write(path, &bytes).with_context(|| format!("writing {}", path.display()))?,
+        None => std::io::stdout().lock().write_all(&bytes)?,
+    }
     Ok(())
 }
 

@@ -17,7 +17,7 @@ use time::macros::date;
 use time::Date;
 use uuid::Uuid;
 
-use crate::{AppError, CommandContext, KeyHome, Ledger};
+use crate::{AppError, KeyHome, Ledger};
 use taizhang_store::EventStore;
 
 /// Units at scale 1: "全市5800多个窗口单位和服务行业".
@@ -243,32 +243,11 @@ pub fn plan(scale: f64, seed: u64) -> Plan {
 /// Applies `plan` through `ledger`, each phase with up to `concurrency` commands in
 /// flight; `progress` hears how many commands are done. Commands already in the log
 /// (the same command ids) are answered from it and write nothing.
-pub async fn load<S: EventStore + KeyHome>(
+pub async fn load<S: EventStore + KeyHome + 'static>(
     ledger: &Arc<Ledger<S>>,
     plan: Plan,
     concurrency: usize,
     progress: impl Fn(usize),
 ) -> Result<usize, AppError> {
-    let mut done = 0;
-    for phase in plan.phases {
-        let mut tasks = tokio::task::JoinSet::new();
-        for (command_id, command) in phase {
-            while tasks.len() >= concurrency {
-                tasks.join_next().await.expect("non-empty").expect("demo task")?;
-                done += 1;
-                progress(done);
-            }
-            let ledger = ledger.clone();
-            tasks.spawn(async move {
-                let context = CommandContext { command_id, ..CommandContext::new(Actor::OPERATOR) };
-                ledger.execute(context, command).await.map(|_| ())
-            });
-        }
-        while let Some(result) = tasks.join_next().await {
-            result.expect("demo task")?;
-            done += 1;
-            progress(done);
-        }
-    }
-    Ok(done)
+    ledger.run_phases(plan.phases, concurrency, progress).await
 }

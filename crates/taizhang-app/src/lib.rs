@@ -199,6 +199,75 @@ impl<S: EventStore> Ledger<S> {
         Err(AppError::Contention { stream: last_conflict })
     }
 
+    /// Decides `commands` in order against the log as it is now plus the effects of
+    /// the earlier ones, writing nothing: what an import checks before it writes a row.
+    /// Each gets the rule it would break, or `Ok`. (Personal data is sealed under a
+    /// throwaway key: the ciphertext is dropped.)
+    pub async fn rehearse(&self, commands: &[Command]) -> Result<Vec<Result<(), DomainError>>, AppError> {
+        let mut state = Aggregates::default();
+        let throwaway = MemberKey::generate();
+        let mut outcomes = Vec::with_capacity(commands.len());
+        for cmd in commands {
+            loop {
+                let missing: Vec<StreamId> =
+                    dependencies(cmd, &state).into_iter().filter(|s| !state.is_loaded(s)).collect();
+                if missing.is_empty() {
+                    break;
+                }
+                for stream in missing {
+                    self.load_stream(stream, &mut state).await?;
+                }
+            }
+            let decided =
+                decide(cmd, &state, &mut |member: MemberId, personal: &PersonalData| throwaway.seal(member, personal));
+            outcomes.push(decided.map(|events| {
+                for pending in events {
+                    let stream = pending.event.stream();
+                    let version = state.versions.get(&stream).copied().flatten().map_or(0, |v| v + 1);
+                    state.apply(version, &pending.event);
+                }
+            }));
+        }
+        Ok(outcomes)
+    }
+
+    /// Runs `phases` of commands, each phase with up to `concurrency` commands in
+    /// flight (a phase's commands may depend only on earlier phases); `progress` hears
+    /// how many are done. Commands already in the log (the same command ids) are
+    /// answered from it and write nothing. The first failure stops the run.
+    pub async fn run_phases(
+        self: &Arc<Self>,
+        phases: Vec<Vec<(Uuid, Command)>>,
+        concurrency: usize,
+        progress: impl Fn(usize),
+    ) -> Result<usize, AppError>
+    where
+        S: 'static,
+    {
+        let mut done = 0;
+        for phase in phases {
+            let mut tasks = tokio::task::JoinSet::new();
+            for (command_id, command) in phase {
+                while tasks.len() >= concurrency {
+                    tasks.join_next().await.expect("non-empty").expect("command task")?;
+                    done += 1;
+                    progress(done);
+                }
+                let ledger = self.clone();
+                tasks.spawn(async move {
+                    let context = CommandContext { command_id, ..CommandContext::new(Actor::OPERATOR) };
+                    ledger.execute(context, command).await.map(|_| ())
+                });
+            }
+            while let Some(result) = tasks.join_next().await {
+                result.expect("command task")?;
+                done += 1;
+                progress(done);
+            }
+        }
+        Ok(done)
+    }
+
     /// Loads every stream the command depends on, following dependencies that appear
     /// only once a first stream is read.
     async fn load(&self, cmd: &Command) -> Result<Aggregates, AppError> {

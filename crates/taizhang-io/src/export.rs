@@ -1,0 +1,314 @@
+//! Exports for spreadsheets: the records (units, members, outings) in the import's own
+//! CSV layouts, so an export can be imported again; reports and ledgers as CSV or as an
+//! XLSX workbook (headers in Chinese and English, numbers as numbers, hours with two
+//! decimals).
+
+use std::collections::BTreeMap;
+use std::io::Write;
+
+use rust_xlsxwriter::{Format, Workbook, Worksheet, XlsxError};
+use taizhang_core::*;
+use taizhang_read::ledger::{self, LedgerEntry, PageRequest};
+use taizhang_read::report::{self, Bucket, GroupBy, ReportQuery, ReportRow, Scope};
+use taizhang_read::{AsOf, ReadModel};
+
+use crate::Kind;
+
+#[derive(Debug, thiserror::Error)]
+pub enum ExportError {
+    #[error("writing: {0}")]
+    Io(#[from] std::io::Error),
+    #[error("writing CSV: {0}")]
+    Csv(#[from] csv::Error),
+    #[error("writing XLSX: {0}")]
+    Xlsx(#[from] XlsxError),
+    #[error("unit {0} does not exist")]
+    UnknownUnit(UnitId),
+}
+
+/// Hours of `minutes` as a number with two decimals (rounded as the ledgers print them).
+pub fn hours(minutes: u64) -> f64 {
+    ((minutes * 100 + 30) / 60) as f64 / 100.0
+}
+
+/// The rows of `kind` as the import reads them (English headers), as of the model's
+/// position. Members come with their personal data from `personal`; erased members,
+/// whose data cannot be read, and voided outings are left out.
+pub fn records(
+    kind: Kind,
+    model: &ReadModel,
+    personal: &BTreeMap<MemberId, PersonalData>,
+) -> (Vec<&'static str>, Vec<Vec<String>>) {
+    let header = kind.layout().columns.iter().map(|c| c.name).collect();
+    let at = model.position;
+    let mut rows = Vec::new();
+    match kind {
+        Kind::Units => {
+            for unit in model.units.keys() {
+                let Some(u) = model.unit(*unit, at) else { continue };
+                let parent = u.parent.map(|p| p.to_string()).unwrap_or_default();
+                rows.push(vec![
+                    unit.to_string(),
+                    u.name.to_string(),
+                    u.industry.to_string(),
+                    u.region.to_string(),
+                    parent,
+                ]);
+            }
+        }
+        Kind::Members => {
+            for (member, history) in &model.members {
+                let (Some(first), Some(last), Some(p)) =
+                    (history.memberships.first(), history.memberships.last(), personal.get(member))
+                else {
+                    continue;
+                };
+                rows.push(vec![
+                    member.to_string(),
+                    last.unit.to_string(),
+                    first.since.to_string(),
+                    p.name.to_string(),
+                    p.national_id.clone().unwrap_or_default(),
+                    p.phone.clone().unwrap_or_default(),
+                    p.birth_date.map(|d| d.to_string()).unwrap_or_default(),
+                ]);
+            }
+        }
+        Kind::Outings => {
+            for number in 0..model.outings.len() as u32 {
+                let Some(view) = model.outing_by_number(number, at).filter(|v| !v.voided) else { continue };
+                let d = view.details();
+                for p in view.content.participants.iter() {
+                    rows.push(vec![
+                        view.id.to_string(),
+                        view.unit.to_string(),
+                        d.date.to_string(),
+                        d.span.start.to_string(),
+                        d.span.end.to_string(),
+                        d.place.to_string(),
+                        d.category.to_string(),
+                        d.description.as_ref().map(ToString::to_string).unwrap_or_default(),
+                        d.beneficiaries.to_string(),
+                        p.member.to_string(),
+                        hours_text(p.minutes.get() as u64),
+                    ]);
+                }
+            }
+        }
+    }
+    (header, rows)
+}
+
+/// Writes `header` and `rows` as CSV (UTF-8, with a BOM so that spreadsheets on Chinese
+/// Windows read it as UTF-8).
+pub fn write_csv<S: AsRef<str>>(out: impl Write, header: &[S], rows: &[Vec<String>]) -> Result<(), ExportError> {
+    let mut out = out;
+    out.write_all(b"\xEF\xBB\xBF")?;
+    let mut writer = csv::Writer::from_writer(out);
+    writer.write_record(header.iter().map(AsRef::as_ref))?;
+    for row in rows {
+        writer.write_record(row)?;
+    }
+    writer.flush()?;
+    Ok(())
+}
+
+/// What the reports cover.
+pub struct ReportScope {
+    pub period: Period,
+    pub scope: Scope,
+    pub as_of: AsOf,
+}
+
+/// One report sheet: a name (Chinese and English), its grouping and buckets.
+pub struct ReportSheet {
+    pub name: &'static str,
+    pub group_by: GroupBy,
+    pub bucket: Bucket,
+}
+
+/// The workbook's sheets: the period by unit, by region and by industry, and the
+/// weekly summary per unit (一周一小结).
+pub const REPORT_SHEETS: [ReportSheet; 4] = [
+    ReportSheet { name: "按单位 by unit", group_by: GroupBy::Unit, bucket: Bucket::Period },
+    ReportSheet { name: "按区域 by region", group_by: GroupBy::Region, bucket: Bucket::Period },
+    ReportSheet { name: "按行业 by industry", group_by: GroupBy::Industry, bucket: Bucket::Period },
+    ReportSheet { name: "每周 weekly", group_by: GroupBy::Unit, bucket: Bucket::Week },
+];
+
+/// A report's columns, headed in Chinese and English.
+pub const REPORT_HEADER: [&str; 11] = [
+    "分组 group",
+    "名称 label",
+    "起 first",
+    "止 last",
+    "活动次数 outings",
+    "参与人数 volunteers",
+    "登记时长 recorded hours",
+    "核实时长 verified hours",
+    "党员人数 members",
+    "参与率% participation %",
+    "人均时长 hours per member",
+];
+
+/// The label of the totals row.
+pub const TOTAL: &str = "合计 total";
+
+pub fn report_rows(model: &ReadModel, scope: &ReportScope, sheet: &ReportSheet) -> Vec<ReportRow> {
+    let query = ReportQuery {
+        period: scope.period,
+        scope: scope.scope.clone(),
+        group_by: sheet.group_by,
+        bucket: sheet.bucket,
+        as_of: scope.as_of,
+    };
+    report::report(model, &query).rows
+}
+
+/// A cell of a report row: text, or a number with its decimals.
+enum Cell {
+    Text(String),
+    Count(u64),
+    Hours(f64),
+    Percent(Option<f64>),
+}
+
+fn report_cells(row: &ReportRow) -> Vec<Cell> {
+    vec![
+        Cell::Text(row.group.clone()),
+        Cell::Text(row.label.clone()),
+        Cell::Text(row.first.to_string()),
+        Cell::Text(row.last.to_string()),
+        Cell::Count(row.outings),
+        Cell::Count(row.volunteers),
+        Cell::Hours(hours(row.recorded_minutes)),
+        Cell::Hours(hours(row.verified_minutes)),
+        Cell::Count(row.members),
+        Cell::Percent(row.participation_rate_percent()),
+        Cell::Percent(row.hours_per_member()),
+    ]
+}
+
+fn cell_text(cell: &Cell) -> String {
+    match cell {
+        Cell::Text(t) => t.clone(),
+        Cell::Count(n) => n.to_string(),
+        Cell::Hours(h) | Cell::Percent(Some(h)) => format!("{h:.2}"),
+        Cell::Percent(None) => String::new(),
+    }
+}
+
+fn write_header(sheet: &mut Worksheet, titles: &[&str], bold: &Format) -> Result<(), XlsxError> {
+    for (c, title) in titles.iter().enumerate() {
+        sheet.write_string_with_format(0, c as u16, *title, bold)?;
+    }
+    Ok(())
+}
+
+/// Writes a row of cells: numbers as numbers, hours and rates with two decimals.
+fn write_cells(sheet: &mut Worksheet, row: u32, cells: &[Cell], two_decimals: &Format) -> Result<(), XlsxError> {
+    for (c, cell) in cells.iter().enumerate() {
+        let c = c as u16;
+        match cell {
+            Cell::Text(t) => sheet.write_string(row, c, t).map(|_| ())?,
+            Cell::Count(n) => sheet.write_number(row, c, *n as f64).map(|_| ())?,
+            Cell::Hours(h) | Cell::Percent(Some(h)) => {
+                sheet.write_number_with_format(row, c, *h, two_decimals).map(|_| ())?
+            }
+            Cell::Percent(None) => {}
+        }
+    }
+    Ok(())
+}
+
+/// A report as CSV rows (the header is [`REPORT_HEADER`]).
+pub fn report_csv_rows(rows: &[ReportRow]) -> Vec<Vec<String>> {
+    rows.iter().map(|r| report_cells(r).iter().map(cell_text).collect()).collect()
+}
+
+/// The reports as one workbook, a sheet per [`REPORT_SHEETS`] entry, each ending with a
+/// totals row (outings and hours summed; distinct people are not summable).
+pub fn reports_xlsx(model: &ReadModel, scope: &ReportScope) -> Result<Vec<u8>, ExportError> {
+    let mut workbook = Workbook::new();
+    let bold = Format::new().set_bold();
+    let two_decimals = Format::new().set_num_format("0.00");
+    for sheet in &REPORT_SHEETS {
+        let rows = report_rows(model, scope, sheet);
+        let worksheet = workbook.add_worksheet();
+        worksheet.set_name(sheet.name)?;
+        write_header(worksheet, &REPORT_HEADER, &bold)?;
+        let (mut outings, mut recorded, mut verified) = (0, 0, 0);
+        for (r, row) in rows.iter().enumerate() {
+            write_cells(worksheet, r as u32 + 1, &report_cells(row), &two_decimals)?;
+            outings += row.outings;
+            recorded += row.recorded_minutes;
+            verified += row.verified_minutes;
+        }
+        let total = rows.len() as u32 + 1;
+        worksheet.write_string_with_format(total, 0, TOTAL, &bold)?;
+        worksheet.write_number(total, 4, outings as f64)?;
+        worksheet.write_number_with_format(total, 6, hours(recorded), &two_decimals)?;
+        worksheet.write_number_with_format(total, 7, hours(verified), &two_decimals)?;
+        worksheet.autofit();
+    }
+    Ok(workbook.save_to_buffer()?)
+}
+
+/// A unit ledger's columns.
+pub const LEDGER_HEADER: [&str; 11] = [
+    "活动编号 outing",
+    "日期 date",
+    "开始 start",
+    "结束 end",
+    "地点 place",
+    "类别 category",
+    "参与人数 participants",
+    "时长 hours",
+    "已核实 verified",
+    "已作废 voided",
+    "累计登记时长 running recorded hours",
+];
+
+fn ledger_cells(entry: &LedgerEntry) -> Vec<Cell> {
+    let d = &entry.details;
+    let yes_no = |b: bool| Cell::Text(if b { "是 yes" } else { "否 no" }.into());
+    vec![
+        Cell::Text(entry.outing.to_string()),
+        Cell::Text(d.date.to_string()),
+        Cell::Text(d.span.start.to_string()),
+        Cell::Text(d.span.end.to_string()),
+        Cell::Text(d.place.to_string()),
+        Cell::Text(d.category.to_string()),
+        Cell::Count(entry.participants.len() as u64),
+        Cell::Hours(hours(entry.minutes)),
+        yes_no(entry.verified),
+        yes_no(entry.voided),
+        Cell::Hours(hours(entry.running_recorded_minutes)),
+    ]
+}
+
+/// Every entry of a unit's ledger, as of `as_of`.
+pub fn unit_ledger(model: &ReadModel, unit: UnitId, as_of: &AsOf) -> Result<Vec<LedgerEntry>, ExportError> {
+    let all = PageRequest { offset: 0, limit: usize::MAX };
+    ledger::unit_ledger(model, unit, as_of, all).map(|p| p.entries).ok_or(ExportError::UnknownUnit(unit))
+}
+
+pub fn ledger_csv_rows(entries: &[LedgerEntry]) -> Vec<Vec<String>> {
+    entries.iter().map(|e| ledger_cells(e).iter().map(cell_text).collect()).collect()
+}
+
+/// A unit's ledger as a one-sheet workbook.
+pub fn ledger_xlsx(entries: &[LedgerEntry], unit_name: &str) -> Result<Vec<u8>, ExportError> {
+    let mut workbook = Workbook::new();
+    let bold = Format::new().set_bold();
+    let two_decimals = Format::new().set_num_format("0.00");
+    let worksheet = workbook.add_worksheet();
+    let name: String = format!("台账 {unit_name}").chars().take(31).collect();
+    worksheet.set_name(name.replace(['[', ']', ':', '*', '?', '/', '\\'], " "))?;
+    write_header(worksheet, &LEDGER_HEADER, &bold)?;
+    for (r, entry) in entries.iter().enumerate() {
+        write_cells(worksheet, r as u32 + 1, &ledger_cells(entry), &two_decimals)?;
+    }
+    worksheet.autofit();
+    Ok(workbook.save_to_buffer()?)
+}

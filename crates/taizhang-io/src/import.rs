@@ -1,0 +1,604 @@
+//! CSV import: read, check every row, then write — or write nothing.
+//!
+//! 1. [`read`] decodes the file (UTF-8 with or without BOM, or GBK), checks the header
+//!    against the kind's [`Layout`](crate::Layout) and every field's form, and turns
+//!    rows into commands. Ids come from the `id`/`outing` column: a taizhang id (a UUID)
+//!    is used as it is, any other code becomes a name-based UUID (v5), so a code always
+//!    names the same record. Each command's id is derived from its rows' content.
+//! 2. [`Import::check`] drops the commands already in the log (a re-import writes
+//!    nothing) and rehearses the rest through the domain's own rules, in the order
+//!    they will be written, against the log plus the earlier rows: a missing unit, a
+//!    member over 24 hours a day, overlapping outings are found before anything is
+//!    written, each at its file, line and column.
+//! 3. [`Import::write`] sends the commands through the command path, 64 in flight, in
+//!    phases (parent units before their children).
+
+use std::collections::{HashMap, HashSet};
+
+use taizhang_app::{AppError, KeyHome, Ledger};
+use taizhang_core::*;
+use taizhang_store::EventStore;
+use uuid::Uuid;
+
+use crate::{Kind, Problem};
+
+/// The longest record accepted, in bytes: a line beyond it is not a spreadsheet row.
+pub const MAX_LINE_BYTES: usize = 64 * 1024;
+
+/// The namespace of the name-based ids of imported records.
+const NAMESPACE: Uuid = Uuid::from_u128(0x7a1c_7a5e_1d0c_4b3e_9c61_6a2d_1f00_2011);
+
+/// Commands in flight while writing.
+const CONCURRENCY: usize = 64;
+
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub enum Encoding {
+    Utf8,
+    Gbk,
+}
+
+impl std::str::FromStr for Encoding {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s.to_ascii_lowercase().as_str() {
+            "utf-8" | "utf8" => Ok(Encoding::Utf8),
+            "gbk" | "gb2312" | "gb18030" => Ok(Encoding::Gbk),
+            other => Err(format!("unknown encoding {other:?}: utf-8 or gbk")),
+        }
+    }
+}
+
+/// The id a code in a file names: a UUID as it is, anything else name-based.
+pub fn id_for(kind: &str, code: &str) -> Uuid {
+    Uuid::try_parse(code).unwrap_or_else(|_| Uuid::new_v5(&NAMESPACE, format!("{kind}:{code}").as_bytes()))
+}
+
+/// A row a command came from: its line and, for an outing, its participant.
+#[derive(Clone, Copy, Debug)]
+struct Row {
+    line: u64,
+    member: Option<MemberId>,
+}
+
+struct Planned {
+    command_id: Uuid,
+    command: Command,
+    /// Commands of a phase depend only on earlier phases.
+    phase: usize,
+    rows: Vec<Row>,
+}
+
+/// A file read and checked: the commands to write and every problem found.
+pub struct Import {
+    pub kind: Kind,
+    /// Data rows read (not counting the header and blank lines).
+    pub rows: usize,
+    pub problems: Vec<Problem>,
+    /// Where each column of the layout is in the file (its field number from 1).
+    columns: Vec<usize>,
+    planned: Vec<Planned>,
+    /// Commands with a problem: never written.
+    invalid: HashSet<usize>,
+    /// Commands found already in the log, and their rows.
+    pub already_imported: usize,
+    already_rows: usize,
+}
+
+/// What a write did.
+#[derive(Debug, PartialEq, Eq)]
+pub struct Written {
+    /// Commands applied now (a command is a unit, a member, or an outing with its rows).
+    pub commands: usize,
+    /// Rows left out because they had problems (`--skip-invalid`).
+    pub skipped_rows: usize,
+}
+
+fn problem(line: u64, column: usize, header: Option<&'static str>, message: impl Into<String>) -> Problem {
+    Problem { line, column, header, message: message.into() }
+}
+
+/// Line and character column of byte `offset` in `bytes`.
+fn place(bytes: &[u8], offset: usize) -> (u64, usize) {
+    let before = &bytes[..offset];
+    let line = before.iter().filter(|b| **b == b'\n').count() as u64 + 1;
+    let line_start = before.iter().rposition(|b| *b == b'\n').map_or(0, |p| p + 1);
+    let column = String::from_utf8_lossy(&before[line_start..]).chars().count() + 1;
+    (line, column)
+}
+
+/// The file's text, or where its encoding breaks.
+pub fn decode(bytes: &[u8], encoding: Encoding) -> Result<String, Problem> {
+    match encoding {
+        Encoding::Utf8 => {
+            let body = bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(bytes);
+            std::str::from_utf8(body).map(str::to_owned).map_err(|e| {
+                let (line, column) = place(body, e.valid_up_to());
+                problem(
+                    line,
+                    column,
+                    None,
+                    "not valid UTF-8 (saved as GBK by a Chinese Windows spreadsheet? add --encoding gbk)",
+                )
+            })
+        }
+        Encoding::Gbk => {
+            let mut decoder = encoding_rs::GBK.new_decoder_without_bom_handling();
+            let mut text = String::with_capacity(bytes.len() * 3 / 2);
+            let (result, read) = decoder.decode_to_string_without_replacement(bytes, &mut text, true);
+            match result {
+                encoding_rs::DecoderResult::InputEmpty => Ok(text),
+                encoding_rs::DecoderResult::Malformed(bad, _) => {
+                    let (line, column) = place(bytes, read.saturating_sub(bad as usize));
+                    Err(problem(line, column, None, "not valid GBK"))
+                }
+                encoding_rs::DecoderResult::OutputFull => unreachable!("decode_to_string grows the string"),
+            }
+        }
+    }
+}
+
+/// One data row's fields by layout column, with where they are.
+struct Fields<'a> {
+    line: u64,
+    values: Vec<&'a str>,
+    kind: Kind,
+    columns: &'a [usize],
+    problems: Vec<Problem>,
+}
+
+impl<'a> Fields<'a> {
+    fn get(&self, name: &str) -> &'a str {
+        self.values[self.kind.layout().index(name)]
+    }
+
+    fn report(&mut self, name: &str, message: impl Into<String>) {
+        let i = self.kind.layout().index(name);
+        self.problems.push(problem(self.line, self.columns[i], Some(self.kind.layout().columns[i].name), message));
+    }
+
+    /// The value, or a problem when a required one is empty.
+    fn required(&mut self, name: &str) -> Option<&'a str> {
+        let value = self.get(name);
+        if value.is_empty() {
+            self.report(name, "is empty; a value is required");
+            None
+        } else {
+            Some(value)
+        }
+    }
+
+    /// A value the domain parses; its error, which names the field, becomes the problem.
+    fn parse<T>(&mut self, name: &str, parse: impl FnOnce(&str, &'a str) -> Result<T, DomainError>) -> Option<T> {
+        let value = self.required(name)?;
+        parse(name, value).map_err(|e| self.report(name, e.to_string())).ok()
+    }
+
+    fn optional<T>(
+        &mut self,
+        name: &str,
+        parse: impl FnOnce(&str, &'a str) -> Result<T, DomainError>,
+    ) -> Option<Option<T>> {
+        let value = self.get(name);
+        if value.is_empty() {
+            return Some(None);
+        }
+        parse(name, value).map(Some).map_err(|e| self.report(name, e.to_string())).ok()
+    }
+
+    fn id(&mut self, name: &str, kind: &str) -> Option<Uuid> {
+        self.required(name).map(|code| id_for(kind, code))
+    }
+}
+
+/// Reads `bytes` as a CSV file of `kind` and checks every row's form.
+pub fn read(kind: Kind, bytes: &[u8], encoding: Encoding) -> Import {
+    let mut import = Import {
+        kind,
+        rows: 0,
+        problems: Vec::new(),
+        columns: Vec::new(),
+        planned: Vec::new(),
+        invalid: HashSet::new(),
+        already_imported: 0,
+        already_rows: 0,
+    };
+    let text = match decode(bytes, encoding) {
+        Ok(text) => text,
+        Err(p) => {
+            import.problems.push(p);
+            return import;
+        }
+    };
+    let layout = kind.layout();
+    let expected: Vec<&str> = layout.columns.iter().map(|c| c.name).collect();
+    if text.trim().is_empty() {
+        let message = format!("the file is empty; its first line must name the columns: {}", expected.join(","));
+        import.problems.push(problem(1, 0, None, message));
+        return import;
+    }
+    let mut reader = csv::ReaderBuilder::new().has_headers(false).flexible(true).from_reader(text.as_bytes());
+    let mut records = reader.records();
+
+    // The header: every column known, none twice, every required one present.
+    let header = match records.next() {
+        Some(Ok(h)) => h,
+        Some(Err(e)) => {
+            import.problems.push(problem(1, 0, None, format!("unreadable header: {e}")));
+            return import;
+        }
+        None => unreachable!("the text is not empty"),
+    };
+    let mut columns = vec![0usize; layout.columns.len()];
+    for (i, cell) in header.iter().enumerate() {
+        let cell = cell.trim();
+        match layout.columns.iter().position(|c| c.name.eq_ignore_ascii_case(cell) || c.chinese == cell) {
+            Some(c) if columns[c] != 0 => {
+                let message = format!("column {} appears twice (also field {})", layout.columns[c].name, columns[c]);
+                import.problems.push(problem(1, i + 1, None, message));
+            }
+            Some(c) => columns[c] = i + 1,
+            None => {
+                let known: Vec<String> = layout.columns.iter().map(|c| format!("{} ({})", c.name, c.chinese)).collect();
+                let message =
+                    format!("unknown column {cell:?}; the columns of {} are {}", kind.name(), known.join(", "));
+                import.problems.push(problem(1, i + 1, None, message));
+            }
+        }
+    }
+    for (c, column) in layout.columns.iter().enumerate() {
+        if columns[c] == 0 && column.required {
+            import.problems.push(problem(1, 0, None, format!("missing column {} ({})", column.name, column.chinese)));
+        }
+    }
+    if !import.problems.is_empty() {
+        return import;
+    }
+
+    let mut rows: Vec<(u64, Vec<String>)> = Vec::new();
+    for record in records {
+        let record = match record {
+            Ok(r) => r,
+            Err(e) => {
+                let line = e.position().map_or(0, |p| p.line());
+                import.problems.push(problem(line, 0, None, format!("unreadable row: {e}")));
+                continue;
+            }
+        };
+        let line = record.position().map_or(0, |p| p.line());
+        if record.iter().all(|f| f.trim().is_empty()) {
+            continue;
+        }
+        import.rows += 1;
+        if record.as_slice().len() > MAX_LINE_BYTES {
+            let message = format!("the row is longer than {MAX_LINE_BYTES} bytes");
+            import.problems.push(problem(line, 0, None, message));
+            continue;
+        }
+        if record.len() != header.len() {
+            let message = format!("the row has {} fields; the header has {}", record.len(), header.len());
+            import.problems.push(problem(line, 0, None, message));
+            continue;
+        }
+        let values = columns.iter().map(|&c| if c == 0 { String::new() } else { record[c - 1].trim().to_owned() });
+        rows.push((line, values.collect()));
+    }
+    import.columns = columns;
+    match kind {
+        Kind::Units => import.plan_units(&rows),
+        Kind::Members => import.plan_members(&rows),
+        Kind::Outings => import.plan_outings(&rows),
+    }
+    import
+}
+
+/// A command id from the content of the rows it comes from.
+fn command_id(kind: Kind, rows: &[&Vec<String>]) -> Uuid {
+    let mut content = String::from(kind.name());
+    for row in rows {
+        for value in row.iter() {
+            content.push('\u{1f}');
+            content.push_str(value);
+        }
+        content.push('\u{1e}');
+    }
+    Uuid::new_v5(&NAMESPACE, content.as_bytes())
+}
+
+fn text(field: &str, value: &str) -> Result<Text, DomainError> {
+    Text::parse(field, value)
+}
+
+fn fields<'a>(kind: Kind, columns: &'a [usize], line: u64, values: &'a [String]) -> Fields<'a> {
+    let values = values.iter().map(String::as_str).collect();
+    Fields { line, values, kind, columns, problems: Vec::new() }
+}
+
+impl Import {
+    /// Adds `problems`; true when there were none.
+    fn absorb(&mut self, problems: Vec<Problem>) -> bool {
+        let clean = problems.is_empty();
+        self.problems.extend(problems);
+        clean
+    }
+
+    fn duplicate(&mut self, seen: &mut HashMap<Uuid, u64>, id: Uuid, line: u64, name: &'static str) -> bool {
+        match seen.insert(id, line) {
+            Some(first) => {
+                let column = self.columns[self.kind.layout().index(name)];
+                let message = format!("the same {name} as line {first}");
+                self.problems.push(problem(line, column, Some(name), message));
+                true
+            }
+            None => false,
+        }
+    }
+
+    fn plan_units(&mut self, rows: &[(u64, Vec<String>)]) {
+        let columns = self.columns.clone();
+        let mut seen = HashMap::new();
+        let mut parents = HashMap::new();
+        for (line, values) in rows {
+            let mut f = fields(self.kind, &columns, *line, values);
+            let unit = f.id("id", "unit").map(UnitId);
+            let name = f.parse("name", text);
+            let industry = f.parse("industry", text);
+            let region = f.parse("region", text);
+            let parent = (!f.get("parent").is_empty()).then(|| UnitId(id_for("unit", f.get("parent"))));
+            let problems = std::mem::take(&mut f.problems);
+            let (Some(unit), Some(name), Some(industry), Some(region), true) =
+                (unit, name, industry, region, self.absorb(problems))
+            else {
+                continue;
+            };
+            if self.duplicate(&mut seen, unit.0, *line, "id") {
+                continue;
+            }
+            parents.insert(unit, parent);
+            let command = Command::RegisterUnit(RegisterUnit { unit, name, industry, region, parent });
+            let rows = vec![Row { line: *line, member: None }];
+            self.planned.push(Planned { command_id: command_id(self.kind, &[values]), command, phase: 0, rows });
+        }
+        // Parents in the file first: a unit's phase is its depth below units not in it.
+        for planned in &mut self.planned {
+            let Command::RegisterUnit(c) = &planned.command else { continue };
+            let mut depth = 0;
+            let mut next = c.parent;
+            while let Some(parent) = next.filter(|p| parents.contains_key(p)) {
+                depth += 1;
+                if depth > parents.len() {
+                    break; // a loop: the rehearsal names it
+                }
+                next = parents[&parent];
+            }
+            planned.phase = depth;
+        }
+        self.planned.sort_by_key(|p| p.phase);
+    }
+
+    fn plan_members(&mut self, rows: &[(u64, Vec<String>)]) {
+        let columns = self.columns.clone();
+        let mut seen = HashMap::new();
+        for (line, values) in rows {
+            let mut f = fields(self.kind, &columns, *line, values);
+            let member = f.id("id", "member").map(MemberId);
+            let unit = f.id("unit", "unit").map(UnitId);
+            let joined_on = f.parse("joined_on", parse_date);
+            let name = f.parse("name", text);
+            let birth_date = f.optional("birth_date", parse_date);
+            let (national_id, phone) = (f.get("national_id"), f.get("phone"));
+            let problems = std::mem::take(&mut f.problems);
+            let (Some(member), Some(unit), Some(joined_on), Some(name), Some(birth_date), true) =
+                (member, unit, joined_on, name, birth_date, self.absorb(problems))
+            else {
+                continue;
+            };
+            if self.duplicate(&mut seen, member.0, *line, "id") {
+                continue;
+            }
+            let personal = PersonalData {
+                name,
+                national_id: (!national_id.is_empty()).then(|| national_id.to_owned()),
+                phone: (!phone.is_empty()).then(|| phone.to_owned()),
+                birth_date,
+            };
+            let command = Command::RegisterMember(RegisterMember { member, unit, joined_on, personal });
+            let rows = vec![Row { line: *line, member: Some(member) }];
+            self.planned.push(Planned { command_id: command_id(self.kind, &[values]), command, phase: 0, rows });
+        }
+    }
+
+    fn plan_outings(&mut self, rows: &[(u64, Vec<String>)]) {
+        let columns = self.columns.clone();
+        // Rows by outing, in the order outings first appear.
+        let mut order: Vec<Uuid> = Vec::new();
+        let mut groups: HashMap<Uuid, Vec<&(u64, Vec<String>)>> = HashMap::new();
+        let outing_column = self.kind.layout().index("outing");
+        for row in rows {
+            let code = &row.1[outing_column];
+            if code.is_empty() {
+                let mut f = fields(self.kind, &columns, row.0, &row.1);
+                f.required("outing");
+                let problems = f.problems;
+                self.absorb(problems);
+                continue;
+            }
+            let id = id_for("outing", code);
+            let group = groups.entry(id).or_default();
+            if group.is_empty() {
+                order.push(id);
+            }
+            group.push(row);
+        }
+        // The outing's own columns, which every row of an outing repeats.
+        let shared = ["unit", "date", "start", "end", "place", "category", "description", "beneficiaries"];
+        for outing in order {
+            let group = &groups[&outing];
+            let (first_line, first) = (group[0].0, &group[0].1);
+            let mut problems = Vec::new();
+            let mut f = fields(self.kind, &columns, first_line, first);
+            let unit = f.id("unit", "unit").map(UnitId);
+            let date = f.parse("date", parse_date);
+            let start = f.parse("start", ClockTime::parse);
+            let end = f.parse("end", ClockTime::parse);
+            let span = match (start, end) {
+                (Some(s), Some(e)) => TimeRange::new("end", s, e).map_err(|e| f.report("end", e.to_string())).ok(),
+                _ => None,
+            };
+            let place = f.parse("place", text);
+            let category = f.parse("category", text);
+            let description = f.optional("description", text);
+            let beneficiaries = f.optional("beneficiaries", |field, v| {
+                v.parse::<u32>().map_err(|_| DomainError::InvalidValue {
+                    field: field.into(),
+                    reason: format!("{v:?} is not a whole number of people"),
+                })
+            });
+            problems.append(&mut f.problems);
+            let mut participants = Vec::new();
+            let mut members_seen: HashMap<MemberId, u64> = HashMap::new();
+            let mut outing_rows = Vec::new();
+            for (line, values) in group.iter().map(|r| (r.0, &r.1)) {
+                let mut f = fields(self.kind, &columns, line, values);
+                for name in shared {
+                    let i = self.kind.layout().index(name);
+                    if values[i] != first[i] {
+                        f.report(name, format!("differs from line {first_line} of the same outing"));
+                    }
+                }
+                let member = f.id("member", "member").map(MemberId);
+                let minutes = f.optional("hours", Minutes::parse_hours);
+                if let Some(member) = member {
+                    if let Some(earlier) = members_seen.insert(member, line) {
+                        f.report("member", format!("is in this outing already, on line {earlier}"));
+                    }
+                }
+                problems.append(&mut f.problems);
+                outing_rows.push(Row { line, member });
+                if let (Some(member), Some(minutes)) = (member, minutes) {
+                    participants.push(ParticipationInput { member, span: None, minutes });
+                }
+            }
+            let clean = self.absorb(problems);
+            let (Some(unit), Some(date), Some(span), Some(place), Some(category), Some(description), Some(b), true) =
+                (unit, date, span, place, category, description, beneficiaries, clean)
+            else {
+                continue;
+            };
+            let details = OutingDetails { date, span, place, category, description, beneficiaries: b.unwrap_or(0) };
+            let command =
+                Command::RegisterOuting(RegisterOuting { outing: OutingId(outing), unit, details, participants });
+            let rows: Vec<&Vec<String>> = group.iter().map(|r| &r.1).collect();
+            self.planned.push(Planned {
+                command_id: command_id(self.kind, &rows),
+                command,
+                phase: 0,
+                rows: outing_rows,
+            });
+        }
+    }
+
+    /// Where a rule broken by planned command `i` is in the file.
+    fn locate(&self, i: usize, error: &DomainError) -> Problem {
+        let planned = &self.planned[i];
+        let layout = self.kind.layout();
+        let at = |line: u64, name: &'static str| {
+            problem(line, self.columns[layout.index(name)], Some(name), error.to_string())
+        };
+        let first = planned.rows[0].line;
+        let row_of =
+            |member: &MemberId| planned.rows.iter().find(|r| r.member == Some(*member)).map_or(first, |r| r.line);
+        let id_column = if self.kind == Kind::Outings { "outing" } else { "id" };
+        use DomainError::*;
+        match error {
+            Empty { field } | TooLong { field, .. } | InvalidValue { field, .. } | InvalidHours { field, .. } => {
+                match layout.columns.iter().find(|c| c.name == field) {
+                    Some(c) => at(first, c.name),
+                    None => problem(first, 0, None, error.to_string()),
+                }
+            }
+            AlreadyExists { .. } => {
+                let mut p = at(first, id_column);
+                p.message = format!("{}: imported before with other values, or registered another way", p.message);
+                p
+            }
+            UnitNotFound(unit) => match &planned.command {
+                Command::RegisterUnit(c) if c.parent == Some(*unit) => at(first, "parent"),
+                _ => at(first, "unit"),
+            },
+            UnitCycle { .. } => at(first, "parent"),
+            MemberNotFound(m)
+            | MemberErased { member: m }
+            | DuplicateParticipant { member: m }
+            | MemberNotInUnit { member: m, .. }
+            | DailyLimitExceeded { member: m, .. }
+            | OverlappingOuting { member: m, .. } => {
+                if self.kind == Kind::Outings {
+                    at(row_of(m), "member")
+                } else {
+                    at(first, "id")
+                }
+            }
+            HoursExceedSpan { member, .. } | ParticipationOutsideOuting { member, .. } => at(row_of(member), "hours"),
+            _ => problem(first, 0, None, error.to_string()),
+        }
+    }
+
+    /// Drops what the log already holds and rehearses the rest; adds the problems found.
+    pub async fn check<S: EventStore + KeyHome>(&mut self, ledger: &Ledger<S>) -> Result<(), AppError> {
+        let store = ledger.store();
+        let mut fresh = Vec::with_capacity(self.planned.len());
+        for planned in std::mem::take(&mut self.planned) {
+            if store.command_outcome(planned.command_id).await?.is_some() {
+                self.already_imported += 1;
+                self.already_rows += planned.rows.len();
+            } else {
+                fresh.push(planned);
+            }
+        }
+        self.planned = fresh;
+        let commands: Vec<Command> = self.planned.iter().map(|p| p.command.clone()).collect();
+        for (i, outcome) in ledger.rehearse(&commands).await?.into_iter().enumerate() {
+            if let Err(e) = outcome {
+                let p = self.locate(i, &e);
+                self.problems.push(p);
+                self.invalid.insert(i);
+            }
+        }
+        self.problems.sort_by_key(|p| (p.line, p.column));
+        Ok(())
+    }
+
+    /// Commands that would be written.
+    pub fn pending(&self) -> usize {
+        self.planned.len() - self.invalid.len()
+    }
+
+    /// Writes every command without a problem; `progress` hears how many are done.
+    /// Refused (nothing written) when there are problems, unless `skip_invalid`.
+    pub async fn write<S: EventStore + KeyHome + 'static>(
+        self,
+        ledger: &std::sync::Arc<Ledger<S>>,
+        skip_invalid: bool,
+        progress: impl Fn(usize),
+    ) -> Result<Written, AppError> {
+        if !self.problems.is_empty() && !skip_invalid {
+            return Ok(Written { commands: 0, skipped_rows: 0 });
+        }
+        let mut phases: Vec<Vec<(Uuid, Command)>> = Vec::new();
+        let mut written_rows = 0;
+        for (i, planned) in self.planned.into_iter().enumerate() {
+            if self.invalid.contains(&i) {
+                continue;
+            }
+            written_rows += planned.rows.len();
+            if phases.len() <= planned.phase {
+                phases.resize_with(planned.phase + 1, Vec::new);
+            }
+            phases[planned.phase].push((planned.command_id, planned.command));
+        }
+        let commands = ledger.run_phases(phases, CONCURRENCY, progress).await?;
+        let skipped_rows = self.rows.saturating_sub(written_rows + self.already_rows);
+        Ok(Written { commands, skipped_rows })
+    }
+}

@@ -1,0 +1,141 @@
+//! Spreadsheets in and out: CSV import of units, members and outings (validated in full
+//! before anything is written), and CSV and XLSX exports of the same records, of
+//! reports and of ledgers.
+//!
+//! One [`Layout`] per kind of record names its columns, in English and in Chinese; the
+//! import reads either name, the exports write the same columns, so an export can be
+//! imported again.
+#![forbid(unsafe_code)]
+
+pub mod export;
+pub mod import;
+
+use std::fmt;
+
+/// What a CSV file holds.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub enum Kind {
+    Units,
+    Members,
+    Outings,
+}
+
+impl Kind {
+    pub fn layout(self) -> &'static Layout {
+        match self {
+            Kind::Units => &UNITS,
+            Kind::Members => &MEMBERS,
+            Kind::Outings => &OUTINGS,
+        }
+    }
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Kind::Units => "units",
+            Kind::Members => "members",
+            Kind::Outings => "outings",
+        }
+    }
+}
+
+impl std::str::FromStr for Kind {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s {
+            "units" => Ok(Kind::Units),
+            "members" => Ok(Kind::Members),
+            "outings" => Ok(Kind::Outings),
+            other => Err(format!("unknown kind {other:?}: units, members or outings")),
+        }
+    }
+}
+
+/// One column: its English and Chinese headers, and whether a value is required.
+pub struct Column {
+    pub name: &'static str,
+    pub chinese: &'static str,
+    pub required: bool,
+    pub meaning: &'static str,
+}
+
+pub struct Layout {
+    pub columns: &'static [Column],
+}
+
+impl Layout {
+    /// The column's position in the layout.
+    pub fn index(&self, name: &str) -> usize {
+        self.columns.iter().position(|c| c.name == name).expect("a column of the layout")
+    }
+}
+
+const fn col(name: &'static str, chinese: &'static str, required: bool, meaning: &'static str) -> Column {
+    Column { name, chinese, required, meaning }
+}
+
+pub static UNITS: Layout = Layout {
+    columns: &[
+        col("id", "编号", true, "the unit's code in your records, or a taizhang id"),
+        col("name", "名称", true, "e.g. 十堰市人民医院"),
+        col("industry", "行业", true, "e.g. 医疗卫生"),
+        col("region", "区域", true, "county or district, e.g. 茅箭区"),
+        col("parent", "上级单位", false, "the code or id of the unit it reports to"),
+    ],
+};
+
+pub static MEMBERS: Layout = Layout {
+    columns: &[
+        col("id", "编号", true, "the member's code in your records, or a taizhang id"),
+        col("unit", "单位", true, "the code or id of their unit"),
+        col("joined_on", "加入日期", true, "YYYY-MM-DD"),
+        col("name", "姓名", true, ""),
+        col("national_id", "身份证号", false, "18 characters"),
+        col("phone", "电话", false, ""),
+        col("birth_date", "出生日期", false, "YYYY-MM-DD"),
+    ],
+};
+
+pub static OUTINGS: Layout = Layout {
+    columns: &[
+        col("outing", "活动编号", true, "the outing's code; one row per participant, the outing's columns alike"),
+        col("unit", "单位", true, "the code or id of the unit"),
+        col("date", "日期", true, "YYYY-MM-DD"),
+        col("start", "开始", true, "HH:MM"),
+        col("end", "结束", true, "HH:MM"),
+        col("place", "地点", true, ""),
+        col("category", "类别", true, "e.g. 义诊, 便民服务"),
+        col("description", "内容", false, ""),
+        col("beneficiaries", "服务人数", false, "a whole number; 0 when empty"),
+        col("member", "党员", true, "the code or id of the participant"),
+        col("hours", "时长", false, "2, 2.5 or 2:30; empty: the outing's span"),
+    ],
+};
+
+/// A problem with an input file, where it is: `file:line:column: message`. The column
+/// is the field's number, counted from 1 (0 when the problem is the whole line or
+/// file), and `header` names it.
+#[derive(Clone, PartialEq, Eq, Debug)]
+pub struct Problem {
+    pub line: u64,
+    pub column: usize,
+    pub header: Option<&'static str>,
+    pub message: String,
+}
+
+/// A [`Problem`] shown with its file name.
+pub struct Located<'a> {
+    pub file: &'a str,
+    pub problem: &'a Problem,
+}
+
+impl fmt::Display for Located<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let p = self.problem;
+        write!(f, "{}:{}:{}: ", self.file, p.line, p.column)?;
+        if let Some(header) = p.header {
+            write!(f, "{header}: ")?;
+        }
+        f.write_str(&p.message)
+    }
+}

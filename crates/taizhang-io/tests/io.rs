@@ -1,0 +1,237 @@
+//! CSV import and the exports on a real sled store: a corpus of bad files, each refused
+//! at its file:line:column with the log unchanged; a good import exported back to the
+//! same rows; a re-import that writes nothing; the XLSX workbook read back by calamine.
+
+use std::collections::BTreeMap;
+use std::io::Cursor;
+use std::sync::Arc;
+
+use calamine::{Data, Reader, Xlsx};
+use taizhang_app::{Ledger, Personal};
+use taizhang_io::export::{self, ReportScope, REPORT_HEADER, REPORT_SHEETS, TOTAL};
+use taizhang_io::import::{self, id_for, Encoding};
+use taizhang_io::{Kind, Located};
+use taizhang_read::report::Scope;
+use taizhang_read::{AsOf, Projector};
+use taizhang_store::{EventStore, RawRecord, SledStore};
+use tempfile::TempDir;
+use time::macros::date;
+
+struct World {
+    ledger: Arc<Ledger<SledStore>>,
+    _dir: TempDir,
+}
+
+impl World {
+    async fn new() -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Arc::new(SledStore::open(dir.path()).unwrap());
+        let ledger = Arc::new(Ledger::open(store, &dir.path().join("master.key")).await.unwrap());
+        Self { ledger, _dir: dir }
+    }
+
+    async fn log(&self) -> Vec<RawRecord> {
+        self.ledger.store().read_raw(1, usize::MAX).await.unwrap()
+    }
+
+    /// Reads and checks `text`; returns the problems as `file:line:column: …` lines.
+    async fn problems(&self, kind: Kind, bytes: &[u8], encoding: Encoding) -> Vec<String> {
+        let mut import = import::read(kind, bytes, encoding);
+        import.check(&self.ledger).await.unwrap();
+        import.problems.iter().map(|p| Located { file: "f.csv", problem: p }.to_string()).collect()
+    }
+
+    /// Imports a file that must be clean; returns the commands written.
+    async fn import(&self, kind: Kind, text: &str) -> usize {
+        let mut import = import::read(kind, text.as_bytes(), Encoding::Utf8);
+        import.check(&self.ledger).await.unwrap();
+        let shown: Vec<String> =
+            import.problems.iter().map(|p| Located { file: "f.csv", problem: p }.to_string()).collect();
+        assert!(shown.is_empty(), "{shown:?}");
+        import.write(&self.ledger, false, |_| {}).await.unwrap().commands
+    }
+
+    async fn model(&self) -> Arc<Projector<SledStore>> {
+        Projector::open(self.ledger.store().clone(), None).await.unwrap()
+    }
+}
+
+const UNITS: &str = "id,name,industry,region,parent
+SY-0001,十堰市人民医院,医疗卫生,茅箭区,
+SY-0002,茅箭区分院,医疗卫生,茅箭区,SY-0001
+SY-0003,十堰市税务局,税务,张湾区,
+";
+
+const MEMBERS: &str = "id,unit,joined_on,name,national_id,phone,birth_date
+M1,SY-0001,2011-01-01,王俊,,0719-8888888,1980-05-04
+M2,SY-0001,2011-01-01,李娜,,,
+M3,SY-0003,2011-01-01,陈七,,,1975-12-01
+";
+
+const OUTINGS: &str = "outing,unit,date,start,end,place,category,description,beneficiaries,member,hours
+O1,SY-0001,2011-06-04,08:30,12:30,武当路社区,义诊,为老人测血压,120,M1,4
+O1,SY-0001,2011-06-04,08:30,12:30,武当路社区,义诊,为老人测血压,120,M2,2.5
+O2,SY-0003,2011-06-11,09:00,11:00,张湾区办税厅,便民服务,,30,M3,
+";
+
+async fn seeded() -> World {
+    let w = World::new().await;
+    assert_eq!(w.import(Kind::Units, UNITS).await, 3);
+    assert_eq!(w.import(Kind::Members, MEMBERS).await, 3);
+    assert_eq!(w.import(Kind::Outings, OUTINGS).await, 2);
+    w
+}
+
+#[tokio::test]
+async fn bad_files_are_refused_at_their_line_and_column_and_change_nothing() {
+    let w = seeded().await;
+    let before = w.log().await;
+    let header = "outing,unit,date,start,end,place,category,description,beneficiaries,member,hours\n";
+    let row = |s: &str| format!("{header}{s}\n");
+    let long = format!("{header}O9,SY-0001,2011-06-05,08:00,09:00,{},义诊,,1,M1,1\n", "地".repeat(30_000));
+    let gbk = encoding_rs::GBK.encode(&row("O9,SY-0001,2011-06-05,08:00,09:00,武当路社区,义诊,,1,M1,1")).0.into_owned();
+    let cases: Vec<(&str, Kind, Vec<u8>, &[&str])> = vec![
+        ("empty file", Kind::Units, b"".to_vec(), &["f.csv:1:0: the file is empty"]),
+        ("wrong header", Kind::Units, b"id,name,trade,region\n".to_vec(), &[
+            "f.csv:1:0: missing column industry (行业)",
+            "f.csv:1:3: unknown column \"trade\"",
+        ]),
+        ("a column twice", Kind::Units, b"id,name,industry,region,name\n".to_vec(), &["f.csv:1:5: column name appears twice"]),
+        ("bad date", Kind::Outings, row("O9,SY-0001,2011-06-31,08:00,09:00,社区,义诊,,1,M1,1").into_bytes(), &["f.csv:2:3: date: "]),
+        ("negative hours", Kind::Outings, row("O9,SY-0001,2011-06-05,08:00,09:00,社区,义诊,,1,M1,-1").into_bytes(), &["f.csv:2:11: hours: "]),
+        ("end before start", Kind::Outings, row("O9,SY-0001,2011-06-05,10:00,09:00,社区,义诊,,1,M1,").into_bytes(), &["f.csv:2:5: end: "]),
+        ("unknown unit", Kind::Members, "id,unit,joined_on,name\nM9,SY-9999,2011-01-01,周八\n".as_bytes().to_vec(), &["f.csv:2:2: unit: unit "]),
+        ("unknown member", Kind::Outings, row("O9,SY-0001,2011-06-05,08:00,09:00,社区,义诊,,1,M404,1").into_bytes(), &["f.csv:2:10: member: member "]),
+        ("duplicate rows", Kind::Members, "id,unit,joined_on,name\nM9,SY-0001,2011-01-01,周八\nM9,SY-0001,2011-01-01,周八\n".as_bytes().to_vec(), &["f.csv:3:1: id: the same id as line 2"]),
+        ("a participant twice", Kind::Outings, format!("{header}O9,SY-0001,2011-06-05,08:00,09:00,社区,义诊,,1,M1,1\nO9,SY-0001,2011-06-05,08:00,09:00,社区,义诊,,1,M1,1\n").into_bytes(), &["f.csv:3:10: member: is in this outing already, on line 2"]),
+        ("rows of one outing disagree", Kind::Outings, format!("{header}O9,SY-0001,2011-06-05,08:00,09:00,社区,义诊,,1,M1,1\nO9,SY-0001,2011-06-06,08:00,09:00,社区,义诊,,1,M2,1\n").into_bytes(), &["f.csv:3:3: date: differs from line 2"]),
+        ("overlapping outing", Kind::Outings, row("O9,SY-0001,2011-06-04,10:00,11:00,社区,义诊,,1,M1,1").into_bytes(), &["f.csv:2:10: member: "]),
+        ("too many fields", Kind::Units, b"id,name,industry,region\nU9,a,b,c,d\n".to_vec(), &["f.csv:2:0: the row has 5 fields; the header has 4"]),
+        ("broken encoding", Kind::Units, b"id,name,industry,region\nU9,\xff\xfe,b,c\n".to_vec(), &["f.csv:2:4: not valid UTF-8"]),
+        ("GBK read as UTF-8", Kind::Outings, gbk.clone(), &["f.csv:2:"]),
+        ("huge line", Kind::Outings, long.into_bytes(), &["f.csv:2:0: the row is longer than 65536 bytes"]),
+    ];
+    for (name, kind, bytes, expected) in cases {
+        let problems = w.problems(kind, &bytes, Encoding::Utf8).await;
+        assert_eq!(problems.len(), expected.len(), "{name}: {problems:?}");
+        for (problem, start) in problems.iter().zip(expected) {
+            assert!(problem.starts_with(start), "{name}: {problem:?} should start with {start:?}");
+        }
+        let mut import = import::read(kind, &bytes, Encoding::Utf8);
+        import.check(&w.ledger).await.unwrap();
+        assert_eq!(import.write(&w.ledger, false, |_| {}).await.unwrap().commands, 0, "{name}");
+        assert_eq!(w.log().await, before, "{name}: a refused file must not change the log");
+    }
+    // The GBK file is fine when said to be GBK.
+    assert_eq!(w.problems(Kind::Outings, &gbk, Encoding::Gbk).await, Vec::<String>::new());
+}
+
+#[tokio::test]
+async fn with_skip_invalid_the_good_rows_are_written() {
+    let w = seeded().await;
+    let text = "id,unit,joined_on,name\nM7,SY-0003,2011-01-01,赵六\nM8,SY-0404,2011-01-01,钱五\n";
+    let mut import = import::read(Kind::Members, text.as_bytes(), Encoding::Utf8);
+    import.check(&w.ledger).await.unwrap();
+    assert_eq!(import.problems.len(), 1);
+    let written = import.write(&w.ledger, true, |_| {}).await.unwrap();
+    assert_eq!((written.commands, written.skipped_rows), (1, 1));
+    let personal = w.ledger.personal(taizhang_core::MemberId(id_for("member", "M7"))).await.unwrap();
+    assert!(matches!(personal, Personal::Known(p) if p.name.as_str() == "赵六"));
+}
+
+#[tokio::test]
+async fn a_reimport_writes_nothing_and_an_export_gives_back_the_rows() {
+    let w = seeded().await;
+    let before = w.log().await;
+    for (kind, text, records) in [(Kind::Units, UNITS, 3), (Kind::Members, MEMBERS, 3), (Kind::Outings, OUTINGS, 2)] {
+        let mut import = import::read(kind, text.as_bytes(), Encoding::Utf8);
+        import.check(&w.ledger).await.unwrap();
+        assert!(import.problems.is_empty(), "{:?}", import.problems);
+        assert_eq!(import.already_imported, records, "{kind:?}");
+        assert_eq!(import.write(&w.ledger, false, |_| {}).await.unwrap().commands, 0);
+    }
+    assert_eq!(w.log().await, before, "importing the same files again writes nothing");
+
+    // Codes become ids; the export writes ids, in the import's layout.
+    let id = |kind: &str, code: &str| id_for(kind, code).to_string();
+    let coded = |text: &str, codes: &[(&str, &str)]| {
+        let mut text = text.to_owned();
+        for (kind, code) in codes {
+            text = text.replace(&format!(",{code},"), &format!(",{},", id(kind, code)));
+            text = text.replace(&format!("\n{code},"), &format!("\n{},", id(kind, code)));
+            text = text.replace(&format!(",{code}\n"), &format!(",{}\n", id(kind, code)));
+        }
+        text
+    };
+    let codes = [
+        ("unit", "SY-0001"),
+        ("unit", "SY-0002"),
+        ("unit", "SY-0003"),
+        ("member", "M1"),
+        ("member", "M2"),
+        ("member", "M3"),
+        ("outing", "O1"),
+        ("outing", "O2"),
+    ];
+    let projector = w.model().await;
+    let mut personal = BTreeMap::new();
+    for m in ["M1", "M2", "M3"] {
+        let member = taizhang_core::MemberId(id_for("member", m));
+        if let Personal::Known(p) = w.ledger.personal(member).await.unwrap() {
+            personal.insert(member, p);
+        }
+    }
+    for (kind, text) in [(Kind::Units, UNITS), (Kind::Members, MEMBERS), (Kind::Outings, OUTINGS)] {
+        let (header, rows) = projector.read(|m| export::records(kind, m, &personal));
+        let mut bytes = Vec::new();
+        export::write_csv(&mut bytes, &header, &rows).unwrap();
+        let exported = String::from_utf8(bytes).unwrap();
+        let exported = exported.strip_prefix('\u{feff}').unwrap();
+        // Same rows; the export lists records by id, the file in its own order, and
+        // prints hours with two decimals.
+        let mut want: Vec<String> = coded(text, &codes)
+            .replace(",4\n", ",4.00\n")
+            .replace(",2.5\n", ",2.50\n")
+            .replace(",\n", ",2.00\n")
+            .lines()
+            .map(str::to_owned)
+            .collect();
+        if kind != Kind::Outings {
+            want = coded(text, &codes).lines().map(str::to_owned).collect();
+        }
+        let mut got: Vec<String> = exported.lines().map(str::to_owned).collect();
+        assert_eq!(got.remove(0), want.remove(0), "{kind:?} header");
+        got.sort();
+        want.sort();
+        assert_eq!(got, want, "{kind:?}");
+    }
+}
+
+#[tokio::test]
+async fn the_report_workbook_opens_with_its_sheets_headers_and_totals() {
+    let w = seeded().await;
+    let projector = w.model().await;
+    let period = taizhang_core::Period::new(date!(2011 - 06 - 01), date!(2011 - 06 - 30)).unwrap();
+    let scope = ReportScope { period, scope: Scope::All, as_of: AsOf::now() };
+    let bytes = projector.read(|m| export::reports_xlsx(m, &scope)).unwrap();
+
+    let mut workbook: Xlsx<_> = Xlsx::new(Cursor::new(bytes)).unwrap();
+    let names: Vec<&str> = REPORT_SHEETS.iter().map(|s| s.name).collect();
+    assert_eq!(workbook.sheet_names(), names);
+    let by_unit = workbook.worksheet_range("按单位 by unit").unwrap();
+    let rows: Vec<&[Data]> = by_unit.rows().collect();
+    let header: Vec<String> = rows[0].iter().map(|c| c.to_string()).collect();
+    assert_eq!(header, REPORT_HEADER);
+    // Three units; then the totals: 2 outings, 4 + 2.5 + 2 = 8.5 recorded hours.
+    assert_eq!(rows.len(), 5);
+    let total = rows[4];
+    assert_eq!(total[0], Data::String(TOTAL.into()));
+    assert_eq!(total[4], Data::Float(2.0));
+    assert_eq!(total[6], Data::Float(8.5));
+    assert_eq!(total[7], Data::Float(0.0));
+    // Numbers are numbers; the hospital's row has its 6.5 hours.
+    let hospital = rows.iter().find(|r| r[1] == Data::String("十堰市人民医院".into())).unwrap();
+    assert_eq!((hospital[4].clone(), hospital[6].clone()), (Data::Float(1.0), Data::Float(6.5)));
+    let by_region = workbook.worksheet_range("按区域 by region").unwrap();
+    assert_eq!(by_region.rows().count(), 4, "two regions, header and totals");
+}
