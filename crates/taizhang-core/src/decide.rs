@@ -362,11 +362,15 @@ fn calendar_changes(
             ));
         }
     }
-    let mut released: Vec<MemberId> = loaded
-        .members
+    // Only the outing's current participants can hold a booking for it: looking no
+    // further keeps this independent of how many members are loaded (an import's
+    // rehearsal holds them all).
+    let current = loaded.outings.get(&outing).map_or(&[][..], |o| o.participants.as_slice());
+    let mut released: Vec<MemberId> = current
         .iter()
-        .filter(|(id, m)| m.bookings.contains_key(&outing) && !participants.iter().any(|p| p.member == **id))
-        .map(|(id, _)| *id)
+        .map(|p| p.member)
+        .filter(|id| loaded.members.get(id).is_some_and(|m| m.bookings.contains_key(&outing)))
+        .filter(|id| !participants.iter().any(|p| p.member == *id))
         .collect();
     // HashMap order is arbitrary; the log must not depend on it.
     released.sort();
