@@ -220,3 +220,41 @@ async fn backups_move_between_sled_and_postgresql_with_the_chain_intact() {
     assert_eq!(stdout(&taizhang(&back, &["verify"])), stdout(&taizhang(&data, &["verify"])));
     taizhang_store::PgStore::drop_schema(&url, &schema).await.unwrap();
 }
+
+/// `import` as a user runs it: problems on standard error as file:line:column, exit 1
+/// and nothing written; then the fixed file, a re-import that writes nothing, and the
+/// exports of what it wrote.
+#[test]
+fn import_names_each_problem_then_writes_once_and_exports() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let file = dir.path().join("units.csv");
+    let head = |data: &Path| String::from_utf8(taizhang(data, &["verify"]).stdout).unwrap();
+    std::fs::write(&file, "编号,名称,行业,区域\nSY-1,十堰市人民医院,医疗卫生,\nSY-2,,税务,张湾区\n").unwrap();
+    let refused = taizhang(&data, &["import", "units", file.to_str().unwrap()]);
+    assert!(!refused.status.success());
+    let stderr = String::from_utf8(refused.stderr).unwrap();
+    let name = file.display();
+    assert!(stderr.contains(&format!("{name}:2:4: region: is empty")), "{stderr}");
+    assert!(stderr.contains(&format!("{name}:3:2: name: is empty")), "{stderr}");
+    assert!(stderr.contains("nothing was written"), "{stderr}");
+    assert!(head(&data).contains("ok: 0 events"), "{}", head(&data));
+
+    std::fs::write(&file, "编号,名称,行业,区域\nSY-1,十堰市人民医院,医疗卫生,茅箭区\nSY-2,十堰市税务局,税务,张湾区\n")
+        .unwrap();
+    for written in ["2 units written, 0 already", "0 units written, 2 already"] {
+        let output = taizhang(&data, &["import", "units", file.to_str().unwrap()]);
+        let stderr = String::from_utf8(output.stderr).unwrap();
+        assert!(output.status.success() && stderr.contains(written), "{stderr}");
+    }
+    assert!(head(&data).contains("ok: 2 events"), "{}", head(&data));
+
+    let exported = String::from_utf8(taizhang(&data, &["export", "units"]).stdout).unwrap();
+    assert!(exported.starts_with("\u{feff}id,name,industry,region,parent\n"), "{exported}");
+    assert!(exported.contains(",十堰市税务局,税务,张湾区,\n"), "{exported}");
+    let xlsx = dir.path().join("reports.xlsx");
+    let args = ["export", "reports", "--format", "xlsx", "--from", "2011-06-01", "--to", "2011-06-30", "-o"];
+    let output = taizhang(&data, &[&args[..], &[xlsx.to_str().unwrap()]].concat());
+    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    assert!(std::fs::read(&xlsx).unwrap().starts_with(b"PK"), "an XLSX file is a zip archive");
+}

@@ -123,9 +123,13 @@ pub struct TokenStore {
     backend: Backend,
 }
 
+/// Records already read, on sled: the process holding the sled database is the only one
+/// that can write its tokens, and every write goes through `put`, which updates it.
+type Cache = std::sync::Arc<std::sync::RwLock<std::collections::HashMap<Uuid, TokenRecord>>>;
+
 #[derive(Clone)]
 enum Backend {
-    Sled { store: std::sync::Arc<SledStore>, tree: sled::Tree },
+    Sled { store: std::sync::Arc<SledStore>, tree: sled::Tree, cache: Cache },
     Pg(std::sync::Arc<PgStore>),
 }
 
@@ -150,7 +154,8 @@ impl TokenStore {
     pub fn of(store: &AnyStore) -> Result<Self, StoreError> {
         let backend = match store {
             AnyStore::Sled(s) => {
-                Backend::Sled { store: s.clone(), tree: s.db().open_tree("tokens").map_err(sled_error)? }
+                let tree = s.db().open_tree("tokens").map_err(sled_error)?;
+                Backend::Sled { store: s.clone(), tree, cache: Cache::default() }
             }
             AnyStore::Pg(s) => Backend::Pg(s.clone()),
         };
@@ -158,20 +163,30 @@ impl TokenStore {
     }
 
     async fn get(&self, id: Uuid) -> Result<Option<TokenRecord>, TokenError> {
-        let bytes = match &self.backend {
-            Backend::Sled { tree, .. } => tree.get(id.as_bytes()).map_err(sled_error)?.map(|v| v.to_vec()),
-            Backend::Pg(pg) => pg.token(id).await?,
-        };
-        bytes.map(|b| serde_json::from_slice(&b).map_err(|e| TokenError::Damaged(id, e.to_string()))).transpose()
+        let decode = |b: &[u8]| serde_json::from_slice(b).map_err(|e| TokenError::Damaged(id, e.to_string()));
+        match &self.backend {
+            Backend::Sled { tree, cache, .. } => {
+                if let Some(record) = cache.read().expect("token cache lock").get(&id) {
+                    return Ok(Some(record.clone()));
+                }
+                let Some(bytes) = tree.get(id.as_bytes()).map_err(sled_error)? else { return Ok(None) };
+                let record: TokenRecord = decode(&bytes)?;
+                cache.write().expect("token cache lock").insert(id, record.clone());
+                Ok(Some(record))
+            }
+            // Read every time: another server or the command line may have revoked it.
+            Backend::Pg(pg) => pg.token(id).await?.map(|b| decode(&b)).transpose(),
+        }
     }
 
     /// Writes `record` and makes it durable before returning.
     async fn put(&self, record: &TokenRecord) -> Result<(), TokenError> {
         let bytes = serde_json::to_vec(record).expect("a token record serialises");
         match &self.backend {
-            Backend::Sled { store, tree } => {
+            Backend::Sled { store, tree, cache } => {
                 tree.insert(record.id.as_bytes(), bytes).map_err(sled_error)?;
                 store.sync().await?;
+                cache.write().expect("token cache lock").insert(record.id, record.clone());
             }
             Backend::Pg(pg) => pg.put_token(record.id, &bytes).await?,
         }
