@@ -235,7 +235,15 @@ async fn each_limit_is_refused_by_name() {
     assert_eq!(body["errors"][0]["extensions"]["max"], 12);
     assert!(body.get("data").is_none());
 
-    // Aliases.
+    // Aliases, over the subscription socket too.
+    let fields: Vec<String> = (0..31).map(|i| format!("p{i}: position")).collect();
+    let subscription = format!("subscription {{ events(fromPosition: 1) {{ {} }} }}", fields.join(" "));
+    let mut socket = WsClient::connect(&server, &server.admin).await;
+    socket.subscribe("aliases", &subscription, json!({})).await;
+    let refused = socket.receive().await;
+    let error = if refused["type"] == "error" { &refused["payload"][0] } else { &refused["payload"]["errors"][0] };
+    assert_eq!(error["extensions"]["code"], "LIMIT", "{refused}");
+    assert_eq!(error["extensions"]["limit"], "aliases", "{refused}");
     let aliased =
         format!("{{ {} }}", (0..31).map(|i| format!("a{i}: head {{ position }}")).collect::<Vec<_>>().join(" "));
     let (status, body) = server.post(&aliased, json!({})).await;

@@ -427,6 +427,50 @@ async fn healthz(server: Data<&Arc<Server>>) -> Response {
     Response::builder().content_type(JSON).body(serde_json::to_vec(&health).expect("health serialises"))
 }
 
+/// The schema as the subscription socket runs it: with the checks the HTTP path makes
+/// on the parsed document before execution (the alias limit), so no way in skips them.
+#[derive(Clone)]
+struct SocketExecutor {
+    schema: TaizhangSchema,
+    limits: Limits,
+}
+
+impl SocketExecutor {
+    fn refuse(&self, request: &mut async_graphql::Request) -> Option<async_graphql::Response> {
+        let document = request.parsed_query().ok()?;
+        let mut refused = self.limits.check_aliases(document).err()?;
+        self.limits.explain(&mut refused);
+        Some(async_graphql::Response::from_errors(vec![refused]))
+    }
+}
+
+impl async_graphql::Executor for SocketExecutor {
+    fn execute(
+        &self,
+        mut request: async_graphql::Request,
+    ) -> impl std::future::Future<Output = async_graphql::Response> + Send {
+        let (refused, schema) = (self.refuse(&mut request), self.schema.clone());
+        async move {
+            match refused {
+                Some(response) => response,
+                None => schema.execute(request).await,
+            }
+        }
+    }
+
+    fn execute_stream(
+        &self,
+        mut request: async_graphql::Request,
+        session_data: Option<Arc<async_graphql::Data>>,
+    ) -> futures_util::stream::BoxStream<'static, async_graphql::Response> {
+        use futures_util::StreamExt;
+        match self.refuse(&mut request) {
+            Some(response) => futures_util::stream::once(async move { response }).boxed(),
+            None => async_graphql::Executor::execute_stream(&self.schema, request, session_data),
+        }
+    }
+}
+
 /// Subscriptions: the token comes in the `connection_init` payload, as
 /// `{"Authorization": "Bearer <token>"}`; without a good one the socket is closed
 /// (code 1002, the reason in the close frame) before any subscription runs.
@@ -440,8 +484,8 @@ async fn graphql_ws(
     let (server, address) = (server.0.clone(), remote_ip(req));
     server.state.metrics.request("/graphql/ws", 101);
     websocket.protocols(ALL_WEBSOCKET_PROTOCOLS).on_upgrade(move |stream| {
-        let schema = server.schema.clone();
-        GraphQLWebSocket::new(stream, schema, protocol)
+        let executor = SocketExecutor { schema: server.schema.clone(), limits: server.limits };
+        GraphQLWebSocket::new(stream, executor, protocol)
             .on_connection_init(move |payload| async move {
                 let header = ["Authorization", "authorization"].into_iter().find_map(|k| payload.get(k)?.as_str());
                 let bearer = header.map(|h| h.strip_prefix("Bearer ").unwrap_or(h).trim());
