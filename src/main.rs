@@ -81,8 +81,11 @@ enum Commands {
         #[arg(long, conflicts_with = "roles")]
         events: Option<PathBuf>,
         /// Instead, print the role table (Markdown), as the README holds it.
-        #[arg(long)]
+        #[arg(long, conflicts_with = "layouts")]
         roles: bool,
+        /// Instead, print the CSV layouts of `import` (Markdown), as the README holds them.
+        #[arg(long)]
+        layouts: bool,
     },
     /// Walk the hash chain from the first event and name the first bad position.
     Verify,
@@ -237,6 +240,10 @@ fn run(cli: Cli) -> Result<()> {
     runtime.block_on(async {
         match &cli.command {
             Commands::Policies => return policies(&cli),
+            Commands::Schema { layouts: true, .. } => {
+                print!("{}", taizhang_io::layouts_markdown());
+                return Ok(());
+            }
             Commands::Schema { roles: true, .. } => {
                 print!("{}", taizhang_api::access::role_table_markdown());
                 return Ok(());

@@ -139,3 +139,23 @@ impl fmt::Display for Located<'_> {
         f.write_str(&p.message)
     }
 }
+
+/// The README's table of CSV layouts, generated from the layouts (a test checks the
+/// README's copy): required columns in bold, each with its Chinese header.
+pub fn layouts_markdown() -> String {
+    let mut out = String::from("| file | columns (required in bold) |\n|---|---|\n");
+    for kind in [Kind::Units, Kind::Members, Kind::Outings] {
+        let columns: Vec<String> = kind
+            .layout()
+            .columns
+            .iter()
+            .map(|c| {
+                let name = if c.required { format!("**{}**", c.name) } else { c.name.to_owned() };
+                let meaning = if c.meaning.is_empty() { String::new() } else { format!(" ({})", c.meaning) };
+                format!("{name} {}{meaning}", c.chinese)
+            })
+            .collect();
+        out.push_str(&format!("| {} | {} |\n", kind.name(), columns.join(", ")));
+    }
+    out
+}
