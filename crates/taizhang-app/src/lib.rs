@@ -104,6 +104,11 @@ pub enum Personal {
     Erased,
 }
 
+/// Commands in flight when loading many at once (the sample campaign, an import): the
+/// group commit gathers more of them per fsync than with 64 (the demo went from 7.3 to
+/// 4.4 s, an import from 23,800 to 32,800 rows/s; 1,024 did no better, BENCHMARKS.md).
+pub const BULK_IN_FLIGHT: usize = 256;
+
 /// Streams whose folded state the command side keeps between commands. When full,
 /// the cache starts over: it saves reads, it is never needed for correctness.
 const CACHED_STREAMS: usize = 50_000;

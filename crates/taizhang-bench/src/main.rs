@@ -28,7 +28,7 @@
 //!   stack, same client, 64 connections, alternating rounds): requests per second and
 //!   p99 of a unit-ledger page of 50; then the p99 of reads at 500/s, idle and while
 //!   5,000 `registerOuting` mutations per second are sent.
-//! - `demo`: the sample campaign at scale 1 through the command path (64 in flight);
+//! - `demo`: the sample campaign at scale 1 through the command path (256 in flight);
 //!   baseline: the same number of single-event durable appends straight to the store
 //!   from 64 writers, in the same run — what the commands cost beyond storage.
 //! - `csv`: `taizhang import` of the three CSV files of a city (5,800 units, ten
@@ -487,7 +487,7 @@ async fn demo(dir: &Path) -> Result<()> {
     let plan = taizhang_app::demo::plan(1.0, 2011);
     let commands = plan.commands();
     let started = Instant::now();
-    taizhang_app::demo::load(&ledger, plan, 64, |_| {}).await?;
+    taizhang_app::demo::load(&ledger, plan, taizhang_app::BULK_IN_FLIGHT, |_| {}).await?;
     let elapsed = started.elapsed();
     let events = store.head() as usize;
     let raw_rate = raw_appends(&dir.join("raw"), commands).await?;

@@ -28,11 +28,6 @@ pub const MAX_LINE_BYTES: usize = 64 * 1024;
 /// The namespace of the name-based ids of imported records.
 const NAMESPACE: Uuid = Uuid::from_u128(0x7a1c_7a5e_1d0c_4b3e_9c61_6a2d_1f00_2011);
 
-/// Commands in flight while writing: more than the demo's 64, because the group
-/// commit gathers more of them per fsync (64: 23,800 rows/s; 256: 32,800; 1,024: no
-/// better, BENCHMARKS.md).
-const CONCURRENCY: usize = 256;
-
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
 pub enum Encoding {
     Utf8,
@@ -599,7 +594,7 @@ impl Import {
             }
             phases[planned.phase].push((planned.command_id, planned.command));
         }
-        let commands = ledger.run_phases(phases, CONCURRENCY, progress).await?;
+        let commands = ledger.run_phases(phases, taizhang_app::BULK_IN_FLIGHT, progress).await?;
         let skipped_rows = self.rows.saturating_sub(written_rows + self.already_rows);
         Ok(Written { commands, skipped_rows })
     }
