@@ -191,20 +191,27 @@ pub const RULES: &[Rule] = &[
     },
 ];
 
+impl Rule {
+    /// Whether `role` holds this rule's permission (the command line's operator role
+    /// holds none: it never reaches the API).
+    pub fn grant(&self, role: Role) -> Grant {
+        match role {
+            Role::Admin => self.admin,
+            Role::Clerk => self.clerk,
+            Role::Reviewer => self.reviewer,
+            Role::Viewer => self.viewer,
+            Role::Operator => No,
+        }
+    }
+}
+
 impl Permission {
     pub fn rule(self) -> &'static Rule {
         RULES.iter().find(|r| r.permission == self).expect("every permission has a rule")
     }
 
     pub fn grant(self, role: Role) -> Grant {
-        let rule = self.rule();
-        match role {
-            Role::Admin => rule.admin,
-            Role::Clerk => rule.clerk,
-            Role::Reviewer => rule.reviewer,
-            Role::Viewer => rule.viewer,
-            Role::Operator => No,
-        }
+        self.rule().grant(role)
     }
 
     /// The roles that hold it, for error messages.

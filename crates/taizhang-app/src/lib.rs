@@ -213,16 +213,7 @@ impl<S: EventStore> Ledger<S> {
         let throwaway = MemberKey::generate();
         let mut outcomes = Vec::with_capacity(commands.len());
         for cmd in commands {
-            loop {
-                let missing: Vec<StreamId> =
-                    dependencies(cmd, &state).into_iter().filter(|s| !state.is_loaded(s)).collect();
-                if missing.is_empty() {
-                    break;
-                }
-                for stream in missing {
-                    self.load_stream(stream, &mut state).await?;
-                }
-            }
+            self.load_into(cmd, &mut state).await?;
             let decided =
                 decide(cmd, &state, &mut |member: MemberId, personal: &PersonalData| throwaway.seal(member, personal));
             outcomes.push(decided.map(|events| {
@@ -277,14 +268,20 @@ impl<S: EventStore> Ledger<S> {
     /// only once a first stream is read.
     async fn load(&self, cmd: &Command) -> Result<Aggregates, AppError> {
         let mut loaded = Aggregates::default();
+        self.load_into(cmd, &mut loaded).await?;
+        Ok(loaded)
+    }
+
+    /// Adds to `loaded` every stream the command depends on that it lacks.
+    async fn load_into(&self, cmd: &Command, loaded: &mut Aggregates) -> Result<(), AppError> {
         loop {
             let missing: Vec<StreamId> =
-                dependencies(cmd, &loaded).into_iter().filter(|s| !loaded.is_loaded(s)).collect();
+                dependencies(cmd, loaded).into_iter().filter(|s| !loaded.is_loaded(s)).collect();
             if missing.is_empty() {
-                return Ok(loaded);
+                return Ok(());
             }
             for stream in missing {
-                self.load_stream(stream, &mut loaded).await?;
+                self.load_stream(stream, loaded).await?;
             }
         }
     }

@@ -302,10 +302,6 @@ fn command_id(kind: Kind, rows: &[&Vec<String>]) -> Uuid {
     Uuid::new_v5(&NAMESPACE, content.as_bytes())
 }
 
-fn text(field: &str, value: &str) -> Result<Text, DomainError> {
-    Text::parse(field, value)
-}
-
 fn fields<'a>(kind: Kind, columns: &'a [usize], line: u64, values: &'a [String]) -> Fields<'a> {
     let values = values.iter().map(String::as_str).collect();
     Fields { line, values, kind, columns, problems: Vec::new() }
@@ -338,9 +334,9 @@ impl Import {
         for (line, values) in rows {
             let mut f = fields(self.kind, &columns, *line, values);
             let unit = f.id("id", "unit").map(UnitId);
-            let name = f.parse("name", text);
-            let industry = f.parse("industry", text);
-            let region = f.parse("region", text);
+            let name = f.parse("name", Text::parse);
+            let industry = f.parse("industry", Text::parse);
+            let region = f.parse("region", Text::parse);
             let parent = (!f.get("parent").is_empty()).then(|| UnitId(id_for("unit", f.get("parent"))));
             let problems = std::mem::take(&mut f.problems);
             let (Some(unit), Some(name), Some(industry), Some(region), true) =
@@ -381,7 +377,7 @@ impl Import {
             let member = f.id("id", "member").map(MemberId);
             let unit = f.id("unit", "unit").map(UnitId);
             let joined_on = f.parse("joined_on", parse_date);
-            let name = f.parse("name", text);
+            let name = f.parse("name", Text::parse);
             let birth_date = f.optional("birth_date", parse_date);
             let (national_id, phone) = (f.get("national_id"), f.get("phone"));
             let problems = std::mem::take(&mut f.problems);
@@ -442,9 +438,9 @@ impl Import {
                 (Some(s), Some(e)) => TimeRange::new("end", s, e).map_err(|e| f.report("end", e.to_string())).ok(),
                 _ => None,
             };
-            let place = f.parse("place", text);
-            let category = f.parse("category", text);
-            let description = f.optional("description", text);
+            let place = f.parse("place", Text::parse);
+            let category = f.parse("category", Text::parse);
+            let description = f.optional("description", Text::parse);
             let beneficiaries = f.optional("beneficiaries", |field, v| {
                 v.parse::<u32>().map_err(|_| DomainError::InvalidValue {
                     field: field.into(),

@@ -16,6 +16,7 @@ use chacha20poly1305::aead::{Aead, AeadCore, KeyInit, OsRng, Payload};
 use chacha20poly1305::{XChaCha20Poly1305, XNonce};
 use taizhang_core::{MemberId, PersonalData, SealedPersonal};
 
+use crate::sled_store::{backend as sled_error, uuid_entries};
 use crate::{AnyStore, PgStore, SledStore, StoreError};
 
 const SEALED_V1: u8 = 1;
@@ -153,10 +154,6 @@ enum Backend {
 /// A tombstone: the member was erased.
 const ERASED: &[u8] = b"";
 
-fn sled_error(e: sled::Error) -> StoreError {
-    StoreError::Backend(e.to_string())
-}
-
 impl KeyStore {
     pub fn sled(store: &SledStore) -> Result<Self, StoreError> {
         let tree = store.db().open_tree("member_keys").map_err(sled_error)?;
@@ -247,14 +244,9 @@ impl KeyStore {
     /// Every entry as (member, wrapped key or empty for erased), for a separate backup.
     pub async fn export(&self) -> Result<Vec<(MemberId, Vec<u8>)>, KeyError> {
         match &self.backend {
-            Backend::Sled { tree, .. } => tree
-                .iter()
-                .map(|entry| {
-                    let (k, v) = entry.map_err(sled_error)?;
-                    let id = uuid::Uuid::from_slice(&k).map_err(|e| StoreError::Backend(e.to_string()))?;
-                    Ok((MemberId(id), v.to_vec()))
-                })
-                .collect(),
+            Backend::Sled { tree, .. } => {
+                Ok(uuid_entries(tree)?.into_iter().map(|(id, wrapped)| (MemberId(id), wrapped)).collect())
+            }
             Backend::Pg(pg) => Ok(pg.member_keys().await?),
         }
     }

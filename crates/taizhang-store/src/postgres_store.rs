@@ -185,18 +185,20 @@ impl PgStore {
 
     pub(crate) async fn member_keys(&self) -> Result<Vec<(MemberId, Vec<u8>)>, StoreError> {
         let sql = format!("SELECT member, wrapped FROM {}.member_keys ORDER BY member", self.s());
-        let rows = self.inner.reader.query(&sql, &[]).await.map_err(pg)?;
+        Ok(self.uuid_rows(&sql).await?.into_iter().map(|(id, wrapped)| (MemberId(id), wrapped)).collect())
+    }
+
+    /// The rows of a side table keyed by a UUID, as (key, value).
+    async fn uuid_rows(&self, sql: &str) -> Result<Vec<(Uuid, Vec<u8>)>, StoreError> {
+        let rows = self.inner.reader.query(sql, &[]).await.map_err(pg)?;
         rows.iter()
             .map(|r| {
-                let id =
-                    uuid::Uuid::from_slice(r.get::<_, &[u8]>(0)).map_err(|e| StoreError::Backend(e.to_string()))?;
-                Ok((MemberId(id), r.get(1)))
+                let id = Uuid::from_slice(r.get::<_, &[u8]>(0)).map_err(|e| StoreError::Backend(e.to_string()))?;
+                Ok((id, r.get(1)))
             })
             .collect()
     }
-}
 
-impl PgStore {
     // The API token store's table (see `tokens::TokenStore`), one JSON record per token.
 
     pub(crate) async fn token(&self, id: Uuid) -> Result<Option<Vec<u8>>, StoreError> {
@@ -214,14 +216,7 @@ impl PgStore {
     }
 
     pub(crate) async fn tokens(&self) -> Result<Vec<(Uuid, Vec<u8>)>, StoreError> {
-        let sql = format!("SELECT id, record FROM {}.tokens", self.s());
-        let rows = self.inner.reader.query(&sql, &[]).await.map_err(pg)?;
-        rows.iter()
-            .map(|r| {
-                let id = Uuid::from_slice(r.get::<_, &[u8]>(0)).map_err(|e| StoreError::Backend(e.to_string()))?;
-                Ok((id, r.get(1)))
-            })
-            .collect()
+        self.uuid_rows(&format!("SELECT id, record FROM {}.tokens", self.s())).await
     }
 }
 

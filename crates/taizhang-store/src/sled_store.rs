@@ -70,8 +70,18 @@ fn be_u64(bytes: &[u8]) -> u64 {
     u64::from_be_bytes(bytes.try_into().expect("8-byte key part"))
 }
 
-fn backend(e: impl std::fmt::Display) -> StoreError {
+pub(crate) fn backend(e: impl std::fmt::Display) -> StoreError {
     StoreError::Backend(e.to_string())
+}
+
+/// Every entry of a side tree keyed by a UUID (member keys, tokens), in key order.
+pub(crate) fn uuid_entries(tree: &sled::Tree) -> Result<Vec<(uuid::Uuid, Vec<u8>)>, StoreError> {
+    tree.iter()
+        .map(|entry| {
+            let (k, v) = entry.map_err(backend)?;
+            Ok((uuid::Uuid::from_slice(&k).map_err(backend)?, v.to_vec()))
+        })
+        .collect()
 }
 
 /// Page format byte: records (length-prefixed) compressed as one LZ4 block. Records of

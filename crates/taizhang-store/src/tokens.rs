@@ -18,6 +18,7 @@ use taizhang_core::{Role, StreamId, UnitId};
 use time::OffsetDateTime;
 use uuid::Uuid;
 
+use crate::sled_store::{backend as sled_error, uuid_entries};
 use crate::{AnyStore, EventStore, PgStore, SledStore, StoreError};
 
 const PREFIX: &str = "tz_";
@@ -133,10 +134,6 @@ enum Backend {
     Pg(std::sync::Arc<PgStore>),
 }
 
-fn sled_error(e: sled::Error) -> StoreError {
-    StoreError::Backend(e.to_string())
-}
-
 fn hash_of(secret: &[u8]) -> String {
     hex::encode(Sha256::digest(secret))
 }
@@ -196,13 +193,7 @@ impl TokenStore {
     /// Every token, oldest first.
     pub async fn list(&self) -> Result<Vec<TokenRecord>, TokenError> {
         let raw: Vec<(Uuid, Vec<u8>)> = match &self.backend {
-            Backend::Sled { tree, .. } => tree
-                .iter()
-                .map(|entry| {
-                    let (k, v) = entry.map_err(sled_error)?;
-                    Ok((Uuid::from_slice(&k).map_err(|e| StoreError::Backend(e.to_string()))?, v.to_vec()))
-                })
-                .collect::<Result<_, StoreError>>()?,
+            Backend::Sled { tree, .. } => uuid_entries(tree)?,
             Backend::Pg(pg) => pg.tokens().await?,
         };
         let mut records = raw
