@@ -474,7 +474,7 @@ async fn load_demo(ledger: &Arc<Ledger<AnyStore>>, scale: f64, seed: u64) -> Res
     let total = plan.commands();
     let progress = Progress::new("loading the sample campaign", total as u64);
     let started = std::time::Instant::now();
-    let done = taizhang_app::demo::load(ledger, plan, taizhang_app::BULK_IN_FLIGHT, |n| progress.set(n as u64)).await?;
+    let done = taizhang_app::demo::load(ledger, plan, |n| progress.set(n as u64)).await?;
     progress.finish();
     eprintln!(
         "loaded the sample campaign: {done} commands (scale {scale}, seed {seed}) in {:.1} s; log head {}",

@@ -5,19 +5,23 @@
 //! unit with several participants, corrections, voidings, verifications and half-year
 //! evaluations (一诺双评).
 //!
-//! The same seed and scale give the same commands, with the same ids and command ids,
-//! so loading the demo twice writes nothing the second time. (The log's bytes still
-//! differ between two fresh loads: recorded-at times come from the clock and sealing
-//! uses random nonces.)
-
-use std::sync::Arc;
+//! The campaign is a simulated history: every command carries the moment it was
+//! recorded (units and members registered in the last week of May, outings a day or two
+//! after they happen, some registered late, after the month; corrections and
+//! verifications days later; evaluations at the half-year's end), and the commands are
+//! applied in that order, in batches. The same seed and scale therefore give the same
+//! log, byte for byte, on a fresh store: the same commands, ids, recorded-at times and
+//! order, and personal data sealed under member keys derived from the seed (the people
+//! are invented; whoever knows the seed can open their data). Loading it again writes
+//! nothing.
 
 use taizhang_core::*;
 use time::macros::date;
 use time::Date;
 use uuid::Uuid;
 
-use crate::{AppError, KeyHome, Ledger};
+use crate::{AppError, CommandContext, Ledger};
+use taizhang_store::keys::MemberKey;
 use taizhang_store::EventStore;
 
 /// Units at scale 1: "全市5800多个窗口单位和服务行业".
@@ -100,29 +104,62 @@ fn text(s: &str) -> Text {
     Text::parse("demo", s).expect("demo texts are valid")
 }
 
-/// The commands of the demo, in phases: every command of a phase depends only on
-/// earlier phases, so a phase may run concurrently.
+/// One command of the campaign and when it is recorded.
+#[derive(Clone, PartialEq, Debug)]
+pub struct Planned {
+    pub command_id: Uuid,
+    pub recorded_at: Timestamp,
+    pub command: Command,
+}
+
+/// The commands of the demo in the order they are recorded; each depends only on
+/// earlier ones.
 pub struct Plan {
-    pub phases: Vec<Vec<(Uuid, Command)>>,
+    pub commands: Vec<Planned>,
     pub seed: u64,
 }
 
 impl Plan {
     pub fn commands(&self) -> usize {
-        self.phases.iter().map(Vec::len).sum()
+        self.commands.len()
     }
 }
+
+/// Kinds of command in dependency order: the tie-break between equal recorded-at times.
+const UNIT: u8 = 0;
+const MEMBER: u8 = 1;
+const EVALUATION: u8 = 2;
+const OUTING: u8 = 3;
+const FOLLOW_UP: u8 = 4;
+
+/// Share of outings registered late, 2 to 4 weeks after they took place (%).
+const LATE_PERCENT: u64 = 6;
+
+/// A moment `minutes` after midnight (China time) of `day`.
+fn moment(day: Date, minutes: u64) -> Timestamp {
+    Timestamp::of_service(day, ClockTime::from_minutes(0).expect("midnight")).plus_minutes(minutes as i64)
+}
+
+const MINUTES_A_DAY: u64 = 24 * 60;
 
 /// The demo at `scale` (1.0 = the whole city) from `seed`.
 pub fn plan(scale: f64, seed: u64) -> Plan {
     let mut rng = Seeded(seed);
     let units = ((UNITS_AT_SCALE_1 * scale).round() as usize).max(1);
-    let mut phases: Vec<Vec<(Uuid, Command)>> = vec![Vec::new(); 5];
+    let mut commands: Vec<(Timestamp, u8, Planned)> = Vec::new();
+    let mut push = |recorded_at: Timestamp, kind: u8, command_id: Uuid, command: Command| {
+        commands.push((recorded_at, kind, Planned { command_id, recorded_at, command }));
+    };
     for u in 0..units {
         let unit = UnitId(rng.id());
         let region = *rng.pick(&REGIONS);
         let (industry, window) = *rng.pick(&INDUSTRIES);
-        phases[0].push((
+        // Registered in the week before the service month, in office hours.
+        let unit_at =
+            moment(date!(2011 - 05 - 20) + time::Duration::days(rng.below(6) as i64), 9 * 60 + rng.below(480));
+        push(
+            unit_at,
+            UNIT,
             rng.id(),
             Command::RegisterUnit(RegisterUnit {
                 unit,
@@ -131,14 +168,16 @@ pub fn plan(scale: f64, seed: u64) -> Plan {
                 region: text(region),
                 parent: None,
             }),
-        ));
+        );
         let members: Vec<MemberId> = (0..8 + rng.below(5)).map(|_| MemberId(rng.id())).collect();
         for member in &members {
             let name = format!("{}{}", rng.pick(&SURNAMES), rng.pick(&GIVEN));
             let birth = date!(1960 - 01 - 01) + time::Duration::days(rng.below(30 * 365) as i64);
             let joined = date!(2005 - 01 - 01) + time::Duration::days(rng.below(6 * 365) as i64);
             let phone = format!("13{:09}", rng.below(1_000_000_000));
-            phases[1].push((
+            push(
+                unit_at.plus_minutes(30 + rng.below(3 * MINUTES_A_DAY) as i64),
+                MEMBER,
                 rng.id(),
                 Command::RegisterMember(RegisterMember {
                     member: *member,
@@ -151,11 +190,14 @@ pub fn plan(scale: f64, seed: u64) -> Plan {
                         birth_date: Some(birth),
                     },
                 }),
-            ));
+            );
             if rng.below(10) < 6 {
                 let public = 60 + rng.below(41) as i64;
                 let leader = 60 + rng.below(41) as i64;
-                phases[2].push((
+                let evaluated_on = date!(2011 - 06 - 28) + time::Duration::days(rng.below(8) as i64);
+                push(
+                    moment(evaluated_on, 9 * 60 + rng.below(480)),
+                    EVALUATION,
                     rng.id(),
                     Command::RecordEvaluation(RecordEvaluation {
                         member: *member,
@@ -164,7 +206,7 @@ pub fn plan(scale: f64, seed: u64) -> Plan {
                         leader_score: Score::new("demo", leader).expect("in range"),
                         note: None,
                     }),
-                ));
+                );
             }
         }
         // Each outing of a unit on a day of its own, so no member is double-booked.
@@ -198,7 +240,17 @@ pub fn plan(scale: f64, seed: u64) -> Plan {
                 })
                 .collect();
             let outing = OutingId(rng.id());
-            phases[3].push((
+            // Usually written up within two days of the end; some weeks later.
+            let ended = moment(day, u64::from(start + hours) * 60);
+            let delay = if rng.below(100) < LATE_PERCENT {
+                (14 + rng.below(15)) * MINUTES_A_DAY
+            } else {
+                30 + rng.below(2 * MINUTES_A_DAY)
+            };
+            let outing_at = ended.plus_minutes(delay as i64);
+            push(
+                outing_at,
+                OUTING,
                 rng.id(),
                 Command::RegisterOuting(RegisterOuting {
                     outing,
@@ -206,7 +258,7 @@ pub fn plan(scale: f64, seed: u64) -> Plan {
                     details: details.clone(),
                     participants: participants.clone(),
                 }),
-            ));
+            );
             // Then what reviewers and clerks do with it: correct, void or verify.
             let fate = rng.below(100);
             let follow_up = if fate < 10 {
@@ -234,20 +286,30 @@ pub fn plan(scale: f64, seed: u64) -> Plan {
             } else {
                 continue;
             };
-            phases[4].push((rng.id(), follow_up));
+            push(outing_at.plus_minutes(60 + rng.below(7 * MINUTES_A_DAY) as i64), FOLLOW_UP, rng.id(), follow_up);
         }
     }
-    Plan { phases, seed }
+    commands.sort_by_key(|(at, kind, _)| (*at, *kind));
+    Plan { commands: commands.into_iter().map(|(_, _, planned)| planned).collect(), seed }
 }
 
-/// Applies `plan` through `ledger`, each phase with up to `concurrency` commands in
-/// flight; `progress` hears how many commands are done. Commands already in the log
-/// (the same command ids) are answered from it and write nothing.
-pub async fn load<S: EventStore + KeyHome + 'static>(
-    ledger: &Arc<Ledger<S>>,
-    plan: Plan,
-    concurrency: usize,
-    progress: impl Fn(usize),
-) -> Result<usize, AppError> {
-    ledger.run_phases(plan.phases, concurrency, progress).await
+/// Applies `plan` through `ledger`, in order and in batches; `progress` hears how many
+/// commands are done. Commands already in the log (the same command ids) are answered
+/// from it and write nothing.
+pub async fn load<S: EventStore>(ledger: &Ledger<S>, plan: Plan, progress: impl Fn(usize)) -> Result<usize, AppError> {
+    let secret = plan.seed.to_le_bytes();
+    let mut batch = Vec::with_capacity(plan.commands.len());
+    for planned in plan.commands {
+        if let Command::RegisterMember(c) = &planned.command {
+            // Stored before the registration, which then seals with it (as a retry would).
+            ledger.keep_member_key(c.member, &MemberKey::derived(&secret, c.member)).await?;
+        }
+        let context = CommandContext {
+            command_id: planned.command_id,
+            recorded_at: Some(planned.recorded_at),
+            ..CommandContext::new(Actor::OPERATOR)
+        };
+        batch.push((context, planned.command));
+    }
+    ledger.run_in_order(batch, progress).await
 }

@@ -47,12 +47,22 @@ pub struct CommandContext {
     pub causation_id: Option<Uuid>,
     /// The units the sender may write for (a clerk's token); `None`: every unit.
     pub scope: Option<Arc<[UnitId]>>,
+    /// `None` (every client): recorded now. Set only to replay a simulated history
+    /// (the sample campaign); see [`AppendRequest::recorded_at`].
+    pub recorded_at: Option<Timestamp>,
 }
 
 impl CommandContext {
     /// A context with a fresh command id, unscoped.
     pub fn new(actor: Actor) -> Self {
-        Self { command_id: Uuid::now_v7(), actor, correlation_id: None, causation_id: None, scope: None }
+        Self {
+            command_id: Uuid::now_v7(),
+            actor,
+            correlation_id: None,
+            causation_id: None,
+            scope: None,
+            recorded_at: None,
+        }
     }
 
     /// Refuses a command that writes for a unit outside the sender's scope.
@@ -96,6 +106,16 @@ impl From<StoreError> for AppError {
     }
 }
 
+/// Applies decided events to the state they were decided on, each at its stream's
+/// next version.
+fn apply_pending(state: &mut Aggregates, events: &[PendingEvent]) {
+    for pending in events {
+        let stream = pending.event.stream();
+        let version = state.version(stream).map_or(0, |v| v + 1);
+        state.apply(version, &pending.event);
+    }
+}
+
 /// A member's personal data as a reader sees it.
 #[derive(Clone, PartialEq, Eq, Debug)]
 pub enum Personal {
@@ -104,10 +124,10 @@ pub enum Personal {
     Erased,
 }
 
-/// Commands in flight when loading many at once (the sample campaign, an import): the
-/// group commit gathers more of them per fsync than with 64 (the demo went from 7.3 to
-/// 4.4 s, an import from 23,800 to 32,800 rows/s; 1,024 did no better, BENCHMARKS.md).
-pub const BULK_IN_FLIGHT: usize = 256;
+/// Commands per [`Ledger::execute_batch`] when loading many (the sample campaign, an
+/// import): one decision pass and one commit each. Larger batches gain little once
+/// the fsync is shared this widely, and hold more undecided work when one conflicts.
+pub const BULK_BATCH: usize = 2_048;
 
 /// Streams whose folded state the command side keeps between commands. When full,
 /// the cache starts over: it saves reads, it is never needed for correctness.
@@ -168,33 +188,9 @@ impl<S: EventStore> Ledger<S> {
                 let jitter = Uuid::new_v4().as_u128() as u64 % (200 * u64::from(attempt.min(20)));
                 tokio::time::sleep(std::time::Duration::from_micros(jitter)).await;
             }
-            let loaded = self.load(&cmd).await?;
-            // Checked on every attempt: a member's unit may have changed meanwhile.
-            ctx.check_scope(&cmd, &loaded)?;
-            let new_member_key = match &cmd {
-                Command::RegisterMember(c) => Some((c.member, self.key_for_new_member(c.member).await?)),
-                _ => None,
-            };
-            let events = decide(&cmd, &loaded, &mut |member: MemberId, personal: &PersonalData| {
-                let (_, key) = new_member_key.as_ref().expect("only RegisterMember seals personal data");
-                key.seal(member, personal)
-            })?;
-            if let Some((member, key)) = &new_member_key {
-                self.keys.put(&self.master, *member, key).await?;
-            }
-            if let Command::EraseMember(c) = &cmd {
-                // Destroy the key before the event says so: a crash in between leaves
-                // the data unreadable, never readable while the log says erased.
-                self.keys.erase(c.member).await?;
-            }
-            let request = AppendRequest {
-                command_id: ctx.command_id,
-                actor: ctx.actor,
-                correlation_id: ctx.correlation_id,
-                causation_id: ctx.causation_id,
-                expectations: loaded.versions.iter().map(|(s, v)| (*s, ExpectedVersion::from_read(*v))).collect(),
-                events: events.into_iter().map(|e| NewEvent { payload: e.event, occurred_at: e.occurred_at }).collect(),
-            };
+            let mut loaded = Aggregates::default();
+            self.load_into(&cmd, &mut loaded).await?;
+            let request = self.prepare(&ctx, &cmd, &mut loaded).await?;
             match self.store.append(request).await {
                 Ok(outcome) => return Ok(outcome),
                 Err(StoreError::Conflict { stream, .. }) => last_conflict = stream.to_string(),
@@ -202,6 +198,92 @@ impl<S: EventStore> Ledger<S> {
             }
         }
         Err(AppError::Contention { stream: last_conflict })
+    }
+
+    /// Validates and applies commands in this order, as [`Ledger::execute`] would one
+    /// after the other, but decided in one pass (each against the log plus the earlier
+    /// ones) and appended in one commit: the bulk path of imports and the sample
+    /// campaign, whose log order is then the order given. Each command gets its own
+    /// outcome; one that breaks a rule writes nothing and the others go on. Commands
+    /// that lose a race with another writer are executed again one by one, in order.
+    pub async fn execute_batch(
+        &self,
+        batch: Vec<(CommandContext, Command)>,
+    ) -> Result<Vec<Result<AppendOutcome, AppError>>, AppError> {
+        let mut results: Vec<Option<Result<AppendOutcome, AppError>>> = Vec::with_capacity(batch.len());
+        let mut requests = Vec::new();
+        let mut state = Aggregates::default();
+        for (ctx, cmd) in &batch {
+            if let Some(outcome) = self.store.command_outcome(ctx.command_id).await? {
+                results.push(Some(Ok(outcome)));
+                continue;
+            }
+            self.load_into(cmd, &mut state).await?;
+            match self.prepare(ctx, cmd, &mut state).await {
+                Ok(request) => {
+                    requests.push(request);
+                    results.push(None);
+                }
+                Err(e) => results.push(Some(Err(e))),
+            }
+        }
+        let mut appended = self.store.append_batch(requests).await.into_iter();
+        let mut done = Vec::with_capacity(batch.len());
+        for ((ctx, cmd), result) in batch.into_iter().zip(results) {
+            done.push(match result {
+                Some(answered) => answered,
+                None => match appended.next().unwrap_or_else(|| Err(StoreError::Backend("missing outcome".into()))) {
+                    Ok(outcome) => Ok(outcome),
+                    Err(StoreError::Conflict { .. }) => self.execute(ctx, cmd).await,
+                    Err(e) => Err(e.into()),
+                },
+            });
+        }
+        Ok(done)
+    }
+
+    /// Decides `cmd` against `state` (which holds every stream it depends on), stores
+    /// or destroys the member key it needs, applies its events to `state` and returns
+    /// the append that expects the versions the decision read.
+    async fn prepare(
+        &self,
+        ctx: &CommandContext,
+        cmd: &Command,
+        state: &mut Aggregates,
+    ) -> Result<AppendRequest, AppError> {
+        // Checked on every attempt: a member's unit may have changed meanwhile.
+        ctx.check_scope(cmd, state)?;
+        let new_member_key = match cmd {
+            Command::RegisterMember(c) => Some((c.member, self.key_for_new_member(c.member).await?)),
+            _ => None,
+        };
+        let events = decide(cmd, state, &mut |member: MemberId, personal: &PersonalData| {
+            let (_, key) = new_member_key.as_ref().expect("only RegisterMember seals personal data");
+            key.seal(member, personal)
+        })?;
+        let mut read: Vec<StreamId> = dependencies(cmd, state);
+        read.extend(events.iter().map(|e| e.event.stream()));
+        read.sort_unstable();
+        read.dedup();
+        let expectations = read.into_iter().map(|s| (s, ExpectedVersion::from_read(state.version(s)))).collect();
+        if let Some((member, key)) = &new_member_key {
+            self.keys.put(&self.master, *member, key).await?;
+        }
+        if let Command::EraseMember(c) = cmd {
+            // Destroy the key before the event says so: a crash in between leaves
+            // the data unreadable, never readable while the log says erased.
+            self.keys.erase(c.member).await?;
+        }
+        apply_pending(state, &events);
+        Ok(AppendRequest {
+            command_id: ctx.command_id,
+            actor: ctx.actor,
+            correlation_id: ctx.correlation_id,
+            causation_id: ctx.causation_id,
+            expectations,
+            events: events.into_iter().map(|e| NewEvent { payload: e.event, occurred_at: e.occurred_at }).collect(),
+            recorded_at: ctx.recorded_at,
+        })
     }
 
     /// Decides `commands` in order against the log as it is now plus the effects of
@@ -216,60 +298,30 @@ impl<S: EventStore> Ledger<S> {
             self.load_into(cmd, &mut state).await?;
             let decided =
                 decide(cmd, &state, &mut |member: MemberId, personal: &PersonalData| throwaway.seal(member, personal));
-            outcomes.push(decided.map(|events| {
-                for pending in events {
-                    let stream = pending.event.stream();
-                    let version = state.versions.get(&stream).copied().flatten().map_or(0, |v| v + 1);
-                    state.apply(version, &pending.event);
-                }
-            }));
+            outcomes.push(decided.map(|events| apply_pending(&mut state, &events)));
         }
         Ok(outcomes)
     }
 
-    /// Runs `phases` of commands, each phase with up to `concurrency` commands in
-    /// flight (a phase's commands may depend only on earlier phases); `progress` hears
-    /// how many are done. Commands already in the log (the same command ids) are
-    /// answered from it and write nothing. The first failure stops the run.
-    pub async fn run_phases(
-        self: &Arc<Self>,
-        phases: Vec<Vec<(Uuid, Command)>>,
-        concurrency: usize,
+    /// Runs `commands` in batches of [`BULK_BATCH`], in order; `progress` hears how many
+    /// are done. Commands already in the log (the same command ids) are answered from
+    /// it and write nothing. The first failure stops the run.
+    pub async fn run_in_order(
+        &self,
+        commands: Vec<(CommandContext, Command)>,
         progress: impl Fn(usize),
-    ) -> Result<usize, AppError>
-    where
-        S: 'static,
-    {
+    ) -> Result<usize, AppError> {
         let mut done = 0;
-        for phase in phases {
-            let mut tasks = tokio::task::JoinSet::new();
-            for (command_id, command) in phase {
-                while tasks.len() >= concurrency {
-                    tasks.join_next().await.expect("non-empty").expect("command task")?;
-                    done += 1;
-                    progress(done);
-                }
-                let ledger = self.clone();
-                tasks.spawn(async move {
-                    let context = CommandContext { command_id, ..CommandContext::new(Actor::OPERATOR) };
-                    ledger.execute(context, command).await.map(|_| ())
-                });
-            }
-            while let Some(result) = tasks.join_next().await {
-                result.expect("command task")?;
+        let mut rest = commands.into_iter().peekable();
+        while rest.peek().is_some() {
+            let batch: Vec<_> = rest.by_ref().take(BULK_BATCH).collect();
+            for result in self.execute_batch(batch).await? {
+                result?;
                 done += 1;
-                progress(done);
             }
+            progress(done);
         }
         Ok(done)
-    }
-
-    /// Loads every stream the command depends on, following dependencies that appear
-    /// only once a first stream is read.
-    async fn load(&self, cmd: &Command) -> Result<Aggregates, AppError> {
-        let mut loaded = Aggregates::default();
-        self.load_into(cmd, &mut loaded).await?;
-        Ok(loaded)
     }
 
     /// Adds to `loaded` every stream the command depends on that it lacks.
@@ -323,6 +375,13 @@ impl<S: EventStore> Ledger<S> {
             KeyState::Missing => Ok(MemberKey::generate()),
             KeyState::Erased => Err(KeyError::Erased(member).into()),
         }
+    }
+
+    /// Stores `key` for a member about to be registered, unless they have one; the
+    /// registration then seals with it. Only for generated people whose keys derive
+    /// from a seed (the sample campaign); every other member gets a random key.
+    pub async fn keep_member_key(&self, member: MemberId, key: &MemberKey) -> Result<(), AppError> {
+        Ok(self.keys.put(&self.master, member, key).await?)
     }
 
     /// A member's personal data, opened with their key, or `Erased`.

@@ -145,6 +145,7 @@ pub(crate) fn single(event: NewEvent) -> AppendRequest {
         actor: Actor::OPERATOR,
         correlation_id: None,
         causation_id: None,
+        recorded_at: None,
         expectations: vec![(event.payload.stream(), ExpectedVersion::Any)],
         events: vec![event],
     }
@@ -282,6 +283,7 @@ async fn scan(dir: &Path, events: usize) -> Result<()> {
             actor: Actor::OPERATOR,
             correlation_id: None,
             causation_id: None,
+            recorded_at: None,
             expectations: vec![],
             events: chunk.to_vec(),
         };
@@ -487,7 +489,7 @@ async fn demo(dir: &Path) -> Result<()> {
     let plan = taizhang_app::demo::plan(1.0, 2011);
     let commands = plan.commands();
     let started = Instant::now();
-    taizhang_app::demo::load(&ledger, plan, taizhang_app::BULK_IN_FLIGHT, |_| {}).await?;
+    taizhang_app::demo::load(&ledger, plan, |_| {}).await?;
     let elapsed = started.elapsed();
     let events = store.head() as usize;
     let raw_rate = raw_appends(&dir.join("raw"), commands).await?;

@@ -61,6 +61,7 @@ pub fn commands(n: usize) -> Vec<AppendRequest> {
                 actor: Actor::OPERATOR,
                 correlation_id: None,
                 causation_id: None,
+                recorded_at: None,
                 expectations: events.iter().map(|e| (e.payload.stream(), ExpectedVersion::NoStream)).collect(),
                 events,
             }
@@ -136,6 +137,7 @@ fn request(events: Vec<DomainEvent>) -> AppendRequest {
         actor: Actor::OPERATOR,
         correlation_id: None,
         causation_id: None,
+        recorded_at: None,
         expectations: vec![],
         events: events.into_iter().map(|payload| NewEvent { payload, occurred_at: None }).collect(),
     }

@@ -70,6 +70,11 @@ impl Aggregates {
         self.versions.contains_key(stream)
     }
 
+    /// The last version of a stream as read or applied (`None`: empty or not read).
+    pub fn version(&self, stream: StreamId) -> Option<u64> {
+        self.versions.get(&stream).copied().flatten()
+    }
+
     /// Records that `stream` was read and found empty.
     pub fn mark_empty(&mut self, stream: StreamId) {
         self.versions.entry(stream).or_insert(None);

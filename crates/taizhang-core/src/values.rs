@@ -270,7 +270,7 @@ impl Timestamp {
         Self::from_datetime(midnight).plus_minutes(at.minutes() as i64)
     }
 
-    fn plus_minutes(self, minutes: i64) -> Self {
+    pub fn plus_minutes(self, minutes: i64) -> Self {
         Self(self.0 + minutes * 60_000_000)
     }
 

@@ -15,7 +15,7 @@
 
 use std::collections::{HashMap, HashSet};
 
-use taizhang_app::{AppError, KeyHome, Ledger};
+use taizhang_app::{AppError, CommandContext, Ledger};
 use taizhang_core::*;
 use taizhang_store::EventStore;
 use uuid::Uuid;
@@ -61,7 +61,7 @@ struct Row {
 struct Planned {
     command_id: Uuid,
     command: Command,
-    /// Commands of a phase depend only on earlier phases.
+    /// Depth below units not in the file: parents are written before their children.
     phase: usize,
     rows: Vec<Row>,
 }
@@ -538,7 +538,7 @@ impl Import {
     }
 
     /// Drops what the log already holds and rehearses the rest; adds the problems found.
-    pub async fn check<S: EventStore + KeyHome>(&mut self, ledger: &Ledger<S>) -> Result<(), AppError> {
+    pub async fn check<S: EventStore>(&mut self, ledger: &Ledger<S>) -> Result<(), AppError> {
         let store = ledger.store();
         let mut fresh = Vec::with_capacity(self.planned.len());
         for planned in std::mem::take(&mut self.planned) {
@@ -569,28 +569,23 @@ impl Import {
 
     /// Writes every command without a problem; `progress` hears how many are done.
     /// Refused (nothing written) when there are problems, unless `skip_invalid`.
-    pub async fn write<S: EventStore + KeyHome + 'static>(
+    pub async fn write<S: EventStore>(
         self,
-        ledger: &std::sync::Arc<Ledger<S>>,
+        ledger: &Ledger<S>,
         skip_invalid: bool,
         progress: impl Fn(usize),
     ) -> Result<Written, AppError> {
         if !self.problems.is_empty() && !skip_invalid {
             return Ok(Written { commands: 0, skipped_rows: 0 });
         }
-        let mut phases: Vec<Vec<(Uuid, Command)>> = Vec::new();
-        let mut written_rows = 0;
-        for (i, planned) in self.planned.into_iter().enumerate() {
-            if self.invalid.contains(&i) {
-                continue;
-            }
-            written_rows += planned.rows.len();
-            if phases.len() <= planned.phase {
-                phases.resize_with(planned.phase + 1, Vec::new);
-            }
-            phases[planned.phase].push((planned.command_id, planned.command));
-        }
-        let commands = ledger.run_phases(phases, taizhang_app::BULK_IN_FLIGHT, progress).await?;
+        let planned: Vec<Planned> =
+            self.planned.into_iter().enumerate().filter(|(i, _)| !self.invalid.contains(i)).map(|(_, p)| p).collect();
+        let written_rows = planned.iter().map(|p| p.rows.len()).sum::<usize>();
+        let batch = planned
+            .into_iter()
+            .map(|p| (CommandContext { command_id: p.command_id, ..CommandContext::new(Actor::OPERATOR) }, p.command))
+            .collect();
+        let commands = ledger.run_in_order(batch, progress).await?;
         let skipped_rows = self.rows.saturating_sub(written_rows + self.already_rows);
         Ok(Written { commands, skipped_rows })
     }

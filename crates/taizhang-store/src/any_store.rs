@@ -68,8 +68,8 @@ macro_rules! forward {
 }
 
 impl EventStore for AnyStore {
-    async fn append(&self, request: AppendRequest) -> Result<AppendOutcome, StoreError> {
-        forward!(self, s => s.append(request).await)
+    async fn append_batch(&self, requests: Vec<AppendRequest>) -> Vec<Result<AppendOutcome, StoreError>> {
+        forward!(self, s => s.append_batch(requests).await)
     }
 
     async fn command_outcome(&self, command_id: Uuid) -> Result<Option<AppendOutcome>, StoreError> {

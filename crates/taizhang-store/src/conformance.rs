@@ -39,6 +39,7 @@ fn request(expectations: Vec<(StreamId, ExpectedVersion)>, events: Vec<DomainEve
         actor: Actor::OPERATOR,
         correlation_id: None,
         causation_id: None,
+        recorded_at: None,
         expectations,
         events: events.into_iter().map(|payload| NewEvent { payload, occurred_at: None }).collect(),
     }
@@ -105,6 +106,42 @@ pub async fn conflicts_write_nothing<S: EventStore>(store: S) {
 
     assert_eq!(all(&store).await, before, "a refused append must leave the log byte-for-byte unchanged");
     assert_eq!(store.stream_version(StreamId::unit(b)).await.unwrap(), None);
+}
+
+/// A batch is appended in its order, each request on its own: a later request may
+/// expect what an earlier one writes; a refused one writes nothing and does not stop
+/// the others; a retried one is recognised. A given recorded-at time is kept unless
+/// it is before the last event's. Event ids derive from command ids.
+pub async fn batches_append_in_order<S: EventStore>(store: S) {
+    let (a, b, c) = (UnitId::new(), UnitId::new(), UnitId::new());
+    let first = store.append(register(a, "甲")).await.unwrap();
+    let in_2011 = taizhang_core::Timestamp(1_306_857_600_000_000);
+    let mut then = register(b, "乙");
+    then.recorded_at = Some(in_2011);
+    let after_it = rename(b, "乙二", ExpectedVersion::Exact(0));
+    let stale = rename(a, "甲二", ExpectedVersion::Exact(5));
+    let retry = register(a, "甲");
+    let retry = AppendRequest { command_id: first.command_id, ..retry };
+    let mut last = register(c, "丙");
+    let later = taizhang_core::Timestamp::now().0 + 3_600_000_000;
+    last.recorded_at = Some(taizhang_core::Timestamp(later));
+    let ids: Vec<Uuid> = [&then, &after_it, &last].iter().map(|r| r.command_id).collect();
+    let results = store.append_batch(vec![then, after_it, stale, retry, last]).await;
+    assert_eq!(results.len(), 5);
+    assert_eq!(results[0].as_ref().unwrap().first_position, 2);
+    assert_eq!(results[1].as_ref().unwrap().streams, vec![(StreamId::unit(b), 1)]);
+    assert!(matches!(results[2], Err(StoreError::Conflict { .. })), "{:?}", results[2]);
+    assert!(results[3].as_ref().unwrap().duplicate);
+    assert_eq!(results[4].as_ref().unwrap().first_position, 4);
+    assert_eq!(store.head(), 4);
+
+    let log = store.read_all(1, 100).await.unwrap();
+    assert_eq!(log[1].recorded_at, log[0].recorded_at, "a time before the last event's becomes the last event's");
+    assert_eq!(log[3].recorded_at.0, later, "a later time is kept");
+    for (event, id) in log[1..].iter().zip(&ids) {
+        assert_eq!(event.event_id, Uuid::new_v5(id, &0u64.to_be_bytes()), "event ids derive from command ids");
+    }
+    assert!(store.append_batch(vec![]).await.is_empty());
 }
 
 /// A retried command id returns the first outcome and writes nothing; the same id with
@@ -253,6 +290,11 @@ macro_rules! conformance_tests {
         async fn conflicts_write_nothing() {
             let Some((store, _guard)) = $make.await else { return };
             $crate::conformance::conflicts_write_nothing(store).await;
+        }
+        #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+        async fn batches_append_in_order() {
+            let Some((store, _guard)) = $make.await else { return };
+            $crate::conformance::batches_append_in_order(store).await;
         }
         #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
         async fn command_ids_are_idempotent() {

@@ -1,8 +1,11 @@
 //! Per-member keys for personal data, kept outside the log and wrapped by a master key.
 //!
 //! Every member gets a random 256-bit key when registered. Their personal data is sealed
-//! with XChaCha20-Poly1305 under that key (random 192-bit nonces, so no nonce bookkeeping)
-//! and only the ciphertext enters the log. The key itself is stored wrapped (encrypted)
+//! with XChaCha20-Poly1305 under that key and only the ciphertext enters the log. The
+//! 192-bit nonce is synthetic: a hash of the key, the member and the clear text (as in
+//! SIV modes), so sealing needs no randomness and no nonce bookkeeping, the same data
+//! under the same key always gives the same bytes (the sample campaign's log is
+//! reproducible), and two different texts never share a nonce. The key itself is stored wrapped (encrypted)
 //! under the operator's master key, beside the log (a sled tree or a PostgreSQL table) but
 //! never in the log, never in a log export. Erasing a member replaces the wrapped key with a
 //! tombstone: the ciphertext in the log stays, chained and verifiable, and unreadable.
@@ -14,6 +17,7 @@ use std::path::Path;
 
 use chacha20poly1305::aead::{Aead, AeadCore, KeyInit, OsRng, Payload};
 use chacha20poly1305::{XChaCha20Poly1305, XNonce};
+use sha2::{Digest, Sha256};
 use taizhang_core::{MemberId, PersonalData, SealedPersonal};
 
 use crate::sled_store::{backend as sled_error, uuid_entries};
@@ -79,7 +83,7 @@ impl MasterKey {
     }
 
     fn wrap(&self, member: MemberId, key: &MemberKey) -> Vec<u8> {
-        seal_bytes(&self.0, member, &key.0)
+        seal_bytes(&self.0, XChaCha20Poly1305::generate_nonce(&mut OsRng), member, &key.0)
     }
 
     fn unwrap(&self, member: MemberId, wrapped: &[u8]) -> Result<MemberKey, KeyError> {
@@ -93,11 +97,31 @@ impl MemberKey {
         Self(XChaCha20Poly1305::generate_key(&mut OsRng).into())
     }
 
+    /// A key derived from `secret` and the member id, for generated people only (the
+    /// sample campaign): whoever knows the secret can open their data.
+    pub fn derived(secret: &[u8], member: MemberId) -> Self {
+        Self(
+            Sha256::new()
+                .chain_update(b"taizhang derived member key v1")
+                .chain_update(secret)
+                .chain_update(member.0)
+                .finalize()
+                .into(),
+        )
+    }
+
     /// Seals personal data for the log. The member id is bound in as associated data,
     /// so a ciphertext copied onto another member does not open.
     pub fn seal(&self, member: MemberId, personal: &PersonalData) -> SealedPersonal {
         let clear = postcard::to_stdvec(personal).expect("encoding into a Vec cannot fail");
-        SealedPersonal(seal_bytes(&XChaCha20Poly1305::new(&self.0.into()), member, &clear))
+        let digest = Sha256::new()
+            .chain_update(b"taizhang seal nonce v1")
+            .chain_update(self.0)
+            .chain_update(member.0)
+            .chain_update(&clear)
+            .finalize();
+        let nonce = *XNonce::from_slice(&digest[..NONCE_LEN]);
+        SealedPersonal(seal_bytes(&XChaCha20Poly1305::new(&self.0.into()), nonce, member, &clear))
     }
 
     pub fn open(&self, member: MemberId, sealed: &SealedPersonal) -> Result<PersonalData, KeyError> {
@@ -107,8 +131,7 @@ impl MemberKey {
     }
 }
 
-fn seal_bytes(cipher: &XChaCha20Poly1305, member: MemberId, clear: &[u8]) -> Vec<u8> {
-    let nonce = XChaCha20Poly1305::generate_nonce(&mut OsRng);
+fn seal_bytes(cipher: &XChaCha20Poly1305, nonce: XNonce, member: MemberId, clear: &[u8]) -> Vec<u8> {
     let ciphertext = cipher
         .encrypt(&nonce, Payload { msg: clear, aad: member.0.as_bytes() })
         .expect("XChaCha20-Poly1305 encrypts any message of this size");

@@ -94,6 +94,11 @@ pub struct AppendRequest {
     /// change would invalidate the decision).
     pub expectations: Vec<(StreamId, ExpectedVersion)>,
     pub events: Vec<NewEvent>,
+    /// When the events are to be recorded as having been recorded; `None` (every client
+    /// command) means now. Only a simulated history sets it (the sample campaign, so
+    /// that its log is the same byte for byte); the store still keeps recorded-at order
+    /// equal to log order, so a time before the last event's becomes the last event's.
+    pub recorded_at: Option<Timestamp>,
 }
 
 /// What an append did (or, for a retried command, what its first attempt did).
@@ -164,7 +169,22 @@ pub enum StoreError {
 pub trait EventStore: Send + Sync + 'static {
     /// Appends the events of one command atomically, after checking every expected
     /// version, and returns only once they are durable.
-    fn append(&self, request: AppendRequest) -> impl Future<Output = Result<AppendOutcome, StoreError>> + Send;
+    fn append(&self, request: AppendRequest) -> impl Future<Output = Result<AppendOutcome, StoreError>> + Send {
+        async move {
+            let mut outcomes = self.append_batch(vec![request]).await;
+            outcomes.pop().unwrap_or_else(|| Err(StoreError::Backend("the writer gave no outcome".into())))
+        }
+    }
+
+    /// Appends several commands in this order, each atomically on its own exactly as
+    /// [`EventStore::append`] would one after the other (a later request may expect the
+    /// versions an earlier one writes), all in one commit: one outcome per request, in
+    /// order, once they are durable. Bulk loads (imports, the sample campaign) use it
+    /// to pay one fsync per batch and to get a log order that does not depend on timing.
+    fn append_batch(
+        &self,
+        requests: Vec<AppendRequest>,
+    ) -> impl Future<Output = Vec<Result<AppendOutcome, StoreError>>> + Send;
 
     /// The outcome recorded for a command id, if that command was appended.
     fn command_outcome(

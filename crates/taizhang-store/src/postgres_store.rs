@@ -45,7 +45,7 @@ fn pg(e: tokio_postgres::Error) -> StoreError {
 }
 
 enum Job {
-    Append(AppendRequest, oneshot::Sender<Result<AppendOutcome, StoreError>>),
+    Append(Vec<AppendRequest>, oneshot::Sender<Vec<Result<AppendOutcome, StoreError>>>),
     Restore(Vec<RawRecord>, oneshot::Sender<Result<(), StoreError>>),
 }
 
@@ -126,13 +126,11 @@ impl PgStore {
         result
     }
 
-    async fn submit<T>(
-        &self,
-        job: impl FnOnce(oneshot::Sender<Result<T, StoreError>>) -> Job,
-    ) -> Result<T, StoreError> {
+    async fn submit<T>(&self, job: impl FnOnce(oneshot::Sender<T>) -> Job) -> Result<T, StoreError> {
+        let stopped = || StoreError::Backend("the writer stopped".into());
         let (tx, rx) = oneshot::channel();
-        self.inner.jobs.send(job(tx)).map_err(|_| StoreError::Backend("the writer stopped".into()))?;
-        rx.await.map_err(|_| StoreError::Backend("the writer stopped".into()))?
+        self.inner.jobs.send(job(tx)).map_err(|_| stopped())?;
+        rx.await.map_err(|_| stopped())
     }
 
     fn s(&self) -> &str {
@@ -361,7 +359,7 @@ async fn run_writer(
             let error = pg(e);
             while let Some(job) = rx.recv().await {
                 match job {
-                    Job::Append(_, tx) => drop(tx.send(Err(error.clone()))),
+                    Job::Append(requests, tx) => drop(tx.send(vec![Err(error.clone()); requests.len()])),
                     Job::Restore(_, tx) => drop(tx.send(Err(error.clone()))),
                 }
             }
@@ -381,7 +379,7 @@ async fn run_writer(
 }
 
 enum Reply {
-    Append(oneshot::Sender<Result<AppendOutcome, StoreError>>, Result<AppendOutcome, StoreError>),
+    Append(oneshot::Sender<Vec<Result<AppendOutcome, StoreError>>>, Vec<Result<AppendOutcome, StoreError>>),
     Restore(oneshot::Sender<Result<(), StoreError>>, Result<(), StoreError>),
 }
 
@@ -404,7 +402,9 @@ async fn commit_group(
             // The transaction did not commit: nothing of this group was written.
             for reply in &mut replies {
                 match reply {
-                    Reply::Append(_, r @ Ok(_)) => *r = Err(e.clone()),
+                    Reply::Append(_, results) => {
+                        results.iter_mut().filter(|r| r.is_ok()).for_each(|r| *r = Err(e.clone()))
+                    }
                     Reply::Restore(_, r @ Ok(_)) => *r = Err(e.clone()),
                     _ => {}
                 }
@@ -436,10 +436,12 @@ async fn stage_and_commit(
     let mut command_ids: Vec<Vec<u8>> = Vec::new();
     for job in &jobs {
         match job {
-            Job::Append(r, _) => {
-                command_ids.push(r.command_id.as_bytes().to_vec());
-                streams.extend(r.expectations.iter().map(|(st, _)| st.to_bytes().to_vec()));
-                streams.extend(r.events.iter().map(|e| e.payload.stream().to_bytes().to_vec()));
+            Job::Append(requests, _) => {
+                for r in requests {
+                    command_ids.push(r.command_id.as_bytes().to_vec());
+                    streams.extend(r.expectations.iter().map(|(st, _)| st.to_bytes().to_vec()));
+                    streams.extend(r.events.iter().map(|e| e.payload.stream().to_bytes().to_vec()));
+                }
             }
             Job::Restore(records, _) => {
                 for record in records {
@@ -493,33 +495,38 @@ async fn stage_and_commit(
         |versions: &HashMap<StreamId, Option<u64>>, stream: StreamId| versions.get(&stream).copied().flatten();
     for job in jobs {
         match job {
-            Job::Append(request, reply) => {
-                let result = async {
-                    let encoded = Encoded::new(request)?;
-                    if let Some(&(first, last)) = known_commands.get(&encoded.request.command_id) {
-                        let stored = if first >= first_new {
-                            records[(first - first_new) as usize..=(last - first_new) as usize].to_vec()
-                        } else {
-                            read_range(client, s, first, last).await?
-                        };
-                        return encoded.retry_outcome(&stored);
-                    }
-                    encoded.check(|stream| version_of(&versions, stream))?;
-                    let outcome = encoded.stage(
-                        &mut tail,
-                        |stream, _| {
-                            let next = version_of(&versions, stream).map_or(0, |v| v + 1);
-                            versions.insert(stream, Some(next));
-                            next
-                        },
-                        &mut records,
+            Job::Append(requests, reply) => {
+                let mut results = Vec::with_capacity(requests.len());
+                for request in requests {
+                    results.push(
+                        async {
+                            let encoded = Encoded::new(request)?;
+                            if let Some(&(first, last)) = known_commands.get(&encoded.request.command_id) {
+                                let stored = if first >= first_new {
+                                    records[(first - first_new) as usize..=(last - first_new) as usize].to_vec()
+                                } else {
+                                    read_range(client, s, first, last).await?
+                                };
+                                return encoded.retry_outcome(&stored);
+                            }
+                            encoded.check(|stream| version_of(&versions, stream))?;
+                            let outcome = encoded.stage(
+                                &mut tail,
+                                |stream, _| {
+                                    let next = version_of(&versions, stream).map_or(0, |v| v + 1);
+                                    versions.insert(stream, Some(next));
+                                    next
+                                },
+                                &mut records,
+                            );
+                            known_commands.insert(outcome.command_id, (outcome.first_position, outcome.last_position));
+                            commands.push((outcome.command_id, outcome.first_position, outcome.last_position));
+                            Ok(outcome)
+                        }
+                        .await,
                     );
-                    known_commands.insert(outcome.command_id, (outcome.first_position, outcome.last_position));
-                    commands.push((outcome.command_id, outcome.first_position, outcome.last_position));
-                    Ok(outcome)
                 }
-                .await;
-                replies.push(Reply::Append(reply, result));
+                replies.push(Reply::Append(reply, results));
             }
             Job::Restore(batch, reply) => {
                 let result =
@@ -606,8 +613,9 @@ fn limit(n: usize) -> i64 {
 }
 
 impl EventStore for PgStore {
-    async fn append(&self, request: AppendRequest) -> Result<AppendOutcome, StoreError> {
-        self.submit(|tx| Job::Append(request, tx)).await
+    async fn append_batch(&self, requests: Vec<AppendRequest>) -> Vec<Result<AppendOutcome, StoreError>> {
+        let count = requests.len();
+        self.submit(|tx| Job::Append(requests, tx)).await.unwrap_or_else(|e| vec![Err(e); count])
     }
 
     async fn command_outcome(&self, command_id: Uuid) -> Result<Option<AppendOutcome>, StoreError> {
@@ -694,6 +702,6 @@ impl EventStore for PgStore {
     }
 
     async fn restore_raw(&self, records: Vec<RawRecord>) -> Result<(), StoreError> {
-        self.submit(|tx| Job::Restore(records, tx)).await
+        self.submit(|tx| Job::Restore(records, tx)).await?
     }
 }

@@ -174,7 +174,7 @@ fn last_version(index: &StreamIndex, stream: StreamId) -> Option<u64> {
 }
 
 enum Job {
-    Append(AppendRequest, oneshot::Sender<Result<AppendOutcome, StoreError>>),
+    Append(Vec<AppendRequest>, oneshot::Sender<Vec<Result<AppendOutcome, StoreError>>>),
     Restore(Vec<RawRecord>, oneshot::Sender<Result<(), StoreError>>),
     Sync(oneshot::Sender<Result<(), StoreError>>),
 }
@@ -322,8 +322,9 @@ impl SledStore {
 }
 
 impl EventStore for SledStore {
-    async fn append(&self, request: AppendRequest) -> Result<AppendOutcome, StoreError> {
-        self.submit(|tx| Job::Append(request, tx)).await?
+    async fn append_batch(&self, requests: Vec<AppendRequest>) -> Vec<Result<AppendOutcome, StoreError>> {
+        let count = requests.len();
+        self.submit(|tx| Job::Append(requests, tx)).await.unwrap_or_else(|e| vec![Err(e); count])
     }
 
     async fn command_outcome(&self, command_id: Uuid) -> Result<Option<AppendOutcome>, StoreError> {
@@ -446,7 +447,7 @@ struct Writer {
 }
 
 enum Reply {
-    Append(oneshot::Sender<Result<AppendOutcome, StoreError>>, Result<AppendOutcome, StoreError>),
+    Append(oneshot::Sender<Vec<Result<AppendOutcome, StoreError>>>, Vec<Result<AppendOutcome, StoreError>>),
     Unit(oneshot::Sender<Result<(), StoreError>>, Result<(), StoreError>),
 }
 
@@ -494,13 +495,16 @@ impl Writer {
             let mut index = index_lock.write().expect("stream index lock");
             for job in jobs {
                 match job {
-                    Job::Append(_, tx) if poisoned => replies.push(Reply::Append(tx, Err(StoreError::Poisoned))),
+                    Job::Append(requests, tx) if poisoned => {
+                        replies.push(Reply::Append(tx, vec![Err(StoreError::Poisoned); requests.len()]))
+                    }
                     Job::Restore(_, tx) | Job::Sync(tx) if poisoned => {
                         replies.push(Reply::Unit(tx, Err(StoreError::Poisoned)))
                     }
-                    Job::Append(request, tx) => {
-                        let result = self.stage_append(request, &mut index, &mut group);
-                        replies.push(Reply::Append(tx, result));
+                    Job::Append(requests, tx) => {
+                        let results =
+                            requests.into_iter().map(|r| self.stage_append(r, &mut index, &mut group)).collect();
+                        replies.push(Reply::Append(tx, results));
                     }
                     Job::Restore(records, tx) => {
                         let result = self.stage_restore(records, &mut index, &mut group);
@@ -517,7 +521,9 @@ impl Writer {
                 self.poisoned.store(true, Ordering::Release);
                 for reply in &mut replies {
                     match reply {
-                        Reply::Append(_, r @ Ok(_)) => *r = Err(e.clone()),
+                        Reply::Append(_, results) => {
+                            results.iter_mut().filter(|r| r.is_ok()).for_each(|r| *r = Err(e.clone()))
+                        }
                         Reply::Unit(_, r @ Ok(_)) => *r = Err(e.clone()),
                         _ => {}
                     }

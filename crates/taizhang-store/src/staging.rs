@@ -77,16 +77,16 @@ impl Encoded {
         let request = &self.request;
         // Never earlier than the last event's, even if the clock steps back, so that
         // recorded-at order is log order and "as of a time" is a position.
-        let recorded_at = Timestamp::now().max(tail.last_recorded_at);
+        let recorded_at = request.recorded_at.unwrap_or_else(Timestamp::now).max(tail.last_recorded_at);
         tail.last_recorded_at = recorded_at;
         let first_position = tail.head + 1;
         let mut streams: Vec<(StreamId, u64)> = Vec::new();
-        for (event, payload) in request.events.iter().zip(&self.payloads) {
+        for (index, (event, payload)) in request.events.iter().zip(&self.payloads).enumerate() {
             let stream = event.payload.stream();
             let position = tail.head + 1;
             let version = next_version(stream, position);
             let envelope = Envelope {
-                event_id: Uuid::now_v7(),
+                event_id: event_id(request.command_id, index),
                 stream,
                 version,
                 recorded_at,
@@ -116,6 +116,13 @@ impl Encoded {
             duplicate: false,
         }
     }
+}
+
+/// An event's id: named by the command that wrote it and its place among that
+/// command's events (UUIDv5 in the command id's namespace). Command ids are unique in a
+/// log, so event ids are too, and writing the same commands gives the same ids.
+pub(crate) fn event_id(command_id: Uuid, index: usize) -> Uuid {
+    Uuid::new_v5(&command_id, &(index as u64).to_be_bytes())
 }
 
 /// The outcome of a command, recomputed from its stored records.

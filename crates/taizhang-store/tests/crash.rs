@@ -40,6 +40,7 @@ fn command() -> AppendRequest {
         actor: Actor::OPERATOR,
         correlation_id: None,
         causation_id: None,
+        recorded_at: None,
         expectations: vec![
             (StreamId::unit(x), ExpectedVersion::NoStream),
             (StreamId::unit(y), ExpectedVersion::NoStream),
