@@ -106,6 +106,17 @@ impl From<StoreError> for AppError {
     }
 }
 
+/// A batch decided but not yet appended.
+struct Decided {
+    /// Every command of the batch, in order, and whether it has an append in `requests`
+    /// (which are taken away to be appended).
+    commands: Vec<(CommandContext, Command, bool)>,
+    requests: Vec<AppendRequest>,
+    /// In order, the answers of the commands without an append (a retry answered from
+    /// the log, a broken rule).
+    answers: Vec<Result<AppendOutcome, AppError>>,
+}
+
 /// Applies decided events to the state they were decided on, each at its stream's
 /// next version.
 fn apply_pending(state: &mut Aggregates, events: &[PendingEvent]) {
@@ -210,36 +221,129 @@ impl<S: EventStore> Ledger<S> {
         &self,
         batch: Vec<(CommandContext, Command)>,
     ) -> Result<Vec<Result<AppendOutcome, AppError>>, AppError> {
-        let mut results: Vec<Option<Result<AppendOutcome, AppError>>> = Vec::with_capacity(batch.len());
-        let mut requests = Vec::new();
+        let mut decided = self.decide_batch(batch, &mut Aggregates::default()).await?;
+        let appended = self.store.append_batch(std::mem::take(&mut decided.requests)).await;
+        Ok(self.settle(decided, appended).await.0)
+    }
+
+    /// Runs `commands` in order, in batches of [`BULK_BATCH`]: each batch is decided
+    /// while the one before commits, against a state carried from batch to batch (so
+    /// a stream is read from the store once per run). `progress` hears how many are
+    /// done. Commands already in the log (the same command ids) are answered from it
+    /// and write nothing. The first failure stops the run.
+    pub async fn run_in_order(
+        &self,
+        commands: Vec<(CommandContext, Command)>,
+        progress: impl Fn(usize),
+    ) -> Result<usize, AppError> {
+        let mut done = 0;
         let mut state = Aggregates::default();
-        for (ctx, cmd) in &batch {
-            if let Some(outcome) = self.store.command_outcome(ctx.command_id).await? {
-                results.push(Some(Ok(outcome)));
-                continue;
-            }
-            self.load_into(cmd, &mut state).await?;
-            match self.prepare(ctx, cmd, &mut state).await {
-                Ok(request) => {
-                    requests.push(request);
-                    results.push(None);
+        let mut committing: Option<(Decided, tokio::task::JoinHandle<_>)> = None;
+        let mut rest = commands.into_iter().peekable();
+        loop {
+            let next = if rest.peek().is_some() {
+                if state.versions.len() > CACHED_STREAMS {
+                    // Bounded memory: start over from the store once nothing is in flight.
+                    if let Some((sent, commit)) = committing.take() {
+                        done += self.settled_ok(sent, commit).await?.0;
+                        progress(done);
+                    }
+                    state = Aggregates::default();
                 }
-                Err(e) => results.push(Some(Err(e))),
+                Some(self.decide_batch(rest.by_ref().take(BULK_BATCH).collect(), &mut state).await?)
+            } else {
+                None
+            };
+            if let Some((sent, commit)) = committing.take() {
+                let (settled, raced) = self.settled_ok(sent, commit).await?;
+                done += settled;
+                progress(done);
+                if raced {
+                    // Another writer changed streams this run holds: read them again.
+                    state = Aggregates::default();
+                }
             }
+            let Some(mut decided) = next else { return Ok(done) };
+            let store = self.store.clone();
+            let requests = std::mem::take(&mut decided.requests);
+            committing = Some((decided, tokio::spawn(async move { store.append_batch(requests).await })));
         }
-        let mut appended = self.store.append_batch(requests).await.into_iter();
-        let mut done = Vec::with_capacity(batch.len());
-        for ((ctx, cmd), result) in batch.into_iter().zip(results) {
-            done.push(match result {
-                Some(answered) => answered,
-                None => match appended.next().unwrap_or_else(|| Err(StoreError::Backend("missing outcome".into()))) {
+    }
+
+    /// Waits for a batch's commit and settles it: how many commands took effect and
+    /// whether any lost a race; the first failure is returned as the error.
+    async fn settled_ok(
+        &self,
+        sent: Decided,
+        commit: tokio::task::JoinHandle<Vec<Result<AppendOutcome, StoreError>>>,
+    ) -> Result<(usize, bool), AppError> {
+        let appended = commit.await.map_err(|e| AppError::Store(StoreError::Backend(format!("commit task: {e}"))))?;
+        let (results, raced) = self.settle(sent, appended).await;
+        let count = results.len();
+        for result in results {
+            result?;
+        }
+        Ok((count, raced))
+    }
+
+    /// Decides `batch` in order against `state` (loading what it lacks from the store)
+    /// without writing: the appends to make, and every command with whether it has one
+    /// among them (otherwise its answer is already known).
+    async fn decide_batch(
+        &self,
+        batch: Vec<(CommandContext, Command)>,
+        state: &mut Aggregates,
+    ) -> Result<Decided, AppError> {
+        let mut decided =
+            Decided { commands: Vec::with_capacity(batch.len()), requests: Vec::new(), answers: Vec::new() };
+        for (ctx, cmd) in batch {
+            let answer = match self.store.command_outcome(ctx.command_id).await? {
+                Some(outcome) => Ok(outcome),
+                None => {
+                    self.load_into(&cmd, state).await?;
+                    match self.prepare(&ctx, &cmd, state).await {
+                        Ok(request) => {
+                            decided.requests.push(request);
+                            decided.commands.push((ctx, cmd, true));
+                            continue;
+                        }
+                        Err(e) => Err(e),
+                    }
+                }
+            };
+            decided.answers.push(answer);
+            decided.commands.push((ctx, cmd, false));
+        }
+        Ok(decided)
+    }
+
+    /// Matches a decided batch's commands with the store's outcomes, executing again
+    /// one by one, in order, those that lost a race; also says whether any did.
+    async fn settle(
+        &self,
+        decided: Decided,
+        appended: Vec<Result<AppendOutcome, StoreError>>,
+    ) -> (Vec<Result<AppendOutcome, AppError>>, bool) {
+        let mut answers = decided.answers.into_iter();
+        let mut appended = appended.into_iter();
+        let mut raced = false;
+        let mut results = Vec::with_capacity(decided.commands.len());
+        for (ctx, cmd, sent) in decided.commands {
+            let missing = || AppError::Store(StoreError::Backend("the store gave no outcome".into()));
+            results.push(if !sent {
+                answers.next().unwrap_or_else(|| Err(missing()))
+            } else {
+                match appended.next().unwrap_or_else(|| Err(StoreError::Backend("no outcome".into()))) {
                     Ok(outcome) => Ok(outcome),
-                    Err(StoreError::Conflict { .. }) => self.execute(ctx, cmd).await,
+                    Err(StoreError::Conflict { .. }) => {
+                        raced = true;
+                        self.execute(ctx, cmd).await
+                    }
                     Err(e) => Err(e.into()),
-                },
+                }
             });
         }
-        Ok(done)
+        (results, raced)
     }
 
     /// Decides `cmd` against `state` (which holds every stream it depends on), stores
@@ -288,40 +392,17 @@ impl<S: EventStore> Ledger<S> {
 
     /// Decides `commands` in order against the log as it is now plus the effects of
     /// the earlier ones, writing nothing: what an import checks before it writes a row.
-    /// Each gets the rule it would break, or `Ok`. (Personal data is sealed under a
-    /// throwaway key: the ciphertext is dropped.)
+    /// Each gets the rule it would break, or `Ok`. (Personal data is validated but not
+    /// sealed: the events are dropped.)
     pub async fn rehearse(&self, commands: &[Command]) -> Result<Vec<Result<(), DomainError>>, AppError> {
         let mut state = Aggregates::default();
-        let throwaway = MemberKey::generate();
         let mut outcomes = Vec::with_capacity(commands.len());
         for cmd in commands {
             self.load_into(cmd, &mut state).await?;
-            let decided =
-                decide(cmd, &state, &mut |member: MemberId, personal: &PersonalData| throwaway.seal(member, personal));
+            let decided = decide(cmd, &state, &mut |_: MemberId, _: &PersonalData| SealedPersonal(Vec::new()));
             outcomes.push(decided.map(|events| apply_pending(&mut state, &events)));
         }
         Ok(outcomes)
-    }
-
-    /// Runs `commands` in batches of [`BULK_BATCH`], in order; `progress` hears how many
-    /// are done. Commands already in the log (the same command ids) are answered from
-    /// it and write nothing. The first failure stops the run.
-    pub async fn run_in_order(
-        &self,
-        commands: Vec<(CommandContext, Command)>,
-        progress: impl Fn(usize),
-    ) -> Result<usize, AppError> {
-        let mut done = 0;
-        let mut rest = commands.into_iter().peekable();
-        while rest.peek().is_some() {
-            let batch: Vec<_> = rest.by_ref().take(BULK_BATCH).collect();
-            for result in self.execute_batch(batch).await? {
-                result?;
-                done += 1;
-            }
-            progress(done);
-        }
-        Ok(done)
     }
 
     /// Adds to `loaded` every stream the command depends on that it lacks.

@@ -515,3 +515,81 @@ async fn a_clerk_writes_only_for_the_units_of_their_scope() {
     let events = w.ledger.store().read_all(registered.last_position, 1).await.unwrap();
     assert_eq!(events[0].actor, clerk, "the event records who caused it");
 }
+
+fn outing_command(unit: UnitId, member: MemberId, a: &str, b: &str) -> Command {
+    Command::RegisterOuting(RegisterOuting {
+        outing: OutingId::new(),
+        unit,
+        details: details(date!(2011 - 06 - 15), a, b),
+        participants: vec![joined(member)],
+    })
+}
+
+#[tokio::test]
+async fn a_batch_applies_in_order_and_a_broken_rule_refuses_only_its_command() {
+    let w = World::new().await;
+    let unit = w.unit(None).await;
+    let member = w.member(unit).await;
+    let before = w.log().await.len();
+    let context = || CommandContext::new(Actor::OPERATOR);
+    let batch = vec![
+        (context(), outing_command(unit, member, "09:00", "10:00")),
+        (context(), outing_command(unit, member, "09:30", "10:30")),
+        (context(), outing_command(unit, member, "11:00", "12:00")),
+    ];
+    let results = w.ledger.execute_batch(batch.clone()).await.unwrap();
+    assert!(results[0].is_ok() && results[2].is_ok(), "{results:?}");
+    assert!(
+        matches!(results[1], Err(AppError::Domain(DomainError::OverlappingOuting { .. }))),
+        "the second overlaps the first, decided in the same batch: {:?}",
+        results[1]
+    );
+    let first = results[0].as_ref().unwrap();
+    assert_eq!(results[2].as_ref().unwrap().first_position, first.last_position + 1, "in the order given");
+    let after = w.log().await;
+
+    // The same batch again: the two applied are answered from the log, nothing written.
+    let again = w.ledger.execute_batch(batch).await.unwrap();
+    assert!(again[0].as_ref().unwrap().duplicate && again[2].as_ref().unwrap().duplicate);
+    assert_eq!(w.log().await, after);
+    assert!(after.len() > before);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn batches_racing_for_one_member_lose_no_command_and_double_book_nothing() {
+    let w = Arc::new(World::new().await);
+    let unit = w.unit(None).await;
+    let member = w.member(unit).await;
+    // Eight batches of three one-hour outings each fill the member's day exactly; run
+    // together, most lose a race and are executed again on fresh state.
+    let mut tasks = Vec::new();
+    for i in 0..8u16 {
+        let w = w.clone();
+        tasks.push(tokio::spawn(async move {
+            let at = |h: u16| ClockTime::from_minutes(h * 60).unwrap().to_string();
+            let batch = (0..3)
+                .map(|k| {
+                    let hour = i * 3 + k;
+                    (CommandContext::new(Actor::OPERATOR), outing_command(unit, member, &at(hour), &at(hour + 1)))
+                })
+                .collect();
+            w.ledger.run_in_order(batch, |_| {}).await
+        }));
+    }
+    for task in tasks {
+        assert_eq!(task.await.unwrap().unwrap(), 3);
+    }
+    let booked: u32 = w
+        .ledger
+        .store()
+        .read_all(1, usize::MAX)
+        .await
+        .unwrap()
+        .iter()
+        .filter_map(|e| match &e.payload {
+            DomainEvent::ServiceBooked(b) => Some(b.span.minutes()),
+            _ => None,
+        })
+        .sum();
+    assert_eq!(booked, 24 * 60, "every hour booked once");
+}
