@@ -15,6 +15,7 @@
 //! are invented; whoever knows the seed can open their data). Loading it again writes
 //! nothing.
 
+use futures_util::stream::{self, StreamExt};
 use taizhang_core::*;
 use time::macros::date;
 use time::Date;
@@ -298,18 +299,31 @@ pub fn plan(scale: f64, seed: u64) -> Plan {
 /// from it and write nothing.
 pub async fn load<S: EventStore>(ledger: &Ledger<S>, plan: Plan, progress: impl Fn(usize)) -> Result<usize, AppError> {
     let secret = plan.seed.to_le_bytes();
-    let mut batch = Vec::with_capacity(plan.commands.len());
-    for planned in plan.commands {
-        if let Command::RegisterMember(c) = &planned.command {
-            // Stored before the registration, which then seals with it (as a retry would).
-            ledger.keep_member_key(c.member, &MemberKey::derived(&secret, c.member)).await?;
-        }
-        let context = CommandContext {
-            command_id: planned.command_id,
-            recorded_at: Some(planned.recorded_at),
-            ..CommandContext::new(Actor::OPERATOR)
-        };
-        batch.push((context, planned.command));
-    }
+    // Stored before the registrations, which then seal with them (as a retry would);
+    // several at a time, as each is a round trip on PostgreSQL.
+    let members: Vec<MemberId> = plan
+        .commands
+        .iter()
+        .filter_map(|p| match &p.command {
+            Command::RegisterMember(c) => Some(c.member),
+            _ => None,
+        })
+        .collect();
+    let keys: Vec<MemberKey> = members.iter().map(|member| MemberKey::derived(&secret, *member)).collect();
+    let puts: Vec<_> = members.iter().zip(&keys).map(|(member, key)| ledger.keep_member_key(*member, key)).collect();
+    let stored: Vec<Result<(), AppError>> = stream::iter(puts).buffer_unordered(64).collect().await;
+    stored.into_iter().collect::<Result<(), AppError>>()?;
+    let batch = plan
+        .commands
+        .into_iter()
+        .map(|planned| {
+            let context = CommandContext {
+                command_id: planned.command_id,
+                recorded_at: Some(planned.recorded_at),
+                ..CommandContext::new(Actor::OPERATOR)
+            };
+            (context, planned.command)
+        })
+        .collect();
     ledger.run_in_order(batch, progress).await
 }

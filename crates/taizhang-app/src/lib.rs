@@ -23,6 +23,8 @@
 pub mod demo;
 
 use std::collections::HashMap;
+
+use futures_util::stream::{self, StreamExt};
 use std::path::Path;
 use std::sync::Arc;
 
@@ -139,6 +141,9 @@ pub enum Personal {
 /// import): one decision pass and one commit each. Larger batches gain little once
 /// the fsync is shared this widely, and hold more undecided work when one conflicts.
 pub const BULK_BATCH: usize = 2_048;
+
+/// Lookups in flight when a batch asks the store for what it needs.
+const PREFETCH: usize = 64;
 
 /// Streams whose folded state the command side keeps between commands. When full,
 /// the cache starts over: it saves reads, it is never needed for correctness.
@@ -296,8 +301,24 @@ impl<S: EventStore> Ledger<S> {
     ) -> Result<Decided, AppError> {
         let mut decided =
             Decided { commands: Vec::with_capacity(batch.len()), requests: Vec::new(), answers: Vec::new() };
-        for (ctx, cmd) in batch {
-            let answer = match self.store.command_outcome(ctx.command_id).await? {
+        // On PostgreSQL every lookup is a round trip: ask for what the batch needs at
+        // once (the streams its commands name; those found only later load one by one).
+        // (The futures are collected first: a closure inside the stream's type would make
+        // the whole future not `Send` for every lifetime, and callers spawn it.)
+        let lookups: Vec<_> = batch.iter().map(|(ctx, _)| self.store.command_outcome(ctx.command_id)).collect();
+        let known: Vec<_> = stream::iter(lookups).buffered(PREFETCH).collect().await;
+        let mut needed: Vec<StreamId> = batch.iter().flat_map(|(_, cmd)| dependencies(cmd, state)).collect();
+        needed.sort_unstable();
+        needed.dedup();
+        needed.retain(|s| !state.is_loaded(s));
+        let fetches: Vec<_> = needed.iter().map(|s| self.fetch_stream(*s)).collect();
+        let fetched: Vec<_> = stream::iter(fetches).buffered(PREFETCH).collect().await;
+        for (s, result) in needed.into_iter().zip(fetched) {
+            let (cached, events) = result?;
+            self.absorb(s, cached, events, state);
+        }
+        for ((ctx, cmd), known) in batch.into_iter().zip(known) {
+            let answer = match known? {
                 Some(outcome) => Ok(outcome),
                 None => {
                     self.load_into(&cmd, state).await?;
@@ -420,19 +441,33 @@ impl<S: EventStore> Ledger<S> {
     }
 
     async fn load_stream(&self, stream: StreamId, into: &mut Aggregates) -> Result<(), AppError> {
+        let (cached, events) = self.fetch_stream(stream).await?;
+        self.absorb(stream, cached, events, into);
+        Ok(())
+    }
+
+    /// A stream's cached state, if any, and its events since.
+    async fn fetch_stream(
+        &self,
+        stream: StreamId,
+    ) -> Result<(Option<StreamSnapshot>, Vec<taizhang_store::RecordedEvent>), AppError> {
         let cached = self.snapshots.lock().expect("snapshot cache lock").get(&stream).cloned();
-        let from = match cached {
-            Some(snapshot) => {
-                let next = snapshot.version + 1;
-                into.restore(stream, snapshot);
-                next
-            }
-            None => {
-                into.mark_empty(stream);
-                0
-            }
-        };
-        let events = self.store.read_stream(stream, from, usize::MAX).await?;
+        let from = cached.as_ref().map_or(0, |snapshot| snapshot.version + 1);
+        Ok((cached, self.store.read_stream(stream, from, usize::MAX).await?))
+    }
+
+    /// Folds a fetched stream into `into` and caches its state.
+    fn absorb(
+        &self,
+        stream: StreamId,
+        cached: Option<StreamSnapshot>,
+        events: Vec<taizhang_store::RecordedEvent>,
+        into: &mut Aggregates,
+    ) {
+        match cached {
+            Some(snapshot) => into.restore(stream, snapshot),
+            None => into.mark_empty(stream),
+        }
         for event in &events {
             into.apply(event.version, &event.payload);
         }
@@ -445,7 +480,6 @@ impl<S: EventStore> Ledger<S> {
                 cache.insert(stream, snapshot);
             }
         }
-        Ok(())
     }
 
     /// The key a new member's data is sealed with: the one a previous attempt of the
