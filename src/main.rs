@@ -471,7 +471,7 @@ async fn load_demo(ledger: &Arc<Ledger<AnyStore>>, scale: f64, seed: u64) -> Res
         bail!("--scale must be above 0 and at most 100, not {scale}");
     }
     let plan = taizhang_app::demo::plan(scale, seed);
-    let total = plan.commands();
+    let total = plan.commands.len();
     let progress = Progress::new("loading the sample campaign", total as u64);
     let started = std::time::Instant::now();
     let done = taizhang_app::demo::load(ledger, plan, |n| progress.set(n as u64)).await?;

@@ -120,12 +120,6 @@ pub struct Plan {
     pub seed: u64,
 }
 
-impl Plan {
-    pub fn commands(&self) -> usize {
-        self.commands.len()
-    }
-}
-
 /// Kinds of command in dependency order: the tie-break between equal recorded-at times.
 const UNIT: u8 = 0;
 const MEMBER: u8 = 1;

@@ -108,15 +108,16 @@ impl From<StoreError> for AppError {
     }
 }
 
+/// What became of one command.
+type Answer = Result<AppendOutcome, AppError>;
+
 /// A batch decided but not yet appended.
 struct Decided {
-    /// Every command of the batch, in order, and whether it has an append in `requests`
-    /// (which are taken away to be appended).
-    commands: Vec<(CommandContext, Command, bool)>,
+    /// Every command of the batch, in order, with its answer when it has no append in
+    /// `requests` (a retry answered from the log, a broken rule).
+    commands: Vec<(CommandContext, Command, Option<Answer>)>,
+    /// The appends, in order; taken away to be appended.
     requests: Vec<AppendRequest>,
-    /// In order, the answers of the commands without an append (a retry answered from
-    /// the log, a broken rule).
-    answers: Vec<Result<AppendOutcome, AppError>>,
 }
 
 /// Applies decided events to the state they were decided on, each at its stream's
@@ -222,10 +223,7 @@ impl<S: EventStore> Ledger<S> {
     /// campaign, whose log order is then the order given. Each command gets its own
     /// outcome; one that breaks a rule writes nothing and the others go on. Commands
     /// that lose a race with another writer are executed again one by one, in order.
-    pub async fn execute_batch(
-        &self,
-        batch: Vec<(CommandContext, Command)>,
-    ) -> Result<Vec<Result<AppendOutcome, AppError>>, AppError> {
+    pub async fn execute_batch(&self, batch: Vec<(CommandContext, Command)>) -> Result<Vec<Answer>, AppError> {
         let mut decided = self.decide_batch(batch, &mut Aggregates::default()).await?;
         let appended = self.store.append_batch(std::mem::take(&mut decided.requests)).await;
         Ok(self.settle(decided, appended).await.0)
@@ -292,15 +290,14 @@ impl<S: EventStore> Ledger<S> {
     }
 
     /// Decides `batch` in order against `state` (loading what it lacks from the store)
-    /// without writing: the appends to make, and every command with whether it has one
-    /// among them (otherwise its answer is already known).
+    /// without writing: the appends to make, and the answer of every command that has
+    /// none.
     async fn decide_batch(
         &self,
         batch: Vec<(CommandContext, Command)>,
         state: &mut Aggregates,
     ) -> Result<Decided, AppError> {
-        let mut decided =
-            Decided { commands: Vec::with_capacity(batch.len()), requests: Vec::new(), answers: Vec::new() };
+        let mut decided = Decided { commands: Vec::with_capacity(batch.len()), requests: Vec::new() };
         // On PostgreSQL every lookup is a round trip: ask for what the batch needs at
         // once (the streams its commands name; those found only later load one by one).
         // (The futures are collected first: a closure inside the stream's type would make
@@ -319,50 +316,44 @@ impl<S: EventStore> Ledger<S> {
         }
         for ((ctx, cmd), known) in batch.into_iter().zip(known) {
             let answer = match known? {
-                Some(outcome) => Ok(outcome),
+                Some(outcome) => Some(Ok(outcome)),
                 None => {
                     self.load_into(&cmd, state).await?;
                     match self.prepare(&ctx, &cmd, state).await {
                         Ok(request) => {
                             decided.requests.push(request);
-                            decided.commands.push((ctx, cmd, true));
-                            continue;
+                            None
                         }
-                        Err(e) => Err(e),
+                        Err(e) => Some(Err(e)),
                     }
                 }
             };
-            decided.answers.push(answer);
-            decided.commands.push((ctx, cmd, false));
+            decided.commands.push((ctx, cmd, answer));
         }
         Ok(decided)
     }
 
     /// Matches a decided batch's commands with the store's outcomes, executing again
     /// one by one, in order, those that lost a race; also says whether any did.
-    async fn settle(
-        &self,
-        decided: Decided,
-        appended: Vec<Result<AppendOutcome, StoreError>>,
-    ) -> (Vec<Result<AppendOutcome, AppError>>, bool) {
-        let mut answers = decided.answers.into_iter();
+    async fn settle(&self, decided: Decided, appended: Vec<Result<AppendOutcome, StoreError>>) -> (Vec<Answer>, bool) {
         let mut appended = appended.into_iter();
         let mut raced = false;
         let mut results = Vec::with_capacity(decided.commands.len());
-        for (ctx, cmd, sent) in decided.commands {
-            let missing = || AppError::Store(StoreError::Backend("the store gave no outcome".into()));
-            results.push(if !sent {
-                answers.next().unwrap_or_else(|| Err(missing()))
-            } else {
-                match appended.next().unwrap_or_else(|| Err(StoreError::Backend("no outcome".into()))) {
+        for (ctx, cmd, answer) in decided.commands {
+            if let Some(answer) = answer {
+                results.push(answer);
+                continue;
+            }
+            results.push(
+                match appended.next().unwrap_or_else(|| Err(StoreError::Backend("the store gave no outcome".into()))) {
                     Ok(outcome) => Ok(outcome),
                     Err(StoreError::Conflict { .. }) => {
                         raced = true;
                         self.execute(ctx, cmd).await
                     }
                     Err(e) => Err(e.into()),
-                }
-            });
+                },
+            );
         }
         (results, raced)
     }

@@ -42,6 +42,16 @@ fn joined(member: MemberId) -> ParticipationInput {
     ParticipationInput { member, span: None, minutes: None }
 }
 
+/// Registers `outing` of `unit` on 15 June 2011 from `a` to `b` with `members`.
+fn outing_command(outing: OutingId, unit: UnitId, members: &[MemberId], a: &str, b: &str) -> Command {
+    Command::RegisterOuting(RegisterOuting {
+        outing,
+        unit,
+        details: details(date!(2011 - 06 - 15), a, b),
+        participants: members.iter().copied().map(joined).collect(),
+    })
+}
+
 impl World {
     async fn new() -> Self {
         let dir = tempfile::tempdir().unwrap();
@@ -88,13 +98,7 @@ impl World {
 
     async fn outing(&self, unit: UnitId, members: &[MemberId], a: &str, b: &str) -> Result<OutingId, AppError> {
         let outing = OutingId::new();
-        self.run(Command::RegisterOuting(RegisterOuting {
-            outing,
-            unit,
-            details: details(date!(2011 - 06 - 15), a, b),
-            participants: members.iter().copied().map(joined).collect(),
-        }))
-        .await?;
+        self.run(outing_command(outing, unit, members, a, b)).await?;
         Ok(outing)
     }
 
@@ -285,21 +289,10 @@ async fn member_commands_refuse_their_invalid_forms() {
     };
     w.refused(in_may(tax_hall), |e| matches!(e, DomainError::MemberNotInUnit { .. })).await;
     w.run(in_may(hospital)).await.unwrap();
-    w.refused(w.outing_command(hospital, &[member], "09:00", "10:00"), |e| {
+    w.refused(outing_command(OutingId::new(), hospital, &[member], "09:00", "10:00"), |e| {
         matches!(e, DomainError::MemberNotInUnit { .. })
     })
     .await;
-}
-
-impl World {
-    fn outing_command(&self, unit: UnitId, members: &[MemberId], a: &str, b: &str) -> Command {
-        Command::RegisterOuting(RegisterOuting {
-            outing: OutingId::new(),
-            unit,
-            details: details(date!(2011 - 06 - 15), a, b),
-            participants: members.iter().copied().map(joined).collect(),
-        })
-    }
 }
 
 #[tokio::test]
@@ -310,24 +303,29 @@ async fn outing_commands_refuse_their_invalid_forms() {
     let stranger = w.member(tax_hall).await;
     let morning = w.outing(hospital, &[a], "08:00", "12:00").await.unwrap();
 
-    w.refused(w.outing_command(UnitId::new(), &[a], "13:00", "14:00"), |e| matches!(e, DomainError::UnitNotFound(_)))
-        .await;
-    w.refused(w.outing_command(hospital, &[], "13:00", "14:00"), |e| matches!(e, DomainError::NoParticipants)).await;
-    w.refused(w.outing_command(hospital, &[b, b], "13:00", "14:00"), |e| {
+    w.refused(outing_command(OutingId::new(), UnitId::new(), &[a], "13:00", "14:00"), |e| {
+        matches!(e, DomainError::UnitNotFound(_))
+    })
+    .await;
+    w.refused(outing_command(OutingId::new(), hospital, &[], "13:00", "14:00"), |e| {
+        matches!(e, DomainError::NoParticipants)
+    })
+    .await;
+    w.refused(outing_command(OutingId::new(), hospital, &[b, b], "13:00", "14:00"), |e| {
         matches!(e, DomainError::DuplicateParticipant { .. })
     })
     .await;
-    w.refused(w.outing_command(hospital, &[MemberId::new()], "13:00", "14:00"), |e| {
+    w.refused(outing_command(OutingId::new(), hospital, &[MemberId::new()], "13:00", "14:00"), |e| {
         matches!(e, DomainError::MemberNotFound(_))
     })
     .await;
     w.refused(
-        w.outing_command(hospital, &[b, stranger], "13:00", "14:00"),
+        outing_command(OutingId::new(), hospital, &[b, stranger], "13:00", "14:00"),
         |e| matches!(e, DomainError::MemberNotInUnit { member, .. } if *member == stranger),
     )
     .await;
     w.refused(
-        w.outing_command(hospital, &[b, a], "11:00", "13:00"),
+        outing_command(OutingId::new(), hospital, &[b, a], "11:00", "13:00"),
         |e| matches!(e, DomainError::OverlappingOuting { member, other, .. } if *member == a && *other == morning),
     )
     .await;
@@ -465,8 +463,10 @@ async fn erasing_a_member_hides_their_data_keeps_their_hours_and_the_chain() {
     assert_eq!(booked, 120, "the erased member's hours still count under their id");
     chain::verify(w.ledger.store().as_ref(), |_| {}).await.unwrap();
     // Erased members take no new outings and cannot be registered again.
-    w.refused(w.outing_command(unit, &[member], "13:00", "14:00"), |e| matches!(e, DomainError::MemberErased { .. }))
-        .await;
+    w.refused(outing_command(OutingId::new(), unit, &[member], "13:00", "14:00"), |e| {
+        matches!(e, DomainError::MemberErased { .. })
+    })
+    .await;
 }
 
 #[tokio::test]
@@ -516,15 +516,6 @@ async fn a_clerk_writes_only_for_the_units_of_their_scope() {
     assert_eq!(events[0].actor, clerk, "the event records who caused it");
 }
 
-fn outing_command(unit: UnitId, member: MemberId, a: &str, b: &str) -> Command {
-    Command::RegisterOuting(RegisterOuting {
-        outing: OutingId::new(),
-        unit,
-        details: details(date!(2011 - 06 - 15), a, b),
-        participants: vec![joined(member)],
-    })
-}
-
 #[tokio::test]
 async fn a_batch_applies_in_order_and_a_broken_rule_refuses_only_its_command() {
     let w = World::new().await;
@@ -533,9 +524,9 @@ async fn a_batch_applies_in_order_and_a_broken_rule_refuses_only_its_command() {
     let before = w.log().await.len();
     let context = || CommandContext::new(Actor::OPERATOR);
     let batch = vec![
-        (context(), outing_command(unit, member, "09:00", "10:00")),
-        (context(), outing_command(unit, member, "09:30", "10:30")),
-        (context(), outing_command(unit, member, "11:00", "12:00")),
+        (context(), outing_command(OutingId::new(), unit, &[member], "09:00", "10:00")),
+        (context(), outing_command(OutingId::new(), unit, &[member], "09:30", "10:30")),
+        (context(), outing_command(OutingId::new(), unit, &[member], "11:00", "12:00")),
     ];
     let results = w.ledger.execute_batch(batch.clone()).await.unwrap();
     assert!(results[0].is_ok() && results[2].is_ok(), "{results:?}");
@@ -570,7 +561,10 @@ async fn batches_racing_for_one_member_lose_no_command_and_double_book_nothing()
             let batch = (0..3)
                 .map(|k| {
                     let hour = i * 3 + k;
-                    (CommandContext::new(Actor::OPERATOR), outing_command(unit, member, &at(hour), &at(hour + 1)))
+                    (
+                        CommandContext::new(Actor::OPERATOR),
+                        outing_command(OutingId::new(), unit, &[member], &at(hour), &at(hour + 1)),
+                    )
                 })
                 .collect();
             w.ledger.run_in_order(batch, |_| {}).await

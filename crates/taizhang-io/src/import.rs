@@ -10,8 +10,8 @@
 //!    they will be written, against the log plus the earlier rows: a missing unit, a
 //!    member over 24 hours a day, overlapping outings are found before anything is
 //!    written, each at its file, line and column.
-//! 3. [`Import::write`] sends the commands through the command path, 256 in flight, in
-//!    phases (parent units before their children).
+//! 3. [`Import::write`] sends the commands through the command path in batches, in
+//!    the order checked (parent units before their children, otherwise the file's).
 
 use std::collections::{HashMap, HashSet};
 
