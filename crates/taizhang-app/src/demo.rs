@@ -15,13 +15,13 @@
 //! are invented; whoever knows the seed can open their data). Loading it again writes
 //! nothing.
 
-use futures_util::stream::{self, StreamExt};
+use futures_util::stream::{self, StreamExt, TryStreamExt};
 use taizhang_core::*;
 use time::macros::date;
 use time::Date;
 use uuid::Uuid;
 
-use crate::{AppError, CommandContext, Ledger};
+use crate::{AppError, CommandContext, Ledger, PREFETCH};
 use taizhang_store::keys::MemberKey;
 use taizhang_store::EventStore;
 
@@ -305,8 +305,7 @@ pub async fn load<S: EventStore>(ledger: &Ledger<S>, plan: Plan, progress: impl 
         .collect();
     let keys: Vec<MemberKey> = members.iter().map(|member| MemberKey::derived(&secret, *member)).collect();
     let puts: Vec<_> = members.iter().zip(&keys).map(|(member, key)| ledger.keep_member_key(*member, key)).collect();
-    let stored: Vec<Result<(), AppError>> = stream::iter(puts).buffer_unordered(64).collect().await;
-    stored.into_iter().collect::<Result<(), AppError>>()?;
+    stream::iter(puts).buffer_unordered(PREFETCH).try_collect::<()>().await?;
     let batch = plan
         .commands
         .into_iter()

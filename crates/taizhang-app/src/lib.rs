@@ -144,7 +144,7 @@ pub enum Personal {
 pub const BULK_BATCH: usize = 2_048;
 
 /// Lookups in flight when a batch asks the store for what it needs.
-const PREFETCH: usize = 64;
+pub(crate) const PREFETCH: usize = 64;
 
 /// Streams whose folded state the command side keeps between commands. When full,
 /// the cache starts over: it saves reads, it is never needed for correctness.

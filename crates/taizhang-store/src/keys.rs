@@ -5,9 +5,9 @@
 //! 192-bit nonce is synthetic: a hash of the key, the member and the clear text (as in
 //! SIV modes), so sealing needs no randomness and no nonce bookkeeping, the same data
 //! under the same key always gives the same bytes (the sample campaign's log is
-//! reproducible), and two different texts never share a nonce. The key itself is stored wrapped (encrypted)
-//! under the operator's master key, beside the log (a sled tree or a PostgreSQL table) but
-//! never in the log, never in a log export. Erasing a member replaces the wrapped key with a
+//! reproducible), and two different texts never share a nonce. The key itself is stored
+//! wrapped (encrypted) under the operator's master key, beside the log (a sled tree or a
+//! PostgreSQL table) but never in the log, never in a log export. Erasing a member replaces the wrapped key with a
 //! tombstone: the ciphertext in the log stays, chained and verifiable, and unreadable.
 
 use std::fs::OpenOptions;

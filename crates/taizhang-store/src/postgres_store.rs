@@ -615,6 +615,9 @@ fn limit(n: usize) -> i64 {
 impl EventStore for PgStore {
     async fn append_batch(&self, requests: Vec<AppendRequest>) -> Vec<Result<AppendOutcome, StoreError>> {
         let count = requests.len();
+        if count == 0 {
+            return Vec::new(); // nothing to commit: no writer turn, no fsync
+        }
         self.submit(|tx| Job::Append(requests, tx)).await.unwrap_or_else(|e| vec![Err(e); count])
     }
 
