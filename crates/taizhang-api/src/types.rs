@@ -529,7 +529,7 @@ impl Outing {
             id: view.id,
             unit: view.unit,
             details: view.details(),
-            participants: view.content.participants.to_vec(),
+            participants: view.participants().collect(),
             verified: view.verified,
             voided: view.voided,
             history: view.history().collect(),

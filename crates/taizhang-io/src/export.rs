@@ -78,7 +78,7 @@ pub fn records(
             for number in 0..model.outings.len() as u32 {
                 let Some(view) = model.outing_by_number(number, at).filter(|v| !v.voided) else { continue };
                 let d = view.details();
-                for p in view.content.participants.iter() {
+                for p in view.participants() {
                     rows.push(vec![
                         view.id.to_string(),
                         view.unit.to_string(),

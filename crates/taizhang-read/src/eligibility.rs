@@ -275,7 +275,7 @@ impl Assessor<'_> {
                 let mut volunteers = std::collections::BTreeSet::new();
                 for o in &counted {
                     if let Some(view) = self.model.outing(o.outing, self.position) {
-                        volunteers.extend(view.content.participants.iter().map(|p| p.member));
+                        volunteers.extend(view.participants().map(|p| p.member));
                     }
                 }
                 let members = self.model.members_of(unit, self.period.last, self.position).count() as i128;
@@ -303,8 +303,8 @@ impl Assessor<'_> {
             let date = view.date();
             let exclude = |reason: String| Excluded { outing: id, date, reason };
             let minutes = match member {
-                Some(m) => view.content.minutes_of(m).map(|x| x.get() as u64),
-                None => Some(view.content.total_minutes()),
+                Some(m) => view.minutes_of(m).map(|x| x.get() as u64),
+                None => Some(view.total_minutes()),
             };
             // Listed only by a later amendment: at the as-of position the member had
             // nothing to do with this outing.

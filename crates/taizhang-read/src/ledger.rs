@@ -51,7 +51,7 @@ pub struct PageRequest {
 pub fn unit_ledger(model: &ReadModel, unit: UnitId, as_of: &AsOf, page: PageRequest) -> Option<LedgerPage> {
     let position = as_of.position(model);
     model.unit(unit, position)?;
-    Some(build(model, model.unit_outings(unit), as_of, position, page, |view| Some(view.content.total_minutes())))
+    Some(build(model, model.unit_outings(unit), as_of, position, page, |view| Some(view.total_minutes())))
 }
 
 /// The ledger of a member: the outings they served in, with their own hours.
@@ -60,7 +60,7 @@ pub fn member_ledger(model: &ReadModel, member: MemberId, as_of: &AsOf, page: Pa
     if !model.members.get(&member)?.registered_by(position) {
         return None;
     }
-    let minutes = |view: &OutingView<'_>| view.content.minutes_of(member).map(|m| m.get() as u64);
+    let minutes = |view: &OutingView<'_>| view.minutes_of(member).map(|m| m.get() as u64);
     Some(build(model, model.member_outings(member), as_of, position, page, minutes))
 }
 
@@ -104,7 +104,7 @@ fn build(
 }
 
 fn sort_key(view: &OutingView<'_>) -> (Date, ClockTime, OutingId) {
-    (view.content.date, view.content.span.start, view.id)
+    (view.date(), view.span().start, view.id)
 }
 
 fn entry(view: &OutingView<'_>, minutes: u64, recorded: u64, verified: u64) -> LedgerEntry {
@@ -112,7 +112,7 @@ fn entry(view: &OutingView<'_>, minutes: u64, recorded: u64, verified: u64) -> L
         outing: view.id,
         unit: view.unit,
         details: view.details(),
-        participants: view.content.participants.to_vec(),
+        participants: view.participants().collect(),
         minutes,
         verified: view.verified,
         voided: view.voided,

@@ -5,7 +5,8 @@
 //! of position P is the last version at or before P. Maps are `BTreeMap`s so that the
 //! model's encoding is canonical: its digest is the hash of its bytes.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
+use std::hash::Hash;
 
 use serde::{Deserialize, Serialize};
 use taizhang_core::*;
@@ -75,44 +76,65 @@ pub enum Change {
     Verified { note: Option<Text> },
 }
 
+/// Marks an absent number in the model's compact records (no content, no text).
+const NONE: u32 = u32::MAX;
+
+/// A participant as the model keeps it: the member by number (see [`ReadModel`]'s
+/// `member_numbers`), 12 bytes instead of the event's 24.
+#[derive(Clone, Copy, PartialEq, Eq, Debug, Serialize, Deserialize)]
+struct Listed {
+    member: u32,
+    span: TimeRange,
+    minutes: Minutes,
+}
+
 /// The recorded content of an outing (what a registration or an amendment says), in
-/// the model's compact form: repeated texts are interned as [`Symbols`].
-#[derive(Clone, PartialEq, Eq, Debug, Serialize, Deserialize)]
-pub struct OutingContent {
-    pub date: Date,
-    pub span: TimeRange,
+/// the model's compact form: texts are interned, participants live in the model's
+/// `listed` arena (history is never rewritten, so content never moves or shrinks).
+#[derive(Clone, Copy, PartialEq, Eq, Debug, Serialize, Deserialize)]
+struct OutingContent {
+    date: Date,
+    span: TimeRange,
     place: u32,
     category: u32,
-    description: Option<Box<str>>,
+    /// A text number, or [`NONE`].
+    description: u32,
     beneficiaries: u32,
-    pub participants: Box<[Participation]>,
+    /// The first of the participants in `listed`, and how many.
+    listed_from: u32,
+    listed_count: u32,
 }
 
-impl OutingContent {
-    pub fn total_minutes(&self) -> u64 {
-        self.participants.iter().map(|p| p.minutes.get() as u64).sum()
-    }
-
-    pub fn minutes_of(&self, member: MemberId) -> Option<Minutes> {
-        self.participants.iter().find(|p| p.member == member).map(|p| p.minutes)
-    }
+#[derive(Clone, Copy, PartialEq, Eq, Debug, Serialize, Deserialize)]
+enum ChangeKind {
+    Registered,
+    Amended,
+    Voided,
+    Verified,
 }
 
-#[derive(Clone, PartialEq, Eq, Debug, Serialize, Deserialize)]
+/// One version of an outing, 24 bytes: millions are kept. Its recorded-at time is
+/// the model's clock at its position.
+#[derive(Clone, Copy, PartialEq, Eq, Debug, Serialize, Deserialize)]
 pub struct OutingVersion {
     pub position: Position,
-    pub recorded_at: Timestamp,
     actor: u32,
-    pub change: Change,
-    /// Set by registrations and amendments; other versions keep the content before them.
-    content: Option<Box<OutingContent>>,
+    /// Set by registrations and amendments (a number in `contents`); other versions
+    /// keep the content before them ([`NONE`]).
+    content: u32,
+    /// The reason or note (a text number), or [`NONE`].
+    text: u32,
+    kind: ChangeKind,
 }
 
 #[derive(Clone, PartialEq, Eq, Debug, Serialize, Deserialize)]
 pub struct OutingHistory {
     pub id: OutingId,
-    pub unit: UnitId,
-    pub versions: Vec<OutingVersion>,
+    /// The unit's number (see [`ReadModel`]'s `unit_numbers`).
+    unit: u32,
+    /// Oldest first. A boxed slice, not a `Vec`: most outings never get a second
+    /// version, and the capacity word would be kept for each of them.
+    versions: Box<[OutingVersion]>,
 }
 
 /// One change of an outing as a reader sees it: who made it, when, and why.
@@ -129,35 +151,64 @@ pub struct HistoryItem {
 pub struct OutingView<'a> {
     pub id: OutingId,
     pub unit: UnitId,
-    pub content: &'a OutingContent,
+    content: &'a OutingContent,
     pub voided: bool,
     pub verified: bool,
     /// Every version up to the view's position, oldest first.
-    pub versions: &'a [OutingVersion],
+    versions: &'a [OutingVersion],
     model: &'a ReadModel,
 }
 
-impl OutingView<'_> {
+impl<'a> OutingView<'a> {
     pub fn date(&self) -> Date {
         self.content.date
     }
 
-    /// The outing's details as recorded (texts restored from the symbol table).
+    pub fn span(&self) -> TimeRange {
+        self.content.span
+    }
+
+    /// The outing's details as recorded (texts restored from the interned table).
     pub fn details(&self) -> OutingDetails {
         let c = self.content;
         OutingDetails {
             date: c.date,
             span: c.span,
-            place: self.model.symbols.text(c.place),
-            category: self.model.symbols.text(c.category),
-            description: c.description.as_deref().and_then(|d| Text::parse("description", d).ok()),
+            place: self.model.texts.get(c.place).clone(),
+            category: self.model.texts.get(c.category).clone(),
+            description: self.model.text(c.description),
             beneficiaries: c.beneficiaries,
         }
     }
 
+    /// The participants of the content in view, in their recorded order.
+    pub fn participants(&self) -> impl ExactSizeIterator<Item = Participation> + 'a {
+        let model = self.model;
+        model.listed_of(self.content).iter().map(move |l| Participation {
+            member: *model.member_numbers.get(l.member),
+            span: l.span,
+            minutes: l.minutes,
+        })
+    }
+
+    /// Every participant's service time together.
+    pub fn total_minutes(&self) -> u64 {
+        self.model.listed_of(self.content).iter().map(|l| l.minutes.get() as u64).sum()
+    }
+
+    /// `member`'s service time in the content in view, if they are listed.
+    pub fn minutes_of(&self, member: MemberId) -> Option<Minutes> {
+        let number = self.model.member_numbers.number(&member)?;
+        self.model.listed_of(self.content).iter().find(|l| l.member == number).map(|l| l.minutes)
+    }
+
     /// Whether `member` was a participant in any version up to the view's position.
     pub fn ever_listed(&self, member: MemberId) -> bool {
-        self.versions.iter().filter_map(|v| v.content.as_deref()).any(|c| c.minutes_of(member).is_some())
+        let Some(number) = self.model.member_numbers.number(&member) else { return false };
+        self.versions
+            .iter()
+            .filter_map(|v| self.model.content(v.content))
+            .any(|c| self.model.listed_of(c).iter().any(|l| l.member == number))
     }
 
     /// The position of the latest version in the view.
@@ -165,12 +216,22 @@ impl OutingView<'_> {
         self.versions.last().map_or(0, |v| v.position)
     }
 
-    pub fn history(&self) -> impl Iterator<Item = HistoryItem> + '_ {
-        self.versions.iter().map(|v| HistoryItem {
-            position: v.position,
-            recorded_at: v.recorded_at,
-            actor: self.model.actors[v.actor as usize],
-            change: v.change.clone(),
+    pub fn history(&self) -> impl Iterator<Item = HistoryItem> + 'a {
+        let model = self.model;
+        self.versions.iter().map(move |v| {
+            let text = || model.text(v.text);
+            let reason = || text().expect("amendments and voidings carry a reason");
+            HistoryItem {
+                position: v.position,
+                recorded_at: model.recorded_at(v.position),
+                actor: *model.actors.get(v.actor),
+                change: match v.kind {
+                    ChangeKind::Registered => Change::Registered,
+                    ChangeKind::Amended => Change::Amended { reason: reason() },
+                    ChangeKind::Voided => Change::Voided { reason: reason() },
+                    ChangeKind::Verified => Change::Verified { note: text() },
+                },
+            }
         })
     }
 }
@@ -180,64 +241,78 @@ impl OutingHistory {
     fn at<'a>(&'a self, model: &'a ReadModel, as_of: Position) -> Option<OutingView<'a>> {
         let known = self.versions.partition_point(|v| v.position <= as_of);
         let versions = &self.versions[..known];
-        let content = versions.iter().rev().find_map(|v| v.content.as_deref())?;
+        let content = versions.iter().rev().find_map(|v| model.content(v.content))?;
         let mut voided = false;
         let mut verified = false;
         for v in versions {
-            match v.change {
-                Change::Registered | Change::Amended { .. } => verified = false,
-                Change::Voided { .. } => voided = true,
-                Change::Verified { .. } => verified = true,
+            match v.kind {
+                ChangeKind::Registered | ChangeKind::Amended => verified = false,
+                ChangeKind::Voided => voided = true,
+                ChangeKind::Verified => verified = true,
             }
         }
-        Some(OutingView { id: self.id, unit: self.unit, content, voided, verified, versions, model })
+        let unit = *model.unit_numbers.get(self.unit);
+        Some(OutingView { id: self.id, unit, content, voided, verified, versions, model })
     }
 }
 
-/// Interned texts: place names and categories repeat across thousands of outings, so
-/// the model keeps each once. Ids follow first use in log order, so the same log
-/// always gives the same table.
-#[derive(Clone, PartialEq, Eq, Debug, Default)]
-pub struct Symbols {
-    texts: Vec<Text>,
-    by_hash: std::collections::HashMap<u64, Vec<u32>>,
+/// Values numbered in order of first use: texts (place names and categories repeat
+/// across thousands of outings), actors, members and units are each kept once, and
+/// the model's records hold their 4-byte numbers. Numbers follow first use in log
+/// order, so the same log always gives the same numbering (and the same digest).
+#[derive(Clone, Debug)]
+pub struct Interner<T> {
+    items: Vec<T>,
+    numbers: HashMap<T, u32>,
 }
 
-impl Symbols {
-    fn hash(text: &str) -> u64 {
-        use std::hash::{BuildHasher, BuildHasherDefault};
-        BuildHasherDefault::<std::collections::hash_map::DefaultHasher>::default().hash_one(text)
+impl<T> Default for Interner<T> {
+    fn default() -> Self {
+        Self { items: Vec::new(), numbers: HashMap::new() }
     }
+}
 
-    fn intern(&mut self, text: &Text) -> u32 {
-        let ids = self.by_hash.entry(Self::hash(text.as_str())).or_default();
-        if let Some(id) = ids.iter().copied().find(|id| self.texts[*id as usize] == *text) {
-            return id;
+impl<T: Hash + Eq + Clone> Interner<T> {
+    fn intern(&mut self, item: &T) -> u32 {
+        if let Some(&n) = self.numbers.get(item) {
+            return n;
         }
-        let id = self.texts.len() as u32;
-        self.texts.push(text.clone());
-        ids.push(id);
-        id
+        let n = self.items.len() as u32;
+        self.items.push(item.clone());
+        self.numbers.insert(item.clone(), n);
+        n
     }
 
-    fn text(&self, id: u32) -> Text {
-        self.texts[id as usize].clone()
+    fn number(&self, item: &T) -> Option<u32> {
+        self.numbers.get(item).copied()
+    }
+
+    fn get(&self, number: u32) -> &T {
+        &self.items[number as usize]
     }
 }
 
-impl Serialize for Symbols {
+impl<T: PartialEq> PartialEq for Interner<T> {
+    fn eq(&self, other: &Self) -> bool {
+        self.items == other.items // the map follows from the list
+    }
+}
+
+impl<T: Eq> Eq for Interner<T> {}
+
+impl<T: Serialize> Serialize for Interner<T> {
     fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        self.texts.serialize(s)
+        self.items.serialize(s)
     }
 }
 
-impl<'de> Deserialize<'de> for Symbols {
+impl<'de, T: Deserialize<'de> + Hash + Eq + Clone> Deserialize<'de> for Interner<T> {
     fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        let mut symbols = Symbols::default();
-        for text in Vec::<Text>::deserialize(d)? {
-            symbols.intern(&text);
+        let mut interner = Interner::default();
+        for item in Vec::<T>::deserialize(d)? {
+            interner.intern(&item);
         }
-        Ok(symbols)
+        Ok(interner)
     }
 }
 
@@ -253,6 +328,10 @@ pub struct ReadModel {
     pub members: BTreeMap<MemberId, MemberHistory>,
     /// Outings in registration order; the index is the outing's number in the model.
     pub outings: Vec<OutingHistory>,
+    /// Every registration's and amendment's content, in log order.
+    contents: Vec<OutingContent>,
+    /// Every content's participants, in log order (an arena: see [`OutingContent`]).
+    listed: Vec<Listed>,
     outing_numbers: BTreeMap<OutingId, u32>,
     /// Outings of each unit, in registration order.
     unit_outings: BTreeMap<UnitId, Vec<u32>>,
@@ -260,18 +339,13 @@ pub struct ReadModel {
     member_outings: BTreeMap<MemberId, Vec<u32>>,
     /// Members who ever belonged to each unit.
     pub unit_members: BTreeMap<UnitId, Vec<MemberId>>,
-    symbols: Symbols,
-    actors: Vec<Actor>,
+    texts: Interner<Text>,
+    actors: Interner<Actor>,
+    member_numbers: Interner<MemberId>,
+    unit_numbers: Interner<UnitId>,
     /// (recorded-at, last position recorded then), one entry per distinct moment, so
     /// that "as of a time" becomes "as of a position".
     pub clock: Vec<(Timestamp, Position)>,
-}
-
-/// Pushes without the standard growth to four slots: most outings have one to three
-/// versions, and millions of them are kept.
-fn push_exact<T>(list: &mut Vec<T>, item: T) {
-    list.reserve_exact(1);
-    list.push(item);
 }
 
 fn push_unique<T: PartialEq>(list: &mut Vec<T>, item: T) {
@@ -345,70 +419,83 @@ impl ReadModel {
             DomainEvent::ServiceBooked(_) | DomainEvent::ServiceReleased(_) => {}
             DomainEvent::OutingRegistered(e) => {
                 let number = self.outings.len() as u32;
-                let content = self.content(&e.details, &e.participants);
-                self.index_participants(number, &content);
+                let content = self.content_of(number, &e.details, &e.participants);
                 self.unit_outings.entry(e.unit).or_default().push(number);
                 self.outing_numbers.insert(e.outing, number);
-                let version = self.version(event, Change::Registered, Some(content));
-                self.outings.push(OutingHistory { id: e.outing, unit: e.unit, versions: vec![version] });
+                let version = self.version(event, ChangeKind::Registered, content, None);
+                let unit = self.unit_numbers.intern(&e.unit);
+                self.outings.push(OutingHistory { id: e.outing, unit, versions: Box::new([version]) });
             }
             DomainEvent::OutingAmended(e) => {
                 let Some(&number) = self.outing_numbers.get(&e.outing) else { return };
-                let content = self.content(&e.details, &e.participants);
-                self.index_participants(number, &content);
-                let version = self.version(event, Change::Amended { reason: e.reason.clone() }, Some(content));
-                push_exact(&mut self.outings[number as usize].versions, version);
+                let content = self.content_of(number, &e.details, &e.participants);
+                let version = self.version(event, ChangeKind::Amended, content, Some(&e.reason));
+                self.push_outing_version(number, version);
             }
             DomainEvent::OutingVoided(e) => {
-                let version = self.version(event, Change::Voided { reason: e.reason.clone() }, None);
-                self.push_outing_version(e.outing, version);
+                let Some(&number) = self.outing_numbers.get(&e.outing) else { return };
+                let version = self.version(event, ChangeKind::Voided, NONE, Some(&e.reason));
+                self.push_outing_version(number, version);
             }
             DomainEvent::OutingVerified(e) => {
-                let version = self.version(event, Change::Verified { note: e.note.clone() }, None);
-                self.push_outing_version(e.outing, version);
+                let Some(&number) = self.outing_numbers.get(&e.outing) else { return };
+                let version = self.version(event, ChangeKind::Verified, NONE, e.note.as_ref());
+                self.push_outing_version(number, version);
             }
         }
     }
 
-    fn content(&mut self, details: &OutingDetails, participants: &[Participation]) -> OutingContent {
-        OutingContent {
-            date: details.date,
-            span: details.span,
-            place: self.symbols.intern(&details.place),
-            category: self.symbols.intern(&details.category),
-            description: details.description.as_ref().map(|d| d.as_str().into()),
-            beneficiaries: details.beneficiaries,
-            participants: participants.into(),
-        }
-    }
-
-    fn version(&mut self, event: &RecordedEvent, change: Change, content: Option<OutingContent>) -> OutingVersion {
-        let actor = match self.actors.iter().position(|a| *a == event.actor) {
-            Some(i) => i as u32,
-            None => {
-                self.actors.push(event.actor);
-                (self.actors.len() - 1) as u32
-            }
-        };
-        OutingVersion {
-            position: event.position,
-            recorded_at: event.recorded_at,
-            actor,
-            change,
-            content: content.map(Box::new),
-        }
-    }
-
-    fn push_outing_version(&mut self, outing: OutingId, version: OutingVersion) {
-        if let Some(&number) = self.outing_numbers.get(&outing) {
-            push_exact(&mut self.outings[number as usize].versions, version);
-        }
-    }
-
-    fn index_participants(&mut self, number: u32, content: &OutingContent) {
-        for p in content.participants.iter() {
+    /// Records the content of a registration or amendment of outing `number`, indexes
+    /// its participants, and returns the content's number.
+    fn content_of(&mut self, number: u32, details: &OutingDetails, participants: &[Participation]) -> u32 {
+        let listed_from = self.listed.len() as u32;
+        for p in participants {
+            let member = self.member_numbers.intern(&p.member);
+            self.listed.push(Listed { member, span: p.span, minutes: p.minutes });
             push_unique(self.member_outings.entry(p.member).or_default(), number);
         }
+        let content = OutingContent {
+            date: details.date,
+            span: details.span,
+            place: self.texts.intern(&details.place),
+            category: self.texts.intern(&details.category),
+            description: details.description.as_ref().map_or(NONE, |d| self.texts.intern(d)),
+            beneficiaries: details.beneficiaries,
+            listed_from,
+            listed_count: participants.len() as u32,
+        };
+        self.contents.push(content);
+        (self.contents.len() - 1) as u32
+    }
+
+    fn version(&mut self, event: &RecordedEvent, kind: ChangeKind, content: u32, text: Option<&Text>) -> OutingVersion {
+        OutingVersion {
+            position: event.position,
+            actor: self.actors.intern(&event.actor),
+            content,
+            text: text.map_or(NONE, |t| self.texts.intern(t)),
+            kind,
+        }
+    }
+
+    fn push_outing_version(&mut self, number: u32, version: OutingVersion) {
+        let slot = &mut self.outings[number as usize].versions;
+        let mut versions = std::mem::take(slot).into_vec();
+        versions.push(version);
+        *slot = versions.into_boxed_slice();
+    }
+
+    fn content(&self, number: u32) -> Option<&OutingContent> {
+        self.contents.get(number as usize)
+    }
+
+    fn listed_of(&self, content: &OutingContent) -> &[Listed] {
+        let from = content.listed_from as usize;
+        &self.listed[from..from + content.listed_count as usize]
+    }
+
+    fn text(&self, number: u32) -> Option<Text> {
+        (number != NONE).then(|| self.texts.get(number).clone())
     }
 
     /// The last position recorded at or before `at`.
@@ -419,6 +506,12 @@ impl ReadModel {
         } else {
             self.clock[i - 1].1
         }
+    }
+
+    /// When the event at `position` was recorded (the clock's entry that covers it).
+    pub fn recorded_at(&self, position: Position) -> Timestamp {
+        let i = self.clock.partition_point(|(_, last)| *last < position);
+        self.clock.get(i).map_or_else(Timestamp::default, |(at, _)| *at)
     }
 
     /// A unit as known at `as_of`.
@@ -452,8 +545,10 @@ impl ReadModel {
             &self.unit_outings,
             &self.member_outings,
             &self.unit_members,
-            &self.symbols,
+            &self.texts,
             &self.actors,
+            &self.member_numbers,
+            &self.unit_numbers,
         )
     }
 

@@ -122,13 +122,13 @@ pub fn report(model: &ReadModel, query: &ReportQuery) -> Report {
             }
             let Some(b) = buckets.iter().position(|(first, last)| *first <= date && date <= *last) else { continue };
             let acc = groups.entry((group.clone(), b)).or_default();
-            let minutes = view.content.total_minutes();
+            let minutes = view.total_minutes();
             acc.outings += 1;
             acc.recorded += minutes;
             if view.verified {
                 acc.verified += minutes;
             }
-            acc.volunteers.extend(view.content.participants.iter().map(|p| p.member));
+            acc.volunteers.extend(view.participants().map(|p| p.member));
         }
     }
 
