@@ -31,6 +31,7 @@ mod decide;
 mod error;
 mod event;
 mod ids;
+pub mod interner;
 mod personal;
 mod state;
 mod values;

@@ -5,10 +5,10 @@
 //! of position P is the last version at or before P. Maps are `BTreeMap`s so that the
 //! model's encoding is canonical: its digest is the hash of its bytes.
 
-use std::collections::{BTreeMap, HashMap};
-use std::hash::Hash;
+use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
+use taizhang_core::interner::Interner;
 use taizhang_core::*;
 use taizhang_store::{Position, RecordedEvent};
 use time::Date;
@@ -129,7 +129,6 @@ pub struct OutingVersion {
 
 #[derive(Clone, PartialEq, Eq, Debug, Serialize, Deserialize)]
 pub struct OutingHistory {
-    pub id: OutingId,
     /// The unit's number (see [`ReadModel`]'s `unit_numbers`).
     unit: u32,
     /// Oldest first. A boxed slice, not a `Vec`: most outings never get a second
@@ -238,7 +237,7 @@ impl<'a> OutingView<'a> {
 
 impl OutingHistory {
     /// The outing as known at `as_of`, or `None` if it was not registered yet.
-    fn at<'a>(&'a self, model: &'a ReadModel, as_of: Position) -> Option<OutingView<'a>> {
+    fn at<'a>(&'a self, model: &'a ReadModel, number: u32, as_of: Position) -> Option<OutingView<'a>> {
         let known = self.versions.partition_point(|v| v.position <= as_of);
         let versions = &self.versions[..known];
         let content = versions.iter().rev().find_map(|v| model.content(v.content))?;
@@ -252,67 +251,8 @@ impl OutingHistory {
             }
         }
         let unit = *model.unit_numbers.get(self.unit);
-        Some(OutingView { id: self.id, unit, content, voided, verified, versions, model })
-    }
-}
-
-/// Values numbered in order of first use: texts (place names and categories repeat
-/// across thousands of outings), actors, members and units are each kept once, and
-/// the model's records hold their 4-byte numbers. Numbers follow first use in log
-/// order, so the same log always gives the same numbering (and the same digest).
-#[derive(Clone, Debug)]
-pub struct Interner<T> {
-    items: Vec<T>,
-    numbers: HashMap<T, u32>,
-}
-
-impl<T> Default for Interner<T> {
-    fn default() -> Self {
-        Self { items: Vec::new(), numbers: HashMap::new() }
-    }
-}
-
-impl<T: Hash + Eq + Clone> Interner<T> {
-    fn intern(&mut self, item: &T) -> u32 {
-        if let Some(&n) = self.numbers.get(item) {
-            return n;
-        }
-        let n = self.items.len() as u32;
-        self.items.push(item.clone());
-        self.numbers.insert(item.clone(), n);
-        n
-    }
-
-    fn number(&self, item: &T) -> Option<u32> {
-        self.numbers.get(item).copied()
-    }
-
-    fn get(&self, number: u32) -> &T {
-        &self.items[number as usize]
-    }
-}
-
-impl<T: PartialEq> PartialEq for Interner<T> {
-    fn eq(&self, other: &Self) -> bool {
-        self.items == other.items // the map follows from the list
-    }
-}
-
-impl<T: Eq> Eq for Interner<T> {}
-
-impl<T: Serialize> Serialize for Interner<T> {
-    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        self.items.serialize(s)
-    }
-}
-
-impl<'de, T: Deserialize<'de> + Hash + Eq + Clone> Deserialize<'de> for Interner<T> {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        let mut interner = Interner::default();
-        for item in Vec::<T>::deserialize(d)? {
-            interner.intern(&item);
-        }
-        Ok(interner)
+        let id = *model.outing_ids.get(number);
+        Some(OutingView { id, unit, content, voided, verified, versions, model })
     }
 }
 
@@ -326,13 +266,14 @@ pub struct ReadModel {
     pub last_hash: [u8; 32],
     pub units: BTreeMap<UnitId, Vec<UnitVersion>>,
     pub members: BTreeMap<MemberId, MemberHistory>,
-    /// Outings in registration order; the index is the outing's number in the model.
+    /// Outings in registration order; the index is the outing's number in the model,
+    /// the same as its id's number in `outing_ids`.
     pub outings: Vec<OutingHistory>,
+    outing_ids: Interner<OutingId>,
     /// Every registration's and amendment's content, in log order.
     contents: Vec<OutingContent>,
     /// Every content's participants, in log order (an arena: see [`OutingContent`]).
     listed: Vec<Listed>,
-    outing_numbers: BTreeMap<OutingId, u32>,
     /// Outings of each unit, in registration order.
     unit_outings: BTreeMap<UnitId, Vec<u32>>,
     /// Outings each member took part in, in any version.
@@ -418,27 +359,29 @@ impl ReadModel {
             // the outings themselves.
             DomainEvent::ServiceBooked(_) | DomainEvent::ServiceReleased(_) => {}
             DomainEvent::OutingRegistered(e) => {
-                let number = self.outings.len() as u32;
+                if self.outing_ids.number(&e.outing).is_some() {
+                    return; // the log never registers an outing twice; the first stands
+                }
+                let number = self.outing_ids.intern(&e.outing);
                 let content = self.content_of(number, &e.details, &e.participants);
                 self.unit_outings.entry(e.unit).or_default().push(number);
-                self.outing_numbers.insert(e.outing, number);
                 let version = self.version(event, ChangeKind::Registered, content, None);
                 let unit = self.unit_numbers.intern(&e.unit);
-                self.outings.push(OutingHistory { id: e.outing, unit, versions: Box::new([version]) });
+                self.outings.push(OutingHistory { unit, versions: Box::new([version]) });
             }
             DomainEvent::OutingAmended(e) => {
-                let Some(&number) = self.outing_numbers.get(&e.outing) else { return };
+                let Some(number) = self.outing_ids.number(&e.outing) else { return };
                 let content = self.content_of(number, &e.details, &e.participants);
                 let version = self.version(event, ChangeKind::Amended, content, Some(&e.reason));
                 self.push_outing_version(number, version);
             }
             DomainEvent::OutingVoided(e) => {
-                let Some(&number) = self.outing_numbers.get(&e.outing) else { return };
+                let Some(number) = self.outing_ids.number(&e.outing) else { return };
                 let version = self.version(event, ChangeKind::Voided, NONE, Some(&e.reason));
                 self.push_outing_version(number, version);
             }
             DomainEvent::OutingVerified(e) => {
-                let Some(&number) = self.outing_numbers.get(&e.outing) else { return };
+                let Some(number) = self.outing_ids.number(&e.outing) else { return };
                 let version = self.version(event, ChangeKind::Verified, NONE, e.note.as_ref());
                 self.push_outing_version(number, version);
             }
@@ -520,12 +463,12 @@ impl ReadModel {
     }
 
     pub fn outing(&self, outing: OutingId, as_of: Position) -> Option<OutingView<'_>> {
-        self.outing_by_number(*self.outing_numbers.get(&outing)?, as_of)
+        self.outing_by_number(self.outing_ids.number(&outing)?, as_of)
     }
 
     /// An outing by its number in the model (see [`ReadModel::unit_outings`]).
     pub fn outing_by_number(&self, number: u32, as_of: Position) -> Option<OutingView<'_>> {
-        self.outings.get(number as usize)?.at(self, as_of)
+        self.outings.get(number as usize)?.at(self, number, as_of)
     }
 
     /// The numbers of a unit's outings, in registration order.
@@ -541,7 +484,7 @@ impl ReadModel {
     /// The derived indexes, for digests.
     pub(crate) fn indexes(&self) -> impl Serialize + '_ {
         (
-            &self.outing_numbers,
+            &self.outing_ids,
             &self.unit_outings,
             &self.member_outings,
             &self.unit_members,

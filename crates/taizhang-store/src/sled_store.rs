@@ -31,6 +31,7 @@ use std::sync::{mpsc, Arc, RwLock};
 use std::thread::JoinHandle;
 
 use smallvec::SmallVec;
+use taizhang_core::interner::Interner;
 use taizhang_core::{StreamId, Timestamp};
 use tokio::sync::{oneshot, watch};
 use uuid::Uuid;
@@ -164,13 +165,37 @@ fn decode_page(first: Position, page: &[u8]) -> Result<Vec<RawRecord>, StoreErro
 }
 
 /// Stream → positions of its events; the index of a position in the list is its version.
-/// Most streams (outings, units) hold one to three events: those positions live inside
-/// the map entry, with no allocation of their own.
-type StreamIndex = HashMap<StreamId, SmallVec<[Position; 2]>>;
+/// Streams are numbered (each id kept once, a 4-byte table slot each) and their lists
+/// kept in a dense vector by number; most streams (outings, units) hold one to three
+/// events, whose positions live inside the list with no allocation of their own. At
+/// 10 M events (2.7 M streams) this takes about 21 bytes per event where a hash map of
+/// id → list took 30.
+#[derive(Default)]
+struct StreamIndex {
+    streams: Interner<StreamId>,
+    positions: Vec<SmallVec<[Position; 2]>>,
+}
 
-/// A stream's last version as the index has it (`None`: no events).
-fn last_version(index: &StreamIndex, stream: StreamId) -> Option<u64> {
-    index.get(&stream).and_then(|p| (p.len() as u64).checked_sub(1))
+impl StreamIndex {
+    /// The positions of a stream's events, oldest first.
+    fn positions(&self, stream: StreamId) -> &[Position] {
+        self.streams.number(&stream).map_or(&[], |n| &self.positions[n as usize])
+    }
+
+    /// A stream's last version (`None`: no events).
+    fn last_version(&self, stream: StreamId) -> Option<u64> {
+        (self.positions(stream).len() as u64).checked_sub(1)
+    }
+
+    /// Adds the next event of `stream`; returns its version.
+    fn push(&mut self, stream: StreamId, position: Position) -> u64 {
+        let n = self.streams.intern(&stream) as usize;
+        if n == self.positions.len() {
+            self.positions.push(SmallVec::new());
+        }
+        self.positions[n].push(position);
+        self.positions[n].len() as u64 - 1
+    }
 }
 
 enum Job {
@@ -243,17 +268,15 @@ impl SledStore {
             File::open(d).and_then(|f| f.sync_all()).map_err(backend)?;
         }
 
-        let mut index = StreamIndex::new();
+        let mut index = StreamIndex::default();
         let (mut head, mut last_hash, mut last_recorded_at) = (0, GENESIS_HASH, Timestamp::default());
         for entry in log.scan_prefix([PAGE]) {
             let (key, value) = entry.map_err(backend)?;
             visit_page(be_u64(&key[1..]), &value, |position, bytes| {
                 let (env, _) = codec::envelope_of(position, bytes)?;
-                let positions = index.entry(env.stream).or_default();
-                if position != head + 1 || env.version != positions.len() as u64 {
+                if position != head + 1 || index.push(env.stream, position) != env.version {
                     return Err(StoreError::Corrupt { position, reason: "out of sequence".into() });
                 }
-                positions.push(position);
                 head = position;
                 last_hash = codec::split_bytes(position, bytes)?.0;
                 last_recorded_at = env.recorded_at;
@@ -315,7 +338,7 @@ impl SledStore {
     fn stream_positions(&self, stream: StreamId, from_version: u64, limit: usize) -> Vec<Position> {
         let head = self.head();
         let index = self.inner.index.read().expect("stream index lock");
-        let Some(positions) = index.get(&stream) else { return Vec::new() };
+        let positions = index.positions(stream);
         let from = usize::try_from(from_version).unwrap_or(usize::MAX).min(positions.len());
         positions[from..].iter().copied().take_while(|p| *p <= head).take(limit).collect()
     }
@@ -612,14 +635,10 @@ impl Writer {
         if let Some((first, last)) = self.stored_command(encoded.request.command_id, group)? {
             return encoded.retry_outcome(&group.records(&self.log, first, last)?);
         }
-        encoded.check(|stream| last_version(index, stream))?;
+        encoded.check(|stream| index.last_version(stream))?;
         let outcome = encoded.stage(
             &mut self.tail,
-            |stream, position| {
-                let positions = index.entry(stream).or_default();
-                positions.push(position);
-                positions.len() as u64 - 1
-            },
+            |stream, position| index.push(stream, position),
             &mut group.records,
         );
         group.commands.insert(outcome.command_id, (outcome.first_position, outcome.last_position));
@@ -634,9 +653,9 @@ impl Writer {
         index: &mut StreamIndex,
         group: &mut Group,
     ) -> Result<(), StoreError> {
-        let (envelopes, tail) = check_restore(&records, self.tail, |stream| last_version(index, stream))?;
+        let (envelopes, tail) = check_restore(&records, self.tail, |stream| index.last_version(stream))?;
         for (record, env) in records.into_iter().zip(envelopes) {
-            index.entry(env.stream).or_default().push(record.position);
+            index.push(env.stream, record.position);
             group
                 .commands
                 .entry(env.command_id)
