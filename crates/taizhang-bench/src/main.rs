@@ -51,7 +51,7 @@ use std::path::Path;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use anyhow::{bail, Result};
+use anyhow::{bail, Context as _, Result};
 use serde_json::json;
 use taizhang_core::{Actor, UnitId};
 use taizhang_store::{AppendRequest, EventStore, ExpectedVersion, NewEvent, SledStore};
@@ -374,17 +374,37 @@ fn resident_bytes() -> Result<u64> {
     Ok(pages * 4096)
 }
 
+/// Fresh processes that measure a rebuild's memory (see [`rebuild`]).
+const MEMORY_RUNS: usize = 3;
+
 async fn rebuild(dir: &Path, events: usize) -> Result<()> {
     let path = dir.join("store");
     let (store, _) = load_campaign(&path, events).await?;
     drop(store);
     // Memory is measured in a fresh process that only opens the log and projects it,
     // as a restarted server does; this one is full of the load's freed buffers.
-    let out = std::process::Command::new(std::env::current_exe()?).arg("rebuild-measure").arg(&path).output()?;
-    if !out.status.success() {
-        bail!("rebuild-measure failed: {}", String::from_utf8_lossy(&out.stderr));
+    // Resident memory varies from process to process (where the allocator's threads
+    // left freed pages): three processes, the median one reported, and the spread.
+    let mut runs = Vec::new();
+    for _ in 0..MEMORY_RUNS {
+        let out = std::process::Command::new(std::env::current_exe()?).arg("rebuild-measure").arg(&path).output()?;
+        if !out.status.success() {
+            bail!("rebuild-measure failed: {}", String::from_utf8_lossy(&out.stderr));
+        }
+        let text = String::from_utf8(out.stdout)?;
+        let process_bytes = text
+            .lines()
+            .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+            .find(|v| v["name"] == "rebuild.process_resident_bytes_per_event")
+            .and_then(|v| v["value"].as_f64())
+            .context("rebuild-measure reported no resident memory")?;
+        runs.push((process_bytes, text));
     }
-    print!("{}", String::from_utf8_lossy(&out.stdout));
+    runs.sort_by(|a, b| a.0.total_cmp(&b.0));
+    let spread = runs[runs.len() - 1].0 - runs[0].0;
+    let (_, median) = &runs[runs.len() / 2];
+    print!("{median}");
+    report("rebuild.process_resident_spread_bytes_per_event", spread, "bytes", None);
     Ok(())
 }
 

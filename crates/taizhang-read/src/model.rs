@@ -113,11 +113,13 @@ enum ChangeKind {
     Verified,
 }
 
-/// One version of an outing, 24 bytes: millions are kept. Its recorded-at time is
-/// the model's clock at its position.
+/// One version of an outing, 32 bytes: millions are kept. (Its recorded-at time could
+/// be read from the model's clock, but a ledger page shows it for every version, and a
+/// search of a clock of millions of moments per version doubled the page's cost.)
 #[derive(Clone, Copy, PartialEq, Eq, Debug, Serialize, Deserialize)]
 pub struct OutingVersion {
     pub position: Position,
+    pub recorded_at: Timestamp,
     actor: u32,
     /// Set by registrations and amendments (a number in `contents`); other versions
     /// keep the content before them ([`NONE`]).
@@ -222,7 +224,7 @@ impl<'a> OutingView<'a> {
             let reason = || text().expect("amendments and voidings carry a reason");
             HistoryItem {
                 position: v.position,
-                recorded_at: model.recorded_at(v.position),
+                recorded_at: v.recorded_at,
                 actor: *model.actors.get(v.actor),
                 change: match v.kind {
                     ChangeKind::Registered => Change::Registered,
@@ -289,9 +291,16 @@ pub struct ReadModel {
     pub clock: Vec<(Timestamp, Position)>,
 }
 
+/// Pushes without the standard doubling: the model keeps hundreds of thousands of
+/// these short lists (a member's outings, a unit's) and never shrinks them.
+fn push_exact<T>(list: &mut Vec<T>, item: T) {
+    list.reserve_exact(1);
+    list.push(item);
+}
+
 fn push_unique<T: PartialEq>(list: &mut Vec<T>, item: T) {
     if !list.contains(&item) {
-        list.push(item);
+        push_exact(list, item);
     }
 }
 
@@ -364,7 +373,7 @@ impl ReadModel {
                 }
                 let number = self.outing_ids.intern(&e.outing);
                 let content = self.content_of(number, &e.details, &e.participants);
-                self.unit_outings.entry(e.unit).or_default().push(number);
+                push_exact(self.unit_outings.entry(e.unit).or_default(), number);
                 let version = self.version(event, ChangeKind::Registered, content, None);
                 let unit = self.unit_numbers.intern(&e.unit);
                 self.outings.push(OutingHistory { unit, versions: Box::new([version]) });
@@ -414,6 +423,7 @@ impl ReadModel {
     fn version(&mut self, event: &RecordedEvent, kind: ChangeKind, content: u32, text: Option<&Text>) -> OutingVersion {
         OutingVersion {
             position: event.position,
+            recorded_at: event.recorded_at,
             actor: self.actors.intern(&event.actor),
             content,
             text: text.map_or(NONE, |t| self.texts.intern(t)),
@@ -422,8 +432,11 @@ impl ReadModel {
     }
 
     fn push_outing_version(&mut self, number: u32, version: OutingVersion) {
+        // Allocated at the exact size: growing a `Vec` and shrinking it back can leave
+        // the block at the grown size inside the allocator.
         let slot = &mut self.outings[number as usize].versions;
-        let mut versions = std::mem::take(slot).into_vec();
+        let mut versions = Vec::with_capacity(slot.len() + 1);
+        versions.extend_from_slice(slot);
         versions.push(version);
         *slot = versions.into_boxed_slice();
     }
@@ -449,12 +462,6 @@ impl ReadModel {
         } else {
             self.clock[i - 1].1
         }
-    }
-
-    /// When the event at `position` was recorded (the clock's entry that covers it).
-    pub fn recorded_at(&self, position: Position) -> Timestamp {
-        let i = self.clock.partition_point(|(_, last)| *last < position);
-        self.clock.get(i).map_or_else(Timestamp::default, |(at, _)| *at)
     }
 
     /// A unit as known at `as_of`.

@@ -193,8 +193,13 @@ impl StreamIndex {
         if n == self.positions.len() {
             self.positions.push(SmallVec::new());
         }
-        self.positions[n].push(position);
-        self.positions[n].len() as u64 - 1
+        let list = &mut self.positions[n];
+        // Grown one slot at a time (the allocator reallocates in place within its size
+        // class): doubling would leave a member's calendar of 19 events in 32 slots,
+        // and there are hundreds of thousands of them.
+        list.reserve_exact(1);
+        list.push(position);
+        list.len() as u64 - 1
     }
 }
 
