@@ -452,17 +452,20 @@ async fn rebuild_measure(path: &Path) -> Result<()> {
     Ok(())
 }
 
-/// Median time of `f` over `runs` runs, in microseconds.
-fn median_micros(runs: usize, mut f: impl FnMut()) -> f64 {
-    let mut times: Vec<f64> = (0..runs)
+/// The time of each of `runs` runs of `f`, in microseconds.
+fn sample_micros(runs: usize, mut f: impl FnMut()) -> Vec<f64> {
+    (0..runs)
         .map(|_| {
             let start = Instant::now();
             f();
             start.elapsed().as_secs_f64() * 1e6
         })
-        .collect();
-    times.sort_by(f64::total_cmp);
-    times[times.len() / 2]
+        .collect()
+}
+
+fn median(mut samples: Vec<f64>) -> f64 {
+    samples.sort_by(f64::total_cmp);
+    samples[samples.len() / 2]
 }
 
 async fn ledger(dir: &Path, events: usize) -> Result<()> {
@@ -470,38 +473,46 @@ async fn ledger(dir: &Path, events: usize) -> Result<()> {
     use taizhang_read::report::{report as unit_report, Bucket, GroupBy, ReportQuery, Scope};
     use taizhang_read::AsOf;
 
-    let mut figures = Vec::new();
+    let query = |unit| ReportQuery {
+        period: taizhang_core::Period::month(2011, time::Month::June).expect("June is a month"),
+        scope: Scope::Unit(unit),
+        group_by: GroupBy::Unit,
+        bucket: Bucket::Week,
+        as_of: AsOf::now(),
+    };
+    let page = PageRequest { offset: 0, limit: 50 };
+    let mut models = Vec::new();
     for (label, size) in [("small", 100_000), ("large", events)] {
         let (store, unit) = load_campaign(&dir.join(label), size).await?;
         let mut model = taizhang_read::ReadModel::default();
         taizhang_read::catch_up(&store, &mut model, store.head()).await?;
-        let page = PageRequest { offset: 0, limit: 50 };
         let entries = unit_ledger(&model, unit, &AsOf::now(), page).map_or(0, |p| p.entries.len());
         assert_eq!(entries, 50);
-        let ledger_us = median_micros(501, || {
-            std::hint::black_box(unit_ledger(&model, unit, &AsOf::now(), page));
-        });
-        let query = ReportQuery {
-            period: taizhang_core::Period::month(2011, time::Month::June)?,
-            scope: Scope::Unit(unit),
-            group_by: GroupBy::Unit,
-            bucket: Bucket::Week,
-            as_of: AsOf::now(),
-        };
-        let report_us = median_micros(501, || {
-            std::hint::black_box(unit_report(&model, &query));
-        });
-        figures.push((store.head(), ledger_us, report_us));
+        models.push((model, unit));
     }
-    let [(small_n, small_ledger, small_report), (large_n, large_ledger, large_report)] = figures[..] else {
-        unreachable!("two sizes")
-    };
-    report("ledger.small_events", small_n as f64, "events", None);
-    report("ledger.large_events", large_n as f64, "events", None);
+    // A query takes microseconds, so a burst of them is at the mercy of one scheduler
+    // hiccup: the two sizes are timed in alternating rounds and every sample pooled.
+    let mut samples = [[Vec::new(), Vec::new()], [Vec::new(), Vec::new()]];
+    for _ in 0..LEDGER_ROUNDS {
+        for ((model, unit), [ledger_us, report_us]) in models.iter().zip(samples.iter_mut()) {
+            ledger_us.extend(sample_micros(201, || {
+                std::hint::black_box(unit_ledger(model, *unit, &AsOf::now(), page));
+            }));
+            report_us.extend(sample_micros(201, || {
+                std::hint::black_box(unit_report(model, &query(*unit)));
+            }));
+        }
+    }
+    let [[small_ledger, small_report], [large_ledger, large_report]] = samples.map(|s| s.map(median));
+    report("ledger.small_events", models[0].0.position as f64, "events", None);
+    report("ledger.large_events", models[1].0.position as f64, "events", None);
     report("ledger.unit_report", large_report, "µs", Some(small_report));
     report("ledger", large_ledger, "µs", Some(small_ledger));
     Ok(())
 }
+
+/// Rounds of the `ledger` scenario (each times both sizes).
+const LEDGER_ROUNDS: usize = 25;
 
 async fn demo(dir: &Path) -> Result<()> {
     let store = Arc::new(SledStore::open(&dir.join("demo"))?);

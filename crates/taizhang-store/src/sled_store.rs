@@ -641,11 +641,8 @@ impl Writer {
             return encoded.retry_outcome(&group.records(&self.log, first, last)?);
         }
         encoded.check(|stream| index.last_version(stream))?;
-        let outcome = encoded.stage(
-            &mut self.tail,
-            |stream, position| index.push(stream, position),
-            &mut group.records,
-        );
+        let outcome =
+            encoded.stage(&mut self.tail, |stream, position| index.push(stream, position), &mut group.records);
         group.commands.insert(outcome.command_id, (outcome.first_position, outcome.last_position));
         Ok(outcome)
     }
