@@ -18,7 +18,7 @@
 //! commit), as the sled writer does, with prepared statements pipelined: BEGIN and the
 //! reads in one round trip, the writes and COMMIT in another.
 //!
-//! Live tailing: each commit sends `NOTIFY` with the new last position; every server
+//! Live tailing: after each commit, `NOTIFY` with the new last position; every server
 //! listens, and also polls the last position twice a second in case a notification is
 //! lost.
 
@@ -378,6 +378,31 @@ async fn run_writer(
     }
 }
 
+/// The `events` table's columns of the rows a group writes, one list per column (what
+/// `UNNEST` takes).
+#[derive(Default)]
+struct Columns {
+    positions: Vec<i64>,
+    streams: Vec<Vec<u8>>,
+    versions: Vec<i64>,
+    commands: Vec<Vec<u8>>,
+}
+
+impl Columns {
+    fn push(&mut self, position: Position, stream: StreamId, version: u64, command: Uuid) {
+        self.positions.push(position as i64);
+        self.streams.push(stream.to_bytes().to_vec());
+        self.versions.push(version as i64);
+        self.commands.push(command.as_bytes().to_vec());
+    }
+}
+
+/// A job whose appends are encoded (or refused) before the append lock is taken.
+enum Encoding {
+    Append(Vec<Result<Encoded, StoreError>>, oneshot::Sender<Vec<Result<AppendOutcome, StoreError>>>),
+    Restore(Vec<RawRecord>, oneshot::Sender<Result<(), StoreError>>),
+}
+
 enum Reply {
     Append(oneshot::Sender<Vec<Result<AppendOutcome, StoreError>>>, Vec<Result<AppendOutcome, StoreError>>),
     Restore(oneshot::Sender<Result<(), StoreError>>, Result<(), StoreError>),
@@ -432,18 +457,29 @@ async fn stage_and_commit(
     // What the checks need, for the whole group. The three reads are pipelined (one
     // round trip) and run in order on the server: the versions and command ids are read
     // after the append lock is held, so no other server can change them meanwhile.
+    //
+    // Payloads are encoded before BEGIN: the append lock is held from the first round
+    // trip to the commit, and every other server waits for it, so only what needs the
+    // log's tail (positions, versions, the hash chain) is done while holding it.
+    let jobs: Vec<Encoding> = jobs
+        .into_iter()
+        .map(|job| match job {
+            Job::Append(requests, reply) => Encoding::Append(requests.into_iter().map(Encoded::new).collect(), reply),
+            Job::Restore(records, reply) => Encoding::Restore(records, reply),
+        })
+        .collect();
     let mut streams: Vec<Vec<u8>> = Vec::new();
     let mut command_ids: Vec<Vec<u8>> = Vec::new();
     for job in &jobs {
         match job {
-            Job::Append(requests, _) => {
-                for r in requests {
+            Encoding::Append(requests, _) => {
+                for r in requests.iter().flatten().map(|e| &e.request) {
                     command_ids.push(r.command_id.as_bytes().to_vec());
                     streams.extend(r.expectations.iter().map(|(st, _)| st.to_bytes().to_vec()));
                     streams.extend(r.events.iter().map(|e| e.payload.stream().to_bytes().to_vec()));
                 }
             }
-            Job::Restore(records, _) => {
+            Encoding::Restore(records, _) => {
                 for record in records {
                     if let Ok((env, _)) = codec::decode_envelope(record) {
                         streams.push(env.stream.to_bytes().to_vec());
@@ -490,17 +526,20 @@ async fn stage_and_commit(
 
     let first_new = tail.head + 1;
     let mut records: Vec<RawRecord> = Vec::new();
+    // The rows' columns, gathered while staging (decoding the records again to find
+    // them would be work done while every server waits for the lock).
+    let mut columns = Columns::default();
     let mut commands: Vec<(Uuid, Position, Position)> = Vec::new();
     let version_of =
         |versions: &HashMap<StreamId, Option<u64>>, stream: StreamId| versions.get(&stream).copied().flatten();
     for job in jobs {
         match job {
-            Job::Append(requests, reply) => {
+            Encoding::Append(requests, reply) => {
                 let mut results = Vec::with_capacity(requests.len());
-                for request in requests {
+                for encoded in requests {
                     results.push(
                         async {
-                            let encoded = Encoded::new(request)?;
+                            let encoded = encoded?;
                             if let Some(&(first, last)) = known_commands.get(&encoded.request.command_id) {
                                 let stored = if first >= first_new {
                                     records[(first - first_new) as usize..=(last - first_new) as usize].to_vec()
@@ -512,9 +551,10 @@ async fn stage_and_commit(
                             encoded.check(|stream| version_of(&versions, stream))?;
                             let outcome = encoded.stage(
                                 &mut tail,
-                                |stream, _| {
+                                |stream, position| {
                                     let next = version_of(&versions, stream).map_or(0, |v| v + 1);
                                     versions.insert(stream, Some(next));
+                                    columns.push(position, stream, next, encoded.request.command_id);
                                     next
                                 },
                                 &mut records,
@@ -528,11 +568,12 @@ async fn stage_and_commit(
                 }
                 replies.push(Reply::Append(reply, results));
             }
-            Job::Restore(batch, reply) => {
+            Encoding::Restore(batch, reply) => {
                 let result =
                     check_restore(&batch, tail, |stream| version_of(&versions, stream)).map(|(envelopes, after)| {
                         for (record, env) in batch.into_iter().zip(envelopes) {
                             versions.insert(env.stream, Some(env.version));
+                            columns.push(record.position, env.stream, env.version, env.command_id);
                             match commands.last_mut() {
                                 Some((id, _, last)) if *id == env.command_id => *last = record.position,
                                 _ => commands.push((env.command_id, record.position, record.position)),
@@ -550,19 +591,8 @@ async fn stage_and_commit(
         return Ok(tail.head);
     }
 
-    let mut positions = Vec::with_capacity(records.len());
-    let mut stream_keys = Vec::with_capacity(records.len());
-    let mut stream_versions = Vec::with_capacity(records.len());
-    let mut command_of = Vec::with_capacity(records.len());
-    let mut bytes = Vec::with_capacity(records.len());
-    for record in &records {
-        let (env, _) = codec::decode_envelope(record)?;
-        positions.push(record.position as i64);
-        stream_keys.push(env.stream.to_bytes().to_vec());
-        stream_versions.push(env.version as i64);
-        command_of.push(env.command_id.as_bytes().to_vec());
-        bytes.push(record.bytes.as_slice());
-    }
+    let bytes: Vec<&[u8]> = records.iter().map(|r| r.bytes.as_slice()).collect();
+    let Columns { positions, streams: stream_keys, versions: stream_versions, commands: command_of } = columns;
     let ids: Vec<Vec<u8>> = commands.iter().map(|(id, _, _)| id.as_bytes().to_vec()).collect();
     let firsts: Vec<i64> = commands.iter().map(|(_, f, _)| *f as i64).collect();
     let lasts: Vec<i64> = commands.iter().map(|(_, _, l)| *l as i64).collect();
@@ -573,17 +603,23 @@ async fn stage_and_commit(
     let notify_params: [&(dyn ToSql + Sync); 2] = [&channel, &head_text];
     // The writes and the commit in one round trip. If a write fails the server aborts
     // the transaction and turns the COMMIT into a rollback, so a failed write is never
-    // half committed; its error is what the callers get.
-    let (a, b, c, committed) = tokio::join!(
+    // half committed; its error is what the callers get. The notification follows the
+    // COMMIT in the same round trip, as a transaction of its own: the append lock is
+    // released at the commit, not after the notification too (listeners would not hear
+    // of the events before the commit anyway; a lost one is covered by polling).
+    let (a, b, committed, notified) = tokio::join!(
         client.execute(&st.insert_events, &events_params),
         client.execute(&st.insert_commands, &commands_params),
-        client.execute(&st.notify, &notify_params),
         client.execute(&st.commit, &[]),
+        client.execute(&st.notify, &notify_params),
     );
-    for result in [a, b, c] {
+    for result in [a, b] {
         result.map_err(pg)?;
     }
     committed.map_err(pg)?;
+    // Committed: the appends stand whatever became of the notification; if it failed,
+    // other servers learn of them by polling, and a broken connection fails the next group.
+    drop(notified);
     Ok(tail.head)
 }
 
