@@ -352,7 +352,18 @@ async fn run_writer(
     mut rx: mpsc::UnboundedReceiver<Job>,
     head: Arc<watch::Sender<Position>>,
 ) {
-    let statements = match Statements::prepare(&client, &s).await {
+    // Every statement of the writer is an index lookup, prepared once and run thousands
+    // of times a second. A cached generic plan made while the tables were nearly empty
+    // (a sequential scan of one page is cheapest then) stays in use as they grow: some
+    // benchmark runs fell to a tenth of the rate, scanning `events` on every append,
+    // until autovacuum's ANALYZE replaced the plan. Without sequential scans on this
+    // connection, every plan the planner may choose probes the indexes.
+    let configured = client.batch_execute("SET enable_seqscan = off").await;
+    let statements = match configured {
+        Err(e) => Err(e),
+        Ok(()) => Statements::prepare(&client, &s).await,
+    };
+    let statements = match statements {
         Ok(statements) => statements,
         Err(e) => {
             // Without its statements the writer cannot write: tell every caller why.
