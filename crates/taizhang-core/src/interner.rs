@@ -64,11 +64,6 @@ impl<T> Interner<T> {
     pub fn is_empty(&self) -> bool {
         self.items.is_empty()
     }
-
-    /// The values, in number order.
-    pub fn items(&self) -> &[T] {
-        &self.items
-    }
 }
 
 impl<T: PartialEq> PartialEq for Interner<T> {

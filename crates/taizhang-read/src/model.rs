@@ -138,6 +138,15 @@ pub struct OutingHistory {
     versions: Box<[OutingVersion]>,
 }
 
+// Millions of each are kept: a field that grows one of them shows in the memory per
+// event (BENCHMARKS.md), so their sizes are checked where they are defined.
+const _: () = {
+    assert!(std::mem::size_of::<Listed>() == 12);
+    assert!(std::mem::size_of::<OutingContent>() == 32);
+    assert!(std::mem::size_of::<OutingVersion>() == 32);
+    assert!(std::mem::size_of::<OutingHistory>() == 24);
+};
+
 /// One change of an outing as a reader sees it: who made it, when, and why.
 #[derive(Clone, PartialEq, Eq, Debug, Serialize)]
 pub struct HistoryItem {
