@@ -106,6 +106,21 @@ impl World {
         self.ledger.store().read_raw(1, usize::MAX).await.unwrap()
     }
 
+    /// Every booking in the raw log as (start, end) minutes, sorted: the member's day
+    /// recomputed independently of the aggregate code.
+    async fn booked_spans(&self) -> Vec<(u16, u16)> {
+        let events = self.ledger.store().read_all(1, usize::MAX).await.unwrap();
+        let mut booked: Vec<(u16, u16)> = events
+            .iter()
+            .filter_map(|e| match &e.payload {
+                DomainEvent::ServiceBooked(b) => Some((b.span.start.minutes(), b.span.end.minutes())),
+                _ => None,
+            })
+            .collect();
+        booked.sort();
+        booked
+    }
+
     async fn types(&self) -> Vec<&'static str> {
         let events = self.ledger.store().read_all(1, usize::MAX).await.unwrap();
         events.iter().map(|e| e.payload.type_name()).collect()
@@ -422,15 +437,8 @@ async fn racing_commands_cannot_double_book_a_member() {
             Err(e) => panic!("unexpected {e:?}"),
         }
     }
-    // Recompute the member's day from the raw log, independently of the aggregate code.
-    let mut booked: Vec<(u16, u16)> = Vec::new();
-    for event in w.ledger.store().read_all(1, usize::MAX).await.unwrap() {
-        if let DomainEvent::ServiceBooked(b) = event.payload {
-            booked.push((b.span.start.minutes(), b.span.end.minutes()));
-        }
-    }
+    let booked = w.booked_spans().await;
     assert_eq!(booked.len(), accepted);
-    booked.sort();
     for pair in booked.windows(2) {
         assert!(pair[0].1 <= pair[1].0, "overlapping bookings {pair:?}");
     }
@@ -573,17 +581,7 @@ async fn batches_racing_for_one_member_lose_no_command_and_double_book_nothing()
     for task in tasks {
         assert_eq!(task.await.unwrap().unwrap(), 3);
     }
-    let booked: u32 = w
-        .ledger
-        .store()
-        .read_all(1, usize::MAX)
-        .await
-        .unwrap()
-        .iter()
-        .filter_map(|e| match &e.payload {
-            DomainEvent::ServiceBooked(b) => Some(b.span.minutes()),
-            _ => None,
-        })
-        .sum();
-    assert_eq!(booked, 24 * 60, "every hour booked once");
+    let booked = w.booked_spans().await;
+    let expected: Vec<(u16, u16)> = (0..24).map(|h| (h * 60, h * 60 + 60)).collect();
+    assert_eq!(booked, expected, "every hour booked once");
 }
