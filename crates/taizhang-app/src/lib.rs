@@ -23,11 +23,10 @@
 pub mod demo;
 
 use std::collections::HashMap;
-
-use futures_util::stream::{self, StreamExt};
 use std::path::Path;
 use std::sync::Arc;
 
+use futures_util::stream::{self, StreamExt};
 use taizhang_core::*;
 use taizhang_store::keys::{KeyError, KeyState, KeyStore, MasterKey, MemberKey};
 use taizhang_store::{

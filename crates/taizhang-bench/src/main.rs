@@ -14,21 +14,23 @@
 //!   end; baseline: raw sled batches of the same bytes; also bytes on disk per event.
 //! - `scan`: read the whole log and decode every event; baseline: raw sled iteration.
 //! - `rebuild`: all projections from the first event; baseline: the scan (read and
-//!   decode) of the same log; also the model's resident bytes per event.
+//!   decode) of the same log; also the resident bytes per event (median of three fresh
+//!   processes, with their spread).
 //! - `append --store postgres://…` and `scan --store postgres://…`: the PostgreSQL
 //!   backend. `append`: durable single-event commands from three stores ("servers")
 //!   sharing one schema, 64 writers; baseline: a pgbench-like loop of single-row
-//!   INSERT commits from 16 connections. `scan`: catch-up reading; baseline: the raw
+//!   INSERT commits from 16 connections, alternating with the appends in three rounds.
+//!   `scan`: catch-up reading; baseline: the raw
 //!   `SELECT` of the same rows.
 //! - `ledger`: a unit-ledger page of 50 and a unit report at a small log (100 k events)
-//!   and at `--events N`; the ratio of their medians shows whether cost grows with
-//!   the log. Every unit has the same size at both scales.
+//!   and at `--events N`, timed in alternating rounds; the ratio of their medians shows
+//!   whether cost grows with the log. Every unit has the same size at both scales.
 //! - `http`: the API server over a campaign log of `--events N` against a bare
 //!   async-graphql server returning 50 in-memory objects of the same shape (same HTTP
 //!   stack, same client, 64 connections, alternating rounds): requests per second and
 //!   p99 of a unit-ledger page of 50; then the p99 of reads at 500/s, idle and while
 //!   5,000 `registerOuting` mutations per second are sent.
-//! - `demo`: the sample campaign at scale 1 through the command path (256 in flight);
+//! - `demo`: the sample campaign at scale 1 through the command path (ordered batches);
 //!   baseline: the same number of single-event durable appends straight to the store
 //!   from 64 writers, in the same run — what the commands cost beyond storage.
 //! - `csv`: `taizhang import` of the three CSV files of a city (5,800 units, ten

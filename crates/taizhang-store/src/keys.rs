@@ -7,8 +7,9 @@
 //! under the same key always gives the same bytes (the sample campaign's log is
 //! reproducible), and two different texts never share a nonce. The key itself is stored
 //! wrapped (encrypted) under the operator's master key, beside the log (a sled tree or a
-//! PostgreSQL table) but never in the log, never in a log export. Erasing a member replaces the wrapped key with a
-//! tombstone: the ciphertext in the log stays, chained and verifiable, and unreadable.
+//! PostgreSQL table) but never in the log, never in a log export. Erasing a member
+//! replaces the wrapped key with a tombstone: the ciphertext in the log stays, chained
+//! and verifiable, and unreadable.
 
 use std::fs::OpenOptions;
 use std::io::Write;

@@ -358,12 +358,11 @@ async fn run_writer(
     // benchmark runs fell to a tenth of the rate, scanning `events` on every append,
     // until autovacuum's ANALYZE replaced the plan. Without sequential scans on this
     // connection, every plan the planner may choose probes the indexes.
-    let configured = client.batch_execute("SET enable_seqscan = off").await;
-    let statements = match configured {
-        Err(e) => Err(e),
-        Ok(()) => Statements::prepare(&client, &s).await,
+    let statements = async {
+        client.batch_execute("SET enable_seqscan = off").await?;
+        Statements::prepare(&client, &s).await
     };
-    let statements = match statements {
+    let statements = match statements.await {
         Ok(statements) => statements,
         Err(e) => {
             // Without its statements the writer cannot write: tell every caller why.
@@ -465,10 +464,6 @@ async fn stage_and_commit(
     jobs: Vec<Job>,
     replies: &mut Vec<Reply>,
 ) -> Result<Position, StoreError> {
-    // What the checks need, for the whole group. The three reads are pipelined (one
-    // round trip) and run in order on the server: the versions and command ids are read
-    // after the append lock is held, so no other server can change them meanwhile.
-    //
     // Payloads are encoded before BEGIN: the append lock is held from the first round
     // trip to the commit, and every other server waits for it, so only what needs the
     // log's tail (positions, versions, the hash chain) is done while holding it.
@@ -479,6 +474,9 @@ async fn stage_and_commit(
             Job::Restore(records, reply) => Encoding::Restore(records, reply),
         })
         .collect();
+    // What the checks need, for the whole group. The three reads are pipelined (one
+    // round trip) and run in order on the server: the versions and command ids are read
+    // after the append lock is held, so no other server can change them meanwhile.
     let mut streams: Vec<Vec<u8>> = Vec::new();
     let mut command_ids: Vec<Vec<u8>> = Vec::new();
     for job in &jobs {
