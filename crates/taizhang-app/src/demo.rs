@@ -15,14 +15,14 @@
 //! are invented; whoever knows the seed can open their data). Loading it again writes
 //! nothing.
 
-use futures_util::stream::{self, StreamExt, TryStreamExt};
+use std::sync::Arc;
+
 use taizhang_core::*;
 use time::macros::date;
 use time::Date;
 use uuid::Uuid;
 
-use crate::{AppError, CommandContext, Ledger, PREFETCH};
-use taizhang_store::keys::MemberKey;
+use crate::{AppError, CommandContext, Ledger};
 use taizhang_store::EventStore;
 
 /// Units at scale 1: "全市5800多个窗口单位和服务行业".
@@ -292,20 +292,7 @@ pub fn plan(scale: f64, seed: u64) -> Plan {
 /// commands are done. Commands already in the log (the same command ids) are answered
 /// from it and write nothing.
 pub async fn load<S: EventStore>(ledger: &Ledger<S>, plan: Plan, progress: impl Fn(usize)) -> Result<usize, AppError> {
-    let secret = plan.seed.to_le_bytes();
-    // Stored before the registrations, which then seal with them (as a retry would);
-    // several at a time, as each is a round trip on PostgreSQL.
-    let members: Vec<MemberId> = plan
-        .commands
-        .iter()
-        .filter_map(|p| match &p.command {
-            Command::RegisterMember(c) => Some(c.member),
-            _ => None,
-        })
-        .collect();
-    let keys: Vec<MemberKey> = members.iter().map(|member| MemberKey::derived(&secret, *member)).collect();
-    let puts: Vec<_> = members.iter().zip(&keys).map(|(member, key)| ledger.keep_member_key(*member, key)).collect();
-    stream::iter(puts).buffer_unordered(PREFETCH).try_collect::<()>().await?;
+    let secret: Arc<[u8]> = Arc::from(plan.seed.to_le_bytes().as_slice());
     let batch = plan
         .commands
         .into_iter()
@@ -313,6 +300,7 @@ pub async fn load<S: EventStore>(ledger: &Ledger<S>, plan: Plan, progress: impl 
             let context = CommandContext {
                 command_id: planned.command_id,
                 recorded_at: Some(planned.recorded_at),
+                member_key_secret: Some(secret.clone()),
                 ..CommandContext::new(Actor::OPERATOR)
             };
             (context, planned.command)

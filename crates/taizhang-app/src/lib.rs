@@ -28,10 +28,8 @@ use std::sync::Arc;
 
 use futures_util::stream::{self, StreamExt};
 use taizhang_core::*;
-use taizhang_store::keys::{KeyError, KeyState, KeyStore, MasterKey, MemberKey};
-use taizhang_store::{
-    AnyStore, AppendOutcome, AppendRequest, EventStore, ExpectedVersion, NewEvent, SledStore, StoreError,
-};
+use taizhang_store::keys::{KeyError, KeyHome, KeyState, KeyStore, MasterKey, MemberKey};
+use taizhang_store::{AppendOutcome, AppendRequest, EventStore, ExpectedVersion, NewEvent, StoreError};
 use uuid::Uuid;
 
 /// How many times a command is decided again after losing a race before the caller is
@@ -51,6 +49,11 @@ pub struct CommandContext {
     /// `None` (every client): recorded now. Set only to replay a simulated history
     /// (the sample campaign); see [`AppendRequest::recorded_at`].
     pub recorded_at: Option<Timestamp>,
+    /// `None` (every client): a member registered by this command gets a random key.
+    /// Set only for generated people (the sample campaign): their key derives from this
+    /// secret ([`MemberKey::derived`]), so the sealed data, and the log, are the same on
+    /// every load of the same seed.
+    pub member_key_secret: Option<Arc<[u8]>>,
 }
 
 impl CommandContext {
@@ -63,6 +66,15 @@ impl CommandContext {
             causation_id: None,
             scope: None,
             recorded_at: None,
+            member_key_secret: None,
+        }
+    }
+
+    /// The key of a member this command registers.
+    fn new_member_key(&self, member: MemberId) -> MemberKey {
+        match &self.member_key_secret {
+            Some(secret) => MemberKey::derived(secret, member),
+            None => MemberKey::generate(),
         }
     }
 
@@ -146,8 +158,11 @@ pub const BULK_BATCH: usize = 2_048;
 pub(crate) const PREFETCH: usize = 64;
 
 /// Streams whose folded state the command side keeps between commands. When full,
-/// the cache starts over: it saves reads, it is never needed for correctness.
-const CACHED_STREAMS: usize = 50_000;
+/// the cache starts over: it saves reads, it is never needed for correctness. An
+/// import rehearses every row, then writes them, both through this cache: a file
+/// whose streams do not fit reads each of them from the store twice (the sample
+/// campaign's city, 64 k streams, fits; a snapshot is a few hundred bytes).
+const CACHED_STREAMS: usize = 100_000;
 
 /// The command side of taizhang over one store and its key store.
 pub struct Ledger<S: EventStore> {
@@ -159,23 +174,6 @@ pub struct Ledger<S: EventStore> {
     /// costs one index lookup instead of a replay; the expected versions of the append
     /// still catch every race.
     snapshots: std::sync::Mutex<HashMap<StreamId, StreamSnapshot>>,
-}
-
-/// A store with a place for the member keys beside the log.
-pub trait KeyHome {
-    fn key_store(&self) -> Result<KeyStore, StoreError>;
-}
-
-impl KeyHome for SledStore {
-    fn key_store(&self) -> Result<KeyStore, StoreError> {
-        KeyStore::sled(self)
-    }
-}
-
-impl KeyHome for AnyStore {
-    fn key_store(&self) -> Result<KeyStore, StoreError> {
-        KeyStore::of(self)
-    }
 }
 
 impl<S: EventStore + KeyHome> Ledger<S> {
@@ -357,9 +355,10 @@ impl<S: EventStore> Ledger<S> {
         (results, raced)
     }
 
-    /// Decides `cmd` against `state` (which holds every stream it depends on), stores
+    /// Decides `cmd` against `state` (which holds every stream it depends on), makes
     /// or destroys the member key it needs, applies its events to `state` and returns
-    /// the append that expects the versions the decision read.
+    /// the append that expects the versions the decision read (and carries the new
+    /// member's key, written in the same commit).
     async fn prepare(
         &self,
         ctx: &CommandContext,
@@ -369,7 +368,7 @@ impl<S: EventStore> Ledger<S> {
         // Checked on every attempt: a member's unit may have changed meanwhile.
         ctx.check_scope(cmd, state)?;
         let new_member_key = match cmd {
-            Command::RegisterMember(c) => Some((c.member, self.key_for_new_member(c.member).await?)),
+            Command::RegisterMember(c) => Some((c.member, ctx.new_member_key(c.member))),
             _ => None,
         };
         let events = decide(cmd, state, &mut |member: MemberId, personal: &PersonalData| {
@@ -381,9 +380,6 @@ impl<S: EventStore> Ledger<S> {
         read.sort_unstable();
         read.dedup();
         let expectations = read.into_iter().map(|s| (s, ExpectedVersion::from_read(state.version(s)))).collect();
-        if let Some((member, key)) = &new_member_key {
-            self.keys.put(&self.master, *member, key).await?;
-        }
         if let Command::EraseMember(c) = cmd {
             // Destroy the key before the event says so: a crash in between leaves
             // the data unreadable, never readable while the log says erased.
@@ -398,6 +394,7 @@ impl<S: EventStore> Ledger<S> {
             expectations,
             events: events.into_iter().map(|e| NewEvent { payload: e.event, occurred_at: e.occurred_at }).collect(),
             recorded_at: ctx.recorded_at,
+            member_key: new_member_key.map(|(member, key)| self.master.wrap(member, &key)),
         })
     }
 
@@ -470,23 +467,6 @@ impl<S: EventStore> Ledger<S> {
                 cache.insert(stream, snapshot);
             }
         }
-    }
-
-    /// The key a new member's data is sealed with: the one a previous attempt of the
-    /// same registration stored, if any, so that key and ciphertext always match.
-    async fn key_for_new_member(&self, member: MemberId) -> Result<MemberKey, AppError> {
-        match self.keys.get(&self.master, member).await? {
-            KeyState::Present(key) => Ok(key),
-            KeyState::Missing => Ok(MemberKey::generate()),
-            KeyState::Erased => Err(KeyError::Erased(member).into()),
-        }
-    }
-
-    /// Stores `key` for a member about to be registered, unless they have one; the
-    /// registration then seals with it. Only for generated people whose keys derive
-    /// from a seed (the sample campaign); every other member gets a random key.
-    pub async fn keep_member_key(&self, member: MemberId, key: &MemberKey) -> Result<(), AppError> {
-        Ok(self.keys.put(&self.master, member, key).await?)
     }
 
     /// A member's personal data, opened with their key, or `Erased`.

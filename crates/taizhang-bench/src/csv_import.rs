@@ -51,9 +51,11 @@ fn files() -> [(Kind, String); 3] {
 
 pub async fn csv(dir: &Path) -> Result<()> {
     let store = Arc::new(SledStore::open(&dir.join("csv"))?);
-    let ledger = Arc::new(taizhang_app::Ledger::open(store, &dir.join("master.key")).await?);
     let (mut rows, mut commands, mut total) = (0, 0, Duration::ZERO);
     for (kind, text) in files() {
+        // A ledger per file, as each `taizhang import` is a process of its own: no
+        // command-side cache carried from one file to the next.
+        let ledger = taizhang_app::Ledger::open(store.clone(), &dir.join("master.key")).await?;
         let started = Instant::now();
         let mut file = import::read(kind, text.as_bytes(), Encoding::Utf8);
         file.check(&ledger).await?;

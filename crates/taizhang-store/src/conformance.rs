@@ -4,9 +4,10 @@
 use std::collections::HashSet;
 use std::sync::Arc;
 
-use taizhang_core::{Actor, DomainEvent, StreamId, Text, UnitId, UnitRegistered, UnitRenamed};
+use taizhang_core::{Actor, DomainEvent, MemberId, StreamId, Text, UnitId, UnitRegistered, UnitRenamed};
 use uuid::Uuid;
 
+use crate::keys::{KeyHome, WrappedKey};
 use crate::{
     chain, AppendOutcome, AppendRequest, EventStore, ExpectedVersion, NewEvent, RawRecord, StoreError, Subscription,
 };
@@ -40,6 +41,7 @@ fn request(expectations: Vec<(StreamId, ExpectedVersion)>, events: Vec<DomainEve
         correlation_id: None,
         causation_id: None,
         recorded_at: None,
+        member_key: None,
         expectations,
         events: events.into_iter().map(|payload| NewEvent { payload, occurred_at: None }).collect(),
     }
@@ -167,6 +169,41 @@ pub async fn command_ids_are_idempotent<S: EventStore>(store: S) {
     other.command_id = req.command_id;
     assert_eq!(store.append(other).await.unwrap_err(), StoreError::CommandIdReused(req.command_id));
     assert_eq!(all(&store).await, before);
+}
+
+/// A new member's key is written with its registration's events, in the same commit;
+/// a refused append writes no key, a retry keeps the first key, and in a batch only
+/// the requests that are written bring their keys.
+pub async fn member_keys_commit_with_their_events<S: EventStore + KeyHome>(store: S) {
+    let keys = store.key_store().expect("key store");
+    let key = |n: u8| WrappedKey { member: MemberId::new(), bytes: vec![n; 72] };
+    let with_key =
+        |request: AppendRequest, key: &WrappedKey| AppendRequest { member_key: Some(key.clone()), ..request };
+    let stored = || async { keys.export().await.expect("export keys") };
+
+    let (a, b) = (UnitId::new(), UnitId::new());
+    let first_key = key(1);
+    let first = with_key(register(a, "甲"), &first_key);
+    store.append(first.clone()).await.unwrap();
+    assert_eq!(stored().await, vec![(first_key.member, first_key.bytes.clone())]);
+
+    let refused = store.append(with_key(register(a, "甲"), &key(2))).await;
+    assert!(matches!(refused, Err(StoreError::Conflict { .. })), "{refused:?}");
+    let retried = store.append(AppendRequest { member_key: Some(key(3)), ..first }).await.unwrap();
+    assert!(retried.duplicate);
+    assert_eq!(stored().await, vec![(first_key.member, first_key.bytes.clone())], "no key but the first");
+
+    let (stale, fresh) = (key(4), key(5));
+    let results = store
+        .append_batch(vec![
+            with_key(rename(a, "甲二", ExpectedVersion::Exact(9)), &stale),
+            with_key(register(b, "乙"), &fresh),
+        ])
+        .await;
+    assert!(results[0].is_err() && results[1].is_ok(), "{results:?}");
+    let mut expected = vec![(first_key.member, first_key.bytes), (fresh.member, fresh.bytes)];
+    expected.sort();
+    assert_eq!(stored().await, expected);
 }
 
 /// 32 tasks update one stream with expected versions: every update lands exactly once,
@@ -300,6 +337,11 @@ macro_rules! conformance_tests {
         async fn command_ids_are_idempotent() {
             let Some((store, _guard)) = $make.await else { return };
             $crate::conformance::command_ids_are_idempotent(store).await;
+        }
+        #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+        async fn member_keys_commit_with_their_events() {
+            let Some((store, _guard)) = $make.await else { return };
+            $crate::conformance::member_keys_commit_with_their_events(store).await;
         }
         #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
         async fn racing_writers_lose_no_update() {

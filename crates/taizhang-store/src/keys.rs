@@ -33,6 +33,19 @@ pub struct MasterKey(XChaCha20Poly1305);
 /// A member's own key, in clear only in memory.
 pub struct MemberKey([u8; 32]);
 
+/// A member's key sealed under the master key: what the key store holds.
+#[derive(Clone, PartialEq, Eq)]
+pub struct WrappedKey {
+    pub member: MemberId,
+    pub bytes: Vec<u8>,
+}
+
+impl std::fmt::Debug for WrappedKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "WrappedKey({}, {} bytes)", self.member, self.bytes.len())
+    }
+}
+
 #[derive(Debug, thiserror::Error)]
 pub enum KeyError {
     #[error("master key file {path}: {reason}")]
@@ -83,8 +96,10 @@ impl MasterKey {
         }
     }
 
-    fn wrap(&self, member: MemberId, key: &MemberKey) -> Vec<u8> {
-        seal_bytes(&self.0, XChaCha20Poly1305::generate_nonce(&mut OsRng), member, &key.0)
+    /// A new member's key as the key store keeps it; the store writes it with the
+    /// registration's events ([`crate::AppendRequest::member_key`]).
+    pub fn wrap(&self, member: MemberId, key: &MemberKey) -> WrappedKey {
+        WrappedKey { member, bytes: seal_bytes(&self.0, XChaCha20Poly1305::generate_nonce(&mut OsRng), member, &key.0) }
     }
 
     fn unwrap(&self, member: MemberId, wrapped: &[u8]) -> Result<MemberKey, KeyError> {
@@ -160,10 +175,11 @@ pub enum KeyState {
 }
 
 /// Where the wrapped member keys live: a `member_keys` tree in the sled database of the
-/// log (the log's group commit makes a new key durable no later than the events sealed
-/// with it), or a `member_keys` table in the PostgreSQL schema of the log (each write
-/// commits before the append that uses it). Every server of a PostgreSQL deployment
-/// therefore sees every key; they share the master key file.
+/// log, or a `member_keys` table in the PostgreSQL schema of the log. A new member's key
+/// is written by the store's writer in the same commit as the registration sealed with
+/// it ([`crate::AppendRequest::member_key`]); this handle reads keys, destroys them and
+/// moves them in backups. Every server of a PostgreSQL deployment sees every key; they
+/// share the master key file.
 #[derive(Clone)]
 pub struct KeyStore {
     backend: Backend,
@@ -175,12 +191,38 @@ enum Backend {
     Pg(PgStore),
 }
 
+/// A store with a place for the member keys beside its log.
+pub trait KeyHome {
+    fn key_store(&self) -> Result<KeyStore, StoreError>;
+}
+
+impl KeyHome for SledStore {
+    fn key_store(&self) -> Result<KeyStore, StoreError> {
+        KeyStore::sled(self)
+    }
+}
+
+impl KeyHome for PgStore {
+    fn key_store(&self) -> Result<KeyStore, StoreError> {
+        Ok(KeyStore::postgres(self))
+    }
+}
+
+impl KeyHome for AnyStore {
+    fn key_store(&self) -> Result<KeyStore, StoreError> {
+        KeyStore::of(self)
+    }
+}
+
+/// The sled tree of the keys, in the log's database.
+pub(crate) const SLED_TREE: &str = "member_keys";
+
 /// A tombstone: the member was erased.
 const ERASED: &[u8] = b"";
 
 impl KeyStore {
     pub fn sled(store: &SledStore) -> Result<Self, StoreError> {
-        let tree = store.db().open_tree("member_keys").map_err(sled_error)?;
+        let tree = store.db().open_tree(SLED_TREE).map_err(sled_error)?;
         Ok(Self { backend: Backend::Sled { store: store.clone(), tree } })
     }
 
@@ -211,22 +253,6 @@ impl KeyStore {
         }
     }
 
-    /// Writes `wrapped` unless the member has an entry; returns the entry found instead.
-    async fn raw_insert_new(&self, member: MemberId, wrapped: Vec<u8>) -> Result<Option<Vec<u8>>, KeyError> {
-        match &self.backend {
-            Backend::Sled { tree, .. } => {
-                match tree
-                    .compare_and_swap(member.0.as_bytes(), None as Option<&[u8]>, Some(wrapped))
-                    .map_err(sled_error)?
-                {
-                    Ok(()) => Ok(None),
-                    Err(current) => Ok(current.current.map(|v| v.to_vec())),
-                }
-            }
-            Backend::Pg(pg) => Ok(pg.insert_member_key(member, &wrapped).await?),
-        }
-    }
-
     /// Sets entries and makes them durable before returning.
     async fn raw_set(&self, entries: Vec<(MemberId, Vec<u8>)>) -> Result<(), KeyError> {
         match &self.backend {
@@ -237,18 +263,6 @@ impl KeyStore {
                 Ok(store.sync().await?)
             }
             Backend::Pg(pg) => Ok(pg.set_member_keys(entries).await?),
-        }
-    }
-
-    /// Stores a new member's wrapped key before the registration that uses it is
-    /// appended (on sled it becomes durable with that append).
-    pub async fn put(&self, master: &MasterKey, member: MemberId, key: &MemberKey) -> Result<(), KeyError> {
-        match self.raw_insert_new(member, master.wrap(member, key)).await? {
-            None => Ok(()),
-            Some(current) if current == ERASED => Err(KeyError::Erased(member)),
-            // A retried registration finds its own key from the first attempt: the
-            // registration's events were sealed with that one, so keep it.
-            Some(_) => Ok(()),
         }
     }
 

@@ -99,6 +99,11 @@ pub struct AppendRequest {
     /// that its log is the same byte for byte); the store still keeps recorded-at order
     /// equal to log order, so a time before the last event's becomes the last event's.
     pub recorded_at: Option<Timestamp>,
+    /// The key of the member this command registers, wrapped by the master key: the
+    /// store writes it (beside the log, never in it) in the same commit as the events,
+    /// so a registration's sealed data and the key that opens it exist together or
+    /// not at all, whatever crashes or races in between.
+    pub member_key: Option<keys::WrappedKey>,
 }
 
 /// What an append did (or, for a retried command, what its first attempt did).

@@ -34,6 +34,7 @@ use tokio_postgres::{AsyncMessage, Client, NoTls, Statement};
 use uuid::Uuid;
 
 use crate::codec::{self, GENESIS_HASH};
+use crate::keys::WrappedKey;
 use crate::staging::{check_restore, outcome_of, Encoded, Tail};
 use crate::{AppendOutcome, AppendRequest, EventStore, Position, RawRecord, RecordedEvent, StoreError};
 
@@ -149,24 +150,6 @@ impl PgStore {
         let sql = format!("SELECT wrapped FROM {}.member_keys WHERE member = $1", self.s());
         let row = self.inner.reader.query_opt(&sql, &[&member.0.as_bytes().as_slice()]).await.map_err(pg)?;
         Ok(row.map(|r| r.get(0)))
-    }
-
-    /// Inserts unless the member has an entry; returns the entry found instead.
-    pub(crate) async fn insert_member_key(
-        &self,
-        member: MemberId,
-        wrapped: &[u8],
-    ) -> Result<Option<Vec<u8>>, StoreError> {
-        let sql = format!(
-            "INSERT INTO {}.member_keys (member, wrapped) VALUES ($1, $2) ON CONFLICT (member) DO NOTHING",
-            self.s()
-        );
-        let inserted =
-            self.inner.reader.execute(&sql, &[&member.0.as_bytes().as_slice(), &wrapped]).await.map_err(pg)?;
-        if inserted == 1 {
-            return Ok(None);
-        }
-        self.member_key(member).await
     }
 
     pub(crate) async fn set_member_keys(&self, entries: Vec<(MemberId, Vec<u8>)>) -> Result<(), StoreError> {
@@ -309,6 +292,7 @@ struct Statements {
     commands: Statement,
     insert_events: Statement,
     insert_commands: Statement,
+    insert_member_keys: Statement,
     notify: Statement,
 }
 
@@ -339,6 +323,15 @@ impl Statements {
                 .prepare(&format!(
                     "INSERT INTO {s}.commands (command_id, first_position, last_position)
                      SELECT * FROM UNNEST($1::bytea[], $2::bigint[], $3::bigint[]) ON CONFLICT DO NOTHING"
+                ))
+                .await?,
+            // A key found for a member not yet registered (stored by an older version
+            // before its registration, which never came) sealed nothing: replaced.
+            insert_member_keys: client
+                .prepare(&format!(
+                    "INSERT INTO {s}.member_keys (member, wrapped)
+                     SELECT * FROM UNNEST($1::bytea[], $2::bytea[])
+                     ON CONFLICT (member) DO UPDATE SET wrapped = EXCLUDED.wrapped"
                 ))
                 .await?,
             notify: client.prepare("SELECT pg_notify($1, $2)").await?,
@@ -539,6 +532,7 @@ async fn stage_and_commit(
     // them would be work done while every server waits for the lock).
     let mut columns = Columns::default();
     let mut commands: Vec<(Uuid, Position, Position)> = Vec::new();
+    let mut member_keys: Vec<WrappedKey> = Vec::new();
     let version_of =
         |versions: &HashMap<StreamId, Option<u64>>, stream: StreamId| versions.get(&stream).copied().flatten();
     for job in jobs {
@@ -570,6 +564,7 @@ async fn stage_and_commit(
                             );
                             known_commands.insert(outcome.command_id, (outcome.first_position, outcome.last_position));
                             commands.push((outcome.command_id, outcome.first_position, outcome.last_position));
+                            member_keys.extend(encoded.request.member_key);
                             Ok(outcome)
                         }
                         .await,
@@ -610,19 +605,30 @@ async fn stage_and_commit(
     let events_params: [&(dyn ToSql + Sync); 5] = [&positions, &stream_keys, &stream_versions, &command_of, &bytes];
     let commands_params: [&(dyn ToSql + Sync); 3] = [&ids, &firsts, &lasts];
     let notify_params: [&(dyn ToSql + Sync); 2] = [&channel, &head_text];
+    let key_members: Vec<&[u8]> = member_keys.iter().map(|k| k.member.0.as_bytes().as_slice()).collect();
+    let key_bytes: Vec<&[u8]> = member_keys.iter().map(|k| k.bytes.as_slice()).collect();
+    let keys_params: [&(dyn ToSql + Sync); 2] = [&key_members, &key_bytes];
     // The writes and the commit in one round trip. If a write fails the server aborts
     // the transaction and turns the COMMIT into a rollback, so a failed write is never
     // half committed; its error is what the callers get. The notification follows the
     // COMMIT in the same round trip, as a transaction of its own: the append lock is
     // released at the commit, not after the notification too (listeners would not hear
     // of the events before the commit anyway; a lost one is covered by polling).
-    let (a, b, committed, notified) = tokio::join!(
+    // New members' keys go in the same transaction as their registrations.
+    let keys_written = async {
+        match member_keys.is_empty() {
+            true => Ok(0),
+            false => client.execute(&st.insert_member_keys, &keys_params).await,
+        }
+    };
+    let (a, b, c, committed, notified) = tokio::join!(
         client.execute(&st.insert_events, &events_params),
         client.execute(&st.insert_commands, &commands_params),
+        keys_written,
         client.execute(&st.commit, &[]),
         client.execute(&st.notify, &notify_params),
     );
-    for result in [a, b] {
+    for result in [a, b, c] {
         result.map_err(pg)?;
     }
     committed.map_err(pg)?;

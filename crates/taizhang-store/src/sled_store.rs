@@ -37,6 +37,7 @@ use tokio::sync::{oneshot, watch};
 use uuid::Uuid;
 
 use crate::codec::{self, GENESIS_HASH};
+use crate::keys::WrappedKey;
 use crate::staging::{check_restore, outcome_of, Encoded, Tail};
 use crate::{AppendOutcome, AppendRequest, EventStore, Position, RawRecord, RecordedEvent, StoreError};
 
@@ -295,6 +296,7 @@ impl SledStore {
         let writer = Writer {
             db: db.clone(),
             log: log.clone(),
+            member_keys: db.open_tree(crate::keys::SLED_TREE).map_err(backend)?,
             db_file,
             tail: Tail { head, last_hash, last_recorded_at },
             index: index.clone(),
@@ -468,6 +470,8 @@ fn visit_range(
 struct Writer {
     db: sled::Db,
     log: sled::Tree,
+    /// The key store's tree: new members' keys are written with their registrations.
+    member_keys: sled::Tree,
     db_file: File,
     tail: Tail,
     index: Arc<RwLock<StreamIndex>>,
@@ -488,6 +492,8 @@ struct Group {
     records: Vec<RawRecord>,
     /// Commands staged in this group: id → (first, last).
     commands: HashMap<Uuid, (Position, Position)>,
+    /// Keys of the members the group registers.
+    member_keys: Vec<WrappedKey>,
 }
 
 impl Group {
@@ -590,6 +596,15 @@ impl Writer {
             span[8..].copy_from_slice(&last.to_be_bytes());
             batch.insert(&command_key(*id), &span);
         }
+        if !group.member_keys.is_empty() {
+            // Before the records: sled recovers its log in order, so after a crash no
+            // registration is found without its key (both are durable at the flush).
+            let mut keys = sled::Batch::default();
+            for key in group.member_keys {
+                keys.insert(key.member.0.as_bytes(), key.bytes);
+            }
+            self.member_keys.apply_batch(keys).map_err(backend)?;
+        }
         self.log.apply_batch(batch).map_err(backend)?;
         self.db.flush().map_err(backend)?;
         self.db_file.sync_data().map_err(backend)?;
@@ -644,6 +659,7 @@ impl Writer {
         let outcome =
             encoded.stage(&mut self.tail, |stream, position| index.push(stream, position), &mut group.records);
         group.commands.insert(outcome.command_id, (outcome.first_position, outcome.last_position));
+        group.member_keys.extend(encoded.request.member_key);
         Ok(outcome)
     }
 
