@@ -475,6 +475,14 @@ async fn erasing_a_member_hides_their_data_keeps_their_hours_and_the_chain() {
         matches!(e, DomainError::MemberErased { .. })
     })
     .await;
+    let again = RegisterMember {
+        member,
+        unit,
+        joined_on: date!(2011 - 01 - 01),
+        personal: PersonalData { name: text("王俊"), national_id: None, phone: None, birth_date: None },
+    };
+    w.refused(Command::RegisterMember(again), |e| matches!(e, DomainError::AlreadyExists { .. })).await;
+    assert_eq!(w.ledger.personal(member).await.unwrap(), Personal::Erased, "no new key replaces the tombstone");
 }
 
 #[tokio::test]

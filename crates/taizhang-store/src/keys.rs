@@ -54,8 +54,6 @@ pub enum KeyError {
     WrongMasterKey(MemberId),
     #[error("member {0} has no key in the key store")]
     Missing(MemberId),
-    #[error("member {0} was erased; their id cannot be given a new key")]
-    Erased(MemberId),
     #[error("sealed personal data of member {0} is damaged")]
     Damaged(MemberId),
     #[error(transparent)]

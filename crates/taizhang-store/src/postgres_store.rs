@@ -616,10 +616,10 @@ async fn stage_and_commit(
     // of the events before the commit anyway; a lost one is covered by polling).
     // New members' keys go in the same transaction as their registrations.
     let keys_written = async {
-        match member_keys.is_empty() {
-            true => Ok(0),
-            false => client.execute(&st.insert_member_keys, &keys_params).await,
+        if member_keys.is_empty() {
+            return Ok(0);
         }
+        client.execute(&st.insert_member_keys, &keys_params).await
     };
     let (a, b, c, committed, notified) = tokio::join!(
         client.execute(&st.insert_events, &events_params),
