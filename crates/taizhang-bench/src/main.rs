@@ -29,7 +29,8 @@
 //!   async-graphql server returning 50 in-memory objects of the same shape (same HTTP
 //!   stack, same client, 64 connections, alternating rounds): requests per second and
 //!   p99 of a unit-ledger page of 50; then the p99 of reads at 500/s, idle and while
-//!   5,000 `registerOuting` mutations per second are sent.
+//!   5,000 `registerOuting` mutations per second are sent, in four alternating
+//!   3-second phases of each.
 //! - `demo`: the sample campaign at scale 1 through the command path (ordered batches);
 //!   baseline: the same number of single-event durable appends straight to the store
 //!   from 64 writers, in the same run — what the commands cost beyond storage.
