@@ -239,14 +239,20 @@ impl KeyStore {
     /// True when no member key (nor tombstone) exists, so no master key need exist yet.
     pub async fn is_empty(&self) -> Result<bool, KeyError> {
         match &self.backend {
-            Backend::Sled { tree, .. } => Ok(tree.is_empty()),
+            Backend::Sled { store, tree } => {
+                let _gate = store.gate().await;
+                Ok(tree.is_empty())
+            }
             Backend::Pg(pg) => Ok(!pg.any_member_key().await?),
         }
     }
 
     async fn raw_get(&self, member: MemberId) -> Result<Option<Vec<u8>>, KeyError> {
         match &self.backend {
-            Backend::Sled { tree, .. } => Ok(tree.get(member.0.as_bytes()).map_err(sled_error)?.map(|v| v.to_vec())),
+            Backend::Sled { store, tree } => {
+                let _gate = store.gate().await;
+                Ok(tree.get(member.0.as_bytes()).map_err(sled_error)?.map(|v| v.to_vec()))
+            }
             Backend::Pg(pg) => Ok(pg.member_key(member).await?),
         }
     }
@@ -255,9 +261,11 @@ impl KeyStore {
     async fn raw_set(&self, entries: Vec<(MemberId, Vec<u8>)>) -> Result<(), KeyError> {
         match &self.backend {
             Backend::Sled { store, tree } => {
+                let gate = store.gate().await;
                 for (member, value) in entries {
                     tree.insert(member.0.as_bytes(), value).map_err(sled_error)?;
                 }
+                drop(gate); // the writer's sync needs it
                 Ok(store.sync().await?)
             }
             Backend::Pg(pg) => Ok(pg.set_member_keys(entries).await?),
@@ -280,7 +288,8 @@ impl KeyStore {
     /// Every entry as (member, wrapped key or empty for erased), for a separate backup.
     pub async fn export(&self) -> Result<Vec<(MemberId, Vec<u8>)>, KeyError> {
         match &self.backend {
-            Backend::Sled { tree, .. } => {
+            Backend::Sled { store, tree } => {
+                let _gate = store.gate().await;
                 Ok(uuid_entries(tree)?.into_iter().map(|(id, wrapped)| (MemberId(id), wrapped)).collect())
             }
             Backend::Pg(pg) => Ok(pg.member_keys().await?),

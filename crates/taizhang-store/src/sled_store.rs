@@ -27,13 +27,13 @@ use std::collections::HashMap;
 use std::fs::File;
 use std::path::Path;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{mpsc, Arc, RwLock};
+use std::sync::{mpsc, Arc};
 use std::thread::JoinHandle;
 
 use smallvec::SmallVec;
 use taizhang_core::interner::Interner;
 use taizhang_core::{StreamId, Timestamp};
-use tokio::sync::{oneshot, watch};
+use tokio::sync::{oneshot, watch, RwLock, RwLockReadGuard};
 use uuid::Uuid;
 
 use crate::codec::{self, GENESIS_HASH};
@@ -251,6 +251,9 @@ struct Inner {
     /// their record here instead of searching sled backwards for the page and
     /// decompressing it again. Pages are never rewritten, so it is never stale.
     last_page: std::sync::Mutex<Option<Arc<PlainPage>>>,
+    /// The stream index; its lock is also the gate to sled (see [`SledStore::gate`]).
+    /// An async lock: a reader that finds the writer inside waits as a task, and the
+    /// runtime thread goes on serving other requests.
     index: Arc<RwLock<StreamIndex>>,
     jobs: mpsc::Sender<Job>,
     head: watch::Receiver<Position>,
@@ -388,6 +391,18 @@ impl SledStore {
         Ok(page)
     }
 
+    /// Waits until the writer is not changing sled, and keeps it out while the guard
+    /// lives. Every async use of the store's sled trees (reads, and the key and token
+    /// stores' inserts) goes through here: sled's `apply_batch` shuts out every user of
+    /// every tree in the process while it runs (a process-wide lock), and a task
+    /// blocked there blocks its runtime thread and every task queued behind it. In the
+    /// server, reads of the read model, which never touch sled, waited behind
+    /// mutations that did. Hold it only across synchronous sled work, never across an
+    /// await of the writer ([`SledStore::sync`]).
+    pub(crate) async fn gate(&self) -> Gate<'_> {
+        Gate { _held: self.inner.index.read().await }
+    }
+
     /// The sled database, for the key store that lives beside the log.
     pub(crate) fn db(&self) -> &sled::Db {
         &self.inner.db
@@ -408,9 +423,14 @@ impl SledStore {
     }
 
     /// The durable positions of a stream's events from `from_version` on.
-    fn stream_positions(&self, stream: StreamId, from_version: u64, limit: usize) -> Vec<Position> {
+    fn stream_positions(
+        &self,
+        index: &StreamIndex,
+        stream: StreamId,
+        from_version: u64,
+        limit: usize,
+    ) -> Vec<Position> {
         let head = self.head();
-        let index = self.inner.index.read().expect("stream index lock");
         let positions = index.positions(stream);
         let from = usize::try_from(from_version).unwrap_or(usize::MAX).min(positions.len());
         positions[from..].iter().copied().take_while(|p| *p <= head).take(limit).collect()
@@ -427,6 +447,7 @@ impl EventStore for SledStore {
     }
 
     async fn command_outcome(&self, command_id: Uuid) -> Result<Option<AppendOutcome>, StoreError> {
+        let _gate = self.gate().await;
         let Some(span) = self.inner.log.get(command_key(command_id)).map_err(backend)? else { return Ok(None) };
         let (first, last) = (be_u64(&span[..8]), be_u64(&span[8..]));
         if last > self.head() {
@@ -437,7 +458,8 @@ impl EventStore for SledStore {
     }
 
     async fn stream_version(&self, stream: StreamId) -> Result<Option<u64>, StoreError> {
-        Ok((self.stream_positions(stream, 0, usize::MAX).len() as u64).checked_sub(1))
+        let index = self.inner.index.read().await;
+        Ok((self.stream_positions(&index, stream, 0, usize::MAX).len() as u64).checked_sub(1))
     }
 
     async fn read_stream(
@@ -446,15 +468,19 @@ impl EventStore for SledStore {
         from_version: u64,
         limit: usize,
     ) -> Result<Vec<RecordedEvent>, StoreError> {
-        self.stream_positions(stream, from_version, limit).into_iter().map(|position| self.read_one(position)).collect()
+        let index = self.inner.index.read().await;
+        let positions = self.stream_positions(&index, stream, from_version, limit);
+        positions.into_iter().map(|position| self.read_one(position)).collect()
     }
 
     async fn read_raw(&self, from: Position, limit: usize) -> Result<Vec<RawRecord>, StoreError> {
+        let _gate = self.gate().await;
         read_range(&self.inner.log, from.max(1), self.head(), limit)
     }
 
     /// Decodes straight from the pages, without copying each record first.
     async fn read_all(&self, from: Position, limit: usize) -> Result<Vec<RecordedEvent>, StoreError> {
+        let _gate = self.gate().await;
         let mut out = Vec::new();
         visit_range(&self.inner.log, from.max(1), self.head(), limit, |position, bytes| {
             out.push(codec::decode_bytes(position, bytes)?);
@@ -474,6 +500,11 @@ impl EventStore for SledStore {
     async fn restore_raw(&self, records: Vec<RawRecord>) -> Result<(), StoreError> {
         self.submit(|tx| Job::Restore(records, tx)).await?
     }
+}
+
+/// Held while using sled: see [`SledStore::gate`].
+pub(crate) struct Gate<'a> {
+    _held: RwLockReadGuard<'a, StreamIndex>,
 }
 
 /// Up to `limit` records from `from` to `to` (inclusive), from the pages that hold them.
@@ -585,9 +616,9 @@ impl Writer {
         let mut group = Group::default();
         let mut replies = Vec::with_capacity(jobs.len());
         let poisoned = self.poisoned.load(Ordering::Acquire);
-        {
+        let written = {
             let index_lock = self.index.clone();
-            let mut index = index_lock.write().expect("stream index lock");
+            let mut index = index_lock.blocking_write();
             for job in jobs {
                 match job {
                     Job::Append(requests, tx) if poisoned => {
@@ -608,9 +639,12 @@ impl Writer {
                     Job::Sync(tx) => replies.push(Reply::Unit(tx, Ok(()))),
                 }
             }
-        }
-        if !poisoned {
-            if let Err(e) = self.make_durable(group) {
+            // Into sled with the lock still held, so that async readers wait for
+            // `apply_batch` on the lock instead of inside sled (see `gate`).
+            (!poisoned).then(|| self.write(group))
+        };
+        if let Some(written) = written {
+            if let Err(e) = written.and_then(|()| self.make_durable()) {
                 // What reached the disk is unknown: refuse everything until a restart
                 // re-reads the log, and tell every waiting writer it was not acknowledged.
                 self.poisoned.store(true, Ordering::Release);
@@ -635,7 +669,8 @@ impl Writer {
         }
     }
 
-    fn make_durable(&mut self, group: Group) -> Result<(), StoreError> {
+    /// Writes the group's pages, command index entries and member keys to sled.
+    fn write(&mut self, group: Group) -> Result<(), StoreError> {
         let mut batch = sled::Batch::default();
         let mut rest = group.records.as_slice();
         while !rest.is_empty() {
@@ -663,7 +698,11 @@ impl Writer {
             }
             self.member_keys.apply_batch(keys).map_err(backend)?;
         }
-        self.log.apply_batch(batch).map_err(backend)?;
+        self.log.apply_batch(batch).map_err(backend)
+    }
+
+    /// Makes everything written durable: sled's flush, then fsync (see the module doc).
+    fn make_durable(&mut self) -> Result<(), StoreError> {
         self.db.flush().map_err(backend)?;
         self.db_file.sync_data().map_err(backend)?;
         self.sync_blobs()
@@ -805,6 +844,51 @@ mod log_tests {
         for event in &log {
             assert_eq!(store.read_stream(event.stream, event.version, 1).await.unwrap(), std::slice::from_ref(event));
         }
+    }
+
+    /// While the writer holds the store (as it does while it applies a group to sled),
+    /// each kind of read waits for it, as a task: the runtime's one thread serves
+    /// other tasks meanwhile, and the reads finish once the writer lets go. With a
+    /// blocking lock the runtime would stall; with a read that skips the gate, sled's
+    /// `apply_batch` could block the thread.
+    #[test]
+    fn reads_waiting_for_the_writer_leave_their_thread_free() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = SledStore::open(dir.path()).unwrap();
+        let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+        let unit = UnitId::new();
+        let request = register(unit, "十堰市某某服务窗口单位");
+        let command = request.command_id;
+        runtime.block_on(store.append(request)).unwrap();
+
+        let (done, finished) = mpsc::channel();
+        let (scenario_store, scenario_runtime) = (store.clone(), runtime);
+        std::thread::spawn(move || {
+            let store = scenario_store;
+            let held = store.inner.index.blocking_write();
+            scenario_runtime.block_on(async {
+                let stream = tokio::spawn({
+                    let store = store.clone();
+                    async move { store.read_stream(StreamId::unit(unit), 0, usize::MAX).await.unwrap().len() }
+                });
+                let all = tokio::spawn({
+                    let store = store.clone();
+                    async move { store.read_all(1, usize::MAX).await.unwrap().len() }
+                });
+                let outcome = tokio::spawn({
+                    let store = store.clone();
+                    async move { store.command_outcome(command).await.unwrap().map(|o| o.last_position) }
+                });
+                assert_eq!(tokio::spawn(async { "another task ran" }).await.unwrap(), "another task ran");
+                for read in [stream.is_finished(), all.is_finished(), outcome.is_finished()] {
+                    assert!(!read, "a read went into sled while the writer held it");
+                }
+                drop(held);
+                done.send((stream.await.unwrap(), all.await.unwrap(), outcome.await.unwrap())).unwrap();
+            });
+        });
+        let answered = finished.recv_timeout(std::time::Duration::from_secs(30));
+        assert_eq!(answered, Ok((1, 1, Some(1))), "the runtime thread stalled behind the writer");
     }
 
     /// A record in a format no longer written: `OutingRegistered` version 1, before

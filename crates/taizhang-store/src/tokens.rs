@@ -162,11 +162,13 @@ impl TokenStore {
     async fn get(&self, id: Uuid) -> Result<Option<TokenRecord>, TokenError> {
         let decode = |b: &[u8]| serde_json::from_slice(b).map_err(|e| TokenError::Damaged(id, e.to_string()));
         match &self.backend {
-            Backend::Sled { tree, cache, .. } => {
+            Backend::Sled { store, tree, cache } => {
                 if let Some(record) = cache.read().expect("token cache lock").get(&id) {
                     return Ok(Some(record.clone()));
                 }
+                let gate = store.gate().await;
                 let Some(bytes) = tree.get(id.as_bytes()).map_err(sled_error)? else { return Ok(None) };
+                drop(gate);
                 let record: TokenRecord = decode(&bytes)?;
                 cache.write().expect("token cache lock").insert(id, record.clone());
                 Ok(Some(record))
@@ -181,7 +183,9 @@ impl TokenStore {
         let bytes = serde_json::to_vec(record).expect("a token record serialises");
         match &self.backend {
             Backend::Sled { store, tree, cache } => {
+                let gate = store.gate().await;
                 tree.insert(record.id.as_bytes(), bytes).map_err(sled_error)?;
+                drop(gate); // the writer's sync needs it
                 store.sync().await?;
                 cache.write().expect("token cache lock").insert(record.id, record.clone());
             }
@@ -193,7 +197,10 @@ impl TokenStore {
     /// Every token, oldest first.
     pub async fn list(&self) -> Result<Vec<TokenRecord>, TokenError> {
         let raw: Vec<(Uuid, Vec<u8>)> = match &self.backend {
-            Backend::Sled { tree, .. } => uuid_entries(tree)?,
+            Backend::Sled { store, tree, .. } => {
+                let _gate = store.gate().await;
+                uuid_entries(tree)?
+            }
             Backend::Pg(pg) => pg.tokens().await?,
         };
         let mut records = raw
