@@ -25,8 +25,12 @@ use crate::report;
 
 /// Concurrent connections of the throughput runs (as wrk's 64 in BASELINES.md).
 const CONNECTIONS: usize = 64;
+/// The throughput runs: alternating rounds of each server, in the order ABBA…, so that
+/// a noisy neighbour or a drift over the run hits both alike.
+const ROUNDS: usize = 6;
+const ROUND_LENGTH: Duration = Duration::from_secs(2);
+/// The latency phases (and the mutations' warm-up round).
 const ROUND: Duration = Duration::from_secs(3);
-const ROUNDS: usize = 3;
 /// The latency phases: reads at a fixed rate, idle and under mutations, alternating.
 const PHASES: usize = 4;
 const READ_RATE: u64 = 500;
@@ -69,10 +73,14 @@ pub async fn http(dir: &Path, events: usize) -> Result<()> {
     closed_loop(&client, bare, &bare_body, Duration::from_secs(1)).await?;
     closed_loop(&client, taizhang, &ledger_body, Duration::from_secs(1)).await?;
     let (mut bare_run, mut ledger_run) = (Run::default(), Run::default());
-    // Alternating rounds, so that a noisy neighbour hits both alike.
-    for _ in 0..ROUNDS {
-        bare_run.extend(closed_loop(&client, bare, &bare_body, ROUND).await?);
-        ledger_run.extend(closed_loop(&client, taizhang, &ledger_body, ROUND).await?);
+    for round in 0..ROUNDS {
+        if round % 2 == 0 {
+            bare_run.extend(closed_loop(&client, bare, &bare_body, ROUND_LENGTH).await?);
+        }
+        ledger_run.extend(closed_loop(&client, taizhang, &ledger_body, ROUND_LENGTH).await?);
+        if round % 2 == 1 {
+            bare_run.extend(closed_loop(&client, bare, &bare_body, ROUND_LENGTH).await?);
+        }
     }
     report("http.ledger_p99", ledger_run.p99_ms(), "ms", Some(bare_run.p99_ms()));
     report("http", ledger_run.rate(), "req/s", Some(bare_run.rate()));

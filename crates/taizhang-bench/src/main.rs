@@ -27,8 +27,9 @@
 //!   whether cost grows with the log. Every unit has the same size at both scales.
 //! - `http`: the API server over a campaign log of `--events N` against a bare
 //!   async-graphql server returning 50 in-memory objects of the same shape (same HTTP
-//!   stack, same client, 64 connections, alternating rounds): requests per second and
-//!   p99 of a unit-ledger page of 50; then the p99 of reads at 500/s, idle and while
+//!   stack, same client, 64 connections, six alternating 2-second rounds each):
+//!   requests per second and p99 of a unit-ledger page of 50; then the p99 of reads
+//!   at 500/s, idle and while
 //!   5,000 `registerOuting` mutations per second are sent, in four alternating
 //!   3-second phases of each.
 //! - `demo`: the sample campaign at scale 1 through the command path (ordered batches);
