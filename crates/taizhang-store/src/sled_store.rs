@@ -447,14 +447,16 @@ impl EventStore for SledStore {
     }
 
     async fn command_outcome(&self, command_id: Uuid) -> Result<Option<AppendOutcome>, StoreError> {
-        let _gate = self.gate().await;
-        let Some(span) = self.inner.log.get(command_key(command_id)).map_err(backend)? else { return Ok(None) };
-        let (first, last) = (be_u64(&span[..8]), be_u64(&span[8..]));
-        if last > self.head() {
-            return Ok(None);
-        }
-        let records = read_range(&self.inner.log, first, last, usize::MAX)?;
-        Ok(Some(outcome_of(command_id, &records)?))
+        let pages = {
+            let _gate = self.gate().await;
+            let Some(span) = self.inner.log.get(command_key(command_id)).map_err(backend)? else { return Ok(None) };
+            let (first, last) = (be_u64(&span[..8]), be_u64(&span[8..]));
+            if last > self.head() {
+                return Ok(None);
+            }
+            PagesRead::of(&self.inner.log, first, last, usize::MAX)?
+        };
+        Ok(Some(outcome_of(command_id, &pages.records()?)?))
     }
 
     async fn stream_version(&self, stream: StreamId) -> Result<Option<u64>, StoreError> {
@@ -474,15 +476,21 @@ impl EventStore for SledStore {
     }
 
     async fn read_raw(&self, from: Position, limit: usize) -> Result<Vec<RawRecord>, StoreError> {
-        let _gate = self.gate().await;
-        read_range(&self.inner.log, from.max(1), self.head(), limit)
+        let pages = {
+            let _gate = self.gate().await;
+            PagesRead::of(&self.inner.log, from.max(1), self.head(), limit)?
+        };
+        pages.records()
     }
 
     /// Decodes straight from the pages, without copying each record first.
     async fn read_all(&self, from: Position, limit: usize) -> Result<Vec<RecordedEvent>, StoreError> {
-        let _gate = self.gate().await;
+        let pages = {
+            let _gate = self.gate().await;
+            PagesRead::of(&self.inner.log, from.max(1), self.head(), limit)?
+        };
         let mut out = Vec::new();
-        visit_range(&self.inner.log, from.max(1), self.head(), limit, |position, bytes| {
+        pages.visit(|position, bytes| {
             out.push(codec::decode_bytes(position, bytes)?);
             Ok(())
         })?;
@@ -507,51 +515,66 @@ pub(crate) struct Gate<'a> {
     _held: RwLockReadGuard<'a, StreamIndex>,
 }
 
-/// Up to `limit` records from `from` to `to` (inclusive), from the pages that hold them.
-fn read_range(log: &sled::Tree, from: Position, to: Position, limit: usize) -> Result<Vec<RawRecord>, StoreError> {
-    let mut out = Vec::new();
-    visit_range(log, from, to, limit, |position, bytes| {
-        out.push(RawRecord { position, bytes: bytes.to_vec() });
-        Ok(())
-    })?;
-    Ok(out)
-}
-
-/// Calls `visit` for up to `limit` records from `from` to `to` (inclusive), borrowing
-/// each record's bytes from its page.
-fn visit_range(
-    log: &sled::Tree,
+/// A range read: up to `limit` records from `from` to `to` (inclusive). Taking the pages
+/// from sled is separate from decompressing and visiting them, so that readers hold the
+/// gate ([`SledStore::gate`]) only for the first; pages never change once written.
+struct PagesRead {
+    pages: Vec<(Position, sled::IVec)>,
     from: Position,
     to: Position,
     limit: usize,
-    mut visit: impl FnMut(Position, &[u8]) -> Result<(), StoreError>,
-) -> Result<(), StoreError> {
-    if from > to || limit == 0 {
-        return Ok(());
-    }
-    // The page holding `from` starts at or before it.
-    let start = match log.range(page_key(0)..=page_key(from)).next_back() {
-        Some(entry) => be_u64(&entry.map_err(backend)?.0[1..]),
-        None => from,
-    };
-    let mut seen = 0;
-    for entry in log.range(page_key(start)..=page_key(to)) {
-        let (key, value) = entry.map_err(backend)?;
-        visit_page(be_u64(&key[1..]), &value, |position, bytes| {
-            if position > to || seen == limit {
-                return Ok(false);
-            }
-            if position >= from {
-                visit(position, bytes)?;
-                seen += 1;
-            }
-            Ok(true)
-        })?;
-        if seen == limit {
-            break;
+}
+
+impl PagesRead {
+    /// The pages that hold the range. Page keys are first positions and every position
+    /// has one record, so which pages are needed is known without opening any.
+    fn of(log: &sled::Tree, from: Position, to: Position, limit: usize) -> Result<Self, StoreError> {
+        let mut read = Self { pages: Vec::new(), from, to, limit };
+        if from > to || limit == 0 {
+            return Ok(read);
         }
+        let last = to.min(from.saturating_add(u64::try_from(limit - 1).unwrap_or(u64::MAX)));
+        // The page holding `from` starts at or before it.
+        let start = match log.range(page_key(0)..=page_key(from)).next_back() {
+            Some(entry) => be_u64(&entry.map_err(backend)?.0[1..]),
+            None => from,
+        };
+        for entry in log.range(page_key(start)..=page_key(last)) {
+            let (key, page) = entry.map_err(backend)?;
+            read.pages.push((be_u64(&key[1..]), page));
+        }
+        Ok(read)
     }
-    Ok(())
+
+    /// Calls `visit` for each record of the range in order, borrowing its bytes.
+    fn visit(&self, mut visit: impl FnMut(Position, &[u8]) -> Result<(), StoreError>) -> Result<(), StoreError> {
+        let mut seen = 0;
+        for (first, page) in &self.pages {
+            visit_page(*first, page, |position, bytes| {
+                if position > self.to || seen == self.limit {
+                    return Ok(false);
+                }
+                if position >= self.from {
+                    visit(position, bytes)?;
+                    seen += 1;
+                }
+                Ok(true)
+            })?;
+            if seen == self.limit {
+                break;
+            }
+        }
+        Ok(())
+    }
+
+    fn records(&self) -> Result<Vec<RawRecord>, StoreError> {
+        let mut out = Vec::new();
+        self.visit(|position, bytes| {
+            out.push(RawRecord { position, bytes: bytes.to_vec() });
+            Ok(())
+        })?;
+        Ok(out)
+    }
 }
 
 /// The single writer: owns the head, the chain's last hash, and all changes to the
@@ -593,7 +616,7 @@ impl Group {
                 let from = (first - start.position) as usize;
                 Ok(self.records[from..=(last - start.position) as usize].to_vec())
             }
-            _ => read_range(log, first, last, usize::MAX),
+            _ => PagesRead::of(log, first, last, usize::MAX)?.records(),
         }
     }
 }
@@ -817,7 +840,8 @@ mod log_tests {
 
     /// Streams read one event at a time, across many pages and groups, in an order
     /// that hops between pages and back (the last-page cache must never answer with
-    /// a neighbour's record), give exactly the events the whole log holds for them.
+    /// a neighbour's record), give exactly the events the whole log holds for them;
+    /// so do windows of the log read as ranges.
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn stream_reads_across_pages_match_the_log() {
         let dir = tempfile::tempdir().unwrap();
@@ -839,6 +863,13 @@ mod log_tests {
             let expected: Vec<_> = log.iter().filter(|e| e.stream == StreamId::unit(*unit)).cloned().collect();
             assert_eq!(store.read_stream(StreamId::unit(*unit), 0, usize::MAX).await.unwrap(), expected);
             assert_eq!(store.read_stream(StreamId::unit(*unit), 2, 1).await.unwrap(), expected[2..]);
+        }
+        // Windows starting mid-page and ending in another page give exactly their slice.
+        for (from, limit) in [(1, 1), (2, 7), (17, 40), (39, 1000), (log.len(), 5)] {
+            let window = &log[from - 1..(from - 1 + limit).min(log.len())];
+            assert_eq!(store.read_all(from as u64, limit).await.unwrap(), window);
+            let raw: Vec<_> = store.read_raw(from as u64, limit).await.unwrap().iter().map(|r| r.position).collect();
+            assert_eq!(raw, window.iter().map(|e| e.position).collect::<Vec<_>>());
         }
         // Every event on its own, in log order: each page boundary crossed forwards.
         for event in &log {
