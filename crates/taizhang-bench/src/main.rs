@@ -20,8 +20,7 @@
 //!   backend. `append`: durable single-event commands from three stores ("servers")
 //!   sharing one schema, 64 writers; baseline: a pgbench-like loop of single-row
 //!   INSERT commits from 16 connections, alternating with the appends in three rounds.
-//!   `scan`: catch-up reading; baseline: the raw
-//!   `SELECT` of the same rows.
+//!   `scan`: catch-up reading; baseline: the raw `SELECT` of the same rows.
 //! - `ledger`: a unit-ledger page of 50 and a unit report at a small log (100 k events)
 //!   and at `--events N`, timed in alternating rounds; the ratio of their medians shows
 //!   whether cost grows with the log. Every unit has the same size at both scales.
@@ -29,9 +28,8 @@
 //!   async-graphql server returning 50 in-memory objects of the same shape (same HTTP
 //!   stack, same client, 64 connections, six alternating 2-second rounds each):
 //!   requests per second and p99 of a unit-ledger page of 50; then the p99 of reads
-//!   at 500/s, idle and while
-//!   5,000 `registerOuting` mutations per second are sent, in four alternating
-//!   3-second phases of each.
+//!   at 500/s, idle and while 5,000 `registerOuting` mutations per second are sent,
+//!   in four alternating 3-second phases of each.
 //! - `demo`: the sample campaign at scale 1 through the command path (ordered batches);
 //!   baseline: the same number of single-event durable appends straight to the store
 //!   from 64 writers, in the same run — what the commands cost beyond storage.

@@ -377,9 +377,7 @@ impl SledStore {
             return Ok(page);
         }
         let missing = || StoreError::Corrupt { position, reason: "indexed record is missing".into() };
-        let (key, value) =
-            self.inner.log.range(page_key(0)..=page_key(position)).next_back().ok_or_else(missing)?.map_err(backend)?;
-        let first = be_u64(&key[1..]);
+        let (first, value) = page_at_or_before(&self.inner.log, position)?.ok_or_else(missing)?;
         let plain = decompress_page(first, &value)?;
         let mut count = 0;
         visit_plain(first, &plain, |_, _| {
@@ -510,6 +508,14 @@ impl EventStore for SledStore {
     }
 }
 
+/// The last page starting at or before `position` (the one holding it, if it exists),
+/// with its first position.
+fn page_at_or_before(log: &sled::Tree, position: Position) -> Result<Option<(Position, sled::IVec)>, StoreError> {
+    let Some(entry) = log.range(page_key(0)..=page_key(position)).next_back() else { return Ok(None) };
+    let (key, page) = entry.map_err(backend)?;
+    Ok(Some((be_u64(&key[1..]), page)))
+}
+
 /// Held while using sled: see [`SledStore::gate`].
 pub(crate) struct Gate<'a> {
     _held: RwLockReadGuard<'a, StreamIndex>,
@@ -535,10 +541,7 @@ impl PagesRead {
         }
         let last = to.min(from.saturating_add(u64::try_from(limit - 1).unwrap_or(u64::MAX)));
         // The page holding `from` starts at or before it.
-        let start = match log.range(page_key(0)..=page_key(from)).next_back() {
-            Some(entry) => be_u64(&entry.map_err(backend)?.0[1..]),
-            None => from,
-        };
+        let start = page_at_or_before(log, from)?.map_or(from, |(first, _)| first);
         for entry in log.range(page_key(start)..=page_key(last)) {
             let (key, page) = entry.map_err(backend)?;
             read.pages.push((be_u64(&key[1..]), page));
@@ -878,10 +881,10 @@ mod log_tests {
     }
 
     /// While the writer holds the store (as it does while it applies a group to sled),
-    /// each kind of read waits for it, as a task: the runtime's one thread serves
-    /// other tasks meanwhile, and the reads finish once the writer lets go. With a
-    /// blocking lock the runtime would stall; with a read that skips the gate, sled's
-    /// `apply_batch` could block the thread.
+    /// each kind of read — the log's, and the key store's beside it — waits for it, as a
+    /// task: the runtime's one thread serves other tasks meanwhile, and the reads finish
+    /// once the writer lets go. With a blocking lock the runtime would stall; with a
+    /// read that skips the gate, sled's `apply_batch` could block the thread.
     #[test]
     fn reads_waiting_for_the_writer_leave_their_thread_free() {
         let dir = tempfile::tempdir().unwrap();
@@ -892,12 +895,12 @@ mod log_tests {
         let command = request.command_id;
         runtime.block_on(store.append(request)).unwrap();
 
+        let keys = crate::keys::KeyStore::sled(&store).unwrap();
+
         let (done, finished) = mpsc::channel();
-        let (scenario_store, scenario_runtime) = (store.clone(), runtime);
         std::thread::spawn(move || {
-            let store = scenario_store;
             let held = store.inner.index.blocking_write();
-            scenario_runtime.block_on(async {
+            runtime.block_on(async {
                 let stream = tokio::spawn({
                     let store = store.clone();
                     async move { store.read_stream(StreamId::unit(unit), 0, usize::MAX).await.unwrap().len() }
@@ -910,16 +913,18 @@ mod log_tests {
                     let store = store.clone();
                     async move { store.command_outcome(command).await.unwrap().map(|o| o.last_position) }
                 });
+                let keys = tokio::spawn(async move { keys.export().await.unwrap().len() });
                 assert_eq!(tokio::spawn(async { "another task ran" }).await.unwrap(), "another task ran");
-                for read in [stream.is_finished(), all.is_finished(), outcome.is_finished()] {
+                for read in [stream.is_finished(), all.is_finished(), outcome.is_finished(), keys.is_finished()] {
                     assert!(!read, "a read went into sled while the writer held it");
                 }
                 drop(held);
-                done.send((stream.await.unwrap(), all.await.unwrap(), outcome.await.unwrap())).unwrap();
+                let (stream, all, outcome) = (stream.await.unwrap(), all.await.unwrap(), outcome.await.unwrap());
+                done.send((stream, all, outcome, keys.await.unwrap())).unwrap();
             });
         });
         let answered = finished.recv_timeout(std::time::Duration::from_secs(30));
-        assert_eq!(answered, Ok((1, 1, Some(1))), "the runtime thread stalled behind the writer");
+        assert_eq!(answered, Ok((1, 1, Some(1), 0)), "the runtime thread stalled behind the writer");
     }
 
     /// A record in a format no longer written: `OutingRegistered` version 1, before
