@@ -32,6 +32,7 @@ use taizhang_store::EventStore;
 use time::OffsetDateTime;
 
 use crate::access::Principal;
+use crate::documents::DocumentCache;
 use crate::error::{self, Code};
 use crate::limiter::Limiter;
 use crate::{ApiState, Limits, TaizhangSchema};
@@ -47,6 +48,7 @@ struct Server {
     /// The GraphiQL page (about 1.5 MB), shared by every response.
     graphiql: bytes::Bytes,
     limiter: Limiter,
+    documents: Arc<DocumentCache>,
 }
 
 /// Why a request carries no usable token.
@@ -58,7 +60,8 @@ enum AuthFailure {
 /// Every route of the server.
 pub fn routes(schema: TaizhangSchema, state: Arc<ApiState>, limits: Limits) -> impl IntoEndpoint {
     let graphiql = crate::graphiql::page().into();
-    let server = Arc::new(Server { schema, state, limits, graphiql, limiter: Limiter::default() });
+    let documents = Arc::default();
+    let server = Arc::new(Server { schema, state, limits, graphiql, limiter: Limiter::default(), documents });
     Route::new()
         .at("/graphql", get(graphql_get).post(graphql_post))
         .at("/graphql/ws", get(graphql_ws))
@@ -208,9 +211,9 @@ impl Server {
         if let Some(variables) = params.variables {
             request = request.variables(Variables::from_json(variables));
         }
-        // Parsed once here; the engine reuses the document. A parse error is left to
-        // the engine, which reports it like any other.
-        let refused = match request.parsed_query() {
+        // Parsed once here (or taken from the cache); the engine reuses the document. A
+        // parse error is left to the engine, which reports it like any other.
+        let refused = match self.documents.parse(&mut request) {
             Ok(document) => match self.limits.check_aliases(document) {
                 Err(e) => Some(async_graphql::Response::from_errors(vec![e])),
                 Ok(()) if method == Method::GET => {
@@ -433,11 +436,12 @@ async fn healthz(server: Data<&Arc<Server>>) -> Response {
 struct SocketExecutor {
     schema: TaizhangSchema,
     limits: Limits,
+    documents: Arc<DocumentCache>,
 }
 
 impl SocketExecutor {
     fn refuse(&self, request: &mut async_graphql::Request) -> Option<async_graphql::Response> {
-        let document = request.parsed_query().ok()?;
+        let document = self.documents.parse(request).ok()?;
         let mut refused = self.limits.check_aliases(document).err()?;
         self.limits.explain(&mut refused);
         Some(async_graphql::Response::from_errors(vec![refused]))
@@ -484,7 +488,8 @@ async fn graphql_ws(
     let (server, address) = (server.0.clone(), remote_ip(req));
     server.state.metrics.request("/graphql/ws", 101);
     websocket.protocols(ALL_WEBSOCKET_PROTOCOLS).on_upgrade(move |stream| {
-        let executor = SocketExecutor { schema: server.schema.clone(), limits: server.limits };
+        let documents = server.documents.clone();
+        let executor = SocketExecutor { schema: server.schema.clone(), limits: server.limits, documents };
         GraphQLWebSocket::new(stream, executor, protocol)
             .on_connection_init(move |payload| async move {
                 let header = ["Authorization", "authorization"].into_iter().find_map(|k| payload.get(k)?.as_str());

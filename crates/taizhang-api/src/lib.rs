@@ -10,6 +10,7 @@
 #![forbid(unsafe_code)]
 
 pub mod access;
+mod documents;
 pub mod error;
 mod graphiql;
 pub mod http;

@@ -206,7 +206,10 @@ impl<S: EventStore> Ledger<S> {
             self.load_into(&cmd, &mut loaded).await?;
             let request = self.prepare(&ctx, &cmd, &mut loaded).await?;
             match self.store.append(request).await {
-                Ok(outcome) => return Ok(outcome),
+                Ok(outcome) => {
+                    self.refresh_written(&outcome, &loaded);
+                    return Ok(outcome);
+                }
                 Err(StoreError::Conflict { stream, .. }) => last_conflict = stream.to_string(),
                 Err(e) => return Err(e.into()),
             }
@@ -460,13 +463,40 @@ impl<S: EventStore> Ledger<S> {
         }
         if !events.is_empty() {
             if let Some(snapshot) = into.snapshot(stream) {
-                let mut cache = self.snapshots.lock().expect("snapshot cache lock");
-                if cache.len() >= CACHED_STREAMS {
-                    cache.clear();
-                }
-                cache.insert(stream, snapshot);
+                self.remember(stream, snapshot);
             }
         }
+    }
+
+    /// Brings the cached state of the streams a command wrote up to date, from
+    /// `decided`: the decision's state with the command's own events applied. The append
+    /// expected every version the decision read, so that is the streams' state at the
+    /// versions written, and the next command on them (a member's next outing) reads
+    /// nothing back from the store — on sled, from a page long out of its page cache.
+    /// Only streams already cached are updated: a new outing's stream joins the cache
+    /// when a command first reads it, as before, so writes alone do not fill it.
+    fn refresh_written(&self, outcome: &AppendOutcome, decided: &Aggregates) {
+        if outcome.duplicate {
+            return; // an earlier run's events are in the log, not this decision's
+        }
+        let mut cache = self.snapshots.lock().expect("snapshot cache lock");
+        for (stream, version) in &outcome.streams {
+            let Some(cached) = cache.get_mut(stream) else { continue };
+            // A command that committed after this one may have refreshed it already.
+            if cached.version < *version {
+                if let Some(snapshot) = decided.snapshot(*stream).filter(|s| s.version == *version) {
+                    *cached = snapshot;
+                }
+            }
+        }
+    }
+
+    fn remember(&self, stream: StreamId, snapshot: StreamSnapshot) {
+        let mut cache = self.snapshots.lock().expect("snapshot cache lock");
+        if cache.len() >= CACHED_STREAMS {
+            cache.clear();
+        }
+        cache.insert(stream, snapshot);
     }
 
     /// A member's personal data, opened with their key, or `Erased`.

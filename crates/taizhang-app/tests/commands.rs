@@ -206,6 +206,29 @@ async fn a_retried_command_is_applied_once() {
     assert_eq!(w.log().await, before);
 }
 
+/// The command side keeps each stream's state between commands and brings it up to date
+/// with its own writes; another server's writes it reads from the store. Both must
+/// count: a member's calendar seen by one server holds every booking, whoever made it.
+#[tokio::test]
+async fn a_ledger_sees_its_own_writes_and_another_servers() {
+    let w = World::new().await;
+    let other = Ledger::open(w.ledger.store().clone(), &w._dir.path().join("master.key")).await.unwrap();
+    let unit = w.unit(None).await;
+    let member = w.member(unit).await;
+    w.outing(unit, &[member], "08:00", "09:00").await.unwrap();
+    // Its own last write is known: the next command expects the version it made.
+    w.outing(unit, &[member], "09:00", "10:00").await.unwrap();
+    let by_other = outing_command(OutingId::new(), unit, &[member], "10:00", "11:00");
+    other.execute(CommandContext::new(Actor::OPERATOR), by_other).await.unwrap();
+    let overlapping = |a, b| outing_command(OutingId::new(), unit, &[member], a, b);
+    let is_overlap = |e: &DomainError| matches!(e, DomainError::OverlappingOuting { .. });
+    w.refused(overlapping("10:30", "11:30"), is_overlap).await;
+    w.refused(overlapping("08:30", "09:30"), is_overlap).await;
+    w.refused(overlapping("09:30", "10:30"), is_overlap).await;
+    w.outing(unit, &[member], "11:00", "12:00").await.unwrap();
+    assert_eq!(w.booked_spans().await, [(480, 540), (540, 600), (600, 660), (660, 720)]);
+}
+
 #[tokio::test]
 async fn unit_commands_refuse_their_invalid_forms() {
     let w = World::new().await;
