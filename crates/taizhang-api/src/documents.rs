@@ -12,10 +12,12 @@ use async_graphql::parser::types::ExecutableDocument;
 use async_graphql::ServerError;
 
 /// Documents remembered; when full, one is forgotten to make room.
-const MAX_DOCUMENTS: usize = 512;
-/// Longer queries are parsed every time: they are rarely repeated, and the bound keeps
-/// the cache's memory small (a parsed document is a few times its text).
-const MAX_QUERY_BYTES: usize = 8 * 1024;
+const MAX_DOCUMENTS: usize = 256;
+/// Longer queries are parsed every time. Clients' queries are short (the ledger page's
+/// is about 150 bytes), and the bound keeps the cache small even when a caller sends one
+/// unique query after another: at most 512 KiB of text, and their parsed documents,
+/// which hold a node per field (tens of bytes per byte of a dense query at worst).
+const MAX_QUERY_BYTES: usize = 2 * 1024;
 
 #[derive(Default)]
 pub(crate) struct DocumentCache {
