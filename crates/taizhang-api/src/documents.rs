@@ -85,6 +85,11 @@ mod tests {
         let other = "{ units { totalCount } }";
         let parsed = cache.parse(&mut request(other)).unwrap().clone();
         assert_eq!(format!("{parsed:?}"), format!("{:?}", async_graphql::parser::parse_query(other).unwrap()));
+        // The repeated query is answered from the cache, not parsed again: what the
+        // cache holds under its text is what it gets.
+        cache.remember(query, parsed.clone());
+        let answered = cache.parse(&mut request(query)).unwrap().clone();
+        assert_eq!(format!("{answered:?}"), format!("{parsed:?}"));
     }
 
     #[test]

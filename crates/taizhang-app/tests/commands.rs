@@ -12,7 +12,7 @@ use time::macros::date;
 
 struct World {
     ledger: Ledger<SledStore>,
-    _dir: TempDir,
+    dir: TempDir,
 }
 
 fn text(s: &str) -> Text {
@@ -57,7 +57,7 @@ impl World {
         let dir = tempfile::tempdir().unwrap();
         let store = Arc::new(SledStore::open(dir.path()).unwrap());
         let ledger = Ledger::open(store, &dir.path().join("master.key")).await.unwrap();
-        Self { ledger, _dir: dir }
+        Self { ledger, dir }
     }
 
     async fn run(&self, cmd: Command) -> Result<taizhang_store::AppendOutcome, AppError> {
@@ -212,7 +212,7 @@ async fn a_retried_command_is_applied_once() {
 #[tokio::test]
 async fn a_ledger_sees_its_own_writes_and_another_servers() {
     let w = World::new().await;
-    let other = Ledger::open(w.ledger.store().clone(), &w._dir.path().join("master.key")).await.unwrap();
+    let other = Ledger::open(w.ledger.store().clone(), &w.dir.path().join("master.key")).await.unwrap();
     let unit = w.unit(None).await;
     let member = w.member(unit).await;
     w.outing(unit, &[member], "08:00", "09:00").await.unwrap();

@@ -398,7 +398,7 @@ impl SledStore {
     /// mutations that did. Hold it only across synchronous sled work, never across an
     /// await of the writer ([`SledStore::sync`]).
     pub(crate) async fn gate(&self) -> Gate<'_> {
-        Gate { _held: self.inner.index.read().await }
+        Gate { index: self.inner.index.read().await }
     }
 
     /// The sled database, for the key store that lives beside the log.
@@ -458,8 +458,8 @@ impl EventStore for SledStore {
     }
 
     async fn stream_version(&self, stream: StreamId) -> Result<Option<u64>, StoreError> {
-        let index = self.inner.index.read().await;
-        Ok((self.stream_positions(&index, stream, 0, usize::MAX).len() as u64).checked_sub(1))
+        let gate = self.gate().await;
+        Ok((self.stream_positions(gate.index(), stream, 0, usize::MAX).len() as u64).checked_sub(1))
     }
 
     async fn read_stream(
@@ -468,8 +468,8 @@ impl EventStore for SledStore {
         from_version: u64,
         limit: usize,
     ) -> Result<Vec<RecordedEvent>, StoreError> {
-        let index = self.inner.index.read().await;
-        let positions = self.stream_positions(&index, stream, from_version, limit);
+        let gate = self.gate().await;
+        let positions = self.stream_positions(gate.index(), stream, from_version, limit);
         positions.into_iter().map(|position| self.read_one(position)).collect()
     }
 
@@ -516,9 +516,16 @@ fn page_at_or_before(log: &sled::Tree, position: Position) -> Result<Option<(Pos
     Ok(Some((be_u64(&key[1..]), page)))
 }
 
-/// Held while using sled: see [`SledStore::gate`].
+/// Held while using sled: see [`SledStore::gate`]. It is the stream index's read
+/// guard, so stream reads find their positions through it.
 pub(crate) struct Gate<'a> {
-    _held: RwLockReadGuard<'a, StreamIndex>,
+    index: RwLockReadGuard<'a, StreamIndex>,
+}
+
+impl Gate<'_> {
+    fn index(&self) -> &StreamIndex {
+        &self.index
+    }
 }
 
 /// A range read: up to `limit` records from `from` to `to` (inclusive). Taking the pages
