@@ -2,7 +2,8 @@
 //! sled log) against a bare async-graphql server on the same HTTP stack returning 50
 //! in-memory objects of the same shape, driven by the same client in the same run.
 //! Then the read latency at a fixed rate, idle and while mutations are applied.
-//! Client and servers share the process and the machine's two cores, alike for both.
+//! Client and servers share the process and the machine's two cores, alike for both;
+//! the client has a runtime (one thread) of its own, the servers the default one.
 
 use std::net::SocketAddr;
 use std::path::Path;
@@ -12,6 +13,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context as _, Result};
 use async_graphql::{EmptyMutation, EmptySubscription, Object, Schema, SimpleObject};
+use bytes::Bytes;
 use poem::listener::{Acceptor, Listener, TcpListener};
 use serde_json::json;
 use taizhang_api::{ApiState, Limits};
@@ -21,6 +23,7 @@ use taizhang_read::Projector;
 use taizhang_store::tokens::NewToken;
 use taizhang_store::{AnyStore, EventStore};
 
+use crate::client::Client;
 use crate::report;
 
 /// Concurrent connections of the throughput runs (as wrk's 64 in BASELINES.md).
@@ -59,27 +62,52 @@ pub async fn http(dir: &Path, events: usize) -> Result<()> {
     let bare = serve(async_graphql_poem::GraphQL::new(bare_schema())).await?;
     report("http.events", store.head() as f64, "events", None);
 
+    let targets = Targets { taizhang, bare, token: token.expose().to_owned(), unit, pairs };
+    // The client runs on a runtime of its own, as another process would: it competes
+    // with the servers for the cores, not for places in their task queues (where its
+    // timers would wait behind the servers' work and count as their latency).
+    let client = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .thread_name("bench-client")
+        .enable_all()
+        .build()?;
+    let measured = client.spawn(measure(targets)).await;
+    client.shutdown_background();
+    measured?
+}
+
+/// Where the client sends its requests.
+struct Targets {
+    taizhang: SocketAddr,
+    bare: SocketAddr,
+    token: String,
+    unit: UnitId,
+    pairs: Vec<(UnitId, MemberId)>,
+}
+
+/// The client's side of the scenario: every figure it reports.
+async fn measure(targets: Targets) -> Result<()> {
+    let Targets { taizhang, bare, token, unit, pairs } = targets;
     // Every request carries the token, to both servers alike.
-    let mut headers = reqwest::header::HeaderMap::new();
-    headers.insert(reqwest::header::AUTHORIZATION, format!("Bearer {}", token.expose()).parse()?);
-    let client = reqwest::Client::builder().default_headers(headers).pool_max_idle_per_host(CONNECTIONS * 2).build()?;
-    let ledger_body = json!({ "query": LEDGER_QUERY, "variables": { "unit": unit.to_string() } }).to_string();
-    let bare_body = json!({ "query": BARE_QUERY }).to_string();
+    let (taizhang, bare) = (Arc::new(Client::new(taizhang, &token)?), Arc::new(Client::new(bare, &token)?));
+    let ledger_body =
+        Bytes::from(json!({ "query": LEDGER_QUERY, "variables": { "unit": unit.to_string() } }).to_string());
+    let bare_body = Bytes::from(json!({ "query": BARE_QUERY }).to_string());
     // Both answers carry 50 lines; check once that they are alike in size.
-    let ledger_bytes = post(&client, taizhang, &ledger_body).await?;
-    let bare_bytes = post(&client, bare, &bare_body).await?;
+    let ledger_bytes = taizhang.post(ledger_body.clone()).await?;
+    let bare_bytes = bare.post(bare_body.clone()).await?;
     report("http.ledger_response_bytes", ledger_bytes as f64, "bytes", Some(bare_bytes as f64));
 
-    closed_loop(&client, bare, &bare_body, Duration::from_secs(1)).await?;
-    closed_loop(&client, taizhang, &ledger_body, Duration::from_secs(1)).await?;
+    closed_loop(&bare, &bare_body, Duration::from_secs(1)).await?;
+    closed_loop(&taizhang, &ledger_body, Duration::from_secs(1)).await?;
     let (mut bare_run, mut ledger_run) = (Run::default(), Run::default());
     for round in 0..ROUNDS {
         if round % 2 == 0 {
-            bare_run.extend(closed_loop(&client, bare, &bare_body, ROUND_LENGTH).await?);
+            bare_run.extend(closed_loop(&bare, &bare_body, ROUND_LENGTH).await?);
         }
-        ledger_run.extend(closed_loop(&client, taizhang, &ledger_body, ROUND_LENGTH).await?);
+        ledger_run.extend(closed_loop(&taizhang, &ledger_body, ROUND_LENGTH).await?);
         if round % 2 == 1 {
-            bare_run.extend(closed_loop(&client, bare, &bare_body, ROUND_LENGTH).await?);
+            bare_run.extend(closed_loop(&bare, &bare_body, ROUND_LENGTH).await?);
         }
     }
     report("http.ledger_p99", ledger_run.p99_ms(), "ms", Some(bare_run.p99_ms()));
@@ -91,22 +119,21 @@ pub async fn http(dir: &Path, events: usize) -> Result<()> {
     // its members' streams before (the command side keeps their state), and the reads
     // are measured in that steady state. Each busy phase starts its mutations a little
     // early, so that the reads meet them at their full rate.
-    let read = Arc::new(move |_| ledger_body.clone());
-    let pairs = Arc::new(pairs);
+    let reads: Arc<[Bytes]> = vec![ledger_body; requests(READ_RATE, ROUND) as usize].into();
     let mut sent = 0;
     let mut mutate = |length: Duration| {
-        let (pairs, first) = (pairs.clone(), sent);
-        sent += requests(MUTATION_RATE, length);
-        let body = Arc::new(move |i| outing_mutation(&pairs, first + i));
-        tokio::spawn(open_loop(client.clone(), taizhang, body, MUTATION_RATE, length))
+        let count = requests(MUTATION_RATE, length);
+        let bodies: Arc<[Bytes]> = (sent..sent + count).map(|i| outing_mutation(&pairs, i)).collect();
+        sent += count;
+        tokio::spawn(open_loop(taizhang.clone(), bodies, MUTATION_RATE))
     };
     let mut mutations = mutate(ROUND).await??;
     let (mut idle, mut busy) = (Run::default(), Run::default());
     for _ in 0..PHASES {
-        idle.extend(open_loop(client.clone(), taizhang, read.clone(), READ_RATE, ROUND).await?);
+        idle.extend(open_loop(taizhang.clone(), reads.clone(), READ_RATE).await?);
         let applying = mutate(ROUND + LEAD);
         tokio::time::sleep(LEAD).await;
-        busy.extend(open_loop(client.clone(), taizhang, read.clone(), READ_RATE, ROUND).await?);
+        busy.extend(open_loop(taizhang.clone(), reads.clone(), READ_RATE).await?);
         mutations.extend(applying.await??);
     }
     report("http.mutations_applied", mutations.rate(), "mutations/s", Some(MUTATION_RATE as f64));
@@ -123,7 +150,7 @@ fn unit_members(projector: &Projector<AnyStore>) -> Vec<(UnitId, MemberId)> {
 
 /// The `i`-th mutation: an hour's outing for one member of one unit, each member's
 /// outings in July at three-hour steps, so that no rule refuses them.
-fn outing_mutation(pairs: &[(UnitId, MemberId)], i: u64) -> String {
+fn outing_mutation(pairs: &[(UnitId, MemberId)], i: u64) -> Bytes {
     let (unit, member) = pairs[i as usize % pairs.len()];
     let k = i / pairs.len() as u64;
     let date = time::macros::date!(2011 - 07 - 01) + time::Duration::days((k / 8) as i64);
@@ -136,6 +163,7 @@ fn outing_mutation(pairs: &[(UnitId, MemberId)], i: u64) -> String {
         "participants": [{ "member": member.to_string() }],
     } } })
     .to_string()
+    .into()
 }
 
 async fn serve(endpoint: impl poem::IntoEndpoint<Endpoint: 'static> + Send + 'static) -> Result<SocketAddr> {
@@ -143,20 +171,6 @@ async fn serve(endpoint: impl poem::IntoEndpoint<Endpoint: 'static> + Send + 'st
     let address = *acceptor.local_addr().first().and_then(|a| a.as_socket_addr()).context("no address")?;
     tokio::spawn(poem::Server::new_with_acceptor(acceptor).run(endpoint));
     Ok(address)
-}
-
-/// Sends one request; returns the length of a successful answer.
-async fn post(client: &reqwest::Client, address: SocketAddr, body: &str) -> Result<usize> {
-    let response = client
-        .post(format!("http://{address}/graphql"))
-        .header("content-type", "application/json")
-        .body(body.to_owned())
-        .send()
-        .await?;
-    anyhow::ensure!(response.status().is_success(), "status {}", response.status());
-    let bytes = response.bytes().await?;
-    anyhow::ensure!(!bytes.windows(9).any(|w| w == b"\"errors\":"), "{}", String::from_utf8_lossy(&bytes));
-    Ok(bytes.len())
 }
 
 /// Latencies and errors of one run.
@@ -187,17 +201,17 @@ impl Run {
 }
 
 /// `CONNECTIONS` clients, each sending the next request when the last is answered.
-async fn closed_loop(client: &reqwest::Client, address: SocketAddr, body: &str, length: Duration) -> Result<Run> {
+async fn closed_loop(client: &Arc<Client>, body: &Bytes, length: Duration) -> Result<Run> {
     let started = Instant::now();
     let deadline = started + length;
     let tasks: Vec<_> = (0..CONNECTIONS)
         .map(|_| {
-            let (client, body) = (client.clone(), body.to_owned());
+            let (client, body) = (client.clone(), body.clone());
             tokio::spawn(async move {
                 let mut run = Run::default();
                 while Instant::now() < deadline {
                     let sent = Instant::now();
-                    match post(&client, address, &body).await {
+                    match client.post(body.clone()).await {
                         Ok(_) => run.latencies.push(sent.elapsed()),
                         Err(_) => run.errors += 1,
                     }
@@ -215,29 +229,22 @@ async fn closed_loop(client: &reqwest::Client, address: SocketAddr, body: &str, 
     Ok(total)
 }
 
-/// Requests at a fixed `rate` per second whatever the answers take; latency counts from
-/// the moment each request was due, so a stalled server cannot hide its queue.
-async fn open_loop(
-    client: reqwest::Client,
-    address: SocketAddr,
-    body: Arc<dyn Fn(u64) -> String + Send + Sync>,
-    rate: u64,
-    length: Duration,
-) -> Result<Run> {
+/// `bodies` at a fixed `rate` per second, whatever the answers take; latency counts
+/// from the moment each request was due, so a stalled server cannot hide its queue.
+async fn open_loop(client: Arc<Client>, bodies: Arc<[Bytes]>, rate: u64) -> Result<Run> {
     let started = Instant::now();
-    let total = requests(rate, length);
     let errors = Arc::new(AtomicU64::new(0));
     // Requests wait for a connection beyond this, and their wait counts as latency.
     let connections = Arc::new(tokio::sync::Semaphore::new(1024));
-    let mut tasks = Vec::with_capacity(total as usize);
-    for i in 0..total {
+    let mut tasks = Vec::with_capacity(bodies.len());
+    for (i, body) in bodies.iter().enumerate() {
         let due = started + Duration::from_secs_f64(i as f64 / rate as f64);
         tokio::time::sleep_until(due.into()).await;
         let (client, body, errors) = (client.clone(), body.clone(), errors.clone());
         let connections = connections.clone();
         tasks.push(tokio::spawn(async move {
             let _connection = connections.acquire().await.expect("never closed");
-            match post(&client, address, &body(i)).await {
+            match client.post(body).await {
                 Ok(_) => Some(due.elapsed()),
                 Err(e) => {
                     if errors.fetch_add(1, Ordering::Relaxed) == 0 {

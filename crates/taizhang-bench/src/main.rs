@@ -39,6 +39,7 @@
 //!   same number of commands as the baseline.
 #![forbid(unsafe_code)]
 
+mod client;
 mod csv_import;
 mod http;
 mod pg;

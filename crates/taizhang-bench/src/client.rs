@@ -1,0 +1,68 @@
+//! The `http` scenario's client: HTTP/1.1 on hyper's connection API, with a pool of
+//! kept-alive connections and bodies prepared before a run starts. The client shares
+//! the machine's two cores with the servers it measures, so whatever it spends per
+//! request is taken from them; a general-purpose client (URL parsing, header maps
+//! merged per request, redirect and decompression layers) spent a fifth of the CPU of
+//! the busy phase. What the servers do is the same as with any other client.
+
+use std::net::SocketAddr;
+use std::sync::Mutex;
+
+use anyhow::{ensure, Context as _, Result};
+use bytes::Bytes;
+use http_body_util::{BodyExt as _, Full};
+use hyper::client::conn::http1::{self, SendRequest};
+use hyper::header::{HeaderValue, AUTHORIZATION, CONTENT_TYPE, HOST};
+use hyper_util::rt::TokioIo;
+
+/// Requests to one server's `/graphql`, each carrying the same bearer token.
+pub struct Client {
+    address: SocketAddr,
+    host: HeaderValue,
+    authorization: HeaderValue,
+    /// Connections not in use; a request takes one or opens a new one, and gives it back
+    /// when its answer has been read.
+    idle: Mutex<Vec<SendRequest<Full<Bytes>>>>,
+}
+
+impl Client {
+    pub fn new(address: SocketAddr, token: &str) -> Result<Self> {
+        Ok(Client {
+            address,
+            host: HeaderValue::from_str(&address.to_string())?,
+            authorization: HeaderValue::from_str(&format!("Bearer {token}"))?,
+            idle: Mutex::default(),
+        })
+    }
+
+    /// Posts one GraphQL request; returns the length of a successful answer (a 2xx
+    /// status, no `errors` in the body).
+    pub async fn post(&self, body: Bytes) -> Result<usize> {
+        let idle = self.idle.lock().expect("no panics under the lock").pop();
+        let mut connection = match idle {
+            Some(connection) => connection,
+            None => self.connect().await?,
+        };
+        let request = hyper::Request::post("/graphql")
+            .header(HOST, self.host.clone())
+            .header(AUTHORIZATION, self.authorization.clone())
+            .header(CONTENT_TYPE, "application/json")
+            .body(Full::new(body))?;
+        let response = connection.send_request(request).await?;
+        let status = response.status();
+        let answer = response.into_body().collect().await?.to_bytes();
+        self.idle.lock().expect("no panics under the lock").push(connection);
+        ensure!(status.is_success(), "status {status}");
+        ensure!(!answer.windows(9).any(|w| w == b"\"errors\":"), "{}", String::from_utf8_lossy(&answer));
+        Ok(answer.len())
+    }
+
+    async fn connect(&self) -> Result<SendRequest<Full<Bytes>>> {
+        let stream = tokio::net::TcpStream::connect(self.address).await.context("connecting")?;
+        stream.set_nodelay(true)?;
+        let (sender, connection) = http1::handshake(TokioIo::new(stream)).await?;
+        // The connection's own task reads and writes the socket until the sender is gone.
+        tokio::spawn(connection);
+        Ok(sender)
+    }
+}
