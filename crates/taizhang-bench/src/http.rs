@@ -76,7 +76,8 @@ pub async fn http(dir: &Path, events: usize) -> Result<()> {
     measured?
 }
 
-/// Where the client sends its requests.
+/// What the client needs: the two servers, the token, the unit whose ledger it reads and
+/// the members its mutations book outings for.
 struct Targets {
     taizhang: SocketAddr,
     bare: SocketAddr,
