@@ -34,11 +34,13 @@ impl DocumentCache {
         let cached = self.documents.read().expect("document cache lock").get(request.query.as_str()).cloned();
         match cached {
             Some(document) => request.set_parsed_query(document),
+            // A long query is parsed and left with the request, not copied for the cache.
+            None if request.query.len() > MAX_QUERY_BYTES => {
+                request.parsed_query()?;
+            }
             None => {
                 let document = request.parsed_query()?.clone();
-                if request.query.len() <= MAX_QUERY_BYTES {
-                    self.remember(&request.query, document);
-                }
+                self.remember(&request.query, document);
             }
         }
         request.parsed_query()
