@@ -130,18 +130,90 @@ async fn measure(targets: Targets) -> Result<()> {
     };
     let mut mutations = mutate(ROUND).await??;
     let (mut idle, mut busy) = (Run::default(), Run::default());
+    let (mut idle_cpu, mut busy_cpu) = (CpuUse::default(), CpuUse::default());
     for _ in 0..PHASES {
+        let mark = CpuMark::now()?;
         idle.extend(open_loop(taizhang.clone(), reads.clone(), READ_RATE).await?);
+        idle_cpu.add(&mark)?;
         let applying = mutate(ROUND + LEAD);
         tokio::time::sleep(LEAD).await;
+        let mark = CpuMark::now()?;
         busy.extend(open_loop(taizhang.clone(), reads.clone(), READ_RATE).await?);
+        busy_cpu.add(&mark)?;
         mutations.extend(applying.await??);
     }
     report("http.mutations_applied", mutations.rate(), "mutations/s", Some(MUTATION_RATE as f64));
     report("http.mutation_errors", mutations.errors as f64, "requests", None);
     report("http.mutation_p99", mutations.p99_ms(), "ms", None);
     report("http.read_p99_under_mutations", busy.p99_ms(), "ms", Some(idle.p99_ms()));
+    // How much of the machine the phases used: near 100 % under mutations, the reads
+    // queue for a core whatever the server does, and the ratio above says so.
+    report("http.busy_cpu", busy_cpu.machine_percent(), "% of the cores", Some(idle_cpu.machine_percent()));
+    report("http.busy_client_cpu", busy_cpu.client_percent(), "% of the process's CPU", None);
     Ok(())
+}
+
+/// CPU time of the process and of the client's thread at one moment.
+struct CpuMark {
+    at: Instant,
+    process: Duration,
+    client: Duration,
+}
+
+impl CpuMark {
+    /// Must be taken on the client's thread (the client runtime's one worker).
+    fn now() -> Result<Self> {
+        Ok(CpuMark {
+            at: Instant::now(),
+            process: cpu_time("/proc/self/stat")?,
+            client: cpu_time("/proc/thread-self/stat")?,
+        })
+    }
+}
+
+/// CPU time and wall time summed over phases.
+#[derive(Default)]
+struct CpuUse {
+    wall: Duration,
+    process: Duration,
+    client: Duration,
+}
+
+impl CpuUse {
+    fn add(&mut self, since: &CpuMark) -> Result<()> {
+        let now = CpuMark::now()?;
+        self.wall += now.at - since.at;
+        self.process += now.process.saturating_sub(since.process);
+        self.client += now.client.saturating_sub(since.client);
+        Ok(())
+    }
+
+    fn machine_percent(&self) -> f64 {
+        let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+        100.0 * self.process.as_secs_f64() / (self.wall.as_secs_f64() * cores as f64)
+    }
+
+    fn client_percent(&self) -> f64 {
+        100.0 * self.client.as_secs_f64() / self.process.as_secs_f64().max(f64::MIN_POSITIVE)
+    }
+}
+
+/// User and system time from a `/proc/…/stat` file.
+fn cpu_time(path: &str) -> Result<Duration> {
+    stat_cpu_time(&std::fs::read_to_string(path)?)
+}
+
+/// User and system time in the text of a `stat` file. Its times are in clock ticks of
+/// 100 per second: Linux fixes the unit it shows user space (`USER_HZ`) at 100.
+fn stat_cpu_time(stat: &str) -> Result<Duration> {
+    // The command name (field 2) is in parentheses and may hold spaces and
+    // parentheses: count the fields after its last `)`. utime and stime are fields 14
+    // and 15.
+    let after_name = stat.rsplit_once(')').context("no command name in stat")?.1;
+    let mut fields = after_name.split_whitespace().skip(11);
+    let mut ticks = || -> Result<u64> { Ok(fields.next().context("stat too short")?.parse()?) };
+    let total = ticks()? + ticks()?;
+    Ok(Duration::from_millis(total * 10))
 }
 
 /// For each unit, one of its members: the mutations register outings for them.
@@ -324,4 +396,19 @@ struct BareOuting {
     place: String,
     category: String,
     verified: bool,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cpu_time_is_read_past_a_name_with_spaces_and_parentheses() {
+        let stat = "4242 (a (b) c) S 1 4242 4242 0 -1 4194304 1049 0 4 0 7823 1872 0 0 20 0 9 0 239686";
+        assert_eq!(stat_cpu_time(stat).unwrap(), Duration::from_millis((7823 + 1872) * 10));
+        assert!(stat_cpu_time("4242 (short) S 1 2").is_err());
+        // This process's own file parses, and its time only grows.
+        let first = cpu_time("/proc/self/stat").unwrap();
+        assert!(cpu_time("/proc/self/stat").unwrap() >= first);
+    }
 }
