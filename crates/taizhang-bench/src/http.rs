@@ -146,8 +146,9 @@ async fn measure(targets: Targets) -> Result<()> {
     report("http.mutation_errors", mutations.errors as f64, "requests", None);
     report("http.mutation_p99", mutations.p99_ms(), "ms", None);
     report("http.read_p99_under_mutations", busy.p99_ms(), "ms", Some(idle.p99_ms()));
-    // How much of the machine the phases used: near 100 % under mutations, the reads
-    // queue for a core whatever the server does, and the ratio above says so.
+    // How much of the cores the phases used. Near 100 % under mutations, reads queue
+    // for a core whatever the server does, and the read ratio above then measures the
+    // machine's headroom more than the server.
     report("http.busy_cpu", busy_cpu.machine_percent(), "% of the cores", Some(idle_cpu.machine_percent()));
     report("http.busy_client_cpu", busy_cpu.client_percent(), "% of the process's CPU", None);
     Ok(())
