@@ -408,8 +408,14 @@ mod tests {
         let stat = "4242 (a (b) c) S 1 4242 4242 0 -1 4194304 1049 0 4 0 7823 1872 0 0 20 0 9 0 239686";
         assert_eq!(stat_cpu_time(stat).unwrap(), Duration::from_millis((7823 + 1872) * 10));
         assert!(stat_cpu_time("4242 (short) S 1 2").is_err());
-        // This process's own file parses, and its time only grows.
-        let first = cpu_time("/proc/self/stat").unwrap();
-        assert!(cpu_time("/proc/self/stat").unwrap() >= first);
+        // On the real file the figure is this thread's CPU time: spinning moves it
+        // (a wrong field, such as the page-fault counts beside it, would not).
+        let before = cpu_time("/proc/thread-self/stat").unwrap();
+        let deadline = Instant::now() + Duration::from_secs(10);
+        let mut spins = 0u64;
+        while cpu_time("/proc/thread-self/stat").unwrap() < before + Duration::from_millis(50) {
+            assert!(Instant::now() < deadline, "50 ms of spinning never showed in /proc/thread-self/stat");
+            spins = std::hint::black_box(spins + 1);
+        }
     }
 }
