@@ -26,9 +26,10 @@
 use std::collections::HashMap;
 use std::fs::File;
 use std::path::Path;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{mpsc, Arc};
 use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
 
 use smallvec::SmallVec;
 use taizhang_core::interner::Interner;
@@ -55,6 +56,13 @@ const SLED_CACHE_BYTES: u64 = 64 << 20;
 
 /// The most appends one group commit takes; bounds the latency of the first in line.
 const MAX_GROUP: usize = 4096;
+
+/// While many callers append at once, the writer holds a group open for this long at
+/// most, or until it has [`GATHER_JOBS`] jobs (see [`Pace`]).
+const GATHER: Duration = Duration::from_millis(1);
+const GATHER_JOBS: usize = 8;
+/// The span over which [`Pace`] looks at how jobs arrive.
+const PACE_WINDOW: Duration = Duration::from_millis(10);
 
 fn page_key(first: Position) -> [u8; 9] {
     let mut k = [PAGE; 9];
@@ -256,6 +264,10 @@ struct Inner {
     /// runtime thread goes on serving other requests.
     index: Arc<RwLock<StreamIndex>>,
     jobs: mpsc::Sender<Job>,
+    /// Jobs sent and not yet taken by the writer, and the writer's thread, which a
+    /// sender wakes when a group it holds open is full (see [`Pace`]).
+    waiting: Arc<AtomicUsize>,
+    writer_thread: std::thread::Thread,
     head: watch::Receiver<Position>,
     poisoned: Arc<AtomicBool>,
     writer: std::sync::Mutex<Option<JoinHandle<()>>>,
@@ -328,6 +340,7 @@ impl SledStore {
         let (head_tx, head_rx) = watch::channel(head);
         let (jobs, rx) = mpsc::channel();
         let poisoned = Arc::new(AtomicBool::new(false));
+        let waiting = Arc::new(AtomicUsize::new(0));
         let writer = Writer {
             db: db.clone(),
             log: log.clone(),
@@ -337,6 +350,7 @@ impl SledStore {
             index: index.clone(),
             head_tx,
             poisoned: poisoned.clone(),
+            waiting: waiting.clone(),
             blobs_dir: path.join("blobs"),
             synced_blobs: Default::default(),
         };
@@ -351,6 +365,8 @@ impl SledStore {
                 last_page: Default::default(),
                 index,
                 jobs,
+                waiting,
+                writer_thread: handle.thread().clone(),
                 head: head_rx,
                 poisoned,
                 writer: std::sync::Mutex::new(Some(handle)),
@@ -416,6 +432,11 @@ impl SledStore {
             return Err(StoreError::Poisoned);
         }
         let (tx, rx) = oneshot::channel();
+        // Counted before it is sent, so that the writer never takes a job it has not
+        // counted.
+        if self.inner.waiting.fetch_add(1, Ordering::AcqRel) + 1 == GATHER_JOBS {
+            self.inner.writer_thread.unpark();
+        }
         self.inner.jobs.send(job(tx)).map_err(|_| StoreError::Poisoned)?;
         rx.await.map_err(|_| StoreError::Poisoned)
     }
@@ -599,6 +620,8 @@ struct Writer {
     index: Arc<RwLock<StreamIndex>>,
     head_tx: watch::Sender<Position>,
     poisoned: Arc<AtomicBool>,
+    /// See [`Inner::waiting`].
+    waiting: Arc<AtomicUsize>,
     blobs_dir: std::path::PathBuf,
     synced_blobs: std::collections::HashSet<std::ffi::OsString>,
 }
@@ -631,9 +654,72 @@ impl Group {
     }
 }
 
+/// Whether the writer should hold a group open for more jobs: only while many callers
+/// append at once and often.
+///
+/// Every commit costs about the same whatever its size: sled's `flush()` hands the
+/// write of its buffer to sled's IO thread pool, which wakes all seven of its idle
+/// threads for it, then the `fsync`. On a fast disk commits followed each other as fast
+/// as jobs came: at 5,000 mutations a second the writer committed about 3,000 times a
+/// second, one or two mutations each, and the pool's wake-ups alone took a third of a
+/// core (`http` benchmark, BENCHMARKS.md). Holding a group open until it has
+/// [`GATHER_JOBS`] jobs, for at most [`GATHER`], shares each commit among several.
+///
+/// A caller that waits for each answer before sending its next job would only be slowed
+/// down by the hold, and so would a clerk's command after a quiet spell. So the writer
+/// holds only when, over the last window, some group took more than one job (callers
+/// overlap) and jobs came at least once per [`GATHER`] (the hold will not be in vain).
+struct Pace {
+    /// Start of the current window, and the jobs and commits in it so far.
+    since: Instant,
+    jobs: usize,
+    commits: usize,
+    /// Whether the last whole window saw overlapping, frequent jobs.
+    busy: bool,
+}
+
+impl Pace {
+    fn new(now: Instant) -> Self {
+        Pace { since: now, jobs: 0, commits: 0, busy: false }
+    }
+
+    /// A group's first job arrived at `now`: whether to hold the group open. A window
+    /// that ends here counts the quiet time before `now` too.
+    fn gathers(&mut self, now: Instant) -> bool {
+        let elapsed = now.saturating_duration_since(self.since);
+        if elapsed >= PACE_WINDOW {
+            let often = self.jobs as f64 * GATHER.as_secs_f64() >= elapsed.as_secs_f64();
+            self.busy = often && self.jobs > self.commits;
+            (self.since, self.jobs, self.commits) = (now, 0, 0);
+        }
+        self.busy
+    }
+
+    /// The writer commits a group of `jobs`.
+    fn took(&mut self, jobs: usize) {
+        self.jobs += jobs;
+        self.commits += 1;
+    }
+}
+
 impl Writer {
     fn run(mut self, rx: mpsc::Receiver<Job>) {
+        let mut pace = Pace::new(Instant::now());
         while let Ok(first) = rx.recv() {
+            let arrived = Instant::now();
+            if pace.gathers(arrived) {
+                // Parked, not waiting on the channel: a job sent to a waiting receiver
+                // wakes it, every one of them, while the sender that makes the group
+                // full wakes a parked writer once (`SledStore::submit`).
+                let deadline = arrived + GATHER;
+                while self.waiting.load(Ordering::Acquire) < GATHER_JOBS {
+                    let left = deadline.saturating_duration_since(Instant::now());
+                    if left.is_zero() {
+                        break;
+                    }
+                    std::thread::park_timeout(left);
+                }
+            }
             let mut jobs = vec![first];
             while jobs.len() < MAX_GROUP {
                 match rx.try_recv() {
@@ -641,6 +727,8 @@ impl Writer {
                     Err(_) => break,
                 }
             }
+            self.waiting.fetch_sub(jobs.len(), Ordering::AcqRel);
+            pace.took(jobs.len());
             self.commit_group(jobs);
         }
     }
@@ -831,6 +919,38 @@ mod tests {
         let page = encode_page(&records);
         assert!(matches!(decode_page(10, &page[..page.len() - 1]), Err(StoreError::Corrupt { position: 10, .. })));
         assert!(matches!(decode_page(10, &[9, 1, 2]), Err(StoreError::Corrupt { .. })));
+    }
+
+    /// Feeds `pace` groups of `size` jobs, one every `every`, for three windows; answers
+    /// whether it holds the group after them.
+    fn after_groups(pace: &mut Pace, start: Instant, size: usize, every: Duration) -> (Instant, bool) {
+        let mut now = start;
+        while now < start + 3 * PACE_WINDOW {
+            pace.gathers(now);
+            pace.took(size);
+            now += every;
+        }
+        (now, pace.gathers(now))
+    }
+
+    #[test]
+    fn the_writer_holds_groups_only_for_frequent_overlapping_callers() {
+        let start = Instant::now();
+        // Many callers at 5,000 jobs a second, committed one or two at a time: hold.
+        let mut pace = Pace::new(start);
+        let (now, holds) = after_groups(&mut pace, start, 2, Duration::from_micros(400));
+        assert!(holds);
+        // After a quiet spell, the next job goes straight to its commit.
+        assert!(!pace.gathers(now + Duration::from_secs(1)));
+
+        // One caller waiting for each answer, however fast: its jobs are never held.
+        let mut pace = Pace::new(start);
+        assert!(!after_groups(&mut pace, start, 1, Duration::from_micros(200)).1);
+
+        // Callers that overlap now and then but send a job only every few
+        // milliseconds: a hold would rarely gather anything.
+        let mut pace = Pace::new(start);
+        assert!(!after_groups(&mut pace, start, 2, Duration::from_millis(5)).1);
     }
 }
 
