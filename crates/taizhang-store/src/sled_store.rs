@@ -660,9 +660,9 @@ impl Group {
 /// Every commit costs about the same whatever its size: sled's `flush()` hands the
 /// write of its buffer to sled's IO thread pool, which wakes all seven of its idle
 /// threads for it, then the `fsync`. On a fast disk commits followed each other as fast
-/// as jobs came: at 5,000 mutations a second the writer committed about 3,000 times a
-/// second, one or two mutations each, and the pool's wake-ups alone took a third of a
-/// core (`http` benchmark, BENCHMARKS.md). Holding a group open until it has
+/// as jobs came: at 5,000 mutations a second the writer committed about 1,800 times a
+/// second, under three mutations each, and the pool's threads took a third of a core
+/// (`http` benchmark, BENCHMARKS.md). Holding a group open until it has
 /// [`GATHER_JOBS`] jobs, for at most [`GATHER`], shares each commit among several.
 ///
 /// A caller that waits for each answer before sending its next job would only be slowed
