@@ -1007,6 +1007,43 @@ mod log_tests {
         }
     }
 
+    /// Appends from many callers at once, in bursts of eight every millisecond and then
+    /// a tail of stragglers: the writer holds groups open for them (full groups wake it,
+    /// the stragglers' groups end at the deadline), and every append is acknowledged
+    /// once, at its own position, with the log holding exactly what was acknowledged.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn appends_held_for_a_group_are_each_acknowledged() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = SledStore::open(dir.path()).unwrap();
+        let mut tasks = Vec::new();
+        let mut tick = tokio::time::interval(std::time::Duration::from_millis(1));
+        for burst in 0..40 {
+            tick.tick().await;
+            let callers = if burst < 30 { 8 } else { 3 };
+            for _ in 0..callers {
+                let (store, unit) = (store.clone(), UnitId::new());
+                tasks.push(tokio::spawn(async move {
+                    let request = register(unit, "十堰市某某服务窗口单位");
+                    let command = request.command_id;
+                    (unit, command, store.append(request).await.unwrap())
+                }));
+            }
+        }
+        let mut acknowledged = Vec::new();
+        for task in tasks {
+            let (unit, command, outcome) = task.await.unwrap();
+            assert_eq!((outcome.command_id, outcome.first_position), (command, outcome.last_position));
+            assert_eq!(outcome.streams, vec![(StreamId::unit(unit), 0)]);
+            acknowledged.push((outcome.first_position, unit));
+        }
+        acknowledged.sort();
+        let log = store.read_all(1, usize::MAX).await.unwrap();
+        let logged: Vec<_> = log.iter().map(|e| (e.position, e.stream)).collect();
+        let expected: Vec<_> = acknowledged.iter().map(|(p, u)| (*p, StreamId::unit(*u))).collect();
+        assert_eq!(logged, expected);
+        assert_eq!(acknowledged.last().unwrap().0, 30 * 8 + 10 * 3, "positions are dense");
+    }
+
     /// While the writer holds the store (as it does while it applies a group to sled),
     /// each kind of read — the log's, and the key store's beside it — waits for it, as a
     /// task: the runtime's one thread serves other tasks meanwhile, and the reads finish
