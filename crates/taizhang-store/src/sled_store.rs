@@ -1008,9 +1008,12 @@ mod log_tests {
     }
 
     /// Appends from many callers at once, in bursts of eight every millisecond and then
-    /// a tail of stragglers: the writer holds groups open for them (full groups wake it,
-    /// the stragglers' groups end at the deadline), and every append is acknowledged
-    /// once, at its own position, with the log holding exactly what was acknowledged.
+    /// a tail of stragglers: every append is acknowledged once, at its own position,
+    /// with the log holding exactly what was acknowledged. The bursts overlap and come
+    /// every millisecond, so the writer holds their groups open; a temporary print in
+    /// the hold showed both of its ends taken (full groups waking the writer, the
+    /// stragglers' groups ending at the deadline). When to hold is asserted by
+    /// `the_writer_holds_groups_only_for_frequent_overlapping_callers`.
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn appends_held_for_a_group_are_each_acknowledged() {
         let dir = tempfile::tempdir().unwrap();
