@@ -10,45 +10,76 @@ use std::time::{Duration, Instant};
 
 use serde_json::{json, Value};
 use support::{client_with, taizhang, Server, WsClient};
-use taizhang_api::access::{Grant, RULES};
+use taizhang_api::access::RULES;
 use taizhang_core::Role;
 
-/// Every field the role table lists, with the fields a request for it also needs (a
-/// guarded object field is reached through a query field).
-const CASES: &[(&str, &[&str])] = &[
-    ("Query.unit", &[]),
-    ("Query.units", &[]),
-    ("Query.policies", &[]),
-    ("Query.head", &[]),
-    ("Query.me", &[]),
-    ("Query.report", &[]),
-    ("Query.member", &[]),
-    ("Query.outing", &[]),
-    ("Query.unitLedger", &[]),
-    ("Query.memberLedger", &[]),
-    ("Query.eligibility", &[]),
-    ("Query.events", &[]),
-    ("Query.verifyChain", &[]),
-    ("Query.tokens", &[]),
-    ("Unit.members", &["Query.unit"]),
-    ("Member.personal", &["Query.member"]),
-    ("Mutation.registerUnit", &[]),
-    ("Mutation.renameUnit", &[]),
-    ("Mutation.moveUnit", &[]),
-    ("Mutation.registerMember", &[]),
-    ("Mutation.transferMember", &[]),
-    ("Mutation.eraseMember", &[]),
-    ("Mutation.registerOuting", &[]),
-    ("Mutation.amendOuting", &[]),
-    ("Mutation.voidOuting", &[]),
-    ("Mutation.verifyOuting", &[]),
-    ("Mutation.recordEvaluation", &[]),
-    ("Mutation.createToken", &[]),
-    ("Mutation.revokeToken", &[]),
+/// What each role may do, as the README's role table promises it, written out here
+/// rather than read from the table the server enforces (`taizhang_api::access::RULES`),
+/// so that a grant changed there fails this test: through the server's answers where
+/// the grant can be reached, and through the role table it prints (`taizhang schema
+/// --roles`) everywhere. Per field: the fields a request for it passes through first (a
+/// guarded object field is reached through a query field), then the grant to an
+/// admin, a clerk, a reviewer and a viewer: `Y` yes, `O` for the clerk's own units
+/// only, `N` no.
+const MATRIX: &[(&str, &[&str], [Grant; 4])] = &[
+    ("Query.unit", &[], [Y, Y, Y, Y]),
+    ("Query.units", &[], [Y, Y, Y, Y]),
+    ("Query.policies", &[], [Y, Y, Y, Y]),
+    ("Query.head", &[], [Y, Y, Y, Y]),
+    ("Query.me", &[], [Y, Y, Y, Y]),
+    ("Query.report", &[], [Y, Y, Y, Y]),
+    ("Query.member", &[], [Y, Y, Y, N]),
+    ("Query.outing", &[], [Y, Y, Y, N]),
+    ("Query.unitLedger", &[], [Y, Y, Y, N]),
+    ("Query.memberLedger", &[], [Y, Y, Y, N]),
+    ("Query.eligibility", &[], [Y, Y, Y, N]),
+    ("Query.events", &[], [Y, N, Y, N]),
+    ("Query.verifyChain", &[], [Y, N, Y, N]),
+    ("Query.tokens", &[], [Y, N, N, N]),
+    ("Unit.members", &["Query.unit"], [Y, Y, Y, N]),
+    ("Member.personal", &["Query.member"], [Y, O, Y, N]),
+    ("Mutation.registerUnit", &[], [Y, N, N, N]),
+    ("Mutation.renameUnit", &[], [Y, N, N, N]),
+    ("Mutation.moveUnit", &[], [Y, N, N, N]),
+    ("Mutation.registerMember", &[], [Y, O, N, N]),
+    ("Mutation.transferMember", &[], [Y, O, N, N]),
+    ("Mutation.eraseMember", &[], [Y, N, N, N]),
+    ("Mutation.registerOuting", &[], [Y, O, N, N]),
+    ("Mutation.amendOuting", &[], [Y, O, N, N]),
+    ("Mutation.voidOuting", &[], [Y, O, N, N]),
+    ("Mutation.verifyOuting", &[], [Y, N, Y, N]),
+    ("Mutation.recordEvaluation", &[], [Y, N, Y, N]),
+    ("Mutation.createToken", &[], [Y, N, N, N]),
+    ("Mutation.revokeToken", &[], [Y, N, N, N]),
+    ("Subscription.events", &[], [Y, N, Y, N]),
+    ("Subscription.unitLedger", &[], [Y, Y, Y, N]),
 ];
 
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+enum Grant {
+    Y,
+    /// Only for the clerk's own units (elsewhere FORBIDDEN, naming the unit).
+    O,
+    N,
+}
+
+use Grant::{N, O, Y};
+
+/// The roles in the order of the matrix's columns.
+const ROLES: [Role; 4] = [Role::Admin, Role::Clerk, Role::Reviewer, Role::Viewer];
+
 fn grant(field: &str, role: Role) -> Grant {
-    RULES.iter().find(|r| r.fields.contains(&field)).unwrap_or_else(|| panic!("{field} has no rule")).grant(role)
+    let (_, _, grants) =
+        MATRIX.iter().find(|(f, _, _)| *f == field).unwrap_or_else(|| panic!("{field} is not in MATRIX"));
+    grants[ROLES.iter().position(|r| *r == role).expect("an API role")]
+}
+
+/// What a request for `field`, on the caller's own unit, answers `role`: `None` when it
+/// is answered, or the field where it is refused FORBIDDEN.
+fn refused_at(field: &str, role: Role) -> Option<&'static str> {
+    let (name, through, _) = MATRIX.iter().find(|(f, _, _)| *f == field).unwrap();
+    let denied = through.iter().chain(std::iter::once(name)).find(|f| grant(f, role) == N);
+    denied.map(|f| f.split_once('.').unwrap().1)
 }
 
 /// The records the requests work on: `own` and `second` are the clerk's units,
@@ -236,11 +267,11 @@ async fn world() -> (World, Vec<(Role, reqwest::Client)>, Vec<(&'static str, req
 async fn every_field_answers_each_role_as_the_role_table_says() {
     let (w, roles, refused) = world().await;
 
-    // The cases cover the table, and the table covers every root field of the schema.
-    let cased: BTreeSet<&str> = CASES.iter().map(|(f, _)| *f).collect();
+    // The matrix covers the role table's fields, and the table every root field of the
+    // schema: a new field cannot go untested.
     let tabled: BTreeSet<&str> = RULES.iter().flat_map(|r| r.fields.iter().copied()).collect();
-    let requests = tabled.iter().copied().filter(|f| !f.starts_with("Subscription.")).collect();
-    assert_eq!(cased, requests, "every field of the role table is tested (subscriptions below), and only those");
+    let cased: BTreeSet<&str> = MATRIX.iter().map(|(f, _, _)| *f).collect();
+    assert_eq!(cased, tabled, "the matrix lists exactly the fields of the role table");
     let roots = "{ __schema { queryType { fields { name } } mutationType { fields { name } } subscriptionType { fields { name } } } }";
     let schema = w.server.ok(roots, json!({})).await;
     for (kind, key) in [("Query", "queryType"), ("Mutation", "mutationType"), ("Subscription", "subscriptionType")] {
@@ -250,22 +281,21 @@ async fn every_field_answers_each_role_as_the_role_table_says() {
         }
     }
 
-    for (field, through) in CASES {
+    for (field, _, _) in MATRIX.iter().filter(|(f, _, _)| !f.starts_with("Subscription.")) {
         for (role, client) in &roles {
             let (query, variables) = w.request(field, &w.own).await;
             let before = w.server.head().await;
             let (status, body) = w.server.post_with(client, &query, variables).await;
-            let allowed = std::iter::once(field).chain(through.iter()).all(|f| grant(f, *role) != Grant::No);
             let what = format!("{field} as {role}: {body}");
             assert_eq!(status, 200, "{what}");
-            if allowed {
-                assert!(codes(&body).is_empty(), "{what}");
-            } else {
-                assert_eq!(codes(&body), ["FORBIDDEN"], "{what}");
-                let denied = through.iter().chain(std::iter::once(field)).find(|f| grant(f, *role) == Grant::No);
-                let path = body["errors"][0]["path"].as_array().unwrap();
-                assert_eq!(path.last().unwrap(), denied.unwrap().split('.').nth(1).unwrap(), "{what}");
-                assert_eq!(w.server.head().await, before, "{what}: a refused request changed the log");
+            match refused_at(field, *role) {
+                None => assert!(codes(&body).is_empty(), "{what}"),
+                Some(at) => {
+                    assert_eq!(codes(&body), ["FORBIDDEN"], "{what}");
+                    let path = body["errors"][0]["path"].as_array().unwrap();
+                    assert_eq!(path.last().unwrap(), at, "{what}");
+                    assert_eq!(w.server.head().await, before, "{what}: a refused request changed the log");
+                }
             }
         }
         for (who, client) in &refused {
@@ -279,13 +309,40 @@ async fn every_field_answers_each_role_as_the_role_table_says() {
     }
 }
 
+/// The role table the command line prints (and the README holds) says what the matrix
+/// says, cell by cell: this reaches the grants no request can (a viewer reaches no
+/// member, so the grant of `Member.personal` to viewers shows only here).
+#[test]
+fn the_printed_role_table_grants_what_the_matrix_says() {
+    let dir = tempfile::tempdir().unwrap();
+    let table = taizhang(dir.path(), &[], &["schema", "--roles"]);
+    let mut seen = BTreeSet::new();
+    for row in table.lines().skip(2) {
+        let cells: Vec<&str> = row.split('|').map(str::trim).collect();
+        let (grants, fields) = (&cells[2..6], cells[6]);
+        for field in fields.split(", ").map(|f| f.trim_matches('`')) {
+            let expected: Vec<&str> = ROLES
+                .iter()
+                .map(|role| match grant(field, *role) {
+                    Y => "yes",
+                    O => "own units",
+                    N => "—",
+                })
+                .collect();
+            assert_eq!(grants, expected, "{field}: admin, clerk, reviewer, viewer in the printed table:\n{row}");
+            seen.insert(field.to_owned());
+        }
+    }
+    let listed: BTreeSet<String> = MATRIX.iter().map(|(f, _, _)| (*f).to_owned()).collect();
+    assert_eq!(seen, listed, "the printed table lists the matrix's fields:\n{table}");
+}
+
 #[tokio::test]
 async fn a_clerk_writes_and_reads_personal_data_only_for_their_units() {
     let (w, roles, _) = world().await;
     let clerk = &roles.iter().find(|(r, _)| *r == Role::Clerk).unwrap().1;
-    let writes =
-        RULES.iter().find(|r| r.clerk == Grant::OwnUnits && r.fields.iter().all(|f| f.starts_with("Mutation.")));
-    for field in writes.unwrap().fields {
+    let writes = MATRIX.iter().filter(|(f, _, _)| f.starts_with("Mutation.") && grant(f, Role::Clerk) == O);
+    for (field, _, _) in writes {
         let (query, variables) = w.request(field, &w.other).await;
         let before = w.server.head().await;
         let (_, body) = w.server.post_with(clerk, &query, variables).await;
@@ -325,54 +382,74 @@ async fn subscriptions_authenticate_in_their_init_message() {
     assert_eq!(closed["close"], 1002, "{closed}");
     assert!(closed["reason"].as_str().unwrap().starts_with("UNAUTHENTICATED"), "{closed}");
 
-    let subscriptions = [
-        ("Subscription.events", "subscription { events(fromPosition: 1) { position } }"),
-        ("Subscription.unitLedger", "subscription($u: ID!) { unitLedger(unit: $u, fromPosition: 1) { position } }"),
-    ];
-    let subscribed: BTreeSet<&str> = subscriptions.iter().map(|(f, _)| *f).collect();
-    let tabled = RULES.iter().flat_map(|r| r.fields.iter().copied()).filter(|f| f.starts_with("Subscription."));
-    assert_eq!(subscribed, tabled.collect(), "every subscription of the role table is tested");
     w.outing(&w.own).await; // a line for the ledger subscription to deliver
-    let viewer_secret = s.token("VIEWER", &[], None).await;
-    let reviewer_secret = s.token("REVIEWER", &[], None).await;
-    for (role, secret) in
-        [(Role::Admin, s.admin.clone()), (Role::Viewer, viewer_secret), (Role::Reviewer, reviewer_secret)]
-    {
+    let secrets = [
+        (Role::Admin, s.admin.clone()),
+        (Role::Clerk, s.token("CLERK", &[&w.own], None).await),
+        (Role::Reviewer, s.token("REVIEWER", &[], None).await),
+        (Role::Viewer, s.token("VIEWER", &[], None).await),
+    ];
+    for (role, secret) in secrets {
+        let subscriptions = [
+            ("Subscription.events", "subscription { events(fromPosition: 1) { position } }"),
+            ("Subscription.unitLedger", "subscription($u: ID!) { unitLedger(unit: $u, fromPosition: 1) { position } }"),
+        ];
         for (field, query) in subscriptions {
             let mut client = WsClient::connect(s, &secret).await;
             client.subscribe("1", query, json!({ "u": w.own })).await;
             let first = client.receive().await;
-            let code = first["payload"][0]["extensions"]["code"].clone();
-            let code = if code.is_null() { first["payload"]["errors"][0]["extensions"]["code"].clone() } else { code };
-            if grant(field, role) == Grant::No {
-                assert_eq!(code, "FORBIDDEN", "{field} as {role}: {first}");
-            } else {
-                assert_eq!((first["type"].as_str(), code), (Some("next"), Value::Null), "{field} as {role}: {first}");
+            let errors = if first["payload"].is_array() { &first["payload"] } else { &first["payload"]["errors"] };
+            let code = errors[0]["extensions"]["code"].clone();
+            match refused_at(field, role) {
+                None => assert_eq!(
+                    (first["type"].as_str(), code),
+                    (Some("next"), Value::Null),
+                    "{field} as {role}: {first}"
+                ),
+                Some(at) => {
+                    assert_eq!(code, "FORBIDDEN", "{field} as {role}: {first}");
+                    assert_eq!(errors[0]["path"].as_array().unwrap().last().unwrap(), at, "{field} as {role}: {first}");
+                }
             }
         }
     }
+    let tested = MATRIX.iter().filter(|(f, _, _)| f.starts_with("Subscription.")).count();
+    assert_eq!(tested, 2, "every subscription of the matrix is tried above");
 }
 
 #[tokio::test]
 async fn guessing_is_held_back_while_good_tokens_go_through() {
+    const HELD: &str = "taizhang_auth_refusals_held";
     let server = Server::start();
     let forged = format!("tz_{}_{}", uuid::Uuid::now_v7().simple(), "0".repeat(64));
     let guesser = client_with(&forged);
-    // The first guesses answer at once; then each is held longer than the last.
-    for _ in 0..8 {
+    // The first guesses are answered at once, then each is held longer than the last
+    // (100 ms for the sixth, doubling to 800 ms for the ninth): none is held after its
+    // answer.
+    for _ in 0..9 {
         let (status, body) = server.post_with(&guesser, "{ head { position } }", json!({})).await;
         assert_eq!((status, codes(&body)), (401, vec!["UNAUTHENTICATED".to_owned()]));
         assert!(body["errors"][0]["message"].as_str().unwrap().contains("not known"), "{body}");
+        assert_eq!(server.metric(HELD).await, 0);
     }
     let url = server.url.clone();
     let held = tokio::spawn(async move {
-        guesser.post(format!("{url}/graphql")).json(&json!({ "query": "{ head { position } }" })).send().await.unwrap()
+        let sent = Instant::now();
+        let request = guesser.post(format!("{url}/graphql")).json(&json!({ "query": "{ head { position } }" }));
+        let status = request.send().await.unwrap().status();
+        (status, sent.elapsed())
     });
-    // The ninth guess is held for 800 ms; meanwhile the admin's request is answered.
-    tokio::time::sleep(Duration::from_millis(50)).await;
+    // The tenth guess is held for 1.6 s: once the server says it holds it, the admin's
+    // request is answered, and the guess is still held after that answer.
+    while server.metric(HELD).await == 0 {
+        tokio::task::yield_now().await;
+    }
     server.head().await;
-    assert!(!held.is_finished(), "the guess should still be held while a good request is answered");
-    assert_eq!(held.await.unwrap().status(), 401);
+    assert_eq!(server.metric(HELD).await, 1, "a good request waited for the held guess");
+    let (status, took) = held.await.unwrap();
+    assert_eq!(status, 401);
+    assert!(took >= Duration::from_millis(1600), "the tenth guess was answered after {took:?}, not held 1.6 s");
+    assert_eq!(server.metric(HELD).await, 0);
 }
 
 #[tokio::test]

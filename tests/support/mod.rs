@@ -122,6 +122,13 @@ impl Server {
         data["createToken"]["secret"].as_str().unwrap().to_owned()
     }
 
+    /// The value of one line of `/metrics` (a metric without labels), read as the admin.
+    pub async fn metric(&self, name: &str) -> u64 {
+        let text = self.http.get(format!("{}/metrics", self.url)).send().await.unwrap().text().await.unwrap();
+        let line = text.lines().find_map(|l| l.strip_prefix(name).and_then(|rest| rest.strip_prefix(' ')));
+        line.unwrap_or_else(|| panic!("no {name} in /metrics: {text}")).parse().unwrap()
+    }
+
     pub async fn head(&self) -> u64 {
         self.ok("{ head { position } }", json!({})).await["head"]["position"].as_u64().unwrap()
     }

@@ -167,6 +167,7 @@ impl Server {
         if let Some(address) = address.filter(|_| guess) {
             let hold = self.limiter.failure(address, Instant::now());
             if !hold.is_zero() {
+                let _held = self.state.metrics.held();
                 tokio::time::sleep(hold).await;
             }
         }

@@ -23,6 +23,18 @@ pub struct Metrics {
     latency_sum_micros: AtomicU64,
     commands: AtomicU64,
     events: AtomicU64,
+    /// Requests with a bad token being held back right now (a guessing client's).
+    held: AtomicU64,
+}
+
+/// Counts a request among the held ones for as long as it lives, however its handler
+/// ends (answered, or dropped when the client goes away).
+pub(crate) struct Held<'a>(&'a AtomicU64);
+
+impl Drop for Held<'_> {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::Relaxed);
+    }
 }
 
 impl Metrics {
@@ -42,6 +54,12 @@ impl Metrics {
             self.commands.fetch_add(1, Ordering::Relaxed);
             self.events.fetch_add(outcome.last_position - outcome.first_position + 1, Ordering::Relaxed);
         }
+    }
+
+    /// Marks a request as held back until the returned guard is dropped.
+    pub(crate) fn held(&self) -> Held<'_> {
+        self.held.fetch_add(1, Ordering::Relaxed);
+        Held(&self.held)
     }
 
     /// The text a scrape returns.
@@ -76,6 +94,11 @@ impl Metrics {
             ("taizhang_log_head_position", "The last durable log position.", head),
             ("taizhang_projection_position", "The last position the read model applied.", projected),
             ("taizhang_projection_lag_events", "Events durable but not yet projected.", head.saturating_sub(projected)),
+            (
+                "taizhang_auth_refusals_held",
+                "Requests with a bad token being held back before their refusal.",
+                self.held.load(Ordering::Relaxed),
+            ),
         ];
         for (name, help, value) in gauges {
             let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} gauge\n{name} {value}");

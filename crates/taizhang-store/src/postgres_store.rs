@@ -97,6 +97,12 @@ impl PgStore {
     /// Connects to `url`, creates the schema and its tables if needed, and starts this
     /// server's writer and listener.
     pub async fn connect(url: &str, schema: &str) -> Result<Self, StoreError> {
+        Self::connect_polling_every(url, schema, POLL_EVERY).await
+    }
+
+    /// [`PgStore::connect`], checking the last position every `poll` in case a
+    /// notification of another server's commit was lost (twice a second by default).
+    pub async fn connect_polling_every(url: &str, schema: &str, poll: Duration) -> Result<Self, StoreError> {
         check_schema(schema)?;
         let (reader, reader_task) = connect(url).await?;
         let (mut writer, writer_conn) = connect(url).await?;
@@ -106,7 +112,7 @@ impl PgStore {
         let head_tx = Arc::new(head_tx);
         let (jobs, rx) = mpsc::unbounded_channel();
         let writer_task = tokio::spawn(run_writer(writer, schema.to_owned(), rx, head_tx.clone()));
-        let listener_task = tokio::spawn(listen(url.to_owned(), schema.to_owned(), head_tx));
+        let listener_task = tokio::spawn(listen(url.to_owned(), schema.to_owned(), head_tx, poll));
         Ok(Self {
             inner: Arc::new(PgInner {
                 reader,
@@ -244,7 +250,7 @@ fn raise(head: &watch::Sender<Position>, position: Position) {
 
 /// Learns of other servers' commits: `LISTEN`, with a poll of the last position as the
 /// fallback.
-async fn listen(url: String, s: String, head: Arc<watch::Sender<Position>>) {
+async fn listen(url: String, s: String, head: Arc<watch::Sender<Position>>, poll_every: Duration) {
     loop {
         if let Ok((client, mut connection)) = tokio_postgres::connect(&url, NoTls).await {
             let (notes_tx, mut notes) = mpsc::unbounded_channel();
@@ -260,7 +266,7 @@ async fn listen(url: String, s: String, head: Arc<watch::Sender<Position>>) {
                 }
             });
             if client.batch_execute(&format!("LISTEN taizhang_{s}")).await.is_ok() {
-                let mut poll = tokio::time::interval(POLL_EVERY);
+                let mut poll = tokio::time::interval(poll_every);
                 loop {
                     tokio::select! {
                         note = notes.recv() => match note {
