@@ -417,6 +417,81 @@ async fn subscriptions_authenticate_in_their_init_message() {
     assert_eq!(tested, 2, "every subscription of the matrix is tried above");
 }
 
+/// The error code of a socket's answer to an operation (an `error` or a `next` message).
+fn socket_code(answer: &Value) -> Value {
+    let errors = if answer["payload"].is_array() { &answer["payload"] } else { &answer["payload"]["errors"] };
+    errors[0]["extensions"]["code"].clone()
+}
+
+/// A socket authenticates once, but its token is looked up again before every operation
+/// and while it is open: a revoked clerk's socket writes nothing more and is closed.
+#[tokio::test]
+async fn a_socket_stops_serving_a_revoked_token() {
+    let server = Server::start();
+    let register = r#"mutation { registerUnit(input: { name: "十堰市人民医院", industry: "医疗卫生", region: "茅箭区" }) { unit { id } } }"#;
+    let unit = server.ok(register, json!({})).await["registerUnit"]["unit"]["id"].as_str().unwrap().to_owned();
+    let clerk = server.token("CLERK", &[&unit], None).await;
+    let mut socket = WsClient::connect(&server, &clerk).await;
+    socket.subscribe("me", "{ me { token role } }", json!({})).await;
+    let me = socket.answer("me").await;
+    assert_eq!(me["payload"]["data"]["me"]["role"], "CLERK", "{me}");
+    let token_id = me["payload"]["data"]["me"]["token"].clone();
+    socket.subscribe("events", "subscription { events { position } }", json!({})).await;
+
+    server.ok("mutation($id: UUID!) { revokeToken(id: $id) { active } }", json!({ "id": token_id })).await;
+    let before = server.head().await;
+    let member = r#"mutation($u: ID!) { registerMember(input: { unit: $u, joinedOn: "2011-01-01", personal: { name: "王俊" } }) { receipt { position } } }"#;
+    socket.subscribe("write", member, json!({ "u": unit })).await;
+    let refused = socket.answer("write").await;
+    assert_eq!(socket_code(&refused), "UNAUTHENTICATED", "{refused}");
+    assert_eq!(server.head().await, before, "a revoked token's socket wrote");
+    // Closed at the next look at the token (every 5 s), its subscription with it.
+    let closed = socket.answer("none").await;
+    assert_eq!(closed["close"], 4403, "{closed}");
+    assert!(closed["reason"].as_str().unwrap().contains("revoked"), "{closed}");
+}
+
+/// A socket whose token expires is closed at the expiry, and an expired admin token
+/// mints nothing over a socket.
+#[tokio::test]
+async fn a_socket_closes_when_its_token_expires() {
+    let dir = tempfile::tempdir().unwrap();
+    let made = Instant::now();
+    let expiring = taizhang(dir.path(), &[], &["token", "create", "--role", "admin", "--expires", "8s"]);
+    let server = Server::start_in(dir);
+    let mut socket = WsClient::connect(&server, expiring.trim()).await;
+    assert!(
+        made.elapsed() < Duration::from_secs(8),
+        "the server took {:?} to start; the token expired",
+        made.elapsed()
+    );
+    socket.subscribe("events", "subscription { events { position } }", json!({})).await;
+    let closed = socket.receive_within(Duration::from_secs(20)).await;
+    assert_eq!(closed["close"], 4403, "{closed}");
+    assert!(closed["reason"].as_str().unwrap().contains("expired"), "{closed}");
+    assert!(made.elapsed() >= Duration::from_secs(8), "closed at {:?}, before the expiry", made.elapsed());
+    let mut again = WsClient::open(&server, Some(expiring.trim())).await;
+    assert_eq!(again.receive().await["close"], 1002);
+    assert_eq!(server.ok("{ tokens { id } }", json!({})).await["tokens"].as_array().unwrap().len(), 2);
+}
+
+/// A socket that never sends `connection_init` is closed (4408), and a message longer
+/// than a request body is not read.
+#[tokio::test]
+async fn sockets_are_bounded_in_time_before_init_and_in_message_size() {
+    let server = Server::start();
+    let mut silent = WsClient::open_silent(&server).await;
+    let closed = silent.receive_within(Duration::from_secs(20)).await;
+    assert_eq!(closed["close"], 4408, "{closed}");
+
+    let mut socket = WsClient::connect(&server, &server.admin).await;
+    let register = r#"mutation { registerUnit(input: { name: "十堰市人民医院", industry: "医疗卫生", region: "茅箭区" }) { receipt { position } } }"#;
+    socket.subscribe("big", &format!("{register} #{}", "x".repeat(300 * 1024)), json!({})).await;
+    let ended = socket.receive().await;
+    assert!(ended.get("close").is_some(), "{ended}");
+    assert_eq!(server.head().await, 0, "the oversized message ran");
+}
+
 #[tokio::test]
 async fn guessing_is_held_back_while_good_tokens_go_through() {
     const HELD: &str = "taizhang_auth_refusals_held";

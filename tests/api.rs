@@ -260,6 +260,40 @@ async fn each_limit_is_refused_by_name() {
     let page = "{ units(first: 100) { edges { node { id name region members(first: 5) { totalCount } } } } }";
     assert_eq!(server.post(page, json!({})).await.0, 200, "an ordinary page is well inside the limit");
 
+    // Fragments that expand to millions of fields (23, each spreading the next twice)
+    // are refused by name before the engine expands them, over the socket too.
+    let doubling = |head: &str, tail: &str, on: &str, field: &str| {
+        let mut document = format!("{head} {{ ...F0 }}{tail}");
+        for i in 0..23 {
+            document.push_str(&format!(" fragment F{i} on {on} {{ {field} ...F{n} ...F{n} }}", n = i + 1));
+        }
+        document + &format!(" fragment F23 on {on} {{ {field} }}")
+    };
+    let query = doubling("{ units(first: 1) { edges { node", " } } }", "Unit", "name");
+    let (status, body) = server.post(&query, json!({})).await;
+    assert_eq!(status, 400, "{body}");
+    assert_eq!(body["errors"][0]["extensions"]["limit"], "expanded fields", "{body}");
+    assert_eq!(body["errors"][0]["extensions"]["max"], 5000);
+    let subscription = doubling("subscription { events(fromPosition: 1)", " }", "LogEvent", "position");
+    socket.subscribe("expanded", &subscription, json!({})).await;
+    let refused = socket.answer("expanded").await;
+    let error = if refused["type"] == "error" { &refused["payload"][0] } else { &refused["payload"]["errors"][0] };
+    assert_eq!(error["extensions"]["limit"], "expanded fields", "{refused}");
+
+    // Reports: at most 1,000 buckets (here 10,436 weeks), refused before any work.
+    let weeks = r#"{ report(period: { first: "1900-01-01", last: "2099-12-31" }, bucket: WEEK, groupBy: TOTAL) { asOfPosition } }"#;
+    let (status, body) = server.post(weeks, json!({})).await;
+    assert_eq!(status, 200, "an execution error, not a request error");
+    assert_eq!(body["errors"][0]["extensions"]["code"], "LIMIT", "{body}");
+    assert_eq!(body["errors"][0]["extensions"]["limit"], "report buckets", "{body}");
+    assert_eq!(body["errors"][0]["extensions"]["max"], 1000);
+    let far = r#"{ report(period: { first: "0165-09-06", last: "2000-01-01" }, groupBy: UNIT, bucket: HALF_YEAR) { asOfPosition } }"#;
+    let (_, body) = server.post(far, json!({})).await;
+    assert_eq!(body["errors"][0]["extensions"]["limit"], "report buckets", "{body}");
+    let century =
+        r#"{ report(period: { first: "1900-01-01", last: "2099-12-31" }, groupBy: TOTAL) { rows { outings } } }"#;
+    assert!(server.ok(century, json!({})).await["report"]["rows"].is_array(), "one bucket over any span is fine");
+
     // Page size.
     let (status, body) = server.post("{ units(first: 101) { totalCount } }", json!({})).await;
     assert_eq!(status, 200, "an execution error, not a request error");

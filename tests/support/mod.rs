@@ -166,16 +166,21 @@ impl WsClient {
 
     /// Connects and sends `connection_init`, with `token` when given, without waiting.
     pub async fn open(server: &Server, token: Option<&str>) -> Self {
+        let mut client = Self::open_silent(server).await;
+        let payload = token.map_or(json!({}), |t| json!({ "Authorization": format!("Bearer {t}") }));
+        client.send(json!({ "type": "connection_init", "payload": payload })).await;
+        client
+    }
+
+    /// Connects and sends nothing.
+    pub async fn open_silent(server: &Server) -> Self {
         use tokio_tungstenite::tungstenite::client::IntoClientRequest;
         let mut request =
             format!("{}/graphql/ws", server.url.replace("http://", "ws://")).into_client_request().unwrap();
         request.headers_mut().insert("sec-websocket-protocol", "graphql-transport-ws".parse().unwrap());
         let (socket, response) = tokio_tungstenite::connect_async(request).await.unwrap();
         assert_eq!(response.headers()["sec-websocket-protocol"], "graphql-transport-ws");
-        let mut client = Self { socket };
-        let payload = token.map_or(json!({}), |t| json!({ "Authorization": format!("Bearer {t}") }));
-        client.send(json!({ "type": "connection_init", "payload": payload })).await;
-        client
+        Self { socket }
     }
 
     pub async fn send(&mut self, message: Value) {
@@ -184,12 +189,19 @@ impl WsClient {
 
     /// The next message: text as JSON, a close frame as `{"close": code, "reason": …}`.
     pub async fn receive(&mut self) -> Value {
+        self.receive_within(Duration::from_secs(10)).await
+    }
+
+    /// [`WsClient::receive`], waiting at most `limit`; a connection that ends without a
+    /// close frame is `{"close": null, "ended": why}`.
+    pub async fn receive_within(&mut self, limit: Duration) -> Value {
         loop {
-            let message = tokio::time::timeout(Duration::from_secs(10), self.socket.next())
-                .await
-                .expect("a message within 10 s")
-                .expect("the socket is open")
-                .unwrap();
+            let next = tokio::time::timeout(limit, self.socket.next()).await.expect("a message in time");
+            let message = match next {
+                Some(Ok(message)) => message,
+                Some(Err(e)) => return json!({ "close": null, "ended": e.to_string() }),
+                None => return json!({ "close": null, "ended": "the stream ended" }),
+            };
             match message {
                 Message::Text(text) => return serde_json::from_str(&text).unwrap(),
                 Message::Close(Some(frame)) => {
@@ -204,6 +216,16 @@ impl WsClient {
     pub async fn subscribe(&mut self, id: &str, query: &str, variables: Value) {
         self.send(json!({ "id": id, "type": "subscribe", "payload": { "query": query, "variables": variables } }))
             .await;
+    }
+
+    /// The next message about operation `id` that is not its completion.
+    pub async fn answer(&mut self, id: &str) -> Value {
+        loop {
+            let message = self.receive().await;
+            if message.get("close").is_some() || (message["id"] == id && message["type"] != "complete") {
+                return message;
+            }
+        }
     }
 
     /// The next `next` message's data.

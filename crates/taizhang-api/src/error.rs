@@ -63,11 +63,25 @@ pub fn over_limit(limit: &str, max: u64, actual: Option<u64>) -> Error {
         Some(actual) => format!("{limit} is {actual}; the limit is {max}"),
         None => format!("the request exceeds the {limit} limit of {max}"),
     };
+    limit_error(message, limit, max, actual)
+}
+
+fn limit_error(message: String, limit: &str, max: u64, actual: Option<u64>) -> Error {
     let error = with(with(coded(Code::Limit, message), "limit", limit), "max", max);
     match actual {
         Some(actual) => with(error, "actual", actual),
         None => error,
     }
+}
+
+/// A report over the size limits, as a `LIMIT` error naming the limit.
+pub fn report_too_large(e: taizhang_read::report::ReportTooLarge) -> Error {
+    use taizhang_read::report::ReportTooLarge;
+    let (limit, max, actual) = match e {
+        ReportTooLarge::Buckets { max, .. } => ("report buckets", max as u64, None),
+        ReportTooLarge::Cells { cells, max, .. } => ("report cells", max, Some(cells)),
+    };
+    limit_error(e.to_string(), limit, max, actual)
 }
 
 /// A failure the client cannot act on: logged in full, shown only as an id to quote.

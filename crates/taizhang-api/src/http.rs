@@ -1,4 +1,4 @@
-//! The HTTP face of the API (DESIGN.md §6): `POST /graphql` and `GET /graphql` per the
+//! The HTTP face of the API: `POST /graphql` and `GET /graphql` per the
 //! GraphQL over HTTP specification, GraphiQL for browsers, `/graphql/ws` for
 //! subscriptions (`graphql-transport-ws`), `/healthz` and `/metrics`.
 //!
@@ -9,8 +9,8 @@
 //! both.
 //!
 //! Every route but `/healthz` and the GraphiQL page needs `Authorization: Bearer
-//! <token>`; the subscription socket takes the token in its `connection_init` payload
-//! (`{"Authorization": "Bearer <token>"}`). A missing or bad token is a 401 with code
+//! <token>`; the subscription socket ([`crate::socket`]) takes the token in its
+//! `connection_init` payload (`{"Authorization": "Bearer <token>"}`). A missing or bad token is a 401 with code
 //! `UNAUTHENTICATED`, held back longer and longer when one address keeps sending bad
 //! ones ([`crate::limiter`]). Tokens never reach a log line or an error message.
 
@@ -18,14 +18,11 @@ use std::net::IpAddr;
 use std::sync::Arc;
 use std::time::Instant;
 
-use async_graphql::http::ALL_WEBSOCKET_PROTOCOLS;
 use async_graphql::parser::types::{ExecutableDocument, OperationType};
 use async_graphql::{ErrorExtensionValues, ServerError, Value, Variables};
-use async_graphql_poem::{GraphQLProtocol, GraphQLWebSocket};
 use poem::http::{header, Method, StatusCode};
-use poem::web::websocket::WebSocket;
 use poem::web::Data;
-use poem::{get, handler, Body, EndpointExt, IntoEndpoint, IntoResponse, Request, Response, Route};
+use poem::{get, handler, Body, EndpointExt, IntoEndpoint, Request, Response, Route};
 use serde::Serialize;
 use taizhang_store::tokens::Rejection;
 use taizhang_store::EventStore;
@@ -41,18 +38,18 @@ const GRAPHQL_RESPONSE: &str = "application/graphql-response+json; charset=utf-8
 const JSON: &str = "application/json; charset=utf-8";
 
 /// What a handler needs.
-struct Server {
-    schema: TaizhangSchema,
-    state: Arc<ApiState>,
-    limits: Limits,
+pub(crate) struct Server {
+    pub(crate) schema: TaizhangSchema,
+    pub(crate) state: Arc<ApiState>,
+    pub(crate) limits: Limits,
     /// The GraphiQL page (about 1.5 MB), shared by every response.
     graphiql: bytes::Bytes,
     limiter: Limiter,
-    documents: Arc<DocumentCache>,
+    pub(crate) documents: Arc<DocumentCache>,
 }
 
 /// Why a request carries no usable token.
-enum AuthFailure {
+pub(crate) enum AuthFailure {
     Unauthenticated(String),
     Internal(async_graphql::Error),
 }
@@ -64,7 +61,7 @@ pub fn routes(schema: TaizhangSchema, state: Arc<ApiState>, limits: Limits) -> i
     let server = Arc::new(Server { schema, state, limits, graphiql, limiter: Limiter::default(), documents });
     Route::new()
         .at("/graphql", get(graphql_get).post(graphql_post))
-        .at("/graphql/ws", get(graphql_ws))
+        .at("/graphql/ws", get(crate::socket::graphql_ws))
         .at("/healthz", get(healthz))
         .at("/metrics", get(metrics))
         .data(server)
@@ -148,7 +145,11 @@ async fn graphql_get(req: &Request, server: Data<&Arc<Server>>) -> Response {
 impl Server {
     /// The caller `bearer` names. A bad token is answered only after the limiter's
     /// hold for `address`; a good one is never held.
-    async fn authenticate(&self, bearer: Option<&str>, address: Option<IpAddr>) -> Result<Principal, AuthFailure> {
+    pub(crate) async fn authenticate(
+        &self,
+        bearer: Option<&str>,
+        address: Option<IpAddr>,
+    ) -> Result<Principal, AuthFailure> {
         let Some(bearer) = bearer else {
             return Err(AuthFailure::Unauthenticated(
                 "send Authorization: Bearer <token>; an admin creates tokens with `taizhang token create`".into(),
@@ -215,7 +216,7 @@ impl Server {
         // Parsed once here (or taken from the cache); the engine reuses the document. A
         // parse error is left to the engine, which reports it like any other.
         let refused = match self.documents.parse(&mut request) {
-            Ok(document) => match self.limits.check_aliases(document) {
+            Ok(document) => match self.limits.check_document(document) {
                 Err(e) => Some(async_graphql::Response::from_errors(vec![e])),
                 Ok(()) if method == Method::GET => {
                     if let Some(kind) = non_query_operation(document, params.operation_name.as_deref()) {
@@ -278,7 +279,7 @@ fn non_query_operation(document: &ExecutableDocument, operation_name: Option<&st
     }
 }
 
-fn remote_ip(req: &Request) -> Option<IpAddr> {
+pub(crate) fn remote_ip(req: &Request) -> Option<IpAddr> {
     req.remote_addr().as_socket_addr().map(|a| a.ip())
 }
 
@@ -429,86 +430,6 @@ async fn healthz(server: Data<&Arc<Server>>) -> Response {
         Health { status: "ok", store: state.store().kind(), head, projected, lag: head.saturating_sub(projected) };
     state.metrics.request("/healthz", 200);
     Response::builder().content_type(JSON).body(serde_json::to_vec(&health).expect("health serialises"))
-}
-
-/// The schema as the subscription socket runs it: with the checks the HTTP path makes
-/// on the parsed document before execution (the alias limit), so no way in skips them.
-#[derive(Clone)]
-struct SocketExecutor {
-    schema: TaizhangSchema,
-    limits: Limits,
-    documents: Arc<DocumentCache>,
-}
-
-impl SocketExecutor {
-    fn refuse(&self, request: &mut async_graphql::Request) -> Option<async_graphql::Response> {
-        let document = self.documents.parse(request).ok()?;
-        let mut refused = self.limits.check_aliases(document).err()?;
-        self.limits.explain(&mut refused);
-        Some(async_graphql::Response::from_errors(vec![refused]))
-    }
-}
-
-impl async_graphql::Executor for SocketExecutor {
-    fn execute(
-        &self,
-        mut request: async_graphql::Request,
-    ) -> impl std::future::Future<Output = async_graphql::Response> + Send {
-        let (refused, schema) = (self.refuse(&mut request), self.schema.clone());
-        async move {
-            match refused {
-                Some(response) => response,
-                None => schema.execute(request).await,
-            }
-        }
-    }
-
-    fn execute_stream(
-        &self,
-        mut request: async_graphql::Request,
-        session_data: Option<Arc<async_graphql::Data>>,
-    ) -> futures_util::stream::BoxStream<'static, async_graphql::Response> {
-        use futures_util::StreamExt;
-        match self.refuse(&mut request) {
-            Some(response) => futures_util::stream::once(async move { response }).boxed(),
-            None => async_graphql::Executor::execute_stream(&self.schema, request, session_data),
-        }
-    }
-}
-
-/// Subscriptions: the token comes in the `connection_init` payload, as
-/// `{"Authorization": "Bearer <token>"}`; without a good one the socket is closed
-/// (code 1002, the reason in the close frame) before any subscription runs.
-#[handler]
-async fn graphql_ws(
-    req: &Request,
-    websocket: WebSocket,
-    protocol: GraphQLProtocol,
-    server: Data<&Arc<Server>>,
-) -> impl IntoResponse {
-    let (server, address) = (server.0.clone(), remote_ip(req));
-    server.state.metrics.request("/graphql/ws", 101);
-    websocket.protocols(ALL_WEBSOCKET_PROTOCOLS).on_upgrade(move |stream| {
-        let documents = server.documents.clone();
-        let executor = SocketExecutor { schema: server.schema.clone(), limits: server.limits, documents };
-        GraphQLWebSocket::new(stream, executor, protocol)
-            .on_connection_init(move |payload| async move {
-                let header = ["Authorization", "authorization"].into_iter().find_map(|k| payload.get(k)?.as_str());
-                let bearer = header.map(|h| h.strip_prefix("Bearer ").unwrap_or(h).trim());
-                match server.authenticate(bearer, address).await {
-                    Ok(caller) => {
-                        let mut data = async_graphql::Data::default();
-                        data.insert(caller);
-                        Ok(data)
-                    }
-                    Err(AuthFailure::Unauthenticated(m)) => {
-                        Err(async_graphql::Error::new(format!("UNAUTHENTICATED: {m}")))
-                    }
-                    Err(AuthFailure::Internal(e)) => Err(e),
-                }
-            })
-            .serve()
-    })
 }
 
 #[handler]

@@ -19,6 +19,7 @@ mod limits;
 mod metrics;
 mod mutation;
 mod query;
+mod socket;
 mod subscription;
 mod tokens;
 mod types;
@@ -78,6 +79,20 @@ impl ApiState {
             self.projector.wait_for(p, READ_YOUR_WRITES_WAIT).await.map_err(error::read)?;
         }
         Ok(self.projector.read(f))
+    }
+
+    /// [`ApiState::read`] for work that may take a good part of a second (a report):
+    /// on a blocking thread, not on a worker that other requests are waiting for.
+    pub(crate) async fn read_heavy<R: Send + 'static>(
+        self: &Arc<Self>,
+        min_position: Option<Position>,
+        f: impl FnOnce(&ReadModel) -> R + Send + 'static,
+    ) -> async_graphql::Result<R> {
+        if let Some(p) = min_position {
+            self.projector.wait_for(p, READ_YOUR_WRITES_WAIT).await.map_err(error::read)?;
+        }
+        let state = self.clone();
+        tokio::task::spawn_blocking(move || state.projector.read(f)).await.map_err(|e| error::internal(&e))
     }
 }
 

@@ -332,7 +332,11 @@ impl ReportQueries {
             },
             as_of: crate::as_of(as_of),
         };
-        let report = state(ctx).read(min_position, |m| report::report(m, &query)).await?;
+        // Refused above the size limits before any of its work.
+        let computed = state(ctx)
+            .read_heavy(min_position, move |m| report::check_size(m, &query).map(|()| report::report(m, &query)))
+            .await?;
+        let report = computed.map_err(error::report_too_large)?;
         Ok(Report {
             as_of_position: report.as_of_position,
             rows: report

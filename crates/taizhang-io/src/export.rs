@@ -24,6 +24,8 @@ pub enum ExportError {
     Xlsx(#[from] XlsxError),
     #[error("unit {0} does not exist")]
     UnknownUnit(UnitId),
+    #[error(transparent)]
+    TooLarge(#[from] report::ReportTooLarge),
 }
 
 /// Hours of `minutes` as a number with two decimals (rounded as the ledgers print them).
@@ -154,7 +156,8 @@ pub const REPORT_HEADER: [&str; 11] = [
 /// The label of the totals row.
 pub const TOTAL: &str = "合计 total";
 
-pub fn report_rows(model: &ReadModel, scope: &ReportScope, sheet: &ReportSheet) -> Vec<ReportRow> {
+/// A sheet's rows; refused, like any report, above the size limits.
+pub fn report_rows(model: &ReadModel, scope: &ReportScope, sheet: &ReportSheet) -> Result<Vec<ReportRow>, ExportError> {
     let query = ReportQuery {
         period: scope.period,
         scope: scope.scope.clone(),
@@ -162,7 +165,8 @@ pub fn report_rows(model: &ReadModel, scope: &ReportScope, sheet: &ReportSheet) 
         bucket: sheet.bucket,
         as_of: scope.as_of,
     };
-    report::report(model, &query).rows
+    report::check_size(model, &query)?;
+    Ok(report::report(model, &query).rows)
 }
 
 /// A cell of a report row: text, or a number with its decimals.
@@ -233,7 +237,7 @@ pub fn reports_xlsx(model: &ReadModel, scope: &ReportScope) -> Result<Vec<u8>, E
     let bold = Format::new().set_bold();
     let two_decimals = Format::new().set_num_format("0.00");
     for sheet in &REPORT_SHEETS {
-        let rows = report_rows(model, scope, sheet);
+        let rows = report_rows(model, scope, sheet)?;
         let worksheet = workbook.add_worksheet();
         worksheet.set_name(sheet.name)?;
         write_header(worksheet, &REPORT_HEADER, &bold)?;

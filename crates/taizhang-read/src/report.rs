@@ -92,8 +92,40 @@ struct Acc {
     units: BTreeSet<UnitId>,
 }
 
-/// Computes a report. Its cost grows with the units and outings in scope, not with
-/// the length of the log.
+/// The most buckets a report may have (about 19 years of weeks, or the whole period as
+/// one bucket over any span).
+pub const MAX_BUCKETS: usize = 1_000;
+/// The most (unit, bucket) cells a report may compute: each cell counts the unit's
+/// members on the bucket's last day, whatever the grouping, so this bounds a report's
+/// work and memory. 5,800 units × 172 weeks (three years and a quarter, weekly, per unit).
+pub const MAX_CELLS: u64 = 1_000_000;
+
+/// A report too large to compute.
+#[derive(Clone, PartialEq, Eq, Debug, thiserror::Error)]
+pub enum ReportTooLarge {
+    #[error("the period holds more than {max} {bucket:?} buckets; ask for a shorter period or a longer bucket")]
+    Buckets { bucket: Bucket, max: usize },
+    #[error("{units} units × {buckets} buckets is {cells} cells; at most {max} are computed: narrow the scope, shorten the period or lengthen the bucket")]
+    Cells { units: u64, buckets: u64, cells: u64, max: u64 },
+}
+
+/// Refuses a report over [`MAX_BUCKETS`] or [`MAX_CELLS`], before any of its work.
+pub fn check_size(model: &ReadModel, query: &ReportQuery) -> Result<(), ReportTooLarge> {
+    let buckets = bucket_spans(query.period, query.bucket).take(MAX_BUCKETS + 1).count();
+    if buckets > MAX_BUCKETS {
+        return Err(ReportTooLarge::Buckets { bucket: query.bucket, max: MAX_BUCKETS });
+    }
+    let units = units_in_scope(model, &query.scope, query.as_of.position(model)).len() as u64;
+    let cells = units * buckets as u64;
+    if cells > MAX_CELLS {
+        return Err(ReportTooLarge::Cells { units, buckets: buckets as u64, cells, max: MAX_CELLS });
+    }
+    Ok(())
+}
+
+/// Computes a report. Its cost grows with the units in scope times the buckets, and
+/// with the outings in scope, not with the length of the log; callers serving others
+/// check it first with [`check_size`].
 pub fn report(model: &ReadModel, query: &ReportQuery) -> Report {
     let position = query.as_of.position(model);
     let buckets = buckets(query.period, query.bucket);
@@ -173,23 +205,27 @@ fn units_in_scope<'a>(model: &'a ReadModel, scope: &'a Scope, position: Position
 
 /// The buckets of a period, each clipped to it, in order.
 pub fn buckets(period: Period, bucket: Bucket) -> Vec<(Date, Date)> {
-    let mut out = Vec::new();
-    let mut first = period.first;
-    while first <= period.last {
+    let out: Vec<_> = bucket_spans(period, bucket).collect();
+    debug_assert!(bucket != Bucket::Week || out.iter().skip(1).all(|(f, _)| f.weekday() == Weekday::Monday));
+    out
+}
+
+/// [`buckets`], one at a time (so that a count can stop early).
+fn bucket_spans(period: Period, bucket: Bucket) -> impl Iterator<Item = (Date, Date)> {
+    let mut next = Some(period.first);
+    std::iter::from_fn(move || {
+        let first = next.filter(|first| *first <= period.last)?;
         let end = match bucket {
             Bucket::Period => period.last,
-            Bucket::Week => first + Duration::days(6 - first.weekday().number_days_from_monday() as i64),
+            Bucket::Week => first
+                .checked_add(Duration::days(6 - first.weekday().number_days_from_monday() as i64))
+                .unwrap_or(Date::MAX),
             Bucket::Month => Date::from_calendar_date(first.year(), first.month(), first.month().length(first.year()))
                 .expect("last day of a month"),
             Bucket::HalfYear => HalfYear::containing(first).period().last,
         };
         let last = end.min(period.last);
-        out.push((first, last));
-        match last.next_day() {
-            Some(next) => first = next,
-            None => break,
-        }
-    }
-    debug_assert!(bucket != Bucket::Week || out.iter().skip(1).all(|(f, _)| f.weekday() == Weekday::Monday));
-    out
+        next = last.next_day();
+        Some((first, last))
+    })
 }

@@ -8,7 +8,7 @@ use taizhang_read::eligibility::{eligibility, Candidate};
 use taizhang_read::ledger::{member_ledger, unit_ledger, PageRequest};
 use taizhang_read::model::Change;
 use taizhang_read::policy::{Policy, PolicySet};
-use taizhang_read::report::{report, Bucket, GroupBy, ReportQuery, Scope};
+use taizhang_read::report::{check_size, report, Bucket, GroupBy, ReportQuery, ReportTooLarge, Scope, MAX_BUCKETS};
 use taizhang_read::AsOf;
 use taizhang_store::EventStore;
 use time::macros::date;
@@ -151,6 +151,44 @@ async fn reports_group_by_region_and_week_with_participation() {
 }
 
 /// `n` members of `unit`, joined on `joined`.
+/// A report's size is checked before any of its work: its buckets, then its units ×
+/// buckets, whatever its grouping (a total over all units counts every unit's members
+/// in every bucket).
+#[tokio::test]
+async fn reports_over_the_size_limits_are_refused_before_they_run() {
+    let w = World::new().await;
+    let mut units = Vec::new();
+    for i in 0..1_001 {
+        units.push(w.unit(&format!("单位{i}"), "医院", "茅箭区").await);
+    }
+    let model = w.model().await;
+    let query = |first: Date, last: Date, bucket, group_by| ReportQuery {
+        period: Period::new(first, last).unwrap(),
+        scope: Scope::All,
+        group_by,
+        bucket,
+        as_of: AsOf::now(),
+    };
+    // 1,000 weeks from a Monday: 1,001 units × 1,000 buckets is over 1,000,000 cells.
+    let monday = date!(2000 - 01 - 03);
+    let thousand_weeks =
+        query(monday, monday + time::Duration::weeks(1_000) - time::Duration::days(1), Bucket::Week, GroupBy::Total);
+    assert_eq!(
+        check_size(&model, &thousand_weeks),
+        Err(ReportTooLarge::Cells { units: 1_001, buckets: 1_000, cells: 1_001_000, max: 1_000_000 })
+    );
+    // One unit over the same weeks is fine; a day more is a bucket too many.
+    let one = ReportQuery { scope: Scope::Unit(units[0]), ..thousand_weeks.clone() };
+    assert_eq!(check_size(&model, &one), Ok(()));
+    assert_eq!(report(&model, &one).rows.len(), 1_000);
+    let longer = query(monday, monday + time::Duration::weeks(1_000), Bucket::Week, GroupBy::Unit);
+    assert_eq!(check_size(&model, &longer), Err(ReportTooLarge::Buckets { bucket: Bucket::Week, max: MAX_BUCKETS }));
+    // The whole calendar as one bucket, or by half-years over five centuries.
+    assert_eq!(check_size(&model, &query(Date::MIN, Date::MAX, Bucket::Period, GroupBy::Unit)), Ok(()));
+    let centuries = query(date!(1600 - 01 - 01), date!(2099 - 12 - 31), Bucket::HalfYear, GroupBy::Region);
+    assert!(matches!(check_size(&model, &centuries), Err(ReportTooLarge::Cells { buckets: 1_000, .. })));
+}
+
 async fn members(w: &World, unit: UnitId, n: usize, joined: Date) -> Vec<MemberId> {
     let mut out = Vec::new();
     for _ in 0..n {

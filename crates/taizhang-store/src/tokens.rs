@@ -159,7 +159,9 @@ impl TokenStore {
         Ok(Self { backend })
     }
 
-    async fn get(&self, id: Uuid) -> Result<Option<TokenRecord>, TokenError> {
+    /// The record of token `id`, as it stands now (a caller that authenticated earlier
+    /// checks again with it that the token is still active).
+    pub async fn record(&self, id: Uuid) -> Result<Option<TokenRecord>, TokenError> {
         let decode = |b: &[u8]| serde_json::from_slice(b).map_err(|e| TokenError::Damaged(id, e.to_string()));
         match &self.backend {
             Backend::Sled { store, tree, cache } => {
@@ -264,7 +266,7 @@ impl TokenStore {
     /// Revokes a token; from the next request on it is refused. Revoking twice keeps
     /// the first moment.
     pub async fn revoke(&self, id: Uuid, now: OffsetDateTime) -> Result<TokenRecord, TokenError> {
-        let mut record = self.get(id).await?.ok_or(TokenError::NotFound(id))?;
+        let mut record = self.record(id).await?.ok_or(TokenError::NotFound(id))?;
         if record.revoked_at.is_none() {
             record.revoked_at = Some(now);
             self.put(&record).await?;
@@ -280,7 +282,7 @@ impl TokenStore {
         now: OffsetDateTime,
     ) -> Result<Result<TokenRecord, Rejection>, TokenError> {
         let Some((id, secret)) = parse(bearer) else { return Ok(Err(Rejection::Malformed)) };
-        let Some(record) = self.get(id).await? else { return Ok(Err(Rejection::Unknown)) };
+        let Some(record) = self.record(id).await? else { return Ok(Err(Rejection::Unknown)) };
         if !bool::from(hash_of(&secret).as_bytes().ct_eq(record.hash.as_bytes())) {
             return Ok(Err(Rejection::Unknown));
         }
