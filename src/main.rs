@@ -204,13 +204,14 @@ fn parse_lifetime(text: &str) -> Result<time::Duration, String> {
     let bad = || format!("{text:?} is not a lifetime such as 90d, 12h, 30m or 45s");
     let (number, unit) = text.split_at(text.find(|c: char| !c.is_ascii_digit()).ok_or_else(bad)?);
     let n: i64 = number.parse().map_err(|_| bad())?;
-    let lifetime = match unit {
-        "d" => time::Duration::days(n),
-        "h" => time::Duration::hours(n),
-        "m" => time::Duration::minutes(n),
-        "s" => time::Duration::seconds(n),
+    let seconds_each = match unit {
+        "d" => 86_400,
+        "h" => 3_600,
+        "m" => 60,
+        "s" => 1,
         _ => return Err(bad()),
     };
+    let lifetime = n.checked_mul(seconds_each).map(time::Duration::seconds).ok_or_else(bad)?;
     if lifetime.is_zero() {
         return Err(format!("{text:?}: a token must live longer than that"));
     }
@@ -296,12 +297,7 @@ async fn token(store: Arc<AnyStore>, action: &TokenAction) -> Result<()> {
     let now = time::OffsetDateTime::now_utc();
     match action {
         TokenAction::Create { role, units, expires, name } => {
-            let new = NewToken {
-                name: name.clone(),
-                role: *role,
-                units: units.clone(),
-                expires_at: expires.map(|d| now + d),
-            };
+            let new = NewToken { name: name.clone(), role: *role, units: units.clone(), lifetime: *expires };
             let issued = tokens.create(store.as_ref(), new, now).await?;
             println!("{}", issued.secret.expose());
             eprintln!(
@@ -453,7 +449,7 @@ async fn admin_check(state: &ApiState, demo: bool) -> Result<Option<Secret>> {
         return Ok(None);
     }
     if demo {
-        let new = NewToken { name: "demo".into(), role: Role::Admin, units: vec![], expires_at: None };
+        let new = NewToken { name: "demo".into(), role: Role::Admin, units: vec![], lifetime: None };
         return Ok(Some(state.tokens.create(state.store().as_ref(), new, now).await?.secret));
     }
     tracing::warn!(

@@ -217,6 +217,16 @@ async fn errors_carry_a_code_the_field_and_the_limit() {
     let events = server.ok("{ events(after: \"18446744073709551615\") { edges { cursor } } }", json!({})).await;
     assert_eq!(events["events"]["edges"], json!([]));
 
+    // VALIDATION of a token's lifetime, at most ten years (a huge one was a panic).
+    let tokens = server.ok("{ tokens { id } }", json!({})).await;
+    let create = "mutation($d: Int) { createToken(input: { role: VIEWER, expiresInDays: $d }) { secret } }";
+    for days in [0, 3_651, 3_000_000] {
+        let e = server.error(create, json!({ "d": days })).await;
+        assert_eq!(e["extensions"]["code"], "VALIDATION", "{days} days: {e}");
+    }
+    assert_eq!(server.ok("{ tokens { id } }", json!({})).await, tokens, "refused tokens are not stored");
+    assert!(server.ok(create, json!({ "d": 3_650 })).await["createToken"]["secret"].is_string());
+
     // BAD_REQUEST: not GraphQL.
     let e = server.error("{ units { ", json!({})).await;
     assert_eq!(e["extensions"]["code"], "BAD_REQUEST");

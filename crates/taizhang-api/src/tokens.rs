@@ -65,7 +65,7 @@ pub struct CreateTokenInput {
     /// For clerks: the units they may write for (at least one).
     #[graphql(default)]
     pub units: Vec<ID>,
-    /// Days until it expires; never when absent.
+    /// Days until it expires (at most 3,650); never when absent.
     pub expires_in_days: Option<u32>,
 }
 
@@ -116,7 +116,7 @@ impl TokenMutations {
             name: input.name,
             role: Role::from(input.role),
             units,
-            expires_at: input.expires_in_days.map(|d| now + time::Duration::days(d.into())),
+            lifetime: input.expires_in_days.map(|d| time::Duration::days(d.into())),
         };
         let issued = state.tokens.create(state.store().as_ref(), new, now).await.map_err(token_error)?;
         tracing::info!(token = %issued.record.id, role = %issued.record.role, "token created");

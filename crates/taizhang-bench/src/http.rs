@@ -54,7 +54,7 @@ pub async fn http(dir: &Path, events: usize) -> Result<()> {
     tokio::spawn(projector.clone().run());
     let pairs = unit_members(&projector);
     let state = Arc::new(ApiState::new(ledger, projector, PolicySet::built_in())?);
-    let new = NewToken { name: "bench".into(), role: Role::Admin, units: vec![], expires_at: None };
+    let new = NewToken { name: "bench".into(), role: Role::Admin, units: vec![], lifetime: None };
     let token = state.tokens.create(store.as_ref(), new, time::OffsetDateTime::now_utc()).await?.secret;
     let limits = Limits::default();
     let schema = taizhang_api::schema(state.clone(), &limits);

@@ -89,8 +89,12 @@ pub struct NewToken {
     pub name: String,
     pub role: Role,
     pub units: Vec<UnitId>,
-    pub expires_at: Option<OffsetDateTime>,
+    /// How long it may be used; for ever when absent.
+    pub lifetime: Option<time::Duration>,
 }
+
+/// The longest lifetime a token may be given: ten years.
+pub const MAX_LIFETIME: time::Duration = time::Duration::days(3_650);
 
 #[derive(Debug, thiserror::Error)]
 pub enum TokenError {
@@ -214,7 +218,8 @@ impl TokenStore {
     }
 
     /// Creates a token after checking the request: a role an API caller can hold, units
-    /// exactly for clerks and each one registered in `log`, an expiry in the future.
+    /// exactly for clerks and each one registered in `log`, a lifetime above zero and
+    /// at most [`MAX_LIFETIME`].
     pub async fn create(
         &self,
         log: &impl EventStore,
@@ -240,9 +245,16 @@ impl TokenStore {
                 return invalid(format!("unit {unit} does not exist"));
             }
         }
-        if new.expires_at.is_some_and(|at| at <= now) {
-            return invalid("the expiry must be in the future".into());
-        }
+        let expires_at = match new.lifetime {
+            None => None,
+            Some(lifetime) if lifetime <= time::Duration::ZERO => {
+                return invalid("the lifetime must be longer than zero".into());
+            }
+            Some(lifetime) if lifetime > MAX_LIFETIME => {
+                return invalid(format!("a token lives at most {} days", MAX_LIFETIME.whole_days()));
+            }
+            Some(lifetime) => Some(now + lifetime),
+        };
         let mut units = new.units;
         units.sort();
         units.dedup();
@@ -254,7 +266,7 @@ impl TokenStore {
             role: new.role,
             units,
             created_at: now,
-            expires_at: new.expires_at,
+            expires_at,
             revoked_at: None,
             hash: hash_of(&secret),
         };

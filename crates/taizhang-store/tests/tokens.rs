@@ -10,7 +10,7 @@ use taizhang_store::{AnyStore, EventStore, SledStore};
 use time::{Duration, OffsetDateTime};
 
 fn new(role: Role, units: Vec<UnitId>) -> NewToken {
-    NewToken { name: "测试".into(), role, units, expires_at: None }
+    NewToken { name: "测试".into(), role, units, lifetime: None }
 }
 
 async fn tokens_work_until_revoked_or_expired(store: AnyStore) {
@@ -22,7 +22,7 @@ async fn tokens_work_until_revoked_or_expired(store: AnyStore) {
 
     let admin = tokens.create(&store, new(Role::Admin, vec![]), now).await.unwrap();
     let clerk = tokens
-        .create(&store, NewToken { expires_at: Some(now + Duration::days(90)), ..new(Role::Clerk, vec![unit]) }, now)
+        .create(&store, NewToken { lifetime: Some(Duration::days(90)), ..new(Role::Clerk, vec![unit]) }, now)
         .await
         .unwrap();
     assert!(tokens.has_admin(now).await.unwrap());
@@ -58,7 +58,9 @@ async fn tokens_work_until_revoked_or_expired(store: AnyStore) {
         new(Role::Reviewer, vec![unit]),
         new(Role::Operator, vec![]),
         NewToken { name: "名".repeat(101), ..new(Role::Viewer, vec![]) },
-        NewToken { expires_at: Some(now - Duration::seconds(1)), ..new(Role::Viewer, vec![]) },
+        NewToken { lifetime: Some(Duration::seconds(-1)), ..new(Role::Viewer, vec![]) },
+        NewToken { lifetime: Some(Duration::ZERO), ..new(Role::Viewer, vec![]) },
+        NewToken { lifetime: Some(Duration::days(3_651)), ..new(Role::Viewer, vec![]) },
     ];
     for request in refused {
         let shown = format!("{request:?}");
