@@ -102,14 +102,15 @@ pub fn records(
 }
 
 /// Writes `header` and `rows` as CSV (UTF-8, with a BOM so that spreadsheets on Chinese
-/// Windows read it as UTF-8).
+/// Windows read it as UTF-8), every cell a spreadsheet would run as a formula
+/// neutralised.
 pub fn write_csv<S: AsRef<str>>(out: impl Write, header: &[S], rows: &[Vec<String>]) -> Result<(), ExportError> {
     let mut out = out;
     out.write_all(b"\xEF\xBB\xBF")?;
     let mut writer = csv::Writer::from_writer(out);
     writer.write_record(header.iter().map(AsRef::as_ref))?;
     for row in rows {
-        writer.write_record(row)?;
+        writer.write_record(row.iter().map(|cell| crate::neutralise(cell).into_owned()))?;
     }
     writer.flush()?;
     Ok(())

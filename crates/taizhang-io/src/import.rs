@@ -277,7 +277,13 @@ pub fn read(kind: Kind, bytes: &[u8], encoding: Encoding) -> Import {
             import.problems.push(problem(line, 0, None, message));
             continue;
         }
-        let values = columns.iter().map(|&c| if c == 0 { String::new() } else { record[c - 1].trim().to_owned() });
+        let values = columns.iter().map(|&c| {
+            if c == 0 {
+                String::new()
+            } else {
+                crate::unneutralise(record[c - 1].trim()).to_owned()
+            }
+        });
         rows.push((line, values.collect()));
     }
     import.columns = columns;

@@ -10,7 +10,30 @@
 pub mod export;
 pub mod import;
 
+use std::borrow::Cow;
 use std::fmt;
+
+/// What a spreadsheet reads as the start of a formula in a CSV cell.
+const FORMULA_STARTS: [char; 6] = ['=', '+', '-', '@', '\t', '\r'];
+
+/// A CSV cell a spreadsheet would run as a formula (a name such as `=HYPERLINK(…)`
+/// typed by a clerk, opened by a reviewer), written with a leading apostrophe, which
+/// spreadsheets take as "text" and do not show. Numbers (`-1.5`) are left as they are.
+fn neutralise(cell: &str) -> Cow<'_, str> {
+    if cell.starts_with(FORMULA_STARTS) && cell.parse::<f64>().is_err() {
+        Cow::Owned(format!("'{cell}"))
+    } else {
+        Cow::Borrowed(cell)
+    }
+}
+
+/// The cell [`neutralise`] was given, so that an export imports again unchanged.
+fn unneutralise(cell: &str) -> &str {
+    match cell.strip_prefix('\'') {
+        Some(rest) if rest.starts_with(FORMULA_STARTS) => rest,
+        _ => cell,
+    }
+}
 
 /// What a CSV file holds.
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
@@ -158,4 +181,22 @@ pub fn layouts_markdown() -> String {
         out.push_str(&format!("| {} | {} |\n", kind.name(), columns.join(", ")));
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn formula_cells_are_neutralised_and_restored() {
+        for formula in ["=HYPERLINK(\"http://x\")", "+1+1", "-2+3+cmd|' /C calc'!A0", "@SUM(A1)", "\tx", "\rx"] {
+            let written = neutralise(formula);
+            assert!(written.starts_with('\''), "{formula:?}");
+            assert_eq!(unneutralise(&written), formula);
+        }
+        for plain in ["十堰市人民医院", "-1.5", "2011-06-01", "'quoted", "a=b"] {
+            assert_eq!(neutralise(plain), plain);
+            assert_eq!(unneutralise(plain), plain);
+        }
+    }
 }

@@ -235,3 +235,26 @@ async fn the_report_workbook_opens_with_its_sheets_headers_and_totals() {
     let by_region = workbook.worksheet_range("按区域 by region").unwrap();
     assert_eq!(by_region.rows().count(), 4, "two regions, header and totals");
 }
+
+/// A name a spreadsheet would run as a formula is exported with a leading apostrophe
+/// (shown as text, not run), and the export imports again as the same values.
+#[tokio::test]
+async fn formula_cells_are_exported_as_text_and_import_again() {
+    let w = World::new().await;
+    let units = "id,name,industry,region,parent\nSY-0009,\"=HYPERLINK(\"\"http://x\"\",\"\"点击\"\")\",@医疗,-区,\n";
+    assert_eq!(w.import(Kind::Units, units).await, 1);
+    let projector = w.model().await;
+    let (header, rows) = projector.read(|m| export::records(Kind::Units, m, &BTreeMap::new()));
+    let mut bytes = Vec::new();
+    export::write_csv(&mut bytes, &header, &rows).unwrap();
+    let exported = String::from_utf8(bytes).unwrap();
+    let row = exported.lines().nth(1).unwrap();
+    assert!(row.contains(r#","'=HYPERLINK(""http://x"",""点击"")",'@医疗,'-区,"#), "{row}");
+
+    // Imported elsewhere, the export gives the same unit, names as typed.
+    let elsewhere = World::new().await;
+    assert_eq!(elsewhere.import(Kind::Units, &exported).await, 1);
+    let (_, copied) = elsewhere.model().await.read(|m| export::records(Kind::Units, m, &BTreeMap::new()));
+    assert_eq!(copied, rows);
+    assert_eq!(rows[0][1..4], [r#"=HYPERLINK("http://x","点击")"#, "@医疗", "-区"]);
+}
