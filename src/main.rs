@@ -27,7 +27,7 @@ use taizhang_read::report::Scope;
 use taizhang_read::{AsOf, Projector};
 use taizhang_store::keys::{KeyStore, MasterKey};
 use taizhang_store::tokens::{NewToken, Secret, TokenStatus, TokenStore};
-use taizhang_store::{backup, chain, AnyStore, EventStore};
+use taizhang_store::{backup, chain, private, AnyStore, EventStore};
 
 use crate::progress::Progress;
 
@@ -510,9 +510,9 @@ fn policies(cli: &Cli) -> Result<()> {
 async fn export<S: EventStore>(store: &S, output: Option<&Path>) -> Result<()> {
     let progress = Progress::new("exporting", store.head());
     let mut out: Box<dyn Write> = match output {
-        Some(path) => {
-            Box::new(BufWriter::new(File::create(path).with_context(|| format!("creating {}", path.display()))?))
-        }
+        Some(path) => Box::new(BufWriter::new(
+            private::create_file(path).with_context(|| format!("creating {}", path.display()))?,
+        )),
         None => Box::new(BufWriter::new(std::io::stdout().lock())),
     };
     let n = backup::export(store, &mut out, |p| progress.set(p)).await?;
@@ -630,7 +630,9 @@ async fn export_sheet(cli: &Cli, store: Arc<AnyStore>, sheet: Sheet<'_>, output:
         }
     }
     match output {
-        Some(path) => std::fs::write(path, &bytes).with_context(|| format!("writing {}", path.display()))?,
+        Some(path) => private::create_file(path)
+            .and_then(|mut file| file.write_all(&bytes))
+            .with_context(|| format!("writing {}", path.display()))?,
         None => std::io::stdout().lock().write_all(&bytes)?,
     }
     Ok(())
@@ -638,7 +640,7 @@ async fn export_sheet(cli: &Cli, store: Arc<AnyStore>, sheet: Sheet<'_>, output:
 
 async fn export_keys(store: &AnyStore, path: &Path) -> Result<()> {
     let entries = KeyStore::of(store)?.export().await?;
-    let mut file = BufWriter::new(File::create(path).with_context(|| format!("creating {}", path.display()))?);
+    let mut file = BufWriter::new(private::create_file(path).with_context(|| format!("creating {}", path.display()))?);
     for (member, wrapped) in &entries {
         serde_json::to_writer(
             &mut file,

@@ -257,4 +257,26 @@ fn import_names_each_problem_then_writes_once_and_exports() {
     let output = taizhang(&data, &[&args[..], &[xlsx.to_str().unwrap()]].concat());
     assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
     assert!(std::fs::read(&xlsx).unwrap().starts_with(b"PK"), "an XLSX file is a zip archive");
+
+    // What may hold personal data is its owner's only, whatever the umask.
+    use std::os::unix::fs::PermissionsExt;
+    let mode = |path: &Path| std::fs::metadata(path).unwrap().permissions().mode() & 0o777;
+    let members = dir.path().join("members.csv");
+    std::fs::write(&members, "").unwrap();
+    std::fs::set_permissions(&members, std::fs::Permissions::from_mode(0o644)).unwrap();
+    assert!(taizhang(&data, &["export", "members", "-o", members.to_str().unwrap()]).status.success());
+    let backup = dir.path().join("backup.log");
+    assert!(taizhang(&data, &["export", "-o", backup.to_str().unwrap()]).status.success());
+    assert!(taizhang(&data, &["rebuild"]).status.success());
+    for (path, expected) in [
+        (data.clone(), 0o700),
+        (data.join("log"), 0o700),
+        (members, 0o600),
+        (xlsx, 0o600),
+        (backup, 0o600),
+        (data.join("master.key"), 0o600),
+        (data.join("read-model.ckpt"), 0o600),
+    ] {
+        assert_eq!(mode(&path), expected, "{}", path.display());
+    }
 }

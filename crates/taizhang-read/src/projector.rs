@@ -254,7 +254,7 @@ async fn load_checkpoint<S: EventStore>(store: &S, path: &Path) -> Result<Option
 fn write_checkpoint(path: &Path, model_bytes: &[u8]) -> Result<(), ReadError> {
     let fail = |e: std::io::Error| ReadError::Checkpoint { path: path.display().to_string(), reason: e.to_string() };
     let tmp = path.with_extension("tmp");
-    let mut file = std::fs::File::create(&tmp).map_err(fail)?;
+    let mut file = taizhang_store::private::create_file(&tmp).map_err(fail)?;
     file.write_all(CHECKPOINT_MAGIC).map_err(fail)?;
     file.write_all(model_bytes).map_err(fail)?;
     file.sync_all().map_err(fail)?;

@@ -11,9 +11,7 @@
 //! replaces the wrapped key with a tombstone: the ciphertext in the log stays, chained
 //! and verifiable, and unreadable.
 
-use std::fs::OpenOptions;
 use std::io::Write;
-use std::os::unix::fs::OpenOptionsExt;
 use std::path::Path;
 
 use chacha20poly1305::aead::{Aead, AeadCore, KeyInit, OsRng, Payload};
@@ -75,12 +73,7 @@ impl MasterKey {
             }
             Err(e) if e.kind() == std::io::ErrorKind::NotFound && may_create => {
                 let key = XChaCha20Poly1305::generate_key(&mut OsRng);
-                let mut file = OpenOptions::new()
-                    .write(true)
-                    .create_new(true)
-                    .mode(0o600)
-                    .open(path)
-                    .map_err(|e| err(e.to_string()))?;
+                let mut file = crate::private::create_new_file(path).map_err(|e| err(e.to_string()))?;
                 file.write_all(&key).and_then(|_| file.sync_all()).map_err(|e| err(e.to_string()))?;
                 if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
                     std::fs::File::open(dir).and_then(|d| d.sync_all()).map_err(|e| err(e.to_string()))?;

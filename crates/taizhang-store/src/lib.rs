@@ -29,6 +29,7 @@ pub mod codec;
 pub mod conformance;
 pub mod keys;
 mod postgres_store;
+pub mod private;
 mod sled_store;
 mod staging;
 mod subscription;

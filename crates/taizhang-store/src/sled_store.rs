@@ -288,7 +288,7 @@ impl SledStore {
     /// Opens (or creates) the store in `dir`, rebuilding the stream index from the log.
     pub fn open(dir: &Path) -> Result<Self, StoreError> {
         let path = dir.join("log");
-        std::fs::create_dir_all(&path).map_err(backend)?;
+        crate::private::create_dir(&path).map_err(backend)?;
         // Our writer flushes and fsyncs at every group commit; sled's own 500 ms
         // flusher would only add writes.
         // sled caches decoded tree nodes up to 1 GiB by default. Reads here are mostly
