@@ -299,7 +299,8 @@ async fn each_limit_is_refused_by_name() {
     assert_eq!(body["errors"][0]["extensions"]["max"], 1000);
     let far = r#"{ report(period: { first: "0165-09-06", last: "2000-01-01" }, groupBy: UNIT, bucket: HALF_YEAR) { asOfPosition } }"#;
     let (_, body) = server.post(far, json!({})).await;
-    assert_eq!(body["errors"][0]["extensions"]["limit"], "report buckets", "{body}");
+    assert_eq!(body["errors"][0]["extensions"]["code"], "VALIDATION", "a year mistyped: {body}");
+    assert_eq!(body["errors"][0]["extensions"]["field"], "period.first", "{body}");
     let century =
         r#"{ report(period: { first: "1900-01-01", last: "2099-12-31" }, groupBy: TOTAL) { rows { outings } } }"#;
     assert!(server.ok(century, json!({})).await["report"]["rows"].is_array(), "one bucket over any span is fine");

@@ -374,7 +374,8 @@ impl<S: EventStore> Ledger<S> {
             Command::RegisterMember(c) => Some((c.member, ctx.new_member_key(c.member))),
             _ => None,
         };
-        let events = decide(cmd, state, &mut |member: MemberId, personal: &PersonalData| {
+        let today = ctx.recorded_at.unwrap_or_else(Timestamp::now).service_date();
+        let events = decide(cmd, state, today, &mut |member: MemberId, personal: &PersonalData| {
             let (_, key) = new_member_key.as_ref().expect("only RegisterMember seals personal data");
             key.seal(member, personal)
         })?;
@@ -408,9 +409,10 @@ impl<S: EventStore> Ledger<S> {
     pub async fn rehearse(&self, commands: &[Command]) -> Result<Vec<Result<(), DomainError>>, AppError> {
         let mut state = Aggregates::default();
         let mut outcomes = Vec::with_capacity(commands.len());
+        let today = Timestamp::now().service_date();
         for cmd in commands {
             self.load_into(cmd, &mut state).await?;
-            let decided = decide(cmd, &state, &mut |_: MemberId, _: &PersonalData| SealedPersonal(Vec::new()));
+            let decided = decide(cmd, &state, today, &mut |_: MemberId, _: &PersonalData| SealedPersonal(Vec::new()));
             outcomes.push(decided.map(|events| apply_pending(&mut state, &events)));
         }
         Ok(outcomes)

@@ -86,7 +86,7 @@ impl World {
             joined_on: date!(2011 - 01 - 01),
             personal: PersonalData {
                 name: text("王俊"),
-                national_id: Some("11010519491231002X".into()),
+                national_id: Some("110105198005040028".into()),
                 phone: Some("0719-8888888".into()),
                 birth_date: Some(date!(1980 - 05 - 04)),
             },
@@ -182,7 +182,7 @@ async fn a_service_month_is_recorded_corrected_and_verified() {
     // Personal data is in the log only sealed: the name is nowhere in the raw bytes.
     let raw: Vec<u8> = w.log().await.into_iter().flat_map(|r| r.bytes).collect();
     assert!(!raw.windows("王俊".len()).any(|w| w == "王俊".as_bytes()));
-    assert!(!raw.windows(18).any(|w| w == b"11010519491231002X"));
+    assert!(!raw.windows(18).any(|w| w == b"110105198005040028"));
     assert!(matches!(w.ledger.personal(a).await.unwrap(), Personal::Known(p) if p.name.as_str() == "王俊"));
 }
 
@@ -286,6 +286,28 @@ async fn member_commands_refuse_their_invalid_forms() {
     })
     .await;
     w.refused(register(MemberId::new(), hospital, good_id, "call me"), |e| e.field() == Some("phone")).await;
+    // Dates that make no sense: a birth date after joining, a national id whose birth
+    // date is not the one given, a year mistyped.
+    let person = |born| PersonalData { name: text("李娜"), national_id: None, phone: None, birth_date: Some(born) };
+    let member_born = |born, joined_on| {
+        Command::RegisterMember(RegisterMember {
+            member: MemberId::new(),
+            unit: hospital,
+            joined_on,
+            personal: person(born),
+        })
+    };
+    w.refused(member_born(date!(2011 - 02 - 01), date!(2011 - 01 - 01)), |e| e.field() == Some("joinedOn")).await;
+    w.refused(member_born(date!(0011 - 02 - 01), date!(2011 - 01 - 01)), |e| e.field() == Some("birthDate")).await;
+    w.refused(member_born(date!(1980 - 02 - 01), date!(2911 - 01 - 01)), |e| e.field() == Some("joinedOn")).await;
+    let mismatched = PersonalData { national_id: Some(good_id.into()), ..person(date!(1980 - 05 - 04)) };
+    let register_mismatched = Command::RegisterMember(RegisterMember {
+        member: MemberId::new(),
+        unit: hospital,
+        joined_on: date!(2011 - 01 - 01),
+        personal: mismatched,
+    });
+    w.refused(register_mismatched, |e| e.field() == Some("nationalId") && e.to_string().contains("1949-12-31")).await;
 
     let transfer = |member, to, effective| Command::TransferMember(TransferMember { member, to, effective });
     w.refused(transfer(MemberId::new(), tax_hall, date!(2011 - 03 - 01)), |e| {
@@ -298,6 +320,7 @@ async fn member_commands_refuse_their_invalid_forms() {
         .await;
     w.refused(transfer(member, tax_hall, date!(2010 - 12 - 31)), |e| matches!(e, DomainError::InvalidTransfer { .. }))
         .await;
+    w.refused(transfer(member, tax_hall, date!(9999 - 12 - 31)), |e| e.field() == Some("effective")).await;
     w.refused(Command::EraseMember(EraseMember { member: MemberId::new() }), |e| {
         matches!(e, DomainError::MemberNotFound(_))
     })
@@ -349,6 +372,31 @@ async fn outing_commands_refuse_their_invalid_forms() {
         matches!(e, DomainError::NoParticipants)
     })
     .await;
+    // An outing after today has not happened: its hours must not count as recorded.
+    let dated = |day| {
+        Command::RegisterOuting(RegisterOuting {
+            outing: OutingId::new(),
+            unit: hospital,
+            details: details(day, "13:00", "14:00"),
+            participants: vec![joined(b)],
+        })
+    };
+    let today = Timestamp::now().service_date();
+    let in_a_week = today + time::Duration::days(7);
+    w.refused(dated(in_a_week), |e| e.field() == Some("date") && e.to_string().contains("after today")).await;
+    w.refused(dated(date!(2099 - 06 - 01)), |e| e.field() == Some("date")).await;
+    w.refused(dated(date!(1011 - 06 - 01)), |e| e.field() == Some("date")).await;
+    let amend_to = |day| {
+        Command::AmendOuting(AmendOuting {
+            outing: morning,
+            details: details(day, "08:00", "12:00"),
+            participants: vec![joined(a)],
+            reason: text("改期"),
+            expected_version: None,
+        })
+    };
+    w.refused(amend_to(in_a_week), |e| e.field() == Some("date")).await;
+    w.run(dated(today)).await.unwrap();
     w.refused(outing_command(OutingId::new(), hospital, &[b, b], "13:00", "14:00"), |e| {
         matches!(e, DomainError::DuplicateParticipant { .. })
     })

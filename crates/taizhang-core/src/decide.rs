@@ -8,6 +8,8 @@
 
 use std::collections::HashSet;
 
+use time::Date;
+
 use crate::*;
 
 /// Seals a new member's personal data under a key of its own. The application layer
@@ -118,8 +120,14 @@ pub fn units_written(cmd: &Command, loaded: &Aggregates) -> Vec<UnitId> {
 }
 
 /// Validates `cmd` against `loaded` and returns the events it causes, or the first rule
-/// it breaks. `loaded` must hold every stream [`dependencies`] names.
-pub fn decide(cmd: &Command, loaded: &Aggregates, sealer: &mut dyn Sealer) -> Result<Vec<PendingEvent>, DomainError> {
+/// it breaks. `loaded` must hold every stream [`dependencies`] names; `today` is the
+/// service date the command is recorded on (an outing is registered once it happened).
+pub fn decide(
+    cmd: &Command,
+    loaded: &Aggregates,
+    today: Date,
+    sealer: &mut dyn Sealer,
+) -> Result<Vec<PendingEvent>, DomainError> {
     match cmd {
         Command::RegisterUnit(c) => {
             absent(loaded, StreamId::unit(c.unit))?;
@@ -155,6 +163,13 @@ pub fn decide(cmd: &Command, loaded: &Aggregates, sealer: &mut dyn Sealer) -> Re
         }
         Command::RegisterMember(c) => {
             c.personal.validate()?;
+            check_date("joinedOn", c.joined_on)?;
+            if let Some(born) = c.personal.birth_date.filter(|born| *born > c.joined_on) {
+                return Err(DomainError::InvalidValue {
+                    field: "joinedOn".to_owned(),
+                    reason: format!("{} is before the member's birth date {born}", c.joined_on),
+                });
+            }
             absent(loaded, StreamId::member(c.member))?;
             unit(loaded, c.unit)?;
             let personal = sealer.seal(c.member, &c.personal);
@@ -166,6 +181,7 @@ pub fn decide(cmd: &Command, loaded: &Aggregates, sealer: &mut dyn Sealer) -> Re
             })])
         }
         Command::TransferMember(c) => {
+            check_date("effective", c.effective)?;
             let member = member(loaded, c.member)?;
             unit(loaded, c.to)?;
             let from = member.current_unit();
@@ -187,6 +203,7 @@ pub fn decide(cmd: &Command, loaded: &Aggregates, sealer: &mut dyn Sealer) -> Re
             Ok(vec![PendingEvent::now(MemberErased { member: c.member })])
         }
         Command::RegisterOuting(c) => {
+            happened(&c.details, today)?;
             absent(loaded, StreamId::outing(c.outing))?;
             unit(loaded, c.unit)?;
             let participants = participations(loaded, c.outing, c.unit, &c.details, &c.participants)?;
@@ -203,6 +220,7 @@ pub fn decide(cmd: &Command, loaded: &Aggregates, sealer: &mut dyn Sealer) -> Re
             Ok(events)
         }
         Command::AmendOuting(c) => {
+            happened(&c.details, today)?;
             let outing = open_outing(loaded, c.outing, c.expected_version)?;
             let participants = participations(loaded, c.outing, outing.unit, &c.details, &c.participants)?;
             let mut events = vec![PendingEvent::at(
@@ -241,6 +259,19 @@ pub fn decide(cmd: &Command, loaded: &Aggregates, sealer: &mut dyn Sealer) -> Re
             })])
         }
     }
+}
+
+/// An outing's date is a real one, and not after the day it is recorded (a day's grace
+/// for clocks): hours not yet served must not count as recorded.
+fn happened(details: &OutingDetails, today: Date) -> Result<(), DomainError> {
+    check_date("date", details.date)?;
+    if today.next_day().is_some_and(|tomorrow| details.date > tomorrow) {
+        return Err(DomainError::InvalidValue {
+            field: "date".to_owned(),
+            reason: format!("{} is after today ({today}); an outing is registered once it has happened", details.date),
+        });
+    }
+    Ok(())
 }
 
 fn absent(loaded: &Aggregates, stream: StreamId) -> Result<(), DomainError> {

@@ -21,7 +21,8 @@
 //!     parent: None,
 //! });
 //! let loaded = Aggregates::default();
-//! let events = decide(&cmd, &loaded, &mut |_: MemberId, _: &PersonalData| SealedPersonal(vec![])).unwrap();
+//! let today = time::macros::date!(2011 - 06 - 01);
+//! let events = decide(&cmd, &loaded, today, &mut |_: MemberId, _: &PersonalData| SealedPersonal(vec![])).unwrap();
 //! assert_eq!(events[0].event.stream(), StreamId::unit(unit));
 //! ```
 #![forbid(unsafe_code)]

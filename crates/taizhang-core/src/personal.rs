@@ -20,8 +20,17 @@ pub struct PersonalData {
 impl PersonalData {
     /// Checks the fields whose form the law or the phone network fixes.
     pub fn validate(&self) -> Result<(), DomainError> {
+        if let Some(born) = self.birth_date {
+            crate::check_date("birthDate", born)?;
+        }
         if let Some(id) = &self.national_id {
-            check_national_id(id)?;
+            let embedded = check_national_id(id)?;
+            if self.birth_date.is_some_and(|born| born != embedded) {
+                return Err(DomainError::InvalidValue {
+                    field: "nationalId".to_owned(),
+                    reason: format!("the number gives the birth date {embedded}, not the birth date given"),
+                });
+            }
         }
         if let Some(phone) = &self.phone {
             let digits = phone.chars().filter(char::is_ascii_digit).count();
@@ -38,8 +47,9 @@ impl PersonalData {
 }
 
 /// The GB 11643 check of an 18-character resident identity number: 17 digits and a
-/// check character (0–9 or X) computed by ISO 7064 MOD 11-2.
-fn check_national_id(id: &str) -> Result<(), DomainError> {
+/// check character (0–9 or X) computed by ISO 7064 MOD 11-2, the birth date in digits
+/// 7 to 14 a real date. Returns that birth date.
+fn check_national_id(id: &str) -> Result<Date, DomainError> {
     let bad = |reason: &str| DomainError::InvalidValue { field: "nationalId".to_owned(), reason: reason.to_owned() };
     let bytes = id.as_bytes();
     if bytes.len() != 18 || !bytes[..17].iter().all(u8::is_ascii_digit) {
@@ -51,7 +61,10 @@ fn check_national_id(id: &str) -> Result<(), DomainError> {
     if bytes[17].to_ascii_uppercase() != expected {
         return Err(bad("check character does not match"));
     }
-    Ok(())
+    let born = crate::parse_date("nationalId", &format!("{}-{}-{}", &id[6..10], &id[10..12], &id[12..14]))
+        .map_err(|_| bad("digits 7 to 14 are not a birth date (YYYYMMDD)"))?;
+    crate::check_date("nationalId", born)?;
+    Ok(born)
 }
 
 /// Personal data after sealing: opaque bytes whose key lives outside the log. When the
@@ -120,5 +133,22 @@ mod tests {
         assert!(person(Some("1101051949123100"), None).validate().is_err());
         assert!(person(None, Some("+86 719-8888888")).validate().is_ok());
         assert!(person(None, Some("call me")).validate().is_err());
+    }
+
+    #[test]
+    fn the_birth_date_in_a_national_id_exists_and_agrees_with_the_one_given() {
+        let born = |id: &str, birth: &str| PersonalData {
+            birth_date: Some(crate::parse_date("b", birth).unwrap()),
+            ..person(Some(id), None)
+        };
+        assert!(born("110105198005040028", "1980-05-04").validate().is_ok());
+        let disagrees = born("110105198005040028", "1980-05-05").validate().unwrap_err();
+        assert_eq!(disagrees.field(), Some("nationalId"));
+        assert!(disagrees.to_string().contains("1980-05-04"), "{disagrees}");
+        // Valid check characters around dates that do not exist or are out of range.
+        assert!(person(Some("110105194902300020"), None).validate().is_err(), "30 February");
+        assert!(person(Some("110105189912310023"), None).validate().is_err(), "1899");
+        let far = PersonalData { birth_date: Some(time::macros::date!(0011 - 05 - 04)), ..person(None, None) };
+        assert_eq!(far.validate().unwrap_err().field(), Some("birthDate"));
     }
 }

@@ -224,6 +224,7 @@ impl Text {
                 reason: "contains control characters".to_owned(),
             });
         }
+        check_visible(field, trimmed)?;
         Ok(Self(trimmed.to_owned()))
     }
 
@@ -270,6 +271,11 @@ impl Timestamp {
         Self::from_datetime(midnight).plus_minutes(at.minutes() as i64)
     }
 
+    /// The service date (China Standard Time) this moment falls on.
+    pub fn service_date(self) -> Date {
+        self.to_datetime().to_offset(time::macros::offset!(+8)).date()
+    }
+
     pub fn plus_minutes(self, minutes: i64) -> Self {
         Self(self.0 + minutes * 60_000_000)
     }
@@ -282,6 +288,38 @@ impl Timestamp {
 impl fmt::Debug for Timestamp {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(&self.to_rfc3339())
+    }
+}
+
+/// Refuses characters that are invisible or change the direction of what follows: a
+/// name with a right-to-left override reads one way on a screen, another in a report or
+/// a terminal, and one with a zero-width space looks like another name.
+pub fn check_visible(field: &str, text: &str) -> Result<(), DomainError> {
+    let hidden = |c: &char| matches!(c, '\u{200B}'..='\u{200F}' | '\u{202A}'..='\u{202E}' | '\u{2060}'..='\u{2064}' | '\u{2066}'..='\u{2069}' | '\u{061C}' | '\u{FEFF}');
+    match text.chars().find(hidden) {
+        Some(c) => Err(DomainError::InvalidValue {
+            field: field.to_owned(),
+            reason: format!("contains U+{:04X}, a character that is invisible or reorders the text", c as u32),
+        }),
+        None => Ok(()),
+    }
+}
+
+/// The first date taizhang accepts anywhere (a birth date, an outing, a report's period).
+pub const EARLIEST_DATE: Date = time::macros::date!(1900 - 01 - 01);
+/// The last date taizhang accepts anywhere.
+pub const LATEST_DATE: Date = time::macros::date!(2099 - 12 - 31);
+
+/// Refuses a date outside [`EARLIEST_DATE`]..=[`LATEST_DATE`] (a mistyped year: 0011,
+/// 2911).
+pub fn check_date(field: &str, date: Date) -> Result<(), DomainError> {
+    if (EARLIEST_DATE..=LATEST_DATE).contains(&date) {
+        Ok(())
+    } else {
+        Err(DomainError::InvalidValue {
+            field: field.to_owned(),
+            reason: format!("{date} is outside {EARLIEST_DATE} to {LATEST_DATE}"),
+        })
     }
 }
 
@@ -301,6 +339,8 @@ pub struct Period {
 
 impl Period {
     pub fn new(first: Date, last: Date) -> Result<Self, DomainError> {
+        check_date("period.first", first)?;
+        check_date("period.last", last)?;
         if last < first {
             return Err(DomainError::InvalidValue {
                 field: "period".to_owned(),
@@ -459,6 +499,10 @@ mod tests {
         assert!(Text::parse("name", &"汉".repeat(500)).is_ok());
         assert!(matches!(Text::parse("name", &"汉".repeat(501)), Err(DomainError::TooLong { .. })));
         assert!(Text::parse("name", "a\u{0}b").is_err());
+        for hidden in ["王\u{202E}俊", "王\u{200B}俊", "\u{2066}王俊", "王俊\u{FEFF}x"] {
+            assert_eq!(Text::parse("name", hidden).unwrap_err().field(), Some("name"), "{hidden:?}");
+        }
+        assert!(Text::parse("name", "王俊 (Wáng Jùn) ❤").is_ok());
     }
 
     #[test]
@@ -467,6 +511,11 @@ mod tests {
         let at = Timestamp::of_service(date, ClockTime::parse("t", "08:00").unwrap());
         assert_eq!(at.to_rfc3339(), "2011-06-15T00:00:00Z");
         assert!(parse_date("date", "2011-02-30").is_err());
+        assert!(check_date("date", parse_date("date", "1900-01-01").unwrap()).is_ok());
+        for far in ["0000-01-01", "1899-12-31", "2100-01-01", "9999-12-31"] {
+            assert!(check_date("date", parse_date("date", far).unwrap()).is_err(), "{far}");
+        }
+        assert!(Period::new(parse_date("d", "0165-09-06").unwrap(), parse_date("d", "2000-01-01").unwrap()).is_err());
         let june = Period::month(2011, time::Month::June).unwrap();
         assert!(june.contains(parse_date("d", "2011-06-30").unwrap()));
         assert!(!june.contains(parse_date("d", "2011-07-01").unwrap()));

@@ -231,6 +231,13 @@ impl TokenStore {
         if name.chars().count() > MAX_NAME_CHARS {
             return invalid(format!("the name is longer than {MAX_NAME_CHARS} characters"));
         }
+        // `token list` prints names to a terminal: no escape sequences, nothing hidden.
+        if name.chars().any(char::is_control) {
+            return invalid("the name contains control characters".into());
+        }
+        if let Err(e) = taizhang_core::check_visible("name", &name) {
+            return invalid(e.to_string());
+        }
         match (new.role, new.units.is_empty()) {
             (Role::Operator, _) => return invalid("operator is the command line's role; no token can hold it".into()),
             (Role::Clerk, true) => return invalid("a clerk token needs at least one unit (--unit)".into()),

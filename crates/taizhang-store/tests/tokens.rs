@@ -58,6 +58,8 @@ async fn tokens_work_until_revoked_or_expired(store: AnyStore) {
         new(Role::Reviewer, vec![unit]),
         new(Role::Operator, vec![]),
         NewToken { name: "名".repeat(101), ..new(Role::Viewer, vec![]) },
+        NewToken { name: "管理员\u{202E}nimda".into(), ..new(Role::Viewer, vec![]) },
+        NewToken { name: "ok\u{1b}[2J".into(), ..new(Role::Viewer, vec![]) },
         NewToken { lifetime: Some(Duration::seconds(-1)), ..new(Role::Viewer, vec![]) },
         NewToken { lifetime: Some(Duration::ZERO), ..new(Role::Viewer, vec![]) },
         NewToken { lifetime: Some(Duration::days(3_651)), ..new(Role::Viewer, vec![]) },
