@@ -417,6 +417,49 @@ async fn subscriptions_authenticate_in_their_init_message() {
     assert_eq!(tested, 2, "every subscription of the matrix is tried above");
 }
 
+/// A clerk's reach to personal data is decided on the member's unit at the position
+/// asked and now: an `asOf` before a transfer out of the clerk's unit opens nothing,
+/// nor does an age (from the sealed birth date) through an eligibility policy.
+#[tokio::test]
+async fn a_clerk_reads_no_personal_data_of_members_gone_to_other_units() {
+    let policies = concat!(env!("CARGO_MANIFEST_DIR"), "/crates/taizhang-read/tests/policies");
+    let server = Server::start_with(tempfile::tempdir().unwrap(), &["--policy-dir", policies]);
+    let unit = |name: &str| {
+        let register = r#"mutation($n: String!) { registerUnit(input: { name: $n, industry: "医疗卫生", region: "茅箭区" }) { unit { id } } }"#;
+        let server = &server;
+        let name = name.to_owned();
+        async move {
+            server.ok(register, json!({ "n": name })).await["registerUnit"]["unit"]["id"].as_str().unwrap().to_owned()
+        }
+    };
+    let (own, other) = (unit("十堰市人民医院").await, unit("十堰市税务局").await);
+    let register = r#"mutation($u: ID!) { registerMember(input: { unit: $u, joinedOn: "2011-01-01", personal: { name: "王俊", birthDate: "2004-05-04" } }) { member { id } receipt { position } } }"#;
+    let registered = server.ok(register, json!({ "u": own })).await;
+    let member = registered["registerMember"]["member"]["id"].as_str().unwrap().to_owned();
+    let before_transfer = registered["registerMember"]["receipt"]["position"].clone();
+    let clerk = client_with(&server.token("CLERK", &[&own], None).await);
+    let personal = r#"query($m: ID!, $p: Int) { member(id: $m, asOf: { position: $p }) { personal { name } } }"#;
+    let eligible = r#"query($m: ID!, $p: Int) { eligibility(policy: "pvsa", member: $m, period: { first: "2011-01-01", last: "2011-12-31" }, asOf: { position: $p }) { outcome } }"#;
+    for query in [personal, eligible] {
+        let (_, body) = server.post_with(&clerk, query, json!({ "m": member, "p": before_transfer })).await;
+        assert!(codes(&body).is_empty(), "the member of the clerk's unit: {body}");
+    }
+
+    let transfer = r#"mutation($m: ID!, $to: ID!) { transferMember(input: { member: $m, to: $to, effective: "2011-06-20" }) { receipt { position } } }"#;
+    server.ok(transfer, json!({ "m": member, "to": other })).await;
+    for query in [personal, eligible] {
+        for position in [before_transfer.clone(), Value::Null] {
+            let (_, body) = server.post_with(&clerk, query, json!({ "m": member, "p": position })).await;
+            assert_eq!(codes(&body), ["FORBIDDEN"], "as of {position}: {body}");
+            assert!(!body.to_string().contains("王俊"), "{body}");
+        }
+    }
+    // Policies without an age say nothing personal: the clerk may still ask those.
+    let star = r#"query($m: ID!) { eligibility(policy: "star-volunteer", member: $m, period: { first: "2011-01-01", last: "2011-12-31" }) { outcome } }"#;
+    let (_, body) = server.post_with(&clerk, star, json!({ "m": member })).await;
+    assert!(codes(&body).is_empty(), "{body}");
+}
+
 /// The error code of a socket's answer to an operation (an `error` or a `next` message).
 fn socket_code(answer: &Value) -> Value {
     let errors = if answer["payload"].is_array() { &answer["payload"] } else { &answer["payload"]["errors"] };

@@ -385,6 +385,20 @@ impl ReportQueries {
         };
         let period = period.parse()?;
         let as_of = crate::as_of(as_of);
+        // An age is derived from the sealed birth date: guarded like the birth date.
+        if let (Candidate::Member(m), true) = (candidate, policy.uses_personal_data()) {
+            let principal = crate::access::principal(ctx)?;
+            let (then, now) = state
+                .read(min_position, |model| {
+                    let unit_at = |position| Member::current_unit(model, m, position);
+                    (unit_at(as_of.position(model)), unit_at(model.position))
+                })
+                .await?;
+            // A member not registered then gets NOT_FOUND below, and no age.
+            if then.is_some() {
+                personal_reach(principal, then, now)?;
+            }
+        }
         // The birth date is sealed personal data; open it before taking the model lock.
         let birth_date = match candidate {
             Candidate::Member(m) => match state.ledger.personal(m).await {

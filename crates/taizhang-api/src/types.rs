@@ -300,6 +300,9 @@ pub struct Member {
     pub member_id: MemberId,
     #[graphql(skip)]
     pub unit_id: Option<UnitId>,
+    /// The member's unit at the head of the log, whatever `asOfPosition` asks.
+    #[graphql(skip)]
+    pub unit_now: Option<UnitId>,
 }
 
 impl Member {
@@ -332,8 +335,26 @@ impl Member {
             as_of_position: position,
             member_id: member,
             unit_id: Self::current_unit(model, member, position),
+            unit_now: Self::current_unit(model, member, model.position),
         })
     }
+}
+
+/// Refuses `FORBIDDEN` unless the caller may read the personal data (or data derived
+/// from it, such as an age) of a member who belonged to `unit_then` at the position
+/// asked and belongs to `unit_now` today: a clerk, only when both are their units, so
+/// that neither an `asOf` before a transfer nor one after it opens another unit's member.
+pub fn personal_reach(
+    principal: &access::Principal,
+    unit_then: Option<UnitId>,
+    unit_now: Option<UnitId>,
+) -> async_graphql::Result<()> {
+    let reaches = |unit: Option<UnitId>| unit.is_some_and(|u| principal.reaches(Permission::ReadPersonal, u));
+    if reaches(unit_then) && reaches(unit_now) {
+        return Ok(());
+    }
+    let refused = access::forbidden(principal.role, Permission::ReadPersonal);
+    Err(error::with(refused, "reason", "the member belongs to a unit outside this token's scope"))
 }
 
 #[ComplexObject]
@@ -350,14 +371,10 @@ impl Member {
     }
 
     /// Name and contact details, opened with the member's key; null once erased. A
-    /// clerk sees those of their own units' members only.
+    /// clerk sees those of their own units' members only (at the position asked and now).
     #[graphql(guard = "Need(Permission::ReadPersonal)")]
     async fn personal(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<PersonalInfo>> {
-        let principal = access::principal(ctx)?;
-        if !self.unit_id.is_some_and(|unit| principal.reaches(Permission::ReadPersonal, unit)) {
-            let refused = access::forbidden(principal.role, Permission::ReadPersonal);
-            return Err(error::with(refused, "reason", "the member belongs to a unit outside this token's scope"));
-        }
+        personal_reach(access::principal(ctx)?, self.unit_id, self.unit_now)?;
         let loader = ctx.data_unchecked::<DataLoader<PersonalLoader>>();
         Ok(loader.load_one(self.member_id).await?.flatten())
     }

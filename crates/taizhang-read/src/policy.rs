@@ -84,6 +84,14 @@ pub struct Criterion {
     pub below: Option<i64>,
 }
 
+impl Policy {
+    /// True when some criterion reads a member's age, which derives from their sealed
+    /// birth date: such an answer is personal data.
+    pub fn uses_personal_data(&self) -> bool {
+        self.levels.iter().flat_map(|l| &l.criteria).any(|c| c.metric == Metric::Age)
+    }
+}
+
 #[derive(Clone, Copy, PartialEq, Eq, Debug, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Metric {
