@@ -426,6 +426,7 @@ async fn serve(cli: &Cli, store: Arc<AnyStore>, listen: &str, demo: bool) -> Res
         println!("GraphiQL with it: http://{address}/graphql#token={}", token.expose());
     }
     std::io::stdout().flush()?;
+    let watchdog = tokio::spawn(watch_store(store.clone()));
     poem::Server::new_with_acceptor(acceptor)
         .run_with_graceful_shutdown(
             taizhang_api::http::routes(schema, state, limits),
@@ -435,10 +436,48 @@ async fn serve(cli: &Cli, store: Arc<AnyStore>, listen: &str, demo: bool) -> Res
         .await?;
     tracing::info!("stopping: making the store durable");
     follower.abort();
-    store.sync().await?;
+    watchdog.abort();
+    // Acknowledged appends are durable already; this flushes the key store beside
+    // them. A writer stuck in the disk must not keep the process from ending.
+    match tokio::time::timeout(STORE_STOP_WAIT, store.sync()).await {
+        Ok(synced) => synced?,
+        Err(_) => exit_for_restart("the store did not finish its last write"),
+    }
     projector.save_checkpoint()?;
     tracing::info!(position = projector.position(), "stopped");
     Ok(())
+}
+
+/// How long stopping waits for the store's last flush.
+const STORE_STOP_WAIT: std::time::Duration = std::time::Duration::from_secs(10);
+/// How long a server whose store can no longer take writes keeps answering (reads, and
+/// `/healthz` with 503, so that a load balancer turns away) before it exits.
+const UNHEALTHY_GRACE: std::time::Duration = std::time::Duration::from_secs(5);
+/// The exit code of a server that stopped so that its supervisor starts it again
+/// (EX_TEMPFAIL: a restart reads the log again and recovers).
+const EXIT_RESTART: i32 = 75;
+
+/// Ends the process once the store can no longer take writes: poisoned by a failed
+/// write, or stalled in one that never returns. A restart reads the log again and
+/// serves on; staying up would answer every write with an error, or never.
+async fn watch_store(store: Arc<AnyStore>) {
+    let mut tick = tokio::time::interval(std::time::Duration::from_secs(1));
+    loop {
+        tick.tick().await;
+        let health = store.health();
+        if health != taizhang_store::StoreHealth::Ok {
+            tracing::error!(?health, "the store can no longer take writes; /healthz answers 503");
+            tokio::time::sleep(UNHEALTHY_GRACE).await;
+            exit_for_restart("the store can no longer take writes");
+        }
+    }
+}
+
+/// Exits at once with [`EXIT_RESTART`], without dropping the store: its writer thread
+/// may be stuck inside the disk write, and dropping waits for it.
+fn exit_for_restart(why: &str) -> ! {
+    tracing::error!("{why}: exiting with code {EXIT_RESTART} to be restarted");
+    std::process::exit(EXIT_RESTART)
 }
 
 /// Warns when no admin token exists. With `--demo` it creates one named "demo" instead,

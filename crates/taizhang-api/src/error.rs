@@ -7,6 +7,7 @@ use async_graphql::{Error, ErrorExtensionValues};
 use taizhang_app::AppError;
 use taizhang_core::DomainError;
 use taizhang_read::ReadError;
+use taizhang_store::StoreError;
 
 /// The `extensions.code` of an error.
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
@@ -161,6 +162,11 @@ pub fn app(e: AppError) -> Error {
         AppError::OutOfScope { unit } => with(coded(Code::Forbidden, e.to_string()), "unit", unit.to_string()),
         AppError::CommandIdReused(id) => with(coded(Code::Conflict, e.to_string()), "commandId", id.to_string()),
         AppError::Keys(k) => internal(&k),
+        // The server is restarting: a client retries with the same commandId.
+        AppError::Store(s @ (StoreError::Poisoned | StoreError::Stalled { .. })) => {
+            tracing::error!("refusing a write: {s}");
+            coded(Code::Unavailable, s.to_string())
+        }
         AppError::Store(s) => internal(&s),
     }
 }

@@ -414,6 +414,8 @@ async fn get_request(req: &Request, server: &Server) -> Response {
 
 #[derive(Serialize)]
 struct Health {
+    /// `ok`, or why writes cannot be served: `poisoned` (a write failed), `stalled` (a
+    /// durable write has not returned); the server then exits to be restarted.
     status: &'static str,
     store: &'static str,
     head: u64,
@@ -421,15 +423,18 @@ struct Health {
     lag: u64,
 }
 
+/// 200 while the server can serve writes, 503 otherwise, so that a load balancer stops
+/// sending it requests.
 #[handler]
 async fn healthz(server: Data<&Arc<Server>>) -> Response {
     let state = &server.state;
     let head = state.store().head();
     let projected = state.projector.position();
-    let health =
-        Health { status: "ok", store: state.store().kind(), head, projected, lag: head.saturating_sub(projected) };
-    state.metrics.request("/healthz", 200);
-    Response::builder().content_type(JSON).body(serde_json::to_vec(&health).expect("health serialises"))
+    let status = state.store().health().as_str();
+    let health = Health { status, store: state.store().kind(), head, projected, lag: head.saturating_sub(projected) };
+    let code = if status == "ok" { StatusCode::OK } else { StatusCode::SERVICE_UNAVAILABLE };
+    state.metrics.request("/healthz", code.as_u16());
+    Response::builder().status(code).content_type(JSON).body(serde_json::to_vec(&health).expect("health serialises"))
 }
 
 #[handler]

@@ -47,6 +47,15 @@ impl AnyStore {
         }
     }
 
+    /// Whether the store can take writes now. (PostgreSQL's own server reports its
+    /// health; a failed transaction there is rolled back and the next one starts afresh.)
+    pub fn health(&self) -> crate::StoreHealth {
+        match self {
+            AnyStore::Sled(s) => s.health(),
+            AnyStore::Pg(_) => crate::StoreHealth::Ok,
+        }
+    }
+
     /// Makes everything acknowledged durable before the process exits. Appends are
     /// already fsynced when acknowledged; this also flushes the sled key store.
     pub async fn sync(&self) -> Result<(), StoreError> {

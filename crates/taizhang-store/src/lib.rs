@@ -169,6 +169,35 @@ pub enum StoreError {
     /// refuses further work until it is reopened.
     #[error("the store stopped after a failed write; restart the process")]
     Poisoned,
+    /// A durable write has not returned for [`STALL_AFTER`] or longer (a disk that
+    /// stopped answering): nothing more is taken until the process restarts.
+    #[error("the store has not finished a durable write for {seconds} s; restart the process")]
+    Stalled { seconds: u64 },
+}
+
+/// How long a durable write may take before the store counts as stalled.
+pub const STALL_AFTER: std::time::Duration = std::time::Duration::from_secs(20);
+
+/// Whether a store can take writes now, for `/healthz` and the server's watchdog.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub enum StoreHealth {
+    Ok,
+    /// A write failed; what reached the disk is unknown until the log is read again.
+    Poisoned,
+    /// A durable write has not returned for this many seconds (at least [`STALL_AFTER`]).
+    Stalled {
+        seconds: u64,
+    },
+}
+
+impl StoreHealth {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            StoreHealth::Ok => "ok",
+            StoreHealth::Poisoned => "poisoned",
+            StoreHealth::Stalled { .. } => "stalled",
+        }
+    }
 }
 
 /// The contract every backend keeps. See [`conformance`] for its tests.

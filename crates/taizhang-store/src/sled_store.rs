@@ -26,7 +26,7 @@
 use std::collections::HashMap;
 use std::fs::File;
 use std::path::Path;
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{mpsc, Arc};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
@@ -40,7 +40,9 @@ use uuid::Uuid;
 use crate::codec::{self, GENESIS_HASH};
 use crate::keys::WrappedKey;
 use crate::staging::{check_restore, outcome_of, Encoded, Tail};
-use crate::{AppendOutcome, AppendRequest, EventStore, Position, RawRecord, RecordedEvent, StoreError};
+use crate::{
+    AppendOutcome, AppendRequest, EventStore, Position, RawRecord, RecordedEvent, StoreError, StoreHealth, STALL_AFTER,
+};
 
 const PAGE: u8 = b'e';
 const COMMAND: u8 = b'c';
@@ -270,6 +272,8 @@ struct Inner {
     writer_thread: std::thread::Thread,
     head: watch::Receiver<Position>,
     poisoned: Arc<AtomicBool>,
+    /// See [`Writer::busy_since`].
+    busy_since: Arc<AtomicU64>,
     writer: std::sync::Mutex<Option<JoinHandle<()>>>,
 }
 
@@ -340,6 +344,7 @@ impl SledStore {
         let (head_tx, head_rx) = watch::channel(head);
         let (jobs, rx) = mpsc::channel();
         let poisoned = Arc::new(AtomicBool::new(false));
+        let busy_since = Arc::new(AtomicU64::new(0));
         let waiting = Arc::new(AtomicUsize::new(0));
         let writer = Writer {
             db: db.clone(),
@@ -350,6 +355,7 @@ impl SledStore {
             index: index.clone(),
             head_tx,
             poisoned: poisoned.clone(),
+            busy_since: busy_since.clone(),
             waiting: waiting.clone(),
             blobs_dir: path.join("blobs"),
             synced_blobs: Default::default(),
@@ -369,6 +375,7 @@ impl SledStore {
                 writer_thread: handle.thread().clone(),
                 head: head_rx,
                 poisoned,
+                busy_since,
                 writer: std::sync::Mutex::new(Some(handle)),
             }),
         })
@@ -427,9 +434,25 @@ impl SledStore {
         self.submit(Job::Sync).await?
     }
 
-    async fn submit<T>(&self, job: impl FnOnce(oneshot::Sender<T>) -> Job) -> Result<T, StoreError> {
+    /// Whether the store can take writes: not after a failed write, nor while a
+    /// durable write has been under way for [`STALL_AFTER`] or longer.
+    pub fn health(&self) -> StoreHealth {
         if self.inner.poisoned.load(Ordering::Acquire) {
-            return Err(StoreError::Poisoned);
+            return StoreHealth::Poisoned;
+        }
+        let since = self.inner.busy_since.load(Ordering::Acquire);
+        let busy = Duration::from_micros(now_micros().saturating_sub(since));
+        if since != 0 && busy >= STALL_AFTER {
+            return StoreHealth::Stalled { seconds: busy.as_secs() };
+        }
+        StoreHealth::Ok
+    }
+
+    async fn submit<T>(&self, job: impl FnOnce(oneshot::Sender<T>) -> Job) -> Result<T, StoreError> {
+        match self.health() {
+            StoreHealth::Ok => {}
+            StoreHealth::Poisoned => return Err(StoreError::Poisoned),
+            StoreHealth::Stalled { seconds } => return Err(StoreError::Stalled { seconds }),
         }
         let (tx, rx) = oneshot::channel();
         // Counted before it is sent, so that the writer never takes a job it has not
@@ -620,6 +643,10 @@ struct Writer {
     index: Arc<RwLock<StreamIndex>>,
     head_tx: watch::Sender<Position>,
     poisoned: Arc<AtomicBool>,
+    /// When the group commit under way began (microseconds since the Unix epoch), 0
+    /// between commits: a commit that never returns (sled waiting for a buffer write
+    /// that failed) shows here as a stall.
+    busy_since: Arc<AtomicU64>,
     /// See [`Inner::waiting`].
     waiting: Arc<AtomicUsize>,
     blobs_dir: std::path::PathBuf,
@@ -702,6 +729,13 @@ impl Pace {
     }
 }
 
+/// Microseconds since the Unix epoch (never 0, which [`Writer::busy_since`] keeps for
+/// "idle").
+fn now_micros() -> u64 {
+    let since_epoch = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default();
+    (since_epoch.as_micros() as u64).max(1)
+}
+
 impl Writer {
     fn run(mut self, rx: mpsc::Receiver<Job>) {
         let mut pace = Pace::new(Instant::now());
@@ -729,7 +763,9 @@ impl Writer {
             }
             self.waiting.fetch_sub(jobs.len(), Ordering::AcqRel);
             pace.took(jobs.len());
+            self.busy_since.store(now_micros(), Ordering::Release);
             self.commit_group(jobs);
+            self.busy_since.store(0, Ordering::Release);
         }
     }
 
@@ -966,6 +1002,28 @@ mod log_tests {
 
     fn text(s: &str) -> Text {
         Text::parse("t", s).unwrap()
+    }
+
+    /// A durable write under way for [`STALL_AFTER`] makes the store stalled: healthy
+    /// before, writes refused with `Stalled` (not queued behind the stuck one) after,
+    /// healthy again once it returns. (The stuck write is set here by hand: a disk that
+    /// stops answering cannot be made on demand.)
+    #[tokio::test]
+    async fn a_write_that_does_not_return_makes_the_store_stalled() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = SledStore::open(dir.path()).unwrap();
+        store.append(register(UnitId::new(), "起点")).await.unwrap();
+        assert_eq!(store.health(), StoreHealth::Ok);
+        let busy = &store.inner.busy_since;
+        busy.store(now_micros() - (STALL_AFTER.as_micros() as u64) + 1_000_000, Ordering::Release);
+        assert_eq!(store.health(), StoreHealth::Ok, "a second short of the bound");
+        busy.store(now_micros() - STALL_AFTER.as_micros() as u64, Ordering::Release);
+        assert!(matches!(store.health(), StoreHealth::Stalled { seconds } if seconds >= STALL_AFTER.as_secs()));
+        let refused = store.append(register(UnitId::new(), "卡住")).await;
+        assert!(matches!(refused, Err(StoreError::Stalled { .. })), "{refused:?}");
+        busy.store(0, Ordering::Release);
+        assert_eq!(store.health(), StoreHealth::Ok);
+        assert_eq!(store.append(register(UnitId::new(), "恢复")).await.unwrap().first_position, 2);
     }
 
     /// Streams read one event at a time, across many pages and groups, in an order
