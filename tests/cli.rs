@@ -280,3 +280,26 @@ fn import_names_each_problem_then_writes_once_and_exports() {
         assert_eq!(mode(&path), expected, "{}", path.display());
     }
 }
+
+/// A master key other than the store's is refused at start, before anything is sealed
+/// under it; the right one still opens everything.
+#[test]
+fn a_wrong_master_key_is_refused_at_start() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let file = dir.path().join("units.csv");
+    std::fs::write(&file, "id,name,industry,region\nSY-1,十堰市人民医院,医疗卫生,茅箭区\n").unwrap();
+    assert!(taizhang(&data, &["import", "units", file.to_str().unwrap()]).status.success());
+    let right = std::fs::read(data.join("master.key")).unwrap();
+    let wrong: Vec<u8> = right.iter().map(|b| b ^ 0x5a).collect();
+    std::fs::write(data.join("master.key"), &wrong).unwrap();
+    std::fs::write(&file, "id,name,industry,region\nSY-2,十堰市税务局,税务,张湾区\n").unwrap();
+    let refused = taizhang(&data, &["import", "units", file.to_str().unwrap()]);
+    assert!(!refused.status.success());
+    let stderr = String::from_utf8(refused.stderr).unwrap();
+    assert!(stderr.contains("the master key does not open this store's keys"), "{stderr}");
+    let head = String::from_utf8(taizhang(&data, &["verify"]).stdout).unwrap();
+    assert!(head.contains("ok: 1 events"), "nothing written under the wrong key: {head}");
+    std::fs::write(data.join("master.key"), &right).unwrap();
+    assert!(taizhang(&data, &["import", "units", file.to_str().unwrap()]).status.success());
+}

@@ -182,6 +182,7 @@ impl<S: EventStore + KeyHome> Ledger<S> {
     pub async fn open(store: Arc<S>, master_key_file: &Path) -> Result<Self, AppError> {
         let keys = store.key_store()?;
         let master = MasterKey::load_or_create(master_key_file, keys.is_empty().await?)?;
+        keys.confirm_master(&master).await?;
         Ok(Self { store, keys, master, snapshots: Default::default() })
     }
 }

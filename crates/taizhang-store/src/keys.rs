@@ -50,6 +50,11 @@ pub enum KeyError {
     MasterKey { path: String, reason: String },
     #[error("member {0}'s key does not open under this master key (wrong master key file?)")]
     WrongMasterKey(MemberId),
+    #[error(
+        "the master key does not open this store's keys: it is not the key the store was first used with \
+         (check --master-key-file or TAIZHANG_MASTER_KEY_FILE)"
+    )]
+    NotThisStoresMasterKey,
     #[error("member {0} has no key in the key store")]
     Missing(MemberId),
     #[error("sealed personal data of member {0} is damaged")]
@@ -57,6 +62,10 @@ pub enum KeyError {
     #[error(transparent)]
     Store(#[from] StoreError),
 }
+
+/// The key store's entry that holds the master key's check value: no member has the
+/// nil id.
+const CHECK_MEMBER: MemberId = MemberId(uuid::Uuid::nil());
 
 impl MasterKey {
     /// Reads the master key at `path`, or creates one (mode 0600) when the file is
@@ -297,6 +306,24 @@ impl KeyStore {
             }
         }
         Ok(())
+    }
+
+    /// Refuses a master key other than the one this store's keys were wrapped with, at
+    /// start, before anything is sealed under it: the store keeps a check value (a
+    /// known key wrapped by the master key, under the nil member id) from its first
+    /// use. A store from before the check value gets one once all its keys open.
+    pub async fn confirm_master(&self, master: &MasterKey) -> Result<(), KeyError> {
+        let check_key = || MemberKey::derived(b"taizhang master key check", CHECK_MEMBER);
+        match self.raw_get(CHECK_MEMBER).await? {
+            Some(check) => match master.unwrap(CHECK_MEMBER, &check) {
+                Ok(key) if key.0 == check_key().0 => Ok(()),
+                _ => Err(KeyError::NotThisStoresMasterKey),
+            },
+            None => {
+                self.check(master).await.map_err(|_| KeyError::NotThisStoresMasterKey)?;
+                self.raw_set(vec![(CHECK_MEMBER, master.wrap(CHECK_MEMBER, &check_key()).bytes)]).await
+            }
+        }
     }
 
     /// Puts back entries from [`KeyStore::export`] (still wrapped) and makes them durable.
