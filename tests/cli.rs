@@ -303,3 +303,53 @@ fn a_wrong_master_key_is_refused_at_start() {
     std::fs::write(data.join("master.key"), &right).unwrap();
     assert!(taizhang(&data, &["import", "units", file.to_str().unwrap()]).status.success());
 }
+
+/// A full disk: on a 16 MiB tmpfs of its own (a private mount namespace, as root), a
+/// store that cannot write at opening says so, and opens again by itself, whole, once
+/// space is freed, with every amount of space left from none to half a megabyte.
+#[test]
+fn a_store_on_a_full_disk_opens_again_once_space_is_freed() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let file = dir.path().join("units.csv");
+    let rows: String =
+        (0..300).map(|i| format!("SY-{i},十堰市第{i}医院{},医疗卫生,茅箭区\n", "院".repeat(i % 40))).collect();
+    std::fs::write(&file, format!("id,name,industry,region\n{rows}")).unwrap();
+    assert!(taizhang(&data, &["import", "units", file.to_str().unwrap()]).status.success());
+    let whole = String::from_utf8(taizhang(&data, &["verify"]).stdout).unwrap();
+    assert!(whole.starts_with("ok: 300 events"), "{whole}");
+
+    let script = r#"set -eu
+        mount -t tmpfs -o size=16m tmpfs "$MNT"
+        for free in 0 4 16 64 256 512; do
+            rm -rf "$MNT/data" "$MNT/fill"
+            cp -r "$DATA" "$MNT/data"
+            dd if=/dev/zero of="$MNT/fill" bs=4k 2>/dev/null || true
+            [ "$free" -gt 0 ] && truncate -s "-${free}K" "$MNT/fill"
+            "$BIN" --data "$MNT/data" verify >/dev/null 2>&1 || echo "free $free: refused"
+            rm "$MNT/fill"
+            echo "free $free: $("$BIN" --data "$MNT/data" verify 2>&1 | tail -n 1)"
+        done"#;
+    let mnt = dir.path().join("mnt");
+    std::fs::create_dir(&mnt).unwrap();
+    let output = std::process::Command::new("unshare")
+        .args(["--mount", "sh", "-c", script])
+        .env("MNT", &mnt)
+        .env("DATA", &data)
+        .env("BIN", env!("CARGO_BIN_EXE_taizhang"))
+        .output()
+        .expect("unshare runs");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    if !output.status.success() && (stderr.contains("Operation not permitted") || stderr.contains("permission denied"))
+    {
+        assert!(std::env::var_os("CI").is_none(), "CI runs as root and must run this test: {stderr}");
+        eprintln!("skipped: a private mount namespace needs root ({stderr})");
+        return;
+    }
+    assert!(output.status.success(), "{stderr}");
+    let report = String::from_utf8(output.stdout).unwrap();
+    assert!(report.contains("refused"), "some fill left too little space to open: {report}");
+    for line in report.lines().filter(|l| !l.ends_with("refused")) {
+        assert!(line.ends_with(whole.trim()), "opened again, whole: {line} (expected {whole})");
+    }
+}

@@ -303,8 +303,15 @@ impl SledStore {
         // handle is dropped; a process that reopens right after closing (or starts as
         // another exits) waits for it briefly instead of failing.
         let mut attempts = 0;
+        let mut unfinished_removed = false;
         let db = loop {
             match config.open() {
+                Err(sled::Error::Corruption { .. }) if !unfinished_removed => {
+                    unfinished_removed = true;
+                    if remove_unfinished_snapshots(&path).map_err(backend)? == 0 {
+                        return Err(StoreError::Backend(format!("{}: sled reports corrupted data", path.display())));
+                    }
+                }
                 Err(e) if e.to_string().contains("could not acquire lock") && attempts < 40 => {
                     attempts += 1;
                     std::thread::sleep(std::time::Duration::from_millis(50));
@@ -729,6 +736,32 @@ impl Pace {
     }
 }
 
+/// Removes the snapshots sled left unfinished (`snap.<lsn>.generating`); answers how
+/// many. sled 0.34 writes a snapshot to `snap.<lsn>.generating`, fsyncs it and only
+/// then renames it to `snap.<lsn>`, removing older snapshots after the rename; but on
+/// opening it takes the last `snap.*` file by name, `.generating` included, and a
+/// partial one (a full disk, a kill) reads as corruption, so the store would never open
+/// again. Such a file is never the only copy of anything: the snapshot it was to
+/// become is a shortcut over the segments, which sled replays from the last finished
+/// snapshot (or from the start) when there is none. Removing it gives the state sled
+/// would have found had the process stopped just before creating it. Called only when
+/// sled refused to open, holding no lock: so never under a process writing one.
+fn remove_unfinished_snapshots(log_dir: &Path) -> std::io::Result<usize> {
+    let mut removed = 0;
+    for entry in std::fs::read_dir(log_dir)? {
+        let path = entry?.path();
+        let name = path.file_name().and_then(|n| n.to_str()).unwrap_or_default();
+        if name.starts_with("snap.") && name.ends_with(".generating") {
+            std::fs::remove_file(&path)?;
+            removed += 1;
+        }
+    }
+    if removed > 0 {
+        File::open(log_dir)?.sync_all()?;
+    }
+    Ok(removed)
+}
+
 /// Microseconds since the Unix epoch (never 0, which [`Writer::busy_since`] keeps for
 /// "idle").
 fn now_micros() -> u64 {
@@ -1002,6 +1035,35 @@ mod log_tests {
 
     fn text(s: &str) -> Text {
         Text::parse("t", s).unwrap()
+    }
+
+    /// A snapshot sled left unfinished (empty, or cut short, as a full disk or a kill
+    /// leaves it) does not keep the store from opening; nothing is lost.
+    #[tokio::test]
+    async fn an_unfinished_snapshot_does_not_keep_the_store_closed() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = SledStore::open(dir.path()).unwrap();
+        for i in 0..20 {
+            store.append(register(UnitId::new(), &format!("单位{i}"))).await.unwrap();
+        }
+        let before = store.read_raw(1, usize::MAX).await.unwrap();
+        drop(store);
+        drop(SledStore::open(dir.path()).unwrap()); // sled snapshots what it recovered
+        let log = dir.path().join("log");
+        let finished: Vec<_> = std::fs::read_dir(&log)
+            .unwrap()
+            .map(|e| e.unwrap().file_name().into_string().unwrap())
+            .filter(|n| n.starts_with("snap."))
+            .collect();
+        assert_eq!(finished.len(), 1, "sled wrote its snapshot: {finished:?}");
+        let partial = std::fs::read(log.join(&finished[0])).unwrap();
+        for unfinished in [Vec::new(), partial[..partial.len() / 2].to_vec()] {
+            std::fs::write(log.join("snap.7FFFFFFFFFFFFFFF.generating"), &unfinished).unwrap();
+            let store = SledStore::open(dir.path()).unwrap();
+            assert_eq!(store.read_raw(1, usize::MAX).await.unwrap(), before);
+            drop(store);
+            assert!(!log.join("snap.7FFFFFFFFFFFFFFF.generating").exists());
+        }
     }
 
     /// A durable write under way for [`STALL_AFTER`] makes the store stalled: healthy
