@@ -284,6 +284,7 @@ async fn each_limit_is_refused_by_name() {
     assert_eq!(status, 400, "{body}");
     assert_eq!(body["errors"][0]["extensions"]["limit"], "expanded fields", "{body}");
     assert_eq!(body["errors"][0]["extensions"]["max"], 5000);
+    assert!(body["errors"][0].get("locations").is_none(), "no place in the document to point at: {body}");
     let subscription = doubling("subscription { events(fromPosition: 1)", " }", "LogEvent", "position");
     socket.subscribe("expanded", &subscription, json!({})).await;
     let refused = socket.answer("expanded").await;
@@ -321,6 +322,7 @@ async fn each_limit_is_refused_by_name() {
     assert_eq!(body["errors"][0]["extensions"]["limit"], "request body bytes");
     assert_eq!(body["errors"][0]["extensions"]["max"], 262144);
     assert!(body["errors"][0]["message"].as_str().unwrap().contains("262144"), "{body}");
+    assert!(body["errors"][0].get("locations").is_none(), "{body}");
 }
 
 /// The status codes and media types the GraphQL over HTTP specification asks for.

@@ -75,6 +75,15 @@ fn limit_error(message: String, limit: &str, max: u64, actual: Option<u64>) -> E
     }
 }
 
+/// `error` as an error of the whole request, before execution: no path, and no
+/// `locations` (the specification wants lines and columns from 1; there is no place in
+/// the document to point at).
+pub fn request_error(error: Error) -> async_graphql::ServerError {
+    let mut error = error.into_server_error(Default::default());
+    error.locations.clear();
+    error
+}
+
 /// A report over the size limits, as a `LIMIT` error naming the limit.
 pub fn report_too_large(e: taizhang_read::report::ReportTooLarge) -> Error {
     use taizhang_read::report::ReportTooLarge;

@@ -122,7 +122,7 @@ fn http_error(status: StatusCode, media: Media, code: Code, message: &str) -> Re
 
 /// The same for an error that carries details (a limit, an error id).
 fn error_response(status: StatusCode, media: Media, error: async_graphql::Error) -> Response {
-    let error = error.into_server_error(Default::default());
+    let error = error::request_error(error);
     let body = serde_json::to_vec(&GraphQLBody { data: None, errors: std::slice::from_ref(&error) })
         .expect("a response serialises");
     Response::builder().status(status).content_type(media.content_type()).body(body)

@@ -44,7 +44,7 @@ impl Limits {
     /// ledger page.)
     pub(crate) fn check_document(&self, document: &ExecutableDocument) -> Result<(), ServerError> {
         let refused = |limit, max: usize, actual: usize| {
-            Err(error::over_limit(limit, max as u64, Some(actual as u64)).into_server_error(Default::default()))
+            Err(error::request_error(error::over_limit(limit, max as u64, Some(actual as u64))))
         };
         let aliases = count_aliases(document);
         if aliases > self.aliases {

@@ -123,7 +123,7 @@ impl async_graphql::Executor for SocketExecutor {
                 Some(Stale::Refused(why)) => error::coded(Code::Unauthenticated, why),
                 Some(Stale::Internal(e)) => e,
             };
-            let response = async_graphql::Response::from_errors(vec![refusal.into_server_error(Default::default())]);
+            let response = async_graphql::Response::from_errors(vec![error::request_error(refusal)]);
             futures_util::stream::once(async move { response }).boxed()
         })
         .flatten()
