@@ -64,6 +64,12 @@ enum Commands {
         /// Load the sample campaign first when the log is empty (see `demo`).
         #[arg(long)]
         demo: bool,
+        /// Connections held open at most; past it new ones are closed at once.
+        #[arg(long, env = "TAIZHANG_MAX_CONNECTIONS", default_value_t = taizhang_api::connections::MAX_CONNECTIONS)]
+        max_connections: usize,
+        /// Seconds a connection may stay silent before it is closed.
+        #[arg(long, env = "TAIZHANG_IDLE_TIMEOUT", default_value_t = Limits::default().idle.as_secs())]
+        idle_timeout: u64,
     },
     /// Load the sample campaign (Shiyan, June 2011 service month) through the command
     /// path; loading it again writes nothing.
@@ -260,7 +266,11 @@ fn run(cli: Cli) -> Result<()> {
         match &cli.command {
             Commands::Verify => verify(store.as_ref()).await,
             Commands::Rebuild => rebuild(&cli, store.clone()).await,
-            Commands::Serve { listen, demo } => serve(&cli, store, listen, *demo).await,
+            Commands::Serve { listen, demo, max_connections, idle_timeout } => {
+                let limits =
+                    Limits { idle: std::time::Duration::from_secs((*idle_timeout).max(2)), ..Limits::default() };
+                serve(&cli, store, listen, *demo, *max_connections, limits).await
+            }
             Commands::Token { action } => token(store, action).await,
             Commands::Demo { scale, seed } => {
                 let ledger = Arc::new(Ledger::open(store.clone(), &master_key_path(&cli)).await?);
@@ -394,7 +404,14 @@ async fn rebuild<S: EventStore>(cli: &Cli, store: Arc<S>) -> Result<()> {
 
 /// Serves the API until SIGTERM or SIGINT, then stops accepting, lets requests in
 /// flight finish, makes the store durable and saves the read model's checkpoint.
-async fn serve(cli: &Cli, store: Arc<AnyStore>, listen: &str, demo: bool) -> Result<()> {
+async fn serve(
+    cli: &Cli,
+    store: Arc<AnyStore>,
+    listen: &str,
+    demo: bool,
+    max_connections: usize,
+    limits: Limits,
+) -> Result<()> {
     use poem::listener::{Acceptor, Listener, TcpListener};
     let ledger = Arc::new(Ledger::open(store.clone(), &master_key_path(cli)).await?);
     if demo {
@@ -409,10 +426,10 @@ async fn serve(cli: &Cli, store: Arc<AnyStore>, listen: &str, demo: bool) -> Res
     let follower = tokio::spawn(projector.clone().run());
     let state = Arc::new(ApiState::new(ledger, projector.clone(), policies)?);
     let demo_token = admin_check(&state, demo).await?;
-    let limits = Limits::default();
     let schema = taizhang_api::schema(state.clone(), &limits);
     let acceptor =
         TcpListener::bind(listen.to_owned()).into_acceptor().await.with_context(|| format!("listening on {listen}"))?;
+    let acceptor = taizhang_api::connections::Bounded::new(acceptor, max_connections);
     let address = acceptor
         .local_addr()
         .first()
@@ -428,6 +445,7 @@ async fn serve(cli: &Cli, store: Arc<AnyStore>, listen: &str, demo: bool) -> Res
     std::io::stdout().flush()?;
     let watchdog = tokio::spawn(watch_store(store.clone()));
     poem::Server::new_with_acceptor(acceptor)
+        .idle_timeout(limits.idle)
         .run_with_graceful_shutdown(
             taizhang_api::http::routes(schema, state, limits),
             shutdown_signal(),

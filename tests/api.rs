@@ -3,6 +3,8 @@
 
 mod support;
 
+use std::time::Duration;
+
 use serde_json::{json, Value};
 use support::{Server, WsClient};
 
@@ -502,4 +504,53 @@ async fn health_metrics_and_a_graceful_stop_that_keeps_everything() {
     let server = Server::start_in(dir);
     let data = server.ok("query($u: ID!) { unit(id: $u) { name } }", json!({ "u": unit })).await;
     assert_eq!(data["unit"]["name"], "丹江口市国税局");
+}
+
+/// Connections are bounded: past the bound a new one is closed at once while those
+/// open are served; a connection that sends nothing is closed by the idle timeout
+/// (4 s here), and a quiet subscription, pinged by the server, is not.
+#[tokio::test]
+async fn connections_are_bounded_in_number_and_in_idle_time() {
+    use tokio::io::AsyncReadExt;
+    let server = Server::start_with_env(&[("TAIZHANG_MAX_CONNECTIONS", "8"), ("TAIZHANG_IDLE_TIMEOUT", "4")]);
+    let address = server.url.strip_prefix("http://").unwrap().to_owned();
+    let mut socket = WsClient::connect(&server, &server.admin).await;
+    socket.subscribe("quiet", "subscription { events { position } }", json!({})).await;
+    // The socket is one; six silent connections, and the admin's client is the eighth.
+    assert_eq!(server.head().await, 0);
+    let mut silent = Vec::new();
+    for _ in 0..6 {
+        silent.push(tokio::net::TcpStream::connect(&address).await.unwrap());
+    }
+    let opened = std::time::Instant::now();
+    // The ninth is closed at once (its request fails, it does not hang)...
+    let fresh = reqwest::Client::new();
+    let refused = fresh.get(format!("{}/healthz", server.url)).timeout(Duration::from_secs(10)).send().await;
+    assert!(refused.is_err_and(|e| !e.is_timeout()), "a connection past the bound was served or hung");
+    // ...while the open ones are served, and one more fits once one closes.
+    assert_eq!(server.head().await, 0);
+    drop(silent.pop());
+    let mut answered = None;
+    for _ in 0..100 {
+        // The server notices the close when it reads; retry until it has.
+        if let Ok(r) = fresh.get(format!("{}/healthz", server.url)).send().await {
+            answered = Some(r.status().as_u16());
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(answered, Some(200));
+
+    // Silent connections are closed by the idle timeout; the quiet subscription is not.
+    let mut byte = [0u8; 1];
+    let read = tokio::time::timeout(Duration::from_secs(30), silent[0].read(&mut byte)).await;
+    assert!(matches!(read, Ok(Ok(0)) | Ok(Err(_))), "the silent connection was not closed: {read:?}");
+    assert!(opened.elapsed() >= Duration::from_secs(3), "closed after {:?}, before the idle timeout", opened.elapsed());
+    // Twice the timeout later (the socket pinged meanwhile), on a new connection: the
+    // admin's pooled one was idle too.
+    tokio::time::sleep(Duration::from_secs(4)).await;
+    let unit = r#"mutation { registerUnit(input: { name: "十堰市人民医院", industry: "医疗卫生", region: "茅箭区" }) { receipt { position } } }"#;
+    let (status, body) = server.post_with(&support::client_with(&server.admin), unit, json!({})).await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(socket.next_data().await["events"]["position"], 1, "the quiet subscription still delivers");
 }

@@ -51,15 +51,20 @@ impl Server {
 
     /// A server over `dir` with more global options (`--store`, `--master-key-file`…).
     pub fn start_with(dir: tempfile::TempDir, options: &[&str]) -> Self {
-        Self::launch(dir, options, None)
+        Self::launch(dir, options, &[], None)
+    }
+
+    /// A server with more environment variables (`TAIZHANG_MAX_CONNECTIONS`…).
+    pub fn start_with_env(envs: &[(&str, &str)]) -> Self {
+        Self::launch(tempfile::tempdir().unwrap(), &[], envs, None)
     }
 
     /// A server that logs at debug level into `log`.
     pub fn start_logging(dir: tempfile::TempDir, log: std::fs::File) -> Self {
-        Self::launch(dir, &[], Some(log))
+        Self::launch(dir, &[], &[], Some(log))
     }
 
-    fn launch(dir: tempfile::TempDir, options: &[&str], log: Option<std::fs::File>) -> Self {
+    fn launch(dir: tempfile::TempDir, options: &[&str], envs: &[(&str, &str)], log: Option<std::fs::File>) -> Self {
         // Offline, against the data directory, as an operator would on a new install.
         let admin =
             taizhang(dir.path(), options, &["token", "create", "--role", "admin", "--name", "tests"]).trim().to_owned();
@@ -68,6 +73,7 @@ impl Server {
             .args(options)
             .args(["serve", "--listen", "127.0.0.1:0"])
             .env("RUST_LOG", if log.is_some() { "debug" } else { "warn" })
+            .envs(envs.iter().copied())
             .stdout(Stdio::piped())
             .stderr(log.map_or_else(Stdio::inherit, Stdio::from))
             .spawn()

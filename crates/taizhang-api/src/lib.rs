@@ -10,6 +10,7 @@
 #![forbid(unsafe_code)]
 
 pub mod access;
+pub mod connections;
 mod documents;
 pub mod error;
 mod graphiql;

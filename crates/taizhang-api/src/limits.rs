@@ -22,11 +22,23 @@ pub struct Limits {
     pub expanded_fields: usize,
     /// Size of a request body.
     pub body_bytes: usize,
+    /// A connection that neither sends nor receives anything for this long is closed;
+    /// sockets are pinged at half of it. Longer than the idle pools of common clients
+    /// (90 s for reqwest), which otherwise could send a request down a connection the
+    /// server is closing.
+    pub idle: std::time::Duration,
 }
 
 impl Default for Limits {
     fn default() -> Self {
-        Self { depth: 12, complexity: 5_000, aliases: 30, expanded_fields: 5_000, body_bytes: 256 * 1024 }
+        Self {
+            depth: 12,
+            complexity: 5_000,
+            aliases: 30,
+            expanded_fields: 5_000,
+            body_bytes: 256 * 1024,
+            idle: std::time::Duration::from_secs(120),
+        }
     }
 }
 

@@ -12,7 +12,9 @@
 //!   expiry: once revoked or expired, the socket is closed with 4403, ending its
 //!   subscriptions;
 //! - a message is at most as long as a request body, and its document goes through the
-//!   same checks as one sent over HTTP.
+//!   same checks as one sent over HTTP;
+//! - the socket is pinged at half the server's idle timeout ([`Limits::idle`]), so that
+//!   a quiet subscription is not closed by it.
 
 use std::any::TypeId;
 use std::net::IpAddr;
@@ -163,7 +165,7 @@ async fn serve(server: Arc<Server>, address: Option<IpAddr>, protocol: GraphQLPr
         documents: server.documents.clone(),
     };
     let (authenticated, caller) = watch::channel(None);
-    let state = server.state.clone();
+    let (state, ping_every) = (server.state.clone(), server.limits.idle / 2);
     let outgoing = async_graphql::http::WebSocket::new(executor, incoming, protocol.0)
         .on_connection_init(move |payload| async move {
             let header = ["Authorization", "authorization"].into_iter().find_map(|k| payload.get(k)?.as_str());
@@ -185,8 +187,16 @@ async fn serve(server: Arc<Server>, address: Option<IpAddr>, protocol: GraphQLPr
         });
     let guard = guard(state, caller);
     futures_util::pin_mut!(outgoing, guard);
+    // A ping now and then keeps a quiet subscription from looking idle to the server's
+    // idle timeout (a client's socket answers it with a pong by itself).
+    let mut keepalive = tokio::time::interval_at(tokio::time::Instant::now() + ping_every, ping_every);
     loop {
         tokio::select! {
+            _ = keepalive.tick() => {
+                if sink.send(Message::Ping(Vec::new())).await.is_err() {
+                    return;
+                }
+            }
             message = outgoing.next() => {
                 let Some(message) = message else { return };
                 if sink.send(message).await.is_err() {
