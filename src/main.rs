@@ -70,6 +70,9 @@ enum Commands {
         /// Seconds a connection may stay silent before it is closed.
         #[arg(long, env = "TAIZHANG_IDLE_TIMEOUT", default_value_t = Limits::default().idle.as_secs())]
         idle_timeout: u64,
+        /// Seconds one query or mutation may run before it is dropped.
+        #[arg(long, env = "TAIZHANG_REQUEST_DEADLINE", default_value_t = Limits::default().deadline.as_secs())]
+        deadline: u64,
     },
     /// Load the sample campaign (Shiyan, June 2011 service month) through the command
     /// path; loading it again writes nothing.
@@ -266,9 +269,10 @@ fn run(cli: Cli) -> Result<()> {
         match &cli.command {
             Commands::Verify => verify(store.as_ref()).await,
             Commands::Rebuild => rebuild(&cli, store.clone()).await,
-            Commands::Serve { listen, demo, max_connections, idle_timeout } => {
+            Commands::Serve { listen, demo, max_connections, idle_timeout, deadline } => {
+                let seconds = |s: u64| std::time::Duration::from_secs(s.max(1));
                 let limits =
-                    Limits { idle: std::time::Duration::from_secs((*idle_timeout).max(2)), ..Limits::default() };
+                    Limits { idle: seconds((*idle_timeout).max(2)), deadline: seconds(*deadline), ..Limits::default() };
                 serve(&cli, store, listen, *demo, *max_connections, limits).await
             }
             Commands::Token { action } => token(store, action).await,

@@ -554,3 +554,17 @@ async fn connections_are_bounded_in_number_and_in_idle_time() {
     assert_eq!(status, 200, "{body}");
     assert_eq!(socket.next_data().await["events"]["position"], 1, "the quiet subscription still delivers");
 }
+
+/// A query or mutation runs at most the server's deadline (1 s here): one waiting for a
+/// log position that never comes is cut there with `LIMIT`, and the server goes on.
+#[tokio::test]
+async fn a_request_past_its_deadline_is_dropped_with_a_limit_error() {
+    let server = Server::start_with_env(&[("TAIZHANG_REQUEST_DEADLINE", "1")]);
+    // Without the deadline it would wait 5 s, then answer UNAVAILABLE.
+    let (status, body) = server.post("{ units(minPosition: 1000000) { totalCount } }", json!({})).await;
+    assert_eq!(status, 400, "{body}");
+    assert_eq!(body["errors"][0]["extensions"]["code"], "LIMIT", "{body}");
+    assert_eq!(body["errors"][0]["extensions"]["limit"], "request seconds", "{body}");
+    assert_eq!(body["errors"][0]["extensions"]["max"], 1);
+    assert_eq!(server.head().await, 0);
+}

@@ -237,7 +237,14 @@ impl Server {
         };
         let response = match refused {
             Some(r) => r,
-            None => self.schema.execute(request).await,
+            None => match tokio::time::timeout(self.limits.deadline, self.schema.execute(request)).await {
+                Ok(response) => response,
+                Err(_) => {
+                    let seconds = self.limits.deadline.as_secs();
+                    let refused = error::over_limit("request seconds", seconds, None);
+                    async_graphql::Response::from_errors(vec![error::request_error(refused)])
+                }
+            },
         };
         self.shape(response, media)
     }

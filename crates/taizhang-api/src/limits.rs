@@ -27,6 +27,9 @@ pub struct Limits {
     /// (90 s for reqwest), which otherwise could send a request down a connection the
     /// server is closing.
     pub idle: std::time::Duration,
+    /// How long one query or mutation over HTTP may run; past it its work is dropped
+    /// (at its next wait) and the caller gets `LIMIT`.
+    pub deadline: std::time::Duration,
 }
 
 impl Default for Limits {
@@ -38,6 +41,7 @@ impl Default for Limits {
             expanded_fields: 5_000,
             body_bytes: 256 * 1024,
             idle: std::time::Duration::from_secs(120),
+            deadline: std::time::Duration::from_secs(30),
         }
     }
 }
