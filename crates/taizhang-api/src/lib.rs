@@ -83,17 +83,18 @@ impl ApiState {
     }
 
     /// [`ApiState::read`] for work that may take a good part of a second (a report):
-    /// on a blocking thread, not on a worker that other requests are waiting for.
+    /// on a blocking thread, not on a worker that other requests are waiting for, given
+    /// the projector so that it can take the model's lock a slice of work at a time.
     pub(crate) async fn read_heavy<R: Send + 'static>(
         self: &Arc<Self>,
         min_position: Option<Position>,
-        f: impl FnOnce(&ReadModel) -> R + Send + 'static,
+        f: impl FnOnce(&Projector<AnyStore>) -> R + Send + 'static,
     ) -> async_graphql::Result<R> {
         if let Some(p) = min_position {
             self.projector.wait_for(p, READ_YOUR_WRITES_WAIT).await.map_err(error::read)?;
         }
         let state = self.clone();
-        tokio::task::spawn_blocking(move || state.projector.read(f)).await.map_err(|e| error::internal(&e))
+        tokio::task::spawn_blocking(move || f(&state.projector)).await.map_err(|e| error::internal(&e))
     }
 }
 

@@ -297,6 +297,10 @@ pub struct PolicyInfo {
     pub levels: Vec<PolicyLevel>,
 }
 
+/// Units a report adds per hold of the model's lock: at most 172 buckets each, a
+/// slice is a few thousand cells, about a millisecond.
+const REPORT_UNITS_PER_SLICE: usize = 32;
+
 #[derive(Default)]
 pub struct ReportQueries;
 
@@ -332,9 +336,16 @@ impl ReportQueries {
             },
             as_of: crate::as_of(as_of),
         };
-        // Refused above the size limits before any of its work.
+        // Refused above the size limits before any of its work, then computed a slice of
+        // units at a time, each under the model's lock: the projector's writes (and the
+        // reads queued behind them) wait for one slice, not for the whole report.
         let computed = state(ctx)
-            .read_heavy(min_position, move |m| report::check_size(m, &query).map(|()| report::report(m, &query)))
+            .read_heavy(min_position, move |projector| {
+                let mut builder = projector
+                    .read(|m| report::check_size(m, &query).map(|()| report::ReportBuilder::new(m, &query)))?;
+                while projector.read(|m| builder.add(m, REPORT_UNITS_PER_SLICE)) {}
+                Ok(builder.finish())
+            })
             .await?;
         let report = computed.map_err(error::report_too_large)?;
         Ok(Report {

@@ -89,7 +89,109 @@ struct Acc {
     volunteers: BTreeSet<MemberId>,
     recorded: u64,
     verified: u64,
-    units: BTreeSet<UnitId>,
+    /// Members of the group's units on the bucket's last day.
+    members: u64,
+}
+
+/// A report computed a slice of units at a time: a caller serving others takes the
+/// read model's lock for each slice ([`ReportBuilder::add`]) and lets writes in
+/// between, so a large report never holds the model for its whole run. Every slice
+/// reads as of the position fixed when the builder was made, so the slices agree
+/// whatever was applied in between (a read as of a position never changes).
+pub struct ReportBuilder {
+    query: ReportQuery,
+    position: Position,
+    buckets: Vec<(Date, Date)>,
+    units: Vec<UnitId>,
+    added: usize,
+    groups: BTreeMap<(String, usize), Acc>,
+    labels: BTreeMap<String, String>,
+}
+
+impl ReportBuilder {
+    pub fn new(model: &ReadModel, query: &ReportQuery) -> Self {
+        let position = query.as_of.position(model);
+        Self {
+            query: query.clone(),
+            position,
+            buckets: buckets(query.period, query.bucket),
+            units: units_in_scope(model, &query.scope, position),
+            added: 0,
+            groups: BTreeMap::new(),
+            labels: BTreeMap::new(),
+        }
+    }
+
+    /// Adds the next `n` units of the scope; false once every unit is in.
+    pub fn add(&mut self, model: &ReadModel, n: usize) -> bool {
+        let end = self.added.saturating_add(n).min(self.units.len());
+        for i in self.added..end {
+            let unit = self.units[i];
+            self.add_unit(model, unit);
+        }
+        self.added = end;
+        self.added < self.units.len()
+    }
+
+    fn add_unit(&mut self, model: &ReadModel, unit: UnitId) {
+        let (query, position) = (&self.query, self.position);
+        let info = model.unit(unit, position).expect("units in scope exist at the position");
+        let (group, label) = match query.group_by {
+            GroupBy::Unit => (unit.to_string(), info.name.to_string()),
+            GroupBy::Region => (info.region.to_string(), info.region.to_string()),
+            GroupBy::Industry => (info.industry.to_string(), info.industry.to_string()),
+            GroupBy::Total => ("total".to_owned(), "total".to_owned()),
+        };
+        self.labels.insert(group.clone(), label);
+        // Every bucket of every group counts its units' members, outings or not.
+        for (b, (_, last)) in self.buckets.iter().enumerate() {
+            let members = model.members_of(unit, *last, position).count() as u64;
+            self.groups.entry((group.clone(), b)).or_default().members += members;
+        }
+        for number in model.unit_outings(unit) {
+            let Some(view) = model.outing_by_number(*number, position) else { continue };
+            let date = view.date();
+            if view.voided || !query.period.contains(date) || !query.as_of.admits_date(date) {
+                continue;
+            }
+            let Some(b) = self.buckets.iter().position(|(first, last)| *first <= date && date <= *last) else {
+                continue;
+            };
+            let acc = self.groups.entry((group.clone(), b)).or_default();
+            let minutes = view.total_minutes();
+            acc.outings += 1;
+            acc.recorded += minutes;
+            if view.verified {
+                acc.verified += minutes;
+            }
+            acc.volunteers.extend(view.participants().map(|p| p.member));
+        }
+    }
+
+    /// The report, once every unit is added.
+    pub fn finish(self) -> Report {
+        debug_assert_eq!(self.added, self.units.len(), "every unit added");
+        let (buckets, labels) = (self.buckets, self.labels);
+        let rows = self
+            .groups
+            .into_iter()
+            .map(|((group, b), acc)| {
+                let (first, last) = buckets[b];
+                ReportRow {
+                    label: labels.get(&group).cloned().unwrap_or_default(),
+                    group,
+                    first,
+                    last,
+                    outings: acc.outings,
+                    volunteers: acc.volunteers.len() as u64,
+                    recorded_minutes: acc.recorded,
+                    verified_minutes: acc.verified,
+                    members: acc.members,
+                }
+            })
+            .collect();
+        Report { rows, as_of_position: self.position }
+    }
 }
 
 /// The most buckets a report may have (about 19 years of weeks, or the whole period as
@@ -125,64 +227,12 @@ pub fn check_size(model: &ReadModel, query: &ReportQuery) -> Result<(), ReportTo
 
 /// Computes a report. Its cost grows with the units in scope times the buckets, and
 /// with the outings in scope, not with the length of the log; callers serving others
-/// check it first with [`check_size`].
+/// check it first with [`check_size`] and compute it a slice at a time
+/// ([`ReportBuilder`]).
 pub fn report(model: &ReadModel, query: &ReportQuery) -> Report {
-    let position = query.as_of.position(model);
-    let buckets = buckets(query.period, query.bucket);
-    let mut groups: BTreeMap<(String, usize), Acc> = BTreeMap::new();
-    let mut labels: BTreeMap<String, String> = BTreeMap::new();
-
-    for unit in units_in_scope(model, &query.scope, position) {
-        let info = model.unit(unit, position).expect("units in scope exist at the position");
-        let (group, label) = match query.group_by {
-            GroupBy::Unit => (unit.to_string(), info.name.to_string()),
-            GroupBy::Region => (info.region.to_string(), info.region.to_string()),
-            GroupBy::Industry => (info.industry.to_string(), info.industry.to_string()),
-            GroupBy::Total => ("total".to_owned(), "total".to_owned()),
-        };
-        labels.insert(group.clone(), label);
-        // Every bucket of every group knows its units, so that member counts include
-        // units without outings.
-        for b in 0..buckets.len() {
-            groups.entry((group.clone(), b)).or_default().units.insert(unit);
-        }
-        for number in model.unit_outings(unit) {
-            let Some(view) = model.outing_by_number(*number, position) else { continue };
-            let date = view.date();
-            if view.voided || !query.period.contains(date) || !query.as_of.admits_date(date) {
-                continue;
-            }
-            let Some(b) = buckets.iter().position(|(first, last)| *first <= date && date <= *last) else { continue };
-            let acc = groups.entry((group.clone(), b)).or_default();
-            let minutes = view.total_minutes();
-            acc.outings += 1;
-            acc.recorded += minutes;
-            if view.verified {
-                acc.verified += minutes;
-            }
-            acc.volunteers.extend(view.participants().map(|p| p.member));
-        }
-    }
-
-    let rows = groups
-        .into_iter()
-        .map(|((group, b), acc)| {
-            let (first, last) = buckets[b];
-            let members = acc.units.iter().map(|u| model.members_of(*u, last, position).count() as u64).sum();
-            ReportRow {
-                label: labels.get(&group).cloned().unwrap_or_default(),
-                group,
-                first,
-                last,
-                outings: acc.outings,
-                volunteers: acc.volunteers.len() as u64,
-                recorded_minutes: acc.recorded,
-                verified_minutes: acc.verified,
-                members,
-            }
-        })
-        .collect();
-    Report { rows, as_of_position: position }
+    let mut builder = ReportBuilder::new(model, query);
+    builder.add(model, usize::MAX);
+    builder.finish()
 }
 
 fn units_in_scope<'a>(model: &'a ReadModel, scope: &'a Scope, position: Position) -> Vec<UnitId> {

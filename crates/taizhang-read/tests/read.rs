@@ -8,7 +8,9 @@ use taizhang_read::eligibility::{eligibility, Candidate};
 use taizhang_read::ledger::{member_ledger, unit_ledger, PageRequest};
 use taizhang_read::model::Change;
 use taizhang_read::policy::{Policy, PolicySet};
-use taizhang_read::report::{check_size, report, Bucket, GroupBy, ReportQuery, ReportTooLarge, Scope, MAX_BUCKETS};
+use taizhang_read::report::{
+    check_size, report, Bucket, GroupBy, ReportBuilder, ReportQuery, ReportTooLarge, Scope, MAX_BUCKETS,
+};
 use taizhang_read::AsOf;
 use taizhang_store::EventStore;
 use time::macros::date;
@@ -187,6 +189,44 @@ async fn reports_over_the_size_limits_are_refused_before_they_run() {
     assert_eq!(check_size(&model, &query(EARLIEST_DATE, LATEST_DATE, Bucket::Period, GroupBy::Unit)), Ok(()));
     let months = query(EARLIEST_DATE, LATEST_DATE, Bucket::Month, GroupBy::Region);
     assert!(matches!(check_size(&model, &months), Err(ReportTooLarge::Buckets { .. })));
+}
+
+/// A report built a unit at a time, with events applied to the model between the
+/// slices (as a server applies writes between them), equals the report computed at
+/// once as of the position the builder started at.
+#[tokio::test]
+async fn a_report_built_in_slices_while_the_model_moves_equals_one_built_at_once() {
+    let w = World::new().await;
+    let mut units = Vec::new();
+    for i in 0..6 {
+        let unit = w.unit(&format!("单位{i}"), if i % 2 == 0 { "医院" } else { "税务" }, "茅箭区").await;
+        let member = w.member(unit, date!(2011 - 01 - 01), None).await;
+        w.outing(unit, date!(2011 - 06 - 03) + time::Duration::days(i), "09:00", "11:00", &[(member, None)]).await;
+        units.push((unit, member));
+    }
+    let mut model = w.model().await;
+    let first = model.position;
+    let mut step = 0;
+    for group_by in [GroupBy::Unit, GroupBy::Industry, GroupBy::Total] {
+        let query =
+            ReportQuery { period: june(), scope: Scope::All, group_by, bucket: Bucket::Week, as_of: AsOf::now() };
+        let started = model.position;
+        let mut builder = ReportBuilder::new(&model, &query);
+        let mut slices = 0;
+        while builder.add(&model, 1) {
+            // Between slices: another outing (a day of its own), a new member.
+            let (unit, member) = units[step % units.len()];
+            let day = date!(2011 - 06 - 10) + time::Duration::days(step as i64);
+            w.outing(unit, day, "12:00", "12:30", &[(member, None)]).await;
+            w.member(unit, date!(2011 - 06 - 01), None).await;
+            taizhang_read::catch_up(w.store(), &mut model, w.store().head()).await.unwrap();
+            (slices, step) = (slices + 1, step + 1);
+        }
+        assert_eq!(slices, 5, "six units, one a slice");
+        let then = ReportQuery { as_of: AsOf::at_position(started), ..query };
+        assert_eq!(builder.finish(), report(&model, &then), "{group_by:?}");
+    }
+    assert!(model.position > first + 15, "the model moved while the reports were built");
 }
 
 async fn members(w: &World, unit: UnitId, n: usize, joined: Date) -> Vec<MemberId> {

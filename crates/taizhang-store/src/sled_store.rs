@@ -1281,7 +1281,18 @@ mod log_tests {
             assert_eq!(chain::verify(&store, |_| {}).await.unwrap().events, 40);
         }
         {
-            let db = sled::open(dir.path().join("log")).unwrap();
+            // sled releases its file lock from background threads a moment after the
+            // store's last handle is dropped: open the raw database once it has.
+            let path = dir.path().join("log");
+            let db = (0..200)
+                .find_map(|_| match sled::open(&path) {
+                    Err(e) if e.to_string().contains("could not acquire lock") => {
+                        std::thread::sleep(std::time::Duration::from_millis(25));
+                        None
+                    }
+                    opened => Some(opened.unwrap()),
+                })
+                .expect("sled released its lock within 5 s");
             let log = db.open_tree("events").unwrap();
             let (key, page) = log.range(page_key(0)..=page_key(27)).next_back().unwrap().unwrap();
             let first = be_u64(&key[1..]);
