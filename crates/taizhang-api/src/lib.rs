@@ -54,6 +54,9 @@ pub struct ApiState {
     pub policies: PolicySet,
     pub tokens: TokenStore,
     pub metrics: Metrics,
+    /// Heavy reads (reports) computing at once: one, so that however many callers ask
+    /// for them, one core stays for everything else; the others wait their turn.
+    heavy: tokio::sync::Semaphore,
 }
 
 impl ApiState {
@@ -63,7 +66,8 @@ impl ApiState {
         policies: PolicySet,
     ) -> Result<Self, StoreError> {
         let tokens = TokenStore::of(ledger.store())?;
-        Ok(Self { ledger, projector, policies, tokens, metrics: Metrics::default() })
+        let heavy = tokio::sync::Semaphore::new(1);
+        Ok(Self { ledger, projector, policies, tokens, metrics: Metrics::default(), heavy })
     }
 
     pub fn store(&self) -> &Arc<AnyStore> {
@@ -83,8 +87,9 @@ impl ApiState {
     }
 
     /// [`ApiState::read`] for work that may take a good part of a second (a report):
-    /// on a blocking thread, not on a worker that other requests are waiting for, given
-    /// the projector so that it can take the model's lock a slice of work at a time.
+    /// one at a time, on a blocking thread, not on a worker that other requests are
+    /// waiting for, given the projector so that it can take the model's lock a slice of
+    /// work at a time.
     pub(crate) async fn read_heavy<R: Send + 'static>(
         self: &Arc<Self>,
         min_position: Option<Position>,
@@ -93,8 +98,11 @@ impl ApiState {
         if let Some(p) = min_position {
             self.projector.wait_for(p, READ_YOUR_WRITES_WAIT).await.map_err(error::read)?;
         }
+        let turn = self.heavy.acquire().await.expect("the semaphore is never closed");
         let state = self.clone();
-        tokio::task::spawn_blocking(move || f(&state.projector)).await.map_err(|e| error::internal(&e))
+        let done = tokio::task::spawn_blocking(move || f(&state.projector)).await.map_err(|e| error::internal(&e));
+        drop(turn);
+        done
     }
 }
 

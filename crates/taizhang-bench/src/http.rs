@@ -47,6 +47,13 @@ const BARE_QUERY: &str =
     "{ unitLedger { edges { node { hours runningRecordedHours outing { id date start end place category verified } } } } }";
 
 pub async fn http(dir: &Path, events: usize) -> Result<()> {
+    let (targets, _state) = start(dir, events).await?;
+    on_client_runtime(measure(targets)).await
+}
+
+/// Loads a campaign of `events`, starts the real server over it and the bare one, and
+/// makes an admin token; returns what the client needs, and the server's state.
+async fn start(dir: &Path, events: usize) -> Result<(Targets, Arc<ApiState>)> {
     let (store, unit) = crate::load_campaign(dir, events).await?;
     let store = Arc::new(AnyStore::Sled(store));
     let ledger = Arc::new(taizhang_app::Ledger::open(store.clone(), &dir.join("master.key")).await?);
@@ -58,22 +65,115 @@ pub async fn http(dir: &Path, events: usize) -> Result<()> {
     let token = state.tokens.create(store.as_ref(), new, time::OffsetDateTime::now_utc()).await?.secret;
     let limits = Limits::default();
     let schema = taizhang_api::schema(state.clone(), &limits);
-    let taizhang = serve(taizhang_api::http::routes(schema, state, limits)).await?;
+    let taizhang = serve(taizhang_api::http::routes(schema, state.clone(), limits)).await?;
     let bare = serve(async_graphql_poem::GraphQL::new(bare_schema())).await?;
     report("http.events", store.head() as f64, "events", None);
+    Ok((Targets { taizhang, bare, token: token.expose().to_owned(), unit, pairs }, state))
+}
 
-    let targets = Targets { taizhang, bare, token: token.expose().to_owned(), unit, pairs };
-    // The client runs on a runtime of its own, as another process would: it competes
-    // with the servers for the cores, not for places in their task queues (where its
-    // timers would wait behind the servers' work and count as their latency).
+/// Runs the client on a runtime of its own, as another process would: it competes
+/// with the servers for the cores, not for places in their task queues (where its
+/// timers would wait behind the servers' work and count as their latency).
+async fn on_client_runtime(work: impl std::future::Future<Output = Result<()>> + Send + 'static) -> Result<()> {
     let client = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(1)
         .thread_name("bench-client")
         .enable_all()
         .build()?;
-    let measured = client.spawn(measure(targets)).await;
+    let measured = client.spawn(work).await;
     client.shutdown_background();
     measured?
+}
+
+/// The `abuse` scenario: a normal reader's ledger reads at 500/s and a clerk's
+/// mutations at 500/s, in alternating phases: quiet, and while viewers send the
+/// heaviest requests the limits allow in closed loops (two asking the largest report,
+/// a total over every unit by week as far as the cells allow; two asking pages of 100
+/// units with their parents) with 1,000 idle connections held open.
+/// Reports the reader's p99 against the quiet phases', the mutations applied, and the
+/// process's peak resident memory.
+pub async fn abuse(dir: &Path, events: usize) -> Result<()> {
+    let (targets, state) = start(dir, events).await?;
+    let viewer = NewToken { name: "hostile".into(), role: Role::Viewer, units: vec![], lifetime: None };
+    let viewer = state.tokens.create(state.store().as_ref(), viewer, time::OffsetDateTime::now_utc()).await?.secret;
+    let units = state.projector.read(|m| m.units.len()) as u64;
+    on_client_runtime(measure_abuse(targets, viewer.expose().to_owned(), units)).await
+}
+
+async fn measure_abuse(targets: Targets, viewer: String, units: u64) -> Result<()> {
+    let Targets { taizhang, token, unit, pairs, .. } = targets;
+    let reader = Arc::new(Client::new(taizhang, &token)?);
+    let hostile = Arc::new(Client::new(taizhang, &viewer)?);
+    let ledger_body =
+        Bytes::from(json!({ "query": LEDGER_QUERY, "variables": { "unit": unit.to_string() } }).to_string());
+    let weeks = (taizhang_read::report::MAX_CELLS / units.max(1)).min(taizhang_read::report::MAX_BUCKETS as u64);
+    let last = time::macros::date!(2011 - 06 - 06) + time::Duration::weeks(weeks as i64) - time::Duration::days(1);
+    let largest_report = format!(
+        r#"{{ report(period: {{ first: "2011-06-06", last: "{last}" }}, bucket: WEEK, groupBy: TOTAL) {{ rows {{ outings }} }} }}"#
+    );
+    let heavy: [Bytes; 2] = [
+        Bytes::from(json!({ "query": largest_report }).to_string()),
+        Bytes::from(
+            json!({ "query": "{ units(first: 100) { edges { node { id name region industry parent { name region industry } } } } }" })
+                .to_string(),
+        ),
+    ];
+    reader.post(heavy[0].clone()).await?; // within the limits: answered
+    let mut idle_connections = Vec::new();
+    for _ in 0..1_000 {
+        idle_connections.push(tokio::net::TcpStream::connect(taizhang).await?);
+    }
+    report("abuse.report_weeks", weeks as f64, "weeks", None);
+
+    let reads: Arc<[Bytes]> = vec![ledger_body; requests(READ_RATE, ROUND) as usize].into();
+    let mut sent = 0;
+    let mut mutate = || {
+        let count = requests(READ_RATE, ROUND);
+        let bodies: Arc<[Bytes]> = (sent..sent + count).map(|i| outing_mutation(&pairs, i)).collect();
+        sent += count;
+        tokio::spawn(open_loop(reader.clone(), bodies, READ_RATE))
+    };
+    let (mut quiet, mut attacked, mut mutations) = (Run::default(), Run::default(), Run::default());
+    let mut heavy_answered = 0;
+    for _ in 0..PHASES {
+        let writes = mutate();
+        quiet.extend(open_loop(reader.clone(), reads.clone(), READ_RATE).await?);
+        mutations.extend(writes.await??);
+        let stop = Instant::now() + ROUND;
+        let abusers: Vec<_> = (0..4)
+            .map(|i| {
+                let (client, body) = (hostile.clone(), heavy[i % 2].clone());
+                tokio::spawn(async move {
+                    let mut answered = 0u64;
+                    while Instant::now() < stop {
+                        client.post(body.clone()).await?;
+                        answered += 1;
+                    }
+                    anyhow::Ok(answered)
+                })
+            })
+            .collect();
+        let writes = mutate();
+        attacked.extend(open_loop(reader.clone(), reads.clone(), READ_RATE).await?);
+        mutations.extend(writes.await??);
+        for abuser in abusers {
+            heavy_answered += abuser.await??;
+        }
+    }
+    drop(idle_connections);
+    report("abuse.heavy_requests_answered", heavy_answered as f64, "requests", None);
+    report("abuse.mutations_applied", mutations.rate(), "mutations/s", Some(READ_RATE as f64));
+    report("abuse.mutation_errors", mutations.errors as f64, "requests", None);
+    report("abuse.read_errors", (quiet.errors + attacked.errors) as f64, "requests", None);
+    report("abuse", attacked.p99_ms(), "ms", Some(quiet.p99_ms()));
+    let status = std::fs::read_to_string("/proc/self/status")?;
+    let peak_kib: f64 = status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmHWM:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+        .context("no VmHWM in /proc/self/status")?;
+    report("abuse.peak_resident_memory", peak_kib / 1024.0, "MiB", None);
+    Ok(())
 }
 
 /// What the client needs: the two servers, the token, the unit whose ledger it reads and

@@ -119,9 +119,12 @@ fn main() -> Result<()> {
         }
         "ledger" => runtime.block_on(ledger(&dir, count(1_000_000))),
         "http" => runtime.block_on(http::http(&dir, count(1_000_000))),
+        "abuse" => runtime.block_on(http::abuse(&dir, count(1_000_000))),
         "demo" => runtime.block_on(demo(&dir)),
         "csv" => runtime.block_on(csv_import::csv(&dir)),
-        other => bail!("unknown scenario {other:?}; expected append, import, scan, rebuild, ledger, http, demo or csv"),
+        other => bail!(
+            "unknown scenario {other:?}; expected append, import, scan, rebuild, ledger, http, abuse, demo or csv"
+        ),
     }
 }
 
