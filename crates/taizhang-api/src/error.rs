@@ -1,4 +1,4 @@
-//! Errors as clients see them: `extensions.code` names the kind (DESIGN.md §6), the
+//! Errors as clients see them: `extensions.code` names the kind (the README lists them), the
 //! message says what to fix, and the other extensions point at the exact field, member
 //! or limit. Storage and other internal failures are logged with an id; the client sees
 //! only that id.

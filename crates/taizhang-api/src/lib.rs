@@ -6,7 +6,7 @@
 //!   ([`taizhang_app::Ledger`]) and the live read model ([`taizhang_read::Projector`]).
 //! - Every read takes the read side's as-of arguments and a `minPosition`; a mutation
 //!   answers with the log position it reached, and its own fields already reflect it.
-//! - [`http::routes`] serves the schema; see DESIGN.md §6 for the contract.
+//! - [`http::routes`] serves the schema over HTTP and WebSocket (the README states the contract).
 #![forbid(unsafe_code)]
 
 pub mod access;

@@ -26,7 +26,7 @@ use taizhang_store::{AnyStore, EventStore};
 use crate::client::Client;
 use crate::report;
 
-/// Concurrent connections of the throughput runs (as wrk's 64 in BASELINES.md).
+/// Concurrent connections of the throughput runs (wrk's usual 64).
 const CONNECTIONS: usize = 64;
 /// The throughput runs: alternating rounds of each server, in the order ABBA…, so that
 /// a noisy neighbour or a drift over the run hits both alike.

@@ -9,7 +9,7 @@
 //! - `c` + command id (16 bytes) → first and last position of the command's events.
 //!
 //! Why pages: sled costs about 12 µs and 150 bytes of disk per key on this machine kind
-//! (BASELINES.md), more than a whole event. One key per group commit instead of one per
+//! (measured with sled alone), more than a whole event. One key per group commit instead of one per
 //! event is what lets bulk appends and scans run at the speed of the bytes.
 //!
 //! Why the stream index is in memory: an index key per event would cost as much again.
