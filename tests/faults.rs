@@ -7,12 +7,11 @@
 mod support;
 
 use std::collections::BTreeSet;
-use std::io::{BufRead, BufReader};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use serde_json::{json, Value};
-use support::{client_with, taizhang};
+use support::{client_with, served_url, taizhang};
 
 /// How long any one request may take before the test calls it hung: the store counts
 /// as stalled after 20 s, the server exits 5 s later.
@@ -67,10 +66,7 @@ async fn a_refused_write_makes_the_server_unhealthy_then_it_exits_and_the_store_
             .stderr(Stdio::null())
             .spawn()
             .expect("sh and prlimit run");
-        let mut line = String::new();
-        BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();
-        let url =
-            line.trim().strip_prefix("listening on ").unwrap_or_else(|| panic!("unexpected: {line:?}")).to_owned();
+        let url = served_url(&mut child);
 
         let writers: Vec<_> =
             (0..4).map(|w| tokio::spawn(write_until_refused(url.clone(), admin.clone(), w))).collect();

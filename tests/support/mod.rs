@@ -33,6 +33,13 @@ pub fn taizhang(dir: &std::path::Path, options: &[&str], args: &[&str]) -> Strin
     String::from_utf8(output.stdout).unwrap()
 }
 
+/// The address a `taizhang serve` child prints on its first line of output.
+pub fn served_url(child: &mut std::process::Child) -> String {
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().expect("stdout piped")).read_line(&mut line).unwrap();
+    line.trim().strip_prefix("listening on ").unwrap_or_else(|| panic!("unexpected: {line:?}")).to_owned()
+}
+
 /// A client that sends `token` as its bearer token with every request.
 pub fn client_with(token: &str) -> reqwest::Client {
     let mut headers = reqwest::header::HeaderMap::new();
@@ -78,10 +85,7 @@ impl Server {
             .stderr(log.map_or_else(Stdio::inherit, Stdio::from))
             .spawn()
             .expect("taizhang starts");
-        let mut line = String::new();
-        BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();
-        let url =
-            line.trim().strip_prefix("listening on ").unwrap_or_else(|| panic!("unexpected: {line:?}")).to_owned();
+        let url = served_url(&mut child);
         Self { child, url, dir, http: client_with(&admin), admin }
     }
 

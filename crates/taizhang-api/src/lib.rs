@@ -80,10 +80,16 @@ impl ApiState {
         min_position: Option<Position>,
         f: impl FnOnce(&ReadModel) -> R,
     ) -> async_graphql::Result<R> {
+        self.reached(min_position).await?;
+        Ok(self.projector.read(f))
+    }
+
+    /// Read-your-writes: waits until the model reflects `min_position`, if given.
+    async fn reached(&self, min_position: Option<Position>) -> async_graphql::Result<()> {
         if let Some(p) = min_position {
             self.projector.wait_for(p, READ_YOUR_WRITES_WAIT).await.map_err(error::read)?;
         }
-        Ok(self.projector.read(f))
+        Ok(())
     }
 
     /// [`ApiState::read`] for work that may take a good part of a second (a report):
@@ -95,9 +101,7 @@ impl ApiState {
         min_position: Option<Position>,
         f: impl FnOnce(&Projector<AnyStore>) -> R + Send + 'static,
     ) -> async_graphql::Result<R> {
-        if let Some(p) = min_position {
-            self.projector.wait_for(p, READ_YOUR_WRITES_WAIT).await.map_err(error::read)?;
-        }
+        self.reached(min_position).await?;
         let turn = self.heavy.acquire().await.expect("the semaphore is never closed");
         let state = self.clone();
         let done = tokio::task::spawn_blocking(move || f(&state.projector)).await.map_err(|e| error::internal(&e));
