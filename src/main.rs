@@ -38,7 +38,8 @@ struct Cli {
     /// Data directory (the embedded store and its key store).
     #[arg(long, env = "TAIZHANG_DATA", default_value = "./taizhang-data", global = true)]
     data: PathBuf,
-    /// The master key that wraps the personal-data keys [default: <data>/master.key].
+    /// The master key that wraps the personal-data keys [default:
+    /// $XDG_CONFIG_HOME/taizhang/master.key, or ~/.config/taizhang/master.key].
     #[arg(long, env = "TAIZHANG_MASTER_KEY_FILE", global = true)]
     master_key_file: Option<PathBuf>,
     /// Directory of policy files (*.toml) beside the built-in policies.
@@ -245,7 +246,7 @@ fn main() -> ExitCode {
     }
 }
 
-fn run(cli: Cli) -> Result<()> {
+fn run(mut cli: Cli) -> Result<()> {
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
     runtime.block_on(async {
         match &cli.command {
@@ -265,6 +266,8 @@ fn run(cli: Cli) -> Result<()> {
             Commands::Schema { events: Some(dir), .. } => return write_event_schemas(dir),
             _ => {}
         }
+        // Before anything is opened: a key in the wrong place changes nothing.
+        cli.master_key_file = Some(master_key_path(&cli)?);
         let store = open_store(&cli).await?;
         match &cli.command {
             Commands::Verify => verify(store.as_ref()).await,
@@ -277,7 +280,7 @@ fn run(cli: Cli) -> Result<()> {
             }
             Commands::Token { action } => token(store, action).await,
             Commands::Demo { scale, seed } => {
-                let ledger = Arc::new(Ledger::open(store.clone(), &master_key_path(&cli)).await?);
+                let ledger = Arc::new(open_ledger(&cli, store.clone()).await?);
                 load_demo(&ledger, *scale, *seed).await
             }
             Commands::Policies | Commands::Schema { .. } => unreachable!("handled before the store is opened"),
@@ -366,8 +369,69 @@ async fn open_store(cli: &Cli) -> Result<Arc<AnyStore>> {
     Ok(Arc::new(store))
 }
 
-fn master_key_path(cli: &Cli) -> PathBuf {
-    cli.master_key_file.clone().unwrap_or_else(|| cli.data.join("master.key"))
+/// The master key file: the one named, or by default one in the user's configuration
+/// directory, apart from the data: a copy of the data directory (a backup, a copied
+/// disk) must not carry the key that opens its personal data. Resolved once, at start.
+fn master_key_path(cli: &Cli) -> Result<PathBuf> {
+    let in_data = cli.data.join("master.key");
+    if let Some(path) = &cli.master_key_file {
+        if is_inside(path, &cli.data) {
+            tracing::warn!(
+                key = %path.display(),
+                "the master key is inside the data directory: any copy of the directory opens its personal data"
+            );
+        }
+        return Ok(path.clone());
+    }
+    let config = match (std::env::var_os("XDG_CONFIG_HOME"), std::env::var_os("HOME")) {
+        (Some(dir), _) if !dir.is_empty() => PathBuf::from(dir),
+        (_, Some(home)) if !home.is_empty() => PathBuf::from(home).join(".config"),
+        _ => bail!("no configuration directory (neither XDG_CONFIG_HOME nor HOME is set): name the master key file with --master-key-file"),
+    };
+    let path = config.join("taizhang").join("master.key");
+    if in_data.exists() {
+        bail!(
+            "the master key {} is inside the data directory, where any copy of the directory carries it: move it \
+             out (to {}, the default, when no key is there yet) or name it with --master-key-file",
+            in_data.display(),
+            path.display()
+        );
+    }
+    Ok(path)
+}
+
+/// The master key file resolved at start ([`master_key_path`]).
+fn master_key(cli: &Cli) -> &Path {
+    cli.master_key_file.as_deref().expect("resolved before the store is opened")
+}
+
+/// Whether `path` (which may not exist yet) lies inside the directory `dir`.
+fn is_inside(path: &Path, dir: &Path) -> bool {
+    let resolve = |p: &Path| std::path::absolute(p).ok().map(|p| p.canonicalize().unwrap_or(p));
+    let parent = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
+    match (resolve(parent), resolve(dir)) {
+        (Some(parent), Some(dir)) => parent.starts_with(dir),
+        _ => false,
+    }
+}
+
+/// The ledger over `store` with the master key; says where a new master key was made.
+async fn open_ledger(cli: &Cli, store: Arc<AnyStore>) -> Result<Ledger<AnyStore>> {
+    let path = master_key(cli);
+    let existed = path.exists();
+    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty() && !d.exists()) {
+        private::create_dir(dir)
+            .with_context(|| format!("creating the directory of the master key {}", path.display()))?;
+    }
+    let ledger = Ledger::open(store, path).await?;
+    if !existed && path.exists() {
+        eprintln!(
+            "created the master key {} (mode 0600): keep a copy apart from the data; without it no member's \
+             personal data can be read",
+            path.display()
+        );
+    }
+    Ok(ledger)
 }
 
 async fn verify<S: EventStore>(store: &S) -> Result<()> {
@@ -417,7 +481,7 @@ async fn serve(
     limits: Limits,
 ) -> Result<()> {
     use poem::listener::{Acceptor, Listener, TcpListener};
-    let ledger = Arc::new(Ledger::open(store.clone(), &master_key_path(cli)).await?);
+    let ledger = Arc::new(open_ledger(cli, store.clone()).await?);
     if demo {
         if store.head() == 0 {
             load_demo(&ledger, 1.0, DEMO_SEED).await?;
@@ -591,7 +655,7 @@ async fn import(
     skip_invalid: bool,
 ) -> Result<()> {
     let bytes = std::fs::read(file).with_context(|| format!("reading {}", file.display()))?;
-    let ledger = Arc::new(Ledger::open(store, &master_key_path(cli)).await?);
+    let ledger = Arc::new(open_ledger(cli, store).await?);
     let mut import = taizhang_io::import::read(kind, &bytes, encoding);
     import.check(&ledger).await?;
     let name = file.display().to_string();
@@ -643,7 +707,7 @@ async fn export_sheet(cli: &Cli, store: Arc<AnyStore>, sheet: Sheet<'_>, output:
             };
             let mut personal = std::collections::BTreeMap::new();
             if kind == Kind::Members {
-                let ledger = Ledger::open(store, &master_key_path(cli)).await?;
+                let ledger = open_ledger(cli, store).await?;
                 for member in projector.read(|m| m.members.keys().copied().collect::<Vec<_>>()) {
                     if let taizhang_app::Personal::Known(p) = ledger.personal(member).await? {
                         personal.insert(member, p);
@@ -733,7 +797,7 @@ async fn restore<S: EventStore>(store: &S, file: &Path) -> Result<()> {
 async fn restore_keys(cli: &Cli, store: &AnyStore, path: &Path) -> Result<()> {
     let key_store = KeyStore::of(store)?;
     // The keys must open under the master key the operator will run with.
-    let master = MasterKey::load_or_create(&master_key_path(cli), false)?;
+    let master = MasterKey::load_or_create(master_key(cli), false)?;
     let mut entries = Vec::new();
     for (i, line) in std::fs::read_to_string(path)?.lines().enumerate().filter(|(_, l)| !l.trim().is_empty()) {
         let bad = || format!("{}:{}: expected {{\"member\": id, \"wrapped_key\": hex}}", path.display(), i + 1);

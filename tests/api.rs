@@ -568,3 +568,59 @@ async fn a_request_past_its_deadline_is_dropped_with_a_limit_error() {
     assert_eq!(body["errors"][0]["extensions"]["max"], 1);
     assert_eq!(server.head().await, 0);
 }
+
+/// The contents of every file under `dir`, with their paths.
+fn files_under(dir: &std::path::Path) -> Vec<(std::path::PathBuf, Vec<u8>)> {
+    let (mut files, mut dirs) = (Vec::new(), vec![dir.to_path_buf()]);
+    while let Some(d) = dirs.pop() {
+        for path in std::fs::read_dir(&d).unwrap().map(|e| e.unwrap().path()) {
+            if path.is_dir() {
+                dirs.push(path);
+            } else {
+                files.push((path.clone(), std::fs::read(&path).unwrap()));
+            }
+        }
+    }
+    files
+}
+
+/// Every wrapped key of `member` found in the files under `dir`: each window of the
+/// files that the master key opens as that member's key.
+fn keys_of_member_in_files(dir: &std::path::Path, master: &taizhang_store::keys::MasterKey, member: &str) -> usize {
+    const WRAPPED: usize = 1 + 24 + 32 + 16; // version, nonce, key, tag
+    let member = taizhang_core::MemberId(member.parse().unwrap());
+    let opens = |window: &[u8]| window[0] == 1 && master.unwrap(member, window).is_ok();
+    files_under(dir).iter().map(|(_, bytes)| bytes.windows(WRAPPED).filter(|w| opens(w)).count()).sum()
+}
+
+/// Erasure reaches the disk: with the master key in hand, no file under the data
+/// directory holds anything that opens as the erased member's key (before the erasure,
+/// the same search finds it), and their name is nowhere in clear.
+#[tokio::test]
+async fn an_erased_members_key_is_in_no_file_of_the_data_directory() {
+    let server = Server::start();
+    let unit = register_unit(&server, "十堰市太和医院").await;
+    let member = register_member(&server, &unit, "欧阳明远").await;
+    let kept = register_member(&server, &unit, "司马静").await;
+    let (_, dir) = server.terminate();
+    let master = taizhang_store::keys::MasterKey::load_or_create(&dir.path().join("master.key"), false).unwrap();
+    assert_eq!(keys_of_member_in_files(dir.path(), &master, &member), 1, "the search finds a key that is there");
+
+    let server = Server::start_in(dir);
+    server
+        .ok("mutation($m: ID!) { eraseMember(input: { member: $m }) { receipt { position } } }", json!({ "m": member }))
+        .await;
+    let data =
+        server.ok("query($m: ID!) { member(id: $m) { erased personal { name } } }", json!({ "m": member })).await;
+    assert_eq!(data["member"], json!({ "erased": true, "personal": null }));
+    let data = server.ok("query($m: ID!) { member(id: $m) { personal { name } } }", json!({ "m": kept })).await;
+    assert_eq!(data["member"]["personal"]["name"], "司马静", "the others' keys are whole");
+    let (_, dir) = server.terminate();
+
+    assert_eq!(keys_of_member_in_files(dir.path(), &master, &member), 0);
+    assert_eq!(keys_of_member_in_files(dir.path(), &master, &kept), 1);
+    let name = "欧阳明远".as_bytes();
+    for (path, bytes) in files_under(dir.path()) {
+        assert!(!bytes.windows(name.len()).any(|w| w == name), "{}", path.display());
+    }
+}

@@ -11,7 +11,13 @@ use taizhang_store::SledStore;
 use time::macros::date;
 
 fn taizhang(data: &Path, args: &[&str]) -> Output {
-    Process::new(env!("CARGO_BIN_EXE_taizhang")).arg("--data").arg(data).args(args).output().expect("run taizhang")
+    Process::new(env!("CARGO_BIN_EXE_taizhang"))
+        .arg("--data")
+        .arg(data)
+        .env("TAIZHANG_MASTER_KEY_FILE", data.join("master.key"))
+        .args(args)
+        .output()
+        .expect("run taizhang")
 }
 
 fn text(s: &str) -> Text {
@@ -260,7 +266,6 @@ fn import_names_each_problem_then_writes_once_and_exports() {
 
     // What may hold personal data is its owner's only, whatever the umask.
     use std::os::unix::fs::PermissionsExt;
-    let mode = |path: &Path| std::fs::metadata(path).unwrap().permissions().mode() & 0o777;
     let members = dir.path().join("members.csv");
     std::fs::write(&members, "").unwrap();
     std::fs::set_permissions(&members, std::fs::Permissions::from_mode(0o644)).unwrap();
@@ -275,6 +280,7 @@ fn import_names_each_problem_then_writes_once_and_exports() {
         (xlsx, 0o600),
         (backup, 0o600),
         (data.join("master.key"), 0o600),
+        (data.join("member-keys"), 0o600),
         (data.join("read-model.ckpt"), 0o600),
     ] {
         assert_eq!(mode(&path), expected, "{}", path.display());
@@ -302,6 +308,51 @@ fn a_wrong_master_key_is_refused_at_start() {
     assert!(head.contains("ok: 1 events"), "nothing written under the wrong key: {head}");
     std::fs::write(data.join("master.key"), &right).unwrap();
     assert!(taizhang(&data, &["import", "units", file.to_str().unwrap()]).status.success());
+}
+
+/// The permission bits of a file or directory.
+fn mode(path: &Path) -> u32 {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::metadata(path).unwrap().permissions().mode() & 0o777
+}
+
+/// By default the master key is made in the user's configuration directory, not in the
+/// data directory; a key left in the data directory by an earlier layout is refused
+/// with the way out, and nothing is written.
+#[test]
+fn the_master_key_lives_apart_from_the_data_by_default() {
+    let dir = tempfile::tempdir().unwrap();
+    let (data, home) = (dir.path().join("data"), dir.path().join("home"));
+    let file = dir.path().join("units.csv");
+    std::fs::write(&file, "id,name,industry,region\nSY-1,十堰市人民医院,医疗卫生,茅箭区\n").unwrap();
+    let run = |data: &Path| {
+        Process::new(env!("CARGO_BIN_EXE_taizhang"))
+            .arg("--data")
+            .arg(data)
+            .args(["import", "units", file.to_str().unwrap()])
+            .env_remove("TAIZHANG_MASTER_KEY_FILE")
+            .env_remove("XDG_CONFIG_HOME")
+            .env("HOME", &home)
+            .output()
+            .unwrap()
+    };
+    let output = run(&data);
+    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    let key = home.join(".config/taizhang/master.key");
+    assert!(String::from_utf8_lossy(&output.stderr).contains(&format!("created the master key {}", key.display())));
+    assert_eq!(std::fs::read(&key).unwrap().len(), 32);
+    assert_eq!(mode(&key), 0o600);
+    assert_eq!(mode(key.parent().unwrap()), 0o700);
+    assert!(!data.join("master.key").exists());
+
+    let old_layout = dir.path().join("old");
+    std::fs::create_dir(&old_layout).unwrap();
+    std::fs::write(old_layout.join("master.key"), [7u8; 32]).unwrap();
+    let refused = run(&old_layout);
+    assert!(!refused.status.success());
+    let stderr = String::from_utf8(refused.stderr).unwrap();
+    assert!(stderr.contains("is inside the data directory") && stderr.contains("--master-key-file"), "{stderr}");
+    assert!(!old_layout.join("log").exists(), "nothing was written");
 }
 
 /// A full disk: on a 16 MiB tmpfs of its own (a private mount namespace, as root), a
@@ -337,6 +388,7 @@ fn a_store_on_a_full_disk_opens_again_once_space_is_freed() {
         .args(["--mount", "sh", "-c", script])
         .env("MNT", &mnt)
         .env("DATA", &data)
+        .env("TAIZHANG_MASTER_KEY_FILE", data.join("master.key"))
         .env("BIN", env!("CARGO_BIN_EXE_taizhang"))
         .output()
         .expect("unshare runs");

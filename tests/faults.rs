@@ -62,6 +62,7 @@ async fn a_refused_write_makes_the_server_unhealthy_then_it_exits_and_the_store_
             .args(["-c", "trap '' XFSZ; exec prlimit --fsize=1048576 -- \"$0\" \"$@\""])
             .arg(env!("CARGO_BIN_EXE_taizhang"))
             .args(["--data", dir.path().to_str().unwrap(), "serve", "--listen", "127.0.0.1:0"])
+            .env("TAIZHANG_MASTER_KEY_FILE", dir.path().join("master.key"))
             .stdout(Stdio::piped())
             .stderr(Stdio::null())
             .spawn()

@@ -20,14 +20,17 @@ pub struct Server {
     pub admin: String,
 }
 
+/// `taizhang --data <dir>`, with the master key in `<dir>/master.key` unless the options
+/// name another: each test's data and key are its own, and go with its directory.
+pub fn command(dir: &std::path::Path) -> Command {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_taizhang"));
+    command.args(["--data", dir.to_str().unwrap()]).env("TAIZHANG_MASTER_KEY_FILE", dir.join("master.key"));
+    command
+}
+
 /// Runs `taizhang --data <dir> <options> <args>` to completion and returns its stdout.
 pub fn taizhang(dir: &std::path::Path, options: &[&str], args: &[&str]) -> String {
-    let output = Command::new(env!("CARGO_BIN_EXE_taizhang"))
-        .args(["--data", dir.to_str().unwrap()])
-        .args(options)
-        .args(args)
-        .output()
-        .expect("taizhang runs");
+    let output = command(dir).args(options).args(args).output().expect("taizhang runs");
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(output.status.success(), "taizhang {args:?} failed: {stderr}");
     String::from_utf8(output.stdout).unwrap()
@@ -75,8 +78,7 @@ impl Server {
         // Offline, against the data directory, as an operator would on a new install.
         let admin =
             taizhang(dir.path(), options, &["token", "create", "--role", "admin", "--name", "tests"]).trim().to_owned();
-        let mut child = Command::new(env!("CARGO_BIN_EXE_taizhang"))
-            .args(["--data", dir.path().to_str().unwrap()])
+        let mut child = command(dir.path())
             .args(options)
             .args(["serve", "--listen", "127.0.0.1:0"])
             .env("RUST_LOG", if log.is_some() { "debug" } else { "warn" })

@@ -6,10 +6,10 @@
 //! SIV modes), so sealing needs no randomness and no nonce bookkeeping, the same data
 //! under the same key always gives the same bytes (the sample campaign's log is
 //! reproducible), and two different texts never share a nonce. The key itself is stored
-//! wrapped (encrypted) under the operator's master key, beside the log (a sled tree or a
-//! PostgreSQL table) but never in the log, never in a log export. Erasing a member
-//! replaces the wrapped key with a tombstone: the ciphertext in the log stays, chained
-//! and verifiable, and unreadable.
+//! wrapped (encrypted) under the operator's master key, beside the log (a file of slots
+//! next to the embedded store, or a PostgreSQL table) but never in the log, never in a
+//! log export. Erasing a member overwrites the wrapped key with a tombstone: the
+//! ciphertext in the log stays, chained and verifiable, and unreadable.
 
 use std::io::Write;
 use std::path::Path;
@@ -19,7 +19,6 @@ use chacha20poly1305::{XChaCha20Poly1305, XNonce};
 use sha2::{Digest, Sha256};
 use taizhang_core::{MemberId, PersonalData, SealedPersonal};
 
-use crate::sled_store::{backend as sled_error, uuid_entries};
 use crate::{AnyStore, PgStore, SledStore, StoreError};
 
 const SEALED_V1: u8 = 1;
@@ -81,9 +80,23 @@ impl MasterKey {
                 Ok(Self(XChaCha20Poly1305::new(&key.into())))
             }
             Err(e) if e.kind() == std::io::ErrorKind::NotFound && may_create => {
+                // Written whole under a name of its own, then linked into place: a
+                // process starting at the same moment (the default key is shared by
+                // every data directory of a user) reads a whole key or makes its own,
+                // and only one of the two gets the name.
                 let key = XChaCha20Poly1305::generate_key(&mut OsRng);
-                let mut file = crate::private::create_new_file(path).map_err(|e| err(e.to_string()))?;
+                let draft = path.with_extension(format!("new-{}", std::process::id()));
+                let mut file = crate::private::create_file(&draft).map_err(|e| err(e.to_string()))?;
                 file.write_all(&key).and_then(|_| file.sync_all()).map_err(|e| err(e.to_string()))?;
+                let linked = std::fs::hard_link(&draft, path);
+                let _ = std::fs::remove_file(&draft);
+                match linked {
+                    Ok(()) => {}
+                    Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
+                        return Self::load_or_create(path, false)
+                    }
+                    Err(e) => return Err(err(e.to_string())),
+                }
                 if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
                     std::fs::File::open(dir).and_then(|d| d.sync_all()).map_err(|e| err(e.to_string()))?;
                 }
@@ -102,7 +115,8 @@ impl MasterKey {
         WrappedKey { member, bytes: seal_bytes(&self.0, XChaCha20Poly1305::generate_nonce(&mut OsRng), member, &key.0) }
     }
 
-    fn unwrap(&self, member: MemberId, wrapped: &[u8]) -> Result<MemberKey, KeyError> {
+    /// Opens a wrapped key of `member`: only the master key that wrapped it does.
+    pub fn unwrap(&self, member: MemberId, wrapped: &[u8]) -> Result<MemberKey, KeyError> {
         let bytes = open_bytes(&self.0, member, wrapped).ok_or(KeyError::WrongMasterKey(member))?;
         Ok(MemberKey(bytes.as_slice().try_into().map_err(|_| KeyError::WrongMasterKey(member))?))
     }
@@ -174,10 +188,11 @@ pub enum KeyState {
     Missing,
 }
 
-/// Where the wrapped member keys live: a `member_keys` tree in the sled database of the
-/// log, or a `member_keys` table in the PostgreSQL schema of the log. A new member's key
-/// is written by the store's writer in the same commit as the registration sealed with
-/// it ([`crate::AppendRequest::member_key`]); this handle reads keys, destroys them and
+/// Where the wrapped member keys live: a file of slots beside the embedded store's log
+/// ([`crate::key_slots`]: overwritten in place, so that erasure reaches the disk), or a
+/// `member_keys` table in the PostgreSQL schema of the log. A new member's key is
+/// written by the store's writer before or with the registration sealed with it
+/// ([`crate::AppendRequest::member_key`]); this handle reads keys, destroys them and
 /// moves them in backups. Every server of a PostgreSQL deployment sees every key; they
 /// share the master key file.
 #[derive(Clone)]
@@ -187,7 +202,7 @@ pub struct KeyStore {
 
 #[derive(Clone)]
 enum Backend {
-    Sled { store: SledStore, tree: sled::Tree },
+    Sled(SledStore),
     Pg(PgStore),
 }
 
@@ -198,7 +213,7 @@ pub trait KeyHome {
 
 impl KeyHome for SledStore {
     fn key_store(&self) -> Result<KeyStore, StoreError> {
-        KeyStore::sled(self)
+        Ok(KeyStore::sled(self))
     }
 }
 
@@ -214,16 +229,12 @@ impl KeyHome for AnyStore {
     }
 }
 
-/// The sled tree of the keys, in the log's database.
-pub(crate) const SLED_TREE: &str = "member_keys";
-
-/// A tombstone: the member was erased.
+/// A tombstone, in exports and in the PostgreSQL table: the member was erased.
 const ERASED: &[u8] = b"";
 
 impl KeyStore {
-    pub fn sled(store: &SledStore) -> Result<Self, StoreError> {
-        let tree = store.db().open_tree(SLED_TREE).map_err(sled_error)?;
-        Ok(Self { backend: Backend::Sled { store: store.clone(), tree } })
+    pub fn sled(store: &SledStore) -> Self {
+        Self { backend: Backend::Sled(store.clone()) }
     }
 
     pub fn postgres(store: &PgStore) -> Self {
@@ -233,7 +244,7 @@ impl KeyStore {
     /// The key store that belongs with `store`.
     pub fn of(store: &AnyStore) -> Result<Self, StoreError> {
         match store {
-            AnyStore::Sled(s) => Self::sled(s),
+            AnyStore::Sled(s) => Ok(Self::sled(s)),
             AnyStore::Pg(s) => Ok(Self::postgres(s)),
         }
     }
@@ -241,34 +252,32 @@ impl KeyStore {
     /// True when no member key (nor tombstone) exists, so no master key need exist yet.
     pub async fn is_empty(&self) -> Result<bool, KeyError> {
         match &self.backend {
-            Backend::Sled { store, tree } => {
-                let _gate = store.gate().await;
-                Ok(tree.is_empty())
-            }
+            Backend::Sled(store) => Ok(store.key_slots().is_empty()),
             Backend::Pg(pg) => Ok(!pg.any_member_key().await?),
         }
     }
 
     async fn raw_get(&self, member: MemberId) -> Result<Option<Vec<u8>>, KeyError> {
         match &self.backend {
-            Backend::Sled { store, tree } => {
-                let _gate = store.gate().await;
-                Ok(tree.get(member.0.as_bytes()).map_err(sled_error)?.map(|v| v.to_vec()))
-            }
+            Backend::Sled(store) => Ok(store.key_slots().get(member).map(Option::unwrap_or_default)),
             Backend::Pg(pg) => Ok(pg.member_key(member).await?),
         }
     }
 
-    /// Sets entries and makes them durable before returning.
+    /// Sets entries (an empty value erases) and makes them durable before returning.
     async fn raw_set(&self, entries: Vec<(MemberId, Vec<u8>)>) -> Result<(), KeyError> {
         match &self.backend {
-            Backend::Sled { store, tree } => {
-                let gate = store.gate().await;
-                for (member, value) in entries {
-                    tree.insert(member.0.as_bytes(), value).map_err(sled_error)?;
-                }
-                drop(gate); // the writer's sync needs it
-                Ok(store.sync().await?)
+            Backend::Sled(store) => {
+                let store = store.clone();
+                let entries: Vec<_> = entries
+                    .into_iter()
+                    .map(|(member, wrapped)| (member, (wrapped != ERASED).then_some(wrapped)))
+                    .collect();
+                // The fsync stays off the runtime's workers.
+                tokio::task::spawn_blocking(move || store.key_slots().set(&entries))
+                    .await
+                    .map_err(|e| StoreError::Backend(e.to_string()))??;
+                Ok(())
             }
             Backend::Pg(pg) => Ok(pg.set_member_keys(entries).await?),
         }
@@ -290,10 +299,12 @@ impl KeyStore {
     /// Every entry as (member, wrapped key or empty for erased), for a separate backup.
     pub async fn export(&self) -> Result<Vec<(MemberId, Vec<u8>)>, KeyError> {
         match &self.backend {
-            Backend::Sled { store, tree } => {
-                let _gate = store.gate().await;
-                Ok(uuid_entries(tree)?.into_iter().map(|(id, wrapped)| (MemberId(id), wrapped)).collect())
-            }
+            Backend::Sled(store) => Ok(store
+                .key_slots()
+                .entries()
+                .into_iter()
+                .map(|(member, wrapped)| (member, wrapped.unwrap_or_default()))
+                .collect()),
             Backend::Pg(pg) => Ok(pg.member_keys().await?),
         }
     }

@@ -27,6 +27,7 @@ pub mod backup;
 pub mod chain;
 pub mod codec;
 pub mod conformance;
+mod key_slots;
 pub mod keys;
 mod postgres_store;
 pub mod private;

@@ -38,6 +38,7 @@ use tokio::sync::{oneshot, watch, RwLock, RwLockReadGuard};
 use uuid::Uuid;
 
 use crate::codec::{self, GENESIS_HASH};
+use crate::key_slots::KeySlots;
 use crate::keys::WrappedKey;
 use crate::staging::{check_restore, outcome_of, Encoded, Tail};
 use crate::{
@@ -80,6 +81,31 @@ fn command_key(id: Uuid) -> [u8; 17] {
 
 fn be_u64(bytes: &[u8]) -> u64 {
     u64::from_be_bytes(bytes.try_into().expect("8-byte key part"))
+}
+
+/// The member keys' file in the data directory, beside `log`.
+pub const KEY_FILE: &str = "member-keys";
+
+/// Where earlier versions kept the member keys: a sled tree of the log's database.
+const OLD_KEY_TREE: &str = "member_keys";
+
+/// Moves the keys of a store from before [`KEY_FILE`] into it, then drops the tree. The
+/// tree's old bytes stay in sled's segments until sled rewrites them; a store that must
+/// forget members erased before the move is copied with `backup` and `restore`.
+fn move_keys_out_of_sled(db: &sled::Db, slots: &KeySlots) -> Result<(), StoreError> {
+    if !db.tree_names().iter().any(|name| name.as_ref() == OLD_KEY_TREE.as_bytes()) {
+        return Ok(());
+    }
+    let tree = db.open_tree(OLD_KEY_TREE).map_err(backend)?;
+    let entries: Vec<_> = uuid_entries(&tree)?
+        .into_iter()
+        .map(|(id, wrapped)| (taizhang_core::MemberId(id), (!wrapped.is_empty()).then_some(wrapped)))
+        .collect();
+    slots.set(&entries)?;
+    drop(tree);
+    db.drop_tree(OLD_KEY_TREE).map_err(backend)?;
+    db.flush().map_err(backend)?;
+    Ok(())
 }
 
 pub(crate) fn backend(e: impl std::fmt::Display) -> StoreError {
@@ -275,6 +301,8 @@ struct Inner {
     /// See [`Writer::busy_since`].
     busy_since: Arc<AtomicU64>,
     writer: std::sync::Mutex<Option<JoinHandle<()>>>,
+    /// The member keys, in their own file beside the log (see [`crate::key_slots`]).
+    key_slots: Arc<KeySlots>,
 }
 
 impl Drop for Inner {
@@ -327,6 +355,8 @@ impl SledStore {
         };
         let log = db.open_tree("events").map_err(backend)?;
         let db_file = File::open(path.join("db")).map_err(backend)?;
+        let key_slots = Arc::new(KeySlots::open(&dir.join(KEY_FILE))?);
+        move_keys_out_of_sled(&db, &key_slots)?;
         // The directory entries of a new database must themselves be durable.
         for d in [&path, dir] {
             File::open(d).and_then(|f| f.sync_all()).map_err(backend)?;
@@ -356,7 +386,7 @@ impl SledStore {
         let writer = Writer {
             db: db.clone(),
             log: log.clone(),
-            member_keys: db.open_tree(crate::keys::SLED_TREE).map_err(backend)?,
+            key_slots: key_slots.clone(),
             db_file,
             tail: Tail { head, last_hash, last_recorded_at },
             index: index.clone(),
@@ -384,6 +414,7 @@ impl SledStore {
                 poisoned,
                 busy_since,
                 writer: std::sync::Mutex::new(Some(handle)),
+                key_slots,
             }),
         })
     }
@@ -431,9 +462,14 @@ impl SledStore {
         Gate { index: self.inner.index.read().await }
     }
 
-    /// The sled database, for the key store that lives beside the log.
+    /// The sled database, for the token store that lives beside the log.
     pub(crate) fn db(&self) -> &sled::Db {
         &self.inner.db
+    }
+
+    /// The member keys' file, for the key store.
+    pub(crate) fn key_slots(&self) -> &KeySlots {
+        &self.inner.key_slots
     }
 
     /// Makes everything written so far durable (flush and fsync).
@@ -643,8 +679,8 @@ impl PagesRead {
 struct Writer {
     db: sled::Db,
     log: sled::Tree,
-    /// The key store's tree: new members' keys are written with their registrations.
-    member_keys: sled::Tree,
+    /// The member keys' file: new members' keys are written with their registrations.
+    key_slots: Arc<KeySlots>,
     db_file: File,
     tail: Tail,
     index: Arc<RwLock<StreamIndex>>,
@@ -879,15 +915,10 @@ impl Writer {
             span[8..].copy_from_slice(&last.to_be_bytes());
             batch.insert(&command_key(*id), &span);
         }
-        if !group.member_keys.is_empty() {
-            // Before the records: sled recovers its log in order, so after a crash no
-            // registration is found without its key (both are durable at the flush).
-            let mut keys = sled::Batch::default();
-            for key in group.member_keys {
-                keys.insert(key.member.0.as_bytes(), key.bytes);
-            }
-            self.member_keys.apply_batch(keys).map_err(backend)?;
-        }
+        // Durable before the records are written, so that after a crash no registration
+        // is found without its key. A key whose registration a crash lost is never used.
+        let keys: Vec<_> = group.member_keys.into_iter().map(|key| (key.member, Some(key.bytes))).collect();
+        self.key_slots.set(&keys)?;
         self.log.apply_batch(batch).map_err(backend)
     }
 
@@ -1168,7 +1199,7 @@ mod log_tests {
     }
 
     /// While the writer holds the store (as it does while it applies a group to sled),
-    /// each kind of read — the log's, and the key store's beside it — waits for it, as a
+    /// each kind of read of the log waits for it, as a
     /// task: the runtime's one thread serves other tasks meanwhile, and the reads finish
     /// once the writer lets go. With a blocking lock the runtime would stall; with a
     /// read that skips the gate, sled's `apply_batch` could block the thread.
@@ -1181,8 +1212,6 @@ mod log_tests {
         let request = register(unit, "十堰市某某服务窗口单位");
         let command = request.command_id;
         runtime.block_on(store.append(request)).unwrap();
-
-        let keys = crate::keys::KeyStore::sled(&store).unwrap();
 
         let (done, finished) = mpsc::channel();
         std::thread::spawn(move || {
@@ -1200,18 +1229,38 @@ mod log_tests {
                     let store = store.clone();
                     async move { store.command_outcome(command).await.unwrap().map(|o| o.last_position) }
                 });
-                let keys = tokio::spawn(async move { keys.export().await.unwrap().len() });
                 assert_eq!(tokio::spawn(async { "another task ran" }).await.unwrap(), "another task ran");
-                for read in [stream.is_finished(), all.is_finished(), outcome.is_finished(), keys.is_finished()] {
+                for read in [stream.is_finished(), all.is_finished(), outcome.is_finished()] {
                     assert!(!read, "a read went into sled while the writer held it");
                 }
                 drop(held);
                 let (stream, all, outcome) = (stream.await.unwrap(), all.await.unwrap(), outcome.await.unwrap());
-                done.send((stream, all, outcome, keys.await.unwrap())).unwrap();
+                done.send((stream, all, outcome)).unwrap();
             });
         });
         let answered = finished.recv_timeout(std::time::Duration::from_secs(30));
-        assert_eq!(answered, Ok((1, 1, Some(1), 0)), "the runtime thread stalled behind the writer");
+        assert_eq!(answered, Ok((1, 1, Some(1))), "the runtime thread stalled behind the writer");
+    }
+
+    /// A store from before the key file kept its member keys in a sled tree: at open
+    /// they move into the file, tombstones included, and the tree is dropped.
+    #[tokio::test]
+    async fn keys_kept_in_sled_move_into_the_key_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let (kept, erased) = (MemberId::new(), MemberId::new());
+        {
+            let db = sled::Config::new().path(dir.path().join("log")).open().unwrap();
+            let tree = db.open_tree(OLD_KEY_TREE).unwrap();
+            tree.insert(kept.0.as_bytes(), vec![5u8; 73]).unwrap();
+            tree.insert(erased.0.as_bytes(), vec![]).unwrap();
+            db.flush().unwrap();
+        }
+        let store = SledStore::open(dir.path()).unwrap();
+        let keys = crate::keys::KeyStore::sled(&store).export().await.unwrap();
+        let mut expected = vec![(kept, vec![5u8; 73]), (erased, vec![])];
+        expected.sort();
+        assert_eq!(keys, expected);
+        assert!(!store.db().tree_names().iter().any(|n| n.as_ref() == OLD_KEY_TREE.as_bytes()));
     }
 
     /// A record in a format no longer written: `OutingRegistered` version 1, before
