@@ -624,3 +624,62 @@ async fn an_erased_members_key_is_in_no_file_of_the_data_directory() {
         assert!(!bytes.windows(name.len()).any(|w| w == name), "{}", path.display());
     }
 }
+
+/// A field error nulls the failed field, and a non-null field's null goes up to the
+/// nearest nullable ancestor, or to `data` (the specification's "errors and
+/// non-nullability"); one error per failed field.
+#[tokio::test]
+async fn field_errors_null_their_nearest_nullable_ancestor() {
+    let server = Server::start();
+    let unit = register_unit(&server, "十堰市东风医院").await;
+    let body = |query: &'static str| {
+        let server = &server;
+        let unit = unit.clone();
+        async move { server.post(query, json!({ "u": unit })).await.1 }
+    };
+
+    // A nullable root field fails: it is null beside the others.
+    let answer = body(r#"query { head { position } member(id: "nope") { id } }"#).await;
+    assert_eq!(answer["data"]["member"], Value::Null, "{answer}");
+    assert!(answer["data"]["head"]["position"].as_u64().is_some(), "{answer}");
+    assert_eq!(answer["errors"][0]["path"], json!(["member"]));
+
+    // A non-null field inside a nullable one: the nullable one is null.
+    let answer =
+        body("query($u: ID!) { head { position } unit(id: $u) { name members(first: 1000) { totalCount } } }").await;
+    assert_eq!(answer["data"]["unit"], Value::Null, "{answer}");
+    assert!(answer["data"]["head"]["position"].as_u64().is_some(), "{answer}");
+    assert_eq!(answer["errors"][0]["path"], json!(["unit", "members"]));
+    assert_eq!(answer["errors"].as_array().unwrap().len(), 1);
+
+    // Non-null all the way up (through a list of non-null items): `data` is null.
+    let answer = body("query { head { position } units(first: 1000) { totalCount } }").await;
+    assert_eq!(answer["data"], Value::Null, "{answer}");
+    let answer = body(
+        "query { head { position } units(first: 2) { edges { node { name members(first: 1000) { totalCount } } } } }",
+    )
+    .await;
+    assert_eq!(answer["data"], Value::Null, "{answer}");
+    assert_eq!(answer["errors"][0]["path"], json!(["units", "edges", 0, "node", "members"]));
+}
+
+/// GraphQL's `Int` is 32 bits: a position, version or count beyond 2³¹ − 1 (or below 0)
+/// is refused, as a literal or as a variable, never read as a 64-bit number.
+#[tokio::test]
+async fn int_arguments_are_32_bit() {
+    let server = Server::start();
+    for query in [
+        "{ units(first: 1, minPosition: 2147483648) { totalCount } }",
+        "{ units(first: 1, minPosition: -1) { totalCount } }",
+        "{ units(first: 1, asOf: { position: 4294967296 }) { totalCount } }",
+    ] {
+        let error = server.error(query, json!({})).await;
+        assert!(error["message"].as_str().unwrap().contains("Only integers from 0 to 2147483647"), "{query}: {error}");
+    }
+    let error = server
+        .error("query($p: Int) { units(first: 1, minPosition: $p) { totalCount } }", json!({ "p": 2147483648u64 }))
+        .await;
+    assert!(error["message"].as_str().unwrap().contains("Only integers from 0 to 2147483647"), "{error}");
+    let ok = server.ok("{ units(first: 1, minPosition: 0) { totalCount } }", json!({})).await;
+    assert!(ok["units"]["totalCount"].as_u64().is_some());
+}

@@ -46,6 +46,7 @@ pub(crate) struct Server {
     graphiql: bytes::Bytes,
     limiter: Limiter,
     pub(crate) documents: Arc<DocumentCache>,
+    pub(crate) field_types: Arc<crate::nulls::FieldTypes>,
 }
 
 /// Why a request carries no usable token.
@@ -58,7 +59,9 @@ pub(crate) enum AuthFailure {
 pub fn routes(schema: TaizhangSchema, state: Arc<ApiState>, limits: Limits) -> impl IntoEndpoint {
     let graphiql = crate::graphiql::page().into();
     let documents = Arc::default();
-    let server = Arc::new(Server { schema, state, limits, graphiql, limiter: Limiter::default(), documents });
+    let field_types = Arc::new(crate::nulls::FieldTypes::of(&schema.sdl()));
+    let limiter = Limiter::default();
+    let server = Arc::new(Server { schema, state, limits, graphiql, limiter, documents, field_types });
     Route::new()
         .at("/graphql", get(graphql_get).post(graphql_post))
         .at("/graphql/ws", get(crate::socket::graphql_ws))
@@ -206,6 +209,8 @@ impl Server {
     /// Runs a well-formed request and shapes the answer for `media`. Over GET only
     /// queries run: a GET may be cached or prefetched, so it must not change data.
     async fn execute(&self, params: Params, media: Media, method: Method, caller: Principal) -> Response {
+        // Kept for the rare response with field errors (see [`crate::nulls`]).
+        let query = params.query.clone();
         let mut request = async_graphql::Request::new(params.query).data(caller);
         if let Some(name) = params.operation_name.clone() {
             request = request.operation_name(name);
@@ -238,7 +243,10 @@ impl Server {
         let response = match refused {
             Some(r) => r,
             None => match tokio::time::timeout(self.limits.deadline, self.schema.execute(request)).await {
-                Ok(response) => response,
+                Ok(mut response) => {
+                    crate::nulls::propagate(&self.field_types, &query, params.operation_name.as_deref(), &mut response);
+                    response
+                }
                 Err(_) => {
                     let seconds = self.limits.deadline.as_secs();
                     let refused = error::over_limit("request seconds", seconds, None);

@@ -19,6 +19,7 @@ mod limiter;
 mod limits;
 mod metrics;
 mod mutation;
+mod nulls;
 mod query;
 mod socket;
 mod subscription;

@@ -294,7 +294,7 @@ pub struct OutingDetailsInput {
     pub description: Option<String>,
     /// How many people the outing served.
     #[graphql(default)]
-    pub beneficiaries: u32,
+    pub beneficiaries: NonNegative,
 }
 
 impl OutingDetailsInput {
@@ -306,7 +306,7 @@ impl OutingDetailsInput {
             place: text(&field("place"), &self.place)?,
             category: text(&field("category"), &self.category)?,
             description: optional_text(&field("description"), self.description.as_deref())?,
-            beneficiaries: self.beneficiaries,
+            beneficiaries: self.beneficiaries.into(),
         })
     }
 }
@@ -367,14 +367,14 @@ pub struct AmendOutingInput {
     pub participants: Vec<ParticipantInput>,
     pub reason: String,
     /// The version you corrected (`Outing.version`); a newer stored version is a conflict.
-    pub expected_version: Option<u64>,
+    pub expected_version: Option<NonNegative>,
 }
 
 #[derive(InputObject)]
 pub struct VoidOutingInput {
     pub outing: ID,
     pub reason: String,
-    pub expected_version: Option<u64>,
+    pub expected_version: Option<NonNegative>,
 }
 
 #[derive(Default)]
@@ -413,7 +413,7 @@ impl OutingMutations {
             details: input.details.parse("input.details")?,
             participants: participants(input.participants)?,
             reason: text("input.reason", &input.reason)?,
-            expected_version: input.expected_version,
+            expected_version: input.expected_version.map(Into::into),
         };
         let outcome = execute(ctx, command_id, Command::AmendOuting(command)).await?;
         outing_payload(ctx, outcome, Some(outing)).await
@@ -431,7 +431,7 @@ impl OutingMutations {
         let command = VoidOuting {
             outing,
             reason: text("input.reason", &input.reason)?,
-            expected_version: input.expected_version,
+            expected_version: input.expected_version.map(Into::into),
         };
         let outcome = execute(ctx, command_id, Command::VoidOuting(command)).await?;
         outing_payload(ctx, outcome, Some(outing)).await
@@ -443,7 +443,7 @@ pub struct VerifyOutingInput {
     pub outing: ID,
     pub note: Option<String>,
     /// The version you checked: a verification covers exactly that record.
-    pub expected_version: Option<u64>,
+    pub expected_version: Option<NonNegative>,
 }
 
 #[derive(InputObject)]
@@ -474,7 +474,7 @@ impl ReviewMutations {
         let command = VerifyOuting {
             outing,
             note: optional_text("input.note", input.note.as_deref())?,
-            expected_version: input.expected_version,
+            expected_version: input.expected_version.map(Into::into),
         };
         let outcome = execute(ctx, command_id, Command::VerifyOuting(command)).await?;
         outing_payload(ctx, outcome, Some(outing)).await

@@ -31,11 +31,11 @@ impl UnitQueries {
         ctx: &Context<'_>,
         id: ID,
         as_of: Option<AsOfInput>,
-        min_position: Option<Position>,
+        min_position: Option<NonNegative>,
     ) -> async_graphql::Result<Option<Unit>> {
         let unit: UnitId = parse_id("id", &id)?;
         let as_of = crate::as_of(as_of);
-        state(ctx).read(min_position, |m| Unit::at(m, unit, as_of.position(m))).await
+        state(ctx).read(min_position.map(Into::into), |m| Unit::at(m, unit, as_of.position(m))).await
     }
 
     /// Every unit, in order of id (registration time).
@@ -49,12 +49,12 @@ impl UnitQueries {
         first: Option<i32>,
         after: Option<String>,
         as_of: Option<AsOfInput>,
-        min_position: Option<Position>,
+        min_position: Option<NonNegative>,
     ) -> async_graphql::Result<Connection<String, Unit, TotalCount, EmptyFields>> {
         let page = Page::new(first, after)?;
         let as_of = crate::as_of(as_of);
         state(ctx)
-            .read(min_position, |m| {
+            .read(min_position.map(Into::into), |m| {
                 let position = as_of.position(m);
                 let known: Vec<UnitId> = m.units.keys().copied().filter(|u| m.unit(*u, position).is_some()).collect();
                 page.of(&known, |u| Unit::at(m, u, position))
@@ -74,11 +74,11 @@ impl MemberQueries {
         ctx: &Context<'_>,
         id: ID,
         as_of: Option<AsOfInput>,
-        min_position: Option<Position>,
+        min_position: Option<NonNegative>,
     ) -> async_graphql::Result<Option<Member>> {
         let member: MemberId = parse_id("id", &id)?;
         let as_of = crate::as_of(as_of);
-        state(ctx).read(min_position, |m| Member::at(m, member, as_of.position(m))).await
+        state(ctx).read(min_position.map(Into::into), |m| Member::at(m, member, as_of.position(m))).await
     }
 }
 
@@ -93,11 +93,11 @@ impl OutingQueries {
         ctx: &Context<'_>,
         id: ID,
         as_of: Option<AsOfInput>,
-        min_position: Option<Position>,
+        min_position: Option<NonNegative>,
     ) -> async_graphql::Result<Option<Outing>> {
         let outing: OutingId = parse_id("id", &id)?;
         let as_of = crate::as_of(as_of);
-        state(ctx).read(min_position, |m| Outing::at(m, outing, as_of.position(m))).await
+        state(ctx).read(min_position.map(Into::into), |m| Outing::at(m, outing, as_of.position(m))).await
     }
 
     /// A unit's ledger (台账): its outings in registration order, corrections beside
@@ -113,7 +113,7 @@ impl OutingQueries {
         first: Option<i32>,
         after: Option<String>,
         as_of: Option<AsOfInput>,
-        min_position: Option<Position>,
+        min_position: Option<NonNegative>,
     ) -> async_graphql::Result<Connection<String, LedgerLine, LedgerTotals, EmptyFields>> {
         let id: UnitId = parse_id("unit", &unit)?;
         ledger_page(ctx, first, after, as_of, min_position, |m, a, p| ledger::unit_ledger(m, id, a, p))
@@ -133,7 +133,7 @@ impl OutingQueries {
         first: Option<i32>,
         after: Option<String>,
         as_of: Option<AsOfInput>,
-        min_position: Option<Position>,
+        min_position: Option<NonNegative>,
     ) -> async_graphql::Result<Connection<String, LedgerLine, LedgerTotals, EmptyFields>> {
         let id: MemberId = parse_id("member", &member)?;
         ledger_page(ctx, first, after, as_of, min_position, |m, a, p| ledger::member_ledger(m, id, a, p))
@@ -147,13 +147,15 @@ async fn ledger_page(
     first: Option<i32>,
     after: Option<String>,
     as_of: Option<AsOfInput>,
-    min_position: Option<Position>,
+    min_position: Option<NonNegative>,
     build: impl FnOnce(&taizhang_read::ReadModel, &taizhang_read::AsOf, PageRequest) -> Option<ledger::LedgerPage>,
 ) -> async_graphql::Result<Option<Connection<String, LedgerLine, LedgerTotals, EmptyFields>>> {
     let page = Page::new(first, after)?;
     let as_of = crate::as_of(as_of);
     let built = state(ctx)
-        .read(min_position, |m| build(m, &as_of, PageRequest { offset: page.offset, limit: page.limit }))
+        .read(min_position.map(Into::into), |m| {
+            build(m, &as_of, PageRequest { offset: page.offset, limit: page.limit })
+        })
         .await?;
     Ok(built.map(|l| {
         let totals = LedgerTotals {
@@ -317,7 +319,7 @@ impl ReportQueries {
         #[graphql(default_with = "GroupByInput::Unit")] group_by: GroupByInput,
         #[graphql(default_with = "BucketInput::Period")] bucket: BucketInput,
         as_of: Option<AsOfInput>,
-        min_position: Option<Position>,
+        min_position: Option<NonNegative>,
     ) -> async_graphql::Result<Report> {
         let query = ReportQuery {
             period: period.parse()?,
@@ -340,7 +342,7 @@ impl ReportQueries {
         // units at a time, each under the model's lock: the projector's writes (and the
         // reads queued behind them) wait for one slice, not for the whole report.
         let computed = state(ctx)
-            .read_heavy(min_position, move |projector| {
+            .read_heavy(min_position.map(Into::into), move |projector| {
                 let mut builder = projector
                     .read(|m| report::check_size(m, &query).map(|()| report::ReportBuilder::new(m, &query)))?;
                 while projector.read(|m| builder.add(m, REPORT_UNITS_PER_SLICE)) {}
@@ -382,7 +384,7 @@ impl ReportQueries {
         unit: Option<ID>,
         period: PeriodInput,
         as_of: Option<AsOfInput>,
-        min_position: Option<Position>,
+        min_position: Option<NonNegative>,
     ) -> async_graphql::Result<Eligibility> {
         let state = state(ctx);
         let policy = state
@@ -400,7 +402,7 @@ impl ReportQueries {
         if let (Candidate::Member(m), true) = (candidate, policy.uses_personal_data()) {
             let principal = crate::access::principal(ctx)?;
             let (then, now) = state
-                .read(min_position, |model| {
+                .read(min_position.map(Into::into), |model| {
                     let unit_at = |position| Member::current_unit(model, m, position);
                     (unit_at(as_of.position(model)), unit_at(model.position))
                 })
@@ -422,7 +424,9 @@ impl ReportQueries {
         };
         let facts = move |_: MemberId| birth_date;
         let result = state
-            .read(min_position, |m| eligibility::eligibility(m, policy, candidate, period, &as_of, &facts))
+            .read(min_position.map(Into::into), |m| {
+                eligibility::eligibility(m, policy, candidate, period, &as_of, &facts)
+            })
             .await?
             .map_err(|e| match e {
                 EligibilityError::WrongSubject { .. } => invalid("policy", e),

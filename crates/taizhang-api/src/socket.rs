@@ -53,6 +53,7 @@ struct SocketExecutor {
     state: Arc<ApiState>,
     limits: Limits,
     documents: Arc<DocumentCache>,
+    field_types: Arc<crate::nulls::FieldTypes>,
 }
 
 impl SocketExecutor {
@@ -91,11 +92,16 @@ impl async_graphql::Executor for SocketExecutor {
         &self,
         mut request: async_graphql::Request,
     ) -> impl std::future::Future<Output = async_graphql::Response> + Send {
-        let (refused, schema) = (self.refuse(&mut request), self.schema.clone());
+        let (refused, schema, types) = (self.refuse(&mut request), self.schema.clone(), self.field_types.clone());
         async move {
             match refused {
                 Some(response) => response,
-                None => schema.execute(request).await,
+                None => {
+                    let (query, operation) = (request.query.clone(), request.operation_name.clone());
+                    let mut response = schema.execute(request).await;
+                    crate::nulls::propagate(&types, &query, operation.as_deref(), &mut response);
+                    response
+                }
             }
         }
     }
@@ -163,6 +169,7 @@ async fn serve(server: Arc<Server>, address: Option<IpAddr>, protocol: GraphQLPr
         state: server.state.clone(),
         limits: server.limits,
         documents: server.documents.clone(),
+        field_types: server.field_types.clone(),
     };
     let (authenticated, caller) = watch::channel(None);
     let (state, ping_every) = (server.state.clone(), server.limits.idle / 2);

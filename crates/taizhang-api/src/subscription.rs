@@ -14,7 +14,7 @@ use taizhang_store::{EventStore, Position, RecordedEvent, Subscription as Feed};
 use crate::access::{Need, Permission};
 use crate::error::{self, invalid};
 use crate::query::LogEvent;
-use crate::types::{parse_id, Outing};
+use crate::types::{parse_id, NonNegative, Outing};
 use crate::{state, ApiState};
 
 pub struct Subscription;
@@ -71,7 +71,7 @@ async fn unit_of(state: &ApiState, event: &RecordedEvent) -> async_graphql::Resu
 /// items, in log order.
 fn follow<T, F, Fut>(
     ctx: &Context<'_>,
-    from_position: Option<Position>,
+    from_position: Option<NonNegative>,
     select: F,
 ) -> impl Stream<Item = async_graphql::Result<T>>
 where
@@ -80,7 +80,7 @@ where
     Fut: Future<Output = async_graphql::Result<Option<T>>> + Send,
 {
     let state = state(ctx).clone();
-    let from = from_position.unwrap_or_else(|| state.store().head() + 1);
+    let from = from_position.map_or_else(|| state.store().head() + 1, Into::into);
     let feed = Feed::new(state.store().clone(), from);
     futures_util::stream::unfold((state, feed, select), |(state, mut feed, select)| async move {
         loop {
@@ -105,7 +105,7 @@ impl Subscription {
     async fn events(
         &self,
         ctx: &Context<'_>,
-        from_position: Option<Position>,
+        from_position: Option<NonNegative>,
         stream: Option<String>,
         unit: Option<ID>,
     ) -> async_graphql::Result<impl Stream<Item = async_graphql::Result<LogEvent>>> {
@@ -132,7 +132,7 @@ impl Subscription {
         &self,
         ctx: &Context<'_>,
         unit: ID,
-        from_position: Option<Position>,
+        from_position: Option<NonNegative>,
     ) -> async_graphql::Result<impl Stream<Item = async_graphql::Result<LedgerChange>>> {
         let unit: UnitId = parse_id("unit", &unit)?;
         Ok(follow(ctx, from_position, move |state, event| async move {

@@ -10,7 +10,7 @@ use time::OffsetDateTime;
 use crate::access::{self, Need, Permission};
 use crate::error::{self, Code};
 use crate::state;
-use crate::types::{parse_id, RoleName};
+use crate::types::{parse_id, NonNegative, RoleName};
 
 /// An API token as admins see it; the secret is shown only when it is created.
 #[derive(SimpleObject)]
@@ -66,7 +66,7 @@ pub struct CreateTokenInput {
     #[graphql(default)]
     pub units: Vec<ID>,
     /// Days until it expires (at most 3,650); never when absent.
-    pub expires_in_days: Option<u32>,
+    pub expires_in_days: Option<NonNegative>,
 }
 
 fn token_error(e: TokenError) -> async_graphql::Error {
@@ -116,7 +116,7 @@ impl TokenMutations {
             name: input.name,
             role: Role::from(input.role),
             units,
-            lifetime: input.expires_in_days.map(|d| time::Duration::days(d.into())),
+            lifetime: input.expires_in_days.map(|d| time::Duration::days(u32::from(d).into())),
         };
         let issued = state.tokens.create(state.store().as_ref(), new, now).await.map_err(token_error)?;
         tracing::info!(token = %issued.record.id, role = %issued.record.role, "token created");

@@ -21,6 +21,48 @@ use crate::access::{self, Need, Permission};
 use crate::error::{self, invalid};
 use crate::{state, ApiState};
 
+/// A whole number from 0 to 2³¹ − 1, as an `Int` argument carries a position, a version
+/// or a count. GraphQL's `Int` is a signed 32-bit integer, so a larger number is refused
+/// as the specification asks (async-graphql would read a `u64` argument up to 2⁶⁴ − 1),
+/// and a negative one is refused too. It is the same `Int` in the schema.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct NonNegative(u32);
+
+/// The `Int` scalar type represents non-fractional whole numeric values.
+#[async_graphql::Scalar(name = "Int")]
+impl async_graphql::ScalarType for NonNegative {
+    fn parse(value: async_graphql::Value) -> async_graphql::InputValueResult<Self> {
+        let refused = || async_graphql::InputValueError::custom("Only integers from 0 to 2147483647 are accepted.");
+        match &value {
+            async_graphql::Value::Number(n) => {
+                let n = n.as_i64().ok_or_else(refused)?;
+                i32::try_from(n).ok().and_then(|n| u32::try_from(n).ok()).map(Self).ok_or_else(refused)
+            }
+            _ => Err(async_graphql::InputValueError::expected_type(value)),
+        }
+    }
+
+    fn is_valid(value: &async_graphql::Value) -> bool {
+        matches!(value, async_graphql::Value::Number(n) if n.is_i64())
+    }
+
+    fn to_value(&self) -> async_graphql::Value {
+        async_graphql::Value::Number(self.0.into())
+    }
+}
+
+impl From<NonNegative> for u64 {
+    fn from(n: NonNegative) -> Self {
+        n.0.into()
+    }
+}
+
+impl From<NonNegative> for u32 {
+    fn from(n: NonNegative) -> Self {
+        n.0
+    }
+}
+
 /// Entries per page when a client does not say.
 pub const DEFAULT_PAGE: usize = 20;
 /// The largest page a client may ask for.
@@ -120,7 +162,7 @@ impl Receipt {
 #[derive(InputObject, Clone, Copy, Default)]
 pub struct AsOfInput {
     /// What the log knew at this position.
-    pub position: Option<Position>,
+    pub position: Option<NonNegative>,
     /// What the log knew at this moment.
     pub recorded_at: Option<OffsetDateTime>,
     /// Service on or after this date.
@@ -132,7 +174,7 @@ pub struct AsOfInput {
 impl From<AsOfInput> for AsOf {
     fn from(input: AsOfInput) -> Self {
         AsOf {
-            position: input.position,
+            position: input.position.map(Into::into),
             recorded_at: input.recorded_at.map(Timestamp::from_datetime),
             occurred_from: input.occurred_from,
             occurred_before: input.occurred_before,
