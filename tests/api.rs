@@ -567,6 +567,16 @@ async fn a_request_past_its_deadline_is_dropped_with_a_limit_error() {
     assert_eq!(body["errors"][0]["extensions"]["limit"], "request seconds", "{body}");
     assert_eq!(body["errors"][0]["extensions"]["max"], 1);
     assert_eq!(server.head().await, 0);
+
+    // The same over the socket, which stays open for the next operation.
+    let mut socket = WsClient::connect(&server, &server.admin).await;
+    let started = std::time::Instant::now();
+    socket.subscribe("slow", "{ units(minPosition: 1000000) { totalCount } }", json!({})).await;
+    let answer = socket.answer("slow").await;
+    assert!(started.elapsed() < Duration::from_secs(4), "cut at the deadline, not at the 5 s wait");
+    assert_eq!(answer["payload"]["errors"][0]["extensions"]["limit"], "request seconds", "{answer}");
+    socket.subscribe("next", "{ head { position } }", json!({})).await;
+    assert_eq!(socket.answer("next").await["payload"]["data"]["head"]["position"], 0);
 }
 
 /// The contents of every file under `dir`, with their paths.
@@ -661,6 +671,14 @@ async fn field_errors_null_their_nearest_nullable_ancestor() {
     .await;
     assert_eq!(answer["data"], Value::Null, "{answer}");
     assert_eq!(answer["errors"][0]["path"], json!(["units", "edges", 0, "node", "members"]));
+
+    // The same over the socket.
+    let mut socket = WsClient::connect(&server, &server.admin).await;
+    let query = "query($u: ID!) { head { position } unit(id: $u) { name members(first: 1000) { totalCount } } }";
+    socket.subscribe("q", query, json!({ "u": unit })).await;
+    let answer = socket.answer("q").await;
+    assert_eq!(answer["payload"]["data"]["unit"], Value::Null, "{answer}");
+    assert!(answer["payload"]["data"]["head"]["position"].as_u64().is_some(), "{answer}");
 }
 
 /// GraphQL's `Int` is 32 bits: a position, version or count beyond 2³¹ − 1 (or below 0)

@@ -211,6 +211,7 @@ impl Server {
     async fn execute(&self, params: Params, media: Media, method: Method, caller: Principal) -> Response {
         // Kept for the rare response with field errors (see [`crate::nulls`]).
         let query = params.query.clone();
+        let token = caller.token;
         let mut request = async_graphql::Request::new(params.query).data(caller);
         if let Some(name) = params.operation_name.clone() {
             request = request.operation_name(name);
@@ -242,7 +243,7 @@ impl Server {
         };
         let response = match refused {
             Some(r) => r,
-            None => match tokio::time::timeout(self.limits.deadline, self.schema.execute(request)).await {
+            None => match tokio::time::timeout(self.limits.deadline, self.run(token, request)).await {
                 Ok(mut response) => {
                     crate::nulls::propagate(&self.field_types, &query, params.operation_name.as_deref(), &mut response);
                     response
@@ -255,6 +256,17 @@ impl Server {
             },
         };
         self.shape(response, media)
+    }
+
+    /// Executes `request` once `token` is within its share of the cores (see
+    /// [`crate::share`]), counting the CPU time it takes.
+    async fn run(&self, token: uuid::Uuid, request: async_graphql::Request) -> async_graphql::Response {
+        let shares = &self.state.shares;
+        let wait = shares.wait(token);
+        if !wait.is_zero() {
+            tokio::time::sleep(wait).await;
+        }
+        shares.timed(token, self.schema.execute(request)).await
     }
 
     fn shape(&self, mut response: async_graphql::Response, media: Media) -> Response {
@@ -282,7 +294,7 @@ impl Server {
 }
 
 /// "mutations" or "subscriptions" when the operation to run is not a query.
-fn non_query_operation(document: &ExecutableDocument, operation_name: Option<&str>) -> Option<&'static str> {
+pub(crate) fn non_query_operation(document: &ExecutableDocument, operation_name: Option<&str>) -> Option<&'static str> {
     let (_, operation) = document.operations.iter().find(|(name, _)| match operation_name {
         Some(wanted) => name.is_some_and(|n| n.as_str() == wanted),
         None => true,

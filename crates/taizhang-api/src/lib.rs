@@ -21,6 +21,7 @@ mod metrics;
 mod mutation;
 mod nulls;
 mod query;
+mod share;
 mod socket;
 mod subscription;
 mod tokens;
@@ -58,6 +59,8 @@ pub struct ApiState {
     /// Heavy reads (reports) computing at once: one, so that however many callers ask
     /// for them, one core stays for everything else; the others wait their turn.
     heavy: tokio::sync::Semaphore,
+    /// Each caller's share of the cores (see [`share`]).
+    pub(crate) shares: Arc<share::Shares>,
 }
 
 impl ApiState {
@@ -68,7 +71,8 @@ impl ApiState {
     ) -> Result<Self, StoreError> {
         let tokens = TokenStore::of(ledger.store())?;
         let heavy = tokio::sync::Semaphore::new(1);
-        Ok(Self { ledger, projector, policies, tokens, metrics: Metrics::default(), heavy })
+        let shares = Arc::new(share::Shares::new());
+        Ok(Self { ledger, projector, policies, tokens, metrics: Metrics::default(), heavy, shares })
     }
 
     pub fn store(&self) -> &Arc<AnyStore> {
@@ -99,13 +103,22 @@ impl ApiState {
     /// work at a time.
     pub(crate) async fn read_heavy<R: Send + 'static>(
         self: &Arc<Self>,
+        caller: &access::Principal,
         min_position: Option<Position>,
         f: impl FnOnce(&Projector<AnyStore>) -> R + Send + 'static,
     ) -> async_graphql::Result<R> {
         self.reached(min_position).await?;
         let turn = self.heavy.acquire().await.expect("the semaphore is never closed");
         let state = self.clone();
-        let done = tokio::task::spawn_blocking(move || f(&state.projector)).await.map_err(|e| error::internal(&e));
+        let token = caller.token;
+        let done = tokio::task::spawn_blocking(move || {
+            let started = share::thread_cpu();
+            let done = f(&state.projector);
+            state.shares.charge(token, share::thread_cpu().saturating_sub(started));
+            done
+        })
+        .await
+        .map_err(|e| error::internal(&e));
         drop(turn);
         done
     }

@@ -10,7 +10,7 @@ use taizhang_read::ledger::{self, PageRequest};
 use taizhang_read::report::{self, Bucket, GroupBy, ReportQuery, Scope};
 use taizhang_store::{chain, EventStore, Position, RecordedEvent, StoreError};
 
-use crate::access::{Need, Permission};
+use crate::access::{self, Need, Permission};
 use crate::error::{self, invalid, not_found};
 use crate::state;
 use crate::tokens::TokenQueries;
@@ -299,9 +299,10 @@ pub struct PolicyInfo {
     pub levels: Vec<PolicyLevel>,
 }
 
-/// Units a report adds per hold of the model's lock: at most 172 buckets each, a
-/// slice is a few thousand cells, about a millisecond.
-const REPORT_UNITS_PER_SLICE: usize = 32;
+/// (unit, bucket) cells a report adds per hold of the model's lock, a fraction of a
+/// millisecond: the projector's writes, and the reads queued behind them, wait at most
+/// that long for a report.
+const REPORT_CELLS_PER_SLICE: usize = 1_000;
 
 #[derive(Default)]
 pub struct ReportQueries;
@@ -342,10 +343,10 @@ impl ReportQueries {
         // units at a time, each under the model's lock: the projector's writes (and the
         // reads queued behind them) wait for one slice, not for the whole report.
         let computed = state(ctx)
-            .read_heavy(min_position.map(Into::into), move |projector| {
+            .read_heavy(access::principal(ctx)?, min_position.map(Into::into), move |projector| {
                 let mut builder = projector
                     .read(|m| report::check_size(m, &query).map(|()| report::ReportBuilder::new(m, &query)))?;
-                while projector.read(|m| builder.add(m, REPORT_UNITS_PER_SLICE)) {}
+                while projector.read(|m| builder.add(m, REPORT_CELLS_PER_SLICE)) {}
                 Ok(builder.finish())
             })
             .await?;

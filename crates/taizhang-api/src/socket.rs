@@ -119,7 +119,12 @@ impl async_graphql::Executor for SocketExecutor {
             .and_then(|data| data.get(&TypeId::of::<Principal>()))
             .and_then(|caller| caller.downcast_ref::<Principal>())
             .cloned();
-        let (state, schema) = (self.state.clone(), self.schema.clone());
+        let (state, schema, types) = (self.state.clone(), self.schema.clone(), self.field_types.clone());
+        let (query, operation) = (request.query.clone(), request.operation_name.clone());
+        let subscription = request
+            .parsed_query()
+            .is_ok_and(|d| crate::http::non_query_operation(d, operation.as_deref()) == Some("subscriptions"));
+        let deadline = self.limits.deadline;
         futures_util::stream::once(async move {
             let stale = match &caller {
                 // Without a caller the guards refuse every field themselves.
@@ -127,7 +132,34 @@ impl async_graphql::Executor for SocketExecutor {
                 Some(caller) => token_now(&state, caller).await.err(),
             };
             let refusal = match stale {
-                None => return async_graphql::Executor::execute_stream(&schema, request, session_data),
+                None => {
+                    // As over HTTP: the caller's share of the cores, the request deadline
+                    // (not for a subscription, which lasts as long as the client wants),
+                    // and field errors' nulls where the specification puts them.
+                    let token = caller.map_or(uuid::Uuid::nil(), |c| c.token);
+                    let answers = async_graphql::Executor::execute_stream(&schema, request, session_data).map(
+                        move |mut answer| {
+                            crate::nulls::propagate(&types, &query, operation.as_deref(), &mut answer);
+                            answer
+                        },
+                    );
+                    if subscription {
+                        return state.shares.timed(token, answers).boxed();
+                    }
+                    let answer = async move {
+                        let wait = state.shares.wait(token);
+                        if !wait.is_zero() {
+                            tokio::time::sleep(wait).await;
+                        }
+                        let mut answers = std::pin::pin!(state.shares.timed(token, answers));
+                        answers.next().await.unwrap_or_default()
+                    };
+                    let answer = tokio::time::timeout(deadline, answer).await.unwrap_or_else(|_| {
+                        let refused = error::over_limit("request seconds", deadline.as_secs(), None);
+                        async_graphql::Response::from_errors(vec![error::request_error(refused)])
+                    });
+                    return futures_util::stream::once(async move { answer }).boxed();
+                }
                 Some(Stale::Refused(why)) => error::coded(Code::Unauthenticated, why),
                 Some(Stale::Internal(e)) => e,
             };

@@ -83,7 +83,7 @@ pub struct Report {
     pub as_of_position: Position,
 }
 
-#[derive(Default)]
+#[derive(Default, Clone)]
 struct Acc {
     outings: u64,
     volunteers: BTreeSet<MemberId>,
@@ -104,7 +104,8 @@ pub struct ReportBuilder {
     buckets: Vec<(Date, Date)>,
     units: Vec<UnitId>,
     added: usize,
-    groups: BTreeMap<(String, usize), Acc>,
+    /// Each group's cells, one per bucket.
+    groups: BTreeMap<String, Vec<Acc>>,
     labels: BTreeMap<String, String>,
 }
 
@@ -122,9 +123,12 @@ impl ReportBuilder {
         }
     }
 
-    /// Adds the next `n` units of the scope; false once every unit is in.
-    pub fn add(&mut self, model: &ReadModel, n: usize) -> bool {
-        let end = self.added.saturating_add(n).min(self.units.len());
+    /// Adds the next units of the scope, as many as make `cells` (unit, bucket) cells
+    /// (at least one unit); false once every unit is in. A slice's time grows with its
+    /// cells, so a caller holding a lock across it bounds the hold by the cells.
+    pub fn add(&mut self, model: &ReadModel, cells: usize) -> bool {
+        let units = (cells / self.buckets.len().max(1)).max(1);
+        let end = self.added.saturating_add(units).min(self.units.len());
         for i in self.added..end {
             let unit = self.units[i];
             self.add_unit(model, unit);
@@ -142,11 +146,14 @@ impl ReportBuilder {
             GroupBy::Industry => (info.industry.to_string(), info.industry.to_string()),
             GroupBy::Total => ("total".to_owned(), "total".to_owned()),
         };
-        self.labels.insert(group.clone(), label);
+        let cells = match self.groups.get_mut(&group) {
+            Some(cells) => cells,
+            None => self.groups.entry(group.clone()).or_insert_with(|| vec![Acc::default(); self.buckets.len()]),
+        };
+        self.labels.insert(group, label);
         // Every bucket of every group counts its units' members, outings or not.
-        for (b, (_, last)) in self.buckets.iter().enumerate() {
-            let members = model.members_of(unit, *last, position).count() as u64;
-            self.groups.entry((group.clone(), b)).or_default().members += members;
+        for (cell, (_, last)) in cells.iter_mut().zip(&self.buckets) {
+            cell.members += model.members_of(unit, *last, position).count() as u64;
         }
         for number in model.unit_outings(unit) {
             let Some(view) = model.outing_by_number(*number, position) else { continue };
@@ -157,7 +164,7 @@ impl ReportBuilder {
             let Some(b) = self.buckets.iter().position(|(first, last)| *first <= date && date <= *last) else {
                 continue;
             };
-            let acc = self.groups.entry((group.clone(), b)).or_default();
+            let acc = &mut cells[b];
             let minutes = view.total_minutes();
             acc.outings += 1;
             acc.recorded += minutes;
@@ -175,7 +182,8 @@ impl ReportBuilder {
         let rows = self
             .groups
             .into_iter()
-            .map(|((group, b), acc)| {
+            .flat_map(|(group, cells)| cells.into_iter().enumerate().map(move |(b, acc)| (group.clone(), b, acc)))
+            .map(|(group, b, acc)| {
                 let (first, last) = buckets[b];
                 ReportRow {
                     label: labels.get(&group).cloned().unwrap_or_default(),
