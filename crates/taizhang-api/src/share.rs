@@ -4,7 +4,7 @@
 //! them. So the CPU time each token's requests take is counted (the thread's CPU time
 //! around every poll of a request's execution, and around a report's computation on its
 //! blocking thread), against a credit that refills at the token's share of the cores:
-//! all of them for a token alone, `cores / active tokens` while several are active. A
+//! all of them for a token alone, `cores / (active tokens + 1)` while several are active. A
 //! request whose token has overdrawn waits, before it starts, until the credit is back
 //! to zero, so a heavy caller gets its share and no more, and a light one never waits.
 //! The wait counts against the request deadline.
@@ -83,7 +83,12 @@ impl Shares {
             accounts.active = accounts.by_token.len().max(1);
             accounts.counted_at = now;
         }
-        self.cores / accounts.active as f64
+        match accounts.active {
+            1 => self.cores,
+            // One share is kept for a caller about to come, so that the first request of
+            // a light caller finds a core as much as the heavy callers leave.
+            active => self.cores / (active + 1) as f64,
+        }
     }
 
     /// `work` (a future, or a stream of a subscription's answers), with the CPU time it
@@ -161,11 +166,11 @@ mod tests {
         // Overdrawn by one core-second, alone: back at two cores a second.
         let alone = shares.wait(heavy);
         assert!(alone > Duration::from_millis(400) && alone <= Duration::from_millis(500), "{alone:?}");
-        // Another token appears; at the next count each has one core.
+        // Another token appears; at the next count each has two thirds of a core.
         assert_eq!(shares.wait(light), Duration::ZERO);
         shares.accounts.lock().unwrap().counted_at -= RECOUNT_EVERY;
         let shared = shares.wait(heavy);
-        assert!(shared > Duration::from_millis(800) && shared <= Duration::from_secs(1), "{shared:?}");
+        assert!(shared > Duration::from_millis(1300) && shared <= Duration::from_millis(1500), "{shared:?}");
         assert_eq!(shares.wait(light), Duration::ZERO, "the light token does not wait");
     }
 
