@@ -155,26 +155,11 @@ fn named(ty: &Type) -> &str {
     }
 }
 
-/// Whether the value at `path` is missing from an object that is there. An object the
-/// engine made null because every field in it failed is turned back into an object on
-/// the way.
+/// Whether the value at `path` is missing from an object that is there.
 fn absent_at(data: &mut Value, path: &[PathSegment]) -> bool {
     let Some((last, above)) = path.split_last() else { return false };
-    let mut at = data;
-    for segment in above {
-        let next = match (segment, at) {
-            (PathSegment::Field(key), Value::Object(object)) => object.get_mut(key.as_str()),
-            (PathSegment::Index(i), Value::List(list)) => list.get_mut(*i),
-            _ => None,
-        };
-        let Some(next) = next else { return false };
-        if *next == Value::Null {
-            *next = Value::Object(Default::default());
-        }
-        at = next;
-    }
-    match (last, at) {
-        (PathSegment::Field(key), Value::Object(object)) => !object.contains_key(key.as_str()),
+    match (last, value_at(data, above)) {
+        (PathSegment::Field(key), Some(Value::Object(object))) => !object.contains_key(key.as_str()),
         _ => false,
     }
 }
@@ -184,25 +169,33 @@ fn set_null(data: &mut Value, path: &[PathSegment]) {
         *data = Value::Null;
         return;
     };
-    let mut at = data;
-    for segment in above {
-        let next = match (segment, at) {
-            (PathSegment::Field(key), Value::Object(object)) => object.get_mut(key.as_str()),
-            (PathSegment::Index(i), Value::List(list)) => list.get_mut(*i),
-            _ => None,
-        };
-        let Some(next) = next else { return };
-        at = next;
-    }
-    match (last, at) {
-        (PathSegment::Field(key), Value::Object(object)) => {
+    match (last, value_at(data, above)) {
+        (PathSegment::Field(key), Some(Value::Object(object))) => {
             object.insert(Name::new(key), Value::Null);
         }
-        (PathSegment::Index(i), Value::List(list)) => {
+        (PathSegment::Index(i), Some(Value::List(list))) => {
             if let Some(item) = list.get_mut(*i) {
                 *item = Value::Null;
             }
         }
         _ => {}
     }
+}
+
+/// The value at `path`, if there is one. An object the engine made null because every
+/// field in it failed is turned back into an object on the way.
+fn value_at<'v>(data: &'v mut Value, path: &[PathSegment]) -> Option<&'v mut Value> {
+    let mut at = data;
+    for segment in path {
+        let next = match (segment, at) {
+            (PathSegment::Field(key), Value::Object(object)) => object.get_mut(key.as_str())?,
+            (PathSegment::Index(i), Value::List(list)) => list.get_mut(*i)?,
+            _ => return None,
+        };
+        if *next == Value::Null {
+            *next = Value::Object(Default::default());
+        }
+        at = next;
+    }
+    Some(at)
 }
