@@ -244,7 +244,7 @@ async fn each_limit_is_refused_by_name() {
     assert_eq!(status, 400);
     assert_eq!(body["errors"][0]["extensions"]["code"], "LIMIT");
     assert_eq!(body["errors"][0]["extensions"]["limit"], "query depth");
-    assert_eq!(body["errors"][0]["extensions"]["max"], 12);
+    assert_eq!(body["errors"][0]["extensions"]["max"], 13);
     assert!(body.get("data").is_none());
 
     // Aliases, over the subscription socket too.

@@ -1,5 +1,6 @@
 //! GraphiQL in a real browser: headless Chromium, driven through ChromeDriver's
-//! WebDriver API, loads `GET /graphql` from the real server and runs a query. Under CI
+//! WebDriver API, loads `GET /graphql` from the real server, runs a query and opens the
+//! Docs panel. Under CI
 //! (`.ci/run` installs Debian's chromium and chromium-driver) a missing browser is a
 //! failure; elsewhere the test says it was skipped and why.
 
@@ -88,7 +89,7 @@ impl Drop for Driver {
 }
 
 #[tokio::test]
-async fn graphiql_loads_in_a_browser_and_runs_a_query() {
+async fn graphiql_loads_in_a_browser_runs_a_query_and_shows_the_docs() {
     let (Some(driver), Some(browser)) = (installed("chromedriver"), installed("chromium")) else {
         let why = "chromium and chromedriver are not installed (Debian: apt-get install chromium chromium-driver)";
         assert!(std::env::var_os("CI").is_none(), "{why}");
@@ -114,5 +115,27 @@ async fn graphiql_loads_in_a_browser_and_runs_a_query() {
         text = driver.text(&result).await;
     }
     assert!(text.contains("\"totalCount\": 1"), "{text}");
+
+    // The Docs panel: GraphiQL's own schema query (graphql-js's introspection query,
+    // 13 fields deep) is answered, so the schema's types and their descriptions show.
+    let docs = driver.element("button[aria-label*='Documentation Explorer']").await;
+    driver.command(&format!("element/{docs}/click"), json!({})).await;
+    let explorer = driver.element(".graphiql-doc-explorer-content").await;
+    let started = Instant::now();
+    let mut text = driver.text(&explorer).await;
+    while !text.contains("Query") {
+        assert!(!text.contains("Error fetching schema"), "{text}");
+        assert!(started.elapsed() < Duration::from_secs(20), "the schema did not appear in the Docs panel: {text:?}");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        text = driver.text(&explorer).await;
+    }
+    let query = driver.element(".graphiql-doc-explorer-content .graphiql-doc-explorer-type-name").await;
+    driver.command(&format!("element/{query}/click"), json!({})).await;
+    let explorer = driver.element(".graphiql-doc-explorer-content").await;
+    let started = Instant::now();
+    while !driver.text(&explorer).await.contains("unitLedger") {
+        assert!(started.elapsed() < Duration::from_secs(20), "Query's fields did not appear");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
     let _ = driver.http.delete(format!("{}/session/{}", driver.url, driver.session)).send().await;
 }

@@ -11,7 +11,10 @@ use crate::error;
 /// The limits of one server.
 #[derive(Clone, Copy, Debug)]
 pub struct Limits {
-    /// Nesting of fields.
+    /// Nesting of fields. 13: the introspection query of graphql-js (what GraphiQL and
+    /// most clients send to learn the schema) nests its type references 13 fields deep,
+    /// and a client that cannot read the schema shows no docs and no completion. What a
+    /// deep document costs is bounded by the complexity and expanded-field limits.
     pub depth: usize,
     /// Fields selected, a list's fields counted once per entry asked for (`first`).
     pub complexity: usize,
@@ -35,7 +38,7 @@ pub struct Limits {
 impl Default for Limits {
     fn default() -> Self {
         Self {
-            depth: 12,
+            depth: 13,
             complexity: 5_000,
             aliases: 30,
             expanded_fields: 5_000,
