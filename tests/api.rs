@@ -701,3 +701,37 @@ async fn int_arguments_are_32_bit() {
     let ok = server.ok("{ units(first: 1, minPosition: 0) { totalCount } }", json!({})).await;
     assert!(ok["units"]["totalCount"].as_u64().is_some());
 }
+
+/// A command id already used for a verification of one outing, sent with the
+/// verification of another, is a `CONFLICT` naming the id: the second outing stays
+/// unverified and nothing is written. The same command again is a duplicate.
+#[tokio::test]
+async fn a_command_id_reused_for_another_outing_is_a_conflict() {
+    let server = Server::start();
+    let unit = register_unit(&server, "十堰市国税局办税服务厅").await;
+    let member = register_member(&server, &unit, "赵志敬").await;
+    let register = |date: &'static str| {
+        let (server, unit, member) = (&server, unit.clone(), member.clone());
+        async move {
+            let data =
+                server.ok(REGISTER_OUTING, json!({ "input": outing_input(&unit, date, &[(&member, "2")]) })).await;
+            data["registerOuting"]["outing"]["id"].as_str().unwrap().to_owned()
+        }
+    };
+    let (a, b) = (register("2011-06-02").await, register("2011-06-03").await);
+    let verify = r#"mutation($outing: ID!, $id: UUID) { verifyOuting(input: { outing: $outing }, commandId: $id) {
+        receipt { position duplicate } outing { verified } } }"#;
+    let id = "0193c5a4-7a3e-7000-8000-00000000c0de";
+    server.ok(verify, json!({ "outing": a, "id": id })).await;
+    let head = server.head().await;
+
+    let refused = server.error(verify, json!({ "outing": b, "id": id })).await;
+    assert_eq!(refused["extensions"]["code"], "CONFLICT", "{refused}");
+    assert_eq!(refused["extensions"]["commandId"], id, "{refused}");
+    assert_eq!(server.head().await, head, "nothing written");
+    let outing = server.ok("query($o: ID!) { outing(id: $o) { verified } }", json!({ "o": b })).await;
+    assert_eq!(outing["outing"]["verified"], false);
+
+    let again = server.ok(verify, json!({ "outing": a, "id": id })).await;
+    assert_eq!(again["verifyOuting"]["receipt"]["duplicate"], true);
+}

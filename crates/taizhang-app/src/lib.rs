@@ -187,6 +187,18 @@ impl<S: EventStore + KeyHome> Ledger<S> {
     }
 }
 
+/// The answer to a command whose id the log already holds: the first outcome when it
+/// wrote to the record this command is about, else the id was given to another command
+/// (`CommandIdReused`). (The store compares the events themselves when two appends
+/// race; a command answered from the log before it is decided is checked here.)
+fn answered_before(cmd: &Command, outcome: AppendOutcome) -> Result<AppendOutcome, AppError> {
+    if outcome.streams.iter().any(|(stream, _)| *stream == cmd.subject()) {
+        Ok(outcome)
+    } else {
+        Err(AppError::CommandIdReused(outcome.command_id))
+    }
+}
+
 impl<S: EventStore> Ledger<S> {
     pub fn store(&self) -> &Arc<S> {
         &self.store
@@ -195,7 +207,7 @@ impl<S: EventStore> Ledger<S> {
     /// Validates and applies one command; see the crate documentation.
     pub async fn execute(&self, ctx: CommandContext, cmd: Command) -> Result<AppendOutcome, AppError> {
         if let Some(outcome) = self.store.command_outcome(ctx.command_id).await? {
-            return Ok(outcome);
+            return answered_before(&cmd, outcome);
         }
         let mut last_conflict = String::new();
         for attempt in 0..MAX_ATTEMPTS {
@@ -317,7 +329,7 @@ impl<S: EventStore> Ledger<S> {
         }
         for ((ctx, cmd), known) in batch.into_iter().zip(known) {
             let answer = match known? {
-                Some(outcome) => Some(Ok(outcome)),
+                Some(outcome) => Some(answered_before(&cmd, outcome)),
                 None => {
                     self.load_into(&cmd, state).await?;
                     match self.prepare(&ctx, &cmd, state).await {

@@ -206,6 +206,25 @@ async fn a_retried_command_is_applied_once() {
     assert_eq!(w.log().await, before);
 }
 
+/// A command id given to another command (about another record) is refused with
+/// `CommandIdReused`, by the single path and the batch path alike, and nothing is written.
+#[tokio::test]
+async fn a_command_id_reused_for_another_command_is_refused() {
+    let w = World::new().await;
+    let unit = w.unit(None).await;
+    let member = w.member(unit).await;
+    let ctx = CommandContext::new(Actor::OPERATOR);
+    let (a, b) = (OutingId::new(), OutingId::new());
+    w.ledger.execute(ctx.clone(), outing_command(a, unit, &[member], "09:00", "10:00")).await.unwrap();
+    let before = w.log().await;
+    let other = outing_command(b, unit, &[member], "11:00", "12:00");
+    let refused = w.ledger.execute(ctx.clone(), other.clone()).await;
+    assert!(matches!(refused, Err(AppError::CommandIdReused(id)) if id == ctx.command_id), "{refused:?}");
+    let refused = w.ledger.execute_batch(vec![(ctx.clone(), other)]).await.unwrap();
+    assert!(matches!(refused[0], Err(AppError::CommandIdReused(_))), "{refused:?}");
+    assert_eq!(w.log().await, before);
+}
+
 /// The command side keeps each stream's state between commands and brings it up to date
 /// with its own writes; another server's writes it reads from the store. Both must
 /// count: a member's calendar seen by one server holds every booking, whoever made it.

@@ -4,7 +4,9 @@
 
 use time::Date;
 
-use crate::{HalfYear, MemberId, Minutes, OutingDetails, OutingId, PersonalData, Score, Text, TimeRange, UnitId};
+use crate::{
+    HalfYear, MemberId, Minutes, OutingDetails, OutingId, PersonalData, Score, StreamId, Text, TimeRange, UnitId,
+};
 
 #[derive(Clone, PartialEq, Eq, Debug)]
 pub struct RegisterUnit {
@@ -117,6 +119,24 @@ pub enum Command {
 }
 
 impl Command {
+    /// The stream of the record the command is about; every command writes an event
+    /// there. A command id answered from the log must have written to the same record.
+    pub fn subject(&self) -> StreamId {
+        match self {
+            Command::RegisterUnit(c) => StreamId::unit(c.unit),
+            Command::RenameUnit(c) => StreamId::unit(c.unit),
+            Command::MoveUnit(c) => StreamId::unit(c.unit),
+            Command::RegisterMember(c) => StreamId::member(c.member),
+            Command::TransferMember(c) => StreamId::member(c.member),
+            Command::EraseMember(c) => StreamId::member(c.member),
+            Command::RegisterOuting(c) => StreamId::outing(c.outing),
+            Command::AmendOuting(c) => StreamId::outing(c.outing),
+            Command::VoidOuting(c) => StreamId::outing(c.outing),
+            Command::VerifyOuting(c) => StreamId::outing(c.outing),
+            Command::RecordEvaluation(c) => StreamId::member(c.member),
+        }
+    }
+
     pub fn name(&self) -> &'static str {
         match self {
             Command::RegisterUnit(_) => "RegisterUnit",
