@@ -323,11 +323,29 @@ pub fn check_date(field: &str, date: Date) -> Result<(), DomainError> {
     }
 }
 
-/// Parses an ISO date (`2011-06-15`) for the named field.
+/// Parses a date for the named field: ISO (`2011-06-15`), or year, month and day
+/// separated by `/` or `-` without leading zeros (`2011/6/15`), as spreadsheets in China
+/// write dates. A well-formed date that is not on the calendar is told apart from a
+/// text that is not a date.
 pub fn parse_date(field: &str, text: &str) -> Result<Date, DomainError> {
-    Date::parse(text.trim(), time::macros::format_description!("[year]-[month]-[day]")).map_err(|_| {
-        DomainError::InvalidValue { field: field.to_owned(), reason: format!("{text:?} is not a date (YYYY-MM-DD)") }
-    })
+    let invalid = |reason: String| DomainError::InvalidValue { field: field.to_owned(), reason };
+    let trimmed = text.trim();
+    let parts: Vec<&str> = trimmed.split(['-', '/']).collect();
+    let number = |part: &str, digits: std::ops::RangeInclusive<usize>| {
+        (digits.contains(&part.len()) && part.bytes().all(|b| b.is_ascii_digit())).then(|| part.parse::<u16>().ok())?
+    };
+    let same_separator = trimmed.contains('-') != trimmed.contains('/');
+    let numbers = match parts.as_slice() {
+        [y, m, d] if same_separator => number(y, 4..=4).zip(number(m, 1..=2)).zip(number(d, 1..=2)),
+        _ => None,
+    };
+    let Some(((year, month), day)) = numbers else {
+        return Err(invalid(format!("{text:?} is not a date (YYYY-MM-DD, or YYYY/M/D as spreadsheets write it)")));
+    };
+    let month = u8::try_from(month).ok().and_then(|m| time::Month::try_from(m).ok());
+    month
+        .and_then(|month| Date::from_calendar_date(i32::from(year), month, u8::try_from(day).ok()?).ok())
+        .ok_or_else(|| invalid(format!("{trimmed} is not a day of the calendar")))
 }
 
 /// An inclusive range of dates, such as a service month. Periods are data, not code.
@@ -511,6 +529,16 @@ mod tests {
         let at = Timestamp::of_service(date, ClockTime::parse("t", "08:00").unwrap());
         assert_eq!(at.to_rfc3339(), "2011-06-15T00:00:00Z");
         assert!(parse_date("date", "2011-02-30").is_err());
+        for written in ["2011/6/15", "2011-6-15", "2011/06/15", " 2011-06-15 "] {
+            assert_eq!(parse_date("date", written).unwrap(), date, "{written}");
+        }
+        for wrong in ["2011/6-15", "11/6/15", "2011/6/15/1", "2011-06-15T00:00", "6/15/2011", "二〇一一年六月", ""]
+        {
+            let reason = parse_date("date", wrong).unwrap_err().to_string();
+            assert!(reason.contains("is not a date (YYYY-MM-DD"), "{wrong}: {reason}");
+        }
+        let reason = parse_date("date", "1975-02-30").unwrap_err().to_string();
+        assert_eq!(reason, "date: 1975-02-30 is not a day of the calendar");
         assert!(check_date("date", parse_date("date", "1900-01-01").unwrap()).is_ok());
         for far in ["0000-01-01", "1899-12-31", "2100-01-01", "9999-12-31"] {
             assert!(check_date("date", parse_date("date", far).unwrap()).is_err(), "{far}");

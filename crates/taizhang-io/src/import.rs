@@ -95,6 +95,15 @@ fn problem(line: u64, column: usize, header: Option<&'static str>, message: impl
     Problem { line, column, header, message: message.into() }
 }
 
+/// The line of a record at `position` in `text`. The CSV reader places a record after a
+/// CR LF at the LF (it ends a line at the CR), one line too early; the record's line is
+/// that of its first byte past the line ends.
+fn record_line(text: &[u8], position: &csv::Position) -> u64 {
+    let offset = usize::try_from(position.byte()).unwrap_or(usize::MAX).min(text.len());
+    let line_ends = text[offset..].iter().take_while(|b| matches!(b, b'\r' | b'\n'));
+    position.line() + line_ends.filter(|b| **b == b'\n').count() as u64
+}
+
 /// Line and character column of byte `offset` in `bytes`.
 fn place(bytes: &[u8], offset: usize) -> (u64, usize) {
     let before = &bytes[..offset];
@@ -144,6 +153,15 @@ struct Fields<'a> {
     problems: Vec<Problem>,
 }
 
+/// A domain error's words without the field it names: a problem names its column.
+fn reason(e: &DomainError) -> String {
+    let text = e.to_string();
+    match e.field().and_then(|field| text.strip_prefix(field)).and_then(|rest| rest.strip_prefix(": ")) {
+        Some(rest) => rest.to_owned(),
+        None => text,
+    }
+}
+
 impl<'a> Fields<'a> {
     fn get(&self, name: &str) -> &'a str {
         self.values[self.kind.layout().index(name)]
@@ -168,7 +186,7 @@ impl<'a> Fields<'a> {
     /// A value the domain parses; its error, which names the field, becomes the problem.
     fn parse<T>(&mut self, name: &str, parse: impl FnOnce(&str, &'a str) -> Result<T, DomainError>) -> Option<T> {
         let value = self.required(name)?;
-        parse(name, value).map_err(|e| self.report(name, e.to_string())).ok()
+        parse(name, value).map_err(|e| self.report(name, reason(&e))).ok()
     }
 
     fn optional<T>(
@@ -180,7 +198,7 @@ impl<'a> Fields<'a> {
         if value.is_empty() {
             return Some(None);
         }
-        parse(name, value).map(Some).map_err(|e| self.report(name, e.to_string())).ok()
+        parse(name, value).map(Some).map_err(|e| self.report(name, reason(&e))).ok()
     }
 
     fn id(&mut self, name: &str, kind: &str) -> Option<Uuid> {
@@ -257,12 +275,12 @@ pub fn read(kind: Kind, bytes: &[u8], encoding: Encoding) -> Import {
         let record = match record {
             Ok(r) => r,
             Err(e) => {
-                let line = e.position().map_or(0, |p| p.line());
+                let line = e.position().map_or(0, |p| record_line(text.as_bytes(), p));
                 import.problems.push(problem(line, 0, None, format!("unreadable row: {e}")));
                 continue;
             }
         };
-        let line = record.position().map_or(0, |p| p.line());
+        let line = record.position().map_or(0, |p| record_line(text.as_bytes(), p));
         if record.iter().all(|f| f.trim().is_empty()) {
             continue;
         }

@@ -111,11 +111,11 @@ pub static MEMBERS: Layout = Layout {
     columns: &[
         col("id", "编号", true, "the member's code in your records, or a taizhang id"),
         col("unit", "单位", true, "the code or id of their unit"),
-        col("joined_on", "加入日期", true, "YYYY-MM-DD"),
+        col("joined_on", "加入日期", true, "YYYY-MM-DD or YYYY/M/D"),
         col("name", "姓名", true, ""),
         col("national_id", "身份证号", false, "18 characters"),
         col("phone", "电话", false, ""),
-        col("birth_date", "出生日期", false, "YYYY-MM-DD"),
+        col("birth_date", "出生日期", false, "YYYY-MM-DD or YYYY/M/D"),
     ],
 };
 
@@ -123,7 +123,7 @@ pub static OUTINGS: Layout = Layout {
     columns: &[
         col("outing", "活动编号", true, "the outing's code; one row per participant, the outing's columns alike"),
         col("unit", "单位", true, "the code or id of the unit"),
-        col("date", "日期", true, "YYYY-MM-DD"),
+        col("date", "日期", true, "YYYY-MM-DD or YYYY/M/D"),
         col("start", "开始", true, "HH:MM"),
         col("end", "结束", true, "HH:MM"),
         col("place", "地点", true, ""),

@@ -110,6 +110,10 @@ async fn bad_files_are_refused_at_their_line_and_column_and_change_nothing() {
         ("broken encoding", Kind::Units, b"id,name,industry,region\nU9,\xff\xfe,b,c\n".to_vec(), &["f.csv:2:4: not valid UTF-8"]),
         ("GBK read as UTF-8", Kind::Outings, gbk.clone(), &["f.csv:2:"]),
         ("huge line", Kind::Outings, long.into_bytes(), &["f.csv:2:0: the row is longer than 65536 bytes"]),
+        // Saved by Excel on Windows: lines end in CR LF, and the line numbers are the file's.
+        ("CRLF lines", Kind::Members, "id,unit,joined_on,name\r\nM8,SY-0001,2011-01-01,周七\r\nM9,SY-0001,2011-01-01,周八\r\nM9,SY-0001,2011-01-01,周八\r\n".as_bytes().to_vec(), &["f.csv:4:1: id: the same id as line 3"]),
+        ("a day that does not exist", Kind::Members, "id,unit,joined_on,name\nM9,SY-0001,1975-02-30,周八\n".as_bytes().to_vec(), &["f.csv:2:3: joined_on: 1975-02-30 is not a day of the calendar"]),
+        ("not a date", Kind::Members, "id,unit,joined_on,name\nM9,SY-0001,六月一日,周八\n".as_bytes().to_vec(), &["f.csv:2:3: joined_on: \"六月一日\" is not a date (YYYY-MM-DD, or YYYY/M/D as spreadsheets write it)"]),
     ];
     for (name, kind, bytes, expected) in cases {
         let problems = w.problems(kind, &bytes, Encoding::Utf8).await;
@@ -124,6 +128,10 @@ async fn bad_files_are_refused_at_their_line_and_column_and_change_nothing() {
     }
     // The GBK file is fine when said to be GBK.
     assert_eq!(w.problems(Kind::Outings, &gbk, Encoding::Gbk).await, Vec::<String>::new());
+    // Dates as Chinese Excel writes them, in a file saved with CR LF.
+    let excel = "outing,unit,date,start,end,place,category,description,beneficiaries,member,hours\r\n\
+                 O9,SY-0001,2011/6/5,8:00,9:00,武当路社区,义诊,,1,M1,1\r\n";
+    assert_eq!(w.problems(Kind::Outings, excel.as_bytes(), Encoding::Utf8).await, Vec::<String>::new());
 }
 
 #[tokio::test]
