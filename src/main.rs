@@ -266,7 +266,8 @@ fn run(mut cli: Cli) -> Result<()> {
             Commands::Schema { events: Some(dir), .. } => return write_event_schemas(dir),
             _ => {}
         }
-        // Before anything is opened: a key in the wrong place changes nothing.
+        // Before anything is opened: a mistake changes nothing.
+        check_before_opening(&cli)?;
         cli.master_key_file = Some(master_key_path(&cli)?);
         let store = open_store(&cli).await?;
         match &cli.command {
@@ -367,6 +368,33 @@ async fn open_store(cli: &Cli) -> Result<Arc<AnyStore>> {
         format!("opening the store {} (data {}, schema {})", cli.store, cli.data.display(), cli.pg_schema)
     })?;
     Ok(Arc::new(store))
+}
+
+/// Mistakes caught before the store is opened: a command that only reads, given a
+/// data directory that does not exist (a typo would otherwise open a new, empty store
+/// and answer with an empty report); a large or binary export about to be poured onto
+/// a terminal.
+fn check_before_opening(cli: &Cli) -> Result<()> {
+    let reads_only = match &cli.command {
+        Commands::Verify | Commands::Rebuild | Commands::Export { .. } => true,
+        Commands::Token { action } => !matches!(action, TokenAction::Create { .. }),
+        _ => false,
+    };
+    if reads_only && cli.store == "sled" && !cli.data.exists() {
+        bail!(
+            "there is no data directory {}: check --data (or TAIZHANG_DATA); serve, import, restore and demo \
+             create one",
+            cli.data.display()
+        );
+    }
+    if let Commands::Export { what, output: None, format, .. } = &cli.command {
+        use std::io::IsTerminal;
+        let bulky = *what == Exported::Log || *format == SheetFormat::Xlsx;
+        if bulky && std::io::stdout().is_terminal() {
+            bail!("this export is large or binary: write it to a file with -o FILE, or redirect standard output");
+        }
+    }
+    Ok(())
 }
 
 /// The master key file: the one named, or by default one in the user's configuration

@@ -310,6 +310,39 @@ fn a_wrong_master_key_is_refused_at_start() {
     assert!(taizhang(&data, &["import", "units", file.to_str().unwrap()]).status.success());
 }
 
+/// A command that only reads, given a data directory that does not exist, says so and
+/// creates nothing (a typo in `--data` used to open a new empty store and print an
+/// empty report); the log backup is not poured onto a terminal.
+#[test]
+fn a_missing_data_directory_and_a_terminal_are_refused_before_anything_is_opened() {
+    let dir = tempfile::tempdir().unwrap();
+    let typo = dir.path().join("taizhang-dta");
+    for args in [&["verify"][..], &["export", "reports", "-o", "r.csv"], &["token", "list"]] {
+        let output = taizhang(&typo, args);
+        assert!(!output.status.success(), "{args:?}");
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert!(stderr.contains("there is no data directory") && stderr.contains("--data"), "{args:?}: {stderr}");
+        assert!(!typo.exists(), "{args:?} created the directory");
+    }
+
+    let data = dir.path().join("data");
+    let file = dir.path().join("units.csv");
+    std::fs::write(&file, "id,name,industry,region\nSY-1,十堰市人民医院,医疗卫生,茅箭区\n").unwrap();
+    assert!(taizhang(&data, &["import", "units", file.to_str().unwrap()]).status.success());
+    // `script` runs the command with a terminal as its standard output.
+    let command = format!("{} --data {} export", env!("CARGO_BIN_EXE_taizhang"), data.display());
+    let output = Process::new("script")
+        .args(["-qec", &command, "/dev/null"])
+        .env("TAIZHANG_MASTER_KEY_FILE", data.join("master.key"))
+        .output()
+        .expect("script (util-linux) runs");
+    let shown = String::from_utf8_lossy(&output.stdout);
+    assert!(shown.contains("write it to a file with -o FILE"), "{shown}");
+    assert!(!shown.contains("UnitRegistered"), "{shown}");
+    let piped = taizhang(&data, &["export"]);
+    assert!(String::from_utf8_lossy(&piped.stdout).contains("UnitRegistered"), "a pipe still gets the log");
+}
+
 /// The permission bits of a file or directory.
 fn mode(path: &Path) -> u32 {
     use std::os::unix::fs::PermissionsExt;
