@@ -718,6 +718,26 @@ struct Sheet<'a> {
     by: &'a str,
 }
 
+/// Refuses a unit, region or industry the log does not know, instead of an empty report.
+fn check_scope(projector: &Projector<AnyStore>, scope: &Scope) -> Result<()> {
+    let (what, wanted, field): (_, _, fn(&taizhang_read::model::UnitVersion) -> String) = match scope {
+        Scope::All => return Ok(()),
+        Scope::Unit(unit) => match projector.read(|m| m.unit(*unit, m.position).is_some()) {
+            true => return Ok(()),
+            false => bail!("there is no unit {unit}"),
+        },
+        Scope::Region(region) => ("region", region, |u| u.region.to_string()),
+        Scope::Industry(industry) => ("industry", industry, |u| u.industry.to_string()),
+    };
+    let known: std::collections::BTreeSet<String> =
+        projector.read(|m| m.units.keys().filter_map(|u| m.unit(*u, m.position)).map(field).collect());
+    if !known.contains(wanted) {
+        let known = known.into_iter().collect::<Vec<_>>().join(", ");
+        bail!("no unit is in the {what} {wanted:?}; those the log knows: {known}");
+    }
+    Ok(())
+}
+
 async fn export_sheet(cli: &Cli, store: Arc<AnyStore>, sheet: Sheet<'_>, output: Option<&Path>) -> Result<()> {
     use taizhang_io::export::{self as x, ReportScope};
     let projector = Projector::open(store.clone(), Some(checkpoint_path(cli))).await?;
@@ -754,6 +774,7 @@ async fn export_sheet(cli: &Cli, store: Arc<AnyStore>, sheet: Sheet<'_>, output:
                 (None, Some(region)) => Scope::Region(region.clone()),
                 (None, None) => Scope::All,
             };
+            check_scope(&projector, &scope)?;
             let scope = ReportScope { period, scope, as_of: AsOf::now() };
             if format == SheetFormat::Xlsx {
                 bytes = projector.read(|m| x::reports_xlsx(m, &scope))?;

@@ -312,7 +312,8 @@ fn a_wrong_master_key_is_refused_at_start() {
 
 /// A command that only reads, given a data directory that does not exist, says so and
 /// creates nothing (a typo in `--data` used to open a new empty store and print an
-/// empty report); the log backup is not poured onto a terminal.
+/// empty report); the log backup is not poured onto a terminal; a report of an unknown
+/// region is refused, not empty.
 #[test]
 fn a_missing_data_directory_and_a_terminal_are_refused_before_anything_is_opened() {
     let dir = tempfile::tempdir().unwrap();
@@ -341,6 +342,14 @@ fn a_missing_data_directory_and_a_terminal_are_refused_before_anything_is_opened
     assert!(!shown.contains("UnitRegistered"), "{shown}");
     let piped = taizhang(&data, &["export"]);
     assert!(String::from_utf8_lossy(&piped.stdout).contains("UnitRegistered"), "a pipe still gets the log");
+
+    // A region the log does not know is named with those it does, not answered empty.
+    let report = dir.path().join("r.csv");
+    let output = taizhang(&data, &["export", "reports", "--region", "茅剑区", "-o", report.to_str().unwrap()]);
+    assert!(!output.status.success());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("no unit is in the region \"茅剑区\"") && stderr.contains("茅箭区"), "{stderr}");
+    assert!(!report.exists());
 }
 
 /// The permission bits of a file or directory.
