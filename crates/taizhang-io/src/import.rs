@@ -153,6 +153,22 @@ struct Fields<'a> {
     problems: Vec<Problem>,
 }
 
+/// The column of a field the domain names as the API does: `personal.nationalId` is
+/// `national_id`.
+fn column_name(field: &str) -> String {
+    let last = field.rsplit('.').next().unwrap_or(field);
+    let mut name = String::with_capacity(last.len() + 2);
+    for c in last.chars() {
+        if c.is_ascii_uppercase() {
+            name.push('_');
+            name.push(c.to_ascii_lowercase());
+        } else {
+            name.push(c);
+        }
+    }
+    name
+}
+
 /// A domain error's words without the field it names: a problem names its column.
 fn reason(e: &DomainError) -> String {
     let text = e.to_string();
@@ -529,8 +545,10 @@ impl Import {
         use DomainError::*;
         match error {
             Empty { field } | TooLong { field, .. } | InvalidValue { field, .. } | InvalidHours { field, .. } => {
-                match layout.columns.iter().find(|c| c.name == field) {
-                    Some(c) => at(first, c.name),
+                // The domain names fields as the API does (`personal.nationalId`); the
+                // file's columns are snake_case (`national_id`).
+                match layout.columns.iter().find(|c| c.name == column_name(field)) {
+                    Some(c) => problem(first, self.columns[layout.index(c.name)], Some(c.name), reason(error)),
                     None => problem(first, 0, None, error.to_string()),
                 }
             }

@@ -113,6 +113,7 @@ async fn bad_files_are_refused_at_their_line_and_column_and_change_nothing() {
         // Saved by Excel on Windows: lines end in CR LF, and the line numbers are the file's.
         ("CRLF lines", Kind::Members, "id,unit,joined_on,name\r\nM8,SY-0001,2011-01-01,周七\r\nM9,SY-0001,2011-01-01,周八\r\nM9,SY-0001,2011-01-01,周八\r\n".as_bytes().to_vec(), &["f.csv:4:1: id: the same id as line 3"]),
         ("a day that does not exist", Kind::Members, "id,unit,joined_on,name\nM9,SY-0001,1975-02-30,周八\n".as_bytes().to_vec(), &["f.csv:2:3: joined_on: 1975-02-30 is not a day of the calendar"]),
+        ("national id and birth date disagree", Kind::Members, "id,unit,joined_on,name,national_id,birth_date\nM9,SY-0001,2011-01-01,周八,110105198005040028,1981-05-04\n".as_bytes().to_vec(), &["f.csv:2:5: national_id: "]),
         ("not a date", Kind::Members, "id,unit,joined_on,name\nM9,SY-0001,六月一日,周八\n".as_bytes().to_vec(), &["f.csv:2:3: joined_on: \"六月一日\" is not a date (YYYY-MM-DD, or YYYY/M/D as spreadsheets write it)"]),
     ];
     for (name, kind, bytes, expected) in cases {
