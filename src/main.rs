@@ -654,8 +654,7 @@ fn write_event_schemas(dir: &Path) -> Result<()> {
 fn policies(cli: &Cli) -> Result<()> {
     let set = PolicySet::load(cli.policy_dir.as_deref())?;
     for p in set.iter() {
-        let levels: Vec<&str> = p.levels.iter().map(|l| l.name.as_str()).collect();
-        println!("{} v{} ({:?}): {} — levels {}", p.name, p.version, p.subject, p.title, levels.join(", "));
+        println!("{p}");
     }
     Ok(())
 }

@@ -171,10 +171,29 @@ fn policies_are_listed_and_a_bad_file_is_named_with_its_line() {
     let data = dir.path().join("data");
     let out = taizhang(&data, &["policies"]);
     assert!(out.status.success(), "{}", stderr(&out));
-    assert!(stdout(&out).contains("star-volunteer v1"), "{}", stdout(&out));
+    // Each level with its criteria: metric, window and threshold.
+    let listed = stdout(&out);
+    assert!(listed.contains("star-volunteer v1: Star volunteer (星级志愿者) (of members)"), "{listed}");
+    assert!(
+        listed.contains(
+            "  level 3 三星级志愿者:\n    verified_hours over every date up to the period's end, at least 600\n"
+        ),
+        "{listed}"
+    );
 
     let policies = dir.path().join("policies");
     std::fs::create_dir(&policies).unwrap();
+    let mine = "name = \"mine\"\nversion = 2\ntitle = \"t\"\nsubject = \"member\"\n[[levels]]\nname = \"a\"\n\
+                criteria = [{ metric = \"recorded_hours\", window = \"12 months\", at_least = 2.5, below = 40.25 }]\n";
+    std::fs::write(policies.join("mine.toml"), mine).unwrap();
+    let out = taizhang(&data, &["--policy-dir", policies.to_str().unwrap(), "policies"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let listed = stdout(&out);
+    assert!(
+        listed.contains("    recorded_hours over the 12 months to the period's end, at least 2.5, below 40.25\n"),
+        "{listed}"
+    );
+
     std::fs::write(policies.join("mine.toml"), "name = \"mine\"\nversion = 1\ntitle = \"t\"\nsubject = \"crowd\"\n")
         .unwrap();
     let out = taizhang(&data, &["--policy-dir", policies.to_str().unwrap(), "policies"]);

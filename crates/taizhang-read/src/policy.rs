@@ -84,6 +84,65 @@ pub struct Criterion {
     pub below: Option<i64>,
 }
 
+/// A bound kept in hundredths, written as a number: `100`, `2.5`, `0.75`.
+fn hundredths(value: i64) -> String {
+    let (whole, cents) = (value / 100, (value % 100).abs());
+    let sign = if value < 0 && whole == 0 { "-" } else { "" };
+    match cents {
+        0 => format!("{sign}{whole}"),
+        c if c % 10 == 0 => format!("{sign}{whole}.{}", c / 10),
+        c => format!("{sign}{whole}.{c:02}"),
+    }
+}
+
+impl std::fmt::Display for Window {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Window::All => f.write_str("every date up to the period's end"),
+            Window::Period => f.write_str("the period"),
+            Window::Months(n) => write!(f, "the {n} months to the period's end"),
+        }
+    }
+}
+
+impl std::fmt::Display for Criterion {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{} over {}", self.metric.name(), self.window)?;
+        for (word, bound) in [("at least", self.at_least), ("at most", self.at_most), ("below", self.below)] {
+            if let Some(bound) = bound {
+                write!(f, ", {word} {}", hundredths(bound))?;
+            }
+        }
+        Ok(())
+    }
+}
+
+/// The policy as a reviewer reads it: every level with its criteria, windows and
+/// thresholds, one line each.
+impl std::fmt::Display for Policy {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let subject = match self.subject {
+            Subject::Member => "members",
+            Subject::Unit => "units",
+        };
+        writeln!(f, "{} v{}: {} (of {subject})", self.name, self.version, self.title)?;
+        if let Some(source) = &self.source {
+            writeln!(f, "  source: {source}")?;
+        }
+        if let Some(w) = &self.evaluation {
+            writeln!(f, "  evaluation score: public {} %, leader {} %", w.public_weight, w.leader_weight)?;
+        }
+        for level in &self.levels {
+            let label = level.label.as_deref().map(|l| format!(" {l}")).unwrap_or_default();
+            writeln!(f, "  level {}{label}:", level.name)?;
+            for criterion in &level.criteria {
+                writeln!(f, "    {criterion}")?;
+            }
+        }
+        Ok(())
+    }
+}
+
 impl Policy {
     /// True when some criterion reads a member's age, which derives from their sealed
     /// birth date: such an answer is personal data.
