@@ -1,6 +1,7 @@
 //! The `taizhang` binary end to end: data written through the ledger, then `verify`,
 //! `export` and `restore` run as a user runs them, as separate processes.
 
+use std::io::BufRead;
 use std::path::Path;
 use std::process::{Command as Process, Output};
 use std::sync::Arc;
@@ -146,6 +147,20 @@ async fn a_tampered_backup_is_refused_at_the_damaged_position() {
     let restored = taizhang(&target, &["restore", backup.to_str().unwrap()]);
     assert!(!restored.status.success());
     assert!(stderr(&restored).contains("position 3"), "{}", stderr(&restored));
+    assert!(stdout(&taizhang(&target, &["verify"])).starts_with("ok: 0 events"), "nothing was restored");
+
+    // The record whole, its readable payload edited: refused too, naming the field.
+    let mut lines: Vec<String> = std::fs::read_to_string(&backup).unwrap().lines().map(str::to_owned).collect();
+    let original: Vec<String> = taizhang(&data, &["export"]).stdout.lines().map(|l| l.unwrap()).collect();
+    lines[2] = original[2].clone();
+    let mut value: serde_json::Value = serde_json::from_str(&lines[0]).unwrap();
+    value["payload"]["name"] = "改过的名字".into();
+    lines[0] = value.to_string();
+    std::fs::write(&backup, lines.join("\n")).unwrap();
+    let restored = taizhang(&target, &["restore", backup.to_str().unwrap()]);
+    assert!(!restored.status.success());
+    let err = stderr(&restored);
+    assert!(err.contains("line 1") && err.contains("readable payload disagrees"), "{err}");
     assert!(stdout(&taizhang(&target, &["verify"])).starts_with("ok: 0 events"), "nothing was restored");
 }
 
