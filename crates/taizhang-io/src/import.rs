@@ -128,6 +128,15 @@ pub fn decode(bytes: &[u8], encoding: Encoding) -> Result<String, Problem> {
                 )
             })
         }
+        // A file of Chinese text saved as GBK is almost never valid UTF-8 as a whole,
+        // while a UTF-8 file read as GBK becomes plausible-looking nonsense that the log
+        // would keep for good: a file that reads as UTF-8 is refused as GBK.
+        Encoding::Gbk if !bytes.is_ascii() && std::str::from_utf8(bytes).is_ok() => Err(problem(
+            1,
+            0,
+            None,
+            "the file is UTF-8, not GBK: its Chinese would be garbled; import it without --encoding gbk",
+        )),
         Encoding::Gbk => {
             let mut decoder = encoding_rs::GBK.new_decoder_without_bom_handling();
             let mut text = String::with_capacity(bytes.len() * 3 / 2);

@@ -127,8 +127,13 @@ async fn bad_files_are_refused_at_their_line_and_column_and_change_nothing() {
         assert_eq!(import.write(&w.ledger, false, |_| {}).await.unwrap().commands, 0, "{name}");
         assert_eq!(w.log().await, before, "{name}: a refused file must not change the log");
     }
-    // The GBK file is fine when said to be GBK.
+    // The GBK file is fine when said to be GBK; a UTF-8 file said to be GBK is refused
+    // (its Chinese would be garbled into the log for good).
     assert_eq!(w.problems(Kind::Outings, &gbk, Encoding::Gbk).await, Vec::<String>::new());
+    let utf8 = row("O9,SY-0001,2011-06-05,08:00,09:00,武当路社区,义诊,,1,M1,1");
+    let refused = w.problems(Kind::Outings, utf8.as_bytes(), Encoding::Gbk).await;
+    assert_eq!(refused.len(), 1, "{refused:?}");
+    assert!(refused[0].starts_with("f.csv:1:0: the file is UTF-8, not GBK"), "{refused:?}");
     // Dates as Chinese Excel writes them, in a file saved with CR LF.
     let excel = "outing,unit,date,start,end,place,category,description,beneficiaries,member,hours\r\n\
                  O9,SY-0001,2011/6/5,8:00,9:00,武当路社区,义诊,,1,M1,1\r\n";
