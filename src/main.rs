@@ -36,20 +36,32 @@ use crate::progress::Progress;
 #[command(version, about)]
 struct Cli {
     /// Data directory (the embedded store and its key store).
-    #[arg(long, env = "TAIZHANG_DATA", default_value = "./taizhang-data", global = true)]
+    #[arg(
+        long,
+        env = "TAIZHANG_DATA",
+        default_value = "./taizhang-data",
+        global = true,
+        help_heading = "Global options"
+    )]
     data: PathBuf,
     /// The master key that wraps the personal-data keys [default:
     /// $XDG_CONFIG_HOME/taizhang/master.key, or ~/.config/taizhang/master.key].
-    #[arg(long, env = "TAIZHANG_MASTER_KEY_FILE", global = true)]
+    #[arg(long, env = "TAIZHANG_MASTER_KEY_FILE", global = true, help_heading = "Global options")]
     master_key_file: Option<PathBuf>,
     /// Directory of policy files (*.toml) beside the built-in policies.
-    #[arg(long, env = "TAIZHANG_POLICY_DIR", global = true)]
+    #[arg(long, env = "TAIZHANG_POLICY_DIR", global = true, help_heading = "Global options")]
     policy_dir: Option<PathBuf>,
     /// The log: `sled` (embedded, in the data directory) or a `postgres://` URL.
-    #[arg(long, env = "TAIZHANG_STORE", default_value = "sled", global = true)]
+    #[arg(long, env = "TAIZHANG_STORE", default_value = "sled", global = true, help_heading = "Global options")]
     store: String,
     /// The PostgreSQL schema of this deployment (several may share a server).
-    #[arg(long, env = "TAIZHANG_PG_SCHEMA", default_value = "taizhang", global = true)]
+    #[arg(
+        long,
+        env = "TAIZHANG_PG_SCHEMA",
+        default_value = "taizhang",
+        global = true,
+        help_heading = "Global options"
+    )]
     pg_schema: String,
     #[command(subcommand)]
     command: Commands,

@@ -386,6 +386,20 @@ fn a_missing_data_directory_and_a_terminal_are_refused_before_anything_is_opened
     assert!(!report.exists());
 }
 
+/// Help keeps the options every command shares apart from the command's own, and a
+/// mistyped command is answered with the one meant.
+#[test]
+fn help_groups_the_global_options_and_a_typo_gets_a_suggestion() {
+    let dir = tempfile::tempdir().unwrap();
+    let help = stdout(&taizhang(dir.path(), &["export", "--help"]));
+    let (own, global) = help.split_once("Global options:").expect("a global options section");
+    assert!(own.contains("--output") && !own.contains("--data"), "{help}");
+    assert!(global.contains("--data") && global.contains("--master-key-file"), "{help}");
+    let typo = taizhang(dir.path(), &["serv"]);
+    assert!(!typo.status.success());
+    assert!(stderr(&typo).contains("a similar subcommand exists: 'serve'"), "{}", stderr(&typo));
+}
+
 /// The permission bits of a file or directory.
 fn mode(path: &Path) -> u32 {
     use std::os::unix::fs::PermissionsExt;
