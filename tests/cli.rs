@@ -191,7 +191,7 @@ fn policies_are_listed_and_a_bad_file_is_named_with_its_line() {
     assert!(listed.contains("star-volunteer v1: Star volunteer (星级志愿者) (of members)"), "{listed}");
     assert!(
         listed.contains(
-            "  level 3 三星级志愿者:\n    verified_hours over every date up to the period's end, at least 600\n"
+            "  level 3 三星级志愿者:\n    verified_hours over every date up to the period's end, at least 600.00\n"
         ),
         "{listed}"
     );
@@ -205,7 +205,7 @@ fn policies_are_listed_and_a_bad_file_is_named_with_its_line() {
     assert!(out.status.success(), "{}", stderr(&out));
     let listed = stdout(&out);
     assert!(
-        listed.contains("    recorded_hours over the 12 months to the period's end, at least 2.5, below 40.25\n"),
+        listed.contains("    recorded_hours over the 12 months to the period's end, at least 2.50, below 40.25\n"),
         "{listed}"
     );
 

@@ -7,7 +7,7 @@ use taizhang_core::*;
 use taizhang_store::Position;
 use time::Date;
 
-use crate::policy::{Criterion, Metric, Policy, Subject, Window};
+use crate::policy::{show_hundredths, Criterion, Metric, Policy, Subject, Window};
 use crate::{AsOf, ReadModel};
 
 /// Who is being assessed.
@@ -109,10 +109,6 @@ impl Value {
         let hundredths = self.numerator * 100 / self.denominator;
         format!("{}.{:02}", hundredths / 100, (hundredths % 100).abs())
     }
-}
-
-fn show_hundredths(h: i64) -> String {
-    format!("{}.{:02}", h / 100, (h % 100).abs())
 }
 
 /// Applies `policy` to `candidate` over `period`, as of `as_of`.

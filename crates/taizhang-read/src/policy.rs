@@ -84,15 +84,9 @@ pub struct Criterion {
     pub below: Option<i64>,
 }
 
-/// A bound kept in hundredths, written as a number: `100`, `2.5`, `0.75`.
-fn hundredths(value: i64) -> String {
-    let (whole, cents) = (value / 100, (value % 100).abs());
-    let sign = if value < 0 && whole == 0 { "-" } else { "" };
-    match cents {
-        0 => format!("{sign}{whole}"),
-        c if c % 10 == 0 => format!("{sign}{whole}.{}", c / 10),
-        c => format!("{sign}{whole}.{c:02}"),
-    }
+/// A bound kept in hundredths, written with two decimals: `100.00`, `2.50`.
+pub(crate) fn show_hundredths(h: i64) -> String {
+    format!("{}.{:02}", h / 100, (h % 100).abs())
 }
 
 impl std::fmt::Display for Window {
@@ -110,7 +104,7 @@ impl std::fmt::Display for Criterion {
         write!(f, "{} over {}", self.metric.name(), self.window)?;
         for (word, bound) in [("at least", self.at_least), ("at most", self.at_most), ("below", self.below)] {
             if let Some(bound) = bound {
-                write!(f, ", {word} {}", hundredths(bound))?;
+                write!(f, ", {word} {}", show_hundredths(bound))?;
             }
         }
         Ok(())
