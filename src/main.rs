@@ -115,7 +115,8 @@ enum Commands {
     /// records, reports or a ledger for spreadsheets.
     Export {
         /// log (the default), units, members, outings (CSV in the import's layout),
-        /// reports (CSV of one grouping, or an XLSX workbook of all), ledger (of --unit).
+        /// reports (CSV of one grouping, or an XLSX workbook of all), ledger (of --unit),
+        /// eligibility (the award list under --policy: a row per member, CSV).
         #[arg(default_value = "log")]
         what: Exported,
         /// Output file [default: standard output].
@@ -142,6 +143,9 @@ enum Commands {
         /// The grouping of a CSV report: unit, region, industry or weekly.
         #[arg(long, default_value = "unit")]
         by: String,
+        /// The policy of an award list (`taizhang policies` lists them).
+        #[arg(long)]
+        policy: Option<String>,
     },
     /// Import units, members or outings from a CSV file (layouts in the README). Every
     /// row is checked first; with any problem nothing is written.
@@ -186,6 +190,7 @@ enum Exported {
     Outings,
     Reports,
     Ledger,
+    Eligibility,
 }
 
 #[derive(Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -304,8 +309,10 @@ fn run(mut cli: Cli) -> Result<()> {
                     None => Ok(()),
                 }
             }
-            Commands::Export { what, output, format, from, to, unit, region, by, .. } => {
-                let sheet = Sheet { what: *what, format: *format, from: *from, to: *to, unit: *unit, region, by };
+            Commands::Export { what, output, format, from, to, unit, region, by, policy, .. } => {
+                let policy = policy.as_deref();
+                let sheet =
+                    Sheet { what: *what, format: *format, from: *from, to: *to, unit: *unit, region, by, policy };
                 export_sheet(&cli, store, sheet, output.as_deref()).await
             }
             Commands::Import { kind, file, encoding, skip_invalid } => {
@@ -727,6 +734,22 @@ struct Sheet<'a> {
     unit: Option<UnitId>,
     region: &'a Option<String>,
     by: &'a str,
+    policy: Option<&'a str>,
+}
+
+/// The period (from the first of this month to today unless given) and the scope of a
+/// report or an award list, the scope checked against the log.
+fn period_and_scope(sheet: &Sheet<'_>, projector: &Projector<AnyStore>) -> Result<(taizhang_core::Period, Scope)> {
+    let today = time::OffsetDateTime::now_utc().date();
+    let first = sheet.from.unwrap_or_else(|| today.replace_day(1).expect("day 1 exists"));
+    let period = taizhang_core::Period::new(first, sheet.to.unwrap_or(today))?;
+    let scope = match (sheet.unit, sheet.region) {
+        (Some(unit), _) => Scope::Unit(unit),
+        (None, Some(region)) => Scope::Region(region.clone()),
+        (None, None) => Scope::All,
+    };
+    check_scope(projector, &scope)?;
+    Ok((period, scope))
 }
 
 /// Refuses a unit, region or industry the log does not know, instead of an empty report.
@@ -776,16 +799,17 @@ async fn export_sheet(cli: &Cli, store: Arc<AnyStore>, sheet: Sheet<'_>, output:
             let (header, rows) = projector.read(|m| x::records(kind, m, &personal));
             x::write_csv(&mut bytes, &header, &rows)?;
         }
+        (Exported::Eligibility, SheetFormat::Xlsx) => bail!("the award list is written as CSV"),
+        (Exported::Eligibility, SheetFormat::Csv) => {
+            let name = sheet.policy.context("give the award list's policy: --policy NAME (`taizhang policies`)")?;
+            let policies = PolicySet::load(cli.policy_dir.as_deref())?;
+            let policy = policies.get(name)?;
+            let (period, scope) = period_and_scope(&sheet, &projector)?;
+            let ledger = Arc::new(open_ledger(cli, store).await?);
+            bytes = x::award_list_csv(&ledger, &projector, policy, &scope, period).await?;
+        }
         (Exported::Reports, format) => {
-            let today = time::OffsetDateTime::now_utc().date();
-            let first = sheet.from.unwrap_or_else(|| today.replace_day(1).expect("day 1 exists"));
-            let period = taizhang_core::Period::new(first, sheet.to.unwrap_or(today))?;
-            let scope = match (sheet.unit, sheet.region) {
-                (Some(unit), _) => Scope::Unit(unit),
-                (None, Some(region)) => Scope::Region(region.clone()),
-                (None, None) => Scope::All,
-            };
-            check_scope(&projector, &scope)?;
+            let (period, scope) = period_and_scope(&sheet, &projector)?;
             let scope = ReportScope { period, scope, as_of: AsOf::now() };
             if format == SheetFormat::Xlsx {
                 bytes = projector.read(|m| x::reports_xlsx(m, &scope))?;

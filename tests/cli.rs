@@ -400,6 +400,44 @@ fn help_groups_the_global_options_and_a_typo_gets_a_suggestion() {
     assert!(stderr(&typo).contains("a similar subcommand exists: 'serve'"), "{}", stderr(&typo));
 }
 
+/// The award list of a region: a row per member of its units, with their name, the
+/// level they reached and the actual value of each criterion, the level agreeing with
+/// the policy's thresholds on every row; written for its owner only.
+#[test]
+fn the_award_list_of_a_region_gives_every_member_with_level_and_values() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    assert!(taizhang(&data, &["demo", "--scale", "0.05"]).status.success());
+    let list = dir.path().join("award.csv");
+    let args = ["export", "eligibility", "--policy", "service-month-default", "--from", "2011-06-01"];
+    let args = [&args[..], &["--to", "2011-06-30", "--region", "张湾区", "-o", list.to_str().unwrap()]].concat();
+    let output = taizhang(&data, &args);
+    assert!(output.status.success(), "{}", stderr(&output));
+    assert_eq!(mode(&list), 0o600);
+    let text = std::fs::read_to_string(&list).unwrap();
+    let mut lines = text.trim_start_matches('\u{feff}').lines();
+    assert_eq!(
+        lines.next().unwrap(),
+        "单位 unit,单位名称 unit name,区域 region,党员 member,姓名 name,等级 level,verified_outings (the period),verified_hours (the period)"
+    );
+    let rows: Vec<Vec<&str>> = lines.map(|l| l.split(',').collect()).collect();
+    assert!(rows.len() > 20, "{} rows", rows.len());
+    let mut awarded = 0;
+    for row in &rows {
+        assert_eq!(row[2], "张湾区", "{row:?}");
+        let (outings, hours): (f64, f64) = (row[6].parse().unwrap(), row[7].parse().unwrap());
+        let meets = outings >= 2.0 && hours >= 8.0;
+        assert_eq!(row[5] == "岗位先锋", meets, "{row:?}");
+        awarded += usize::from(meets);
+    }
+    assert!(awarded > 0 && awarded < rows.len(), "{awarded} of {}", rows.len());
+    assert!(rows.iter().filter(|r| !r[4].is_empty()).count() > rows.len() / 2, "names are there");
+
+    let unknown = taizhang(&data, &["export", "eligibility", "--policy", "no-such", "-o", "x.csv"]);
+    assert!(!unknown.status.success());
+    assert!(stderr(&unknown).contains("service-month-default"), "{}", stderr(&unknown));
+}
+
 /// The permission bits of a file or directory.
 fn mode(path: &Path) -> u32 {
     use std::os::unix::fs::PermissionsExt;

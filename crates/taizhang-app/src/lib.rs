@@ -189,10 +189,15 @@ impl<S: EventStore + KeyHome> Ledger<S> {
 
 /// The answer to a command whose id the log already holds: the first outcome when it
 /// wrote to the record this command is about, else the id was given to another command
-/// (`CommandIdReused`). (The store compares the events themselves when two appends
-/// race; a command answered from the log before it is decided is checked here.)
+/// (`CommandIdReused`). A registration's new id may be drawn afresh at each attempt
+/// (the API draws one when the client names none), so a registration is recognised by
+/// the kind of record it wrote. (The store compares the events themselves when two
+/// appends race; a command answered from the log before it is decided is checked here.)
 fn answered_before(cmd: &Command, outcome: AppendOutcome) -> Result<AppendOutcome, AppError> {
-    if outcome.streams.iter().any(|(stream, _)| *stream == cmd.subject()) {
+    let subject = cmd.subject();
+    let registers = matches!(cmd, Command::RegisterUnit(_) | Command::RegisterMember(_) | Command::RegisterOuting(_));
+    let same = |stream: &StreamId| if registers { stream.kind == subject.kind } else { *stream == subject };
+    if outcome.streams.iter().any(|(stream, _)| same(stream)) {
         Ok(outcome)
     } else {
         Err(AppError::CommandIdReused(outcome.command_id))

@@ -207,7 +207,8 @@ async fn a_retried_command_is_applied_once() {
 }
 
 /// A command id given to another command (about another record) is refused with
-/// `CommandIdReused`, by the single path and the batch path alike, and nothing is written.
+/// `CommandIdReused`, by the single path and the batch path alike, and nothing is written;
+/// a registration retried with a new id drawn for its record is still a retry.
 #[tokio::test]
 async fn a_command_id_reused_for_another_command_is_refused() {
     let w = World::new().await;
@@ -216,8 +217,12 @@ async fn a_command_id_reused_for_another_command_is_refused() {
     let ctx = CommandContext::new(Actor::OPERATOR);
     let (a, b) = (OutingId::new(), OutingId::new());
     w.ledger.execute(ctx.clone(), outing_command(a, unit, &[member], "09:00", "10:00")).await.unwrap();
+    let other_ctx = CommandContext::new(Actor::OPERATOR);
+    w.ledger.execute(other_ctx, outing_command(b, unit, &[member], "11:00", "12:00")).await.unwrap();
     let before = w.log().await;
-    let other = outing_command(b, unit, &[member], "11:00", "12:00");
+    let retried = w.ledger.execute(ctx.clone(), outing_command(OutingId::new(), unit, &[member], "09:00", "10:00"));
+    assert!(retried.await.unwrap().duplicate, "a registration drawn a new id on its retry");
+    let other = Command::VoidOuting(VoidOuting { outing: b, reason: text("重复登记"), expected_version: None });
     let refused = w.ledger.execute(ctx.clone(), other.clone()).await;
     assert!(matches!(refused, Err(AppError::CommandIdReused(id)) if id == ctx.command_id), "{refused:?}");
     let refused = w.ledger.execute_batch(vec![(ctx.clone(), other)]).await.unwrap();

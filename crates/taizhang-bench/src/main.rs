@@ -33,6 +33,9 @@
 //! - `demo`: the sample campaign at scale 1 through the command path (ordered batches);
 //!   baseline: the same number of single-event durable appends straight to the store
 //!   from 64 writers, in the same run — what the commands cost beyond storage.
+//! - `award`: the award list of the whole sample campaign (every member, 58,000) under
+//!   `star-volunteer` for June 2011, names opened and CSV written; baseline: the export
+//!   of every member's record (their personal data opened, CSV written), same run.
 //! - `csv`: `taizhang import` of the three CSV files of a city (5,800 units, ten
 //!   members each, four outings a unit with three participants: 133,400 rows), each
 //!   read, checked in full and written; rows per second, with the raw appends of the
@@ -121,9 +124,10 @@ fn main() -> Result<()> {
         "http" => runtime.block_on(http::http(&dir, count(1_000_000))),
         "abuse" => runtime.block_on(http::abuse(&dir, count(1_000_000))),
         "demo" => runtime.block_on(demo(&dir)),
+        "award" => runtime.block_on(award(&dir)),
         "csv" => runtime.block_on(csv_import::csv(&dir)),
         other => bail!(
-            "unknown scenario {other:?}; expected append, import, scan, rebuild, ledger, http, abuse, demo or csv"
+            "unknown scenario {other:?}; expected append, import, scan, rebuild, ledger, http, abuse, demo, award or csv"
         ),
     }
 }
@@ -535,6 +539,38 @@ async fn demo(dir: &Path) -> Result<()> {
     report("demo.events", events as f64, "events", None);
     report("demo.seconds", elapsed.as_secs_f64(), "s", None);
     report("demo", rate(commands, elapsed), "commands/s", Some(raw_rate));
+    Ok(())
+}
+
+async fn award(dir: &Path) -> Result<()> {
+    let store = Arc::new(SledStore::open(&dir.join("demo"))?);
+    let ledger = Arc::new(taizhang_app::Ledger::open(store.clone(), &dir.join("master.key")).await?);
+    taizhang_app::demo::load(&ledger, taizhang_app::demo::plan(1.0, 2011), |_| {}).await?;
+    let projector = taizhang_read::Projector::open(store.clone(), None).await?;
+    let policies = taizhang_read::policy::PolicySet::load(None)?;
+    let policy = policies.get("star-volunteer")?;
+    let june = taizhang_core::Period::new(time::macros::date!(2011 - 06 - 01), time::macros::date!(2011 - 06 - 30))?;
+
+    let started = Instant::now();
+    let mut personal = std::collections::BTreeMap::new();
+    for member in projector.read(|m| m.members.keys().copied().collect::<Vec<_>>()) {
+        if let taizhang_app::Personal::Known(p) = ledger.personal(member).await? {
+            personal.insert(member, p);
+        }
+    }
+    let (header, rows) = projector.read(|m| taizhang_io::export::records(taizhang_io::Kind::Members, m, &personal));
+    let mut members_csv = Vec::new();
+    taizhang_io::export::write_csv(&mut members_csv, &header, &rows)?;
+    let baseline = started.elapsed();
+
+    let started = Instant::now();
+    let scope = taizhang_read::report::Scope::All;
+    let list = taizhang_io::export::award_list_csv(&ledger, &projector, policy, &scope, june).await?;
+    let elapsed = started.elapsed();
+    let rows = list.iter().filter(|b| **b == b'\n').count() - 1;
+    report("award.members", rows as f64, "rows", Some(personal.len() as f64));
+    report("award.bytes", list.len() as f64, "bytes", Some(members_csv.len() as f64));
+    report("award", elapsed.as_secs_f64() * 1e3, "ms", Some(baseline.as_secs_f64() * 1e3));
     Ok(())
 }
 

@@ -138,7 +138,8 @@ pub fn eligibility(
     if !exists {
         return Err(EligibilityError::NotFound(candidate));
     }
-    let assessor = Assessor { model, policy, candidate, period, as_of, position, personal };
+    let assessor =
+        Assessor { model, policy, candidate, period, as_of, position, personal, measured: Default::default() };
     let levels: Vec<LevelResult> = policy
         .levels
         .iter()
@@ -163,6 +164,33 @@ pub fn eligibility(
     })
 }
 
+/// The award list: every member of `scope`'s units on the period's last day, as known
+/// at the as-of position, with their eligibility under `policy`, in unit then member
+/// order.
+pub fn award_list(
+    model: &ReadModel,
+    policy: &Policy,
+    scope: &crate::report::Scope,
+    period: Period,
+    as_of: &AsOf,
+    personal: &dyn PersonalFacts,
+) -> Result<Vec<Eligibility>, EligibilityError> {
+    award_members(model, scope, period, as_of)
+        .into_iter()
+        .map(|member| eligibility(model, policy, Candidate::Member(member), period, as_of, personal))
+        .collect()
+}
+
+/// The members an award list covers: those of `scope`'s units on the period's last day,
+/// as known at the as-of position, in unit then member order.
+pub fn award_members(model: &ReadModel, scope: &crate::report::Scope, period: Period, as_of: &AsOf) -> Vec<MemberId> {
+    let position = as_of.position(model);
+    crate::report::units_in_scope(model, scope, position)
+        .into_iter()
+        .flat_map(|unit| model.members_of(unit, period.last, position).collect::<Vec<_>>())
+        .collect()
+}
+
 struct Assessor<'a> {
     model: &'a ReadModel,
     policy: &'a Policy,
@@ -171,11 +199,23 @@ struct Assessor<'a> {
     as_of: &'a AsOf,
     position: Position,
     personal: &'a dyn PersonalFacts,
+    /// What each metric over each window measured: levels often ask the same (five
+    /// star levels, one metric), and it is measured once.
+    measured: std::cell::RefCell<Vec<((Metric, Window), Measured)>>,
 }
+
+/// A measure, with the outings counted and left out.
+type Measured = (Option<Value>, Vec<Counted>, Vec<Excluded>);
 
 impl Assessor<'_> {
     fn criterion(&self, c: &Criterion) -> CriterionResult {
-        let (value, counted, excluded) = self.measure(c);
+        let key = (c.metric, c.window);
+        let cached = self.measured.borrow().iter().find(|(k, _)| *k == key).map(|(_, m)| m.clone());
+        let (value, counted, excluded) = cached.unwrap_or_else(|| {
+            let measured = self.measure(c);
+            self.measured.borrow_mut().push((key, measured.clone()));
+            measured
+        });
         let mut required = Vec::new();
         let mut met = value.is_some();
         if let Some(v) = value {
@@ -225,7 +265,7 @@ impl Assessor<'_> {
         }
     }
 
-    fn measure(&self, c: &Criterion) -> (Option<Value>, Vec<Counted>, Vec<Excluded>) {
+    fn measure(&self, c: &Criterion) -> Measured {
         match c.metric {
             Metric::VerifiedHours | Metric::RecordedHours | Metric::VerifiedOutings => {
                 let (counted, excluded) = self.outings(c);

@@ -243,7 +243,7 @@ pub fn report(model: &ReadModel, query: &ReportQuery) -> Report {
     builder.finish()
 }
 
-fn units_in_scope<'a>(model: &'a ReadModel, scope: &'a Scope, position: Position) -> Vec<UnitId> {
+pub(crate) fn units_in_scope<'a>(model: &'a ReadModel, scope: &'a Scope, position: Position) -> Vec<UnitId> {
     match scope {
         Scope::Unit(unit) => model.unit(*unit, position).map(|_| *unit).into_iter().collect(),
         _ => model
