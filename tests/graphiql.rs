@@ -74,6 +74,21 @@ impl Driver {
         }
     }
 
+    /// Waits (at most 20 s) until `element`'s text holds `wanted`, and returns it; fails
+    /// at once on a text holding `refused`.
+    async fn text_with(&self, element: &str, wanted: &str, refused: &str) -> String {
+        let started = Instant::now();
+        loop {
+            let text = self.text(element).await;
+            assert!(!text.contains(refused), "{text}");
+            if text.contains(wanted) {
+                return text;
+            }
+            assert!(started.elapsed() < Duration::from_secs(20), "no {wanted:?} appeared: {text:?}");
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+    }
+
     async fn text(&self, element: &str) -> String {
         let url = format!("{}/session/{}/element/{element}/text", self.url, self.session);
         let answer: Value = self.http.get(url).send().await.unwrap().json().await.unwrap();
@@ -107,13 +122,7 @@ async fn graphiql_loads_in_a_browser_runs_a_query_and_shows_the_docs() {
     let run = driver.element(".graphiql-execute-button").await;
     driver.command(&format!("element/{run}/click"), json!({})).await;
     let result = driver.element(".result-window").await;
-    let started = Instant::now();
-    let mut text = driver.text(&result).await;
-    while !text.contains("十堰市人民医院") {
-        assert!(started.elapsed() < Duration::from_secs(20), "the query's result did not appear: {text:?}");
-        tokio::time::sleep(Duration::from_millis(200)).await;
-        text = driver.text(&result).await;
-    }
+    let text = driver.text_with(&result, "十堰市人民医院", "\"errors\"").await;
     assert!(text.contains("\"totalCount\": 1"), "{text}");
 
     // The Docs panel: GraphiQL's own schema query (graphql-js's introspection query,
@@ -121,21 +130,10 @@ async fn graphiql_loads_in_a_browser_runs_a_query_and_shows_the_docs() {
     let docs = driver.element("button[aria-label*='Documentation Explorer']").await;
     driver.command(&format!("element/{docs}/click"), json!({})).await;
     let explorer = driver.element(".graphiql-doc-explorer-content").await;
-    let started = Instant::now();
-    let mut text = driver.text(&explorer).await;
-    while !text.contains("Query") {
-        assert!(!text.contains("Error fetching schema"), "{text}");
-        assert!(started.elapsed() < Duration::from_secs(20), "the schema did not appear in the Docs panel: {text:?}");
-        tokio::time::sleep(Duration::from_millis(200)).await;
-        text = driver.text(&explorer).await;
-    }
+    driver.text_with(&explorer, "Query", "Error fetching schema").await;
     let query = driver.element(".graphiql-doc-explorer-content .graphiql-doc-explorer-type-name").await;
     driver.command(&format!("element/{query}/click"), json!({})).await;
     let explorer = driver.element(".graphiql-doc-explorer-content").await;
-    let started = Instant::now();
-    while !driver.text(&explorer).await.contains("unitLedger") {
-        assert!(started.elapsed() < Duration::from_secs(20), "Query's fields did not appear");
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
+    driver.text_with(&explorer, "unitLedger", "Error fetching schema").await;
     let _ = driver.http.delete(format!("{}/session/{}", driver.url, driver.session)).send().await;
 }
