@@ -859,7 +859,7 @@ async fn export_keys(store: &AnyStore, path: &Path) -> Result<()> {
     }
     file.flush()?;
     eprintln!(
-        "wrote {} member keys to {} (wrapped: keep the master key file with them)",
+        "wrote {} member keys to {} (wrapped: they open only with the master key, which belongs elsewhere)",
         entries.len(),
         path.display()
     );
