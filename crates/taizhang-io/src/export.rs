@@ -385,25 +385,27 @@ pub enum AwardListError {
 
 /// The award list of `scope` under `policy` over `period`, now, as CSV: a row per
 /// member ([`award_list_rows`]). Names, and birth dates for a policy that reads ages,
-/// are sealed: they are opened with the ledger's keys before the model is read.
+/// are sealed: they are opened with the ledger's keys first. Both the opening and the
+/// eligibility of the members run on every core, a share of the members each.
 pub async fn award_list_csv<S: taizhang_store::EventStore + 'static>(
     ledger: &std::sync::Arc<taizhang_app::Ledger<S>>,
-    projector: &taizhang_read::Projector<S>,
+    projector: &std::sync::Arc<taizhang_read::Projector<S>>,
     policy: &taizhang_read::policy::Policy,
     scope: &Scope,
     period: Period,
 ) -> Result<Vec<u8>, AwardListError> {
-    use taizhang_read::eligibility::{award_list, award_members};
+    use taizhang_read::eligibility::{award_list_of, award_members};
     let members = projector.read(|m| award_members(m, scope, period, &AsOf::now()));
-    // Opened on every core: two XChaCha20-Poly1305 openings and a read of the
-    // registration per member, about 8 µs, half a second for a city.
     let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
-    let chunks: Vec<Vec<MemberId>> = members.chunks(members.len().div_ceil(cores).max(1)).map(<[_]>::to_vec).collect();
-    let opened = chunks.into_iter().map(|chunk| {
+    let shares: Vec<Vec<MemberId>> = members.chunks(members.len().div_ceil(cores).max(1)).map(<[_]>::to_vec).collect();
+    let task = |e: tokio::task::JoinError| AwardListError::Task(e.to_string());
+
+    // Two XChaCha20-Poly1305 openings and a read of the registration per member.
+    let opening = shares.iter().cloned().map(|share| {
         let ledger = ledger.clone();
         tokio::spawn(async move {
-            let mut opened = Vec::with_capacity(chunk.len());
-            for member in chunk {
+            let mut opened = Vec::with_capacity(share.len());
+            for member in share {
                 if let taizhang_app::Personal::Known(p) = ledger.personal(member).await? {
                     opened.push((member, p.name.to_string(), p.birth_date));
                 }
@@ -412,17 +414,26 @@ pub async fn award_list_csv<S: taizhang_store::EventStore + 'static>(
         })
     });
     let (mut names, mut births) = (BTreeMap::new(), std::collections::HashMap::new());
-    for chunk in opened.collect::<Vec<_>>() {
-        let chunk = chunk.await.map_err(|e| AwardListError::Task(e.to_string()))??;
-        for (member, name, birth) in chunk {
+    for share in opening.collect::<Vec<_>>() {
+        for (member, name, birth) in share.await.map_err(task)?? {
             names.insert(member, name);
             births.insert(member, birth);
         }
     }
-    let facts = |m: MemberId| births.get(&m).copied().flatten();
-    let (header, rows) = projector.read(|m| {
-        award_list(m, policy, scope, period, &AsOf::now(), &facts).map(|list| award_list_rows(&list, policy, m, &names))
-    })?;
+
+    let births = std::sync::Arc::new(births);
+    let assessing = shares.into_iter().map(|share| {
+        let (projector, policy, births) = (projector.clone(), policy.clone(), births.clone());
+        tokio::task::spawn_blocking(move || {
+            let facts = |m: MemberId| births.get(&m).copied().flatten();
+            projector.read(|m| award_list_of(m, &policy, &share, period, &AsOf::now(), &facts))
+        })
+    });
+    let mut list = Vec::with_capacity(members.len());
+    for share in assessing.collect::<Vec<_>>() {
+        list.extend(share.await.map_err(task)??);
+    }
+    let (header, rows) = projector.read(|m| award_list_rows(&list, policy, m, &names));
     let mut bytes = Vec::new();
     write_csv(&mut bytes, &header, &rows)?;
     Ok(bytes)

@@ -175,9 +175,22 @@ pub fn award_list(
     as_of: &AsOf,
     personal: &dyn PersonalFacts,
 ) -> Result<Vec<Eligibility>, EligibilityError> {
-    award_members(model, scope, period, as_of)
-        .into_iter()
-        .map(|member| eligibility(model, policy, Candidate::Member(member), period, as_of, personal))
+    award_list_of(model, policy, &award_members(model, scope, period, as_of), period, as_of, personal)
+}
+
+/// [`award_list`] for the given members (a part of [`award_members`], so that parts can
+/// be computed side by side).
+pub fn award_list_of(
+    model: &ReadModel,
+    policy: &Policy,
+    members: &[MemberId],
+    period: Period,
+    as_of: &AsOf,
+    personal: &dyn PersonalFacts,
+) -> Result<Vec<Eligibility>, EligibilityError> {
+    members
+        .iter()
+        .map(|&member| eligibility(model, policy, Candidate::Member(member), period, as_of, personal))
         .collect()
 }
 
