@@ -243,11 +243,8 @@ impl Server {
         };
         let response = match refused {
             Some(r) => r,
-            None => match tokio::time::timeout(self.limits.deadline, self.run(token, request)).await {
-                Ok(mut response) => {
-                    crate::nulls::propagate(&self.field_types, &query, params.operation_name.as_deref(), &mut response);
-                    response
-                }
+            None => match tokio::time::timeout(self.limits.deadline, self.run(token, request, &query)).await {
+                Ok(response) => response,
                 Err(_) => {
                     let seconds = self.limits.deadline.as_secs();
                     let refused = error::over_limit("request seconds", seconds, None);
@@ -258,15 +255,22 @@ impl Server {
         self.shape(response, media)
     }
 
-    /// Executes `request` once `token` is within its share of the cores (see
-    /// [`crate::share`]), counting the CPU time it takes.
-    async fn run(&self, token: uuid::Uuid, request: async_graphql::Request) -> async_graphql::Response {
+    /// Executes `request` (whose text is `query`) once `token` is within its share of the
+    /// cores (see [`crate::share`]), and puts its field errors' nulls where the
+    /// specification does, counting the CPU time both take.
+    async fn run(&self, token: uuid::Uuid, request: async_graphql::Request, query: &str) -> async_graphql::Response {
         let shares = &self.state.shares;
         let wait = shares.wait(token);
         if !wait.is_zero() {
             tokio::time::sleep(wait).await;
         }
-        shares.timed(token, self.schema.execute(request)).await
+        let operation = request.operation_name.clone();
+        let work = async {
+            let mut response = self.schema.execute(request).await;
+            crate::nulls::propagate(&self.field_types, query, operation.as_deref(), &mut response);
+            response
+        };
+        shares.timed(token, work).await
     }
 
     fn shape(&self, mut response: async_graphql::Response, media: Media) -> Response {
