@@ -6,7 +6,7 @@
 use std::collections::BTreeMap;
 use std::io::Write;
 
-use rust_xlsxwriter::{Format, Workbook, Worksheet, XlsxError};
+use rust_xlsxwriter::{ExcelDateTime, Format, Workbook, Worksheet, XlsxError};
 use taizhang_core::*;
 use taizhang_read::ledger::{self, LedgerEntry, PageRequest};
 use taizhang_read::report::{self, Bucket, GroupBy, ReportQuery, ReportRow, Scope};
@@ -170,9 +170,10 @@ pub fn report_rows(model: &ReadModel, scope: &ReportScope, sheet: &ReportSheet) 
     Ok(report::report(model, &query).rows)
 }
 
-/// A cell of a report row: text, or a number with its decimals.
+/// A cell of a report row: text, a date, or a number with its decimals.
 enum Cell {
     Text(String),
+    Date(time::Date),
     Count(u64),
     Hours(f64),
     Percent(Option<f64>),
@@ -182,8 +183,8 @@ fn report_cells(row: &ReportRow) -> Vec<Cell> {
     vec![
         Cell::Text(row.group.clone()),
         Cell::Text(row.label.clone()),
-        Cell::Text(row.first.to_string()),
-        Cell::Text(row.last.to_string()),
+        Cell::Date(row.first),
+        Cell::Date(row.last),
         Cell::Count(row.outings),
         Cell::Count(row.volunteers),
         Cell::Hours(hours(row.recorded_minutes)),
@@ -197,25 +198,46 @@ fn report_cells(row: &ReportRow) -> Vec<Cell> {
 fn cell_text(cell: &Cell) -> String {
     match cell {
         Cell::Text(t) => t.clone(),
+        Cell::Date(d) => d.to_string(),
         Cell::Count(n) => n.to_string(),
         Cell::Hours(h) | Cell::Percent(Some(h)) => format!("{h:.2}"),
         Cell::Percent(None) => String::new(),
     }
 }
 
+/// The header row, frozen so that it stays in view while the rows scroll.
 fn write_header(sheet: &mut Worksheet, titles: &[&str], bold: &Format) -> Result<(), XlsxError> {
     for (c, title) in titles.iter().enumerate() {
         sheet.write_string_with_format(0, c as u16, *title, bold)?;
     }
+    sheet.set_freeze_panes(1, 0)?;
     Ok(())
 }
 
-/// Writes a row of cells: numbers as numbers, hours and rates with two decimals.
-fn write_cells(sheet: &mut Worksheet, row: u32, cells: &[Cell], two_decimals: &Format) -> Result<(), XlsxError> {
+/// The formats of a workbook's cells.
+struct Formats {
+    two_decimals: Format,
+    date: Format,
+}
+
+impl Formats {
+    fn new() -> Self {
+        Self { two_decimals: Format::new().set_num_format("0.00"), date: Format::new().set_num_format("yyyy-mm-dd") }
+    }
+}
+
+/// Writes a row of cells: numbers as numbers, dates as dates, hours and rates with two
+/// decimals.
+fn write_cells(sheet: &mut Worksheet, row: u32, cells: &[Cell], formats: &Formats) -> Result<(), XlsxError> {
+    let two_decimals = &formats.two_decimals;
     for (c, cell) in cells.iter().enumerate() {
         let c = c as u16;
         match cell {
             Cell::Text(t) => sheet.write_string(row, c, t).map(|_| ())?,
+            Cell::Date(d) => {
+                let day = ExcelDateTime::from_ymd(d.year() as u16, d.month() as u8, d.day())?;
+                sheet.write_datetime_with_format(row, c, &day, &formats.date).map(|_| ())?
+            }
             Cell::Count(n) => sheet.write_number(row, c, *n as f64).map(|_| ())?,
             Cell::Hours(h) | Cell::Percent(Some(h)) => {
                 sheet.write_number_with_format(row, c, *h, two_decimals).map(|_| ())?
@@ -232,28 +254,38 @@ pub fn report_csv_rows(rows: &[ReportRow]) -> Vec<Vec<String>> {
 }
 
 /// The reports as one workbook, a sheet per [`REPORT_SHEETS`] entry, each ending with a
-/// totals row (outings and hours summed; distinct people are not summable).
+/// totals row. On a sheet of the whole period the totals are the report of the whole
+/// scope (every column, volunteers counted once however many groups they served in);
+/// on the weekly sheet, where a person counts in every week they served, the outings
+/// and hours are summed and the people left out.
 pub fn reports_xlsx(model: &ReadModel, scope: &ReportScope) -> Result<Vec<u8>, ExportError> {
     let mut workbook = Workbook::new();
     let bold = Format::new().set_bold();
-    let two_decimals = Format::new().set_num_format("0.00");
+    let formats = Formats::new();
     for sheet in &REPORT_SHEETS {
         let rows = report_rows(model, scope, sheet)?;
         let worksheet = workbook.add_worksheet();
         worksheet.set_name(sheet.name)?;
         write_header(worksheet, &REPORT_HEADER, &bold)?;
-        let (mut outings, mut recorded, mut verified) = (0, 0, 0);
         for (r, row) in rows.iter().enumerate() {
-            write_cells(worksheet, r as u32 + 1, &report_cells(row), &two_decimals)?;
-            outings += row.outings;
-            recorded += row.recorded_minutes;
-            verified += row.verified_minutes;
+            write_cells(worksheet, r as u32 + 1, &report_cells(row), &formats)?;
         }
         let total = rows.len() as u32 + 1;
+        if sheet.bucket == Bucket::Period {
+            let whole = ReportSheet { name: TOTAL, group_by: GroupBy::Total, bucket: Bucket::Period };
+            if let Some(row) = report_rows(model, scope, &whole)?.first() {
+                write_cells(worksheet, total, &report_cells(row), &formats)?;
+            }
+        } else {
+            let (outings, recorded, verified) = rows.iter().fold((0, 0, 0), |(o, r, v), row| {
+                (o + row.outings, r + row.recorded_minutes, v + row.verified_minutes)
+            });
+            worksheet.write_number(total, 4, outings as f64)?;
+            worksheet.write_number_with_format(total, 6, hours(recorded), &formats.two_decimals)?;
+            worksheet.write_number_with_format(total, 7, hours(verified), &formats.two_decimals)?;
+        }
         worksheet.write_string_with_format(total, 0, TOTAL, &bold)?;
-        worksheet.write_number(total, 4, outings as f64)?;
-        worksheet.write_number_with_format(total, 6, hours(recorded), &two_decimals)?;
-        worksheet.write_number_with_format(total, 7, hours(verified), &two_decimals)?;
+        worksheet.write_string(total, 1, "")?;
         worksheet.autofit();
     }
     Ok(workbook.save_to_buffer()?)
@@ -279,7 +311,7 @@ fn ledger_cells(entry: &LedgerEntry) -> Vec<Cell> {
     let yes_no = |b: bool| Cell::Text(if b { "是 yes" } else { "否 no" }.into());
     vec![
         Cell::Text(entry.outing.to_string()),
-        Cell::Text(d.date.to_string()),
+        Cell::Date(d.date),
         Cell::Text(d.span.start.to_string()),
         Cell::Text(d.span.end.to_string()),
         Cell::Text(d.place.to_string()),
@@ -306,13 +338,13 @@ pub fn ledger_csv_rows(entries: &[LedgerEntry]) -> Vec<Vec<String>> {
 pub fn ledger_xlsx(entries: &[LedgerEntry], unit_name: &str) -> Result<Vec<u8>, ExportError> {
     let mut workbook = Workbook::new();
     let bold = Format::new().set_bold();
-    let two_decimals = Format::new().set_num_format("0.00");
+    let formats = Formats::new();
     let worksheet = workbook.add_worksheet();
     let name: String = format!("台账 {unit_name}").chars().take(31).collect();
     worksheet.set_name(name.replace(['[', ']', ':', '*', '?', '/', '\\'], " "))?;
     write_header(worksheet, &LEDGER_HEADER, &bold)?;
     for (r, entry) in entries.iter().enumerate() {
-        write_cells(worksheet, r as u32 + 1, &ledger_cells(entry), &two_decimals)?;
+        write_cells(worksheet, r as u32 + 1, &ledger_cells(entry), &formats)?;
     }
     worksheet.autofit();
     Ok(workbook.save_to_buffer()?)

@@ -8,10 +8,10 @@ use std::sync::Arc;
 
 use calamine::{Data, Reader, Xlsx};
 use taizhang_app::{Ledger, Personal};
-use taizhang_io::export::{self, ReportScope, REPORT_HEADER, REPORT_SHEETS, TOTAL};
+use taizhang_io::export::{self, ReportScope, ReportSheet, REPORT_HEADER, REPORT_SHEETS, TOTAL};
 use taizhang_io::import::{self, id_for, Encoding};
 use taizhang_io::{Kind, Located};
-use taizhang_read::report::Scope;
+use taizhang_read::report::{Bucket, GroupBy, Scope};
 use taizhang_read::{AsOf, Projector};
 use taizhang_store::{EventStore, RawRecord, SledStore};
 use tempfile::TempDir;
@@ -243,6 +243,20 @@ async fn the_report_workbook_opens_with_its_sheets_headers_and_totals() {
     assert_eq!(total[4], Data::Float(2.0));
     assert_eq!(total[6], Data::Float(8.5));
     assert_eq!(total[7], Data::Float(0.0));
+    // The totals row is the report of the whole scope: people counted once, members,
+    // and the participation rate, as the CSV report grouped by total gives them.
+    let whole = ReportSheet { name: TOTAL, group_by: GroupBy::Total, bucket: Bucket::Period };
+    let expected = projector.read(|m| export::report_rows(m, &scope, &whole)).unwrap();
+    let expected = &export::report_csv_rows(&expected)[0];
+    for column in [5, 8, 9, 10] {
+        let (Data::Float(written), Ok(wanted)) = (&total[column], expected[column].parse::<f64>()) else {
+            panic!("column {column}: {:?} against {:?}", total[column], expected[column]);
+        };
+        assert!((written - wanted).abs() < 0.005, "column {column}: {written} against {wanted}");
+    }
+    assert!(matches!(total[5], Data::Float(v) if v > 0.0), "{:?}", total[5]);
+    // Dates are dates, not text.
+    assert!(matches!(rows[1][2], Data::DateTime(_)), "{:?}", rows[1][2]);
     // Numbers are numbers; the hospital's row has its 6.5 hours.
     let hospital = rows.iter().find(|r| r[1] == Data::String("十堰市人民医院".into())).unwrap();
     assert_eq!((hospital[4].clone(), hospital[6].clone()), (Data::Float(1.0), Data::Float(6.5)));
