@@ -290,7 +290,10 @@ fn import_names_each_problem_then_writes_once_and_exports() {
     assert!(head(&data).contains("ok: 2 events"), "{}", head(&data));
 
     let exported = String::from_utf8(taizhang(&data, &["export", "units"]).stdout).unwrap();
-    assert!(exported.starts_with("\u{feff}id,name,industry,region,parent\n"), "{exported}");
+    assert!(
+        exported.starts_with("\u{feff}编号 id,名称 name,行业 industry,区域 region,上级单位 parent\n"),
+        "{exported}"
+    );
     assert!(exported.contains(",十堰市税务局,税务,张湾区,\n"), "{exported}");
     let xlsx = dir.path().join("reports.xlsx");
     let args = ["export", "reports", "--format", "xlsx", "--from", "2011-06-01", "--to", "2011-06-30", "-o"];

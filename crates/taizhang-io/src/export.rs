@@ -33,15 +33,15 @@ pub fn hours(minutes: u64) -> f64 {
     ((minutes * 100 + 30) / 60) as f64 / 100.0
 }
 
-/// The rows of `kind` as the import reads them (English headers), as of the model's
+/// The rows of `kind` as the import reads them (headers in Chinese and English), as of the model's
 /// position. Members come with their personal data from `personal`; erased members,
 /// whose data cannot be read, and voided outings are left out.
 pub fn records(
     kind: Kind,
     model: &ReadModel,
     personal: &BTreeMap<MemberId, PersonalData>,
-) -> (Vec<&'static str>, Vec<Vec<String>>) {
-    let header = kind.layout().columns.iter().map(|c| c.name).collect();
+) -> (Vec<String>, Vec<Vec<String>>) {
+    let header = kind.layout().columns.iter().map(|c| c.bilingual()).collect();
     let at = model.position;
     let mut rows = Vec::new();
     match kind {

@@ -272,7 +272,7 @@ pub fn read(kind: Kind, bytes: &[u8], encoding: Encoding) -> Import {
     let mut columns = vec![0usize; layout.columns.len()];
     for (i, cell) in header.iter().enumerate() {
         let cell = cell.trim();
-        match layout.columns.iter().position(|c| c.name.eq_ignore_ascii_case(cell) || c.chinese == cell) {
+        match layout.columns.iter().position(|c| c.heads(cell)) {
             Some(c) if columns[c] != 0 => {
                 let message = format!("column {} appears twice (also field {})", layout.columns[c].name, columns[c]);
                 import.problems.push(problem(1, i + 1, None, message));

@@ -82,6 +82,23 @@ pub struct Column {
     pub meaning: &'static str,
 }
 
+impl Column {
+    /// The header an export writes, Chinese then English (`编号 id`), as the reports
+    /// head their columns.
+    pub fn bilingual(&self) -> String {
+        format!("{} {}", self.chinese, self.name)
+    }
+
+    /// Whether a file's header cell names this column: in English (any case), in
+    /// Chinese, or both as an export writes them.
+    pub fn heads(&self, cell: &str) -> bool {
+        let both = cell.split_once(' ').is_some_and(|(chinese, english)| {
+            chinese == self.chinese && english.trim().eq_ignore_ascii_case(self.name)
+        });
+        self.name.eq_ignore_ascii_case(cell) || self.chinese == cell || both
+    }
+}
+
 pub struct Layout {
     pub columns: &'static [Column],
 }
