@@ -831,10 +831,20 @@ async fn export_sheet(cli: &Cli, store: Arc<AnyStore>, sheet: Sheet<'_>, output:
                 let name = m.unit(unit, m.position).map(|u| u.name.to_string()).unwrap_or_default();
                 x::unit_ledger(m, unit, &AsOf::now()).map(|e| (e, name))
             })?;
+            // The participants' names, opened with the keys.
+            let ledger = open_ledger(cli, store).await?;
+            let members: std::collections::BTreeSet<MemberId> =
+                entries.iter().flat_map(|e| e.participants.iter().map(|p| p.member)).collect();
+            let mut names = std::collections::BTreeMap::new();
+            for member in members {
+                if let taizhang_app::Personal::Known(p) = ledger.personal(member).await? {
+                    names.insert(member, p.name.to_string());
+                }
+            }
             if format == SheetFormat::Xlsx {
-                bytes = x::ledger_xlsx(&entries, &name)?;
+                bytes = x::ledger_xlsx(&entries, &name, &names)?;
             } else {
-                x::write_csv(&mut bytes, &x::LEDGER_HEADER, &x::ledger_csv_rows(&entries))?;
+                x::write_csv(&mut bytes, &x::LEDGER_HEADER, &x::ledger_csv_rows(&entries, &names))?;
             }
         }
     }

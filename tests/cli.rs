@@ -405,7 +405,8 @@ fn help_groups_the_global_options_and_a_typo_gets_a_suggestion() {
 
 /// The award list of a region: a row per member of its units, with their name, the
 /// level they reached and the actual value of each criterion, the level agreeing with
-/// the policy's thresholds on every row; written for its owner only.
+/// the policy's thresholds on every row; written for its owner only. A unit's ledger
+/// names who served.
 #[test]
 fn the_award_list_of_a_region_gives_every_member_with_level_and_values() {
     let dir = tempfile::tempdir().unwrap();
@@ -435,6 +436,25 @@ fn the_award_list_of_a_region_gives_every_member_with_level_and_values() {
     }
     assert!(awarded > 0 && awarded < rows.len(), "{awarded} of {}", rows.len());
     assert!(rows.iter().filter(|r| !r[4].is_empty()).count() > rows.len() / 2, "names are there");
+
+    // A unit's ledger names who served, with their hours.
+    let unit = rows[0][0];
+    let ledger = dir.path().join("ledger.csv");
+    let output = taizhang(&data, &["export", "ledger", "--unit", unit, "-o", ledger.to_str().unwrap()]);
+    assert!(output.status.success(), "{}", stderr(&output));
+    assert_eq!(mode(&ledger), 0o600);
+    let text = std::fs::read_to_string(&ledger).unwrap();
+    let mut lines = text.lines();
+    assert!(lines.next().unwrap().contains(",参与人数 participants,参与者 who (hours),"));
+    let first: Vec<&str> = lines.next().expect("an outing").split(',').collect();
+    let who: Vec<&str> = first[7].split('、').collect();
+    assert_eq!(who.len().to_string(), first[6], "{first:?}");
+    let names: Vec<&str> = rows.iter().filter(|r| r[0] == unit).map(|r| r[4]).collect();
+    for served in who {
+        let (name, hours) = served.rsplit_once(' ').unwrap();
+        assert!(names.contains(&name), "{name} is a member of the unit: {names:?}");
+        assert!(hours.parse::<f64>().unwrap() > 0.0, "{served}");
+    }
 
     let unknown = taizhang(&data, &["export", "eligibility", "--policy", "no-such", "-o", "x.csv"]);
     assert!(!unknown.status.success());

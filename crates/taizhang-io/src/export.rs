@@ -292,7 +292,7 @@ pub fn reports_xlsx(model: &ReadModel, scope: &ReportScope) -> Result<Vec<u8>, E
 }
 
 /// A unit ledger's columns.
-pub const LEDGER_HEADER: [&str; 11] = [
+pub const LEDGER_HEADER: [&str; 12] = [
     "活动编号 outing",
     "日期 date",
     "开始 start",
@@ -300,14 +300,25 @@ pub const LEDGER_HEADER: [&str; 11] = [
     "地点 place",
     "类别 category",
     "参与人数 participants",
+    "参与者 who (hours)",
     "时长 hours",
     "已核实 verified",
     "已作废 voided",
     "累计登记时长 running recorded hours",
 ];
 
-fn ledger_cells(entry: &LedgerEntry) -> Vec<Cell> {
+/// A ledger entry's cells; `names` gives the participants' names (an erased member, or
+/// one not given, shows as their id).
+fn ledger_cells(entry: &LedgerEntry, names: &BTreeMap<MemberId, String>) -> Vec<Cell> {
     let d = &entry.details;
+    let who: Vec<String> = entry
+        .participants
+        .iter()
+        .map(|p| {
+            let name = names.get(&p.member).cloned().unwrap_or_else(|| p.member.to_string());
+            format!("{name} {:.2}", hours(u64::from(p.minutes.get())))
+        })
+        .collect();
     let yes_no = |b: bool| Cell::Text(if b { "是 yes" } else { "否 no" }.into());
     vec![
         Cell::Text(entry.outing.to_string()),
@@ -317,6 +328,7 @@ fn ledger_cells(entry: &LedgerEntry) -> Vec<Cell> {
         Cell::Text(d.place.to_string()),
         Cell::Text(d.category.to_string()),
         Cell::Count(entry.participants.len() as u64),
+        Cell::Text(who.join("、")),
         Cell::Hours(hours(entry.minutes)),
         yes_no(entry.verified),
         yes_no(entry.voided),
@@ -330,12 +342,16 @@ pub fn unit_ledger(model: &ReadModel, unit: UnitId, as_of: &AsOf) -> Result<Vec<
     ledger::unit_ledger(model, unit, as_of, all).map(|p| p.entries).ok_or(ExportError::UnknownUnit(unit))
 }
 
-pub fn ledger_csv_rows(entries: &[LedgerEntry]) -> Vec<Vec<String>> {
-    entries.iter().map(|e| ledger_cells(e).iter().map(cell_text).collect()).collect()
+pub fn ledger_csv_rows(entries: &[LedgerEntry], names: &BTreeMap<MemberId, String>) -> Vec<Vec<String>> {
+    entries.iter().map(|e| ledger_cells(e, names).iter().map(cell_text).collect()).collect()
 }
 
 /// A unit's ledger as a one-sheet workbook.
-pub fn ledger_xlsx(entries: &[LedgerEntry], unit_name: &str) -> Result<Vec<u8>, ExportError> {
+pub fn ledger_xlsx(
+    entries: &[LedgerEntry],
+    unit_name: &str,
+    names: &BTreeMap<MemberId, String>,
+) -> Result<Vec<u8>, ExportError> {
     let mut workbook = Workbook::new();
     let bold = Format::new().set_bold();
     let formats = Formats::new();
@@ -344,7 +360,7 @@ pub fn ledger_xlsx(entries: &[LedgerEntry], unit_name: &str) -> Result<Vec<u8>, 
     worksheet.set_name(name.replace(['[', ']', ':', '*', '?', '/', '\\'], " "))?;
     write_header(worksheet, &LEDGER_HEADER, &bold)?;
     for (r, entry) in entries.iter().enumerate() {
-        write_cells(worksheet, r as u32 + 1, &ledger_cells(entry), &formats)?;
+        write_cells(worksheet, r as u32 + 1, &ledger_cells(entry, names), &formats)?;
     }
     worksheet.autofit();
     Ok(workbook.save_to_buffer()?)
