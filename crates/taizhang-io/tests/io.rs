@@ -239,7 +239,7 @@ async fn the_report_workbook_opens_with_its_sheets_headers_and_totals() {
     let scope = ReportScope { period, scope: Scope::All, as_of: AsOf::now() };
     let bytes = projector.read(|m| export::reports_xlsx(m, &scope)).unwrap();
 
-    let mut workbook: Xlsx<_> = Xlsx::new(Cursor::new(bytes)).unwrap();
+    let mut workbook: Xlsx<_> = Xlsx::new(Cursor::new(bytes.clone())).unwrap();
     let names: Vec<&str> = REPORT_SHEETS.iter().map(|s| s.name).collect();
     assert_eq!(workbook.sheet_names(), names);
     let by_unit = workbook.worksheet_range("按单位 by unit").unwrap();
@@ -267,6 +267,17 @@ async fn the_report_workbook_opens_with_its_sheets_headers_and_totals() {
     assert!(matches!(total[5], Data::Float(v) if v > 0.0), "{:?}", total[5]);
     // Dates are dates, not text.
     assert!(matches!(rows[1][2], Data::DateTime(_)), "{:?}", rows[1][2]);
+    // Every sheet keeps its header row in view.
+    let mut parts = zip::ZipArchive::new(Cursor::new(&bytes)).unwrap();
+    for n in 1..=REPORT_SHEETS.len() {
+        let mut sheet = String::new();
+        std::io::Read::read_to_string(&mut parts.by_name(&format!("xl/worksheets/sheet{n}.xml")).unwrap(), &mut sheet)
+            .unwrap();
+        assert!(
+            sheet.contains(r#"<pane ySplit="1" topLeftCell="A2" activePane="bottomLeft" state="frozen"/>"#),
+            "{sheet}"
+        );
+    }
     // Numbers are numbers; the hospital's row has its 6.5 hours.
     let hospital = rows.iter().find(|r| r[1] == Data::String("十堰市人民医院".into())).unwrap();
     assert_eq!((hospital[4].clone(), hospital[6].clone()), (Data::Float(1.0), Data::Float(6.5)));
