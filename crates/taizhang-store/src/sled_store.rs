@@ -834,7 +834,6 @@ impl Writer {
             pace.took(jobs.len());
             self.busy_since.store(now_micros(), Ordering::Release);
             self.commit_group(jobs);
-            self.busy_since.store(0, Ordering::Release);
         }
     }
 
@@ -887,6 +886,9 @@ impl Writer {
                 self.head_tx.send_replace(self.tail.head);
             }
         }
+        // Not busy once the callers can hear: a caller's next request must not find the
+        // store marked busy by the commit that answered it.
+        self.busy_since.store(0, Ordering::Release);
         for reply in replies {
             match reply {
                 Reply::Append(tx, r) => drop(tx.send(r)),
