@@ -790,11 +790,8 @@ async fn export_sheet(cli: &Cli, store: Arc<AnyStore>, sheet: Sheet<'_>, output:
             let mut personal = std::collections::BTreeMap::new();
             if kind == Kind::Members {
                 let ledger = open_ledger(cli, store).await?;
-                for member in projector.read(|m| m.members.keys().copied().collect::<Vec<_>>()) {
-                    if let taizhang_app::Personal::Known(p) = ledger.personal(member).await? {
-                        personal.insert(member, p);
-                    }
-                }
+                personal =
+                    ledger.personal_of(projector.read(|m| m.members.keys().copied().collect::<Vec<_>>())).await?;
             }
             let (header, rows) = projector.read(|m| x::records(kind, m, &personal));
             x::write_csv(&mut bytes, &header, &rows)?;
@@ -835,12 +832,7 @@ async fn export_sheet(cli: &Cli, store: Arc<AnyStore>, sheet: Sheet<'_>, output:
             let ledger = open_ledger(cli, store).await?;
             let members: std::collections::BTreeSet<MemberId> =
                 entries.iter().flat_map(|e| e.participants.iter().map(|p| p.member)).collect();
-            let mut names = std::collections::BTreeMap::new();
-            for member in members {
-                if let taizhang_app::Personal::Known(p) = ledger.personal(member).await? {
-                    names.insert(member, p.name.to_string());
-                }
-            }
+            let names = ledger.personal_of(members).await?.into_iter().map(|(m, p)| (m, p.name.to_string())).collect();
             if format == SheetFormat::Xlsx {
                 bytes = x::ledger_xlsx(&entries, &name, &names)?;
             } else {

@@ -531,4 +531,19 @@ impl<S: EventStore> Ledger<S> {
             KeyState::Missing => Err(KeyError::Missing(member).into()),
         }
     }
+
+    /// The personal data of each of `members` that can be read (erased members are
+    /// left out), for exports that name people.
+    pub async fn personal_of(
+        &self,
+        members: impl IntoIterator<Item = MemberId>,
+    ) -> Result<std::collections::BTreeMap<MemberId, PersonalData>, AppError> {
+        let mut known = std::collections::BTreeMap::new();
+        for member in members {
+            if let Personal::Known(p) = self.personal(member).await? {
+                known.insert(member, p);
+            }
+        }
+        Ok(known)
+    }
 }

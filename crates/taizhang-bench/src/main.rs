@@ -552,12 +552,7 @@ async fn award(dir: &Path) -> Result<()> {
     let june = taizhang_core::Period::new(time::macros::date!(2011 - 06 - 01), time::macros::date!(2011 - 06 - 30))?;
 
     let started = Instant::now();
-    let mut personal = std::collections::BTreeMap::new();
-    for member in projector.read(|m| m.members.keys().copied().collect::<Vec<_>>()) {
-        if let taizhang_app::Personal::Known(p) = ledger.personal(member).await? {
-            personal.insert(member, p);
-        }
-    }
+    let personal = ledger.personal_of(projector.read(|m| m.members.keys().copied().collect::<Vec<_>>())).await?;
     let (header, rows) = projector.read(|m| taizhang_io::export::records(taizhang_io::Kind::Members, m, &personal));
     let mut members_csv = Vec::new();
     taizhang_io::export::write_csv(&mut members_csv, &header, &rows)?;

@@ -451,21 +451,13 @@ pub async fn award_list_csv<S: taizhang_store::EventStore + 'static>(
     // Two XChaCha20-Poly1305 openings and a read of the registration per member.
     let opening = shares.iter().cloned().map(|share| {
         let ledger = ledger.clone();
-        tokio::spawn(async move {
-            let mut opened = Vec::with_capacity(share.len());
-            for member in share {
-                if let taizhang_app::Personal::Known(p) = ledger.personal(member).await? {
-                    opened.push((member, p.name.to_string(), p.birth_date));
-                }
-            }
-            Ok::<_, taizhang_app::AppError>(opened)
-        })
+        tokio::spawn(async move { ledger.personal_of(share).await })
     });
     let (mut names, mut births) = (BTreeMap::new(), std::collections::HashMap::new());
     for share in opening.collect::<Vec<_>>() {
-        for (member, name, birth) in share.await.map_err(task)?? {
-            names.insert(member, name);
-            births.insert(member, birth);
+        for (member, p) in share.await.map_err(task)?? {
+            names.insert(member, p.name.to_string());
+            births.insert(member, p.birth_date);
         }
     }
 

@@ -188,13 +188,9 @@ async fn a_reimport_writes_nothing_and_an_export_gives_back_the_rows() {
         ("outing", "O2"),
     ];
     let projector = w.model().await;
-    let mut personal = BTreeMap::new();
-    for m in ["M1", "M2", "M3"] {
-        let member = taizhang_core::MemberId(id_for("member", m));
-        if let Personal::Known(p) = w.ledger.personal(member).await.unwrap() {
-            personal.insert(member, p);
-        }
-    }
+    let members = ["M1", "M2", "M3"].map(|m| taizhang_core::MemberId(id_for("member", m)));
+    let personal = w.ledger.personal_of(members).await.unwrap();
+    assert_eq!(personal.len(), 3);
     let elsewhere = World::new().await;
     for (kind, text) in [(Kind::Units, UNITS), (Kind::Members, MEMBERS), (Kind::Outings, OUTINGS)] {
         let (header, rows) = projector.read(|m| export::records(kind, m, &personal));
