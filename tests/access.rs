@@ -33,6 +33,7 @@ const MATRIX: &[(&str, &[&str], [Grant; 4])] = &[
     ("Query.unitLedger", &[], [Y, Y, Y, N]),
     ("Query.memberLedger", &[], [Y, Y, Y, N]),
     ("Query.eligibility", &[], [Y, Y, Y, N]),
+    ("Query.awardList", &[], [Y, Y, Y, N]),
     ("Query.events", &[], [Y, N, Y, N]),
     ("Query.verifyChain", &[], [Y, N, Y, N]),
     ("Query.tokens", &[], [Y, N, N, N]),
@@ -151,6 +152,10 @@ impl World {
                     r#"query($m: ID!) {{ eligibility(policy: "star-volunteer", member: $m, period: {period}) {{ __typename }} }}"#
                 ),
                 json!({ "m": self.outing(unit).await.1 }),
+            ),
+            "Query.awardList" => (
+                format!(r#"{{ awardList(policy: "star-volunteer", period: {period}) {{ totalCount }} }}"#),
+                json!({}),
             ),
             "Query.events" => simple("{ events(first: 3) { edges { node { position actor { role } } } } }"),
             "Query.verifyChain" => simple("{ verifyChain { ok } }"),
@@ -440,14 +445,16 @@ async fn a_clerk_reads_no_personal_data_of_members_gone_to_other_units() {
     let clerk = client_with(&server.token("CLERK", &[&own], None).await);
     let personal = r#"query($m: ID!, $p: Int) { member(id: $m, asOf: { position: $p }) { personal { name } } }"#;
     let eligible = r#"query($m: ID!, $p: Int) { eligibility(policy: "pvsa", member: $m, period: { first: "2011-01-01", last: "2011-12-31" }, asOf: { position: $p }) { outcome } }"#;
-    for query in [personal, eligible] {
+    // The award list of the unit asks every member's age: the same reach, member by member.
+    let listed = r#"query($p: Int) { awardList(policy: "pvsa", period: { first: "2011-01-01", last: "2011-12-31" }, asOf: { position: $p }) { totalCount edges { node { eligibility { outcome } } } } }"#;
+    for query in [personal, eligible, listed] {
         let (_, body) = server.post_with(&clerk, query, json!({ "m": member, "p": before_transfer })).await;
         assert!(codes(&body).is_empty(), "the member of the clerk's unit: {body}");
     }
 
     let transfer = r#"mutation($m: ID!, $to: ID!) { transferMember(input: { member: $m, to: $to, effective: "2011-06-20" }) { receipt { position } } }"#;
     server.ok(transfer, json!({ "m": member, "to": other })).await;
-    for query in [personal, eligible] {
+    for query in [personal, eligible, listed] {
         for position in [before_transfer.clone(), Value::Null] {
             let (_, body) = server.post_with(&clerk, query, json!({ "m": member, "p": position })).await;
             assert_eq!(codes(&body), ["FORBIDDEN"], "as of {position}: {body}");

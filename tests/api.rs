@@ -735,3 +735,78 @@ async fn a_command_id_reused_for_another_outing_is_a_conflict() {
     let again = server.ok(verify, json!({ "outing": a, "id": id })).await;
     assert_eq!(again["verifyOuting"]["receipt"]["duplicate"], true);
 }
+
+/// The award list of a region in GraphQL: paged through, it holds every member of the
+/// region's units once, each with the outcome `eligibility` gives that member, at one
+/// log position; filtered by outcome or level it holds exactly the members that match;
+/// a level the policy lacks is refused with the levels it has, an unknown policy as not
+/// found.
+#[tokio::test]
+async fn the_award_list_pages_and_filters_every_member_of_a_scope() {
+    let dir = tempfile::tempdir().unwrap();
+    support::taizhang(dir.path(), &[], &["demo", "--scale", "0.05"]);
+    let server = Server::start_in(dir);
+    let list = r#"query($after: String, $filter: AwardFilterInput, $p: Int) {
+      awardList(policy: "service-month-default", period: { first: "2011-06-01", last: "2011-06-30" },
+                scope: { region: "张湾区" }, filter: $filter, first: 100, after: $after, asOf: { position: $p }) {
+        totalCount pageInfo { hasNextPage endCursor }
+        edges { node { member { id unit { region } } eligibility { outcome asOfPosition levels { criteria { actual } } } } }
+      }
+    }"#;
+    let head = server.head().await;
+    let all_of = |filter: Value| {
+        let server = &server;
+        async move {
+            let (mut entries, mut after, mut total) = (Vec::new(), Value::Null, None);
+            loop {
+                let variables = json!({ "after": after, "filter": filter, "p": head });
+                let page = server.ok(list, variables).await["awardList"].clone();
+                total = total.or(page["totalCount"].as_u64());
+                entries.extend(page["edges"].as_array().unwrap().iter().map(|e| e["node"].clone()));
+                if page["pageInfo"]["hasNextPage"] != true {
+                    break;
+                }
+                after = page["pageInfo"]["endCursor"].clone();
+            }
+            assert_eq!(total, Some(entries.len() as u64), "totalCount counts the whole list");
+            entries
+        }
+    };
+    let everyone = all_of(Value::Null).await;
+    assert!(everyone.len() > 100, "more than a page: {}", everyone.len());
+    let mut ids: Vec<&str> = everyone.iter().map(|e| e["member"]["id"].as_str().unwrap()).collect();
+    ids.sort_unstable();
+    ids.dedup();
+    assert_eq!(ids.len(), everyone.len(), "each member once");
+    for entry in &everyone {
+        assert_eq!(entry["member"]["unit"]["region"], "张湾区");
+        assert_eq!(entry["eligibility"]["asOfPosition"], head, "one position for the whole list");
+    }
+
+    // Each entry is what `eligibility` answers for that member.
+    let one = r#"query($m: ID!) { eligibility(policy: "service-month-default", member: $m, period: { first: "2011-06-01", last: "2011-06-30" }) { outcome levels { criteria { actual } } } }"#;
+    for entry in everyone.iter().step_by(17) {
+        let alone = server.ok(one, json!({ "m": entry["member"]["id"] })).await["eligibility"].clone();
+        assert_eq!(alone["outcome"], entry["eligibility"]["outcome"], "{entry}");
+        assert_eq!(alone["levels"], entry["eligibility"]["levels"], "{entry}");
+    }
+
+    let met = |e: &&Value| !e["eligibility"]["outcome"].is_null();
+    let awarded: Vec<&Value> = everyone.iter().filter(met).collect();
+    assert!(!awarded.is_empty() && awarded.len() < everyone.len(), "{} of {}", awarded.len(), everyone.len());
+    let ids_of = |entries: &[Value]| entries.iter().map(|e| e["member"]["id"].clone()).collect::<Vec<_>>();
+    let expected: Vec<Value> = awarded.iter().map(|e| e["member"]["id"].clone()).collect();
+    assert_eq!(ids_of(&all_of(json!({ "met": true })).await), expected);
+    assert_eq!(ids_of(&all_of(json!({ "level": "post-pioneer" })).await), expected);
+    let not_met = all_of(json!({ "met": false })).await;
+    assert_eq!(not_met.len() + awarded.len(), everyone.len());
+    assert!(not_met.iter().all(|e| e["eligibility"]["outcome"].is_null()));
+
+    let wrong_level = server.error(list, json!({ "filter": { "level": "gold" }, "p": head })).await;
+    assert_eq!(wrong_level["extensions"]["code"], "VALIDATION", "{wrong_level}");
+    assert!(wrong_level["message"].as_str().unwrap().contains("post-pioneer"), "{wrong_level}");
+    let unknown =
+        r#"{ awardList(policy: "no-such", period: { first: "2011-06-01", last: "2011-06-30" }) { totalCount } }"#;
+    let refused = server.error(unknown, json!({})).await;
+    assert_eq!(refused["extensions"]["code"], "NOT_FOUND", "{refused}");
+}

@@ -116,6 +116,7 @@ pub const RULES: &[Rule] = &[
             "Query.unitLedger",
             "Query.memberLedger",
             "Query.eligibility",
+            "Query.awardList",
             "Unit.members",
             "Subscription.unitLedger",
         ],

@@ -97,30 +97,47 @@ impl ApiState {
         Ok(())
     }
 
-    /// [`ApiState::read`] for work that may take a good part of a second (a report):
-    /// one at a time, on a blocking thread, not on a worker that other requests are
-    /// waiting for, given the projector so that it can take the model's lock a slice of
-    /// work at a time.
+    /// [`ApiState::read`] for work that may take a good part of a second (a report, an
+    /// award list): one at a time, on a blocking thread, not on a worker that other
+    /// requests are waiting for, given the projector so that it can take the model's
+    /// lock a slice of work at a time, and told when the request is abandoned (its
+    /// deadline passed, its client left) so that it stops between slices.
     pub(crate) async fn read_heavy<R: Send + 'static>(
         self: &Arc<Self>,
         caller: &access::Principal,
         min_position: Option<Position>,
-        f: impl FnOnce(&Projector<AnyStore>) -> R + Send + 'static,
+        f: impl FnOnce(&HeavyRead<'_>) -> R + Send + 'static,
     ) -> async_graphql::Result<R> {
         self.reached(min_position).await?;
         let turn = self.heavy.acquire().await.expect("the semaphore is never closed");
         let state = self.clone();
         let token = caller.token;
+        let waiting = Arc::new(());
+        let abandoned = Arc::downgrade(&waiting);
         let done = tokio::task::spawn_blocking(move || {
             let started = share::thread_cpu();
-            let done = f(&state.projector);
+            let done = f(&HeavyRead { projector: &state.projector, waiting: abandoned });
             state.shares.charge(token, share::thread_cpu().saturating_sub(started));
             done
         })
         .await
         .map_err(|e| error::internal(&e));
-        drop(turn);
+        drop((turn, waiting));
         done
+    }
+}
+
+/// What heavy read work is given: the projector, and whether anyone still waits.
+pub(crate) struct HeavyRead<'a> {
+    pub projector: &'a Projector<AnyStore>,
+    /// Alive while the request's future is: dropped with it at its deadline.
+    waiting: std::sync::Weak<()>,
+}
+
+impl HeavyRead<'_> {
+    /// True once the request is gone: the rest of the work would be thrown away.
+    pub fn abandoned(&self) -> bool {
+        self.waiting.strong_count() == 0
     }
 }
 

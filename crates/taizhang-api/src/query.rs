@@ -210,6 +210,41 @@ impl ScopeInput {
     }
 }
 
+/// Which members an award list keeps; all when empty.
+#[derive(InputObject, Clone, Default)]
+pub struct AwardFilterInput {
+    /// Only those who met some level (true), or none (false).
+    pub met: Option<bool>,
+    /// Only those whose highest level met is this one (a level's name in the policy).
+    pub level: Option<String>,
+}
+
+impl AwardFilterInput {
+    fn parse(self, policy: &taizhang_read::policy::Policy) -> async_graphql::Result<eligibility::AwardFilter> {
+        if let Some(level) = &self.level {
+            if !policy.levels.iter().any(|l| &l.name == level) {
+                let levels: Vec<&str> = policy.levels.iter().map(|l| l.name.as_str()).collect();
+                return Err(invalid(
+                    "filter.level",
+                    format!("policy {} has no level {level:?}; its levels: {}", policy.name, levels.join(", ")),
+                ));
+            }
+            if self.met == Some(false) {
+                return Err(invalid("filter", "a level met and met: false ask for nobody"));
+            }
+        }
+        Ok(eligibility::AwardFilter { met: self.met, level: self.level })
+    }
+}
+
+/// A line of an award list.
+#[derive(SimpleObject, Clone)]
+pub struct AwardListEntry {
+    /// The member as known at the list's position; personal data guarded as anywhere.
+    pub member: Member,
+    pub eligibility: Eligibility,
+}
+
 #[derive(SimpleObject, Clone)]
 pub struct ReportRow {
     /// The unit id, region or industry ("total" when grouped by total).
@@ -282,10 +317,55 @@ pub struct Eligibility {
     pub levels: Vec<LevelResult>,
 }
 
+impl From<eligibility::Eligibility> for Eligibility {
+    fn from(e: eligibility::Eligibility) -> Self {
+        let level = |l: eligibility::LevelResult| LevelResult {
+            name: l.name,
+            label: l.label,
+            met: l.met,
+            criteria: l
+                .criteria
+                .into_iter()
+                .map(|c| CriterionResult {
+                    metric: c.metric.to_owned(),
+                    required: c.required,
+                    actual: c.actual,
+                    met: c.met,
+                    counted: c
+                        .counted
+                        .into_iter()
+                        .map(|o| CountedOuting {
+                            outing: ID(o.outing.to_string()),
+                            date: o.date,
+                            hours: hours_text(o.minutes),
+                            position: o.position,
+                        })
+                        .collect(),
+                    excluded: c
+                        .excluded
+                        .into_iter()
+                        .map(|o| ExcludedOuting { outing: ID(o.outing.to_string()), date: o.date, reason: o.reason })
+                        .collect(),
+                })
+                .collect(),
+        };
+        Self {
+            policy: e.policy,
+            policy_version: e.policy_version,
+            as_of_position: e.as_of_position,
+            outcome: e.outcome,
+            levels: e.levels.into_iter().map(level).collect(),
+        }
+    }
+}
+
 #[derive(SimpleObject, Clone)]
 pub struct PolicyLevel {
     pub name: String,
     pub label: Option<String>,
+    /// What the level asks, each criterion with its metric, window and bounds
+    /// ("verified_hours over the period, at least 100.00"): all must hold.
+    pub criteria: Vec<String>,
 }
 
 #[derive(SimpleObject, Clone)]
@@ -343,10 +423,11 @@ impl ReportQueries {
         // units at a time, each under the model's lock: the projector's writes (and the
         // reads queued behind them) wait for one slice, not for the whole report.
         let computed = state(ctx)
-            .read_heavy(access::principal(ctx)?, min_position.map(Into::into), move |projector| {
+            .read_heavy(access::principal(ctx)?, min_position.map(Into::into), move |heavy| {
+                let projector = heavy.projector;
                 let mut builder = projector
                     .read(|m| report::check_size(m, &query).map(|()| report::ReportBuilder::new(m, &query)))?;
-                while projector.read(|m| builder.add(m, REPORT_CELLS_PER_SLICE)) {}
+                while !heavy.abandoned() && projector.read(|m| builder.add(m, REPORT_CELLS_PER_SLICE)) {}
                 Ok(builder.finish())
             })
             .await?;
@@ -433,50 +514,121 @@ impl ReportQueries {
                 EligibilityError::WrongSubject { .. } => invalid("policy", e),
                 EligibilityError::NotFound(_) => error::coded(error::Code::NotFound, e.to_string()),
             })?;
-        Ok(Eligibility {
-            policy: result.policy,
-            policy_version: result.policy_version,
-            as_of_position: result.as_of_position,
-            outcome: result.outcome,
-            levels: result
-                .levels
-                .into_iter()
-                .map(|l| LevelResult {
-                    name: l.name,
-                    label: l.label,
-                    met: l.met,
-                    criteria: l
-                        .criteria
-                        .into_iter()
-                        .map(|c| CriterionResult {
-                            metric: c.metric.to_owned(),
-                            required: c.required,
-                            actual: c.actual,
-                            met: c.met,
-                            counted: c
-                                .counted
-                                .into_iter()
-                                .map(|o| CountedOuting {
-                                    outing: ID(o.outing.to_string()),
-                                    date: o.date,
-                                    hours: hours_text(o.minutes),
-                                    position: o.position,
-                                })
-                                .collect(),
-                            excluded: c
-                                .excluded
-                                .into_iter()
-                                .map(|o| ExcludedOuting {
-                                    outing: ID(o.outing.to_string()),
-                                    date: o.date,
-                                    reason: o.reason,
-                                })
-                                .collect(),
-                        })
-                        .collect(),
+        Ok(result.into())
+    }
+
+    /// The award list: every member of the scope's units on the period's last day,
+    /// assessed under a member policy, in unit then member order, paged, and filtered by
+    /// outcome when asked. Each entry carries the member's eligibility with its reasons
+    /// (the answer `eligibility` gives for that member); the whole list answers for one
+    /// log position, its entries' `asOfPosition`: quote it with the same policy version
+    /// to reproduce the list. Without a filter only the page's members are assessed;
+    /// with one, everyone in scope is, a slice at a time.
+    #[allow(clippy::too_many_arguments)]
+    #[graphql(
+        guard = "Need(Permission::ReadRecords)",
+        complexity = "first.unwrap_or(20).max(0) as usize * child_complexity"
+    )]
+    async fn award_list(
+        &self,
+        ctx: &Context<'_>,
+        policy: String,
+        period: PeriodInput,
+        #[graphql(default)] scope: ScopeInput,
+        filter: Option<AwardFilterInput>,
+        first: Option<i32>,
+        after: Option<String>,
+        as_of: Option<AsOfInput>,
+        min_position: Option<NonNegative>,
+    ) -> async_graphql::Result<Connection<String, AwardListEntry, TotalCount, EmptyFields>> {
+        let state = state(ctx);
+        let principal = access::principal(ctx)?;
+        let policy = state
+            .policies
+            .get(&policy)
+            .map_err(|e| error::with(not_found("policy", &policy), "reason", e.to_string()))?
+            .clone();
+        if policy.subject != taizhang_read::policy::Subject::Member {
+            return Err(invalid(
+                "policy",
+                format!("policy {} assesses units; an award list is of members", policy.name),
+            ));
+        }
+        let filter = filter.unwrap_or_default().parse(&policy)?;
+        let page = Page::new(first, after)?;
+        let whole_list_assessed = !filter.is_empty();
+        let (period, scope, as_of) = (period.parse()?, scope.parse()?, crate::as_of(as_of));
+        let (as_of, members) = state
+            .read(min_position.map(Into::into), |m| {
+                let as_of = as_of.pinned(m);
+                (as_of, eligibility::award_members(m, &scope, period, &as_of))
+            })
+            .await?;
+        let to_assess: Vec<MemberId> = if !whole_list_assessed {
+            members.iter().skip(page.offset).take(page.limit).copied().collect()
+        } else {
+            members.clone()
+        };
+        // An age is derived from the sealed birth date: guarded like the birth date, for
+        // every member assessed, before any is opened.
+        if policy.uses_personal_data() {
+            let position = as_of.position.expect("pinned");
+            let units: Vec<_> = state
+                .read(None, |m| {
+                    let unit_at = |member, position| Member::current_unit(m, member, position);
+                    to_assess.iter().map(|&member| (unit_at(member, position), unit_at(member, m.position))).collect()
                 })
-                .collect(),
-        })
+                .await?;
+            units.into_iter().try_for_each(|(then, now)| personal_reach(principal, then, now))?;
+        }
+        let (ledger, runtime) = (state.ledger.clone(), tokio::runtime::Handle::current());
+        let assessed = state
+            .read_heavy(principal, None, move |heavy| -> async_graphql::Result<_> {
+                let mut births = std::collections::HashMap::new();
+                if policy.uses_personal_data() {
+                    for slice in to_assess.chunks(eligibility::AWARD_MEMBERS_PER_SLICE) {
+                        if heavy.abandoned() {
+                            break;
+                        }
+                        let opened = runtime.block_on(ledger.personal_of(slice.iter().copied())).map_err(error::app)?;
+                        births.extend(opened.into_iter().map(|(member, p)| (member, p.birth_date)));
+                    }
+                }
+                let facts = |m: MemberId| births.get(&m).copied().flatten();
+                let abandoned = || heavy.abandoned();
+                eligibility::award_list_in_slices(
+                    heavy.projector,
+                    &policy,
+                    &to_assess,
+                    period,
+                    &as_of,
+                    &facts,
+                    &filter,
+                    &abandoned,
+                )
+                .map_err(|e| invalid("policy", e))
+            })
+            .await??;
+        let (total, has_next, entries) = if !whole_list_assessed {
+            (members.len(), page.offset.saturating_add(page.limit) < members.len(), assessed)
+        } else {
+            let total = assessed.len();
+            let entries: Vec<_> = assessed.into_iter().skip(page.offset).take(page.limit).collect();
+            (total, page.offset.saturating_add(page.limit) < total, entries)
+        };
+        let nodes = state
+            .read(None, |m| {
+                entries
+                    .into_iter()
+                    .filter_map(|e| {
+                        let Candidate::Member(member) = e.candidate else { return None };
+                        let member = Member::at(m, member, e.as_of_position)?;
+                        Some(AwardListEntry { member, eligibility: e.into() })
+                    })
+                    .collect()
+            })
+            .await?;
+        Ok(page.connection(nodes, has_next, TotalCount { total_count: total }))
     }
 
     /// The award policies loaded (built-in and from the policy directory).
@@ -491,7 +643,15 @@ impl ReportQueries {
                 title: p.title.clone(),
                 source: p.source.clone(),
                 subject: format!("{:?}", p.subject).to_lowercase(),
-                levels: p.levels.iter().map(|l| PolicyLevel { name: l.name.clone(), label: l.label.clone() }).collect(),
+                levels: p
+                    .levels
+                    .iter()
+                    .map(|l| PolicyLevel {
+                        name: l.name.clone(),
+                        label: l.label.clone(),
+                        criteria: l.criteria.iter().map(ToString::to_string).collect(),
+                    })
+                    .collect(),
             })
             .collect()
     }

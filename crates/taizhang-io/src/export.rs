@@ -434,7 +434,8 @@ pub enum AwardListError {
 /// The award list of `scope` under `policy` over `period`, now, as CSV: a row per
 /// member ([`award_list_rows`]). Names, and birth dates for a policy that reads ages,
 /// are sealed: they are opened with the ledger's keys first. Both the opening and the
-/// eligibility of the members run on every core, a share of the members each.
+/// eligibility of the members run on every core, a share of the members each, as of
+/// the position the list started at.
 pub async fn award_list_csv<S: taizhang_store::EventStore + 'static>(
     ledger: &std::sync::Arc<taizhang_app::Ledger<S>>,
     projector: &std::sync::Arc<taizhang_read::Projector<S>>,
@@ -442,8 +443,11 @@ pub async fn award_list_csv<S: taizhang_store::EventStore + 'static>(
     scope: &Scope,
     period: Period,
 ) -> Result<Vec<u8>, AwardListError> {
-    use taizhang_read::eligibility::{award_list_of, award_members};
-    let members = projector.read(|m| award_members(m, scope, period, &AsOf::now()));
+    use taizhang_read::eligibility::{award_list_in_slices, award_members, AwardFilter};
+    let (as_of, members) = projector.read(|m| {
+        let as_of = AsOf::now().pinned(m);
+        (as_of, award_members(m, scope, period, &as_of))
+    });
     let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
     let shares: Vec<Vec<MemberId>> = members.chunks(members.len().div_ceil(cores).max(1)).map(<[_]>::to_vec).collect();
     let task = |e: tokio::task::JoinError| AwardListError::Task(e.to_string());
@@ -466,7 +470,8 @@ pub async fn award_list_csv<S: taizhang_store::EventStore + 'static>(
         let (projector, policy, births) = (projector.clone(), policy.clone(), births.clone());
         tokio::task::spawn_blocking(move || {
             let facts = |m: MemberId| births.get(&m).copied().flatten();
-            projector.read(|m| award_list_of(m, &policy, &share, period, &AsOf::now(), &facts))
+            let everyone = AwardFilter::default();
+            award_list_in_slices(&projector, &policy, &share, period, &as_of, &facts, &everyone, &|| false)
         })
     });
     let mut list = Vec::with_capacity(members.len());

@@ -194,6 +194,58 @@ pub fn award_list_of(
         .collect()
 }
 
+/// Which entries of an award list to keep.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct AwardFilter {
+    /// Keep only those who met some level (`Some(true)`) or none (`Some(false)`).
+    pub met: Option<bool>,
+    /// Keep only those whose highest level met is this one.
+    pub level: Option<String>,
+}
+
+impl AwardFilter {
+    pub fn is_empty(&self) -> bool {
+        self.met.is_none() && self.level.is_none()
+    }
+
+    pub fn admits(&self, e: &Eligibility) -> bool {
+        self.met.is_none_or(|met| e.outcome.is_some() == met)
+            && self.level.as_ref().is_none_or(|level| e.outcome.as_ref() == Some(level))
+    }
+}
+
+/// Members assessed per hold of the model's lock, some milliseconds of work: the
+/// projector's writes, and the reads queued behind them, wait at most that long for an
+/// award list.
+pub const AWARD_MEMBERS_PER_SLICE: usize = 200;
+
+/// [`award_list_of`] computed [`AWARD_MEMBERS_PER_SLICE`] members at a time, each slice
+/// under the model's lock, keeping the entries `filter` admits. `as_of` must name its
+/// position ([`AsOf::pinned`]) so that every slice answers for the same moment. Stops
+/// early, with what it has, once `abandoned` says nobody waits for the answer.
+#[allow(clippy::too_many_arguments)]
+pub fn award_list_in_slices<S: taizhang_store::EventStore>(
+    projector: &crate::Projector<S>,
+    policy: &Policy,
+    members: &[MemberId],
+    period: Period,
+    as_of: &AsOf,
+    personal: &dyn PersonalFacts,
+    filter: &AwardFilter,
+    abandoned: &dyn Fn() -> bool,
+) -> Result<Vec<Eligibility>, EligibilityError> {
+    debug_assert!(as_of.position.is_some(), "an award list answers for one position");
+    let mut list = Vec::new();
+    for slice in members.chunks(AWARD_MEMBERS_PER_SLICE) {
+        if abandoned() {
+            break;
+        }
+        let assessed = projector.read(|m| award_list_of(m, policy, slice, period, as_of, personal))?;
+        list.extend(assessed.into_iter().filter(|e| filter.admits(e)));
+    }
+    Ok(list)
+}
+
 /// The members an award list covers: those of `scope`'s units on the period's last day,
 /// as known at the as-of position, in unit then member order.
 pub fn award_members(model: &ReadModel, scope: &crate::report::Scope, period: Period, as_of: &AsOf) -> Vec<MemberId> {

@@ -40,6 +40,12 @@ impl AsOf {
         p
     }
 
+    /// This read with its position fixed at the one it describes in `model` now: reads
+    /// made of it later, while the log grows, still describe the same moment.
+    pub fn pinned(&self, model: &ReadModel) -> Self {
+        Self { position: Some(self.position(model)), ..*self }
+    }
+
     /// Whether a service date is inside the occurred-at bounds.
     pub fn admits_date(&self, date: Date) -> bool {
         self.occurred_from.is_none_or(|from| date >= from) && self.occurred_before.is_none_or(|before| date < before)
