@@ -49,6 +49,7 @@ const MATRIX: &[(&str, &[&str], [Grant; 4])] = &[
     ("Mutation.amendOuting", &[], [Y, O, N, N]),
     ("Mutation.voidOuting", &[], [Y, O, N, N]),
     ("Mutation.verifyOuting", &[], [Y, N, Y, N]),
+    ("Mutation.verifyOutings", &[], [Y, N, Y, N]),
     ("Mutation.recordEvaluation", &[], [Y, N, Y, N]),
     ("Mutation.createToken", &[], [Y, N, N, N]),
     ("Mutation.revokeToken", &[], [Y, N, N, N]),
@@ -208,6 +209,10 @@ impl World {
             }
             "Mutation.voidOuting" => (
                 r#"mutation($o: ID!) { voidOuting(input: { outing: $o, reason: "活动取消" }) { receipt { position } } }"#.into(),
+                json!({ "o": self.outing(unit).await.0 }),
+            ),
+            "Mutation.verifyOutings" => (
+                "mutation($o: ID!) { verifyOutings(input: { outings: [{ outing: $o }] }) { verified } }".into(),
                 json!({ "o": self.outing(unit).await.0 }),
             ),
             "Mutation.verifyOuting" => (

@@ -810,3 +810,65 @@ async fn the_award_list_pages_and_filters_every_member_of_a_scope() {
     let refused = server.error(unknown, json!({})).await;
     assert_eq!(refused["extensions"]["code"], "NOT_FOUND", "{refused}");
 }
+
+/// A reviewer verifies many outings at once: each on its own, so the one changed since
+/// she looked is refused with CONFLICT and the rest are verified; sending the same
+/// request again writes nothing more; a malformed list writes nothing at all.
+#[tokio::test]
+async fn a_reviewer_verifies_many_outings_at_once() {
+    let server = Server::start();
+    let unit = register_unit(&server, "十堰市人民医院").await;
+    let zhang = register_member(&server, &unit, "张三丰").await;
+    let mut outings = Vec::new();
+    for date in ["2011-06-04", "2011-06-11", "2011-06-18"] {
+        let data = server.ok(REGISTER_OUTING, json!({ "input": outing_input(&unit, date, &[(&zhang, "4")]) })).await;
+        outings.push(data["registerOuting"]["outing"]["id"].as_str().unwrap().to_owned());
+    }
+    // The second outing is amended after the reviewer looked at version 0.
+    let amend = r#"mutation($input: AmendOutingInput!) { amendOuting(input: $input) { receipt { position } } }"#;
+    let mut input = outing_input(&unit, "2011-06-11", &[(&zhang, "3")]);
+    input["outing"] = json!(outings[1]);
+    input["reason"] = json!("提前结束");
+    input.as_object_mut().unwrap().remove("unit");
+    server.ok(amend, json!({ "input": input })).await;
+
+    let bulk = r#"mutation($input: VerifyOutingsInput!, $id: UUID) { verifyOutings(input: $input, commandId: $id) {
+      verified refused results { outing receipt { duplicate } refused { code message } } } }"#;
+    let looked_at: Vec<Value> = outings.iter().map(|o| json!({ "outing": o, "expectedVersion": 0 })).collect();
+    let input = json!({ "outings": looked_at, "note": "核实无误" });
+    let id = "0190f0b4-0000-7000-8000-000000000001";
+    let first = server.ok(bulk, json!({ "input": input, "id": id })).await["verifyOutings"].clone();
+    assert_eq!((first["verified"].as_u64(), first["refused"].as_u64()), (Some(2), Some(1)), "{first}");
+    let results = first["results"].as_array().unwrap();
+    assert_eq!(results.iter().map(|r| r["outing"].as_str().unwrap()).collect::<Vec<_>>(), outings);
+    assert_eq!(results[0]["receipt"]["duplicate"], false);
+    assert_eq!(results[1]["refused"]["code"], "CONFLICT", "{first}");
+    assert!(results[1]["receipt"].is_null());
+    assert_eq!(results[2]["receipt"]["duplicate"], false);
+
+    let verified = r#"query($o: ID!) { outing(id: $o) { verified version } }"#;
+    let states: Vec<Value> = futures_util::future::join_all(outings.iter().map(|o| server.ok(verified, json!({ "o": o }))))
+        .await
+        .into_iter()
+        .map(|d| d["outing"]["verified"].clone())
+        .collect();
+    assert_eq!(states, [true, false, true]);
+
+    // The same request again: the verified two are answered from the log.
+    let head = server.head().await;
+    let again = server.ok(bulk, json!({ "input": input, "id": id })).await["verifyOutings"].clone();
+    assert_eq!(again["results"][0]["receipt"]["duplicate"], true, "{again}");
+    assert_eq!(again["results"][2]["receipt"]["duplicate"], true, "{again}");
+    assert_eq!(server.head().await, head, "a retry writes nothing");
+
+    // An outing named twice, or a list over the limit: refused whole, nothing written.
+    let twice = json!({ "outings": [{ "outing": outings[1] }, { "outing": outings[1] }] });
+    let refused = server.error(bulk, json!({ "input": twice })).await;
+    assert_eq!(refused["extensions"]["code"], "VALIDATION", "{refused}");
+    assert!(refused["message"].as_str().unwrap().starts_with("input.outings[1].outing"), "{refused}");
+    let many: Vec<Value> = (0..1_001).map(|_| json!({ "outing": outings[1] })).collect();
+    let refused = server.error(bulk, json!({ "input": { "outings": many } })).await;
+    assert_eq!(refused["extensions"]["code"], "LIMIT", "{refused}");
+    assert_eq!(server.head().await, head);
+    assert_eq!(server.ok(verified, json!({ "o": outings[1] })).await["outing"]["verified"], false);
+}

@@ -179,7 +179,7 @@ pub const RULES: &[Rule] = &[
         clerk: No,
         reviewer: Yes,
         viewer: No,
-        fields: &["Mutation.verifyOuting", "Mutation.recordEvaluation"],
+        fields: &["Mutation.verifyOuting", "Mutation.verifyOutings", "Mutation.recordEvaluation"],
     },
     Rule {
         permission: Permission::ManageTokens,

@@ -447,6 +447,52 @@ pub struct VerifyOutingInput {
 }
 
 #[derive(InputObject)]
+pub struct VerifyOutingsInput {
+    /// At most 1,000 outings, each once.
+    pub outings: Vec<VerifyOutingInput>,
+    /// The note of every verification that gives none of its own.
+    pub note: Option<String>,
+}
+
+/// The most outings one `verifyOutings` verifies.
+pub const MAX_BULK_VERIFICATIONS: usize = 1_000;
+
+/// Why one command of a bulk mutation did not take effect: the `extensions.code` and
+/// message the single mutation would have answered with.
+#[derive(SimpleObject, Clone)]
+pub struct Refusal {
+    pub code: String,
+    pub message: String,
+}
+
+impl From<async_graphql::Error> for Refusal {
+    fn from(e: async_graphql::Error) -> Self {
+        let code = e.extensions.as_ref().and_then(|x| x.get("code")).map_or_else(String::new, |c| match c {
+            async_graphql::Value::String(s) => s.clone(),
+            other => other.to_string(),
+        });
+        Self { code, message: e.message }
+    }
+}
+
+/// One outing of a bulk verification: its receipt, or why it was refused.
+#[derive(SimpleObject, Clone)]
+pub struct VerificationResult {
+    pub outing: ID,
+    pub receipt: Option<Receipt>,
+    pub refused: Option<Refusal>,
+}
+
+#[derive(SimpleObject, Clone)]
+pub struct VerifyOutingsPayload {
+    /// Outings verified by this request or, on a retry, by its first sending.
+    pub verified: usize,
+    pub refused: usize,
+    /// One per outing asked, in the order asked.
+    pub results: Vec<VerificationResult>,
+}
+
+#[derive(InputObject)]
 pub struct RecordEvaluationInput {
     pub member: ID,
     /// `2011H1` or `2011H2`.
@@ -478,6 +524,80 @@ impl ReviewMutations {
         };
         let outcome = execute(ctx, command_id, Command::VerifyOuting(command)).await?;
         outing_payload(ctx, outcome, Some(outing)).await
+    }
+
+    /// Verifies many outings, each as `verifyOuting` would: each on its own, so an
+    /// outing changed since it was checked (or not found) is refused with its reason
+    /// and the others are verified. Each verification's command id derives from
+    /// `commandId` and the outing: send the same request again to retry safely.
+    #[graphql(guard = "Need(Permission::Review)")]
+    async fn verify_outings(
+        &self,
+        ctx: &Context<'_>,
+        input: VerifyOutingsInput,
+        command_id: Option<uuid::Uuid>,
+    ) -> async_graphql::Result<VerifyOutingsPayload> {
+        if input.outings.len() > MAX_BULK_VERIFICATIONS {
+            let asked = Some(input.outings.len() as u64);
+            return Err(error::over_limit("outings per verifyOutings", MAX_BULK_VERIFICATIONS as u64, asked));
+        }
+        let shared_note = optional_text("input.note", input.note.as_deref())?;
+        let mut commands = Vec::with_capacity(input.outings.len());
+        let mut seen = std::collections::HashSet::new();
+        for (i, entry) in input.outings.iter().enumerate() {
+            let field = format!("input.outings[{i}]");
+            let outing: OutingId = parse_id(&format!("{field}.outing"), &entry.outing)?;
+            if !seen.insert(outing) {
+                return Err(invalid(&format!("{field}.outing"), format!("outing {outing} is asked twice")));
+            }
+            let note = optional_text(&format!("{field}.note"), entry.note.as_deref())?;
+            let expected_version = entry.expected_version.map(Into::into);
+            commands.push(VerifyOuting { outing, note: note.or_else(|| shared_note.clone()), expected_version });
+        }
+        let state = state(ctx);
+        let principal = access::principal(ctx)?;
+        let bulk = command_id.unwrap_or_else(uuid::Uuid::now_v7);
+        let batch = commands
+            .iter()
+            .map(|c| {
+                let context = CommandContext {
+                    command_id: uuid::Uuid::new_v5(&bulk, c.outing.0.as_bytes()),
+                    scope: principal.scope(),
+                    ..CommandContext::new(principal.actor())
+                };
+                (context, Command::VerifyOuting(c.clone()))
+            })
+            .collect();
+        let answers = state.ledger.execute_batch(batch).await.map_err(error::app)?;
+        let mut payload = VerifyOutingsPayload { verified: 0, refused: 0, results: Vec::with_capacity(answers.len()) };
+        let mut last = None;
+        for (command, answer) in commands.iter().zip(answers) {
+            let outing = ID(command.outing.to_string());
+            match answer {
+                Ok(outcome) => {
+                    state.metrics.command_applied(&outcome);
+                    last = last.max(Some(outcome.last_position));
+                    payload.verified += 1;
+                    payload.results.push(VerificationResult {
+                        outing,
+                        receipt: Some(Receipt::new(&outcome)),
+                        refused: None,
+                    });
+                }
+                Err(e) => {
+                    payload.refused += 1;
+                    payload.results.push(VerificationResult {
+                        outing,
+                        receipt: None,
+                        refused: Some(error::app(e).into()),
+                    });
+                }
+            }
+        }
+        if let Some(position) = last {
+            state.projector.wait_for(position, READ_YOUR_WRITES_WAIT).await.map_err(error::read)?;
+        }
+        Ok(payload)
     }
 
     #[graphql(guard = "Need(Permission::Review)")]
