@@ -115,6 +115,7 @@ enum Commands {
     /// records, reports or a ledger for spreadsheets.
     Export {
         /// log (the default), units, members, outings (CSV in the import's layout),
+        /// verifications (the outings awaiting one: a worksheet `import` reads back),
         /// reports (CSV of one grouping, or an XLSX workbook of all), ledger (of --unit),
         /// eligibility (the award list under --policy: a row per member, CSV).
         #[arg(default_value = "log")]
@@ -147,10 +148,10 @@ enum Commands {
         #[arg(long)]
         policy: Option<String>,
     },
-    /// Import units, members or outings from a CSV file (layouts in the README). Every
+    /// Import units, members, outings or verifications from a CSV file (layouts in the README). Every
     /// row is checked first; with any problem nothing is written.
     Import {
-        /// units, members or outings.
+        /// units, members, outings or verifications.
         kind: Kind,
         file: PathBuf,
         /// utf-8 (with or without BOM) or gbk.
@@ -188,6 +189,7 @@ enum Exported {
     Units,
     Members,
     Outings,
+    Verifications,
     Reports,
     Ledger,
     Eligibility,
@@ -778,13 +780,14 @@ async fn export_sheet(cli: &Cli, store: Arc<AnyStore>, sheet: Sheet<'_>, output:
     let mut bytes = Vec::new();
     match (sheet.what, sheet.format) {
         (Exported::Log, _) => unreachable!("the log is exported as JSON Lines"),
-        (Exported::Units | Exported::Members | Exported::Outings, SheetFormat::Xlsx) => {
-            bail!("units, members and outings are exported as CSV, the layout `import` reads")
+        (Exported::Units | Exported::Members | Exported::Outings | Exported::Verifications, SheetFormat::Xlsx) => {
+            bail!("units, members, outings and verifications are exported as CSV, the layout `import` reads")
         }
-        (Exported::Units | Exported::Members | Exported::Outings, SheetFormat::Csv) => {
+        (Exported::Units | Exported::Members | Exported::Outings | Exported::Verifications, SheetFormat::Csv) => {
             let kind = match sheet.what {
                 Exported::Units => Kind::Units,
                 Exported::Members => Kind::Members,
+                Exported::Verifications => Kind::Verifications,
                 _ => Kind::Outings,
             };
             let mut personal = std::collections::BTreeMap::new();

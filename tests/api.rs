@@ -847,11 +847,12 @@ async fn a_reviewer_verifies_many_outings_at_once() {
     assert_eq!(results[2]["receipt"]["duplicate"], false);
 
     let verified = r#"query($o: ID!) { outing(id: $o) { verified version } }"#;
-    let states: Vec<Value> = futures_util::future::join_all(outings.iter().map(|o| server.ok(verified, json!({ "o": o }))))
-        .await
-        .into_iter()
-        .map(|d| d["outing"]["verified"].clone())
-        .collect();
+    let states: Vec<Value> =
+        futures_util::future::join_all(outings.iter().map(|o| server.ok(verified, json!({ "o": o }))))
+            .await
+            .into_iter()
+            .map(|d| d["outing"]["verified"].clone())
+            .collect();
     assert_eq!(states, [true, false, true]);
 
     // The same request again: the verified two are answered from the log.

@@ -561,3 +561,53 @@ fn a_store_on_a_full_disk_opens_again_once_space_is_freed() {
     }
     assert_eq!(report.lines().filter(|l| l.starts_with("freed")).count(), 6, "{report}");
 }
+
+/// A reviewer's worksheet: `export verifications` lists the outings awaiting
+/// verification; she keeps the rows she vouches for and imports them. A row whose
+/// outing changed since the worksheet was written is refused at its line and column,
+/// and nothing is written; the rows she kept are then verified, once, and leave the
+/// worksheet.
+#[test]
+fn a_reviewer_verifies_the_outings_of_a_worksheet() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    assert!(taizhang(&data, &["demo", "--scale", "0.01"]).status.success());
+    let worksheet = |name: &str| {
+        let path = dir.path().join(name);
+        let output = taizhang(&data, &["export", "verifications", "-o", path.to_str().unwrap()]);
+        assert!(output.status.success(), "{}", stderr(&output));
+        let text = std::fs::read_to_string(&path).unwrap();
+        text.trim_start_matches('\u{feff}').lines().map(str::to_owned).collect::<Vec<_>>()
+    };
+    let before = worksheet("before.csv");
+    assert!(before[0].starts_with("活动编号 outing,版本 version,核实意见 note,单位 unit,"), "{}", before[0]);
+    assert!(before.len() > 10, "{} rows", before.len());
+
+    // She vouches for three; the second's version is not the one the log holds.
+    let kept: Vec<String> = before[1..4].iter().map(|row| row.replacen(",0,,", ",0,核实无误,", 1)).collect();
+    let mut stale = kept.clone();
+    stale[1] = stale[1].replacen(",0,核实无误,", ",7,核实无误,", 1);
+    let file = dir.path().join("checked.csv");
+    std::fs::write(&file, [&before[..1], &stale[..]].concat().join("\r\n")).unwrap();
+    let head = |data: &Path| taizhang(data, &["verify"]);
+    let chain_before = head(&data).stdout;
+    let refused = taizhang(&data, &["import", "verifications", file.to_str().unwrap()]);
+    assert!(!refused.status.success());
+    assert!(stderr(&refused).contains("checked.csv:3:2: version: "), "{}", stderr(&refused));
+    assert!(stderr(&refused).contains("expected version 7"), "{}", stderr(&refused));
+    assert_eq!(head(&data).stdout, chain_before, "nothing was written");
+
+    std::fs::write(&file, [&before[..1], &kept[..]].concat().join("\r\n")).unwrap();
+    let written = taizhang(&data, &["import", "verifications", file.to_str().unwrap()]);
+    assert!(written.status.success(), "{}", stderr(&written));
+    assert!(stderr(&written).contains("3 verifications written"), "{}", stderr(&written));
+    let again = taizhang(&data, &["import", "verifications", file.to_str().unwrap()]);
+    assert!(stderr(&again).contains("0 verifications written, 3 already in the log"), "{}", stderr(&again));
+
+    let after = worksheet("after.csv");
+    assert_eq!(after.len(), before.len() - 3);
+    for row in &kept {
+        let outing = row.split(',').next().unwrap();
+        assert!(!after.iter().any(|r| r.starts_with(outing)), "{outing} is verified");
+    }
+}

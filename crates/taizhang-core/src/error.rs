@@ -57,7 +57,10 @@ pub enum DomainError {
     #[error("outing {outing} is already verified in its current form")]
     AlreadyVerified { outing: OutingId },
     /// The clerk edited an older copy of the record than the one now stored.
-    #[error("{stream} is at version {actual:?}; the command expected version {expected}")]
+    #[error(
+        "{stream} is at version {}; the command expected version {expected}: read it again",
+        .actual.map_or_else(|| "none (it does not exist)".to_owned(), |v| v.to_string())
+    )]
     StaleVersion { stream: StreamId, expected: u64, actual: Option<u64> },
 }
 

@@ -35,7 +35,8 @@ pub fn hours(minutes: u64) -> f64 {
 
 /// The rows of `kind` as the import reads them (headers in Chinese and English), as of the model's
 /// position. Members come with their personal data from `personal`; erased members,
-/// whose data cannot be read, and voided outings are left out.
+/// whose data cannot be read, and voided outings are left out; verifications are the
+/// outings awaiting one, as the reviewer's worksheet.
 pub fn records(
     kind: Kind,
     model: &ReadModel,
@@ -95,6 +96,25 @@ pub fn records(
                         hours_text(p.minutes.get() as u64),
                     ]);
                 }
+            }
+        }
+        Kind::Verifications => {
+            for number in 0..model.outings.len() as u32 {
+                let Some(view) = model.outing_by_number(number, at).filter(|v| !v.voided && !v.verified) else {
+                    continue;
+                };
+                let d = view.details();
+                rows.push(vec![
+                    view.id.to_string(),
+                    view.version().to_string(),
+                    String::new(),
+                    model.unit(view.unit, at).map_or_else(|| view.unit.to_string(), |u| u.name.to_string()),
+                    d.date.to_string(),
+                    d.place.to_string(),
+                    d.category.to_string(),
+                    view.participants().len().to_string(),
+                    hours_text(view.total_minutes()),
+                ]);
             }
         }
     }

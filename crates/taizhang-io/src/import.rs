@@ -334,6 +334,7 @@ pub fn read(kind: Kind, bytes: &[u8], encoding: Encoding) -> Import {
         Kind::Units => import.plan_units(&rows),
         Kind::Members => import.plan_members(&rows),
         Kind::Outings => import.plan_outings(&rows),
+        Kind::Verifications => import.plan_verifications(&rows),
     }
     import
 }
@@ -540,6 +541,34 @@ impl Import {
         }
     }
 
+    fn plan_verifications(&mut self, rows: &[(u64, Vec<String>)]) {
+        let columns = self.columns.clone();
+        let mut seen = HashMap::new();
+        for (line, values) in rows {
+            let mut f = fields(self.kind, &columns, *line, values);
+            let outing = f.id("outing", "outing").map(OutingId);
+            let expected_version = f.optional("version", |field, v| {
+                v.parse::<u64>().map_err(|_| DomainError::InvalidValue {
+                    field: field.into(),
+                    reason: format!("{v:?} is not a version (0, 1, 2…)"),
+                })
+            });
+            let note = f.optional("note", Text::parse);
+            let problems = std::mem::take(&mut f.problems);
+            let (Some(outing), Some(expected_version), Some(note), true) =
+                (outing, expected_version, note, self.absorb(problems))
+            else {
+                continue;
+            };
+            if self.duplicate(&mut seen, outing.0, *line, "outing") {
+                continue;
+            }
+            let command = Command::VerifyOuting(VerifyOuting { outing, note, expected_version });
+            let rows = vec![Row { line: *line, member: None }];
+            self.planned.push(Planned { command_id: command_id(self.kind, &[values]), command, phase: 0, rows });
+        }
+    }
+
     /// Where a rule broken by planned command `i` is in the file.
     fn locate(&self, i: usize, error: &DomainError) -> Problem {
         let planned = &self.planned[i];
@@ -550,7 +579,10 @@ impl Import {
         let first = planned.rows[0].line;
         let row_of =
             |member: &MemberId| planned.rows.iter().find(|r| r.member == Some(*member)).map_or(first, |r| r.line);
-        let id_column = if self.kind == Kind::Outings { "outing" } else { "id" };
+        let id_column = match self.kind {
+            Kind::Outings | Kind::Verifications => "outing",
+            Kind::Units | Kind::Members => "id",
+        };
         use DomainError::*;
         match error {
             Empty { field } | TooLong { field, .. } | InvalidValue { field, .. } | InvalidHours { field, .. } => {
@@ -584,6 +616,10 @@ impl Import {
                 }
             }
             HoursExceedSpan { member, .. } | ParticipationOutsideOuting { member, .. } => at(row_of(member), "hours"),
+            OutingNotFound(_) | OutingVoided { .. } | AlreadyVerified { .. } if self.kind == Kind::Verifications => {
+                at(first, "outing")
+            }
+            StaleVersion { .. } if self.kind == Kind::Verifications => at(first, "version"),
             _ => problem(first, 0, None, error.to_string()),
         }
     }

@@ -1,4 +1,5 @@
-//! Spreadsheets in and out: CSV import of units, members and outings (validated in full
+//! Spreadsheets in and out: CSV import of units, members, outings and verifications
+//! (validated in full
 //! before anything is written), and CSV and XLSX exports of the same records, of
 //! reports and of ledgers.
 //!
@@ -41,14 +42,19 @@ pub enum Kind {
     Units,
     Members,
     Outings,
+    /// A reviewer's worksheet: outings to verify, one per row.
+    Verifications,
 }
 
 impl Kind {
+    pub const ALL: [Kind; 4] = [Kind::Units, Kind::Members, Kind::Outings, Kind::Verifications];
+
     pub fn layout(self) -> &'static Layout {
         match self {
             Kind::Units => &UNITS,
             Kind::Members => &MEMBERS,
             Kind::Outings => &OUTINGS,
+            Kind::Verifications => &VERIFICATIONS,
         }
     }
 
@@ -57,6 +63,7 @@ impl Kind {
             Kind::Units => "units",
             Kind::Members => "members",
             Kind::Outings => "outings",
+            Kind::Verifications => "verifications",
         }
     }
 }
@@ -65,12 +72,10 @@ impl std::str::FromStr for Kind {
     type Err = String;
 
     fn from_str(s: &str) -> Result<Self, Self::Err> {
-        match s {
-            "units" => Ok(Kind::Units),
-            "members" => Ok(Kind::Members),
-            "outings" => Ok(Kind::Outings),
-            other => Err(format!("unknown kind {other:?}: units, members or outings")),
-        }
+        Kind::ALL.into_iter().find(|k| k.name() == s).ok_or_else(|| {
+            let known: Vec<&str> = Kind::ALL.iter().map(|k| k.name()).collect();
+            format!("unknown kind {s:?}: {}", known.join(", "))
+        })
     }
 }
 
@@ -152,6 +157,23 @@ pub static OUTINGS: Layout = Layout {
     ],
 };
 
+/// The outings a reviewer verifies: `export verifications` writes those awaiting it,
+/// with what a reviewer checks them by; she keeps the rows she vouches for, and
+/// `import verifications` verifies each, as of the version she saw.
+pub static VERIFICATIONS: Layout = Layout {
+    columns: &[
+        col("outing", "活动编号", true, "the outing's code or id"),
+        col("version", "版本", false, "the version checked; empty: as it stands"),
+        col("note", "核实意见", false, "the verification's note"),
+        col("unit", "单位", false, "shown for the reviewer; not read"),
+        col("date", "日期", false, "shown for the reviewer; not read"),
+        col("place", "地点", false, "shown for the reviewer; not read"),
+        col("category", "类别", false, "shown for the reviewer; not read"),
+        col("participants", "参与人数", false, "shown for the reviewer; not read"),
+        col("hours", "时长", false, "shown for the reviewer; not read"),
+    ],
+};
+
 /// A problem with an input file, where it is: `file:line:column: message`. The column
 /// is the field's number, counted from 1 (0 when the problem is the whole line or
 /// file), and `header` names it.
@@ -184,7 +206,7 @@ impl fmt::Display for Located<'_> {
 /// README's copy): required columns in bold, each with its Chinese header.
 pub fn layouts_markdown() -> String {
     let mut out = String::from("| file | columns (required in bold) |\n|---|---|\n");
-    for kind in [Kind::Units, Kind::Members, Kind::Outings] {
+    for kind in Kind::ALL {
         let columns: Vec<String> = kind
             .layout()
             .columns

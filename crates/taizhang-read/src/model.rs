@@ -222,6 +222,11 @@ impl<'a> OutingView<'a> {
     }
 
     /// The position of the latest version in the view.
+    /// The outing stream's version at the view's position: its events so far, less one.
+    pub fn version(&self) -> u64 {
+        self.versions.len().saturating_sub(1) as u64
+    }
+
     pub fn last_position(&self) -> Position {
         self.versions.last().map_or(0, |v| v.position)
     }
