@@ -821,8 +821,10 @@ async fn export_sheet(cli: &Cli, store: Arc<AnyStore>, sheet: Sheet<'_>, output:
                     "weekly" => &x::REPORT_SHEETS[3],
                     other => bail!("--by must be unit, region, industry or weekly, not {other:?}"),
                 };
-                let rows = projector.read(|m| x::report_rows(m, &scope, chosen).map(|r| x::report_csv_rows(&r)))?;
-                x::write_csv(&mut bytes, &x::REPORT_HEADER, &rows)?;
+                let rows = projector.read(|m| {
+                    x::report_rows(m, &scope, chosen).map(|r| x::report_csv_rows(m, &scope, chosen.group_by, &r))
+                })?;
+                x::write_csv(&mut bytes, &x::report_header(chosen.group_by), &rows)?;
             }
         }
         (Exported::Ledger, format) => {

@@ -174,6 +174,20 @@ pub const REPORT_HEADER: [&str; 11] = [
     "人均时长 hours per member",
 ];
 
+/// The columns a report grouped by unit adds after the label: where the unit is.
+const UNIT_PLACE_HEADER: [&str; 2] = ["区域 region", "行业 industry"];
+
+/// A report's header for `group_by`: [`REPORT_HEADER`], and for a report by unit the
+/// unit's region and industry after its name, so that a spreadsheet can filter and
+/// subtotal by them.
+pub fn report_header(group_by: GroupBy) -> Vec<&'static str> {
+    let mut header = REPORT_HEADER.to_vec();
+    if group_by == GroupBy::Unit {
+        header.splice(2..2, UNIT_PLACE_HEADER);
+    }
+    header
+}
+
 /// The label of the totals row.
 pub const TOTAL: &str = "合计 total";
 
@@ -199,10 +213,16 @@ enum Cell {
     Percent(Option<f64>),
 }
 
-fn report_cells(row: &ReportRow) -> Vec<Cell> {
-    vec![
-        Cell::Text(row.group.clone()),
-        Cell::Text(row.label.clone()),
+/// A row's cells under [`report_header`]`(group_by)`: by unit, the unit's region and
+/// industry as known at the report's position (empty on a totals row).
+fn report_cells(model: &ReadModel, scope: &ReportScope, group_by: GroupBy, row: &ReportRow) -> Vec<Cell> {
+    let mut cells = vec![Cell::Text(row.group.clone()), Cell::Text(row.label.clone())];
+    if group_by == GroupBy::Unit {
+        let unit = row.group.parse::<UnitId>().ok().and_then(|u| model.unit(u, scope.as_of.position(model)));
+        cells.push(Cell::Text(unit.map(|u| u.region.to_string()).unwrap_or_default()));
+        cells.push(Cell::Text(unit.map(|u| u.industry.to_string()).unwrap_or_default()));
+    }
+    cells.extend([
         Cell::Date(row.first),
         Cell::Date(row.last),
         Cell::Count(row.outings),
@@ -212,7 +232,8 @@ fn report_cells(row: &ReportRow) -> Vec<Cell> {
         Cell::Count(row.members),
         Cell::Percent(row.participation_rate_percent()),
         Cell::Percent(row.hours_per_member()),
-    ]
+    ]);
+    cells
 }
 
 fn cell_text(cell: &Cell) -> String {
@@ -268,9 +289,15 @@ fn write_cells(sheet: &mut Worksheet, row: u32, cells: &[Cell], formats: &Format
     Ok(())
 }
 
-/// A report as CSV rows (the header is [`REPORT_HEADER`]).
-pub fn report_csv_rows(rows: &[ReportRow]) -> Vec<Vec<String>> {
-    rows.iter().map(|r| report_cells(r).iter().map(cell_text).collect()).collect()
+/// A report's rows for a sheet grouped by `group_by` as CSV rows, under
+/// [`report_header`]`(group_by)`.
+pub fn report_csv_rows(
+    model: &ReadModel,
+    scope: &ReportScope,
+    group_by: GroupBy,
+    rows: &[ReportRow],
+) -> Vec<Vec<String>> {
+    rows.iter().map(|r| report_cells(model, scope, group_by, r).iter().map(cell_text).collect()).collect()
 }
 
 /// The reports as one workbook, a sheet per [`REPORT_SHEETS`] entry, each ending with a
@@ -286,23 +313,26 @@ pub fn reports_xlsx(model: &ReadModel, scope: &ReportScope) -> Result<Vec<u8>, E
         let rows = report_rows(model, scope, sheet)?;
         let worksheet = workbook.add_worksheet();
         worksheet.set_name(sheet.name)?;
-        write_header(worksheet, &REPORT_HEADER, &bold)?;
+        let header = report_header(sheet.group_by);
+        write_header(worksheet, &header, &bold)?;
         for (r, row) in rows.iter().enumerate() {
-            write_cells(worksheet, r as u32 + 1, &report_cells(row), &formats)?;
+            write_cells(worksheet, r as u32 + 1, &report_cells(model, scope, sheet.group_by, row), &formats)?;
         }
         let total = rows.len() as u32 + 1;
         if sheet.bucket == Bucket::Period {
             let whole = ReportSheet { name: TOTAL, group_by: GroupBy::Total, bucket: Bucket::Period };
             if let Some(row) = report_rows(model, scope, &whole)?.first() {
-                write_cells(worksheet, total, &report_cells(row), &formats)?;
+                write_cells(worksheet, total, &report_cells(model, scope, sheet.group_by, row), &formats)?;
             }
         } else {
             let (outings, recorded, verified) = rows.iter().fold((0, 0, 0), |(o, r, v), row| {
                 (o + row.outings, r + row.recorded_minutes, v + row.verified_minutes)
             });
-            worksheet.write_number(total, 4, outings as f64)?;
-            worksheet.write_number_with_format(total, 6, hours(recorded), &formats.two_decimals)?;
-            worksheet.write_number_with_format(total, 7, hours(verified), &formats.two_decimals)?;
+            let column = |title: &str| header.iter().position(|h| *h == title).expect("a report column") as u16;
+            worksheet.write_number(total, column(REPORT_HEADER[4]), outings as f64)?;
+            let (recorded_at, verified_at) = (column(REPORT_HEADER[6]), column(REPORT_HEADER[7]));
+            worksheet.write_number_with_format(total, recorded_at, hours(recorded), &formats.two_decimals)?;
+            worksheet.write_number_with_format(total, verified_at, hours(verified), &formats.two_decimals)?;
         }
         worksheet.write_string_with_format(total, 0, TOTAL, &bold)?;
         worksheet.write_string(total, 1, "")?;

@@ -241,10 +241,12 @@ async fn the_report_workbook_opens_with_its_sheets_headers_and_totals() {
     let by_unit = workbook.worksheet_range("按单位 by unit").unwrap();
     let rows: Vec<&[Data]> = by_unit.rows().collect();
     let header: Vec<String> = rows[0].iter().map(|c| c.to_string()).collect();
-    assert_eq!(header, REPORT_HEADER);
+    // By unit: where each unit is, after its name; the other columns as every report.
+    assert_eq!(header[..4], [REPORT_HEADER[0], REPORT_HEADER[1], "区域 region", "行业 industry"]);
+    assert_eq!(header[4..], REPORT_HEADER[2..]);
     // Three units; then the totals: 2 outings, 4 + 2.5 + 2 = 8.5 recorded hours.
     assert_eq!(rows.len(), 5);
-    let total = rows[4];
+    let total: Vec<Data> = [&rows[4][..2], &rows[4][4..]].concat();
     assert_eq!(total[0], Data::String(TOTAL.into()));
     assert_eq!(total[4], Data::Float(2.0));
     assert_eq!(total[6], Data::Float(8.5));
@@ -253,7 +255,7 @@ async fn the_report_workbook_opens_with_its_sheets_headers_and_totals() {
     // and the participation rate, as the CSV report grouped by total gives them.
     let whole = ReportSheet { name: TOTAL, group_by: GroupBy::Total, bucket: Bucket::Period };
     let expected = projector.read(|m| export::report_rows(m, &scope, &whole)).unwrap();
-    let expected = &export::report_csv_rows(&expected)[0];
+    let expected = &projector.read(|m| export::report_csv_rows(m, &scope, GroupBy::Total, &expected))[0];
     for column in [5, 8, 9, 10] {
         let (Data::Float(written), Ok(wanted)) = (&total[column], expected[column].parse::<f64>()) else {
             panic!("column {column}: {:?} against {:?}", total[column], expected[column]);
@@ -262,7 +264,7 @@ async fn the_report_workbook_opens_with_its_sheets_headers_and_totals() {
     }
     assert!(matches!(total[5], Data::Float(v) if v > 0.0), "{:?}", total[5]);
     // Dates are dates, not text.
-    assert!(matches!(rows[1][2], Data::DateTime(_)), "{:?}", rows[1][2]);
+    assert!(matches!(rows[1][4], Data::DateTime(_)), "{:?}", rows[1][4]);
     // Every sheet keeps its header row in view.
     let mut parts = zip::ZipArchive::new(Cursor::new(&bytes)).unwrap();
     for n in 1..=REPORT_SHEETS.len() {
@@ -276,7 +278,11 @@ async fn the_report_workbook_opens_with_its_sheets_headers_and_totals() {
     }
     // Numbers are numbers; the hospital's row has its 6.5 hours.
     let hospital = rows.iter().find(|r| r[1] == Data::String("十堰市人民医院".into())).unwrap();
-    assert_eq!((hospital[4].clone(), hospital[6].clone()), (Data::Float(1.0), Data::Float(6.5)));
+    assert_eq!((hospital[6].clone(), hospital[8].clone()), (Data::Float(1.0), Data::Float(6.5)));
+    assert_eq!(
+        (hospital[2].clone(), hospital[3].clone()),
+        (Data::String("茅箭区".into()), Data::String("医疗卫生".into()))
+    );
     let by_region = workbook.worksheet_range("按区域 by region").unwrap();
     assert_eq!(by_region.rows().count(), 4, "two regions, header and totals");
 }
