@@ -287,6 +287,11 @@ fn run(mut cli: Cli) -> Result<()> {
         }
         // Before anything is opened: a mistake changes nothing.
         check_before_opening(&cli)?;
+        if let (Commands::Verify, "sled") = (&cli.command, cli.store.as_str()) {
+            if let Some(denied) = private::first_inaccessible(&cli.data) {
+                return verify_a_copy(&cli.data, &denied).await;
+            }
+        }
         cli.master_key_file = Some(master_key_path(&cli)?);
         let store = open_store(&cli).await?;
         match &cli.command {
@@ -496,6 +501,35 @@ async fn verify<S: EventStore>(store: &S) -> Result<()> {
             bail!("chain broken: {e}")
         }
     }
+}
+
+/// `verify` of a data directory this user may read but not write (a copy on read-only
+/// media, another user's backup): the embedded store only opens for writing, so its log
+/// is copied to a temporary directory, verified there and removed.
+async fn verify_a_copy(data: &Path, denied: &Path) -> Result<()> {
+    let copy = tempfile::Builder::new().prefix("taizhang-verify-").tempdir().context("making a temporary directory")?;
+    eprintln!("{} cannot be written ({}): verifying a copy of its log", data.display(), denied.display());
+    copy_tree(&data.join("log"), &copy.path().join("log"))?;
+    let store = taizhang_store::SledStore::open(copy.path()).context("opening the copy of the log")?;
+    verify(&store).await
+}
+
+/// Copies the directory `from` and everything in it to `to`, naming any file it cannot read.
+fn copy_tree(from: &Path, to: &Path) -> Result<()> {
+    std::fs::create_dir_all(to).with_context(|| format!("creating {}", to.display()))?;
+    for entry in std::fs::read_dir(from).with_context(|| format!("reading {}", from.display()))? {
+        let entry = entry.with_context(|| format!("reading {}", from.display()))?;
+        let (source, target) = (entry.path(), to.join(entry.file_name()));
+        if entry.file_type().is_ok_and(|t| t.is_dir()) {
+            copy_tree(&source, &target)?;
+        } else {
+            std::fs::copy(&source, &target).with_context(|| format!("reading {}", source.display()))?;
+            // The copy keeps the original's read-only mode; the store opens for writing.
+            use std::os::unix::fs::PermissionsExt;
+            std::fs::set_permissions(&target, std::fs::Permissions::from_mode(0o600))?;
+        }
+    }
+    Ok(())
 }
 
 /// Where the read model's checkpoint lives.

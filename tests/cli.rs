@@ -611,3 +611,57 @@ fn a_reviewer_verifies_the_outings_of_a_worksheet() {
         assert!(!after.iter().any(|r| r.starts_with(outing)), "{outing} is verified");
     }
 }
+
+/// `taizhang` as a user who may read a data directory but not write it: as itself when
+/// not root, as `nobody` (through `setpriv`) when root, whom no permission stops.
+fn taizhang_read_only(data: &Path, args: &[&str]) -> Output {
+    let mut command = if running_as_root() {
+        let mut c = Process::new("setpriv");
+        c.args(["--reuid=65534", "--regid=65534", "--clear-groups", env!("CARGO_BIN_EXE_taizhang")]);
+        c
+    } else {
+        Process::new(env!("CARGO_BIN_EXE_taizhang"))
+    };
+    let key = data.parent().unwrap().join("master.key");
+    command.args(["--data", data.to_str().unwrap()]).args(args);
+    command.env("TAIZHANG_MASTER_KEY_FILE", key).env("TMPDIR", "/tmp").output().expect("taizhang runs")
+}
+
+fn running_as_root() -> bool {
+    std::fs::metadata("/proc/self").is_ok_and(|m| std::os::unix::fs::MetadataExt::uid(&m) == 0)
+}
+
+/// A data directory its user may not write: `verify` checks a copy of its log and says
+/// so; a command that writes names the path it cannot use, and so does a data directory
+/// that cannot be created.
+#[test]
+fn a_read_only_data_directory_is_verified_and_named() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    assert!(taizhang(&data, &["demo", "--scale", "0.01"]).status.success());
+    let own = taizhang(&data, &["verify"]);
+    assert!(own.status.success(), "{}", stderr(&own));
+    // Readable by everyone, writable by no one.
+    let chmod = Process::new("chmod").args(["-R", "a+rX,a-w", data.to_str().unwrap()]).status().unwrap();
+    assert!(chmod.success());
+    std::fs::set_permissions(dir.path(), std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+
+    let copy = taizhang_read_only(&data, &["verify"]);
+    assert!(copy.status.success(), "{}", stderr(&copy));
+    assert_eq!(copy.stdout, own.stdout, "the same chain, the same head");
+    assert!(stderr(&copy).contains("cannot be written"), "{}", stderr(&copy));
+
+    let import = dir.path().join("units.csv");
+    std::fs::write(&import, "id,name,industry,region\nSY-1,十堰市人民医院,医疗卫生,茅箭区\n").unwrap();
+    let refused = taizhang_read_only(&data, &["import", "units", import.to_str().unwrap()]);
+    assert!(!refused.status.success());
+    let message = stderr(&refused);
+    assert!(message.contains(&format!("{} cannot be read and written by this user", data.display())), "{message}");
+
+    let fresh = dir.path().join("fresh");
+    let refused = taizhang_read_only(&fresh, &["import", "units", import.to_str().unwrap()]);
+    assert!(!refused.status.success());
+    assert!(stderr(&refused).contains(&format!("creating {}", fresh.join("log").display())), "{}", stderr(&refused));
+    let restore = Process::new("chmod").args(["-R", "u+w", dir.path().to_str().unwrap()]).status().unwrap();
+    assert!(restore.success());
+}

@@ -5,7 +5,7 @@
 use std::fs::{DirBuilder, File, OpenOptions, Permissions};
 use std::io;
 use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt, PermissionsExt};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 /// Creates (or truncates) `path` for writing, with mode 0600 even when it existed with
 /// a wider one.
@@ -23,6 +23,31 @@ pub fn create_new_file(path: &Path) -> io::Result<File> {
 /// Creates `dir` and its missing parents; the directories created are mode 0700.
 pub fn create_dir(dir: &Path) -> io::Result<()> {
     DirBuilder::new().recursive(true).mode(0o700).create(dir)
+}
+
+/// The first path of `dir` (itself, then what it holds, depth first) that this process
+/// may not read and write (and enter, for a directory): what to name when a data
+/// directory cannot be opened, rather than the bare "permission denied" of whichever
+/// file the store happened to try.
+pub fn first_inaccessible(dir: &Path) -> Option<PathBuf> {
+    use rustix::fs::{access, Access};
+    let usable = |p: &Path, more: Access| access(p, Access::READ_OK | Access::WRITE_OK | more).is_ok();
+    if !usable(dir, Access::EXEC_OK) {
+        return Some(dir.to_owned());
+    }
+    let Ok(entries) = std::fs::read_dir(dir) else { return Some(dir.to_owned()) };
+    for entry in entries.flatten() {
+        let path = entry.path();
+        let found = if entry.file_type().is_ok_and(|t| t.is_dir()) {
+            first_inaccessible(&path)
+        } else {
+            (!usable(&path, Access::empty())).then_some(path)
+        };
+        if found.is_some() {
+            return found;
+        }
+    }
+    None
 }
 
 #[cfg(test)]

@@ -320,7 +320,14 @@ impl SledStore {
     /// Opens (or creates) the store in `dir`, rebuilding the stream index from the log.
     pub fn open(dir: &Path) -> Result<Self, StoreError> {
         let path = dir.join("log");
-        crate::private::create_dir(&path).map_err(backend)?;
+        if let Some(denied) = dir.exists().then(|| crate::private::first_inaccessible(dir)).flatten() {
+            return Err(StoreError::Backend(format!(
+                "{} cannot be read and written by this user: the data directory and everything in it must be \
+                 (run taizhang as their owner, or give them to its user)",
+                denied.display()
+            )));
+        }
+        crate::private::create_dir(&path).map_err(|e| backend(format!("creating {}: {e}", path.display())))?;
         // Our writer flushes and fsyncs at every group commit; sled's own 500 ms
         // flusher would only add writes.
         // sled caches decoded tree nodes up to 1 GiB by default. Reads here are mostly
