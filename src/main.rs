@@ -827,8 +827,9 @@ async fn export_sheet(cli: &Cli, store: Arc<AnyStore>, sheet: Sheet<'_>, output:
             let mut personal = std::collections::BTreeMap::new();
             if kind == Kind::Members {
                 let ledger = open_ledger(cli, store).await?;
-                personal =
-                    ledger.personal_of(projector.read(|m| m.members.keys().copied().collect::<Vec<_>>())).await?;
+                personal = ledger
+                    .personal_of(projector.read(|m| m.personal_records(m.members.keys().copied(), m.position)))
+                    .await?;
             }
             let (header, rows) = projector.read(|m| x::records(kind, m, &personal));
             x::write_csv(&mut bytes, &header, &rows)?;
@@ -871,7 +872,8 @@ async fn export_sheet(cli: &Cli, store: Arc<AnyStore>, sheet: Sheet<'_>, output:
             let ledger = open_ledger(cli, store).await?;
             let members: std::collections::BTreeSet<MemberId> =
                 entries.iter().flat_map(|e| e.participants.iter().map(|p| p.member)).collect();
-            let names = ledger.personal_of(members).await?.into_iter().map(|(m, p)| (m, p.name.to_string())).collect();
+            let records = projector.read(|m| m.personal_records(members, m.position));
+            let names = ledger.personal_of(records).await?.into_iter().map(|(m, p)| (m, p.name.to_string())).collect();
             if format == SheetFormat::Xlsx {
                 bytes = x::ledger_xlsx(&entries, &name, &names)?;
             } else {

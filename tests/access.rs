@@ -41,8 +41,10 @@ const MATRIX: &[(&str, &[&str], [Grant; 4])] = &[
     ("Member.personal", &["Query.member"], [Y, O, Y, N]),
     ("Mutation.registerUnit", &[], [Y, N, N, N]),
     ("Mutation.renameUnit", &[], [Y, N, N, N]),
+    ("Mutation.reclassifyUnit", &[], [Y, N, N, N]),
     ("Mutation.moveUnit", &[], [Y, N, N, N]),
     ("Mutation.registerMember", &[], [Y, O, N, N]),
+    ("Mutation.correctPersonalData", &[], [Y, O, N, N]),
     ("Mutation.transferMember", &[], [Y, O, N, N]),
     ("Mutation.eraseMember", &[], [Y, N, N, N]),
     ("Mutation.registerOuting", &[], [Y, O, N, N]),
@@ -174,6 +176,14 @@ impl World {
             "Mutation.renameUnit" => (
                 r#"mutation($u: ID!) { renameUnit(input: { unit: $u, name: "十堰市太和医院" }) { receipt { position } } }"#.into(),
                 json!({ "u": self.unit("改名前").await }),
+            ),
+            "Mutation.reclassifyUnit" => (
+                r#"mutation($u: ID!) { reclassifyUnit(input: { unit: $u, industry: "交通运输", reason: "登记有误" }) { receipt { position } } }"#.into(),
+                json!({ "u": self.unit("改行业前").await }),
+            ),
+            "Mutation.correctPersonalData" => (
+                r#"mutation($m: ID!) { correctPersonalData(input: { member: $m, personal: { name: "李娜娜" }, reason: "姓名有误" }) { receipt { position } } }"#.into(),
+                json!({ "m": self.member(unit).await }),
             ),
             "Mutation.moveUnit" => (
                 r#"mutation($u: ID!) { moveUnit(input: { unit: $u, region: "张湾区" }) { receipt { position } } }"#.into(),

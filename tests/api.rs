@@ -873,3 +873,47 @@ async fn a_reviewer_verifies_many_outings_at_once() {
     assert_eq!(server.head().await, head);
     assert_eq!(server.ok(verified, json!({ "o": outings[1] })).await["outing"]["verified"], false);
 }
+
+/// Corrections: a member's personal data and a unit's industry change by new events
+/// with their reason; reads after them show the new values, reads as of before them the
+/// old, and the records' first events stay in the log.
+#[tokio::test]
+async fn personal_data_and_industry_are_corrected_with_a_reason() {
+    let server = Server::start();
+    let unit = register_unit(&server, "十堰市人民医院").await;
+    let member = register_member(&server, &unit, "张三风").await;
+    let before = server.head().await;
+
+    let correct = r#"mutation($m: ID!) { correctPersonalData(input: { member: $m, personal: { name: "张三丰", phone: "13907190000" }, reason: "姓名录入有误" }) {
+      receipt { position } member { personal { name phone birthDate } } } }"#;
+    let data = server.ok(correct, json!({ "m": member })).await["correctPersonalData"].clone();
+    assert_eq!(data["member"]["personal"], json!({ "name": "张三丰", "phone": "13907190000", "birthDate": null }));
+    let read = r#"query($m: ID!) { member(id: $m) { personal { name } } }"#;
+    assert_eq!(server.ok(read, json!({ "m": member })).await["member"]["personal"]["name"], "张三丰");
+
+    let reclassify = r#"mutation($u: ID!, $i: String!) { reclassifyUnit(input: { unit: $u, industry: $i, reason: "行业登记有误" }) { unit { industry } } }"#;
+    let data = server.ok(reclassify, json!({ "u": unit, "i": "卫生健康" })).await;
+    assert_eq!(data["reclassifyUnit"]["unit"]["industry"], "卫生健康");
+    let as_of = r#"query($u: ID!, $p: Int) { unit(id: $u, asOf: { position: $p }) { industry } }"#;
+    assert_eq!(server.ok(as_of, json!({ "u": unit, "p": before })).await["unit"]["industry"], "医疗卫生");
+    // The same industry again is no change, and says so.
+    let same = server.error(reclassify, json!({ "u": unit, "i": "卫生健康" })).await;
+    assert_eq!(same["extensions"]["code"], "VALIDATION", "{same}");
+
+    // The log keeps both: the registrations and the corrections with their reasons.
+    let events = r#"{ events(first: 20) { edges { node { type payload } } } }"#;
+    let data = server.ok(events, json!({})).await;
+    let nodes: Vec<&Value> = data["events"]["edges"].as_array().unwrap().iter().map(|e| &e["node"]).collect();
+    let types: Vec<&str> = nodes.iter().map(|n| n["type"].as_str().unwrap()).collect();
+    assert_eq!(types, ["UnitRegistered", "MemberRegistered", "PersonalDataCorrected", "UnitReclassified"]);
+    assert_eq!(nodes[2]["payload"]["reason"], "姓名录入有误");
+    assert!(!nodes[2]["payload"].to_string().contains("张三丰"), "sealed: {}", nodes[2]["payload"]);
+
+    // Erased, the corrected data is gone with the rest.
+    let erase = r#"mutation($m: ID!) { eraseMember(input: { member: $m }) { receipt { position } } }"#;
+    server.ok(erase, json!({ "m": member })).await;
+    assert_eq!(server.ok(read, json!({ "m": member })).await["member"]["personal"], Value::Null);
+    let refused = server.error(correct, json!({ "m": member })).await;
+    assert_eq!(refused["extensions"]["code"], "VALIDATION", "{refused}");
+    assert!(refused["message"].as_str().unwrap().contains("is erased"), "{refused}");
+}

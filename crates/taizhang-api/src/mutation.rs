@@ -116,6 +116,14 @@ pub struct RegisterUnitInput {
 }
 
 #[derive(InputObject)]
+pub struct ReclassifyUnitInput {
+    pub unit: ID,
+    pub industry: String,
+    /// Why (kept in the log with the change).
+    pub reason: String,
+}
+
+#[derive(InputObject)]
 pub struct RenameUnitInput {
     pub unit: ID,
     pub name: String,
@@ -164,6 +172,25 @@ impl UnitMutations {
         unit_payload(ctx, outcome, Some(unit)).await
     }
 
+    /// Changes the industry a unit is counted under (reports by industry follow from
+    /// this point of the log; as-of reads before it still see the old one).
+    #[graphql(guard = "Need(Permission::ManageUnits)")]
+    async fn reclassify_unit(
+        &self,
+        ctx: &Context<'_>,
+        input: ReclassifyUnitInput,
+        command_id: Option<uuid::Uuid>,
+    ) -> async_graphql::Result<UnitPayload> {
+        let unit = parse_id("input.unit", &input.unit)?;
+        let command = ReclassifyUnit {
+            unit,
+            industry: text("input.industry", &input.industry)?,
+            reason: text("input.reason", &input.reason)?,
+        };
+        let outcome = execute(ctx, command_id, Command::ReclassifyUnit(command)).await?;
+        unit_payload(ctx, outcome, Some(unit)).await
+    }
+
     /// Moves a unit to another region or parent unit.
     #[graphql(guard = "Need(Permission::ManageUnits)")]
     async fn move_unit(
@@ -190,6 +217,31 @@ pub struct PersonalInput {
     pub national_id: Option<String>,
     pub phone: Option<String>,
     pub birth_date: Option<Date>,
+}
+
+impl PersonalInput {
+    /// The personal data, checked; errors name their field under `field` (e.g.
+    /// `input.personal.`).
+    fn parse(self, field: &str) -> async_graphql::Result<PersonalData> {
+        let blank = |v: Option<String>| v.filter(|s| !s.trim().is_empty()).map(|s| s.trim().to_owned());
+        let personal = PersonalData {
+            name: text(&format!("{field}name"), &self.name)?,
+            national_id: blank(self.national_id),
+            phone: blank(self.phone),
+            birth_date: self.birth_date,
+        };
+        personal.validate().map_err(|e| prefixed(&e, field))?;
+        Ok(personal)
+    }
+}
+
+#[derive(InputObject)]
+pub struct CorrectPersonalDataInput {
+    pub member: ID,
+    /// The personal data as it should read, whole: what is left out is cleared.
+    pub personal: PersonalInput,
+    /// Why (kept in the log with the correction).
+    pub reason: String,
 }
 
 #[derive(InputObject)]
@@ -225,21 +277,33 @@ impl MemberMutations {
         input: RegisterMemberInput,
         command_id: Option<uuid::Uuid>,
     ) -> async_graphql::Result<MemberPayload> {
-        let blank = |v: Option<String>| v.filter(|s| !s.trim().is_empty()).map(|s| s.trim().to_owned());
         let command = RegisterMember {
             member: new_id("input.id", input.id, MemberId::new)?,
             unit: parse_id("input.unit", &input.unit)?,
             joined_on: input.joined_on,
-            personal: PersonalData {
-                name: text("input.personal.name", &input.personal.name)?,
-                national_id: blank(input.personal.national_id),
-                phone: blank(input.personal.phone),
-                birth_date: input.personal.birth_date,
-            },
+            personal: input.personal.parse("input.personal.")?,
         };
-        command.personal.validate().map_err(|e| prefixed(&e, "input.personal."))?;
         let outcome = execute(ctx, command_id, Command::RegisterMember(command)).await?;
         member_payload(ctx, outcome, None).await
+    }
+
+    /// Corrects a member's personal data (a misspelt name, a new phone): sealed under
+    /// the member's key like the registration's, which stays in the log beside it.
+    #[graphql(guard = "Need(Permission::WriteRecords)")]
+    async fn correct_personal_data(
+        &self,
+        ctx: &Context<'_>,
+        input: CorrectPersonalDataInput,
+        command_id: Option<uuid::Uuid>,
+    ) -> async_graphql::Result<MemberPayload> {
+        let member = parse_id("input.member", &input.member)?;
+        let command = CorrectPersonalData {
+            member,
+            personal: input.personal.parse("input.personal.")?,
+            reason: text("input.reason", &input.reason)?,
+        };
+        let outcome = execute(ctx, command_id, Command::CorrectPersonalData(command)).await?;
+        member_payload(ctx, outcome, Some(member)).await
     }
 
     #[graphql(guard = "Need(Permission::WriteRecords)")]

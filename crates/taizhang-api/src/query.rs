@@ -586,7 +586,9 @@ impl ReportQueries {
             .read_heavy(principal, None, move |heavy| -> async_graphql::Result<_> {
                 let mut births = std::collections::HashMap::new();
                 if policy.uses_personal_data() {
-                    for slice in to_assess.chunks(eligibility::AWARD_MEMBERS_PER_SLICE) {
+                    let position = as_of.position.expect("pinned");
+                    let records = heavy.projector.read(|m| m.personal_records(to_assess.iter().copied(), position));
+                    for slice in records.chunks(eligibility::AWARD_MEMBERS_PER_SLICE) {
                         if heavy.abandoned() {
                             break;
                         }

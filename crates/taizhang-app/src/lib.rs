@@ -392,10 +392,15 @@ impl<S: EventStore> Ledger<S> {
             Command::RegisterMember(c) => Some((c.member, ctx.new_member_key(c.member))),
             _ => None,
         };
+        // A correction is sealed under the key the member already has.
+        let existing_key = match cmd {
+            Command::CorrectPersonalData(c) => self.key_to_correct(c.member, state).await?,
+            _ => None,
+        };
         let today = ctx.recorded_at.unwrap_or_else(Timestamp::now).service_date();
         let events = decide(cmd, state, today, &mut |member: MemberId, personal: &PersonalData| {
-            let (_, key) = new_member_key.as_ref().expect("only RegisterMember seals personal data");
-            key.seal(member, personal)
+            let key = new_member_key.as_ref().map(|(_, key)| key).or(existing_key.as_ref());
+            key.expect("decide seals only for a registration or a member whose key is present").seal(member, personal)
         })?;
         let mut read: Vec<StreamId> = dependencies(cmd, state);
         read.extend(events.iter().map(|e| e.event.stream()));
@@ -519,28 +524,56 @@ impl<S: EventStore> Ledger<S> {
         cache.insert(stream, snapshot);
     }
 
-    /// A member's personal data, opened with their key, or `Erased`.
+    /// The key a correction of `member`'s personal data is sealed under; `None` when
+    /// [`decide`] will refuse the command anyway (no such member, or erased).
+    async fn key_to_correct(&self, member: MemberId, state: &Aggregates) -> Result<Option<MemberKey>, AppError> {
+        let known = state.members.get(&member);
+        match self.keys.get(&self.master, member).await? {
+            KeyState::Present(key) => Ok(Some(key)),
+            // The key is destroyed before the erasure is recorded: between the two, the
+            // member is as good as erased.
+            KeyState::Erased if known.is_some() => Err(DomainError::MemberErased { member }.into()),
+            KeyState::Missing if known.is_some_and(|m| !m.erased) => Err(KeyError::Missing(member).into()),
+            KeyState::Erased | KeyState::Missing => Ok(None),
+        }
+    }
+
+    /// A member's personal data as it reads now (the registration's, or the latest
+    /// correction's), opened with their key, or `Erased`.
     pub async fn personal(&self, member: MemberId) -> Result<Personal, AppError> {
-        let events = self.store.read_stream(StreamId::member(member), 0, 1).await?;
-        let Some(DomainEvent::MemberRegistered(registered)) = events.first().map(|e| &e.payload) else {
-            return Err(DomainError::MemberNotFound(member).into());
+        let mut loaded = Aggregates::default();
+        self.load_stream(StreamId::member(member), &mut loaded).await?;
+        let version = loaded.members.get(&member).ok_or(DomainError::MemberNotFound(member))?.personal_version;
+        self.personal_at(member, version).await
+    }
+
+    /// The personal data held by the record at `version` of the member's stream (the
+    /// registration, 0, or a correction), opened with their key, or `Erased`: for
+    /// readers that know the version from their read model (one read, not the stream).
+    pub async fn personal_at(&self, member: MemberId, version: u64) -> Result<Personal, AppError> {
+        let events = self.store.read_stream(StreamId::member(member), version, 1).await?;
+        let sealed = match events.first().map(|e| &e.payload) {
+            Some(DomainEvent::MemberRegistered(e)) => &e.personal,
+            Some(DomainEvent::PersonalDataCorrected(e)) => &e.personal,
+            _ => return Err(DomainError::MemberNotFound(member).into()),
         };
         match self.keys.get(&self.master, member).await? {
-            KeyState::Present(key) => Ok(Personal::Known(key.open(member, &registered.personal)?)),
+            KeyState::Present(key) => Ok(Personal::Known(key.open(member, sealed)?)),
             KeyState::Erased => Ok(Personal::Erased),
             KeyState::Missing => Err(KeyError::Missing(member).into()),
         }
     }
 
-    /// The personal data of each of `members` that can be read (erased members are
-    /// left out), for exports that name people.
+    /// The personal data of each of `records` (a member and the version of the record
+    /// holding their data, from `MemberHistory::personal_version` of the read side)
+    /// that can be read (erased members are left out), for exports that name people.
     pub async fn personal_of(
         &self,
-        members: impl IntoIterator<Item = MemberId>,
+        records: impl IntoIterator<Item = (MemberId, u64)>,
     ) -> Result<std::collections::BTreeMap<MemberId, PersonalData>, AppError> {
         let mut known = std::collections::BTreeMap::new();
-        for member in members {
-            if let Personal::Known(p) = self.personal(member).await? {
+        for (member, version) in records {
+            if let Personal::Known(p) = self.personal_at(member, version).await? {
                 known.insert(member, p);
             }
         }

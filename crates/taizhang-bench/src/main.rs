@@ -552,7 +552,8 @@ async fn award(dir: &Path) -> Result<()> {
     let june = taizhang_core::Period::new(time::macros::date!(2011 - 06 - 01), time::macros::date!(2011 - 06 - 30))?;
 
     let started = Instant::now();
-    let personal = ledger.personal_of(projector.read(|m| m.members.keys().copied().collect::<Vec<_>>())).await?;
+    let personal =
+        ledger.personal_of(projector.read(|m| m.personal_records(m.members.keys().copied(), m.position))).await?;
     let (header, rows) = projector.read(|m| taizhang_io::export::records(taizhang_io::Kind::Members, m, &personal));
     let mut members_csv = Vec::new();
     taizhang_io::export::write_csv(&mut members_csv, &header, &rows)?;

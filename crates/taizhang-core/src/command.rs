@@ -30,6 +30,14 @@ pub struct MoveUnit {
     pub parent: Option<UnitId>,
 }
 
+/// A unit registered under the wrong industry, or one that changed its line of work.
+#[derive(Clone, PartialEq, Eq, Debug)]
+pub struct ReclassifyUnit {
+    pub unit: UnitId,
+    pub industry: Text,
+    pub reason: Text,
+}
+
 #[derive(Clone, PartialEq, Eq, Debug)]
 pub struct RegisterMember {
     pub member: MemberId,
@@ -43,6 +51,15 @@ pub struct TransferMember {
     pub member: MemberId,
     pub to: UnitId,
     pub effective: Date,
+}
+
+/// A member's personal data as it should read (a misspelt name, a new phone), sealed
+/// under the member's own key like the registration's.
+#[derive(Clone, PartialEq, Eq, Debug)]
+pub struct CorrectPersonalData {
+    pub member: MemberId,
+    pub personal: PersonalData,
+    pub reason: Text,
 }
 
 #[derive(Clone, PartialEq, Eq, Debug)]
@@ -108,8 +125,10 @@ pub enum Command {
     RegisterUnit(RegisterUnit),
     RenameUnit(RenameUnit),
     MoveUnit(MoveUnit),
+    ReclassifyUnit(ReclassifyUnit),
     RegisterMember(RegisterMember),
     TransferMember(TransferMember),
+    CorrectPersonalData(CorrectPersonalData),
     EraseMember(EraseMember),
     RegisterOuting(RegisterOuting),
     AmendOuting(AmendOuting),
@@ -126,8 +145,10 @@ impl Command {
             Command::RegisterUnit(c) => StreamId::unit(c.unit),
             Command::RenameUnit(c) => StreamId::unit(c.unit),
             Command::MoveUnit(c) => StreamId::unit(c.unit),
+            Command::ReclassifyUnit(c) => StreamId::unit(c.unit),
             Command::RegisterMember(c) => StreamId::member(c.member),
             Command::TransferMember(c) => StreamId::member(c.member),
+            Command::CorrectPersonalData(c) => StreamId::member(c.member),
             Command::EraseMember(c) => StreamId::member(c.member),
             Command::RegisterOuting(c) => StreamId::outing(c.outing),
             Command::AmendOuting(c) => StreamId::outing(c.outing),
@@ -142,8 +163,10 @@ impl Command {
             Command::RegisterUnit(_) => "RegisterUnit",
             Command::RenameUnit(_) => "RenameUnit",
             Command::MoveUnit(_) => "MoveUnit",
+            Command::ReclassifyUnit(_) => "ReclassifyUnit",
             Command::RegisterMember(_) => "RegisterMember",
             Command::TransferMember(_) => "TransferMember",
+            Command::CorrectPersonalData(_) => "CorrectPersonalData",
             Command::EraseMember(_) => "EraseMember",
             Command::RegisterOuting(_) => "RegisterOuting",
             Command::AmendOuting(_) => "AmendOuting",

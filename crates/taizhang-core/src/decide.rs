@@ -71,6 +71,8 @@ pub fn dependencies(cmd: &Command, loaded: &Aggregates) -> Vec<StreamId> {
         Command::RegisterMember(c) => needs.extend([StreamId::member(c.member), StreamId::unit(c.unit)]),
         Command::TransferMember(c) => needs.extend([StreamId::member(c.member), StreamId::unit(c.to)]),
         Command::EraseMember(c) => needs.push(StreamId::member(c.member)),
+        Command::CorrectPersonalData(c) => needs.push(StreamId::member(c.member)),
+        Command::ReclassifyUnit(c) => needs.push(StreamId::unit(c.unit)),
         Command::RegisterOuting(c) => {
             needs.extend([StreamId::outing(c.outing), StreamId::unit(c.unit)]);
             needs.extend(c.participants.iter().map(|p| StreamId::member(p.member)));
@@ -106,6 +108,8 @@ pub fn units_written(cmd: &Command, loaded: &Aggregates) -> Vec<UnitId> {
         Command::RegisterUnit(c) => vec![Some(c.unit)],
         Command::RenameUnit(c) => vec![Some(c.unit)],
         Command::MoveUnit(c) => vec![Some(c.unit)],
+        Command::ReclassifyUnit(c) => vec![Some(c.unit)],
+        Command::CorrectPersonalData(c) => vec![member_unit(&c.member)],
         Command::RegisterMember(c) => vec![Some(c.unit)],
         Command::TransferMember(c) => vec![member_unit(&c.member), Some(c.to)],
         Command::EraseMember(c) => vec![member_unit(&c.member)],
@@ -160,6 +164,35 @@ pub fn decide(
                 }
             }
             Ok(vec![PendingEvent::now(UnitMoved { unit: c.unit, region: c.region.clone(), parent: c.parent })])
+        }
+        Command::ReclassifyUnit(c) => {
+            let current = unit(loaded, c.unit)?;
+            if current.industry == c.industry {
+                return Err(DomainError::InvalidValue {
+                    field: "industry".to_owned(),
+                    reason: format!("the unit's industry is {} already", c.industry),
+                });
+            }
+            Ok(vec![PendingEvent::now(UnitReclassified {
+                unit: c.unit,
+                industry: c.industry.clone(),
+                reason: c.reason.clone(),
+            })])
+        }
+        Command::CorrectPersonalData(c) => {
+            c.personal.validate()?;
+            let current = member(loaded, c.member)?;
+            if let Some(born) = c.personal.birth_date {
+                let (joined, _) = current.memberships.first().copied().expect("a registered member has a unit");
+                if born > joined {
+                    return Err(DomainError::InvalidValue {
+                        field: "personal.birthDate".to_owned(),
+                        reason: format!("{born} is after the day the member joined, {joined}"),
+                    });
+                }
+            }
+            let personal = sealer.seal(c.member, &c.personal);
+            Ok(vec![PendingEvent::now(PersonalDataCorrected { member: c.member, personal, reason: c.reason.clone() })])
         }
         Command::RegisterMember(c) => {
             c.personal.validate()?;

@@ -86,6 +86,13 @@ pub struct UnitMoved {
 }
 
 #[derive(Clone, PartialEq, Eq, Debug, Serialize, Deserialize, schemars::JsonSchema)]
+pub struct UnitReclassified {
+    pub unit: UnitId,
+    pub industry: Text,
+    pub reason: Text,
+}
+
+#[derive(Clone, PartialEq, Eq, Debug, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct MemberRegistered {
     pub member: MemberId,
     pub unit: UnitId,
@@ -102,6 +109,15 @@ pub struct MemberTransferred {
     pub to: UnitId,
     #[schemars(schema_with = "crate::schema::date")]
     pub effective: Date,
+}
+
+/// The member's personal data as it should read from now on, sealed under the member's
+/// key; the registration's stays in the log beside it (and is erased with it).
+#[derive(Clone, PartialEq, Eq, Debug, Serialize, Deserialize, schemars::JsonSchema)]
+pub struct PersonalDataCorrected {
+    pub member: MemberId,
+    pub personal: SealedPersonal,
+    pub reason: Text,
 }
 
 /// The member's key was destroyed: personal fields read as erased from now on, in every
@@ -244,12 +260,14 @@ domain_events! {
     UnitRegistered = (1, 1),
     UnitRenamed = (2, 1),
     UnitMoved = (3, 1),
+    UnitReclassified = (4, 1),
     MemberRegistered = (10, 1),
     MemberTransferred = (11, 1),
     MemberErased = (12, 1),
     ServiceBooked = (13, 1),
     ServiceReleased = (14, 1),
     EvaluationRecorded = (15, 1),
+    PersonalDataCorrected = (16, 1),
     // Version 1 of OutingRegistered had no `beneficiaries` in its details; see the
     // store's codec for the upcaster.
     OutingRegistered = (20, 2),
@@ -265,7 +283,9 @@ impl DomainEvent {
             DomainEvent::UnitRegistered(e) => StreamId::unit(e.unit),
             DomainEvent::UnitRenamed(e) => StreamId::unit(e.unit),
             DomainEvent::UnitMoved(e) => StreamId::unit(e.unit),
+            DomainEvent::UnitReclassified(e) => StreamId::unit(e.unit),
             DomainEvent::MemberRegistered(e) => StreamId::member(e.member),
+            DomainEvent::PersonalDataCorrected(e) => StreamId::member(e.member),
             DomainEvent::MemberTransferred(e) => StreamId::member(e.member),
             DomainEvent::MemberErased(e) => StreamId::member(e.member),
             DomainEvent::ServiceBooked(e) => StreamId::member(e.member),

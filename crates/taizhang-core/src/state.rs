@@ -30,6 +30,9 @@ pub struct MemberState {
     /// Which unit the member belongs to from which date, in date order.
     pub memberships: Vec<(Date, UnitId)>,
     pub erased: bool,
+    /// The stream version of the record that holds the member's personal data now: the
+    /// registration (0) or the latest correction.
+    pub personal_version: u64,
     /// The member's calendar: every outing currently taking their time.
     pub bookings: BTreeMap<OutingId, Booking>,
 }
@@ -109,8 +112,23 @@ impl Aggregates {
             DomainEvent::MemberRegistered(e) => {
                 self.members.insert(
                     e.member,
-                    MemberState { memberships: vec![(e.joined_on, e.unit)], erased: false, bookings: BTreeMap::new() },
+                    MemberState {
+                        memberships: vec![(e.joined_on, e.unit)],
+                        erased: false,
+                        personal_version: version,
+                        bookings: BTreeMap::new(),
+                    },
                 );
+            }
+            DomainEvent::UnitReclassified(e) => {
+                if let Some(u) = self.units.get_mut(&e.unit) {
+                    u.industry = e.industry.clone();
+                }
+            }
+            DomainEvent::PersonalDataCorrected(e) => {
+                if let Some(m) = self.members.get_mut(&e.member) {
+                    m.personal_version = version;
+                }
             }
             DomainEvent::MemberTransferred(e) => {
                 if let Some(m) = self.members.get_mut(&e.member) {

@@ -494,16 +494,19 @@ pub async fn award_list_csv<S: taizhang_store::EventStore + 'static>(
     period: Period,
 ) -> Result<Vec<u8>, AwardListError> {
     use taizhang_read::eligibility::{award_list_in_slices, award_members, AwardFilter};
-    let (as_of, members) = projector.read(|m| {
+    let (as_of, members, records) = projector.read(|m| {
         let as_of = AsOf::now().pinned(m);
-        (as_of, award_members(m, scope, period, &as_of))
+        let members = award_members(m, scope, period, &as_of);
+        let records = m.personal_records(members.iter().copied(), as_of.position(m));
+        (as_of, members, records)
     });
     let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
     let shares: Vec<Vec<MemberId>> = members.chunks(members.len().div_ceil(cores).max(1)).map(<[_]>::to_vec).collect();
     let task = |e: tokio::task::JoinError| AwardListError::Task(e.to_string());
 
-    // Two XChaCha20-Poly1305 openings and a read of the registration per member.
-    let opening = shares.iter().cloned().map(|share| {
+    // Two XChaCha20-Poly1305 openings and a read of one record per member.
+    let share_size = records.len().div_ceil(cores).max(1);
+    let opening = records.chunks(share_size).map(<[_]>::to_vec).map(|share| {
         let ledger = ledger.clone();
         tokio::spawn(async move { ledger.personal_of(share).await })
     });

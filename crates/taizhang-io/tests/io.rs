@@ -189,7 +189,7 @@ async fn a_reimport_writes_nothing_and_an_export_gives_back_the_rows() {
     ];
     let projector = w.model().await;
     let members = ["M1", "M2", "M3"].map(|m| taizhang_core::MemberId(id_for("member", m)));
-    let personal = w.ledger.personal_of(members).await.unwrap();
+    let personal = w.ledger.personal_of(projector.read(|m| m.personal_records(members, m.position))).await.unwrap();
     assert_eq!(personal.len(), 3);
     let elsewhere = World::new().await;
     for (kind, text) in [(Kind::Units, UNITS), (Kind::Members, MEMBERS), (Kind::Outings, OUTINGS)] {
@@ -308,4 +308,40 @@ async fn formula_cells_are_exported_as_text_and_import_again() {
     let (_, copied) = elsewhere.model().await.read(|m| export::records(Kind::Units, m, &BTreeMap::new()));
     assert_eq!(copied, rows);
     assert_eq!(rows[0][1..4], [r#"=HYPERLINK("http://x","点击")"#, "@医疗", "-区"]);
+}
+
+/// The members export names each member as their latest correction has it, and an
+/// export as of before the correction as the registration did.
+#[tokio::test]
+async fn the_members_export_shows_corrected_personal_data() {
+    let w = seeded().await;
+    let li = taizhang_core::MemberId(id_for("member", "M2"));
+    let before = w.ledger.store().head();
+    let correction = taizhang_core::CorrectPersonalData {
+        member: li,
+        personal: taizhang_core::PersonalData {
+            name: taizhang_core::Text::parse("name", "李娜娜").unwrap(),
+            national_id: None,
+            phone: Some("13907190000".into()),
+            birth_date: None,
+        },
+        reason: taizhang_core::Text::parse("reason", "姓名有误").unwrap(),
+    };
+    let context = taizhang_app::CommandContext::new(taizhang_core::Actor::OPERATOR);
+    w.ledger.execute(context, taizhang_core::Command::CorrectPersonalData(correction)).await.unwrap();
+    let projector = w.model().await;
+    let row_of_li = |position| {
+        let records = projector.read(|m| m.personal_records(m.members.keys().copied(), position));
+        let ledger = w.ledger.clone();
+        let projector = projector.clone();
+        async move {
+            let personal = ledger.personal_of(records).await.unwrap();
+            let (_, rows) = projector.read(|m| export::records(Kind::Members, m, &personal));
+            rows.into_iter().find(|r| r[0] == li.to_string()).unwrap()
+        }
+    };
+    let now = row_of_li(w.ledger.store().head()).await;
+    assert_eq!((now[3].as_str(), now[5].as_str()), ("李娜娜", "13907190000"));
+    let then = row_of_li(before).await;
+    assert_eq!((then[3].as_str(), then[5].as_str()), ("李娜", ""));
 }

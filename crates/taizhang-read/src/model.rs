@@ -44,6 +44,9 @@ pub struct MemberHistory {
     pub memberships: Vec<Membership>,
     pub erased_at: Option<Position>,
     pub evaluations: Vec<Evaluation>,
+    /// Corrections of the personal data: where each is in the log and its version in
+    /// the member's stream, in log order (empty for almost every member).
+    pub corrections: Vec<(Position, u64)>,
 }
 
 impl MemberHistory {
@@ -59,6 +62,12 @@ impl MemberHistory {
 
     pub fn registered_by(&self, as_of: Position) -> bool {
         self.memberships.first().is_some_and(|m| m.position <= as_of)
+    }
+
+    /// The version, in the member's stream, of the record holding their personal data
+    /// as known at `as_of`: the registration (0) or the latest correction then.
+    pub fn personal_version(&self, as_of: Position) -> u64 {
+        self.corrections.iter().rev().find(|(p, _)| *p <= as_of).map_or(0, |(_, v)| *v)
     }
 
     /// The latest evaluation of a half-year known at `as_of` (a later one corrects).
@@ -357,6 +366,17 @@ impl ReadModel {
                     versions.push(next);
                 }
             }
+            DomainEvent::UnitReclassified(e) => {
+                if let Some(versions) = self.units.get_mut(&e.unit) {
+                    let mut next = versions.last().cloned().expect("a unit has a first version");
+                    next.position = position;
+                    next.industry = e.industry.clone();
+                    versions.push(next);
+                }
+            }
+            DomainEvent::PersonalDataCorrected(e) => {
+                self.members.entry(e.member).or_default().corrections.push((position, event.version));
+            }
             DomainEvent::MemberRegistered(e) => {
                 let member = self.members.entry(e.member).or_default();
                 member.memberships.push(Membership { position, since: e.joined_on, unit: e.unit });
@@ -481,6 +501,22 @@ impl ReadModel {
     /// A unit as known at `as_of`.
     pub fn unit(&self, unit: UnitId, as_of: Position) -> Option<&UnitVersion> {
         self.units.get(&unit)?.iter().rev().find(|v| v.position <= as_of)
+    }
+
+    /// Each member with the version of the record holding their personal data as known
+    /// at `as_of` (what `Ledger::personal_of` opens); members unknown then are left out.
+    pub fn personal_records(
+        &self,
+        members: impl IntoIterator<Item = MemberId>,
+        as_of: Position,
+    ) -> Vec<(MemberId, u64)> {
+        members
+            .into_iter()
+            .filter_map(|m| {
+                let history = self.members.get(&m).filter(|h| h.registered_by(as_of))?;
+                Some((m, history.personal_version(as_of)))
+            })
+            .collect()
     }
 
     pub fn outing(&self, outing: OutingId, as_of: Position) -> Option<OutingView<'_>> {

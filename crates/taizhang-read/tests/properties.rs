@@ -70,8 +70,10 @@ enum Kind {
     RegisterUnit,
     RenameUnit,
     MoveUnit,
+    ReclassifyUnit,
     RegisterMember,
     TransferMember,
+    CorrectPersonalData,
     EraseMember,
     RegisterOuting,
     AmendOuting,
@@ -82,12 +84,14 @@ enum Kind {
 
 /// Every kind with its weight in the random part of a history, in the order the
 /// opening round sends them (each after what it needs).
-const MIX: [(Kind, usize); 11] = [
+const MIX: [(Kind, usize); 13] = [
     (Kind::RegisterUnit, 3),
     (Kind::RenameUnit, 3),
     (Kind::MoveUnit, 3),
+    (Kind::ReclassifyUnit, 2),
     (Kind::RegisterMember, 5),
     (Kind::TransferMember, 5),
+    (Kind::CorrectPersonalData, 2),
     (Kind::RegisterOuting, 36),
     (Kind::AmendOuting, 12),
     (Kind::VerifyOuting, 18),
@@ -114,8 +118,10 @@ fn kind_of(cmd: &Command) -> Kind {
         Command::RegisterUnit(_) => Kind::RegisterUnit,
         Command::RenameUnit(_) => Kind::RenameUnit,
         Command::MoveUnit(_) => Kind::MoveUnit,
+        Command::ReclassifyUnit(_) => Kind::ReclassifyUnit,
         Command::RegisterMember(_) => Kind::RegisterMember,
         Command::TransferMember(_) => Kind::TransferMember,
+        Command::CorrectPersonalData(_) => Kind::CorrectPersonalData,
         Command::EraseMember(_) => Kind::EraseMember,
         Command::RegisterOuting(_) => Kind::RegisterOuting,
         Command::AmendOuting(_) => Kind::AmendOuting,
@@ -220,6 +226,21 @@ impl History {
             }),
             Kind::RenameUnit => Command::RenameUnit(RenameUnit { unit, name: text(&format!("更名单位{step}")) }),
             Kind::MoveUnit => Command::MoveUnit(MoveUnit { unit, region: text(rng.pick(&REGIONS)), parent }),
+            Kind::ReclassifyUnit => Command::ReclassifyUnit(ReclassifyUnit {
+                unit,
+                industry: text(&format!("行业{step}")),
+                reason: text("登记有误"),
+            }),
+            Kind::CorrectPersonalData => Command::CorrectPersonalData(CorrectPersonalData {
+                member: self.member(rng, careful),
+                personal: PersonalData {
+                    name: text(&format!("更正{step}")),
+                    national_id: None,
+                    phone: None,
+                    birth_date: None,
+                },
+                reason: text("姓名有误"),
+            }),
             Kind::RegisterMember => Command::RegisterMember(RegisterMember {
                 member: MemberId::new(),
                 unit,
@@ -305,7 +326,11 @@ impl History {
             Command::AmendOuting(c) => {
                 self.verified.remove(&c.outing);
             }
-            Command::RenameUnit(_) | Command::MoveUnit(_) | Command::RecordEvaluation(_) => {}
+            Command::RenameUnit(_)
+            | Command::MoveUnit(_)
+            | Command::ReclassifyUnit(_)
+            | Command::CorrectPersonalData(_)
+            | Command::RecordEvaluation(_) => {}
         }
     }
 
