@@ -49,6 +49,7 @@ const MATRIX: &[(&str, &[&str], [Grant; 4])] = &[
     ("Mutation.eraseMember", &[], [Y, N, N, N]),
     ("Mutation.registerOuting", &[], [Y, O, N, N]),
     ("Mutation.amendOuting", &[], [Y, O, N, N]),
+    ("Mutation.amendParticipation", &[], [Y, O, N, N]),
     ("Mutation.voidOuting", &[], [Y, O, N, N]),
     ("Mutation.verifyOuting", &[], [Y, N, Y, N]),
     ("Mutation.verifyOutings", &[], [Y, N, Y, N]),
@@ -208,6 +209,13 @@ impl World {
                 ),
                 json!({ "u": unit, "m": self.member(unit).await }),
             ),
+            "Mutation.amendParticipation" => {
+                let (outing, member) = self.outing(unit).await;
+                (
+                    r#"mutation($o: ID!, $m: ID!) { amendParticipation(input: { outing: $o, participant: { member: $m, hours: "1.5" }, reason: "提前离开" }) { receipt { position } } }"#.into(),
+                    json!({ "o": outing, "m": member }),
+                )
+            }
             "Mutation.amendOuting" => {
                 let (outing, member) = self.outing(unit).await;
                 (

@@ -917,3 +917,62 @@ async fn personal_data_and_industry_are_corrected_with_a_reason() {
     assert_eq!(refused["extensions"]["code"], "VALIDATION", "{refused}");
     assert!(refused["message"].as_str().unwrap().contains("is erased"), "{refused}");
 }
+
+/// One participant corrected without restating the outing: their hours changed, a
+/// member added, one removed; each an amendment in the outing's history, the others'
+/// hours untouched; a version that is no longer the outing's is refused.
+#[tokio::test]
+async fn one_participant_is_corrected_and_the_rest_stands() {
+    let server = Server::start();
+    let unit = register_unit(&server, "十堰市人民医院").await;
+    let zhang = register_member(&server, &unit, "张三丰").await;
+    let li = register_member(&server, &unit, "李时珍").await;
+    let wang = register_member(&server, &unit, "王俊").await;
+    let data = server
+        .ok(REGISTER_OUTING, json!({ "input": outing_input(&unit, "2011-06-04", &[(&zhang, "4"), (&li, "3.5")]) }))
+        .await;
+    let outing = data["registerOuting"]["outing"]["id"].as_str().unwrap().to_owned();
+    let amend = r#"mutation($input: AmendParticipationInput!) { amendParticipation(input: $input) {
+      outing { version hours participants { hours member { id } } history { kind reason } } } }"#;
+    let hours_of = |o: &Value| {
+        let mut listed: Vec<(String, String)> = o["participants"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|p| (p["member"]["id"].as_str().unwrap().to_owned(), p["hours"].as_str().unwrap().to_owned()))
+            .collect();
+        listed.sort();
+        listed
+    };
+    let sorted = |mut v: Vec<(String, String)>| {
+        v.sort();
+        v
+    };
+
+    let input =
+        json!({ "outing": outing, "participant": { "member": li, "hours": "2:30" }, "reason": "李时珍提前离开" });
+    let o = server.ok(amend, json!({ "input": input })).await["amendParticipation"]["outing"].clone();
+    assert_eq!(hours_of(&o), sorted(vec![(zhang.clone(), "4.00".into()), (li.clone(), "2.50".into())]));
+    assert_eq!(o["version"], 1);
+
+    let input = json!({ "outing": outing, "participant": { "member": wang, "hours": "1" }, "reason": "补登王俊", "expectedVersion": 1 });
+    let o = server.ok(amend, json!({ "input": input })).await["amendParticipation"]["outing"].clone();
+    assert_eq!(hours_of(&o).len(), 3);
+
+    let input =
+        json!({ "outing": outing, "participant": { "member": zhang }, "remove": true, "reason": "张三丰未到场" });
+    let o = server.ok(amend, json!({ "input": input })).await["amendParticipation"]["outing"].clone();
+    assert_eq!(hours_of(&o), sorted(vec![(li.clone(), "2.50".into()), (wang.clone(), "1.00".into())]));
+    assert_eq!(o["hours"], "3.50");
+    let reasons: Vec<&str> = o["history"].as_array().unwrap().iter().filter_map(|h| h["reason"].as_str()).collect();
+    assert_eq!(reasons, ["李时珍提前离开", "补登王俊", "张三丰未到场"]);
+
+    let head = server.head().await;
+    let stale = json!({ "outing": outing, "participant": { "member": li, "hours": "2" }, "reason": "再改", "expectedVersion": 1 });
+    let refused = server.error(amend, json!({ "input": stale })).await;
+    assert_eq!(refused["extensions"]["code"], "CONFLICT", "{refused}");
+    let absent = json!({ "outing": outing, "participant": { "member": zhang }, "remove": true, "reason": "再删" });
+    let refused = server.error(amend, json!({ "input": absent })).await;
+    assert_eq!(refused["extensions"]["code"], "VALIDATION", "{refused}");
+    assert_eq!(server.head().await, head, "nothing written");
+}

@@ -161,6 +161,7 @@ pub const RULES: &[Rule] = &[
             "Mutation.transferMember",
             "Mutation.registerOuting",
             "Mutation.amendOuting",
+            "Mutation.amendParticipation",
             "Mutation.voidOuting",
         ],
     },

@@ -6,7 +6,7 @@
 use async_graphql::{Context, InputObject, MergedObject, Object, SimpleObject, ID};
 use taizhang_app::CommandContext;
 use taizhang_core::*;
-use taizhang_store::AppendOutcome;
+use taizhang_store::{AppendOutcome, EventStore};
 use time::Date;
 
 use crate::access::{self, Need, Permission};
@@ -393,26 +393,28 @@ pub struct ParticipantInput {
 }
 
 fn participants(list: Vec<ParticipantInput>) -> async_graphql::Result<Vec<ParticipationInput>> {
-    list.into_iter()
-        .enumerate()
-        .map(|(i, p)| {
-            let at = |name: &str| format!("input.participants[{i}].{name}");
-            let span = match (&p.start, &p.end) {
-                (None, None) => None,
-                (Some(s), Some(e)) => Some(span(&at("start"), s, &at("end"), e)?),
-                _ => return Err(invalid(&at("end"), "give both start and end, or neither")),
-            };
-            Ok(ParticipationInput {
-                member: parse_id(&at("member"), &p.member)?,
-                span,
-                minutes: p
-                    .hours
-                    .map(|h| Minutes::parse_hours(&at("hours"), &h))
-                    .transpose()
-                    .map_err(|e| error::domain(&e))?,
-            })
+    list.into_iter().enumerate().map(|(i, p)| p.parse(&format!("input.participants[{i}]"))).collect()
+}
+
+impl ParticipantInput {
+    /// The participant, checked; errors name their field under `field`.
+    fn parse(self, field: &str) -> async_graphql::Result<ParticipationInput> {
+        let at = |name: &str| format!("{field}.{name}");
+        let span = match (&self.start, &self.end) {
+            (None, None) => None,
+            (Some(s), Some(e)) => Some(span(&at("start"), s, &at("end"), e)?),
+            _ => return Err(invalid(&at("end"), "give both start and end, or neither")),
+        };
+        Ok(ParticipationInput {
+            member: parse_id(&at("member"), &self.member)?,
+            span,
+            minutes: self
+                .hours
+                .map(|h| Minutes::parse_hours(&at("hours"), &h))
+                .transpose()
+                .map_err(|e| error::domain(&e))?,
         })
-        .collect()
+    }
 }
 
 #[derive(InputObject)]
@@ -431,6 +433,22 @@ pub struct AmendOutingInput {
     pub participants: Vec<ParticipantInput>,
     pub reason: String,
     /// The version you corrected (`Outing.version`); a newer stored version is a conflict.
+    pub expected_version: Option<NonNegative>,
+}
+
+/// One participant of an outing corrected, the rest of it as it stands.
+#[derive(InputObject)]
+pub struct AmendParticipationInput {
+    pub outing: ID,
+    /// The participant as they should be listed: added when not listed yet; their
+    /// span and hours replaced when listed (left out: the outing's span and its length).
+    pub participant: ParticipantInput,
+    /// Take the member off the outing instead.
+    #[graphql(default)]
+    pub remove: bool,
+    pub reason: String,
+    /// The version you corrected (`Outing.version`); without it, the version as it
+    /// stands when the correction is made.
     pub expected_version: Option<NonNegative>,
 }
 
@@ -479,6 +497,53 @@ impl OutingMutations {
             reason: text("input.reason", &input.reason)?,
             expected_version: input.expected_version.map(Into::into),
         };
+        let outcome = execute(ctx, command_id, Command::AmendOuting(command)).await?;
+        outing_payload(ctx, outcome, Some(outing)).await
+    }
+
+    /// Corrects one participant of an outing (their hours or span, added, or removed):
+    /// an amendment of the outing that restates the rest as it stands, so it is
+    /// checked, kept in the history and re-verified like any amendment.
+    #[graphql(guard = "Need(Permission::WriteRecords)")]
+    async fn amend_participation(
+        &self,
+        ctx: &Context<'_>,
+        input: AmendParticipationInput,
+        command_id: Option<uuid::Uuid>,
+    ) -> async_graphql::Result<OutingPayload> {
+        let outing: OutingId = parse_id("input.outing", &input.outing)?;
+        let changed = input.participant.parse("input.participant")?;
+        let reason = text("input.reason", &input.reason)?;
+        let state = state(ctx);
+        // The outing as it stands: the read model once it has every committed event.
+        let head = state.ledger.store().head();
+        let current = state
+            .read(Some(head), |m| {
+                m.outing(outing, m.position)
+                    .map(|view| (view.details(), view.participants().collect::<Vec<_>>(), view.version()))
+            })
+            .await?;
+        let Some((details, listed, version)) = current else {
+            return Err(error::domain(&DomainError::OutingNotFound(outing)));
+        };
+        let mut participants: Vec<ParticipationInput> = listed
+            .iter()
+            .filter(|p| p.member != changed.member)
+            .map(|p| ParticipationInput { member: p.member, span: Some(p.span), minutes: Some(p.minutes) })
+            .collect();
+        let was_listed = participants.len() < listed.len();
+        if input.remove {
+            if !was_listed {
+                return Err(invalid(
+                    "input.participant.member",
+                    format!("member {} is not listed on the outing", changed.member),
+                ));
+            }
+        } else {
+            participants.push(changed);
+        }
+        let expected_version = Some(input.expected_version.map_or(version, |v| u64::from(u32::from(v))));
+        let command = AmendOuting { outing, details, participants, reason, expected_version };
         let outcome = execute(ctx, command_id, Command::AmendOuting(command)).await?;
         outing_payload(ctx, outcome, Some(outing)).await
     }
