@@ -135,9 +135,9 @@ enum Commands {
         /// The reports' last day [default: today].
         #[arg(long, value_parser = parse_day)]
         to: Option<time::Date>,
-        /// Only this unit (reports), or the unit whose ledger to write.
+        /// Only this unit (reports), or the unit whose ledger to write: its code or id.
         #[arg(long)]
-        unit: Option<UnitId>,
+        unit: Option<UnitArg>,
         /// Only this region (reports).
         #[arg(long, conflicts_with = "unit")]
         region: Option<String>,
@@ -318,8 +318,16 @@ fn run(mut cli: Cli) -> Result<()> {
             }
             Commands::Export { what, output, format, from, to, unit, region, by, policy, .. } => {
                 let policy = policy.as_deref();
-                let sheet =
-                    Sheet { what: *what, format: *format, from: *from, to: *to, unit: *unit, region, by, policy };
+                let sheet = Sheet {
+                    what: *what,
+                    format: *format,
+                    from: *from,
+                    to: *to,
+                    unit: unit.as_ref(),
+                    region,
+                    by,
+                    policy,
+                };
                 export_sheet(&cli, store, sheet, output.as_deref()).await
             }
             Commands::Import { kind, file, encoding, skip_invalid } => {
@@ -767,7 +775,7 @@ struct Sheet<'a> {
     format: SheetFormat,
     from: Option<time::Date>,
     to: Option<time::Date>,
-    unit: Option<UnitId>,
+    unit: Option<&'a UnitArg>,
     region: &'a Option<String>,
     by: &'a str,
     policy: Option<&'a str>,
@@ -780,7 +788,10 @@ fn period_and_scope(sheet: &Sheet<'_>, projector: &Projector<AnyStore>) -> Resul
     let first = sheet.from.unwrap_or_else(|| today.replace_day(1).expect("day 1 exists"));
     let period = taizhang_core::Period::new(first, sheet.to.unwrap_or(today))?;
     let scope = match (sheet.unit, sheet.region) {
-        (Some(unit), _) => Scope::Unit(unit),
+        (Some(unit), _) => {
+            check_unit(projector, unit)?;
+            Scope::Unit(unit.id)
+        }
         (None, Some(region)) => Scope::Region(region.clone()),
         (None, None) => Scope::All,
     };
@@ -788,14 +799,35 @@ fn period_and_scope(sheet: &Sheet<'_>, projector: &Projector<AnyStore>) -> Resul
     Ok((period, scope))
 }
 
+/// A unit as the command line names it: by its code or its id, kept as written so that
+/// a message names it the same way.
+#[derive(Clone, Debug)]
+struct UnitArg {
+    written: String,
+    id: UnitId,
+}
+
+impl std::str::FromStr for UnitArg {
+    type Err = taizhang_core::NotAReference;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Ok(Self { written: s.trim().to_owned(), id: s.parse()? })
+    }
+}
+
+/// Refuses a unit the log does not know, named as the user wrote it.
+fn check_unit(projector: &Projector<AnyStore>, unit: &UnitArg) -> Result<()> {
+    if !projector.read(|m| m.unit(unit.id, m.position).is_some()) {
+        bail!("there is no unit {} (give its code or its id)", unit.written);
+    }
+    Ok(())
+}
+
 /// Refuses a unit, region or industry the log does not know, instead of an empty report.
 fn check_scope(projector: &Projector<AnyStore>, scope: &Scope) -> Result<()> {
     let (what, wanted, field): (_, _, fn(&taizhang_read::model::UnitVersion) -> String) = match scope {
-        Scope::All => return Ok(()),
-        Scope::Unit(unit) => match projector.read(|m| m.unit(*unit, m.position).is_some()) {
-            true => return Ok(()),
-            false => bail!("there is no unit {unit}"),
-        },
+        // A unit is checked as the user named it (`check_unit`).
+        Scope::All | Scope::Unit(_) => return Ok(()),
         Scope::Region(region) => ("region", region, |u| u.region.to_string()),
         Scope::Industry(industry) => ("industry", industry, |u| u.industry.to_string()),
     };
@@ -863,7 +895,9 @@ async fn export_sheet(cli: &Cli, store: Arc<AnyStore>, sheet: Sheet<'_>, output:
             }
         }
         (Exported::Ledger, format) => {
-            let unit = sheet.unit.context("give the unit whose ledger to export: --unit ID")?;
+            let unit = sheet.unit.context("give the unit whose ledger to export: --unit CODE (or its id)")?;
+            check_unit(&projector, unit)?;
+            let unit = unit.id;
             let (entries, name) = projector.read(|m| {
                 let name = m.unit(unit, m.position).map(|u| u.name.to_string()).unwrap_or_default();
                 x::unit_ledger(m, unit, &AsOf::now()).map(|e| (e, name))

@@ -367,12 +367,9 @@ async fn http_follows_the_graphql_over_http_specification() {
     }
 
     // A field error during execution is a 200 with data.
-    let r = post(
-        "application/graphql-response+json",
-        r#"{"query":"{ unit(id: \"nonsense\") { name } head { position } }"}"#,
-    )
-    .await
-    .unwrap();
+    let r = post("application/graphql-response+json", r#"{"query":"{ unit(id: \"\") { name } head { position } }"}"#)
+        .await
+        .unwrap();
     assert_eq!(r.status(), 200);
     let json: Value = r.json().await.unwrap();
     assert_eq!(json["data"]["unit"], Value::Null);
@@ -649,7 +646,7 @@ async fn field_errors_null_their_nearest_nullable_ancestor() {
     };
 
     // A nullable root field fails: it is null beside the others.
-    let answer = body(r#"query { head { position } member(id: "nope") { id } }"#).await;
+    let answer = body(r#"query { head { position } member(id: "") { id } }"#).await;
     assert_eq!(answer["data"]["member"], Value::Null, "{answer}");
     assert!(answer["data"]["head"]["position"].as_u64().is_some(), "{answer}");
     assert_eq!(answer["errors"][0]["path"], json!(["member"]));
@@ -975,4 +972,61 @@ async fn one_participant_is_corrected_and_the_rest_stands() {
     let refused = server.error(amend, json!({ "input": absent })).await;
     assert_eq!(refused["extensions"]["code"], "VALIDATION", "{refused}");
     assert_eq!(server.head().await, head, "nothing written");
+}
+
+/// A clerk's own codes stay: a unit, member and outing registered with one show it and
+/// are found by it wherever an id is asked; units are searched by name, code, region and
+/// industry, in code order; registering the same code again is a conflict, not a second
+/// record.
+#[tokio::test]
+async fn records_keep_their_codes_and_are_found_by_them() {
+    let server = Server::start();
+    let register = r#"mutation { registerUnit(input: { code: "SY-0001", name: "十堰市人民医院", industry: "医疗卫生", region: "茅箭区" }) { unit { id code } } }"#;
+    let unit = server.ok(register, json!({})).await["registerUnit"]["unit"].clone();
+    assert_eq!(unit["code"], "SY-0001");
+    let member = r#"mutation { registerMember(input: { code: "M-7", unit: "SY-0001", joinedOn: "2011-01-01", personal: { name: "王俊" } }) { member { id code unit { code } } } }"#;
+    let member = server.ok(member, json!({})).await["registerMember"]["member"].clone();
+    assert_eq!((member["code"].as_str(), member["unit"]["code"].as_str()), (Some("M-7"), Some("SY-0001")));
+    let mut input = outing_input("SY-0001", "2011-06-04", &[("M-7", "2")]);
+    input["code"] = json!("O-2011-06-04");
+    let registered = server.ok(REGISTER_OUTING, json!({ "input": input })).await;
+    let outing_id = registered["registerOuting"]["outing"]["id"].clone();
+
+    let by_code = r#"{ unit(id: "SY-0001") { id name code } member(id: "M-7") { id code } outing(id: "O-2011-06-04") { id code hours } }"#;
+    let found = server.ok(by_code, json!({})).await;
+    assert_eq!(found["unit"]["id"], unit["id"]);
+    assert_eq!(found["member"]["id"], member["id"]);
+    assert_eq!((found["outing"]["id"].clone(), found["outing"]["hours"].clone()), (outing_id, json!("2.00")));
+    let ledger = r#"{ unitLedger(unit: "SY-0001") { edges { node { outing { code } } } } }"#;
+    assert_eq!(server.ok(ledger, json!({})).await["unitLedger"]["edges"][0]["node"]["outing"]["code"], "O-2011-06-04");
+
+    // Found by a part of the name or code, by region, by industry.
+    let more = r#"mutation($c: String!, $n: String!, $r: String!) { registerUnit(input: { code: $c, name: $n, industry: "税务", region: $r }) { unit { id } } }"#;
+    server.ok(more, json!({ "c": "SY-0003", "n": "十堰市税务局", "r": "张湾区" })).await;
+    server.ok(more, json!({ "c": "SY-0002", "n": "茅箭区税务局", "r": "茅箭区" })).await;
+    let search = r#"query($s: String, $r: String, $i: String) { units(search: $s, region: $r, industry: $i) { totalCount edges { node { code } } } }"#;
+    let codes_of = |found: &Value| -> Vec<String> {
+        found["units"]["edges"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|e| e["node"]["code"].as_str().unwrap().to_owned())
+            .collect()
+    };
+    for (variables, expected) in [
+        (json!({}), vec!["SY-0001", "SY-0002", "SY-0003"]),
+        (json!({ "s": "税务" }), vec!["SY-0002", "SY-0003"]),
+        (json!({ "s": "sy-0001" }), vec!["SY-0001"]),
+        (json!({ "r": "茅箭区" }), vec!["SY-0001", "SY-0002"]),
+        (json!({ "s": "税务", "r": "茅箭区" }), vec!["SY-0002"]),
+        (json!({ "i": "医疗卫生" }), vec!["SY-0001"]),
+        (json!({ "s": "没有" }), vec![]),
+    ] {
+        assert_eq!(codes_of(&server.ok(search, variables.clone()).await), expected, "{variables}");
+    }
+
+    let again = server.error(register, json!({})).await;
+    assert_eq!(again["extensions"]["code"], "CONFLICT", "{again}");
+    let unknown = server.ok(r#"{ unit(id: "SY-9999") { name } }"#, json!({})).await;
+    assert_eq!(unknown["unit"], Value::Null);
 }

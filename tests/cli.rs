@@ -36,6 +36,7 @@ async fn sample(data: &Path) -> MemberId {
         industry: text("税务"),
         region: text("张湾区"),
         parent: None,
+        code: None,
     }))
     .await
     .unwrap();
@@ -44,6 +45,7 @@ async fn sample(data: &Path) -> MemberId {
         unit,
         joined_on: date!(2010 - 07 - 01),
         personal: PersonalData { name: text("王俊"), national_id: None, phone: None, birth_date: None },
+        code: None,
     }))
     .await
     .unwrap();
@@ -61,6 +63,7 @@ async fn sample(data: &Path) -> MemberId {
             beneficiaries: 120,
         },
         participants: vec![ParticipationInput { member, span: None, minutes: None }],
+        code: None,
     }))
     .await
     .unwrap();

@@ -36,10 +36,23 @@ async fn execute(
     Ok(outcome)
 }
 
-/// A new id, or the one the client chose (so that it can refer to the record before
-/// the answer arrives).
-fn new_id<T: std::str::FromStr>(field: &str, id: Option<ID>, fresh: fn() -> T) -> async_graphql::Result<T> {
-    id.map_or_else(|| Ok(fresh()), |id| parse_id(field, &id))
+/// A new record's id and code: the code's id when the client gives a code (one code,
+/// one record: a retry registers nothing twice), else the id the client chose (so that
+/// it can refer to the record before the answer arrives), else a fresh one. An id and a
+/// code that disagree are refused by the domain.
+fn new_record<T: std::str::FromStr>(
+    id: Option<ID>,
+    code: Option<String>,
+    of_code: fn(&str) -> T,
+    fresh: fn() -> T,
+) -> async_graphql::Result<(T, Option<Text>)> {
+    let code = optional_text("input.code", code.as_deref())?;
+    let id = match (id, &code) {
+        (Some(id), _) => parse_id("input.id", &id)?,
+        (None, Some(code)) => of_code(code.as_str()),
+        (None, None) => fresh(),
+    };
+    Ok((id, code))
 }
 
 #[derive(SimpleObject)]
@@ -107,8 +120,11 @@ async fn outing_payload(
 
 #[derive(InputObject)]
 pub struct RegisterUnitInput {
-    /// Leave empty to have one assigned.
+    /// Leave empty to have one assigned (the code's, when a code is given).
     pub id: Option<ID>,
+    /// The unit's code in your own records (`SY-0001`): shown with it, accepted
+    /// wherever its id is.
+    pub code: Option<String>,
     pub name: String,
     pub industry: String,
     pub region: String,
@@ -148,12 +164,14 @@ impl UnitMutations {
         input: RegisterUnitInput,
         command_id: Option<uuid::Uuid>,
     ) -> async_graphql::Result<UnitPayload> {
+        let (unit, code) = new_record(input.id, input.code, UnitId::of_code, UnitId::new)?;
         let command = RegisterUnit {
-            unit: new_id("input.id", input.id, UnitId::new)?,
+            unit,
             name: text("input.name", &input.name)?,
             industry: text("input.industry", &input.industry)?,
             region: text("input.region", &input.region)?,
             parent: input.parent.map(|p| parse_id("input.parent", &p)).transpose()?,
+            code,
         };
         let outcome = execute(ctx, command_id, Command::RegisterUnit(command)).await?;
         unit_payload(ctx, outcome, None).await
@@ -247,6 +265,9 @@ pub struct CorrectPersonalDataInput {
 #[derive(InputObject)]
 pub struct RegisterMemberInput {
     pub id: Option<ID>,
+    /// The member's code in your own records: shown with them, accepted wherever their
+    /// id is.
+    pub code: Option<String>,
     pub unit: ID,
     pub joined_on: Date,
     pub personal: PersonalInput,
@@ -277,11 +298,13 @@ impl MemberMutations {
         input: RegisterMemberInput,
         command_id: Option<uuid::Uuid>,
     ) -> async_graphql::Result<MemberPayload> {
+        let (member, code) = new_record(input.id, input.code, MemberId::of_code, MemberId::new)?;
         let command = RegisterMember {
-            member: new_id("input.id", input.id, MemberId::new)?,
+            member,
             unit: parse_id("input.unit", &input.unit)?,
             joined_on: input.joined_on,
             personal: input.personal.parse("input.personal.")?,
+            code,
         };
         let outcome = execute(ctx, command_id, Command::RegisterMember(command)).await?;
         member_payload(ctx, outcome, None).await
@@ -420,6 +443,8 @@ impl ParticipantInput {
 #[derive(InputObject)]
 pub struct RegisterOutingInput {
     pub id: Option<ID>,
+    /// The outing's code in your own records: shown with it, accepted wherever its id is.
+    pub code: Option<String>,
     pub unit: ID,
     pub details: OutingDetailsInput,
     pub participants: Vec<ParticipantInput>,
@@ -471,11 +496,13 @@ impl OutingMutations {
         input: RegisterOutingInput,
         command_id: Option<uuid::Uuid>,
     ) -> async_graphql::Result<OutingPayload> {
+        let (outing, code) = new_record(input.id, input.code, OutingId::of_code, OutingId::new)?;
         let command = RegisterOuting {
-            outing: new_id("input.id", input.id, OutingId::new)?,
+            outing,
             unit: parse_id("input.unit", &input.unit)?,
             details: input.details.parse("input.details")?,
             participants: participants(input.participants)?,
+            code,
         };
         let outcome = execute(ctx, command_id, Command::RegisterOuting(command)).await?;
         outing_payload(ctx, outcome, None).await

@@ -19,6 +19,9 @@ use crate::types::*;
 #[derive(MergedObject, Default)]
 pub struct Query(UnitQueries, MemberQueries, OutingQueries, ReportQueries, AuditQueries, TokenQueries);
 
+/// The longest text a search matches.
+const MAX_SEARCH_CHARS: usize = 64;
+
 #[derive(Default)]
 pub struct UnitQueries;
 
@@ -38,7 +41,11 @@ impl UnitQueries {
         state(ctx).read(min_position.map(Into::into), |m| Unit::at(m, unit, as_of.position(m))).await
     }
 
-    /// Every unit, in order of id (registration time).
+    /// The units, found by what a clerk or citizen knows of them: `search` matches a
+    /// part of the name or of the code (any case), `region` and `industry` the whole
+    /// value; all given must hold. In order of code (units without one by id, which is
+    /// registration order).
+    #[allow(clippy::too_many_arguments)]
     #[graphql(
         guard = "Need(Permission::ReadDirectory)",
         complexity = "first.unwrap_or(20).max(0) as usize * child_complexity"
@@ -46,6 +53,9 @@ impl UnitQueries {
     async fn units(
         &self,
         ctx: &Context<'_>,
+        search: Option<String>,
+        region: Option<String>,
+        industry: Option<String>,
         first: Option<i32>,
         after: Option<String>,
         as_of: Option<AsOfInput>,
@@ -53,11 +63,30 @@ impl UnitQueries {
     ) -> async_graphql::Result<Connection<String, Unit, TotalCount, EmptyFields>> {
         let page = Page::new(first, after)?;
         let as_of = crate::as_of(as_of);
+        let search = search.map(|s| s.trim().to_lowercase()).filter(|s| !s.is_empty());
+        if search.as_ref().is_some_and(|s| s.chars().count() > MAX_SEARCH_CHARS) {
+            return Err(invalid("search", format!("at most {MAX_SEARCH_CHARS} characters")));
+        }
         state(ctx)
             .read(min_position.map(Into::into), |m| {
                 let position = as_of.position(m);
-                let known: Vec<UnitId> = m.units.keys().copied().filter(|u| m.unit(*u, position).is_some()).collect();
-                page.of(&known, |u| Unit::at(m, u, position))
+                let mut found: Vec<(String, UnitId)> = m
+                    .units
+                    .keys()
+                    .filter_map(|&u| {
+                        let v = m.unit(u, position)?;
+                        let code = m.code(u.0, position);
+                        let matches = search.as_ref().is_none_or(|s| {
+                            v.name.as_str().to_lowercase().contains(s)
+                                || code.is_some_and(|c| c.as_str().to_lowercase().contains(s))
+                        }) && region.as_ref().is_none_or(|r| v.region.as_str() == r)
+                            && industry.as_ref().is_none_or(|i| v.industry.as_str() == i);
+                        matches.then(|| (code.map_or_else(|| u.to_string(), ToString::to_string), u))
+                    })
+                    .collect();
+                found.sort_unstable();
+                let found: Vec<UnitId> = found.into_iter().map(|(_, u)| u).collect();
+                page.of(&found, |u| Unit::at(m, u, position))
             })
             .await
     }

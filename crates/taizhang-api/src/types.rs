@@ -125,7 +125,7 @@ impl Page {
 
 /// Parses an id argument.
 pub fn parse_id<T: FromStr>(field: &str, id: &str) -> async_graphql::Result<T> {
-    id.parse().map_err(|_| invalid(field, format!("{id:?} is not an id")))
+    id.parse().map_err(|_| invalid(field, format!("{id:?} is neither an id nor a code")))
 }
 
 /// What a command reached: quote `position` as `minPosition` to read your own write.
@@ -248,6 +248,8 @@ impl From<Actor> for ActorView {
 #[derive(SimpleObject, Clone)]
 #[graphql(complex)]
 pub struct Unit {
+    /// The unit's code in its own records (`SY-0001`), accepted wherever its id is.
+    pub code: Option<String>,
     pub name: String,
     pub industry: String,
     pub region: String,
@@ -262,6 +264,7 @@ impl Unit {
     pub fn at(model: &ReadModel, unit: UnitId, position: Position) -> Option<Self> {
         let v = model.unit(unit, position)?;
         Some(Self {
+            code: model.code(unit.0, position).map(ToString::to_string),
             name: v.name.to_string(),
             industry: v.industry.to_string(),
             region: v.region.to_string(),
@@ -333,6 +336,8 @@ pub struct Evaluation {
 #[derive(SimpleObject, Clone)]
 #[graphql(complex)]
 pub struct Member {
+    /// The member's code in the unit's records, accepted wherever their id is.
+    pub code: Option<String>,
     pub joined_on: Date,
     /// Erased members keep their hours; their personal data can no longer be read.
     pub erased: bool,
@@ -361,6 +366,7 @@ impl Member {
         }
         let joined = history.memberships.first()?;
         Some(Self {
+            code: model.code(member.0, position).map(ToString::to_string),
             joined_on: joined.since,
             erased: history.erased_at.is_some_and(|p| p <= position),
             evaluations: history
@@ -573,6 +579,7 @@ impl From<&HistoryItem> for OutingChange {
 #[derive(Clone)]
 pub struct Outing {
     id: OutingId,
+    code: Option<Text>,
     unit: UnitId,
     details: OutingDetails,
     participants: Vec<Participation>,
@@ -586,6 +593,7 @@ impl Outing {
     pub fn from_view(view: &OutingView<'_>, position: Position) -> Self {
         Self {
             id: view.id,
+            code: view.code().cloned(),
             unit: view.unit,
             details: view.details(),
             participants: view.participants().collect(),
@@ -599,6 +607,7 @@ impl Outing {
     pub fn from_entry(entry: LedgerEntry, position: Position) -> Self {
         Self {
             id: entry.outing,
+            code: entry.code,
             unit: entry.unit,
             details: entry.details,
             participants: entry.participants,
@@ -622,6 +631,11 @@ impl Outing {
 impl Outing {
     async fn id(&self) -> ID {
         ID(self.id.to_string())
+    }
+
+    /// The outing's code in the unit's records, accepted wherever its id is.
+    async fn code(&self) -> Option<&str> {
+        self.code.as_ref().map(Text::as_str)
     }
 
     async fn date(&self) -> Date {

@@ -37,9 +37,9 @@ fn event_schemas_name_the_fields_events_have() {
     let schema: serde_json::Value = serde_json::from_str(outing).unwrap();
     let mut properties: Vec<&String> = schema["properties"].as_object().unwrap().keys().collect();
     properties.sort();
-    assert_eq!(properties, ["details", "outing", "participants", "unit"]);
+    assert_eq!(properties, ["code", "details", "outing", "participants", "unit"]);
     assert_eq!(schema["x-type-code"], 20);
-    assert_eq!(schema["x-schema-version"], 2);
+    assert_eq!(schema["x-schema-version"], 3);
 }
 
 /// The README's role matrix is generated from the code's role table, which the access

@@ -162,6 +162,7 @@ pub fn plan(scale: f64, seed: u64) -> Plan {
                 industry: text(industry),
                 region: text(region),
                 parent: None,
+                code: None,
             }),
         );
         let members: Vec<MemberId> = (0..8 + rng.below(5)).map(|_| MemberId(rng.id())).collect();
@@ -184,6 +185,7 @@ pub fn plan(scale: f64, seed: u64) -> Plan {
                         phone: Some(phone),
                         birth_date: Some(birth),
                     },
+                    code: None,
                 }),
             );
             if rng.below(10) < 6 {
@@ -252,6 +254,7 @@ pub fn plan(scale: f64, seed: u64) -> Plan {
                     unit,
                     details: details.clone(),
                     participants: participants.clone(),
+                    code: None,
                 }),
             );
             // Then what reviewers and clerks do with it: correct, void or verify.

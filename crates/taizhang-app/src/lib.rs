@@ -538,6 +538,21 @@ impl<S: EventStore> Ledger<S> {
         }
     }
 
+    /// The code the unit, member or outing with id `id` was registered with, if any (a
+    /// look at each kind's stream: for messages that name records as clerks know them).
+    pub async fn code_of(&self, id: Uuid) -> Result<Option<Text>, AppError> {
+        for stream in [StreamId::unit(UnitId(id)), StreamId::member(MemberId(id)), StreamId::outing(OutingId(id))] {
+            let code = match self.store.read_stream(stream, 0, 1).await?.first().map(|e| &e.payload) {
+                Some(DomainEvent::UnitRegistered(e)) => e.code.clone(),
+                Some(DomainEvent::MemberRegistered(e)) => e.code.clone(),
+                Some(DomainEvent::OutingRegistered(e)) => e.code.clone(),
+                _ => continue,
+            };
+            return Ok(code);
+        }
+        Ok(None)
+    }
+
     /// A member's personal data as it reads now (the registration's, or the latest
     /// correction's), opened with their key, or `Erased`.
     pub async fn personal(&self, member: MemberId) -> Result<Personal, AppError> {

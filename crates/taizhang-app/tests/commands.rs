@@ -49,6 +49,7 @@ fn outing_command(outing: OutingId, unit: UnitId, members: &[MemberId], a: &str,
         unit,
         details: details(date!(2011 - 06 - 15), a, b),
         participants: members.iter().copied().map(joined).collect(),
+        code: None,
     })
 }
 
@@ -72,6 +73,7 @@ impl World {
             industry: text("医院"),
             region: text("茅箭区"),
             parent,
+            code: None,
         }))
         .await
         .unwrap();
@@ -90,6 +92,7 @@ impl World {
                 phone: Some("0719-8888888".into()),
                 birth_date: Some(date!(1980 - 05 - 04)),
             },
+            code: None,
         }))
         .await
         .unwrap();
@@ -197,6 +200,7 @@ async fn a_retried_command_is_applied_once() {
         unit,
         details: details(date!(2011 - 06 - 01), "09:00", "10:00"),
         participants: vec![joined(member)],
+        code: None,
     });
     let first = w.ledger.execute(ctx.clone(), cmd.clone()).await.unwrap();
     let before = w.log().await;
@@ -265,6 +269,7 @@ async fn unit_commands_refuse_their_invalid_forms() {
             industry: text("税务"),
             region: text("张湾区"),
             parent,
+            code: None,
         })
     };
     w.refused(register(top, None), |e| matches!(e, DomainError::AlreadyExists { .. })).await;
@@ -296,6 +301,7 @@ async fn member_commands_refuse_their_invalid_forms() {
                 phone: Some(phone.into()),
                 birth_date: None,
             },
+            code: None,
         })
     };
     let good_id = "11010519491231002X";
@@ -319,6 +325,7 @@ async fn member_commands_refuse_their_invalid_forms() {
             unit: hospital,
             joined_on,
             personal: person(born),
+            code: None,
         })
     };
     w.refused(member_born(date!(2011 - 02 - 01), date!(2011 - 01 - 01)), |e| e.field() == Some("joinedOn")).await;
@@ -330,6 +337,7 @@ async fn member_commands_refuse_their_invalid_forms() {
         unit: hospital,
         joined_on: date!(2011 - 01 - 01),
         personal: mismatched,
+        code: None,
     });
     w.refused(register_mismatched, |e| e.field() == Some("nationalId") && e.to_string().contains("1949-12-31")).await;
 
@@ -370,6 +378,7 @@ async fn member_commands_refuse_their_invalid_forms() {
             unit,
             details: details(date!(2011 - 05 - 31), "09:00", "10:00"),
             participants: vec![joined(member)],
+            code: None,
         })
     };
     w.refused(in_may(tax_hall), |e| matches!(e, DomainError::MemberNotInUnit { .. })).await;
@@ -403,6 +412,7 @@ async fn outing_commands_refuse_their_invalid_forms() {
             unit: hospital,
             details: details(day, "13:00", "14:00"),
             participants: vec![joined(b)],
+            code: None,
         })
     };
     let today = Timestamp::now().service_date();
@@ -445,6 +455,7 @@ async fn outing_commands_refuse_their_invalid_forms() {
             unit: hospital,
             details: details(date!(2011 - 06 - 15), "13:00", "15:00"),
             participants: vec![input],
+            code: None,
         })
     };
     w.refused(with(ParticipationInput { member: b, span: Some(span("12:30", "14:00")), minutes: None }), |e| {
@@ -462,6 +473,7 @@ async fn outing_commands_refuse_their_invalid_forms() {
             unit: hospital,
             details: details(date!(2011 - 06 - 16), "08:00", "09:00"),
             participants: vec![joined(b)],
+            code: None,
         }),
         |e| matches!(e, DomainError::AlreadyExists { .. }),
     )
@@ -575,6 +587,7 @@ async fn erasing_a_member_hides_their_data_keeps_their_hours_and_the_chain() {
         unit,
         joined_on: date!(2011 - 01 - 01),
         personal: PersonalData { name: text("王俊"), national_id: None, phone: None, birth_date: None },
+        code: None,
     };
     w.refused(Command::RegisterMember(again), |e| matches!(e, DomainError::AlreadyExists { .. })).await;
     assert_eq!(w.ledger.personal(member).await.unwrap(), Personal::Erased, "no new key replaces the tombstone");
@@ -599,6 +612,7 @@ async fn a_clerk_writes_only_for_the_units_of_their_scope() {
             unit: other,
             details: details(date!(2011 - 06 - 16), "09:00", "10:00"),
             participants: vec![joined(theirs)],
+            code: None,
         }),
         Command::VoidOuting(VoidOuting { outing: their_outing, reason: text("误登"), expected_version: None }),
         // Into the clerk's unit, but out of another's: both ends must be theirs.
@@ -620,6 +634,7 @@ async fn a_clerk_writes_only_for_the_units_of_their_scope() {
         unit: own,
         details: details(date!(2011 - 06 - 16), "09:00", "10:00"),
         participants: vec![joined(ours)],
+        code: None,
     }))
     .await
     .unwrap();

@@ -35,6 +35,7 @@ fn outing(i: usize) -> Vec<NewEvent> {
             unit: UnitId::new(),
             details: details.clone(),
             participants: participants.clone(),
+            code: None,
         }
         .into(),
         occurred_at: at,
@@ -84,13 +85,20 @@ pub fn campaign_unit(index: usize, outings: usize) -> Vec<AppendRequest> {
         industry: text(industries[index % industries.len()]),
         region: text(regions[index % regions.len()]),
         parent: None,
+        code: None,
     }
     .into()];
     let members: Vec<MemberId> = (0..10).map(|_| MemberId::new()).collect();
     setup.extend(members.iter().map(|m| {
         // Sealed personal data is about this size: a name, an id number, a phone.
-        MemberRegistered { member: *m, unit, joined_on: date!(2011 - 01 - 01), personal: SealedPersonal(vec![7; 72]) }
-            .into()
+        MemberRegistered {
+            member: *m,
+            unit,
+            joined_on: date!(2011 - 01 - 01),
+            personal: SealedPersonal(vec![7; 72]),
+            code: None,
+        }
+        .into()
     }));
     let mut commands = vec![request(setup)];
     for i in 0..outings {
@@ -119,6 +127,7 @@ pub fn campaign_unit(index: usize, outings: usize) -> Vec<AppendRequest> {
             unit,
             details: details.clone(),
             participants: participants.clone(),
+            code: None,
         }
         .into()];
         events.extend(participants.iter().map(|p| -> DomainEvent {

@@ -15,6 +15,8 @@ pub struct RegisterUnit {
     pub industry: Text,
     pub region: Text,
     pub parent: Option<UnitId>,
+    /// The code the unit is known by in the clerks' own records (`SY-0001`), if any.
+    pub code: Option<Text>,
 }
 
 #[derive(Clone, PartialEq, Eq, Debug)]
@@ -44,6 +46,8 @@ pub struct RegisterMember {
     pub unit: UnitId,
     pub joined_on: Date,
     pub personal: PersonalData,
+    /// The member's code in the unit's own records, if any.
+    pub code: Option<Text>,
 }
 
 #[derive(Clone, PartialEq, Eq, Debug)]
@@ -82,6 +86,8 @@ pub struct RegisterOuting {
     pub unit: UnitId,
     pub details: OutingDetails,
     pub participants: Vec<ParticipationInput>,
+    /// The outing's code in the unit's own records, if any.
+    pub code: Option<Text>,
 }
 
 #[derive(Clone, PartialEq, Eq, Debug)]

@@ -134,6 +134,7 @@ pub fn decide(
 ) -> Result<Vec<PendingEvent>, DomainError> {
     match cmd {
         Command::RegisterUnit(c) => {
+            coded("unit", c.unit.0, c.code.as_ref())?;
             absent(loaded, StreamId::unit(c.unit))?;
             if let Some(parent) = c.parent {
                 unit(loaded, parent)?;
@@ -144,6 +145,7 @@ pub fn decide(
                 industry: c.industry.clone(),
                 region: c.region.clone(),
                 parent: c.parent,
+                code: c.code.clone(),
             })])
         }
         Command::RenameUnit(c) => {
@@ -203,6 +205,7 @@ pub fn decide(
                     reason: format!("{} is before the member's birth date {born}", c.joined_on),
                 });
             }
+            coded("member", c.member.0, c.code.as_ref())?;
             absent(loaded, StreamId::member(c.member))?;
             unit(loaded, c.unit)?;
             let personal = sealer.seal(c.member, &c.personal);
@@ -211,6 +214,7 @@ pub fn decide(
                 unit: c.unit,
                 joined_on: c.joined_on,
                 personal,
+                code: c.code.clone(),
             })])
         }
         Command::TransferMember(c) => {
@@ -237,6 +241,7 @@ pub fn decide(
         }
         Command::RegisterOuting(c) => {
             happened(&c.details, today)?;
+            coded("outing", c.outing.0, c.code.as_ref())?;
             absent(loaded, StreamId::outing(c.outing))?;
             unit(loaded, c.unit)?;
             let participants = participations(loaded, c.outing, c.unit, &c.details, &c.participants)?;
@@ -246,6 +251,7 @@ pub fn decide(
                     unit: c.unit,
                     details: c.details.clone(),
                     participants: participants.clone(),
+                    code: c.code.clone(),
                 },
                 &c.details,
             )];
@@ -310,6 +316,18 @@ fn happened(details: &OutingDetails, today: Date) -> Result<(), DomainError> {
 fn absent(loaded: &Aggregates, stream: StreamId) -> Result<(), DomainError> {
     match loaded.versions.get(&stream) {
         Some(Some(_)) => Err(DomainError::AlreadyExists { stream }),
+        _ => Ok(()),
+    }
+}
+
+/// A record of `kind` registered with a code has the code's id ([`crate::id_of_code`]):
+/// one code, one record, however many times it is registered.
+fn coded(kind: &str, id: uuid::Uuid, code: Option<&Text>) -> Result<(), DomainError> {
+    match code {
+        Some(code) if crate::id_of_code(kind, code.as_str()) != id => Err(DomainError::InvalidValue {
+            field: "code".to_owned(),
+            reason: format!("{code} names another record than {id}: give the code or the id, not both"),
+        }),
         _ => Ok(()),
     }
 }

@@ -70,6 +70,9 @@ pub struct UnitRegistered {
     pub industry: Text,
     pub region: Text,
     pub parent: Option<UnitId>,
+    /// The unit's own code (`SY-0001`); the unit id is then the code's.
+    #[serde(default)]
+    pub code: Option<Text>,
 }
 
 #[derive(Clone, PartialEq, Eq, Debug, Serialize, Deserialize, schemars::JsonSchema)]
@@ -100,6 +103,9 @@ pub struct MemberRegistered {
     pub joined_on: Date,
     /// Name, identity number, phone and birth date, sealed under the member's key.
     pub personal: SealedPersonal,
+    /// The member's code in the unit's records; the member id is then the code's.
+    #[serde(default)]
+    pub code: Option<Text>,
 }
 
 #[derive(Clone, PartialEq, Eq, Debug, Serialize, Deserialize, schemars::JsonSchema)]
@@ -155,6 +161,9 @@ pub struct OutingRegistered {
     pub unit: UnitId,
     pub details: OutingDetails,
     pub participants: Vec<Participation>,
+    /// The outing's code in the unit's records; the outing id is then the code's.
+    #[serde(default)]
+    pub code: Option<Text>,
 }
 
 /// A correction: the outing as it should have been recorded, and why. The earlier
@@ -257,20 +266,21 @@ macro_rules! domain_events {
 }
 
 domain_events! {
-    UnitRegistered = (1, 1),
+    // Versions 1 of the registrations had no `code`; see the store's codec.
+    UnitRegistered = (1, 2),
     UnitRenamed = (2, 1),
     UnitMoved = (3, 1),
     UnitReclassified = (4, 1),
-    MemberRegistered = (10, 1),
+    MemberRegistered = (10, 2),
     MemberTransferred = (11, 1),
     MemberErased = (12, 1),
     ServiceBooked = (13, 1),
     ServiceReleased = (14, 1),
     EvaluationRecorded = (15, 1),
     PersonalDataCorrected = (16, 1),
-    // Version 1 of OutingRegistered had no `beneficiaries` in its details; see the
-    // store's codec for the upcaster.
-    OutingRegistered = (20, 2),
+    // Version 1 of OutingRegistered had no `beneficiaries` in its details, version 2
+    // no `code`; see the store's codec for the upcasters.
+    OutingRegistered = (20, 3),
     OutingAmended = (21, 1),
     OutingVoided = (22, 1),
     OutingVerified = (23, 1),

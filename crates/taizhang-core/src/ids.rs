@@ -18,6 +18,18 @@ macro_rules! id_type {
             pub fn new() -> Self {
                 Self(Uuid::now_v7())
             }
+
+            /// The id of the record a unit's own code names (`SY-0001`): the same code
+            /// always names the same record ([`id_of_code`]).
+            pub fn of_code(code: &str) -> Self {
+                Self(id_of_code($prefix, code))
+            }
+
+            /// An id as a client writes one: a taizhang id (a UUID) as it is, anything
+            /// else as a code ([`Self::of_code`]).
+            pub fn parse_ref(s: &str) -> Self {
+                Uuid::try_parse(s).map_or_else(|_| Self::of_code(s), Self)
+            }
         }
 
         impl Default for $name {
@@ -38,13 +50,44 @@ macro_rules! id_type {
             }
         }
 
+        /// A taizhang id (a UUID), or a code from the unit's own records, which names
+        /// the record registered with it ([`Self::parse_ref`]).
         impl FromStr for $name {
-            type Err = uuid::Error;
+            type Err = NotAReference;
             fn from_str(s: &str) -> Result<Self, Self::Err> {
-                Uuid::parse_str(s).map(Self)
+                let s = s.trim();
+                if s.is_empty() || s.chars().count() > MAX_CODE_CHARS || s.chars().any(char::is_control) {
+                    return Err(NotAReference(s.chars().take(MAX_CODE_CHARS).collect()));
+                }
+                Ok(Self::parse_ref(s))
             }
         }
     };
+}
+
+/// The longest code accepted where an id is expected.
+pub const MAX_CODE_CHARS: usize = 64;
+
+/// Text that is neither an id nor a code (empty, too long, or with control characters).
+#[derive(Clone, PartialEq, Eq, Debug)]
+pub struct NotAReference(pub String);
+
+impl fmt::Display for NotAReference {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{:?} is neither an id nor a code (1 to {MAX_CODE_CHARS} characters)", self.0)
+    }
+}
+
+impl std::error::Error for NotAReference {}
+
+/// The namespace of the ids that codes name.
+const CODE_NAMESPACE: Uuid = Uuid::from_u128(0x7a1c_7a5e_1d0c_4b3e_9c61_6a2d_1f00_2011);
+
+/// The id (a name-based UUID, v5) that `code` names among records of `kind` (`unit`,
+/// `member`, `outing`): clerks keep their own codes, and a code given twice (an import
+/// run again, a registration retried) names the same record, so it is registered once.
+pub fn id_of_code(kind: &str, code: &str) -> Uuid {
+    Uuid::new_v5(&CODE_NAMESPACE, format!("{kind}:{code}").as_bytes())
 }
 
 id_type!(

@@ -12,13 +12,16 @@
 //!
 //! ```
 //! use taizhang_core::*;
-//! let unit = UnitId::new();
+//! // A unit the clerks know as SY-0001: its id is the code's, whoever registers it.
+//! let unit = UnitId::of_code("SY-0001");
+//! assert_eq!("SY-0001".parse::<UnitId>(), Ok(unit));
 //! let cmd = Command::RegisterUnit(RegisterUnit {
 //!     unit,
 //!     name: Text::parse("name", "十堰市人民医院").unwrap(),
 //!     industry: Text::parse("industry", "医院").unwrap(),
 //!     region: Text::parse("region", "茅箭区").unwrap(),
 //!     parent: None,
+//!     code: Some(Text::parse("code", "SY-0001").unwrap()),
 //! });
 //! let loaded = Aggregates::default();
 //! let today = time::macros::date!(2011 - 06 - 01);

@@ -34,7 +34,8 @@ pub fn hours(minutes: u64) -> f64 {
 }
 
 /// The rows of `kind` as the import reads them (headers in Chinese and English), as of the model's
-/// position. Members come with their personal data from `personal`; erased members,
+/// position, each record named by its code when it has one (else its id) and listed in
+/// that order. Members come with their personal data from `personal`; erased members,
 /// whose data cannot be read, and voided outings are left out; verifications are the
 /// outings awaiting one, as the reviewer's worksheet.
 pub fn records(
@@ -49,9 +50,9 @@ pub fn records(
         Kind::Units => {
             for unit in model.units.keys() {
                 let Some(u) = model.unit(*unit, at) else { continue };
-                let parent = u.parent.map(|p| p.to_string()).unwrap_or_default();
+                let parent = u.parent.map(|p| model.reference(p.0)).unwrap_or_default();
                 rows.push(vec![
-                    unit.to_string(),
+                    model.reference(unit.0),
                     u.name.to_string(),
                     u.industry.to_string(),
                     u.region.to_string(),
@@ -67,8 +68,8 @@ pub fn records(
                     continue;
                 };
                 rows.push(vec![
-                    member.to_string(),
-                    last.unit.to_string(),
+                    model.reference(member.0),
+                    model.reference(last.unit.0),
                     first.since.to_string(),
                     p.name.to_string(),
                     p.national_id.clone().unwrap_or_default(),
@@ -83,8 +84,8 @@ pub fn records(
                 let d = view.details();
                 for p in view.participants() {
                     rows.push(vec![
-                        view.id.to_string(),
-                        view.unit.to_string(),
+                        model.reference(view.id.0),
+                        model.reference(view.unit.0),
                         d.date.to_string(),
                         d.span.start.to_string(),
                         d.span.end.to_string(),
@@ -92,7 +93,7 @@ pub fn records(
                         d.category.to_string(),
                         d.description.as_ref().map(ToString::to_string).unwrap_or_default(),
                         d.beneficiaries.to_string(),
-                        p.member.to_string(),
+                        model.reference(p.member.0),
                         hours_text(p.minutes.get() as u64),
                     ]);
                 }
@@ -105,7 +106,7 @@ pub fn records(
                 };
                 let d = view.details();
                 rows.push(vec![
-                    view.id.to_string(),
+                    model.reference(view.id.0),
                     view.version().to_string(),
                     String::new(),
                     model.unit(view.unit, at).map_or_else(|| view.unit.to_string(), |u| u.name.to_string()),
@@ -118,6 +119,9 @@ pub fn records(
             }
         }
     }
+    // By code (or id), as text: a clerk's own list reads in its order. The sort is
+    // stable, so an outing's rows stay together and in order.
+    rows.sort_by(|a, b| a[0].cmp(&b[0]));
     (header, rows)
 }
 
@@ -216,9 +220,12 @@ enum Cell {
 /// A row's cells under [`report_header`]`(group_by)`: by unit, the unit's region and
 /// industry as known at the report's position (empty on a totals row).
 fn report_cells(model: &ReadModel, scope: &ReportScope, group_by: GroupBy, row: &ReportRow) -> Vec<Cell> {
-    let mut cells = vec![Cell::Text(row.group.clone()), Cell::Text(row.label.clone())];
+    let unit_id = (group_by == GroupBy::Unit).then(|| uuid::Uuid::try_parse(&row.group).ok()).flatten();
+    // A unit is named by its code when it has one.
+    let group = unit_id.map_or_else(|| row.group.clone(), |u| model.reference(u));
+    let mut cells = vec![Cell::Text(group), Cell::Text(row.label.clone())];
     if group_by == GroupBy::Unit {
-        let unit = row.group.parse::<UnitId>().ok().and_then(|u| model.unit(u, scope.as_of.position(model)));
+        let unit = unit_id.and_then(|u| model.unit(UnitId(u), scope.as_of.position(model)));
         cells.push(Cell::Text(unit.map(|u| u.region.to_string()).unwrap_or_default()));
         cells.push(Cell::Text(unit.map(|u| u.industry.to_string()).unwrap_or_default()));
     }
@@ -371,7 +378,7 @@ fn ledger_cells(entry: &LedgerEntry, names: &BTreeMap<MemberId, String>) -> Vec<
         .collect();
     let yes_no = |b: bool| Cell::Text(if b { "是 yes" } else { "否 no" }.into());
     vec![
-        Cell::Text(entry.outing.to_string()),
+        Cell::Text(entry.code.as_ref().map_or_else(|| entry.outing.to_string(), ToString::to_string)),
         Cell::Date(d.date),
         Cell::Text(d.span.start.to_string()),
         Cell::Text(d.span.end.to_string()),
@@ -454,10 +461,10 @@ pub fn award_list_rows(
             let level =
                 e.levels.iter().rev().find(|l| l.met).map(|l| l.label.clone().unwrap_or_else(|| l.name.clone()));
             let mut row = vec![
-                unit.map(|u| u.to_string()).unwrap_or_default(),
+                unit.map(|u| model.reference(u.0)).unwrap_or_default(),
                 unit_version.map(|u| u.name.to_string()).unwrap_or_default(),
                 unit_version.map(|u| u.region.to_string()).unwrap_or_default(),
-                member.to_string(),
+                model.reference(member.0),
                 names.get(&member).cloned().unwrap_or_default(),
                 level.unwrap_or_default(),
             ];

@@ -25,7 +25,7 @@ use crate::{Kind, Problem};
 /// The longest record accepted, in bytes: a line beyond it is not a spreadsheet row.
 pub const MAX_LINE_BYTES: usize = 64 * 1024;
 
-/// The namespace of the name-based ids of imported records.
+/// The namespace of the command ids of imported rows.
 const NAMESPACE: Uuid = Uuid::from_u128(0x7a1c_7a5e_1d0c_4b3e_9c61_6a2d_1f00_2011);
 
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
@@ -48,7 +48,7 @@ impl std::str::FromStr for Encoding {
 
 /// The id a code in a file names: a UUID as it is, anything else name-based.
 pub fn id_for(kind: &str, code: &str) -> Uuid {
-    Uuid::try_parse(code).unwrap_or_else(|_| Uuid::new_v5(&NAMESPACE, format!("{kind}:{code}").as_bytes()))
+    Uuid::try_parse(code).unwrap_or_else(|_| id_of_code(kind, code))
 }
 
 /// A row a command came from: its line and, for an outing, its participant.
@@ -80,6 +80,9 @@ pub struct Import {
     /// Commands found already in the log, and their rows.
     pub already_imported: usize,
     already_rows: usize,
+    /// The records the file names by a code of its own, by the id the code names: a
+    /// problem names them as the file does.
+    codes: HashMap<Uuid, String>,
 }
 
 /// What a write did.
@@ -229,6 +232,16 @@ impl<'a> Fields<'a> {
     fn id(&mut self, name: &str, kind: &str) -> Option<Uuid> {
         self.required(name).map(|code| id_for(kind, code))
     }
+
+    /// The record's own code in column `name`, kept with it: none when the column holds
+    /// a taizhang id (a UUID) or is empty.
+    fn code(&mut self, name: &str) -> Option<Text> {
+        let value = self.get(name);
+        if value.is_empty() || Uuid::try_parse(value).is_ok() {
+            return None;
+        }
+        Text::parse(name, value).map_err(|e| self.report(name, reason(&e))).ok()
+    }
 }
 
 /// Reads `bytes` as a CSV file of `kind` and checks every row's form.
@@ -242,6 +255,7 @@ pub fn read(kind: Kind, bytes: &[u8], encoding: Encoding) -> Import {
         invalid: HashSet::new(),
         already_imported: 0,
         already_rows: 0,
+        codes: HashMap::new(),
     };
     let text = match decode(bytes, encoding) {
         Ok(text) => text,
@@ -330,6 +344,15 @@ pub fn read(kind: Kind, bytes: &[u8], encoding: Encoding) -> Import {
         rows.push((line, values.collect()));
     }
     import.columns = columns;
+    for &(column, record) in kind.coded_columns() {
+        let i = layout.index(column);
+        for (_, values) in &rows {
+            let code = &values[i];
+            if !code.is_empty() && Uuid::try_parse(code).is_err() {
+                import.codes.entry(id_for(record, code)).or_insert_with(|| code.clone());
+            }
+        }
+    }
     match kind {
         Kind::Units => import.plan_units(&rows),
         Kind::Members => import.plan_members(&rows),
@@ -337,6 +360,16 @@ pub fn read(kind: Kind, bytes: &[u8], encoding: Encoding) -> Import {
         Kind::Verifications => import.plan_verifications(&rows),
     }
     import
+}
+
+/// The ids (hyphenated UUIDs) written in `text`.
+fn uuids_in(text: &str) -> Vec<Uuid> {
+    const LENGTH: usize = 36;
+    let bytes = text.as_bytes();
+    (0..bytes.len().saturating_sub(LENGTH - 1))
+        .filter(|&i| i == 0 || !bytes[i - 1].is_ascii_hexdigit())
+        .filter_map(|i| text.get(i..i + LENGTH).and_then(|c| Uuid::try_parse(c).ok()))
+        .collect()
 }
 
 /// A command id from the content of the rows it comes from.
@@ -384,6 +417,7 @@ impl Import {
         for (line, values) in rows {
             let mut f = fields(self.kind, &columns, *line, values);
             let unit = f.id("id", "unit").map(UnitId);
+            let code = f.code("id");
             let name = f.parse("name", Text::parse);
             let industry = f.parse("industry", Text::parse);
             let region = f.parse("region", Text::parse);
@@ -398,7 +432,7 @@ impl Import {
                 continue;
             }
             parents.insert(unit, parent);
-            let command = Command::RegisterUnit(RegisterUnit { unit, name, industry, region, parent });
+            let command = Command::RegisterUnit(RegisterUnit { unit, name, industry, region, parent, code });
             let rows = vec![Row { line: *line, member: None }];
             self.planned.push(Planned { command_id: command_id(self.kind, &[values]), command, phase: 0, rows });
         }
@@ -425,6 +459,7 @@ impl Import {
         for (line, values) in rows {
             let mut f = fields(self.kind, &columns, *line, values);
             let member = f.id("id", "member").map(MemberId);
+            let code = f.code("id");
             let unit = f.id("unit", "unit").map(UnitId);
             let joined_on = f.parse("joined_on", parse_date);
             let name = f.parse("name", Text::parse);
@@ -445,7 +480,7 @@ impl Import {
                 phone: (!phone.is_empty()).then(|| phone.to_owned()),
                 birth_date,
             };
-            let command = Command::RegisterMember(RegisterMember { member, unit, joined_on, personal });
+            let command = Command::RegisterMember(RegisterMember { member, unit, joined_on, personal, code });
             let rows = vec![Row { line: *line, member: Some(member) }];
             self.planned.push(Planned { command_id: command_id(self.kind, &[values]), command, phase: 0, rows });
         }
@@ -480,6 +515,7 @@ impl Import {
             let (first_line, first) = (group[0].0, &group[0].1);
             let mut problems = Vec::new();
             let mut f = fields(self.kind, &columns, first_line, first);
+            let code = f.code("outing");
             let unit = f.id("unit", "unit").map(UnitId);
             let date = f.parse("date", parse_date);
             let start = f.parse("start", ClockTime::parse);
@@ -530,7 +566,7 @@ impl Import {
             };
             let details = OutingDetails { date, span, place, category, description, beneficiaries: b.unwrap_or(0) };
             let command =
-                Command::RegisterOuting(RegisterOuting { outing: OutingId(outing), unit, details, participants });
+                Command::RegisterOuting(RegisterOuting { outing: OutingId(outing), unit, details, participants, code });
             let rows: Vec<&Vec<String>> = group.iter().map(|r| &r.1).collect();
             self.planned.push(Planned {
                 command_id: command_id(self.kind, &rows),
@@ -569,8 +605,26 @@ impl Import {
         }
     }
 
-    /// Where a rule broken by planned command `i` is in the file.
+    /// `message` with every id that has a code named by that code.
+    fn name_codes(&self, message: String) -> String {
+        let mut named = message.clone();
+        for id in uuids_in(&message) {
+            if let Some(code) = self.codes.get(&id) {
+                named = named.replace(&id.to_string(), code);
+            }
+        }
+        named
+    }
+
+    /// Where a rule broken by planned command `i` is in the file, its ids named by the
+    /// file's codes.
     fn locate(&self, i: usize, error: &DomainError) -> Problem {
+        let mut located = self.locate_in_file(i, error);
+        located.message = self.name_codes(located.message);
+        located
+    }
+
+    fn locate_in_file(&self, i: usize, error: &DomainError) -> Problem {
         let planned = &self.planned[i];
         let layout = self.kind.layout();
         let at = |line: u64, name: &'static str| {
@@ -640,6 +694,14 @@ impl Import {
         let commands: Vec<Command> = self.planned.iter().map(|p| p.command.clone()).collect();
         for (i, outcome) in ledger.rehearse(&commands).await?.into_iter().enumerate() {
             if let Err(e) = outcome {
+                // Records the file does not name, named by their code in the log.
+                for id in uuids_in(&e.to_string()) {
+                    if let std::collections::hash_map::Entry::Vacant(unnamed) = self.codes.entry(id) {
+                        if let Some(code) = ledger.code_of(id).await? {
+                            unnamed.insert(code.to_string());
+                        }
+                    }
+                }
                 let p = self.locate(i, &e);
                 self.problems.push(p);
                 self.invalid.insert(i);

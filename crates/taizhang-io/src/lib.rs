@@ -58,6 +58,16 @@ impl Kind {
         }
     }
 
+    /// The columns holding codes of records, each with the kind of record it names.
+    pub fn coded_columns(self) -> &'static [(&'static str, &'static str)] {
+        match self {
+            Kind::Units => &[("id", "unit"), ("parent", "unit")],
+            Kind::Members => &[("id", "member"), ("unit", "unit")],
+            Kind::Outings => &[("outing", "outing"), ("unit", "unit"), ("member", "member")],
+            Kind::Verifications => &[("outing", "outing")],
+        }
+    }
+
     pub fn name(self) -> &'static str {
         match self {
             Kind::Units => "units",

@@ -12,6 +12,8 @@ use crate::{AsOf, ReadModel};
 #[derive(Clone, PartialEq, Eq, Debug, Serialize)]
 pub struct LedgerEntry {
     pub outing: OutingId,
+    /// The outing's code in the unit's records, if it has one.
+    pub code: Option<Text>,
     pub unit: UnitId,
     pub details: OutingDetails,
     pub participants: Vec<Participation>,
@@ -110,6 +112,7 @@ fn sort_key(view: &OutingView<'_>) -> (Date, ClockTime, OutingId) {
 fn entry(view: &OutingView<'_>, minutes: u64, recorded: u64, verified: u64) -> LedgerEntry {
     LedgerEntry {
         outing: view.id,
+        code: view.code().cloned(),
         unit: view.unit,
         details: view.details(),
         participants: view.participants().collect(),

@@ -231,6 +231,11 @@ impl<'a> OutingView<'a> {
     }
 
     /// The position of the latest version in the view.
+    /// The outing's code in the unit's records, if it was registered with one.
+    pub fn code(&self) -> Option<&'a Text> {
+        self.model.code(self.id.0, Position::MAX)
+    }
+
     /// The outing stream's version at the view's position: its events so far, less one.
     pub fn version(&self) -> u64 {
         self.versions.len().saturating_sub(1) as u64
@@ -312,6 +317,10 @@ pub struct ReadModel {
     /// (recorded-at, last position recorded then), one entry per distinct moment, so
     /// that "as of a time" becomes "as of a position".
     pub clock: Vec<(Timestamp, Position)>,
+    /// The clerks' own codes of the units, members and outings registered with one, by
+    /// the record's id (ids of the three kinds never meet), with where each was
+    /// registered.
+    codes: BTreeMap<uuid::Uuid, (Position, Text)>,
 }
 
 /// Pushes without the standard doubling: the model keeps hundreds of thousands of
@@ -341,6 +350,9 @@ impl ReadModel {
         let position = event.position;
         match &event.payload {
             DomainEvent::UnitRegistered(e) => {
+                if let Some(code) = &e.code {
+                    self.codes.insert(e.unit.0, (position, code.clone()));
+                }
                 self.units.entry(e.unit).or_default().push(UnitVersion {
                     position,
                     name: e.name.clone(),
@@ -378,6 +390,9 @@ impl ReadModel {
                 self.members.entry(e.member).or_default().corrections.push((position, event.version));
             }
             DomainEvent::MemberRegistered(e) => {
+                if let Some(code) = &e.code {
+                    self.codes.insert(e.member.0, (position, code.clone()));
+                }
                 let member = self.members.entry(e.member).or_default();
                 member.memberships.push(Membership { position, since: e.joined_on, unit: e.unit });
                 push_unique(self.unit_members.entry(e.unit).or_default(), e.member);
@@ -404,6 +419,9 @@ impl ReadModel {
             DomainEvent::OutingRegistered(e) => {
                 if self.outing_ids.number(&e.outing).is_some() {
                     return; // the log never registers an outing twice; the first stands
+                }
+                if let Some(code) = &e.code {
+                    self.codes.insert(e.outing.0, (position, code.clone()));
                 }
                 let number = self.outing_ids.intern(&e.outing);
                 let content = self.content_of(number, &e.details, &e.participants);
@@ -501,6 +519,17 @@ impl ReadModel {
     /// A unit as known at `as_of`.
     pub fn unit(&self, unit: UnitId, as_of: Position) -> Option<&UnitVersion> {
         self.units.get(&unit)?.iter().rev().find(|v| v.position <= as_of)
+    }
+
+    /// The code `id` (a unit's, member's or outing's) was registered with, if it was by
+    /// `as_of`.
+    pub fn code(&self, id: uuid::Uuid, as_of: Position) -> Option<&Text> {
+        self.codes.get(&id).filter(|(p, _)| *p <= as_of).map(|(_, code)| code)
+    }
+
+    /// How a record is named to a person: its code when it has one, else its id.
+    pub fn reference(&self, id: uuid::Uuid) -> String {
+        self.codes.get(&id).map_or_else(|| id.to_string(), |(_, code)| code.to_string())
     }
 
     /// Each member with the version of the record holding their personal data as known

@@ -13,7 +13,7 @@ use tokio::sync::watch;
 
 use crate::ReadModel;
 
-const CHECKPOINT_MAGIC: &[u8; 5] = b"TZRM3";
+const CHECKPOINT_MAGIC: &[u8; 5] = b"TZRM4";
 /// Events applied between automatic checkpoints.
 const CHECKPOINT_EVERY: u64 = 200_000;
 /// Events read from the log per step while catching up.

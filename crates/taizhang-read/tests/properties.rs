@@ -223,6 +223,7 @@ impl History {
                 industry: text(if rng.chance(50) { "医院" } else { "税务" }),
                 region: text(rng.pick(&REGIONS)),
                 parent,
+                code: None,
             }),
             Kind::RenameUnit => Command::RenameUnit(RenameUnit { unit, name: text(&format!("更名单位{step}")) }),
             Kind::MoveUnit => Command::MoveUnit(MoveUnit { unit, region: text(rng.pick(&REGIONS)), parent }),
@@ -250,6 +251,7 @@ impl History {
                     date!(2011 - 01 - 01) + time::Duration::days(rng.below(180) as i64)
                 },
                 personal: PersonalData { name: text("志愿者"), national_id: None, phone: None, birth_date: None },
+                code: None,
             }),
             Kind::TransferMember => {
                 // Careful: the first member, never moved before, into the newest unit.
@@ -267,6 +269,7 @@ impl History {
                     unit,
                     details: Self::outing_details(rng, day),
                     participants: self.participants(rng, unit, day, careful),
+                    code: None,
                 })
             }
             Kind::AmendOuting => {

@@ -152,11 +152,13 @@ pub fn decode_payload(type_code: u16, schema_version: u16, bytes: &[u8]) -> Resu
         }
     }
     match (type_code, schema_version) {
-        (1, 1) => dec::<UnitRegistered>(bytes),
+        (1, 1) => dec::<legacy::UnitRegisteredV1>(bytes),
+        (1, 2) => dec::<UnitRegistered>(bytes),
         (2, 1) => dec::<UnitRenamed>(bytes),
         (3, 1) => dec::<UnitMoved>(bytes),
         (4, 1) => dec::<UnitReclassified>(bytes),
-        (10, 1) => dec::<MemberRegistered>(bytes),
+        (10, 1) => dec::<legacy::MemberRegisteredV1>(bytes),
+        (10, 2) => dec::<MemberRegistered>(bytes),
         (11, 1) => dec::<MemberTransferred>(bytes),
         (12, 1) => dec::<MemberErased>(bytes),
         (13, 1) => dec::<ServiceBooked>(bytes),
@@ -164,7 +166,8 @@ pub fn decode_payload(type_code: u16, schema_version: u16, bytes: &[u8]) -> Resu
         (15, 1) => dec::<EvaluationRecorded>(bytes),
         (16, 1) => dec::<PersonalDataCorrected>(bytes),
         (20, 1) => dec::<legacy::OutingRegisteredV1>(bytes),
-        (20, 2) => dec::<OutingRegistered>(bytes),
+        (20, 2) => dec::<legacy::OutingRegisteredV2>(bytes),
+        (20, 3) => dec::<OutingRegistered>(bytes),
         (21, 1) => dec::<OutingAmended>(bytes),
         (22, 1) => dec::<OutingVoided>(bytes),
         (23, 1) => dec::<OutingVerified>(bytes),
@@ -199,19 +202,67 @@ pub mod legacy {
     impl From<OutingRegisteredV1> for DomainEvent {
         fn from(v1: OutingRegisteredV1) -> Self {
             let d = v1.details;
-            DomainEvent::OutingRegistered(OutingRegistered {
-                outing: v1.outing,
-                unit: v1.unit,
-                details: OutingDetails {
-                    date: d.date,
-                    span: d.span,
-                    place: d.place,
-                    category: d.category,
-                    description: d.description,
-                    beneficiaries: 0,
-                },
-                participants: v1.participants,
-            })
+            let details = OutingDetails {
+                date: d.date,
+                span: d.span,
+                place: d.place,
+                category: d.category,
+                description: d.description,
+                beneficiaries: 0,
+            };
+            OutingRegisteredV2 { outing: v1.outing, unit: v1.unit, details, participants: v1.participants }.into()
+        }
+    }
+
+    // Registrations before records kept the clerks' own codes: upcast with no code (the
+    // id of an imported record was already its code's, which is all that was kept).
+
+    /// `UnitRegistered` before units kept their code.
+    #[derive(Clone, PartialEq, Eq, Debug, Serialize, Deserialize)]
+    pub struct UnitRegisteredV1 {
+        pub unit: UnitId,
+        pub name: Text,
+        pub industry: Text,
+        pub region: Text,
+        pub parent: Option<UnitId>,
+    }
+
+    impl From<UnitRegisteredV1> for DomainEvent {
+        fn from(v1: UnitRegisteredV1) -> Self {
+            let UnitRegisteredV1 { unit, name, industry, region, parent } = v1;
+            DomainEvent::UnitRegistered(UnitRegistered { unit, name, industry, region, parent, code: None })
+        }
+    }
+
+    /// `MemberRegistered` before members kept their code.
+    #[derive(Clone, PartialEq, Eq, Debug, Serialize, Deserialize)]
+    pub struct MemberRegisteredV1 {
+        pub member: MemberId,
+        pub unit: UnitId,
+        pub joined_on: time::Date,
+        pub personal: SealedPersonal,
+    }
+
+    impl From<MemberRegisteredV1> for DomainEvent {
+        fn from(v1: MemberRegisteredV1) -> Self {
+            let MemberRegisteredV1 { member, unit, joined_on, personal } = v1;
+            DomainEvent::MemberRegistered(MemberRegistered { member, unit, joined_on, personal, code: None })
+        }
+    }
+
+    /// `OutingRegistered` before outings kept their code.
+    #[derive(Clone, PartialEq, Eq, Debug, Serialize, Deserialize)]
+    pub struct OutingRegisteredV2 {
+        pub outing: OutingId,
+        pub unit: UnitId,
+        pub details: OutingDetails,
+        pub participants: Vec<Participation>,
+    }
+
+    impl From<OutingRegisteredV2> for DomainEvent {
+        fn from(v2: OutingRegisteredV2) -> Self {
+            let OutingRegisteredV2 { outing, unit, details, participants } = v2;
+            DomainEvent::OutingRegistered(OutingRegistered { outing, unit, details, participants, code: None })
         }
     }
 }

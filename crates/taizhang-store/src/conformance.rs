@@ -31,6 +31,7 @@ fn registered(unit: UnitId, name: &str) -> DomainEvent {
         industry: text("医院"),
         region: text("茅箭区"),
         parent: None,
+        code: None,
     })
 }
 

@@ -35,6 +35,7 @@ fn command() -> AppendRequest {
             industry: text("便民服务"),
             region: text("郧阳区"),
             parent: None,
+            code: None,
         })
     };
     AppendRequest {

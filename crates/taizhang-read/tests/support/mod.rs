@@ -68,6 +68,7 @@ impl World {
             industry: text(industry),
             region: text(region),
             parent: None,
+            code: None,
         }))
         .await;
         unit
@@ -80,6 +81,7 @@ impl World {
             unit,
             joined_on: joined,
             personal: PersonalData { name: text("志愿者"), national_id: None, phone: None, birth_date: born },
+            code: None,
         }))
         .await;
         member
@@ -107,6 +109,7 @@ impl World {
                     minutes: minutes.and_then(Minutes::new),
                 })
                 .collect(),
+            code: None,
         }))
         .await;
         outing
