@@ -146,7 +146,10 @@ pub fn plan(scale: f64, seed: u64) -> Plan {
         commands.push((recorded_at, kind, Planned { command_id, recorded_at, command }));
     };
     for u in 0..units {
-        let unit = UnitId(rng.id());
+        // Every record by a code of the city's own registry, as clerks keep them:
+        // SY-0001, its members SY-0001-01…, its outings SY-0001-H1…
+        let unit_code = format!("SY-{:04}", u + 1);
+        let unit = UnitId::of_code(&unit_code);
         let region = *rng.pick(&REGIONS);
         let (industry, window) = *rng.pick(&INDUSTRIES);
         // Registered in the week before the service month, in office hours.
@@ -162,11 +165,12 @@ pub fn plan(scale: f64, seed: u64) -> Plan {
                 industry: text(industry),
                 region: text(region),
                 parent: None,
-                code: None,
+                code: Some(text(&unit_code)),
             }),
         );
-        let members: Vec<MemberId> = (0..8 + rng.below(5)).map(|_| MemberId(rng.id())).collect();
-        for member in &members {
+        let member_codes: Vec<String> = (0..8 + rng.below(5)).map(|m| format!("{unit_code}-{:02}", m + 1)).collect();
+        let members: Vec<MemberId> = member_codes.iter().map(|c| MemberId::of_code(c)).collect();
+        for (member, code) in members.iter().zip(&member_codes) {
             let name = format!("{}{}", rng.pick(&SURNAMES), rng.pick(&GIVEN));
             let birth = date!(1960 - 01 - 01) + time::Duration::days(rng.below(30 * 365) as i64);
             let joined = date!(2005 - 01 - 01) + time::Duration::days(rng.below(6 * 365) as i64);
@@ -185,7 +189,7 @@ pub fn plan(scale: f64, seed: u64) -> Plan {
                         phone: Some(phone),
                         birth_date: Some(birth),
                     },
-                    code: None,
+                    code: Some(text(code)),
                 }),
             );
             if rng.below(10) < 6 {
@@ -236,7 +240,8 @@ pub fn plan(scale: f64, seed: u64) -> Plan {
                     minutes: None,
                 })
                 .collect();
-            let outing = OutingId(rng.id());
+            let outing_code = format!("{unit_code}-H{}", k + 1);
+            let outing = OutingId::of_code(&outing_code);
             // Usually written up within two days of the end; some weeks later.
             let ended = moment(day, u64::from(start + hours) * 60);
             let delay = if rng.below(100) < LATE_PERCENT {
@@ -254,7 +259,7 @@ pub fn plan(scale: f64, seed: u64) -> Plan {
                     unit,
                     details: details.clone(),
                     participants: participants.clone(),
-                    code: None,
+                    code: Some(text(&outing_code)),
                 }),
             );
             // Then what reviewers and clerks do with it: correct, void or verify.
