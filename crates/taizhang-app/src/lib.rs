@@ -193,6 +193,24 @@ impl<S: EventStore + KeyHome> Ledger<S> {
 /// (the API draws one when the client names none), so a registration is recognised by
 /// the kind of record it wrote. (The store compares the events themselves when two
 /// appends race; a command answered from the log before it is decided is checked here.)
+/// An outing's registration or amendment without `member`'s participation; `None` for
+/// other commands, or when no one would be left.
+fn without_participant(cmd: &Command, member: MemberId) -> Option<Command> {
+    let keep = |list: &[ParticipationInput]| -> Option<Vec<ParticipationInput>> {
+        let kept: Vec<_> = list.iter().filter(|p| p.member != member).copied().collect();
+        (!kept.is_empty() && kept.len() < list.len()).then_some(kept)
+    };
+    match cmd {
+        Command::RegisterOuting(c) => {
+            Some(Command::RegisterOuting(RegisterOuting { participants: keep(&c.participants)?, ..c.clone() }))
+        }
+        Command::AmendOuting(c) => {
+            Some(Command::AmendOuting(AmendOuting { participants: keep(&c.participants)?, ..c.clone() }))
+        }
+        _ => None,
+    }
+}
+
 fn answered_before(cmd: &Command, outcome: AppendOutcome) -> Result<AppendOutcome, AppError> {
     let subject = cmd.subject();
     let registers = matches!(cmd, Command::RegisterUnit(_) | Command::RegisterMember(_) | Command::RegisterOuting(_));
@@ -427,16 +445,35 @@ impl<S: EventStore> Ledger<S> {
 
     /// Decides `commands` in order against the log as it is now plus the effects of
     /// the earlier ones, writing nothing: what an import checks before it writes a row.
-    /// Each gets the rule it would break, or `Ok`. (Personal data is validated but not
+    /// Each gets every rule it would break (empty when none): an outing's problems with
+    /// its participants are found one after the other, each participant at fault left
+    /// out in turn, so a file is mended in one pass. (Personal data is validated but not
     /// sealed: the events are dropped.)
-    pub async fn rehearse(&self, commands: &[Command]) -> Result<Vec<Result<(), DomainError>>, AppError> {
+    pub async fn rehearse(&self, commands: &[Command]) -> Result<Vec<Vec<DomainError>>, AppError> {
         let mut state = Aggregates::default();
         let mut outcomes = Vec::with_capacity(commands.len());
         let today = Timestamp::now().service_date();
+        let no_seal = &mut |_: MemberId, _: &PersonalData| SealedPersonal(Vec::new());
         for cmd in commands {
             self.load_into(cmd, &mut state).await?;
-            let decided = decide(cmd, &state, today, &mut |_: MemberId, _: &PersonalData| SealedPersonal(Vec::new()));
-            outcomes.push(decided.map(|events| apply_pending(&mut state, &events)));
+            let mut problems = Vec::new();
+            let mut tried = cmd.clone();
+            loop {
+                match decide(&tried, &state, today, no_seal) {
+                    Ok(events) if problems.is_empty() => apply_pending(&mut state, &events),
+                    Ok(_) => {}
+                    Err(e) => {
+                        let member = e.participant();
+                        problems.push(e);
+                        if let Some(rest) = member.and_then(|m| without_participant(&tried, m)) {
+                            tried = rest;
+                            continue;
+                        }
+                    }
+                }
+                break;
+            }
+            outcomes.push(problems);
         }
         Ok(outcomes)
     }

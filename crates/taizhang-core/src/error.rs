@@ -65,6 +65,23 @@ pub enum DomainError {
 }
 
 impl DomainError {
+    /// The participant of an outing the error is about, when it is about one of them
+    /// alone (the others may still be fine).
+    pub fn participant(&self) -> Option<MemberId> {
+        use DomainError::*;
+        match self {
+            MemberNotFound(member)
+            | MemberErased { member }
+            | DuplicateParticipant { member }
+            | MemberNotInUnit { member, .. }
+            | DailyLimitExceeded { member, .. }
+            | OverlappingOuting { member, .. }
+            | HoursExceedSpan { member, .. }
+            | ParticipationOutsideOuting { member, .. } => Some(*member),
+            _ => None,
+        }
+    }
+
     /// The field or member the error is about, for clients that highlight it.
     pub fn field(&self) -> Option<&str> {
         match self {

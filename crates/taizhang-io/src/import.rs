@@ -692,8 +692,11 @@ impl Import {
         }
         self.planned = fresh;
         let commands: Vec<Command> = self.planned.iter().map(|p| p.command.clone()).collect();
-        for (i, outcome) in ledger.rehearse(&commands).await?.into_iter().enumerate() {
-            if let Err(e) = outcome {
+        for (i, problems) in ledger.rehearse(&commands).await?.into_iter().enumerate() {
+            if !problems.is_empty() {
+                self.invalid.insert(i);
+            }
+            for e in problems {
                 // Records the file does not name, named by their code in the log.
                 for id in uuids_in(&e.to_string()) {
                     if let std::collections::hash_map::Entry::Vacant(unnamed) = self.codes.entry(id) {
@@ -704,7 +707,6 @@ impl Import {
                 }
                 let p = self.locate(i, &e);
                 self.problems.push(p);
-                self.invalid.insert(i);
             }
         }
         self.problems.sort_by_key(|p| (p.line, p.column));
