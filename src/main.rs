@@ -63,6 +63,13 @@ struct Cli {
         help_heading = "Global options"
     )]
     pg_schema: String,
+    /// A running server to take the backup from (`export` of the log and `--keys`),
+    /// e.g. http://127.0.0.1:8080, instead of the data directory it holds.
+    #[arg(long, env = "TAIZHANG_SERVER", global = true, help_heading = "Global options")]
+    server: Option<String>,
+    /// An admin's API token, for --server.
+    #[arg(long, env = "TAIZHANG_TOKEN", global = true, help_heading = "Global options", hide_env_values = true)]
+    token: Option<String>,
     #[command(subcommand)]
     command: Commands,
 }
@@ -287,6 +294,11 @@ fn run(mut cli: Cli) -> Result<()> {
         }
         // Before anything is opened: a mistake changes nothing.
         check_before_opening(&cli)?;
+        if let (Some(server), Commands::Export { output, keys, .. }) = (&cli.server, &cli.command) {
+            let token =
+                cli.token.as_deref().context("give an admin's token for --server: --token (or TAIZHANG_TOKEN)")?;
+            return online_backup(server, token, output.as_deref(), keys.as_deref()).await;
+        }
         if let (Commands::Verify, "sled") = (&cli.command, cli.store.as_str()) {
             if let Some(denied) = private::first_inaccessible(&cli.data) {
                 return verify_a_copy(&cli.data, &denied).await;
@@ -414,7 +426,13 @@ fn check_before_opening(cli: &Cli) -> Result<()> {
         Commands::Token { action } => !matches!(action, TokenAction::Create { .. }),
         _ => false,
     };
-    if reads_only && cli.store == "sled" && !cli.data.exists() {
+    if cli.server.is_some() && !matches!(cli.command, Commands::Export { what: Exported::Log, .. }) {
+        bail!(
+            "--server takes the backup (`export`, with --keys) from a running server; the other commands \
+             work on the data directory"
+        );
+    }
+    if reads_only && cli.store == "sled" && cli.server.is_none() && !cli.data.exists() {
         bail!(
             "there is no data directory {}: check --data (or TAIZHANG_DATA); serve, import, restore and demo \
              create one",
@@ -736,6 +754,59 @@ async fn export<S: EventStore>(store: &S, output: Option<&Path>) -> Result<()> {
     Ok(())
 }
 
+/// The backup of a running server: its log up to the head when asked, and with `keys`
+/// the wrapped member keys, written as `export` writes them offline (mode 0600).
+async fn online_backup(server: &str, token: &str, output: Option<&Path>, keys: Option<&Path>) -> Result<()> {
+    let client = reqwest::Client::new();
+    let base = server.trim_end_matches('/');
+    let fetch = |route: &str| {
+        let url = format!("{base}{route}");
+        let request = client.get(&url).bearer_auth(token);
+        async move {
+            let response = request.send().await.with_context(|| format!("asking {url}"))?;
+            let status = response.status();
+            if !status.is_success() {
+                let body = response.text().await.unwrap_or_default();
+                bail!("{url} answered {status}: {}", body.trim());
+            }
+            Ok(response)
+        }
+    };
+    let mut response = fetch("/backup").await?;
+    let position: u64 = response
+        .headers()
+        .get("x-log-position")
+        .and_then(|v| v.to_str().ok()?.parse().ok())
+        .context("the server did not say which position the backup ends at")?;
+    let mut out: Box<dyn Write> = match output {
+        Some(path) => Box::new(BufWriter::new(
+            private::create_file(path).with_context(|| format!("creating {}", path.display()))?,
+        )),
+        None => Box::new(BufWriter::new(std::io::stdout().lock())),
+    };
+    let progress = Progress::new("backing up", position);
+    let mut lines = 0u64;
+    while let Some(chunk) = response.chunk().await.context("reading the backup")? {
+        lines += chunk.iter().filter(|b| **b == b'\n').count() as u64;
+        out.write_all(&chunk)?;
+        progress.set(lines);
+    }
+    out.flush()?;
+    progress.finish();
+    if lines != position {
+        bail!("the backup ended after {lines} of {position} events (the server stopped it); it is incomplete");
+    }
+    eprintln!("backed up {lines} events from {base} (the log up to position {position})");
+    if let Some(path) = keys {
+        let body = fetch("/backup/keys").await?.bytes().await.context("reading the keys")?;
+        let mut file = private::create_file(path).with_context(|| format!("creating {}", path.display()))?;
+        file.write_all(&body)?;
+        file.sync_all()?;
+        eprintln!("wrote the member keys to {} (wrapped: they open only with the master key)", path.display());
+    }
+    Ok(())
+}
+
 async fn import(
     cli: &Cli,
     store: Arc<AnyStore>,
@@ -927,13 +998,7 @@ async fn export_sheet(cli: &Cli, store: Arc<AnyStore>, sheet: Sheet<'_>, output:
 async fn export_keys(store: &AnyStore, path: &Path) -> Result<()> {
     let entries = KeyStore::of(store)?.export().await?;
     let mut file = BufWriter::new(private::create_file(path).with_context(|| format!("creating {}", path.display()))?);
-    for (member, wrapped) in &entries {
-        serde_json::to_writer(
-            &mut file,
-            &serde_json::json!({ "member": member, "wrapped_key": hex::encode(wrapped) }),
-        )?;
-        file.write_all(b"\n")?;
-    }
+    file.write_all(&backup::key_lines(&entries))?;
     file.flush()?;
     eprintln!(
         "wrote {} member keys to {} (wrapped: they open only with the master key, which belongs elsewhere)",

@@ -57,6 +57,8 @@ const MATRIX: &[(&str, &[&str], [Grant; 4])] = &[
     ("Mutation.createToken", &[], [Y, N, N, N]),
     ("Mutation.revokeToken", &[], [Y, N, N, N]),
     ("Subscription.events", &[], [Y, N, Y, N]),
+    ("GET /backup", &[], [Y, N, N, N]),
+    ("GET /backup/keys", &[], [Y, N, N, N]),
     ("Subscription.unitLedger", &[], [Y, Y, Y, N]),
 ];
 
@@ -84,7 +86,7 @@ fn grant(field: &str, role: Role) -> Grant {
 fn refused_at(field: &str, role: Role) -> Option<&'static str> {
     let (name, through, _) = MATRIX.iter().find(|(f, _, _)| *f == field).unwrap();
     let denied = through.iter().chain(std::iter::once(name)).find(|f| grant(f, role) == N);
-    denied.map(|f| f.split_once('.').unwrap().1)
+    denied.map(|f| f.split_once('.').map_or(*f, |(_, name)| name))
 }
 
 /// The records the requests work on: `own` and `second` are the clerk's units,
@@ -309,7 +311,27 @@ async fn every_field_answers_each_role_as_the_role_table_says() {
         }
     }
 
-    for (field, _, _) in MATRIX.iter().filter(|(f, _, _)| !f.starts_with("Subscription.")) {
+    // The backup routes: 200 for a role granted them, 403 with FORBIDDEN for the others,
+    // 401 without a valid token.
+    for (route, _, _) in MATRIX.iter().filter(|(f, _, _)| f.starts_with("GET ")) {
+        let url = format!("{}{}", w.server.url, &route[4..]);
+        for (role, client) in &roles {
+            let answer = client.get(&url).send().await.unwrap();
+            let status = answer.status().as_u16();
+            let body = answer.text().await.unwrap();
+            match refused_at(route, *role) {
+                None => assert_eq!(status, 200, "{route} as {role}: {body}"),
+                Some(_) => assert!(status == 403 && body.contains("FORBIDDEN"), "{route} as {role}: {status} {body}"),
+            }
+        }
+        for (who, client) in &refused {
+            let status = client.get(&url).send().await.unwrap().status().as_u16();
+            assert_eq!(status, 401, "{route} with {who}");
+        }
+    }
+
+    let graphql = |f: &&(&str, &[&str], [Grant; 4])| !f.0.starts_with("Subscription.") && !f.0.starts_with("GET ");
+    for (field, _, _) in MATRIX.iter().filter(graphql) {
         for (role, client) in &roles {
             let (query, variables) = w.request(field, &w.own).await;
             let before = w.server.head().await;

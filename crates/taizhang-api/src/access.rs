@@ -58,6 +58,7 @@ pub enum Permission {
     EraseMembers,
     Review,
     ManageTokens,
+    BackUp,
 }
 
 /// Whether a role holds a permission.
@@ -191,6 +192,15 @@ pub const RULES: &[Rule] = &[
         reviewer: No,
         viewer: No,
         fields: &["Query.tokens", "Mutation.createToken", "Mutation.revokeToken"],
+    },
+    Rule {
+        permission: Permission::BackUp,
+        summary: "taking a backup of the log and the wrapped member keys while the server serves",
+        admin: Yes,
+        clerk: No,
+        reviewer: No,
+        viewer: No,
+        fields: &["GET /backup", "GET /backup/keys"],
     },
 ];
 

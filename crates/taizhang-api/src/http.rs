@@ -1,6 +1,7 @@
 //! The HTTP face of the API: `POST /graphql` and `GET /graphql` per the
 //! GraphQL over HTTP specification, GraphiQL for browsers, `/graphql/ws` for
-//! subscriptions (`graphql-transport-ws`), `/healthz` and `/metrics`.
+//! subscriptions (`graphql-transport-ws`), `/healthz`, `/metrics`, and `/backup` with
+//! `/backup/keys` (an admin's online backup, streamed).
 //!
 //! Status codes follow the specification: with `application/graphql-response+json` a
 //! request that fails before execution (unparsable, invalid, over a limit) is a 400 and
@@ -28,7 +29,7 @@ use taizhang_store::tokens::Rejection;
 use taizhang_store::EventStore;
 use time::OffsetDateTime;
 
-use crate::access::Principal;
+use crate::access::{Grant, Permission, Principal};
 use crate::documents::DocumentCache;
 use crate::error::{self, Code};
 use crate::limiter::Limiter;
@@ -67,6 +68,8 @@ pub fn routes(schema: TaizhangSchema, state: Arc<ApiState>, limits: Limits) -> i
         .at("/graphql/ws", get(crate::socket::graphql_ws))
         .at("/healthz", get(healthz))
         .at("/metrics", get(metrics))
+        .at("/backup", get(backup_log))
+        .at("/backup/keys", get(backup_keys))
         .data(server)
 }
 
@@ -466,6 +469,76 @@ async fn healthz(server: Data<&Arc<Server>>) -> Response {
     let code = if status == "ok" { StatusCode::OK } else { StatusCode::SERVICE_UNAVAILABLE };
     state.metrics.request("/healthz", code.as_u16());
     Response::builder().status(code).content_type(JSON).body(serde_json::to_vec(&health).expect("health serialises"))
+}
+
+/// The caller of a backup route, when they may take a backup; else the refusal.
+async fn backup_caller(req: &Request, server: &Server, route: &'static str) -> Result<(), Response> {
+    let refused = match server.caller(req, Media::Json).await {
+        Ok(caller) if Permission::BackUp.grant(caller.role) == Grant::Yes => None,
+        Ok(caller) => Some(error_response(
+            StatusCode::FORBIDDEN,
+            Media::Json,
+            crate::access::forbidden(caller.role, Permission::BackUp),
+        )),
+        Err(refused) => Some(refused),
+    };
+    match refused {
+        None => Ok(()),
+        Some(response) => {
+            server.state.metrics.request(route, response.status().as_u16());
+            Err(response)
+        }
+    }
+}
+
+/// `GET /backup`: the log as JSON Lines, the form `taizhang restore` reads, up to the
+/// head when the request arrived (`X-Log-Position`): a point in the log, taken while the
+/// server goes on serving. Streamed a page of 4,096 events at a time, so memory stays
+/// flat whatever the log's size, and the store is read as any reader reads it.
+#[handler]
+async fn backup_log(req: &Request, server: Data<&Arc<Server>>) -> Response {
+    if let Err(refused) = backup_caller(req, &server, "/backup").await {
+        return refused;
+    }
+    let store = server.state.store().clone();
+    let cursor = taizhang_store::backup::BackupCursor::new(store.head());
+    let upto = cursor.upto();
+    let pages = futures_util::stream::try_unfold((cursor, store), |(mut cursor, store)| async move {
+        match cursor.next_page(store.as_ref()).await {
+            Ok(Some(lines)) => Ok(Some((bytes::Bytes::from(lines), (cursor, store)))),
+            Ok(None) => Ok(None),
+            Err(e) => {
+                tracing::error!("online backup stopped: {e}");
+                Err(std::io::Error::other(e.to_string()))
+            }
+        }
+    });
+    server.state.metrics.request("/backup", 200);
+    Response::builder()
+        .content_type("application/jsonl")
+        .header("X-Log-Position", upto)
+        .body(Body::from_bytes_stream(pages))
+}
+
+/// `GET /backup/keys`: the member keys, still wrapped by the master key (which the
+/// server never sends), as the keys file of a backup.
+#[handler]
+async fn backup_keys(req: &Request, server: Data<&Arc<Server>>) -> Response {
+    if let Err(refused) = backup_caller(req, &server, "/backup/keys").await {
+        return refused;
+    }
+    let exported = match taizhang_store::keys::KeyStore::of(server.state.store().as_ref()) {
+        Ok(keys) => keys.export().await.map_err(|e| error::internal(&e)),
+        Err(e) => Err(error::internal(&e)),
+    };
+    let response = match exported {
+        Ok(entries) => {
+            Response::builder().content_type("application/jsonl").body(taizhang_store::backup::key_lines(&entries))
+        }
+        Err(e) => error_response(StatusCode::INTERNAL_SERVER_ERROR, Media::Json, e),
+    };
+    server.state.metrics.request("/backup/keys", response.status().as_u16());
+    response
 }
 
 #[handler]

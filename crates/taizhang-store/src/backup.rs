@@ -47,27 +47,76 @@ pub fn record_json(record: &RawRecord, prev_hash: &[u8; 32]) -> Result<Value, St
     }))
 }
 
-/// Writes every event of the log as one JSON line; returns how many.
+/// Events a backup reads and writes at a time.
+const BACKUP_PAGE: usize = 4096;
+
+/// A backup of the log up to a position fixed when it starts, written a page at a time:
+/// a point in the log however much is appended meanwhile, which `restore` rebuilds
+/// exactly. The offline export and the server's online backup both write through it.
+pub struct BackupCursor {
+    next: Position,
+    upto: Position,
+    prev: [u8; 32],
+}
+
+impl BackupCursor {
+    /// A backup of events 1 to `upto`.
+    pub fn new(upto: Position) -> Self {
+        Self { next: 1, upto, prev: GENESIS_HASH }
+    }
+
+    /// The position the backup ends at.
+    pub fn upto(&self) -> Position {
+        self.upto
+    }
+
+    /// The JSON lines of the next page of events, or `None` once the backup is whole.
+    pub async fn next_page<S: EventStore>(&mut self, store: &S) -> Result<Option<Vec<u8>>, BackupError> {
+        if self.next > self.upto {
+            return Ok(None);
+        }
+        let wanted = usize::try_from(self.upto - self.next + 1).unwrap_or(usize::MAX).min(BACKUP_PAGE);
+        let page = store.read_raw(self.next, wanted).await?;
+        let Some(last) = page.last() else {
+            return Err(StoreError::Backend(format!("the log ends before position {}", self.next)).into());
+        };
+        let mut out = Vec::with_capacity(page.len() * 512);
+        for record in &page {
+            serde_json::to_writer(&mut out, &record_json(record, &self.prev)?).map_err(std::io::Error::from)?;
+            out.push(b'\n');
+            self.prev = codec::split_record(record)?.0;
+        }
+        self.next = last.position + 1;
+        Ok(Some(out))
+    }
+}
+
+/// The member keys (each still wrapped by the master key) as the JSON lines a backup's
+/// keys file holds: `{"member": …, "wrapped_key": hex}`.
+pub fn key_lines(entries: &[(taizhang_core::MemberId, Vec<u8>)]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(entries.len() * 160);
+    for (member, wrapped) in entries {
+        let line = json!({ "member": member, "wrapped_key": hex::encode(wrapped) });
+        serde_json::to_writer(&mut out, &line).expect("JSON into a Vec cannot fail");
+        out.push(b'\n');
+    }
+    out
+}
+
+/// Writes every event of the log, up to its head when the export starts, as one JSON
+/// line each; returns how many.
 pub async fn export<S: EventStore>(
     store: &S,
     out: &mut impl Write,
     mut progress: impl FnMut(Position),
 ) -> Result<u64, BackupError> {
-    let mut prev = GENESIS_HASH;
-    let mut next = 1;
-    loop {
-        let page = store.read_raw(next, 4096).await?;
-        let Some(last) = page.last() else { break };
-        next = last.position + 1;
-        for record in &page {
-            serde_json::to_writer(&mut *out, &record_json(record, &prev)?).map_err(std::io::Error::from)?;
-            out.write_all(b"\n")?;
-            prev = codec::split_record(record)?.0;
-        }
-        progress(next - 1);
+    let mut cursor = BackupCursor::new(store.head());
+    while let Some(lines) = cursor.next_page(store).await? {
+        out.write_all(&lines)?;
+        progress(cursor.next - 1);
     }
     out.flush()?;
-    Ok(next - 1)
+    Ok(cursor.upto)
 }
 
 /// Reads a backup into an empty store, checking the chain as it goes; returns how many
