@@ -19,6 +19,14 @@ use crate::types::*;
 #[derive(MergedObject, Default)]
 pub struct Query(UnitQueries, MemberQueries, OutingQueries, ReportQueries, AuditQueries, TokenQueries);
 
+/// The policy of that name, or NOT_FOUND with the names of those loaded.
+fn loaded_policy<'a>(
+    state: &'a crate::ApiState,
+    name: &str,
+) -> async_graphql::Result<&'a taizhang_read::policy::Policy> {
+    state.policies.get(name).map_err(|e| error::with(not_found("policy", name), "reason", e.to_string()))
+}
+
 /// The longest text a search matches.
 const MAX_SEARCH_CHARS: usize = 64;
 
@@ -498,10 +506,7 @@ impl ReportQueries {
         min_position: Option<NonNegative>,
     ) -> async_graphql::Result<Eligibility> {
         let state = state(ctx);
-        let policy = state
-            .policies
-            .get(&policy)
-            .map_err(|e| error::with(not_found("policy", &policy), "reason", e.to_string()))?;
+        let policy = loaded_policy(state, &policy)?;
         let candidate = match (member, unit) {
             (Some(m), None) => Candidate::Member(parse_id("member", &m)?),
             (None, Some(u)) => Candidate::Unit(parse_id("unit", &u)?),
@@ -572,11 +577,7 @@ impl ReportQueries {
     ) -> async_graphql::Result<Connection<String, AwardListEntry, TotalCount, EmptyFields>> {
         let state = state(ctx);
         let principal = access::principal(ctx)?;
-        let policy = state
-            .policies
-            .get(&policy)
-            .map_err(|e| error::with(not_found("policy", &policy), "reason", e.to_string()))?
-            .clone();
+        let policy = loaded_policy(state, &policy)?.clone();
         if policy.subject != taizhang_read::policy::Subject::Member {
             return Err(invalid(
                 "policy",
