@@ -294,10 +294,17 @@ fn run(mut cli: Cli) -> Result<()> {
         }
         // Before anything is opened: a mistake changes nothing.
         check_before_opening(&cli)?;
-        if let (Some(server), Commands::Export { output, keys, .. }) = (&cli.server, &cli.command) {
-            let token =
-                cli.token.as_deref().context("give an admin's token for --server: --token (or TAIZHANG_TOKEN)")?;
-            return online_backup(server, token, output.as_deref(), keys.as_deref()).await;
+        if let Some(server) = &cli.server {
+            let token = cli.token.as_deref().context("give a token for --server: --token (or TAIZHANG_TOKEN)")?;
+            return match &cli.command {
+                Commands::Import { kind, file, encoding, skip_invalid } => {
+                    online_import(server, token, *kind, file, *encoding, *skip_invalid).await
+                }
+                Commands::Export { output, keys, .. } => {
+                    online_backup(server, token, output.as_deref(), keys.as_deref()).await
+                }
+                _ => unreachable!("refused by check_before_opening"),
+            };
         }
         if let (Commands::Verify, "sled") = (&cli.command, cli.store.as_str()) {
             if let Some(denied) = private::first_inaccessible(&cli.data) {
@@ -426,10 +433,11 @@ fn check_before_opening(cli: &Cli) -> Result<()> {
         Commands::Token { action } => !matches!(action, TokenAction::Create { .. }),
         _ => false,
     };
-    if cli.server.is_some() && !matches!(cli.command, Commands::Export { what: Exported::Log, .. }) {
+    let online = matches!(cli.command, Commands::Export { what: Exported::Log, .. } | Commands::Import { .. });
+    if cli.server.is_some() && !online {
         bail!(
-            "--server takes the backup (`export`, with --keys) from a running server; the other commands \
-             work on the data directory"
+            "--server takes a backup (`export`, with --keys) or an import through a running server; the other \
+             commands work on the data directory"
         );
     }
     if reads_only && cli.store == "sled" && cli.server.is_none() && !cli.data.exists() {
@@ -807,6 +815,63 @@ async fn online_backup(server: &str, token: &str, output: Option<&Path>, keys: O
     Ok(())
 }
 
+/// `import` through a running server (`POST /import/{kind}`): the same checks, the
+/// problems printed at their line and column, sent as the token's holder.
+async fn online_import(
+    server: &str,
+    token: &str,
+    kind: Kind,
+    file: &Path,
+    encoding: Encoding,
+    skip_invalid: bool,
+) -> Result<()> {
+    #[derive(serde::Deserialize)]
+    struct Answer {
+        rows: usize,
+        written: usize,
+        already_in_the_log: usize,
+        rows_left_out: usize,
+        problems: Vec<Problem>,
+    }
+    #[derive(serde::Deserialize)]
+    struct Problem {
+        line: u64,
+        column: usize,
+        header: Option<String>,
+        message: String,
+    }
+    let bytes = std::fs::read(file).with_context(|| format!("reading {}", file.display()))?;
+    let encoding = if encoding == Encoding::Gbk { "gbk" } else { "utf-8" };
+    let base = server.trim_end_matches('/');
+    let url = format!("{base}/import/{}?encoding={encoding}&skip_invalid={skip_invalid}", kind.name());
+    let request = reqwest::Client::new().post(&url).bearer_auth(token).body(bytes);
+    let response = request.send().await.with_context(|| format!("sending {} to {url}", file.display()))?;
+    let status = response.status();
+    let body = response.text().await.context("reading the answer")?;
+    let answer: Answer = match serde_json::from_str(&body) {
+        Ok(answer) if status.is_success() || status.as_u16() == 422 => answer,
+        _ => bail!("{url} answered {status}: {}", body.trim()),
+    };
+    let name = file.display().to_string();
+    for p in &answer.problems {
+        let header = p.header.as_deref().map(|h| format!("{h}: ")).unwrap_or_default();
+        eprintln!("{name}:{}:{}: {header}{}", p.line, p.column, p.message);
+    }
+    if !status.is_success() {
+        let problems = answer.problems.len();
+        bail!("{problems} problem(s) in {name}; nothing was written (fix them, or add --skip-invalid to write the other rows)");
+    }
+    eprintln!(
+        "{name}: {} rows; {} {} written, {} already in the log, {} rows left out (through {base})",
+        answer.rows,
+        answer.written,
+        kind.name(),
+        answer.already_in_the_log,
+        answer.rows_left_out
+    );
+    Ok(())
+}
+
 async fn import(
     cli: &Cli,
     store: Arc<AnyStore>,
@@ -818,7 +883,7 @@ async fn import(
     let bytes = std::fs::read(file).with_context(|| format!("reading {}", file.display()))?;
     let ledger = Arc::new(open_ledger(cli, store).await?);
     let mut import = taizhang_io::import::read(kind, &bytes, encoding);
-    import.check(&ledger).await?;
+    import.check(&ledger, None).await?;
     let name = file.display().to_string();
     for problem in &import.problems {
         eprintln!("{}", Located { file: &name, problem });
@@ -829,7 +894,8 @@ async fn import(
     }
     let (rows, already) = (import.rows, import.already_imported);
     let progress = Progress::new("importing", import.pending() as u64);
-    let written = import.write(&ledger, skip_invalid, |n| progress.set(n as u64)).await?;
+    let operator = taizhang_app::CommandContext::new(taizhang_core::Actor::OPERATOR);
+    let written = import.write(&ledger, &operator, skip_invalid, |n| progress.set(n as u64)).await?;
     progress.finish();
     eprintln!(
         "{name}: {rows} rows; {} {} written, {already} already in the log, {} rows left out",

@@ -58,6 +58,10 @@ const MATRIX: &[(&str, &[&str], [Grant; 4])] = &[
     ("Mutation.revokeToken", &[], [Y, N, N, N]),
     ("Subscription.events", &[], [Y, N, Y, N]),
     ("GET /backup", &[], [Y, N, N, N]),
+    ("POST /import/units", &[], [Y, N, N, N]),
+    ("POST /import/members", &[], [Y, O, N, N]),
+    ("POST /import/outings", &[], [Y, O, N, N]),
+    ("POST /import/verifications", &[], [Y, N, Y, N]),
     ("GET /backup/keys", &[], [Y, N, N, N]),
     ("Subscription.unitLedger", &[], [Y, Y, Y, N]),
 ];
@@ -126,6 +130,21 @@ impl World {
         );
         let data = self.server.ok(&register, json!({ "unit": unit, "m": member })).await;
         (data["registerOuting"]["outing"]["id"].as_str().unwrap().to_owned(), member)
+    }
+
+    /// A CSV file for the import `route`, of fresh records of `unit`.
+    async fn import_file(&self, route: &str, unit: &str) -> String {
+        let code = uuid::Uuid::new_v4().simple().to_string();
+        match route {
+            "POST /import/units" => format!("id,name,industry,region\nU{code},导入单位,医疗卫生,茅箭区\n"),
+            "POST /import/members" => format!("id,unit,joined_on,name\nM{code},{unit},2011-01-01,导入党员\n"),
+            "POST /import/outings" => {
+                let member = self.member(unit).await;
+                format!("outing,unit,date,start,end,place,category,member\nO{code},{unit},2011-06-04,08:00,10:00,社区,义诊,{member}\n")
+            }
+            "POST /import/verifications" => format!("outing\n{}\n", self.outing(unit).await.0),
+            other => panic!("no file for {other}"),
+        }
     }
 
     /// A request exercising `field` on the records of `unit` (fresh ones for the
@@ -330,7 +349,30 @@ async fn every_field_answers_each_role_as_the_role_table_says() {
         }
     }
 
-    let graphql = |f: &&(&str, &[&str], [Grant; 4])| !f.0.starts_with("Subscription.") && !f.0.starts_with("GET ");
+    // The import routes: each role's file for the clerk's own unit, 200 when granted
+    // (wholly or for own units), 403 otherwise, 401 without a valid token.
+    for (route, _, _) in MATRIX.iter().filter(|(f, _, _)| f.starts_with("POST ")) {
+        let url = format!("{}{}", w.server.url, &route[5..]);
+        for (role, client) in &roles {
+            let file = w.import_file(route, &w.own).await;
+            let answer = client.post(&url).body(file).send().await.unwrap();
+            let status = answer.status().as_u16();
+            let body = answer.text().await.unwrap();
+            match refused_at(route, *role) {
+                None => assert_eq!(status, 200, "{route} as {role}: {body}"),
+                Some(_) => assert!(status == 403 && body.contains("FORBIDDEN"), "{route} as {role}: {status} {body}"),
+            }
+        }
+        for (who, client) in &refused {
+            let file = w.import_file(route, &w.own).await;
+            let status = client.post(&url).body(file).send().await.unwrap().status().as_u16();
+            assert_eq!(status, 401, "{route} with {who}");
+        }
+    }
+
+    let graphql = |f: &&(&str, &[&str], [Grant; 4])| {
+        !f.0.starts_with("Subscription.") && !f.0.starts_with("GET ") && !f.0.starts_with("POST ")
+    };
     for (field, _, _) in MATRIX.iter().filter(graphql) {
         for (role, client) in &roles {
             let (query, variables) = w.request(field, &w.own).await;

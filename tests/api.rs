@@ -1096,3 +1096,48 @@ async fn a_backup_is_taken_while_the_server_serves() {
     let anonymous = reqwest::get(format!("{}/backup/keys", server.url)).await.unwrap();
     assert_eq!(anonymous.status(), 401);
 }
+
+/// An import while the server serves, through `taizhang --server`: a file with a
+/// problem is refused at its line and column and writes nothing; the mended file is
+/// written as the token's holder, a clerk, for their own unit only.
+#[tokio::test]
+async fn an_import_goes_through_the_running_server() {
+    let server = Server::start();
+    let register = r#"mutation { registerUnit(input: { code: "SY-0001", name: "十堰市人民医院", industry: "医疗卫生", region: "茅箭区" }) { unit { id } } }"#;
+    server.ok(register, json!({})).await;
+    let other = r#"mutation { registerUnit(input: { code: "SY-0002", name: "十堰市税务局", industry: "税务", region: "张湾区" }) { unit { id } } }"#;
+    server.ok(other, json!({})).await;
+    let clerk = server.token("CLERK", &["SY-0001"], None).await;
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("members.csv");
+    let import = |token: &str| {
+        let output = std::process::Command::new(env!("CARGO_BIN_EXE_taizhang"))
+            .args(["--server", &server.url, "--token", token, "import", "members", file.to_str().unwrap()])
+            .output()
+            .unwrap();
+        (output.status.success(), String::from_utf8_lossy(&output.stderr).into_owned())
+    };
+
+    let head = server.head().await;
+    std::fs::write(&file, "编号,单位,加入日期,姓名\r\nM-1,SY-0001,2011/1/5,王俊\r\nM-2,SY-0002,2011-01-05,李娜\r\n")
+        .unwrap();
+    let (ok, said) = import(&clerk);
+    assert!(!ok, "{said}");
+    assert!(said.contains("members.csv:3:2: unit: unit SY-0002 is not one of this token's units"), "{said}");
+    assert_eq!(server.head().await, head, "nothing written");
+
+    std::fs::write(&file, "编号,单位,加入日期,姓名\r\nM-1,SY-0001,2011/1/5,王俊\r\nM-2,SY-0001,2011-01-05,李娜\r\n")
+        .unwrap();
+    let (ok, said) = import(&clerk);
+    assert!(ok, "{said}");
+    assert!(said.contains("2 members written, 0 already in the log"), "{said}");
+    let written = server.ok(r#"{ member(id: "M-2") { code personal { name } } }"#, json!({})).await;
+    assert_eq!(written["member"], json!({ "code": "M-2", "personal": { "name": "李娜" } }));
+    let events =
+        server.ok("{ events(first: 2, after: \"2\") { edges { node { type actor { role } } } } }", json!({})).await;
+    for edge in events["events"]["edges"].as_array().unwrap() {
+        assert_eq!(edge["node"], json!({ "type": "MemberRegistered", "actor": { "role": "CLERK" } }), "{events}");
+    }
+    let (ok, said) = import(&clerk);
+    assert!(ok && said.contains("0 members written, 2 already in the log"), "{said}");
+}

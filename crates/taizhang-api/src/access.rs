@@ -147,7 +147,13 @@ pub const RULES: &[Rule] = &[
         clerk: No,
         reviewer: No,
         viewer: No,
-        fields: &["Mutation.registerUnit", "Mutation.renameUnit", "Mutation.moveUnit", "Mutation.reclassifyUnit"],
+        fields: &[
+            "Mutation.registerUnit",
+            "Mutation.renameUnit",
+            "Mutation.moveUnit",
+            "Mutation.reclassifyUnit",
+            "POST /import/units",
+        ],
     },
     Rule {
         permission: Permission::WriteRecords,
@@ -164,6 +170,8 @@ pub const RULES: &[Rule] = &[
             "Mutation.amendOuting",
             "Mutation.amendParticipation",
             "Mutation.voidOuting",
+            "POST /import/members",
+            "POST /import/outings",
         ],
     },
     Rule {
@@ -182,7 +190,12 @@ pub const RULES: &[Rule] = &[
         clerk: No,
         reviewer: Yes,
         viewer: No,
-        fields: &["Mutation.verifyOuting", "Mutation.verifyOutings", "Mutation.recordEvaluation"],
+        fields: &[
+            "Mutation.verifyOuting",
+            "Mutation.verifyOutings",
+            "Mutation.recordEvaluation",
+            "POST /import/verifications",
+        ],
     },
     Rule {
         permission: Permission::ManageTokens,

@@ -69,6 +69,7 @@ pub fn routes(schema: TaizhangSchema, state: Arc<ApiState>, limits: Limits) -> i
         .at("/healthz", get(healthz))
         .at("/metrics", get(metrics))
         .at("/backup", get(backup_log))
+        .at("/import/:kind", poem::post(import_csv))
         .at("/backup/keys", get(backup_keys))
         .data(server)
 }
@@ -489,6 +490,116 @@ async fn backup_caller(req: &Request, server: &Server, route: &'static str) -> R
             Err(response)
         }
     }
+}
+
+/// The largest file `POST /import/{kind}` takes: the whole city's outings of a month
+/// are a fraction of it.
+const IMPORT_BODY_BYTES: usize = 32 * 1024 * 1024;
+
+/// What an import through the server did, or why it wrote nothing.
+#[derive(Serialize)]
+struct ImportAnswer {
+    rows: usize,
+    written: usize,
+    already_in_the_log: usize,
+    rows_left_out: usize,
+    problems: Vec<ImportProblem>,
+}
+
+#[derive(Serialize)]
+struct ImportProblem {
+    line: u64,
+    column: usize,
+    header: Option<&'static str>,
+    message: String,
+}
+
+/// `POST /import/{kind}` (`?encoding=gbk`, `?skip_invalid=true`): a CSV file imported as
+/// `taizhang import` imports it, while the server serves: every row checked first and
+/// nothing written when one has a problem (422, with every problem at its line and
+/// column), sent by the caller (their role; a clerk's rows only for their units). One
+/// import at a time, beside the heavy reads; the file's size is bounded.
+#[handler]
+async fn import_csv(
+    req: &Request,
+    poem::web::Path(kind): poem::web::Path<String>,
+    body: Body,
+    server: Data<&Arc<Server>>,
+) -> Response {
+    let answer = import_answer(req, &kind, body, &server).await;
+    let response = answer.unwrap_or_else(|refused| refused);
+    server.state.metrics.request("/import", response.status().as_u16());
+    response
+}
+
+async fn import_answer(req: &Request, kind: &str, body: Body, server: &Server) -> Result<Response, Response> {
+    use taizhang_io::{import, Kind};
+    let caller = server.caller(req, Media::Json).await?;
+    let bad = |message: String| http_error(StatusCode::BAD_REQUEST, Media::Json, Code::BadRequest, &message);
+    let kind: Kind = kind.parse().map_err(bad)?;
+    let permission = match kind {
+        Kind::Units => Permission::ManageUnits,
+        Kind::Members | Kind::Outings => Permission::WriteRecords,
+        Kind::Verifications => Permission::Review,
+    };
+    let scope = match permission.grant(caller.role) {
+        Grant::Yes => None,
+        Grant::OwnUnits => Some(caller.units.clone()),
+        Grant::No => {
+            let refused = crate::access::forbidden(caller.role, permission);
+            return Err(error_response(StatusCode::FORBIDDEN, Media::Json, refused));
+        }
+    };
+    let (mut encoding, mut skip_invalid) = (import::Encoding::Utf8, false);
+    for (key, value) in req.uri().query().unwrap_or("").split('&').filter_map(|p| p.split_once('=')) {
+        match key {
+            "encoding" => encoding = value.parse().map_err(bad)?,
+            "skip_invalid" => skip_invalid = value == "true",
+            other => return Err(bad(format!("unknown parameter {other:?}: encoding or skip_invalid"))),
+        }
+    }
+    let bytes = body.into_bytes_limit(IMPORT_BODY_BYTES).await.map_err(|e| {
+        let over = error::over_limit("import file bytes", IMPORT_BODY_BYTES as u64, None);
+        let status = if matches!(e, poem::error::ReadBodyError::PayloadTooLarge) {
+            StatusCode::PAYLOAD_TOO_LARGE
+        } else {
+            StatusCode::BAD_REQUEST
+        };
+        error_response(status, Media::Json, over)
+    })?;
+    let _turn = server.state.heavy.acquire().await.expect("the semaphore is never closed");
+    let failed =
+        |e: &dyn std::fmt::Display| error_response(StatusCode::INTERNAL_SERVER_ERROR, Media::Json, error::internal(e));
+    let mut file =
+        tokio::task::spawn_blocking(move || import::read(kind, &bytes, encoding)).await.map_err(|e| failed(&e))?;
+    let ledger = &server.state.ledger;
+    file.check(ledger, scope.as_deref()).await.map_err(|e| failed(&e))?;
+    let problems: Vec<ImportProblem> = file
+        .problems
+        .iter()
+        .map(|p| ImportProblem { line: p.line, column: p.column, header: p.header, message: p.message.clone() })
+        .collect();
+    let (rows, already) = (file.rows, file.already_imported);
+    let refused = !problems.is_empty() && !skip_invalid;
+    let mut sender = taizhang_app::CommandContext::new(caller.actor());
+    sender.scope = caller.scope();
+    let written = if refused {
+        taizhang_io::import::Written { commands: 0, skipped_rows: 0 }
+    } else {
+        file.write(ledger, &sender, skip_invalid, |_| {}).await.map_err(|e| {
+            let e = error::app(e);
+            error_response(StatusCode::CONFLICT, Media::Json, e)
+        })?
+    };
+    let answer = ImportAnswer {
+        rows,
+        written: written.commands,
+        already_in_the_log: already,
+        rows_left_out: written.skipped_rows,
+        problems,
+    };
+    let status = if refused { StatusCode::UNPROCESSABLE_ENTITY } else { StatusCode::OK };
+    Ok(Response::builder().status(status).content_type(JSON).body(serde_json::to_vec(&answer).expect("serialises")))
 }
 
 /// `GET /backup`: the log as JSON Lines, the form `taizhang restore` reads, up to the

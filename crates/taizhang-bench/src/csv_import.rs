@@ -58,11 +58,12 @@ pub async fn csv(dir: &Path) -> Result<()> {
         let ledger = taizhang_app::Ledger::open(store.clone(), &dir.join("master.key")).await?;
         let started = Instant::now();
         let mut file = import::read(kind, text.as_bytes(), Encoding::Utf8);
-        file.check(&ledger).await?;
+        file.check(&ledger, None).await?;
         ensure!(file.problems.is_empty(), "the generated {} file has problems: {:?}", kind.name(), &file.problems[..1]);
         let read_rows = file.rows;
         let checked = started.elapsed();
-        let written = file.write(&ledger, false, |_| {}).await?;
+        let operator = taizhang_app::CommandContext::new(taizhang_core::Actor::OPERATOR);
+        let written = file.write(&ledger, &operator, false, |_| {}).await?;
         let elapsed = started.elapsed();
         report(&format!("csv.{}.read_and_check", kind.name()), checked.as_secs_f64(), "s", None);
         report(&format!("csv.{}", kind.name()), rate(read_rows, elapsed), "rows/s", None);

@@ -679,7 +679,13 @@ impl Import {
     }
 
     /// Drops what the log already holds and rehearses the rest; adds the problems found.
-    pub async fn check<S: EventStore>(&mut self, ledger: &Ledger<S>) -> Result<(), AppError> {
+    /// `scope`, a clerk's units: rows for other units are problems at their `unit`
+    /// column, found before anything is written (the command path would refuse them
+    /// one by one, after the rows before them were written).
+    pub async fn check<S: EventStore>(&mut self, ledger: &Ledger<S>, scope: Option<&[UnitId]>) -> Result<(), AppError> {
+        if let Some(scope) = scope {
+            self.check_scope(scope);
+        }
         let store = ledger.store();
         let mut fresh = Vec::with_capacity(self.planned.len());
         for planned in std::mem::take(&mut self.planned) {
@@ -713,16 +719,42 @@ impl Import {
         Ok(())
     }
 
+    /// Refuses the rows of units outside `scope`, at their `unit` column; a kind of
+    /// record no clerk registers (units, verifications) is refused whole.
+    fn check_scope(&mut self, scope: &[UnitId]) {
+        for (i, planned) in self.planned.iter().enumerate() {
+            let unit = match &planned.command {
+                Command::RegisterMember(c) => c.unit,
+                Command::RegisterOuting(c) => c.unit,
+                _ => {
+                    let message = format!("a clerk's token does not import {}", self.kind.name());
+                    self.problems.push(problem(planned.rows[0].line, 0, None, message));
+                    self.invalid.insert(i);
+                    continue;
+                }
+            };
+            if !scope.contains(&unit) {
+                let column = self.columns[self.kind.layout().index("unit")];
+                let name = self.codes.get(&unit.0).cloned().unwrap_or_else(|| unit.to_string());
+                let message = format!("unit {name} is not one of this token's units");
+                self.problems.push(problem(planned.rows[0].line, column, Some("unit"), message));
+                self.invalid.insert(i);
+            }
+        }
+    }
+
     /// Commands that would be written.
     pub fn pending(&self) -> usize {
         self.planned.len() - self.invalid.len()
     }
 
-    /// Writes every command without a problem; `progress` hears how many are done.
+    /// Writes every command without a problem, sent by `sender` (its actor and scope;
+    /// each command keeps the id its rows give it); `progress` hears how many are done.
     /// Refused (nothing written) when there are problems, unless `skip_invalid`.
     pub async fn write<S: EventStore>(
         self,
         ledger: &Ledger<S>,
+        sender: &CommandContext,
         skip_invalid: bool,
         progress: impl Fn(usize),
     ) -> Result<Written, AppError> {
@@ -734,7 +766,7 @@ impl Import {
         let written_rows = planned.iter().map(|p| p.rows.len()).sum::<usize>();
         let batch = planned
             .into_iter()
-            .map(|p| (CommandContext { command_id: p.command_id, ..CommandContext::new(Actor::OPERATOR) }, p.command))
+            .map(|p| (CommandContext { command_id: p.command_id, ..sender.clone() }, p.command))
             .collect();
         let commands = ledger.run_in_order(batch, progress).await?;
         let skipped_rows = self.rows.saturating_sub(written_rows + self.already_rows);

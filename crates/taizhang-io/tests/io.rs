@@ -37,18 +37,18 @@ impl World {
     /// Reads and checks `text`; returns the problems as `file:line:column: …` lines.
     async fn problems(&self, kind: Kind, bytes: &[u8], encoding: Encoding) -> Vec<String> {
         let mut import = import::read(kind, bytes, encoding);
-        import.check(&self.ledger).await.unwrap();
+        import.check(&self.ledger, None).await.unwrap();
         import.problems.iter().map(|p| Located { file: "f.csv", problem: p }.to_string()).collect()
     }
 
     /// Imports a file that must be clean; returns the commands written.
     async fn import(&self, kind: Kind, text: &str) -> usize {
         let mut import = import::read(kind, text.as_bytes(), Encoding::Utf8);
-        import.check(&self.ledger).await.unwrap();
+        import.check(&self.ledger, None).await.unwrap();
         let shown: Vec<String> =
             import.problems.iter().map(|p| Located { file: "f.csv", problem: p }.to_string()).collect();
         assert!(shown.is_empty(), "{shown:?}");
-        import.write(&self.ledger, false, |_| {}).await.unwrap().commands
+        import.write(&self.ledger, &operator(), false, |_| {}).await.unwrap().commands
     }
 
     async fn model(&self) -> Arc<Projector<SledStore>> {
@@ -125,8 +125,8 @@ async fn bad_files_are_refused_at_their_line_and_column_and_change_nothing() {
             assert!(problem.starts_with(start), "{name}: {problem:?} should start with {start:?}");
         }
         let mut import = import::read(kind, &bytes, Encoding::Utf8);
-        import.check(&w.ledger).await.unwrap();
-        assert_eq!(import.write(&w.ledger, false, |_| {}).await.unwrap().commands, 0, "{name}");
+        import.check(&w.ledger, None).await.unwrap();
+        assert_eq!(import.write(&w.ledger, &operator(), false, |_| {}).await.unwrap().commands, 0, "{name}");
         assert_eq!(w.log().await, before, "{name}: a refused file must not change the log");
     }
     // The GBK file is fine when said to be GBK; a UTF-8 file said to be GBK is refused
@@ -147,9 +147,9 @@ async fn with_skip_invalid_the_good_rows_are_written() {
     let w = seeded().await;
     let text = "id,unit,joined_on,name\nM7,SY-0003,2011-01-01,赵六\nM8,SY-0404,2011-01-01,钱五\n";
     let mut import = import::read(Kind::Members, text.as_bytes(), Encoding::Utf8);
-    import.check(&w.ledger).await.unwrap();
+    import.check(&w.ledger, None).await.unwrap();
     assert_eq!(import.problems.len(), 1);
-    let written = import.write(&w.ledger, true, |_| {}).await.unwrap();
+    let written = import.write(&w.ledger, &operator(), true, |_| {}).await.unwrap();
     assert_eq!((written.commands, written.skipped_rows), (1, 1));
     let personal = w.ledger.personal(taizhang_core::MemberId(id_for("member", "M7"))).await.unwrap();
     assert!(matches!(personal, Personal::Known(p) if p.name.as_str() == "赵六"));
@@ -161,10 +161,10 @@ async fn a_reimport_writes_nothing_and_an_export_gives_back_the_rows() {
     let before = w.log().await;
     for (kind, text, records) in [(Kind::Units, UNITS, 3), (Kind::Members, MEMBERS, 3), (Kind::Outings, OUTINGS, 2)] {
         let mut import = import::read(kind, text.as_bytes(), Encoding::Utf8);
-        import.check(&w.ledger).await.unwrap();
+        import.check(&w.ledger, None).await.unwrap();
         assert!(import.problems.is_empty(), "{:?}", import.problems);
         assert_eq!(import.already_imported, records, "{kind:?}");
-        assert_eq!(import.write(&w.ledger, false, |_| {}).await.unwrap().commands, 0);
+        assert_eq!(import.write(&w.ledger, &operator(), false, |_| {}).await.unwrap().commands, 0);
     }
     assert_eq!(w.log().await, before, "importing the same files again writes nothing");
 
@@ -196,9 +196,9 @@ async fn a_reimport_writes_nothing_and_an_export_gives_back_the_rows() {
         // The export, headers and all, imports into another store (units, then members,
         // then outings) without a problem.
         let mut again = import::read(kind, exported.as_bytes(), Encoding::Utf8);
-        again.check(&elsewhere.ledger).await.unwrap();
+        again.check(&elsewhere.ledger, None).await.unwrap();
         assert!(again.problems.is_empty(), "{kind:?}: {:?}", again.problems);
-        assert!(again.write(&elsewhere.ledger, false, |_| {}).await.unwrap().commands > 0, "{kind:?}");
+        assert!(again.write(&elsewhere.ledger, &operator(), false, |_| {}).await.unwrap().commands > 0, "{kind:?}");
     }
 }
 
@@ -319,4 +319,9 @@ async fn the_members_export_shows_corrected_personal_data() {
     assert_eq!((now[3].as_str(), now[5].as_str()), ("李娜娜", "13907190000"));
     let then = row_of_li(before).await;
     assert_eq!((then[3].as_str(), then[5].as_str()), ("李娜", ""));
+}
+
+/// The operator at the command line, who imports these files.
+fn operator() -> taizhang_app::CommandContext {
+    taizhang_app::CommandContext::new(taizhang_core::Actor::OPERATOR)
 }
