@@ -303,6 +303,7 @@ fn run(mut cli: Cli) -> Result<()> {
                 Commands::Export { output, keys, .. } => {
                     online_backup(server, token, output.as_deref(), keys.as_deref()).await
                 }
+                Commands::Verify => online_verify(server, token).await,
                 _ => unreachable!("refused by check_before_opening"),
             };
         }
@@ -433,11 +434,14 @@ fn check_before_opening(cli: &Cli) -> Result<()> {
         Commands::Token { action } => !matches!(action, TokenAction::Create { .. }),
         _ => false,
     };
-    let online = matches!(cli.command, Commands::Export { what: Exported::Log, .. } | Commands::Import { .. });
+    let online = matches!(
+        cli.command,
+        Commands::Export { what: Exported::Log, .. } | Commands::Import { .. } | Commands::Verify
+    );
     if cli.server.is_some() && !online {
         bail!(
-            "--server takes a backup (`export`, with --keys) or an import through a running server; the other \
-             commands work on the data directory"
+            "--server takes a backup (`export`, with --keys), an import or `verify` through a running server; the \
+             other commands work on the data directory"
         );
     }
     if reads_only && cli.store == "sled" && cli.server.is_none() && !cli.data.exists() {
@@ -812,6 +816,26 @@ async fn online_backup(server: &str, token: &str, output: Option<&Path>, keys: O
         file.sync_all()?;
         eprintln!("wrote the member keys to {} (wrapped: they open only with the master key)", path.display());
     }
+    Ok(())
+}
+
+/// `verify` by a running server (GraphQL `verifyChain`, an admin's or a reviewer's
+/// token): the same walk of the chain, answered as `verify` answers.
+async fn online_verify(server: &str, token: &str) -> Result<()> {
+    let url = format!("{}/graphql", server.trim_end_matches('/'));
+    let query = "{ verifyChain { ok events headHash brokenAt reason } }";
+    let request = reqwest::Client::new().post(&url).bearer_auth(token).json(&serde_json::json!({ "query": query }));
+    let response = request.send().await.with_context(|| format!("asking {url}"))?;
+    let status = response.status();
+    let body: serde_json::Value = response.json().await.with_context(|| format!("{url} answered {status}"))?;
+    if let Some(error) = body["errors"].get(0) {
+        bail!("{url} refused: {}", error["message"].as_str().unwrap_or("no message"));
+    }
+    let report = &body["data"]["verifyChain"];
+    if report["ok"] != true {
+        bail!("chain broken at position {}: {}", report["brokenAt"], report["reason"].as_str().unwrap_or(""));
+    }
+    println!("ok: {} events, head hash {}", report["events"], report["headHash"].as_str().unwrap_or(""));
     Ok(())
 }
 

@@ -1034,8 +1034,8 @@ async fn records_keep_their_codes_and_are_found_by_them() {
 /// A backup while the server serves: the log up to the head when asked, and the
 /// wrapped keys, taken through the running server by `taizhang --server`, while a
 /// clerk goes on writing and reading; the backup restores into a fresh directory with
-/// its chain intact and its personal data readable with the master key. A viewer
-/// may not take one.
+/// its chain intact and its personal data readable with the master key; the server
+/// verifies its chain for `verify`. A viewer may not take a backup.
 #[tokio::test]
 async fn a_backup_is_taken_while_the_server_serves() {
     let dir = tempfile::tempdir().unwrap();
@@ -1089,6 +1089,15 @@ async fn a_backup_is_taken_while_the_server_serves() {
     let members = elsewhere.path().join("members.csv");
     run(&["export", "members", "-o", members.to_str().unwrap()]);
     assert!(std::fs::read_to_string(&members).unwrap().lines().count() > 100, "names opened with the keys");
+
+    // The server verifies its own chain for `taizhang --server … verify`.
+    let verified = std::process::Command::new(env!("CARGO_BIN_EXE_taizhang"))
+        .args(["--server", &server.url, "--token", &server.admin, "verify"])
+        .output()
+        .unwrap();
+    assert!(verified.status.success(), "{}", String::from_utf8_lossy(&verified.stderr));
+    let said = String::from_utf8(verified.stdout).unwrap();
+    assert!(said.starts_with(&format!("ok: {} events, head hash ", server.head().await)), "{said}");
 
     let viewer = support::client_with(&server.token("VIEWER", &[], None).await);
     let refused = viewer.get(format!("{}/backup", server.url)).send().await.unwrap();
