@@ -279,4 +279,48 @@ mod tests {
         }
         assert!(decode_payload(99, 1, &[]).unwrap_err().starts_with("unknown event type"));
     }
+
+    /// Registrations written before records kept their code read as registrations
+    /// without one, every other field as it was.
+    #[test]
+    fn registrations_from_before_codes_read_with_no_code() {
+        let text = |s: &str| Text::parse("t", s).unwrap();
+        let unit = legacy::UnitRegisteredV1 {
+            unit: UnitId::new(),
+            name: text("十堰市人民医院"),
+            industry: text("医疗卫生"),
+            region: text("茅箭区"),
+            parent: None,
+        };
+        let bytes = postcard::to_stdvec(&unit).unwrap();
+        let DomainEvent::UnitRegistered(read) = decode_payload(1, 1, &bytes).unwrap() else { panic!("a unit") };
+        assert_eq!((read.unit, read.name, read.code), (unit.unit, unit.name, None));
+
+        let member = legacy::MemberRegisteredV1 {
+            member: MemberId::new(),
+            unit: unit.unit,
+            joined_on: time::macros::date!(2011 - 01 - 01),
+            personal: SealedPersonal(vec![1, 2, 3]),
+        };
+        let bytes = postcard::to_stdvec(&member).unwrap();
+        let DomainEvent::MemberRegistered(read) = decode_payload(10, 1, &bytes).unwrap() else { panic!("a member") };
+        assert_eq!((read.member, read.personal, read.code), (member.member, member.personal, None));
+
+        let span =
+            TimeRange::new("s", ClockTime::from_minutes(8 * 60).unwrap(), ClockTime::from_minutes(10 * 60).unwrap())
+                .unwrap();
+        let details = OutingDetails {
+            date: time::macros::date!(2011 - 06 - 04),
+            span,
+            place: text("武当路社区"),
+            category: text("义诊"),
+            description: None,
+            beneficiaries: 30,
+        };
+        let outing =
+            legacy::OutingRegisteredV2 { outing: OutingId::new(), unit: unit.unit, details, participants: vec![] };
+        let bytes = postcard::to_stdvec(&outing).unwrap();
+        let DomainEvent::OutingRegistered(read) = decode_payload(20, 2, &bytes).unwrap() else { panic!("an outing") };
+        assert_eq!((read.outing, read.details, read.code), (outing.outing, outing.details, None));
+    }
 }
