@@ -300,6 +300,17 @@ fn run(mut cli: Cli) -> Result<()> {
                 Commands::Import { kind, file, encoding, skip_invalid } => {
                     online_import(server, token, *kind, file, *encoding, *skip_invalid).await
                 }
+                Commands::Export { what: Exported::Reports, output, format, from, to, unit, region, by, .. } => {
+                    let mut query: Vec<(&str, String)> = vec![("by", by.clone())];
+                    query.extend(from.map(|d| ("from", d.to_string())));
+                    query.extend(to.map(|d| ("to", d.to_string())));
+                    query.extend(unit.as_ref().map(|u| ("unit", u.written.clone())));
+                    query.extend(region.as_ref().map(|r| ("region", r.clone())));
+                    if *format == SheetFormat::Xlsx {
+                        query.push(("format", "xlsx".to_owned()));
+                    }
+                    online_report(server, token, &query, output.as_deref()).await
+                }
                 Commands::Export { output, keys, .. } => {
                     online_backup(server, token, output.as_deref(), keys.as_deref()).await
                 }
@@ -436,12 +447,12 @@ fn check_before_opening(cli: &Cli) -> Result<()> {
     };
     let online = matches!(
         cli.command,
-        Commands::Export { what: Exported::Log, .. } | Commands::Import { .. } | Commands::Verify
+        Commands::Export { what: Exported::Log | Exported::Reports, .. } | Commands::Import { .. } | Commands::Verify
     );
     if cli.server.is_some() && !online {
         bail!(
-            "--server takes a backup (`export`, with --keys), an import or `verify` through a running server; the \
-             other commands work on the data directory"
+            "--server takes a backup (`export`, with --keys), `export reports`, an import or `verify` through a \
+             running server; the other commands work on the data directory"
         );
     }
     if reads_only && cli.store == "sled" && cli.server.is_none() && !cli.data.exists() {
@@ -819,6 +830,32 @@ async fn online_backup(server: &str, token: &str, output: Option<&Path>, keys: O
     Ok(())
 }
 
+/// `export reports` from a running server (`GET /export/reports`): the same file, made
+/// by the server while it serves, written here (mode 0600) or to standard output.
+async fn online_report(server: &str, token: &str, query: &[(&str, String)], output: Option<&Path>) -> Result<()> {
+    let url = format!("{}/export/reports", server.trim_end_matches('/'));
+    let request = reqwest::Client::new().get(&url).bearer_auth(token).query(query);
+    let response = request.send().await.with_context(|| format!("asking {url}"))?;
+    let status = response.status();
+    let body = response.bytes().await.context("reading the report")?;
+    if !status.is_success() {
+        let answer: serde_json::Value = serde_json::from_slice(&body).unwrap_or_default();
+        let message = answer["errors"][0]["message"]
+            .as_str()
+            .map_or_else(|| String::from_utf8_lossy(&body).into_owned(), str::to_owned);
+        bail!("{url} answered {status}: {message}");
+    }
+    match output {
+        Some(path) => {
+            let mut file = private::create_file(path).with_context(|| format!("creating {}", path.display()))?;
+            file.write_all(&body)?;
+            file.sync_all()?;
+        }
+        None => std::io::stdout().lock().write_all(&body)?,
+    }
+    Ok(())
+}
+
 /// `verify` by a running server (GraphQL `verifyChain`, an admin's or a reviewer's
 /// token): the same walk of the chain, answered as `verify` answers.
 async fn online_verify(server: &str, token: &str) -> Result<()> {
@@ -986,17 +1023,11 @@ fn check_unit(projector: &Projector<AnyStore>, unit: &UnitArg) -> Result<()> {
 
 /// Refuses a unit, region or industry the log does not know, instead of an empty report.
 fn check_scope(projector: &Projector<AnyStore>, scope: &Scope) -> Result<()> {
-    let (what, wanted, field): (_, _, fn(&taizhang_read::model::UnitVersion) -> String) = match scope {
-        // A unit is checked as the user named it (`check_unit`).
-        Scope::All | Scope::Unit(_) => return Ok(()),
-        Scope::Region(region) => ("region", region, |u| u.region.to_string()),
-        Scope::Industry(industry) => ("industry", industry, |u| u.industry.to_string()),
-    };
-    let known: std::collections::BTreeSet<String> =
-        projector.read(|m| m.units.keys().filter_map(|u| m.unit(*u, m.position)).map(field).collect());
-    if !known.contains(wanted) {
-        let known = known.into_iter().collect::<Vec<_>>().join(", ");
-        bail!("no unit is in the {what} {wanted:?}; those the log knows: {known}");
+    // A unit is checked as the user named it (`check_unit`).
+    if matches!(scope, Scope::Region(_) | Scope::Industry(_)) {
+        if let Some(problem) = projector.read(|m| taizhang_io::export::scope_problem(m, scope)) {
+            bail!("{problem}");
+        }
     }
     Ok(())
 }
@@ -1039,21 +1070,14 @@ async fn export_sheet(cli: &Cli, store: Arc<AnyStore>, sheet: Sheet<'_>, output:
         (Exported::Reports, format) => {
             let (period, scope) = period_and_scope(&sheet, &projector)?;
             let scope = ReportScope { period, scope, as_of: AsOf::now() };
-            if format == SheetFormat::Xlsx {
-                bytes = projector.read(|m| x::reports_xlsx(m, &scope))?;
-            } else {
-                let chosen = match sheet.by {
-                    "unit" => &x::REPORT_SHEETS[0],
-                    "region" => &x::REPORT_SHEETS[1],
-                    "industry" => &x::REPORT_SHEETS[2],
-                    "weekly" => &x::REPORT_SHEETS[3],
-                    other => bail!("--by must be unit, region, industry or weekly, not {other:?}"),
+            let chosen =
+                match format {
+                    SheetFormat::Xlsx => None,
+                    SheetFormat::Csv => Some(x::report_sheet_named(sheet.by).with_context(|| {
+                        format!("--by must be unit, region, industry or weekly, not {:?}", sheet.by)
+                    })?),
                 };
-                let rows = projector.read(|m| {
-                    x::report_rows(m, &scope, chosen).map(|r| x::report_csv_rows(m, &scope, chosen.group_by, &r))
-                })?;
-                x::write_csv(&mut bytes, &x::report_header(chosen.group_by), &rows)?;
-            }
+            bytes = x::report_file(&projector, &scope, chosen)?;
         }
         (Exported::Ledger, format) => {
             let unit = sheet.unit.context("give the unit whose ledger to export: --unit CODE (or its id)")?;

@@ -28,6 +28,7 @@ const MATRIX: &[(&str, &[&str], [Grant; 4])] = &[
     ("Query.head", &[], [Y, Y, Y, Y]),
     ("Query.me", &[], [Y, Y, Y, Y]),
     ("Query.report", &[], [Y, Y, Y, Y]),
+    ("GET /export/reports", &[], [Y, Y, Y, Y]),
     ("Query.member", &[], [Y, Y, Y, N]),
     ("Query.outing", &[], [Y, Y, Y, N]),
     ("Query.unitLedger", &[], [Y, Y, Y, N]),

@@ -1150,3 +1150,43 @@ async fn an_import_goes_through_the_running_server() {
     let (ok, said) = import(&clerk);
     assert!(ok && said.contains("0 members written, 2 already in the log"), "{said}");
 }
+
+/// The month's report while the server serves: `taizhang --server … export reports`
+/// gives the same bytes as the export from the data directory once the server has
+/// stopped; a region the log does not know is named, not answered with an empty report.
+#[tokio::test]
+async fn reports_are_exported_while_the_server_serves() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().to_owned();
+    support::taizhang(&data, &[], &["demo", "--scale", "0.02"]);
+    let server = Server::start_in(dir);
+    let out = tempfile::tempdir().unwrap();
+    let month = ["export", "reports", "--from", "2011-06-01", "--to", "2011-06-30"];
+    let online = |extra: &[&str], file: &str| {
+        let path = out.path().join(file);
+        let output = std::process::Command::new(env!("CARGO_BIN_EXE_taizhang"))
+            .args(["--server", &server.url, "--token", &server.admin])
+            .args(month)
+            .args(extra)
+            .args(["-o", path.to_str().unwrap()])
+            .output()
+            .unwrap();
+        (output.status.success(), String::from_utf8_lossy(&output.stderr).into_owned(), path)
+    };
+    let (ok, said, by_region) = online(&["--by", "region"], "online.csv");
+    assert!(ok, "{said}");
+    let (ok, said, workbook) = online(&["--format", "xlsx"], "online.xlsx");
+    assert!(ok, "{said}");
+    assert!(std::fs::read(&workbook).unwrap().starts_with(b"PK"), "an XLSX file");
+    let (ok, said, _) = online(&["--region", "武汉市"], "none.csv");
+    assert!(!ok && said.contains("no unit is in the region \"武汉市\""), "{said}");
+    let (ok, said, _) = online(&["--unit", "SY-9999"], "none.csv");
+    assert!(!ok && said.contains("there is no unit SY-9999"), "{said}");
+
+    let (_, dir) = server.terminate();
+    let offline = out.path().join("offline.csv");
+    support::taizhang(dir.path(), &[], &[&month[..], &["--by", "region", "-o", offline.to_str().unwrap()]].concat());
+    let (online, offline) = (std::fs::read(&by_region).unwrap(), std::fs::read(&offline).unwrap());
+    assert!(String::from_utf8_lossy(&online).lines().count() > 3);
+    assert_eq!(String::from_utf8_lossy(&online), String::from_utf8_lossy(&offline), "the same report");
+}

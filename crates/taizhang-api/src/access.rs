@@ -102,7 +102,7 @@ pub const RULES: &[Rule] = &[
         clerk: Yes,
         reviewer: Yes,
         viewer: Yes,
-        fields: &["Query.report"],
+        fields: &["Query.report", "GET /export/reports"],
     },
     Rule {
         permission: Permission::ReadRecords,

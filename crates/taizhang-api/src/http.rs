@@ -25,6 +25,7 @@ use poem::http::{header, Method, StatusCode};
 use poem::web::Data;
 use poem::{get, handler, Body, EndpointExt, IntoEndpoint, Request, Response, Route};
 use serde::Serialize;
+use taizhang_read::report::Scope;
 use taizhang_store::tokens::Rejection;
 use taizhang_store::EventStore;
 use time::OffsetDateTime;
@@ -70,6 +71,7 @@ pub fn routes(schema: TaizhangSchema, state: Arc<ApiState>, limits: Limits) -> i
         .at("/metrics", get(metrics))
         .at("/backup", get(backup_log))
         .at("/import/:kind", poem::post(import_csv))
+        .at("/export/reports", get(export_reports))
         .at("/backup/keys", get(backup_keys))
         .data(server)
 }
@@ -600,6 +602,109 @@ async fn import_answer(req: &Request, kind: &str, body: Body, server: &Server) -
     };
     let status = if refused { StatusCode::UNPROCESSABLE_ENTITY } else { StatusCode::OK };
     Ok(Response::builder().status(status).content_type(JSON).body(serde_json::to_vec(&answer).expect("serialises")))
+}
+
+/// `GET /export/reports?from=D&to=D[&unit=CODE|&region=R][&by=unit|region|industry|weekly][&format=csv|xlsx]`:
+/// the reports `taizhang export reports` writes, the same bytes, while the server serves:
+/// computed on a blocking thread, one heavy read at a time, a slice of cells per hold of
+/// the model's lock, as of one position; refused like any report above the size limits.
+#[handler]
+async fn export_reports(req: &Request, server: Data<&Arc<Server>>) -> Response {
+    let response = report_answer(req, &server).await.unwrap_or_else(|refused| refused);
+    server.state.metrics.request("/export/reports", response.status().as_u16());
+    response
+}
+
+async fn report_answer(req: &Request, server: &Server) -> Result<Response, Response> {
+    use taizhang_io::export as x;
+    let caller = server.caller(req, Media::Json).await?;
+    if Permission::ReadReports.grant(caller.role) == Grant::No {
+        let refused = crate::access::forbidden(caller.role, Permission::ReadReports);
+        return Err(error_response(StatusCode::FORBIDDEN, Media::Json, refused));
+    }
+    let bad = |message: String| http_error(StatusCode::BAD_REQUEST, Media::Json, Code::BadRequest, &message);
+    let (mut from, mut to, mut unit, mut region, mut by, mut xlsx) = (None, None, None, None, "unit".to_owned(), false);
+    let day = |v: &str| taizhang_core::parse_date("date", v).map_err(|e| e.to_string());
+    for (key, value) in req.uri().query().unwrap_or("").split('&').filter_map(|p| p.split_once('=')) {
+        let value = percent_decoded(value);
+        match key {
+            "from" => from = Some(day(&value).map_err(bad)?),
+            "to" => to = Some(day(&value).map_err(bad)?),
+            "unit" => unit = Some(value),
+            "region" => region = Some(value),
+            "by" => by = value,
+            "format" => xlsx = value == "xlsx",
+            other => return Err(bad(format!("unknown parameter {other:?}: from, to, unit, region, by or format"))),
+        }
+    }
+    let today = OffsetDateTime::now_utc().date();
+    let first = from.unwrap_or_else(|| today.replace_day(1).expect("day 1 exists"));
+    let period = taizhang_core::Period::new(first, to.unwrap_or(today)).map_err(|e| bad(e.to_string()))?;
+    let scope = match (&unit, region) {
+        (Some(u), _) => Scope::Unit(u.parse::<taizhang_core::UnitId>().map_err(|e| bad(e.to_string()))?),
+        (None, Some(r)) => Scope::Region(r),
+        (None, None) => Scope::All,
+    };
+    let sheet = match xlsx {
+        true => None,
+        false => Some(
+            x::report_sheet_named(&by)
+                .ok_or_else(|| bad(format!("by must be unit, region, industry or weekly, not {by:?}")))?,
+        ),
+    };
+    let not_found = |problem: String| {
+        let named = match &unit {
+            Some(written) if matches!(scope, Scope::Unit(_)) => format!("there is no unit {written}"),
+            _ => problem,
+        };
+        http_error(StatusCode::NOT_FOUND, Media::Json, Code::NotFound, &named)
+    };
+    if let Some(problem) = server.state.projector.read(|m| x::scope_problem(m, &scope)) {
+        return Err(not_found(problem));
+    }
+    let report_scope = x::ReportScope { period, scope, as_of: taizhang_read::AsOf::now() };
+    let made = server
+        .state
+        .read_heavy(&caller, None, move |heavy| x::report_file(heavy.projector, &report_scope, sheet))
+        .await
+        .map_err(|e| error_response(StatusCode::INTERNAL_SERVER_ERROR, Media::Json, e))?;
+    let bytes = made.map_err(|e| match e {
+        x::ExportError::TooLarge(too_large) => {
+            error_response(StatusCode::BAD_REQUEST, Media::Json, error::report_too_large(too_large))
+        }
+        other => error_response(StatusCode::INTERNAL_SERVER_ERROR, Media::Json, error::internal(&other)),
+    })?;
+    let content_type = if xlsx {
+        "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+    } else {
+        "text/csv; charset=utf-8"
+    };
+    Ok(Response::builder().content_type(content_type).body(bytes))
+}
+
+/// A query value with `%XX` escapes and `+` decoded (a region's name in Chinese).
+fn percent_decoded(value: &str) -> String {
+    let bytes = value.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        match bytes[i] {
+            b'%' if i + 2 < bytes.len() => {
+                match u8::from_str_radix(std::str::from_utf8(&bytes[i + 1..i + 3]).unwrap_or("zz"), 16) {
+                    Ok(b) => {
+                        out.push(b);
+                        i += 3;
+                        continue;
+                    }
+                    Err(_) => out.push(b'%'),
+                }
+            }
+            b'+' => out.push(b' '),
+            b => out.push(b),
+        }
+        i += 1;
+    }
+    String::from_utf8_lossy(&out).into_owned()
 }
 
 /// `GET /backup`: the log as JSON Lines, the form `taizhang restore` reads, up to the

@@ -416,11 +416,6 @@ pub struct PolicyInfo {
     pub levels: Vec<PolicyLevel>,
 }
 
-/// (unit, bucket) cells a report adds per hold of the model's lock, a fraction of a
-/// millisecond: the projector's writes, and the reads queued behind them, wait at most
-/// that long for a report.
-const REPORT_CELLS_PER_SLICE: usize = 1_000;
-
 #[derive(Default)]
 pub struct ReportQueries;
 
@@ -464,7 +459,7 @@ impl ReportQueries {
                 let projector = heavy.projector;
                 let mut builder = projector
                     .read(|m| report::check_size(m, &query).map(|()| report::ReportBuilder::new(m, &query)))?;
-                while !heavy.abandoned() && projector.read(|m| builder.add(m, REPORT_CELLS_PER_SLICE)) {}
+                while !heavy.abandoned() && projector.read(|m| builder.add(m, report::CELLS_PER_SLICE)) {}
                 Ok(builder.finish())
             })
             .await?;

@@ -10,7 +10,8 @@ use rust_xlsxwriter::{ExcelDateTime, Format, Workbook, Worksheet, XlsxError};
 use taizhang_core::*;
 use taizhang_read::ledger::{self, LedgerEntry, PageRequest};
 use taizhang_read::report::{self, Bucket, GroupBy, ReportQuery, ReportRow, Scope};
-use taizhang_read::{AsOf, ReadModel};
+use taizhang_read::{AsOf, Projector, ReadModel};
+use taizhang_store::EventStore;
 
 use crate::Kind;
 
@@ -141,6 +142,7 @@ pub fn write_csv<S: AsRef<str>>(out: impl Write, header: &[S], rows: &[Vec<Strin
 }
 
 /// What the reports cover.
+#[derive(Clone)]
 pub struct ReportScope {
     pub period: Period,
     pub scope: Scope,
@@ -195,8 +197,41 @@ pub fn report_header(group_by: GroupBy) -> Vec<&'static str> {
 /// The label of the totals row.
 pub const TOTAL: &str = "合计 total";
 
-/// A sheet's rows; refused, like any report, above the size limits.
-pub fn report_rows(model: &ReadModel, scope: &ReportScope, sheet: &ReportSheet) -> Result<Vec<ReportRow>, ExportError> {
+/// Why `scope` would give an empty report: a unit, region or industry no unit of the
+/// log has now (the message names those it has).
+pub fn scope_problem(model: &ReadModel, scope: &Scope) -> Option<String> {
+    let (what, wanted, field): (_, _, fn(&taizhang_read::model::UnitVersion) -> String) = match scope {
+        Scope::All => return None,
+        Scope::Unit(unit) => {
+            return model
+                .unit(*unit, model.position)
+                .is_none()
+                .then(|| format!("there is no unit {}", model.reference(unit.0)))
+        }
+        Scope::Region(region) => ("region", region, |u| u.region.to_string()),
+        Scope::Industry(industry) => ("industry", industry, |u| u.industry.to_string()),
+    };
+    let known: std::collections::BTreeSet<String> =
+        model.units.keys().filter_map(|u| model.unit(*u, model.position)).map(field).collect();
+    (!known.contains(wanted)).then(|| {
+        let known = known.into_iter().collect::<Vec<_>>().join(", ");
+        format!("no unit is in the {what} {wanted:?}; those the log knows: {known}")
+    })
+}
+
+/// The sheet `--by` names: unit, region, industry or weekly.
+pub fn report_sheet_named(by: &str) -> Option<&'static ReportSheet> {
+    ["unit", "region", "industry", "weekly"].iter().position(|name| *name == by).map(|i| &REPORT_SHEETS[i])
+}
+
+/// A sheet's rows; refused, like any report, above the size limits. Computed a slice of
+/// cells at a time, each under the model's lock: the projector's writes, and the reads
+/// behind them, wait for one slice (the same slices as the API's reports).
+pub fn report_rows<S: EventStore>(
+    projector: &Projector<S>,
+    scope: &ReportScope,
+    sheet: &ReportSheet,
+) -> Result<Vec<ReportRow>, ExportError> {
     let query = ReportQuery {
         period: scope.period,
         scope: scope.scope.clone(),
@@ -204,8 +239,26 @@ pub fn report_rows(model: &ReadModel, scope: &ReportScope, sheet: &ReportSheet) 
         bucket: sheet.bucket,
         as_of: scope.as_of,
     };
-    report::check_size(model, &query)?;
-    Ok(report::report(model, &query).rows)
+    let mut builder =
+        projector.read(|m| report::check_size(m, &query).map(|()| report::ReportBuilder::new(m, &query)))?;
+    while projector.read(|m| builder.add(m, report::CELLS_PER_SLICE)) {}
+    Ok(builder.finish().rows)
+}
+
+/// The reports as a file, as of one position: with `sheet`, that one as CSV (under
+/// [`report_header`]); without, every sheet in the XLSX workbook ([`reports_xlsx`]).
+pub fn report_file<S: EventStore>(
+    projector: &Projector<S>,
+    scope: &ReportScope,
+    sheet: Option<&ReportSheet>,
+) -> Result<Vec<u8>, ExportError> {
+    let scope = ReportScope { as_of: projector.read(|m| scope.as_of.pinned(m)), ..scope.clone() };
+    let Some(sheet) = sheet else { return reports_xlsx(projector, &scope) };
+    let rows = report_rows(projector, &scope, sheet)?;
+    let rows = projector.read(|m| report_csv_rows(m, &scope, sheet.group_by, &rows));
+    let mut bytes = Vec::new();
+    write_csv(&mut bytes, &report_header(sheet.group_by), &rows)?;
+    Ok(bytes)
 }
 
 /// A cell of a report row: text, a date, or a number with its decimals.
@@ -312,24 +365,28 @@ pub fn report_csv_rows(
 /// scope (every column, volunteers counted once however many groups they served in);
 /// on the weekly sheet, where a person counts in every week they served, the outings
 /// and hours are summed and the people left out.
-pub fn reports_xlsx(model: &ReadModel, scope: &ReportScope) -> Result<Vec<u8>, ExportError> {
+pub fn reports_xlsx<S: EventStore>(projector: &Projector<S>, scope: &ReportScope) -> Result<Vec<u8>, ExportError> {
     let mut workbook = Workbook::new();
     let bold = Format::new().set_bold();
     let formats = Formats::new();
+    let cells_of = |group_by, rows: &[ReportRow]| -> Vec<Vec<Cell>> {
+        projector.read(|m| rows.iter().map(|row| report_cells(m, scope, group_by, row)).collect())
+    };
     for sheet in &REPORT_SHEETS {
-        let rows = report_rows(model, scope, sheet)?;
+        let rows = report_rows(projector, scope, sheet)?;
         let worksheet = workbook.add_worksheet();
         worksheet.set_name(sheet.name)?;
         let header = report_header(sheet.group_by);
         write_header(worksheet, &header, &bold)?;
-        for (r, row) in rows.iter().enumerate() {
-            write_cells(worksheet, r as u32 + 1, &report_cells(model, scope, sheet.group_by, row), &formats)?;
+        for (r, cells) in cells_of(sheet.group_by, &rows).iter().enumerate() {
+            write_cells(worksheet, r as u32 + 1, cells, &formats)?;
         }
         let total = rows.len() as u32 + 1;
         if sheet.bucket == Bucket::Period {
             let whole = ReportSheet { name: TOTAL, group_by: GroupBy::Total, bucket: Bucket::Period };
-            if let Some(row) = report_rows(model, scope, &whole)?.first() {
-                write_cells(worksheet, total, &report_cells(model, scope, sheet.group_by, row), &formats)?;
+            let whole = report_rows(projector, scope, &whole)?;
+            if let Some(cells) = cells_of(sheet.group_by, &whole).first() {
+                write_cells(worksheet, total, cells, &formats)?;
             }
         } else {
             let (outings, recorded, verified) = rows.iter().fold((0, 0, 0), |(o, r, v), row| {

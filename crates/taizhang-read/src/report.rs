@@ -93,6 +93,11 @@ struct Acc {
     members: u64,
 }
 
+/// (unit, bucket) cells a report adds per hold of the model's lock, a fraction of a
+/// millisecond: the projector's writes, and the reads queued behind them, wait at most
+/// that long for a report.
+pub const CELLS_PER_SLICE: usize = 1_000;
+
 /// A report computed a slice of units at a time: a caller serving others takes the
 /// read model's lock for each slice ([`ReportBuilder::add`]) and lets writes in
 /// between, so a large report never holds the model for its whole run. Every slice
