@@ -315,6 +315,7 @@ fn run(mut cli: Cli) -> Result<()> {
                     online_backup(server, token, output.as_deref(), keys.as_deref()).await
                 }
                 Commands::Verify => online_verify(server, token).await,
+                Commands::Token { action } => online_token(server, token, action).await,
                 _ => unreachable!("refused by check_before_opening"),
             };
         }
@@ -391,10 +392,7 @@ async fn token(store: Arc<AnyStore>, action: &TokenAction) -> Result<()> {
             );
         }
         TokenAction::List => {
-            println!(
-                "{:<36}  {:<8}  {:<8}  {:<20}  {:<20}  {:<20}  units",
-                "id", "role", "status", "name", "created", "expires"
-            );
+            print_token_header();
             for r in tokens.list().await? {
                 let status = match r.status(now) {
                     TokenStatus::Active => "active",
@@ -402,16 +400,9 @@ async fn token(store: Arc<AnyStore>, action: &TokenAction) -> Result<()> {
                     TokenStatus::Revoked => "revoked",
                 };
                 let units: Vec<String> = r.units.iter().map(ToString::to_string).collect();
-                println!(
-                    "{:<36}  {:<8}  {:<8}  {:<20}  {:<20}  {:<20}  {}",
-                    r.id,
-                    r.role.as_str(),
-                    status,
-                    r.name,
-                    timestamp(r.created_at),
-                    r.expires_at.map(timestamp).unwrap_or_else(|| "never".into()),
-                    units.join(",")
-                );
+                let expires = r.expires_at.map(timestamp).unwrap_or_else(|| "never".into());
+                let (id, created) = (r.id.to_string(), timestamp(r.created_at));
+                print_token_row(&id, r.role.as_str(), status, &r.name, &created, &expires, &units.join(","));
             }
         }
         TokenAction::Revoke { id } => {
@@ -447,12 +438,15 @@ fn check_before_opening(cli: &Cli) -> Result<()> {
     };
     let online = matches!(
         cli.command,
-        Commands::Export { what: Exported::Log | Exported::Reports, .. } | Commands::Import { .. } | Commands::Verify
+        Commands::Export { what: Exported::Log | Exported::Reports, .. }
+            | Commands::Import { .. }
+            | Commands::Verify
+            | Commands::Token { .. }
     );
     if cli.server.is_some() && !online {
         bail!(
-            "--server takes a backup (`export`, with --keys), `export reports`, an import or `verify` through a \
-             running server; the other commands work on the data directory"
+            "--server takes a backup (`export`, with --keys), `export reports`, `import`, `verify` and `token` \
+             through a running server; the other commands work on the data directory"
         );
     }
     if reads_only && cli.store == "sled" && cli.server.is_none() && !cli.data.exists() {
@@ -859,21 +853,96 @@ async fn online_report(server: &str, token: &str, query: &[(&str, String)], outp
 /// `verify` by a running server (GraphQL `verifyChain`, an admin's or a reviewer's
 /// token): the same walk of the chain, answered as `verify` answers.
 async fn online_verify(server: &str, token: &str) -> Result<()> {
-    let url = format!("{}/graphql", server.trim_end_matches('/'));
     let query = "{ verifyChain { ok events headHash brokenAt reason } }";
-    let request = reqwest::Client::new().post(&url).bearer_auth(token).json(&serde_json::json!({ "query": query }));
-    let response = request.send().await.with_context(|| format!("asking {url}"))?;
-    let status = response.status();
-    let body: serde_json::Value = response.json().await.with_context(|| format!("{url} answered {status}"))?;
-    if let Some(error) = body["errors"].get(0) {
-        bail!("{url} refused: {}", error["message"].as_str().unwrap_or("no message"));
-    }
-    let report = &body["data"]["verifyChain"];
+    let data = graphql(server, token, query, serde_json::json!({})).await?;
+    let report = &data["verifyChain"];
     if report["ok"] != true {
         bail!("chain broken at position {}: {}", report["brokenAt"], report["reason"].as_str().unwrap_or(""));
     }
     println!("ok: {} events, head hash {}", report["events"], report["headHash"].as_str().unwrap_or(""));
     Ok(())
+}
+
+/// The `data` of a GraphQL request to a running server, or its first error's message.
+async fn graphql(server: &str, token: &str, query: &str, variables: serde_json::Value) -> Result<serde_json::Value> {
+    let url = format!("{}/graphql", server.trim_end_matches('/'));
+    let body = serde_json::json!({ "query": query, "variables": variables });
+    let request = reqwest::Client::new().post(&url).bearer_auth(token).json(&body);
+    let response = request.send().await.with_context(|| format!("asking {url}"))?;
+    let status = response.status();
+    let mut answer: serde_json::Value = response.json().await.with_context(|| format!("{url} answered {status}"))?;
+    if let Some(error) = answer["errors"].get(0) {
+        bail!("{url} refused: {}", error["message"].as_str().unwrap_or("no message"));
+    }
+    Ok(answer["data"].take())
+}
+
+/// `token` through a running server, over GraphQL (an admin's token): the same
+/// create, list and revoke as on the data directory.
+async fn online_token(server: &str, token: &str, action: &TokenAction) -> Result<()> {
+    match action {
+        TokenAction::Create { role, units, expires, name } => {
+            let days = match expires {
+                None => None,
+                Some(d) if d.whole_seconds() % 86_400 == 0 => Some(d.whole_days()),
+                Some(_) => bail!("through --server a token's lifetime is given in days (--expires 90d)"),
+            };
+            let query = "mutation($input: CreateTokenInput!) { createToken(input: $input) { secret token { id role expiresAt } } }";
+            let units: Vec<String> = units.iter().map(ToString::to_string).collect();
+            let input = serde_json::json!({ "name": name, "role": role.as_str().to_uppercase(), "units": units, "expiresInDays": days });
+            let issued = graphql(server, token, query, serde_json::json!({ "input": input })).await?;
+            let issued = &issued["createToken"];
+            println!("{}", issued["secret"].as_str().unwrap_or_default());
+            let expiring =
+                issued["token"]["expiresAt"].as_str().map(|at| format!(", expiring {at}")).unwrap_or_default();
+            eprintln!(
+                "created {role} token {}{expiring}; it is shown once: keep it where you keep passwords",
+                issued["token"]["id"].as_str().unwrap_or_default()
+            );
+        }
+        TokenAction::List => {
+            let query = "{ tokens { id name role units createdAt expiresAt revokedAt active } }";
+            let listed = graphql(server, token, query, serde_json::json!({})).await?;
+            print_token_header();
+            for t in listed["tokens"].as_array().into_iter().flatten() {
+                let text = |key: &str| t[key].as_str().unwrap_or_default().to_owned();
+                let status = match (t["revokedAt"].is_null(), t["active"] == true) {
+                    (false, _) => "revoked",
+                    (true, false) => "expired",
+                    (true, true) => "active",
+                };
+                let units: Vec<&str> = t["units"].as_array().into_iter().flatten().filter_map(|u| u.as_str()).collect();
+                let expires = t["expiresAt"].as_str().unwrap_or("never").to_owned();
+                let role = text("role").to_lowercase();
+                print_token_row(
+                    &text("id"),
+                    &role,
+                    status,
+                    &text("name"),
+                    &text("createdAt"),
+                    &expires,
+                    &units.join(","),
+                );
+            }
+        }
+        TokenAction::Revoke { id } => {
+            let query = "mutation($id: UUID!) { revokeToken(id: $id) { id } }";
+            graphql(server, token, query, serde_json::json!({ "id": id })).await?;
+            eprintln!("revoked token {id}");
+        }
+    }
+    Ok(())
+}
+
+fn print_token_header() {
+    println!(
+        "{:<36}  {:<8}  {:<8}  {:<20}  {:<20}  {:<20}  units",
+        "id", "role", "status", "name", "created", "expires"
+    );
+}
+
+fn print_token_row(id: &str, role: &str, status: &str, name: &str, created: &str, expires: &str, units: &str) {
+    println!("{id:<36}  {role:<8}  {status:<8}  {name:<20}  {created:<20}  {expires:<20}  {units}");
 }
 
 /// `import` through a running server (`POST /import/{kind}`): the same checks, the

@@ -1190,3 +1190,39 @@ async fn reports_are_exported_while_the_server_serves() {
     assert!(String::from_utf8_lossy(&online).lines().count() > 3);
     assert_eq!(String::from_utf8_lossy(&online), String::from_utf8_lossy(&offline), "the same report");
 }
+
+/// Tokens managed through the running server by `taizhang --server … token`: created
+/// (the secret printed once, working at once), listed with their status, revoked (the
+/// secret refused from the next request on).
+#[tokio::test]
+async fn tokens_are_managed_through_the_running_server() {
+    let server = Server::start();
+    let unit = register_unit(&server, "十堰市人民医院").await;
+    let run = |args: &[&str]| {
+        let output = std::process::Command::new(env!("CARGO_BIN_EXE_taizhang"))
+            .args(["--server", &server.url, "--token", &server.admin, "token"])
+            .args(args)
+            .output()
+            .unwrap();
+        let said = String::from_utf8_lossy(&output.stderr).into_owned();
+        (output.status.success(), String::from_utf8(output.stdout).unwrap(), said)
+    };
+    let (ok, secret, said) = run(&["create", "--role", "clerk", "--unit", &unit, "--expires", "30d", "--name", "王俊"]);
+    assert!(ok, "{said}");
+    let clerk = support::client_with(secret.trim());
+    let (_, me) = server.post_with(&clerk, "{ me { role units } }", json!({})).await;
+    assert_eq!(me["data"]["me"], json!({ "role": "CLERK", "units": [unit] }), "{me}");
+    let id = said.split_whitespace().nth(3).unwrap().trim_end_matches([',', ';']).to_owned();
+
+    let (ok, listed, said) = run(&["list"]);
+    assert!(ok, "{said}");
+    let row = listed.lines().find(|l| l.starts_with(&id)).unwrap_or_else(|| panic!("{id} in {listed}"));
+    assert!(row.contains("clerk") && row.contains("active") && row.contains("王俊"), "{row}");
+
+    let (ok, _, said) = run(&["revoke", &id]);
+    assert!(ok, "{said}");
+    let (status, _) = server.post_with(&clerk, "{ me { role } }", json!({})).await;
+    assert_eq!(status, 401);
+    let (ok, _, said) = run(&["create", "--role", "viewer", "--expires", "12h"]);
+    assert!(!ok && said.contains("in days"), "{said}");
+}
