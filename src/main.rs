@@ -309,7 +309,16 @@ fn run(mut cli: Cli) -> Result<()> {
                     if *format == SheetFormat::Xlsx {
                         query.push(("format", "xlsx".to_owned()));
                     }
-                    online_report(server, token, &query, output.as_deref()).await
+                    online_sheet(server, token, "/export/reports", &query, output.as_deref()).await
+                }
+                Commands::Export { what: Exported::Ledger, output, format, unit, .. } => {
+                    let unit =
+                        unit.as_ref().context("give the unit whose ledger to export: --unit CODE (or its id)")?;
+                    let mut query = vec![("unit", unit.written.clone())];
+                    if *format == SheetFormat::Xlsx {
+                        query.push(("format", "xlsx".to_owned()));
+                    }
+                    online_sheet(server, token, "/export/ledger", &query, output.as_deref()).await
                 }
                 Commands::Export { output, keys, .. } => {
                     online_backup(server, token, output.as_deref(), keys.as_deref()).await
@@ -438,15 +447,15 @@ fn check_before_opening(cli: &Cli) -> Result<()> {
     };
     let online = matches!(
         cli.command,
-        Commands::Export { what: Exported::Log | Exported::Reports, .. }
+        Commands::Export { what: Exported::Log | Exported::Reports | Exported::Ledger, .. }
             | Commands::Import { .. }
             | Commands::Verify
             | Commands::Token { .. }
     );
     if cli.server.is_some() && !online {
         bail!(
-            "--server takes a backup (`export`, with --keys), `export reports`, `import`, `verify` and `token` \
-             through a running server; the other commands work on the data directory"
+            "--server takes a backup (`export`, with --keys), `export reports`, `export ledger`, `import`, `verify` \
+             and `token` through a running server; the other commands work on the data directory"
         );
     }
     if reads_only && cli.store == "sled" && cli.server.is_none() && !cli.data.exists() {
@@ -824,10 +833,17 @@ async fn online_backup(server: &str, token: &str, output: Option<&Path>, keys: O
     Ok(())
 }
 
-/// `export reports` from a running server (`GET /export/reports`): the same file, made
-/// by the server while it serves, written here (mode 0600) or to standard output.
-async fn online_report(server: &str, token: &str, query: &[(&str, String)], output: Option<&Path>) -> Result<()> {
-    let url = format!("{}/export/reports", server.trim_end_matches('/'));
+/// `export reports` or `export ledger` from a running server (`GET /export/…`): the same
+/// file, made by the server while it serves, written here (mode 0600) or to standard
+/// output.
+async fn online_sheet(
+    server: &str,
+    token: &str,
+    route: &str,
+    query: &[(&str, String)],
+    output: Option<&Path>,
+) -> Result<()> {
+    let url = format!("{}{route}", server.trim_end_matches('/'));
     let request = reqwest::Client::new().get(&url).bearer_auth(token).query(query);
     let response = request.send().await.with_context(|| format!("asking {url}"))?;
     let status = response.status();
@@ -1151,22 +1167,10 @@ async fn export_sheet(cli: &Cli, store: Arc<AnyStore>, sheet: Sheet<'_>, output:
         (Exported::Ledger, format) => {
             let unit = sheet.unit.context("give the unit whose ledger to export: --unit CODE (or its id)")?;
             check_unit(&projector, unit)?;
-            let unit = unit.id;
-            let (entries, name) = projector.read(|m| {
-                let name = m.unit(unit, m.position).map(|u| u.name.to_string()).unwrap_or_default();
-                x::unit_ledger(m, unit, &AsOf::now()).map(|e| (e, name))
-            })?;
-            // The participants' names, opened with the keys.
+            // The participants' names, opened with the keys: the operator holds them all.
             let ledger = open_ledger(cli, store).await?;
-            let members: std::collections::BTreeSet<MemberId> =
-                entries.iter().flat_map(|e| e.participants.iter().map(|p| p.member)).collect();
-            let records = projector.read(|m| m.personal_records(members, m.position));
-            let names = ledger.personal_of(records).await?.into_iter().map(|(m, p)| (m, p.name.to_string())).collect();
-            if format == SheetFormat::Xlsx {
-                bytes = x::ledger_xlsx(&entries, &name, &names)?;
-            } else {
-                x::write_csv(&mut bytes, &x::LEDGER_HEADER, &x::ledger_csv_rows(&entries, &names))?;
-            }
+            let xlsx = format == SheetFormat::Xlsx;
+            bytes = x::ledger_file(&ledger, &projector, unit.id, xlsx, |_, _| true).await?;
         }
     }
     match output {

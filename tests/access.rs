@@ -29,6 +29,7 @@ const MATRIX: &[(&str, &[&str], [Grant; 4])] = &[
     ("Query.me", &[], [Y, Y, Y, Y]),
     ("Query.report", &[], [Y, Y, Y, Y]),
     ("GET /export/reports", &[], [Y, Y, Y, Y]),
+    ("GET /export/ledger", &[], [Y, Y, Y, N]),
     ("Query.member", &[], [Y, Y, Y, N]),
     ("Query.outing", &[], [Y, Y, Y, N]),
     ("Query.unitLedger", &[], [Y, Y, Y, N]),
@@ -139,6 +140,7 @@ impl World {
         let (method, path) = route.split_once(' ').unwrap();
         let url = format!("{}{path}", self.server.url);
         match method {
+            "GET" if path == "/export/ledger" => client.get(format!("{url}?unit={}", self.own)),
             "GET" => client.get(url),
             _ => client.post(url).body(self.import_file(route, &self.own).await),
         }

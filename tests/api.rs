@@ -1151,9 +1151,10 @@ async fn an_import_goes_through_the_running_server() {
     assert!(ok && said.contains("0 members written, 2 already in the log"), "{said}");
 }
 
-/// The month's report while the server serves: `taizhang --server … export reports`
-/// gives the same bytes as the export from the data directory once the server has
-/// stopped; a region the log does not know is named, not answered with an empty report.
+/// The month's report and a unit's ledger while the server serves: `taizhang --server
+/// … export reports|ledger` gives the same bytes as the export from the data directory
+/// once the server has stopped; a region the log does not know is named, not answered
+/// with an empty report; a clerk gets another unit's ledger with no one's name.
 #[tokio::test]
 async fn reports_are_exported_while_the_server_serves() {
     let dir = tempfile::tempdir().unwrap();
@@ -1183,12 +1184,40 @@ async fn reports_are_exported_while_the_server_serves() {
     let (ok, said, _) = online(&["--unit", "SY-9999"], "none.csv");
     assert!(!ok && said.contains("there is no unit SY-9999"), "{said}");
 
+    // A unit's ledger: the admin's names every participant; a clerk of another unit
+    // gets the same ledger with participants by code, no name.
+    let ledger_of = |token: &str, file: &str| {
+        let path = out.path().join(file);
+        let output = std::process::Command::new(env!("CARGO_BIN_EXE_taizhang"))
+            .args(["--server", &server.url, "--token", token, "export", "ledger", "--unit", "SY-0001"])
+            .args(["-o", path.to_str().unwrap()])
+            .output()
+            .unwrap();
+        assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+        std::fs::read_to_string(path).unwrap()
+    };
+    let named = ledger_of(&server.admin, "ledger.csv");
+    let clerk = server.token("CLERK", &["SY-0002"], None).await;
+    let coded = ledger_of(&clerk, "coded.csv");
+    let who =
+        |csv: &str| -> Vec<String> { csv.lines().skip(1).map(|l| l.split(',').nth(7).unwrap().to_owned()).collect() };
+    assert_eq!(who(&named).len(), who(&coded).len());
+    assert!(who(&coded).iter().all(|w| w.split('、').all(|p| p.starts_with("SY-0001-"))), "{coded}");
+    assert!(who(&named).iter().all(|w| !w.contains("SY-")), "{named}");
+
     let (_, dir) = server.terminate();
     let offline = out.path().join("offline.csv");
     support::taizhang(dir.path(), &[], &[&month[..], &["--by", "region", "-o", offline.to_str().unwrap()]].concat());
     let (online, offline) = (std::fs::read(&by_region).unwrap(), std::fs::read(&offline).unwrap());
     assert!(String::from_utf8_lossy(&online).lines().count() > 3);
     assert_eq!(String::from_utf8_lossy(&online), String::from_utf8_lossy(&offline), "the same report");
+    let offline_ledger = out.path().join("offline-ledger.csv");
+    support::taizhang(
+        dir.path(),
+        &[],
+        &["export", "ledger", "--unit", "SY-0001", "-o", offline_ledger.to_str().unwrap()],
+    );
+    assert_eq!(named, std::fs::read_to_string(&offline_ledger).unwrap(), "the same ledger");
 }
 
 /// Tokens managed through the running server by `taizhang --server … token`: created

@@ -118,6 +118,7 @@ pub const RULES: &[Rule] = &[
             "Query.memberLedger",
             "Query.eligibility",
             "Query.awardList",
+            "GET /export/ledger",
             "Unit.members",
             "Subscription.unitLedger",
         ],

@@ -72,6 +72,7 @@ pub fn routes(schema: TaizhangSchema, state: Arc<ApiState>, limits: Limits) -> i
         .at("/backup", get(backup_log))
         .at("/import/:kind", poem::post(import_csv))
         .at("/export/reports", get(export_reports))
+        .at("/export/ledger", get(export_ledger))
         .at("/backup/keys", get(backup_keys))
         .data(server)
 }
@@ -674,12 +675,59 @@ async fn report_answer(req: &Request, server: &Server) -> Result<Response, Respo
         }
         other => error_response(StatusCode::INTERNAL_SERVER_ERROR, Media::Json, error::internal(&other)),
     })?;
-    let content_type = if xlsx {
+    Ok(Response::builder().content_type(sheet_type(xlsx)).body(bytes))
+}
+
+/// `GET /export/ledger?unit=CODE[&format=xlsx]`: a unit's ledger as `taizhang export
+/// ledger` writes it, while the server serves. A participant is named only where the
+/// caller may read their personal data (a clerk: members of their own units), else by
+/// code.
+#[handler]
+async fn export_ledger(req: &Request, server: Data<&Arc<Server>>) -> Response {
+    let response = ledger_answer(req, &server).await.unwrap_or_else(|refused| refused);
+    server.state.metrics.request("/export/ledger", response.status().as_u16());
+    response
+}
+
+async fn ledger_answer(req: &Request, server: &Server) -> Result<Response, Response> {
+    let caller = server.caller(req, Media::Json).await?;
+    if Permission::ReadRecords.grant(caller.role) == Grant::No {
+        let refused = crate::access::forbidden(caller.role, Permission::ReadRecords);
+        return Err(error_response(StatusCode::FORBIDDEN, Media::Json, refused));
+    }
+    let bad = |message: String| http_error(StatusCode::BAD_REQUEST, Media::Json, Code::BadRequest, &message);
+    let (mut unit, mut xlsx) = (None, false);
+    for (key, value) in req.uri().query().unwrap_or("").split('&').filter_map(|p| p.split_once('=')) {
+        match key {
+            "unit" => unit = Some(percent_decoded(value)),
+            "format" => xlsx = value == "xlsx",
+            other => return Err(bad(format!("unknown parameter {other:?}: unit or format"))),
+        }
+    }
+    let written = unit.ok_or_else(|| bad("give the unit whose ledger to export: unit=CODE (or its id)".into()))?;
+    let unit: taizhang_core::UnitId = written.parse().map_err(|e: taizhang_core::NotAReference| bad(e.to_string()))?;
+    if server.state.projector.read(|m| m.unit(unit, m.position).is_none()) {
+        let message = format!("there is no unit {written}");
+        return Err(http_error(StatusCode::NOT_FOUND, Media::Json, Code::NotFound, &message));
+    }
+    let may_name = |m: &taizhang_read::ReadModel, member| {
+        crate::types::Member::current_unit(m, member, m.position)
+            .is_some_and(|u| caller.reaches(Permission::ReadPersonal, u))
+    };
+    let (ledger, projector) = (&server.state.ledger, &server.state.projector);
+    let bytes = taizhang_io::export::ledger_file(ledger, projector, unit, xlsx, may_name)
+        .await
+        .map_err(|e| error_response(StatusCode::INTERNAL_SERVER_ERROR, Media::Json, error::internal(&e)))?;
+    Ok(Response::builder().content_type(sheet_type(xlsx)).body(bytes))
+}
+
+/// The media type of an exported sheet.
+fn sheet_type(xlsx: bool) -> &'static str {
+    if xlsx {
         "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
     } else {
         "text/csv; charset=utf-8"
-    };
-    Ok(Response::builder().content_type(content_type).body(bytes))
+    }
 }
 
 /// A query value with `%XX` escapes and `+` decoded (a region's name in Chinese).

@@ -456,6 +456,34 @@ pub fn unit_ledger(model: &ReadModel, unit: UnitId, as_of: &AsOf) -> Result<Vec<
     ledger::unit_ledger(model, unit, as_of, all).map(|p| p.entries).ok_or(ExportError::UnknownUnit(unit))
 }
 
+/// A unit's ledger as a file, CSV or (with `xlsx`) a workbook, as of now: each outing
+/// with who served and their hours, a participant by name where `may_name` allows
+/// (their personal data opened with the keys), else, and once erased, by code.
+pub async fn ledger_file<S: EventStore>(
+    ledger: &taizhang_app::Ledger<S>,
+    projector: &Projector<S>,
+    unit: UnitId,
+    xlsx: bool,
+    may_name: impl Fn(&ReadModel, MemberId) -> bool,
+) -> Result<Vec<u8>, NamedExportError> {
+    let (entries, unit_name, records, mut names) = projector.read(|m| {
+        let unit_name = m.unit(unit, m.position).map(|u| u.name.to_string()).unwrap_or_default();
+        let entries = unit_ledger(m, unit, &AsOf::now())?;
+        let members: std::collections::BTreeSet<MemberId> =
+            entries.iter().flat_map(|e| e.participants.iter().map(|p| p.member)).collect();
+        let references: BTreeMap<MemberId, String> = members.iter().map(|p| (*p, m.reference(p.0))).collect();
+        let named = members.into_iter().filter(|p| may_name(m, *p));
+        Ok::<_, ExportError>((entries, unit_name, m.personal_records(named, m.position), references))
+    })?;
+    names.extend(ledger.personal_of(records).await?.into_iter().map(|(m, p)| (m, p.name.to_string())));
+    if xlsx {
+        return Ok(ledger_xlsx(&entries, &unit_name, &names)?);
+    }
+    let mut bytes = Vec::new();
+    write_csv(&mut bytes, &LEDGER_HEADER, &ledger_csv_rows(&entries, &names))?;
+    Ok(bytes)
+}
+
 pub fn ledger_csv_rows(entries: &[LedgerEntry], names: &BTreeMap<MemberId, String>) -> Vec<Vec<String>> {
     entries.iter().map(|e| ledger_cells(e, names).iter().map(cell_text).collect()).collect()
 }
@@ -532,9 +560,9 @@ pub fn award_list_rows(
     (header, rows)
 }
 
-/// Why an award list could not be written.
+/// Why an export that names people (a ledger, an award list) could not be written.
 #[derive(Debug, thiserror::Error)]
-pub enum AwardListError {
+pub enum NamedExportError {
     #[error(transparent)]
     App(#[from] taizhang_app::AppError),
     #[error(transparent)]
@@ -556,7 +584,7 @@ pub async fn award_list_csv<S: taizhang_store::EventStore + 'static>(
     policy: &taizhang_read::policy::Policy,
     scope: &Scope,
     period: Period,
-) -> Result<Vec<u8>, AwardListError> {
+) -> Result<Vec<u8>, NamedExportError> {
     use taizhang_read::eligibility::{award_list_in_slices, award_members, AwardFilter};
     let (as_of, members, records) = projector.read(|m| {
         let as_of = AsOf::now().pinned(m);
@@ -566,7 +594,7 @@ pub async fn award_list_csv<S: taizhang_store::EventStore + 'static>(
     });
     let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
     let shares: Vec<Vec<MemberId>> = members.chunks(members.len().div_ceil(cores).max(1)).map(<[_]>::to_vec).collect();
-    let task = |e: tokio::task::JoinError| AwardListError::Task(e.to_string());
+    let task = |e: tokio::task::JoinError| NamedExportError::Task(e.to_string());
 
     // Two XChaCha20-Poly1305 openings and a read of one record per member.
     let share_size = records.len().div_ceil(cores).max(1);
