@@ -311,6 +311,16 @@ fn run(mut cli: Cli) -> Result<()> {
                     }
                     online_sheet(server, token, "/export/reports", &query, output.as_deref()).await
                 }
+                Commands::Export { what: Exported::Eligibility, output, from, to, unit, region, policy, .. } => {
+                    let policy =
+                        policy.as_ref().context("give the award list's policy: --policy NAME (`taizhang policies`)")?;
+                    let mut query: Vec<(&str, String)> = vec![("policy", policy.clone())];
+                    query.extend(from.map(|d| ("from", d.to_string())));
+                    query.extend(to.map(|d| ("to", d.to_string())));
+                    query.extend(unit.as_ref().map(|u| ("unit", u.written.clone())));
+                    query.extend(region.as_ref().map(|r| ("region", r.clone())));
+                    online_sheet(server, token, "/export/eligibility", &query, output.as_deref()).await
+                }
                 Commands::Export { what: Exported::Ledger, output, format, unit, .. } => {
                     let unit =
                         unit.as_ref().context("give the unit whose ledger to export: --unit CODE (or its id)")?;
@@ -447,15 +457,15 @@ fn check_before_opening(cli: &Cli) -> Result<()> {
     };
     let online = matches!(
         cli.command,
-        Commands::Export { what: Exported::Log | Exported::Reports | Exported::Ledger, .. }
+        Commands::Export { what: Exported::Log | Exported::Reports | Exported::Ledger | Exported::Eligibility, .. }
             | Commands::Import { .. }
             | Commands::Verify
             | Commands::Token { .. }
     );
     if cli.server.is_some() && !online {
         bail!(
-            "--server takes a backup (`export`, with --keys), `export reports`, `export ledger`, `import`, `verify` \
-             and `token` through a running server; the other commands work on the data directory"
+            "--server takes a backup (`export`, with --keys), `export reports|ledger|eligibility`, `import`, \
+             `verify` and `token` through a running server; the other commands work on the data directory"
         );
     }
     if reads_only && cli.store == "sled" && cli.server.is_none() && !cli.data.exists() {
@@ -1150,7 +1160,8 @@ async fn export_sheet(cli: &Cli, store: Arc<AnyStore>, sheet: Sheet<'_>, output:
             let policy = policies.get(name)?;
             let (period, scope) = period_and_scope(&sheet, &projector)?;
             let ledger = Arc::new(open_ledger(cli, store).await?);
-            bytes = x::award_list_csv(&ledger, &projector, policy, &scope, period).await?;
+            // The operator holds every key: everyone is named.
+            bytes = x::award_list_csv(&ledger, &projector, policy, &scope, period, |_, _| true).await?;
         }
         (Exported::Reports, format) => {
             let (period, scope) = period_and_scope(&sheet, &projector)?;

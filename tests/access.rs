@@ -30,6 +30,7 @@ const MATRIX: &[(&str, &[&str], [Grant; 4])] = &[
     ("Query.report", &[], [Y, Y, Y, Y]),
     ("GET /export/reports", &[], [Y, Y, Y, Y]),
     ("GET /export/ledger", &[], [Y, Y, Y, N]),
+    ("GET /export/eligibility", &[], [Y, Y, Y, N]),
     ("Query.member", &[], [Y, Y, Y, N]),
     ("Query.outing", &[], [Y, Y, Y, N]),
     ("Query.unitLedger", &[], [Y, Y, Y, N]),
@@ -141,6 +142,7 @@ impl World {
         let url = format!("{}{path}", self.server.url);
         match method {
             "GET" if path == "/export/ledger" => client.get(format!("{url}?unit={}", self.own)),
+            "GET" if path == "/export/eligibility" => client.get(format!("{url}?policy=star-volunteer")),
             "GET" => client.get(url),
             _ => client.post(url).body(self.import_file(route, &self.own).await),
         }
@@ -542,6 +544,16 @@ async fn a_clerk_reads_no_personal_data_of_members_gone_to_other_units() {
             assert!(!body.to_string().contains("王俊"), "{body}");
         }
     }
+    // The award list file of a policy that reads ages: the clerk's own unit only.
+    let award = |query: String| {
+        let clerk = &clerk;
+        let url = format!("{}/export/eligibility?policy=pvsa&from=2011-01-01&to=2011-12-31{query}", server.url);
+        async move { clerk.get(url).send().await.unwrap().status().as_u16() }
+    };
+    assert_eq!(award(String::new()).await, 403, "the whole city's ages");
+    assert_eq!(award(format!("&unit={own}")).await, 200, "their own unit's");
+    assert_eq!(award(format!("&unit={other}")).await, 403, "another unit's");
+
     // Policies without an age say nothing personal: the clerk may still ask those.
     let star = r#"query($m: ID!) { eligibility(policy: "star-volunteer", member: $m, period: { first: "2011-01-01", last: "2011-12-31" }) { outcome } }"#;
     let (_, body) = server.post_with(&clerk, star, json!({ "m": member })).await;

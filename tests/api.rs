@@ -1154,7 +1154,8 @@ async fn an_import_goes_through_the_running_server() {
 /// The month's report and a unit's ledger while the server serves: `taizhang --server
 /// … export reports|ledger` gives the same bytes as the export from the data directory
 /// once the server has stopped; a region the log does not know is named, not answered
-/// with an empty report; a clerk gets another unit's ledger with no one's name.
+/// with an empty report; a clerk gets another unit's ledger, and the award list, with
+/// no name outside their own unit.
 #[tokio::test]
 async fn reports_are_exported_while_the_server_serves() {
     let dir = tempfile::tempdir().unwrap();
@@ -1205,6 +1206,29 @@ async fn reports_are_exported_while_the_server_serves() {
     assert!(who(&coded).iter().all(|w| w.split('、').all(|p| p.starts_with("SY-0001-"))), "{coded}");
     assert!(who(&named).iter().all(|w| !w.contains("SY-")), "{named}");
 
+    // The award list of a region: the admin's names every member; a clerk of another
+    // unit's has the same rows and levels, with no name outside their own unit.
+    let award_of = |token: &str, file: &str| {
+        let path = out.path().join(file);
+        let output = std::process::Command::new(env!("CARGO_BIN_EXE_taizhang"))
+            .args(["--server", &server.url, "--token", token, "export", "eligibility"])
+            .args(["--policy", "service-month-default", "--from", "2011-06-01", "--to", "2011-06-30"])
+            .args(["-o", path.to_str().unwrap()])
+            .output()
+            .unwrap();
+        assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+        std::fs::read_to_string(path).unwrap()
+    };
+    let (everyone, for_clerk) = (award_of(&server.admin, "award.csv"), award_of(&clerk, "award-clerk.csv"));
+    let column = |csv: &str, i: usize| -> Vec<String> {
+        csv.lines().skip(1).map(|l| l.split(',').nth(i).unwrap().to_owned()).collect()
+    };
+    assert!(column(&everyone, 4).iter().all(|name| !name.is_empty()), "names: {everyone}");
+    assert_eq!(column(&everyone, 5), column(&for_clerk, 5), "the same levels");
+    for (unit, name) in column(&for_clerk, 0).iter().zip(column(&for_clerk, 4)) {
+        assert_eq!(name.is_empty(), unit != "SY-0002", "{unit} {name}");
+    }
+
     let (_, dir) = server.terminate();
     let offline = out.path().join("offline.csv");
     support::taizhang(dir.path(), &[], &[&month[..], &["--by", "region", "-o", offline.to_str().unwrap()]].concat());
@@ -1218,6 +1242,11 @@ async fn reports_are_exported_while_the_server_serves() {
         &["export", "ledger", "--unit", "SY-0001", "-o", offline_ledger.to_str().unwrap()],
     );
     assert_eq!(named, std::fs::read_to_string(&offline_ledger).unwrap(), "the same ledger");
+    let offline_award = out.path().join("offline-award.csv");
+    let award =
+        ["export", "eligibility", "--policy", "service-month-default", "--from", "2011-06-01", "--to", "2011-06-30"];
+    support::taizhang(dir.path(), &[], &[&award[..], &["-o", offline_award.to_str().unwrap()]].concat());
+    assert_eq!(everyone, std::fs::read_to_string(&offline_award).unwrap(), "the same award list");
 }
 
 /// Tokens managed through the running server by `taizhang --server … token`: created

@@ -119,6 +119,7 @@ pub const RULES: &[Rule] = &[
             "Query.eligibility",
             "Query.awardList",
             "GET /export/ledger",
+            "GET /export/eligibility",
             "Unit.members",
             "Subscription.unitLedger",
         ],

@@ -73,6 +73,7 @@ pub fn routes(schema: TaizhangSchema, state: Arc<ApiState>, limits: Limits) -> i
         .at("/import/:kind", poem::post(import_csv))
         .at("/export/reports", get(export_reports))
         .at("/export/ledger", get(export_ledger))
+        .at("/export/eligibility", get(export_award_list))
         .at("/backup/keys", get(backup_keys))
         .data(server)
 }
@@ -719,6 +720,83 @@ async fn ledger_answer(req: &Request, server: &Server) -> Result<Response, Respo
         .await
         .map_err(|e| error_response(StatusCode::INTERNAL_SERVER_ERROR, Media::Json, error::internal(&e)))?;
     Ok(Response::builder().content_type(sheet_type(xlsx)).body(bytes))
+}
+
+/// `GET /export/eligibility?policy=P&from=D&to=D[&unit=CODE|&region=R]`: the award list
+/// `taizhang export eligibility` writes, while the server serves, one heavy read at a
+/// time. Members are named only where the caller may read their personal data; a
+/// policy that reads ages (derived from sealed birth dates) needs that reach for the
+/// whole scope.
+#[handler]
+async fn export_award_list(req: &Request, server: Data<&Arc<Server>>) -> Response {
+    let response = award_list_answer(req, &server).await.unwrap_or_else(|refused| refused);
+    server.state.metrics.request("/export/eligibility", response.status().as_u16());
+    response
+}
+
+async fn award_list_answer(req: &Request, server: &Server) -> Result<Response, Response> {
+    let caller = server.caller(req, Media::Json).await?;
+    let forbid = |permission| {
+        error_response(StatusCode::FORBIDDEN, Media::Json, crate::access::forbidden(caller.role, permission))
+    };
+    if Permission::ReadRecords.grant(caller.role) == Grant::No {
+        return Err(forbid(Permission::ReadRecords));
+    }
+    let bad = |message: String| http_error(StatusCode::BAD_REQUEST, Media::Json, Code::BadRequest, &message);
+    let (mut policy, mut from, mut to, mut unit, mut region) = (None, None, None, None, None);
+    let day = |v: &str| taizhang_core::parse_date("date", v).map_err(|e| e.to_string());
+    for (key, value) in req.uri().query().unwrap_or("").split('&').filter_map(|p| p.split_once('=')) {
+        let value = percent_decoded(value);
+        match key {
+            "policy" => policy = Some(value),
+            "from" => from = Some(day(&value).map_err(bad)?),
+            "to" => to = Some(day(&value).map_err(bad)?),
+            "unit" => unit = Some(value),
+            "region" => region = Some(value),
+            other => return Err(bad(format!("unknown parameter {other:?}: policy, from, to, unit or region"))),
+        }
+    }
+    let name = policy.ok_or_else(|| bad("give the award list's policy: policy=NAME".into()))?;
+    let policy = server
+        .state
+        .policies
+        .get(&name)
+        .map_err(|e| http_error(StatusCode::NOT_FOUND, Media::Json, Code::NotFound, &e.to_string()))?;
+    if policy.subject != taizhang_read::policy::Subject::Member {
+        return Err(bad(format!("policy {name} assesses units; an award list is of members")));
+    }
+    let today = OffsetDateTime::now_utc().date();
+    let first = from.unwrap_or_else(|| today.replace_day(1).expect("day 1 exists"));
+    let period = taizhang_core::Period::new(first, to.unwrap_or(today)).map_err(|e| bad(e.to_string()))?;
+    let scope = match (&unit, region) {
+        (Some(u), _) => Scope::Unit(u.parse::<taizhang_core::UnitId>().map_err(|e| bad(e.to_string()))?),
+        (None, Some(r)) => Scope::Region(r),
+        (None, None) => Scope::All,
+    };
+    if let Some(problem) = server.state.projector.read(|m| taizhang_io::export::scope_problem(m, &scope)) {
+        let named = unit.map_or(problem, |written| format!("there is no unit {written}"));
+        return Err(http_error(StatusCode::NOT_FOUND, Media::Json, Code::NotFound, &named));
+    }
+    // Ages come from sealed birth dates: a policy that reads them is for those who may
+    // read everyone's in scope (a clerk, the list of one of their own units).
+    let whole_reach = match (Permission::ReadPersonal.grant(caller.role), &scope) {
+        (Grant::Yes, _) => true,
+        (Grant::OwnUnits, Scope::Unit(u)) => caller.reaches(Permission::ReadPersonal, *u),
+        _ => false,
+    };
+    if policy.uses_personal_data() && !whole_reach {
+        return Err(forbid(Permission::ReadPersonal));
+    }
+    let may_name = |m: &taizhang_read::ReadModel, member| {
+        crate::types::Member::current_unit(m, member, m.position)
+            .is_some_and(|u| caller.reaches(Permission::ReadPersonal, u))
+    };
+    let _turn = server.state.heavy.acquire().await.expect("the semaphore is never closed");
+    let (ledger, projector) = (&server.state.ledger, &server.state.projector);
+    let bytes = taizhang_io::export::award_list_csv(ledger, projector, policy, &scope, period, may_name)
+        .await
+        .map_err(|e| error_response(StatusCode::INTERNAL_SERVER_ERROR, Media::Json, error::internal(&e)))?;
+    Ok(Response::builder().content_type(sheet_type(false)).body(bytes))
 }
 
 /// The media type of an exported sheet.

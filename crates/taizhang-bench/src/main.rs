@@ -561,7 +561,7 @@ async fn award(dir: &Path) -> Result<()> {
 
     let started = Instant::now();
     let scope = taizhang_read::report::Scope::All;
-    let list = taizhang_io::export::award_list_csv(&ledger, &projector, policy, &scope, june).await?;
+    let list = taizhang_io::export::award_list_csv(&ledger, &projector, policy, &scope, june, |_, _| true).await?;
     let elapsed = started.elapsed();
     let rows = list.iter().filter(|b| **b == b'\n').count() - 1;
     report("award.members", rows as f64, "rows", Some(personal.len() as f64));

@@ -575,7 +575,8 @@ pub enum NamedExportError {
 
 /// The award list of `scope` under `policy` over `period`, now, as CSV: a row per
 /// member ([`award_list_rows`]). Names, and birth dates for a policy that reads ages,
-/// are sealed: they are opened with the ledger's keys first. Both the opening and the
+/// are sealed: they are opened with the ledger's keys first, a name kept only where
+/// `may_name` allows (the others are named by code alone). Both the opening and the
 /// eligibility of the members run on every core, a share of the members each, as of
 /// the position the list started at.
 pub async fn award_list_csv<S: taizhang_store::EventStore + 'static>(
@@ -584,13 +585,19 @@ pub async fn award_list_csv<S: taizhang_store::EventStore + 'static>(
     policy: &taizhang_read::policy::Policy,
     scope: &Scope,
     period: Period,
+    may_name: impl Fn(&ReadModel, MemberId) -> bool,
 ) -> Result<Vec<u8>, NamedExportError> {
     use taizhang_read::eligibility::{award_list_in_slices, award_members, AwardFilter};
-    let (as_of, members, records) = projector.read(|m| {
+    let (as_of, members, records, nameable) = projector.read(|m| {
         let as_of = AsOf::now().pinned(m);
         let members = award_members(m, scope, period, &as_of);
-        let records = m.personal_records(members.iter().copied(), as_of.position(m));
-        (as_of, members, records)
+        let nameable: std::collections::HashSet<MemberId> =
+            members.iter().copied().filter(|p| may_name(m, *p)).collect();
+        // Birth dates are opened for everyone when the policy reads ages, else nothing
+        // is opened that will not be shown.
+        let opened = members.iter().copied().filter(|p| policy.uses_personal_data() || nameable.contains(p));
+        let records = m.personal_records(opened, as_of.position(m));
+        (as_of, members, records, nameable)
     });
     let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
     let shares: Vec<Vec<MemberId>> = members.chunks(members.len().div_ceil(cores).max(1)).map(<[_]>::to_vec).collect();
@@ -605,7 +612,9 @@ pub async fn award_list_csv<S: taizhang_store::EventStore + 'static>(
     let (mut names, mut births) = (BTreeMap::new(), std::collections::HashMap::new());
     for share in opening.collect::<Vec<_>>() {
         for (member, p) in share.await.map_err(task)?? {
-            names.insert(member, p.name.to_string());
+            if nameable.contains(&member) {
+                names.insert(member, p.name.to_string());
+            }
             births.insert(member, p.birth_date);
         }
     }
