@@ -776,15 +776,54 @@ fn policies(cli: &Cli) -> Result<()> {
     Ok(())
 }
 
+/// Where a backup goes: a file (mode 0600), on disk for good before the command says it
+/// is done, or standard output.
+enum BackupOut {
+    File(BufWriter<File>),
+    Stdout(BufWriter<std::io::StdoutLock<'static>>),
+}
+
+impl BackupOut {
+    fn open(output: Option<&Path>) -> Result<Self> {
+        Ok(match output {
+            Some(path) => Self::File(BufWriter::new(
+                private::create_file(path).with_context(|| format!("creating {}", path.display()))?,
+            )),
+            None => Self::Stdout(BufWriter::new(std::io::stdout().lock())),
+        })
+    }
+
+    /// Flushes, and makes a file durable.
+    fn finish(self) -> Result<()> {
+        match self {
+            Self::File(file) => file.into_inner().map_err(|e| e.into_error())?.sync_all()?,
+            Self::Stdout(mut out) => out.flush()?,
+        }
+        Ok(())
+    }
+}
+
+impl Write for BackupOut {
+    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+        match self {
+            Self::File(file) => file.write(bytes),
+            Self::Stdout(out) => out.write(bytes),
+        }
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        match self {
+            Self::File(file) => file.flush(),
+            Self::Stdout(out) => out.flush(),
+        }
+    }
+}
+
 async fn export<S: EventStore>(store: &S, output: Option<&Path>) -> Result<()> {
     let progress = Progress::new("exporting", store.head());
-    let mut out: Box<dyn Write> = match output {
-        Some(path) => Box::new(BufWriter::new(
-            private::create_file(path).with_context(|| format!("creating {}", path.display()))?,
-        )),
-        None => Box::new(BufWriter::new(std::io::stdout().lock())),
-    };
+    let mut out = BackupOut::open(output)?;
     let n = backup::export(store, &mut out, |p| progress.set(p)).await?;
+    out.finish()?;
     progress.finish();
     eprintln!("exported {n} events");
     Ok(())
@@ -814,12 +853,7 @@ async fn online_backup(server: &str, token: &str, output: Option<&Path>, keys: O
         .get("x-log-position")
         .and_then(|v| v.to_str().ok()?.parse().ok())
         .context("the server did not say which position the backup ends at")?;
-    let mut out: Box<dyn Write> = match output {
-        Some(path) => Box::new(BufWriter::new(
-            private::create_file(path).with_context(|| format!("creating {}", path.display()))?,
-        )),
-        None => Box::new(BufWriter::new(std::io::stdout().lock())),
-    };
+    let mut out = BackupOut::open(output)?;
     let progress = Progress::new("backing up", position);
     let mut lines = 0u64;
     while let Some(chunk) = response.chunk().await.context("reading the backup")? {
@@ -827,7 +861,7 @@ async fn online_backup(server: &str, token: &str, output: Option<&Path>, keys: O
         out.write_all(&chunk)?;
         progress.set(lines);
     }
-    out.flush()?;
+    out.finish()?;
     progress.finish();
     if lines != position {
         bail!("the backup ended after {lines} of {position} events (the server stopped it); it is incomplete");
@@ -1197,7 +1231,7 @@ async fn export_keys(store: &AnyStore, path: &Path) -> Result<()> {
     let entries = KeyStore::of(store)?.export().await?;
     let mut file = BufWriter::new(private::create_file(path).with_context(|| format!("creating {}", path.display()))?);
     file.write_all(&backup::key_lines(&entries))?;
-    file.flush()?;
+    file.into_inner().map_err(|e| e.into_error())?.sync_all()?;
     eprintln!(
         "wrote {} member keys to {} (wrapped: they open only with the master key, which belongs elsewhere)",
         entries.len(),
