@@ -57,6 +57,25 @@ impl Client {
         Ok(answer.len())
     }
 
+    /// Gets `path` (a download, such as `/backup`) on a connection of its own and reads
+    /// the whole answer as it streams; returns its length.
+    pub async fn download(&self, path: &str) -> Result<usize> {
+        let mut connection = self.connect().await?;
+        let request = hyper::Request::get(path)
+            .header(HOST, self.host.clone())
+            .header(AUTHORIZATION, self.authorization.clone())
+            .body(Full::new(Bytes::new()))?;
+        let response = connection.send_request(request).await?;
+        let status = response.status();
+        ensure!(status.is_success(), "status {status}");
+        let mut body = response.into_body();
+        let mut length = 0;
+        while let Some(frame) = body.frame().await {
+            length += frame?.data_ref().map_or(0, Bytes::len);
+        }
+        Ok(length)
+    }
+
     async fn connect(&self) -> Result<SendRequest<Full<Bytes>>> {
         let stream = tokio::net::TcpStream::connect(self.address).await.context("connecting")?;
         stream.set_nodelay(true)?;

@@ -181,6 +181,51 @@ async fn measure_abuse(targets: Targets, viewer: String, units: u64) -> Result<(
     Ok(())
 }
 
+/// The `backup` scenario: a reader's ledger reads at 500/s in alternating phases, quiet
+/// and while an admin takes the online backup of the whole log (`GET /backup`, read as
+/// it streams, one after another for the phase). Reports the reader's p99 against the
+/// quiet phases' and the backup's speed.
+pub async fn backup(dir: &Path, events: usize) -> Result<()> {
+    let (targets, state) = start(dir, events).await?;
+    let head = state.store().head();
+    on_client_runtime(measure_backup(targets, head)).await
+}
+
+async fn measure_backup(targets: Targets, head: u64) -> Result<()> {
+    let Targets { taizhang, token, unit, .. } = targets;
+    let reader = Arc::new(Client::new(taizhang, &token)?);
+    let ledger_body =
+        Bytes::from(json!({ "query": LEDGER_QUERY, "variables": { "unit": unit.to_string() } }).to_string());
+    let reads: Arc<[Bytes]> = vec![ledger_body; requests(READ_RATE, ROUND) as usize].into();
+    let (mut quiet, mut during, mut backups, mut backing_up) = (Run::default(), Run::default(), 0u64, Duration::ZERO);
+    let mut bytes = 0;
+    for _ in 0..PHASES {
+        quiet.extend(open_loop(reader.clone(), reads.clone(), READ_RATE).await?);
+        let stop = Instant::now() + ROUND;
+        let backing = {
+            let client = reader.clone();
+            tokio::spawn(async move {
+                let (mut taken, mut bytes, started) = (0u64, 0usize, Instant::now());
+                while Instant::now() < stop {
+                    bytes = client.download("/backup").await?;
+                    taken += 1;
+                }
+                anyhow::Ok((taken, bytes, started.elapsed()))
+            })
+        };
+        during.extend(open_loop(reader.clone(), reads.clone(), READ_RATE).await?);
+        let (taken, size, took) = backing.await??;
+        (backups, bytes, backing_up) = (backups + taken, size, backing_up + took);
+    }
+    report("backup.read_errors", (quiet.errors + during.errors) as f64, "requests", None);
+    report("backup.taken", backups as f64, "backups", None);
+    report("backup.bytes", bytes as f64, "bytes", None);
+    let rate = (backups * head) as f64 / backing_up.as_secs_f64().max(1e-9);
+    report("backup.events_per_second", rate, "events/s", None);
+    report("backup", during.p99_ms(), "ms", Some(quiet.p99_ms()));
+    Ok(())
+}
+
 /// What the client needs: the two servers, the token, the unit whose ledger it reads and
 /// the members its mutations book outings for.
 struct Targets {

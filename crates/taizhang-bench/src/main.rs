@@ -30,6 +30,10 @@
 //!   requests per second and p99 of a unit-ledger page of 50; then the p99 of reads
 //!   at 500/s, idle and while 5,000 `registerOuting` mutations per second are sent,
 //!   in four alternating 3-second phases of each.
+//! - `backup`: over the same log of a million events, the p99 of reads at 500/s while
+//!   an admin takes online backups (`GET /backup`, one after another), against the
+//!   quiet phases' in the same run, in four alternating 3-second phases of each; and
+//!   the backup's speed in events per second.
 //! - `demo`: the sample campaign at scale 1 through the command path (ordered batches);
 //!   baseline: the same number of single-event durable appends straight to the store
 //!   from 64 writers, in the same run — what the commands cost beyond storage.
@@ -123,11 +127,12 @@ fn main() -> Result<()> {
         "ledger" => runtime.block_on(ledger(&dir, count(1_000_000))),
         "http" => runtime.block_on(http::http(&dir, count(1_000_000))),
         "abuse" => runtime.block_on(http::abuse(&dir, count(1_000_000))),
+        "backup" => runtime.block_on(http::backup(&dir, count(1_000_000))),
         "demo" => runtime.block_on(demo(&dir)),
         "award" => runtime.block_on(award(&dir)),
         "csv" => runtime.block_on(csv_import::csv(&dir)),
         other => bail!(
-            "unknown scenario {other:?}; expected append, import, scan, rebuild, ledger, http, abuse, demo, award or csv"
+            "unknown scenario {other:?}; expected append, import, scan, rebuild, ledger, http, abuse, backup, demo, award or csv"
         ),
     }
 }
