@@ -845,14 +845,24 @@ async fn backup_log(req: &Request, server: Data<&Arc<Server>>) -> Response {
     let store = server.state.store().clone();
     let cursor = taizhang_store::backup::BackupCursor::new(store.head());
     let upto = cursor.upto();
-    let pages = futures_util::stream::try_unfold((cursor, store), |(mut cursor, store)| async move {
-        match cursor.next_page(store.as_ref()).await {
-            Ok(Some(lines)) => Ok(Some((bytes::Bytes::from(lines), (cursor, store)))),
-            Ok(None) => Ok(None),
-            Err(e) => {
+    // Each page (a read of 4,096 events and their JSON, some tens of milliseconds) is
+    // made on a blocking thread: the runtime's workers go on answering everyone else.
+    let pages = futures_util::stream::try_unfold((cursor, store), |(cursor, store)| async move {
+        let runtime = tokio::runtime::Handle::current();
+        let made = tokio::task::spawn_blocking(move || {
+            let mut cursor = cursor;
+            let page = runtime.block_on(cursor.next_page(store.as_ref()));
+            (page, cursor, store)
+        })
+        .await;
+        match made {
+            Ok((Ok(Some(lines)), cursor, store)) => Ok(Some((bytes::Bytes::from(lines), (cursor, store)))),
+            Ok((Ok(None), _, _)) => Ok(None),
+            Ok((Err(e), _, _)) => {
                 tracing::error!("online backup stopped: {e}");
                 Err(std::io::Error::other(e.to_string()))
             }
+            Err(e) => Err(std::io::Error::other(e.to_string())),
         }
     });
     server.state.metrics.request("/backup", 200);
