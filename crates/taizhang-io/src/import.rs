@@ -649,7 +649,17 @@ impl Import {
             }
             AlreadyExists { .. } => {
                 let mut p = at(first, id_column);
-                p.message = format!("{}: imported before with other values, or registered another way", p.message);
+                // The log is append-only: a record changes by a correction, not by a row.
+                let correction = match self.kind {
+                    Kind::Units => "renameUnit, moveUnit or reclassifyUnit",
+                    Kind::Members => "correctPersonalData or transferMember",
+                    Kind::Outings | Kind::Verifications => "amendOuting or amendParticipation",
+                };
+                p.message = format!(
+                    "{}: imported before with other values, or registered another way; to change it, correct it \
+                     ({correction})",
+                    p.message
+                );
                 p
             }
             UnitNotFound(unit) => match &planned.command {

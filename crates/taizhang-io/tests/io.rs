@@ -108,6 +108,8 @@ async fn bad_files_are_refused_at_their_line_and_column_and_change_nothing() {
         ("overlapping outing", Kind::Outings, row("O9,SY-0001,2011-06-04,10:00,11:00,社区,义诊,,1,M1,1").into_bytes(), &["f.csv:2:10: member: member M1 already serves in outing O1 "]),
         // Every participant at fault, each at their own row, in one pass.
         ("two participants at fault", Kind::Outings, format!("{header}O9,SY-0001,2011-06-05,08:00,09:00,社区,义诊,,1,M404,1\nO9,SY-0001,2011-06-05,08:00,09:00,社区,义诊,,1,M3,1\nO9,SY-0001,2011-06-05,08:00,09:00,社区,义诊,,1,M1,1\n").into_bytes(), &["f.csv:2:10: member: member M404 does not exist", "f.csv:3:10: member: member M3 "]),
+        // A changed row of a record already in the log says how to change it.
+        ("a changed row", Kind::Units, "id,name,industry,region\nSY-0001,十堰市第一人民医院,医疗卫生,茅箭区\n".as_bytes().to_vec(), &["f.csv:2:1: id: unit-SY-0001 already exists: imported before with other values, or registered another way; to change it, correct it (renameUnit, moveUnit or reclassifyUnit)"]),
         ("too many fields", Kind::Units, b"id,name,industry,region\nU9,a,b,c,d\n".to_vec(), &["f.csv:2:0: the row has 5 fields; the header has 4"]),
         ("broken encoding", Kind::Units, b"id,name,industry,region\nU9,\xff\xfe,b,c\n".to_vec(), &["f.csv:2:4: not valid UTF-8"]),
         ("GBK read as UTF-8", Kind::Outings, gbk.clone(), &["f.csv:2:"]),
