@@ -15,6 +15,7 @@
 //! `UNAUTHENTICATED`, held back longer and longer when one address keeps sending bad
 //! ones ([`crate::limiter`]). Tokens never reach a log line or an error message.
 
+use std::collections::BTreeMap;
 use std::net::IpAddr;
 use std::sync::Arc;
 use std::time::Instant;
@@ -480,11 +481,7 @@ async fn healthz(server: Data<&Arc<Server>>) -> Response {
 async fn backup_caller(req: &Request, server: &Server, route: &'static str) -> Result<(), Response> {
     let refused = match server.caller(req, Media::Json).await {
         Ok(caller) if Permission::BackUp.grant(caller.role) == Grant::Yes => None,
-        Ok(caller) => Some(error_response(
-            StatusCode::FORBIDDEN,
-            Media::Json,
-            crate::access::forbidden(caller.role, Permission::BackUp),
-        )),
+        Ok(caller) => Some(forbidden(&caller, Permission::BackUp)),
         Err(refused) => Some(refused),
     };
     match refused {
@@ -539,8 +536,7 @@ async fn import_csv(
 async fn import_answer(req: &Request, kind: &str, body: Body, server: &Server) -> Result<Response, Response> {
     use taizhang_io::{import, Kind};
     let caller = server.caller(req, Media::Json).await?;
-    let bad = |message: String| http_error(StatusCode::BAD_REQUEST, Media::Json, Code::BadRequest, &message);
-    let kind: Kind = kind.parse().map_err(bad)?;
+    let kind: Kind = kind.parse().map_err(bad_request)?;
     let permission = match kind {
         Kind::Units => Permission::ManageUnits,
         Kind::Members | Kind::Outings => Permission::WriteRecords,
@@ -549,19 +545,11 @@ async fn import_answer(req: &Request, kind: &str, body: Body, server: &Server) -
     let scope = match permission.grant(caller.role) {
         Grant::Yes => None,
         Grant::OwnUnits => Some(caller.units.clone()),
-        Grant::No => {
-            let refused = crate::access::forbidden(caller.role, permission);
-            return Err(error_response(StatusCode::FORBIDDEN, Media::Json, refused));
-        }
+        Grant::No => return Err(forbidden(&caller, permission)),
     };
-    let (mut encoding, mut skip_invalid) = (import::Encoding::Utf8, false);
-    for (key, value) in req.uri().query().unwrap_or("").split('&').filter_map(|p| p.split_once('=')) {
-        match key {
-            "encoding" => encoding = value.parse().map_err(bad)?,
-            "skip_invalid" => skip_invalid = value == "true",
-            other => return Err(bad(format!("unknown parameter {other:?}: encoding or skip_invalid"))),
-        }
-    }
+    let params = params(req, &["encoding", "skip_invalid"])?;
+    let encoding = params.get("encoding").map_or(Ok(import::Encoding::Utf8), |e| e.parse()).map_err(bad_request)?;
+    let skip_invalid = params.get("skip_invalid").is_some_and(|v| v == "true");
     let bytes = body.into_bytes_limit(IMPORT_BODY_BYTES).await.map_err(|e| {
         let over = error::over_limit("import file bytes", IMPORT_BODY_BYTES as u64, None);
         let status = if matches!(e, poem::error::ReadBodyError::PayloadTooLarge) {
@@ -620,50 +608,18 @@ async fn export_reports(req: &Request, server: Data<&Arc<Server>>) -> Response {
 async fn report_answer(req: &Request, server: &Server) -> Result<Response, Response> {
     use taizhang_io::export as x;
     let caller = server.caller(req, Media::Json).await?;
-    if Permission::ReadReports.grant(caller.role) == Grant::No {
-        let refused = crate::access::forbidden(caller.role, Permission::ReadReports);
-        return Err(error_response(StatusCode::FORBIDDEN, Media::Json, refused));
-    }
-    let bad = |message: String| http_error(StatusCode::BAD_REQUEST, Media::Json, Code::BadRequest, &message);
-    let (mut from, mut to, mut unit, mut region, mut by, mut xlsx) = (None, None, None, None, "unit".to_owned(), false);
-    let day = |v: &str| taizhang_core::parse_date("date", v).map_err(|e| e.to_string());
-    for (key, value) in req.uri().query().unwrap_or("").split('&').filter_map(|p| p.split_once('=')) {
-        let value = percent_decoded(value);
-        match key {
-            "from" => from = Some(day(&value).map_err(bad)?),
-            "to" => to = Some(day(&value).map_err(bad)?),
-            "unit" => unit = Some(value),
-            "region" => region = Some(value),
-            "by" => by = value,
-            "format" => xlsx = value == "xlsx",
-            other => return Err(bad(format!("unknown parameter {other:?}: from, to, unit, region, by or format"))),
-        }
-    }
-    let today = OffsetDateTime::now_utc().date();
-    let first = from.unwrap_or_else(|| today.replace_day(1).expect("day 1 exists"));
-    let period = taizhang_core::Period::new(first, to.unwrap_or(today)).map_err(|e| bad(e.to_string()))?;
-    let scope = match (&unit, region) {
-        (Some(u), _) => Scope::Unit(u.parse::<taizhang_core::UnitId>().map_err(|e| bad(e.to_string()))?),
-        (None, Some(r)) => Scope::Region(r),
-        (None, None) => Scope::All,
-    };
+    permitted(&caller, Permission::ReadReports)?;
+    let params = params(req, &["from", "to", "unit", "region", "by", "format"])?;
+    let (period, scope) = period_and_scope(&params, server)?;
+    let xlsx = params.get("format").is_some_and(|f| f == "xlsx");
+    let by = params.get("by").map_or("unit", String::as_str);
     let sheet = match xlsx {
         true => None,
         false => Some(
-            x::report_sheet_named(&by)
-                .ok_or_else(|| bad(format!("by must be unit, region, industry or weekly, not {by:?}")))?,
+            x::report_sheet_named(by)
+                .ok_or_else(|| bad_request(format!("by must be unit, region, industry or weekly, not {by:?}")))?,
         ),
     };
-    let not_found = |problem: String| {
-        let named = match &unit {
-            Some(written) if matches!(scope, Scope::Unit(_)) => format!("there is no unit {written}"),
-            _ => problem,
-        };
-        http_error(StatusCode::NOT_FOUND, Media::Json, Code::NotFound, &named)
-    };
-    if let Some(problem) = server.state.projector.read(|m| x::scope_problem(m, &scope)) {
-        return Err(not_found(problem));
-    }
     let report_scope = x::ReportScope { period, scope, as_of: taizhang_read::AsOf::now() };
     let made = server
         .state
@@ -692,29 +648,13 @@ async fn export_ledger(req: &Request, server: Data<&Arc<Server>>) -> Response {
 
 async fn ledger_answer(req: &Request, server: &Server) -> Result<Response, Response> {
     let caller = server.caller(req, Media::Json).await?;
-    if Permission::ReadRecords.grant(caller.role) == Grant::No {
-        let refused = crate::access::forbidden(caller.role, Permission::ReadRecords);
-        return Err(error_response(StatusCode::FORBIDDEN, Media::Json, refused));
-    }
-    let bad = |message: String| http_error(StatusCode::BAD_REQUEST, Media::Json, Code::BadRequest, &message);
-    let (mut unit, mut xlsx) = (None, false);
-    for (key, value) in req.uri().query().unwrap_or("").split('&').filter_map(|p| p.split_once('=')) {
-        match key {
-            "unit" => unit = Some(percent_decoded(value)),
-            "format" => xlsx = value == "xlsx",
-            other => return Err(bad(format!("unknown parameter {other:?}: unit or format"))),
-        }
-    }
-    let written = unit.ok_or_else(|| bad("give the unit whose ledger to export: unit=CODE (or its id)".into()))?;
-    let unit: taizhang_core::UnitId = written.parse().map_err(|e: taizhang_core::NotAReference| bad(e.to_string()))?;
-    if server.state.projector.read(|m| m.unit(unit, m.position).is_none()) {
-        let message = format!("there is no unit {written}");
-        return Err(http_error(StatusCode::NOT_FOUND, Media::Json, Code::NotFound, &message));
-    }
-    let may_name = |m: &taizhang_read::ReadModel, member| {
-        crate::types::Member::current_unit(m, member, m.position)
-            .is_some_and(|u| caller.reaches(Permission::ReadPersonal, u))
+    permitted(&caller, Permission::ReadRecords)?;
+    let params = params(req, &["unit", "format"])?;
+    let xlsx = params.get("format").is_some_and(|f| f == "xlsx");
+    let Scope::Unit(unit) = period_and_scope(&params, server)?.1 else {
+        return Err(bad_request("give the unit whose ledger to export: unit=CODE (or its id)".into()));
     };
+    let may_name = may_name(&caller);
     let (ledger, projector) = (&server.state.ledger, &server.state.projector);
     let bytes = taizhang_io::export::ledger_file(ledger, projector, unit, xlsx, may_name)
         .await
@@ -736,47 +676,18 @@ async fn export_award_list(req: &Request, server: Data<&Arc<Server>>) -> Respons
 
 async fn award_list_answer(req: &Request, server: &Server) -> Result<Response, Response> {
     let caller = server.caller(req, Media::Json).await?;
-    let forbid = |permission| {
-        error_response(StatusCode::FORBIDDEN, Media::Json, crate::access::forbidden(caller.role, permission))
-    };
-    if Permission::ReadRecords.grant(caller.role) == Grant::No {
-        return Err(forbid(Permission::ReadRecords));
-    }
-    let bad = |message: String| http_error(StatusCode::BAD_REQUEST, Media::Json, Code::BadRequest, &message);
-    let (mut policy, mut from, mut to, mut unit, mut region) = (None, None, None, None, None);
-    let day = |v: &str| taizhang_core::parse_date("date", v).map_err(|e| e.to_string());
-    for (key, value) in req.uri().query().unwrap_or("").split('&').filter_map(|p| p.split_once('=')) {
-        let value = percent_decoded(value);
-        match key {
-            "policy" => policy = Some(value),
-            "from" => from = Some(day(&value).map_err(bad)?),
-            "to" => to = Some(day(&value).map_err(bad)?),
-            "unit" => unit = Some(value),
-            "region" => region = Some(value),
-            other => return Err(bad(format!("unknown parameter {other:?}: policy, from, to, unit or region"))),
-        }
-    }
-    let name = policy.ok_or_else(|| bad("give the award list's policy: policy=NAME".into()))?;
+    permitted(&caller, Permission::ReadRecords)?;
+    let params = params(req, &["policy", "from", "to", "unit", "region"])?;
+    let name = params.get("policy").ok_or_else(|| bad_request("give the award list's policy: policy=NAME".into()))?;
     let policy = server
         .state
         .policies
-        .get(&name)
+        .get(name)
         .map_err(|e| http_error(StatusCode::NOT_FOUND, Media::Json, Code::NotFound, &e.to_string()))?;
     if policy.subject != taizhang_read::policy::Subject::Member {
-        return Err(bad(format!("policy {name} assesses units; an award list is of members")));
+        return Err(bad_request(format!("policy {name} assesses units; an award list is of members")));
     }
-    let today = OffsetDateTime::now_utc().date();
-    let first = from.unwrap_or_else(|| today.replace_day(1).expect("day 1 exists"));
-    let period = taizhang_core::Period::new(first, to.unwrap_or(today)).map_err(|e| bad(e.to_string()))?;
-    let scope = match (&unit, region) {
-        (Some(u), _) => Scope::Unit(u.parse::<taizhang_core::UnitId>().map_err(|e| bad(e.to_string()))?),
-        (None, Some(r)) => Scope::Region(r),
-        (None, None) => Scope::All,
-    };
-    if let Some(problem) = server.state.projector.read(|m| taizhang_io::export::scope_problem(m, &scope)) {
-        let named = unit.map_or(problem, |written| format!("there is no unit {written}"));
-        return Err(http_error(StatusCode::NOT_FOUND, Media::Json, Code::NotFound, &named));
-    }
+    let (period, scope) = period_and_scope(&params, server)?;
     // Ages come from sealed birth dates: a policy that reads them is for those who may
     // read everyone's in scope (a clerk, the list of one of their own units).
     let whole_reach = match (Permission::ReadPersonal.grant(caller.role), &scope) {
@@ -785,12 +696,9 @@ async fn award_list_answer(req: &Request, server: &Server) -> Result<Response, R
         _ => false,
     };
     if policy.uses_personal_data() && !whole_reach {
-        return Err(forbid(Permission::ReadPersonal));
+        return Err(forbidden(&caller, Permission::ReadPersonal));
     }
-    let may_name = |m: &taizhang_read::ReadModel, member| {
-        crate::types::Member::current_unit(m, member, m.position)
-            .is_some_and(|u| caller.reaches(Permission::ReadPersonal, u))
-    };
+    let may_name = may_name(&caller);
     let _turn = server.state.heavy.acquire().await.expect("the semaphore is never closed");
     let (ledger, projector) = (&server.state.ledger, &server.state.projector);
     let bytes = taizhang_io::export::award_list_csv(ledger, projector, policy, &scope, period, may_name)
@@ -808,29 +716,75 @@ fn sheet_type(xlsx: bool) -> &'static str {
     }
 }
 
-/// A query value with `%XX` escapes and `+` decoded (a region's name in Chinese).
-fn percent_decoded(value: &str) -> String {
-    let bytes = value.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        match bytes[i] {
-            b'%' if i + 2 < bytes.len() => {
-                match u8::from_str_radix(std::str::from_utf8(&bytes[i + 1..i + 3]).unwrap_or("zz"), 16) {
-                    Ok(b) => {
-                        out.push(b);
-                        i += 3;
-                        continue;
-                    }
-                    Err(_) => out.push(b'%'),
-                }
-            }
-            b'+' => out.push(b' '),
-            b => out.push(b),
-        }
-        i += 1;
+/// A 400 for a request whose parameters are wrong, saying what is.
+fn bad_request(message: String) -> Response {
+    http_error(StatusCode::BAD_REQUEST, Media::Json, Code::BadRequest, &message)
+}
+
+/// A 403 naming what `caller`'s role lacks.
+fn forbidden(caller: &Principal, permission: Permission) -> Response {
+    error_response(StatusCode::FORBIDDEN, Media::Json, crate::access::forbidden(caller.role, permission))
+}
+
+/// Refuses a caller whose role holds `permission` for no unit at all.
+// The error is the answer itself, returned at once by the route (`?` into its
+// `Result<Response, Response>`): boxing it would only add an allocation.
+#[allow(clippy::result_large_err)]
+fn permitted(caller: &Principal, permission: Permission) -> Result<(), Response> {
+    match permission.grant(caller.role) {
+        Grant::No => Err(forbidden(caller, permission)),
+        Grant::Yes | Grant::OwnUnits => Ok(()),
     }
-    String::from_utf8_lossy(&out).into_owned()
+}
+
+/// A route's query parameters, decoded, refused when one is not among `known`.
+// The error is the answer itself, returned at once by the route (`?` into its
+// `Result<Response, Response>`): boxing it would only add an allocation.
+#[allow(clippy::result_large_err)]
+fn params(req: &Request, known: &[&str]) -> Result<BTreeMap<String, String>, Response> {
+    let params: BTreeMap<String, String> = req.params().map_err(|e| bad_request(format!("the query string: {e}")))?;
+    match params.keys().find(|k| !known.contains(&k.as_str())) {
+        Some(other) => Err(bad_request(format!("unknown parameter {other:?}: {}", known.join(", ")))),
+        None => Ok(params),
+    }
+}
+
+/// An export's period (`from`, `to`: this month so far by default) and scope (`unit` by
+/// code or id, or `region`), refused as the command line refuses them: a unit or region
+/// the log does not know is named, not answered with an empty file.
+// The error is the answer itself, returned at once by the route (`?` into its
+// `Result<Response, Response>`): boxing it would only add an allocation.
+#[allow(clippy::result_large_err)]
+fn period_and_scope(
+    params: &BTreeMap<String, String>,
+    server: &Server,
+) -> Result<(taizhang_core::Period, Scope), Response> {
+    let day = |key: &str| {
+        params.get(key).map(|v| taizhang_core::parse_date(key, v)).transpose().map_err(|e| bad_request(e.to_string()))
+    };
+    let today = OffsetDateTime::now_utc().date();
+    let first = day("from")?.unwrap_or_else(|| today.replace_day(1).expect("day 1 exists"));
+    let period =
+        taizhang_core::Period::new(first, day("to")?.unwrap_or(today)).map_err(|e| bad_request(e.to_string()))?;
+    let scope = match (params.get("unit"), params.get("region")) {
+        (Some(u), _) => Scope::Unit(u.parse().map_err(|e: taizhang_core::NotAReference| bad_request(e.to_string()))?),
+        (None, Some(r)) => Scope::Region(r.clone()),
+        (None, None) => Scope::All,
+    };
+    if let Some(problem) = server.state.projector.read(|m| taizhang_io::export::scope_problem(m, &scope)) {
+        let named = params.get("unit").map_or(problem, |written| format!("there is no unit {written}"));
+        return Err(http_error(StatusCode::NOT_FOUND, Media::Json, Code::NotFound, &named));
+    }
+    Ok((period, scope))
+}
+
+/// Whether `caller` may see a member's name in an export: where they may read the
+/// member's personal data (a clerk: members of their own units).
+fn may_name(caller: &Principal) -> impl Fn(&taizhang_read::ReadModel, taizhang_core::MemberId) -> bool + '_ {
+    |m, member| {
+        crate::types::Member::current_unit(m, member, m.position)
+            .is_some_and(|u| caller.reaches(Permission::ReadPersonal, u))
+    }
 }
 
 /// `GET /backup`: the log as JSON Lines, the form `taizhang restore` reads, up to the
