@@ -202,6 +202,21 @@ enum Exported {
     Eligibility,
 }
 
+impl Exported {
+    /// The kind of records exported in the import's layout, for those exports.
+    fn records_kind(self) -> Option<Kind> {
+        match self {
+            Exported::Units => Some(Kind::Units),
+            Exported::Members => Some(Kind::Members),
+            Exported::Outings => Some(Kind::Outings),
+            Exported::Verifications => Some(Kind::Verifications),
+            Exported::Log | Exported::Reports | Exported::Ledger | Exported::Eligibility => None,
+        }
+    }
+}
+
+const RECORDS_AS_CSV: &str = "units, members, outings and verifications are exported as CSV, the layout `import` reads";
+
 #[derive(Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 enum SheetFormat {
     Csv,
@@ -330,8 +345,16 @@ fn run(mut cli: Cli) -> Result<()> {
                     }
                     online_sheet(server, token, "/export/ledger", &query, output.as_deref()).await
                 }
-                Commands::Export { output, keys, .. } => {
+                Commands::Export { what: Exported::Log, output, keys, .. } => {
                     online_backup(server, token, output.as_deref(), keys.as_deref()).await
+                }
+                Commands::Export { what, output, format, .. } => {
+                    let kind = what.records_kind().expect("the other exports are above");
+                    if *format == SheetFormat::Xlsx {
+                        bail!(RECORDS_AS_CSV);
+                    }
+                    let route = format!("/export/{}", kind.name());
+                    online_sheet(server, token, &route, &[], output.as_deref()).await
                 }
                 Commands::Verify => online_verify(server, token).await,
                 Commands::Token { action } => online_token(server, token, action).await,
@@ -457,15 +480,12 @@ fn check_before_opening(cli: &Cli) -> Result<()> {
     };
     let online = matches!(
         cli.command,
-        Commands::Export { what: Exported::Log | Exported::Reports | Exported::Ledger | Exported::Eligibility, .. }
-            | Commands::Import { .. }
-            | Commands::Verify
-            | Commands::Token { .. }
+        Commands::Export { .. } | Commands::Import { .. } | Commands::Verify | Commands::Token { .. }
     );
     if cli.server.is_some() && !online {
         bail!(
-            "--server takes a backup (`export`, with --keys), `export reports|ledger|eligibility`, `import`, \
-             `verify` and `token` through a running server; the other commands work on the data directory"
+            "--server takes a backup (`export`, with --keys), every other `export`, `import`, `verify` and `token` \
+             through a running server; the other commands work on the data directory"
         );
     }
     if reads_only && cli.store == "sled" && cli.server.is_none() && !cli.data.exists() {
@@ -1164,28 +1184,16 @@ fn check_scope(projector: &Projector<AnyStore>, scope: &Scope) -> Result<()> {
 async fn export_sheet(cli: &Cli, store: Arc<AnyStore>, sheet: Sheet<'_>, output: Option<&Path>) -> Result<()> {
     use taizhang_io::export::{self as x, ReportScope};
     let projector = Projector::open(store.clone(), Some(checkpoint_path(cli))).await?;
-    let mut bytes = Vec::new();
-    match (sheet.what, sheet.format) {
+    let bytes = match (sheet.what, sheet.format) {
         (Exported::Log, _) => unreachable!("the log is exported as JSON Lines"),
         (Exported::Units | Exported::Members | Exported::Outings | Exported::Verifications, SheetFormat::Xlsx) => {
-            bail!("units, members, outings and verifications are exported as CSV, the layout `import` reads")
+            bail!(RECORDS_AS_CSV)
         }
         (Exported::Units | Exported::Members | Exported::Outings | Exported::Verifications, SheetFormat::Csv) => {
-            let kind = match sheet.what {
-                Exported::Units => Kind::Units,
-                Exported::Members => Kind::Members,
-                Exported::Verifications => Kind::Verifications,
-                _ => Kind::Outings,
-            };
-            let mut personal = std::collections::BTreeMap::new();
-            if kind == Kind::Members {
-                let ledger = open_ledger(cli, store).await?;
-                personal = ledger
-                    .personal_of(projector.read(|m| m.personal_records(m.members.keys().copied(), m.position)))
-                    .await?;
-            }
-            let (header, rows) = projector.read(|m| x::records(kind, m, &personal));
-            x::write_csv(&mut bytes, &header, &rows)?;
+            let kind = sheet.what.records_kind().expect("a kind of records");
+            // The operator holds every key: every member is listed.
+            let ledger = open_ledger(cli, store).await?;
+            x::records_file(&ledger, &projector, kind, &AsOf::now(), |_, _| true).await?
         }
         (Exported::Eligibility, SheetFormat::Xlsx) => bail!("the award list is written as CSV"),
         (Exported::Eligibility, SheetFormat::Csv) => {
@@ -1195,7 +1203,7 @@ async fn export_sheet(cli: &Cli, store: Arc<AnyStore>, sheet: Sheet<'_>, output:
             let (period, scope) = period_and_scope(&sheet, &projector)?;
             let ledger = Arc::new(open_ledger(cli, store).await?);
             // The operator holds every key: everyone is named.
-            bytes = x::award_list_csv(&ledger, &projector, policy, &scope, period, |_, _| true).await?;
+            x::award_list_csv(&ledger, &projector, policy, &scope, period, |_, _| true).await?
         }
         (Exported::Reports, format) => {
             let (period, scope) = period_and_scope(&sheet, &projector)?;
@@ -1207,7 +1215,7 @@ async fn export_sheet(cli: &Cli, store: Arc<AnyStore>, sheet: Sheet<'_>, output:
                         format!("--by must be unit, region, industry or weekly, not {:?}", sheet.by)
                     })?),
                 };
-            bytes = x::report_file(&projector, &scope, chosen)?;
+            x::report_file(&projector, &scope, chosen)?
         }
         (Exported::Ledger, format) => {
             let unit = sheet.unit.context("give the unit whose ledger to export: --unit CODE (or its id)")?;
@@ -1215,9 +1223,9 @@ async fn export_sheet(cli: &Cli, store: Arc<AnyStore>, sheet: Sheet<'_>, output:
             // The participants' names, opened with the keys: the operator holds them all.
             let ledger = open_ledger(cli, store).await?;
             let xlsx = format == SheetFormat::Xlsx;
-            bytes = x::ledger_file(&ledger, &projector, unit.id, xlsx, |_, _| true).await?;
+            x::ledger_file(&ledger, &projector, unit.id, xlsx, |_, _| true).await?
         }
-    }
+    };
     match output {
         Some(path) => private::create_file(path)
             .and_then(|mut file| file.write_all(&bytes))

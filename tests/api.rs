@@ -1249,6 +1249,52 @@ async fn reports_are_exported_while_the_server_serves() {
     assert_eq!(everyone, std::fs::read_to_string(&offline_award).unwrap(), "the same award list");
 }
 
+/// The records in the import's layout while the server serves: `taizhang --server …
+/// export units|members|outings|verifications` gives the bytes the export from the data
+/// directory gives once the server has stopped; a clerk's member list holds their own
+/// unit's members only; a viewer, who may not read personal data, gets none.
+#[tokio::test]
+async fn records_are_exported_while_the_server_serves() {
+    let dir = tempfile::tempdir().unwrap();
+    support::taizhang(dir.path(), &[], &["demo", "--scale", "0.01"]);
+    let server = Server::start_in(dir);
+    let out = tempfile::tempdir().unwrap();
+    let export = |token: &str, kind: &str| {
+        let path = out.path().join(format!("{kind}-{}.csv", &token[..8]));
+        let output = std::process::Command::new(env!("CARGO_BIN_EXE_taizhang"))
+            .args(["--server", &server.url, "--token", token, "export", kind, "-o", path.to_str().unwrap()])
+            .output()
+            .unwrap();
+        let said = String::from_utf8_lossy(&output.stderr).into_owned();
+        output.status.success().then(|| std::fs::read_to_string(&path).unwrap()).ok_or(said)
+    };
+    const KINDS: [&str; 4] = ["units", "members", "outings", "verifications"];
+    let mut online = Vec::new();
+    for kind in KINDS {
+        let file = export(&server.admin, kind).unwrap();
+        assert!(file.lines().count() > 10, "{kind}: {file}");
+        online.push(file);
+    }
+    let clerk = server.token("CLERK", &["SY-0002"], None).await;
+    let own = export(&clerk, "members").unwrap();
+    let units: Vec<&str> = own.lines().skip(1).map(|l| l.split(',').nth(1).unwrap()).collect();
+    assert!(!units.is_empty() && units.iter().all(|u| *u == "SY-0002"), "{own}");
+    let viewer = server.token("VIEWER", &[], None).await;
+    let refused = export(&viewer, "members").unwrap_err();
+    assert!(
+        refused.contains("403") && refused.contains("a viewer token has no access to members' personal data"),
+        "{refused}"
+    );
+    assert!(export(&viewer, "units").is_ok(), "the directory is everyone's");
+
+    let (_, dir) = server.terminate();
+    for (kind, online) in KINDS.iter().zip(online) {
+        let path = out.path().join(format!("offline-{kind}.csv"));
+        support::taizhang(dir.path(), &[], &["export", kind, "-o", path.to_str().unwrap()]);
+        assert_eq!(online, std::fs::read_to_string(&path).unwrap(), "the same {kind}");
+    }
+}
+
 /// Tokens managed through the running server by `taizhang --server … token`: created
 /// (the secret printed once, working at once), listed with their status, revoked (the
 /// secret refused from the next request on).

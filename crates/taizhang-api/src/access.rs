@@ -93,7 +93,7 @@ pub const RULES: &[Rule] = &[
         clerk: Yes,
         reviewer: Yes,
         viewer: Yes,
-        fields: &["Query.unit", "Query.units", "Query.policies", "Query.head", "Query.me"],
+        fields: &["Query.unit", "Query.units", "Query.policies", "Query.head", "Query.me", "GET /export/units"],
     },
     Rule {
         permission: Permission::ReadReports,
@@ -120,6 +120,7 @@ pub const RULES: &[Rule] = &[
             "Query.awardList",
             "GET /export/ledger",
             "GET /export/eligibility",
+            "GET /export/outings",
             "Unit.members",
             "Subscription.unitLedger",
         ],
@@ -131,7 +132,7 @@ pub const RULES: &[Rule] = &[
         clerk: OwnUnits,
         reviewer: Yes,
         viewer: No,
-        fields: &["Member.personal"],
+        fields: &["Member.personal", "GET /export/members"],
     },
     Rule {
         permission: Permission::ReadAudit,
@@ -197,6 +198,7 @@ pub const RULES: &[Rule] = &[
             "Mutation.verifyOutings",
             "Mutation.recordEvaluation",
             "POST /import/verifications",
+            "GET /export/verifications",
         ],
     },
     Rule {

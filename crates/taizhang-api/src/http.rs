@@ -75,6 +75,7 @@ pub fn routes(schema: TaizhangSchema, state: Arc<ApiState>, limits: Limits) -> i
         .at("/export/reports", get(export_reports))
         .at("/export/ledger", get(export_ledger))
         .at("/export/eligibility", get(export_award_list))
+        .at("/export/:kind", get(export_records))
         .at("/backup/keys", get(backup_keys))
         .data(server)
 }
@@ -592,6 +593,44 @@ async fn import_answer(req: &Request, kind: &str, body: Body, server: &Server) -
     };
     let status = if refused { StatusCode::UNPROCESSABLE_ENTITY } else { StatusCode::OK };
     Ok(Response::builder().status(status).content_type(JSON).body(serde_json::to_vec(&answer).expect("serialises")))
+}
+
+/// `GET /export/{units|members|outings|verifications}`: the records in the import's own
+/// CSV layout, the file `taizhang export units` (and the others) writes, while the
+/// server serves, one heavy export at a time, as of the position it started at. Members
+/// carry personal data: a clerk's list holds the members of their own units.
+#[handler]
+async fn export_records(
+    req: &Request,
+    poem::web::Path(kind): poem::web::Path<String>,
+    server: Data<&Arc<Server>>,
+) -> Response {
+    let response = records_answer(req, &kind, &server).await.unwrap_or_else(|refused| refused);
+    server.state.metrics.request("/export/records", response.status().as_u16());
+    response
+}
+
+async fn records_answer(req: &Request, kind: &str, server: &Server) -> Result<Response, Response> {
+    use taizhang_io::Kind;
+    let caller = server.caller(req, Media::Json).await?;
+    let kind: Kind = kind.parse().map_err(|e| {
+        http_error(StatusCode::NOT_FOUND, Media::Json, Code::NotFound, &format!("{e}; or reports, ledger, eligibility"))
+    })?;
+    let permission = match kind {
+        Kind::Units => Permission::ReadDirectory,
+        Kind::Members => Permission::ReadPersonal,
+        Kind::Outings => Permission::ReadRecords,
+        Kind::Verifications => Permission::Review,
+    };
+    permitted(&caller, permission)?;
+    params(req, &[])?;
+    let _turn = server.state.heavy.acquire().await.expect("the semaphore is never closed");
+    let (ledger, projector) = (&server.state.ledger, &server.state.projector);
+    let bytes =
+        taizhang_io::export::records_file(ledger, projector, kind, &taizhang_read::AsOf::now(), may_name(&caller))
+            .await
+            .map_err(|e| error_response(StatusCode::INTERNAL_SERVER_ERROR, Media::Json, error::internal(&e)))?;
+    Ok(Response::builder().content_type(sheet_type(false)).body(bytes))
 }
 
 /// `GET /export/reports?from=D&to=D[&unit=CODE|&region=R][&by=unit|region|industry|weekly][&format=csv|xlsx]`:

@@ -557,11 +557,8 @@ async fn award(dir: &Path) -> Result<()> {
     let june = taizhang_core::Period::new(time::macros::date!(2011 - 06 - 01), time::macros::date!(2011 - 06 - 30))?;
 
     let started = Instant::now();
-    let personal =
-        ledger.personal_of(projector.read(|m| m.personal_records(m.members.keys().copied(), m.position))).await?;
-    let (header, rows) = projector.read(|m| taizhang_io::export::records(taizhang_io::Kind::Members, m, &personal));
-    let mut members_csv = Vec::new();
-    taizhang_io::export::write_csv(&mut members_csv, &header, &rows)?;
+    let (members, now) = (taizhang_io::Kind::Members, taizhang_read::AsOf::now());
+    let members_csv = taizhang_io::export::records_file(&ledger, &projector, members, &now, |_, _| true).await?;
     let baseline = started.elapsed();
 
     let started = Instant::now();
@@ -569,7 +566,8 @@ async fn award(dir: &Path) -> Result<()> {
     let list = taizhang_io::export::award_list_csv(&ledger, &projector, policy, &scope, june, |_, _| true).await?;
     let elapsed = started.elapsed();
     let rows = list.iter().filter(|b| **b == b'\n').count() - 1;
-    report("award.members", rows as f64, "rows", Some(personal.len() as f64));
+    let members = members_csv.iter().filter(|b| **b == b'\n').count() - 1;
+    report("award.members", rows as f64, "rows", Some(members as f64));
     report("award.bytes", list.len() as f64, "bytes", Some(members_csv.len() as f64));
     report("award", elapsed.as_secs_f64() * 1e3, "ms", Some(baseline.as_secs_f64() * 1e3));
     Ok(())

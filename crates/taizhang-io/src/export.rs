@@ -11,7 +11,7 @@ use taizhang_core::*;
 use taizhang_read::ledger::{self, LedgerEntry, PageRequest};
 use taizhang_read::report::{self, Bucket, GroupBy, ReportQuery, ReportRow, Scope};
 use taizhang_read::{AsOf, Projector, ReadModel};
-use taizhang_store::EventStore;
+use taizhang_store::{EventStore, Position};
 
 use crate::Kind;
 
@@ -34,22 +34,86 @@ pub fn hours(minutes: u64) -> f64 {
     ((minutes * 100 + 30) / 60) as f64 / 100.0
 }
 
-/// The rows of `kind` as the import reads them (headers in Chinese and English), as of the model's
-/// position, each record named by its code when it has one (else its id) and listed in
-/// that order. Members come with their personal data from `personal`; erased members,
-/// whose data cannot be read, and voided outings are left out; verifications are the
-/// outings awaiting one, as the reviewer's worksheet.
-pub fn records(
+/// Records listed per hold of the model's lock: a long export leaves the projection
+/// room to apply new events between slices.
+const RECORDS_PER_SLICE: usize = 2_000;
+
+/// The records of `kind` as a CSV file in the import's own layout (headers in Chinese
+/// and English), as of `as_of`'s position (now: the head when the export started), each record named by its
+/// code when it has one (else its id) and listed in that order. Members are listed
+/// where `may_read` allows reading their personal data, which is opened with their keys;
+/// erased members, whose data cannot be read, and voided outings are left out;
+/// verifications are the outings awaiting one, as the reviewer's worksheet.
+pub async fn records_file<S: EventStore>(
+    ledger: &taizhang_app::Ledger<S>,
+    projector: &Projector<S>,
+    kind: Kind,
+    as_of: &AsOf,
+    may_read: impl Fn(&ReadModel, MemberId) -> bool,
+) -> Result<Vec<u8>, NamedExportError> {
+    let header: Vec<String> = kind.layout().columns.iter().map(|c| c.bilingual()).collect();
+    let at = projector.read(|m| as_of.position(m));
+    let mut listed = Listed::default();
+    let mut from = 0;
+    while projector.read(|m| list_records(kind, m, at, from..from + RECORDS_PER_SLICE, &may_read, &mut listed)) {
+        from += RECORDS_PER_SLICE;
+        tokio::task::yield_now().await;
+    }
+    let Listed { mut rows, sealed } = listed;
+    if !sealed.is_empty() {
+        let records: Vec<(MemberId, u64)> = sealed.iter().map(|(_, record)| *record).collect();
+        let personal = ledger.personal_of(records).await?;
+        for (row, (member, _)) in sealed {
+            match personal.get(&member) {
+                Some(p) => rows[row].extend([
+                    p.name.to_string(),
+                    p.national_id.clone().unwrap_or_default(),
+                    p.phone.clone().unwrap_or_default(),
+                    p.birth_date.map(|d| d.to_string()).unwrap_or_default(),
+                ]),
+                // Erased: nothing of them can be listed.
+                None => rows[row].clear(),
+            }
+        }
+        rows.retain(|row| !row.is_empty());
+    }
+    // By code (or id), as text: a clerk's own list reads in its order. The sort is
+    // stable, so an outing's rows stay together and in order.
+    rows.sort_by(|a, b| a[0].cmp(&b[0]));
+    let mut bytes = Vec::new();
+    write_csv(&mut bytes, &header, &rows)?;
+    Ok(bytes)
+}
+
+/// Records listed so far: their rows, and for members the row each member's sealed
+/// personal data completes once opened.
+#[derive(Default)]
+struct Listed {
+    rows: Vec<Vec<String>>,
+    sealed: Vec<(usize, (MemberId, u64))>,
+}
+
+/// Lists the records of `kind` numbered `slice` (in the model's order) as of `at` into
+/// `listed`; false once the slice is past the last.
+fn list_records(
     kind: Kind,
     model: &ReadModel,
-    personal: &BTreeMap<MemberId, PersonalData>,
-) -> (Vec<String>, Vec<Vec<String>>) {
-    let header = kind.layout().columns.iter().map(|c| c.bilingual()).collect();
-    let at = model.position;
-    let mut rows = Vec::new();
+    at: Position,
+    slice: std::ops::Range<usize>,
+    may_read: &impl Fn(&ReadModel, MemberId) -> bool,
+    listed: &mut Listed,
+) -> bool {
+    let rows = &mut listed.rows;
+    let count = match kind {
+        Kind::Units => model.units.len(),
+        Kind::Members => model.members.len(),
+        Kind::Outings | Kind::Verifications => model.outings.len(),
+    };
+    let numbers = slice.start.min(count)..slice.end.min(count);
+    let outings = numbers.clone().filter_map(|n| model.outing_by_number(n as u32, at)).filter(|v| !v.voided);
     match kind {
         Kind::Units => {
-            for unit in model.units.keys() {
+            for unit in model.units.keys().skip(numbers.start).take(numbers.len()) {
                 let Some(u) = model.unit(*unit, at) else { continue };
                 let parent = u.parent.map(|p| model.reference(p.0)).unwrap_or_default();
                 rows.push(vec![
@@ -62,26 +126,20 @@ pub fn records(
             }
         }
         Kind::Members => {
-            for (member, history) in &model.members {
-                let (Some(first), Some(last), Some(p)) =
-                    (history.memberships.first(), history.memberships.last(), personal.get(member))
-                else {
+            for (member, history) in model.members.iter().skip(numbers.start).take(numbers.len()) {
+                let mut known = history.memberships.iter().filter(|m| m.position <= at);
+                let Some(first) = known.next() else { continue };
+                let last = known.next_back().unwrap_or(first);
+                if !may_read(model, *member) {
                     continue;
-                };
-                rows.push(vec![
-                    model.reference(member.0),
-                    model.reference(last.unit.0),
-                    first.since.to_string(),
-                    p.name.to_string(),
-                    p.national_id.clone().unwrap_or_default(),
-                    p.phone.clone().unwrap_or_default(),
-                    p.birth_date.map(|d| d.to_string()).unwrap_or_default(),
-                ]);
+                }
+                let Some(record) = model.personal_records([*member], at).pop() else { continue };
+                listed.sealed.push((rows.len(), record));
+                rows.push(vec![model.reference(member.0), model.reference(last.unit.0), first.since.to_string()]);
             }
         }
         Kind::Outings => {
-            for number in 0..model.outings.len() as u32 {
-                let Some(view) = model.outing_by_number(number, at).filter(|v| !v.voided) else { continue };
+            for view in outings {
                 let d = view.details();
                 for p in view.participants() {
                     rows.push(vec![
@@ -101,10 +159,7 @@ pub fn records(
             }
         }
         Kind::Verifications => {
-            for number in 0..model.outings.len() as u32 {
-                let Some(view) = model.outing_by_number(number, at).filter(|v| !v.voided && !v.verified) else {
-                    continue;
-                };
+            for view in outings.filter(|v| !v.verified) {
                 let d = view.details();
                 rows.push(vec![
                     model.reference(view.id.0),
@@ -120,10 +175,7 @@ pub fn records(
             }
         }
     }
-    // By code (or id), as text: a clerk's own list reads in its order. The sort is
-    // stable, so an outing's rows stay together and in order.
-    rows.sort_by(|a, b| a[0].cmp(&b[0]));
-    (header, rows)
+    numbers.end < count
 }
 
 /// Writes `header` and `rows` as CSV (UTF-8, with a BOM so that spreadsheets on Chinese

@@ -2,7 +2,6 @@
 //! at its file:line:column with the log unchanged; a good import exported back to the
 //! same rows; a re-import that writes nothing; the XLSX workbook read back by calamine.
 
-use std::collections::BTreeMap;
 use std::io::Cursor;
 use std::sync::Arc;
 
@@ -53,6 +52,13 @@ impl World {
 
     async fn model(&self) -> Arc<Projector<SledStore>> {
         Projector::open(self.ledger.store().clone(), None).await.unwrap()
+    }
+
+    /// The records of `kind` as exported as of `as_of`, as text without the BOM.
+    async fn export(&self, kind: Kind, as_of: &AsOf) -> String {
+        let projector = self.model().await;
+        let bytes = export::records_file(&self.ledger, &projector, kind, as_of, |_, _| true).await.unwrap();
+        String::from_utf8(bytes).unwrap().strip_prefix('\u{feff}').unwrap().to_owned()
     }
 }
 
@@ -171,17 +177,9 @@ async fn a_reimport_writes_nothing_and_an_export_gives_back_the_rows() {
     assert_eq!(w.log().await, before, "importing the same files again writes nothing");
 
     // The export writes the file's own codes, in the import's layout and in code order.
-    let projector = w.model().await;
-    let members = ["M1", "M2", "M3"].map(|m| taizhang_core::MemberId(id_for("member", m)));
-    let personal = w.ledger.personal_of(projector.read(|m| m.personal_records(members, m.position))).await.unwrap();
-    assert_eq!(personal.len(), 3);
     let elsewhere = World::new().await;
     for (kind, text) in [(Kind::Units, UNITS), (Kind::Members, MEMBERS), (Kind::Outings, OUTINGS)] {
-        let (header, rows) = projector.read(|m| export::records(kind, m, &personal));
-        let mut bytes = Vec::new();
-        export::write_csv(&mut bytes, &header, &rows).unwrap();
-        let exported = String::from_utf8(bytes).unwrap();
-        let exported = exported.strip_prefix('\u{feff}').unwrap();
+        let exported = w.export(kind, &AsOf::now()).await;
         // The same rows in the same order (the file is in code order); hours with two
         // decimals.
         let mut want: Vec<String> = text.lines().map(str::to_owned).collect();
@@ -271,20 +269,19 @@ async fn formula_cells_are_exported_as_text_and_import_again() {
     let w = World::new().await;
     let units = "id,name,industry,region,parent\nSY-0009,\"=HYPERLINK(\"\"http://x\"\",\"\"点击\"\")\",@医疗,-区,\n";
     assert_eq!(w.import(Kind::Units, units).await, 1);
-    let projector = w.model().await;
-    let (header, rows) = projector.read(|m| export::records(Kind::Units, m, &BTreeMap::new()));
-    let mut bytes = Vec::new();
-    export::write_csv(&mut bytes, &header, &rows).unwrap();
-    let exported = String::from_utf8(bytes).unwrap();
+    let exported = w.export(Kind::Units, &AsOf::now()).await;
     let row = exported.lines().nth(1).unwrap();
     assert!(row.contains(r#","'=HYPERLINK(""http://x"",""点击"")",'@医疗,'-区,"#), "{row}");
 
     // Imported elsewhere, the export gives the same unit, names as typed.
     let elsewhere = World::new().await;
     assert_eq!(elsewhere.import(Kind::Units, &exported).await, 1);
-    let (_, copied) = elsewhere.model().await.read(|m| export::records(Kind::Units, m, &BTreeMap::new()));
-    assert_eq!(copied, rows);
-    assert_eq!(rows[0][1..4], [r#"=HYPERLINK("http://x","点击")"#, "@医疗", "-区"]);
+    assert_eq!(elsewhere.export(Kind::Units, &AsOf::now()).await, exported);
+    let unit = w.model().await.read(|m| m.units.values().next().unwrap().last().unwrap().clone());
+    assert_eq!(
+        [unit.name.as_str(), unit.industry.as_str(), unit.region.as_str()],
+        [r#"=HYPERLINK("http://x","点击")"#, "@医疗", "-区"]
+    );
 }
 
 /// The members export names each member as their latest correction has it, and an
@@ -306,20 +303,13 @@ async fn the_members_export_shows_corrected_personal_data() {
     };
     let context = taizhang_app::CommandContext::new(taizhang_core::Actor::OPERATOR);
     w.ledger.execute(context, taizhang_core::Command::CorrectPersonalData(correction)).await.unwrap();
-    let projector = w.model().await;
-    let row_of_li = |position| {
-        let records = projector.read(|m| m.personal_records(m.members.keys().copied(), position));
-        let ledger = w.ledger.clone();
-        let projector = projector.clone();
-        async move {
-            let personal = ledger.personal_of(records).await.unwrap();
-            let (_, rows) = projector.read(|m| export::records(Kind::Members, m, &personal));
-            rows.into_iter().find(|r| r[0] == "M2").unwrap()
-        }
+    let row_of_li = |exported: String| -> Vec<String> {
+        let line = exported.lines().find(|l| l.starts_with("M2,")).unwrap().to_owned();
+        line.split(',').map(str::to_owned).collect()
     };
-    let now = row_of_li(w.ledger.store().head()).await;
+    let now = row_of_li(w.export(Kind::Members, &AsOf::now()).await);
     assert_eq!((now[3].as_str(), now[5].as_str()), ("李娜娜", "13907190000"));
-    let then = row_of_li(before).await;
+    let then = row_of_li(w.export(Kind::Members, &AsOf::at_position(before)).await);
     assert_eq!((then[3].as_str(), then[5].as_str()), ("李娜", ""));
 }
 
