@@ -20,7 +20,7 @@ use clap::{Parser, Subcommand};
 use taizhang_api::{ApiState, Limits};
 use taizhang_app::Ledger;
 use taizhang_core::{MemberId, Role, UnitId};
-use taizhang_io::import::Encoding;
+use taizhang_io::import::{Amendment, Encoding};
 use taizhang_io::{Kind, Located};
 use taizhang_read::policy::PolicySet;
 use taizhang_read::report::Scope;
@@ -167,6 +167,14 @@ enum Commands {
         /// Write the rows without problems and leave out the others.
         #[arg(long)]
         skip_invalid: bool,
+        /// Read a changed row of a record already in the log as its corrections, each
+        /// recorded with this reason; shows what would change and writes nothing
+        /// without --yes.
+        #[arg(long, value_name = "REASON")]
+        amend: Option<String>,
+        /// Write the corrections --amend shows.
+        #[arg(long, requires = "amend")]
+        yes: bool,
     },
     /// Recompute every projection from the log beside the checkpointed one, report both
     /// digests, and keep the rebuilt one.
@@ -312,8 +320,9 @@ fn run(mut cli: Cli) -> Result<()> {
         if let Some(server) = &cli.server {
             let token = cli.token.as_deref().context("give a token for --server: --token (or TAIZHANG_TOKEN)")?;
             return match &cli.command {
-                Commands::Import { kind, file, encoding, skip_invalid } => {
-                    online_import(server, token, *kind, file, *encoding, *skip_invalid).await
+                Commands::Import { kind, file, encoding, skip_invalid, amend, yes } => {
+                    let amending = Amending::of(amend.as_deref(), *yes)?;
+                    online_import(server, token, *kind, file, *encoding, *skip_invalid, amending).await
                 }
                 Commands::Export { what: Exported::Reports, output, format, from, to, unit, region, by, .. } => {
                     let mut query: Vec<(&str, String)> = vec![("by", by.clone())];
@@ -404,8 +413,9 @@ fn run(mut cli: Cli) -> Result<()> {
                 };
                 export_sheet(&cli, store, sheet, output.as_deref()).await
             }
-            Commands::Import { kind, file, encoding, skip_invalid } => {
-                import(&cli, store, *kind, file, *encoding, *skip_invalid).await
+            Commands::Import { kind, file, encoding, skip_invalid, amend, yes } => {
+                let amending = Amending::of(amend.as_deref(), *yes)?;
+                import(&cli, store, *kind, file, *encoding, *skip_invalid, amending).await
             }
             Commands::Restore { file, keys } => {
                 restore(store.as_ref(), file).await?;
@@ -1034,14 +1044,17 @@ async fn online_import(
     file: &Path,
     encoding: Encoding,
     skip_invalid: bool,
+    amending: Amending,
 ) -> Result<()> {
     #[derive(serde::Deserialize)]
     struct Answer {
         rows: usize,
         written: usize,
+        corrections_written: usize,
         already_in_the_log: usize,
         rows_left_out: usize,
         problems: Vec<Problem>,
+        amendments: Vec<Amendment>,
     }
     #[derive(serde::Deserialize)]
     struct Problem {
@@ -1053,8 +1066,12 @@ async fn online_import(
     let bytes = std::fs::read(file).with_context(|| format!("reading {}", file.display()))?;
     let encoding = if encoding == Encoding::Gbk { "gbk" } else { "utf-8" };
     let base = server.trim_end_matches('/');
-    let url = format!("{base}/import/{}?encoding={encoding}&skip_invalid={skip_invalid}", kind.name());
-    let request = reqwest::Client::new().post(&url).bearer_auth(token).body(bytes);
+    let url = format!("{base}/import/{}", kind.name());
+    let mut query = vec![("encoding", encoding.to_owned()), ("skip_invalid", skip_invalid.to_string())];
+    if let Some(reason) = &amending.reason {
+        query.extend([("amend", reason.to_string()), ("confirm", amending.confirmed.to_string())]);
+    }
+    let request = reqwest::Client::new().post(&url).query(&query).bearer_auth(token).body(bytes);
     let response = request.send().await.with_context(|| format!("sending {} to {url}", file.display()))?;
     let status = response.status();
     let body = response.text().await.context("reading the answer")?;
@@ -1067,19 +1084,56 @@ async fn online_import(
         let header = p.header.as_deref().map(|h| format!("{h}: ")).unwrap_or_default();
         eprintln!("{name}:{}:{}: {header}{}", p.line, p.column, p.message);
     }
-    if !status.is_success() {
-        let problems = answer.problems.len();
-        bail!("{problems} problem(s) in {name}; nothing was written (fix them, or add --skip-invalid to write the other rows)");
+    if amending.stops(&name, answer.problems.len(), skip_invalid, &answer.amendments)? {
+        return Ok(());
     }
-    eprintln!(
-        "{name}: {} rows; {} {} written, {} already in the log, {} rows left out (through {base})",
-        answer.rows,
-        answer.written,
-        kind.name(),
-        answer.already_in_the_log,
-        answer.rows_left_out
-    );
+    let summary = ImportSummary {
+        rows: answer.rows,
+        written: answer.written,
+        corrections: answer.corrections_written,
+        already: answer.already_in_the_log,
+        left_out: answer.rows_left_out,
+    };
+    eprintln!("{name}: {} (through {base})", summary.describe(kind));
     Ok(())
+}
+
+/// How an import reads changed rows of records already in the log: not at all (a
+/// problem each), or as corrections with their reason, shown, and written when
+/// confirmed.
+struct Amending {
+    reason: Option<taizhang_core::Text>,
+    confirmed: bool,
+}
+
+impl Amending {
+    fn of(reason: Option<&str>, confirmed: bool) -> Result<Self> {
+        let reason = reason.map(|r| taizhang_core::Text::parse("--amend", r)).transpose()?;
+        Ok(Amending { reason, confirmed })
+    }
+
+    /// After the problems of file `name` were shown: refuses it when it has any (unless
+    /// they are skipped), shows the corrections found, and is true when nothing is to
+    /// be written because they were not confirmed.
+    fn stops(&self, name: &str, problems: usize, skip_invalid: bool, amendments: &[Amendment]) -> Result<bool> {
+        if problems > 0 && !skip_invalid {
+            bail!(
+                "{problems} problem(s) in {name}; nothing was written (fix them, or add --skip-invalid to write the \
+                 other rows)"
+            );
+        }
+        for amendment in amendments {
+            eprintln!("{name}:{}: {amendment}", amendment.line);
+        }
+        let previewed = self.reason.is_some() && !self.confirmed && !amendments.is_empty();
+        if previewed {
+            eprintln!(
+                "{} record(s) would be corrected; nothing was written: add --yes to write the corrections",
+                amendments.len()
+            );
+        }
+        Ok(previewed)
+    }
 }
 
 async fn import(
@@ -1089,31 +1143,62 @@ async fn import(
     file: &Path,
     encoding: Encoding,
     skip_invalid: bool,
+    amending: Amending,
 ) -> Result<()> {
     let bytes = std::fs::read(file).with_context(|| format!("reading {}", file.display()))?;
     let ledger = Arc::new(open_ledger(cli, store).await?);
     let mut import = taizhang_io::import::read(kind, &bytes, encoding);
+    if let Some(reason) = amending.reason.clone() {
+        import.amend(reason);
+    }
     import.check(&ledger, None).await?;
     let name = file.display().to_string();
     for problem in &import.problems {
         eprintln!("{}", Located { file: &name, problem });
     }
-    let problems = import.problems.len();
-    if problems > 0 && !skip_invalid {
-        bail!("{problems} problem(s) in {name}; nothing was written (fix them, or add --skip-invalid to write the other rows)");
+    if amending.stops(&name, import.problems.len(), skip_invalid, &import.amendments)? {
+        return Ok(());
     }
     let (rows, already) = (import.rows, import.already_imported);
     let progress = Progress::new("importing", import.pending() as u64);
     let operator = taizhang_app::CommandContext::new(taizhang_core::Actor::OPERATOR);
     let written = import.write(&ledger, &operator, skip_invalid, |n| progress.set(n as u64)).await?;
     progress.finish();
-    eprintln!(
-        "{name}: {rows} rows; {} {} written, {already} already in the log, {} rows left out",
-        written.commands,
-        kind.name(),
-        written.skipped_rows
-    );
+    let summary = ImportSummary {
+        rows,
+        written: written.commands,
+        corrections: written.corrections,
+        already,
+        left_out: written.skipped_rows,
+    };
+    eprintln!("{name}: {}", summary.describe(kind));
     Ok(())
+}
+
+/// What an import did, as its last line says it.
+struct ImportSummary {
+    rows: usize,
+    written: usize,
+    corrections: usize,
+    already: usize,
+    left_out: usize,
+}
+
+impl ImportSummary {
+    fn describe(&self, kind: Kind) -> String {
+        let corrections = match self.corrections {
+            0 => String::new(),
+            n => format!(", {n} correction(s) written"),
+        };
+        format!(
+            "{} rows; {} {} written{corrections}, {} already in the log, {} rows left out",
+            self.rows,
+            self.written - self.corrections,
+            kind.name(),
+            self.already,
+            self.left_out
+        )
+    }
 }
 
 /// What `export` writes for spreadsheets.

@@ -1149,6 +1149,39 @@ async fn an_import_goes_through_the_running_server() {
     }
     let (ok, said) = import(&clerk);
     assert!(ok && said.contains("0 members written, 2 already in the log"), "{said}");
+
+    // A corrected name, imported again with a reason: shown first, written on --yes, as
+    // a correction by the clerk.
+    std::fs::write(&file, "编号,单位,加入日期,姓名\r\nM-1,SY-0001,2011/1/5,王俊\r\nM-2,SY-0001,2011-01-05,李娜娜\r\n")
+        .unwrap();
+    let (ok, said) = import(&clerk);
+    assert!(!ok && said.contains("members.csv:3:1: id: ") && said.contains("--amend REASON"), "{said}");
+    let amend = |extra: &[&str]| {
+        let output = std::process::Command::new(env!("CARGO_BIN_EXE_taizhang"))
+            .args(["--server", &server.url, "--token", &clerk, "import", "members", file.to_str().unwrap()])
+            .args(["--amend", "姓名有误"])
+            .args(extra)
+            .output()
+            .unwrap();
+        (output.status.success(), String::from_utf8_lossy(&output.stderr).into_owned())
+    };
+    let head = server.head().await;
+    let (ok, said) = amend(&[]);
+    assert!(
+        ok && said.contains("members.csv:3: M-2: name 李娜 → 李娜娜") && said.contains("nothing was written"),
+        "{said}"
+    );
+    assert_eq!(server.head().await, head, "a preview writes nothing");
+    let (ok, said) = amend(&["--yes"]);
+    assert!(ok && said.contains("0 members written, 1 correction(s) written, 1 already in the log"), "{said}");
+    let corrected = server.ok(r#"{ member(id: "M-2") { personal { name } } }"#, json!({})).await;
+    assert_eq!(corrected["member"]["personal"]["name"], "李娜娜");
+    let query = format!("{{ events(first: 1, after: \"{head}\") {{ edges {{ node {{ type actor {{ role }} }} }} }} }}");
+    let last = server.ok(&query, json!({})).await;
+    assert_eq!(
+        last["events"]["edges"][0]["node"],
+        json!({ "type": "PersonalDataCorrected", "actor": { "role": "CLERK" } })
+    );
 }
 
 /// The month's report and a unit's ledger while the server serves: `taizhang --server

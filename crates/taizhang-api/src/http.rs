@@ -502,10 +502,15 @@ const IMPORT_BODY_BYTES: usize = 32 * 1024 * 1024;
 #[derive(Serialize)]
 struct ImportAnswer {
     rows: usize,
+    /// Commands written: new records, and corrections.
     written: usize,
+    corrections_written: usize,
     already_in_the_log: usize,
     rows_left_out: usize,
     problems: Vec<ImportProblem>,
+    /// With `amend`, the corrections the changed rows ask for; written only with
+    /// `confirm=true`.
+    amendments: Vec<taizhang_io::import::Amendment>,
 }
 
 #[derive(Serialize)]
@@ -516,7 +521,9 @@ struct ImportProblem {
     message: String,
 }
 
-/// `POST /import/{kind}` (`?encoding=gbk`, `?skip_invalid=true`): a CSV file imported as
+/// `POST /import/{kind}` (`?encoding=gbk`, `?skip_invalid=true`, `?amend=REASON` to read
+/// changed rows as corrections, listed in the answer and written with `&confirm=true`):
+/// a CSV file imported as
 /// `taizhang import` imports it, while the server serves: every row checked first and
 /// nothing written when one has a problem (422, with every problem at its line and
 /// column), sent by the caller (their role; a clerk's rows only for their units). One
@@ -548,9 +555,15 @@ async fn import_answer(req: &Request, kind: &str, body: Body, server: &Server) -
         Grant::OwnUnits => Some(caller.units.clone()),
         Grant::No => return Err(forbidden(&caller, permission)),
     };
-    let params = params(req, &["encoding", "skip_invalid"])?;
+    let params = params(req, &["encoding", "skip_invalid", "amend", "confirm"])?;
     let encoding = params.get("encoding").map_or(Ok(import::Encoding::Utf8), |e| e.parse()).map_err(bad_request)?;
     let skip_invalid = params.get("skip_invalid").is_some_and(|v| v == "true");
+    let amend = params
+        .get("amend")
+        .map(|reason| taizhang_core::Text::parse("amend", reason))
+        .transpose()
+        .map_err(|e| bad_request(e.to_string()))?;
+    let confirmed = params.get("confirm").is_some_and(|v| v == "true");
     let bytes = body.into_bytes_limit(IMPORT_BODY_BYTES).await.map_err(|e| {
         let over = error::over_limit("import file bytes", IMPORT_BODY_BYTES as u64, None);
         let status = if matches!(e, poem::error::ReadBodyError::PayloadTooLarge) {
@@ -565,6 +578,10 @@ async fn import_answer(req: &Request, kind: &str, body: Body, server: &Server) -
         |e: &dyn std::fmt::Display| error_response(StatusCode::INTERNAL_SERVER_ERROR, Media::Json, error::internal(e));
     let mut file =
         tokio::task::spawn_blocking(move || import::read(kind, &bytes, encoding)).await.map_err(|e| failed(&e))?;
+    let previewing = amend.is_some() && !confirmed;
+    if let Some(reason) = amend {
+        file.amend(reason);
+    }
     let ledger = &server.state.ledger;
     file.check(ledger, scope.as_deref()).await.map_err(|e| failed(&e))?;
     let problems: Vec<ImportProblem> = file
@@ -572,12 +589,12 @@ async fn import_answer(req: &Request, kind: &str, body: Body, server: &Server) -
         .iter()
         .map(|p| ImportProblem { line: p.line, column: p.column, header: p.header, message: p.message.clone() })
         .collect();
-    let (rows, already) = (file.rows, file.already_imported);
+    let (rows, already, amendments) = (file.rows, file.already_imported, file.amendments.clone());
     let refused = !problems.is_empty() && !skip_invalid;
     let mut sender = taizhang_app::CommandContext::new(caller.actor());
     sender.scope = caller.scope();
-    let written = if refused {
-        taizhang_io::import::Written { commands: 0, skipped_rows: 0 }
+    let written = if refused || (previewing && !amendments.is_empty()) {
+        taizhang_io::import::Written { commands: 0, corrections: 0, skipped_rows: 0 }
     } else {
         file.write(ledger, &sender, skip_invalid, |_| {}).await.map_err(|e| {
             let e = error::app(e);
@@ -587,9 +604,11 @@ async fn import_answer(req: &Request, kind: &str, body: Body, server: &Server) -
     let answer = ImportAnswer {
         rows,
         written: written.commands,
+        corrections_written: written.corrections,
         already_in_the_log: already,
         rows_left_out: written.skipped_rows,
         problems,
+        amendments,
     };
     let status = if refused { StatusCode::UNPROCESSABLE_ENTITY } else { StatusCode::OK };
     Ok(Response::builder().status(status).content_type(JSON).body(serde_json::to_vec(&answer).expect("serialises")))

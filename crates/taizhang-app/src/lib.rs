@@ -478,6 +478,31 @@ impl<S: EventStore> Ledger<S> {
         Ok(outcomes)
     }
 
+    /// The corrections a registration of a record already registered asks for (see
+    /// [`taizhang_core::corrections`]), read against the log as it is now, with the
+    /// version of the record's stream they were read at: `Ok(Ok(None))` when the record
+    /// is not registered. A member's personal data is opened with their key to compare.
+    pub async fn corrections(
+        &self,
+        register: &Command,
+        reason: &Text,
+    ) -> Result<Result<Option<(Vec<Correction>, Option<u64>)>, DomainError>, AppError> {
+        let mut loaded = Aggregates::default();
+        let subject = register.subject();
+        self.load_stream(subject, &mut loaded).await?;
+        let mut personal = None;
+        if let Command::RegisterMember(c) = register {
+            if let Some(member) = loaded.members.get(&c.member).filter(|m| !m.erased) {
+                if let Personal::Known(p) = self.personal_at(c.member, member.personal_version).await? {
+                    personal = Some(p);
+                }
+            }
+        }
+        let version = loaded.version(subject);
+        Ok(taizhang_core::corrections(register, &loaded, personal.as_ref(), reason)
+            .map(|found| found.map(|corrections| (corrections, version))))
+    }
+
     /// Adds to `loaded` every stream the command depends on that it lacks.
     async fn load_into(&self, cmd: &Command, loaded: &mut Aggregates) -> Result<(), AppError> {
         loop {

@@ -30,6 +30,7 @@
 //! ```
 #![forbid(unsafe_code)]
 
+mod amend;
 mod command;
 mod decide;
 mod error;
@@ -40,6 +41,7 @@ mod personal;
 mod state;
 mod values;
 
+pub use amend::{corrections, Change, Correction};
 pub use command::*;
 pub use decide::{decide, dependencies, units_written, PendingEvent, Sealer};
 mod schema;

@@ -61,6 +61,8 @@ struct Row {
 struct Planned {
     command_id: Uuid,
     command: Command,
+    /// A correction of a record in the log, which a changed row asks for.
+    correction: bool,
     /// Depth below units not in the file: parents are written before their children.
     phase: usize,
     rows: Vec<Row>,
@@ -83,13 +85,42 @@ pub struct Import {
     /// The records the file names by a code of its own, by the id the code names: a
     /// problem names them as the file does.
     codes: HashMap<Uuid, String>,
+    /// With a reason, a changed row of a record already registered is read as the
+    /// corrections it asks for ([`Import::amend`]).
+    amend: Option<Text>,
+    /// The corrections found, each at its line, to be shown before they are written.
+    pub amendments: Vec<Amendment>,
+}
+
+/// The correction a changed row asks for: its line, its record and every value it
+/// changes, the records named by their codes. Shown as `SY-0001: name 旧 → 新; …`.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct Amendment {
+    pub line: u64,
+    pub record: String,
+    pub changes: Vec<Change>,
+}
+
+impl std::fmt::Display for Amendment {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.record)?;
+        for (i, c) in self.changes.iter().enumerate() {
+            let blank = |v: &str| if v.is_empty() { "(empty)".to_owned() } else { v.to_owned() };
+            let separator = if i == 0 { ": " } else { "; " };
+            write!(f, "{separator}{} {} → {}", c.field, blank(&c.from), blank(&c.to))?;
+        }
+        Ok(())
+    }
 }
 
 /// What a write did.
 #[derive(Debug, PartialEq, Eq)]
 pub struct Written {
-    /// Commands applied now (a command is a unit, a member, or an outing with its rows).
+    /// Commands applied now (a command is a unit, a member, or an outing with its rows,
+    /// or a correction of one).
     pub commands: usize,
+    /// Of those, corrections of records in the log.
+    pub corrections: usize,
     /// Rows left out because they had problems (`--skip-invalid`).
     pub skipped_rows: usize,
 }
@@ -256,6 +287,8 @@ pub fn read(kind: Kind, bytes: &[u8], encoding: Encoding) -> Import {
         already_imported: 0,
         already_rows: 0,
         codes: HashMap::new(),
+        amend: None,
+        amendments: Vec::new(),
     };
     let text = match decode(bytes, encoding) {
         Ok(text) => text,
@@ -391,6 +424,13 @@ fn fields<'a>(kind: Kind, columns: &'a [usize], line: u64, values: &'a [String])
 }
 
 impl Import {
+    /// Plans the command read from the file's `values` (its rows), under the id their
+    /// content gives it.
+    fn plan(&mut self, command: Command, values: &[&Vec<String>], rows: Vec<Row>) {
+        let command_id = command_id(self.kind, values);
+        self.planned.push(Planned { command_id, command, correction: false, phase: 0, rows });
+    }
+
     /// Adds `problems`; true when there were none.
     fn absorb(&mut self, problems: Vec<Problem>) -> bool {
         let clean = problems.is_empty();
@@ -433,8 +473,7 @@ impl Import {
             }
             parents.insert(unit, parent);
             let command = Command::RegisterUnit(RegisterUnit { unit, name, industry, region, parent, code });
-            let rows = vec![Row { line: *line, member: None }];
-            self.planned.push(Planned { command_id: command_id(self.kind, &[values]), command, phase: 0, rows });
+            self.plan(command, &[values], vec![Row { line: *line, member: None }]);
         }
         // Parents in the file first: a unit's phase is its depth below units not in it.
         for planned in &mut self.planned {
@@ -481,8 +520,7 @@ impl Import {
                 birth_date,
             };
             let command = Command::RegisterMember(RegisterMember { member, unit, joined_on, personal, code });
-            let rows = vec![Row { line: *line, member: Some(member) }];
-            self.planned.push(Planned { command_id: command_id(self.kind, &[values]), command, phase: 0, rows });
+            self.plan(command, &[values], vec![Row { line: *line, member: Some(member) }]);
         }
     }
 
@@ -568,12 +606,7 @@ impl Import {
             let command =
                 Command::RegisterOuting(RegisterOuting { outing: OutingId(outing), unit, details, participants, code });
             let rows: Vec<&Vec<String>> = group.iter().map(|r| &r.1).collect();
-            self.planned.push(Planned {
-                command_id: command_id(self.kind, &rows),
-                command,
-                phase: 0,
-                rows: outing_rows,
-            });
+            self.plan(command, &rows, outing_rows);
         }
     }
 
@@ -600,8 +633,7 @@ impl Import {
                 continue;
             }
             let command = Command::VerifyOuting(VerifyOuting { outing, note, expected_version });
-            let rows = vec![Row { line: *line, member: None }];
-            self.planned.push(Planned { command_id: command_id(self.kind, &[values]), command, phase: 0, rows });
+            self.plan(command, &[values], vec![Row { line: *line, member: None }]);
         }
     }
 
@@ -616,16 +648,15 @@ impl Import {
         named
     }
 
-    /// Where a rule broken by planned command `i` is in the file, its ids named by the
-    /// file's codes.
-    fn locate(&self, i: usize, error: &DomainError) -> Problem {
-        let mut located = self.locate_in_file(i, error);
+    /// Where a rule broken by `planned` is in the file, its ids named by the file's
+    /// codes.
+    fn locate(&self, planned: &Planned, error: &DomainError) -> Problem {
+        let mut located = self.locate_in_file(planned, error);
         located.message = self.name_codes(located.message);
         located
     }
 
-    fn locate_in_file(&self, i: usize, error: &DomainError) -> Problem {
-        let planned = &self.planned[i];
+    fn locate_in_file(&self, planned: &Planned, error: &DomainError) -> Problem {
         let layout = self.kind.layout();
         let at = |line: u64, name: &'static str| {
             problem(line, self.columns[layout.index(name)], Some(name), error.to_string())
@@ -656,8 +687,8 @@ impl Import {
                     Kind::Outings | Kind::Verifications => "amendOuting or amendParticipation",
                 };
                 p.message = format!(
-                    "{}: imported before with other values, or registered another way; to change it, correct it \
-                     ({correction})",
+                    "{}: imported before with other values, or registered another way; to change it, import the \
+                     file again with --amend REASON (it shows what would change first), or correct it ({correction})",
                     p.message
                 );
                 p
@@ -707,26 +738,100 @@ impl Import {
             }
         }
         self.planned = fresh;
+        if let Some(reason) = self.amend.clone() {
+            self.plan_corrections(ledger, &reason).await?;
+        }
         let commands: Vec<Command> = self.planned.iter().map(|p| p.command.clone()).collect();
         for (i, problems) in ledger.rehearse(&commands).await?.into_iter().enumerate() {
             if !problems.is_empty() {
                 self.invalid.insert(i);
             }
             for e in problems {
-                // Records the file does not name, named by their code in the log.
-                for id in uuids_in(&e.to_string()) {
-                    if let std::collections::hash_map::Entry::Vacant(unnamed) = self.codes.entry(id) {
-                        if let Some(code) = ledger.code_of(id).await? {
-                            unnamed.insert(code.to_string());
-                        }
-                    }
-                }
-                let p = self.locate(i, &e);
+                self.learn_codes(ledger, &e.to_string()).await?;
+                let p = self.locate(&self.planned[i], &e);
                 self.problems.push(p);
             }
         }
         self.problems.sort_by_key(|p| (p.line, p.column));
         Ok(())
+    }
+
+    /// Reads the rows that register a record already registered, with other values,
+    /// as the corrections they ask for ([`taizhang_core::corrections`], with `reason`):
+    /// each such row is planned as its corrections and listed in `amendments`; a row
+    /// that reads as its record does is counted as already in the log; a difference no
+    /// correction makes is a problem at its column.
+    async fn plan_corrections<S: EventStore>(&mut self, ledger: &Ledger<S>, reason: &Text) -> Result<(), AppError> {
+        let mut planned = Vec::with_capacity(self.planned.len());
+        for registration in std::mem::take(&mut self.planned) {
+            let found = match ledger.corrections(&registration.command, reason).await? {
+                Ok(found) => found,
+                Err(e) => {
+                    self.learn_codes(ledger, &e.to_string()).await?;
+                    let problem = self.locate(&registration, &e);
+                    self.problems.push(problem);
+                    continue;
+                }
+            };
+            let Some((corrections, version)) = found else {
+                planned.push(registration); // a new record
+                continue;
+            };
+            if corrections.is_empty() {
+                self.already_imported += 1;
+                self.already_rows += registration.rows.len();
+                continue;
+            }
+            let record = registration.command.subject().id;
+            let mut changes = Vec::new();
+            for correction in corrections {
+                // One id per kind of correction, record version and rows: a retry after
+                // part of the file was written reads the record again and plans only what
+                // is left, under ids of its own.
+                let name = format!("{}/{}/{version:?}", registration.command_id, correction.command.name());
+                let command_id = Uuid::new_v5(&NAMESPACE, name.as_bytes());
+                changes.extend(correction.changes);
+                let rows = registration.rows.clone();
+                let (command, phase) = (correction.command, registration.phase);
+                planned.push(Planned { command_id, command, correction: true, phase, rows });
+            }
+            let mut named = String::new();
+            for c in &changes {
+                named.push_str(&format!("{} {} {} ", c.field, c.from, c.to));
+            }
+            self.learn_codes(ledger, &format!("{record} {named}")).await?;
+            let changes = changes
+                .into_iter()
+                .map(|c| Change {
+                    field: self.name_codes(c.field),
+                    from: self.name_codes(c.from),
+                    to: self.name_codes(c.to),
+                })
+                .collect();
+            let record = self.name_codes(record.to_string());
+            self.amendments.push(Amendment { line: registration.rows[0].line, record, changes });
+        }
+        self.planned = planned;
+        Ok(())
+    }
+
+    /// Learns the code of every record named by id in `text` that the file does not
+    /// name, from the log: messages name records as clerks know them.
+    async fn learn_codes<S: EventStore>(&mut self, ledger: &Ledger<S>, text: &str) -> Result<(), AppError> {
+        for id in uuids_in(text) {
+            if let std::collections::hash_map::Entry::Vacant(unnamed) = self.codes.entry(id) {
+                if let Some(code) = ledger.code_of(id).await? {
+                    unnamed.insert(code.to_string());
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Reads changed rows of records already registered as corrections, each recorded
+    /// with `reason` (see [`Import::check`]).
+    pub fn amend(&mut self, reason: Text) {
+        self.amend = Some(reason);
     }
 
     /// Refuses the rows of units outside `scope`, at their `unit` column; a kind of
@@ -769,17 +874,24 @@ impl Import {
         progress: impl Fn(usize),
     ) -> Result<Written, AppError> {
         if !self.problems.is_empty() && !skip_invalid {
-            return Ok(Written { commands: 0, skipped_rows: 0 });
+            return Ok(Written { commands: 0, corrections: 0, skipped_rows: 0 });
         }
         let planned: Vec<Planned> =
             self.planned.into_iter().enumerate().filter(|(i, _)| !self.invalid.contains(i)).map(|(_, p)| p).collect();
-        let written_rows = planned.iter().map(|p| p.rows.len()).sum::<usize>();
+        // Rows read as several corrections count once.
+        let mut counted = HashSet::new();
+        let written_rows = planned
+            .iter()
+            .filter(|p| !p.correction || counted.insert(p.rows[0].line))
+            .map(|p| p.rows.len())
+            .sum::<usize>();
+        let corrections = planned.iter().filter(|p| p.correction).count();
         let batch = planned
             .into_iter()
             .map(|p| (CommandContext { command_id: p.command_id, ..sender.clone() }, p.command))
             .collect();
         let commands = ledger.run_in_order(batch, progress).await?;
         let skipped_rows = self.rows.saturating_sub(written_rows + self.already_rows);
-        Ok(Written { commands, skipped_rows })
+        Ok(Written { commands, corrections, skipped_rows })
     }
 }

@@ -115,7 +115,7 @@ async fn bad_files_are_refused_at_their_line_and_column_and_change_nothing() {
         // Every participant at fault, each at their own row, in one pass.
         ("two participants at fault", Kind::Outings, format!("{header}O9,SY-0001,2011-06-05,08:00,09:00,社区,义诊,,1,M404,1\nO9,SY-0001,2011-06-05,08:00,09:00,社区,义诊,,1,M3,1\nO9,SY-0001,2011-06-05,08:00,09:00,社区,义诊,,1,M1,1\n").into_bytes(), &["f.csv:2:10: member: member M404 does not exist", "f.csv:3:10: member: member M3 "]),
         // A changed row of a record already in the log says how to change it.
-        ("a changed row", Kind::Units, "id,name,industry,region\nSY-0001,十堰市第一人民医院,医疗卫生,茅箭区\n".as_bytes().to_vec(), &["f.csv:2:1: id: unit-SY-0001 already exists: imported before with other values, or registered another way; to change it, correct it (renameUnit, moveUnit or reclassifyUnit)"]),
+        ("a changed row", Kind::Units, "id,name,industry,region\nSY-0001,十堰市第一人民医院,医疗卫生,茅箭区\n".as_bytes().to_vec(), &["f.csv:2:1: id: unit-SY-0001 already exists: imported before with other values, or registered another way; to change it, import the file again with --amend REASON (it shows what would change first), or correct it (renameUnit, moveUnit or reclassifyUnit)"]),
         ("too many fields", Kind::Units, b"id,name,industry,region\nU9,a,b,c,d\n".to_vec(), &["f.csv:2:0: the row has 5 fields; the header has 4"]),
         ("broken encoding", Kind::Units, b"id,name,industry,region\nU9,\xff\xfe,b,c\n".to_vec(), &["f.csv:2:4: not valid UTF-8"]),
         ("GBK read as UTF-8", Kind::Outings, gbk.clone(), &["f.csv:2:"]),
@@ -311,6 +311,100 @@ async fn the_members_export_shows_corrected_personal_data() {
     assert_eq!((now[3].as_str(), now[5].as_str()), ("李娜娜", "13907190000"));
     let then = row_of_li(w.export(Kind::Members, &AsOf::at_position(before)).await);
     assert_eq!((then[3].as_str(), then[5].as_str()), ("李娜", ""));
+}
+
+/// A changed row of a record in the log, imported with a reason, is read as the
+/// corrections it asks for: shown with every value it changes before anything is
+/// written, written as corrections (the registration stays in the history), and
+/// imported again it writes nothing more. A difference no correction makes is a
+/// problem at its column, and the file writes nothing.
+#[tokio::test]
+async fn changed_rows_are_read_as_corrections_shown_before_they_are_written() {
+    let w = seeded().await;
+    let reason = taizhang_core::Text::parse("reason", "核对台账更正").unwrap();
+    let check = |kind: Kind, text: String| {
+        let (w, reason) = (&w, reason.clone());
+        async move {
+            let mut import = import::read(kind, text.as_bytes(), Encoding::Utf8);
+            import.amend(reason);
+            import.check(&w.ledger, None).await.unwrap();
+            import
+        }
+    };
+    let units =
+        UNITS.replace("SY-0003,十堰市税务局,税务,张湾区,", "SY-0003,十堰市税务局张湾分局,税务服务,张湾区,SY-0001");
+    let members = MEMBERS.replace("M2,SY-0001,2011-01-01,李娜,,,", "M2,SY-0001,2011-01-01,李娜娜,,13907190000,");
+    let outings = OUTINGS.replace("M2,2.5", "M2,2").replace(",120,", ",150,");
+    let before = w.log().await;
+    let mut found = Vec::new();
+    for (kind, text) in [(Kind::Units, &units), (Kind::Members, &members), (Kind::Outings, &outings)] {
+        let import = check(kind, text.clone()).await;
+        assert!(import.problems.is_empty(), "{:?}", import.problems);
+        found.extend(import.amendments.iter().map(|a| format!("{}: {a}", a.line)));
+    }
+    assert_eq!(
+        found,
+        [
+            "4: SY-0003: name 十堰市税务局 → 十堰市税务局张湾分局; parent (empty) → SY-0001; industry 税务 → 税务服务",
+            "3: M2: name 李娜 → 李娜娜; phone (empty) → 13907190000",
+            "2: O1: beneficiaries 120 → 150; member M2 hours 2.50 → 2.00",
+        ]
+    );
+    assert_eq!(w.log().await, before, "checking writes nothing");
+
+    for (kind, text) in [(Kind::Units, &units), (Kind::Members, &members), (Kind::Outings, &outings)] {
+        let import = check(kind, text.clone()).await;
+        let written = import.write(&w.ledger, &operator(), false, |_| {}).await.unwrap();
+        let corrections = if kind == Kind::Units { 3 } else { 1 };
+        assert_eq!((written.commands, written.corrections), (corrections, corrections), "{kind:?}");
+    }
+    assert_eq!(
+        w.export(Kind::Units, &AsOf::now()).await.lines().nth(3).unwrap(),
+        "SY-0003,十堰市税务局张湾分局,税务服务,张湾区,SY-0001"
+    );
+    assert!(w.export(Kind::Members, &AsOf::now()).await.contains("M2,SY-0001,2011-01-01,李娜娜,,13907190000,"));
+    let outings_now = w.export(Kind::Outings, &AsOf::now()).await;
+    assert!(outings_now.contains(",150,M2,2.00"), "{outings_now}");
+    let written = w.ledger.store().read_all(before.len() as u64 + 1, usize::MAX).await.unwrap();
+    let reasons: Vec<&str> = written
+        .iter()
+        .filter_map(|e| match &e.payload {
+            taizhang_core::DomainEvent::UnitReclassified(e) => Some(e.reason.as_str()),
+            taizhang_core::DomainEvent::PersonalDataCorrected(e) => Some(e.reason.as_str()),
+            taizhang_core::DomainEvent::OutingAmended(e) => Some(e.reason.as_str()),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(
+        reasons, ["核对台账更正"; 3],
+        "the reclassification, the personal data and the amendment keep the reason"
+    );
+
+    let after = w.log().await;
+    for (kind, text) in [(Kind::Units, &units), (Kind::Members, &members), (Kind::Outings, &outings)] {
+        let import = check(kind, text.clone()).await;
+        assert!(import.amendments.is_empty() && import.problems.is_empty(), "{kind:?}");
+        assert_eq!(import.write(&w.ledger, &operator(), false, |_| {}).await.unwrap().commands, 0);
+    }
+    assert_eq!(w.log().await, after, "imported again, the corrected file writes nothing");
+
+    // When a member joined, and the unit of an outing, are not corrected by a row.
+    let joined = members.replace("M1,SY-0001,2011-01-01", "M1,SY-0001,2011-02-01");
+    let import = check(Kind::Members, joined).await;
+    let shown: Vec<String> =
+        import.problems.iter().map(|p| Located { file: "f.csv", problem: p }.to_string()).collect();
+    assert_eq!(
+        shown,
+        ["f.csv:2:3: joined_on: the member joined on 2011-01-01 by the log; the day a member joined is not corrected"]
+    );
+    let moved = outings.replace("O2,SY-0003", "O2,SY-0001");
+    let import = check(Kind::Outings, moved).await;
+    assert!(
+        import.problems.iter().any(|p| p.line == 4 && p.header == Some("unit") && p.message.contains("unit SY-0003's")),
+        "{:?}",
+        import.problems
+    );
+    assert_eq!(w.log().await, after);
 }
 
 /// The operator at the command line, who imports these files.
