@@ -36,6 +36,7 @@ const MATRIX: &[(&str, &[&str], [Grant; 4])] = &[
     ("GET /export/outings", &[], [Y, Y, Y, N]),
     ("GET /export/verifications", &[], [Y, N, Y, N]),
     ("Query.member", &[], [Y, Y, Y, N]),
+    ("Query.members", &[], [Y, Y, Y, N]),
     ("Query.outing", &[], [Y, Y, Y, N]),
     ("Query.unitLedger", &[], [Y, Y, Y, N]),
     ("Query.memberLedger", &[], [Y, Y, Y, N]),
@@ -175,6 +176,7 @@ impl World {
         match field {
             "Query.unit" => ("query($u: ID!) { unit(id: $u) { name } }".into(), json!({ "u": unit })),
             "Query.units" => simple("{ units(first: 5) { totalCount } }"),
+            "Query.members" => simple("{ members(first: 5) { totalCount } }"),
             "Query.policies" => simple("{ policies { name } }"),
             "Query.head" => simple("{ head { position } }"),
             "Query.me" => simple("{ me { role units } }"),

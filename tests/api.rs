@@ -975,9 +975,9 @@ async fn one_participant_is_corrected_and_the_rest_stands() {
 }
 
 /// A clerk's own codes stay: a unit, member and outing registered with one show it and
-/// are found by it wherever an id is asked; units are searched by name, code, region and
-/// industry, in code order; registering the same code again is a conflict, not a second
-/// record.
+/// are found by it wherever an id is asked; units and members are searched by name,
+/// code, region and industry, in code order (a member's name only by those who may read
+/// it); registering the same code again is a conflict, not a second record.
 #[tokio::test]
 async fn records_keep_their_codes_and_are_found_by_them() {
     let server = Server::start();
@@ -1029,6 +1029,34 @@ async fn records_keep_their_codes_and_are_found_by_them() {
     assert_eq!(again["extensions"]["code"], "CONFLICT", "{again}");
     let unknown = server.ok(r#"{ unit(id: "SY-9999") { name } }"#, json!({})).await;
     assert_eq!(unknown["unit"], Value::Null);
+
+    // Members found by a part of the code or of the name, by their unit's code, region
+    // or industry; a name only by those who may read it.
+    let join = r#"mutation($c: String!, $u: ID!, $n: String!) { registerMember(input: { code: $c, unit: $u, joinedOn: "2011-01-01", personal: { name: $n } }) { receipt { position } } }"#;
+    server.ok(join, json!({ "c": "M-8", "u": "SY-0001", "n": "王俊杰" })).await;
+    server.ok(join, json!({ "c": "T-1", "u": "SY-0003", "n": "王芳" })).await;
+    server.ok(join, json!({ "c": "T-2", "u": "SY-0002", "n": "李娜" })).await;
+    let members = r#"query($s: String, $u: ID, $r: String, $i: String) { members(search: $s, unit: $u, region: $r, industry: $i) { totalCount edges { node { code } } } }"#;
+    let codes_of = |found: &Value| -> Vec<String> {
+        let edges = found["members"]["edges"].as_array().unwrap();
+        edges.iter().map(|e| e["node"]["code"].as_str().unwrap().to_owned()).collect()
+    };
+    for (variables, expected) in [
+        (json!({}), vec!["M-7", "M-8", "T-1", "T-2"]),
+        (json!({ "s": "王" }), vec!["M-7", "M-8", "T-1"]),
+        (json!({ "s": "王俊" }), vec!["M-7", "M-8"]),
+        (json!({ "s": "t-" }), vec!["T-1", "T-2"]),
+        (json!({ "s": "王", "r": "茅箭区" }), vec!["M-7", "M-8"]),
+        (json!({ "i": "税务" }), vec!["T-1", "T-2"]),
+        (json!({ "u": "SY-0002" }), vec!["T-2"]),
+    ] {
+        assert_eq!(codes_of(&server.ok(members, variables.clone()).await), expected, "{variables}");
+    }
+    let clerk = server.token("CLERK", &["SY-0001"], None).await;
+    let (_, as_clerk) = server.post_with(&support::client_with(&clerk), members, json!({ "s": "王" })).await;
+    assert_eq!(codes_of(&as_clerk["data"]), ["M-7", "M-8"], "another unit's names are not searched: {as_clerk}");
+    let (_, by_code) = server.post_with(&support::client_with(&clerk), members, json!({ "s": "T-1" })).await;
+    assert_eq!(codes_of(&by_code["data"]), ["T-1"], "codes are: {by_code}");
 }
 
 /// A backup while the server serves: the log up to the head when asked, and the

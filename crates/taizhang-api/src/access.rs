@@ -113,6 +113,7 @@ pub const RULES: &[Rule] = &[
         viewer: No,
         fields: &[
             "Query.member",
+            "Query.members",
             "Query.outing",
             "Query.unitLedger",
             "Query.memberLedger",

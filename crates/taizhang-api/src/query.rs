@@ -100,11 +100,104 @@ impl UnitQueries {
     }
 }
 
+/// The most members whose sealed names one search opens: a search by name of more
+/// is asked to narrow itself by unit, region or industry.
+const MAX_NAMES_SEARCHED: usize = 10_000;
+
 #[derive(Default)]
 pub struct MemberQueries;
 
 #[Object]
 impl MemberQueries {
+    /// The members, found by what a clerk knows of them: `search` matches a part of the
+    /// code or of the name (any case), a name only where the caller may read the
+    /// member's personal data (a clerk: their own units' members), and at most 10,000
+    /// names per search; `unit` (code or id), `region` and `industry` are those of the
+    /// member's unit at the as-of position. All given must hold. In order of code.
+    #[allow(clippy::too_many_arguments)]
+    #[graphql(
+        guard = "Need(Permission::ReadRecords)",
+        complexity = "first.unwrap_or(20).max(0) as usize * child_complexity"
+    )]
+    async fn members(
+        &self,
+        ctx: &Context<'_>,
+        search: Option<String>,
+        unit: Option<ID>,
+        region: Option<String>,
+        industry: Option<String>,
+        first: Option<i32>,
+        after: Option<String>,
+        as_of: Option<AsOfInput>,
+        min_position: Option<NonNegative>,
+    ) -> async_graphql::Result<Connection<String, Member, TotalCount, EmptyFields>> {
+        let page = Page::new(first, after)?;
+        let as_of = crate::as_of(as_of);
+        let search = search.map(|s| s.trim().to_lowercase()).filter(|s| !s.is_empty());
+        if search.as_ref().is_some_and(|s| s.chars().count() > MAX_SEARCH_CHARS) {
+            return Err(invalid("search", format!("at most {MAX_SEARCH_CHARS} characters")));
+        }
+        let unit: Option<UnitId> = unit.map(|u| parse_id("unit", &u)).transpose()?;
+        let caller = access::principal(ctx)?;
+        let state = state(ctx);
+        // The members of the units asked for, by code; those whose code does not match
+        // and whose name the caller may read, to open.
+        let (mut found, unnamed, position) = state
+            .read(min_position.map(Into::into), |m| {
+                let position = as_of.position(m);
+                let mut found: Vec<(String, MemberId)> = Vec::new();
+                let mut unnamed = Vec::new();
+                for member in m.members.keys() {
+                    let Some(u) = Member::current_unit(m, *member, position) else { continue };
+                    let Some(v) = m.unit(u, position) else { continue };
+                    let wanted = unit.is_none_or(|w| w == u)
+                        && region.as_ref().is_none_or(|r| v.region.as_str() == r)
+                        && industry.as_ref().is_none_or(|i| v.industry.as_str() == i);
+                    if !wanted {
+                        continue;
+                    }
+                    let code = m.code(member.0, position).map_or_else(|| member.to_string(), ToString::to_string);
+                    match &search {
+                        Some(s) if !code.to_lowercase().contains(s) => {
+                            if caller.reaches(Permission::ReadPersonal, u) {
+                                unnamed.push((code, *member));
+                            }
+                        }
+                        _ => found.push((code, *member)),
+                    }
+                }
+                let records = m.personal_records(unnamed.iter().map(|(_, member)| *member), position);
+                (found, (unnamed, records), position)
+            })
+            .await?;
+        let (unnamed, records) = unnamed;
+        if let Some(s) = &search {
+            if records.len() > MAX_NAMES_SEARCHED {
+                return Err(error::with(
+                    invalid(
+                        "search",
+                        format!(
+                            "a search by name opens at most {MAX_NAMES_SEARCHED} members' sealed names, and this one \
+                             would open {}: narrow it with unit, region or industry",
+                            records.len()
+                        ),
+                    ),
+                    "limit",
+                    MAX_NAMES_SEARCHED.to_string(),
+                ));
+            }
+            let names = state.ledger.personal_of(records).await.map_err(error::app)?;
+            found.extend(
+                unnamed.into_iter().filter(|(_, member)| {
+                    names.get(member).is_some_and(|p| p.name.as_str().to_lowercase().contains(s))
+                }),
+            );
+        }
+        found.sort_unstable();
+        let found: Vec<MemberId> = found.into_iter().map(|(_, member)| member).collect();
+        state.read(None, |m| page.of(&found, |member| Member::at(m, member, position))).await
+    }
+
     #[graphql(guard = "Need(Permission::ReadRecords)")]
     async fn member(
         &self,
