@@ -187,12 +187,6 @@ impl<S: EventStore + KeyHome> Ledger<S> {
     }
 }
 
-/// The answer to a command whose id the log already holds: the first outcome when it
-/// wrote to the record this command is about, else the id was given to another command
-/// (`CommandIdReused`). A registration's new id may be drawn afresh at each attempt
-/// (the API draws one when the client names none), so a registration is recognised by
-/// the kind of record it wrote. (The store compares the events themselves when two
-/// appends race; a command answered from the log before it is decided is checked here.)
 /// An outing's registration or amendment without `member`'s participation; `None` for
 /// other commands, or when no one would be left.
 fn without_participant(cmd: &Command, member: MemberId) -> Option<Command> {
@@ -211,26 +205,31 @@ fn without_participant(cmd: &Command, member: MemberId) -> Option<Command> {
     }
 }
 
-fn answered_before(cmd: &Command, outcome: AppendOutcome) -> Result<AppendOutcome, AppError> {
-    let subject = cmd.subject();
-    let registers = matches!(cmd, Command::RegisterUnit(_) | Command::RegisterMember(_) | Command::RegisterOuting(_));
-    let same = |stream: &StreamId| if registers { stream.kind == subject.kind } else { *stream == subject };
-    if outcome.streams.iter().any(|(stream, _)| same(stream)) {
-        Ok(outcome)
-    } else {
-        Err(AppError::CommandIdReused(outcome.command_id))
-    }
-}
-
 impl<S: EventStore> Ledger<S> {
     pub fn store(&self) -> &Arc<S> {
         &self.store
     }
 
+    /// The answer to a command whose id the log already holds: the first outcome when
+    /// the events stored under it are what this command asks for
+    /// ([`Command::asks_for`]), else the id was given to another command
+    /// (`CommandIdReused`). (The store compares the events themselves when two appends
+    /// race; a command answered from the log before it is decided is checked here.)
+    async fn answered_before(&self, cmd: &Command, outcome: AppendOutcome) -> Result<AppendOutcome, AppError> {
+        let count = (outcome.last_position + 1).saturating_sub(outcome.first_position) as usize;
+        let stored = self.store.read_all(outcome.first_position, count).await?;
+        let written: Vec<DomainEvent> = stored.into_iter().map(|e| e.payload).collect();
+        if cmd.asks_for(&written) {
+            Ok(outcome)
+        } else {
+            Err(AppError::CommandIdReused(outcome.command_id))
+        }
+    }
+
     /// Validates and applies one command; see the crate documentation.
     pub async fn execute(&self, ctx: CommandContext, cmd: Command) -> Result<AppendOutcome, AppError> {
         if let Some(outcome) = self.store.command_outcome(ctx.command_id).await? {
-            return answered_before(&cmd, outcome);
+            return self.answered_before(&cmd, outcome).await;
         }
         let mut last_conflict = String::new();
         for attempt in 0..MAX_ATTEMPTS {
@@ -352,7 +351,7 @@ impl<S: EventStore> Ledger<S> {
         }
         for ((ctx, cmd), known) in batch.into_iter().zip(known) {
             let answer = match known? {
-                Some(outcome) => Some(answered_before(&cmd, outcome)),
+                Some(outcome) => Some(self.answered_before(&cmd, outcome).await),
                 None => {
                     self.load_into(&cmd, state).await?;
                     match self.prepare(&ctx, &cmd, state).await {

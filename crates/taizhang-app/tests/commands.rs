@@ -10,9 +10,12 @@ use taizhang_store::{chain, EventStore, RawRecord, SledStore};
 use tempfile::TempDir;
 use time::macros::date;
 
-struct World {
-    ledger: Ledger<SledStore>,
+/// A ledger on a real store: sled in a temporary directory, or a schema of its own on
+/// the test PostgreSQL server (dropped with it).
+struct World<S: EventStore = SledStore> {
+    ledger: Ledger<S>,
     dir: TempDir,
+    _schema: Option<taizhang_store::conformance::TestSchema>,
 }
 
 fn text(s: &str) -> Text {
@@ -58,9 +61,22 @@ impl World {
         let dir = tempfile::tempdir().unwrap();
         let store = Arc::new(SledStore::open(dir.path()).unwrap());
         let ledger = Ledger::open(store, &dir.path().join("master.key")).await.unwrap();
-        Self { ledger, dir }
+        Self { ledger, dir, _schema: None }
     }
+}
 
+impl World<taizhang_store::PgStore> {
+    /// On PostgreSQL; `None` (the test skipped, saying why) when it cannot be reached
+    /// outside CI.
+    async fn on_postgres() -> Option<Self> {
+        let (store, schema) = taizhang_store::conformance::test_pg_store().await?;
+        let dir = tempfile::tempdir().unwrap();
+        let ledger = Ledger::open(Arc::new(store), &dir.path().join("master.key")).await.unwrap();
+        Some(Self { ledger, dir, _schema: Some(schema) })
+    }
+}
+
+impl<S: EventStore> World<S> {
     async fn run(&self, cmd: Command) -> Result<taizhang_store::AppendOutcome, AppError> {
         self.ledger.execute(CommandContext::new(Actor::OPERATOR), cmd).await
     }
@@ -210,12 +226,24 @@ async fn a_retried_command_is_applied_once() {
     assert_eq!(w.log().await, before);
 }
 
-/// A command id given to another command (about another record) is refused with
-/// `CommandIdReused`, by the single path and the batch path alike, and nothing is written;
-/// a registration retried with a new id drawn for its record is still a retry.
+/// A command id given to another command (about another record, or the same record with
+/// other details) is refused with `CommandIdReused`, by the single path and the batch
+/// path alike, and nothing is written; a registration retried with a new id drawn for
+/// its record is still a retry, and so is the same verification sent again.
 #[tokio::test]
 async fn a_command_id_reused_for_another_command_is_refused() {
-    let w = World::new().await;
+    command_ids_are_not_reused(World::new().await).await;
+}
+
+/// The same on PostgreSQL.
+#[tokio::test]
+async fn a_command_id_reused_for_another_command_is_refused_on_postgres() {
+    if let Some(w) = World::on_postgres().await {
+        command_ids_are_not_reused(w).await;
+    }
+}
+
+async fn command_ids_are_not_reused<S: EventStore>(w: World<S>) {
     let unit = w.unit(None).await;
     let member = w.member(unit).await;
     let ctx = CommandContext::new(Actor::OPERATOR);
@@ -231,6 +259,21 @@ async fn a_command_id_reused_for_another_command_is_refused() {
     assert!(matches!(refused, Err(AppError::CommandIdReused(id)) if id == ctx.command_id), "{refused:?}");
     let refused = w.ledger.execute_batch(vec![(ctx.clone(), other)]).await.unwrap();
     assert!(matches!(refused[0], Err(AppError::CommandIdReused(_))), "{refused:?}");
+    // The same record with other details is another command too.
+    let later = outing_command(OutingId::new(), unit, &[member], "09:00", "09:30");
+    let refused = w.ledger.execute(ctx.clone(), later.clone()).await;
+    assert!(matches!(refused, Err(AppError::CommandIdReused(_))), "{refused:?}");
+    let refused = w.ledger.execute_batch(vec![(ctx.clone(), later)]).await.unwrap();
+    assert!(matches!(refused[0], Err(AppError::CommandIdReused(_))), "{refused:?}");
+    assert_eq!(w.log().await, before);
+    let verify = CommandContext::new(Actor::OPERATOR);
+    let verified =
+        |note: &str| Command::VerifyOuting(VerifyOuting { outing: a, note: Some(text(note)), expected_version: None });
+    w.ledger.execute(verify.clone(), verified("核实无误")).await.unwrap();
+    let before = w.log().await;
+    assert!(w.ledger.execute(verify.clone(), verified("核实无误")).await.unwrap().duplicate);
+    let refused = w.ledger.execute(verify, verified("另一条说明")).await;
+    assert!(matches!(refused, Err(AppError::CommandIdReused(_))), "{refused:?}");
     assert_eq!(w.log().await, before);
 }
 

@@ -7,8 +7,8 @@
 use std::collections::BTreeMap;
 
 use crate::{
-    Aggregates, AmendOuting, Command, CorrectPersonalData, DomainError, MemberId, Minutes, MoveUnit,
-    ParticipationInput, PersonalData, ReclassifyUnit, RenameUnit, StreamId, Text,
+    hours_text, Aggregates, AmendOuting, Command, CorrectPersonalData, DomainError, MemberId, MoveUnit, PersonalData,
+    ReclassifyUnit, RenameUnit, StreamId, Text,
 };
 
 /// One value a correction changes: what the record reads now and what it will read.
@@ -127,12 +127,13 @@ pub fn corrections(
             differs("description", optional(was.description.as_ref()), optional(will.description.as_ref()));
             differs("beneficiaries", was.beneficiaries.to_string(), will.beneficiaries.to_string());
             // Each participant's hours, as the registration would resolve them.
-            let hours_then: BTreeMap<MemberId, Minutes> =
-                now.participants.iter().map(|p| (p.member, p.minutes)).collect();
-            let hours_now: BTreeMap<MemberId, Minutes> =
-                c.participants.iter().map(|p| (p.member, resolved_minutes(p, c))).collect();
+            let hours_then: BTreeMap<MemberId, u32> =
+                now.participants.iter().map(|p| (p.member, p.minutes.get())).collect();
+            let hours_now: BTreeMap<MemberId, u32> =
+                c.participants.iter().map(|p| (p.member, p.minutes_in(&c.details))).collect();
             for member in hours_then.keys().chain(hours_now.keys().filter(|m| !hours_then.contains_key(m))) {
-                let hours = |of: &BTreeMap<MemberId, Minutes>| of.get(member).map_or("—".into(), ToString::to_string);
+                let hours =
+                    |of: &BTreeMap<MemberId, u32>| of.get(member).map_or("—".into(), |m| hours_text(*m as u64));
                 differs(&format!("member {member} hours"), hours(&hours_then), hours(&hours_now));
             }
             if !changes.is_empty() {
@@ -166,13 +167,6 @@ fn optional(value: Option<impl ToString>) -> String {
 
 fn not_corrected(field: &str, reason: String) -> DomainError {
     DomainError::InvalidValue { field: field.to_owned(), reason }
-}
-
-/// A participant's minutes as the registration resolves them: as given, else the
-/// length of the span (the outing's, when the participant gives none).
-fn resolved_minutes(p: &ParticipationInput, outing: &crate::RegisterOuting) -> Minutes {
-    let span = p.span.unwrap_or(outing.details.span);
-    p.minutes.unwrap_or_else(|| Minutes::new(span.minutes()).expect("a non-empty span within a day is valid minutes"))
 }
 
 fn personal_changes(now: &PersonalData, will: &PersonalData) -> Vec<Change> {

@@ -5,7 +5,8 @@
 use time::Date;
 
 use crate::{
-    HalfYear, MemberId, Minutes, OutingDetails, OutingId, PersonalData, Score, StreamId, Text, TimeRange, UnitId,
+    DomainEvent, HalfYear, MemberId, Minutes, OutingDetails, OutingId, Participation, PersonalData, Score, StreamId,
+    Text, TimeRange, UnitId,
 };
 
 #[derive(Clone, PartialEq, Eq, Debug)]
@@ -78,6 +79,19 @@ pub struct ParticipationInput {
     pub member: MemberId,
     pub span: Option<TimeRange>,
     pub minutes: Option<Minutes>,
+}
+
+impl ParticipationInput {
+    /// The span of this participation in an outing described by `details`.
+    pub fn span_in(&self, details: &OutingDetails) -> TimeRange {
+        self.span.unwrap_or(details.span)
+    }
+
+    /// The minutes of service this participation records in such an outing: as given,
+    /// else the length of its span.
+    pub fn minutes_in(&self, details: &OutingDetails) -> u32 {
+        self.minutes.map_or_else(|| self.span_in(details).minutes(), Minutes::get)
+    }
 }
 
 #[derive(Clone, PartialEq, Eq, Debug)]
@@ -164,6 +178,49 @@ impl Command {
         }
     }
 
+    /// Whether `written`, the events stored under this command's id, are what this
+    /// command asks for: a retry of the same command is answered with the first
+    /// outcome; another command sent under the same id is not. Compared by what the
+    /// command states, not its ids alone: a registration's new id may be drawn afresh
+    /// at each attempt, so it is recognised by its values; sealed personal data is
+    /// not compared (a correction by its member and reason).
+    pub fn asks_for(&self, written: &[DomainEvent]) -> bool {
+        use DomainEvent as E;
+        written.iter().any(|event| match self {
+            Command::RegisterUnit(c) => matches!(event, E::UnitRegistered(e)
+                if (&c.name, &c.industry, &c.region, c.parent, &c.code) == (&e.name, &e.industry, &e.region, e.parent, &e.code)),
+            Command::RenameUnit(c) => matches!(event, E::UnitRenamed(e) if (c.unit, &c.name) == (e.unit, &e.name)),
+            Command::MoveUnit(c) => {
+                matches!(event, E::UnitMoved(e) if (c.unit, &c.region, c.parent) == (e.unit, &e.region, e.parent))
+            }
+            Command::ReclassifyUnit(c) => matches!(event, E::UnitReclassified(e)
+                if (c.unit, &c.industry, &c.reason) == (e.unit, &e.industry, &e.reason)),
+            Command::RegisterMember(c) => matches!(event, E::MemberRegistered(e)
+                if (c.unit, c.joined_on, &c.code) == (e.unit, e.joined_on, &e.code)),
+            Command::TransferMember(c) => matches!(event, E::MemberTransferred(e)
+                if (c.member, c.to, c.effective) == (e.member, e.to, e.effective)),
+            Command::CorrectPersonalData(c) => {
+                matches!(event, E::PersonalDataCorrected(e) if (c.member, &c.reason) == (e.member, &e.reason))
+            }
+            Command::EraseMember(c) => matches!(event, E::MemberErased(e) if c.member == e.member),
+            Command::RegisterOuting(c) => matches!(event, E::OutingRegistered(e)
+                if (c.unit, &c.details, &c.code) == (e.unit, &e.details, &e.code)
+                    && same_participants(&c.participants, &c.details, &e.participants)),
+            Command::AmendOuting(c) => matches!(event, E::OutingAmended(e)
+                if (c.outing, &c.details, &c.reason) == (e.outing, &e.details, &e.reason)
+                    && same_participants(&c.participants, &c.details, &e.participants)),
+            Command::VoidOuting(c) => {
+                matches!(event, E::OutingVoided(e) if (c.outing, &c.reason) == (e.outing, &e.reason))
+            }
+            Command::VerifyOuting(c) => {
+                matches!(event, E::OutingVerified(e) if (c.outing, &c.note) == (e.outing, &e.note))
+            }
+            Command::RecordEvaluation(c) => matches!(event, E::EvaluationRecorded(e)
+                if (c.member, c.half_year, c.public_score, c.leader_score, &c.note)
+                    == (e.member, e.half_year, e.public_score, e.leader_score, &e.note)),
+        })
+    }
+
     pub fn name(&self) -> &'static str {
         match self {
             Command::RegisterUnit(_) => "RegisterUnit",
@@ -181,4 +238,13 @@ impl Command {
             Command::RecordEvaluation(_) => "RecordEvaluation",
         }
     }
+}
+
+/// Whether `inputs`, as a clerk entered them for an outing described by `details`, are
+/// `stored`: each participant's span and minutes as the outing resolves them.
+fn same_participants(inputs: &[ParticipationInput], details: &OutingDetails, stored: &[Participation]) -> bool {
+    inputs.len() == stored.len()
+        && inputs.iter().zip(stored).all(|(input, p)| {
+            (input.member, input.span_in(details), input.minutes_in(details)) == (p.member, p.span, p.minutes.get())
+        })
 }

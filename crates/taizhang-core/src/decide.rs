@@ -381,7 +381,7 @@ fn participations(
         if state.unit_on(details.date) != Some(unit) {
             return Err(DomainError::MemberNotInUnit { member: input.member, unit, date: details.date });
         }
-        let span = input.span.unwrap_or(details.span);
+        let span = input.span_in(details);
         if !details.span.contains(span) {
             return Err(DomainError::ParticipationOutsideOuting {
                 member: input.member,
