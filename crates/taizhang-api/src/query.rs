@@ -30,6 +30,16 @@ fn loaded_policy<'a>(
 /// The longest text a search matches.
 const MAX_SEARCH_CHARS: usize = 64;
 
+/// A search as matched: trimmed, in lower case, none when blank; refused when longer
+/// than [`MAX_SEARCH_CHARS`].
+fn search_text(search: Option<String>) -> async_graphql::Result<Option<String>> {
+    let search = search.map(|s| s.trim().to_lowercase()).filter(|s| !s.is_empty());
+    if search.as_ref().is_some_and(|s| s.chars().count() > MAX_SEARCH_CHARS) {
+        return Err(invalid("search", format!("at most {MAX_SEARCH_CHARS} characters")));
+    }
+    Ok(search)
+}
+
 #[derive(Default)]
 pub struct UnitQueries;
 
@@ -71,10 +81,7 @@ impl UnitQueries {
     ) -> async_graphql::Result<Connection<String, Unit, TotalCount, EmptyFields>> {
         let page = Page::new(first, after)?;
         let as_of = crate::as_of(as_of);
-        let search = search.map(|s| s.trim().to_lowercase()).filter(|s| !s.is_empty());
-        if search.as_ref().is_some_and(|s| s.chars().count() > MAX_SEARCH_CHARS) {
-            return Err(invalid("search", format!("at most {MAX_SEARCH_CHARS} characters")));
-        }
+        let search = search_text(search)?;
         state(ctx)
             .read(min_position.map(Into::into), |m| {
                 let position = as_of.position(m);
@@ -133,10 +140,7 @@ impl MemberQueries {
     ) -> async_graphql::Result<Connection<String, Member, TotalCount, EmptyFields>> {
         let page = Page::new(first, after)?;
         let as_of = crate::as_of(as_of);
-        let search = search.map(|s| s.trim().to_lowercase()).filter(|s| !s.is_empty());
-        if search.as_ref().is_some_and(|s| s.chars().count() > MAX_SEARCH_CHARS) {
-            return Err(invalid("search", format!("at most {MAX_SEARCH_CHARS} characters")));
-        }
+        let search = search_text(search)?;
         let unit: Option<UnitId> = unit.map(|u| parse_id("unit", &u)).transpose()?;
         let caller = access::principal(ctx)?;
         let state = state(ctx);
