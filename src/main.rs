@@ -1216,9 +1216,7 @@ struct Sheet<'a> {
 /// The period (from the first of this month to today unless given) and the scope of a
 /// report or an award list, the scope checked against the log.
 fn period_and_scope(sheet: &Sheet<'_>, projector: &Projector<AnyStore>) -> Result<(taizhang_core::Period, Scope)> {
-    let today = time::OffsetDateTime::now_utc().date();
-    let first = sheet.from.unwrap_or_else(|| today.replace_day(1).expect("day 1 exists"));
-    let period = taizhang_core::Period::new(first, sheet.to.unwrap_or(today))?;
+    let period = taizhang_io::export::period_or_this_month(sheet.from, sheet.to)?;
     let scope = match (sheet.unit, sheet.region) {
         (Some(unit), _) => {
             check_unit(projector, unit)?;

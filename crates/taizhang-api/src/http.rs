@@ -820,10 +820,8 @@ fn period_and_scope(
     let day = |key: &str| {
         params.get(key).map(|v| taizhang_core::parse_date(key, v)).transpose().map_err(|e| bad_request(e.to_string()))
     };
-    let today = OffsetDateTime::now_utc().date();
-    let first = day("from")?.unwrap_or_else(|| today.replace_day(1).expect("day 1 exists"));
     let period =
-        taizhang_core::Period::new(first, day("to")?.unwrap_or(today)).map_err(|e| bad_request(e.to_string()))?;
+        taizhang_io::export::period_or_this_month(day("from")?, day("to")?).map_err(|e| bad_request(e.to_string()))?;
     let scope = match (params.get("unit"), params.get("region")) {
         (Some(u), _) => Scope::Unit(u.parse().map_err(|e: taizhang_core::NotAReference| bad_request(e.to_string()))?),
         (None, Some(r)) => Scope::Region(r.clone()),

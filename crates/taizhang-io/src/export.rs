@@ -34,6 +34,13 @@ pub fn hours(minutes: u64) -> f64 {
     ((minutes * 100 + 30) / 60) as f64 / 100.0
 }
 
+/// An export's period: from `from` (the first of this month unless given) to `to`
+/// (today unless given), in UTC.
+pub fn period_or_this_month(from: Option<time::Date>, to: Option<time::Date>) -> Result<Period, DomainError> {
+    let today = time::OffsetDateTime::now_utc().date();
+    Period::new(from.unwrap_or_else(|| today.replace_day(1).expect("day 1 exists")), to.unwrap_or(today))
+}
+
 /// Records listed per hold of the model's lock: a long export leaves the projection
 /// room to apply new events between slices.
 const RECORDS_PER_SLICE: usize = 2_000;
