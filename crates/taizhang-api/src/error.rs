@@ -108,10 +108,10 @@ pub fn internal(cause: &dyn std::fmt::Display) -> Error {
 /// A domain rule broken: the code says which kind, the details say where.
 pub fn domain(e: &DomainError) -> Error {
     use DomainError::*;
-    let code = match e {
-        UnitNotFound(_) | MemberNotFound(_) | OutingNotFound(_) => Code::NotFound,
-        AlreadyExists { .. } | StaleVersion { .. } => Code::Conflict,
-        _ => Code::Validation,
+    let code = match e.kind() {
+        taizhang_core::ErrorKind::NotFound => Code::NotFound,
+        taizhang_core::ErrorKind::Conflict => Code::Conflict,
+        taizhang_core::ErrorKind::Invalid => Code::Validation,
     };
     let mut error = coded(code, e.to_string());
     if let Some(field) = e.field() {

@@ -64,7 +64,45 @@ pub enum DomainError {
     StaleVersion { stream: StreamId, expected: u64, actual: Option<u64> },
 }
 
+/// What a refusal means for the one who sent the command: the code a client acts on.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub enum ErrorKind {
+    /// The record named does not exist: fix the reference.
+    NotFound,
+    /// The record is not as the command expected (it exists already, or changed
+    /// since it was read): read it again.
+    Conflict,
+    /// The command itself breaks a rule: fix the values.
+    Invalid,
+}
+
 impl DomainError {
+    /// The kind of refusal, decided here for every variant (a new one does not compile
+    /// until it is given one).
+    pub fn kind(&self) -> ErrorKind {
+        use DomainError::*;
+        match self {
+            UnitNotFound(_) | MemberNotFound(_) | OutingNotFound(_) => ErrorKind::NotFound,
+            AlreadyExists { .. } | StaleVersion { .. } => ErrorKind::Conflict,
+            Empty { .. }
+            | TooLong { .. }
+            | InvalidValue { .. }
+            | InvalidHours { .. }
+            | UnitCycle { .. }
+            | MemberErased { .. }
+            | InvalidTransfer { .. }
+            | NoParticipants
+            | DuplicateParticipant { .. }
+            | MemberNotInUnit { .. }
+            | ParticipationOutsideOuting { .. }
+            | HoursExceedSpan { .. }
+            | DailyLimitExceeded { .. }
+            | OverlappingOuting { .. }
+            | OutingVoided { .. }
+            | AlreadyVerified { .. } => ErrorKind::Invalid,
+        }
+    }
+
     /// The participant of an outing the error is about, when it is about one of them
     /// alone (the others may still be fine).
     pub fn participant(&self) -> Option<MemberId> {

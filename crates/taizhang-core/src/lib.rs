@@ -45,7 +45,7 @@ pub use amend::{corrections, Change, Correction};
 pub use command::*;
 pub use decide::{decide, dependencies, units_written, PendingEvent, Sealer};
 mod schema;
-pub use error::DomainError;
+pub use error::{DomainError, ErrorKind};
 pub use event::*;
 pub use ids::*;
 pub use personal::*;
