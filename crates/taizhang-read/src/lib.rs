@@ -29,6 +29,7 @@ pub mod policy;
 mod projector;
 mod query;
 pub mod report;
+mod shape;
 
 pub use model::ReadModel;
 pub use projector::{catch_up, digests, Projector, ReadError, RebuildReport};

@@ -591,3 +591,53 @@ impl ReadModel {
             .filter(move |m| self.members.get(m).is_some_and(|h| h.unit_on(date, as_of) == Some(unit)))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The checkpoint's header is the digest of the sample model's encoding, so the
+    /// sample must hold something in every part of the model: a part left empty would
+    /// encode the same whatever its type. A field added to the model does not compile
+    /// here until it is listed, and checked as filled.
+    #[test]
+    fn the_shape_sample_fills_every_part_of_the_model() {
+        let ReadModel {
+            position,
+            last_hash,
+            units,
+            members,
+            outings,
+            outing_ids,
+            contents,
+            listed,
+            unit_outings,
+            member_outings,
+            unit_members,
+            texts,
+            actors,
+            member_numbers,
+            unit_numbers,
+            clock,
+            codes,
+        } = crate::shape::sample();
+        assert!(position > 0 && last_hash != [0; 32]);
+        assert!(units.values().any(|versions| versions.len() > 1 && versions.iter().any(|v| v.parent.is_some())));
+        let history = |erased: bool| members.values().find(|h| h.erased_at.is_some() == erased).unwrap();
+        let kept = history(false);
+        assert!(!kept.evaluations.is_empty() && !kept.corrections.is_empty());
+        assert!(history(true).memberships.len() > 1, "the erased member was transferred first");
+        assert!(outings.iter().any(|o| o.versions.len() > 2) && outings.len() > 1);
+        assert!(!outing_ids.is_empty() && !contents.is_empty() && !listed.is_empty());
+        assert!(!unit_outings.is_empty() && !member_outings.is_empty() && !unit_members.is_empty());
+        assert!(!texts.is_empty() && actors.len() > 1 && !member_numbers.is_empty() && !unit_numbers.is_empty());
+        assert!(clock.len() > 1 && codes.len() == 3);
+    }
+
+    #[test]
+    fn the_checkpoint_header_names_the_shape() {
+        let header = crate::shape::checkpoint_header();
+        assert_eq!((header.len(), &header[..4]), (12, b"TZRM".as_slice()));
+        assert_eq!(header, crate::shape::checkpoint_header(), "the same build, the same header");
+    }
+}

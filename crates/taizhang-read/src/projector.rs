@@ -13,7 +13,6 @@ use tokio::sync::watch;
 
 use crate::ReadModel;
 
-const CHECKPOINT_MAGIC: &[u8; 5] = b"TZRM4";
 /// Events applied between automatic checkpoints.
 const CHECKPOINT_EVERY: u64 = 200_000;
 /// Events read from the log per step while catching up.
@@ -236,7 +235,8 @@ async fn load_checkpoint<S: EventStore>(store: &S, path: &Path) -> Result<Option
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
         Err(e) => return Err(ReadError::Checkpoint { path: path.display().to_string(), reason: e.to_string() }),
     };
-    let Some(body) = bytes.strip_prefix(CHECKPOINT_MAGIC.as_slice()) else { return Ok(None) };
+    // Written by a model of another shape (another build): rebuilt, never misread.
+    let Some(body) = bytes.strip_prefix(crate::shape::checkpoint_header()) else { return Ok(None) };
     let Ok(model) = postcard::from_bytes::<ReadModel>(body) else { return Ok(None) };
     if model.position > store.head() {
         return Ok(None);
@@ -255,7 +255,7 @@ fn write_checkpoint(path: &Path, model_bytes: &[u8]) -> Result<(), ReadError> {
     let fail = |e: std::io::Error| ReadError::Checkpoint { path: path.display().to_string(), reason: e.to_string() };
     let tmp = path.with_extension("tmp");
     let mut file = taizhang_store::private::create_file(&tmp).map_err(fail)?;
-    file.write_all(CHECKPOINT_MAGIC).map_err(fail)?;
+    file.write_all(crate::shape::checkpoint_header()).map_err(fail)?;
     file.write_all(model_bytes).map_err(fail)?;
     file.sync_all().map_err(fail)?;
     std::fs::rename(&tmp, path).map_err(fail)?;

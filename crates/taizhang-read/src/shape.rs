@@ -1,0 +1,148 @@
+//! The shape of the read model, as a checkpoint's header names it: `TZRM` and the digest
+//! of how a sample model, every part of it holding something, encodes. A model whose
+//! fields changed (added, removed, reordered, retyped, in it or in any type it holds)
+//! encodes the sample otherwise, so its checkpoints carry another header, and a
+//! checkpoint written by a model of another shape is rebuilt from the log instead of
+//! being decoded into a wrong model. No version is kept by hand.
+
+use std::sync::OnceLock;
+
+use sha2::{Digest, Sha256};
+use taizhang_core::*;
+use taizhang_store::RecordedEvent;
+use time::macros::date;
+use uuid::Uuid;
+
+use crate::ReadModel;
+
+/// The first bytes of a checkpoint of this build's model.
+pub fn checkpoint_header() -> &'static [u8] {
+    static HEADER: OnceLock<Vec<u8>> = OnceLock::new();
+    HEADER.get_or_init(|| {
+        let encoded = postcard::to_stdvec(&sample()).expect("encoding into a Vec cannot fail");
+        let mut header = b"TZRM".to_vec();
+        header.extend_from_slice(&Sha256::digest(encoded)[..8]);
+        header
+    })
+}
+
+/// A model with something in every part: a small log holding each kind of event
+/// applied (a unit under another, renamed, moved, reclassified; a member transferred,
+/// corrected, evaluated; another erased; an outing amended and verified, another voided;
+/// codes; several moments of the clock).
+pub(crate) fn sample() -> ReadModel {
+    let text = |s: &str| Text::parse("sample", s).expect("a sample text is valid");
+    let clock = |s: &str| ClockTime::parse("sample", s).expect("a sample time is valid");
+    let span = TimeRange::new("sample", clock("08:00"), clock("10:00")).expect("a sample span is valid");
+    let minutes = Minutes::new(120).expect("two hours are valid minutes");
+    let (first, second) = (UnitId(Uuid::from_u128(1)), UnitId(Uuid::from_u128(2)));
+    let (member, moved) = (MemberId(Uuid::from_u128(3)), MemberId(Uuid::from_u128(4)));
+    let (outing, voided) = (OutingId(Uuid::from_u128(5)), OutingId(Uuid::from_u128(6)));
+    let details = OutingDetails {
+        date: date!(2011 - 06 - 04),
+        span,
+        place: text("社区"),
+        category: text("义诊"),
+        description: Some(text("测血压")),
+        beneficiaries: 12,
+    };
+    let served = |who: MemberId| vec![Participation { member: who, span, minutes }];
+    let booked = |who: MemberId, at: OutingId| {
+        DomainEvent::ServiceBooked(ServiceBooked { member: who, outing: at, date: details.date, span, minutes })
+    };
+    let unit = |unit: UnitId, parent: Option<UnitId>, code: Option<Text>| {
+        DomainEvent::UnitRegistered(UnitRegistered {
+            unit,
+            name: text("医院"),
+            industry: text("医疗卫生"),
+            region: text("茅箭区"),
+            parent,
+            code,
+        })
+    };
+    let join = |member: MemberId, code: Option<Text>| {
+        DomainEvent::MemberRegistered(MemberRegistered {
+            member,
+            unit: first,
+            joined_on: date!(2011 - 01 - 01),
+            personal: SealedPersonal(vec![1, 2, 3]),
+            code,
+        })
+    };
+    let events = vec![
+        unit(first, None, Some(text("SY-1"))),
+        unit(second, Some(first), None),
+        DomainEvent::UnitRenamed(UnitRenamed { unit: first, name: text("人民医院") }),
+        DomainEvent::UnitMoved(UnitMoved { unit: second, region: text("张湾区"), parent: None }),
+        DomainEvent::UnitReclassified(UnitReclassified {
+            unit: first, industry: text("卫生"), reason: text("更正")
+        }),
+        join(member, Some(text("M-1"))),
+        join(moved, None),
+        DomainEvent::MemberTransferred(MemberTransferred {
+            member: moved,
+            from: first,
+            to: second,
+            effective: date!(2011 - 03 - 01),
+        }),
+        DomainEvent::PersonalDataCorrected(PersonalDataCorrected {
+            member,
+            personal: SealedPersonal(vec![4, 5, 6]),
+            reason: text("更正"),
+        }),
+        DomainEvent::OutingRegistered(OutingRegistered {
+            outing,
+            unit: first,
+            details: details.clone(),
+            participants: served(member),
+            code: Some(text("O-1")),
+        }),
+        booked(member, outing),
+        DomainEvent::OutingAmended(OutingAmended {
+            outing,
+            details: OutingDetails { beneficiaries: 20, ..details.clone() },
+            participants: served(member),
+            reason: text("更正"),
+        }),
+        DomainEvent::OutingVerified(OutingVerified { outing, note: Some(text("属实")) }),
+        DomainEvent::OutingRegistered(OutingRegistered {
+            outing: voided,
+            unit: second,
+            details: details.clone(),
+            participants: served(moved),
+            code: None,
+        }),
+        booked(moved, voided),
+        DomainEvent::OutingVoided(OutingVoided { outing: voided, reason: text("重复") }),
+        DomainEvent::ServiceReleased(ServiceReleased { member: moved, outing: voided }),
+        DomainEvent::EvaluationRecorded(EvaluationRecorded {
+            member,
+            half_year: HalfYear::containing(details.date),
+            public_score: Score::new("sample", 90).expect("a valid score"),
+            leader_score: Score::new("sample", 85).expect("a valid score"),
+            note: Some(text("优秀")),
+        }),
+        DomainEvent::MemberErased(MemberErased { member: moved }),
+    ];
+    let mut model = ReadModel::default();
+    for (i, payload) in events.into_iter().enumerate() {
+        let position = i as u64 + 1;
+        let at = Timestamp(position as i64 * 1_000_000);
+        model.apply(&RecordedEvent {
+            position,
+            event_id: Uuid::from_u128(u128::from(position)),
+            stream: payload.stream(),
+            version: 0,
+            recorded_at: at,
+            occurred_at: at,
+            actor: if position % 2 == 0 { Actor::OPERATOR } else { Actor { role: Role::Clerk, token: None } },
+            command_id: Uuid::from_u128(u128::from(position)),
+            correlation_id: None,
+            causation_id: None,
+            stored_schema_version: payload.schema_version(),
+            hash: [position as u8; 32],
+            payload,
+        });
+    }
+    model
+}
