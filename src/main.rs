@@ -296,7 +296,14 @@ fn main() -> ExitCode {
 }
 
 fn run(mut cli: Cli) -> Result<()> {
-    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
+    let mut runtime = tokio::runtime::Builder::new_multi_thread();
+    // An online backup is background work on the machine it often shares with the
+    // server: every thread of it yields to requests.
+    if cli.server.is_some() && matches!(cli.command, Commands::Export { what: Exported::Log, .. }) {
+        taizhang_api::lower_priority();
+        runtime.on_thread_start(taizhang_api::lower_priority);
+    }
+    let runtime = runtime.enable_all().build()?;
     runtime.block_on(async {
         match &cli.command {
             Commands::Policies => return policies(&cli),

@@ -863,12 +863,6 @@ async fn backup_log(req: &Request, server: Data<&Arc<Server>>) -> Response {
         .body(Body::from_bytes_stream(pages))
 }
 
-/// How nice the thread making an online backup's pages is: on a busy machine the
-/// scheduler gives it a fraction of a core beside the request workers (nice 0), so the
-/// readers' latency stays near quiet while a backup runs; on an idle one it runs at
-/// full speed.
-const BACKUP_NICENESS: i32 = 10;
-
 /// The pages of an online backup (each a read of 4,096 events and their JSON, some tens
 /// of milliseconds), made on a thread of its own at a lower scheduling priority: the
 /// runtime's workers go on answering everyone else, first. At most two pages wait to
@@ -880,9 +874,7 @@ fn backup_pages(
     let (pages, received) = tokio::sync::mpsc::channel::<std::io::Result<bytes::Bytes>>(2);
     let runtime = tokio::runtime::Handle::current();
     let made = std::thread::Builder::new().name("taizhang-backup".into()).spawn(move || {
-        // Lowering the priority is a courtesy: where the system refuses it, the
-        // backup runs as it is.
-        let _ = rustix::process::setpriority_process(Some(rustix::thread::gettid()), BACKUP_NICENESS);
+        crate::lower_priority();
         loop {
             let page = match runtime.block_on(cursor.next_page(store.as_ref())) {
                 Ok(Some(lines)) => Ok(bytes::Bytes::from(lines)),

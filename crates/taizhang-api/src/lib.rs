@@ -141,6 +141,18 @@ impl HeavyRead<'_> {
     }
 }
 
+/// How nice background work is (an online backup, on the server and in the client
+/// that takes it): on a busy machine the scheduler gives it a fraction of a core beside
+/// the request workers (nice 0), so readers' latency stays near quiet while it runs; on
+/// an idle machine it runs at full speed.
+pub const BACKGROUND_NICENESS: i32 = 10;
+
+/// Lowers the calling thread's scheduling priority to [`BACKGROUND_NICENESS`]. A
+/// courtesy: where the system refuses it, the work runs as it is.
+pub fn lower_priority() {
+    let _ = rustix::process::setpriority_process(Some(rustix::thread::gettid()), BACKGROUND_NICENESS);
+}
+
 /// The state a resolver runs with.
 pub(crate) fn state<'a>(ctx: &Context<'a>) -> &'a Arc<ApiState> {
     ctx.data_unchecked::<Arc<ApiState>>()

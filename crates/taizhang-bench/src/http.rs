@@ -204,9 +204,11 @@ async fn measure_backup(targets: Targets, head: u64) -> Result<()> {
         let stop = Instant::now() + ROUND;
         // The backup is taken by a client of its own, on a thread of its own, as another
         // process would: its reading of a gigabyte must not delay the reader's timers.
+        // It runs at the priority `taizhang --server … export` gives itself.
         let backing = {
             let client = Client::new(taizhang, &token)?;
             std::thread::spawn(move || {
+                taizhang_api::lower_priority();
                 let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
                 runtime.block_on(async move {
                     let (mut taken, mut bytes, started) = (0u64, 0usize, Instant::now());
