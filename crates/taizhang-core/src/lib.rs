@@ -38,6 +38,7 @@ mod event;
 mod ids;
 pub mod interner;
 mod personal;
+pub mod scenario;
 mod state;
 mod values;
 

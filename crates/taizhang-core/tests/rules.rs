@@ -1,0 +1,215 @@
+//! The domain's rules as scenarios: given the events of a log, a command is accepted
+//! with exactly these events, or refused with this kind of error. No store: what a
+//! command may do depends only on the state its events fold into.
+
+use taizhang_core::scenario::given;
+use taizhang_core::scenario::sample::{details, joined, member_registered, span, text, unit_registered};
+use taizhang_core::*;
+use time::macros::date;
+
+fn booked(member: MemberId, outing: OutingId, a: &str, b: &str) -> DomainEvent {
+    let span = span(a, b);
+    let minutes = Minutes::new(span.minutes()).unwrap();
+    DomainEvent::ServiceBooked(ServiceBooked { member, outing, date: date!(2011 - 06 - 15), span, minutes })
+}
+
+fn registered(outing: OutingId, unit: UnitId, member: MemberId, a: &str, b: &str) -> DomainEvent {
+    let span = span(a, b);
+    let minutes = Minutes::new(span.minutes()).unwrap();
+    DomainEvent::OutingRegistered(OutingRegistered {
+        outing,
+        unit,
+        details: details(a, b),
+        participants: vec![Participation { member, span, minutes }],
+        code: None,
+    })
+}
+
+fn register(outing: OutingId, unit: UnitId, members: &[MemberId], a: &str, b: &str) -> Command {
+    Command::RegisterOuting(RegisterOuting {
+        outing,
+        unit,
+        details: details(a, b),
+        participants: joined(members),
+        code: None,
+    })
+}
+
+/// A unit with a member, and the member's outing from 9 to 11 on 15 June 2011.
+fn served() -> (UnitId, MemberId, OutingId, Vec<DomainEvent>) {
+    let (unit, member, outing) = (UnitId::new(), MemberId::new(), OutingId::new());
+    let log = vec![
+        unit_registered(unit),
+        member_registered(member, unit),
+        registered(outing, unit, member, "09:00", "11:00"),
+        booked(member, outing, "09:00", "11:00"),
+    ];
+    (unit, member, outing, log)
+}
+
+#[test]
+fn an_outing_books_each_participants_time() {
+    let (unit, member, outing) = (UnitId::new(), MemberId::new(), OutingId::new());
+    given([unit_registered(unit), member_registered(member, unit)])
+        .when(register(outing, unit, &[member], "09:00", "11:00"))
+        .then([registered(outing, unit, member, "09:00", "11:00"), booked(member, outing, "09:00", "11:00")]);
+}
+
+#[test]
+fn a_record_is_registered_once() {
+    let unit = UnitId::new();
+    let again = RegisterUnit {
+        unit,
+        name: text("另一家"),
+        industry: text("税务"),
+        region: text("张湾区"),
+        parent: None,
+        code: None,
+    };
+    given([unit_registered(unit)]).when(Command::RegisterUnit(again)).then_err(ErrorKind::Conflict);
+}
+
+#[test]
+fn a_code_names_one_record() {
+    let code = Some(text("SY-0001"));
+    let other = RegisterUnit {
+        unit: UnitId::new(),
+        name: text("医院"),
+        industry: text("医疗"),
+        region: text("茅箭区"),
+        parent: None,
+        code,
+    };
+    let e = given([]).when(Command::RegisterUnit(other)).then_err(ErrorKind::Invalid);
+    assert_eq!(e.field(), Some("code"));
+}
+
+#[test]
+fn what_a_command_names_must_exist() {
+    let (unit, member) = (UnitId::new(), MemberId::new());
+    given([unit_registered(unit)])
+        .when(Command::RenameUnit(RenameUnit { unit: UnitId::new(), name: text("新名") }))
+        .then_err(ErrorKind::NotFound);
+    given([unit_registered(unit)])
+        .when(register(OutingId::new(), unit, &[member], "09:00", "10:00"))
+        .then_err(ErrorKind::NotFound);
+    given([unit_registered(unit), member_registered(member, unit)])
+        .when(Command::VerifyOuting(VerifyOuting { outing: OutingId::new(), note: None, expected_version: None }))
+        .then_err(ErrorKind::NotFound);
+}
+
+#[test]
+fn a_unit_is_not_placed_under_itself() {
+    let (top, below) = (UnitId::new(), UnitId::new());
+    let under = DomainEvent::UnitMoved(UnitMoved { unit: below, region: text("茅箭区"), parent: Some(top) });
+    let e = given([unit_registered(top), unit_registered(below), under])
+        .when(Command::MoveUnit(MoveUnit { unit: top, region: text("茅箭区"), parent: Some(below) }))
+        .then_err(ErrorKind::Invalid);
+    assert_eq!(e, DomainError::UnitCycle { unit: top, parent: below });
+}
+
+#[test]
+fn a_reclassification_changes_the_industry() {
+    let unit = UnitId::new();
+    let same = ReclassifyUnit { unit, industry: text("医疗卫生"), reason: text("核对") };
+    given([unit_registered(unit)]).when(Command::ReclassifyUnit(same)).then_err(ErrorKind::Invalid);
+}
+
+#[test]
+fn a_member_serves_for_the_unit_they_belong_to_that_day() {
+    let (unit, other, member) = (UnitId::new(), UnitId::new(), MemberId::new());
+    let e = given([unit_registered(unit), unit_registered(other), member_registered(member, unit)])
+        .when(register(OutingId::new(), other, &[member], "09:00", "10:00"))
+        .then_err(ErrorKind::Invalid);
+    assert_eq!(e.participant(), Some(member));
+}
+
+#[test]
+fn a_member_is_not_in_two_outings_at_once() {
+    let (unit, member, _, log) = served();
+    let e = given(log).when(register(OutingId::new(), unit, &[member], "10:00", "12:00")).then_err(ErrorKind::Invalid);
+    assert!(matches!(e, DomainError::OverlappingOuting { .. }), "{e}");
+}
+
+#[test]
+fn hours_are_at_most_the_time_there() {
+    let (unit, member) = (UnitId::new(), MemberId::new());
+    let mut command = RegisterOuting {
+        outing: OutingId::new(),
+        unit,
+        details: details("09:00", "10:00"),
+        participants: joined(&[member]),
+        code: None,
+    };
+    command.participants[0].minutes = Minutes::new(90);
+    let e = given([unit_registered(unit), member_registered(member, unit)])
+        .when(Command::RegisterOuting(command))
+        .then_err(ErrorKind::Invalid);
+    assert!(matches!(e, DomainError::HoursExceedSpan { .. }), "{e}");
+}
+
+#[test]
+fn an_outing_is_registered_once_it_has_happened() {
+    let (unit, member) = (UnitId::new(), MemberId::new());
+    given([unit_registered(unit), member_registered(member, unit)])
+        .today(date!(2011 - 06 - 01))
+        .when(register(OutingId::new(), unit, &[member], "09:00", "10:00"))
+        .then_err(ErrorKind::Invalid);
+}
+
+#[test]
+fn a_voided_outing_no_longer_changes() {
+    let (_, _, outing, mut log) = served();
+    log.push(DomainEvent::OutingVoided(OutingVoided { outing, reason: text("重复登记") }));
+    let e = given(log)
+        .when(Command::VerifyOuting(VerifyOuting { outing, note: None, expected_version: None }))
+        .then_err(ErrorKind::Invalid);
+    assert_eq!(e, DomainError::OutingVoided { outing });
+}
+
+#[test]
+fn a_verification_covers_the_version_the_reviewer_read() {
+    let (_, _, outing, log) = served();
+    let at = |version| Command::VerifyOuting(VerifyOuting { outing, note: None, expected_version: Some(version) });
+    given(log.clone()).when(at(0)).then([DomainEvent::OutingVerified(OutingVerified { outing, note: None })]);
+    given(log.clone()).when(at(3)).then_err(ErrorKind::Conflict);
+    let mut verified = log;
+    verified.push(DomainEvent::OutingVerified(OutingVerified { outing, note: None }));
+    given(verified).when(at(1)).then_err(ErrorKind::Invalid);
+}
+
+#[test]
+fn voiding_releases_the_participants_time() {
+    let (_, member, outing, log) = served();
+    given(log).when(Command::VoidOuting(VoidOuting { outing, reason: text("重复登记"), expected_version: None })).then(
+        [
+            DomainEvent::OutingVoided(OutingVoided { outing, reason: text("重复登记") }),
+            DomainEvent::ServiceReleased(ServiceReleased { member, outing }),
+        ],
+    );
+}
+
+#[test]
+fn a_transfer_moves_a_member_forward_in_time_to_another_unit() {
+    let (unit, other, member) = (UnitId::new(), UnitId::new(), MemberId::new());
+    let log = [unit_registered(unit), unit_registered(other), member_registered(member, unit)];
+    let to = |unit, effective| Command::TransferMember(TransferMember { member, to: unit, effective });
+    given(log.clone()).when(to(other, date!(2011 - 07 - 01))).then([DomainEvent::MemberTransferred(
+        MemberTransferred { member, from: unit, to: other, effective: date!(2011 - 07 - 01) },
+    )]);
+    given(log.clone()).when(to(unit, date!(2011 - 07 - 01))).then_err(ErrorKind::Invalid);
+    given(log).when(to(other, date!(2011 - 01 - 01))).then_err(ErrorKind::Invalid);
+}
+
+#[test]
+fn personal_data_is_corrected_sealed() {
+    let (unit, member) = (UnitId::new(), MemberId::new());
+    let personal = PersonalData { name: text("王俊杰"), national_id: None, phone: None, birth_date: None };
+    given([unit_registered(unit), member_registered(member, unit)])
+        .when(Command::CorrectPersonalData(CorrectPersonalData { member, personal, reason: text("姓名有误") }))
+        .then([DomainEvent::PersonalDataCorrected(PersonalDataCorrected {
+            member,
+            personal: SealedPersonal("王俊杰".as_bytes().to_vec()),
+            reason: text("姓名有误"),
+        })]);
+}
