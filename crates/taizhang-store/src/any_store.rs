@@ -31,14 +31,6 @@ impl AnyStore {
         }
     }
 
-    /// The sled store, for what only it has so far: the member key store.
-    pub fn sled(&self) -> Option<&Arc<SledStore>> {
-        match self {
-            AnyStore::Sled(s) => Some(s),
-            AnyStore::Pg(_) => None,
-        }
-    }
-
     /// `sled` or `postgres`, for health reports and logs.
     pub fn kind(&self) -> &'static str {
         match self {
