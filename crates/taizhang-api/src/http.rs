@@ -838,7 +838,7 @@ fn period_and_scope(
 /// member's personal data (a clerk: members of their own units).
 fn may_name(caller: &Principal) -> impl Fn(&taizhang_read::ReadModel, taizhang_core::MemberId) -> bool + '_ {
     |m, member| {
-        crate::types::Member::current_unit(m, member, m.position)
+        crate::members::Member::current_unit(m, member, m.position)
             .is_some_and(|u| caller.reaches(Permission::ReadPersonal, u))
     }
 }

@@ -10,6 +10,7 @@
 #![forbid(unsafe_code)]
 
 pub mod access;
+mod audit;
 pub mod connections;
 mod documents;
 pub mod error;
@@ -17,15 +18,19 @@ mod graphiql;
 pub mod http;
 mod limiter;
 mod limits;
+mod members;
 mod metrics;
 mod mutation;
 mod nulls;
+mod outings;
 mod query;
+mod reports;
 mod share;
 mod socket;
 mod subscription;
 mod tokens;
 mod types;
+mod units;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -166,7 +171,7 @@ pub fn schema(state: Arc<ApiState>, limits: &Limits) -> TaizhangSchema {
     limits
         .apply(Schema::build(Query::default(), Mutation::default(), Subscription))
         .data(DataLoader::new(types::ModelLoader(state.clone()), tokio::spawn).delay(Duration::ZERO))
-        .data(DataLoader::new(types::PersonalLoader(state.clone()), tokio::spawn).delay(Duration::ZERO))
+        .data(DataLoader::new(members::PersonalLoader(state.clone()), tokio::spawn).delay(Duration::ZERO))
         .data(state)
         .finish()
 }

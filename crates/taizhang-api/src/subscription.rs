@@ -12,9 +12,11 @@ use taizhang_core::*;
 use taizhang_store::{EventStore, Position, RecordedEvent, Subscription as Feed};
 
 use crate::access::{Need, Permission};
+use crate::audit::LogEvent;
 use crate::error::{self, invalid};
-use crate::query::LogEvent;
-use crate::types::{parse_id, NonNegative, Outing};
+use crate::members::Member;
+use crate::outings::Outing;
+use crate::types::{parse_id, NonNegative};
 use crate::{state, ApiState};
 
 pub struct Subscription;
@@ -60,9 +62,7 @@ async fn unit_of(state: &ApiState, event: &RecordedEvent) -> async_graphql::Resu
             state.read(Some(event.position), |m| m.outing(OutingId(id), event.position).map(|o| o.unit)).await
         }
         StreamKind::Member => {
-            state
-                .read(Some(event.position), |m| crate::types::Member::current_unit(m, MemberId(id), event.position))
-                .await
+            state.read(Some(event.position), |m| Member::current_unit(m, MemberId(id), event.position)).await
         }
     }
 }

@@ -2,24 +2,18 @@
 //! become commands. Inputs are parsed with the domain's own value types, and every
 //! error names the input field it is about (`input.participants[1].hours`).
 
-use std::collections::HashMap;
 use std::str::FromStr;
 use std::sync::Arc;
 
 use async_graphql::connection::{Connection, Edge, EmptyFields};
-use async_graphql::dataloader::{DataLoader, Loader};
-use async_graphql::{ComplexObject, Context, Enum, InputObject, Object, ObjectType, OutputType, SimpleObject, ID};
-use taizhang_app::Personal;
+use async_graphql::{Enum, InputObject, ObjectType, OutputType, SimpleObject};
 use taizhang_core::*;
-use taizhang_read::ledger::LedgerEntry;
-use taizhang_read::model::{Change, HistoryItem, OutingView};
-use taizhang_read::{AsOf, ReadModel};
+use taizhang_read::AsOf;
 use taizhang_store::{AppendOutcome, Position};
 use time::{Date, OffsetDateTime};
 
-use crate::access::{self, Need, Permission};
 use crate::error::{self, invalid};
-use crate::{state, ApiState};
+use crate::ApiState;
 
 /// A whole number from 0 to 2³¹ − 1, as an `Int` argument carries a position, a version
 /// or a count. GraphQL's `Int` is a signed 32-bit integer, so a larger number is refused
@@ -244,526 +238,13 @@ impl From<Actor> for ActorView {
     }
 }
 
-/// A service-window or service-industry unit, as known at `asOfPosition`.
-#[derive(SimpleObject, Clone)]
-#[graphql(complex)]
-pub struct Unit {
-    /// The unit's code in its own records (`SY-0001`), accepted wherever its id is.
-    pub code: Option<String>,
-    pub name: String,
-    pub industry: String,
-    pub region: String,
-    pub as_of_position: Position,
-    #[graphql(skip)]
-    pub parent_id: Option<UnitId>,
-    #[graphql(skip)]
-    pub unit_id: UnitId,
-}
-
-impl Unit {
-    pub fn at(model: &ReadModel, unit: UnitId, position: Position) -> Option<Self> {
-        let v = model.unit(unit, position)?;
-        Some(Self {
-            code: model.code(unit.0, position).map(ToString::to_string),
-            name: v.name.to_string(),
-            industry: v.industry.to_string(),
-            region: v.region.to_string(),
-            as_of_position: position,
-            parent_id: v.parent,
-            unit_id: unit,
-        })
-    }
-}
-
-#[ComplexObject]
-impl Unit {
-    async fn id(&self) -> ID {
-        ID(self.unit_id.to_string())
-    }
-
-    /// The unit this one reports to.
-    async fn parent(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<Unit>> {
-        match self.parent_id {
-            Some(p) => load_unit(ctx, p, self.as_of_position).await,
-            None => Ok(None),
-        }
-    }
-
-    /// Members who belonged to the unit, in order of joining.
-    #[graphql(
-        guard = "Need(Permission::ReadRecords)",
-        complexity = "first.unwrap_or(20).max(0) as usize * child_complexity"
-    )]
-    async fn members(
-        &self,
-        ctx: &Context<'_>,
-        first: Option<i32>,
-        after: Option<String>,
-    ) -> async_graphql::Result<Connection<String, Member, TotalCount, EmptyFields>> {
-        let page = Page::new(first, after)?;
-        let (unit, position) = (self.unit_id, self.as_of_position);
-        state(ctx)
-            .read(None, |model| {
-                let all: Vec<MemberId> = model
-                    .unit_members
-                    .get(&unit)
-                    .into_iter()
-                    .flatten()
-                    .copied()
-                    .filter(|m| Member::current_unit(model, *m, position) == Some(unit))
-                    .collect();
-                page.of(&all, |m| Member::at(model, m, position))
-            })
-            .await
-    }
-}
-
 #[derive(SimpleObject, Clone, Copy)]
 pub struct TotalCount {
     pub total_count: usize,
 }
 
-/// A half-year evaluation (一诺双评).
-#[derive(SimpleObject, Clone)]
-pub struct Evaluation {
-    pub half_year: String,
-    pub public_score: u8,
-    pub leader_score: u8,
-    pub position: Position,
-}
-
-/// A Party member serving with a unit, as known at `asOfPosition`.
-#[derive(SimpleObject, Clone)]
-#[graphql(complex)]
-pub struct Member {
-    /// The member's code in the unit's records, accepted wherever their id is.
-    pub code: Option<String>,
-    pub joined_on: Date,
-    /// Erased members keep their hours; their personal data can no longer be read.
-    pub erased: bool,
-    pub evaluations: Vec<Evaluation>,
-    pub as_of_position: Position,
-    #[graphql(skip)]
-    pub member_id: MemberId,
-    #[graphql(skip)]
-    pub unit_id: Option<UnitId>,
-    /// The member's unit at the head of the log, whatever `asOfPosition` asks.
-    #[graphql(skip)]
-    pub unit_now: Option<UnitId>,
-}
-
-impl Member {
-    /// The unit the member belonged to at `position` (the latest transfer known then).
-    pub fn current_unit(model: &ReadModel, member: MemberId, position: Position) -> Option<UnitId> {
-        let history = model.members.get(&member)?;
-        history.memberships.iter().rev().find(|m| m.position <= position).map(|m| m.unit)
-    }
-
-    pub fn at(model: &ReadModel, member: MemberId, position: Position) -> Option<Self> {
-        let history = model.members.get(&member)?;
-        if !history.registered_by(position) {
-            return None;
-        }
-        let joined = history.memberships.first()?;
-        Some(Self {
-            code: model.code(member.0, position).map(ToString::to_string),
-            joined_on: joined.since,
-            erased: history.erased_at.is_some_and(|p| p <= position),
-            evaluations: history
-                .evaluations
-                .iter()
-                .filter(|e| e.position <= position)
-                .map(|e| Evaluation {
-                    half_year: e.half_year.to_string(),
-                    public_score: e.public_score.get(),
-                    leader_score: e.leader_score.get(),
-                    position: e.position,
-                })
-                .collect(),
-            as_of_position: position,
-            member_id: member,
-            unit_id: Self::current_unit(model, member, position),
-            unit_now: Self::current_unit(model, member, model.position),
-        })
-    }
-}
-
-/// Refuses `FORBIDDEN` unless the caller may read the personal data (or data derived
-/// from it, such as an age) of a member who belonged to `unit_then` at the position
-/// asked and belongs to `unit_now` today: a clerk, only when both are their units, so
-/// that neither an `asOf` before a transfer nor one after it opens another unit's member.
-pub fn personal_reach(
-    principal: &access::Principal,
-    unit_then: Option<UnitId>,
-    unit_now: Option<UnitId>,
-) -> async_graphql::Result<()> {
-    let reaches = |unit: Option<UnitId>| unit.is_some_and(|u| principal.reaches(Permission::ReadPersonal, u));
-    if reaches(unit_then) && reaches(unit_now) {
-        return Ok(());
-    }
-    let refused = access::forbidden(principal.role, Permission::ReadPersonal);
-    Err(error::with(refused, "reason", "the member belongs to a unit outside this token's scope"))
-}
-
-#[ComplexObject]
-impl Member {
-    async fn id(&self) -> ID {
-        ID(self.member_id.to_string())
-    }
-
-    async fn unit(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<Unit>> {
-        match self.unit_id {
-            Some(u) => load_unit(ctx, u, self.as_of_position).await,
-            None => Ok(None),
-        }
-    }
-
-    /// Name and contact details, opened with the member's key; null once erased. A
-    /// clerk sees those of their own units' members only (at the position asked and now).
-    #[graphql(guard = "Need(Permission::ReadPersonal)")]
-    async fn personal(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<PersonalInfo>> {
-        personal_reach(access::principal(ctx)?, self.unit_id, self.unit_now)?;
-        let loader = ctx.data_unchecked::<DataLoader<PersonalLoader>>();
-        Ok(loader.load_one(self.member_id).await?.flatten())
-    }
-}
-
-#[derive(SimpleObject, Clone)]
-pub struct PersonalInfo {
-    pub name: String,
-    pub national_id: Option<String>,
-    pub phone: Option<String>,
-    pub birth_date: Option<Date>,
-}
-
-/// Opens members' personal data, many per batch.
-pub struct PersonalLoader(pub Arc<ApiState>);
-
-impl Loader<MemberId> for PersonalLoader {
-    type Value = Option<PersonalInfo>;
-    type Error = async_graphql::Error;
-
-    async fn load(&self, keys: &[MemberId]) -> Result<HashMap<MemberId, Self::Value>, Self::Error> {
-        let mut out = HashMap::with_capacity(keys.len());
-        for member in keys {
-            let info = match self.0.ledger.personal(*member).await.map_err(error::app)? {
-                Personal::Known(p) => Some(PersonalInfo {
-                    name: p.name.to_string(),
-                    national_id: p.national_id,
-                    phone: p.phone,
-                    birth_date: p.birth_date,
-                }),
-                Personal::Erased => None,
-            };
-            out.insert(*member, info);
-        }
-        Ok(out)
-    }
-}
-
 /// Looks units and members up in the read model, a whole page's worth under one lock.
 pub struct ModelLoader(pub Arc<ApiState>);
-
-impl Loader<(UnitId, Position)> for ModelLoader {
-    type Value = Unit;
-    type Error = async_graphql::Error;
-
-    async fn load(&self, keys: &[(UnitId, Position)]) -> Result<HashMap<(UnitId, Position), Unit>, Self::Error> {
-        self.0
-            .read(None, |model| keys.iter().filter_map(|&(u, p)| Some(((u, p), Unit::at(model, u, p)?))).collect())
-            .await
-    }
-}
-
-impl Loader<(MemberId, Position)> for ModelLoader {
-    type Value = Member;
-    type Error = async_graphql::Error;
-
-    async fn load(&self, keys: &[(MemberId, Position)]) -> Result<HashMap<(MemberId, Position), Member>, Self::Error> {
-        self.0
-            .read(None, |model| keys.iter().filter_map(|&(m, p)| Some(((m, p), Member::at(model, m, p)?))).collect())
-            .await
-    }
-}
-
-pub async fn load_unit(ctx: &Context<'_>, unit: UnitId, position: Position) -> async_graphql::Result<Option<Unit>> {
-    ctx.data_unchecked::<DataLoader<ModelLoader>>().load_one((unit, position)).await
-}
-
-pub async fn load_member(
-    ctx: &Context<'_>,
-    member: MemberId,
-    position: Position,
-) -> async_graphql::Result<Option<Member>> {
-    ctx.data_unchecked::<DataLoader<ModelLoader>>().load_one((member, position)).await
-}
-
-/// One member's part in an outing.
-#[derive(Clone)]
-pub struct Participant {
-    part: Participation,
-    as_of_position: Position,
-}
-
-#[Object]
-impl Participant {
-    async fn member_id(&self) -> ID {
-        ID(self.part.member.to_string())
-    }
-
-    async fn start(&self) -> String {
-        self.part.span.start.to_string()
-    }
-
-    async fn end(&self) -> String {
-        self.part.span.end.to_string()
-    }
-
-    async fn minutes(&self) -> u32 {
-        self.part.minutes.get()
-    }
-
-    /// Hours with two decimals ("1.50").
-    async fn hours(&self) -> String {
-        self.part.minutes.to_string()
-    }
-
-    async fn member(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<Member>> {
-        load_member(ctx, self.part.member, self.as_of_position).await
-    }
-}
-
-#[derive(Enum, Clone, Copy, PartialEq, Eq)]
-pub enum ChangeKind {
-    Registered,
-    Amended,
-    Voided,
-    Verified,
-}
-
-/// One change of an outing: who made it, when, and why.
-#[derive(SimpleObject, Clone)]
-pub struct OutingChange {
-    pub position: Position,
-    pub recorded_at: OffsetDateTime,
-    pub actor: ActorView,
-    pub kind: ChangeKind,
-    /// Why an amendment or a void was made.
-    pub reason: Option<String>,
-    /// A reviewer's note on a verification.
-    pub note: Option<String>,
-}
-
-impl From<&HistoryItem> for OutingChange {
-    fn from(h: &HistoryItem) -> Self {
-        let (kind, reason, note) = match &h.change {
-            Change::Registered => (ChangeKind::Registered, None, None),
-            Change::Amended { reason } => (ChangeKind::Amended, Some(reason.to_string()), None),
-            Change::Voided { reason } => (ChangeKind::Voided, Some(reason.to_string()), None),
-            Change::Verified { note } => (ChangeKind::Verified, None, note.as_ref().map(|n| n.to_string())),
-        };
-        Self {
-            position: h.position,
-            recorded_at: h.recorded_at.to_datetime(),
-            actor: h.actor.into(),
-            kind,
-            reason,
-            note,
-        }
-    }
-}
-
-/// A volunteer outing as known at `asOfPosition`: its current content, whether it is
-/// verified or voided, and every change in log order. Fields are computed only when a
-/// client asks for them: a ledger page of 50 is mostly what clients leave out.
-#[derive(Clone)]
-pub struct Outing {
-    id: OutingId,
-    code: Option<Text>,
-    unit: UnitId,
-    details: OutingDetails,
-    participants: Vec<Participation>,
-    verified: bool,
-    voided: bool,
-    history: Vec<HistoryItem>,
-    as_of_position: Position,
-}
-
-impl Outing {
-    pub fn from_view(view: &OutingView<'_>, position: Position) -> Self {
-        Self {
-            id: view.id,
-            code: view.code().cloned(),
-            unit: view.unit,
-            details: view.details(),
-            participants: view.participants().collect(),
-            verified: view.verified,
-            voided: view.voided,
-            history: view.history().collect(),
-            as_of_position: position,
-        }
-    }
-
-    pub fn from_entry(entry: LedgerEntry, position: Position) -> Self {
-        Self {
-            id: entry.outing,
-            code: entry.code,
-            unit: entry.unit,
-            details: entry.details,
-            participants: entry.participants,
-            verified: entry.verified,
-            voided: entry.voided,
-            history: entry.history,
-            as_of_position: position,
-        }
-    }
-
-    pub fn at(model: &ReadModel, outing: OutingId, position: Position) -> Option<Self> {
-        model.outing(outing, position).map(|view| Self::from_view(&view, position))
-    }
-
-    fn total_minutes(&self) -> u64 {
-        self.participants.iter().map(|p| p.minutes.get() as u64).sum()
-    }
-}
-
-#[Object]
-impl Outing {
-    async fn id(&self) -> ID {
-        ID(self.id.to_string())
-    }
-
-    /// The outing's code in the unit's records, accepted wherever its id is.
-    async fn code(&self) -> Option<&str> {
-        self.code.as_ref().map(Text::as_str)
-    }
-
-    async fn date(&self) -> Date {
-        self.details.date
-    }
-
-    /// Start time, HH:MM (China Standard Time).
-    async fn start(&self) -> String {
-        self.details.span.start.to_string()
-    }
-
-    async fn end(&self) -> String {
-        self.details.span.end.to_string()
-    }
-
-    async fn place(&self) -> &str {
-        self.details.place.as_str()
-    }
-
-    async fn category(&self) -> &str {
-        self.details.category.as_str()
-    }
-
-    async fn description(&self) -> Option<&str> {
-        self.details.description.as_ref().map(Text::as_str)
-    }
-
-    /// How many people the outing served.
-    async fn beneficiaries(&self) -> u32 {
-        self.details.beneficiaries
-    }
-
-    async fn participants(&self) -> Vec<Participant> {
-        self.participants.iter().map(|p| Participant { part: *p, as_of_position: self.as_of_position }).collect()
-    }
-
-    /// Everyone's minutes together.
-    async fn minutes(&self) -> u64 {
-        self.total_minutes()
-    }
-
-    /// Everyone's hours together, with two decimals.
-    async fn hours(&self) -> String {
-        hours_text(self.total_minutes())
-    }
-
-    async fn verified(&self) -> bool {
-        self.verified
-    }
-
-    async fn voided(&self) -> bool {
-        self.voided
-    }
-
-    /// The outing stream's version: pass it as `expectedVersion` when correcting.
-    async fn version(&self) -> u64 {
-        self.history.len().saturating_sub(1) as u64
-    }
-
-    /// Registration first, then every correction and verification, in log order.
-    async fn history(&self) -> Vec<OutingChange> {
-        self.history.iter().map(OutingChange::from).collect()
-    }
-
-    async fn as_of_position(&self) -> Position {
-        self.as_of_position
-    }
-
-    async fn unit(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<Unit>> {
-        load_unit(ctx, self.unit, self.as_of_position).await
-    }
-}
-
-/// A line of a ledger: the outing and the totals up to it.
-pub struct LedgerLine {
-    outing: Outing,
-    minutes: u64,
-    running_recorded_minutes: u64,
-    running_verified_minutes: u64,
-}
-
-impl LedgerLine {
-    pub fn new(entry: LedgerEntry, position: Position) -> Self {
-        Self {
-            minutes: entry.minutes,
-            running_recorded_minutes: entry.running_recorded_minutes,
-            running_verified_minutes: entry.running_verified_minutes,
-            outing: Outing::from_entry(entry, position),
-        }
-    }
-}
-
-#[Object]
-impl LedgerLine {
-    async fn outing(&self) -> &Outing {
-        &self.outing
-    }
-
-    /// The line's minutes: every participant's on a unit ledger, the member's own on a
-    /// member ledger.
-    async fn minutes(&self) -> u64 {
-        self.minutes
-    }
-
-    /// The line's hours, with two decimals.
-    async fn hours(&self) -> String {
-        hours_text(self.minutes)
-    }
-
-    /// Recorded hours up to and including this line (voided lines add nothing).
-    async fn running_recorded_hours(&self) -> String {
-        hours_text(self.running_recorded_minutes)
-    }
-
-    /// Verified hours up to and including this line.
-    async fn running_verified_hours(&self) -> String {
-        hours_text(self.running_verified_minutes)
-    }
-}
-
-/// The whole ledger's totals, beside the page.
-#[derive(SimpleObject, Clone)]
-pub struct LedgerTotals {
-    pub total_count: usize,
-    pub as_of_position: Position,
-    pub total_recorded_hours: String,
-    pub total_verified_hours: String,
-}
 
 /// Parses a clerk's text field.
 pub fn text(field: &str, value: &str) -> async_graphql::Result<Text> {
@@ -772,4 +253,30 @@ pub fn text(field: &str, value: &str) -> async_graphql::Result<Text> {
 
 pub fn optional_text(field: &str, value: Option<&str>) -> async_graphql::Result<Option<Text>> {
     value.filter(|v| !v.trim().is_empty()).map(|v| text(field, v)).transpose()
+}
+
+/// The longest text a search matches.
+pub const MAX_SEARCH_CHARS: usize = 64;
+
+/// A search as matched: trimmed, in lower case, none when blank; refused when longer
+/// than [`MAX_SEARCH_CHARS`].
+pub fn search_text(search: Option<String>) -> async_graphql::Result<Option<String>> {
+    let search = search.map(|s| s.trim().to_lowercase()).filter(|s| !s.is_empty());
+    if search.as_ref().is_some_and(|s| s.chars().count() > MAX_SEARCH_CHARS) {
+        return Err(invalid("search", format!("at most {MAX_SEARCH_CHARS} characters")));
+    }
+    Ok(search)
+}
+
+/// Names the input path of a domain error about a field.
+pub fn prefixed(e: &DomainError, prefix: &str) -> async_graphql::Error {
+    let mut e = e.clone();
+    if let DomainError::Empty { field }
+    | DomainError::TooLong { field, .. }
+    | DomainError::InvalidValue { field, .. }
+    | DomainError::InvalidHours { field, .. } = &mut e
+    {
+        *field = format!("{prefix}{field}");
+    }
+    error::domain(&e)
 }
