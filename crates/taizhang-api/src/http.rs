@@ -10,10 +10,10 @@
 //! both.
 //!
 //! Every route but `/healthz` and the GraphiQL page needs `Authorization: Bearer
-//! <token>`; the subscription socket ([`crate::socket`]) takes the token in its
+//! <token>`; the subscription socket (`socket.rs`) takes the token in its
 //! `connection_init` payload (`{"Authorization": "Bearer <token>"}`). A missing or bad token is a 401 with code
 //! `UNAUTHENTICATED`, held back longer and longer when one address keeps sending bad
-//! ones ([`crate::limiter`]). Tokens never reach a log line or an error message.
+//! ones (`limiter.rs`). Tokens never reach a log line or an error message.
 
 use std::collections::BTreeMap;
 use std::net::IpAddr;

@@ -3,7 +3,7 @@
 //!
 //! This crate does no I/O. The main types:
 //! - ids ([`UnitId`], [`MemberId`], [`OutingId`], [`StreamId`]) and values parsed once and
-//!   trusted after ([`Minutes`], [`Period`], [`ServiceSpan`], [`Text`], [`Timestamp`]);
+//!   trusted after ([`Minutes`], [`Period`], [`Text`], [`Timestamp`]);
 //! - [`DomainEvent`], the closed set of facts the log can hold, each with a stable type
 //!   code and schema version;
 //! - [`Command`], what clerks and reviewers ask for, and [`decide`], which validates a

@@ -189,7 +189,7 @@ pub enum KeyState {
 }
 
 /// Where the wrapped member keys live: a file of slots beside the embedded store's log
-/// ([`crate::key_slots`]: overwritten in place, so that erasure reaches the disk), or a
+/// (`key_slots.rs`: overwritten in place, so that erasure reaches the disk), or a
 /// `member_keys` table in the PostgreSQL schema of the log. A new member's key is
 /// written by the store's writer before or with the registration sealed with it
 /// ([`crate::AppendRequest::member_key`]); this handle reads keys, destroys them and
