@@ -6,6 +6,9 @@
 //!   gap-free catch-up-then-live feed.
 //! - [`SledStore`] is the embedded backend: one sled database, one writer thread that
 //!   group-commits (one flush and one `fsync` for every append waiting at that moment).
+//! - [`PgStore`] is the shared backend: one PostgreSQL schema that several servers write
+//!   to, positions taken in commit order, the head followed through `LISTEN`.
+//!   [`AnyStore`] is whichever of the two the configuration names.
 //! - [`codec`] is the binary record format (a format byte, the chain hash, a compact
 //!   envelope and a versioned payload); [`chain`] verifies the log end to end.
 //! - [`keys`] keeps the per-member keys that seal personal data, wrapped by a master key.
