@@ -224,8 +224,19 @@ pub struct EvaluationRecorded {
     pub note: Option<Text>,
 }
 
+/// How payloads are written (the store's binary format): handed to
+/// [`DomainEvent::encode_payload`] and [`DomainEvent::decode_payload`], so that the table
+/// of type codes, versions and upcasters is the one `domain_events!` is given.
+pub trait PayloadFormat {
+    fn encode<T: Serialize>(&self, value: &T) -> Vec<u8>;
+    fn decode<'a, T: Deserialize<'a> + Into<DomainEvent>>(&self, bytes: &'a [u8]) -> Result<DomainEvent, String>;
+}
+
+/// The closed set of events: each variant with its type code, its current schema
+/// version and the older versions still read (`{ 1: legacy::XV1 }`: version 1 is read
+/// as that shape and upcast). A type code is stated here and nowhere else.
 macro_rules! domain_events {
-    ($($variant:ident = ($code:literal, $version:literal)),* $(,)?) => {
+    ($($variant:ident = ($code:literal, $version:literal) $({ $($old:literal : $legacy:ty),* $(,)? })?),* $(,)?) => {
         /// Every kind of fact the log can hold.
         #[derive(Clone, PartialEq, Eq, Debug, Serialize, Deserialize)]
         #[serde(tag = "type")]
@@ -257,6 +268,28 @@ macro_rules! domain_events {
             pub fn schema_version(&self) -> u16 {
                 match self { $(DomainEvent::$variant(_) => $version,)* }
             }
+
+            /// The payload in its current schema version, written by `format`.
+            pub fn encode_payload<F: PayloadFormat>(&self, format: &F) -> Vec<u8> {
+                match self { $(DomainEvent::$variant(e) => format.encode(e),)* }
+            }
+
+            /// A payload of any known type and version, read by `format` and upcast to
+            /// the current shape.
+            pub fn decode_payload<F: PayloadFormat>(
+                format: &F,
+                type_code: u16,
+                schema_version: u16,
+                bytes: &[u8],
+            ) -> Result<DomainEvent, String> {
+                match (type_code, schema_version) {
+                    $(
+                        ($code, $version) => format.decode::<$variant>(bytes),
+                        $($(($code, $old) => format.decode::<$legacy>(bytes),)*)?
+                    )*
+                    (code, version) => Err(format!("unknown event type {code} version {version}")),
+                }
+            }
         }
 
         $(impl From<$variant> for DomainEvent {
@@ -266,12 +299,12 @@ macro_rules! domain_events {
 }
 
 domain_events! {
-    // Versions 1 of the registrations had no `code`; see the store's codec.
-    UnitRegistered = (1, 2),
+    // Versions 1 of the registrations had no `code`.
+    UnitRegistered = (1, 2) { 1: crate::legacy::UnitRegisteredV1 },
     UnitRenamed = (2, 1),
     UnitMoved = (3, 1),
     UnitReclassified = (4, 1),
-    MemberRegistered = (10, 2),
+    MemberRegistered = (10, 2) { 1: crate::legacy::MemberRegisteredV1 },
     MemberTransferred = (11, 1),
     MemberErased = (12, 1),
     ServiceBooked = (13, 1),
@@ -279,8 +312,8 @@ domain_events! {
     EvaluationRecorded = (15, 1),
     PersonalDataCorrected = (16, 1),
     // Version 1 of OutingRegistered had no `beneficiaries` in its details, version 2
-    // no `code`; see the store's codec for the upcasters.
-    OutingRegistered = (20, 3),
+    // no `code`.
+    OutingRegistered = (20, 3) { 1: crate::legacy::OutingRegisteredV1, 2: crate::legacy::OutingRegisteredV2 },
     OutingAmended = (21, 1),
     OutingVoided = (22, 1),
     OutingVerified = (23, 1),

@@ -37,6 +37,7 @@ mod error;
 mod event;
 mod ids;
 pub mod interner;
+pub mod legacy;
 mod personal;
 pub mod scenario;
 mod state;

@@ -118,153 +118,31 @@ pub fn decode_bytes(position: Position, bytes: &[u8]) -> Result<RecordedEvent, S
     })
 }
 
-/// Encodes a payload in its current schema version.
-pub fn encode_payload(event: &DomainEvent) -> Vec<u8> {
-    fn enc<T: Serialize>(v: &T) -> Vec<u8> {
-        postcard::to_stdvec(v).expect("encoding into a Vec cannot fail")
-    }
-    match event {
-        DomainEvent::UnitRegistered(e) => enc(e),
-        DomainEvent::UnitRenamed(e) => enc(e),
-        DomainEvent::UnitMoved(e) => enc(e),
-        DomainEvent::UnitReclassified(e) => enc(e),
-        DomainEvent::MemberRegistered(e) => enc(e),
-        DomainEvent::PersonalDataCorrected(e) => enc(e),
-        DomainEvent::MemberTransferred(e) => enc(e),
-        DomainEvent::MemberErased(e) => enc(e),
-        DomainEvent::ServiceBooked(e) => enc(e),
-        DomainEvent::ServiceReleased(e) => enc(e),
-        DomainEvent::EvaluationRecorded(e) => enc(e),
-        DomainEvent::OutingRegistered(e) => enc(e),
-        DomainEvent::OutingAmended(e) => enc(e),
-        DomainEvent::OutingVoided(e) => enc(e),
-        DomainEvent::OutingVerified(e) => enc(e),
-    }
-}
+/// The binary payload format: postcard, the whole input read.
+struct Postcard;
 
-/// Decodes a payload of any known type and version into the current [`DomainEvent`].
-pub fn decode_payload(type_code: u16, schema_version: u16, bytes: &[u8]) -> Result<DomainEvent, String> {
-    fn dec<'a, T: Deserialize<'a> + Into<DomainEvent>>(bytes: &'a [u8]) -> Result<DomainEvent, String> {
+impl PayloadFormat for Postcard {
+    fn encode<T: Serialize>(&self, value: &T) -> Vec<u8> {
+        postcard::to_stdvec(value).expect("encoding into a Vec cannot fail")
+    }
+
+    fn decode<'a, T: Deserialize<'a> + Into<DomainEvent>>(&self, bytes: &'a [u8]) -> Result<DomainEvent, String> {
         match postcard::take_from_bytes::<T>(bytes) {
             Ok((v, [])) => Ok(v.into()),
             Ok((_, rest)) => Err(format!("{} trailing payload bytes", rest.len())),
             Err(e) => Err(format!("payload: {e}")),
         }
     }
-    match (type_code, schema_version) {
-        (1, 1) => dec::<legacy::UnitRegisteredV1>(bytes),
-        (1, 2) => dec::<UnitRegistered>(bytes),
-        (2, 1) => dec::<UnitRenamed>(bytes),
-        (3, 1) => dec::<UnitMoved>(bytes),
-        (4, 1) => dec::<UnitReclassified>(bytes),
-        (10, 1) => dec::<legacy::MemberRegisteredV1>(bytes),
-        (10, 2) => dec::<MemberRegistered>(bytes),
-        (11, 1) => dec::<MemberTransferred>(bytes),
-        (12, 1) => dec::<MemberErased>(bytes),
-        (13, 1) => dec::<ServiceBooked>(bytes),
-        (14, 1) => dec::<ServiceReleased>(bytes),
-        (15, 1) => dec::<EvaluationRecorded>(bytes),
-        (16, 1) => dec::<PersonalDataCorrected>(bytes),
-        (20, 1) => dec::<legacy::OutingRegisteredV1>(bytes),
-        (20, 2) => dec::<legacy::OutingRegisteredV2>(bytes),
-        (20, 3) => dec::<OutingRegistered>(bytes),
-        (21, 1) => dec::<OutingAmended>(bytes),
-        (22, 1) => dec::<OutingVoided>(bytes),
-        (23, 1) => dec::<OutingVerified>(bytes),
-        (code, version) => Err(format!("unknown event type {code} version {version}")),
-    }
 }
 
-/// Payload shapes no longer written, and how each becomes the current shape.
-pub mod legacy {
-    use super::*;
+/// Encodes a payload in its current schema version.
+pub fn encode_payload(event: &DomainEvent) -> Vec<u8> {
+    event.encode_payload(&Postcard)
+}
 
-    /// `OutingRegistered` before outings recorded how many people they served.
-    #[derive(Clone, PartialEq, Eq, Debug, Serialize, Deserialize)]
-    pub struct OutingRegisteredV1 {
-        pub outing: OutingId,
-        pub unit: UnitId,
-        pub details: OutingDetailsV1,
-        pub participants: Vec<Participation>,
-    }
-
-    #[derive(Clone, PartialEq, Eq, Debug, Serialize, Deserialize)]
-    pub struct OutingDetailsV1 {
-        pub date: time::Date,
-        pub span: TimeRange,
-        pub place: Text,
-        pub category: Text,
-        pub description: Option<Text>,
-    }
-
-    /// Upcast: an outing recorded before the field existed served an unknown number of
-    /// people, which reports count as zero.
-    impl From<OutingRegisteredV1> for DomainEvent {
-        fn from(v1: OutingRegisteredV1) -> Self {
-            let d = v1.details;
-            let details = OutingDetails {
-                date: d.date,
-                span: d.span,
-                place: d.place,
-                category: d.category,
-                description: d.description,
-                beneficiaries: 0,
-            };
-            OutingRegisteredV2 { outing: v1.outing, unit: v1.unit, details, participants: v1.participants }.into()
-        }
-    }
-
-    // Registrations before records kept the clerks' own codes: upcast with no code (the
-    // id of an imported record was already its code's, which is all that was kept).
-
-    /// `UnitRegistered` before units kept their code.
-    #[derive(Clone, PartialEq, Eq, Debug, Serialize, Deserialize)]
-    pub struct UnitRegisteredV1 {
-        pub unit: UnitId,
-        pub name: Text,
-        pub industry: Text,
-        pub region: Text,
-        pub parent: Option<UnitId>,
-    }
-
-    impl From<UnitRegisteredV1> for DomainEvent {
-        fn from(v1: UnitRegisteredV1) -> Self {
-            let UnitRegisteredV1 { unit, name, industry, region, parent } = v1;
-            DomainEvent::UnitRegistered(UnitRegistered { unit, name, industry, region, parent, code: None })
-        }
-    }
-
-    /// `MemberRegistered` before members kept their code.
-    #[derive(Clone, PartialEq, Eq, Debug, Serialize, Deserialize)]
-    pub struct MemberRegisteredV1 {
-        pub member: MemberId,
-        pub unit: UnitId,
-        pub joined_on: time::Date,
-        pub personal: SealedPersonal,
-    }
-
-    impl From<MemberRegisteredV1> for DomainEvent {
-        fn from(v1: MemberRegisteredV1) -> Self {
-            let MemberRegisteredV1 { member, unit, joined_on, personal } = v1;
-            DomainEvent::MemberRegistered(MemberRegistered { member, unit, joined_on, personal, code: None })
-        }
-    }
-
-    /// `OutingRegistered` before outings kept their code.
-    #[derive(Clone, PartialEq, Eq, Debug, Serialize, Deserialize)]
-    pub struct OutingRegisteredV2 {
-        pub outing: OutingId,
-        pub unit: UnitId,
-        pub details: OutingDetails,
-        pub participants: Vec<Participation>,
-    }
-
-    impl From<OutingRegisteredV2> for DomainEvent {
-        fn from(v2: OutingRegisteredV2) -> Self {
-            let OutingRegisteredV2 { outing, unit, details, participants } = v2;
-            DomainEvent::OutingRegistered(OutingRegistered { outing, unit, details, participants, code: None })
-        }
-    }
+/// Decodes a payload of any known type and version into the current [`DomainEvent`].
+pub fn decode_payload(type_code: u16, schema_version: u16, bytes: &[u8]) -> Result<DomainEvent, String> {
+    DomainEvent::decode_payload(&Postcard, type_code, schema_version, bytes)
 }
 
 #[cfg(test)]
@@ -285,7 +163,7 @@ mod tests {
     #[test]
     fn registrations_from_before_codes_read_with_no_code() {
         let text = |s: &str| Text::parse("t", s).unwrap();
-        let unit = legacy::UnitRegisteredV1 {
+        let unit = taizhang_core::legacy::UnitRegisteredV1 {
             unit: UnitId::new(),
             name: text("十堰市人民医院"),
             industry: text("医疗卫生"),
@@ -296,7 +174,7 @@ mod tests {
         let DomainEvent::UnitRegistered(read) = decode_payload(1, 1, &bytes).unwrap() else { panic!("a unit") };
         assert_eq!((read.unit, read.name, read.code), (unit.unit, unit.name, None));
 
-        let member = legacy::MemberRegisteredV1 {
+        let member = taizhang_core::legacy::MemberRegisteredV1 {
             member: MemberId::new(),
             unit: unit.unit,
             joined_on: time::macros::date!(2011 - 01 - 01),
@@ -317,8 +195,12 @@ mod tests {
             description: None,
             beneficiaries: 30,
         };
-        let outing =
-            legacy::OutingRegisteredV2 { outing: OutingId::new(), unit: unit.unit, details, participants: vec![] };
+        let outing = taizhang_core::legacy::OutingRegisteredV2 {
+            outing: OutingId::new(),
+            unit: unit.unit,
+            details,
+            participants: vec![],
+        };
         let bytes = postcard::to_stdvec(&outing).unwrap();
         let DomainEvent::OutingRegistered(read) = decode_payload(20, 2, &bytes).unwrap() else { panic!("an outing") };
         assert_eq!((read.outing, read.details, read.code), (outing.outing, outing.details, None));

@@ -1069,9 +1069,9 @@ mod log_tests {
 
     use super::*;
     use crate::chain;
-    use crate::codec::legacy::{OutingDetailsV1, OutingRegisteredV1};
     use crate::codec::Envelope;
     use crate::conformance::register;
+    use taizhang_core::legacy::{OutingDetailsV1, OutingRegisteredV1};
 
     fn text(s: &str) -> Text {
         Text::parse("t", s).unwrap()
