@@ -3,60 +3,7 @@
 
 use std::collections::{BTreeMap, HashMap};
 
-use time::Date;
-
-use crate::{
-    DomainEvent, MemberId, Minutes, OutingDetails, OutingId, Participation, StreamId, Text, TimeRange, UnitId,
-};
-
-#[derive(Clone, PartialEq, Eq, Debug)]
-pub struct UnitState {
-    pub name: Text,
-    pub industry: Text,
-    pub region: Text,
-    pub parent: Option<UnitId>,
-}
-
-/// A member's time taken by one outing.
-#[derive(Clone, Copy, PartialEq, Eq, Debug)]
-pub struct Booking {
-    pub date: Date,
-    pub span: TimeRange,
-    pub minutes: Minutes,
-}
-
-#[derive(Clone, PartialEq, Eq, Debug)]
-pub struct MemberState {
-    /// Which unit the member belongs to from which date, in date order.
-    pub memberships: Vec<(Date, UnitId)>,
-    pub erased: bool,
-    /// The stream version of the record that holds the member's personal data now: the
-    /// registration (0) or the latest correction.
-    pub personal_version: u64,
-    /// The member's calendar: every outing currently taking their time.
-    pub bookings: BTreeMap<OutingId, Booking>,
-}
-
-impl MemberState {
-    /// The unit the member belongs to on `date`, if any.
-    pub fn unit_on(&self, date: Date) -> Option<UnitId> {
-        self.memberships.iter().rev().find(|(since, _)| *since <= date).map(|(_, unit)| *unit)
-    }
-
-    pub fn current_unit(&self) -> UnitId {
-        self.memberships.last().map(|(_, u)| *u).expect("a registered member has a unit")
-    }
-}
-
-#[derive(Clone, PartialEq, Eq, Debug)]
-pub struct OutingState {
-    pub unit: UnitId,
-    pub details: OutingDetails,
-    pub participants: Vec<Participation>,
-    pub voided: bool,
-    /// Verified in its current form (an amendment clears this).
-    pub verified: bool,
-}
+use crate::*;
 
 /// The aggregates a command needs, each with the stream version it was read at.
 #[derive(Clone, Default, Debug)]
