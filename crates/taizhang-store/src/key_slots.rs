@@ -7,7 +7,7 @@
 //! 128-byte slot per member. Erasing overwrites the member's slot in the same place and
 //! fsyncs before it returns; on a file system that writes in place (ext4, XFS) the old
 //! bytes are gone from the disk's blocks, not merely unlinked. (Copy-on-write file
-//! systems and flash translation layers may keep old blocks: ARCHITECTURE.md says what
+//! systems and flash translation layers may keep old blocks: docs/design.md says what
 //! that means for the operator.)
 //!
 //! A slot never straddles a 512-byte sector (128 divides 512 and the header is one
