@@ -29,7 +29,7 @@ use std::sync::{Mutex, RwLock};
 use sha2::{Digest, Sha256};
 use taizhang_core::MemberId;
 
-use crate::sled_store::backend;
+use crate::sled::backend;
 use crate::StoreError;
 
 const SLOT: usize = 128;

@@ -34,7 +34,7 @@ mod key_slots;
 pub mod keys;
 mod postgres_store;
 pub mod private;
-mod sled_store;
+mod sled;
 mod staging;
 mod subscription;
 pub mod tokens;
@@ -43,7 +43,7 @@ use std::future::Future;
 
 pub use any_store::AnyStore;
 pub use postgres_store::PgStore;
-pub use sled_store::SledStore;
+pub use sled::SledStore;
 pub use subscription::Subscription;
 use taizhang_core::{Actor, DomainEvent, StreamId, Timestamp};
 use tokio::sync::watch;

@@ -18,7 +18,7 @@ use taizhang_core::{Role, StreamId, UnitId};
 use time::OffsetDateTime;
 use uuid::Uuid;
 
-use crate::sled_store::{backend as sled_error, uuid_entries};
+use crate::sled::{backend as sled_error, uuid_entries};
 use crate::{AnyStore, EventStore, PgStore, SledStore, StoreError};
 
 const PREFIX: &str = "tz_";

@@ -1,0 +1,210 @@
+//! The pages of the `events` tree: how a group commit's records are laid out,
+//! compressed and read back, and the keys of pages and command ids.
+
+use crate::{Position, RawRecord, StoreError};
+use uuid::Uuid;
+
+use super::*;
+
+pub(super) const PAGE: u8 = b'e';
+pub(super) const COMMAND: u8 = b'c';
+
+/// The most bytes of records in one page (a single larger record gets a page of its
+/// own). sled splits a leaf at 17 entries and writes any item over 128 KiB (a quarter
+/// segment) as a separate blob file, which it never fsyncs; 17 pages of 4 KiB stay
+/// well under that. [`Writer::sync_blobs`] covers the rare blob anyway.
+pub(super) const PAGE_BYTES: usize = 4096;
+
+pub(super) fn page_key(first: Position) -> [u8; 9] {
+    let mut k = [PAGE; 9];
+    k[1..].copy_from_slice(&first.to_be_bytes());
+    k
+}
+
+pub(super) fn command_key(id: Uuid) -> [u8; 17] {
+    let mut k = [COMMAND; 17];
+    k[1..].copy_from_slice(id.as_bytes());
+    k
+}
+
+pub(super) fn be_u64(bytes: &[u8]) -> u64 {
+    u64::from_be_bytes(bytes.try_into().expect("8-byte key part"))
+}
+
+/// Page format byte: records (length-prefixed) compressed as one LZ4 block. Records of
+/// one page share command ids, timestamps, id prefixes and place names, and LZ4 costs
+/// about a microsecond per page to undo.
+pub(super) const PAGE_LZ4: u8 = 1;
+
+/// No page decompresses to more than this; a larger claim is damage, not data.
+pub(super) const MAX_PAGE_BYTES: usize = 16 << 20;
+
+/// Encodes consecutive records as one page value.
+pub(super) fn encode_page(records: &[RawRecord]) -> Vec<u8> {
+    let mut plain = Vec::with_capacity(records.iter().map(|r| r.bytes.len() + 3).sum());
+    for r in records {
+        let mut len = r.bytes.len();
+        while len >= 0x80 {
+            plain.push((len as u8) | 0x80);
+            len >>= 7;
+        }
+        plain.push(len as u8);
+        plain.extend_from_slice(&r.bytes);
+    }
+    let mut page = vec![PAGE_LZ4];
+    page.extend_from_slice(&lz4_flex::block::compress_prepend_size(&plain));
+    page
+}
+
+/// Calls `visit` with the position and bytes of each record of a page whose first
+/// position is `first`, until it returns `false`.
+pub(super) fn visit_page(
+    first: Position,
+    page: &[u8],
+    visit: impl FnMut(Position, &[u8]) -> Result<bool, StoreError>,
+) -> Result<(), StoreError> {
+    visit_plain(first, &decompress_page(first, page)?, visit)
+}
+
+/// A page's records, length-prefixed, as they were before compression.
+pub(super) fn decompress_page(first: Position, page: &[u8]) -> Result<Vec<u8>, StoreError> {
+    let damaged = |reason: &str| StoreError::Corrupt { position: first, reason: format!("page: {reason}") };
+    match page.split_first() {
+        Some((&PAGE_LZ4, block)) => {
+            let claimed =
+                block.get(..4).map_or(usize::MAX, |b| u32::from_le_bytes(b.try_into().expect("4 bytes")) as usize);
+            if claimed > MAX_PAGE_BYTES {
+                return Err(damaged("implausible size"));
+            }
+            lz4_flex::block::decompress_size_prepended(block).map_err(|e| damaged(&e.to_string()))
+        }
+        _ => Err(damaged("unknown page format")),
+    }
+}
+
+/// [`visit_page`] on a page already decompressed.
+pub(super) fn visit_plain(
+    first: Position,
+    plain: &[u8],
+    mut visit: impl FnMut(Position, &[u8]) -> Result<bool, StoreError>,
+) -> Result<(), StoreError> {
+    let mut rest = plain;
+    let mut position = first;
+    while !rest.is_empty() {
+        let corrupt = || StoreError::Corrupt { position, reason: "page is truncated".into() };
+        let (mut len, mut shift, mut used) = (0usize, 0, 0);
+        loop {
+            let byte = *rest.get(used).ok_or_else(corrupt)?;
+            len |= ((byte & 0x7f) as usize) << shift;
+            used += 1;
+            shift += 7;
+            if byte & 0x80 == 0 || shift > 28 {
+                break;
+            }
+        }
+        let bytes = rest.get(used..used + len).ok_or_else(corrupt)?;
+        if !visit(position, bytes)? {
+            break;
+        }
+        rest = &rest[used + len..];
+        position += 1;
+    }
+    Ok(())
+}
+
+/// A page decompressed: positions `first..first + count`.
+pub(super) struct PlainPage {
+    pub(super) first: Position,
+    pub(super) count: u64,
+    pub(super) plain: Vec<u8>,
+}
+
+impl PlainPage {
+    pub(super) fn holds(&self, position: Position) -> bool {
+        (self.first..self.first + self.count).contains(&position)
+    }
+}
+
+/// The records of a page whose first position is `first`.
+#[cfg(test)]
+pub(super) fn decode_page(first: Position, page: &[u8]) -> Result<Vec<RawRecord>, StoreError> {
+    let mut out = Vec::new();
+    visit_page(first, page, |position, bytes| {
+        out.push(RawRecord { position, bytes: bytes.to_vec() });
+        Ok(true)
+    })?;
+    Ok(out)
+}
+
+/// The last page starting at or before `position` (the one holding it, if it exists),
+/// with its first position.
+pub(super) fn page_at_or_before(
+    log: &sled::Tree,
+    position: Position,
+) -> Result<Option<(Position, sled::IVec)>, StoreError> {
+    let Some(entry) = log.range(page_key(0)..=page_key(position)).next_back() else { return Ok(None) };
+    let (key, page) = entry.map_err(backend)?;
+    Ok(Some((be_u64(&key[1..]), page)))
+}
+
+/// A range read: up to `limit` records from `from` to `to` (inclusive). Taking the pages
+/// from sled is separate from decompressing and visiting them, so that readers hold the
+/// gate ([`SledStore::gate`]) only for the first; pages never change once written.
+pub(super) struct PagesRead {
+    pub(super) pages: Vec<(Position, sled::IVec)>,
+    pub(super) from: Position,
+    pub(super) to: Position,
+    pub(super) limit: usize,
+}
+
+impl PagesRead {
+    /// The pages that hold the range. Page keys are first positions and every position
+    /// has one record, so which pages are needed is known without opening any.
+    pub(super) fn of(log: &sled::Tree, from: Position, to: Position, limit: usize) -> Result<Self, StoreError> {
+        let mut read = Self { pages: Vec::new(), from, to, limit };
+        if from > to || limit == 0 {
+            return Ok(read);
+        }
+        let last = to.min(from.saturating_add(u64::try_from(limit - 1).unwrap_or(u64::MAX)));
+        // The page holding `from` starts at or before it.
+        let start = page_at_or_before(log, from)?.map_or(from, |(first, _)| first);
+        for entry in log.range(page_key(start)..=page_key(last)) {
+            let (key, page) = entry.map_err(backend)?;
+            read.pages.push((be_u64(&key[1..]), page));
+        }
+        Ok(read)
+    }
+
+    /// Calls `visit` for each record of the range in order, borrowing its bytes.
+    pub(super) fn visit(
+        &self,
+        mut visit: impl FnMut(Position, &[u8]) -> Result<(), StoreError>,
+    ) -> Result<(), StoreError> {
+        let mut seen = 0;
+        for (first, page) in &self.pages {
+            visit_page(*first, page, |position, bytes| {
+                if position > self.to || seen == self.limit {
+                    return Ok(false);
+                }
+                if position >= self.from {
+                    visit(position, bytes)?;
+                    seen += 1;
+                }
+                Ok(true)
+            })?;
+            if seen == self.limit {
+                break;
+            }
+        }
+        Ok(())
+    }
+
+    pub(super) fn records(&self) -> Result<Vec<RawRecord>, StoreError> {
+        let mut out = Vec::new();
+        self.visit(|position, bytes| {
+            out.push(RawRecord { position, bytes: bytes.to_vec() });
+            Ok(())
+        })?;
+        Ok(out)
+    }
+}
