@@ -32,7 +32,7 @@ pub mod codec;
 pub mod conformance;
 mod key_slots;
 pub mod keys;
-mod postgres_store;
+mod postgres;
 pub mod private;
 mod sled;
 mod staging;
@@ -42,7 +42,7 @@ pub mod tokens;
 use std::future::Future;
 
 pub use any_store::AnyStore;
-pub use postgres_store::PgStore;
+pub use postgres::PgStore;
 pub use sled::SledStore;
 pub use subscription::Subscription;
 use taizhang_core::{Actor, DomainEvent, StreamId, Timestamp};

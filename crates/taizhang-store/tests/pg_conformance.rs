@@ -130,4 +130,39 @@ mod postgres_only {
         a.append(register(UnitId::new(), "最后")).await.unwrap();
         tokio::time::timeout(Duration::from_secs(30), b_head.wait_for(|h| *h == 102)).await.unwrap().unwrap();
     }
+
+    /// The schema records the migration it is at: a fresh schema is at the last one, a
+    /// second server's connect changes nothing, and a schema made before versions were
+    /// recorded (its tables and events, no version table) is recorded at the last
+    /// version with every event kept.
+    #[tokio::test]
+    async fn the_schema_is_migrated_forward_once() {
+        let Some((store, schema)) = pg_store().await else { return };
+        let s = &schema.0;
+        store.append(register(UnitId::new(), "起点")).await.unwrap();
+        let (client, connection) = tokio_postgres::connect(&url(), tokio_postgres::NoTls).await.unwrap();
+        tokio::spawn(connection);
+        let versions = |s: String| {
+            let client = &client;
+            async move {
+                let rows = client.query(&format!("SELECT version FROM {s}.schema_version"), &[]).await.unwrap();
+                rows.iter().map(|r| r.get::<_, i32>(0)).collect::<Vec<_>>()
+            }
+        };
+        assert_eq!(versions(s.clone()).await, [1]);
+        let again = PgStore::connect(&url(), s).await.unwrap();
+        assert_eq!(versions(s.clone()).await, [1], "one row, unchanged");
+        assert_eq!(again.head(), 1);
+
+        // Before versions were recorded: the tables as the first release made them.
+        client.batch_execute(&format!("DROP TABLE {s}.schema_version")).await.unwrap();
+        let older = PgStore::connect(&url(), s).await.unwrap();
+        assert_eq!(versions(s.clone()).await, [1]);
+        assert_eq!(older.read_raw(1, 10).await.unwrap(), store.read_raw(1, 10).await.unwrap(), "the events kept");
+
+        // A schema migrated by a later release is refused, not written to.
+        client.batch_execute(&format!("UPDATE {s}.schema_version SET version = 99")).await.unwrap();
+        let refused = PgStore::connect(&url(), s).await.err().expect("a newer schema is refused");
+        assert!(refused.to_string().contains("version 99"), "{refused}");
+    }
 }
