@@ -64,46 +64,42 @@ fn june() -> Period {
 
 const REGIONS: [&str; 3] = ["茅箭区", "张湾区", "郧阳区"];
 
-/// One kind per [`Command`] variant.
-#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Debug)]
-enum Kind {
-    RegisterUnit,
-    RenameUnit,
-    MoveUnit,
-    ReclassifyUnit,
-    RegisterMember,
-    TransferMember,
-    CorrectPersonalData,
-    EraseMember,
-    RegisterOuting,
-    AmendOuting,
-    VoidOuting,
-    VerifyOuting,
-    RecordEvaluation,
+/// The kinds of command, one per [`Command`] variant, each declared with its weight in
+/// the random part of a history, in the order the opening round sends them (each after
+/// what it needs). One declaration makes both the kind and its place in [`MIX`], so a
+/// kind cannot be left out of the histories.
+macro_rules! kinds {
+    ($($kind:ident = $weight:literal),* $(,)?) => {
+        #[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Debug)]
+        enum Kind {
+            $($kind),*
+        }
+
+        /// Every kind with its weight.
+        const MIX: &[(Kind, usize)] = &[$((Kind::$kind, $weight)),*];
+    };
 }
 
-/// Every kind with its weight in the random part of a history, in the order the
-/// opening round sends them (each after what it needs).
-const MIX: [(Kind, usize); 13] = [
-    (Kind::RegisterUnit, 3),
-    (Kind::RenameUnit, 3),
-    (Kind::MoveUnit, 3),
-    (Kind::ReclassifyUnit, 2),
-    (Kind::RegisterMember, 5),
-    (Kind::TransferMember, 5),
-    (Kind::CorrectPersonalData, 2),
-    (Kind::RegisterOuting, 36),
-    (Kind::AmendOuting, 12),
-    (Kind::VerifyOuting, 18),
-    (Kind::RecordEvaluation, 6),
-    (Kind::VoidOuting, 7),
-    (Kind::EraseMember, 2),
-];
+kinds! {
+    RegisterUnit = 3,
+    RenameUnit = 3,
+    MoveUnit = 3,
+    ReclassifyUnit = 2,
+    RegisterMember = 5,
+    TransferMember = 5,
+    CorrectPersonalData = 2,
+    RegisterOuting = 36,
+    AmendOuting = 12,
+    VerifyOuting = 18,
+    RecordEvaluation = 6,
+    VoidOuting = 7,
+    EraseMember = 2,
+}
 
 /// A kind drawn by the weights of [`MIX`].
 fn draw(rng: &mut Rng) -> Kind {
     let mut roll = rng.below(MIX.iter().map(|(_, weight)| weight).sum());
-    for (kind, weight) in MIX {
+    for &(kind, weight) in MIX {
         if roll < weight {
             return kind;
         }
@@ -341,7 +337,7 @@ impl History {
     /// accepted at least once, and at least half of all commands accepted (about four
     /// in five are, the rest are refused as the domain's rules say).
     fn assert_reach(&self, seed: u64) {
-        for (kind, _) in MIX {
+        for &(kind, _) in MIX {
             assert!(self.accepted.get(&kind).is_some_and(|n| *n > 0), "seed {seed}: no {kind:?} accepted");
         }
         let accepted: usize = self.accepted.values().sum();
