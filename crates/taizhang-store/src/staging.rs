@@ -1,10 +1,12 @@
 //! What every backend's writer does with an append, apart from storing it: encode the
 //! payloads, recognise a retry, check the expected versions, assign versions and
-//! positions, chain the records; and for a restore, check the records it is given.
+//! positions, chain the records; for a restore, check the records it is given; and
+//! once a group's fate is known, answer each of its jobs (`answer`).
 
 use std::collections::HashMap;
 
 use taizhang_core::{StreamId, Timestamp};
+use tokio::sync::oneshot;
 use uuid::Uuid;
 
 use crate::codec::{self, Envelope};
@@ -185,4 +187,29 @@ pub(crate) fn check_restore(
         envelopes.push(env);
     }
     Ok((envelopes, tail))
+}
+
+/// The answer a writer owes a job of its group, sent once the group's fate is known.
+pub(crate) enum Reply {
+    Append(oneshot::Sender<Vec<Result<AppendOutcome, StoreError>>>, Vec<Result<AppendOutcome, StoreError>>),
+    Unit(oneshot::Sender<Result<(), StoreError>>, Result<(), StoreError>),
+}
+
+/// Sends every reply of a group: as staged when the group was made durable, else
+/// (`failed`) with every staged success turned into that failure, since nothing of the
+/// group may be taken as acknowledged.
+pub(crate) fn answer(replies: Vec<Reply>, failed: Option<&StoreError>) {
+    for mut reply in replies {
+        if let Some(e) = failed {
+            match &mut reply {
+                Reply::Append(_, results) => results.iter_mut().filter(|r| r.is_ok()).for_each(|r| *r = Err(e.clone())),
+                Reply::Unit(_, r @ Ok(_)) => *r = Err(e.clone()),
+                Reply::Unit(_, Err(_)) => {}
+            }
+        }
+        match reply {
+            Reply::Append(tx, r) => drop(tx.send(r)),
+            Reply::Unit(tx, r) => drop(tx.send(r)),
+        }
+    }
 }

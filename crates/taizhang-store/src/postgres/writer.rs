@@ -3,7 +3,7 @@
 
 use crate::codec::{self, GENESIS_HASH};
 use crate::keys::WrappedKey;
-use crate::staging::{check_restore, Encoded, Tail};
+use crate::staging::{answer, check_restore, Encoded, Reply, Tail};
 use crate::{AppendOutcome, Position, RawRecord, StoreError};
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -144,11 +144,6 @@ pub(super) enum Encoding {
     Restore(Vec<RawRecord>, oneshot::Sender<Result<(), StoreError>>),
 }
 
-pub(super) enum Reply {
-    Append(oneshot::Sender<Vec<Result<AppendOutcome, StoreError>>>, Vec<Result<AppendOutcome, StoreError>>),
-    Restore(oneshot::Sender<Result<(), StoreError>>, Result<(), StoreError>),
-}
-
 pub(super) async fn commit_group(
     client: &Client,
     statements: &Statements,
@@ -162,27 +157,15 @@ pub(super) async fn commit_group(
         // Whatever failed, leave the connection outside any transaction.
         let _ = client.batch_execute("ROLLBACK").await;
     }
-    match result {
-        Ok(tail) => raise(head, tail),
-        Err(e) => {
-            // The transaction did not commit: nothing of this group was written.
-            for reply in &mut replies {
-                match reply {
-                    Reply::Append(_, results) => {
-                        results.iter_mut().filter(|r| r.is_ok()).for_each(|r| *r = Err(e.clone()))
-                    }
-                    Reply::Restore(_, r @ Ok(_)) => *r = Err(e.clone()),
-                    _ => {}
-                }
-            }
+    let failed = match result {
+        Ok(tail) => {
+            raise(head, tail);
+            None
         }
-    }
-    for reply in replies {
-        match reply {
-            Reply::Append(tx, r) => drop(tx.send(r)),
-            Reply::Restore(tx, r) => drop(tx.send(r)),
-        }
-    }
+        // The transaction did not commit: nothing of this group was written.
+        Err(e) => Some(e),
+    };
+    answer(replies, failed.as_ref());
 }
 
 /// Stages every job of the group in one transaction, under the append lock, and commits.
@@ -324,7 +307,7 @@ pub(super) async fn stage_and_commit(
                         }
                         tail = after;
                     });
-                replies.push(Reply::Restore(reply, result));
+                replies.push(Reply::Unit(reply, result));
             }
         }
     }

@@ -3,14 +3,14 @@
 
 use crate::key_slots::KeySlots;
 use crate::keys::WrappedKey;
-use crate::staging::{check_restore, Encoded, Tail};
+use crate::staging::{answer, check_restore, Encoded, Reply, Tail};
 use crate::{AppendOutcome, AppendRequest, Position, RawRecord, StoreError};
 use std::collections::HashMap;
 use std::fs::File;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{mpsc, Arc};
 use std::time::{Duration, Instant};
-use tokio::sync::{oneshot, watch, RwLock};
+use tokio::sync::{watch, RwLock};
 use uuid::Uuid;
 
 use super::*;
@@ -45,11 +45,6 @@ pub(super) struct Writer {
     pub(super) waiting: Arc<AtomicUsize>,
     pub(super) blobs_dir: std::path::PathBuf,
     pub(super) synced_blobs: std::collections::HashSet<std::ffi::OsString>,
-}
-
-pub(super) enum Reply {
-    Append(oneshot::Sender<Vec<Result<AppendOutcome, StoreError>>>, Vec<Result<AppendOutcome, StoreError>>),
-    Unit(oneshot::Sender<Result<(), StoreError>>, Result<(), StoreError>),
 }
 
 /// What one group commit stages before writing it.
@@ -198,20 +193,13 @@ impl Writer {
             // `apply_batch` on the lock instead of inside sled (see `gate`).
             (!poisoned).then(|| self.write(group))
         };
+        let mut failed = None;
         if let Some(written) = written {
             if let Err(e) = written.and_then(|()| self.make_durable()) {
                 // What reached the disk is unknown: refuse everything until a restart
                 // re-reads the log, and tell every waiting writer it was not acknowledged.
                 self.poisoned.store(true, Ordering::Release);
-                for reply in &mut replies {
-                    match reply {
-                        Reply::Append(_, results) => {
-                            results.iter_mut().filter(|r| r.is_ok()).for_each(|r| *r = Err(e.clone()))
-                        }
-                        Reply::Unit(_, r @ Ok(_)) => *r = Err(e.clone()),
-                        _ => {}
-                    }
-                }
+                failed = Some(e);
             } else {
                 self.head_tx.send_replace(self.tail.head);
             }
@@ -219,12 +207,7 @@ impl Writer {
         // Not busy once the callers can hear: a caller's next request must not find the
         // store marked busy by the commit that answered it.
         self.busy_since.store(0, Ordering::Release);
-        for reply in replies {
-            match reply {
-                Reply::Append(tx, r) => drop(tx.send(r)),
-                Reply::Unit(tx, r) => drop(tx.send(r)),
-            }
-        }
+        answer(replies, failed.as_ref());
     }
 
     /// Writes the group's pages, command index entries and member keys to sled.
