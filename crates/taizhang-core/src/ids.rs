@@ -90,48 +90,64 @@ pub fn id_of_code(kind: &str, code: &str) -> Uuid {
     Uuid::new_v5(&CODE_NAMESPACE, format!("{kind}:{code}").as_bytes())
 }
 
-id_type!(
-    /// A unit (窗口单位): an organisation whose members serve.
-    UnitId,
-    "unit"
-);
-id_type!(
-    /// A member (党员 / 志愿者) of one unit at a time.
-    MemberId,
-    "member"
-);
-id_type!(
-    /// A volunteer outing (志愿服务活动) organised by a unit.
-    OutingId,
-    "outing"
-);
+/// The kinds of aggregate, one declaration each: its stream kind and key byte (never
+/// reused), its id type, the prefix of its stream names and codes, the `StreamId`
+/// constructor, and its id's JSON Schema description. Everything that lists the kinds
+/// (names, key bytes, parsing, schemas) is generated from here.
+macro_rules! aggregates {
+    ($($(#[$doc:meta])* $kind:ident = $code:literal, $id:ident, $prefix:literal, $stream:ident, $described:literal;)*) => {
+        $(id_type!($(#[$doc])* $id, $prefix);)*
 
-/// Which kind of aggregate a stream holds.
-#[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Debug, Serialize, Deserialize)]
-#[repr(u8)]
-pub enum StreamKind {
-    Unit = 1,
-    Member = 2,
-    Outing = 3,
+        /// Which kind of aggregate a stream holds.
+        #[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Debug, Serialize, Deserialize)]
+        #[repr(u8)]
+        pub enum StreamKind {
+            $($kind = $code,)*
+        }
+
+        impl StreamKind {
+            /// Every kind, in code order.
+            pub const ALL: &'static [StreamKind] = &[$(StreamKind::$kind,)*];
+
+            pub fn prefix(self) -> &'static str {
+                match self {
+                    $(StreamKind::$kind => $prefix,)*
+                }
+            }
+
+            pub fn from_code(code: u8) -> Option<Self> {
+                match code {
+                    $($code => Some(StreamKind::$kind),)*
+                    _ => None,
+                }
+            }
+        }
+
+        impl StreamId {
+            $(pub fn $stream(id: $id) -> Self {
+                Self { kind: StreamKind::$kind, id: id.0 }
+            })*
+        }
+
+        $(impl schemars::JsonSchema for $id {
+            fn schema_name() -> std::borrow::Cow<'static, str> {
+                std::borrow::Cow::Borrowed(stringify!($id))
+            }
+
+            fn json_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+                schemars::json_schema!({ "type": "string", "format": "uuid", "description": $described })
+            }
+        })*
+    };
 }
 
-impl StreamKind {
-    pub fn prefix(self) -> &'static str {
-        match self {
-            StreamKind::Unit => "unit",
-            StreamKind::Member => "member",
-            StreamKind::Outing => "outing",
-        }
-    }
-
-    pub fn from_code(code: u8) -> Option<Self> {
-        match code {
-            1 => Some(StreamKind::Unit),
-            2 => Some(StreamKind::Member),
-            3 => Some(StreamKind::Outing),
-            _ => None,
-        }
-    }
+aggregates! {
+    /// A unit (窗口单位): an organisation whose members serve.
+    Unit = 1, UnitId, "unit", unit, "A unit's id (UUIDv7).";
+    /// A member (党员 / 志愿者) of one unit at a time.
+    Member = 2, MemberId, "member", member, "A member's id (UUIDv7).";
+    /// A volunteer outing (志愿服务活动) organised by a unit.
+    Outing = 3, OutingId, "outing", outing, "An outing's id (UUIDv7).";
 }
 
 /// The name of one event stream, written `unit-<uuid>`, `member-<uuid>` or `outing-<uuid>`.
@@ -142,16 +158,6 @@ pub struct StreamId {
 }
 
 impl StreamId {
-    pub fn unit(id: UnitId) -> Self {
-        Self { kind: StreamKind::Unit, id: id.0 }
-    }
-    pub fn member(id: MemberId) -> Self {
-        Self { kind: StreamKind::Member, id: id.0 }
-    }
-    pub fn outing(id: OutingId) -> Self {
-        Self { kind: StreamKind::Outing, id: id.0 }
-    }
-
     /// The 17-byte key form: kind code then the UUID bytes. Sorts streams of one kind
     /// together, which the stores' indexes rely on.
     pub fn to_bytes(self) -> [u8; 17] {
@@ -190,10 +196,7 @@ impl FromStr for StreamId {
     fn from_str(s: &str) -> Result<Self, Self::Err> {
         let bad = || BadStreamName(s.to_owned());
         let (prefix, rest) = s.split_once('-').ok_or_else(bad)?;
-        let kind = [StreamKind::Unit, StreamKind::Member, StreamKind::Outing]
-            .into_iter()
-            .find(|k| k.prefix() == prefix)
-            .ok_or_else(bad)?;
+        let kind = StreamKind::ALL.iter().copied().find(|k| k.prefix() == prefix).ok_or_else(bad)?;
         let id = Uuid::parse_str(rest).map_err(|_| bad())?;
         Ok(Self { kind, id })
     }

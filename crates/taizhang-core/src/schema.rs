@@ -1,13 +1,13 @@
 //! JSON Schemas of the event payloads, as their JSON form (the API's `payload`, the
 //! backup's `event`) has them. The derives live on the event types, so a changed field
 //! changes the schema; these are the value types whose JSON form serde derives do not
-//! describe by themselves.
+//! describe by themselves (the ids' are generated with them, in `ids.rs`).
 
 use std::borrow::Cow;
 
 use schemars::{json_schema, JsonSchema, Schema, SchemaGenerator};
 
-use crate::{ClockTime, MemberId, Minutes, OutingId, Score, SealedPersonal, Text, UnitId};
+use crate::{ClockTime, Minutes, Score, SealedPersonal, Text};
 
 macro_rules! described {
     ($ty:ty, $name:literal, $schema:tt) => {
@@ -23,9 +23,6 @@ macro_rules! described {
     };
 }
 
-described!(UnitId, "UnitId", { "type": "string", "format": "uuid", "description": "A unit's id (UUIDv7)." });
-described!(MemberId, "MemberId", { "type": "string", "format": "uuid", "description": "A member's id (UUIDv7)." });
-described!(OutingId, "OutingId", { "type": "string", "format": "uuid", "description": "An outing's id (UUIDv7)." });
 described!(Text, "Text", {
     "type": "string", "minLength": 1, "maxLength": 500,
     "description": "Trimmed, non-empty text of at most 500 characters."
