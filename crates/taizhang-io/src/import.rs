@@ -795,11 +795,12 @@ impl Import {
                 let (command, phase) = (correction.command, registration.phase);
                 planned.push(Planned { command_id, command, correction: true, phase, rows });
             }
-            let mut named = String::new();
+            self.learn_codes(ledger, &record.to_string()).await?;
             for c in &changes {
-                named.push_str(&format!("{} {} {} ", c.field, c.from, c.to));
+                for text in [&c.field, &c.from, &c.to] {
+                    self.learn_codes(ledger, text).await?;
+                }
             }
-            self.learn_codes(ledger, &format!("{record} {named}")).await?;
             let changes = changes
                 .into_iter()
                 .map(|c| Change {
