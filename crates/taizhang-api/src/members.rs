@@ -381,7 +381,13 @@ impl MemberQueries {
                 let position = as_of.position(m);
                 let mut found: Vec<(String, MemberId)> = Vec::new();
                 let mut unnamed = Vec::new();
-                for member in m.members.keys() {
+                // A unit's members are listed with it: a clerk's search of their own unit
+                // looks at those alone, not at the city's.
+                let candidates: Box<dyn Iterator<Item = &MemberId>> = match unit {
+                    Some(u) => Box::new(m.unit_members.get(&u).into_iter().flatten()),
+                    None => Box::new(m.members.keys()),
+                };
+                for member in candidates {
                     let Some(u) = Member::current_unit(m, *member, position) else { continue };
                     let Some(v) = m.unit(u, position) else { continue };
                     let wanted = unit.is_none_or(|w| w == u)
