@@ -61,12 +61,10 @@ pub async fn records_file<S: EventStore>(
     let header: Vec<String> = kind.layout().columns.iter().map(|c| c.bilingual()).collect();
     let at = projector.read(|m| as_of.position(m));
     let mut listed = Listed::default();
-    let mut from = 0;
-    while projector.read(|m| list_records(kind, m, at, from..from + RECORDS_PER_SLICE, &may_read, &mut listed)) {
-        from += RECORDS_PER_SLICE;
+    while projector.read(|m| list_records(kind, m, at, &may_read, &mut listed)) {
         tokio::task::yield_now().await;
     }
-    let Listed { mut rows, sealed } = listed;
+    let Listed { mut rows, sealed, .. } = listed;
     if !sealed.is_empty() {
         let records: Vec<(MemberId, u64)> = sealed.iter().map(|(_, record)| *record).collect();
         let personal = ledger.personal_of(records).await?;
@@ -92,35 +90,45 @@ pub async fn records_file<S: EventStore>(
     Ok(bytes)
 }
 
-/// Records listed so far: their rows, and for members the row each member's sealed
-/// personal data completes once opened.
+/// Records listed so far: their rows, for members the row each member's sealed personal
+/// data completes once opened, and where the next slice starts.
 #[derive(Default)]
 struct Listed {
     rows: Vec<Vec<String>>,
     sealed: Vec<(usize, (MemberId, u64))>,
+    /// The last unit or member id listed: the next slice starts after it. A key, not a
+    /// count, because records registered meanwhile (past `at`, left out) may take any
+    /// place in the map and would shift a count.
+    after: Option<uuid::Uuid>,
+    /// The next outing number: outings are numbered in registration order, so new ones
+    /// come after every number already listed.
+    next_outing: usize,
 }
 
-/// Lists the records of `kind` numbered `slice` (in the model's order) as of `at` into
-/// `listed`; false once the slice is past the last.
+/// Lists the next slice of the records of `kind` as of `at` into `listed`; false once
+/// every record is listed.
 fn list_records(
     kind: Kind,
     model: &ReadModel,
     at: Position,
-    slice: std::ops::Range<usize>,
     may_read: &impl Fn(&ReadModel, MemberId) -> bool,
     listed: &mut Listed,
 ) -> bool {
+    use std::ops::Bound::{Excluded, Unbounded};
+    let from = |after: Option<uuid::Uuid>| after.map_or(Unbounded, Excluded);
     let rows = &mut listed.rows;
-    let count = match kind {
-        Kind::Units => model.units.len(),
-        Kind::Members => model.members.len(),
-        Kind::Outings | Kind::Verifications => model.outings.len(),
-    };
-    let numbers = slice.start.min(count)..slice.end.min(count);
+    let numbers = listed.next_outing..(listed.next_outing + RECORDS_PER_SLICE).min(model.outings.len());
     let outings = numbers.clone().filter_map(|n| model.outing_by_number(n as u32, at)).filter(|v| !v.voided);
     match kind {
         Kind::Units => {
-            for unit in model.units.keys().skip(numbers.start).take(numbers.len()) {
+            let slice: Vec<UnitId> = model
+                .units
+                .range((from(listed.after).map(UnitId), Unbounded))
+                .take(RECORDS_PER_SLICE)
+                .map(|(unit, _)| *unit)
+                .collect();
+            listed.after = slice.last().map(|u| u.0);
+            for unit in &slice {
                 let Some(u) = model.unit(*unit, at) else { continue };
                 let parent = u.parent.map(|p| model.reference(p.0)).unwrap_or_default();
                 rows.push(vec![
@@ -131,9 +139,13 @@ fn list_records(
                     parent,
                 ]);
             }
+            slice.len() == RECORDS_PER_SLICE
         }
         Kind::Members => {
-            for (member, history) in model.members.iter().skip(numbers.start).take(numbers.len()) {
+            let slice: Vec<(&MemberId, _)> =
+                model.members.range((from(listed.after).map(MemberId), Unbounded)).take(RECORDS_PER_SLICE).collect();
+            listed.after = slice.last().map(|(member, _)| member.0);
+            for &(member, history) in &slice {
                 let mut known = history.memberships.iter().filter(|m| m.position <= at);
                 let Some(first) = known.next() else { continue };
                 let last = known.next_back().unwrap_or(first);
@@ -144,6 +156,7 @@ fn list_records(
                 listed.sealed.push((rows.len(), record));
                 rows.push(vec![model.reference(member.0), model.reference(last.unit.0), first.since.to_string()]);
             }
+            slice.len() == RECORDS_PER_SLICE
         }
         Kind::Outings => {
             for view in outings {
@@ -164,6 +177,8 @@ fn list_records(
                     ]);
                 }
             }
+            listed.next_outing = numbers.end;
+            numbers.end < model.outings.len()
         }
         Kind::Verifications => {
             for view in outings.filter(|v| !v.verified) {
@@ -180,9 +195,10 @@ fn list_records(
                     hours_text(view.total_minutes()),
                 ]);
             }
+            listed.next_outing = numbers.end;
+            numbers.end < model.outings.len()
         }
     }
-    numbers.end < count
 }
 
 /// Writes `header` and `rows` as CSV (UTF-8, with a BOM so that spreadsheets on Chinese
@@ -695,4 +711,62 @@ pub async fn award_list_csv<S: taizhang_store::EventStore + 'static>(
     let mut bytes = Vec::new();
     write_csv(&mut bytes, &header, &rows)?;
     Ok(bytes)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A unit registered at `position` with an id of its own choosing.
+    fn registered(model: &mut ReadModel, position: u64, id: u128) {
+        let unit = UnitId(uuid::Uuid::from_u128(id));
+        let text = |s: &str| Text::parse("t", s).unwrap();
+        let payload = DomainEvent::UnitRegistered(UnitRegistered {
+            unit,
+            name: text(&format!("单位{id}")),
+            industry: text("医疗卫生"),
+            region: text("茅箭区"),
+            parent: None,
+            code: None,
+        });
+        model.apply(&taizhang_store::RecordedEvent {
+            position,
+            event_id: uuid::Uuid::from_u128(u128::from(position)),
+            stream: StreamId::unit(unit),
+            version: 0,
+            recorded_at: Timestamp(position as i64),
+            occurred_at: Timestamp(position as i64),
+            actor: Actor::OPERATOR,
+            command_id: uuid::Uuid::from_u128(u128::from(position)),
+            correlation_id: None,
+            causation_id: None,
+            stored_schema_version: payload.schema_version(),
+            hash: [0; 32],
+            payload,
+        });
+    }
+
+    /// Records registered between two slices of an export, wherever their ids fall in
+    /// the model's order, neither repeat nor push out a record of the export's position.
+    #[test]
+    fn records_registered_while_an_export_runs_change_none_of_its_rows() {
+        let mut model = ReadModel::default();
+        let count = RECORDS_PER_SLICE as u64 + 500;
+        for position in 1..=count {
+            registered(&mut model, position, 1_000 + u128::from(position));
+        }
+        let mut listed = Listed::default();
+        let everyone = |_: &ReadModel, _: MemberId| true;
+        assert!(list_records(Kind::Units, &model, count, &everyone, &mut listed), "a second slice is due");
+        // Ten units whose ids sort before every one already listed.
+        for (i, position) in (count + 1..=count + 10).enumerate() {
+            registered(&mut model, position, i as u128 + 1);
+        }
+        while list_records(Kind::Units, &model, count, &everyone, &mut listed) {}
+        let mut ids: Vec<&String> = listed.rows.iter().map(|row| &row[0]).collect();
+        assert_eq!(ids.len(), count as usize);
+        ids.sort();
+        ids.dedup();
+        assert_eq!(ids.len(), count as usize, "no unit twice");
+    }
 }
