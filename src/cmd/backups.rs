@@ -68,7 +68,7 @@ pub(crate) async fn export<S: EventStore>(store: &S, output: Option<&Path>) -> R
 }
 
 pub(crate) async fn export_keys(store: &AnyStore, path: &Path) -> Result<()> {
-    let entries = KeyStore::of(store)?.export().await?;
+    let entries = KeyStore::of(store).export().await?;
     let mut file = BufWriter::new(private::create_file(path).with_context(|| format!("creating {}", path.display()))?);
     file.write_all(&backup::key_lines(&entries))?;
     file.into_inner().map_err(|e| e.into_error())?.sync_all()?;
@@ -93,7 +93,7 @@ pub(crate) async fn restore<S: EventStore>(store: &S, file: &Path) -> Result<()>
 }
 
 pub(crate) async fn restore_keys(cli: &Cli, store: &AnyStore, path: &Path) -> Result<()> {
-    let key_store = KeyStore::of(store)?;
+    let key_store = KeyStore::of(store);
     // The keys must open under the master key the operator will run with.
     let master = MasterKey::load_or_create(master_key(cli), false)?;
     let mut entries = Vec::new();

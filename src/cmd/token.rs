@@ -9,7 +9,7 @@ use taizhang_store::AnyStore;
 use crate::cli::*;
 
 pub(crate) async fn token(store: Arc<AnyStore>, action: &TokenAction) -> Result<()> {
-    let tokens = TokenStore::of(&store)?;
+    let tokens = TokenStore::of(&store);
     let now = time::OffsetDateTime::now_utc();
     match action {
         TokenAction::Create { role, units, expires, name } => {

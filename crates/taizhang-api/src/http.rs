@@ -837,10 +837,7 @@ fn period_and_scope(
 /// Whether `caller` may see a member's name in an export: where they may read the
 /// member's personal data (a clerk: members of their own units).
 fn may_name(caller: &Principal) -> impl Fn(&taizhang_read::ReadModel, taizhang_core::MemberId) -> bool + '_ {
-    |m, member| {
-        crate::members::Member::current_unit(m, member, m.position)
-            .is_some_and(|u| caller.reaches(Permission::ReadPersonal, u))
-    }
+    |m, member| m.member_unit(member, m.position).is_some_and(|u| caller.reaches(Permission::ReadPersonal, u))
 }
 
 /// `GET /backup`: the log as JSON Lines, the form `taizhang restore` reads, up to the
@@ -904,10 +901,8 @@ async fn backup_keys(req: &Request, server: Data<&Arc<Server>>) -> Response {
     if let Err(refused) = backup_caller(req, &server, "/backup/keys").await {
         return refused;
     }
-    let exported = match taizhang_store::keys::KeyStore::of(server.state.store().as_ref()) {
-        Ok(keys) => keys.export().await.map_err(|e| error::internal(&e)),
-        Err(e) => Err(error::internal(&e)),
-    };
+    let keys = taizhang_store::keys::KeyStore::of(server.state.store().as_ref());
+    let exported = keys.export().await.map_err(|e| error::internal(&e));
     let response = match exported {
         Ok(entries) => {
             Response::builder().content_type("application/jsonl").body(taizhang_store::backup::key_lines(&entries))

@@ -10,7 +10,6 @@
 #![forbid(unsafe_code)]
 
 pub mod access;
-mod audit;
 pub mod connections;
 mod documents;
 pub mod error;
@@ -18,24 +17,27 @@ mod graphiql;
 pub mod http;
 mod limiter;
 mod limits;
-mod members;
 mod metrics;
 mod mutation;
 mod nulls;
-mod outings;
-mod query;
-mod reports;
 mod share;
 mod socket;
 mod subscription;
-mod tokens;
 mod types;
+
+// The areas: each one's queries, mutations, inputs and types in a module, merged into
+// the schema's roots below.
+mod audit;
+mod members;
+mod outings;
+mod reports;
+mod tokens;
 mod units;
 
 use std::sync::Arc;
 use std::time::Duration;
 
-use async_graphql::{Context, Schema};
+use async_graphql::{Context, MergedObject, Schema};
 use taizhang_app::Ledger;
 use taizhang_read::policy::PolicySet;
 use taizhang_read::{AsOf, Projector, ReadModel};
@@ -44,9 +46,32 @@ use taizhang_store::{AnyStore, Position, StoreError};
 
 pub use limits::Limits;
 pub use metrics::Metrics;
-pub use mutation::Mutation;
-pub use query::Query;
 pub use subscription::Subscription;
+
+/// Every area's queries. Every read takes `asOf` (the read side's two timelines) and
+/// `minPosition` (read-your-writes: wait until the model has applied that position).
+#[derive(MergedObject, Default)]
+pub struct Query(
+    units::UnitQueries,
+    members::MemberQueries,
+    outings::OutingQueries,
+    reports::ReportQueries,
+    audit::AuditQueries,
+    tokens::TokenQueries,
+);
+
+/// Every area's mutations, one per command of the domain. Each takes an optional
+/// `commandId` (send the same id again to retry safely: the first outcome is returned
+/// and nothing is written twice) and answers with a receipt and the record as it now
+/// stands, already reflected in every later read.
+#[derive(MergedObject, Default)]
+pub struct Mutation(
+    units::UnitMutations,
+    members::MemberMutations,
+    outings::OutingMutations,
+    outings::ReviewMutations,
+    tokens::TokenMutations,
+);
 
 pub type TaizhangSchema = Schema<Query, Mutation, Subscription>;
 
@@ -74,7 +99,7 @@ impl ApiState {
         projector: Arc<Projector<AnyStore>>,
         policies: PolicySet,
     ) -> Result<Self, StoreError> {
-        let tokens = TokenStore::of(ledger.store())?;
+        let tokens = TokenStore::of(ledger.store());
         let heavy = tokio::sync::Semaphore::new(1);
         let shares = Arc::new(share::Shares::new());
         Ok(Self { ledger, projector, policies, tokens, metrics: Metrics::default(), heavy, shares })

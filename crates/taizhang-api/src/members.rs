@@ -52,12 +52,6 @@ pub struct Member {
 }
 
 impl Member {
-    /// The unit the member belonged to at `position` (the latest transfer known then).
-    pub fn current_unit(model: &ReadModel, member: MemberId, position: Position) -> Option<UnitId> {
-        let history = model.members.get(&member)?;
-        history.memberships.iter().rev().find(|m| m.position <= position).map(|m| m.unit)
-    }
-
     pub fn at(model: &ReadModel, member: MemberId, position: Position) -> Option<Self> {
         let history = model.members.get(&member)?;
         if !history.registered_by(position) {
@@ -81,8 +75,8 @@ impl Member {
                 .collect(),
             as_of_position: position,
             member_id: member,
-            unit_id: Self::current_unit(model, member, position),
-            unit_now: Self::current_unit(model, member, model.position),
+            unit_id: model.member_unit(member, position),
+            unit_now: model.member_unit(member, model.position),
         })
     }
 }
@@ -388,7 +382,7 @@ impl MemberQueries {
                     None => Box::new(m.members.keys()),
                 };
                 for member in candidates {
-                    let Some(u) = Member::current_unit(m, *member, position) else { continue };
+                    let Some(u) = m.member_unit(*member, position) else { continue };
                     let Some(v) = m.unit(u, position) else { continue };
                     let wanted = unit.is_none_or(|w| w == u)
                         && region.as_ref().is_none_or(|r| v.region.as_str() == r)

@@ -1,24 +1,15 @@
-//! Mutations: one per command of the domain, each area's object merged into `Mutation`. Each takes an optional
-//! `commandId` (send the same id again to retry safely: the first outcome is returned
-//! and nothing is written twice) and answers with a [`Receipt`] and the record as it now
-//! stands, already reflected in every later read.
+//! The path every mutation takes: [`execute`] a command as the caller, then answer with
+//! the record as the read model now has it ([`record`]).
 
-use async_graphql::{Context, MergedObject, ID};
+use async_graphql::{Context, ID};
 use taizhang_app::CommandContext;
 use taizhang_core::*;
 use taizhang_store::AppendOutcome;
 
 use crate::access::{self};
 use crate::error::{self};
-use crate::members::MemberMutations;
-use crate::outings::{OutingMutations, ReviewMutations};
-use crate::tokens::TokenMutations;
 use crate::types::*;
-use crate::units::UnitMutations;
 use crate::{state, READ_YOUR_WRITES_WAIT};
-
-#[derive(MergedObject, Default)]
-pub struct Mutation(UnitMutations, MemberMutations, OutingMutations, ReviewMutations, TokenMutations);
 
 /// Validates and applies `command`, then waits until the read model reflects it.
 pub(crate) async fn execute(

@@ -330,7 +330,7 @@ impl ReportQueries {
             let principal = crate::access::principal(ctx)?;
             let (then, now) = state
                 .read(min_position.map(Into::into), |model| {
-                    let unit_at = |position| Member::current_unit(model, m, position);
+                    let unit_at = |position| model.member_unit(m, position);
                     (unit_at(as_of.position(model)), unit_at(model.position))
                 })
                 .await?;
@@ -416,7 +416,7 @@ impl ReportQueries {
             let position = as_of.position.expect("pinned");
             let units: Vec<_> = state
                 .read(None, |m| {
-                    let unit_at = |member, position| Member::current_unit(m, member, position);
+                    let unit_at = |member, position| m.member_unit(member, position);
                     to_assess.iter().map(|&member| (unit_at(member, position), unit_at(member, m.position))).collect()
                 })
                 .await?;

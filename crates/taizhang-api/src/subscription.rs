@@ -14,7 +14,6 @@ use taizhang_store::{EventStore, Position, RecordedEvent, Subscription as Feed};
 use crate::access::{Need, Permission};
 use crate::audit::LogEvent;
 use crate::error::{self, invalid};
-use crate::members::Member;
 use crate::outings::Outing;
 use crate::types::{parse_id, NonNegative};
 use crate::{state, ApiState};
@@ -55,16 +54,7 @@ impl Filter {
 
 /// The unit an event is about, once the model has applied it.
 async fn unit_of(state: &ApiState, event: &RecordedEvent) -> async_graphql::Result<Option<UnitId>> {
-    let id = event.stream.id;
-    match event.stream.kind {
-        StreamKind::Unit => Ok(Some(UnitId(id))),
-        StreamKind::Outing => {
-            state.read(Some(event.position), |m| m.outing(OutingId(id), event.position).map(|o| o.unit)).await
-        }
-        StreamKind::Member => {
-            state.read(Some(event.position), |m| Member::current_unit(m, MemberId(id), event.position)).await
-        }
-    }
+    state.read(Some(event.position), |m| m.unit_of(event.stream, event.position)).await
 }
 
 /// The events from `from_position` on (default: the next one) that `select` turns into

@@ -82,7 +82,7 @@ impl Unit {
                     .into_iter()
                     .flatten()
                     .copied()
-                    .filter(|m| Member::current_unit(model, *m, position) == Some(unit))
+                    .filter(|m| model.member_unit(*m, position) == Some(unit))
                     .collect();
                 page.of(&all, |m| Member::at(model, m, position))
             })

@@ -180,7 +180,7 @@ impl<S: EventStore + KeyHome> Ledger<S> {
     /// The ledger over a store, with the master key at `master_key_file` (created,
     /// mode 0600, when absent and no member key exists yet).
     pub async fn open(store: Arc<S>, master_key_file: &Path) -> Result<Self, AppError> {
-        let keys = store.key_store()?;
+        let keys = store.key_store();
         let master = MasterKey::load_or_create(master_key_file, keys.is_empty().await?)?;
         keys.confirm_master(&master).await?;
         Ok(Self { store, keys, master, snapshots: Default::default() })

@@ -40,55 +40,22 @@ impl PendingEvent {
     }
 }
 
+/// What a decision is given beside its command.
+pub(crate) struct Deciding<'a> {
+    /// Every stream [`dependencies`] names, loaded.
+    pub loaded: &'a Aggregates,
+    /// The service date the command is recorded on.
+    pub today: Date,
+    /// Seals personal data the command carries.
+    pub sealer: &'a mut dyn Sealer,
+}
+
 /// The streams `cmd` needs to be decided, given what is loaded so far. Call until it
 /// names nothing that is not loaded: some needs appear only after a first load (an
 /// outing's current participants, a parent unit's own parent).
 pub fn dependencies(cmd: &Command, loaded: &Aggregates) -> Vec<StreamId> {
     let mut needs = Vec::new();
-    match cmd {
-        Command::RegisterUnit(c) => {
-            needs.push(StreamId::unit(c.unit));
-            needs.extend(c.parent.map(StreamId::unit));
-        }
-        Command::RenameUnit(c) => needs.push(StreamId::unit(c.unit)),
-        Command::MoveUnit(c) => {
-            needs.push(StreamId::unit(c.unit));
-            let mut next = c.parent;
-            for _ in 0..MAX_UNIT_DEPTH {
-                let Some(ancestor) = next else { break };
-                needs.push(StreamId::unit(ancestor));
-                if ancestor == c.unit {
-                    break;
-                }
-                next = loaded.units.get(&ancestor).and_then(|u| u.parent);
-            }
-        }
-        Command::RegisterMember(c) => needs.extend([StreamId::member(c.member), StreamId::unit(c.unit)]),
-        Command::TransferMember(c) => needs.extend([StreamId::member(c.member), StreamId::unit(c.to)]),
-        Command::EraseMember(c) => needs.push(StreamId::member(c.member)),
-        Command::CorrectPersonalData(c) => needs.push(StreamId::member(c.member)),
-        Command::ReclassifyUnit(c) => needs.push(StreamId::unit(c.unit)),
-        Command::RegisterOuting(c) => {
-            needs.extend([StreamId::outing(c.outing), StreamId::unit(c.unit)]);
-            needs.extend(c.participants.iter().map(|p| StreamId::member(p.member)));
-        }
-        Command::AmendOuting(c) => {
-            needs.push(StreamId::outing(c.outing));
-            if let Some(o) = loaded.outings.get(&c.outing) {
-                needs.push(StreamId::unit(o.unit));
-                needs.extend(o.participants.iter().map(|p| StreamId::member(p.member)));
-            }
-            needs.extend(c.participants.iter().map(|p| StreamId::member(p.member)));
-        }
-        Command::VoidOuting(c) => {
-            needs.push(StreamId::outing(c.outing));
-            if let Some(o) = loaded.outings.get(&c.outing) {
-                needs.extend(o.participants.iter().map(|p| StreamId::member(p.member)));
-            }
-        }
-        Command::VerifyOuting(c) => needs.push(StreamId::outing(c.outing)),
-        Command::RecordEvaluation(c) => needs.push(StreamId::member(c.member)),
-    }
+    cmd.decision().needs(loaded, &mut needs);
     needs
 }
 
@@ -97,23 +64,7 @@ pub fn dependencies(cmd: &Command, loaded: &Aggregates) -> Vec<StreamId> {
 /// transfer); an outing's is the unit it was registered for. Records not found add
 /// nothing: [`decide`] then refuses the command as not found.
 pub fn units_written(cmd: &Command, loaded: &Aggregates) -> Vec<UnitId> {
-    let member_unit = |m: &MemberId| loaded.members.get(m).map(MemberState::current_unit);
-    let outing_unit = |o: &OutingId| loaded.outings.get(o).map(|o| o.unit);
-    let mut units = match cmd {
-        Command::RegisterUnit(c) => vec![Some(c.unit)],
-        Command::RenameUnit(c) => vec![Some(c.unit)],
-        Command::MoveUnit(c) => vec![Some(c.unit)],
-        Command::ReclassifyUnit(c) => vec![Some(c.unit)],
-        Command::CorrectPersonalData(c) => vec![member_unit(&c.member)],
-        Command::RegisterMember(c) => vec![Some(c.unit)],
-        Command::TransferMember(c) => vec![member_unit(&c.member), Some(c.to)],
-        Command::EraseMember(c) => vec![member_unit(&c.member)],
-        Command::RecordEvaluation(c) => vec![member_unit(&c.member)],
-        Command::RegisterOuting(c) => vec![Some(c.unit)],
-        Command::AmendOuting(c) => vec![outing_unit(&c.outing)],
-        Command::VoidOuting(c) => vec![outing_unit(&c.outing)],
-        Command::VerifyOuting(c) => vec![outing_unit(&c.outing)],
-    };
+    let mut units = cmd.decision().units_written(loaded);
     units.dedup();
     units.into_iter().flatten().collect()
 }
@@ -127,21 +78,7 @@ pub fn decide(
     today: Date,
     sealer: &mut dyn Sealer,
 ) -> Result<Vec<PendingEvent>, DomainError> {
-    match cmd {
-        Command::RegisterUnit(c) => unit::register_unit(c, loaded),
-        Command::RenameUnit(c) => unit::rename_unit(c, loaded),
-        Command::MoveUnit(c) => unit::move_unit(c, loaded),
-        Command::ReclassifyUnit(c) => unit::reclassify_unit(c, loaded),
-        Command::CorrectPersonalData(c) => member::correct_personal_data(c, loaded, sealer),
-        Command::RegisterMember(c) => member::register_member(c, loaded, sealer),
-        Command::TransferMember(c) => member::transfer_member(c, loaded),
-        Command::EraseMember(c) => member::erase_member(c, loaded),
-        Command::RegisterOuting(c) => outing::register_outing(c, loaded, today),
-        Command::AmendOuting(c) => outing::amend_outing(c, loaded, today),
-        Command::VoidOuting(c) => outing::void_outing(c, loaded),
-        Command::VerifyOuting(c) => outing::verify_outing(c, loaded),
-        Command::RecordEvaluation(c) => member::record_evaluation(c, loaded),
-    }
+    cmd.decision().decide(&mut Deciding { loaded, today, sealer })
 }
 
 pub(crate) fn absent(loaded: &Aggregates, stream: StreamId) -> Result<(), DomainError> {

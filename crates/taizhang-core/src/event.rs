@@ -70,13 +70,26 @@ pub trait PayloadFormat {
     fn decode<'a, T: Deserialize<'a> + Into<DomainEvent>>(&self, bytes: &'a [u8]) -> Result<DomainEvent, String>;
 }
 
-/// The closed set of events: each variant with its type code, its current schema
-/// version and the older versions still read (`{ 1: legacy::XV1 }`: version 1 is read
-/// as that shape and upcast). A type code is stated here and nowhere else.
+/// What an event declares beside its type, in its aggregate's module: the stream it
+/// belongs to, and how it folds into the command side's state. `domain_events!` hands
+/// every [`DomainEvent`] variant to it.
+pub(crate) trait Fact {
+    /// The stream this event belongs to; every event names its aggregate.
+    fn stream(&self) -> StreamId;
+
+    /// Folds the event, stored at `version` of its stream, into `state`. Never fails:
+    /// every rule was checked when the event was decided.
+    fn fold(&self, version: u64, state: &mut Aggregates);
+}
+
+/// The closed set of events (the table is in the crate's root): each variant with its
+/// type code, its current schema version and the older versions still read
+/// (`{ 1: legacy::XV1 }`: version 1 is read as that shape and upcast). A type code is
+/// stated there and nowhere else.
 macro_rules! domain_events {
     ($($variant:ident = ($code:literal, $version:literal) $({ $($old:literal : $legacy:ty),* $(,)? })?),* $(,)?) => {
         /// Every kind of fact the log can hold.
-        #[derive(Clone, PartialEq, Eq, Debug, Serialize, Deserialize)]
+        #[derive(Clone, PartialEq, Eq, Debug, ::serde::Serialize, ::serde::Deserialize)]
         #[serde(tag = "type")]
         pub enum DomainEvent {
             $($variant($variant),)*
@@ -98,8 +111,8 @@ macro_rules! domain_events {
 
             /// The JSON Schema of every type's payload, with its name, code and schema
             /// version, in code order.
-            pub fn payload_schemas() -> Vec<(&'static str, u16, u16, schemars::Schema)> {
-                vec![$((stringify!($variant), $code, $version, schemars::schema_for!($variant)),)*]
+            pub fn payload_schemas() -> Vec<(&'static str, u16, u16, ::schemars::Schema)> {
+                vec![$((stringify!($variant), $code, $version, ::schemars::schema_for!($variant)),)*]
             }
 
             /// The current schema version of this type's payload.
@@ -108,13 +121,13 @@ macro_rules! domain_events {
             }
 
             /// The payload in its current schema version, written by `format`.
-            pub fn encode_payload<F: PayloadFormat>(&self, format: &F) -> Vec<u8> {
+            pub fn encode_payload<F: $crate::PayloadFormat>(&self, format: &F) -> Vec<u8> {
                 match self { $(DomainEvent::$variant(e) => format.encode(e),)* }
             }
 
             /// A payload of any known type and version, read by `format` and upcast to
             /// the current shape.
-            pub fn decode_payload<F: PayloadFormat>(
+            pub fn decode_payload<F: $crate::PayloadFormat>(
                 format: &F,
                 type_code: u16,
                 schema_version: u16,
@@ -128,6 +141,11 @@ macro_rules! domain_events {
                     (code, version) => Err(format!("unknown event type {code} version {version}")),
                 }
             }
+
+            /// What the event's type declares of it.
+            pub(crate) fn fact(&self) -> &dyn $crate::event::Fact {
+                match self { $(DomainEvent::$variant(e) => e,)* }
+            }
         }
 
         $(impl From<$variant> for DomainEvent {
@@ -136,46 +154,9 @@ macro_rules! domain_events {
     };
 }
 
-domain_events! {
-    // Versions 1 of the registrations had no `code`.
-    UnitRegistered = (1, 2) { 1: crate::legacy::UnitRegisteredV1 },
-    UnitRenamed = (2, 1),
-    UnitMoved = (3, 1),
-    UnitReclassified = (4, 1),
-    MemberRegistered = (10, 2) { 1: crate::legacy::MemberRegisteredV1 },
-    MemberTransferred = (11, 1),
-    MemberErased = (12, 1),
-    ServiceBooked = (13, 1),
-    ServiceReleased = (14, 1),
-    EvaluationRecorded = (15, 1),
-    PersonalDataCorrected = (16, 1),
-    // Version 1 of OutingRegistered had no `beneficiaries` in its details, version 2
-    // no `code`.
-    OutingRegistered = (20, 3) { 1: crate::legacy::OutingRegisteredV1, 2: crate::legacy::OutingRegisteredV2 },
-    OutingAmended = (21, 1),
-    OutingVoided = (22, 1),
-    OutingVerified = (23, 1),
-}
-
 impl DomainEvent {
     /// The stream this event belongs to; every event names its aggregate.
     pub fn stream(&self) -> StreamId {
-        match self {
-            DomainEvent::UnitRegistered(e) => StreamId::unit(e.unit),
-            DomainEvent::UnitRenamed(e) => StreamId::unit(e.unit),
-            DomainEvent::UnitMoved(e) => StreamId::unit(e.unit),
-            DomainEvent::UnitReclassified(e) => StreamId::unit(e.unit),
-            DomainEvent::MemberRegistered(e) => StreamId::member(e.member),
-            DomainEvent::PersonalDataCorrected(e) => StreamId::member(e.member),
-            DomainEvent::MemberTransferred(e) => StreamId::member(e.member),
-            DomainEvent::MemberErased(e) => StreamId::member(e.member),
-            DomainEvent::ServiceBooked(e) => StreamId::member(e.member),
-            DomainEvent::ServiceReleased(e) => StreamId::member(e.member),
-            DomainEvent::EvaluationRecorded(e) => StreamId::member(e.member),
-            DomainEvent::OutingRegistered(e) => StreamId::outing(e.outing),
-            DomainEvent::OutingAmended(e) => StreamId::outing(e.outing),
-            DomainEvent::OutingVoided(e) => StreamId::outing(e.outing),
-            DomainEvent::OutingVerified(e) => StreamId::outing(e.outing),
-        }
+        self.fact().stream()
     }
 }

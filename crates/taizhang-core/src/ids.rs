@@ -6,29 +6,31 @@ use std::str::FromStr;
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
+use crate::StreamKind;
+
 macro_rules! id_type {
     ($(#[$doc:meta])* $name:ident, $prefix:literal) => {
         $(#[$doc])*
-        #[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+        #[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, ::serde::Serialize, ::serde::Deserialize)]
         #[serde(transparent)]
-        pub struct $name(pub Uuid);
+        pub struct $name(pub ::uuid::Uuid);
 
         impl $name {
             /// A fresh, time-ordered id (UUID v7).
             pub fn new() -> Self {
-                Self(Uuid::now_v7())
+                Self(::uuid::Uuid::now_v7())
             }
 
             /// The id of the record a unit's own code names (`SY-0001`): the same code
             /// always names the same record ([`id_of_code`]).
             pub fn of_code(code: &str) -> Self {
-                Self(id_of_code($prefix, code))
+                Self($crate::id_of_code($prefix, code))
             }
 
             /// An id as a client writes one: a taizhang id (a UUID) as it is, anything
             /// else as a code ([`Self::of_code`]).
             pub fn parse_ref(s: &str) -> Self {
-                Uuid::try_parse(s).map_or_else(|_| Self::of_code(s), Self)
+                ::uuid::Uuid::try_parse(s).map_or_else(|_| Self::of_code(s), Self)
             }
         }
 
@@ -38,26 +40,27 @@ macro_rules! id_type {
             }
         }
 
-        impl fmt::Display for $name {
-            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        impl ::std::fmt::Display for $name {
+            fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
                 self.0.fmt(f)
             }
         }
 
-        impl fmt::Debug for $name {
-            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        impl ::std::fmt::Debug for $name {
+            fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
                 write!(f, concat!($prefix, "-{}"), self.0)
             }
         }
 
         /// A taizhang id (a UUID), or a code from the unit's own records, which names
         /// the record registered with it ([`Self::parse_ref`]).
-        impl FromStr for $name {
-            type Err = NotAReference;
+        impl ::std::str::FromStr for $name {
+            type Err = $crate::NotAReference;
             fn from_str(s: &str) -> Result<Self, Self::Err> {
                 let s = s.trim();
-                if s.is_empty() || s.chars().count() > MAX_CODE_CHARS || s.chars().any(char::is_control) {
-                    return Err(NotAReference(s.chars().take(MAX_CODE_CHARS).collect()));
+                let max = $crate::MAX_CODE_CHARS;
+                if s.is_empty() || s.chars().count() > max || s.chars().any(char::is_control) {
+                    return Err($crate::NotAReference(s.chars().take(max).collect()));
                 }
                 Ok(Self::parse_ref(s))
             }
@@ -90,16 +93,24 @@ pub fn id_of_code(kind: &str, code: &str) -> Uuid {
     Uuid::new_v5(&CODE_NAMESPACE, format!("{kind}:{code}").as_bytes())
 }
 
-/// The kinds of aggregate, one declaration each: its stream kind and key byte (never
-/// reused), its id type, the prefix of its stream names and codes, the `StreamId`
-/// constructor, and its id's JSON Schema description. Everything that lists the kinds
-/// (names, key bytes, parsing, schemas) is generated from here.
+/// The kinds of aggregate, one declaration each (the table is in the crate's root): its
+/// stream kind and key byte (never reused), its id type, the prefix of its stream names
+/// and codes, the `StreamId` constructor, its state on the command side and the field of
+/// [`Aggregates`](crate::Aggregates) that holds it, and its id's JSON Schema
+/// description. Everything that lists the kinds (names, key bytes, parsing, schemas,
+/// the command side's snapshots) is generated from here.
 macro_rules! aggregates {
-    ($($(#[$doc:meta])* $kind:ident = $code:literal, $id:ident, $prefix:literal, $stream:ident, $described:literal;)*) => {
+    ($($(#[$doc:meta])* $kind:ident = $code:literal {
+        id: $id:ident,
+        prefix: $prefix:literal,
+        stream: $stream:ident,
+        state: $state:ident in $loaded:ident,
+        described: $described:literal $(,)?
+    })*) => {
         $(id_type!($(#[$doc])* $id, $prefix);)*
 
         /// Which kind of aggregate a stream holds.
-        #[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Debug, Serialize, Deserialize)]
+        #[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Debug, ::serde::Serialize, ::serde::Deserialize)]
         #[repr(u8)]
         pub enum StreamKind {
             $($kind = $code,)*
@@ -123,31 +134,24 @@ macro_rules! aggregates {
             }
         }
 
-        impl StreamId {
+        impl $crate::StreamId {
             $(pub fn $stream(id: $id) -> Self {
                 Self { kind: StreamKind::$kind, id: id.0 }
             })*
         }
 
-        $(impl schemars::JsonSchema for $id {
-            fn schema_name() -> std::borrow::Cow<'static, str> {
-                std::borrow::Cow::Borrowed(stringify!($id))
+        $(impl ::schemars::JsonSchema for $id {
+            fn schema_name() -> ::std::borrow::Cow<'static, str> {
+                ::std::borrow::Cow::Borrowed(stringify!($id))
             }
 
-            fn json_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
-                schemars::json_schema!({ "type": "string", "format": "uuid", "description": $described })
+            fn json_schema(_: &mut ::schemars::SchemaGenerator) -> ::schemars::Schema {
+                ::schemars::json_schema!({ "type": "string", "format": "uuid", "description": $described })
             }
         })*
-    };
-}
 
-aggregates! {
-    /// A unit (窗口单位): an organisation whose members serve.
-    Unit = 1, UnitId, "unit", unit, "A unit's id (UUIDv7).";
-    /// A member (党员 / 志愿者) of one unit at a time.
-    Member = 2, MemberId, "member", member, "A member's id (UUIDv7).";
-    /// A volunteer outing (志愿服务活动) organised by a unit.
-    Outing = 3, OutingId, "outing", outing, "An outing's id (UUIDv7).";
+        aggregate_states! { $($kind, $id, $state, $loaded;)* }
+    };
 }
 
 /// The name of one event stream, written `unit-<uuid>`, `member-<uuid>` or `outing-<uuid>`.
@@ -204,7 +208,7 @@ impl FromStr for StreamId {
 
 #[cfg(test)]
 mod tests {
-    use super::*;
+    use crate::*;
 
     #[test]
     fn stream_names_round_trip_in_text_and_bytes() {

@@ -30,26 +30,34 @@
 //! ```
 #![forbid(unsafe_code)]
 
-mod amend;
+// The modules that hold the three tables' macros come first: a `macro_rules!` is seen
+// by what follows it.
+#[macro_use]
+mod ids;
+#[macro_use]
+mod state;
+#[macro_use]
 mod command;
+#[macro_use]
+mod event;
+
+mod amend;
 mod decide;
 mod error;
-mod event;
-mod ids;
 pub mod interner;
 pub mod legacy;
-mod member;
-mod outing;
 mod personal;
 pub mod scenario;
-mod state;
-mod unit;
+mod schema;
 mod values;
 
+// The aggregates, each a module of its own: its commands, events, state and decisions.
+mod member;
+mod outing;
+mod unit;
+
 pub use amend::{corrections, Change, Correction};
-pub use command::*;
 pub use decide::{decide, dependencies, units_written, PendingEvent, Sealer};
-mod schema;
 pub use error::{DomainError, ErrorKind};
 pub use event::*;
 pub use ids::*;
@@ -59,3 +67,67 @@ pub use personal::*;
 pub use state::*;
 pub use unit::*;
 pub use values::*;
+
+aggregates! {
+    /// A unit (窗口单位): an organisation whose members serve.
+    Unit = 1 {
+        id: UnitId,
+        prefix: "unit",
+        stream: unit,
+        state: UnitState in units,
+        described: "A unit's id (UUIDv7).",
+    }
+    /// A member (党员 / 志愿者) of one unit at a time.
+    Member = 2 {
+        id: MemberId,
+        prefix: "member",
+        stream: member,
+        state: MemberState in members,
+        described: "A member's id (UUIDv7).",
+    }
+    /// A volunteer outing (志愿服务活动) organised by a unit.
+    Outing = 3 {
+        id: OutingId,
+        prefix: "outing",
+        stream: outing,
+        state: OutingState in outings,
+        described: "An outing's id (UUIDv7).",
+    }
+}
+
+commands! {
+    RegisterUnit,
+    RenameUnit,
+    MoveUnit,
+    ReclassifyUnit,
+    RegisterMember,
+    TransferMember,
+    CorrectPersonalData,
+    EraseMember,
+    RecordEvaluation,
+    RegisterOuting,
+    AmendOuting,
+    VoidOuting,
+    VerifyOuting,
+}
+
+domain_events! {
+    // Versions 1 of the registrations had no `code`.
+    UnitRegistered = (1, 2) { 1: crate::legacy::UnitRegisteredV1 },
+    UnitRenamed = (2, 1),
+    UnitMoved = (3, 1),
+    UnitReclassified = (4, 1),
+    MemberRegistered = (10, 2) { 1: crate::legacy::MemberRegisteredV1 },
+    MemberTransferred = (11, 1),
+    MemberErased = (12, 1),
+    ServiceBooked = (13, 1),
+    ServiceReleased = (14, 1),
+    EvaluationRecorded = (15, 1),
+    PersonalDataCorrected = (16, 1),
+    // Version 1 of OutingRegistered had no `beneficiaries` in its details, version 2
+    // no `code`.
+    OutingRegistered = (20, 3) { 1: crate::legacy::OutingRegisteredV1, 2: crate::legacy::OutingRegisteredV2 },
+    OutingAmended = (21, 1),
+    OutingVoided = (22, 1),
+    OutingVerified = (23, 1),
+}

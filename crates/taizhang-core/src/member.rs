@@ -7,7 +7,9 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 use time::Date;
 
-use crate::decide::{absent, coded, PendingEvent};
+use crate::command::Decision;
+use crate::decide::{absent, coded, Deciding, PendingEvent};
+use crate::event::Fact;
 use crate::*;
 
 #[derive(Clone, PartialEq, Eq, Debug)]
@@ -162,85 +164,270 @@ pub(crate) fn member(loaded: &Aggregates, id: MemberId) -> Result<&MemberState, 
     Ok(member)
 }
 
-/// Decides [`CorrectPersonalData`].
-pub(crate) fn correct_personal_data(
-    c: &CorrectPersonalData,
-    loaded: &Aggregates,
-    sealer: &mut dyn Sealer,
-) -> Result<Vec<PendingEvent>, DomainError> {
-    c.personal.validate()?;
-    let current = member(loaded, c.member)?;
-    if let Some(born) = c.personal.birth_date {
-        let (joined, _) = current.memberships.first().copied().expect("a registered member has a unit");
-        if born > joined {
+/// The unit of the member as `loaded` knows them.
+fn member_unit(loaded: &Aggregates, member: MemberId) -> Option<UnitId> {
+    loaded.members.get(&member).map(MemberState::current_unit)
+}
+
+impl Decision for RegisterMember {
+    fn subject(&self) -> StreamId {
+        StreamId::member(self.member)
+    }
+
+    fn answered_by(&self, event: &DomainEvent) -> bool {
+        matches!(event, DomainEvent::MemberRegistered(e)
+            if (self.unit, self.joined_on, &self.code) == (e.unit, e.joined_on, &e.code))
+    }
+
+    fn needs(&self, _: &Aggregates, needs: &mut Vec<StreamId>) {
+        needs.extend([StreamId::member(self.member), StreamId::unit(self.unit)]);
+    }
+
+    fn units_written(&self, _: &Aggregates) -> Vec<Option<UnitId>> {
+        vec![Some(self.unit)]
+    }
+
+    fn decide(&self, cx: &mut Deciding<'_>) -> Result<Vec<PendingEvent>, DomainError> {
+        self.personal.validate()?;
+        check_date("joinedOn", self.joined_on)?;
+        if let Some(born) = self.personal.birth_date.filter(|born| *born > self.joined_on) {
             return Err(DomainError::InvalidValue {
-                field: "personal.birthDate".to_owned(),
-                reason: format!("{born} is after the day the member joined, {joined}"),
+                field: "joinedOn".to_owned(),
+                reason: format!("{} is before the member's birth date {born}", self.joined_on),
             });
         }
+        coded("member", self.member.0, self.code.as_ref())?;
+        absent(cx.loaded, StreamId::member(self.member))?;
+        unit(cx.loaded, self.unit)?;
+        let personal = cx.sealer.seal(self.member, &self.personal);
+        Ok(vec![PendingEvent::now(MemberRegistered {
+            member: self.member,
+            unit: self.unit,
+            joined_on: self.joined_on,
+            personal,
+            code: self.code.clone(),
+        })])
     }
-    let personal = sealer.seal(c.member, &c.personal);
-    Ok(vec![PendingEvent::now(PersonalDataCorrected { member: c.member, personal, reason: c.reason.clone() })])
 }
 
-/// Decides [`RegisterMember`].
-pub(crate) fn register_member(
-    c: &RegisterMember,
-    loaded: &Aggregates,
-    sealer: &mut dyn Sealer,
-) -> Result<Vec<PendingEvent>, DomainError> {
-    c.personal.validate()?;
-    check_date("joinedOn", c.joined_on)?;
-    if let Some(born) = c.personal.birth_date.filter(|born| *born > c.joined_on) {
-        return Err(DomainError::InvalidValue {
-            field: "joinedOn".to_owned(),
-            reason: format!("{} is before the member's birth date {born}", c.joined_on),
-        });
+impl Decision for TransferMember {
+    fn subject(&self) -> StreamId {
+        StreamId::member(self.member)
     }
-    coded("member", c.member.0, c.code.as_ref())?;
-    absent(loaded, StreamId::member(c.member))?;
-    unit(loaded, c.unit)?;
-    let personal = sealer.seal(c.member, &c.personal);
-    Ok(vec![PendingEvent::now(MemberRegistered {
-        member: c.member,
-        unit: c.unit,
-        joined_on: c.joined_on,
-        personal,
-        code: c.code.clone(),
-    })])
+
+    fn answered_by(&self, event: &DomainEvent) -> bool {
+        matches!(event, DomainEvent::MemberTransferred(e)
+            if (self.member, self.to, self.effective) == (e.member, e.to, e.effective))
+    }
+
+    fn needs(&self, _: &Aggregates, needs: &mut Vec<StreamId>) {
+        needs.extend([StreamId::member(self.member), StreamId::unit(self.to)]);
+    }
+
+    /// Both ends of the transfer.
+    fn units_written(&self, loaded: &Aggregates) -> Vec<Option<UnitId>> {
+        vec![member_unit(loaded, self.member), Some(self.to)]
+    }
+
+    fn decide(&self, cx: &mut Deciding<'_>) -> Result<Vec<PendingEvent>, DomainError> {
+        check_date("effective", self.effective)?;
+        let member = member(cx.loaded, self.member)?;
+        unit(cx.loaded, self.to)?;
+        let from = member.current_unit();
+        let invalid = |reason: String| DomainError::InvalidTransfer { member: self.member, reason };
+        if from == self.to {
+            return Err(invalid(format!("the member already belongs to unit {}", self.to)));
+        }
+        let (since, _) = member.memberships.last().copied().expect("a registered member has a unit");
+        if self.effective <= since {
+            return Err(invalid(format!(
+                "effective {} is not after the member's last move on {since}",
+                self.effective
+            )));
+        }
+        Ok(vec![PendingEvent::now(MemberTransferred {
+            member: self.member,
+            from,
+            to: self.to,
+            effective: self.effective,
+        })])
+    }
 }
 
-/// Decides [`TransferMember`].
-pub(crate) fn transfer_member(c: &TransferMember, loaded: &Aggregates) -> Result<Vec<PendingEvent>, DomainError> {
-    check_date("effective", c.effective)?;
-    let member = member(loaded, c.member)?;
-    unit(loaded, c.to)?;
-    let from = member.current_unit();
-    let invalid = |reason: String| DomainError::InvalidTransfer { member: c.member, reason };
-    if from == c.to {
-        return Err(invalid(format!("the member already belongs to unit {}", c.to)));
+impl Decision for CorrectPersonalData {
+    fn subject(&self) -> StreamId {
+        StreamId::member(self.member)
     }
-    let (since, _) = member.memberships.last().copied().expect("a registered member has a unit");
-    if c.effective <= since {
-        return Err(invalid(format!("effective {} is not after the member's last move on {since}", c.effective)));
+
+    /// By its member and reason: sealed personal data is not compared.
+    fn answered_by(&self, event: &DomainEvent) -> bool {
+        matches!(event, DomainEvent::PersonalDataCorrected(e) if (self.member, &self.reason) == (e.member, &e.reason))
     }
-    Ok(vec![PendingEvent::now(MemberTransferred { member: c.member, from, to: c.to, effective: c.effective })])
+
+    fn needs(&self, _: &Aggregates, needs: &mut Vec<StreamId>) {
+        needs.push(StreamId::member(self.member));
+    }
+
+    fn units_written(&self, loaded: &Aggregates) -> Vec<Option<UnitId>> {
+        vec![member_unit(loaded, self.member)]
+    }
+
+    fn decide(&self, cx: &mut Deciding<'_>) -> Result<Vec<PendingEvent>, DomainError> {
+        self.personal.validate()?;
+        let current = member(cx.loaded, self.member)?;
+        if let Some(born) = self.personal.birth_date {
+            let (joined, _) = current.memberships.first().copied().expect("a registered member has a unit");
+            if born > joined {
+                return Err(DomainError::InvalidValue {
+                    field: "personal.birthDate".to_owned(),
+                    reason: format!("{born} is after the day the member joined, {joined}"),
+                });
+            }
+        }
+        let personal = cx.sealer.seal(self.member, &self.personal);
+        Ok(vec![PendingEvent::now(PersonalDataCorrected {
+            member: self.member,
+            personal,
+            reason: self.reason.clone(),
+        })])
+    }
 }
 
-/// Decides [`EraseMember`].
-pub(crate) fn erase_member(c: &EraseMember, loaded: &Aggregates) -> Result<Vec<PendingEvent>, DomainError> {
-    member(loaded, c.member)?;
-    Ok(vec![PendingEvent::now(MemberErased { member: c.member })])
+impl Decision for EraseMember {
+    fn subject(&self) -> StreamId {
+        StreamId::member(self.member)
+    }
+
+    fn answered_by(&self, event: &DomainEvent) -> bool {
+        matches!(event, DomainEvent::MemberErased(e) if self.member == e.member)
+    }
+
+    fn needs(&self, _: &Aggregates, needs: &mut Vec<StreamId>) {
+        needs.push(StreamId::member(self.member));
+    }
+
+    fn units_written(&self, loaded: &Aggregates) -> Vec<Option<UnitId>> {
+        vec![member_unit(loaded, self.member)]
+    }
+
+    fn decide(&self, cx: &mut Deciding<'_>) -> Result<Vec<PendingEvent>, DomainError> {
+        member(cx.loaded, self.member)?;
+        Ok(vec![PendingEvent::now(MemberErased { member: self.member })])
+    }
 }
 
-/// Decides [`RecordEvaluation`].
-pub(crate) fn record_evaluation(c: &RecordEvaluation, loaded: &Aggregates) -> Result<Vec<PendingEvent>, DomainError> {
-    member(loaded, c.member)?;
-    Ok(vec![PendingEvent::now(EvaluationRecorded {
-        member: c.member,
-        half_year: c.half_year,
-        public_score: c.public_score,
-        leader_score: c.leader_score,
-        note: c.note.clone(),
-    })])
+impl Decision for RecordEvaluation {
+    fn subject(&self) -> StreamId {
+        StreamId::member(self.member)
+    }
+
+    fn answered_by(&self, event: &DomainEvent) -> bool {
+        matches!(event, DomainEvent::EvaluationRecorded(e)
+            if (self.member, self.half_year, self.public_score, self.leader_score, &self.note)
+                == (e.member, e.half_year, e.public_score, e.leader_score, &e.note))
+    }
+
+    fn needs(&self, _: &Aggregates, needs: &mut Vec<StreamId>) {
+        needs.push(StreamId::member(self.member));
+    }
+
+    fn units_written(&self, loaded: &Aggregates) -> Vec<Option<UnitId>> {
+        vec![member_unit(loaded, self.member)]
+    }
+
+    fn decide(&self, cx: &mut Deciding<'_>) -> Result<Vec<PendingEvent>, DomainError> {
+        member(cx.loaded, self.member)?;
+        Ok(vec![PendingEvent::now(EvaluationRecorded {
+            member: self.member,
+            half_year: self.half_year,
+            public_score: self.public_score,
+            leader_score: self.leader_score,
+            note: self.note.clone(),
+        })])
+    }
+}
+
+impl Fact for MemberRegistered {
+    fn stream(&self) -> StreamId {
+        StreamId::member(self.member)
+    }
+
+    fn fold(&self, version: u64, state: &mut Aggregates) {
+        let member = MemberState {
+            memberships: vec![(self.joined_on, self.unit)],
+            erased: false,
+            personal_version: version,
+            bookings: BTreeMap::new(),
+        };
+        state.members.insert(self.member, member);
+    }
+}
+
+impl Fact for PersonalDataCorrected {
+    fn stream(&self) -> StreamId {
+        StreamId::member(self.member)
+    }
+
+    fn fold(&self, version: u64, state: &mut Aggregates) {
+        if let Some(m) = state.members.get_mut(&self.member) {
+            m.personal_version = version;
+        }
+    }
+}
+
+impl Fact for MemberTransferred {
+    fn stream(&self) -> StreamId {
+        StreamId::member(self.member)
+    }
+
+    fn fold(&self, _: u64, state: &mut Aggregates) {
+        if let Some(m) = state.members.get_mut(&self.member) {
+            m.memberships.push((self.effective, self.to));
+        }
+    }
+}
+
+impl Fact for MemberErased {
+    fn stream(&self) -> StreamId {
+        StreamId::member(self.member)
+    }
+
+    fn fold(&self, _: u64, state: &mut Aggregates) {
+        if let Some(m) = state.members.get_mut(&self.member) {
+            m.erased = true;
+        }
+    }
+}
+
+impl Fact for ServiceBooked {
+    fn stream(&self) -> StreamId {
+        StreamId::member(self.member)
+    }
+
+    fn fold(&self, _: u64, state: &mut Aggregates) {
+        if let Some(m) = state.members.get_mut(&self.member) {
+            m.bookings.insert(self.outing, Booking { date: self.date, span: self.span, minutes: self.minutes });
+        }
+    }
+}
+
+impl Fact for ServiceReleased {
+    fn stream(&self) -> StreamId {
+        StreamId::member(self.member)
+    }
+
+    fn fold(&self, _: u64, state: &mut Aggregates) {
+        if let Some(m) = state.members.get_mut(&self.member) {
+            m.bookings.remove(&self.outing);
+        }
+    }
+}
+
+impl Fact for EvaluationRecorded {
+    fn stream(&self) -> StreamId {
+        StreamId::member(self.member)
+    }
+
+    /// Evaluations change no rule's state.
+    fn fold(&self, _: u64, _: &mut Aggregates) {}
 }

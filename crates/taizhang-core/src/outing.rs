@@ -7,7 +7,9 @@ use std::collections::HashSet;
 use serde::{Deserialize, Serialize};
 use time::Date;
 
-use crate::decide::{absent, coded, PendingEvent};
+use crate::command::Decision;
+use crate::decide::{absent, coded, Deciding, PendingEvent};
+use crate::event::Fact;
 use crate::*;
 
 /// One participant as a clerk enters them: the span defaults to the outing's, the hours
@@ -268,66 +270,217 @@ pub(crate) fn calendar_changes(
     events
 }
 
-/// Decides [`RegisterOuting`].
-pub(crate) fn register_outing(
-    c: &RegisterOuting,
-    loaded: &Aggregates,
-    today: Date,
-) -> Result<Vec<PendingEvent>, DomainError> {
-    happened(&c.details, today)?;
-    coded("outing", c.outing.0, c.code.as_ref())?;
-    absent(loaded, StreamId::outing(c.outing))?;
-    unit(loaded, c.unit)?;
-    let participants = participations(loaded, c.outing, c.unit, &c.details, &c.participants)?;
-    let mut events = vec![PendingEvent::at(
-        OutingRegistered {
-            outing: c.outing,
-            unit: c.unit,
-            details: c.details.clone(),
-            participants: participants.clone(),
-            code: c.code.clone(),
-        },
-        &c.details,
-    )];
-    events.extend(calendar_changes(loaded, c.outing, &c.details, &participants));
-    Ok(events)
+/// The streams of every participant in `participants`.
+fn participant_streams(participants: &[ParticipationInput]) -> impl Iterator<Item = StreamId> + '_ {
+    participants.iter().map(|p| StreamId::member(p.member))
 }
 
-/// Decides [`AmendOuting`].
-pub(crate) fn amend_outing(
-    c: &AmendOuting,
-    loaded: &Aggregates,
-    today: Date,
-) -> Result<Vec<PendingEvent>, DomainError> {
-    happened(&c.details, today)?;
-    let outing = open_outing(loaded, c.outing, c.expected_version)?;
-    let participants = participations(loaded, c.outing, outing.unit, &c.details, &c.participants)?;
-    let mut events = vec![PendingEvent::at(
-        OutingAmended {
-            outing: c.outing,
-            details: c.details.clone(),
-            participants: participants.clone(),
-            reason: c.reason.clone(),
-        },
-        &c.details,
-    )];
-    events.extend(calendar_changes(loaded, c.outing, &c.details, &participants));
-    Ok(events)
+/// The unit of the outing as `loaded` knows it.
+fn outing_unit(loaded: &Aggregates, outing: OutingId) -> Option<UnitId> {
+    loaded.outings.get(&outing).map(|o| o.unit)
 }
 
-/// Decides [`VoidOuting`].
-pub(crate) fn void_outing(c: &VoidOuting, loaded: &Aggregates) -> Result<Vec<PendingEvent>, DomainError> {
-    let outing = open_outing(loaded, c.outing, c.expected_version)?;
-    let mut events = vec![PendingEvent::now(OutingVoided { outing: c.outing, reason: c.reason.clone() })];
-    events.extend(calendar_changes(loaded, c.outing, &outing.details, &[]));
-    Ok(events)
+/// Whether `inputs`, as a clerk entered them for an outing described by `details`, are
+/// `stored`: each participant's span and minutes as the outing resolves them.
+fn same_participants(inputs: &[ParticipationInput], details: &OutingDetails, stored: &[Participation]) -> bool {
+    inputs.len() == stored.len()
+        && inputs.iter().zip(stored).all(|(input, p)| {
+            (input.member, input.span_in(details), input.minutes_in(details)) == (p.member, p.span, p.minutes.get())
+        })
 }
 
-/// Decides [`VerifyOuting`].
-pub(crate) fn verify_outing(c: &VerifyOuting, loaded: &Aggregates) -> Result<Vec<PendingEvent>, DomainError> {
-    let outing = open_outing(loaded, c.outing, c.expected_version)?;
-    if outing.verified {
-        return Err(DomainError::AlreadyVerified { outing: c.outing });
+impl Decision for RegisterOuting {
+    fn subject(&self) -> StreamId {
+        StreamId::outing(self.outing)
     }
-    Ok(vec![PendingEvent::now(OutingVerified { outing: c.outing, note: c.note.clone() })])
+
+    fn answered_by(&self, event: &DomainEvent) -> bool {
+        matches!(event, DomainEvent::OutingRegistered(e)
+            if (self.unit, &self.details, &self.code) == (e.unit, &e.details, &e.code)
+                && same_participants(&self.participants, &self.details, &e.participants))
+    }
+
+    fn needs(&self, _: &Aggregates, needs: &mut Vec<StreamId>) {
+        needs.extend([StreamId::outing(self.outing), StreamId::unit(self.unit)]);
+        needs.extend(participant_streams(&self.participants));
+    }
+
+    fn units_written(&self, _: &Aggregates) -> Vec<Option<UnitId>> {
+        vec![Some(self.unit)]
+    }
+
+    fn decide(&self, cx: &mut Deciding<'_>) -> Result<Vec<PendingEvent>, DomainError> {
+        let loaded = cx.loaded;
+        happened(&self.details, cx.today)?;
+        coded("outing", self.outing.0, self.code.as_ref())?;
+        absent(loaded, StreamId::outing(self.outing))?;
+        unit(loaded, self.unit)?;
+        let participants = participations(loaded, self.outing, self.unit, &self.details, &self.participants)?;
+        let mut events = vec![PendingEvent::at(
+            OutingRegistered {
+                outing: self.outing,
+                unit: self.unit,
+                details: self.details.clone(),
+                participants: participants.clone(),
+                code: self.code.clone(),
+            },
+            &self.details,
+        )];
+        events.extend(calendar_changes(loaded, self.outing, &self.details, &participants));
+        Ok(events)
+    }
+}
+
+impl Decision for AmendOuting {
+    fn subject(&self) -> StreamId {
+        StreamId::outing(self.outing)
+    }
+
+    fn answered_by(&self, event: &DomainEvent) -> bool {
+        matches!(event, DomainEvent::OutingAmended(e)
+            if (self.outing, &self.details, &self.reason) == (e.outing, &e.details, &e.reason)
+                && same_participants(&self.participants, &self.details, &e.participants))
+    }
+
+    /// The outing, then its unit and its participants before and after.
+    fn needs(&self, loaded: &Aggregates, needs: &mut Vec<StreamId>) {
+        needs.push(StreamId::outing(self.outing));
+        if let Some(o) = loaded.outings.get(&self.outing) {
+            needs.push(StreamId::unit(o.unit));
+            needs.extend(o.participants.iter().map(|p| StreamId::member(p.member)));
+        }
+        needs.extend(participant_streams(&self.participants));
+    }
+
+    fn units_written(&self, loaded: &Aggregates) -> Vec<Option<UnitId>> {
+        vec![outing_unit(loaded, self.outing)]
+    }
+
+    fn decide(&self, cx: &mut Deciding<'_>) -> Result<Vec<PendingEvent>, DomainError> {
+        let loaded = cx.loaded;
+        happened(&self.details, cx.today)?;
+        let outing = open_outing(loaded, self.outing, self.expected_version)?;
+        let participants = participations(loaded, self.outing, outing.unit, &self.details, &self.participants)?;
+        let mut events = vec![PendingEvent::at(
+            OutingAmended {
+                outing: self.outing,
+                details: self.details.clone(),
+                participants: participants.clone(),
+                reason: self.reason.clone(),
+            },
+            &self.details,
+        )];
+        events.extend(calendar_changes(loaded, self.outing, &self.details, &participants));
+        Ok(events)
+    }
+}
+
+impl Decision for VoidOuting {
+    fn subject(&self) -> StreamId {
+        StreamId::outing(self.outing)
+    }
+
+    fn answered_by(&self, event: &DomainEvent) -> bool {
+        matches!(event, DomainEvent::OutingVoided(e) if (self.outing, &self.reason) == (e.outing, &e.reason))
+    }
+
+    /// The outing, then its participants, whose time it releases.
+    fn needs(&self, loaded: &Aggregates, needs: &mut Vec<StreamId>) {
+        needs.push(StreamId::outing(self.outing));
+        if let Some(o) = loaded.outings.get(&self.outing) {
+            needs.extend(o.participants.iter().map(|p| StreamId::member(p.member)));
+        }
+    }
+
+    fn units_written(&self, loaded: &Aggregates) -> Vec<Option<UnitId>> {
+        vec![outing_unit(loaded, self.outing)]
+    }
+
+    fn decide(&self, cx: &mut Deciding<'_>) -> Result<Vec<PendingEvent>, DomainError> {
+        let outing = open_outing(cx.loaded, self.outing, self.expected_version)?;
+        let mut events = vec![PendingEvent::now(OutingVoided { outing: self.outing, reason: self.reason.clone() })];
+        events.extend(calendar_changes(cx.loaded, self.outing, &outing.details, &[]));
+        Ok(events)
+    }
+}
+
+impl Decision for VerifyOuting {
+    fn subject(&self) -> StreamId {
+        StreamId::outing(self.outing)
+    }
+
+    fn answered_by(&self, event: &DomainEvent) -> bool {
+        matches!(event, DomainEvent::OutingVerified(e) if (self.outing, &self.note) == (e.outing, &e.note))
+    }
+
+    fn needs(&self, _: &Aggregates, needs: &mut Vec<StreamId>) {
+        needs.push(StreamId::outing(self.outing));
+    }
+
+    fn units_written(&self, loaded: &Aggregates) -> Vec<Option<UnitId>> {
+        vec![outing_unit(loaded, self.outing)]
+    }
+
+    fn decide(&self, cx: &mut Deciding<'_>) -> Result<Vec<PendingEvent>, DomainError> {
+        let outing = open_outing(cx.loaded, self.outing, self.expected_version)?;
+        if outing.verified {
+            return Err(DomainError::AlreadyVerified { outing: self.outing });
+        }
+        Ok(vec![PendingEvent::now(OutingVerified { outing: self.outing, note: self.note.clone() })])
+    }
+}
+
+impl Fact for OutingRegistered {
+    fn stream(&self) -> StreamId {
+        StreamId::outing(self.outing)
+    }
+
+    fn fold(&self, _: u64, state: &mut Aggregates) {
+        let outing = OutingState {
+            unit: self.unit,
+            details: self.details.clone(),
+            participants: self.participants.clone(),
+            voided: false,
+            verified: false,
+        };
+        state.outings.insert(self.outing, outing);
+    }
+}
+
+impl Fact for OutingAmended {
+    fn stream(&self) -> StreamId {
+        StreamId::outing(self.outing)
+    }
+
+    fn fold(&self, _: u64, state: &mut Aggregates) {
+        if let Some(o) = state.outings.get_mut(&self.outing) {
+            o.details = self.details.clone();
+            o.participants = self.participants.clone();
+            o.verified = false;
+        }
+    }
+}
+
+impl Fact for OutingVoided {
+    fn stream(&self) -> StreamId {
+        StreamId::outing(self.outing)
+    }
+
+    fn fold(&self, _: u64, state: &mut Aggregates) {
+        if let Some(o) = state.outings.get_mut(&self.outing) {
+            o.voided = true;
+        }
+    }
+}
+
+impl Fact for OutingVerified {
+    fn stream(&self) -> StreamId {
+        StreamId::outing(self.outing)
+    }
+
+    fn fold(&self, _: u64, state: &mut Aggregates) {
+        if let Some(o) = state.outings.get_mut(&self.outing) {
+            o.verified = true;
+        }
+    }
 }

@@ -3,7 +3,9 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::decide::{absent, coded, PendingEvent};
+use crate::command::Decision;
+use crate::decide::{absent, coded, Deciding, PendingEvent};
+use crate::event::Fact;
 use crate::*;
 
 #[derive(Clone, PartialEq, Eq, Debug)]
@@ -85,58 +87,192 @@ pub(crate) fn unit(loaded: &Aggregates, id: UnitId) -> Result<&UnitState, Domain
     loaded.units.get(&id).ok_or(DomainError::UnitNotFound(id))
 }
 
-/// Decides [`RegisterUnit`].
-pub(crate) fn register_unit(c: &RegisterUnit, loaded: &Aggregates) -> Result<Vec<PendingEvent>, DomainError> {
-    coded("unit", c.unit.0, c.code.as_ref())?;
-    absent(loaded, StreamId::unit(c.unit))?;
-    if let Some(parent) = c.parent {
-        unit(loaded, parent)?;
+impl Decision for RegisterUnit {
+    fn subject(&self) -> StreamId {
+        StreamId::unit(self.unit)
     }
-    Ok(vec![PendingEvent::now(UnitRegistered {
-        unit: c.unit,
-        name: c.name.clone(),
-        industry: c.industry.clone(),
-        region: c.region.clone(),
-        parent: c.parent,
-        code: c.code.clone(),
-    })])
+
+    fn answered_by(&self, event: &DomainEvent) -> bool {
+        matches!(event, DomainEvent::UnitRegistered(e)
+            if (&self.name, &self.industry, &self.region, self.parent, &self.code) == (&e.name, &e.industry, &e.region, e.parent, &e.code))
+    }
+
+    fn needs(&self, _: &Aggregates, needs: &mut Vec<StreamId>) {
+        needs.push(StreamId::unit(self.unit));
+        needs.extend(self.parent.map(StreamId::unit));
+    }
+
+    fn units_written(&self, _: &Aggregates) -> Vec<Option<UnitId>> {
+        vec![Some(self.unit)]
+    }
+
+    fn decide(&self, cx: &mut Deciding<'_>) -> Result<Vec<PendingEvent>, DomainError> {
+        coded("unit", self.unit.0, self.code.as_ref())?;
+        absent(cx.loaded, StreamId::unit(self.unit))?;
+        if let Some(parent) = self.parent {
+            unit(cx.loaded, parent)?;
+        }
+        Ok(vec![PendingEvent::now(UnitRegistered {
+            unit: self.unit,
+            name: self.name.clone(),
+            industry: self.industry.clone(),
+            region: self.region.clone(),
+            parent: self.parent,
+            code: self.code.clone(),
+        })])
+    }
 }
 
-/// Decides [`RenameUnit`].
-pub(crate) fn rename_unit(c: &RenameUnit, loaded: &Aggregates) -> Result<Vec<PendingEvent>, DomainError> {
-    unit(loaded, c.unit)?;
-    Ok(vec![PendingEvent::now(UnitRenamed { unit: c.unit, name: c.name.clone() })])
+impl Decision for RenameUnit {
+    fn subject(&self) -> StreamId {
+        StreamId::unit(self.unit)
+    }
+
+    fn answered_by(&self, event: &DomainEvent) -> bool {
+        matches!(event, DomainEvent::UnitRenamed(e) if (self.unit, &self.name) == (e.unit, &e.name))
+    }
+
+    fn needs(&self, _: &Aggregates, needs: &mut Vec<StreamId>) {
+        needs.push(StreamId::unit(self.unit));
+    }
+
+    fn units_written(&self, _: &Aggregates) -> Vec<Option<UnitId>> {
+        vec![Some(self.unit)]
+    }
+
+    fn decide(&self, cx: &mut Deciding<'_>) -> Result<Vec<PendingEvent>, DomainError> {
+        unit(cx.loaded, self.unit)?;
+        Ok(vec![PendingEvent::now(UnitRenamed { unit: self.unit, name: self.name.clone() })])
+    }
 }
 
-/// Decides [`MoveUnit`].
-pub(crate) fn move_unit(c: &MoveUnit, loaded: &Aggregates) -> Result<Vec<PendingEvent>, DomainError> {
-    unit(loaded, c.unit)?;
-    if let Some(parent) = c.parent {
-        unit(loaded, parent)?;
-        let mut next = Some(parent);
+impl Decision for MoveUnit {
+    fn subject(&self) -> StreamId {
+        StreamId::unit(self.unit)
+    }
+
+    fn answered_by(&self, event: &DomainEvent) -> bool {
+        matches!(event, DomainEvent::UnitMoved(e) if (self.unit, &self.region, self.parent) == (e.unit, &e.region, e.parent))
+    }
+
+    /// The unit and its new ancestors up to the root, to refuse a cycle.
+    fn needs(&self, loaded: &Aggregates, needs: &mut Vec<StreamId>) {
+        needs.push(StreamId::unit(self.unit));
+        let mut next = self.parent;
         for _ in 0..MAX_UNIT_DEPTH {
             let Some(ancestor) = next else { break };
-            if ancestor == c.unit {
-                return Err(DomainError::UnitCycle { unit: c.unit, parent });
+            needs.push(StreamId::unit(ancestor));
+            if ancestor == self.unit {
+                break;
             }
             next = loaded.units.get(&ancestor).and_then(|u| u.parent);
         }
     }
-    Ok(vec![PendingEvent::now(UnitMoved { unit: c.unit, region: c.region.clone(), parent: c.parent })])
+
+    fn units_written(&self, _: &Aggregates) -> Vec<Option<UnitId>> {
+        vec![Some(self.unit)]
+    }
+
+    fn decide(&self, cx: &mut Deciding<'_>) -> Result<Vec<PendingEvent>, DomainError> {
+        unit(cx.loaded, self.unit)?;
+        if let Some(parent) = self.parent {
+            unit(cx.loaded, parent)?;
+            let mut next = Some(parent);
+            for _ in 0..MAX_UNIT_DEPTH {
+                let Some(ancestor) = next else { break };
+                if ancestor == self.unit {
+                    return Err(DomainError::UnitCycle { unit: self.unit, parent });
+                }
+                next = cx.loaded.units.get(&ancestor).and_then(|u| u.parent);
+            }
+        }
+        Ok(vec![PendingEvent::now(UnitMoved { unit: self.unit, region: self.region.clone(), parent: self.parent })])
+    }
 }
 
-/// Decides [`ReclassifyUnit`].
-pub(crate) fn reclassify_unit(c: &ReclassifyUnit, loaded: &Aggregates) -> Result<Vec<PendingEvent>, DomainError> {
-    let current = unit(loaded, c.unit)?;
-    if current.industry == c.industry {
-        return Err(DomainError::InvalidValue {
-            field: "industry".to_owned(),
-            reason: format!("the unit's industry is {} already", c.industry),
-        });
+impl Decision for ReclassifyUnit {
+    fn subject(&self) -> StreamId {
+        StreamId::unit(self.unit)
     }
-    Ok(vec![PendingEvent::now(UnitReclassified {
-        unit: c.unit,
-        industry: c.industry.clone(),
-        reason: c.reason.clone(),
-    })])
+
+    fn answered_by(&self, event: &DomainEvent) -> bool {
+        matches!(event, DomainEvent::UnitReclassified(e)
+            if (self.unit, &self.industry, &self.reason) == (e.unit, &e.industry, &e.reason))
+    }
+
+    fn needs(&self, _: &Aggregates, needs: &mut Vec<StreamId>) {
+        needs.push(StreamId::unit(self.unit));
+    }
+
+    fn units_written(&self, _: &Aggregates) -> Vec<Option<UnitId>> {
+        vec![Some(self.unit)]
+    }
+
+    fn decide(&self, cx: &mut Deciding<'_>) -> Result<Vec<PendingEvent>, DomainError> {
+        let current = unit(cx.loaded, self.unit)?;
+        if current.industry == self.industry {
+            return Err(DomainError::InvalidValue {
+                field: "industry".to_owned(),
+                reason: format!("the unit's industry is {} already", self.industry),
+            });
+        }
+        Ok(vec![PendingEvent::now(UnitReclassified {
+            unit: self.unit,
+            industry: self.industry.clone(),
+            reason: self.reason.clone(),
+        })])
+    }
+}
+
+impl Fact for UnitRegistered {
+    fn stream(&self) -> StreamId {
+        StreamId::unit(self.unit)
+    }
+
+    fn fold(&self, _: u64, state: &mut Aggregates) {
+        let unit = UnitState {
+            name: self.name.clone(),
+            industry: self.industry.clone(),
+            region: self.region.clone(),
+            parent: self.parent,
+        };
+        state.units.insert(self.unit, unit);
+    }
+}
+
+impl Fact for UnitRenamed {
+    fn stream(&self) -> StreamId {
+        StreamId::unit(self.unit)
+    }
+
+    fn fold(&self, _: u64, state: &mut Aggregates) {
+        if let Some(u) = state.units.get_mut(&self.unit) {
+            u.name = self.name.clone();
+        }
+    }
+}
+
+impl Fact for UnitMoved {
+    fn stream(&self) -> StreamId {
+        StreamId::unit(self.unit)
+    }
+
+    fn fold(&self, _: u64, state: &mut Aggregates) {
+        if let Some(u) = state.units.get_mut(&self.unit) {
+            u.region = self.region.clone();
+            u.parent = self.parent;
+        }
+    }
+}
+
+impl Fact for UnitReclassified {
+    fn stream(&self) -> StreamId {
+        StreamId::unit(self.unit)
+    }
+
+    fn fold(&self, _: u64, state: &mut Aggregates) {
+        if let Some(u) = state.units.get_mut(&self.unit) {
+            u.industry = self.industry.clone();
+        }
+    }
 }

@@ -548,6 +548,22 @@ impl ReadModel {
             .collect()
     }
 
+    /// The unit a member belonged to at `as_of` (the latest transfer known then).
+    pub fn member_unit(&self, member: MemberId, as_of: Position) -> Option<UnitId> {
+        let history = self.members.get(&member)?;
+        history.memberships.iter().rev().find(|m| m.position <= as_of).map(|m| m.unit)
+    }
+
+    /// The unit a stream's record belongs to at `as_of`: a unit is its own, an outing
+    /// its organiser's, a member the one they were in then.
+    pub fn unit_of(&self, stream: StreamId, as_of: Position) -> Option<UnitId> {
+        match stream.kind {
+            StreamKind::Unit => Some(UnitId(stream.id)),
+            StreamKind::Member => self.member_unit(MemberId(stream.id), as_of),
+            StreamKind::Outing => self.outing(OutingId(stream.id), as_of).map(|o| o.unit),
+        }
+    }
+
     pub fn outing(&self, outing: OutingId, as_of: Position) -> Option<OutingView<'_>> {
         self.outing_by_number(self.outing_ids.number(&outing)?, as_of)
     }

@@ -176,7 +176,7 @@ pub async fn command_ids_are_idempotent<S: EventStore>(store: S) {
 /// a refused append writes no key, a retry keeps the first key, and in a batch only
 /// the requests that are written bring their keys.
 pub async fn member_keys_commit_with_their_events<S: EventStore + KeyHome>(store: S) {
-    let keys = store.key_store().expect("key store");
+    let keys = store.key_store();
     let key = |n: u8| WrappedKey { member: MemberId::new(), bytes: vec![n; 72] };
     let with_key =
         |request: AppendRequest, key: &WrappedKey| AppendRequest { member_key: Some(key.clone()), ..request };

@@ -19,6 +19,9 @@ use chacha20poly1305::{XChaCha20Poly1305, XNonce};
 use sha2::{Digest, Sha256};
 use taizhang_core::{MemberId, PersonalData, SealedPersonal};
 
+use std::sync::Arc;
+
+use crate::side::SideTables;
 use crate::{AnyStore, PgStore, SledStore, StoreError};
 
 const SEALED_V1: u8 = 1;
@@ -197,34 +200,28 @@ pub enum KeyState {
 /// share the master key file.
 #[derive(Clone)]
 pub struct KeyStore {
-    backend: Backend,
-}
-
-#[derive(Clone)]
-enum Backend {
-    Sled(SledStore),
-    Pg(PgStore),
+    store: AnyStore,
 }
 
 /// A store with a place for the member keys beside its log.
 pub trait KeyHome {
-    fn key_store(&self) -> Result<KeyStore, StoreError>;
+    fn key_store(&self) -> KeyStore;
 }
 
 impl KeyHome for SledStore {
-    fn key_store(&self) -> Result<KeyStore, StoreError> {
-        Ok(KeyStore::sled(self))
+    fn key_store(&self) -> KeyStore {
+        KeyStore::sled(self)
     }
 }
 
 impl KeyHome for PgStore {
-    fn key_store(&self) -> Result<KeyStore, StoreError> {
-        Ok(KeyStore::postgres(self))
+    fn key_store(&self) -> KeyStore {
+        KeyStore::postgres(self)
     }
 }
 
 impl KeyHome for AnyStore {
-    fn key_store(&self) -> Result<KeyStore, StoreError> {
+    fn key_store(&self) -> KeyStore {
         KeyStore::of(self)
     }
 }
@@ -234,53 +231,30 @@ const ERASED: &[u8] = b"";
 
 impl KeyStore {
     pub fn sled(store: &SledStore) -> Self {
-        Self { backend: Backend::Sled(store.clone()) }
+        Self::of(&AnyStore::Sled(Arc::new(store.clone())))
     }
 
     pub fn postgres(store: &PgStore) -> Self {
-        Self { backend: Backend::Pg(store.clone()) }
+        Self::of(&AnyStore::Pg(Arc::new(store.clone())))
     }
 
     /// The key store that belongs with `store`.
-    pub fn of(store: &AnyStore) -> Result<Self, StoreError> {
-        match store {
-            AnyStore::Sled(s) => Ok(Self::sled(s)),
-            AnyStore::Pg(s) => Ok(Self::postgres(s)),
-        }
+    pub fn of(store: &AnyStore) -> Self {
+        Self { store: store.clone() }
     }
 
     /// True when no member key (nor tombstone) exists, so no master key need exist yet.
     pub async fn is_empty(&self) -> Result<bool, KeyError> {
-        match &self.backend {
-            Backend::Sled(store) => Ok(store.key_slots().is_empty()),
-            Backend::Pg(pg) => Ok(!pg.any_member_key().await?),
-        }
+        Ok(!self.store.any_member_key().await?)
     }
 
     async fn raw_get(&self, member: MemberId) -> Result<Option<Vec<u8>>, KeyError> {
-        match &self.backend {
-            Backend::Sled(store) => Ok(store.key_slots().get(member).map(Option::unwrap_or_default)),
-            Backend::Pg(pg) => Ok(pg.member_key(member).await?),
-        }
+        Ok(self.store.member_key(member).await?)
     }
 
     /// Sets entries (an empty value erases) and makes them durable before returning.
     async fn raw_set(&self, entries: Vec<(MemberId, Vec<u8>)>) -> Result<(), KeyError> {
-        match &self.backend {
-            Backend::Sled(store) => {
-                let store = store.clone();
-                let entries: Vec<_> = entries
-                    .into_iter()
-                    .map(|(member, wrapped)| (member, (wrapped != ERASED).then_some(wrapped)))
-                    .collect();
-                // The fsync stays off the runtime's workers.
-                tokio::task::spawn_blocking(move || store.key_slots().set(&entries))
-                    .await
-                    .map_err(|e| StoreError::Backend(e.to_string()))??;
-                Ok(())
-            }
-            Backend::Pg(pg) => Ok(pg.set_member_keys(entries).await?),
-        }
+        Ok(self.store.set_member_keys(entries).await?)
     }
 
     pub async fn get(&self, master: &MasterKey, member: MemberId) -> Result<KeyState, KeyError> {
@@ -298,15 +272,7 @@ impl KeyStore {
 
     /// Every entry as (member, wrapped key or empty for erased), for a separate backup.
     pub async fn export(&self) -> Result<Vec<(MemberId, Vec<u8>)>, KeyError> {
-        match &self.backend {
-            Backend::Sled(store) => Ok(store
-                .key_slots()
-                .entries()
-                .into_iter()
-                .map(|(member, wrapped)| (member, wrapped.unwrap_or_default()))
-                .collect()),
-            Backend::Pg(pg) => Ok(pg.member_keys().await?),
-        }
+        Ok(self.store.member_keys().await?)
     }
 
     /// Checks that every stored key opens under `master`, naming the first that does not.

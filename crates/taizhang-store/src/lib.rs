@@ -34,6 +34,7 @@ mod key_slots;
 pub mod keys;
 mod postgres;
 pub mod private;
+mod side;
 mod sled;
 mod staging;
 mod subscription;

@@ -18,8 +18,8 @@ use taizhang_core::{Role, StreamId, UnitId};
 use time::OffsetDateTime;
 use uuid::Uuid;
 
-use crate::sled::{backend as sled_error, uuid_entries};
-use crate::{AnyStore, EventStore, PgStore, SledStore, StoreError};
+use crate::side::SideTables;
+use crate::{AnyStore, EventStore, StoreError};
 
 const PREFIX: &str = "tz_";
 /// The longest token name, in characters.
@@ -125,17 +125,7 @@ pub enum Rejection {
 /// Where token records live: beside the log, on its backend.
 #[derive(Clone)]
 pub struct TokenStore {
-    backend: Backend,
-}
-
-/// Records already read, on sled: the process holding the sled database is the only one
-/// that can write its tokens, and every write goes through `put`, which updates it.
-type Cache = std::sync::Arc<std::sync::RwLock<std::collections::HashMap<Uuid, TokenRecord>>>;
-
-#[derive(Clone)]
-enum Backend {
-    Sled { store: std::sync::Arc<SledStore>, tree: sled::Tree, cache: Cache },
-    Pg(std::sync::Arc<PgStore>),
+    store: AnyStore,
 }
 
 fn hash_of(secret: &[u8]) -> String {
@@ -152,64 +142,27 @@ fn parse(bearer: &str) -> Option<(Uuid, Vec<u8>)> {
 
 impl TokenStore {
     /// The token store that belongs with `store`.
-    pub fn of(store: &AnyStore) -> Result<Self, StoreError> {
-        let backend = match store {
-            AnyStore::Sled(s) => {
-                let tree = s.db().open_tree("tokens").map_err(sled_error)?;
-                Backend::Sled { store: s.clone(), tree, cache: Cache::default() }
-            }
-            AnyStore::Pg(s) => Backend::Pg(s.clone()),
-        };
-        Ok(Self { backend })
+    pub fn of(store: &AnyStore) -> Self {
+        Self { store: store.clone() }
     }
 
     /// The record of token `id`, as it stands now (a caller that authenticated earlier
-    /// checks again with it that the token is still active).
+    /// checks again with it that the token is still active). On PostgreSQL it is read
+    /// every time: another server or the command line may have revoked it.
     pub async fn record(&self, id: Uuid) -> Result<Option<TokenRecord>, TokenError> {
-        let decode = |b: &[u8]| serde_json::from_slice(b).map_err(|e| TokenError::Damaged(id, e.to_string()));
-        match &self.backend {
-            Backend::Sled { store, tree, cache } => {
-                if let Some(record) = cache.read().expect("token cache lock").get(&id) {
-                    return Ok(Some(record.clone()));
-                }
-                let gate = store.gate().await;
-                let Some(bytes) = tree.get(id.as_bytes()).map_err(sled_error)? else { return Ok(None) };
-                drop(gate);
-                let record: TokenRecord = decode(&bytes)?;
-                cache.write().expect("token cache lock").insert(id, record.clone());
-                Ok(Some(record))
-            }
-            // Read every time: another server or the command line may have revoked it.
-            Backend::Pg(pg) => pg.token(id).await?.map(|b| decode(&b)).transpose(),
-        }
+        let bytes = self.store.token(id).await?;
+        bytes.map(|b| serde_json::from_slice(&b).map_err(|e| TokenError::Damaged(id, e.to_string()))).transpose()
     }
 
     /// Writes `record` and makes it durable before returning.
     async fn put(&self, record: &TokenRecord) -> Result<(), TokenError> {
         let bytes = serde_json::to_vec(record).expect("a token record serialises");
-        match &self.backend {
-            Backend::Sled { store, tree, cache } => {
-                let gate = store.gate().await;
-                tree.insert(record.id.as_bytes(), bytes).map_err(sled_error)?;
-                drop(gate); // the writer's sync needs it
-                store.sync().await?;
-                cache.write().expect("token cache lock").insert(record.id, record.clone());
-            }
-            Backend::Pg(pg) => pg.put_token(record.id, &bytes).await?,
-        }
-        Ok(())
+        Ok(self.store.put_token(record.id, &bytes).await?)
     }
 
     /// Every token, oldest first.
     pub async fn list(&self) -> Result<Vec<TokenRecord>, TokenError> {
-        let raw: Vec<(Uuid, Vec<u8>)> = match &self.backend {
-            Backend::Sled { store, tree, .. } => {
-                let _gate = store.gate().await;
-                uuid_entries(tree)?
-            }
-            Backend::Pg(pg) => pg.tokens().await?,
-        };
-        let mut records = raw
+        let mut records = (self.store.tokens().await?)
             .into_iter()
             .map(|(id, b)| serde_json::from_slice(&b).map_err(|e| TokenError::Damaged(id, e.to_string())))
             .collect::<Result<Vec<TokenRecord>, _>>()?;

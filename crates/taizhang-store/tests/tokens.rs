@@ -14,7 +14,7 @@ fn new(role: Role, units: Vec<UnitId>) -> NewToken {
 }
 
 async fn tokens_work_until_revoked_or_expired(store: AnyStore) {
-    let tokens = TokenStore::of(&store).unwrap();
+    let tokens = TokenStore::of(&store);
     let now = OffsetDateTime::now_utc();
     let unit = UnitId::new();
     store.append(register(unit, "十堰市人民医院")).await.unwrap();

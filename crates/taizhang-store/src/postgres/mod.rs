@@ -25,7 +25,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use taizhang_core::{MemberId, StreamId};
+use taizhang_core::StreamId;
 use tokio::sync::{mpsc, oneshot, watch};
 use tokio::task::JoinHandle;
 use tokio_postgres::{Client, NoTls};
@@ -37,6 +37,7 @@ use crate::{AppendOutcome, AppendRequest, EventStore, Position, RawRecord, Recor
 
 mod listener;
 mod schema;
+mod side;
 mod writer;
 
 use listener::*;
@@ -135,68 +136,6 @@ impl PgStore {
 
     fn s(&self) -> &str {
         &self.inner.schema
-    }
-
-    // The member key store's table (see `keys::KeyStore`). Each statement commits on
-    // its own, durably, before it returns.
-
-    pub(crate) async fn any_member_key(&self) -> Result<bool, StoreError> {
-        let sql = format!("SELECT EXISTS (SELECT 1 FROM {}.member_keys)", self.s());
-        Ok(self.inner.reader.query_one(&sql, &[]).await.map_err(pg)?.get(0))
-    }
-
-    pub(crate) async fn member_key(&self, member: MemberId) -> Result<Option<Vec<u8>>, StoreError> {
-        let sql = format!("SELECT wrapped FROM {}.member_keys WHERE member = $1", self.s());
-        let row = self.inner.reader.query_opt(&sql, &[&member.0.as_bytes().as_slice()]).await.map_err(pg)?;
-        Ok(row.map(|r| r.get(0)))
-    }
-
-    pub(crate) async fn set_member_keys(&self, entries: Vec<(MemberId, Vec<u8>)>) -> Result<(), StoreError> {
-        let sql = format!(
-            "INSERT INTO {}.member_keys (member, wrapped) VALUES ($1, $2)
-             ON CONFLICT (member) DO UPDATE SET wrapped = EXCLUDED.wrapped",
-            self.s()
-        );
-        for (member, wrapped) in entries {
-            self.inner.reader.execute(&sql, &[&member.0.as_bytes().as_slice(), &wrapped]).await.map_err(pg)?;
-        }
-        Ok(())
-    }
-
-    pub(crate) async fn member_keys(&self) -> Result<Vec<(MemberId, Vec<u8>)>, StoreError> {
-        let sql = format!("SELECT member, wrapped FROM {}.member_keys ORDER BY member", self.s());
-        Ok(self.uuid_rows(&sql).await?.into_iter().map(|(id, wrapped)| (MemberId(id), wrapped)).collect())
-    }
-
-    /// The rows of a side table keyed by a UUID, as (key, value).
-    async fn uuid_rows(&self, sql: &str) -> Result<Vec<(Uuid, Vec<u8>)>, StoreError> {
-        let rows = self.inner.reader.query(sql, &[]).await.map_err(pg)?;
-        rows.iter()
-            .map(|r| {
-                let id = Uuid::from_slice(r.get::<_, &[u8]>(0)).map_err(|e| StoreError::Backend(e.to_string()))?;
-                Ok((id, r.get(1)))
-            })
-            .collect()
-    }
-
-    // The API token store's table (see `tokens::TokenStore`), one JSON record per token.
-
-    pub(crate) async fn token(&self, id: Uuid) -> Result<Option<Vec<u8>>, StoreError> {
-        let sql = format!("SELECT record FROM {}.tokens WHERE id = $1", self.s());
-        Ok(self.inner.reader.query_opt(&sql, &[&id.as_bytes().as_slice()]).await.map_err(pg)?.map(|r| r.get(0)))
-    }
-
-    pub(crate) async fn put_token(&self, id: Uuid, record: &[u8]) -> Result<(), StoreError> {
-        let sql = format!(
-            "INSERT INTO {}.tokens (id, record) VALUES ($1, $2) ON CONFLICT (id) DO UPDATE SET record = EXCLUDED.record",
-            self.s()
-        );
-        self.inner.reader.execute(&sql, &[&id.as_bytes().as_slice(), &record]).await.map_err(pg)?;
-        Ok(())
-    }
-
-    pub(crate) async fn tokens(&self) -> Result<Vec<(Uuid, Vec<u8>)>, StoreError> {
-        self.uuid_rows(&format!("SELECT id, record FROM {}.tokens", self.s())).await
     }
 }
 

@@ -43,6 +43,7 @@ use crate::{
 
 mod index;
 mod pages;
+mod side;
 #[cfg(test)]
 mod tests;
 mod writer;
@@ -56,6 +57,9 @@ const SLED_CACHE_BYTES: u64 = 64 << 20;
 
 /// The member keys' file in the data directory, beside `log`.
 pub const KEY_FILE: &str = "member-keys";
+
+/// The tree of the API tokens' records.
+const TOKEN_TREE: &str = "tokens";
 
 /// Where earlier versions kept the member keys: a sled tree of the log's database.
 const OLD_KEY_TREE: &str = "member_keys";
@@ -106,7 +110,6 @@ pub struct SledStore {
 }
 
 struct Inner {
-    db: sled::Db,
     log: sled::Tree,
     /// The page the last single-event read decompressed. Reads of a stream's events go
     /// one position at a time, and neighbouring positions share a page (members
@@ -130,6 +133,13 @@ struct Inner {
     writer: std::sync::Mutex<Option<JoinHandle<()>>>,
     /// The member keys, in their own file beside the log (see [`crate::key_slots`]).
     key_slots: Arc<KeySlots>,
+    tokens: Tokens,
+}
+
+/// The API tokens' records, in a tree of the log's database, and those read so far.
+struct Tokens {
+    tree: sled::Tree,
+    cache: std::sync::RwLock<std::collections::HashMap<Uuid, Vec<u8>>>,
 }
 
 impl Drop for Inner {
@@ -211,6 +221,7 @@ impl SledStore {
                 Ok(true)
             })?;
         }
+        let tokens = Tokens { tree: db.open_tree(TOKEN_TREE).map_err(backend)?, cache: Default::default() };
         let index = Arc::new(RwLock::new(index));
         let (head_tx, head_rx) = watch::channel(head);
         let (jobs, rx) = mpsc::channel();
@@ -237,7 +248,6 @@ impl SledStore {
             .map_err(backend)?;
         Ok(Self {
             inner: Arc::new(Inner {
-                db,
                 log,
                 last_page: Default::default(),
                 index,
@@ -249,6 +259,7 @@ impl SledStore {
                 busy_since,
                 writer: std::sync::Mutex::new(Some(handle)),
                 key_slots,
+                tokens,
             }),
         })
     }
@@ -294,11 +305,6 @@ impl SledStore {
     /// await of the writer ([`SledStore::sync`]).
     pub(crate) async fn gate(&self) -> Gate<'_> {
         Gate { index: self.inner.index.read().await }
-    }
-
-    /// The sled database, for the token store that lives beside the log.
-    pub(crate) fn db(&self) -> &sled::Db {
-        &self.inner.db
     }
 
     /// The member keys' file, for the key store.

@@ -258,7 +258,9 @@ mod log_tests {
         let mut expected = vec![(kept, vec![5u8; 73]), (erased, vec![])];
         expected.sort();
         assert_eq!(keys, expected);
-        assert!(!store.db().tree_names().iter().any(|n| n.as_ref() == OLD_KEY_TREE.as_bytes()));
+        drop(store);
+        let db = sled::Config::new().path(dir.path().join("log")).open().unwrap();
+        assert!(!db.tree_names().iter().any(|n| n.as_ref() == OLD_KEY_TREE.as_bytes()));
     }
 
     /// A record in a format no longer written: `OutingRegistered` version 1, before

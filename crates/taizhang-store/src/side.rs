@@ -1,0 +1,86 @@
+//! The side tables that live beside the log: the wrapped member keys and the API
+//! tokens' records. Each backend keeps them its own way (on sled: a file of key slots
+//! overwritten in place, and a `tokens` tree; on PostgreSQL: the `member_keys` and
+//! `tokens` tables of the log's schema); the key store ([`crate::keys`]) and the token
+//! store ([`crate::tokens`]) are written once, over this trait, and hold an
+//! [`AnyStore`].
+
+use taizhang_core::MemberId;
+use uuid::Uuid;
+
+use crate::{AnyStore, StoreError};
+
+/// Every write here is durable before it returns.
+pub(crate) trait SideTables {
+    /// The wrapped key of `member`: `None` when none was ever stored, empty when the
+    /// member was erased.
+    async fn member_key(&self, member: MemberId) -> Result<Option<Vec<u8>>, StoreError>;
+
+    /// Sets wrapped keys; an empty one is a tombstone (the key is destroyed).
+    async fn set_member_keys(&self, entries: Vec<(MemberId, Vec<u8>)>) -> Result<(), StoreError>;
+
+    /// Every entry, tombstones as empty keys.
+    async fn member_keys(&self) -> Result<Vec<(MemberId, Vec<u8>)>, StoreError>;
+
+    /// Whether any key or tombstone is stored.
+    async fn any_member_key(&self) -> Result<bool, StoreError>;
+
+    /// The record of token `id`, as it stands now.
+    async fn token(&self, id: Uuid) -> Result<Option<Vec<u8>>, StoreError>;
+
+    async fn put_token(&self, id: Uuid, record: &[u8]) -> Result<(), StoreError>;
+
+    /// Every token's record, in no particular order.
+    async fn tokens(&self) -> Result<Vec<(Uuid, Vec<u8>)>, StoreError>;
+}
+
+impl SideTables for AnyStore {
+    async fn member_key(&self, member: MemberId) -> Result<Option<Vec<u8>>, StoreError> {
+        match self {
+            AnyStore::Sled(s) => s.member_key(member).await,
+            AnyStore::Pg(s) => s.member_key(member).await,
+        }
+    }
+
+    async fn set_member_keys(&self, entries: Vec<(MemberId, Vec<u8>)>) -> Result<(), StoreError> {
+        match self {
+            AnyStore::Sled(s) => s.set_member_keys(entries).await,
+            AnyStore::Pg(s) => s.set_member_keys(entries).await,
+        }
+    }
+
+    async fn member_keys(&self) -> Result<Vec<(MemberId, Vec<u8>)>, StoreError> {
+        match self {
+            AnyStore::Sled(s) => s.member_keys().await,
+            AnyStore::Pg(s) => s.member_keys().await,
+        }
+    }
+
+    async fn any_member_key(&self) -> Result<bool, StoreError> {
+        match self {
+            AnyStore::Sled(s) => s.any_member_key().await,
+            AnyStore::Pg(s) => s.any_member_key().await,
+        }
+    }
+
+    async fn token(&self, id: Uuid) -> Result<Option<Vec<u8>>, StoreError> {
+        match self {
+            AnyStore::Sled(s) => s.token(id).await,
+            AnyStore::Pg(s) => s.token(id).await,
+        }
+    }
+
+    async fn put_token(&self, id: Uuid, record: &[u8]) -> Result<(), StoreError> {
+        match self {
+            AnyStore::Sled(s) => s.put_token(id, record).await,
+            AnyStore::Pg(s) => s.put_token(id, record).await,
+        }
+    }
+
+    async fn tokens(&self) -> Result<Vec<(Uuid, Vec<u8>)>, StoreError> {
+        match self {
+            AnyStore::Sled(s) => s.tokens().await,
+            AnyStore::Pg(s) => s.tokens().await,
+        }
+    }
+}
