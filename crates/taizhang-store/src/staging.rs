@@ -189,6 +189,51 @@ pub(crate) fn check_restore(
     Ok((envelopes, tail))
 }
 
+/// What a backend's writer is asked to do; each job carries the channel of its answer.
+pub(crate) enum Job {
+    Append(Vec<AppendRequest>, oneshot::Sender<Vec<Result<AppendOutcome, StoreError>>>),
+    Restore(Vec<RawRecord>, oneshot::Sender<Result<(), StoreError>>),
+    /// Makes everything written so far durable (on sled, the side trees' inserts; a
+    /// PostgreSQL statement is durable once it returns).
+    Sync(oneshot::Sender<Result<(), StoreError>>),
+}
+
+impl Job {
+    /// Answers the job with `error` without doing it.
+    pub fn refuse(self, error: &StoreError) {
+        match self {
+            Job::Append(requests, tx) => drop(tx.send(vec![Err(error.clone()); requests.len()])),
+            Job::Restore(_, tx) | Job::Sync(tx) => drop(tx.send(Err(error.clone()))),
+        }
+    }
+}
+
+/// A backend's way to its writer: [`JobQueue::submit`] hands over a job and waits for
+/// its answer; the requests every backend makes of its writer are written once, here.
+pub(crate) trait JobQueue {
+    async fn submit<T: Send>(&self, job: impl FnOnce(oneshot::Sender<T>) -> Job + Send) -> Result<T, StoreError>;
+
+    /// See [`crate::EventStore::append_batch`].
+    async fn append_through_writer(&self, requests: Vec<AppendRequest>) -> Vec<Result<AppendOutcome, StoreError>>
+    where
+        Self: Sync,
+    {
+        let count = requests.len();
+        if count == 0 {
+            return Vec::new(); // nothing to commit: no writer turn, no fsync
+        }
+        self.submit(|tx| Job::Append(requests, tx)).await.unwrap_or_else(|e| vec![Err(e); count])
+    }
+
+    /// See [`crate::EventStore::restore_raw`].
+    async fn restore_through_writer(&self, records: Vec<RawRecord>) -> Result<(), StoreError>
+    where
+        Self: Sync,
+    {
+        self.submit(|tx| Job::Restore(records, tx)).await?
+    }
+}
+
 /// The answer a writer owes a job of its group, sent once the group's fate is known.
 pub(crate) enum Reply {
     Append(oneshot::Sender<Vec<Result<AppendOutcome, StoreError>>>, Vec<Result<AppendOutcome, StoreError>>),

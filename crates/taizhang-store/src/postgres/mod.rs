@@ -32,7 +32,7 @@ use tokio_postgres::{Client, NoTls};
 use uuid::Uuid;
 
 use crate::codec::{self};
-use crate::staging::outcome_of;
+use crate::staging::{outcome_of, Job, JobQueue};
 use crate::{AppendOutcome, AppendRequest, EventStore, Position, RawRecord, RecordedEvent, StoreError};
 
 mod listener;
@@ -46,11 +46,6 @@ use writer::*;
 
 fn pg(e: tokio_postgres::Error) -> StoreError {
     StoreError::Backend(format!("postgresql: {e}"))
-}
-
-enum Job {
-    Append(Vec<AppendRequest>, oneshot::Sender<Vec<Result<AppendOutcome, StoreError>>>),
-    Restore(Vec<RawRecord>, oneshot::Sender<Result<(), StoreError>>),
 }
 
 /// The PostgreSQL event store. Cheap to clone.
@@ -127,13 +122,6 @@ impl PgStore {
         result
     }
 
-    async fn submit<T>(&self, job: impl FnOnce(oneshot::Sender<T>) -> Job) -> Result<T, StoreError> {
-        let stopped = || StoreError::Backend("the writer stopped".into());
-        let (tx, rx) = oneshot::channel();
-        self.inner.jobs.send(job(tx)).map_err(|_| stopped())?;
-        rx.await.map_err(|_| stopped())
-    }
-
     fn s(&self) -> &str {
         &self.inner.schema
     }
@@ -164,13 +152,18 @@ fn limit(n: usize) -> i64 {
     i64::try_from(n).unwrap_or(i64::MAX)
 }
 
+impl JobQueue for PgStore {
+    async fn submit<T: Send>(&self, job: impl FnOnce(oneshot::Sender<T>) -> Job + Send) -> Result<T, StoreError> {
+        let stopped = || StoreError::Backend("the writer stopped".into());
+        let (tx, rx) = oneshot::channel();
+        self.inner.jobs.send(job(tx)).map_err(|_| stopped())?;
+        rx.await.map_err(|_| stopped())
+    }
+}
+
 impl EventStore for PgStore {
     async fn append_batch(&self, requests: Vec<AppendRequest>) -> Vec<Result<AppendOutcome, StoreError>> {
-        let count = requests.len();
-        if count == 0 {
-            return Vec::new(); // nothing to commit: no writer turn, no fsync
-        }
-        self.submit(|tx| Job::Append(requests, tx)).await.unwrap_or_else(|e| vec![Err(e); count])
+        self.append_through_writer(requests).await
     }
 
     async fn command_outcome(&self, command_id: Uuid) -> Result<Option<AppendOutcome>, StoreError> {
@@ -257,6 +250,6 @@ impl EventStore for PgStore {
     }
 
     async fn restore_raw(&self, records: Vec<RawRecord>) -> Result<(), StoreError> {
-        self.submit(|tx| Job::Restore(records, tx)).await?
+        self.restore_through_writer(records).await
     }
 }

@@ -99,10 +99,7 @@ pub(super) async fn run_writer(
             // Without its statements the writer cannot write: tell every caller why.
             let error = pg(e);
             while let Some(job) = rx.recv().await {
-                match job {
-                    Job::Append(requests, tx) => drop(tx.send(vec![Err(error.clone()); requests.len()])),
-                    Job::Restore(_, tx) => drop(tx.send(Err(error.clone()))),
-                }
+                job.refuse(&error);
             }
             return;
         }
@@ -183,9 +180,17 @@ pub(super) async fn stage_and_commit(
     // log's tail (positions, versions, the hash chain) is done while holding it.
     let jobs: Vec<Encoding> = jobs
         .into_iter()
-        .map(|job| match job {
-            Job::Append(requests, reply) => Encoding::Append(requests.into_iter().map(Encoded::new).collect(), reply),
-            Job::Restore(records, reply) => Encoding::Restore(records, reply),
+        .filter_map(|job| match job {
+            Job::Append(requests, reply) => {
+                Some(Encoding::Append(requests.into_iter().map(Encoded::new).collect(), reply))
+            }
+            Job::Restore(records, reply) => Some(Encoding::Restore(records, reply)),
+            // What the writer commits is durable when the commit returns: a sync is
+            // answered with the group.
+            Job::Sync(reply) => {
+                replies.push(Reply::Unit(reply, Ok(())));
+                None
+            }
         })
         .collect();
     // What the checks need, for the whole group. The three reads are pipelined (one

@@ -36,7 +36,7 @@ use uuid::Uuid;
 
 use crate::codec::{self, GENESIS_HASH};
 use crate::key_slots::KeySlots;
-use crate::staging::{outcome_of, Tail};
+use crate::staging::{outcome_of, Job, JobQueue, Tail};
 use crate::{
     AppendOutcome, AppendRequest, EventStore, Position, RawRecord, RecordedEvent, StoreError, StoreHealth, STALL_AFTER,
 };
@@ -95,12 +95,6 @@ pub(crate) fn uuid_entries(tree: &sled::Tree) -> Result<Vec<(uuid::Uuid, Vec<u8>
             Ok((uuid::Uuid::from_slice(&k).map_err(backend)?, v.to_vec()))
         })
         .collect()
-}
-
-enum Job {
-    Append(Vec<AppendRequest>, oneshot::Sender<Vec<Result<AppendOutcome, StoreError>>>),
-    Restore(Vec<RawRecord>, oneshot::Sender<Result<(), StoreError>>),
-    Sync(oneshot::Sender<Result<(), StoreError>>),
 }
 
 /// The sled event store. Cheap to clone; all clones share one writer.
@@ -330,8 +324,10 @@ impl SledStore {
         }
         StoreHealth::Ok
     }
+}
 
-    async fn submit<T>(&self, job: impl FnOnce(oneshot::Sender<T>) -> Job) -> Result<T, StoreError> {
+impl JobQueue for SledStore {
+    async fn submit<T: Send>(&self, job: impl FnOnce(oneshot::Sender<T>) -> Job + Send) -> Result<T, StoreError> {
         match self.health() {
             StoreHealth::Ok => {}
             StoreHealth::Poisoned => return Err(StoreError::Poisoned),
@@ -346,7 +342,9 @@ impl SledStore {
         self.inner.jobs.send(job(tx)).map_err(|_| StoreError::Poisoned)?;
         rx.await.map_err(|_| StoreError::Poisoned)
     }
+}
 
+impl SledStore {
     /// The durable positions of a stream's events from `from_version` on.
     fn stream_positions(
         &self,
@@ -364,11 +362,7 @@ impl SledStore {
 
 impl EventStore for SledStore {
     async fn append_batch(&self, requests: Vec<AppendRequest>) -> Vec<Result<AppendOutcome, StoreError>> {
-        let count = requests.len();
-        if count == 0 {
-            return Vec::new(); // nothing to commit: no writer turn, no fsync
-        }
-        self.submit(|tx| Job::Append(requests, tx)).await.unwrap_or_else(|e| vec![Err(e); count])
+        self.append_through_writer(requests).await
     }
 
     async fn command_outcome(&self, command_id: Uuid) -> Result<Option<AppendOutcome>, StoreError> {
@@ -431,7 +425,7 @@ impl EventStore for SledStore {
     }
 
     async fn restore_raw(&self, records: Vec<RawRecord>) -> Result<(), StoreError> {
-        self.submit(|tx| Job::Restore(records, tx)).await?
+        self.restore_through_writer(records).await
     }
 }
 

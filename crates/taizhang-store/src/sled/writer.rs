@@ -171,12 +171,7 @@ impl Writer {
             let mut index = index_lock.blocking_write();
             for job in jobs {
                 match job {
-                    Job::Append(requests, tx) if poisoned => {
-                        replies.push(Reply::Append(tx, vec![Err(StoreError::Poisoned); requests.len()]))
-                    }
-                    Job::Restore(_, tx) | Job::Sync(tx) if poisoned => {
-                        replies.push(Reply::Unit(tx, Err(StoreError::Poisoned)))
-                    }
+                    job if poisoned => job.refuse(&StoreError::Poisoned),
                     Job::Append(requests, tx) => {
                         let results =
                             requests.into_iter().map(|r| self.stage_append(r, &mut index, &mut group)).collect();
