@@ -5,20 +5,17 @@
 use crate::decide::Deciding;
 use crate::*;
 
-/// What a command declares beside its type, in its aggregate's module: the record it is
-/// about, what it reads, whose records it writes, how a retry is recognised, and the
-/// decision itself. `commands!` hands every [`Command`] variant to it.
+/// What a command declares beside its type, in its aggregate's module: what it reads,
+/// whose records it writes, how a retry is recognised, and the decision itself.
+/// `commands!` hands every [`Command`] variant to it.
 pub(crate) trait Decision {
-    /// See [`Command::subject`].
-    fn subject(&self) -> StreamId;
-
     /// Whether `event`, stored under this command's id, is one this command asks for
     /// (see [`Command::asks_for`]).
     fn answered_by(&self, event: &DomainEvent) -> bool;
 
-    /// Adds the streams the command needs, given what is loaded so far (see
-    /// [`dependencies`](crate::dependencies)).
-    fn needs(&self, loaded: &Aggregates, needs: &mut Vec<StreamId>);
+    /// Adds the streams the command needs besides its subject's, which is always read,
+    /// given what is loaded so far (see [`dependencies`](crate::dependencies)).
+    fn needs(&self, _loaded: &Aggregates, _needs: &mut Vec<StreamId>) {}
 
     /// The units whose records the command writes, `None` for a record `loaded` does
     /// not hold (see [`units_written`](crate::units_written)).
@@ -30,9 +27,10 @@ pub(crate) trait Decision {
 }
 
 /// The closed set of commands (the table is in the crate's root), each a type of its
-/// aggregate's module that implements [`Decision`].
+/// aggregate's module that implements [`Decision`], with the aggregate whose record it
+/// is about (`on member`: the stream of its `member` field).
 macro_rules! commands {
-    ($($variant:ident),* $(,)?) => {
+    ($($variant:ident on $stream:ident),* $(,)?) => {
         /// What clerks and reviewers ask for.
         #[derive(Clone, PartialEq, Eq, Debug)]
         pub enum Command {
@@ -43,6 +41,13 @@ macro_rules! commands {
             /// The command's type name, as metrics and logs show it.
             pub fn name(&self) -> &'static str {
                 match self { $(Command::$variant(_) => stringify!($variant),)* }
+            }
+
+            /// The stream of the record the command is about; every command writes an
+            /// event there. A command id answered from the log must have written to the
+            /// same record.
+            pub fn subject(&self) -> $crate::StreamId {
+                match self { $(Command::$variant(c) => $crate::StreamId::$stream(c.$stream),)* }
             }
 
             /// What the command's type declares of it.
@@ -58,12 +63,6 @@ macro_rules! commands {
 }
 
 impl Command {
-    /// The stream of the record the command is about; every command writes an event
-    /// there. A command id answered from the log must have written to the same record.
-    pub fn subject(&self) -> StreamId {
-        self.decision().subject()
-    }
-
     /// Whether `written`, the events stored under this command's id, are what this
     /// command asks for: a retry of the same command is answered with the first
     /// outcome; another command sent under the same id is not. Compared by what the

@@ -54,7 +54,7 @@ pub(crate) struct Deciding<'a> {
 /// names nothing that is not loaded: some needs appear only after a first load (an
 /// outing's current participants, a parent unit's own parent).
 pub fn dependencies(cmd: &Command, loaded: &Aggregates) -> Vec<StreamId> {
-    let mut needs = Vec::new();
+    let mut needs = vec![cmd.subject()];
     cmd.decision().needs(loaded, &mut needs);
     needs
 }

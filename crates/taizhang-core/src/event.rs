@@ -70,24 +70,22 @@ pub trait PayloadFormat {
     fn decode<'a, T: Deserialize<'a> + Into<DomainEvent>>(&self, bytes: &'a [u8]) -> Result<DomainEvent, String>;
 }
 
-/// What an event declares beside its type, in its aggregate's module: the stream it
-/// belongs to, and how it folds into the command side's state. `domain_events!` hands
-/// every [`DomainEvent`] variant to it.
+/// What an event declares beside its type, in its aggregate's module: how it folds
+/// into the command side's state. `domain_events!` hands every [`DomainEvent`] variant
+/// to it.
 pub(crate) trait Fact {
-    /// The stream this event belongs to; every event names its aggregate.
-    fn stream(&self) -> StreamId;
-
     /// Folds the event, stored at `version` of its stream, into `state`. Never fails:
     /// every rule was checked when the event was decided.
     fn fold(&self, version: u64, state: &mut Aggregates);
 }
 
 /// The closed set of events (the table is in the crate's root): each variant with its
-/// type code, its current schema version and the older versions still read
-/// (`{ 1: legacy::XV1 }`: version 1 is read as that shape and upcast). A type code is
-/// stated there and nowhere else.
+/// type code, its current schema version, the older versions still read
+/// (`{ 1: legacy::XV1 }`: version 1 is read as that shape and upcast), and the
+/// aggregate whose stream it belongs to (`on member`: the stream of its `member` field).
+/// A type code is stated there and nowhere else.
 macro_rules! domain_events {
-    ($($variant:ident = ($code:literal, $version:literal) $({ $($old:literal : $legacy:ty),* $(,)? })?),* $(,)?) => {
+    ($($variant:ident = ($code:literal, $version:literal) on $stream:ident $({ $($old:literal : $legacy:ty),* $(,)? })?),* $(,)?) => {
         /// Every kind of fact the log can hold.
         #[derive(Clone, PartialEq, Eq, Debug, ::serde::Serialize, ::serde::Deserialize)]
         #[serde(tag = "type")]
@@ -142,6 +140,11 @@ macro_rules! domain_events {
                 }
             }
 
+            /// The stream this event belongs to; every event names its aggregate.
+            pub fn stream(&self) -> $crate::StreamId {
+                match self { $(DomainEvent::$variant(e) => $crate::StreamId::$stream(e.$stream),)* }
+            }
+
             /// What the event's type declares of it.
             pub(crate) fn fact(&self) -> &dyn $crate::event::Fact {
                 match self { $(DomainEvent::$variant(e) => e,)* }
@@ -152,11 +155,4 @@ macro_rules! domain_events {
             fn from(e: $variant) -> Self { DomainEvent::$variant(e) }
         })*
     };
-}
-
-impl DomainEvent {
-    /// The stream this event belongs to; every event names its aggregate.
-    pub fn stream(&self) -> StreamId {
-        self.fact().stream()
-    }
 }

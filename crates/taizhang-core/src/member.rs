@@ -170,17 +170,13 @@ fn member_unit(loaded: &Aggregates, member: MemberId) -> Option<UnitId> {
 }
 
 impl Decision for RegisterMember {
-    fn subject(&self) -> StreamId {
-        StreamId::member(self.member)
-    }
-
     fn answered_by(&self, event: &DomainEvent) -> bool {
         matches!(event, DomainEvent::MemberRegistered(e)
             if (self.unit, self.joined_on, &self.code) == (e.unit, e.joined_on, &e.code))
     }
 
     fn needs(&self, _: &Aggregates, needs: &mut Vec<StreamId>) {
-        needs.extend([StreamId::member(self.member), StreamId::unit(self.unit)]);
+        needs.push(StreamId::unit(self.unit));
     }
 
     fn units_written(&self, _: &Aggregates) -> Vec<Option<UnitId>> {
@@ -211,17 +207,13 @@ impl Decision for RegisterMember {
 }
 
 impl Decision for TransferMember {
-    fn subject(&self) -> StreamId {
-        StreamId::member(self.member)
-    }
-
     fn answered_by(&self, event: &DomainEvent) -> bool {
         matches!(event, DomainEvent::MemberTransferred(e)
             if (self.member, self.to, self.effective) == (e.member, e.to, e.effective))
     }
 
     fn needs(&self, _: &Aggregates, needs: &mut Vec<StreamId>) {
-        needs.extend([StreamId::member(self.member), StreamId::unit(self.to)]);
+        needs.push(StreamId::unit(self.to));
     }
 
     /// Both ends of the transfer.
@@ -255,17 +247,9 @@ impl Decision for TransferMember {
 }
 
 impl Decision for CorrectPersonalData {
-    fn subject(&self) -> StreamId {
-        StreamId::member(self.member)
-    }
-
     /// By its member and reason: sealed personal data is not compared.
     fn answered_by(&self, event: &DomainEvent) -> bool {
         matches!(event, DomainEvent::PersonalDataCorrected(e) if (self.member, &self.reason) == (e.member, &e.reason))
-    }
-
-    fn needs(&self, _: &Aggregates, needs: &mut Vec<StreamId>) {
-        needs.push(StreamId::member(self.member));
     }
 
     fn units_written(&self, loaded: &Aggregates) -> Vec<Option<UnitId>> {
@@ -294,16 +278,8 @@ impl Decision for CorrectPersonalData {
 }
 
 impl Decision for EraseMember {
-    fn subject(&self) -> StreamId {
-        StreamId::member(self.member)
-    }
-
     fn answered_by(&self, event: &DomainEvent) -> bool {
         matches!(event, DomainEvent::MemberErased(e) if self.member == e.member)
-    }
-
-    fn needs(&self, _: &Aggregates, needs: &mut Vec<StreamId>) {
-        needs.push(StreamId::member(self.member));
     }
 
     fn units_written(&self, loaded: &Aggregates) -> Vec<Option<UnitId>> {
@@ -317,18 +293,10 @@ impl Decision for EraseMember {
 }
 
 impl Decision for RecordEvaluation {
-    fn subject(&self) -> StreamId {
-        StreamId::member(self.member)
-    }
-
     fn answered_by(&self, event: &DomainEvent) -> bool {
         matches!(event, DomainEvent::EvaluationRecorded(e)
             if (self.member, self.half_year, self.public_score, self.leader_score, &self.note)
                 == (e.member, e.half_year, e.public_score, e.leader_score, &e.note))
-    }
-
-    fn needs(&self, _: &Aggregates, needs: &mut Vec<StreamId>) {
-        needs.push(StreamId::member(self.member));
     }
 
     fn units_written(&self, loaded: &Aggregates) -> Vec<Option<UnitId>> {
@@ -347,11 +315,14 @@ impl Decision for RecordEvaluation {
     }
 }
 
-impl Fact for MemberRegistered {
-    fn stream(&self) -> StreamId {
-        StreamId::member(self.member)
+/// Folds an event into the state of member `id`, if it was loaded.
+fn change(state: &mut Aggregates, id: MemberId, fold: impl FnOnce(&mut MemberState)) {
+    if let Some(loaded) = state.members.get_mut(&id) {
+        fold(loaded);
     }
+}
 
+impl Fact for MemberRegistered {
     fn fold(&self, version: u64, state: &mut Aggregates) {
         let member = MemberState {
             memberships: vec![(self.joined_on, self.unit)],
@@ -364,70 +335,40 @@ impl Fact for MemberRegistered {
 }
 
 impl Fact for PersonalDataCorrected {
-    fn stream(&self) -> StreamId {
-        StreamId::member(self.member)
-    }
-
     fn fold(&self, version: u64, state: &mut Aggregates) {
-        if let Some(m) = state.members.get_mut(&self.member) {
-            m.personal_version = version;
-        }
+        change(state, self.member, |m| m.personal_version = version);
     }
 }
 
 impl Fact for MemberTransferred {
-    fn stream(&self) -> StreamId {
-        StreamId::member(self.member)
-    }
-
     fn fold(&self, _: u64, state: &mut Aggregates) {
-        if let Some(m) = state.members.get_mut(&self.member) {
-            m.memberships.push((self.effective, self.to));
-        }
+        change(state, self.member, |m| m.memberships.push((self.effective, self.to)));
     }
 }
 
 impl Fact for MemberErased {
-    fn stream(&self) -> StreamId {
-        StreamId::member(self.member)
-    }
-
     fn fold(&self, _: u64, state: &mut Aggregates) {
-        if let Some(m) = state.members.get_mut(&self.member) {
-            m.erased = true;
-        }
+        change(state, self.member, |m| m.erased = true);
     }
 }
 
 impl Fact for ServiceBooked {
-    fn stream(&self) -> StreamId {
-        StreamId::member(self.member)
-    }
-
     fn fold(&self, _: u64, state: &mut Aggregates) {
-        if let Some(m) = state.members.get_mut(&self.member) {
+        change(state, self.member, |m| {
             m.bookings.insert(self.outing, Booking { date: self.date, span: self.span, minutes: self.minutes });
-        }
+        });
     }
 }
 
 impl Fact for ServiceReleased {
-    fn stream(&self) -> StreamId {
-        StreamId::member(self.member)
-    }
-
     fn fold(&self, _: u64, state: &mut Aggregates) {
-        if let Some(m) = state.members.get_mut(&self.member) {
+        change(state, self.member, |m| {
             m.bookings.remove(&self.outing);
-        }
+        });
     }
 }
 
 impl Fact for EvaluationRecorded {
-    fn stream(&self) -> StreamId {
-        StreamId::member(self.member)
-    }
-
     /// Evaluations change no rule's state.
     fn fold(&self, _: u64, _: &mut Aggregates) {}
 }

@@ -290,10 +290,6 @@ fn same_participants(inputs: &[ParticipationInput], details: &OutingDetails, sto
 }
 
 impl Decision for RegisterOuting {
-    fn subject(&self) -> StreamId {
-        StreamId::outing(self.outing)
-    }
-
     fn answered_by(&self, event: &DomainEvent) -> bool {
         matches!(event, DomainEvent::OutingRegistered(e)
             if (self.unit, &self.details, &self.code) == (e.unit, &e.details, &e.code)
@@ -301,7 +297,7 @@ impl Decision for RegisterOuting {
     }
 
     fn needs(&self, _: &Aggregates, needs: &mut Vec<StreamId>) {
-        needs.extend([StreamId::outing(self.outing), StreamId::unit(self.unit)]);
+        needs.push(StreamId::unit(self.unit));
         needs.extend(participant_streams(&self.participants));
     }
 
@@ -332,19 +328,14 @@ impl Decision for RegisterOuting {
 }
 
 impl Decision for AmendOuting {
-    fn subject(&self) -> StreamId {
-        StreamId::outing(self.outing)
-    }
-
     fn answered_by(&self, event: &DomainEvent) -> bool {
         matches!(event, DomainEvent::OutingAmended(e)
             if (self.outing, &self.details, &self.reason) == (e.outing, &e.details, &e.reason)
                 && same_participants(&self.participants, &self.details, &e.participants))
     }
 
-    /// The outing, then its unit and its participants before and after.
+    /// Once the outing is loaded: its unit, and its participants before and after.
     fn needs(&self, loaded: &Aggregates, needs: &mut Vec<StreamId>) {
-        needs.push(StreamId::outing(self.outing));
         if let Some(o) = loaded.outings.get(&self.outing) {
             needs.push(StreamId::unit(o.unit));
             needs.extend(o.participants.iter().map(|p| StreamId::member(p.member)));
@@ -376,17 +367,12 @@ impl Decision for AmendOuting {
 }
 
 impl Decision for VoidOuting {
-    fn subject(&self) -> StreamId {
-        StreamId::outing(self.outing)
-    }
-
     fn answered_by(&self, event: &DomainEvent) -> bool {
         matches!(event, DomainEvent::OutingVoided(e) if (self.outing, &self.reason) == (e.outing, &e.reason))
     }
 
-    /// The outing, then its participants, whose time it releases.
+    /// Once the outing is loaded: its participants, whose time it releases.
     fn needs(&self, loaded: &Aggregates, needs: &mut Vec<StreamId>) {
-        needs.push(StreamId::outing(self.outing));
         if let Some(o) = loaded.outings.get(&self.outing) {
             needs.extend(o.participants.iter().map(|p| StreamId::member(p.member)));
         }
@@ -405,16 +391,8 @@ impl Decision for VoidOuting {
 }
 
 impl Decision for VerifyOuting {
-    fn subject(&self) -> StreamId {
-        StreamId::outing(self.outing)
-    }
-
     fn answered_by(&self, event: &DomainEvent) -> bool {
         matches!(event, DomainEvent::OutingVerified(e) if (self.outing, &self.note) == (e.outing, &e.note))
-    }
-
-    fn needs(&self, _: &Aggregates, needs: &mut Vec<StreamId>) {
-        needs.push(StreamId::outing(self.outing));
     }
 
     fn units_written(&self, loaded: &Aggregates) -> Vec<Option<UnitId>> {
@@ -430,11 +408,14 @@ impl Decision for VerifyOuting {
     }
 }
 
-impl Fact for OutingRegistered {
-    fn stream(&self) -> StreamId {
-        StreamId::outing(self.outing)
+/// Folds an event into the state of outing `id`, if it was loaded.
+fn change(state: &mut Aggregates, id: OutingId, fold: impl FnOnce(&mut OutingState)) {
+    if let Some(loaded) = state.outings.get_mut(&id) {
+        fold(loaded);
     }
+}
 
+impl Fact for OutingRegistered {
     fn fold(&self, _: u64, state: &mut Aggregates) {
         let outing = OutingState {
             unit: self.unit,
@@ -448,39 +429,23 @@ impl Fact for OutingRegistered {
 }
 
 impl Fact for OutingAmended {
-    fn stream(&self) -> StreamId {
-        StreamId::outing(self.outing)
-    }
-
     fn fold(&self, _: u64, state: &mut Aggregates) {
-        if let Some(o) = state.outings.get_mut(&self.outing) {
+        change(state, self.outing, |o| {
             o.details = self.details.clone();
             o.participants = self.participants.clone();
             o.verified = false;
-        }
+        });
     }
 }
 
 impl Fact for OutingVoided {
-    fn stream(&self) -> StreamId {
-        StreamId::outing(self.outing)
-    }
-
     fn fold(&self, _: u64, state: &mut Aggregates) {
-        if let Some(o) = state.outings.get_mut(&self.outing) {
-            o.voided = true;
-        }
+        change(state, self.outing, |o| o.voided = true);
     }
 }
 
 impl Fact for OutingVerified {
-    fn stream(&self) -> StreamId {
-        StreamId::outing(self.outing)
-    }
-
     fn fold(&self, _: u64, state: &mut Aggregates) {
-        if let Some(o) = state.outings.get_mut(&self.outing) {
-            o.verified = true;
-        }
+        change(state, self.outing, |o| o.verified = true);
     }
 }

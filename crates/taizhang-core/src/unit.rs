@@ -88,17 +88,12 @@ pub(crate) fn unit(loaded: &Aggregates, id: UnitId) -> Result<&UnitState, Domain
 }
 
 impl Decision for RegisterUnit {
-    fn subject(&self) -> StreamId {
-        StreamId::unit(self.unit)
-    }
-
     fn answered_by(&self, event: &DomainEvent) -> bool {
         matches!(event, DomainEvent::UnitRegistered(e)
             if (&self.name, &self.industry, &self.region, self.parent, &self.code) == (&e.name, &e.industry, &e.region, e.parent, &e.code))
     }
 
     fn needs(&self, _: &Aggregates, needs: &mut Vec<StreamId>) {
-        needs.push(StreamId::unit(self.unit));
         needs.extend(self.parent.map(StreamId::unit));
     }
 
@@ -124,16 +119,8 @@ impl Decision for RegisterUnit {
 }
 
 impl Decision for RenameUnit {
-    fn subject(&self) -> StreamId {
-        StreamId::unit(self.unit)
-    }
-
     fn answered_by(&self, event: &DomainEvent) -> bool {
         matches!(event, DomainEvent::UnitRenamed(e) if (self.unit, &self.name) == (e.unit, &e.name))
-    }
-
-    fn needs(&self, _: &Aggregates, needs: &mut Vec<StreamId>) {
-        needs.push(StreamId::unit(self.unit));
     }
 
     fn units_written(&self, _: &Aggregates) -> Vec<Option<UnitId>> {
@@ -147,17 +134,12 @@ impl Decision for RenameUnit {
 }
 
 impl Decision for MoveUnit {
-    fn subject(&self) -> StreamId {
-        StreamId::unit(self.unit)
-    }
-
     fn answered_by(&self, event: &DomainEvent) -> bool {
         matches!(event, DomainEvent::UnitMoved(e) if (self.unit, &self.region, self.parent) == (e.unit, &e.region, e.parent))
     }
 
-    /// The unit and its new ancestors up to the root, to refuse a cycle.
+    /// The new ancestors up to the root, to refuse a cycle.
     fn needs(&self, loaded: &Aggregates, needs: &mut Vec<StreamId>) {
-        needs.push(StreamId::unit(self.unit));
         let mut next = self.parent;
         for _ in 0..MAX_UNIT_DEPTH {
             let Some(ancestor) = next else { break };
@@ -191,17 +173,9 @@ impl Decision for MoveUnit {
 }
 
 impl Decision for ReclassifyUnit {
-    fn subject(&self) -> StreamId {
-        StreamId::unit(self.unit)
-    }
-
     fn answered_by(&self, event: &DomainEvent) -> bool {
         matches!(event, DomainEvent::UnitReclassified(e)
             if (self.unit, &self.industry, &self.reason) == (e.unit, &e.industry, &e.reason))
-    }
-
-    fn needs(&self, _: &Aggregates, needs: &mut Vec<StreamId>) {
-        needs.push(StreamId::unit(self.unit));
     }
 
     fn units_written(&self, _: &Aggregates) -> Vec<Option<UnitId>> {
@@ -224,11 +198,14 @@ impl Decision for ReclassifyUnit {
     }
 }
 
-impl Fact for UnitRegistered {
-    fn stream(&self) -> StreamId {
-        StreamId::unit(self.unit)
+/// Folds an event into the state of unit `id`, if it was loaded.
+fn change(state: &mut Aggregates, id: UnitId, fold: impl FnOnce(&mut UnitState)) {
+    if let Some(loaded) = state.units.get_mut(&id) {
+        fold(loaded);
     }
+}
 
+impl Fact for UnitRegistered {
     fn fold(&self, _: u64, state: &mut Aggregates) {
         let unit = UnitState {
             name: self.name.clone(),
@@ -241,38 +218,22 @@ impl Fact for UnitRegistered {
 }
 
 impl Fact for UnitRenamed {
-    fn stream(&self) -> StreamId {
-        StreamId::unit(self.unit)
-    }
-
     fn fold(&self, _: u64, state: &mut Aggregates) {
-        if let Some(u) = state.units.get_mut(&self.unit) {
-            u.name = self.name.clone();
-        }
+        change(state, self.unit, |u| u.name = self.name.clone());
     }
 }
 
 impl Fact for UnitMoved {
-    fn stream(&self) -> StreamId {
-        StreamId::unit(self.unit)
-    }
-
     fn fold(&self, _: u64, state: &mut Aggregates) {
-        if let Some(u) = state.units.get_mut(&self.unit) {
+        change(state, self.unit, |u| {
             u.region = self.region.clone();
             u.parent = self.parent;
-        }
+        });
     }
 }
 
 impl Fact for UnitReclassified {
-    fn stream(&self) -> StreamId {
-        StreamId::unit(self.unit)
-    }
-
     fn fold(&self, _: u64, state: &mut Aggregates) {
-        if let Some(u) = state.units.get_mut(&self.unit) {
-            u.industry = self.industry.clone();
-        }
+        change(state, self.unit, |u| u.industry = self.industry.clone());
     }
 }
