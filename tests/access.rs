@@ -38,6 +38,9 @@ const MATRIX: &[(&str, &[&str], [Grant; 4])] = &[
     ("Query.member", &[], [Y, Y, Y, N]),
     ("Query.members", &[], [Y, Y, Y, N]),
     ("Query.outing", &[], [Y, Y, Y, N]),
+    ("Query.commitment", &[], [Y, Y, Y, N]),
+    ("Query.commitments", &[], [Y, Y, Y, N]),
+    ("Query.commitmentCategories", &[], [Y, Y, Y, N]),
     ("Query.unitLedger", &[], [Y, Y, Y, N]),
     ("Query.memberLedger", &[], [Y, Y, Y, N]),
     ("Query.eligibility", &[], [Y, Y, Y, N]),
@@ -60,6 +63,11 @@ const MATRIX: &[(&str, &[&str], [Grant; 4])] = &[
     ("Mutation.amendParticipation", &[], [Y, O, N, N]),
     ("Mutation.voidOuting", &[], [Y, O, N, N]),
     ("Mutation.verifyOuting", &[], [Y, N, Y, N]),
+    ("Mutation.makeCommitment", &[], [Y, O, N, N]),
+    ("Mutation.renewCommitment", &[], [Y, O, N, N]),
+    ("Mutation.amendCommitment", &[], [Y, O, N, N]),
+    ("Mutation.withdrawCommitment", &[], [Y, O, N, N]),
+    ("Mutation.assessCommitment", &[], [Y, N, Y, N]),
     ("Mutation.verifyOutings", &[], [Y, N, Y, N]),
     ("Mutation.recordEvaluation", &[], [Y, N, Y, N]),
     ("Mutation.createToken", &[], [Y, N, N, N]),
@@ -110,6 +118,8 @@ struct World {
     other: String,
 }
 
+const PROMISE: &str = r#"{ category: "办结时限", text: "即办件当场办结", from: "2011-01-01", until: "2011-06-30" }"#;
+
 const OUTING_DETAILS: &str =
     r#"{ date: "2011-06-10", start: "09:00", end: "11:00", place: "十堰市五堰街道", category: "便民服务" }"#;
 
@@ -138,6 +148,17 @@ impl World {
         );
         let data = self.server.ok(&register, json!({ "unit": unit, "m": member })).await;
         (data["registerOuting"]["outing"]["id"].as_str().unwrap().to_owned(), member)
+    }
+
+    /// A commitment of `unit`, made by the admin.
+    async fn commitment(&self, unit: &str) -> String {
+        let make = format!(
+            r#"mutation($unit: ID!) {{ makeCommitment(input: {{ unit: $unit, content: {PROMISE} }}) {{ commitment {{ id }} }} }}"#
+        );
+        self.server.ok(&make, json!({ "unit": unit })).await["makeCommitment"]["commitment"]["id"]
+            .as_str()
+            .unwrap()
+            .to_owned()
     }
 
     /// The request of an HTTP `route` ("GET /backup", "POST /import/members"), an
@@ -187,6 +208,40 @@ impl World {
             "Query.outing" => {
                 ("query($o: ID!) { outing(id: $o) { hours } }".into(), json!({ "o": self.outing(unit).await.0 }))
             }
+            "Query.commitment" => (
+                "query($c: ID!) { commitment(id: $c) { text } }".into(),
+                json!({ "c": self.commitment(unit).await }),
+            ),
+            "Query.commitments" => {
+                ("query($u: ID!) { commitments(unit: $u) { text } }".into(), json!({ "u": unit }))
+            }
+            "Query.commitmentCategories" => simple("{ commitmentCategories }"),
+            "Mutation.makeCommitment" => (
+                format!(
+                    "mutation($u: ID!) {{ makeCommitment(input: {{ unit: $u, content: {PROMISE} }}) {{ receipt {{ position }} }} }}"
+                ),
+                json!({ "u": unit }),
+            ),
+            "Mutation.renewCommitment" => (
+                format!(
+                    "mutation($u: ID!, $c: ID!) {{ renewCommitment(input: {{ unit: $u, renews: [$c], content: {PROMISE} }}) {{ receipt {{ position }} }} }}"
+                ),
+                json!({ "u": unit, "c": self.commitment(unit).await }),
+            ),
+            "Mutation.amendCommitment" => (
+                format!(
+                    r#"mutation($c: ID!) {{ amendCommitment(input: {{ commitment: $c, content: {PROMISE}, reason: "表述不清" }}) {{ receipt {{ position }} }} }}"#
+                ),
+                json!({ "c": self.commitment(unit).await }),
+            ),
+            "Mutation.withdrawCommitment" => (
+                r#"mutation($c: ID!) { withdrawCommitment(input: { commitment: $c, reason: "职能调整" }) { receipt { position } } }"#.into(),
+                json!({ "c": self.commitment(unit).await }),
+            ),
+            "Mutation.assessCommitment" => (
+                r#"mutation($c: ID!) { assessCommitment(input: { commitment: $c, fulfilment: KEPT, evidence: "群众满意" }) { receipt { position } } }"#.into(),
+                json!({ "c": self.commitment(unit).await }),
+            ),
             "Query.unitLedger" => {
                 ("query($u: ID!) { unitLedger(unit: $u, first: 5) { totalCount } }".into(), json!({ "u": unit }))
             }

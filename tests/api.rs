@@ -1391,3 +1391,135 @@ async fn tokens_are_managed_through_the_running_server() {
     let (ok, _, said) = run(&["create", "--role", "viewer", "--expires", "12h"]);
     assert!(!ok && said.contains("in days"), "{said}");
 }
+
+const COMMITMENT_FIELDS: &str = "id code text target version public amendmentReason withdrawalReason \
+    assessment { fulfilment evidence } renews renewedBy memberId";
+
+/// A public commitment through its whole life over GraphQL: a clerk makes and amends
+/// it, a reviewer assesses it, the clerk renews and withdraws it; the chain of promises
+/// reads both ways, as of any position. Each refusal has its code and writes nothing.
+#[tokio::test]
+async fn a_commitment_is_made_amended_assessed_renewed_and_withdrawn() {
+    let server = Server::start();
+    let unit = register_unit(&server, "十堰市人民医院").await;
+    let other = register_unit(&server, "十堰市民政局").await;
+    let member = register_member(&server, &unit, "张三丰").await;
+    let clerk = support::client_with(&server.token("CLERK", &[&unit], None).await);
+    let reviewer = support::client_with(&server.token("REVIEWER", &[], None).await);
+    let promise = |text: &str| json!({ "category": "办结时限", "text": text, "target": "≤ 3 个工作日", "from": "2011-01-01", "until": "2011-06-30" });
+    let payload =
+        |mutation: &str| format!("{mutation} {{ receipt {{ position }} commitment {{ {COMMITMENT_FIELDS} }} }} }}");
+    let as_clerk = async |client: &reqwest::Client, query: &str, variables: Value| {
+        let (status, body) = server.post_with(client, query, variables).await;
+        assert_eq!(status, 200, "{body}");
+        body
+    };
+
+    let make = payload("mutation($input: MakeCommitmentInput!) { makeCommitment(input: $input)");
+    let body = as_clerk(
+        &clerk,
+        &make,
+        json!({ "input": { "unit": unit, "code": "CN-01", "member": member, "content": promise("即办件当场办结") } }),
+    )
+    .await;
+    let made = &body["data"]["makeCommitment"]["commitment"];
+    let first = made["id"].as_str().unwrap().to_owned();
+    assert_eq!(
+        (made["code"].as_str(), made["version"].as_u64(), made["public"].as_bool()),
+        (Some("CN-01"), Some(0), Some(true))
+    );
+    assert_eq!(made["memberId"], member.as_str());
+    let made_at = body["data"]["makeCommitment"]["receipt"]["position"].as_u64().unwrap();
+
+    let amend = payload("mutation($input: AmendCommitmentInput!) { amendCommitment(input: $input)");
+    let body = as_clerk(&clerk, &amend, json!({ "input": { "commitment": "CN-01", "content": promise("即办件当场办结，承诺件限时办结"), "reason": "表述不清" } })).await;
+    let amended = &body["data"]["amendCommitment"]["commitment"];
+    assert_eq!((amended["version"].as_u64(), amended["amendmentReason"].as_str()), (Some(1), Some("表述不清")));
+
+    // Assessing is a reviewer's act: the clerk is refused, and nothing is written.
+    let assess = payload("mutation($input: AssessCommitmentInput!) { assessCommitment(input: $input)");
+    let finding = json!({ "input": { "commitment": first, "fulfilment": "PARTLY_KEPT", "evidence": "群众意见 12 条，满意 10 条" } });
+    let head = server.head().await;
+    let body = as_clerk(&clerk, &assess, finding.clone()).await;
+    assert_eq!(body["errors"][0]["extensions"]["code"], "FORBIDDEN", "{body}");
+    assert_eq!(server.head().await, head, "a refused command writes nothing");
+    let body = as_clerk(&reviewer, &assess, finding).await;
+    assert_eq!(body["data"]["assessCommitment"]["commitment"]["assessment"]["fulfilment"], "PARTLY_KEPT", "{body}");
+
+    // An assessed commitment is renewed, not amended.
+    let head = server.head().await;
+    let body = as_clerk(
+        &clerk,
+        &amend,
+        json!({ "input": { "commitment": first, "content": promise("再改"), "reason": "再改" } }),
+    )
+    .await;
+    assert_eq!(body["errors"][0]["extensions"]["code"], "VALIDATION", "{body}");
+    assert_eq!(body["errors"][0]["extensions"]["commitment"], first.as_str());
+    assert_eq!(server.head().await, head);
+
+    // The renewal: of the unit's own item only.
+    let renew = payload("mutation($input: RenewCommitmentInput!) { renewCommitment(input: $input)");
+    let theirs =
+        server.ok(&make, json!({ "input": { "unit": other, "content": promise("低保审批 10 个工作日") } })).await;
+    let theirs = theirs["makeCommitment"]["commitment"]["id"].as_str().unwrap().to_owned();
+    let head = server.head().await;
+    let e = server
+        .error(&renew, json!({ "input": { "unit": unit, "renews": [theirs], "content": promise("再承诺") } }))
+        .await;
+    assert_eq!(
+        (e["extensions"]["code"].as_str(), e["extensions"]["unit"].as_str()),
+        (Some("VALIDATION"), Some(other.as_str()))
+    );
+    let e =
+        server.error(&renew, json!({ "input": { "unit": unit, "renews": [], "content": promise("再承诺") } })).await;
+    assert_eq!(e["extensions"]["field"], "input.renews");
+    assert_eq!(server.head().await, head);
+    let body = as_clerk(
+        &clerk,
+        &renew,
+        json!({ "input": { "unit": unit, "renews": [first], "content": promise("即办件当场办结，网上预约") } }),
+    )
+    .await;
+    let renewal = body["data"]["renewCommitment"]["commitment"]["id"].as_str().unwrap().to_owned();
+    assert_eq!(body["data"]["renewCommitment"]["commitment"]["renews"], json!([first]));
+
+    let withdraw = payload("mutation($input: WithdrawCommitmentInput!) { withdrawCommitment(input: $input)");
+    let body =
+        as_clerk(&clerk, &withdraw, json!({ "input": { "commitment": first, "reason": "已由新承诺取代" } })).await;
+    assert_eq!(body["data"]["withdrawCommitment"]["commitment"]["withdrawalReason"], "已由新承诺取代");
+
+    // A withdrawn item is not assessed again; the clerk of another unit cannot touch it.
+    let head = server.head().await;
+    let body = as_clerk(
+        &reviewer,
+        &assess,
+        json!({ "input": { "commitment": first, "fulfilment": "KEPT", "evidence": "复查" } }),
+    )
+    .await;
+    assert_eq!(body["errors"][0]["extensions"]["code"], "VALIDATION", "{body}");
+    let stranger = support::client_with(&server.token("CLERK", &[&other], None).await);
+    let body = as_clerk(&stranger, &withdraw, json!({ "input": { "commitment": renewal, "reason": "误操作" } })).await;
+    assert_eq!(body["errors"][0]["extensions"]["code"], "FORBIDDEN", "{body}");
+    assert_eq!(server.head().await, head);
+
+    // The list, the chain both ways, and the first version as of where it was made.
+    let list = format!(
+        "query($u: ID!, $all: Boolean!) {{ commitments(unit: $u, includeWithdrawn: $all) {{ {COMMITMENT_FIELDS} }} }}"
+    );
+    let standing = server.ok(&list, json!({ "u": unit, "all": false })).await;
+    assert_eq!(standing["commitments"].as_array().unwrap().len(), 1);
+    let all = server.ok(&list, json!({ "u": unit, "all": true })).await;
+    let all = all["commitments"].as_array().unwrap();
+    assert_eq!(all.len(), 2);
+    assert_eq!((all[0]["renewedBy"].clone(), all[0]["version"].as_u64()), (json!([renewal]), Some(3)));
+    let one = format!(
+        "query($c: ID!, $p: Int!) {{ commitment(id: $c, asOf: {{ position: $p }}) {{ {COMMITMENT_FIELDS} }} }}"
+    );
+    let then = server.ok(&one, json!({ "c": first, "p": made_at })).await;
+    assert_eq!(then["commitment"]["text"], "即办件当场办结");
+    assert_eq!(
+        (then["commitment"]["renewedBy"].clone(), then["commitment"]["assessment"].clone()),
+        (json!([]), Value::Null)
+    );
+}

@@ -130,6 +130,10 @@ pub fn domain(e: &DomainError) -> Error {
         UnitNotFound(u) => vec![("unit", s(u))],
         MemberNotFound(m) => vec![("member", s(m))],
         OutingNotFound(o) => vec![("outing", s(o))],
+        CommitmentNotFound(c) | CommitmentWithdrawn { commitment: c } | CommitmentAssessed { commitment: c } => {
+            vec![("commitment", s(c))]
+        }
+        RenewsAnotherUnit { commitment, unit } => vec![("commitment", s(commitment)), ("unit", s(unit))],
         UnitCycle { unit, parent } => vec![("unit", s(unit)), ("parent", s(parent))],
         MemberErased { member } | DuplicateParticipant { member } => vec![("member", s(member))],
         InvalidTransfer { member, reason } => vec![("member", s(member)), ("reason", reason.as_str().into())],

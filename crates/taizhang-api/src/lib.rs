@@ -28,6 +28,7 @@ mod types;
 // The areas: each one's queries, mutations, inputs and types in a module, merged into
 // the schema's roots below.
 mod audit;
+mod commitments;
 mod members;
 mod outings;
 mod reports;
@@ -55,6 +56,7 @@ pub struct Query(
     units::UnitQueries,
     members::MemberQueries,
     outings::OutingQueries,
+    commitments::CommitmentQueries,
     reports::ReportQueries,
     audit::AuditQueries,
     tokens::TokenQueries,
@@ -70,6 +72,7 @@ pub struct Mutation(
     members::MemberMutations,
     outings::OutingMutations,
     outings::ReviewMutations,
+    commitments::CommitmentMutations,
     tokens::TokenMutations,
 );
 

@@ -1,4 +1,4 @@
-use crate::{MemberId, OutingId, StreamId, UnitId};
+use crate::{CommitmentId, MemberId, OutingId, StreamId, UnitId};
 
 /// Why a command was refused. Every variant names what to fix; none of them leaves
 /// anything written.
@@ -25,6 +25,16 @@ pub enum DomainError {
     MemberNotFound(MemberId),
     #[error("outing {0} does not exist")]
     OutingNotFound(OutingId),
+    #[error("commitment {0} does not exist")]
+    CommitmentNotFound(CommitmentId),
+    #[error("commitment {commitment} is withdrawn; it can no longer change")]
+    CommitmentWithdrawn { commitment: CommitmentId },
+    /// An assessed commitment stands as it was assessed: a new promise is a renewal.
+    #[error("commitment {commitment} is assessed already; renew it instead of amending it")]
+    CommitmentAssessed { commitment: CommitmentId },
+    /// A renewal carries on its own unit's items only.
+    #[error("commitment {commitment} belongs to unit {unit}; a renewal carries on its own unit's items only")]
+    RenewsAnotherUnit { commitment: CommitmentId, unit: UnitId },
     /// Moving a unit under itself or under one of its own descendants.
     #[error("unit {unit} cannot be placed under {parent}: that would make a cycle")]
     UnitCycle { unit: UnitId, parent: UnitId },
@@ -82,7 +92,7 @@ impl DomainError {
     pub fn kind(&self) -> ErrorKind {
         use DomainError::*;
         match self {
-            UnitNotFound(_) | MemberNotFound(_) | OutingNotFound(_) => ErrorKind::NotFound,
+            UnitNotFound(_) | MemberNotFound(_) | OutingNotFound(_) | CommitmentNotFound(_) => ErrorKind::NotFound,
             AlreadyExists { .. } | StaleVersion { .. } => ErrorKind::Conflict,
             Empty { .. }
             | TooLong { .. }
@@ -99,7 +109,10 @@ impl DomainError {
             | DailyLimitExceeded { .. }
             | OverlappingOuting { .. }
             | OutingVoided { .. }
-            | AlreadyVerified { .. } => ErrorKind::Invalid,
+            | AlreadyVerified { .. }
+            | CommitmentWithdrawn { .. }
+            | CommitmentAssessed { .. }
+            | RenewsAnotherUnit { .. } => ErrorKind::Invalid,
         }
     }
 

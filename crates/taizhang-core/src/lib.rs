@@ -52,11 +52,13 @@ mod schema;
 mod values;
 
 // The aggregates, each a module of its own: its commands, events, state and decisions.
+mod commitment;
 mod member;
 mod outing;
 mod unit;
 
 pub use amend::{corrections, Change, Correction};
+pub use commitment::*;
 pub use decide::{decide, dependencies, units_written, PendingEvent, Sealer};
 pub use error::{DomainError, ErrorKind};
 pub use event::*;
@@ -93,6 +95,14 @@ aggregates! {
         state: OutingState in outings,
         described: "An outing's id (UUIDv7).",
     }
+    /// A public commitment (公开承诺) of a unit or of one of its members.
+    Commitment = 4 {
+        id: CommitmentId,
+        prefix: "commitment",
+        stream: commitment,
+        state: CommitmentState in commitments,
+        described: "A commitment's id (UUIDv7).",
+    }
 }
 
 commands! {
@@ -109,6 +119,10 @@ commands! {
     AmendOuting on outing,
     VoidOuting on outing,
     VerifyOuting on outing,
+    MakeCommitment on commitment,
+    AmendCommitment on commitment,
+    WithdrawCommitment on commitment,
+    AssessCommitment on commitment,
 }
 
 domain_events! {
@@ -130,4 +144,8 @@ domain_events! {
     OutingAmended = (21, 1) on outing,
     OutingVoided = (22, 1) on outing,
     OutingVerified = (23, 1) on outing,
+    CommitmentMade = (30, 1) on commitment,
+    CommitmentAmended = (31, 1) on commitment,
+    CommitmentWithdrawn = (32, 1) on commitment,
+    CommitmentAssessed = (33, 1) on commitment,
 }

@@ -213,3 +213,133 @@ fn personal_data_is_corrected_sealed() {
             reason: text("姓名有误"),
         })]);
 }
+
+fn promise(text_: &str) -> CommitmentContent {
+    CommitmentContent {
+        category: text("办结时限"),
+        text: text(text_),
+        target: Some(text("≤ 3 个工作日")),
+        from: date!(2011 - 01 - 01),
+        until: date!(2011 - 06 - 30),
+        public: true,
+    }
+}
+
+fn made(commitment: CommitmentId, unit: UnitId, renews: Vec<CommitmentId>) -> DomainEvent {
+    DomainEvent::CommitmentMade(CommitmentMade {
+        commitment,
+        unit,
+        member: None,
+        content: promise("即办件当场办结"),
+        renews,
+        code: None,
+    })
+}
+
+fn make(commitment: CommitmentId, unit: UnitId, renews: Vec<CommitmentId>) -> Command {
+    Command::MakeCommitment(MakeCommitment {
+        commitment,
+        unit,
+        member: None,
+        content: promise("即办件当场办结"),
+        renews,
+        code: None,
+    })
+}
+
+fn assess(commitment: CommitmentId) -> Command {
+    Command::AssessCommitment(AssessCommitment {
+        commitment,
+        fulfilment: Fulfilment::PartlyKept,
+        evidence: text("群众意见 12 条，满意 10 条"),
+    })
+}
+
+#[test]
+fn a_unit_makes_a_commitment_and_a_renewal_names_what_it_carries_on() {
+    let (unit, first, renewal) = (UnitId::new(), CommitmentId::new(), CommitmentId::new());
+    given([unit_registered(unit)]).when(make(first, unit, vec![])).then([made(first, unit, vec![])]);
+    given([unit_registered(unit), made(first, unit, vec![])]).when(make(renewal, unit, vec![first])).then([made(
+        renewal,
+        unit,
+        vec![first],
+    )]);
+    given([unit_registered(unit)]).when(make(first, UnitId::new(), vec![])).then_err(ErrorKind::NotFound);
+    given([unit_registered(unit)]).when(make(renewal, unit, vec![first])).then_err(ErrorKind::NotFound);
+}
+
+#[test]
+fn a_renewal_carries_on_its_own_units_items_only() {
+    let (unit, other, theirs, renewal) = (UnitId::new(), UnitId::new(), CommitmentId::new(), CommitmentId::new());
+    let log = [unit_registered(unit), unit_registered(other), made(theirs, other, vec![])];
+    let e = given(log).when(make(renewal, unit, vec![theirs])).then_err(ErrorKind::Invalid);
+    assert_eq!(e, DomainError::RenewsAnotherUnit { commitment: theirs, unit: other });
+}
+
+#[test]
+fn a_term_ends_after_it_begins() {
+    let (unit, commitment) = (UnitId::new(), CommitmentId::new());
+    let mut content = promise("即办件当场办结");
+    content.until = date!(2010 - 12 - 31);
+    let cmd = MakeCommitment { commitment, unit, member: None, content, renews: vec![], code: None };
+    let e = given([unit_registered(unit)]).when(Command::MakeCommitment(cmd)).then_err(ErrorKind::Invalid);
+    assert_eq!(e.field(), Some("until"));
+}
+
+#[test]
+fn a_withdrawn_commitment_is_neither_assessed_nor_amended_and_an_assessed_one_is_renewed() {
+    let (unit, commitment) = (UnitId::new(), CommitmentId::new());
+    let withdrawn = DomainEvent::CommitmentWithdrawn(CommitmentWithdrawn { commitment, reason: text("职能调整") });
+    let log = || [unit_registered(unit), made(commitment, unit, vec![]), withdrawn.clone()];
+    let e = given(log()).when(assess(commitment)).then_err(ErrorKind::Invalid);
+    assert_eq!(e, DomainError::CommitmentWithdrawn { commitment });
+    let amend = AmendCommitment { commitment, content: promise("承诺改写"), reason: text("表述不清") };
+    given(log()).when(Command::AmendCommitment(amend.clone())).then_err(ErrorKind::Invalid);
+    let assessed = DomainEvent::CommitmentAssessed(CommitmentAssessed {
+        commitment,
+        fulfilment: Fulfilment::Kept,
+        evidence: text("群众满意"),
+    });
+    let e = given([unit_registered(unit), made(commitment, unit, vec![]), assessed.clone()])
+        .when(Command::AmendCommitment(amend.clone()))
+        .then_err(ErrorKind::Invalid);
+    assert_eq!(e, DomainError::CommitmentAssessed { commitment });
+    given([unit_registered(unit), made(commitment, unit, vec![])]).when(Command::AmendCommitment(amend)).then([
+        DomainEvent::CommitmentAmended(CommitmentAmended {
+            commitment,
+            content: promise("承诺改写"),
+            reason: text("表述不清"),
+        }),
+    ]);
+    // A later finding corrects an earlier one.
+    given([unit_registered(unit), made(commitment, unit, vec![]), assessed]).when(assess(commitment)).then([
+        DomainEvent::CommitmentAssessed(CommitmentAssessed {
+            commitment,
+            fulfilment: Fulfilment::PartlyKept,
+            evidence: text("群众意见 12 条，满意 10 条"),
+        }),
+    ]);
+}
+
+#[test]
+fn a_members_commitment_is_made_in_the_unit_they_belong_to() {
+    let (unit, other, member, commitment) = (UnitId::new(), UnitId::new(), MemberId::new(), CommitmentId::new());
+    let log = || [unit_registered(unit), unit_registered(other), member_registered(member, unit)];
+    let cmd = |unit| MakeCommitment {
+        commitment,
+        unit,
+        member: Some(member),
+        content: promise("每月参加志愿服务不少于 4 小时"),
+        renews: vec![],
+        code: None,
+    };
+    given(log()).when(Command::MakeCommitment(cmd(unit))).then([DomainEvent::CommitmentMade(CommitmentMade {
+        commitment,
+        unit,
+        member: Some(member),
+        content: promise("每月参加志愿服务不少于 4 小时"),
+        renews: vec![],
+        code: None,
+    })]);
+    given(log()).when(Command::MakeCommitment(cmd(other))).then_err(ErrorKind::Invalid);
+}

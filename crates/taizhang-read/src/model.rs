@@ -39,6 +39,53 @@ pub struct Evaluation {
     pub leader_score: Score,
 }
 
+/// A look-back's finding on a commitment.
+#[derive(Clone, PartialEq, Eq, Debug, Serialize, Deserialize)]
+pub struct Assessment {
+    pub position: Position,
+    pub fulfilment: Fulfilment,
+    pub evidence: Text,
+    /// The reviewer who assessed it.
+    pub by: Actor,
+}
+
+/// A commitment as of one version: what it says and what became of it.
+#[derive(Clone, PartialEq, Eq, Debug, Serialize, Deserialize)]
+pub struct CommitmentVersion {
+    pub position: Position,
+    pub content: CommitmentContent,
+    /// Why it was last amended (none before its first amendment).
+    pub reason: Option<Text>,
+    /// Why it was withdrawn, if it was.
+    pub withdrawn: Option<Text>,
+    /// The latest finding, if any.
+    pub assessment: Option<Assessment>,
+}
+
+/// Everything known of a commitment, version by version.
+#[derive(Clone, PartialEq, Eq, Debug, Serialize, Deserialize)]
+pub struct CommitmentHistory {
+    pub unit: UnitId,
+    pub member: Option<MemberId>,
+    /// The items it carries on.
+    pub renews: Vec<CommitmentId>,
+    /// The renewals that carry it on, each with where it was made.
+    pub renewed_by: Vec<(Position, CommitmentId)>,
+    pub versions: Vec<CommitmentVersion>,
+}
+
+impl CommitmentHistory {
+    /// The version current at `as_of`, if the commitment was made by then.
+    pub fn at(&self, as_of: Position) -> Option<&CommitmentVersion> {
+        self.versions.iter().rev().find(|v| v.position <= as_of)
+    }
+
+    /// The renewals made by `as_of`.
+    pub fn renewed_by(&self, as_of: Position) -> impl Iterator<Item = CommitmentId> + '_ {
+        self.renewed_by.iter().filter(move |(p, _)| *p <= as_of).map(|(_, id)| *id)
+    }
+}
+
 #[derive(Clone, PartialEq, Eq, Debug, Default, Serialize, Deserialize)]
 pub struct MemberHistory {
     pub memberships: Vec<Membership>,
@@ -321,6 +368,9 @@ pub struct ReadModel {
     /// the record's id (ids of the three kinds never meet), with where each was
     /// registered.
     codes: BTreeMap<uuid::Uuid, (Position, Text)>,
+    pub commitments: BTreeMap<CommitmentId, CommitmentHistory>,
+    /// Commitments of each unit (its members' included), in the order they were made.
+    unit_commitments: BTreeMap<UnitId, Vec<CommitmentId>>,
 }
 
 /// Pushes without the standard doubling: the model keeps hundreds of thousands of
@@ -416,6 +466,46 @@ impl ReadModel {
             // The member calendar serves the write side's rules; hours are read from
             // the outings themselves.
             DomainEvent::ServiceBooked(_) | DomainEvent::ServiceReleased(_) => {}
+            DomainEvent::CommitmentMade(e) => {
+                if let Some(code) = &e.code {
+                    self.codes.insert(e.commitment.0, (position, code.clone()));
+                }
+                for renewed in &e.renews {
+                    if let Some(earlier) = self.commitments.get_mut(renewed) {
+                        earlier.renewed_by.push((position, e.commitment));
+                    }
+                }
+                push_exact(self.unit_commitments.entry(e.unit).or_default(), e.commitment);
+                let first = CommitmentVersion {
+                    position,
+                    content: e.content.clone(),
+                    reason: None,
+                    withdrawn: None,
+                    assessment: None,
+                };
+                self.commitments.insert(
+                    e.commitment,
+                    CommitmentHistory {
+                        unit: e.unit,
+                        member: e.member,
+                        renews: e.renews.clone(),
+                        renewed_by: Vec::new(),
+                        versions: vec![first],
+                    },
+                );
+            }
+            DomainEvent::CommitmentAmended(e) => self.next_commitment_version(e.commitment, position, |v| {
+                v.content = e.content.clone();
+                v.reason = Some(e.reason.clone());
+            }),
+            DomainEvent::CommitmentWithdrawn(e) => {
+                self.next_commitment_version(e.commitment, position, |v| v.withdrawn = Some(e.reason.clone()))
+            }
+            DomainEvent::CommitmentAssessed(e) => {
+                let assessment =
+                    Assessment { position, fulfilment: e.fulfilment, evidence: e.evidence.clone(), by: event.actor };
+                self.next_commitment_version(e.commitment, position, |v| v.assessment = Some(assessment))
+            }
             DomainEvent::OutingRegistered(e) => {
                 if self.outing_ids.number(&e.outing).is_some() {
                     return; // the log never registers an outing twice; the first stands
@@ -548,6 +638,26 @@ impl ReadModel {
             .collect()
     }
 
+    /// Pushes the next version of a commitment: the last one, changed by `change`.
+    fn next_commitment_version(
+        &mut self,
+        commitment: CommitmentId,
+        position: Position,
+        change: impl FnOnce(&mut CommitmentVersion),
+    ) {
+        let Some(history) = self.commitments.get_mut(&commitment) else { return };
+        let mut next = history.versions.last().cloned().expect("a commitment has a first version");
+        next.position = position;
+        change(&mut next);
+        push_exact(&mut history.versions, next);
+    }
+
+    /// A unit's commitments (its members' included), in the order they were made; those
+    /// made after a given position are left out by [`CommitmentHistory::at`].
+    pub fn unit_commitments(&self, unit: UnitId) -> &[CommitmentId] {
+        self.unit_commitments.get(&unit).map_or(&[], Vec::as_slice)
+    }
+
     /// The unit a member belonged to at `as_of` (the latest transfer known then).
     pub fn member_unit(&self, member: MemberId, as_of: Position) -> Option<UnitId> {
         let history = self.members.get(&member)?;
@@ -561,6 +671,10 @@ impl ReadModel {
             StreamKind::Unit => Some(UnitId(stream.id)),
             StreamKind::Member => self.member_unit(MemberId(stream.id), as_of),
             StreamKind::Outing => self.outing(OutingId(stream.id), as_of).map(|o| o.unit),
+            StreamKind::Commitment => {
+                let history = self.commitments.get(&CommitmentId(stream.id))?;
+                history.at(as_of).map(|_| history.unit)
+            }
         }
     }
 
@@ -594,6 +708,7 @@ impl ReadModel {
             &self.actors,
             &self.member_numbers,
             &self.unit_numbers,
+            &self.unit_commitments,
         )
     }
 
@@ -636,6 +751,8 @@ mod tests {
             unit_numbers,
             clock,
             codes,
+            commitments,
+            unit_commitments,
         } = crate::shape::sample();
         assert!(position > 0 && last_hash != [0; 32]);
         assert!(units.values().any(|versions| versions.len() > 1 && versions.iter().any(|v| v.parent.is_some())));
@@ -648,6 +765,12 @@ mod tests {
         assert!(!unit_outings.is_empty() && !member_outings.is_empty() && !unit_members.is_empty());
         assert!(!texts.is_empty() && actors.len() > 1 && !member_numbers.is_empty() && !unit_numbers.is_empty());
         assert!(clock.len() > 1 && codes.len() == 3);
+        let history = |renewal: bool| commitments.values().find(|c| c.renews.is_empty() != renewal).unwrap();
+        let first = history(false);
+        assert!(!first.renewed_by.is_empty() && first.versions.len() > 3 && first.member.is_some());
+        assert!(first.versions.iter().any(|v| v.reason.is_some() && v.assessment.is_some()));
+        assert!(first.versions.last().unwrap().withdrawn.is_some());
+        assert!(!history(true).renews.is_empty() && !unit_commitments.is_empty());
     }
 
     #[test]

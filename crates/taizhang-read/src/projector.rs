@@ -39,6 +39,7 @@ pub fn digests(model: &ReadModel) -> Vec<(&'static str, String)> {
         ("units", digest(&model.units)),
         ("members", digest(&model.members)),
         ("outings", digest(&model.outings)),
+        ("commitments", digest(&model.commitments)),
         ("indexes", digest(&model.indexes())),
         ("clock", digest(&model.clock)),
     ]

@@ -29,7 +29,8 @@ pub fn checkpoint_header() -> &'static [u8] {
 /// A model with something in every part: a small log holding each kind of event
 /// applied (a unit under another, renamed, moved, reclassified; a member transferred,
 /// corrected, evaluated; another erased; an outing amended and verified, another voided;
-/// codes; several moments of the clock).
+/// a member's commitment amended, assessed, renewed and withdrawn; codes; several
+/// moments of the clock).
 pub(crate) fn sample() -> ReadModel {
     let text = |s: &str| Text::parse("sample", s).expect("a sample text is valid");
     let clock = |s: &str| ClockTime::parse("sample", s).expect("a sample time is valid");
@@ -38,6 +39,15 @@ pub(crate) fn sample() -> ReadModel {
     let (first, second) = (UnitId(Uuid::from_u128(1)), UnitId(Uuid::from_u128(2)));
     let (member, moved) = (MemberId(Uuid::from_u128(3)), MemberId(Uuid::from_u128(4)));
     let (outing, voided) = (OutingId(Uuid::from_u128(5)), OutingId(Uuid::from_u128(6)));
+    let (promised, renewal) = (CommitmentId(Uuid::from_u128(7)), CommitmentId(Uuid::from_u128(8)));
+    let content = CommitmentContent {
+        category: text("办结时限"),
+        text: text("即办件当场办结"),
+        target: Some(text("≤ 3 个工作日")),
+        from: date!(2011 - 01 - 01),
+        until: date!(2011 - 06 - 30),
+        public: true,
+    };
     let details = OutingDetails {
         date: date!(2011 - 06 - 04),
         span,
@@ -121,6 +131,35 @@ pub(crate) fn sample() -> ReadModel {
             public_score: Score::new("sample", 90).expect("a valid score"),
             leader_score: Score::new("sample", 85).expect("a valid score"),
             note: Some(text("优秀")),
+        }),
+        DomainEvent::CommitmentMade(CommitmentMade {
+            commitment: promised,
+            unit: first,
+            member: Some(member),
+            content: content.clone(),
+            renews: vec![],
+            code: None,
+        }),
+        DomainEvent::CommitmentAmended(CommitmentAmended {
+            commitment: promised,
+            content: CommitmentContent { target: None, ..content.clone() },
+            reason: text("表述不清"),
+        }),
+        DomainEvent::CommitmentAssessed(CommitmentAssessed {
+            commitment: promised,
+            fulfilment: Fulfilment::PartlyKept,
+            evidence: text("群众意见"),
+        }),
+        DomainEvent::CommitmentMade(CommitmentMade {
+            commitment: renewal,
+            unit: first,
+            member: None,
+            content: content.clone(),
+            renews: vec![promised],
+            code: None,
+        }),
+        DomainEvent::CommitmentWithdrawn(CommitmentWithdrawn {
+            commitment: promised, reason: text("已由新承诺取代")
         }),
         DomainEvent::MemberErased(MemberErased { member: moved }),
     ];

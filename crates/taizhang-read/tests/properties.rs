@@ -94,6 +94,10 @@ kinds! {
     RecordEvaluation = 6,
     VoidOuting = 7,
     EraseMember = 2,
+    MakeCommitment = 6,
+    AmendCommitment = 2,
+    AssessCommitment = 4,
+    WithdrawCommitment = 1,
 }
 
 /// A kind drawn by the weights of [`MIX`].
@@ -124,6 +128,10 @@ fn kind_of(cmd: &Command) -> Kind {
         Command::VoidOuting(_) => Kind::VoidOuting,
         Command::VerifyOuting(_) => Kind::VerifyOuting,
         Command::RecordEvaluation(_) => Kind::RecordEvaluation,
+        Command::MakeCommitment(_) => Kind::MakeCommitment,
+        Command::AmendCommitment(_) => Kind::AmendCommitment,
+        Command::AssessCommitment(_) => Kind::AssessCommitment,
+        Command::WithdrawCommitment(_) => Kind::WithdrawCommitment,
     }
 }
 
@@ -142,6 +150,10 @@ struct History {
     voided: BTreeSet<OutingId>,
     /// Outings verified in their current form.
     verified: BTreeSet<OutingId>,
+    commitments: Vec<CommitmentId>,
+    commitment_unit: BTreeMap<CommitmentId, UnitId>,
+    withdrawn: BTreeSet<CommitmentId>,
+    assessed: BTreeSet<CommitmentId>,
     accepted: BTreeMap<Kind, usize>,
     refused: BTreeMap<Kind, usize>,
 }
@@ -163,6 +175,30 @@ impl History {
 
     fn outing(&self, rng: &mut Rng, careful: bool) -> OutingId {
         Self::target(rng, &self.outings, &self.voided, careful)
+    }
+
+    fn commitment(&self, rng: &mut Rng, careful: bool) -> CommitmentId {
+        Self::target(rng, &self.commitments, &self.withdrawn, careful)
+    }
+
+    /// A commitment to amend: mostly one neither withdrawn nor assessed.
+    fn unassessed_commitment(&self, rng: &mut Rng, careful: bool) -> CommitmentId {
+        let done: BTreeSet<CommitmentId> = self.withdrawn.union(&self.assessed).copied().collect();
+        Self::target(rng, &self.commitments, &done, careful)
+    }
+
+    /// A commitment's content, its term in the first half of 2011; now and then one
+    /// ending before it begins.
+    fn promise(rng: &mut Rng, step: usize, careful: bool) -> CommitmentContent {
+        let until = if !careful && rng.chance(5) { date!(2010 - 12 - 31) } else { date!(2011 - 06 - 30) };
+        CommitmentContent {
+            category: text(COMMITMENT_CATEGORIES[rng.below(COMMITMENT_CATEGORIES.len())]),
+            text: text(&format!("承诺{step}")),
+            target: rng.chance(50).then(|| text("≤ 3 个工作日")),
+            from: date!(2011 - 01 - 01),
+            until,
+            public: rng.chance(80),
+        }
     }
 
     /// An outing to verify: mostly one not voided nor verified yet.
@@ -294,6 +330,44 @@ impl History {
                 leader_score: Score::new("l", rng.below(101) as i64).unwrap(),
                 note: None,
             }),
+            Kind::MakeCommitment => {
+                // A member's now and then; a renewal of the unit's items, sometimes of
+                // another unit's (refused).
+                let member = (!careful && rng.chance(30)).then(|| self.member(rng, false));
+                let renews = if careful || self.commitments.is_empty() || rng.chance(50) {
+                    vec![]
+                } else {
+                    let own: Vec<CommitmentId> =
+                        self.commitments.iter().copied().filter(|c| self.commitment_unit[c] == unit).collect();
+                    let pool = if own.is_empty() || rng.chance(10) { &self.commitments } else { &own };
+                    vec![rng.pick(pool)]
+                };
+                Command::MakeCommitment(MakeCommitment {
+                    commitment: CommitmentId::new(),
+                    unit,
+                    member,
+                    content: Self::promise(rng, step, careful),
+                    renews,
+                    code: None,
+                })
+            }
+            Kind::AmendCommitment => Command::AmendCommitment(AmendCommitment {
+                commitment: self.unassessed_commitment(rng, careful),
+                content: Self::promise(rng, step, careful),
+                reason: text("修改"),
+            }),
+            Kind::AssessCommitment => {
+                let fulfilment = [Fulfilment::Kept, Fulfilment::PartlyKept, Fulfilment::NotKept][rng.below(3)];
+                Command::AssessCommitment(AssessCommitment {
+                    commitment: self.commitment(rng, careful),
+                    fulfilment,
+                    evidence: text("群众意见"),
+                })
+            }
+            Kind::WithdrawCommitment => Command::WithdrawCommitment(WithdrawCommitment {
+                commitment: self.commitment(rng, careful),
+                reason: text("撤回"),
+            }),
         }
     }
 
@@ -325,7 +399,18 @@ impl History {
             Command::AmendOuting(c) => {
                 self.verified.remove(&c.outing);
             }
+            Command::MakeCommitment(c) => {
+                self.commitments.push(c.commitment);
+                self.commitment_unit.insert(c.commitment, c.unit);
+            }
+            Command::AssessCommitment(c) => {
+                self.assessed.insert(c.commitment);
+            }
+            Command::WithdrawCommitment(c) => {
+                self.withdrawn.insert(c.commitment);
+            }
             Command::RenameUnit(_)
+            | Command::AmendCommitment(_)
             | Command::MoveUnit(_)
             | Command::ReclassifyUnit(_)
             | Command::CorrectPersonalData(_)
