@@ -41,6 +41,8 @@ const MATRIX: &[(&str, &[&str], [Grant; 4])] = &[
     ("Query.commitment", &[], [Y, Y, Y, N]),
     ("Query.commitments", &[], [Y, Y, Y, N]),
     ("Query.commitmentCategories", &[], [Y, Y, Y, N]),
+    ("Query.weeklySummary", &[], [Y, Y, Y, N]),
+    ("Query.missingWeeklySummaries", &[], [Y, Y, Y, N]),
     ("Query.unitLedger", &[], [Y, Y, Y, N]),
     ("Query.memberLedger", &[], [Y, Y, Y, N]),
     ("Query.eligibility", &[], [Y, Y, Y, N]),
@@ -68,6 +70,8 @@ const MATRIX: &[(&str, &[&str], [Grant; 4])] = &[
     ("Mutation.amendCommitment", &[], [Y, O, N, N]),
     ("Mutation.withdrawCommitment", &[], [Y, O, N, N]),
     ("Mutation.assessCommitment", &[], [Y, N, Y, N]),
+    ("Mutation.submitWeeklySummary", &[], [Y, O, N, N]),
+    ("Mutation.commentOnWeeklySummary", &[], [Y, N, Y, N]),
     ("Mutation.verifyOutings", &[], [Y, N, Y, N]),
     ("Mutation.recordEvaluation", &[], [Y, N, Y, N]),
     ("Mutation.createToken", &[], [Y, N, N, N]),
@@ -216,6 +220,23 @@ impl World {
                 ("query($u: ID!) { commitments(unit: $u) { text } }".into(), json!({ "u": unit }))
             }
             "Query.commitmentCategories" => simple("{ commitmentCategories }"),
+            "Query.weeklySummary" => (
+                r#"query($u: ID!) { weeklySummary(unit: $u, week: "2011-W23") { done } }"#.into(),
+                json!({ "u": unit }),
+            ),
+            "Query.missingWeeklySummaries" => simple(r#"{ missingWeeklySummaries(week: "2011-W23") { totalCount } }"#),
+            "Mutation.submitWeeklySummary" => (
+                r#"mutation($u: ID!) { submitWeeklySummary(input: { unit: $u, week: "2011-W23", done: "义诊两次" }) { receipt { position } } }"#.into(),
+                json!({ "u": unit }),
+            ),
+            "Mutation.commentOnWeeklySummary" => {
+                let submit = r#"mutation($u: ID!) { submitWeeklySummary(input: { unit: $u, week: "2011-W24", done: "走访社区" }) { receipt { position } } }"#;
+                self.server.ok(submit, json!({ "u": unit })).await;
+                (
+                    r#"mutation($u: ID!) { commentOnWeeklySummary(input: { unit: $u, week: "2011-W24", comment: "很好" }) { receipt { position } } }"#.into(),
+                    json!({ "u": unit }),
+                )
+            }
             "Mutation.makeCommitment" => (
                 format!(
                     "mutation($u: ID!) {{ makeCommitment(input: {{ unit: $u, content: {PROMISE} }}) {{ receipt {{ position }} }} }}"

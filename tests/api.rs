@@ -1523,3 +1523,56 @@ async fn a_commitment_is_made_amended_assessed_renewed_and_withdrawn() {
         (json!([]), Value::Null)
     );
 }
+
+/// A unit's weekly summary: submitted by its clerk beside the week's figures from the
+/// ledger, revised, commented by a reviewer; the units still missing one, by region.
+#[tokio::test]
+async fn a_weekly_summary_is_submitted_revised_commented_and_missed() {
+    let server = Server::start();
+    let unit = register_unit(&server, "十堰市人民医院").await;
+    let late = register_unit(&server, "十堰市太和医院").await;
+    let member = register_member(&server, &unit, "张三丰").await;
+    server.ok(REGISTER_OUTING, json!({ "input": outing_input(&unit, "2011-06-08", &[(&member, "3")]) })).await;
+    let clerk = support::client_with(&server.token("CLERK", &[&unit], None).await);
+    let reviewer = support::client_with(&server.token("REVIEWER", &[], None).await);
+    let submit = "mutation($input: SubmitWeeklySummaryInput!) { submitWeeklySummary(input: $input) { summary { \
+        week done learnt revisions figures { outings volunteers recordedHours } comments { comment actor { role } } } } }";
+    let comment = "mutation($input: CommentOnWeeklySummaryInput!) { commentOnWeeklySummary(input: $input) { summary { comments { comment } } } }";
+    let missing = "query($region: String) { missingWeeklySummaries(week: \"2011-W23\", region: $region) { totalCount units { name } } }";
+    let post = async |client: &reqwest::Client, query: &str, variables: Value| {
+        server.post_with(client, query, variables).await.1
+    };
+
+    let before = server.ok(missing, json!({ "region": "茅箭区" })).await;
+    assert_eq!(before["missingWeeklySummaries"]["totalCount"], 2);
+    let week = json!({ "unit": unit, "week": "2011-W23", "done": "义诊一次，服务 120 人" });
+    let body = post(&clerk, submit, json!({ "input": week })).await;
+    let summary = &body["data"]["submitWeeklySummary"]["summary"];
+    assert_eq!(summary["figures"], json!({ "outings": 1, "volunteers": 1, "recordedHours": "3.00" }), "{body}");
+    let revised =
+        json!({ "unit": unit, "week": "2011-w23", "done": "义诊一次，服务 120 人", "learnt": "提前公示效果好" });
+    let body = post(&clerk, submit, json!({ "input": revised })).await;
+    let summary = &body["data"]["submitWeeklySummary"]["summary"];
+    assert_eq!((summary["week"].as_str(), summary["revisions"].as_u64()), (Some("2011-W23"), Some(1)), "{body}");
+
+    // Commenting is a reviewer's act; a week not yet begun cannot be summarised; a
+    // week that does not exist is named as such. None of them writes anything.
+    let head = server.head().await;
+    let remark = json!({ "input": { "unit": unit, "week": "2011-W23", "comment": "很好，继续保持" } });
+    assert_eq!(post(&clerk, comment, remark.clone()).await["errors"][0]["extensions"]["code"], "FORBIDDEN");
+    let future = json!({ "unit": unit, "week": "2099-W01", "done": "计划" });
+    let e = post(&clerk, submit, json!({ "input": future })).await;
+    assert_eq!(e["errors"][0]["extensions"]["field"], "week", "{e}");
+    let e = post(&clerk, submit, json!({ "input": { "unit": unit, "week": "2011-W54", "done": "无" } })).await;
+    assert_eq!(e["errors"][0]["extensions"]["field"], "input.week", "{e}");
+    let e = post(&reviewer, comment, json!({ "input": { "unit": late, "week": "2011-W23", "comment": "?" } })).await;
+    assert_eq!(e["errors"][0]["extensions"]["code"], "NOT_FOUND", "{e}");
+    assert_eq!(server.head().await, head);
+    let body = post(&reviewer, comment, remark).await;
+    assert_eq!(body["data"]["commentOnWeeklySummary"]["summary"]["comments"], json!([{ "comment": "很好，继续保持" }]));
+
+    let after = server.ok(missing, json!({ "region": "茅箭区" })).await;
+    assert_eq!(after["missingWeeklySummaries"], json!({ "totalCount": 1, "units": [{ "name": "十堰市太和医院" }] }));
+    let elsewhere = server.ok(missing, json!({ "region": "张湾区" })).await;
+    assert_eq!(elsewhere["missingWeeklySummaries"]["totalCount"], 0);
+}

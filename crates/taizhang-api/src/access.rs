@@ -106,7 +106,7 @@ pub const RULES: &[Rule] = &[
     },
     Rule {
         permission: Permission::ReadRecords,
-        summary: "members, outings, commitments, ledgers and award eligibility",
+        summary: "members, outings, commitments, weekly summaries, ledgers and award eligibility",
         admin: Yes,
         clerk: Yes,
         reviewer: Yes,
@@ -118,6 +118,8 @@ pub const RULES: &[Rule] = &[
             "Query.commitment",
             "Query.commitments",
             "Query.commitmentCategories",
+            "Query.weeklySummary",
+            "Query.missingWeeklySummaries",
             "Query.unitLedger",
             "Query.memberLedger",
             "Query.eligibility",
@@ -170,6 +172,7 @@ pub const RULES: &[Rule] = &[
         reviewer: No,
         viewer: No,
         fields: &[
+            "Mutation.submitWeeklySummary",
             "Mutation.makeCommitment",
             "Mutation.renewCommitment",
             "Mutation.amendCommitment",
@@ -196,7 +199,7 @@ pub const RULES: &[Rule] = &[
     },
     Rule {
         permission: Permission::Review,
-        summary: "verifying outings, assessing commitments and recording evaluations",
+        summary: "verifying outings, assessing commitments, commenting on weekly summaries and recording evaluations",
         admin: Yes,
         clerk: No,
         reviewer: Yes,
@@ -206,6 +209,7 @@ pub const RULES: &[Rule] = &[
             "Mutation.verifyOutings",
             "Mutation.recordEvaluation",
             "Mutation.assessCommitment",
+            "Mutation.commentOnWeeklySummary",
             "POST /import/verifications",
             "GET /export/verifications",
         ],

@@ -133,6 +133,7 @@ pub fn domain(e: &DomainError) -> Error {
         CommitmentNotFound(c) | CommitmentWithdrawn { commitment: c } | CommitmentAssessed { commitment: c } => {
             vec![("commitment", s(c))]
         }
+        SummaryNotFound(summary) => vec![("summary", s(summary))],
         RenewsAnotherUnit { commitment, unit } => vec![("commitment", s(commitment)), ("unit", s(unit))],
         UnitCycle { unit, parent } => vec![("unit", s(unit)), ("parent", s(parent))],
         MemberErased { member } | DuplicateParticipant { member } => vec![("member", s(member))],

@@ -32,6 +32,7 @@ mod commitments;
 mod members;
 mod outings;
 mod reports;
+mod summaries;
 mod tokens;
 mod units;
 
@@ -57,6 +58,7 @@ pub struct Query(
     members::MemberQueries,
     outings::OutingQueries,
     commitments::CommitmentQueries,
+    summaries::SummaryQueries,
     reports::ReportQueries,
     audit::AuditQueries,
     tokens::TokenQueries,
@@ -73,6 +75,7 @@ pub struct Mutation(
     outings::OutingMutations,
     outings::ReviewMutations,
     commitments::CommitmentMutations,
+    summaries::SummaryMutations,
     tokens::TokenMutations,
 );
 

@@ -1,4 +1,4 @@
-use crate::{CommitmentId, MemberId, OutingId, StreamId, UnitId};
+use crate::{CommitmentId, MemberId, OutingId, StreamId, SummaryId, UnitId};
 
 /// Why a command was refused. Every variant names what to fix; none of them leaves
 /// anything written.
@@ -27,6 +27,8 @@ pub enum DomainError {
     OutingNotFound(OutingId),
     #[error("commitment {0} does not exist")]
     CommitmentNotFound(CommitmentId),
+    #[error("weekly summary {0} does not exist")]
+    SummaryNotFound(SummaryId),
     #[error("commitment {commitment} is withdrawn; it can no longer change")]
     CommitmentWithdrawn { commitment: CommitmentId },
     /// An assessed commitment stands as it was assessed: a new promise is a renewal.
@@ -92,7 +94,9 @@ impl DomainError {
     pub fn kind(&self) -> ErrorKind {
         use DomainError::*;
         match self {
-            UnitNotFound(_) | MemberNotFound(_) | OutingNotFound(_) | CommitmentNotFound(_) => ErrorKind::NotFound,
+            UnitNotFound(_) | MemberNotFound(_) | OutingNotFound(_) | CommitmentNotFound(_) | SummaryNotFound(_) => {
+                ErrorKind::NotFound
+            }
             AlreadyExists { .. } | StaleVersion { .. } => ErrorKind::Conflict,
             Empty { .. }
             | TooLong { .. }

@@ -55,6 +55,7 @@ mod values;
 mod commitment;
 mod member;
 mod outing;
+mod summary;
 mod unit;
 
 pub use amend::{corrections, Change, Correction};
@@ -67,6 +68,7 @@ pub use member::*;
 pub use outing::*;
 pub use personal::*;
 pub use state::*;
+pub use summary::*;
 pub use unit::*;
 pub use values::*;
 
@@ -103,6 +105,14 @@ aggregates! {
         state: CommitmentState in commitments,
         described: "A commitment's id (UUIDv7).",
     }
+    /// A unit's summary of a week (一周一小结).
+    Summary = 5 {
+        id: SummaryId,
+        prefix: "summary",
+        stream: summary,
+        state: SummaryState in summaries,
+        described: "A weekly summary's id: the unit's and the week's (UUIDv5).",
+    }
 }
 
 commands! {
@@ -123,6 +133,8 @@ commands! {
     AmendCommitment on commitment,
     WithdrawCommitment on commitment,
     AssessCommitment on commitment,
+    SubmitSummary on summary,
+    CommentOnSummary on summary,
 }
 
 domain_events! {
@@ -148,4 +160,6 @@ domain_events! {
     CommitmentAmended = (31, 1) on commitment,
     CommitmentWithdrawn = (32, 1) on commitment,
     CommitmentAssessed = (33, 1) on commitment,
+    SummarySubmitted = (40, 1) on summary,
+    SummaryCommented = (41, 1) on summary,
 }

@@ -427,6 +427,48 @@ impl fmt::Display for HalfYear {
     }
 }
 
+/// An ISO week (Monday to Sunday), the period of a unit's weekly summary (一周一小结):
+/// `2011-W23` is 6 to 12 June 2011.
+#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Debug, Serialize, Deserialize, schemars::JsonSchema)]
+pub struct IsoWeek {
+    pub year: i32,
+    /// 1 to 52 or 53.
+    pub week: u8,
+}
+
+impl IsoWeek {
+    /// `2011-W23` (or `2011W23`); a week the year does not have is refused.
+    pub fn parse(field: &str, text: &str) -> Result<Self, DomainError> {
+        let bad = |why: &str| DomainError::InvalidValue {
+            field: field.to_owned(),
+            reason: format!("{text:?} is not an ISO week such as 2011-W23{why}"),
+        };
+        let (year, week) = text.trim().split_once(['W', 'w']).ok_or_else(|| bad(""))?;
+        let year: i32 = year.trim_end_matches('-').parse().map_err(|_| bad(""))?;
+        let week: u8 = week.parse().map_err(|_| bad(""))?;
+        let first = Date::from_iso_week_date(year, week, time::Weekday::Monday).map_err(|_| bad(": no such week"))?;
+        check_date(field, first)?;
+        Ok(Self { year, week })
+    }
+
+    pub fn containing(date: Date) -> Self {
+        let (year, week, _) = date.to_iso_week_date();
+        Self { year, week }
+    }
+
+    /// Monday to Sunday.
+    pub fn period(self) -> Period {
+        let day = |weekday| Date::from_iso_week_date(self.year, self.week, weekday).expect("a parsed week exists");
+        Period { first: day(time::Weekday::Monday), last: day(time::Weekday::Sunday) }
+    }
+}
+
+impl fmt::Display for IsoWeek {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}-W{:02}", self.year, self.week)
+    }
+}
+
 /// An evaluation score, 0 to 100.
 #[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Debug, Serialize, Deserialize)]
 #[serde(transparent)]

@@ -343,3 +343,49 @@ fn a_members_commitment_is_made_in_the_unit_they_belong_to() {
     })]);
     given(log()).when(Command::MakeCommitment(cmd(other))).then_err(ErrorKind::Invalid);
 }
+
+fn summary_text(done: &str) -> SummaryText {
+    SummaryText { done: text(done), learnt: None, next: None }
+}
+
+#[test]
+fn a_unit_summarises_a_week_that_has_begun_and_revises_it_in_the_same_stream() {
+    let unit = UnitId::new();
+    let week = IsoWeek::parse("week", "2011-W23").unwrap();
+    let submit = |done: &str| Command::SubmitSummary(SubmitSummary::new(unit, week, summary_text(done)));
+    let submitted = |done: &str| {
+        DomainEvent::SummarySubmitted(SummarySubmitted {
+            summary: SummaryId::of(unit, week),
+            unit,
+            week,
+            text: summary_text(done),
+        })
+    };
+    given([unit_registered(unit)]).when(submit("义诊一次")).then([submitted("义诊一次")]);
+    given([unit_registered(unit), submitted("义诊一次")]).when(submit("义诊两次")).then([submitted("义诊两次")]);
+    given([]).when(submit("义诊一次")).then_err(ErrorKind::NotFound);
+    // "Today" in a scenario is the last day of 2011.
+    let next_year = IsoWeek::parse("week", "2012-W02").unwrap();
+    let e = given([unit_registered(unit)])
+        .when(Command::SubmitSummary(SubmitSummary::new(unit, next_year, summary_text("计划"))))
+        .then_err(ErrorKind::Invalid);
+    assert_eq!(e.field(), Some("week"));
+    let forged = SubmitSummary { summary: SummaryId::new(), ..SubmitSummary::new(unit, week, summary_text("?")) };
+    given([unit_registered(unit)]).when(Command::SubmitSummary(forged)).then_err(ErrorKind::Invalid);
+    let comment = CommentOnSummary { summary: SummaryId::of(unit, week), comment: text("很好") };
+    given([unit_registered(unit)]).when(Command::CommentOnSummary(comment)).then_err(ErrorKind::NotFound);
+}
+
+#[test]
+fn iso_weeks_are_read_as_written_and_a_missing_week_is_refused() {
+    let week = IsoWeek::parse("week", "2011-W23").unwrap();
+    assert_eq!(
+        (week.to_string(), week.period().first, week.period().last),
+        ("2011-W23".to_owned(), date!(2011 - 06 - 06), date!(2011 - 06 - 12))
+    );
+    assert_eq!(IsoWeek::containing(date!(2011 - 01 - 01)).to_string(), "2010-W52");
+    assert_eq!(IsoWeek::parse("week", "2011w23"), Ok(week));
+    for bad in ["2011-W54", "2011-23", "W23", "2011-W0", ""] {
+        assert!(IsoWeek::parse("week", bad).is_err(), "{bad}");
+    }
+}

@@ -86,6 +86,31 @@ impl CommitmentHistory {
     }
 }
 
+/// A reviewer's comment on a weekly summary.
+#[derive(Clone, PartialEq, Eq, Debug, Serialize, Deserialize)]
+pub struct SummaryComment {
+    pub position: Position,
+    pub comment: Text,
+    pub by: Actor,
+}
+
+/// A unit's summary of a week: each submission, and the comments on it.
+#[derive(Clone, PartialEq, Eq, Debug, Serialize, Deserialize)]
+pub struct SummaryHistory {
+    pub unit: UnitId,
+    pub week: IsoWeek,
+    /// Each submission with where it was recorded; the last one stands.
+    pub versions: Vec<(Position, SummaryText)>,
+    pub comments: Vec<SummaryComment>,
+}
+
+impl SummaryHistory {
+    /// The text standing at `as_of`, with where it was submitted, if it was by then.
+    pub fn at(&self, as_of: Position) -> Option<&(Position, SummaryText)> {
+        self.versions.iter().rev().find(|(p, _)| *p <= as_of)
+    }
+}
+
 #[derive(Clone, PartialEq, Eq, Debug, Default, Serialize, Deserialize)]
 pub struct MemberHistory {
     pub memberships: Vec<Membership>,
@@ -371,6 +396,8 @@ pub struct ReadModel {
     pub commitments: BTreeMap<CommitmentId, CommitmentHistory>,
     /// Commitments of each unit (its members' included), in the order they were made.
     unit_commitments: BTreeMap<UnitId, Vec<CommitmentId>>,
+    /// Weekly summaries by their id (the unit's and the week's, [`SummaryId::of`]).
+    pub summaries: BTreeMap<SummaryId, SummaryHistory>,
 }
 
 /// Pushes without the standard doubling: the model keeps hundreds of thousands of
@@ -493,6 +520,21 @@ impl ReadModel {
                         versions: vec![first],
                     },
                 );
+            }
+            DomainEvent::SummarySubmitted(e) => {
+                let history = self.summaries.entry(e.summary).or_insert_with(|| SummaryHistory {
+                    unit: e.unit,
+                    week: e.week,
+                    versions: Vec::new(),
+                    comments: Vec::new(),
+                });
+                push_exact(&mut history.versions, (position, e.text.clone()));
+            }
+            DomainEvent::SummaryCommented(e) => {
+                if let Some(history) = self.summaries.get_mut(&e.summary) {
+                    let comment = SummaryComment { position, comment: e.comment.clone(), by: event.actor };
+                    push_exact(&mut history.comments, comment);
+                }
             }
             DomainEvent::CommitmentAmended(e) => self.next_commitment_version(e.commitment, position, |v| {
                 v.content = e.content.clone();
@@ -671,6 +713,10 @@ impl ReadModel {
             StreamKind::Unit => Some(UnitId(stream.id)),
             StreamKind::Member => self.member_unit(MemberId(stream.id), as_of),
             StreamKind::Outing => self.outing(OutingId(stream.id), as_of).map(|o| o.unit),
+            StreamKind::Summary => {
+                let history = self.summaries.get(&SummaryId(stream.id))?;
+                history.at(as_of).map(|_| history.unit)
+            }
             StreamKind::Commitment => {
                 let history = self.commitments.get(&CommitmentId(stream.id))?;
                 history.at(as_of).map(|_| history.unit)
@@ -753,6 +799,7 @@ mod tests {
             codes,
             commitments,
             unit_commitments,
+            summaries,
         } = crate::shape::sample();
         assert!(position > 0 && last_hash != [0; 32]);
         assert!(units.values().any(|versions| versions.len() > 1 && versions.iter().any(|v| v.parent.is_some())));
@@ -771,6 +818,7 @@ mod tests {
         assert!(first.versions.iter().any(|v| v.reason.is_some() && v.assessment.is_some()));
         assert!(first.versions.last().unwrap().withdrawn.is_some());
         assert!(!history(true).renews.is_empty() && !unit_commitments.is_empty());
+        assert!(summaries.values().any(|s| s.versions.len() > 1 && !s.comments.is_empty()));
     }
 
     #[test]

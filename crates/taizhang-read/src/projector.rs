@@ -40,6 +40,7 @@ pub fn digests(model: &ReadModel) -> Vec<(&'static str, String)> {
         ("members", digest(&model.members)),
         ("outings", digest(&model.outings)),
         ("commitments", digest(&model.commitments)),
+        ("summaries", digest(&model.summaries)),
         ("indexes", digest(&model.indexes())),
         ("clock", digest(&model.clock)),
     ]

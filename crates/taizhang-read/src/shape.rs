@@ -29,7 +29,8 @@ pub fn checkpoint_header() -> &'static [u8] {
 /// A model with something in every part: a small log holding each kind of event
 /// applied (a unit under another, renamed, moved, reclassified; a member transferred,
 /// corrected, evaluated; another erased; an outing amended and verified, another voided;
-/// a member's commitment amended, assessed, renewed and withdrawn; codes; several
+/// a member's commitment amended, assessed, renewed and withdrawn; a weekly summary
+/// revised and commented; codes; several
 /// moments of the clock).
 pub(crate) fn sample() -> ReadModel {
     let text = |s: &str| Text::parse("sample", s).expect("a sample text is valid");
@@ -40,6 +41,7 @@ pub(crate) fn sample() -> ReadModel {
     let (member, moved) = (MemberId(Uuid::from_u128(3)), MemberId(Uuid::from_u128(4)));
     let (outing, voided) = (OutingId(Uuid::from_u128(5)), OutingId(Uuid::from_u128(6)));
     let (promised, renewal) = (CommitmentId(Uuid::from_u128(7)), CommitmentId(Uuid::from_u128(8)));
+    let week = IsoWeek::containing(date!(2011 - 06 - 15));
     let content = CommitmentContent {
         category: text("办结时限"),
         text: text("即办件当场办结"),
@@ -160,6 +162,21 @@ pub(crate) fn sample() -> ReadModel {
         }),
         DomainEvent::CommitmentWithdrawn(CommitmentWithdrawn {
             commitment: promised, reason: text("已由新承诺取代")
+        }),
+        DomainEvent::SummarySubmitted(SummarySubmitted {
+            summary: SummaryId::of(first, week),
+            unit: first,
+            week,
+            text: SummaryText { done: text("义诊两次"), learnt: Some(text("提前公示")), next: None },
+        }),
+        DomainEvent::SummarySubmitted(SummarySubmitted {
+            summary: SummaryId::of(first, week),
+            unit: first,
+            week,
+            text: SummaryText { done: text("义诊三次"), learnt: None, next: Some(text("走访社区")) },
+        }),
+        DomainEvent::SummaryCommented(SummaryCommented {
+            summary: SummaryId::of(first, week), comment: text("很好")
         }),
         DomainEvent::MemberErased(MemberErased { member: moved }),
     ];

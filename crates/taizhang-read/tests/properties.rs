@@ -98,6 +98,8 @@ kinds! {
     AmendCommitment = 2,
     AssessCommitment = 4,
     WithdrawCommitment = 1,
+    SubmitSummary = 4,
+    CommentOnSummary = 2,
 }
 
 /// A kind drawn by the weights of [`MIX`].
@@ -132,6 +134,8 @@ fn kind_of(cmd: &Command) -> Kind {
         Command::AmendCommitment(_) => Kind::AmendCommitment,
         Command::AssessCommitment(_) => Kind::AssessCommitment,
         Command::WithdrawCommitment(_) => Kind::WithdrawCommitment,
+        Command::SubmitSummary(_) => Kind::SubmitSummary,
+        Command::CommentOnSummary(_) => Kind::CommentOnSummary,
     }
 }
 
@@ -154,6 +158,7 @@ struct History {
     commitment_unit: BTreeMap<CommitmentId, UnitId>,
     withdrawn: BTreeSet<CommitmentId>,
     assessed: BTreeSet<CommitmentId>,
+    summaries: Vec<SummaryId>,
     accepted: BTreeMap<Kind, usize>,
     refused: BTreeMap<Kind, usize>,
 }
@@ -368,6 +373,24 @@ impl History {
                 commitment: self.commitment(rng, careful),
                 reason: text("撤回"),
             }),
+            Kind::SubmitSummary => {
+                // June's weeks, so that a unit revises some of its summaries.
+                let week = IsoWeek::containing(date!(2011 - 06 - 01) + time::Duration::weeks(rng.below(4) as i64));
+                let learnt = rng.chance(50).then(|| text("体会"));
+                Command::SubmitSummary(SubmitSummary::new(
+                    unit,
+                    week,
+                    SummaryText { done: text(&format!("小结{step}")), learnt, next: None },
+                ))
+            }
+            Kind::CommentOnSummary => {
+                let summary = if careful || (!self.summaries.is_empty() && rng.chance(90)) {
+                    *self.summaries.last().unwrap()
+                } else {
+                    SummaryId::new()
+                };
+                Command::CommentOnSummary(CommentOnSummary { summary, comment: text("阅") })
+            }
         }
     }
 
@@ -403,6 +426,7 @@ impl History {
                 self.commitments.push(c.commitment);
                 self.commitment_unit.insert(c.commitment, c.unit);
             }
+            Command::SubmitSummary(c) => self.summaries.push(c.summary),
             Command::AssessCommitment(c) => {
                 self.assessed.insert(c.commitment);
             }
@@ -411,6 +435,7 @@ impl History {
             }
             Command::RenameUnit(_)
             | Command::AmendCommitment(_)
+            | Command::CommentOnSummary(_)
             | Command::MoveUnit(_)
             | Command::ReclassifyUnit(_)
             | Command::CorrectPersonalData(_)
