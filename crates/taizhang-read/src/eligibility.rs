@@ -383,7 +383,58 @@ impl Assessor<'_> {
                 let value = (members > 0).then(|| Value::new(volunteers.len() as i128 * 100, members));
                 (value, counted, excluded)
             }
+            Metric::CommitmentsKeptPercent => {
+                let start = self.window_start(c.window);
+                let (mut assessed, mut kept) = (0i128, 0i128);
+                for commitment in self.commitments() {
+                    let Some(version) = commitment.at(self.position) else { continue };
+                    let term = &version.content;
+                    let in_window = term.from <= self.period.last && start.is_none_or(|s| term.until >= s);
+                    let Some(finding) = version.assessment.as_ref().filter(|_| in_window) else { continue };
+                    if version.withdrawn.is_none() {
+                        assessed += 1;
+                        kept += i128::from(finding.fulfilment == Fulfilment::Kept);
+                    }
+                }
+                ((assessed > 0).then(|| Value::new(kept * 100, assessed)), vec![], vec![])
+            }
+            Metric::WeeklySummaries => {
+                let Candidate::Unit(unit) = self.candidate else { return (None, vec![], vec![]) };
+                let last = IsoWeek::containing(self.period.last);
+                let first = self.window_start(c.window).map(IsoWeek::containing);
+                let submitted = self
+                    .model
+                    .unit_summaries(unit)
+                    .filter(|s| s.week <= last && first.is_none_or(|f| s.week >= f))
+                    .filter(|s| s.at(self.position).is_some())
+                    .count();
+                (Some(Value::new(submitted as i128, 1)), vec![], vec![])
+            }
         }
+    }
+
+    /// The candidate's commitments: a member's own, or every item of a unit (its
+    /// members' included).
+    fn commitments(&self) -> impl Iterator<Item = &crate::CommitmentHistory> + '_ {
+        let (units, member): (Vec<UnitId>, Option<MemberId>) = match self.candidate {
+            Candidate::Unit(u) => (vec![u], None),
+            Candidate::Member(m) => {
+                let mut units: Vec<UnitId> = self
+                    .model
+                    .members
+                    .get(&m)
+                    .map(|h| h.memberships.iter().map(|s| s.unit).collect())
+                    .unwrap_or_default();
+                units.sort();
+                units.dedup();
+                (units, Some(m))
+            }
+        };
+        units
+            .into_iter()
+            .flat_map(move |u| self.model.unit_commitments(u).iter())
+            .filter_map(move |id| self.model.commitments.get(id))
+            .filter(move |c| member.is_none_or(|m| c.member == Some(m)))
     }
 
     /// The candidate's outings, sorted into counted and excluded for criterion `c`.

@@ -398,6 +398,8 @@ pub struct ReadModel {
     unit_commitments: BTreeMap<UnitId, Vec<CommitmentId>>,
     /// Weekly summaries by their id (the unit's and the week's, [`SummaryId::of`]).
     pub summaries: BTreeMap<SummaryId, SummaryHistory>,
+    /// The weekly summaries of each unit, in the order first submitted.
+    unit_summaries: BTreeMap<UnitId, Vec<SummaryId>>,
 }
 
 /// Pushes without the standard doubling: the model keeps hundreds of thousands of
@@ -522,11 +524,10 @@ impl ReadModel {
                 );
             }
             DomainEvent::SummarySubmitted(e) => {
-                let history = self.summaries.entry(e.summary).or_insert_with(|| SummaryHistory {
-                    unit: e.unit,
-                    week: e.week,
-                    versions: Vec::new(),
-                    comments: Vec::new(),
+                let unit_summaries = &mut self.unit_summaries;
+                let history = self.summaries.entry(e.summary).or_insert_with(|| {
+                    push_exact(unit_summaries.entry(e.unit).or_default(), e.summary);
+                    SummaryHistory { unit: e.unit, week: e.week, versions: Vec::new(), comments: Vec::new() }
                 });
                 push_exact(&mut history.versions, (position, e.text.clone()));
             }
@@ -700,6 +701,12 @@ impl ReadModel {
         self.unit_commitments.get(&unit).map_or(&[], Vec::as_slice)
     }
 
+    /// A unit's weekly summaries, in the order first submitted (those submitted after a
+    /// given position are left out by [`SummaryHistory::at`]).
+    pub fn unit_summaries(&self, unit: UnitId) -> impl Iterator<Item = &SummaryHistory> + '_ {
+        self.unit_summaries.get(&unit).into_iter().flatten().filter_map(|id| self.summaries.get(id))
+    }
+
     /// The unit a member belonged to at `as_of` (the latest transfer known then).
     pub fn member_unit(&self, member: MemberId, as_of: Position) -> Option<UnitId> {
         let history = self.members.get(&member)?;
@@ -755,6 +762,7 @@ impl ReadModel {
             &self.member_numbers,
             &self.unit_numbers,
             &self.unit_commitments,
+            &self.unit_summaries,
         )
     }
 
@@ -800,6 +808,7 @@ mod tests {
             commitments,
             unit_commitments,
             summaries,
+            unit_summaries,
         } = crate::shape::sample();
         assert!(position > 0 && last_hash != [0; 32]);
         assert!(units.values().any(|versions| versions.len() > 1 && versions.iter().any(|v| v.parent.is_some())));
@@ -819,6 +828,7 @@ mod tests {
         assert!(first.versions.last().unwrap().withdrawn.is_some());
         assert!(!history(true).renews.is_empty() && !unit_commitments.is_empty());
         assert!(summaries.values().any(|s| s.versions.len() > 1 && !s.comments.is_empty()));
+        assert!(!unit_summaries.is_empty());
     }
 
     #[test]

@@ -156,6 +156,12 @@ pub enum Metric {
     PublicScore,
     LeaderScore,
     ParticipationRate,
+    /// Of the commitments whose term meets the window and that a look-back assessed,
+    /// the share found kept, in percent (partly kept is not kept); unknown when none
+    /// was assessed. A member's own commitments, or all of a unit's.
+    CommitmentsKeptPercent,
+    /// The ISO weeks of the window with the unit's weekly summary submitted.
+    WeeklySummaries,
 }
 
 impl Metric {
@@ -169,6 +175,8 @@ impl Metric {
             Metric::PublicScore => "public_score",
             Metric::LeaderScore => "leader_score",
             Metric::ParticipationRate => "participation_rate",
+            Metric::CommitmentsKeptPercent => "commitments_kept_percent",
+            Metric::WeeklySummaries => "weekly_summaries",
         }
     }
 }
@@ -282,8 +290,9 @@ impl Policy {
                 if policy.subject == Subject::Unit && member_only {
                     return Err(fail(c.metric.name(), format!("{} applies to members, not units", c.metric.name())));
                 }
-                if policy.subject == Subject::Member && c.metric == Metric::ParticipationRate {
-                    return Err(fail(c.metric.name(), "participation_rate applies to units, not members".into()));
+                let unit_only = matches!(c.metric, Metric::ParticipationRate | Metric::WeeklySummaries);
+                if policy.subject == Subject::Member && unit_only {
+                    return Err(fail(c.metric.name(), format!("{} applies to units, not members", c.metric.name())));
                 }
             }
         }

@@ -423,3 +423,78 @@ fn bad_policies_are_refused_with_file_line_and_reason() {
     let unknown = PolicySet::built_in().get("gold-star").unwrap_err();
     assert!(unknown.to_string().contains("star-volunteer"), "the error lists the known policies: {unknown}");
 }
+
+/// Commitment figures as policy metrics: the share of assessed commitments kept (a
+/// member's own, or all of a unit's), and the weeks of the window a unit summarised;
+/// as of a position before a finding, it does not count.
+#[tokio::test]
+async fn policies_read_commitments_kept_and_weekly_summaries() {
+    let w = World::new().await;
+    let unit = w.unit("十堰市人民医院", "医疗卫生", "茅箭区").await;
+    let m = w.member(unit, date!(2010 - 01 - 01), None).await;
+    let content = |text: &str| CommitmentContent {
+        category: Text::parse("c", "办结时限").unwrap(),
+        text: Text::parse("t", text).unwrap(),
+        target: None,
+        from: date!(2011 - 01 - 01),
+        until: date!(2011 - 06 - 30),
+        public: true,
+    };
+    let mut items = Vec::new();
+    for (i, member) in [Some(m), Some(m), None, None].into_iter().enumerate() {
+        let commitment = CommitmentId::new();
+        let content = content(&format!("承诺{i}"));
+        w.run(Command::MakeCommitment(MakeCommitment {
+            commitment,
+            unit,
+            member,
+            content,
+            renews: vec![],
+            code: None,
+        }))
+        .await;
+        items.push(commitment);
+    }
+    let assess = |commitment, fulfilment| {
+        Command::AssessCommitment(AssessCommitment {
+            commitment,
+            fulfilment,
+            evidence: Text::parse("e", "群众意见").unwrap(),
+        })
+    };
+    w.run(assess(items[0], Fulfilment::Kept)).await;
+    let before_second = w.store().head();
+    w.run(assess(items[1], Fulfilment::PartlyKept)).await;
+    w.run(assess(items[2], Fulfilment::Kept)).await;
+    for week in ["2011-W22", "2011-W23", "2011-W25"] {
+        let text = SummaryText { done: Text::parse("d", "义诊").unwrap(), learnt: None, next: None };
+        w.run(Command::SubmitSummary(SubmitSummary::new(unit, IsoWeek::parse("w", week).unwrap(), text))).await;
+    }
+    let policy = |subject: &str, metric: &str, bound: &str| {
+        let text = format!(
+            "name = \"p\"\nversion = 1\ntitle = \"p\"\nsubject = \"{subject}\"\n[[levels]]\nname = \"1\"\ncriteria = [{{ metric = \"{metric}\", window = \"period\", at_least = {bound} }}]\n"
+        );
+        Policy::parse("p.toml", &text).unwrap()
+    };
+    let model = w.model().await;
+    let none = |_: MemberId| None;
+    let actual = |policy: &Policy, candidate, as_of: &AsOf| {
+        let answer = eligibility(&model, policy, candidate, june(), as_of, &none).unwrap();
+        answer.levels[0].criteria[0].actual.clone()
+    };
+    let member_kept = policy("member", "commitments_kept_percent", "50");
+    assert_eq!(actual(&member_kept, Candidate::Member(m), &AsOf::now()), "50.00", "one kept of two assessed");
+    assert_eq!(actual(&member_kept, Candidate::Member(m), &AsOf::at_position(before_second)), "100.00");
+    let unit_kept = policy("unit", "commitments_kept_percent", "50");
+    // Two kept of three assessed, shown (as every value) to the hundredth below.
+    assert_eq!(actual(&unit_kept, Candidate::Unit(unit), &AsOf::now()), "66.66");
+    let weeks = policy("unit", "weekly_summaries", "4");
+    // June 2011 meets ISO weeks 22 to 26: three of them summarised.
+    assert_eq!(actual(&weeks, Candidate::Unit(unit), &AsOf::now()), "3.00");
+    let e = Policy::parse(
+        "p.toml",
+        "name = \"p\"\nversion = 1\ntitle = \"p\"\nsubject = \"member\"\n[[levels]]\nname = \"1\"\ncriteria = [{ metric = \"weekly_summaries\", at_least = 1 }]\n",
+    )
+    .unwrap_err();
+    assert!(e.reason.contains("applies to units"), "{e}");
+}
