@@ -389,9 +389,9 @@ pub struct ReadModel {
     /// (recorded-at, last position recorded then), one entry per distinct moment, so
     /// that "as of a time" becomes "as of a position".
     pub clock: Vec<(Timestamp, Position)>,
-    /// The clerks' own codes of the units, members and outings registered with one, by
-    /// the record's id (ids of the three kinds never meet), with where each was
-    /// registered.
+    /// The clerks' own codes of the units, members, outings and commitments registered
+    /// with one, by the record's id (ids of different kinds never meet: a code's id is
+    /// named by its kind too), with where each was registered.
     codes: BTreeMap<uuid::Uuid, (Position, Text)>,
     pub commitments: BTreeMap<CommitmentId, CommitmentHistory>,
     /// Commitments of each unit (its members' included), in the order they were made.
@@ -654,7 +654,7 @@ impl ReadModel {
         self.units.get(&unit)?.iter().rev().find(|v| v.position <= as_of)
     }
 
-    /// The code `id` (a unit's, member's or outing's) was registered with, if it was by
+    /// The code `id` (a unit's, member's, outing's or commitment's) was registered with, if it was by
     /// `as_of`.
     pub fn code(&self, id: uuid::Uuid, as_of: Position) -> Option<&Text> {
         self.codes.get(&id).filter(|(p, _)| *p <= as_of).map(|(_, code)| code)
