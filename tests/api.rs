@@ -1575,4 +1575,18 @@ async fn a_weekly_summary_is_submitted_revised_commented_and_missed() {
     assert_eq!(after["missingWeeklySummaries"], json!({ "totalCount": 1, "units": [{ "name": "十堰市太和医院" }] }));
     let elsewhere = server.ok(missing, json!({ "region": "张湾区" })).await;
     assert_eq!(elsewhere["missingWeeklySummaries"]["totalCount"], 0);
+
+    // Beside this week's summary: the commitments assessed this week (recorded today).
+    let make = r#"mutation($u: ID!) { makeCommitment(input: { unit: $u, content: { category: "办结时限", text: "即办件当场办结", from: "2011-01-01", until: "2011-06-30" } }) { commitment { id } } }"#;
+    let made = server.ok(make, json!({ "u": unit })).await;
+    let assess = "mutation($c: ID!) { assessCommitment(input: { commitment: $c, fulfilment: KEPT, evidence: \"群众满意\" }) { receipt { position } } }";
+    server.ok(assess, json!({ "c": made["makeCommitment"]["commitment"]["id"] })).await;
+    let (year, week, _) = time::OffsetDateTime::now_utc().to_offset(time::macros::offset!(+8)).to_iso_week_date();
+    let this_week = json!({ "unit": unit, "week": format!("{year}-W{week:02}"), "done": "回头看" });
+    let body = server
+        .ok(&submit.replace("recordedHours }", "recordedHours commitmentsAssessed }"), json!({ "input": this_week }))
+        .await;
+    assert_eq!(body["submitWeeklySummary"]["summary"]["figures"]["commitmentsAssessed"], 1, "{body}");
+    let june = "query($u: ID!) { weeklySummary(unit: $u, week: \"2011-W23\") { figures { commitmentsAssessed } } }";
+    assert_eq!(server.ok(june, json!({ "u": unit })).await["weeklySummary"]["figures"]["commitmentsAssessed"], 0);
 }

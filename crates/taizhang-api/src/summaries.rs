@@ -22,6 +22,9 @@ pub struct WeekFigures {
     pub volunteers: u64,
     pub recorded_hours: String,
     pub verified_hours: String,
+    /// The unit's commitments a reviewer assessed during the week (by the day the
+    /// finding was recorded, China Standard Time).
+    pub commitments_assessed: u64,
 }
 
 #[derive(SimpleObject, Clone)]
@@ -94,7 +97,28 @@ fn figures(model: &ReadModel, unit: UnitId, week: IsoWeek, as_of: Position) -> W
     let (outings, volunteers, recorded, verified) = rows.iter().fold((0, 0, 0, 0), |(o, v, r, w), row| {
         (o + row.outings, v + row.volunteers, r + row.recorded_minutes, w + row.verified_minutes)
     });
-    WeekFigures { outings, volunteers, recorded_hours: hours_text(recorded), verified_hours: hours_text(verified) }
+    let days = week.period();
+    let assessed_in_week =
+        |position: Position| model.recorded_at(position).is_some_and(|at| days.contains(at.service_date()));
+    let commitments_assessed = model
+        .unit_commitments(unit)
+        .iter()
+        .filter_map(|id| model.commitments.get(id))
+        .filter(|c| {
+            c.versions
+                .iter()
+                .take_while(|v| v.position <= as_of)
+                .filter_map(|v| v.assessment.as_ref())
+                .any(|a| assessed_in_week(a.position))
+        })
+        .count() as u64;
+    WeekFigures {
+        outings,
+        volunteers,
+        recorded_hours: hours_text(recorded),
+        verified_hours: hours_text(verified),
+        commitments_assessed,
+    }
 }
 
 fn parse_week(field: &str, week: &str) -> async_graphql::Result<IsoWeek> {

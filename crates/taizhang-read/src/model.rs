@@ -640,6 +640,12 @@ impl ReadModel {
     }
 
     /// The last position recorded at or before `at`.
+    /// When the event at `position` was recorded, if the model has applied it.
+    pub fn recorded_at(&self, position: Position) -> Option<Timestamp> {
+        let i = self.clock.partition_point(|(_, last)| *last < position);
+        self.clock.get(i).map(|(at, _)| *at)
+    }
+
     pub fn position_at(&self, at: Timestamp) -> Position {
         let i = self.clock.partition_point(|(t, _)| *t <= at);
         if i == 0 {
