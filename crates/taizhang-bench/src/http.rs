@@ -308,6 +308,12 @@ async fn measure(targets: Targets) -> Result<()> {
     // machine's headroom more than the server.
     report("http.busy_cpu", busy_cpu.machine_percent(), "% of the cores", Some(idle_cpu.machine_percent()));
     report("http.busy_client_cpu", busy_cpu.client_percent(), "% of the process's CPU", None);
+    // What a mutation costs the server end to end (HTTP, GraphQL, the command path, the
+    // durable append, the projection, the answer): the servers' CPU in the busy phases
+    // beyond the idle ones' (the same reads in both), per mutation applied. The
+    // client's thread, which sends both, is left out.
+    let per_mutation = (busy_cpu.server_cores() - idle_cpu.server_cores()) * 1e6 / mutations.rate();
+    report("http.cpu_per_mutation", per_mutation, "core-µs", None);
     Ok(())
 }
 
@@ -349,6 +355,12 @@ impl CpuUse {
     fn machine_percent(&self) -> f64 {
         let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
         100.0 * self.process.as_secs_f64() / (self.wall.as_secs_f64() * cores as f64)
+    }
+
+    /// The cores the servers kept busy on average: the process's CPU less the
+    /// client's thread's, per second of wall time.
+    fn server_cores(&self) -> f64 {
+        self.process.saturating_sub(self.client).as_secs_f64() / self.wall.as_secs_f64().max(f64::MIN_POSITIVE)
     }
 
     fn client_percent(&self) -> f64 {
