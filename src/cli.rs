@@ -134,10 +134,10 @@ pub(crate) enum Commands {
         #[arg(long)]
         policy: Option<String>,
     },
-    /// Import units, members, outings or verifications from a CSV file (layouts in the README). Every
+    /// Import units, members, outings, verifications or commitments from a CSV file (layouts in the README). Every
     /// row is checked first; with any problem nothing is written.
     Import {
-        /// units, members, outings or verifications.
+        /// units, members, outings, verifications or commitments.
         kind: Kind,
         file: PathBuf,
         /// utf-8 (with or without BOM) or gbk.
@@ -184,6 +184,7 @@ pub(crate) enum Exported {
     Members,
     Outings,
     Verifications,
+    Commitments,
     Reports,
     Ledger,
     Eligibility,
@@ -197,6 +198,7 @@ impl Exported {
             Exported::Members => Some(Kind::Members),
             Exported::Outings => Some(Kind::Outings),
             Exported::Verifications => Some(Kind::Verifications),
+            Exported::Commitments => Some(Kind::Commitments),
             Exported::Log | Exported::Reports | Exported::Ledger | Exported::Eligibility => None,
         }
     }

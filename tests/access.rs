@@ -34,6 +34,7 @@ const MATRIX: &[(&str, &[&str], [Grant; 4])] = &[
     ("GET /export/units", &[], [Y, Y, Y, Y]),
     ("GET /export/members", &[], [Y, O, Y, N]),
     ("GET /export/outings", &[], [Y, Y, Y, N]),
+    ("GET /export/commitments", &[], [Y, Y, Y, N]),
     ("GET /export/verifications", &[], [Y, N, Y, N]),
     ("Query.member", &[], [Y, Y, Y, N]),
     ("Query.members", &[], [Y, Y, Y, N]),
@@ -81,6 +82,7 @@ const MATRIX: &[(&str, &[&str], [Grant; 4])] = &[
     ("POST /import/units", &[], [Y, N, N, N]),
     ("POST /import/members", &[], [Y, O, N, N]),
     ("POST /import/outings", &[], [Y, O, N, N]),
+    ("POST /import/commitments", &[], [Y, O, N, N]),
     ("POST /import/verifications", &[], [Y, N, Y, N]),
     ("GET /backup/keys", &[], [Y, N, N, N]),
     ("Subscription.unitLedger", &[], [Y, Y, Y, N]),
@@ -189,6 +191,11 @@ impl World {
                 format!("outing,unit,date,start,end,place,category,member\nO{code},{unit},2011-06-04,08:00,10:00,社区,义诊,{member}\n")
             }
             "POST /import/verifications" => format!("outing\n{}\n", self.outing(unit).await.0),
+            "POST /import/commitments" => {
+                format!(
+                    "id,unit,category,text,from,until\nC{code},{unit},办结时限,即办件当场办结,2011-01-01,2011-06-30\n"
+                )
+            }
             other => panic!("no file for {other}"),
         }
     }

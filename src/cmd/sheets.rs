@@ -74,10 +74,16 @@ pub(crate) async fn export_sheet(
     let projector = Projector::open(store.clone(), Some(checkpoint_path(cli))).await?;
     let bytes = match (sheet.what, sheet.format) {
         (Exported::Log, _) => unreachable!("the log is exported as JSON Lines"),
-        (Exported::Units | Exported::Members | Exported::Outings | Exported::Verifications, SheetFormat::Xlsx) => {
+        (
+            Exported::Units | Exported::Members | Exported::Outings | Exported::Verifications | Exported::Commitments,
+            SheetFormat::Xlsx,
+        ) => {
             bail!(RECORDS_AS_CSV)
         }
-        (Exported::Units | Exported::Members | Exported::Outings | Exported::Verifications, SheetFormat::Csv) => {
+        (
+            Exported::Units | Exported::Members | Exported::Outings | Exported::Verifications | Exported::Commitments,
+            SheetFormat::Csv,
+        ) => {
             let kind = sheet.what.records_kind().expect("a kind of records");
             // The operator holds every key: every member is listed.
             let ledger = open_ledger(cli, store).await?;

@@ -127,6 +127,7 @@ pub const RULES: &[Rule] = &[
             "GET /export/ledger",
             "GET /export/eligibility",
             "GET /export/outings",
+            "GET /export/commitments",
             "Unit.members",
             "Subscription.unitLedger",
         ],
@@ -166,13 +167,13 @@ pub const RULES: &[Rule] = &[
     },
     Rule {
         permission: Permission::WriteRecords,
-        summary: "registering, correcting and transferring members; registering, amending and voiding outings",
+        summary: "registering, correcting and transferring members; registering, amending and voiding outings; \
+                  making, amending, renewing and withdrawing commitments; weekly summaries",
         admin: Yes,
         clerk: OwnUnits,
         reviewer: No,
         viewer: No,
         fields: &[
-            "Mutation.submitWeeklySummary",
             "Mutation.makeCommitment",
             "Mutation.renewCommitment",
             "Mutation.amendCommitment",
@@ -186,6 +187,8 @@ pub const RULES: &[Rule] = &[
             "Mutation.voidOuting",
             "POST /import/members",
             "POST /import/outings",
+            "POST /import/commitments",
+            "Mutation.submitWeeklySummary",
         ],
     },
     Rule {

@@ -511,6 +511,9 @@ struct ImportAnswer {
     /// With `amend`, the corrections the changed rows ask for; written only with
     /// `confirm=true`.
     amendments: Vec<taizhang_io::import::Amendment>,
+    /// The log's head once written: every read made after the answer reflects it, and
+    /// a read elsewhere may quote it as `minPosition`.
+    position: u64,
 }
 
 #[derive(Serialize)]
@@ -547,7 +550,7 @@ async fn import_answer(req: &Request, kind: &str, body: Body, server: &Server) -
     let kind: Kind = kind.parse().map_err(bad_request)?;
     let permission = match kind {
         Kind::Units => Permission::ManageUnits,
-        Kind::Members | Kind::Outings => Permission::WriteRecords,
+        Kind::Members | Kind::Outings | Kind::Commitments => Permission::WriteRecords,
         Kind::Verifications => Permission::Review,
     };
     let scope = match permission.grant(caller.role) {
@@ -601,7 +604,15 @@ async fn import_answer(req: &Request, kind: &str, body: Body, server: &Server) -
             error_response(StatusCode::CONFLICT, Media::Json, e)
         })?
     };
+    // Read-your-writes, as after a mutation: the answer comes once the read model has
+    // applied what was written. Should it lag, the rows are written all the same; the
+    // position lets a client wait for them.
+    let position = ledger.store().head();
+    if written.commands > 0 {
+        let _ = server.state.projector.wait_for(position, crate::READ_YOUR_WRITES_WAIT).await;
+    }
     let answer = ImportAnswer {
+        position,
         rows,
         written: written.commands,
         corrections_written: written.corrections,
@@ -638,7 +649,7 @@ async fn records_answer(req: &Request, kind: &str, server: &Server) -> Result<Re
     let permission = match kind {
         Kind::Units => Permission::ReadDirectory,
         Kind::Members => Permission::ReadPersonal,
-        Kind::Outings => Permission::ReadRecords,
+        Kind::Outings | Kind::Commitments => Permission::ReadRecords,
         Kind::Verifications => Permission::Review,
     };
     permitted(&caller, permission)?;

@@ -7,8 +7,8 @@
 use std::collections::BTreeMap;
 
 use crate::{
-    hours_text, Aggregates, AmendOuting, Command, CorrectPersonalData, DomainError, MemberId, MoveUnit, PersonalData,
-    ReclassifyUnit, RenameUnit, StreamId, Text,
+    hours_text, Aggregates, AmendCommitment, AmendOuting, Command, CorrectPersonalData, DomainError, MemberId,
+    MoveUnit, PersonalData, ReclassifyUnit, RenameUnit, StreamId, Text,
 };
 
 /// One value a correction changes: what the record reads now and what it will read.
@@ -145,6 +145,44 @@ pub fn corrections(
                     expected_version: state.version(StreamId::outing(c.outing)),
                 };
                 corrections.push(Correction { command: Command::AmendOuting(command), changes });
+            }
+        }
+        Command::MakeCommitment(c) => {
+            let Some(now) = state.commitments.get(&c.commitment) else { return Ok(None) };
+            if now.withdrawn {
+                return Err(DomainError::CommitmentWithdrawn { commitment: c.commitment });
+            }
+            let fixed =
+                |field: &str, what: &str| not_corrected(field, format!("a commitment's {what} does not change"));
+            if now.unit != c.unit {
+                return Err(fixed("unit", "unit"));
+            }
+            if now.member != c.member {
+                return Err(fixed("member", "member"));
+            }
+            if now.renews != c.renews {
+                return Err(fixed("renews", "renewed items"));
+            }
+            let (was, will) = (&now.content, &c.content);
+            let mut changes = Vec::new();
+            let mut differs = |field: &str, from: String, to: String| {
+                if from != to {
+                    changes.push(Change { field: field.to_owned(), from, to });
+                }
+            };
+            differs("category", was.category.to_string(), will.category.to_string());
+            differs("text", was.text.to_string(), will.text.to_string());
+            differs("target", optional(was.target.as_ref()), optional(will.target.as_ref()));
+            differs("from", was.from.to_string(), will.from.to_string());
+            differs("until", was.until.to_string(), will.until.to_string());
+            differs("public", was.public.to_string(), will.public.to_string());
+            if !changes.is_empty() {
+                if now.assessed {
+                    return Err(DomainError::CommitmentAssessed { commitment: c.commitment });
+                }
+                let command =
+                    AmendCommitment { commitment: c.commitment, content: c.content.clone(), reason: reason.clone() };
+                corrections.push(Correction { command: Command::AmendCommitment(command), changes });
             }
         }
         other => {

@@ -133,6 +133,10 @@ pub struct CommitmentAssessed {
 #[derive(Clone, PartialEq, Eq, Debug)]
 pub struct CommitmentState {
     pub unit: UnitId,
+    pub member: Option<MemberId>,
+    /// What it says now (an import's changed row is compared with it).
+    pub content: CommitmentContent,
+    pub renews: Vec<CommitmentId>,
     pub withdrawn: bool,
     pub assessed: bool,
 }
@@ -281,14 +285,22 @@ fn change(state: &mut Aggregates, id: CommitmentId, fold: impl FnOnce(&mut Commi
 
 impl Fact for CommitmentMade {
     fn fold(&self, _: u64, state: &mut Aggregates) {
-        let commitment = CommitmentState { unit: self.unit, withdrawn: false, assessed: false };
+        let commitment = CommitmentState {
+            unit: self.unit,
+            member: self.member,
+            content: self.content.clone(),
+            renews: self.renews.clone(),
+            withdrawn: false,
+            assessed: false,
+        };
         state.commitments.insert(self.commitment, commitment);
     }
 }
 
 impl Fact for CommitmentAmended {
-    /// An amendment changes nothing the rules read.
-    fn fold(&self, _: u64, _: &mut Aggregates) {}
+    fn fold(&self, _: u64, state: &mut Aggregates) {
+        change(state, self.commitment, |c| c.content = self.content.clone());
+    }
 }
 
 impl Fact for CommitmentWithdrawn {

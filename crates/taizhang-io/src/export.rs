@@ -198,6 +198,33 @@ fn list_records(
             listed.next_outing = numbers.end;
             numbers.end < model.outings.len()
         }
+        Kind::Commitments => {
+            // Those standing (not withdrawn), as the unit's list shows them.
+            let slice: Vec<(&CommitmentId, _)> = model
+                .commitments
+                .range((from(listed.after).map(CommitmentId), Unbounded))
+                .take(RECORDS_PER_SLICE)
+                .collect();
+            listed.after = slice.last().map(|(commitment, _)| commitment.0);
+            for &(commitment, history) in &slice {
+                let Some(version) = history.at(at).filter(|v| v.withdrawn.is_none()) else { continue };
+                let c = &version.content;
+                let renews: Vec<String> = history.renews.iter().map(|r| model.reference(r.0)).collect();
+                rows.push(vec![
+                    model.reference(commitment.0),
+                    model.reference(history.unit.0),
+                    history.member.map(|m| model.reference(m.0)).unwrap_or_default(),
+                    c.category.to_string(),
+                    c.text.to_string(),
+                    c.target.as_ref().map(ToString::to_string).unwrap_or_default(),
+                    c.from.to_string(),
+                    c.until.to_string(),
+                    crate::yes_no(c.public).to_owned(),
+                    renews.join(";"),
+                ]);
+            }
+            slice.len() == RECORDS_PER_SLICE
+        }
     }
 }
 

@@ -275,6 +275,24 @@ impl<'a> Fields<'a> {
     }
 }
 
+/// The codes (or ids) written in a cell of `column`: `renews` lists several.
+fn listed_codes<'a>(column: &str, cell: &'a str) -> Vec<&'a str> {
+    let codes: Vec<&str> = if column == "renews" { cell.split([';', '；']).collect() } else { vec![cell] };
+    codes.into_iter().map(str::trim).filter(|c| !c.is_empty()).collect()
+}
+
+/// 是 or 否, as the export writes them, or yes / no, true / false, 1 / 0.
+fn parse_yes_no(field: &str, text: &str) -> Result<bool, DomainError> {
+    match text.trim().to_lowercase().as_str() {
+        "是" | "yes" | "y" | "true" | "1" => Ok(true),
+        "否" | "no" | "n" | "false" | "0" => Ok(false),
+        _ => Err(DomainError::InvalidValue {
+            field: field.to_owned(),
+            reason: format!("{text:?} is neither 是 nor 否"),
+        }),
+    }
+}
+
 /// Reads `bytes` as a CSV file of `kind` and checks every row's form.
 pub fn read(kind: Kind, bytes: &[u8], encoding: Encoding) -> Import {
     let mut import = Import {
@@ -380,9 +398,10 @@ pub fn read(kind: Kind, bytes: &[u8], encoding: Encoding) -> Import {
     for &(column, record) in kind.coded_columns() {
         let i = layout.index(column);
         for (_, values) in &rows {
-            let code = &values[i];
-            if !code.is_empty() && Uuid::try_parse(code).is_err() {
-                import.codes.entry(id_for(record, code)).or_insert_with(|| code.clone());
+            for code in listed_codes(column, &values[i]) {
+                if Uuid::try_parse(code).is_err() {
+                    import.codes.entry(id_for(record, code)).or_insert_with(|| code.to_owned());
+                }
             }
         }
     }
@@ -391,6 +410,7 @@ pub fn read(kind: Kind, bytes: &[u8], encoding: Encoding) -> Import {
         Kind::Members => import.plan_members(&rows),
         Kind::Outings => import.plan_outings(&rows),
         Kind::Verifications => import.plan_verifications(&rows),
+        Kind::Commitments => import.plan_commitments(&rows),
     }
     import
 }
@@ -488,6 +508,51 @@ impl Import {
                 next = parents[&parent];
             }
             planned.phase = depth;
+        }
+        self.planned.sort_by_key(|p| p.phase);
+    }
+
+    fn plan_commitments(&mut self, rows: &[(u64, Vec<String>)]) {
+        let columns = self.columns.clone();
+        let mut seen = HashMap::new();
+        let mut in_file = HashSet::new();
+        for (line, values) in rows {
+            let mut f = fields(self.kind, &columns, *line, values);
+            let commitment = f.id("id", "commitment").map(CommitmentId);
+            let code = f.code("id");
+            let unit = f.id("unit", "unit").map(UnitId);
+            let member = f.get("member");
+            let member = (!member.is_empty()).then(|| MemberId(id_for("member", member)));
+            let category = f.parse("category", Text::parse);
+            let text = f.parse("text", Text::parse);
+            let target = f.optional("target", Text::parse);
+            let from = f.parse("from", parse_date);
+            let until = f.parse("until", parse_date);
+            let public = f.optional("public", parse_yes_no).map(|p| p.unwrap_or(true));
+            let renews: Vec<CommitmentId> = listed_codes("renews", f.get("renews"))
+                .into_iter()
+                .map(|r| CommitmentId(id_for("commitment", r)))
+                .collect();
+            let problems = std::mem::take(&mut f.problems);
+            let (Some(commitment), Some(unit), Some(category), Some(text), Some(target), Some(from), Some(until)) =
+                (commitment, unit, category, text, target, from, until)
+            else {
+                self.absorb(problems);
+                continue;
+            };
+            let (Some(public), true) = (public, self.absorb(problems)) else { continue };
+            if self.duplicate(&mut seen, commitment.0, *line, "id") {
+                continue;
+            }
+            in_file.insert(commitment);
+            let content = CommitmentContent { category, text, target, from, until, public };
+            let command = MakeCommitment { commitment, unit, member, content, renews, code };
+            self.plan(Command::MakeCommitment(command), &[values], vec![Row { line: *line, member }]);
+        }
+        // A renewal after the items of the file it renews.
+        for planned in &mut self.planned {
+            let Command::MakeCommitment(c) = &planned.command else { continue };
+            planned.phase = usize::from(c.renews.iter().any(|r| in_file.contains(r)));
         }
         self.planned.sort_by_key(|p| p.phase);
     }
@@ -666,7 +731,7 @@ impl Import {
             |member: &MemberId| planned.rows.iter().find(|r| r.member == Some(*member)).map_or(first, |r| r.line);
         let id_column = match self.kind {
             Kind::Outings | Kind::Verifications => "outing",
-            Kind::Units | Kind::Members => "id",
+            Kind::Units | Kind::Members | Kind::Commitments => "id",
         };
         use DomainError::*;
         match error {
@@ -685,6 +750,7 @@ impl Import {
                     Kind::Units => "renameUnit, moveUnit or reclassifyUnit",
                     Kind::Members => "correctPersonalData or transferMember",
                     Kind::Outings | Kind::Verifications => "amendOuting or amendParticipation",
+                    Kind::Commitments => "amendCommitment, withdrawCommitment or renewCommitment",
                 };
                 p.message = format!(
                     "{}: imported before with other values, or registered another way; to change it, import the \
@@ -703,13 +769,13 @@ impl Import {
             | DuplicateParticipant { member: m }
             | MemberNotInUnit { member: m, .. }
             | DailyLimitExceeded { member: m, .. }
-            | OverlappingOuting { member: m, .. } => {
-                if self.kind == Kind::Outings {
-                    at(row_of(m), "member")
-                } else {
-                    at(first, "id")
-                }
-            }
+            | OverlappingOuting { member: m, .. } => match self.kind {
+                Kind::Outings => at(row_of(m), "member"),
+                Kind::Commitments => at(first, "member"),
+                _ => at(first, "id"),
+            },
+            CommitmentNotFound(_) | RenewsAnotherUnit { .. } if self.kind == Kind::Commitments => at(first, "renews"),
+            CommitmentWithdrawn { .. } | CommitmentAssessed { .. } if self.kind == Kind::Commitments => at(first, "id"),
             HoursExceedSpan { member, .. } | ParticipationOutsideOuting { member, .. } => at(row_of(member), "hours"),
             OutingNotFound(_) | OutingVoided { .. } | AlreadyVerified { .. } if self.kind == Kind::Verifications => {
                 at(first, "outing")
@@ -842,6 +908,7 @@ impl Import {
             let unit = match &planned.command {
                 Command::RegisterMember(c) => c.unit,
                 Command::RegisterOuting(c) => c.unit,
+                Command::MakeCommitment(c) => c.unit,
                 _ => {
                     let message = format!("a clerk's token does not import {}", self.kind.name());
                     self.problems.push(problem(planned.rows[0].line, 0, None, message));

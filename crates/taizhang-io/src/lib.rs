@@ -1,4 +1,5 @@
-//! Spreadsheets in and out: CSV import of units, members, outings and verifications
+//! Spreadsheets in and out: CSV import of units, members, outings, verifications and
+//! commitments
 //! (validated in full
 //! before anything is written), and CSV and XLSX exports of the same records, of
 //! reports and of ledgers.
@@ -44,10 +45,12 @@ pub enum Kind {
     Outings,
     /// A reviewer's worksheet: outings to verify, one per row.
     Verifications,
+    /// A unit's list of public commitments (承诺事项).
+    Commitments,
 }
 
 impl Kind {
-    pub const ALL: [Kind; 4] = [Kind::Units, Kind::Members, Kind::Outings, Kind::Verifications];
+    pub const ALL: [Kind; 5] = [Kind::Units, Kind::Members, Kind::Outings, Kind::Verifications, Kind::Commitments];
 
     pub fn layout(self) -> &'static Layout {
         match self {
@@ -55,16 +58,21 @@ impl Kind {
             Kind::Members => &MEMBERS,
             Kind::Outings => &OUTINGS,
             Kind::Verifications => &VERIFICATIONS,
+            Kind::Commitments => &COMMITMENTS,
         }
     }
 
-    /// The columns holding codes of records, each with the kind of record it names.
+    /// The columns holding codes of records, each with the kind of record it names
+    /// (`renews` holds several, separated by `;`).
     pub fn coded_columns(self) -> &'static [(&'static str, &'static str)] {
         match self {
             Kind::Units => &[("id", "unit"), ("parent", "unit")],
             Kind::Members => &[("id", "member"), ("unit", "unit")],
             Kind::Outings => &[("outing", "outing"), ("unit", "unit"), ("member", "member")],
             Kind::Verifications => &[("outing", "outing")],
+            Kind::Commitments => {
+                &[("id", "commitment"), ("unit", "unit"), ("member", "member"), ("renews", "commitment")]
+            }
         }
     }
 
@@ -74,6 +82,7 @@ impl Kind {
             Kind::Members => "members",
             Kind::Outings => "outings",
             Kind::Verifications => "verifications",
+            Kind::Commitments => "commitments",
         }
     }
 }
@@ -183,6 +192,32 @@ pub static VERIFICATIONS: Layout = Layout {
         col("hours", "时长", false, "shown for the reviewer; not read"),
     ],
 };
+
+/// A unit's commitments: the list it keeps and publishes (承诺事项公示表). A row
+/// naming earlier items in `renews` is their renewal (再承诺).
+pub static COMMITMENTS: Layout = Layout {
+    columns: &[
+        col("id", "编号", true, "the item's code in your list, or a taizhang id"),
+        col("unit", "单位", true, "the code or id of the unit"),
+        col("member", "党员", false, "for a member's own commitment: the member's code or id"),
+        col("category", "类别", true, "e.g. 办结时限, 便民措施"),
+        col("text", "承诺内容", true, ""),
+        col("target", "目标", false, "e.g. ≤ 3 个工作日"),
+        col("from", "起始日期", true, "YYYY-MM-DD or YYYY/M/D"),
+        col("until", "截止日期", true, "YYYY-MM-DD or YYYY/M/D"),
+        col("public", "公开", false, "是 or 否 (yes or no); empty: 是"),
+        col("renews", "接续", false, "the codes or ids of the items it renews, separated by ;"),
+    ],
+};
+
+/// How `public` is written: 是 or 否.
+pub fn yes_no(value: bool) -> &'static str {
+    if value {
+        "是"
+    } else {
+        "否"
+    }
+}
 
 /// A problem with an input file, where it is: `file:line:column: message`. The column
 /// is the field's number, counted from 1 (0 when the problem is the whole line or

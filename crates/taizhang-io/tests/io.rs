@@ -411,3 +411,62 @@ async fn changed_rows_are_read_as_corrections_shown_before_they_are_written() {
 fn operator() -> taizhang_app::CommandContext {
     taizhang_app::CommandContext::new(taizhang_core::Actor::OPERATOR)
 }
+
+const COMMITMENTS: &str = "id,unit,member,category,text,target,from,until,public,renews
+CN-01,SY-0001,,办结时限,即办件当场办结,≤ 3 个工作日,2011-01-01,2011-06-30,是,
+CN-02,SY-0001,M1,岗位承诺,每月参加志愿服务不少于 4 小时,,2011-01-01,2011-06-30,否,
+CN-03,SY-0001,,办结时限,即办件当场办结，网上预约,,2011-07-01,2011-12-31,是,CN-01
+";
+
+/// A unit's list of commitments: each row checked first, named at its column; a
+/// renewal written after the item it carries on even when listed first; a re-import
+/// writes nothing; the export gives the rows back; a changed row under `--amend` is an
+/// amendment, shown first.
+#[tokio::test]
+async fn a_units_commitments_are_imported_exported_and_amended() {
+    let w = seeded().await;
+    let before = w.log().await;
+    let bad = "id,unit,member,category,text,target,from,until,public,renews
+CN-09,SY-0001,,办结时限,承诺,,2011-07-01,2011-06-30,是,
+CN-10,SY-0001,,办结时限,承诺,,2011-01-01,2011-06-30,也许,
+CN-11,SY-0001,M3,办结时限,承诺,,2011-01-01,2011-06-30,,
+CN-12,SY-0001,,办结时限,承诺,,2011-01-01,2011-06-30,,CN-99
+CN-13,SY-0003,,办结时限,承诺,,2011-01-01,2011-06-30,,CN-01
+CN-01,SY-0001,,办结时限,即办件当场办结,≤ 3 个工作日,2011-01-01,2011-06-30,是,
+";
+    let problems = w.problems(Kind::Commitments, bad.as_bytes(), Encoding::Utf8).await;
+    assert_eq!(
+        problems,
+        [
+            "f.csv:2:8: until: the term ends on 2011-06-30 before it begins on 2011-07-01",
+            "f.csv:3:9: public: \"也许\" is neither 是 nor 否",
+            "f.csv:4:3: member: member M3 does not belong to unit SY-0001 on 2011-01-01",
+            "f.csv:5:10: renews: commitment CN-99 does not exist",
+            "f.csv:6:10: renews: commitment CN-01 belongs to unit SY-0001; a renewal carries on its own unit's items only",
+        ]
+    );
+    assert_eq!(w.log().await, before, "a file with problems writes nothing");
+
+    // The renewal listed first is written after the item it renews.
+    let lines: Vec<&str> = COMMITMENTS.lines().collect();
+    let reordered = format!("{}\n{}\n{}\n{}\n", lines[0], lines[3], lines[1], lines[2]);
+    assert_eq!(w.import(Kind::Commitments, &reordered).await, 3);
+    let mut again = import::read(Kind::Commitments, COMMITMENTS.as_bytes(), Encoding::Utf8);
+    again.check(&w.ledger, None).await.unwrap();
+    assert_eq!((again.problems.len(), again.already_imported), (0, 3));
+    let exported = w.export(Kind::Commitments, &AsOf::now()).await;
+    let mut got: Vec<&str> = exported.lines().collect();
+    got.remove(0);
+    assert_eq!(got, COMMITMENTS.lines().skip(1).collect::<Vec<_>>(), "the export gives back the rows, in code order");
+
+    // A changed row under --amend: an amendment of the item, shown before it is written.
+    let changed = COMMITMENTS.replace("≤ 3 个工作日", "≤ 2 个工作日");
+    let mut amend = import::read(Kind::Commitments, changed.as_bytes(), Encoding::Utf8);
+    amend.amend(taizhang_core::Text::parse("reason", "承诺提标").unwrap());
+    amend.check(&w.ledger, None).await.unwrap();
+    assert!(amend.problems.is_empty(), "{:?}", amend.problems);
+    let shown: Vec<String> = amend.amendments.iter().map(|a| format!("{}: {a}", a.line)).collect();
+    assert_eq!(shown, ["2: CN-01: target ≤ 3 个工作日 → ≤ 2 个工作日"]);
+    let written = amend.write(&w.ledger, &operator(), false, |_| {}).await.unwrap();
+    assert_eq!((written.commands, written.corrections), (1, 1));
+}
