@@ -205,7 +205,7 @@ impl Exported {
 }
 
 pub(crate) const RECORDS_AS_CSV: &str =
-    "units, members, outings and verifications are exported as CSV, the layout `import` reads";
+    "units, members, outings, verifications and commitments are exported as CSV, the layout `import` reads";
 
 #[derive(Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub(crate) enum SheetFormat {

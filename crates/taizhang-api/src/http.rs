@@ -625,7 +625,7 @@ async fn import_answer(req: &Request, kind: &str, body: Body, server: &Server) -
     Ok(Response::builder().status(status).content_type(JSON).body(serde_json::to_vec(&answer).expect("serialises")))
 }
 
-/// `GET /export/{units|members|outings|verifications}`: the records in the import's own
+/// `GET /export/{units|members|outings|verifications|commitments}`: the records in the import's own
 /// CSV layout, the file `taizhang export units` (and the others) writes, while the
 /// server serves, one heavy export at a time, as of the position it started at. Members
 /// carry personal data: a clerk's list holds the members of their own units.
