@@ -44,6 +44,8 @@ const MATRIX: &[(&str, &[&str], [Grant; 4])] = &[
     ("Query.commitmentCategories", &[], [Y, Y, Y, N]),
     ("Query.weeklySummary", &[], [Y, Y, Y, N]),
     ("Query.missingWeeklySummaries", &[], [Y, Y, Y, N]),
+    ("Query.lookBackRound", &[], [Y, Y, Y, N]),
+    ("Query.lookBackRounds", &[], [Y, Y, Y, N]),
     ("Query.unitLedger", &[], [Y, Y, Y, N]),
     ("Query.memberLedger", &[], [Y, Y, Y, N]),
     ("Query.eligibility", &[], [Y, Y, Y, N]),
@@ -73,6 +75,8 @@ const MATRIX: &[(&str, &[&str], [Grant; 4])] = &[
     ("Mutation.assessCommitment", &[], [Y, N, Y, N]),
     ("Mutation.submitWeeklySummary", &[], [Y, O, N, N]),
     ("Mutation.commentOnWeeklySummary", &[], [Y, N, Y, N]),
+    ("Mutation.openLookBackRound", &[], [Y, N, Y, N]),
+    ("Mutation.closeLookBackRound", &[], [Y, N, Y, N]),
     ("Mutation.verifyOutings", &[], [Y, N, Y, N]),
     ("Mutation.recordEvaluation", &[], [Y, N, Y, N]),
     ("Mutation.createToken", &[], [Y, N, N, N]),
@@ -167,6 +171,15 @@ impl World {
             .to_owned()
     }
 
+    /// An open look-back round over `unit`, opened by the admin.
+    async fn round(&self, unit: &str) -> String {
+        let open = r#"mutation($u: ID!) { openLookBackRound(input: { name: "回头看", period: { first: "2011-01-01", last: "2011-06-30" }, scope: { units: [$u] } }) { round { id } } }"#;
+        self.server.ok(open, json!({ "u": unit })).await["openLookBackRound"]["round"]["id"]
+            .as_str()
+            .unwrap()
+            .to_owned()
+    }
+
     /// The request of an HTTP `route` ("GET /backup", "POST /import/members"), an
     /// import's file of fresh records of the clerk's own unit.
     async fn http_request(&self, client: &reqwest::Client, route: &str) -> reqwest::RequestBuilder {
@@ -232,6 +245,18 @@ impl World {
                 json!({ "u": unit }),
             ),
             "Query.missingWeeklySummaries" => simple(r#"{ missingWeeklySummaries(week: "2011-W23") { totalCount } }"#),
+            "Query.lookBackRound" => (
+                "query($r: ID!) { lookBackRound(id: $r) { name } }".into(),
+                json!({ "r": self.round(unit).await }),
+            ),
+            "Query.lookBackRounds" => simple("{ lookBackRounds { name } }"),
+            "Mutation.openLookBackRound" => simple(
+                r#"mutation { openLookBackRound(input: { name: "回头看", period: { first: "2011-01-01", last: "2011-06-30" } }) { receipt { position } } }"#,
+            ),
+            "Mutation.closeLookBackRound" => (
+                "mutation($r: ID!) { closeLookBackRound(round: $r) { receipt { position } } }".into(),
+                json!({ "r": self.round(unit).await }),
+            ),
             "Mutation.submitWeeklySummary" => (
                 r#"mutation($u: ID!) { submitWeeklySummary(input: { unit: $u, week: "2011-W23", done: "义诊两次" }) { receipt { position } } }"#.into(),
                 json!({ "u": unit }),

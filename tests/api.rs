@@ -1590,3 +1590,69 @@ async fn a_weekly_summary_is_submitted_revised_commented_and_missed() {
     let june = "query($u: ID!) { weeklySummary(unit: $u, week: \"2011-W23\") { figures { commitmentsAssessed } } }";
     assert_eq!(server.ok(june, json!({ "u": unit })).await["weeklySummary"]["figures"]["commitmentsAssessed"], 0);
 }
+
+/// A look-back round: opened by a reviewer over some units, read as of any position,
+/// closed once; a clerk may not open one, a closed round is not closed again, a round
+/// naming an unknown unit or two scopes is refused, none of them writing anything.
+#[tokio::test]
+async fn a_look_back_round_is_opened_and_closed_by_a_reviewer() {
+    let server = Server::start();
+    let unit = register_unit(&server, "十堰市人民医院").await;
+    let clerk = support::client_with(&server.token("CLERK", &[&unit], None).await);
+    let reviewer = support::client_with(&server.token("REVIEWER", &[], None).await);
+    let open = "mutation($input: OpenLookBackRoundInput!) { openLookBackRound(input: $input) { receipt { position } \
+        round { id name first last units region closedAt } } }";
+    let close = "mutation($r: ID!) { closeLookBackRound(round: $r) { round { closedAt } } }";
+    let input = |scope: Value| json!({ "input": { "name": "2011年上半年回头看", "period": { "first": "2011-01-01", "last": "2011-06-30" }, "scope": scope } });
+    let post = async |client: &reqwest::Client, query: &str, variables: Value| {
+        server.post_with(client, query, variables).await.1
+    };
+
+    let head = server.head().await;
+    let e = post(&clerk, open, input(json!({ "units": [unit] }))).await;
+    assert_eq!(e["errors"][0]["extensions"]["code"], "FORBIDDEN", "{e}");
+    let ghost = uuid::Uuid::now_v7().to_string();
+    let e = post(&reviewer, open, input(json!({ "units": [ghost] }))).await;
+    assert_eq!(
+        (e["errors"][0]["extensions"]["code"].as_str(), e["errors"][0]["extensions"]["unit"].as_str()),
+        (Some("NOT_FOUND"), Some(ghost.as_str())),
+        "{e}"
+    );
+    let e = post(&reviewer, open, input(json!({ "units": [unit], "region": "茅箭区" }))).await;
+    assert_eq!(e["errors"][0]["extensions"]["field"], "input.scope", "{e}");
+    assert_eq!(server.head().await, head, "refusals write nothing");
+
+    let body = post(&reviewer, open, input(json!({ "units": [unit] }))).await;
+    let round = &body["data"]["openLookBackRound"]["round"];
+    assert_eq!(
+        (round["units"].clone(), round["first"].as_str(), round["closedAt"].clone()),
+        (json!([unit]), Some("2011-01-01"), Value::Null),
+        "{body}"
+    );
+    let id = round["id"].as_str().unwrap().to_owned();
+    let opened_at = body["data"]["openLookBackRound"]["receipt"]["position"].as_u64().unwrap();
+    let body = post(&reviewer, open, input(json!({ "region": "茅箭区" }))).await;
+    assert_eq!(body["data"]["openLookBackRound"]["round"]["region"], "茅箭区", "{body}");
+
+    let body = post(&reviewer, close, json!({ "r": id })).await;
+    assert!(body["data"]["closeLookBackRound"]["round"]["closedAt"].as_u64().is_some(), "{body}");
+    let head = server.head().await;
+    let e = post(&reviewer, close, json!({ "r": id })).await;
+    assert_eq!(
+        (e["errors"][0]["extensions"]["code"].as_str(), e["errors"][0]["extensions"]["round"].as_str()),
+        (Some("VALIDATION"), Some(id.as_str())),
+        "{e}"
+    );
+    assert_eq!(server.head().await, head);
+
+    let rounds = server.ok("{ lookBackRounds { name region closedAt } }", json!({})).await;
+    assert_eq!(rounds["lookBackRounds"].as_array().unwrap().len(), 2);
+    assert_eq!(rounds["lookBackRounds"][0]["region"], "茅箭区", "the most recent first");
+    let then = server
+        .ok(
+            "query($r: ID!, $p: Int!) { lookBackRound(id: $r, asOf: { position: $p }) { closedAt } }",
+            json!({ "r": id, "p": opened_at }),
+        )
+        .await;
+    assert_eq!(then["lookBackRound"]["closedAt"], Value::Null, "open as of where it was opened");
+}

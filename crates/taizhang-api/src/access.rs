@@ -120,6 +120,8 @@ pub const RULES: &[Rule] = &[
             "Query.commitmentCategories",
             "Query.weeklySummary",
             "Query.missingWeeklySummaries",
+            "Query.lookBackRound",
+            "Query.lookBackRounds",
             "Query.unitLedger",
             "Query.memberLedger",
             "Query.eligibility",
@@ -202,7 +204,8 @@ pub const RULES: &[Rule] = &[
     },
     Rule {
         permission: Permission::Review,
-        summary: "verifying outings, assessing commitments, commenting on weekly summaries and recording evaluations",
+        summary: "verifying outings, look-back rounds, assessing commitments, commenting on weekly summaries and \
+                  recording evaluations",
         admin: Yes,
         clerk: No,
         reviewer: Yes,
@@ -213,6 +216,8 @@ pub const RULES: &[Rule] = &[
             "Mutation.recordEvaluation",
             "Mutation.assessCommitment",
             "Mutation.commentOnWeeklySummary",
+            "Mutation.openLookBackRound",
+            "Mutation.closeLookBackRound",
             "POST /import/verifications",
             "GET /export/verifications",
         ],

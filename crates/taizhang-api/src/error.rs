@@ -134,6 +134,7 @@ pub fn domain(e: &DomainError) -> Error {
             vec![("commitment", s(c))]
         }
         SummaryNotFound(summary) => vec![("summary", s(summary))],
+        RoundNotFound(round) | RoundClosed { round } => vec![("round", s(round))],
         RenewsAnotherUnit { commitment, unit } => vec![("commitment", s(commitment)), ("unit", s(unit))],
         UnitCycle { unit, parent } => vec![("unit", s(unit)), ("parent", s(parent))],
         MemberErased { member } | DuplicateParticipant { member } => vec![("member", s(member))],

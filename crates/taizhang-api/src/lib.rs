@@ -32,6 +32,7 @@ mod commitments;
 mod members;
 mod outings;
 mod reports;
+mod rounds;
 mod summaries;
 mod tokens;
 mod units;
@@ -59,6 +60,7 @@ pub struct Query(
     outings::OutingQueries,
     commitments::CommitmentQueries,
     summaries::SummaryQueries,
+    rounds::RoundQueries,
     reports::ReportQueries,
     audit::AuditQueries,
     tokens::TokenQueries,
@@ -76,6 +78,7 @@ pub struct Mutation(
     outings::ReviewMutations,
     commitments::CommitmentMutations,
     summaries::SummaryMutations,
+    rounds::RoundMutations,
     tokens::TokenMutations,
 );
 

@@ -1,4 +1,4 @@
-use crate::{CommitmentId, MemberId, OutingId, StreamId, SummaryId, UnitId};
+use crate::{CommitmentId, MemberId, OutingId, RoundId, StreamId, SummaryId, UnitId};
 
 /// Why a command was refused. Every variant names what to fix; none of them leaves
 /// anything written.
@@ -29,6 +29,10 @@ pub enum DomainError {
     CommitmentNotFound(CommitmentId),
     #[error("weekly summary {0} does not exist")]
     SummaryNotFound(SummaryId),
+    #[error("look-back round {0} does not exist")]
+    RoundNotFound(RoundId),
+    #[error("look-back round {round} is closed")]
+    RoundClosed { round: RoundId },
     #[error("commitment {commitment} is withdrawn; it can no longer change")]
     CommitmentWithdrawn { commitment: CommitmentId },
     /// An assessed commitment stands as it was assessed: a new promise is a renewal.
@@ -94,9 +98,12 @@ impl DomainError {
     pub fn kind(&self) -> ErrorKind {
         use DomainError::*;
         match self {
-            UnitNotFound(_) | MemberNotFound(_) | OutingNotFound(_) | CommitmentNotFound(_) | SummaryNotFound(_) => {
-                ErrorKind::NotFound
-            }
+            UnitNotFound(_)
+            | MemberNotFound(_)
+            | OutingNotFound(_)
+            | CommitmentNotFound(_)
+            | SummaryNotFound(_)
+            | RoundNotFound(_) => ErrorKind::NotFound,
             AlreadyExists { .. } | StaleVersion { .. } => ErrorKind::Conflict,
             Empty { .. }
             | TooLong { .. }
@@ -116,7 +123,8 @@ impl DomainError {
             | AlreadyVerified { .. }
             | CommitmentWithdrawn { .. }
             | CommitmentAssessed { .. }
-            | RenewsAnotherUnit { .. } => ErrorKind::Invalid,
+            | RenewsAnotherUnit { .. }
+            | RoundClosed { .. } => ErrorKind::Invalid,
         }
     }
 

@@ -55,6 +55,7 @@ mod values;
 mod commitment;
 mod member;
 mod outing;
+mod round;
 mod summary;
 mod unit;
 
@@ -67,6 +68,7 @@ pub use ids::*;
 pub use member::*;
 pub use outing::*;
 pub use personal::*;
+pub use round::*;
 pub use state::*;
 pub use summary::*;
 pub use unit::*;
@@ -113,6 +115,14 @@ aggregates! {
         state: SummaryState in summaries,
         described: "A weekly summary's id: the unit's and the week's (UUIDv5).",
     }
+    /// A look-back round (回头看) over some units.
+    Round = 6 {
+        id: RoundId,
+        prefix: "round",
+        stream: round,
+        state: RoundState in rounds,
+        described: "A look-back round's id (UUIDv7).",
+    }
 }
 
 commands! {
@@ -135,6 +145,8 @@ commands! {
     AssessCommitment on commitment,
     SubmitSummary on summary,
     CommentOnSummary on summary,
+    OpenRound on round,
+    CloseRound on round,
 }
 
 domain_events! {
@@ -162,4 +174,6 @@ domain_events! {
     CommitmentAssessed = (33, 1) on commitment,
     SummarySubmitted = (40, 1) on summary,
     SummaryCommented = (41, 1) on summary,
+    RoundOpened = (50, 1) on round,
+    RoundClosed = (51, 1) on round,
 }

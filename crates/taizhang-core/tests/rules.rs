@@ -389,3 +389,29 @@ fn iso_weeks_are_read_as_written_and_a_missing_week_is_refused() {
         assert!(IsoWeek::parse("week", bad).is_err(), "{bad}");
     }
 }
+
+#[test]
+fn a_round_is_opened_over_units_that_exist_and_closed_once() {
+    let (unit, round) = (UnitId::new(), RoundId::new());
+    let period = Period::new(date!(2011 - 01 - 01), date!(2011 - 06 - 30)).unwrap();
+    let open = |scope: RoundScope| Command::OpenRound(OpenRound { round, name: text("回头看"), period, scope });
+    let opened = DomainEvent::RoundOpened(RoundOpened {
+        round,
+        name: text("回头看"),
+        first: period.first,
+        last: period.last,
+        scope: RoundScope::Units(vec![unit]),
+    });
+    given([unit_registered(unit)]).when(open(RoundScope::Units(vec![unit]))).then([opened.clone()]);
+    given([]).when(open(RoundScope::Units(vec![unit]))).then_err(ErrorKind::NotFound);
+    let e = given([]).when(open(RoundScope::Units(vec![]))).then_err(ErrorKind::Invalid);
+    assert_eq!(e.field(), Some("scope.units"));
+    given([unit_registered(unit), opened.clone()]).when(open(RoundScope::All)).then_err(ErrorKind::Conflict);
+    let close = Command::CloseRound(CloseRound { round });
+    given([opened.clone()]).when(close.clone()).then([DomainEvent::RoundClosed(RoundClosed { round })]);
+    let e = given([opened, DomainEvent::RoundClosed(RoundClosed { round })])
+        .when(close.clone())
+        .then_err(ErrorKind::Invalid);
+    assert_eq!(e, DomainError::RoundClosed { round });
+    given([]).when(close).then_err(ErrorKind::NotFound);
+}

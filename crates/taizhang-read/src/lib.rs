@@ -31,6 +31,8 @@ mod query;
 pub mod report;
 mod shape;
 
-pub use model::{Assessment, CommitmentHistory, CommitmentVersion, ReadModel, SummaryComment, SummaryHistory};
+pub use model::{
+    Assessment, CommitmentHistory, CommitmentVersion, ReadModel, RoundHistory, SummaryComment, SummaryHistory,
+};
 pub use projector::{catch_up, digests, Projector, ReadError, RebuildReport};
 pub use query::AsOf;

@@ -86,6 +86,24 @@ impl CommitmentHistory {
     }
 }
 
+/// A look-back round: what it covers, and when it was opened and closed.
+#[derive(Clone, PartialEq, Eq, Debug, Serialize, Deserialize)]
+pub struct RoundHistory {
+    pub name: Text,
+    pub period: Period,
+    pub scope: RoundScope,
+    pub opened_at: Position,
+    pub opened_by: Actor,
+    pub closed_at: Option<Position>,
+}
+
+impl RoundHistory {
+    /// Whether the round was closed by `as_of`.
+    pub fn closed_by(&self, as_of: Position) -> bool {
+        self.closed_at.is_some_and(|p| p <= as_of)
+    }
+}
+
 /// A reviewer's comment on a weekly summary.
 #[derive(Clone, PartialEq, Eq, Debug, Serialize, Deserialize)]
 pub struct SummaryComment {
@@ -400,6 +418,8 @@ pub struct ReadModel {
     pub summaries: BTreeMap<SummaryId, SummaryHistory>,
     /// The weekly summaries of each unit, in the order first submitted.
     unit_summaries: BTreeMap<UnitId, Vec<SummaryId>>,
+    /// Look-back rounds, by id.
+    pub rounds: BTreeMap<RoundId, RoundHistory>,
 }
 
 /// Pushes without the standard doubling: the model keeps hundreds of thousands of
@@ -530,6 +550,22 @@ impl ReadModel {
                     SummaryHistory { unit: e.unit, week: e.week, versions: Vec::new(), comments: Vec::new() }
                 });
                 push_exact(&mut history.versions, (position, e.text.clone()));
+            }
+            DomainEvent::RoundOpened(e) => {
+                let round = RoundHistory {
+                    name: e.name.clone(),
+                    period: Period { first: e.first, last: e.last },
+                    scope: e.scope.clone(),
+                    opened_at: position,
+                    opened_by: event.actor,
+                    closed_at: None,
+                };
+                self.rounds.insert(e.round, round);
+            }
+            DomainEvent::RoundClosed(e) => {
+                if let Some(round) = self.rounds.get_mut(&e.round) {
+                    round.closed_at = Some(position);
+                }
             }
             DomainEvent::SummaryCommented(e) => {
                 if let Some(history) = self.summaries.get_mut(&e.summary) {
@@ -726,6 +762,8 @@ impl ReadModel {
             StreamKind::Unit => Some(UnitId(stream.id)),
             StreamKind::Member => self.member_unit(MemberId(stream.id), as_of),
             StreamKind::Outing => self.outing(OutingId(stream.id), as_of).map(|o| o.unit),
+            // A round covers many units; it belongs to none.
+            StreamKind::Round => None,
             StreamKind::Summary => {
                 let history = self.summaries.get(&SummaryId(stream.id))?;
                 history.at(as_of).map(|_| history.unit)
@@ -815,6 +853,7 @@ mod tests {
             unit_commitments,
             summaries,
             unit_summaries,
+            rounds,
         } = crate::shape::sample();
         assert!(position > 0 && last_hash != [0; 32]);
         assert!(units.values().any(|versions| versions.len() > 1 && versions.iter().any(|v| v.parent.is_some())));
@@ -835,6 +874,7 @@ mod tests {
         assert!(!history(true).renews.is_empty() && !unit_commitments.is_empty());
         assert!(summaries.values().any(|s| s.versions.len() > 1 && !s.comments.is_empty()));
         assert!(!unit_summaries.is_empty());
+        assert!(rounds.values().any(|r| r.closed_at.is_some() && r.scope != RoundScope::All));
     }
 
     #[test]

@@ -41,6 +41,7 @@ pub fn digests(model: &ReadModel) -> Vec<(&'static str, String)> {
         ("outings", digest(&model.outings)),
         ("commitments", digest(&model.commitments)),
         ("summaries", digest(&model.summaries)),
+        ("rounds", digest(&model.rounds)),
         ("indexes", digest(&model.indexes())),
         ("clock", digest(&model.clock)),
     ]

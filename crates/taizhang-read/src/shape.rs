@@ -30,7 +30,7 @@ pub fn checkpoint_header() -> &'static [u8] {
 /// applied (a unit under another, renamed, moved, reclassified; a member transferred,
 /// corrected, evaluated; another erased; an outing amended and verified, another voided;
 /// a member's commitment amended, assessed, renewed and withdrawn; a weekly summary
-/// revised and commented; codes; several
+/// revised and commented; a look-back round opened and closed; codes; several
 /// moments of the clock).
 pub(crate) fn sample() -> ReadModel {
     let text = |s: &str| Text::parse("sample", s).expect("a sample text is valid");
@@ -178,6 +178,14 @@ pub(crate) fn sample() -> ReadModel {
         DomainEvent::SummaryCommented(SummaryCommented {
             summary: SummaryId::of(first, week), comment: text("很好")
         }),
+        DomainEvent::RoundOpened(RoundOpened {
+            round: RoundId(Uuid::from_u128(9)),
+            name: text("2011年上半年回头看"),
+            first: date!(2011 - 01 - 01),
+            last: date!(2011 - 06 - 30),
+            scope: RoundScope::Units(vec![first]),
+        }),
+        DomainEvent::RoundClosed(RoundClosed { round: RoundId(Uuid::from_u128(9)) }),
         DomainEvent::MemberErased(MemberErased { member: moved }),
     ];
     let mut model = ReadModel::default();

@@ -100,6 +100,8 @@ kinds! {
     WithdrawCommitment = 1,
     SubmitSummary = 4,
     CommentOnSummary = 2,
+    OpenRound = 1,
+    CloseRound = 1,
 }
 
 /// A kind drawn by the weights of [`MIX`].
@@ -136,6 +138,8 @@ fn kind_of(cmd: &Command) -> Kind {
         Command::WithdrawCommitment(_) => Kind::WithdrawCommitment,
         Command::SubmitSummary(_) => Kind::SubmitSummary,
         Command::CommentOnSummary(_) => Kind::CommentOnSummary,
+        Command::OpenRound(_) => Kind::OpenRound,
+        Command::CloseRound(_) => Kind::CloseRound,
     }
 }
 
@@ -159,6 +163,8 @@ struct History {
     withdrawn: BTreeSet<CommitmentId>,
     assessed: BTreeSet<CommitmentId>,
     summaries: Vec<SummaryId>,
+    rounds: Vec<RoundId>,
+    closed_rounds: BTreeSet<RoundId>,
     accepted: BTreeMap<Kind, usize>,
     refused: BTreeMap<Kind, usize>,
 }
@@ -391,6 +397,28 @@ impl History {
                 };
                 Command::CommentOnSummary(CommentOnSummary { summary, comment: text("阅") })
             }
+            Kind::OpenRound => {
+                let scope = match rng.below(3) {
+                    _ if careful => RoundScope::Units(vec![unit]),
+                    0 => RoundScope::All,
+                    1 => RoundScope::Region(text(rng.pick(&REGIONS))),
+                    _ => RoundScope::Units(vec![unit, rng.pick(&self.units)]),
+                };
+                let period = Period::new(date!(2011 - 01 - 01), date!(2011 - 06 - 30)).unwrap();
+                Command::OpenRound(OpenRound {
+                    round: RoundId::new(),
+                    name: text(&format!("回头看{step}")),
+                    period,
+                    scope,
+                })
+            }
+            Kind::CloseRound => Command::CloseRound(CloseRound {
+                round: if self.rounds.is_empty() {
+                    RoundId::new()
+                } else {
+                    Self::target(rng, &self.rounds, &self.closed_rounds, careful)
+                },
+            }),
         }
     }
 
@@ -427,6 +455,10 @@ impl History {
                 self.commitment_unit.insert(c.commitment, c.unit);
             }
             Command::SubmitSummary(c) => self.summaries.push(c.summary),
+            Command::OpenRound(c) => self.rounds.push(c.round),
+            Command::CloseRound(c) => {
+                self.closed_rounds.insert(c.round);
+            }
             Command::AssessCommitment(c) => {
                 self.assessed.insert(c.commitment);
             }
