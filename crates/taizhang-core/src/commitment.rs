@@ -63,7 +63,8 @@ pub enum Fulfilment {
     NotKept,
 }
 
-/// A unit's commitment, or one of its member's (`member`). Naming earlier items in
+/// A unit's commitment, or one of its member's (`member`, who belongs to the unit on
+/// the term's first day). Naming earlier items in
 /// `renews` makes it their renewal (再承诺): it carries them on or replaces them.
 #[derive(Clone, PartialEq, Eq, Debug)]
 pub struct MakeCommitment {
@@ -177,8 +178,9 @@ impl Decision for MakeCommitment {
         coded("commitment", self.commitment.0, self.code.as_ref())?;
         absent(cx.loaded, StreamId::commitment(self.commitment))?;
         unit(cx.loaded, self.unit)?;
+        // A member's commitment is made in the unit they belong to when its term begins.
         if let Some(id) = self.member {
-            if member(cx.loaded, id)?.current_unit() != self.unit {
+            if member(cx.loaded, id)?.unit_on(self.content.from) != Some(self.unit) {
                 return Err(DomainError::MemberNotInUnit { member: id, unit: self.unit, date: self.content.from });
             }
         }

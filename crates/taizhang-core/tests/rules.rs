@@ -342,6 +342,11 @@ fn a_members_commitment_is_made_in_the_unit_they_belong_to() {
         code: None,
     })]);
     given(log()).when(Command::MakeCommitment(cmd(other))).then_err(ErrorKind::Invalid);
+    // Nor for a term that begins before the member joined.
+    let mut early = cmd(unit);
+    early.content.from = date!(2000 - 01 - 01);
+    let e = given(log()).when(Command::MakeCommitment(early)).then_err(ErrorKind::Invalid);
+    assert!(matches!(e, DomainError::MemberNotInUnit { .. }), "{e}");
 }
 
 fn summary_text(done: &str) -> SummaryText {
