@@ -3,10 +3,11 @@
 
 use std::sync::Arc;
 
-use taizhang_core::StreamId;
+use taizhang_core::{MemberId, StreamId};
 use tokio::sync::watch;
 use uuid::Uuid;
 
+use crate::side::SideTables;
 use crate::{
     AppendOutcome, AppendRequest, EventStore, PgStore, Position, RawRecord, RecordedEvent, SledStore, StoreError,
 };
@@ -108,5 +109,35 @@ impl EventStore for AnyStore {
 
     async fn restore_raw(&self, records: Vec<RawRecord>) -> Result<(), StoreError> {
         forward!(self, s => s.restore_raw(records).await)
+    }
+}
+
+impl SideTables for AnyStore {
+    async fn member_key(&self, member: MemberId) -> Result<Option<Vec<u8>>, StoreError> {
+        forward!(self, s => s.member_key(member).await)
+    }
+
+    async fn set_member_keys(&self, entries: Vec<(MemberId, Vec<u8>)>) -> Result<(), StoreError> {
+        forward!(self, s => s.set_member_keys(entries).await)
+    }
+
+    async fn member_keys(&self) -> Result<Vec<(MemberId, Vec<u8>)>, StoreError> {
+        forward!(self, s => s.member_keys().await)
+    }
+
+    async fn any_member_key(&self) -> Result<bool, StoreError> {
+        forward!(self, s => s.any_member_key().await)
+    }
+
+    async fn token(&self, id: Uuid) -> Result<Option<Vec<u8>>, StoreError> {
+        forward!(self, s => s.token(id).await)
+    }
+
+    async fn put_token(&self, id: Uuid, record: &[u8]) -> Result<(), StoreError> {
+        forward!(self, s => s.put_token(id, record).await)
+    }
+
+    async fn tokens(&self) -> Result<Vec<(Uuid, Vec<u8>)>, StoreError> {
+        forward!(self, s => s.tokens().await)
     }
 }

@@ -3,12 +3,12 @@
 //! overwritten in place, and a `tokens` tree; on PostgreSQL: the `member_keys` and
 //! `tokens` tables of the log's schema); the key store ([`crate::keys`]) and the token
 //! store ([`crate::tokens`]) are written once, over this trait, and hold an
-//! [`AnyStore`].
+//! [`AnyStore`](crate::AnyStore), which forwards it to its backend.
 
 use taizhang_core::MemberId;
 use uuid::Uuid;
 
-use crate::{AnyStore, StoreError};
+use crate::StoreError;
 
 /// Every write here is durable before it returns.
 pub(crate) trait SideTables {
@@ -32,55 +32,4 @@ pub(crate) trait SideTables {
 
     /// Every token's record, in no particular order.
     async fn tokens(&self) -> Result<Vec<(Uuid, Vec<u8>)>, StoreError>;
-}
-
-impl SideTables for AnyStore {
-    async fn member_key(&self, member: MemberId) -> Result<Option<Vec<u8>>, StoreError> {
-        match self {
-            AnyStore::Sled(s) => s.member_key(member).await,
-            AnyStore::Pg(s) => s.member_key(member).await,
-        }
-    }
-
-    async fn set_member_keys(&self, entries: Vec<(MemberId, Vec<u8>)>) -> Result<(), StoreError> {
-        match self {
-            AnyStore::Sled(s) => s.set_member_keys(entries).await,
-            AnyStore::Pg(s) => s.set_member_keys(entries).await,
-        }
-    }
-
-    async fn member_keys(&self) -> Result<Vec<(MemberId, Vec<u8>)>, StoreError> {
-        match self {
-            AnyStore::Sled(s) => s.member_keys().await,
-            AnyStore::Pg(s) => s.member_keys().await,
-        }
-    }
-
-    async fn any_member_key(&self) -> Result<bool, StoreError> {
-        match self {
-            AnyStore::Sled(s) => s.any_member_key().await,
-            AnyStore::Pg(s) => s.any_member_key().await,
-        }
-    }
-
-    async fn token(&self, id: Uuid) -> Result<Option<Vec<u8>>, StoreError> {
-        match self {
-            AnyStore::Sled(s) => s.token(id).await,
-            AnyStore::Pg(s) => s.token(id).await,
-        }
-    }
-
-    async fn put_token(&self, id: Uuid, record: &[u8]) -> Result<(), StoreError> {
-        match self {
-            AnyStore::Sled(s) => s.put_token(id, record).await,
-            AnyStore::Pg(s) => s.put_token(id, record).await,
-        }
-    }
-
-    async fn tokens(&self) -> Result<Vec<(Uuid, Vec<u8>)>, StoreError> {
-        match self {
-            AnyStore::Sled(s) => s.tokens().await,
-            AnyStore::Pg(s) => s.tokens().await,
-        }
-    }
 }
