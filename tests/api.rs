@@ -1579,9 +1579,12 @@ async fn a_weekly_summary_is_submitted_revised_commented_and_missed() {
     // Beside this week's summary: the commitments assessed this week (recorded today).
     let make = r#"mutation($u: ID!) { makeCommitment(input: { unit: $u, content: { category: "办结时限", text: "即办件当场办结", from: "2011-01-01", until: "2011-06-30" } }) { commitment { id } } }"#;
     let made = server.ok(make, json!({ "u": unit })).await;
-    let assess = "mutation($c: ID!) { assessCommitment(input: { commitment: $c, fulfilment: KEPT, evidence: \"群众满意\" }) { receipt { position } } }";
-    server.ok(assess, json!({ "c": made["makeCommitment"]["commitment"]["id"] })).await;
-    let (year, week, _) = time::OffsetDateTime::now_utc().to_offset(time::macros::offset!(+8)).to_iso_week_date();
+    let assess = "mutation($c: ID!) { assessCommitment(input: { commitment: $c, fulfilment: KEPT, evidence: \"群众满意\" }) { receipt { recordedAt } } }";
+    let assessed = server.ok(assess, json!({ "c": made["makeCommitment"]["commitment"]["id"] })).await;
+    // The week the finding was recorded in (China Standard Time), from its receipt.
+    let recorded_at = assessed["assessCommitment"]["receipt"]["recordedAt"].as_str().unwrap();
+    let recorded_at = time::OffsetDateTime::parse(recorded_at, &time::format_description::well_known::Rfc3339).unwrap();
+    let (year, week, _) = recorded_at.to_offset(time::macros::offset!(+8)).to_iso_week_date();
     let this_week = json!({ "unit": unit, "week": format!("{year}-W{week:02}"), "done": "回头看" });
     let body = server
         .ok(&submit.replace("recordedHours }", "recordedHours commitmentsAssessed }"), json!({ "input": this_week }))
