@@ -6,7 +6,7 @@ use std::io::{BufReader, BufWriter, Write};
 use std::path::Path;
 
 use anyhow::{Context, Result};
-use taizhang_core::MemberId;
+use taizhang_core::DataSubject;
 use taizhang_store::keys::{KeyStore, MasterKey};
 use taizhang_store::{backup, chain, private, AnyStore, EventStore};
 
@@ -98,15 +98,17 @@ pub(crate) async fn restore_keys(cli: &Cli, store: &AnyStore, path: &Path) -> Re
     let master = MasterKey::load_or_create(master_key(cli), false)?;
     let mut entries = Vec::new();
     for (i, line) in std::fs::read_to_string(path)?.lines().enumerate().filter(|(_, l)| !l.trim().is_empty()) {
-        let bad = || format!("{}:{}: expected {{\"member\": id, \"wrapped_key\": hex}}", path.display(), i + 1);
+        let bad = || format!("{}:{}: expected {{\"subject\": id, \"wrapped_key\": hex}}", path.display(), i + 1);
         let value: serde_json::Value = serde_json::from_str(line).with_context(bad)?;
-        let member: MemberId = value["member"].as_str().and_then(|s| s.parse().ok()).with_context(bad)?;
+        // Backups from before citizens had keys name the subject `member`.
+        let id = value.get("subject").or_else(|| value.get("member")).and_then(|v| v.as_str());
+        let subject = id.and_then(|s| uuid::Uuid::try_parse(s).ok()).map(DataSubject).with_context(bad)?;
         let wrapped = value["wrapped_key"].as_str().and_then(|h| hex::decode(h).ok()).with_context(bad)?;
-        entries.push((member, wrapped));
+        entries.push((subject, wrapped));
     }
     let count = entries.len();
     key_store.import(entries).await?;
     key_store.check(&master).await?;
-    eprintln!("restored {count} member keys");
+    eprintln!("restored {count} personal data keys");
     Ok(())
 }

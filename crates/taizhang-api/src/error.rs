@@ -135,6 +135,8 @@ pub fn domain(e: &DomainError) -> Error {
         }
         SummaryNotFound(summary) => vec![("summary", s(summary))],
         RoundNotFound(round) | RoundClosed { round } => vec![("round", s(round))],
+        OpinionNotFound(opinion) | NoCitizenData { opinion } => vec![("opinion", s(opinion))],
+        OutsideRound { unit, round } => vec![("unit", s(unit)), ("round", s(round))],
         RenewsAnotherUnit { commitment, unit } => vec![("commitment", s(commitment)), ("unit", s(unit))],
         UnitCycle { unit, parent } => vec![("unit", s(unit)), ("parent", s(parent))],
         MemberErased { member } | DuplicateParticipant { member } => vec![("member", s(member))],

@@ -61,6 +61,7 @@ pub struct Query(
     commitments::CommitmentQueries,
     summaries::SummaryQueries,
     rounds::RoundQueries,
+    rounds::OpinionQueries,
     reports::ReportQueries,
     audit::AuditQueries,
     tokens::TokenQueries,
@@ -79,6 +80,7 @@ pub struct Mutation(
     commitments::CommitmentMutations,
     summaries::SummaryMutations,
     rounds::RoundMutations,
+    rounds::OpinionMutations,
     tokens::TokenMutations,
 );
 

@@ -298,7 +298,7 @@ impl MemberMutations {
 
     /// Destroys the member's key: personal data becomes unreadable everywhere, hours
     /// still count.
-    #[graphql(guard = "Need(Permission::EraseMembers)")]
+    #[graphql(guard = "Need(Permission::ErasePersonal)")]
     async fn erase_member(
         &self,
         ctx: &Context<'_>,

@@ -43,6 +43,17 @@ pub enum BucketInput {
     HalfYear,
 }
 
+impl From<GroupByInput> for GroupBy {
+    fn from(value: GroupByInput) -> Self {
+        match value {
+            GroupByInput::Unit => GroupBy::Unit,
+            GroupByInput::Region => GroupBy::Region,
+            GroupByInput::Industry => GroupBy::Industry,
+            GroupByInput::Total => GroupBy::Total,
+        }
+    }
+}
+
 /// At most one of these: the units a report covers (all when empty).
 #[derive(InputObject, Clone, Default)]
 pub struct ScopeInput {
@@ -253,12 +264,7 @@ impl ReportQueries {
         let query = ReportQuery {
             period: period.parse()?,
             scope: scope.parse()?,
-            group_by: match group_by {
-                GroupByInput::Unit => GroupBy::Unit,
-                GroupByInput::Region => GroupBy::Region,
-                GroupByInput::Industry => GroupBy::Industry,
-                GroupByInput::Total => GroupBy::Total,
-            },
+            group_by: group_by.into(),
             bucket: match bucket {
                 BucketInput::Period => Bucket::Period,
                 BucketInput::Week => Bucket::Week,

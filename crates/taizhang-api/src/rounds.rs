@@ -1,13 +1,17 @@
 //! Look-back rounds (回头看): opened and closed by reviewers, each with the period it
 //! looks back on and the units it covers.
 
-use async_graphql::{Context, InputObject, Object, SimpleObject, ID};
+use async_graphql::{ComplexObject, Context, Enum, InputObject, Object, SimpleObject, ID};
+use taizhang_app::Personal;
 use taizhang_core::*;
-use taizhang_read::{ReadModel, RoundHistory};
+use taizhang_read::{look_back, OpinionRecord, ReadModel, RoundHistory};
 use taizhang_store::{AppendOutcome, Position};
 use time::Date;
 
-use crate::access::{Need, Permission};
+use crate::access::{self, Need, Permission};
+use crate::members::personal_reach;
+use crate::reports::GroupByInput;
+use crate::units::Unit;
 use crate::mutation::{execute, record};
 use crate::state;
 use crate::types::*;
@@ -186,5 +190,392 @@ impl RoundMutations {
         let round: RoundId = parse_id("round", &round)?;
         let outcome = execute(ctx, command_id, CloseRound { round }.into()).await?;
         round_payload(ctx, outcome, round).await
+    }
+}
+
+/// How satisfied a citizen said they were.
+#[derive(Enum, Clone, Copy, PartialEq, Eq)]
+#[graphql(name = "Rating")]
+pub enum RatingValue {
+    /// 满意
+    Satisfied,
+    /// 基本满意
+    FairlySatisfied,
+    /// 不满意
+    Dissatisfied,
+}
+
+/// How an opinion reached the unit.
+#[derive(Enum, Clone, Copy, PartialEq, Eq)]
+#[graphql(name = "Channel")]
+pub enum ChannelValue {
+    /// 公示栏: the notice board at the window.
+    NoticeBoard,
+    /// 网络: the web.
+    Web,
+    /// 电话
+    Telephone,
+    /// 座谈会: a forum meeting with the public.
+    ForumMeeting,
+    /// 监督员走访: a supervisor's visit.
+    SupervisorVisit,
+}
+
+macro_rules! same_enum {
+    ($api:ident <-> $core:ident { $($variant:ident),* }) => {
+        impl From<$api> for $core {
+            fn from(value: $api) -> Self {
+                match value { $($api::$variant => $core::$variant,)* }
+            }
+        }
+        impl From<$core> for $api {
+            fn from(value: $core) -> Self {
+                match value { $($core::$variant => $api::$variant,)* }
+            }
+        }
+    };
+}
+
+same_enum!(RatingValue <-> Rating { Satisfied, FairlySatisfied, Dissatisfied });
+same_enum!(ChannelValue <-> Channel { NoticeBoard, Web, Telephone, ForumMeeting, SupervisorVisit });
+
+/// An opinion of the public gathered in a round, as known at the position read.
+#[derive(SimpleObject, Clone)]
+#[graphql(complex)]
+pub struct Opinion {
+    pub id: ID,
+    pub round: ID,
+    /// The unit it is about, or whose commitment it is about.
+    pub unit: ID,
+    pub commitment: Option<ID>,
+    pub text: String,
+    pub rating: Option<RatingValue>,
+    pub channel: ChannelValue,
+    pub position: Position,
+    /// The citizen left their name (see `citizen`).
+    pub citizen_given: bool,
+    /// The citizen's name and phone were erased: `citizen` is null from then on.
+    pub citizen_erased: bool,
+    #[graphql(skip)]
+    pub opinion_id: OpinionId,
+    #[graphql(skip)]
+    pub unit_id: UnitId,
+}
+
+impl Opinion {
+    fn of(id: OpinionId, o: &OpinionRecord, as_of: Position) -> Option<Self> {
+        (o.position <= as_of).then(|| Self {
+            id: ID(id.to_string()),
+            round: ID(o.round.to_string()),
+            unit: ID(o.unit.to_string()),
+            commitment: o.commitment.map(|c| ID(c.to_string())),
+            text: o.text.to_string(),
+            rating: o.rating.map(Into::into),
+            channel: o.channel.into(),
+            position: o.position,
+            citizen_given: o.citizen_given,
+            citizen_erased: o.citizen_erased_at.is_some_and(|p| p <= as_of),
+            opinion_id: id,
+            unit_id: o.unit,
+        })
+    }
+
+    pub fn at(model: &ReadModel, id: OpinionId, as_of: Position) -> Option<Self> {
+        Self::of(id, model.opinions.get(&id)?, as_of)
+    }
+}
+
+/// What a citizen gave of themselves with an opinion.
+#[derive(SimpleObject, Clone)]
+pub struct CitizenInfo {
+    pub name: String,
+    pub phone: Option<String>,
+}
+
+#[ComplexObject]
+impl Opinion {
+    /// The citizen's name and phone, opened with the opinion's own key: personal data,
+    /// read as a member's is (clerks: their own units only); null when none was given
+    /// or once erased.
+    #[graphql(guard = "Need(Permission::ReadPersonal)")]
+    async fn citizen(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<CitizenInfo>> {
+        personal_reach(access::principal(ctx)?, Some(self.unit_id), Some(self.unit_id))?;
+        if !self.citizen_given || self.citizen_erased {
+            return Ok(None);
+        }
+        match state(ctx).ledger.citizen(self.opinion_id).await.map_err(crate::error::app)? {
+            Some(Personal::Known(p)) => Ok(Some(CitizenInfo { name: p.name.to_string(), phone: p.phone })),
+            Some(Personal::Erased) | None => Ok(None),
+        }
+    }
+}
+
+/// One line of a round's report: the units covered, and what they promised, were found
+/// to keep, heard from the public and promised anew.
+#[derive(SimpleObject, Clone)]
+pub struct RoundReportRow {
+    /// The unit id, region or industry (`total` for the whole).
+    pub group: String,
+    /// The unit's name, or the group itself.
+    pub label: String,
+    /// Units the round covers.
+    pub units: u64,
+    /// Units whose every item due is assessed.
+    pub units_looked_back: u64,
+    /// Items made before the round opened, standing, whose term meets the round's period.
+    pub due: u64,
+    /// Items due assessed since the round opened.
+    pub assessed: u64,
+    pub kept: u64,
+    pub partly_kept: u64,
+    pub not_kept: u64,
+    /// Kept ÷ assessed, in percent with two decimals; null when nothing is assessed.
+    pub kept_percent: Option<f64>,
+    /// Items made while the round was open, standing.
+    pub new_items: u64,
+    /// New items that carry on or replace earlier ones (再承诺).
+    pub renewals: u64,
+    pub opinions: u64,
+    pub satisfied: u64,
+    pub fairly_satisfied: u64,
+    pub dissatisfied: u64,
+}
+
+impl From<&look_back::RoundReportRow> for RoundReportRow {
+    fn from(row: &look_back::RoundReportRow) -> Self {
+        let t = &row.tally;
+        Self {
+            group: row.group.clone(),
+            label: row.label.clone(),
+            units: row.units,
+            units_looked_back: row.units_looked_back,
+            due: t.due,
+            assessed: t.assessed,
+            kept: t.kept,
+            partly_kept: t.partly_kept,
+            not_kept: t.not_kept,
+            kept_percent: t.kept_percent(),
+            new_items: t.new_items,
+            renewals: t.renewals,
+            opinions: t.opinions,
+            satisfied: t.satisfied,
+            fairly_satisfied: t.fairly_satisfied,
+            dissatisfied: t.dissatisfied,
+        }
+    }
+}
+
+#[derive(SimpleObject)]
+pub struct RoundReport {
+    pub round: LookBackRound,
+    pub rows: Vec<RoundReportRow>,
+    pub total: RoundReportRow,
+    /// How many units the round covers have items due not all assessed.
+    pub not_looked_back_count: u64,
+    /// The first of them (`first`), in id order.
+    pub not_looked_back: Vec<Unit>,
+    pub as_of_position: Position,
+}
+
+/// The most units a round report lists as not looked back, and opinions a page.
+const MAX_PAGE: usize = 1_000;
+
+#[derive(SimpleObject)]
+pub struct OpinionPage {
+    /// Opinions matching, in all.
+    pub total_count: u64,
+    pub opinions: Vec<Opinion>,
+}
+
+#[derive(Default)]
+pub struct OpinionQueries;
+
+#[Object]
+impl OpinionQueries {
+    #[graphql(guard = "Need(Permission::ReadRecords)")]
+    async fn opinion(
+        &self,
+        ctx: &Context<'_>,
+        id: ID,
+        as_of: Option<AsOfInput>,
+        min_position: Option<NonNegative>,
+    ) -> async_graphql::Result<Option<Opinion>> {
+        let opinion: OpinionId = parse_id("id", &id)?;
+        let as_of = crate::as_of(as_of);
+        state(ctx).read(min_position.map(Into::into), |m| Opinion::at(m, opinion, as_of.position(m))).await
+    }
+
+    /// A round's opinions (of one unit, if given) in the order recorded: `first` of
+    /// them (at most 1,000) after skipping `offset`.
+    #[graphql(guard = "Need(Permission::ReadRecords)")]
+    #[allow(clippy::too_many_arguments)]
+    async fn opinions(
+        &self,
+        ctx: &Context<'_>,
+        round: ID,
+        unit: Option<ID>,
+        #[graphql(default = 0)] offset: usize,
+        #[graphql(default = 100)] first: usize,
+        as_of: Option<AsOfInput>,
+        min_position: Option<NonNegative>,
+    ) -> async_graphql::Result<OpinionPage> {
+        let round: RoundId = parse_id("round", &round)?;
+        let unit: Option<UnitId> = unit.map(|u| parse_id("unit", &u)).transpose()?;
+        page_size(first)?;
+        let as_of = crate::as_of(as_of);
+        state(ctx)
+            .read(min_position.map(Into::into), |m| {
+                let position = as_of.position(m);
+                let matching = m
+                    .round_opinions(round)
+                    .filter(|(_, o)| o.position <= position && unit.is_none_or(|u| o.unit == u))
+                    .collect::<Vec<_>>();
+                let opinions =
+                    matching.iter().skip(offset).take(first).filter_map(|(id, o)| Opinion::of(*id, o, position)).collect();
+                OpinionPage { total_count: matching.len() as u64, opinions }
+            })
+            .await
+    }
+
+    /// A round's report as of the position read: by unit, region, industry or in total
+    /// (`groupBy`, default TOTAL), with the units not yet looked back.
+    #[graphql(guard = "Need(Permission::ReadReports)")]
+    async fn round_report(
+        &self,
+        ctx: &Context<'_>,
+        round: ID,
+        #[graphql(default_with = "GroupByInput::Total")] group_by: GroupByInput,
+        #[graphql(default = 100)] first: usize,
+        as_of: Option<AsOfInput>,
+        min_position: Option<NonNegative>,
+    ) -> async_graphql::Result<Option<RoundReport>> {
+        let round: RoundId = parse_id("round", &round)?;
+        page_size(first)?;
+        let as_of = crate::as_of(as_of);
+        state(ctx)
+            .read(min_position.map(Into::into), |m| {
+                let position = as_of.position(m);
+                let report = look_back::round_report(m, round, group_by.into(), position)?;
+                Some(RoundReport {
+                    round: LookBackRound::at(m, round, position)?,
+                    rows: report.rows.iter().map(Into::into).collect(),
+                    total: (&report.total).into(),
+                    not_looked_back_count: report.not_looked_back.len() as u64,
+                    not_looked_back: report
+                        .not_looked_back
+                        .iter()
+                        .take(first)
+                        .filter_map(|u| Unit::at(m, *u, position))
+                        .collect(),
+                    as_of_position: report.as_of_position,
+                })
+            })
+            .await
+    }
+}
+
+fn page_size(first: usize) -> async_graphql::Result<()> {
+    if first > MAX_PAGE {
+        return Err(crate::error::invalid("first", format!("at most {MAX_PAGE} a page")));
+    }
+    Ok(())
+}
+
+/// A citizen's name and, if they gave one, phone.
+#[derive(InputObject)]
+pub struct CitizenInput {
+    pub name: String,
+    pub phone: Option<String>,
+}
+
+/// An opinion about a unit, or about one of its commitments: give one of `unit` and
+/// `commitment`.
+#[derive(InputObject)]
+pub struct RecordOpinionInput {
+    pub round: ID,
+    pub unit: Option<ID>,
+    pub commitment: Option<ID>,
+    pub text: String,
+    pub rating: Option<RatingValue>,
+    pub channel: ChannelValue,
+    /// Personal data, sealed under a key of this opinion's own, erasable.
+    pub citizen: Option<CitizenInput>,
+}
+
+#[derive(SimpleObject)]
+pub struct OpinionPayload {
+    pub receipt: Receipt,
+    pub opinion: Option<Opinion>,
+}
+
+async fn opinion_payload(
+    ctx: &Context<'_>,
+    outcome: AppendOutcome,
+    opinion: OpinionId,
+) -> async_graphql::Result<OpinionPayload> {
+    let at = |m: &ReadModel, id, p| Opinion::at(m, OpinionId(id), p);
+    let opinion = record(ctx, &outcome, Some(opinion.0), StreamKind::Opinion, at).await?;
+    Ok(OpinionPayload { receipt: Receipt::new(&outcome), opinion })
+}
+
+#[derive(Default)]
+pub struct OpinionMutations;
+
+#[Object]
+impl OpinionMutations {
+    /// Records an opinion of the public (群众意见) within an open round, about a unit the
+    /// round covers or one of its commitments.
+    #[graphql(guard = "Need(Permission::RecordOpinions)")]
+    async fn record_opinion(
+        &self,
+        ctx: &Context<'_>,
+        input: RecordOpinionInput,
+        command_id: Option<uuid::Uuid>,
+    ) -> async_graphql::Result<OpinionPayload> {
+        let about = match (input.unit, input.commitment) {
+            (Some(unit), None) => OpinionAbout::Unit(parse_id("input.unit", &unit)?),
+            (None, Some(commitment)) => OpinionAbout::Commitment(parse_id("input.commitment", &commitment)?),
+            _ => return Err(crate::error::invalid("input", "give one of unit and commitment")),
+        };
+        let citizen = match input.citizen {
+            Some(c) => {
+                let personal = PersonalData {
+                    name: text("input.citizen.name", &c.name)?,
+                    national_id: None,
+                    phone: c.phone.filter(|p| !p.trim().is_empty()).map(|p| p.trim().to_owned()),
+                    birth_date: None,
+                };
+                personal.validate().map_err(|e| crate::error::domain(&e))?;
+                Some(personal)
+            }
+            None => None,
+        };
+        let opinion = OpinionId::new();
+        let command = RecordOpinion {
+            opinion,
+            round: parse_id("input.round", &input.round)?,
+            about,
+            text: text("input.text", &input.text)?,
+            rating: input.rating.map(Into::into),
+            channel: input.channel.into(),
+            citizen,
+        };
+        let outcome = execute(ctx, command_id, command.into()).await?;
+        let opinion = Receipt::stream_of(&outcome, StreamKind::Opinion).map_or(opinion, OpinionId);
+        opinion_payload(ctx, outcome, opinion).await
+    }
+
+    /// Destroys the key of the citizen who left an opinion: their name and phone can no
+    /// longer be read, in the log or in any backup; the opinion itself stays.
+    #[graphql(guard = "Need(Permission::ErasePersonal)")]
+    async fn erase_citizen(
+        &self,
+        ctx: &Context<'_>,
+        opinion: ID,
+        command_id: Option<uuid::Uuid>,
+    ) -> async_graphql::Result<OpinionPayload> {
+        let opinion: OpinionId = parse_id("opinion", &opinion)?;
+        let outcome = execute(ctx, command_id, EraseCitizen { opinion }.into()).await?;
+        opinion_payload(ctx, outcome, opinion).await
     }
 }

@@ -308,7 +308,7 @@ pub async fn load<S: EventStore>(ledger: &Ledger<S>, plan: Plan, progress: impl 
             let context = CommandContext {
                 command_id: planned.command_id,
                 recorded_at: Some(planned.recorded_at),
-                member_key_secret: Some(secret.clone()),
+                key_secret: Some(secret.clone()),
                 ..CommandContext::new(Actor::OPERATOR)
             };
             (context, planned.command)

@@ -28,7 +28,7 @@ use std::sync::Arc;
 
 use futures_util::stream::{self, StreamExt};
 use taizhang_core::*;
-use taizhang_store::keys::{KeyError, KeyHome, KeyState, KeyStore, MasterKey, MemberKey};
+use taizhang_store::keys::{KeyError, KeyHome, KeyState, KeyStore, MasterKey, SubjectKey};
 use taizhang_store::{AppendOutcome, AppendRequest, EventStore, ExpectedVersion, NewEvent, StoreError};
 use uuid::Uuid;
 
@@ -49,11 +49,11 @@ pub struct CommandContext {
     /// `None` (every client): recorded now. Set only to replay a simulated history
     /// (the sample campaign); see [`AppendRequest::recorded_at`].
     pub recorded_at: Option<Timestamp>,
-    /// `None` (every client): a member registered by this command gets a random key.
-    /// Set only for generated people (the sample campaign): their key derives from this
-    /// secret ([`MemberKey::derived`]), so the sealed data, and the log, are the same on
-    /// every load of the same seed.
-    pub member_key_secret: Option<Arc<[u8]>>,
+    /// `None` (every client): a member registered by this command, or a citizen whose
+    /// opinion it records, gets a random key. Set only for generated people (the sample
+    /// campaign): their key derives from this secret ([`SubjectKey::derived`]), so the
+    /// sealed data, and the log, are the same on every load of the same seed.
+    pub key_secret: Option<Arc<[u8]>>,
 }
 
 impl CommandContext {
@@ -66,16 +66,23 @@ impl CommandContext {
             causation_id: None,
             scope: None,
             recorded_at: None,
-            member_key_secret: None,
+            key_secret: None,
         }
     }
 
-    /// The key of a member this command registers.
-    fn new_member_key(&self, member: MemberId) -> MemberKey {
-        match &self.member_key_secret {
-            Some(secret) => MemberKey::derived(secret, member),
-            None => MemberKey::generate(),
-        }
+    /// The key of the data subject whose personal data `cmd` brings in first (a
+    /// member it registers, a citizen whose opinion it records), if any.
+    fn new_subject_key(&self, cmd: &Command) -> Option<(DataSubject, SubjectKey)> {
+        let subject = match cmd {
+            Command::RegisterMember(c) => DataSubject::from(c.member),
+            Command::RecordOpinion(c) if c.citizen.is_some() => DataSubject::from(c.opinion),
+            _ => return None,
+        };
+        let key = match &self.key_secret {
+            Some(secret) => SubjectKey::derived(secret, subject),
+            None => SubjectKey::generate(),
+        };
+        Some((subject, key))
     }
 
     /// Refuses a command that writes for a unit outside the sender's scope.
@@ -145,7 +152,7 @@ fn apply_pending(state: &mut Aggregates, events: &[PendingEvent]) {
 #[derive(Clone, PartialEq, Eq, Debug)]
 pub enum Personal {
     Known(PersonalData),
-    /// The member was erased: the key is gone and the fields cannot be read.
+    /// The member (or citizen) was erased: the key is gone and the fields cannot be read.
     Erased,
 }
 
@@ -405,29 +412,30 @@ impl<S: EventStore> Ledger<S> {
     ) -> Result<AppendRequest, AppError> {
         // Checked on every attempt: a member's unit may have changed meanwhile.
         ctx.check_scope(cmd, state)?;
-        let new_member_key = match cmd {
-            Command::RegisterMember(c) => Some((c.member, ctx.new_member_key(c.member))),
-            _ => None,
-        };
+        let new_key = ctx.new_subject_key(cmd);
         // A correction is sealed under the key the member already has.
         let existing_key = match cmd {
             Command::CorrectPersonalData(c) => self.key_to_correct(c.member, state).await?,
             _ => None,
         };
         let today = ctx.recorded_at.unwrap_or_else(Timestamp::now).service_date();
-        let events = decide(cmd, state, today, &mut |member: MemberId, personal: &PersonalData| {
-            let key = new_member_key.as_ref().map(|(_, key)| key).or(existing_key.as_ref());
-            key.expect("decide seals only for a registration or a member whose key is present").seal(member, personal)
+        let events = decide(cmd, state, today, &mut |subject: DataSubject, personal: &PersonalData| {
+            let key = new_key.as_ref().map(|(_, key)| key).or(existing_key.as_ref());
+            key.expect("decide seals only new subjects' data, or a member's whose key is present").seal(subject, personal)
         })?;
         let mut read: Vec<StreamId> = dependencies(cmd, state);
         read.extend(events.iter().map(|e| e.event.stream()));
         read.sort_unstable();
         read.dedup();
         let expectations = read.into_iter().map(|s| (s, ExpectedVersion::from_read(state.version(s)))).collect();
-        if let Command::EraseMember(c) = cmd {
-            // Destroy the key before the event says so: a crash in between leaves
-            // the data unreadable, never readable while the log says erased.
-            self.keys.erase(c.member).await?;
+        // Destroy the key before the event says so: a crash in between leaves the data
+        // unreadable, never readable while the log says erased.
+        match cmd {
+            Command::EraseMember(c) => self.keys.erase(c.member.into()).await?,
+            Command::EraseCitizen(c) if state.opinions.get(&c.opinion).is_some_and(|o| o.citizen_readable) => {
+                self.keys.erase(c.opinion.into()).await?
+            }
+            _ => {}
         }
         apply_pending(state, &events);
         Ok(AppendRequest {
@@ -438,7 +446,7 @@ impl<S: EventStore> Ledger<S> {
             expectations,
             events: events.into_iter().map(|e| NewEvent { payload: e.event, occurred_at: e.occurred_at }).collect(),
             recorded_at: ctx.recorded_at,
-            member_key: new_member_key.map(|(member, key)| self.master.wrap(member, &key)),
+            subject_key: new_key.map(|(subject, key)| self.master.wrap(subject, &key)),
         })
     }
 
@@ -452,7 +460,7 @@ impl<S: EventStore> Ledger<S> {
         let mut state = Aggregates::default();
         let mut outcomes = Vec::with_capacity(commands.len());
         let today = Timestamp::now().service_date();
-        let no_seal = &mut |_: MemberId, _: &PersonalData| SealedPersonal(Vec::new());
+        let no_seal = &mut |_: DataSubject, _: &PersonalData| SealedPersonal(Vec::new());
         for cmd in commands {
             self.load_into(cmd, &mut state).await?;
             let mut problems = Vec::new();
@@ -587,14 +595,14 @@ impl<S: EventStore> Ledger<S> {
 
     /// The key a correction of `member`'s personal data is sealed under; `None` when
     /// [`decide`] will refuse the command anyway (no such member, or erased).
-    async fn key_to_correct(&self, member: MemberId, state: &Aggregates) -> Result<Option<MemberKey>, AppError> {
+    async fn key_to_correct(&self, member: MemberId, state: &Aggregates) -> Result<Option<SubjectKey>, AppError> {
         let known = state.members.get(&member);
-        match self.keys.get(&self.master, member).await? {
+        match self.keys.get(&self.master, member.into()).await? {
             KeyState::Present(key) => Ok(Some(key)),
             // The key is destroyed before the erasure is recorded: between the two, the
             // member is as good as erased.
             KeyState::Erased if known.is_some() => Err(DomainError::MemberErased { member }.into()),
-            KeyState::Missing if known.is_some_and(|m| !m.erased) => Err(KeyError::Missing(member).into()),
+            KeyState::Missing if known.is_some_and(|m| !m.erased) => Err(KeyError::Missing(member.into()).into()),
             KeyState::Erased | KeyState::Missing => Ok(None),
         }
     }
@@ -633,10 +641,28 @@ impl<S: EventStore> Ledger<S> {
             Some(DomainEvent::PersonalDataCorrected(e)) => &e.personal,
             _ => return Err(DomainError::MemberNotFound(member).into()),
         };
-        match self.keys.get(&self.master, member).await? {
-            KeyState::Present(key) => Ok(Personal::Known(key.open(member, sealed)?)),
+        self.open_sealed(member.into(), sealed).await
+    }
+
+    /// What the citizen who left `opinion` gave of themselves, opened with its key:
+    /// `None` when they gave nothing, `Erased` once the key is destroyed.
+    pub async fn citizen(&self, opinion: OpinionId) -> Result<Option<Personal>, AppError> {
+        let events = self.store.read_stream(StreamId::opinion(opinion), 0, 1).await?;
+        match events.first().map(|e| &e.payload) {
+            Some(DomainEvent::OpinionRecorded(e)) => match &e.citizen {
+                Some(sealed) => Ok(Some(self.open_sealed(opinion.into(), sealed).await?)),
+                None => Ok(None),
+            },
+            _ => Err(DomainError::OpinionNotFound(opinion).into()),
+        }
+    }
+
+    /// Opens personal data sealed under `subject`'s key, or says it was erased.
+    async fn open_sealed(&self, subject: DataSubject, sealed: &SealedPersonal) -> Result<Personal, AppError> {
+        match self.keys.get(&self.master, subject).await? {
+            KeyState::Present(key) => Ok(Personal::Known(key.open(subject, sealed)?)),
             KeyState::Erased => Ok(Personal::Erased),
-            KeyState::Missing => Err(KeyError::Missing(member).into()),
+            KeyState::Missing => Err(KeyError::Missing(subject).into()),
         }
     }
 

@@ -161,7 +161,7 @@ pub(crate) fn single(event: NewEvent) -> AppendRequest {
         correlation_id: None,
         causation_id: None,
         recorded_at: None,
-        member_key: None,
+        subject_key: None,
         expectations: vec![(event.payload.stream(), ExpectedVersion::Any)],
         events: vec![event],
     }
@@ -300,7 +300,7 @@ async fn scan(dir: &Path, events: usize) -> Result<()> {
             correlation_id: None,
             causation_id: None,
             recorded_at: None,
-            member_key: None,
+            subject_key: None,
             expectations: vec![],
             events: chunk.to_vec(),
         };

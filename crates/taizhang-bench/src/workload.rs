@@ -63,7 +63,7 @@ pub fn commands(n: usize) -> Vec<AppendRequest> {
                 correlation_id: None,
                 causation_id: None,
                 recorded_at: None,
-                member_key: None,
+                subject_key: None,
                 expectations: events.iter().map(|e| (e.payload.stream(), ExpectedVersion::NoStream)).collect(),
                 events,
             }
@@ -148,7 +148,7 @@ fn request(events: Vec<DomainEvent>) -> AppendRequest {
         correlation_id: None,
         causation_id: None,
         recorded_at: None,
-        member_key: None,
+        subject_key: None,
         expectations: vec![],
         events: events.into_iter().map(|payload| NewEvent { payload, occurred_at: None }).collect(),
     }

@@ -10,15 +10,16 @@ use time::Date;
 
 use crate::*;
 
-/// Seals a new member's personal data under a key of its own. The application layer
-/// supplies it; it keeps the key until the command's events are appended.
+/// Seals personal data (a new member's, a citizen's) under its subject's own key. The
+/// application layer supplies it; it keeps the key until the command's events are
+/// appended.
 pub trait Sealer {
-    fn seal(&mut self, member: MemberId, personal: &PersonalData) -> SealedPersonal;
+    fn seal(&mut self, subject: DataSubject, personal: &PersonalData) -> SealedPersonal;
 }
 
-impl<F: FnMut(MemberId, &PersonalData) -> SealedPersonal> Sealer for F {
-    fn seal(&mut self, member: MemberId, personal: &PersonalData) -> SealedPersonal {
-        self(member, personal)
+impl<F: FnMut(DataSubject, &PersonalData) -> SealedPersonal> Sealer for F {
+    fn seal(&mut self, subject: DataSubject, personal: &PersonalData) -> SealedPersonal {
+        self(subject, personal)
     }
 }
 

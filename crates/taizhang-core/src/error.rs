@@ -1,4 +1,4 @@
-use crate::{CommitmentId, MemberId, OutingId, RoundId, StreamId, SummaryId, UnitId};
+use crate::{CommitmentId, MemberId, OpinionId, OutingId, RoundId, StreamId, SummaryId, UnitId};
 
 /// Why a command was refused. Every variant names what to fix; none of them leaves
 /// anything written.
@@ -31,6 +31,13 @@ pub enum DomainError {
     SummaryNotFound(SummaryId),
     #[error("look-back round {0} does not exist")]
     RoundNotFound(RoundId),
+    #[error("opinion {0} does not exist")]
+    OpinionNotFound(OpinionId),
+    /// An opinion is gathered within a round about a unit the round covers.
+    #[error("unit {unit} is not covered by look-back round {round}")]
+    OutsideRound { unit: UnitId, round: RoundId },
+    #[error("opinion {opinion} holds no citizen's data that can still be read (none given, or erased)")]
+    NoCitizenData { opinion: OpinionId },
     #[error("look-back round {round} is closed")]
     RoundClosed { round: RoundId },
     #[error("commitment {commitment} is withdrawn; it can no longer change")]
@@ -103,7 +110,8 @@ impl DomainError {
             | OutingNotFound(_)
             | CommitmentNotFound(_)
             | SummaryNotFound(_)
-            | RoundNotFound(_) => ErrorKind::NotFound,
+            | RoundNotFound(_)
+            | OpinionNotFound(_) => ErrorKind::NotFound,
             AlreadyExists { .. } | StaleVersion { .. } => ErrorKind::Conflict,
             Empty { .. }
             | TooLong { .. }
@@ -124,7 +132,9 @@ impl DomainError {
             | CommitmentWithdrawn { .. }
             | CommitmentAssessed { .. }
             | RenewsAnotherUnit { .. }
-            | RoundClosed { .. } => ErrorKind::Invalid,
+            | RoundClosed { .. }
+            | OutsideRound { .. }
+            | NoCitizenData { .. } => ErrorKind::Invalid,
         }
     }
 

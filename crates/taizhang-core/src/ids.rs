@@ -220,3 +220,27 @@ mod tests {
         assert_eq!(StreamId::from_bytes(&[9u8; 17]), None);
     }
 }
+
+/// Whose personal data a key seals: a member, or a citizen who left an opinion (known
+/// by the opinion's id). Each has a key of their own beside the log, and erasing them
+/// destroys it; the key's id is bound into every ciphertext sealed under it.
+#[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Debug)]
+pub struct DataSubject(pub Uuid);
+
+impl From<crate::MemberId> for DataSubject {
+    fn from(member: crate::MemberId) -> Self {
+        Self(member.0)
+    }
+}
+
+impl From<crate::OpinionId> for DataSubject {
+    fn from(opinion: crate::OpinionId) -> Self {
+        Self(opinion.0)
+    }
+}
+
+impl fmt::Display for DataSubject {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.0.fmt(f)
+    }
+}

@@ -25,7 +25,7 @@
 //! });
 //! let loaded = Aggregates::default();
 //! let today = time::macros::date!(2011 - 06 - 01);
-//! let events = decide(&cmd, &loaded, today, &mut |_: MemberId, _: &PersonalData| SealedPersonal(vec![])).unwrap();
+//! let events = decide(&cmd, &loaded, today, &mut |_: DataSubject, _: &PersonalData| SealedPersonal(vec![])).unwrap();
 //! assert_eq!(events[0].event.stream(), StreamId::unit(unit));
 //! ```
 #![forbid(unsafe_code)]
@@ -54,6 +54,7 @@ mod values;
 // The aggregates, each a module of its own: its commands, events, state and decisions.
 mod commitment;
 mod member;
+mod opinion;
 mod outing;
 mod round;
 mod summary;
@@ -66,6 +67,7 @@ pub use error::{DomainError, ErrorKind};
 pub use event::*;
 pub use ids::*;
 pub use member::*;
+pub use opinion::*;
 pub use outing::*;
 pub use personal::*;
 pub use round::*;
@@ -123,6 +125,14 @@ aggregates! {
         state: RoundState in rounds,
         described: "A look-back round's id (UUIDv7).",
     }
+    /// An opinion of the public (群众意见) gathered in a look-back round.
+    Opinion = 7 {
+        id: OpinionId,
+        prefix: "opinion",
+        stream: opinion,
+        state: OpinionState in opinions,
+        described: "An opinion's id (UUIDv7).",
+    }
 }
 
 commands! {
@@ -147,6 +157,8 @@ commands! {
     CommentOnSummary on summary,
     OpenRound on round,
     CloseRound on round,
+    RecordOpinion on opinion,
+    EraseCitizen on opinion,
 }
 
 domain_events! {
@@ -176,4 +188,6 @@ domain_events! {
     SummaryCommented = (41, 1) on summary,
     RoundOpened = (50, 1) on round,
     RoundClosed = (51, 1) on round,
+    OpinionRecorded = (60, 1) on opinion,
+    CitizenErased = (61, 1) on opinion,
 }

@@ -195,7 +195,7 @@ impl Decision for RegisterMember {
         coded("member", self.member.0, self.code.as_ref())?;
         absent(cx.loaded, StreamId::member(self.member))?;
         unit(cx.loaded, self.unit)?;
-        let personal = cx.sealer.seal(self.member, &self.personal);
+        let personal = cx.sealer.seal(self.member.into(), &self.personal);
         Ok(vec![PendingEvent::now(MemberRegistered {
             member: self.member,
             unit: self.unit,
@@ -268,7 +268,7 @@ impl Decision for CorrectPersonalData {
                 });
             }
         }
-        let personal = cx.sealer.seal(self.member, &self.personal);
+        let personal = cx.sealer.seal(self.member.into(), &self.personal);
         Ok(vec![PendingEvent::now(PersonalDataCorrected {
             member: self.member,
             personal,

@@ -57,7 +57,20 @@ pub struct RoundClosed {
 
 #[derive(Clone, PartialEq, Eq, Debug)]
 pub struct RoundState {
+    pub scope: RoundScope,
     pub closed: bool,
+}
+
+impl RoundScope {
+    /// Whether the round covers unit `id`, in `region` and `industry`.
+    pub fn covers(&self, id: UnitId, region: &Text, industry: &Text) -> bool {
+        match self {
+            RoundScope::All => true,
+            RoundScope::Region(r) => r == region,
+            RoundScope::Industry(i) => i == industry,
+            RoundScope::Units(units) => units.contains(&id),
+        }
+    }
 }
 
 impl Decision for OpenRound {
@@ -121,7 +134,7 @@ impl Decision for CloseRound {
 
 impl Fact for RoundOpened {
     fn fold(&self, _: u64, state: &mut Aggregates) {
-        state.rounds.insert(self.round, RoundState { closed: false });
+        state.rounds.insert(self.round, RoundState { scope: self.scope.clone(), closed: false });
     }
 }
 

@@ -43,7 +43,7 @@ impl Given {
     /// Decides `command`. Personal data is "sealed" as its name's bytes, so that a
     /// scenario can state the event it expects.
     pub fn when(self, command: Command) -> Then {
-        let mut seal = |_: crate::MemberId, p: &PersonalData| SealedPersonal(p.name.as_str().as_bytes().to_vec());
+        let mut seal = |_: crate::DataSubject, p: &PersonalData| SealedPersonal(p.name.as_str().as_bytes().to_vec());
         let decided = decide(&command, &self.state, self.today, &mut seal);
         Then { decided: decided.map(|events| events.into_iter().map(|e| e.event).collect()) }
     }

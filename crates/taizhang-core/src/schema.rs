@@ -38,7 +38,7 @@ described!(ClockTime, "ClockTime", {
 described!(Score, "Score", { "type": "integer", "minimum": 0, "maximum": 100 });
 described!(SealedPersonal, "SealedPersonal", {
     "type": "array", "items": { "type": "integer", "minimum": 0, "maximum": 255 },
-    "description": "Personal data sealed (XChaCha20-Poly1305) under the member's own key."
+    "description": "Personal data sealed (XChaCha20-Poly1305) under its data subject's own key (a member's, or a citizen's who left an opinion)."
 });
 
 /// A calendar date as `YYYY-MM-DD`.

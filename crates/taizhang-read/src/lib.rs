@@ -6,6 +6,7 @@
 //! - [`ledger`]: unit and member ledgers (台账) with corrections and running totals.
 //! - [`report`]: summary reports by unit, region, industry and by week, month,
 //!   half-year or period.
+//! - [`look_back`]: a look-back round's report.
 //! - [`policy`] and [`eligibility`]: declarative TOML policies and their explained
 //!   outcomes.
 //! - Every read takes an [`AsOf`]: a log position or recorded-at time ("what did we know
@@ -24,6 +25,7 @@
 
 pub mod eligibility;
 pub mod ledger;
+pub mod look_back;
 pub mod model;
 pub mod policy;
 mod projector;
@@ -32,7 +34,7 @@ pub mod report;
 mod shape;
 
 pub use model::{
-    Assessment, CommitmentHistory, CommitmentVersion, ReadModel, RoundHistory, SummaryComment, SummaryHistory,
+    Assessment, CommitmentHistory, CommitmentVersion, OpinionRecord, ReadModel, RoundHistory, SummaryComment, SummaryHistory,
 };
 pub use projector::{catch_up, digests, Projector, ReadError, RebuildReport};
 pub use query::AsOf;

@@ -11,6 +11,8 @@ use serde::{Deserialize, Serialize};
 use taizhang_core::interner::Interner;
 use taizhang_core::*;
 use taizhang_store::{Position, RecordedEvent};
+
+use crate::look_back::RoundTallies;
 use time::Date;
 
 /// A unit as of one version.
@@ -102,6 +104,24 @@ impl RoundHistory {
     pub fn closed_by(&self, as_of: Position) -> bool {
         self.closed_at.is_some_and(|p| p <= as_of)
     }
+}
+
+/// An opinion of the public gathered in a round.
+#[derive(Clone, PartialEq, Eq, Debug, Serialize, Deserialize)]
+pub struct OpinionRecord {
+    pub position: Position,
+    pub round: RoundId,
+    pub unit: UnitId,
+    pub commitment: Option<CommitmentId>,
+    pub text: Text,
+    pub rating: Option<Rating>,
+    pub channel: Channel,
+    /// The citizen left their name (sealed in the log under the opinion's own key).
+    pub citizen_given: bool,
+    /// Where the citizen's key was destroyed, if it was.
+    pub citizen_erased_at: Option<Position>,
+    /// Who recorded it.
+    pub by: Actor,
 }
 
 /// A reviewer's comment on a weekly summary.
@@ -420,6 +440,12 @@ pub struct ReadModel {
     unit_summaries: BTreeMap<UnitId, Vec<SummaryId>>,
     /// Look-back rounds, by id.
     pub rounds: BTreeMap<RoundId, RoundHistory>,
+    /// Each round's report counts at the head of the log ([`crate::look_back`]).
+    round_tallies: BTreeMap<RoundId, RoundTallies>,
+    /// The public's opinions, by id.
+    pub opinions: BTreeMap<OpinionId, OpinionRecord>,
+    /// The opinions of each round, in the order recorded.
+    round_opinions: BTreeMap<RoundId, Vec<OpinionId>>,
 }
 
 /// Pushes without the standard doubling: the model keeps hundreds of thousands of
@@ -542,6 +568,7 @@ impl ReadModel {
                         versions: vec![first],
                     },
                 );
+                self.retally(e.commitment);
             }
             DomainEvent::SummarySubmitted(e) => {
                 let unit_summaries = &mut self.unit_summaries;
@@ -560,7 +587,32 @@ impl ReadModel {
                     opened_by: event.actor,
                     closed_at: None,
                 };
+                self.round_tallies.insert(e.round, RoundTallies::opened(self, &round));
                 self.rounds.insert(e.round, round);
+            }
+            DomainEvent::OpinionRecorded(e) => {
+                let opinion = OpinionRecord {
+                    position,
+                    round: e.round,
+                    unit: e.unit,
+                    commitment: e.commitment,
+                    text: e.text.clone(),
+                    rating: e.rating,
+                    channel: e.channel,
+                    citizen_given: e.citizen.is_some(),
+                    citizen_erased_at: None,
+                    by: event.actor,
+                };
+                if let Some(tallies) = self.round_tallies.get_mut(&e.round) {
+                    tallies.add_opinion(e.unit, e.rating);
+                }
+                push_exact(self.round_opinions.entry(e.round).or_default(), e.opinion);
+                self.opinions.insert(e.opinion, opinion);
+            }
+            DomainEvent::CitizenErased(e) => {
+                if let Some(opinion) = self.opinions.get_mut(&e.opinion) {
+                    opinion.citizen_erased_at = Some(position);
+                }
             }
             DomainEvent::RoundClosed(e) => {
                 if let Some(round) = self.rounds.get_mut(&e.round) {
@@ -735,6 +787,27 @@ impl ReadModel {
         next.position = position;
         change(&mut next);
         push_exact(&mut history.versions, next);
+        self.retally(commitment);
+    }
+
+    /// Brings every round's tally up to date with a commitment's latest version.
+    fn retally(&mut self, commitment: CommitmentId) {
+        let Some(history) = self.commitments.get(&commitment) else { return };
+        for (id, tallies) in &mut self.round_tallies {
+            let round = self.rounds.get(id).expect("a round's tally comes with the round");
+            tallies.replace(commitment, history.unit, crate::look_back::part(round, history, self.position));
+        }
+    }
+
+    /// The tally kept of a round at the head of the log.
+    pub(crate) fn round_tallies(&self, round: RoundId) -> Option<&RoundTallies> {
+        self.round_tallies.get(&round)
+    }
+
+    /// The opinions of a round, in the order recorded (later ones than a position read
+    /// are for the caller to leave out).
+    pub fn round_opinions(&self, round: RoundId) -> impl Iterator<Item = (OpinionId, &OpinionRecord)> + '_ {
+        self.round_opinions.get(&round).into_iter().flatten().filter_map(|id| Some((*id, self.opinions.get(id)?)))
     }
 
     /// A unit's commitments (its members' included), in the order they were made; those
@@ -764,6 +837,9 @@ impl ReadModel {
             StreamKind::Outing => self.outing(OutingId(stream.id), as_of).map(|o| o.unit),
             // A round covers many units; it belongs to none.
             StreamKind::Round => None,
+            StreamKind::Opinion => {
+                self.opinions.get(&OpinionId(stream.id)).filter(|o| o.position <= as_of).map(|o| o.unit)
+            }
             StreamKind::Summary => {
                 let history = self.summaries.get(&SummaryId(stream.id))?;
                 history.at(as_of).map(|_| history.unit)
@@ -807,6 +883,8 @@ impl ReadModel {
             &self.unit_numbers,
             &self.unit_commitments,
             &self.unit_summaries,
+            &self.round_tallies,
+            &self.round_opinions,
         )
     }
 

@@ -3,7 +3,7 @@
 
 use std::sync::Arc;
 
-use taizhang_core::{MemberId, StreamId};
+use taizhang_core::{DataSubject, StreamId};
 use tokio::sync::watch;
 use uuid::Uuid;
 
@@ -113,20 +113,20 @@ impl EventStore for AnyStore {
 }
 
 impl SideTables for AnyStore {
-    async fn member_key(&self, member: MemberId) -> Result<Option<Vec<u8>>, StoreError> {
-        forward!(self, s => s.member_key(member).await)
+    async fn subject_key(&self, member: DataSubject) -> Result<Option<Vec<u8>>, StoreError> {
+        forward!(self, s => s.subject_key(member).await)
     }
 
-    async fn set_member_keys(&self, entries: Vec<(MemberId, Vec<u8>)>) -> Result<(), StoreError> {
-        forward!(self, s => s.set_member_keys(entries).await)
+    async fn set_subject_keys(&self, entries: Vec<(DataSubject, Vec<u8>)>) -> Result<(), StoreError> {
+        forward!(self, s => s.set_subject_keys(entries).await)
     }
 
-    async fn member_keys(&self) -> Result<Vec<(MemberId, Vec<u8>)>, StoreError> {
-        forward!(self, s => s.member_keys().await)
+    async fn subject_keys(&self) -> Result<Vec<(DataSubject, Vec<u8>)>, StoreError> {
+        forward!(self, s => s.subject_keys().await)
     }
 
-    async fn any_member_key(&self) -> Result<bool, StoreError> {
-        forward!(self, s => s.any_member_key().await)
+    async fn any_subject_key(&self) -> Result<bool, StoreError> {
+        forward!(self, s => s.any_subject_key().await)
     }
 
     async fn token(&self, id: Uuid) -> Result<Option<Vec<u8>>, StoreError> {

@@ -91,12 +91,12 @@ impl BackupCursor {
     }
 }
 
-/// The member keys (each still wrapped by the master key) as the JSON lines a backup's
-/// keys file holds: `{"member": …, "wrapped_key": hex}`.
-pub fn key_lines(entries: &[(taizhang_core::MemberId, Vec<u8>)]) -> Vec<u8> {
+/// The personal data keys (each still wrapped by the master key) as the JSON lines a
+/// backup's keys file holds: `{"subject": id, "wrapped_key": hex}`.
+pub fn key_lines(entries: &[(taizhang_core::DataSubject, Vec<u8>)]) -> Vec<u8> {
     let mut out = Vec::with_capacity(entries.len() * 160);
-    for (member, wrapped) in entries {
-        let line = json!({ "member": member, "wrapped_key": hex::encode(wrapped) });
+    for (subject, wrapped) in entries {
+        let line = json!({ "subject": subject.to_string(), "wrapped_key": hex::encode(wrapped) });
         serde_json::to_writer(&mut out, &line).expect("JSON into a Vec cannot fail");
         out.push(b'\n');
     }

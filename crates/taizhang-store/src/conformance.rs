@@ -42,7 +42,7 @@ fn request(expectations: Vec<(StreamId, ExpectedVersion)>, events: Vec<DomainEve
         correlation_id: None,
         causation_id: None,
         recorded_at: None,
-        member_key: None,
+        subject_key: None,
         expectations,
         events: events.into_iter().map(|payload| NewEvent { payload, occurred_at: None }).collect(),
     }
@@ -177,22 +177,22 @@ pub async fn command_ids_are_idempotent<S: EventStore>(store: S) {
 /// the requests that are written bring their keys.
 pub async fn member_keys_commit_with_their_events<S: EventStore + KeyHome>(store: S) {
     let keys = store.key_store();
-    let key = |n: u8| WrappedKey { member: MemberId::new(), bytes: vec![n; 72] };
+    let key = |n: u8| WrappedKey { subject: MemberId::new().into(), bytes: vec![n; 72] };
     let with_key =
-        |request: AppendRequest, key: &WrappedKey| AppendRequest { member_key: Some(key.clone()), ..request };
+        |request: AppendRequest, key: &WrappedKey| AppendRequest { subject_key: Some(key.clone()), ..request };
     let stored = || async { keys.export().await.expect("export keys") };
 
     let (a, b) = (UnitId::new(), UnitId::new());
     let first_key = key(1);
     let first = with_key(register(a, "甲"), &first_key);
     store.append(first.clone()).await.unwrap();
-    assert_eq!(stored().await, vec![(first_key.member, first_key.bytes.clone())]);
+    assert_eq!(stored().await, vec![(first_key.subject, first_key.bytes.clone())]);
 
     let refused = store.append(with_key(register(a, "甲"), &key(2))).await;
     assert!(matches!(refused, Err(StoreError::Conflict { .. })), "{refused:?}");
-    let retried = store.append(AppendRequest { member_key: Some(key(3)), ..first }).await.unwrap();
+    let retried = store.append(AppendRequest { subject_key: Some(key(3)), ..first }).await.unwrap();
     assert!(retried.duplicate);
-    assert_eq!(stored().await, vec![(first_key.member, first_key.bytes.clone())], "no key but the first");
+    assert_eq!(stored().await, vec![(first_key.subject, first_key.bytes.clone())], "no key but the first");
 
     let (stale, fresh) = (key(4), key(5));
     let results = store
@@ -202,7 +202,7 @@ pub async fn member_keys_commit_with_their_events<S: EventStore + KeyHome>(store
         ])
         .await;
     assert!(results[0].is_err() && results[1].is_ok(), "{results:?}");
-    let mut expected = vec![(first_key.member, first_key.bytes), (fresh.member, fresh.bytes)];
+    let mut expected = vec![(first_key.subject, first_key.bytes), (fresh.subject, fresh.bytes)];
     expected.sort();
     assert_eq!(stored().await, expected);
 }

@@ -27,7 +27,7 @@ use std::path::Path;
 use std::sync::{Mutex, RwLock};
 
 use sha2::{Digest, Sha256};
-use taizhang_core::MemberId;
+use taizhang_core::DataSubject;
 
 use crate::sled::backend;
 use crate::StoreError;
@@ -48,14 +48,14 @@ type Entry = Option<Vec<u8>>;
 pub(crate) struct KeySlots {
     /// Held by a writer from its first write to the end of its fsync.
     file: Mutex<SlotFile>,
-    index: RwLock<HashMap<MemberId, Entry>>,
+    index: RwLock<HashMap<DataSubject, Entry>>,
 }
 
 struct SlotFile {
     file: File,
     /// The member's slot numbers; a member has one, unless a crash between the key's
     /// write and its registration's left an earlier one.
-    slots: HashMap<MemberId, Vec<u64>>,
+    slots: HashMap<DataSubject, Vec<u64>>,
     next: u64,
 }
 
@@ -93,7 +93,7 @@ impl KeySlots {
             // An append that a crash cut short: never acknowledged.
             file.set_len(whole as u64).and_then(|_| file.sync_all()).map_err(backend)?;
         }
-        let (mut slots, mut index) = (HashMap::<MemberId, Vec<u64>>::new(), HashMap::new());
+        let (mut slots, mut index) = (HashMap::<DataSubject, Vec<u64>>::new(), HashMap::new());
         let mut damaged_slots = 0;
         for (n, slot) in bytes[SLOT..whole].chunks_exact(SLOT).enumerate() {
             match decode(slot) {
@@ -119,7 +119,7 @@ impl KeySlots {
     }
 
     /// `None` when the member has no slot, `Some(None)` when their key was erased.
-    pub(crate) fn get(&self, member: MemberId) -> Option<Entry> {
+    pub(crate) fn get(&self, member: DataSubject) -> Option<Entry> {
         self.index.read().expect("key index lock").get(&member).cloned()
     }
 
@@ -128,7 +128,7 @@ impl KeySlots {
     }
 
     /// Every member's entry, in member order.
-    pub(crate) fn entries(&self) -> Vec<(MemberId, Entry)> {
+    pub(crate) fn entries(&self) -> Vec<(DataSubject, Entry)> {
         let mut all: Vec<_> = self.index.read().expect("key index lock").iter().map(|(m, e)| (*m, e.clone())).collect();
         all.sort_by_key(|(member, _)| *member);
         all
@@ -137,7 +137,7 @@ impl KeySlots {
     /// Sets entries (a wrapped key, or `None` to erase) durably before returning. A
     /// member's existing slots are overwritten where they are; a new member's slot is
     /// appended.
-    pub(crate) fn set(&self, entries: &[(MemberId, Entry)]) -> Result<(), StoreError> {
+    pub(crate) fn set(&self, entries: &[(DataSubject, Entry)]) -> Result<(), StoreError> {
         if entries.is_empty() {
             return Ok(());
         }
@@ -180,7 +180,7 @@ fn checksum(body: &[u8]) -> [u8; CHECKSUM] {
     Sha256::digest(body)[..CHECKSUM].try_into().expect("8 bytes of a digest")
 }
 
-fn encode(member: MemberId, wrapped: Option<&[u8]>) -> Result<[u8; SLOT], StoreError> {
+fn encode(member: DataSubject, wrapped: Option<&[u8]>) -> Result<[u8; SLOT], StoreError> {
     let mut out = [0u8; SLOT];
     out[1..17].copy_from_slice(member.0.as_bytes());
     match wrapped {
@@ -199,12 +199,12 @@ fn encode(member: MemberId, wrapped: Option<&[u8]>) -> Result<[u8; SLOT], StoreE
     Ok(out)
 }
 
-fn decode(slot: &[u8]) -> Option<(MemberId, Entry)> {
+fn decode(slot: &[u8]) -> Option<(DataSubject, Entry)> {
     let (body, sum) = slot.split_at(SLOT - CHECKSUM);
     if body[0] == EMPTY || checksum(body) != sum {
         return None;
     }
-    let member = MemberId(uuid::Uuid::from_bytes(body[1..17].try_into().ok()?));
+    let member = DataSubject(uuid::Uuid::from_bytes(body[1..17].try_into().ok()?));
     match body[0] {
         KEY => {
             let len = usize::from(body[17]);
@@ -227,7 +227,7 @@ mod tests {
     fn keys_survive_a_reopen_and_erasure_overwrites_the_bytes() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("member-keys");
-        let (a, b) = (MemberId::new(), MemberId::new());
+        let (a, b) = (DataSubject::new(), DataSubject::new());
         let slots = KeySlots::open(&path).unwrap();
         assert!(slots.is_empty());
         slots.set(&[(a, Some(wrapped(7))), (b, Some(wrapped(9)))]).unwrap();
@@ -241,7 +241,7 @@ mod tests {
         let reopened = KeySlots::open(&path).unwrap();
         assert_eq!(reopened.get(a), Some(None));
         assert_eq!(reopened.get(b), Some(Some(wrapped(9))));
-        assert_eq!(reopened.get(MemberId::new()), None);
+        assert_eq!(reopened.get(DataSubject::new()), None);
         assert_eq!(reopened.entries().len(), 2);
     }
 
@@ -249,7 +249,7 @@ mod tests {
     fn a_partial_append_is_cut_off_and_a_damaged_slot_cleared() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("member-keys");
-        let (a, b) = (MemberId::new(), MemberId::new());
+        let (a, b) = (DataSubject::new(), DataSubject::new());
         KeySlots::open(&path).unwrap().set(&[(a, Some(wrapped(1))), (b, Some(wrapped(2)))]).unwrap();
         let mut bytes = std::fs::read(&path).unwrap();
         bytes[SLOT + 20] ^= 1; // a's slot
@@ -261,7 +261,7 @@ mod tests {
         assert_eq!(std::fs::read(&path).unwrap()[SLOT..2 * SLOT], [0; SLOT], "the damaged slot is cleared");
         assert_eq!(slots.get(b), Some(Some(wrapped(2))));
         assert_eq!(std::fs::metadata(&path).unwrap().len(), 3 * SLOT as u64);
-        let c = MemberId::new();
+        let c = DataSubject::new();
         slots.set(&[(c, Some(wrapped(3)))]).unwrap();
         assert_eq!(KeySlots::open(&path).unwrap().get(c), Some(Some(wrapped(3))));
     }

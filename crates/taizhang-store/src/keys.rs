@@ -1,14 +1,15 @@
-//! Per-member keys for personal data, kept outside the log and wrapped by a master key.
+//! Per-person keys for personal data, kept outside the log and wrapped by a master key.
 //!
-//! Every member gets a random 256-bit key when registered. Their personal data is sealed
+//! Every data subject (a member, or a citizen who left an opinion with their name) gets a
+//! random 256-bit key when first recorded. Their personal data is sealed
 //! with XChaCha20-Poly1305 under that key and only the ciphertext enters the log. The
-//! 192-bit nonce is synthetic: a hash of the key, the member and the clear text (as in
+//! 192-bit nonce is synthetic: a hash of the key, the subject and the clear text (as in
 //! SIV modes), so sealing needs no randomness and no nonce bookkeeping, the same data
 //! under the same key always gives the same bytes (the sample campaign's log is
 //! reproducible), and two different texts never share a nonce. The key itself is stored
 //! wrapped (encrypted) under the operator's master key, beside the log (a file of slots
 //! next to the embedded store, or a PostgreSQL table) but never in the log, never in a
-//! log export. Erasing a member overwrites the wrapped key with a tombstone: the
+//! log export. Erasing a subject overwrites the wrapped key with a tombstone: the
 //! ciphertext in the log stays, chained and verifiable, and unreadable.
 
 use std::io::Write;
@@ -17,7 +18,7 @@ use std::path::Path;
 use chacha20poly1305::aead::{Aead, AeadCore, KeyInit, OsRng, Payload};
 use chacha20poly1305::{XChaCha20Poly1305, XNonce};
 use sha2::{Digest, Sha256};
-use taizhang_core::{MemberId, PersonalData, SealedPersonal};
+use taizhang_core::{DataSubject, PersonalData, SealedPersonal};
 
 use std::sync::Arc;
 
@@ -30,19 +31,19 @@ const NONCE_LEN: usize = 24;
 /// The operator's key. It never leaves its file, mode 0600.
 pub struct MasterKey(XChaCha20Poly1305);
 
-/// A member's own key, in clear only in memory.
-pub struct MemberKey([u8; 32]);
+/// A subject's own key, in clear only in memory.
+pub struct SubjectKey([u8; 32]);
 
-/// A member's key sealed under the master key: what the key store holds.
+/// A subject's key sealed under the master key: what the key store holds.
 #[derive(Clone, PartialEq, Eq)]
 pub struct WrappedKey {
-    pub member: MemberId,
+    pub subject: DataSubject,
     pub bytes: Vec<u8>,
 }
 
 impl std::fmt::Debug for WrappedKey {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "WrappedKey({}, {} bytes)", self.member, self.bytes.len())
+        write!(f, "WrappedKey({}, {} bytes)", self.subject, self.bytes.len())
     }
 }
 
@@ -50,28 +51,28 @@ impl std::fmt::Debug for WrappedKey {
 pub enum KeyError {
     #[error("master key file {path}: {reason}")]
     MasterKey { path: String, reason: String },
-    #[error("member {0}'s key does not open under this master key (wrong master key file?)")]
-    WrongMasterKey(MemberId),
+    #[error("the personal data key of {0} does not open under this master key (wrong master key file?)")]
+    WrongMasterKey(DataSubject),
     #[error(
         "the master key does not open this store's keys: it is not the key the store was first used with \
          (check --master-key-file or TAIZHANG_MASTER_KEY_FILE)"
     )]
     NotThisStoresMasterKey,
-    #[error("member {0} has no key in the key store")]
-    Missing(MemberId),
-    #[error("sealed personal data of member {0} is damaged")]
-    Damaged(MemberId),
+    #[error("the personal data key of {0} is not in the key store")]
+    Missing(DataSubject),
+    #[error("the sealed personal data of {0} is damaged")]
+    Damaged(DataSubject),
     #[error(transparent)]
     Store(#[from] StoreError),
 }
 
-/// The key store's entry that holds the master key's check value: no member has the
+/// The key store's entry that holds the master key's check value: no subject has the
 /// nil id.
-const CHECK_MEMBER: MemberId = MemberId(uuid::Uuid::nil());
+const CHECK_SUBJECT: DataSubject = DataSubject(uuid::Uuid::nil());
 
 impl MasterKey {
     /// Reads the master key at `path`, or creates one (mode 0600) when the file is
-    /// absent and `may_create` says no member key depends on an earlier one.
+    /// absent and `may_create` says no subject key depends on an earlier one.
     pub fn load_or_create(path: &Path, may_create: bool) -> Result<Self, KeyError> {
         let err = |reason: String| KeyError::MasterKey { path: path.display().to_string(), reason };
         match std::fs::read(path) {
@@ -112,61 +113,64 @@ impl MasterKey {
         }
     }
 
-    /// A new member's key as the key store keeps it; the store writes it with the
-    /// registration's events ([`crate::AppendRequest::member_key`]).
-    pub fn wrap(&self, member: MemberId, key: &MemberKey) -> WrappedKey {
-        WrappedKey { member, bytes: seal_bytes(&self.0, XChaCha20Poly1305::generate_nonce(&mut OsRng), member, &key.0) }
+    /// A new subject's key as the key store keeps it; the store writes it with the
+    /// registration's events ([`crate::AppendRequest::subject_key`]).
+    pub fn wrap(&self, subject: DataSubject, key: &SubjectKey) -> WrappedKey {
+        WrappedKey {
+            subject,
+            bytes: seal_bytes(&self.0, XChaCha20Poly1305::generate_nonce(&mut OsRng), subject, &key.0),
+        }
     }
 
-    /// Opens a wrapped key of `member`: only the master key that wrapped it does.
-    pub fn unwrap(&self, member: MemberId, wrapped: &[u8]) -> Result<MemberKey, KeyError> {
-        let bytes = open_bytes(&self.0, member, wrapped).ok_or(KeyError::WrongMasterKey(member))?;
-        Ok(MemberKey(bytes.as_slice().try_into().map_err(|_| KeyError::WrongMasterKey(member))?))
+    /// Opens a wrapped key of `subject`: only the master key that wrapped it does.
+    pub fn unwrap(&self, subject: DataSubject, wrapped: &[u8]) -> Result<SubjectKey, KeyError> {
+        let bytes = open_bytes(&self.0, subject, wrapped).ok_or(KeyError::WrongMasterKey(subject))?;
+        Ok(SubjectKey(bytes.as_slice().try_into().map_err(|_| KeyError::WrongMasterKey(subject))?))
     }
 }
 
-impl MemberKey {
+impl SubjectKey {
     pub fn generate() -> Self {
         Self(XChaCha20Poly1305::generate_key(&mut OsRng).into())
     }
 
-    /// A key derived from `secret` and the member id, for generated people only (the
+    /// A key derived from `secret` and the subject id, for generated people only (the
     /// sample campaign): whoever knows the secret can open their data.
-    pub fn derived(secret: &[u8], member: MemberId) -> Self {
+    pub fn derived(secret: &[u8], subject: DataSubject) -> Self {
         Self(
             Sha256::new()
-                .chain_update(b"taizhang derived member key v1")
+                .chain_update(b"taizhang derived subject key v1")
                 .chain_update(secret)
-                .chain_update(member.0)
+                .chain_update(subject.0)
                 .finalize()
                 .into(),
         )
     }
 
-    /// Seals personal data for the log. The member id is bound in as associated data,
-    /// so a ciphertext copied onto another member does not open.
-    pub fn seal(&self, member: MemberId, personal: &PersonalData) -> SealedPersonal {
+    /// Seals personal data for the log. The subject id is bound in as associated data,
+    /// so a ciphertext copied onto another subject does not open.
+    pub fn seal(&self, subject: DataSubject, personal: &PersonalData) -> SealedPersonal {
         let clear = postcard::to_stdvec(personal).expect("encoding into a Vec cannot fail");
         let digest = Sha256::new()
             .chain_update(b"taizhang seal nonce v1")
             .chain_update(self.0)
-            .chain_update(member.0)
+            .chain_update(subject.0)
             .chain_update(&clear)
             .finalize();
         let nonce = *XNonce::from_slice(&digest[..NONCE_LEN]);
-        SealedPersonal(seal_bytes(&XChaCha20Poly1305::new(&self.0.into()), nonce, member, &clear))
+        SealedPersonal(seal_bytes(&XChaCha20Poly1305::new(&self.0.into()), nonce, subject, &clear))
     }
 
-    pub fn open(&self, member: MemberId, sealed: &SealedPersonal) -> Result<PersonalData, KeyError> {
-        let clear =
-            open_bytes(&XChaCha20Poly1305::new(&self.0.into()), member, &sealed.0).ok_or(KeyError::Damaged(member))?;
-        postcard::from_bytes(&clear).map_err(|_| KeyError::Damaged(member))
+    pub fn open(&self, subject: DataSubject, sealed: &SealedPersonal) -> Result<PersonalData, KeyError> {
+        let clear = open_bytes(&XChaCha20Poly1305::new(&self.0.into()), subject, &sealed.0)
+            .ok_or(KeyError::Damaged(subject))?;
+        postcard::from_bytes(&clear).map_err(|_| KeyError::Damaged(subject))
     }
 }
 
-fn seal_bytes(cipher: &XChaCha20Poly1305, nonce: XNonce, member: MemberId, clear: &[u8]) -> Vec<u8> {
+fn seal_bytes(cipher: &XChaCha20Poly1305, nonce: XNonce, subject: DataSubject, clear: &[u8]) -> Vec<u8> {
     let ciphertext = cipher
-        .encrypt(&nonce, Payload { msg: clear, aad: member.0.as_bytes() })
+        .encrypt(&nonce, Payload { msg: clear, aad: subject.0.as_bytes() })
         .expect("XChaCha20-Poly1305 encrypts any message of this size");
     let mut out = Vec::with_capacity(1 + NONCE_LEN + ciphertext.len());
     out.push(SEALED_V1);
@@ -175,27 +179,27 @@ fn seal_bytes(cipher: &XChaCha20Poly1305, nonce: XNonce, member: MemberId, clear
     out
 }
 
-fn open_bytes(cipher: &XChaCha20Poly1305, member: MemberId, sealed: &[u8]) -> Option<Vec<u8>> {
+fn open_bytes(cipher: &XChaCha20Poly1305, subject: DataSubject, sealed: &[u8]) -> Option<Vec<u8>> {
     let (&version, rest) = sealed.split_first()?;
     if version != SEALED_V1 || rest.len() < NONCE_LEN {
         return None;
     }
     let (nonce, ciphertext) = rest.split_at(NONCE_LEN);
-    cipher.decrypt(XNonce::from_slice(nonce), Payload { msg: ciphertext, aad: member.0.as_bytes() }).ok()
+    cipher.decrypt(XNonce::from_slice(nonce), Payload { msg: ciphertext, aad: subject.0.as_bytes() }).ok()
 }
 
-/// What the key store knows about one member.
+/// What the key store knows about one subject.
 pub enum KeyState {
-    Present(MemberKey),
+    Present(SubjectKey),
     Erased,
     Missing,
 }
 
-/// Where the wrapped member keys live: a file of slots beside the embedded store's log
+/// Where the wrapped subject keys live: a file of slots beside the embedded store's log
 /// (`key_slots.rs`: overwritten in place, so that erasure reaches the disk), or a
-/// `member_keys` table in the PostgreSQL schema of the log. A new member's key is
+/// `member_keys` table in the PostgreSQL schema of the log. A new subject's key is
 /// written by the store's writer before or with the registration sealed with it
-/// ([`crate::AppendRequest::member_key`]); this handle reads keys, destroys them and
+/// ([`crate::AppendRequest::subject_key`]); this handle reads keys, destroys them and
 /// moves them in backups. Every server of a PostgreSQL deployment sees every key; they
 /// share the master key file.
 #[derive(Clone)]
@@ -203,7 +207,7 @@ pub struct KeyStore {
     store: AnyStore,
 }
 
-/// A store with a place for the member keys beside its log.
+/// A store with a place for the subject keys beside its log.
 pub trait KeyHome {
     fn key_store(&self) -> KeyStore;
 }
@@ -226,7 +230,7 @@ impl KeyHome for AnyStore {
     }
 }
 
-/// A tombstone, in exports and in the PostgreSQL table: the member was erased.
+/// A tombstone, in exports and in the PostgreSQL table: the subject was erased.
 const ERASED: &[u8] = b"";
 
 impl KeyStore {
@@ -243,43 +247,43 @@ impl KeyStore {
         Self { store: store.clone() }
     }
 
-    /// True when no member key (nor tombstone) exists, so no master key need exist yet.
+    /// True when no subject key (nor tombstone) exists, so no master key need exist yet.
     pub async fn is_empty(&self) -> Result<bool, KeyError> {
-        Ok(!self.store.any_member_key().await?)
+        Ok(!self.store.any_subject_key().await?)
     }
 
-    async fn raw_get(&self, member: MemberId) -> Result<Option<Vec<u8>>, KeyError> {
-        Ok(self.store.member_key(member).await?)
+    async fn raw_get(&self, subject: DataSubject) -> Result<Option<Vec<u8>>, KeyError> {
+        Ok(self.store.subject_key(subject).await?)
     }
 
     /// Sets entries (an empty value erases) and makes them durable before returning.
-    async fn raw_set(&self, entries: Vec<(MemberId, Vec<u8>)>) -> Result<(), KeyError> {
-        Ok(self.store.set_member_keys(entries).await?)
+    async fn raw_set(&self, entries: Vec<(DataSubject, Vec<u8>)>) -> Result<(), KeyError> {
+        Ok(self.store.set_subject_keys(entries).await?)
     }
 
-    pub async fn get(&self, master: &MasterKey, member: MemberId) -> Result<KeyState, KeyError> {
-        match self.raw_get(member).await? {
+    pub async fn get(&self, master: &MasterKey, subject: DataSubject) -> Result<KeyState, KeyError> {
+        match self.raw_get(subject).await? {
             None => Ok(KeyState::Missing),
             Some(v) if v == ERASED => Ok(KeyState::Erased),
-            Some(v) => Ok(KeyState::Present(master.unwrap(member, &v)?)),
+            Some(v) => Ok(KeyState::Present(master.unwrap(subject, &v)?)),
         }
     }
 
-    /// Destroys a member's key, durably, before returning.
-    pub async fn erase(&self, member: MemberId) -> Result<(), KeyError> {
-        self.raw_set(vec![(member, ERASED.to_vec())]).await
+    /// Destroys a subject's key, durably, before returning.
+    pub async fn erase(&self, subject: DataSubject) -> Result<(), KeyError> {
+        self.raw_set(vec![(subject, ERASED.to_vec())]).await
     }
 
-    /// Every entry as (member, wrapped key or empty for erased), for a separate backup.
-    pub async fn export(&self) -> Result<Vec<(MemberId, Vec<u8>)>, KeyError> {
-        Ok(self.store.member_keys().await?)
+    /// Every entry as (subject, wrapped key or empty for erased), for a separate backup.
+    pub async fn export(&self) -> Result<Vec<(DataSubject, Vec<u8>)>, KeyError> {
+        Ok(self.store.subject_keys().await?)
     }
 
     /// Checks that every stored key opens under `master`, naming the first that does not.
     pub async fn check(&self, master: &MasterKey) -> Result<(), KeyError> {
-        for (member, wrapped) in self.export().await? {
+        for (subject, wrapped) in self.export().await? {
             if wrapped != ERASED {
-                master.unwrap(member, &wrapped)?;
+                master.unwrap(subject, &wrapped)?;
             }
         }
         Ok(())
@@ -287,24 +291,24 @@ impl KeyStore {
 
     /// Refuses a master key other than the one this store's keys were wrapped with, at
     /// start, before anything is sealed under it: the store keeps a check value (a
-    /// known key wrapped by the master key, under the nil member id) from its first
+    /// known key wrapped by the master key, under the nil subject id) from its first
     /// use. A store from before the check value gets one once all its keys open.
     pub async fn confirm_master(&self, master: &MasterKey) -> Result<(), KeyError> {
-        let check_key = || MemberKey::derived(b"taizhang master key check", CHECK_MEMBER);
-        match self.raw_get(CHECK_MEMBER).await? {
-            Some(check) => match master.unwrap(CHECK_MEMBER, &check) {
+        let check_key = || SubjectKey::derived(b"taizhang master key check", CHECK_SUBJECT);
+        match self.raw_get(CHECK_SUBJECT).await? {
+            Some(check) => match master.unwrap(CHECK_SUBJECT, &check) {
                 Ok(key) if key.0 == check_key().0 => Ok(()),
                 _ => Err(KeyError::NotThisStoresMasterKey),
             },
             None => {
                 self.check(master).await.map_err(|_| KeyError::NotThisStoresMasterKey)?;
-                self.raw_set(vec![(CHECK_MEMBER, master.wrap(CHECK_MEMBER, &check_key()).bytes)]).await
+                self.raw_set(vec![(CHECK_SUBJECT, master.wrap(CHECK_SUBJECT, &check_key()).bytes)]).await
             }
         }
     }
 
     /// Puts back entries from [`KeyStore::export`] (still wrapped) and makes them durable.
-    pub async fn import(&self, entries: Vec<(MemberId, Vec<u8>)>) -> Result<(), KeyError> {
+    pub async fn import(&self, entries: Vec<(DataSubject, Vec<u8>)>) -> Result<(), KeyError> {
         self.raw_set(entries).await
     }
 }

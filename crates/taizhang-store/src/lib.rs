@@ -109,7 +109,7 @@ pub struct AppendRequest {
     /// store writes it (beside the log, never in it) in the same commit as the events,
     /// so a registration's sealed data and the key that opens it exist together or
     /// not at all, whatever crashes or races in between.
-    pub member_key: Option<keys::WrappedKey>,
+    pub subject_key: Option<keys::WrappedKey>,
 }
 
 /// What an append did (or, for a retried command, what its first attempt did).

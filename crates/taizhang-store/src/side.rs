@@ -5,7 +5,7 @@
 //! store ([`crate::tokens`]) are written once, over this trait, and hold an
 //! [`AnyStore`](crate::AnyStore), which forwards it to its backend.
 
-use taizhang_core::MemberId;
+use taizhang_core::DataSubject;
 use uuid::Uuid;
 
 use crate::StoreError;
@@ -14,16 +14,16 @@ use crate::StoreError;
 pub(crate) trait SideTables {
     /// The wrapped key of `member`: `None` when none was ever stored, empty when the
     /// member was erased.
-    async fn member_key(&self, member: MemberId) -> Result<Option<Vec<u8>>, StoreError>;
+    async fn subject_key(&self, member: DataSubject) -> Result<Option<Vec<u8>>, StoreError>;
 
     /// Sets wrapped keys; an empty one is a tombstone (the key is destroyed).
-    async fn set_member_keys(&self, entries: Vec<(MemberId, Vec<u8>)>) -> Result<(), StoreError>;
+    async fn set_subject_keys(&self, entries: Vec<(DataSubject, Vec<u8>)>) -> Result<(), StoreError>;
 
     /// Every entry, tombstones as empty keys.
-    async fn member_keys(&self) -> Result<Vec<(MemberId, Vec<u8>)>, StoreError>;
+    async fn subject_keys(&self) -> Result<Vec<(DataSubject, Vec<u8>)>, StoreError>;
 
     /// Whether any key or tombstone is stored.
-    async fn any_member_key(&self) -> Result<bool, StoreError>;
+    async fn any_subject_key(&self) -> Result<bool, StoreError>;
 
     /// The record of token `id`, as it stands now.
     async fn token(&self, id: Uuid) -> Result<Option<Vec<u8>>, StoreError>;

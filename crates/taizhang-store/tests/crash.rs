@@ -44,7 +44,7 @@ fn command() -> AppendRequest {
         correlation_id: None,
         causation_id: None,
         recorded_at: None,
-        member_key: None,
+        subject_key: None,
         expectations: vec![
             (StreamId::unit(x), ExpectedVersion::NoStream),
             (StreamId::unit(y), ExpectedVersion::NoStream),

@@ -1,7 +1,7 @@
 //! The side tables on PostgreSQL: `member_keys` and `tokens` in the log's schema. Each
 //! statement commits on its own, durably, before it returns.
 
-use taizhang_core::MemberId;
+use taizhang_core::DataSubject;
 use uuid::Uuid;
 
 use super::{pg, PgStore};
@@ -9,18 +9,18 @@ use crate::side::SideTables;
 use crate::StoreError;
 
 impl SideTables for PgStore {
-    async fn any_member_key(&self) -> Result<bool, StoreError> {
+    async fn any_subject_key(&self) -> Result<bool, StoreError> {
         let sql = format!("SELECT EXISTS (SELECT 1 FROM {}.member_keys)", self.s());
         Ok(self.inner.reader.query_one(&sql, &[]).await.map_err(pg)?.get(0))
     }
 
-    async fn member_key(&self, member: MemberId) -> Result<Option<Vec<u8>>, StoreError> {
+    async fn subject_key(&self, member: DataSubject) -> Result<Option<Vec<u8>>, StoreError> {
         let sql = format!("SELECT wrapped FROM {}.member_keys WHERE member = $1", self.s());
         let row = self.inner.reader.query_opt(&sql, &[&member.0.as_bytes().as_slice()]).await.map_err(pg)?;
         Ok(row.map(|r| r.get(0)))
     }
 
-    async fn set_member_keys(&self, entries: Vec<(MemberId, Vec<u8>)>) -> Result<(), StoreError> {
+    async fn set_subject_keys(&self, entries: Vec<(DataSubject, Vec<u8>)>) -> Result<(), StoreError> {
         let sql = format!(
             "INSERT INTO {}.member_keys (member, wrapped) VALUES ($1, $2)
              ON CONFLICT (member) DO UPDATE SET wrapped = EXCLUDED.wrapped",
@@ -32,9 +32,9 @@ impl SideTables for PgStore {
         Ok(())
     }
 
-    async fn member_keys(&self) -> Result<Vec<(MemberId, Vec<u8>)>, StoreError> {
+    async fn subject_keys(&self) -> Result<Vec<(DataSubject, Vec<u8>)>, StoreError> {
         let sql = format!("SELECT member, wrapped FROM {}.member_keys ORDER BY member", self.s());
-        Ok(self.uuid_rows(&sql).await?.into_iter().map(|(id, wrapped)| (MemberId(id), wrapped)).collect())
+        Ok(self.uuid_rows(&sql).await?.into_iter().map(|(id, wrapped)| (DataSubject(id), wrapped)).collect())
     }
 
     async fn token(&self, id: Uuid) -> Result<Option<Vec<u8>>, StoreError> {

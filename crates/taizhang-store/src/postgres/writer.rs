@@ -290,7 +290,7 @@ pub(super) async fn stage_and_commit(
                             );
                             known_commands.insert(outcome.command_id, (outcome.first_position, outcome.last_position));
                             commands.push((outcome.command_id, outcome.first_position, outcome.last_position));
-                            member_keys.extend(encoded.request.member_key);
+                            member_keys.extend(encoded.request.subject_key);
                             Ok(outcome)
                         }
                         .await,
@@ -331,7 +331,7 @@ pub(super) async fn stage_and_commit(
     let events_params: [&(dyn ToSql + Sync); 5] = [&positions, &stream_keys, &stream_versions, &command_of, &bytes];
     let commands_params: [&(dyn ToSql + Sync); 3] = [&ids, &firsts, &lasts];
     let notify_params: [&(dyn ToSql + Sync); 2] = [&channel, &head_text];
-    let key_members: Vec<&[u8]> = member_keys.iter().map(|k| k.member.0.as_bytes().as_slice()).collect();
+    let key_members: Vec<&[u8]> = member_keys.iter().map(|k| k.subject.0.as_bytes().as_slice()).collect();
     let key_bytes: Vec<&[u8]> = member_keys.iter().map(|k| k.bytes.as_slice()).collect();
     let keys_params: [&(dyn ToSql + Sync); 2] = [&key_members, &key_bytes];
     // The writes and the commit in one round trip. If a write fails the server aborts

@@ -74,7 +74,7 @@ fn move_keys_out_of_sled(db: &sled::Db, slots: &KeySlots) -> Result<(), StoreErr
     let tree = db.open_tree(OLD_KEY_TREE).map_err(backend)?;
     let entries: Vec<_> = uuid_entries(&tree)?
         .into_iter()
-        .map(|(id, wrapped)| (taizhang_core::MemberId(id), (!wrapped.is_empty()).then_some(wrapped)))
+        .map(|(id, wrapped)| (taizhang_core::DataSubject(id), (!wrapped.is_empty()).then_some(wrapped)))
         .collect();
     slots.set(&entries)?;
     drop(tree);

@@ -1,7 +1,7 @@
 //! The side tables on sled: member keys in their own file of slots (see
 //! [`crate::key_slots`]), token records in the `tokens` tree, read through a cache.
 
-use taizhang_core::MemberId;
+use taizhang_core::DataSubject;
 use uuid::Uuid;
 
 use super::{backend, uuid_entries, SledStore};
@@ -9,11 +9,11 @@ use crate::side::SideTables;
 use crate::StoreError;
 
 impl SideTables for SledStore {
-    async fn member_key(&self, member: MemberId) -> Result<Option<Vec<u8>>, StoreError> {
+    async fn subject_key(&self, member: DataSubject) -> Result<Option<Vec<u8>>, StoreError> {
         Ok(self.key_slots().get(member).map(Option::unwrap_or_default))
     }
 
-    async fn set_member_keys(&self, entries: Vec<(MemberId, Vec<u8>)>) -> Result<(), StoreError> {
+    async fn set_subject_keys(&self, entries: Vec<(DataSubject, Vec<u8>)>) -> Result<(), StoreError> {
         let store = self.clone();
         let entries: Vec<_> =
             entries.into_iter().map(|(member, wrapped)| (member, (!wrapped.is_empty()).then_some(wrapped))).collect();
@@ -21,12 +21,12 @@ impl SideTables for SledStore {
         tokio::task::spawn_blocking(move || store.key_slots().set(&entries)).await.map_err(backend)?
     }
 
-    async fn member_keys(&self) -> Result<Vec<(MemberId, Vec<u8>)>, StoreError> {
+    async fn subject_keys(&self) -> Result<Vec<(DataSubject, Vec<u8>)>, StoreError> {
         let entries = self.key_slots().entries();
         Ok(entries.into_iter().map(|(member, wrapped)| (member, wrapped.unwrap_or_default())).collect())
     }
 
-    async fn any_member_key(&self) -> Result<bool, StoreError> {
+    async fn any_subject_key(&self) -> Result<bool, StoreError> {
         Ok(!self.key_slots().is_empty())
     }
 

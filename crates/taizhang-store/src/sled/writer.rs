@@ -227,7 +227,7 @@ impl Writer {
         }
         // Durable before the records are written, so that after a crash no registration
         // is found without its key. A key whose registration a crash lost is never used.
-        let keys: Vec<_> = group.member_keys.into_iter().map(|key| (key.member, Some(key.bytes))).collect();
+        let keys: Vec<_> = group.member_keys.into_iter().map(|key| (key.subject, Some(key.bytes))).collect();
         self.key_slots.set(&keys)?;
         self.log.apply_batch(batch).map_err(backend)
     }
@@ -287,7 +287,7 @@ impl Writer {
         let outcome =
             encoded.stage(&mut self.tail, |stream, position| index.push(stream, position), &mut group.records);
         group.commands.insert(outcome.command_id, (outcome.first_position, outcome.last_position));
-        group.member_keys.extend(encoded.request.member_key);
+        group.member_keys.extend(encoded.request.subject_key);
         Ok(outcome)
     }
 
