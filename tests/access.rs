@@ -46,6 +46,9 @@ const MATRIX: &[(&str, &[&str], [Grant; 4])] = &[
     ("Query.missingWeeklySummaries", &[], [Y, Y, Y, N]),
     ("Query.lookBackRound", &[], [Y, Y, Y, N]),
     ("Query.lookBackRounds", &[], [Y, Y, Y, N]),
+    ("Query.opinion", &[], [Y, Y, Y, N]),
+    ("Query.opinions", &[], [Y, Y, Y, N]),
+    ("Query.roundReport", &[], [Y, Y, Y, Y]),
     ("Query.unitLedger", &[], [Y, Y, Y, N]),
     ("Query.memberLedger", &[], [Y, Y, Y, N]),
     ("Query.eligibility", &[], [Y, Y, Y, N]),
@@ -55,6 +58,7 @@ const MATRIX: &[(&str, &[&str], [Grant; 4])] = &[
     ("Query.tokens", &[], [Y, N, N, N]),
     ("Unit.members", &["Query.unit"], [Y, Y, Y, N]),
     ("Member.personal", &["Query.member"], [Y, O, Y, N]),
+    ("Opinion.citizen", &["Query.opinion"], [Y, O, Y, N]),
     ("Mutation.registerUnit", &[], [Y, N, N, N]),
     ("Mutation.renameUnit", &[], [Y, N, N, N]),
     ("Mutation.reclassifyUnit", &[], [Y, N, N, N]),
@@ -77,6 +81,8 @@ const MATRIX: &[(&str, &[&str], [Grant; 4])] = &[
     ("Mutation.commentOnWeeklySummary", &[], [Y, N, Y, N]),
     ("Mutation.openLookBackRound", &[], [Y, N, Y, N]),
     ("Mutation.closeLookBackRound", &[], [Y, N, Y, N]),
+    ("Mutation.recordOpinion", &[], [Y, O, Y, N]),
+    ("Mutation.eraseCitizen", &[], [Y, N, N, N]),
     ("Mutation.verifyOutings", &[], [Y, N, Y, N]),
     ("Mutation.recordEvaluation", &[], [Y, N, Y, N]),
     ("Mutation.createToken", &[], [Y, N, N, N]),
@@ -180,6 +186,17 @@ impl World {
             .to_owned()
     }
 
+    /// An opinion about `unit` with a citizen's name, in a fresh round over it, recorded
+    /// by the admin.
+    async fn opinion(&self, unit: &str) -> String {
+        let record = r#"mutation($r: ID!, $u: ID!) { recordOpinion(input: { round: $r, unit: $u, text: "办事很快", channel: TELEPHONE, citizen: { name: "李女士" } }) { opinion { id } } }"#;
+        let round = self.round(unit).await;
+        self.server.ok(record, json!({ "r": round, "u": unit })).await["recordOpinion"]["opinion"]["id"]
+            .as_str()
+            .unwrap()
+            .to_owned()
+    }
+
     /// The request of an HTTP `route` ("GET /backup", "POST /import/members"), an
     /// import's file of fresh records of the clerk's own unit.
     async fn http_request(&self, client: &reqwest::Client, route: &str) -> reqwest::RequestBuilder {
@@ -250,6 +267,29 @@ impl World {
                 json!({ "r": self.round(unit).await }),
             ),
             "Query.lookBackRounds" => simple("{ lookBackRounds { name } }"),
+            "Query.opinion" => {
+                ("query($o: ID!) { opinion(id: $o) { text } }".into(), json!({ "o": self.opinion(unit).await }))
+            }
+            "Opinion.citizen" => (
+                "query($o: ID!) { opinion(id: $o) { citizen { name } } }".into(),
+                json!({ "o": self.opinion(unit).await }),
+            ),
+            "Query.opinions" => (
+                "query($r: ID!) { opinions(round: $r) { totalCount } }".into(),
+                json!({ "r": self.round(unit).await }),
+            ),
+            "Query.roundReport" => (
+                "query($r: ID!) { roundReport(round: $r) { total { due } } }".into(),
+                json!({ "r": self.round(unit).await }),
+            ),
+            "Mutation.recordOpinion" => (
+                r#"mutation($r: ID!, $u: ID!) { recordOpinion(input: { round: $r, unit: $u, text: "好", channel: WEB }) { receipt { position } } }"#.into(),
+                json!({ "r": self.round(unit).await, "u": unit }),
+            ),
+            "Mutation.eraseCitizen" => (
+                "mutation($o: ID!) { eraseCitizen(opinion: $o) { receipt { position } } }".into(),
+                json!({ "o": self.opinion(unit).await }),
+            ),
             "Mutation.openLookBackRound" => simple(
                 r#"mutation { openLookBackRound(input: { name: "回头看", period: { first: "2011-01-01", last: "2011-06-30" } }) { receipt { position } } }"#,
             ),

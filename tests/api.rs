@@ -591,12 +591,13 @@ fn files_under(dir: &std::path::Path) -> Vec<(std::path::PathBuf, Vec<u8>)> {
     files
 }
 
-/// Every wrapped key of `member` found in the files under `dir`: each window of the
-/// files that the master key opens as that member's key.
-fn keys_of_member_in_files(dir: &std::path::Path, master: &taizhang_store::keys::MasterKey, member: &str) -> usize {
+/// Every wrapped key of `subject` (a member's id, or an opinion's for its citizen) found
+/// in the files under `dir`: each window of the files that the master key opens as
+/// that subject's key.
+fn keys_of_subject_in_files(dir: &std::path::Path, master: &taizhang_store::keys::MasterKey, subject: &str) -> usize {
     const WRAPPED: usize = 1 + 24 + 32 + 16; // version, nonce, key, tag
-    let member = taizhang_core::MemberId(member.parse().unwrap());
-    let opens = |window: &[u8]| window[0] == 1 && master.unwrap(member, window).is_ok();
+    let subject = taizhang_core::DataSubject(subject.parse().unwrap());
+    let opens = |window: &[u8]| window[0] == 1 && master.unwrap(subject, window).is_ok();
     files_under(dir).iter().map(|(_, bytes)| bytes.windows(WRAPPED).filter(|w| opens(w)).count()).sum()
 }
 
@@ -611,7 +612,7 @@ async fn an_erased_members_key_is_in_no_file_of_the_data_directory() {
     let kept = register_member(&server, &unit, "司马静").await;
     let (_, dir) = server.terminate();
     let master = taizhang_store::keys::MasterKey::load_or_create(&dir.path().join("master.key"), false).unwrap();
-    assert_eq!(keys_of_member_in_files(dir.path(), &master, &member), 1, "the search finds a key that is there");
+    assert_eq!(keys_of_subject_in_files(dir.path(), &master, &member), 1, "the search finds a key that is there");
 
     let server = Server::start_in(dir);
     server
@@ -624,8 +625,8 @@ async fn an_erased_members_key_is_in_no_file_of_the_data_directory() {
     assert_eq!(data["member"]["personal"]["name"], "司马静", "the others' keys are whole");
     let (_, dir) = server.terminate();
 
-    assert_eq!(keys_of_member_in_files(dir.path(), &master, &member), 0);
-    assert_eq!(keys_of_member_in_files(dir.path(), &master, &kept), 1);
+    assert_eq!(keys_of_subject_in_files(dir.path(), &master, &member), 0);
+    assert_eq!(keys_of_subject_in_files(dir.path(), &master, &kept), 1);
     let name = "欧阳明远".as_bytes();
     for (path, bytes) in files_under(dir.path()) {
         assert!(!bytes.windows(name.len()).any(|w| w == name), "{}", path.display());
@@ -1658,4 +1659,134 @@ async fn a_look_back_round_is_opened_and_closed_by_a_reviewer() {
         )
         .await;
     assert_eq!(then["lookBackRound"]["closedAt"], Value::Null, "open as of where it was opened");
+}
+
+/// One whole round through the server: items made, a round opened over a region, the
+/// public's opinions recorded (a citizen's name sealed under the opinion's own key),
+/// items assessed and renewed, the report by unit and in total; then the citizen
+/// erased: their name reads null, their key is in no file of the data directory, their
+/// name nowhere in clear, and the chain still verifies. Refusals write nothing.
+#[tokio::test]
+async fn a_round_gathers_opinions_assesses_renews_and_reports() {
+    let server = Server::start();
+    let unit = register_unit(&server, "十堰市人民医院").await;
+    let quiet = register_unit(&server, "十堰市太和医院").await;
+    let elsewhere = server
+        .ok(REGISTER_UNIT, json!({ "input": { "name": "张湾区税务大厅", "industry": "税务", "region": "张湾区" } }))
+        .await["registerUnit"]["unit"]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let make = r#"mutation($u: ID!, $t: String!) { makeCommitment(input: { unit: $u, content: { category: "办结时限", text: $t, from: "2011-01-01", until: "2011-06-30" } }) { commitment { id } } }"#;
+    let item = async |u: &str, t: &str| {
+        server.ok(make, json!({ "u": u, "t": t })).await["makeCommitment"]["commitment"]["id"]
+            .as_str()
+            .unwrap()
+            .to_owned()
+    };
+    let (kept, broken) = (item(&unit, "即办件当场办结").await, item(&unit, "窗口不空岗").await);
+    item(&quiet, "预约挂号").await;
+    item(&elsewhere, "一次告知").await;
+    let open = r#"mutation { openLookBackRound(input: { name: "2011年上半年回头看", period: { first: "2011-01-01", last: "2011-06-30" }, scope: { region: "茅箭区" } }) { round { id } } }"#;
+    let round = server.ok(open, json!({})).await["openLookBackRound"]["round"]["id"].as_str().unwrap().to_owned();
+
+    let clerk = support::client_with(&server.token("CLERK", &[&unit], None).await);
+    let reviewer = support::client_with(&server.token("REVIEWER", &[], None).await);
+    let viewer = support::client_with(&server.token("VIEWER", &[], None).await);
+    let record = "mutation($input: RecordOpinionInput!) { recordOpinion(input: $input) { opinion { id unit commitment rating channel citizenGiven citizen { name phone } } } }";
+    let post = async |client: &reqwest::Client, query: &str, variables: Value| {
+        server.post_with(client, query, variables).await.1
+    };
+    let opinion = |about: Value, rating: &str| {
+        let mut input = json!({ "round": round, "text": "办事很快", "rating": rating, "channel": "TELEPHONE" });
+        input.as_object_mut().unwrap().extend(about.as_object().unwrap().clone());
+        input
+    };
+
+    // Refused, writing nothing: a unit outside the round, another unit's clerk, a
+    // viewer, both subjects at once, an identity number for a citizen.
+    let head = server.head().await;
+    let e = post(&reviewer, record, json!({ "input": opinion(json!({ "unit": elsewhere }), "SATISFIED") })).await;
+    assert_eq!(
+        (e["errors"][0]["extensions"]["code"].as_str(), e["errors"][0]["extensions"]["unit"].as_str()),
+        (Some("VALIDATION"), Some(elsewhere.as_str())),
+        "{e}"
+    );
+    let e = post(&clerk, record, json!({ "input": opinion(json!({ "unit": quiet }), "SATISFIED") })).await;
+    assert_eq!(e["errors"][0]["extensions"]["code"], "FORBIDDEN", "{e}");
+    let e = post(&viewer, record, json!({ "input": opinion(json!({ "unit": unit }), "SATISFIED") })).await;
+    assert_eq!(e["errors"][0]["extensions"]["code"], "FORBIDDEN", "{e}");
+    let e =
+        post(&reviewer, record, json!({ "input": opinion(json!({ "unit": unit, "commitment": kept }), "SATISFIED") }))
+            .await;
+    assert_eq!(e["errors"][0]["extensions"]["field"], "input", "{e}");
+    let bad_phone = opinion(json!({ "unit": unit, "citizen": { "name": "李女士", "phone": "call me" } }), "SATISFIED");
+    let e = post(&clerk, record, json!({ "input": bad_phone })).await;
+    assert_eq!(e["errors"][0]["extensions"]["field"], "phone", "{e}");
+    assert_eq!(server.head().await, head, "refusals write nothing");
+
+    // The clerk records a call about an item, with the caller's name and phone.
+    let call =
+        opinion(json!({ "commitment": kept, "citizen": { "name": "欧阳丽华", "phone": "0719-8888888" } }), "SATISFIED");
+    let body = post(&clerk, record, json!({ "input": call })).await;
+    let recorded = &body["data"]["recordOpinion"]["opinion"];
+    assert_eq!(
+        (recorded["unit"].as_str(), recorded["commitment"].as_str(), recorded["citizen"].clone()),
+        (Some(unit.as_str()), Some(kept.as_str()), json!({ "name": "欧阳丽华", "phone": "0719-8888888" })),
+        "{body}"
+    );
+    let named = recorded["id"].as_str().unwrap().to_owned();
+    post(&reviewer, record, json!({ "input": opinion(json!({ "commitment": broken }), "DISSATISFIED") })).await;
+    post(&reviewer, record, json!({ "input": opinion(json!({ "unit": quiet }), "FAIRLY_SATISFIED") })).await;
+
+    // The items are assessed; the broken one renewed.
+    let assess = "mutation($c: ID!, $f: Fulfilment!) { assessCommitment(input: { commitment: $c, fulfilment: $f, evidence: \"群众意见\" }) { receipt { position } } }";
+    server.ok(assess, json!({ "c": kept, "f": "KEPT" })).await;
+    server.ok(assess, json!({ "c": broken, "f": "NOT_KEPT" })).await;
+    let renew = r#"mutation($u: ID!, $r: ID!) { renewCommitment(input: { unit: $u, renews: [$r], content: { category: "岗位承诺", text: "窗口不空岗，离岗有人替", from: "2011-07-01", until: "2011-12-31" } }) { commitment { id } } }"#;
+    server.ok(renew, json!({ "u": unit, "r": broken })).await;
+
+    let report = "query($r: ID!, $g: GroupBy!) { roundReport(round: $r, groupBy: $g) { rows { label units unitsLookedBack due assessed kept notKept keptPercent newItems renewals opinions satisfied fairlySatisfied dissatisfied } total { units due opinions } notLookedBackCount notLookedBack { name } } }";
+    let by_unit = server.ok(report, json!({ "r": round, "g": "UNIT" })).await;
+    let rows = by_unit["roundReport"]["rows"].as_array().unwrap();
+    let row = |name: &str| rows.iter().find(|r| r["label"] == name).unwrap().clone();
+    assert_eq!(
+        row("十堰市人民医院"),
+        json!({ "label": "十堰市人民医院", "units": 1, "unitsLookedBack": 1, "due": 2, "assessed": 2, "kept": 1,
+                "notKept": 1, "keptPercent": 50.0, "newItems": 1, "renewals": 1, "opinions": 2, "satisfied": 1,
+                "fairlySatisfied": 0, "dissatisfied": 1 })
+    );
+    assert_eq!((row("十堰市太和医院")["due"].as_u64(), row("十堰市太和医院")["opinions"].as_u64()), (Some(1), Some(1)));
+    assert_eq!(rows.len(), 2, "the tax hall is in another region: {rows:?}");
+    assert_eq!(by_unit["roundReport"]["total"], json!({ "units": 2, "due": 3, "opinions": 3 }));
+    assert_eq!(by_unit["roundReport"]["notLookedBackCount"], 1);
+    assert_eq!(by_unit["roundReport"]["notLookedBack"], json!([{ "name": "十堰市太和医院" }]));
+    let e = post(&viewer, "query($r: ID!) { opinions(round: $r) { totalCount } }", json!({ "r": round })).await;
+    assert_eq!(e["errors"][0]["extensions"]["code"], "FORBIDDEN", "a viewer reads reports, not records: {e}");
+    let summary = post(&viewer, report, json!({ "r": round, "g": "TOTAL" })).await;
+    assert_eq!(summary["data"]["roundReport"]["total"]["due"], 3, "{summary}");
+
+    // The citizen is erased: an administrator's act. (Before, the search finds their key.)
+    let (_, dir) = server.terminate();
+    let master = taizhang_store::keys::MasterKey::load_or_create(&dir.path().join("master.key"), false).unwrap();
+    assert_eq!(keys_of_subject_in_files(dir.path(), &master, &named), 1, "the search finds a key that is there");
+    let server = Server::start_in(dir);
+    let reviewer = support::client_with(&server.token("REVIEWER", &[], None).await);
+    let erase = "mutation($o: ID!) { eraseCitizen(opinion: $o) { opinion { citizenErased citizen { name } } } }";
+    let e = server.post_with(&reviewer, erase, json!({ "o": named })).await.1;
+    assert_eq!(e["errors"][0]["extensions"]["code"], "FORBIDDEN", "{e}");
+    let erased = server.ok(erase, json!({ "o": named })).await;
+    assert_eq!(erased["eraseCitizen"]["opinion"], json!({ "citizenErased": true, "citizen": null }));
+    let head = server.head().await;
+    let again = server.post(erase, json!({ "o": named })).await.1;
+    assert_eq!(again["errors"][0]["extensions"]["code"], "VALIDATION", "{again}");
+    assert_eq!(server.head().await, head);
+    let chain = server.ok("{ verifyChain { ok } }", json!({})).await;
+    assert_eq!(chain["verifyChain"]["ok"], true);
+    let (_, dir) = server.terminate();
+    assert_eq!(keys_of_subject_in_files(dir.path(), &master, &named), 0);
+    let name = "欧阳丽华".as_bytes();
+    for (path, bytes) in files_under(dir.path()) {
+        assert!(!bytes.windows(name.len()).any(|w| w == name), "{}", path.display());
+    }
 }

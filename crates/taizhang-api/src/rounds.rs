@@ -10,11 +10,11 @@ use time::Date;
 
 use crate::access::{self, Need, Permission};
 use crate::members::personal_reach;
-use crate::reports::GroupByInput;
-use crate::units::Unit;
 use crate::mutation::{execute, record};
+use crate::reports::GroupByInput;
 use crate::state;
 use crate::types::*;
+use crate::units::Unit;
 
 /// A look-back round as known at the position read.
 #[derive(SimpleObject, Clone)]
@@ -430,8 +430,12 @@ impl OpinionQueries {
                     .round_opinions(round)
                     .filter(|(_, o)| o.position <= position && unit.is_none_or(|u| o.unit == u))
                     .collect::<Vec<_>>();
-                let opinions =
-                    matching.iter().skip(offset).take(first).filter_map(|(id, o)| Opinion::of(*id, o, position)).collect();
+                let opinions = matching
+                    .iter()
+                    .skip(offset)
+                    .take(first)
+                    .filter_map(|(id, o)| Opinion::of(*id, o, position))
+                    .collect();
                 OpinionPage { total_count: matching.len() as u64, opinions }
             })
             .await

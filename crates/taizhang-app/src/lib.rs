@@ -421,7 +421,8 @@ impl<S: EventStore> Ledger<S> {
         let today = ctx.recorded_at.unwrap_or_else(Timestamp::now).service_date();
         let events = decide(cmd, state, today, &mut |subject: DataSubject, personal: &PersonalData| {
             let key = new_key.as_ref().map(|(_, key)| key).or(existing_key.as_ref());
-            key.expect("decide seals only new subjects' data, or a member's whose key is present").seal(subject, personal)
+            key.expect("decide seals only new subjects' data, or a member's whose key is present")
+                .seal(subject, personal)
         })?;
         let mut read: Vec<StreamId> = dependencies(cmd, state);
         read.extend(events.iter().map(|e| e.event.stream()));

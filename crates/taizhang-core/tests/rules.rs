@@ -420,3 +420,65 @@ fn a_round_is_opened_over_units_that_exist_and_closed_once() {
     assert_eq!(e, DomainError::RoundClosed { round });
     given([]).when(close).then_err(ErrorKind::NotFound);
 }
+
+#[test]
+fn an_opinion_is_recorded_in_an_open_round_about_a_unit_it_covers() {
+    let (unit, outside, round, opinion) = (UnitId::new(), UnitId::new(), RoundId::new(), OpinionId::new());
+    let item = CommitmentId::new();
+    let opened = DomainEvent::RoundOpened(RoundOpened {
+        round,
+        name: text("回头看"),
+        first: date!(2011 - 01 - 01),
+        last: date!(2011 - 06 - 30),
+        scope: RoundScope::Units(vec![unit]),
+    });
+    let world = || [unit_registered(unit), unit_registered(outside), made(item, unit, vec![]), opened.clone()];
+    let citizen =
+        PersonalData {
+            name: text("李女士"), national_id: None, phone: Some("0719-8888888".into()), birth_date: None
+        };
+    let record = |about: OpinionAbout, citizen: Option<PersonalData>| {
+        Command::RecordOpinion(RecordOpinion {
+            opinion,
+            round,
+            about,
+            text: text("办事很快"),
+            rating: Some(Rating::Satisfied),
+            channel: Channel::Telephone,
+            citizen,
+        })
+    };
+    let recorded = DomainEvent::OpinionRecorded(OpinionRecorded {
+        opinion,
+        round,
+        unit,
+        commitment: Some(item),
+        text: text("办事很快"),
+        rating: Some(Rating::Satisfied),
+        channel: Channel::Telephone,
+        // The scenario's sealer writes the name's bytes.
+        citizen: Some(SealedPersonal("李女士".as_bytes().to_vec())),
+    });
+    given(world()).when(record(OpinionAbout::Commitment(item), Some(citizen.clone()))).then([recorded.clone()]);
+
+    let e = given(world()).when(record(OpinionAbout::Unit(outside), None)).then_err(ErrorKind::Invalid);
+    assert_eq!(e, DomainError::OutsideRound { unit: outside, round });
+    let closed = DomainEvent::RoundClosed(RoundClosed { round });
+    let mut after = world().to_vec();
+    after.push(closed);
+    given(after).when(record(OpinionAbout::Unit(unit), None)).then_err(ErrorKind::Invalid);
+    given([unit_registered(unit)]).when(record(OpinionAbout::Unit(unit), None)).then_err(ErrorKind::NotFound);
+    let identified = PersonalData { national_id: Some("11010519491231002X".into()), ..citizen };
+    let e = given(world()).when(record(OpinionAbout::Unit(unit), Some(identified))).then_err(ErrorKind::Invalid);
+    assert_eq!(e.field(), Some("citizen"));
+
+    // The citizen is erased once; an opinion without one has nothing to erase.
+    let erase = Command::EraseCitizen(EraseCitizen { opinion });
+    let mut history = world().to_vec();
+    history.push(recorded);
+    given(history.clone()).when(erase.clone()).then([DomainEvent::CitizenErased(CitizenErased { opinion })]);
+    history.push(DomainEvent::CitizenErased(CitizenErased { opinion }));
+    let e = given(history).when(erase.clone()).then_err(ErrorKind::Invalid);
+    assert_eq!(e, DomainError::NoCitizenData { opinion });
+    given(world()).when(erase).then_err(ErrorKind::NotFound);
+}

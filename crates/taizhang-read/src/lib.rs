@@ -34,7 +34,8 @@ pub mod report;
 mod shape;
 
 pub use model::{
-    Assessment, CommitmentHistory, CommitmentVersion, OpinionRecord, ReadModel, RoundHistory, SummaryComment, SummaryHistory,
+    Assessment, CommitmentHistory, CommitmentVersion, OpinionRecord, ReadModel, RoundHistory, SummaryComment,
+    SummaryHistory,
 };
 pub use projector::{catch_up, digests, Projector, ReadError, RebuildReport};
 pub use query::AsOf;

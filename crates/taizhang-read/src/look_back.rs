@@ -70,7 +70,19 @@ impl RoundTally {
             fairly_satisfied,
             dissatisfied,
         } = self;
-        [due, assessed, kept, partly_kept, not_kept, new_items, renewals, opinions, satisfied, fairly_satisfied, dissatisfied]
+        [
+            due,
+            assessed,
+            kept,
+            partly_kept,
+            not_kept,
+            new_items,
+            renewals,
+            opinions,
+            satisfied,
+            fairly_satisfied,
+            dissatisfied,
+        ]
     }
 
     /// Kept ÷ assessed, in percent with two decimals, once anything is assessed.
@@ -131,8 +143,8 @@ pub fn part(round: &RoundHistory, history: &CommitmentHistory, as_of: Position) 
 /// counts, and what each commitment added to them (so that its next change replaces it).
 #[derive(Clone, PartialEq, Eq, Debug, Default, Serialize, Deserialize)]
 pub struct RoundTallies {
-    by_unit: BTreeMap<UnitId, RoundTally>,
-    parts: BTreeMap<CommitmentId, RoundTally>,
+    pub(crate) by_unit: BTreeMap<UnitId, RoundTally>,
+    pub(crate) parts: BTreeMap<CommitmentId, RoundTally>,
 }
 
 impl RoundTallies {
@@ -234,7 +246,12 @@ fn row(group: String, label: String) -> RoundReportRow {
 
 /// Every unit's counts in `round` as of `as_of`, from the commitments and opinions as
 /// they were then.
-fn recount(model: &ReadModel, round_id: RoundId, round: &RoundHistory, as_of: Position) -> BTreeMap<UnitId, RoundTally> {
+fn recount(
+    model: &ReadModel,
+    round_id: RoundId,
+    round: &RoundHistory,
+    as_of: Position,
+) -> BTreeMap<UnitId, RoundTally> {
     let mut by_unit: BTreeMap<UnitId, RoundTally> = BTreeMap::new();
     for history in model.commitments.values() {
         let part = part(round, history, as_of);

@@ -932,6 +932,9 @@ mod tests {
             summaries,
             unit_summaries,
             rounds,
+            round_tallies,
+            opinions,
+            round_opinions,
         } = crate::shape::sample();
         assert!(position > 0 && last_hash != [0; 32]);
         assert!(units.values().any(|versions| versions.len() > 1 && versions.iter().any(|v| v.parent.is_some())));
@@ -953,6 +956,9 @@ mod tests {
         assert!(summaries.values().any(|s| s.versions.len() > 1 && !s.comments.is_empty()));
         assert!(!unit_summaries.is_empty());
         assert!(rounds.values().any(|r| r.closed_at.is_some() && r.scope != RoundScope::All));
+        let tally = round_tallies.values().next().unwrap();
+        assert!(!tally.by_unit.is_empty() && !tally.parts.is_empty());
+        assert!(opinions.values().any(|o| o.citizen_erased_at.is_some()) && !round_opinions.is_empty());
     }
 
     #[test]

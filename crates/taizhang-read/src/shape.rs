@@ -30,7 +30,8 @@ pub fn checkpoint_header() -> &'static [u8] {
 /// applied (a unit under another, renamed, moved, reclassified; a member transferred,
 /// corrected, evaluated; another erased; an outing amended and verified, another voided;
 /// a member's commitment amended, assessed, renewed and withdrawn; a weekly summary
-/// revised and commented; a look-back round opened and closed; codes; several
+/// revised and commented; a look-back round opened, with an opinion whose citizen
+/// was erased, and closed; codes; several
 /// moments of the clock).
 pub(crate) fn sample() -> ReadModel {
     let text = |s: &str| Text::parse("sample", s).expect("a sample text is valid");
@@ -185,6 +186,17 @@ pub(crate) fn sample() -> ReadModel {
             last: date!(2011 - 06 - 30),
             scope: RoundScope::Units(vec![first]),
         }),
+        DomainEvent::OpinionRecorded(OpinionRecorded {
+            opinion: OpinionId(Uuid::from_u128(10)),
+            round: RoundId(Uuid::from_u128(9)),
+            unit: first,
+            commitment: Some(renewal),
+            text: text("办事很快"),
+            rating: Some(Rating::Satisfied),
+            channel: Channel::Telephone,
+            citizen: Some(SealedPersonal(vec![1, 2, 3])),
+        }),
+        DomainEvent::CitizenErased(CitizenErased { opinion: OpinionId(Uuid::from_u128(10)) }),
         DomainEvent::RoundClosed(RoundClosed { round: RoundId(Uuid::from_u128(9)) }),
         DomainEvent::MemberErased(MemberErased { member: moved }),
     ];

@@ -2,7 +2,8 @@
 //! `TAIZHANG_PROPERTY_SEED` replays one):
 //! (a) the live projection, resumed from a checkpoint midway, equals a rebuild from
 //!     scratch (equal digests);
-//! (b) report totals equal a naive recomputation from the raw events;
+//! (b) report totals, and look-back round reports, equal a naive recomputation from the
+//!     raw events;
 //! (c) every read as of position P equals the same read on a store truncated at P.
 //!
 //! A history sends every kind of command (the generator matches on [`Command`] without
@@ -24,7 +25,7 @@ use taizhang_read::eligibility::{eligibility, Candidate};
 use taizhang_read::ledger::{member_ledger, unit_ledger, PageRequest};
 use taizhang_read::policy::PolicySet;
 use taizhang_read::report::{report, Bucket, GroupBy, ReportQuery, Scope};
-use taizhang_read::{catch_up, digests, AsOf, Projector, ReadModel};
+use taizhang_read::{catch_up, digests, look_back, AsOf, Projector, ReadModel};
 use taizhang_store::{EventStore, SledStore};
 use time::macros::date;
 use time::Date;
@@ -94,13 +95,15 @@ kinds! {
     RecordEvaluation = 6,
     VoidOuting = 7,
     EraseMember = 2,
-    MakeCommitment = 6,
+    MakeCommitment = 10,
     AmendCommitment = 2,
-    AssessCommitment = 4,
+    AssessCommitment = 8,
     WithdrawCommitment = 1,
     SubmitSummary = 4,
     CommentOnSummary = 2,
-    OpenRound = 1,
+    OpenRound = 3,
+    RecordOpinion = 4,
+    EraseCitizen = 1,
     CloseRound = 1,
 }
 
@@ -140,6 +143,8 @@ fn kind_of(cmd: &Command) -> Kind {
         Command::CommentOnSummary(_) => Kind::CommentOnSummary,
         Command::OpenRound(_) => Kind::OpenRound,
         Command::CloseRound(_) => Kind::CloseRound,
+        Command::RecordOpinion(_) => Kind::RecordOpinion,
+        Command::EraseCitizen(_) => Kind::EraseCitizen,
     }
 }
 
@@ -165,6 +170,9 @@ struct History {
     summaries: Vec<SummaryId>,
     rounds: Vec<RoundId>,
     closed_rounds: BTreeSet<RoundId>,
+    /// Opinions left with a citizen's name, and those whose citizen was erased since.
+    named_opinions: Vec<OpinionId>,
+    erased_citizens: BTreeSet<OpinionId>,
     accepted: BTreeMap<Kind, usize>,
     refused: BTreeMap<Kind, usize>,
 }
@@ -412,6 +420,43 @@ impl History {
                     scope,
                 })
             }
+            Kind::RecordOpinion => {
+                let round = if self.rounds.is_empty() {
+                    RoundId::new()
+                } else {
+                    Self::target(rng, &self.rounds, &self.closed_rounds, careful)
+                };
+                let about = if careful || self.commitments.is_empty() || rng.chance(50) {
+                    OpinionAbout::Unit(unit)
+                } else {
+                    OpinionAbout::Commitment(rng.pick(&self.commitments))
+                };
+                let rating = [None, Some(Rating::Satisfied), Some(Rating::FairlySatisfied), Some(Rating::Dissatisfied)]
+                    [rng.below(4)];
+                let channel = [Channel::NoticeBoard, Channel::Web, Channel::Telephone][rng.below(3)];
+                let citizen = (careful || rng.chance(50)).then(|| PersonalData {
+                    name: text("李女士"),
+                    national_id: None,
+                    phone: Some("0719-8888888".to_owned()),
+                    birth_date: None,
+                });
+                Command::RecordOpinion(RecordOpinion {
+                    opinion: OpinionId::new(),
+                    round,
+                    about,
+                    text: text(&format!("意见{step}")),
+                    rating,
+                    channel,
+                    citizen,
+                })
+            }
+            Kind::EraseCitizen => Command::EraseCitizen(EraseCitizen {
+                opinion: if self.named_opinions.is_empty() {
+                    OpinionId::new()
+                } else {
+                    Self::target(rng, &self.named_opinions, &self.erased_citizens, careful)
+                },
+            }),
             Kind::CloseRound => Command::CloseRound(CloseRound {
                 round: if self.rounds.is_empty() {
                     RoundId::new()
@@ -464,6 +509,14 @@ impl History {
             }
             Command::WithdrawCommitment(c) => {
                 self.withdrawn.insert(c.commitment);
+            }
+            Command::RecordOpinion(c) => {
+                if c.citizen.is_some() {
+                    self.named_opinions.push(c.opinion);
+                }
+            }
+            Command::EraseCitizen(c) => {
+                self.erased_citizens.insert(c.opinion);
             }
             Command::RenameUnit(_)
             | Command::AmendCommitment(_)
@@ -575,10 +628,12 @@ async fn live_projection_resumed_from_a_checkpoint_equals_a_rebuild() {
 
 #[tokio::test]
 async fn report_totals_equal_a_naive_recomputation_from_the_raw_events() {
-    for seed in seeds("report totals") {
+    let seeds = seeds("report totals");
+    let mut reached = [0u64; 11];
+    for &seed in &seeds {
         let w = World::new().await;
         let mut rng = Rng::new(seed);
-        let history = random_history(&w, &mut rng, 150, async |_| {}).await;
+        let history = random_history(&w, &mut rng, 250, async |_| {}).await;
         history.assert_reach(seed);
         // Naive: fold the raw events written, with nothing from the read crate.
         let mut outings: BTreeMap<OutingId, (UnitId, time::Date, u64, bool, bool)> = BTreeMap::new();
@@ -608,6 +663,9 @@ async fn report_totals_equal_a_naive_recomputation_from_the_raw_events() {
             }
         }
         let model = w.model().await;
+        let counted =
+            assert_round_reports_equal_a_naive_recount(w.store().read_all(1, usize::MAX).await.unwrap(), &model, seed);
+        reached.iter_mut().zip(counted).for_each(|(sum, count)| *sum += count);
         let query = ReportQuery {
             period: june(),
             scope: Scope::All,
@@ -622,6 +680,136 @@ async fn report_totals_equal_a_naive_recomputation_from_the_raw_events() {
             .collect();
         assert_eq!(computed, naive, "seed {seed}");
     }
+    // The histories together reach every count of the round reports (a replay of one
+    // seed checks the equalities only).
+    if seeds.len() > 1 {
+        for (i, name) in [(0, "due"), (1, "assessed"), (5, "new"), (6, "renewals"), (7, "opinions")] {
+            assert!(reached[i] > 0, "seeds {seeds:?}: no round counted {name}: {reached:?}");
+        }
+    }
+}
+
+/// Every round's report by unit, against counts folded here from the raw events with
+/// the report's definitions written out plainly: an item is due in a round when made
+/// before it opened, standing, with a term that meets the round's period; assessed
+/// when its latest finding came after the opening; new when made while the round was
+/// open; opinions counted by rating.
+/// Returns the counts summed over every round and unit, to show what the history reached.
+fn assert_round_reports_equal_a_naive_recount(
+    events: Vec<taizhang_store::RecordedEvent>,
+    model: &ReadModel,
+    seed: u64,
+) -> [u64; 11] {
+    struct Item {
+        made: u64,
+        unit: UnitId,
+        renewal: bool,
+        from: Date,
+        until: Date,
+        withdrawn: bool,
+        finding: Option<(u64, Fulfilment)>,
+    }
+    let mut units: BTreeMap<UnitId, (String, String, String)> = BTreeMap::new();
+    let mut items: BTreeMap<CommitmentId, Item> = BTreeMap::new();
+    let mut rounds: BTreeMap<RoundId, (u64, Option<u64>, Date, Date, RoundScope)> = BTreeMap::new();
+    let mut opinions: Vec<(RoundId, UnitId, Option<Rating>)> = Vec::new();
+    for e in events {
+        let at = e.position;
+        match e.payload {
+            DomainEvent::UnitRegistered(u) => {
+                units.insert(u.unit, (u.name.to_string(), u.region.to_string(), u.industry.to_string()));
+            }
+            DomainEvent::UnitRenamed(u) => units.get_mut(&u.unit).unwrap().0 = u.name.to_string(),
+            DomainEvent::UnitMoved(u) => units.get_mut(&u.unit).unwrap().1 = u.region.to_string(),
+            DomainEvent::UnitReclassified(u) => units.get_mut(&u.unit).unwrap().2 = u.industry.to_string(),
+            DomainEvent::CommitmentMade(c) => {
+                let (from, until) = (c.content.from, c.content.until);
+                let renewal = !c.renews.is_empty();
+                let item = Item { made: at, unit: c.unit, renewal, from, until, withdrawn: false, finding: None };
+                items.insert(c.commitment, item);
+            }
+            DomainEvent::CommitmentAmended(c) => {
+                let item = items.get_mut(&c.commitment).unwrap();
+                (item.from, item.until) = (c.content.from, c.content.until);
+            }
+            DomainEvent::CommitmentWithdrawn(c) => items.get_mut(&c.commitment).unwrap().withdrawn = true,
+            DomainEvent::CommitmentAssessed(c) => {
+                items.get_mut(&c.commitment).unwrap().finding = Some((at, c.fulfilment))
+            }
+            DomainEvent::RoundOpened(r) => {
+                rounds.insert(r.round, (at, None, r.first, r.last, r.scope));
+            }
+            DomainEvent::RoundClosed(r) => rounds.get_mut(&r.round).unwrap().1 = Some(at),
+            DomainEvent::OpinionRecorded(o) => opinions.push((o.round, o.unit, o.rating)),
+            _ => {}
+        }
+    }
+    assert!(!rounds.is_empty(), "seed {seed}: the history opened rounds");
+    let mut reached = [0u64; 11];
+    for (id, (opened, closed, first, last, scope)) in &rounds {
+        let covered = |u: &UnitId| {
+            let (_, region, industry) = &units[u];
+            match scope {
+                RoundScope::All => true,
+                RoundScope::Region(r) => r.as_str() == region,
+                RoundScope::Industry(i) => i.as_str() == industry,
+                RoundScope::Units(list) => list.contains(u),
+            }
+        };
+        // (due, assessed, kept, partly, not kept, new, renewals, opinions, satisfied, fairly, dissatisfied)
+        let mut naive: BTreeMap<String, [u64; 11]> =
+            units.keys().filter(|u| covered(u)).map(|u| (u.to_string(), [0; 11])).collect();
+        for item in items.values().filter(|i| covered(&i.unit) && !i.withdrawn) {
+            let row = naive.get_mut(&item.unit.to_string()).unwrap();
+            if item.made < *opened && item.from <= *last && item.until >= *first {
+                row[0] += 1;
+                if let Some((_, fulfilment)) = item.finding.filter(|(at, _)| at > opened) {
+                    row[1] += 1;
+                    row[2 + fulfilment as usize] += 1;
+                }
+            } else if item.made > *opened && closed.is_none_or(|c| item.made < c) {
+                row[5] += 1;
+                row[6] += u64::from(item.renewal);
+            }
+        }
+        for (_, unit, rating) in opinions.iter().filter(|(round, _, _)| round == id) {
+            // A unit moved out of a region's round since takes its opinions with it.
+            let Some(row) = naive.get_mut(&unit.to_string()) else { continue };
+            row[7] += 1;
+            if let Some(rating) = rating {
+                row[8 + *rating as usize] += 1;
+            }
+        }
+        let report = look_back::round_report(model, *id, GroupBy::Unit, model.position).unwrap();
+        let computed: BTreeMap<String, [u64; 11]> = report
+            .rows
+            .iter()
+            .map(|r| {
+                let t = &r.tally;
+                let counts = [
+                    t.due,
+                    t.assessed,
+                    t.kept,
+                    t.partly_kept,
+                    t.not_kept,
+                    t.new_items,
+                    t.renewals,
+                    t.opinions,
+                    t.satisfied,
+                    t.fairly_satisfied,
+                    t.dissatisfied,
+                ];
+                (r.group.clone(), counts)
+            })
+            .collect();
+        assert_eq!(computed, naive, "seed {seed}, round {id}");
+        let total: u64 = naive.values().map(|row| row[0]).sum();
+        assert_eq!(report.total.tally.due, total, "seed {seed}");
+        for row in naive.values() {
+            reached.iter_mut().zip(row).for_each(|(sum, count)| *sum += count);
+        }
+    }
+    reached
 }
 
 #[tokio::test]
@@ -671,6 +859,13 @@ async fn reads_as_of_a_position_equal_reads_of_the_log_truncated_there() {
                 let q =
                     |as_of| ReportQuery { period: june(), scope: Scope::All, group_by, bucket: Bucket::Week, as_of };
                 assert_eq!(report(&full, &q(then)), report(&truncated, &q(now)), "seed {seed} p {p}");
+            }
+            for round in &history.rounds {
+                assert_eq!(
+                    look_back::round_report(&full, *round, GroupBy::Region, p),
+                    look_back::round_report(&truncated, *round, GroupBy::Region, p),
+                    "seed {seed} p {p}"
+                );
             }
         }
     }

@@ -227,7 +227,8 @@ mod tests {
     fn keys_survive_a_reopen_and_erasure_overwrites_the_bytes() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("member-keys");
-        let (a, b) = (DataSubject::new(), DataSubject::new());
+        let (a, b) =
+            (DataSubject::from(taizhang_core::MemberId::new()), DataSubject::from(taizhang_core::MemberId::new()));
         let slots = KeySlots::open(&path).unwrap();
         assert!(slots.is_empty());
         slots.set(&[(a, Some(wrapped(7))), (b, Some(wrapped(9)))]).unwrap();
@@ -241,7 +242,7 @@ mod tests {
         let reopened = KeySlots::open(&path).unwrap();
         assert_eq!(reopened.get(a), Some(None));
         assert_eq!(reopened.get(b), Some(Some(wrapped(9))));
-        assert_eq!(reopened.get(DataSubject::new()), None);
+        assert_eq!(reopened.get(DataSubject::from(taizhang_core::MemberId::new())), None);
         assert_eq!(reopened.entries().len(), 2);
     }
 
@@ -249,7 +250,8 @@ mod tests {
     fn a_partial_append_is_cut_off_and_a_damaged_slot_cleared() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("member-keys");
-        let (a, b) = (DataSubject::new(), DataSubject::new());
+        let (a, b) =
+            (DataSubject::from(taizhang_core::MemberId::new()), DataSubject::from(taizhang_core::MemberId::new()));
         KeySlots::open(&path).unwrap().set(&[(a, Some(wrapped(1))), (b, Some(wrapped(2)))]).unwrap();
         let mut bytes = std::fs::read(&path).unwrap();
         bytes[SLOT + 20] ^= 1; // a's slot
@@ -261,7 +263,7 @@ mod tests {
         assert_eq!(std::fs::read(&path).unwrap()[SLOT..2 * SLOT], [0; SLOT], "the damaged slot is cleared");
         assert_eq!(slots.get(b), Some(Some(wrapped(2))));
         assert_eq!(std::fs::metadata(&path).unwrap().len(), 3 * SLOT as u64);
-        let c = DataSubject::new();
+        let c = DataSubject::from(taizhang_core::MemberId::new());
         slots.set(&[(c, Some(wrapped(3)))]).unwrap();
         assert_eq!(KeySlots::open(&path).unwrap().get(c), Some(Some(wrapped(3))));
     }

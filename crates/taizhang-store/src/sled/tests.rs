@@ -245,7 +245,7 @@ mod log_tests {
     #[tokio::test]
     async fn keys_kept_in_sled_move_into_the_key_file() {
         let dir = tempfile::tempdir().unwrap();
-        let (kept, erased) = (MemberId::new(), MemberId::new());
+        let (kept, erased) = (DataSubject::from(MemberId::new()), DataSubject::from(MemberId::new()));
         {
             let db = sled::Config::new().path(dir.path().join("log")).open().unwrap();
             let tree = db.open_tree(OLD_KEY_TREE).unwrap();
