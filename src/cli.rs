@@ -100,10 +100,12 @@ pub(crate) enum Commands {
     /// Write the log as JSON Lines (a backup `restore` reads back, chain intact), or
     /// records, reports or a ledger for spreadsheets.
     Export {
-        /// log (the default), units, members, outings (CSV in the import's layout),
+        /// log (the default), units, members, outings, commitments (CSV in the import's
+        /// layout; commitments of --unit as XLSX: its public list, 承诺事项公示表),
         /// verifications (the outings awaiting one: a worksheet `import` reads back),
-        /// reports (CSV of one grouping, or an XLSX workbook of all), ledger (of --unit),
-        /// eligibility (the award list under --policy: a row per member, CSV).
+        /// reports (CSV of one grouping, or an XLSX workbook of all), round (a look-back
+        /// round's report, likewise), ledger (of --unit), eligibility (the award list
+        /// under --policy: a row per member, CSV).
         #[arg(default_value = "log")]
         what: Exported,
         /// Output file [default: standard output].
@@ -127,12 +129,16 @@ pub(crate) enum Commands {
         /// Only this region (reports).
         #[arg(long, conflicts_with = "unit")]
         region: Option<String>,
-        /// The grouping of a CSV report: unit, region, industry or weekly.
+        /// The grouping of a CSV report: unit, region, industry or (reports) weekly.
         #[arg(long, default_value = "unit")]
         by: String,
         /// The policy of an award list (`taizhang policies` lists them).
         #[arg(long)]
         policy: Option<String>,
+        /// The look-back round whose report to write (its id) [default: the one opened
+        /// last].
+        #[arg(long)]
+        round: Option<taizhang_core::RoundId>,
     },
     /// Import units, members, outings, verifications or commitments from a CSV file (layouts in the README). Every
     /// row is checked first; with any problem nothing is written.
@@ -186,6 +192,7 @@ pub(crate) enum Exported {
     Verifications,
     Commitments,
     Reports,
+    Round,
     Ledger,
     Eligibility,
 }
@@ -199,13 +206,13 @@ impl Exported {
             Exported::Outings => Some(Kind::Outings),
             Exported::Verifications => Some(Kind::Verifications),
             Exported::Commitments => Some(Kind::Commitments),
-            Exported::Log | Exported::Reports | Exported::Ledger | Exported::Eligibility => None,
+            Exported::Log | Exported::Reports | Exported::Round | Exported::Ledger | Exported::Eligibility => None,
         }
     }
 }
 
-pub(crate) const RECORDS_AS_CSV: &str =
-    "units, members, outings, verifications and commitments are exported as CSV, the layout `import` reads";
+pub(crate) const RECORDS_AS_CSV: &str = "units, members, outings, verifications and commitments are exported as CSV, \
+     the layout `import` reads (a unit's public commitment list as XLSX: export commitments --unit CODE --format xlsx)";
 
 #[derive(Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub(crate) enum SheetFormat {

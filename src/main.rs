@@ -110,13 +110,25 @@ fn run(mut cli: Cli) -> Result<()> {
                 Commands::Export { what: Exported::Log, output, keys, .. } => {
                     online_backup(server, token, output.as_deref(), keys.as_deref()).await
                 }
-                Commands::Export { what, output, format, .. } => {
-                    let kind = what.records_kind().expect("the other exports are above");
-                    if *format == SheetFormat::Xlsx {
-                        bail!(RECORDS_AS_CSV);
+                Commands::Export { what: Exported::Round, output, format, by, round, .. } => {
+                    let mut query: Vec<(&str, String)> = round.iter().map(|r| ("round", r.to_string())).collect();
+                    match format {
+                        SheetFormat::Xlsx => query.push(("format", "xlsx".to_owned())),
+                        SheetFormat::Csv => query.push(("by", by.clone())),
                     }
+                    online_sheet(server, token, "/export/round", &query, output.as_deref()).await
+                }
+                Commands::Export { what, output, format, unit, .. } => {
+                    let kind = what.records_kind().expect("the other exports are above");
+                    let query = match (format, what, unit) {
+                        (SheetFormat::Csv, _, _) => vec![],
+                        (SheetFormat::Xlsx, Exported::Commitments, Some(unit)) => {
+                            vec![("unit", unit.written.clone()), ("format", "xlsx".to_owned())]
+                        }
+                        (SheetFormat::Xlsx, _, _) => bail!(RECORDS_AS_CSV),
+                    };
                     let route = format!("/export/{}", kind.name());
-                    online_sheet(server, token, &route, &[], output.as_deref()).await
+                    online_sheet(server, token, &route, &query, output.as_deref()).await
                 }
                 Commands::Verify => online_verify(server, token).await,
                 Commands::Token { action } => online_token(server, token, action).await,
@@ -152,7 +164,7 @@ fn run(mut cli: Cli) -> Result<()> {
                     None => Ok(()),
                 }
             }
-            Commands::Export { what, output, format, from, to, unit, region, by, policy, .. } => {
+            Commands::Export { what, output, format, from, to, unit, region, by, policy, round, .. } => {
                 let policy = policy.as_deref();
                 let sheet = Sheet {
                     what: *what,
@@ -163,6 +175,7 @@ fn run(mut cli: Cli) -> Result<()> {
                     region,
                     by,
                     policy,
+                    round: *round,
                 };
                 export_sheet(&cli, store, sheet, output.as_deref()).await
             }

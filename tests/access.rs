@@ -29,6 +29,7 @@ const MATRIX: &[(&str, &[&str], [Grant; 4])] = &[
     ("Query.me", &[], [Y, Y, Y, Y]),
     ("Query.report", &[], [Y, Y, Y, Y]),
     ("GET /export/reports", &[], [Y, Y, Y, Y]),
+    ("GET /export/round", &[], [Y, Y, Y, Y]),
     ("GET /export/ledger", &[], [Y, Y, Y, N]),
     ("GET /export/eligibility", &[], [Y, Y, Y, N]),
     ("GET /export/units", &[], [Y, Y, Y, Y]),
@@ -205,6 +206,7 @@ impl World {
         match method {
             "GET" if path == "/export/ledger" => client.get(format!("{url}?unit={}", self.own)),
             "GET" if path == "/export/eligibility" => client.get(format!("{url}?policy=star-volunteer")),
+            "GET" if path == "/export/round" => client.get(format!("{url}?round={}", self.round(&self.own).await)),
             "GET" => client.get(url),
             _ => client.post(url).body(self.import_file(route, &self.own).await),
         }

@@ -109,3 +109,75 @@ async fn the_campaign_loads_once_and_its_reports_match_the_commands() {
         assert_eq!((row.outings, row.recorded_minutes, row.verified_minutes), expected, "as of {as_of:?}");
     }
 }
+
+/// The look-back round's report, in total, as the plan's commands say it must read:
+/// items made before the round and due in it, those assessed and kept, the renewals
+/// made while it was open, the opinions by rating, and the units not looked back.
+fn expected_round(plan: &demo::Plan) -> (RoundId, [u64; 8], u64) {
+    let mut round = None;
+    let mut due: HashMap<CommitmentId, (UnitId, Option<Fulfilment>)> = HashMap::new();
+    // (due, assessed, kept, new, renewals, opinions, satisfied, dissatisfied)
+    let mut counts = [0u64; 8];
+    let mut units = std::collections::BTreeSet::new();
+    for planned in &plan.commands {
+        match &planned.command {
+            Command::RegisterUnit(c) => {
+                units.insert(c.unit);
+            }
+            Command::OpenRound(c) => round = Some(c.round),
+            Command::MakeCommitment(c) if round.is_none() => {
+                due.insert(c.commitment, (c.unit, None));
+            }
+            Command::MakeCommitment(c) => {
+                counts[3] += 1;
+                counts[4] += u64::from(!c.renews.is_empty());
+            }
+            Command::AssessCommitment(c) => due.get_mut(&c.commitment).expect("made first").1 = Some(c.fulfilment),
+            Command::RecordOpinion(c) => {
+                counts[5] += 1;
+                counts[6] += u64::from(c.rating == Some(Rating::Satisfied));
+                counts[7] += u64::from(c.rating == Some(Rating::Dissatisfied));
+            }
+            _ => {}
+        }
+    }
+    counts[0] = due.len() as u64;
+    counts[1] = due.values().filter(|(_, f)| f.is_some()).count() as u64;
+    counts[2] = due.values().filter(|(_, f)| *f == Some(Fulfilment::Kept)).count() as u64;
+    let behind: std::collections::BTreeSet<UnitId> =
+        due.values().filter(|(_, f)| f.is_none()).map(|(unit, _)| *unit).collect();
+    (round.expect("the campaign opens a round"), counts, behind.len() as u64)
+}
+
+/// At scale 1 the round renews about 2,500 items across 5,800 units, as the source
+/// campaign did ("新承诺事项2500多项").
+#[test]
+fn the_city_wide_round_renews_about_two_thousand_five_hundred_items() {
+    let (_, counts, behind) = expected_round(&demo::plan(1.0, 2011));
+    assert!((2_000..3_000).contains(&counts[4]), "{} renewals", counts[4]);
+    assert!(counts[0] > 5_800 * 2 && counts[2] * 100 > counts[1] * 60, "{counts:?}");
+    assert!((500..1_500).contains(&behind), "{behind} units not looked back");
+}
+
+/// The round's report over the loaded campaign equals the counts taken from the plan;
+/// some units miss some weeks' summaries.
+#[tokio::test]
+async fn the_campaigns_round_report_matches_the_commands() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Arc::new(SledStore::open(dir.path()).unwrap());
+    let ledger = Ledger::open(store.clone(), &dir.path().join("master.key")).await.unwrap();
+    let plan = demo::plan(0.05, 2011);
+    let (round, expected, behind) = expected_round(&plan);
+    demo::load(&ledger, plan, |_| {}).await.unwrap();
+    let mut model = ReadModel::default();
+    taizhang_read::catch_up(&store, &mut model, store.head()).await.unwrap();
+    let report = taizhang_read::look_back::round_report(&model, round, GroupBy::Total, model.position).unwrap();
+    let t = &report.total.tally;
+    let counted = [t.due, t.assessed, t.kept, t.new_items, t.renewals, t.opinions, t.satisfied, t.dissatisfied];
+    assert_eq!(counted, expected);
+    assert!(expected[4] > 0 && expected[5] > 0 && behind > 0, "{expected:?}");
+    assert_eq!((report.not_looked_back.len() as u64, report.total.units), (behind, 290));
+    let june = IsoWeek::containing(time::macros::date!(2011 - 06 - 13));
+    let submitted = model.summaries.values().filter(|s| s.week == june).count();
+    assert!((200..290).contains(&submitted), "{submitted} of 290 units summarised the week");
+}

@@ -24,6 +24,7 @@ pub(crate) struct Sheet<'a> {
     pub(crate) region: &'a Option<String>,
     pub(crate) by: &'a str,
     pub(crate) policy: Option<&'a str>,
+    pub(crate) round: Option<taizhang_core::RoundId>,
 }
 
 /// The period (from the first of this month to today unless given) and the scope of a
@@ -74,11 +75,28 @@ pub(crate) async fn export_sheet(
     let projector = Projector::open(store.clone(), Some(checkpoint_path(cli))).await?;
     let bytes = match (sheet.what, sheet.format) {
         (Exported::Log, _) => unreachable!("the log is exported as JSON Lines"),
+        (Exported::Commitments, SheetFormat::Xlsx) if sheet.unit.is_some() => {
+            let unit = sheet.unit.expect("given");
+            check_unit(&projector, unit)?;
+            projector.read(|m| x::public_list_xlsx(m, unit.id))?
+        }
         (
             Exported::Units | Exported::Members | Exported::Outings | Exported::Verifications | Exported::Commitments,
             SheetFormat::Xlsx,
         ) => {
             bail!(RECORDS_AS_CSV)
+        }
+        (Exported::Round, format) => {
+            let by = (format == SheetFormat::Csv).then_some(sheet.by);
+            let Some(round) = projector.read(|m| x::round_or_latest(m, sheet.round)) else {
+                match sheet.round {
+                    Some(round) => bail!("there is no look-back round {round}"),
+                    None => bail!("no look-back round has been opened yet"),
+                }
+            };
+            projector.read(|m| x::round_report_file(m, round, by))?.with_context(|| {
+                format!("--by must be unit, region or industry for a round's report, not {:?}", sheet.by)
+            })?
         }
         (
             Exported::Units | Exported::Members | Exported::Outings | Exported::Verifications | Exported::Commitments,

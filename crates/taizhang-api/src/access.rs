@@ -103,7 +103,7 @@ pub const RULES: &[Rule] = &[
         clerk: Yes,
         reviewer: Yes,
         viewer: Yes,
-        fields: &["Query.report", "Query.roundReport", "GET /export/reports"],
+        fields: &["Query.report", "Query.roundReport", "GET /export/reports", "GET /export/round"],
     },
     Rule {
         permission: Permission::ReadRecords,

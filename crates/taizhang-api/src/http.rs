@@ -75,6 +75,7 @@ pub fn routes(schema: TaizhangSchema, state: Arc<ApiState>, limits: Limits) -> i
         .at("/export/reports", get(export_reports))
         .at("/export/ledger", get(export_ledger))
         .at("/export/eligibility", get(export_award_list))
+        .at("/export/round", get(export_round))
         .at("/export/:kind", get(export_records))
         .at("/backup/keys", get(backup_keys))
         .data(server)
@@ -653,7 +654,21 @@ async fn records_answer(req: &Request, kind: &str, server: &Server) -> Result<Re
         Kind::Verifications => Permission::Review,
     };
     permitted(&caller, permission)?;
-    params(req, &[])?;
+    let params = params(req, if kind == Kind::Commitments { &["unit", "format"] } else { &[] })?;
+    if let Some(format) = params.get("format").filter(|f| *f != "csv") {
+        // A unit's public commitment list (承诺事项公示表), as a workbook.
+        let (Scope::Unit(unit), "xlsx") = (period_and_scope(&params, server)?.1, format.as_str()) else {
+            return Err(bad_request(
+                "a workbook of commitments is one unit's public list: unit=CODE&format=xlsx".into(),
+            ));
+        };
+        let bytes = server
+            .state
+            .projector
+            .read(|m| taizhang_io::export::public_list_xlsx(m, unit))
+            .map_err(|e| error_response(StatusCode::INTERNAL_SERVER_ERROR, Media::Json, error::internal(&e)))?;
+        return Ok(Response::builder().content_type(sheet_type(true)).body(bytes));
+    }
     let _turn = server.state.heavy.acquire().await.expect("the semaphore is never closed");
     let (ledger, projector) = (&server.state.ledger, &server.state.projector);
     let bytes =
@@ -701,6 +716,41 @@ async fn report_answer(req: &Request, server: &Server) -> Result<Response, Respo
         }
         other => error_response(StatusCode::INTERNAL_SERVER_ERROR, Media::Json, error::internal(&other)),
     })?;
+    Ok(Response::builder().content_type(sheet_type(xlsx)).body(bytes))
+}
+
+/// `GET /export/round[?round=ID][&by=unit|region|industry][&format=csv|xlsx]`: a
+/// look-back round's report (the one opened last unless named) as `taizhang export
+/// round` writes it: one grouping as CSV, or a workbook of every grouping and the units
+/// not yet looked back. It reads one tally per unit: no heavier than a page of units.
+#[handler]
+async fn export_round(req: &Request, server: Data<&Arc<Server>>) -> Response {
+    let response = round_answer(req, &server).await.unwrap_or_else(|refused| refused);
+    server.state.metrics.request("/export/round", response.status().as_u16());
+    response
+}
+
+async fn round_answer(req: &Request, server: &Server) -> Result<Response, Response> {
+    use taizhang_io::export as x;
+    let caller = server.caller(req, Media::Json).await?;
+    permitted(&caller, Permission::ReadReports)?;
+    let params = params(req, &["round", "by", "format"])?;
+    let xlsx = params.get("format").is_some_and(|f| f == "xlsx");
+    let round = params
+        .get("round")
+        .map(|r| uuid::Uuid::try_parse(r).map(taizhang_core::RoundId))
+        .transpose()
+        .map_err(|e| bad_request(format!("round: {e}")))?;
+    let by = (!xlsx).then(|| params.get("by").map_or("unit", String::as_str));
+    let made = server.state.projector.read(|m| x::round_or_latest(m, round).map(|r| x::round_report_file(m, r, by)));
+    let Some(made) = made else {
+        let what = round
+            .map_or("no look-back round has been opened yet".into(), |r| format!("there is no look-back round {r}"));
+        return Err(http_error(StatusCode::NOT_FOUND, Media::Json, Code::NotFound, &what));
+    };
+    let made = made.map_err(|e| error_response(StatusCode::INTERNAL_SERVER_ERROR, Media::Json, error::internal(&e)))?;
+    let bytes =
+        made.ok_or_else(|| bad_request(format!("by must be unit, region or industry, not {:?}", by.unwrap_or(""))))?;
     Ok(Response::builder().content_type(sheet_type(xlsx)).body(bytes))
 }
 

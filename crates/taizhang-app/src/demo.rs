@@ -3,7 +3,12 @@
 //! as any client. Units across the city's districts and counties and its service
 //! industries, about ten members each with sealed personal data, about four outings a
 //! unit with several participants, corrections, voidings, verifications and half-year
-//! evaluations (一诺双评).
+//! evaluations (一诺双评); and the commitment loop: every unit's public commitments for
+//! the half-year (some of its members' too), a look-back round over the city in the
+//! service month with the public's opinions (a few callers leaving their name and
+//! phone), most units' items assessed — mostly kept, some partly, a few not — and the
+//! items not kept carried on by new ones (再承诺), and weekly summaries of June's weeks
+//! from most units, some weeks missing.
 //!
 //! The campaign is a simulated history: every command carries the moment it was
 //! recorded (units and members registered in the last week of May, outings a day or two
@@ -126,6 +131,40 @@ const MEMBER: u8 = 1;
 const EVALUATION: u8 = 2;
 const OUTING: u8 = 3;
 const FOLLOW_UP: u8 = 4;
+const COMMITMENT: u8 = 5;
+const ROUND: u8 = 6;
+const LOOK_BACK: u8 = 7;
+const SUMMARY: u8 = 8;
+
+/// What units promise, by category (the campaign's 公开承诺 lists).
+const PROMISES: [(&str, &str, Option<&str>); 8] = [
+    ("办结时限", "即办件当场办结，承诺件按时办结", Some("承诺件 ≤ 3 个工作日")),
+    ("服务标准", "首问负责、一次告知、微笑服务", None),
+    ("办事程序", "办事流程、所需材料上墙公示", None),
+    ("收费标准", "收费项目和标准公开，不乱收费", None),
+    ("便民措施", "午间和周末延时服务，预约上门", Some("每周延时服务 ≥ 2 次")),
+    ("廉洁自律", "不吃拿卡要，不收受群众财物", None),
+    ("服务内容", "设立党员示范岗和便民服务台", None),
+    ("岗位承诺", "窗口不空岗，离岗有人替", None),
+];
+
+/// What the public said (群众意见), with how satisfied they were.
+const OPINIONS: [(&str, Option<Rating>); 6] = [
+    ("办事很快，态度热情", Some(Rating::Satisfied)),
+    ("材料一次就讲清楚了，没有来回跑", Some(Rating::Satisfied)),
+    ("中午也能办，方便上班族", Some(Rating::Satisfied)),
+    ("排队时间还是有点长", Some(Rating::FairlySatisfied)),
+    ("窗口人员中午有时不在岗", Some(Rating::Dissatisfied)),
+    ("建议增加网上预约", None),
+];
+
+const CHANNELS: [Channel; 5] =
+    [Channel::NoticeBoard, Channel::Web, Channel::Telephone, Channel::ForumMeeting, Channel::SupervisorVisit];
+
+/// Units that looked back within the round (%); the others have not yet.
+const LOOKED_BACK_PERCENT: u64 = 85;
+/// Units that missed a given week's summary (%).
+const SUMMARY_MISSED_PERCENT: u64 = 12;
 
 /// Share of outings registered late, 2 to 4 weeks after they took place (%).
 const LATE_PERCENT: u64 = 6;
@@ -292,8 +331,184 @@ pub fn plan(scale: f64, seed: u64) -> Plan {
             push(outing_at.plus_minutes(60 + rng.below(7 * MINUTES_A_DAY) as i64), FOLLOW_UP, rng.id(), follow_up);
         }
     }
+    commitment_loop(&mut commands, units, seed);
     commands.sort_by_key(|(at, kind, _)| (*at, *kind));
     Plan { commands: commands.into_iter().map(|(_, _, planned)| planned).collect(), seed }
+}
+
+/// The commitment loop of every unit, from a generator of its own (so the units,
+/// members and outings are those of the same seed without it): items made when the
+/// service month begins, for the first half of 2011; the city's look-back round from 20
+/// June to 8 July, with opinions, assessments and renewals; summaries of June's weeks.
+fn commitment_loop(commands: &mut Vec<(Timestamp, u8, Planned)>, units: usize, seed: u64) {
+    let mut rng = Seeded(seed ^ 0x6c6f_6f6b_6261_636b); // "lookback"
+    let mut push = |recorded_at: Timestamp, kind: u8, command_id: Uuid, command: Command| {
+        commands.push((recorded_at, kind, Planned { command_id, recorded_at, command }));
+    };
+    let half_year = HalfYear::containing(date!(2011 - 06 - 30)).period();
+    let round = RoundId(rng.id());
+    let opened = moment(date!(2011 - 06 - 20), 9 * 60);
+    let closed = moment(date!(2011 - 07 - 08), 17 * 60);
+    push(
+        opened,
+        ROUND,
+        rng.id(),
+        Command::OpenRound(OpenRound {
+            round,
+            name: text("2011年上半年公开承诺回头看"),
+            period: half_year,
+            scope: RoundScope::All,
+        }),
+    );
+    push(closed, ROUND, rng.id(), Command::CloseRound(CloseRound { round }));
+    for u in 0..units {
+        let unit_code = format!("SY-{:04}", u + 1);
+        let unit = UnitId::of_code(&unit_code);
+        // On the eve of the service month, once every unit and member is registered.
+        let made_at = moment(date!(2011 - 05 - 31), 9 * 60 + rng.below(480));
+        let first = rng.below(PROMISES.len() as u64) as usize;
+        let mut items = Vec::new();
+        for k in 0..2 + rng.below(3) as usize {
+            let (category, promise, target) = PROMISES[(first + k) % PROMISES.len()];
+            let code = format!("{unit_code}-C{}", k + 1);
+            let commitment = CommitmentId::of_code(&code);
+            // Now and then a member's own promise (the unit's first member).
+            let member = (k == 0 && rng.below(3) == 0).then(|| MemberId::of_code(&format!("{unit_code}-01")));
+            let content = CommitmentContent {
+                category: text(category),
+                text: text(promise),
+                target: target.map(text),
+                from: half_year.first,
+                until: half_year.last,
+                public: rng.below(10) < 9,
+            };
+            push(
+                made_at.plus_minutes(k as i64),
+                COMMITMENT,
+                rng.id(),
+                Command::MakeCommitment(MakeCommitment {
+                    commitment,
+                    unit,
+                    member,
+                    content,
+                    renews: vec![],
+                    code: Some(text(&code)),
+                }),
+            );
+            items.push((commitment, code, category, promise));
+        }
+        // The public's opinions in the round, about the unit or one of its items.
+        for _ in 0..rng.below(4) {
+            let (said, rating) = *rng.pick(&OPINIONS);
+            let about = match rng.below(2) {
+                0 => OpinionAbout::Unit(unit),
+                _ => OpinionAbout::Commitment(rng.pick(&items).0),
+            };
+            let citizen = (rng.below(10) < 3).then(|| PersonalData {
+                name: text(&format!("{}{}", rng.pick(&SURNAMES), if rng.below(2) == 0 { "先生" } else { "女士" })),
+                national_id: None,
+                phone: Some(format!("13{:09}", rng.below(1_000_000_000))),
+                birth_date: None,
+            });
+            push(
+                opened.plus_minutes(60 + rng.below(14 * MINUTES_A_DAY) as i64),
+                LOOK_BACK,
+                rng.id(),
+                Command::RecordOpinion(RecordOpinion {
+                    opinion: OpinionId(rng.id()),
+                    round,
+                    about,
+                    text: text(said),
+                    rating,
+                    channel: *rng.pick(&CHANNELS),
+                    citizen,
+                }),
+            );
+        }
+        // Most units look back: each item assessed; those not kept, and half of those
+        // partly kept, carried on by a new item for the second half-year.
+        if rng.below(100) < LOOKED_BACK_PERCENT {
+            for (k, (commitment, code, category, promise)) in items.iter().enumerate() {
+                let assessed_at = opened.plus_minutes((MINUTES_A_DAY + rng.below(14 * MINUTES_A_DAY)) as i64);
+                let fulfilment = match rng.below(100) {
+                    0..75 => Fulfilment::Kept,
+                    75..88 => Fulfilment::PartlyKept,
+                    _ => Fulfilment::NotKept,
+                };
+                let evidence = match fulfilment {
+                    Fulfilment::Kept => "群众评议满意，台账记录齐全",
+                    Fulfilment::PartlyKept => "大部分做到，群众反映个别时段未落实",
+                    Fulfilment::NotKept => "群众意见较多，未能兑现",
+                };
+                push(
+                    assessed_at,
+                    LOOK_BACK,
+                    rng.id(),
+                    Command::AssessCommitment(AssessCommitment {
+                        commitment: *commitment,
+                        fulfilment,
+                        evidence: text(evidence),
+                    }),
+                );
+                let renew = match fulfilment {
+                    Fulfilment::NotKept => true,
+                    Fulfilment::PartlyKept => rng.below(2) == 0,
+                    Fulfilment::Kept => false,
+                };
+                if renew {
+                    let code = format!("{code}-R");
+                    let content = CommitmentContent {
+                        category: text(category),
+                        text: text(&format!("{promise}（整改后再承诺）")),
+                        target: None,
+                        from: date!(2011 - 07 - 01),
+                        until: date!(2011 - 12 - 31),
+                        public: true,
+                    };
+                    push(
+                        assessed_at.plus_minutes(30 + k as i64),
+                        LOOK_BACK,
+                        rng.id(),
+                        Command::MakeCommitment(MakeCommitment {
+                            commitment: CommitmentId::of_code(&code),
+                            unit,
+                            member: None,
+                            content,
+                            renews: vec![*commitment],
+                            code: Some(text(&code)),
+                        }),
+                    );
+                }
+            }
+        }
+        // June's weekly summaries, written on the week's Sunday or the Monday after.
+        for week_start in [
+            date!(2011 - 05 - 30),
+            date!(2011 - 06 - 06),
+            date!(2011 - 06 - 13),
+            date!(2011 - 06 - 20),
+            date!(2011 - 06 - 27),
+        ] {
+            if rng.below(100) < SUMMARY_MISSED_PERCENT {
+                continue;
+            }
+            let written = moment(week_start + time::Duration::days(6), 16 * 60 + rng.below(20 * 60));
+            push(
+                written,
+                SUMMARY,
+                rng.id(),
+                Command::SubmitSummary(SubmitSummary::new(
+                    unit,
+                    IsoWeek::containing(week_start),
+                    SummaryText {
+                        done: text(&format!("本周开展志愿服务，落实承诺事项{}项", items.len())),
+                        learnt: (rng.below(2) == 0).then(|| text("提前公示、预约服务，群众更满意")),
+                        next: Some(text("继续做好窗口服务和承诺事项回头看")),
+                    },
+                )),
+            );
+        }
+    }
 }
 
 /// Applies `plan` through `ledger`, in order and in batches; `progress` hears how many

@@ -600,8 +600,7 @@ pub fn ledger_xlsx(
     let bold = Format::new().set_bold();
     let formats = Formats::new();
     let worksheet = workbook.add_worksheet();
-    let name: String = format!("台账 {unit_name}").chars().take(31).collect();
-    worksheet.set_name(name.replace(['[', ']', ':', '*', '?', '/', '\\'], " "))?;
+    worksheet.set_name(sheet_name(&format!("台账 {unit_name}")))?;
     write_header(worksheet, &LEDGER_HEADER, &bold)?;
     for (r, entry) in entries.iter().enumerate() {
         write_cells(worksheet, r as u32 + 1, &ledger_cells(entry, names), &formats)?;
@@ -738,6 +737,184 @@ pub async fn award_list_csv<S: taizhang_store::EventStore + 'static>(
     let mut bytes = Vec::new();
     write_csv(&mut bytes, &header, &rows)?;
     Ok(bytes)
+}
+
+/// The columns of a unit's public commitment list (承诺事项公示表).
+pub const PUBLIC_LIST_HEADER: [&str; 9] = [
+    "编号 code",
+    "承诺人 by",
+    "类别 category",
+    "承诺内容 commitment",
+    "目标 target",
+    "起 from",
+    "止 until",
+    "回头看 assessment",
+    "再承诺 renewed by",
+];
+
+/// A unit's public commitment list (承诺事项公示表) as of now: its standing public
+/// items (its members' included), in the order made, each with its latest finding and
+/// the items that carry it on; `None` when the unit does not exist.
+pub fn public_list_xlsx(model: &ReadModel, unit: UnitId) -> Result<Vec<u8>, ExportError> {
+    let position = model.position;
+    let unit_name = model.unit(unit, position).ok_or(ExportError::UnknownUnit(unit))?.name.to_string();
+    let finding = |f: Fulfilment| match f {
+        Fulfilment::Kept => "已兑现 kept",
+        Fulfilment::PartlyKept => "部分兑现 partly kept",
+        Fulfilment::NotKept => "未兑现 not kept",
+    };
+    let mut rows = Vec::new();
+    for id in model.unit_commitments(unit) {
+        let Some(history) = model.commitments.get(id) else { continue };
+        let Some(now) = history.at(position).filter(|v| v.withdrawn.is_none() && v.content.public) else { continue };
+        let c = &now.content;
+        let by = history.member.map_or_else(|| unit_name.clone(), |m| model.reference(m.0));
+        let renewals: Vec<String> = history.renewed_by(position).map(|r| model.reference(r.0)).collect();
+        rows.push(vec![
+            Cell::Text(model.reference(id.0)),
+            Cell::Text(by),
+            Cell::Text(c.category.to_string()),
+            Cell::Text(c.text.to_string()),
+            Cell::Text(c.target.as_ref().map(ToString::to_string).unwrap_or_default()),
+            Cell::Date(c.from),
+            Cell::Date(c.until),
+            Cell::Text(now.assessment.as_ref().map(|a| finding(a.fulfilment).to_owned()).unwrap_or_default()),
+            Cell::Text(renewals.join("、")),
+        ]);
+    }
+    let mut workbook = Workbook::new();
+    let (bold, formats) = (Format::new().set_bold(), Formats::new());
+    let worksheet = workbook.add_worksheet();
+    worksheet.set_name(sheet_name(&format!("承诺事项公示表 {unit_name}")))?;
+    write_header(worksheet, &PUBLIC_LIST_HEADER, &bold)?;
+    for (r, cells) in rows.iter().enumerate() {
+        write_cells(worksheet, r as u32 + 1, cells, &formats)?;
+    }
+    worksheet.autofit();
+    Ok(workbook.save_to_buffer()?)
+}
+
+/// A worksheet's name: at most 31 characters, none of those Excel refuses.
+fn sheet_name(name: &str) -> String {
+    name.chars().take(31).collect::<String>().replace(['[', ']', ':', '*', '?', '/', '\\'], " ")
+}
+
+/// The round a report is asked of: the one named, or else the one opened last.
+pub fn round_or_latest(model: &ReadModel, round: Option<RoundId>) -> Option<RoundId> {
+    match round {
+        Some(round) => model.rounds.contains_key(&round).then_some(round),
+        None => model.rounds.iter().max_by_key(|(_, r)| r.opened_at).map(|(id, _)| *id),
+    }
+}
+
+/// The columns of a look-back round's report; the first two name the group.
+pub const ROUND_REPORT_HEADER: [&str; 17] = [
+    "分组 group",
+    "名称 name",
+    "单位数 units",
+    "已回头看单位 units looked back",
+    "应回头看事项 items due",
+    "已评估 assessed",
+    "已兑现 kept",
+    "部分兑现 partly kept",
+    "未兑现 not kept",
+    "兑现率% kept %",
+    "新承诺 new items",
+    "再承诺 renewals",
+    "群众意见 opinions",
+    "满意 satisfied",
+    "基本满意 fairly satisfied",
+    "不满意 dissatisfied",
+    "未评价 unrated",
+];
+
+/// The groupings of a round's report, each a sheet of the workbook, by its CSV name.
+pub const ROUND_REPORT_SHEETS: [(&str, &str, GroupBy); 3] = [
+    ("unit", "按单位 by unit", GroupBy::Unit),
+    ("region", "按区域 by region", GroupBy::Region),
+    ("industry", "按行业 by industry", GroupBy::Industry),
+];
+
+fn round_row_cells(model: &ReadModel, row: &taizhang_read::look_back::RoundReportRow, group_by: GroupBy) -> Vec<Cell> {
+    let t = &row.tally;
+    // A unit is named by its code when it has one.
+    let group = match (group_by, uuid::Uuid::try_parse(&row.group)) {
+        (GroupBy::Unit, Ok(id)) => model.reference(id),
+        _ => row.group.clone(),
+    };
+    let rated = t.satisfied + t.fairly_satisfied + t.dissatisfied;
+    vec![
+        Cell::Text(group),
+        Cell::Text(row.label.clone()),
+        Cell::Count(row.units),
+        Cell::Count(row.units_looked_back),
+        Cell::Count(t.due),
+        Cell::Count(t.assessed),
+        Cell::Count(t.kept),
+        Cell::Count(t.partly_kept),
+        Cell::Count(t.not_kept),
+        Cell::Percent(t.kept_percent()),
+        Cell::Count(t.new_items),
+        Cell::Count(t.renewals),
+        Cell::Count(t.opinions),
+        Cell::Count(t.satisfied),
+        Cell::Count(t.fairly_satisfied),
+        Cell::Count(t.dissatisfied),
+        Cell::Count(t.opinions - rated),
+    ]
+}
+
+/// A round's report as of now: CSV of one grouping (`by`: unit, region or industry,
+/// with its totals row), or a workbook with a sheet per grouping, each ending with the
+/// totals, and a sheet of the units not yet looked back. `None` when the round does not
+/// exist or `by` names no grouping.
+pub fn round_report_file(model: &ReadModel, round: RoundId, by: Option<&str>) -> Result<Option<Vec<u8>>, ExportError> {
+    let report = |group_by| taizhang_read::look_back::round_report(model, round, group_by, model.position);
+    let sheet_of = |group_by| -> Option<Vec<Vec<Cell>>> {
+        let report = report(group_by)?;
+        let mut rows: Vec<Vec<Cell>> = report.rows.iter().map(|r| round_row_cells(model, r, group_by)).collect();
+        let mut total = round_row_cells(model, &report.total, GroupBy::Total);
+        total[0] = Cell::Text(TOTAL.to_owned());
+        total[1] = Cell::Text(String::new());
+        rows.push(total);
+        Some(rows)
+    };
+    if let Some(by) = by {
+        let Some((_, _, group_by)) = ROUND_REPORT_SHEETS.iter().find(|(name, _, _)| *name == by) else {
+            return Ok(None);
+        };
+        let Some(rows) = sheet_of(*group_by) else { return Ok(None) };
+        let mut bytes = Vec::new();
+        let text: Vec<Vec<String>> = rows.iter().map(|r| r.iter().map(cell_text).collect()).collect();
+        write_csv(&mut bytes, &ROUND_REPORT_HEADER, &text)?;
+        return Ok(Some(bytes));
+    }
+    let Some(behind) = report(GroupBy::Total).map(|r| r.not_looked_back) else { return Ok(None) };
+    let mut workbook = Workbook::new();
+    let (bold, formats) = (Format::new().set_bold(), Formats::new());
+    for (_, name, group_by) in &ROUND_REPORT_SHEETS {
+        let rows = sheet_of(*group_by).expect("the round exists");
+        let worksheet = workbook.add_worksheet();
+        worksheet.set_name(*name)?;
+        write_header(worksheet, &ROUND_REPORT_HEADER, &bold)?;
+        for (r, cells) in rows.iter().enumerate() {
+            write_cells(worksheet, r as u32 + 1, cells, &formats)?;
+        }
+        worksheet.write_string_with_format(rows.len() as u32, 0, TOTAL, &bold)?;
+        worksheet.autofit();
+    }
+    let worksheet = workbook.add_worksheet();
+    worksheet.set_name("未回头看 not looked back")?;
+    write_header(worksheet, &["单位 unit", "名称 name", "区域 region", "行业 industry"], &bold)?;
+    for (r, unit) in behind.iter().enumerate() {
+        let Some(info) = model.unit(*unit, model.position) else { continue };
+        let cells =
+            [&model.reference(unit.0), &info.name.to_string(), &info.region.to_string(), &info.industry.to_string()]
+                .map(|s| Cell::Text(s.clone()));
+        write_cells(worksheet, r as u32 + 1, &cells, &formats)?;
+    }
+    worksheet.autofit();
+    Ok(Some(workbook.save_to_buffer()?))
 }
 
 #[cfg(test)]

@@ -470,3 +470,57 @@ CN-01,SY-0001,,办结时限,即办件当场办结,≤ 3 个工作日,2011-01-01,
     let written = amend.write(&w.ledger, &operator(), false, |_| {}).await.unwrap();
     assert_eq!((written.commands, written.corrections), (1, 1));
 }
+
+/// A unit's public list (承诺事项公示表) holds its standing public items with their
+/// findings and renewals; a round's report, as CSV of one grouping and as a workbook
+/// of every grouping and the units not looked back, counts what the round saw.
+#[tokio::test]
+async fn the_public_list_and_a_rounds_report_are_written_for_spreadsheets() {
+    use taizhang_core::*;
+    let w = seeded().await;
+    let round = RoundId::new();
+    let run = async |cmd: Command| w.ledger.execute(operator(), cmd).await.unwrap();
+    // CN-01 and CN-02 are made before the round; CN-03, renewing CN-01, within it.
+    let lines: Vec<&str> = COMMITMENTS.lines().collect();
+    assert_eq!(w.import(Kind::Commitments, &lines[..3].join("\n")).await, 2);
+    let period = Period::new(date!(2011 - 01 - 01), date!(2011 - 06 - 30)).unwrap();
+    let name = Text::parse("name", "上半年回头看").unwrap();
+    run(Command::OpenRound(OpenRound { round, name, period, scope: RoundScope::All })).await;
+    let evidence = Text::parse("evidence", "群众意见").unwrap();
+    let cn01 = CommitmentId(id_for("commitment", "CN-01"));
+    run(Command::AssessCommitment(AssessCommitment { commitment: cn01, fulfilment: Fulfilment::PartlyKept, evidence }))
+        .await;
+    assert_eq!(w.import(Kind::Commitments, &format!("{}\n{}\n", lines[0], lines[3])).await, 1);
+
+    let projector = w.model().await;
+    let unit = UnitId(id_for("unit", "SY-0001"));
+    let bytes = projector.read(|m| export::public_list_xlsx(m, unit)).unwrap();
+    let mut workbook: Xlsx<_> = calamine::open_workbook_from_rs(Cursor::new(bytes)).unwrap();
+    let rows: Vec<Vec<Data>> = workbook.worksheet_range_at(0).unwrap().unwrap().rows().map(<[Data]>::to_vec).collect();
+    assert_eq!(rows.len(), 3, "the header, CN-01 and CN-03 (CN-02 is not public): {rows:?}");
+    assert_eq!(
+        rows[1].iter().map(ToString::to_string).collect::<Vec<_>>()[..4],
+        ["CN-01", "十堰市人民医院", "办结时限", "即办件当场办结"]
+    );
+    assert_eq!((rows[1][7].to_string(), rows[1][8].to_string()), ("部分兑现 partly kept".into(), "CN-03".into()));
+    assert!(matches!(rows[1][5], Data::DateTime(_)), "{:?}", rows[1][5]);
+
+    let csv = projector.read(|m| export::round_report_file(m, round, Some("unit"))).unwrap().unwrap();
+    let csv = String::from_utf8(csv).unwrap();
+    let hospital = csv.lines().find(|l| l.starts_with("SY-0001,")).unwrap();
+    // units 1, looked back 0 (CN-02 not assessed), due 2, assessed 1, kept 0, partly 1,
+    // not kept 0, kept % 0, new 1, renewals 1, no opinions.
+    assert_eq!(hospital, "SY-0001,十堰市人民医院,1,0,2,1,0,1,0,0.00,1,1,0,0,0,0,0");
+    assert!(csv.lines().last().unwrap().starts_with(&format!("{TOTAL},,3,0,2,1,")), "{csv}");
+    assert_eq!(projector.read(|m| export::round_report_file(m, round, Some("weekly"))).unwrap(), None);
+
+    let bytes = projector.read(|m| export::round_report_file(m, round, None)).unwrap().unwrap();
+    let mut workbook: Xlsx<_> = calamine::open_workbook_from_rs(Cursor::new(bytes)).unwrap();
+    assert_eq!(
+        workbook.sheet_names(),
+        ["按单位 by unit", "按区域 by region", "按行业 by industry", "未回头看 not looked back"]
+    );
+    let behind = workbook.worksheet_range("未回头看 not looked back").unwrap();
+    let behind: Vec<String> = behind.rows().skip(1).map(|r| r[0].to_string()).collect();
+    assert_eq!(behind, ["SY-0001"]);
+}
