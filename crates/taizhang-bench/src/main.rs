@@ -40,6 +40,11 @@
 //! - `award`: the award list of the whole sample campaign (every member, 58,000) under
 //!   `star-volunteer` for June 2011, names opened and CSV written; baseline: the export
 //!   of every member's record (their personal data opened, CSV written), same run.
+//! - `round`: a look-back round's report (in total and by region) over a city of 5,800
+//!   units with three items each, most assessed, about 2,500 renewed, and opinions, at
+//!   a log of 100 k events and at `--events N` (the same round, the log padded with the
+//!   units' outings), timed in alternating rounds; the ratio shows whether the cost
+//!   grows with the log.
 //! - `csv`: `taizhang import` of the three CSV files of a city (5,800 units, ten
 //!   members each, four outings a unit with three participants: 133,400 rows), each
 //!   read, checked in full and written; rows per second, with the raw appends of the
@@ -50,6 +55,7 @@ mod client;
 mod csv_import;
 mod http;
 mod pg;
+mod round;
 mod workload;
 
 /// The same allocator as the `taizhang` binary, so memory figures are the server's.
@@ -130,9 +136,10 @@ fn main() -> Result<()> {
         "backup" => runtime.block_on(http::backup(&dir, count(1_000_000))),
         "demo" => runtime.block_on(demo(&dir)),
         "award" => runtime.block_on(award(&dir)),
+        "round" => round::run(count(10_000_000)),
         "csv" => runtime.block_on(csv_import::csv(&dir)),
         other => bail!(
-            "unknown scenario {other:?}; expected append, import, scan, rebuild, ledger, http, abuse, backup, demo, award or csv"
+            "unknown scenario {other:?}; expected append, import, scan, rebuild, ledger, http, abuse, backup, demo, award, round or csv"
         ),
     }
 }
@@ -470,7 +477,7 @@ async fn rebuild_measure(path: &Path) -> Result<()> {
 }
 
 /// The time of each of `runs` runs of `f`, in microseconds.
-fn sample_micros(runs: usize, mut f: impl FnMut()) -> Vec<f64> {
+pub(crate) fn sample_micros(runs: usize, mut f: impl FnMut()) -> Vec<f64> {
     (0..runs)
         .map(|_| {
             let start = Instant::now();
@@ -480,7 +487,7 @@ fn sample_micros(runs: usize, mut f: impl FnMut()) -> Vec<f64> {
         .collect()
 }
 
-fn median(mut samples: Vec<f64>) -> f64 {
+pub(crate) fn median(mut samples: Vec<f64>) -> f64 {
     samples.sort_by(f64::total_cmp);
     samples[samples.len() / 2]
 }

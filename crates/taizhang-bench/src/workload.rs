@@ -101,44 +101,43 @@ pub fn campaign_unit(index: usize, outings: usize) -> Vec<AppendRequest> {
         .into()
     }));
     let mut commands = vec![request(setup)];
-    for i in 0..outings {
-        let outing = OutingId::new();
-        let day = date!(2011 - 06 - 01).saturating_add(time::Duration::days((i % 30) as i64));
-        let start = ClockTime::from_minutes(8 * 60 + (i / 30 % 6) as u16 * 120).expect("in range");
-        let span = TimeRange::new("span", start, ClockTime::from_minutes(start.minutes() + 90).expect("in range"))
-            .expect("valid span");
-        let details = OutingDetails {
-            date: day,
-            span,
-            place: text(PLACES[i % PLACES.len()]),
-            category: text(CATEGORIES[i % CATEGORIES.len()]),
-            description: None,
-            beneficiaries: (i % 50) as u32,
-        };
-        let participants: Vec<Participation> = (0..3)
-            .map(|k| Participation {
-                member: members[(i + k * 3) % 10],
-                span,
-                minutes: Minutes::new(90).expect("positive"),
-            })
-            .collect();
-        let mut events: Vec<DomainEvent> = vec![OutingRegistered {
-            outing,
-            unit,
-            details: details.clone(),
-            participants: participants.clone(),
-            code: None,
-        }
-        .into()];
-        events.extend(participants.iter().map(|p| -> DomainEvent {
-            ServiceBooked { member: p.member, outing, date: day, span, minutes: p.minutes }.into()
-        }));
-        if i % 4 == 0 {
-            events.push(OutingVerified { outing, note: None }.into());
-        }
-        commands.push(request(events));
-    }
+    commands.extend((0..outings).map(|i| request(unit_outing(unit, &members, i))));
     commands
+}
+
+/// The `i`th outing of `unit` (ten `members`): its registration, three bookings and,
+/// for a quarter of them, the verification.
+pub fn unit_outing(unit: UnitId, members: &[MemberId], i: usize) -> Vec<DomainEvent> {
+    let text = |s: &str| Text::parse("t", s).expect("workload text");
+    let outing = OutingId::new();
+    let day = date!(2011 - 06 - 01).saturating_add(time::Duration::days((i % 30) as i64));
+    let start = ClockTime::from_minutes(8 * 60 + (i / 30 % 6) as u16 * 120).expect("in range");
+    let span = TimeRange::new("span", start, ClockTime::from_minutes(start.minutes() + 90).expect("in range"))
+        .expect("valid span");
+    let details = OutingDetails {
+        date: day,
+        span,
+        place: text(PLACES[i % PLACES.len()]),
+        category: text(CATEGORIES[i % CATEGORIES.len()]),
+        description: None,
+        beneficiaries: (i % 50) as u32,
+    };
+    let participants: Vec<Participation> = (0..3)
+        .map(|k| Participation {
+            member: members[(i + k * 3) % members.len()],
+            span,
+            minutes: Minutes::new(90).expect("positive"),
+        })
+        .collect();
+    let mut events: Vec<DomainEvent> =
+        vec![OutingRegistered { outing, unit, details, participants: participants.clone(), code: None }.into()];
+    events.extend(participants.iter().map(|p| -> DomainEvent {
+        ServiceBooked { member: p.member, outing, date: day, span, minutes: p.minutes }.into()
+    }));
+    if i % 4 == 0 {
+        events.push(OutingVerified { outing, note: None }.into());
+    }
+    events
 }
 
 fn request(events: Vec<DomainEvent>) -> AppendRequest {

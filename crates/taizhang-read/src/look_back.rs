@@ -213,31 +213,44 @@ pub fn round_report(model: &ReadModel, round_id: RoundId, group_by: GroupBy, as_
         Some(tallies) if as_of >= model.position => Cow::Borrowed(&tallies.by_unit),
         _ => Cow::Owned(recount(model, round_id, round, as_of)),
     };
-    let mut groups: BTreeMap<String, RoundReportRow> = BTreeMap::new();
+    // Groups by a borrowed key: a row's strings are made once per group, not per unit.
+    let mut groups: BTreeMap<&str, RoundReportRow> = BTreeMap::new();
+    let mut by_unit_rows = Vec::new();
     let mut total = row("total".to_owned(), "total".to_owned());
     let mut not_looked_back = Vec::new();
+    // Both maps are in unit order: walked side by side, with no lookup per unit.
+    let mut tallies = by_unit.iter().peekable();
     for (unit, versions) in &model.units {
         let Some(info) = versions.iter().rev().find(|v| v.position <= as_of) else { continue };
         if !round.scope.covers(*unit, &info.region, &info.industry) {
             continue;
         }
-        let tally = by_unit.get(unit).copied().unwrap_or_default();
-        let (group, label) = match group_by {
-            GroupBy::Unit => (unit.to_string(), info.name.to_string()),
-            GroupBy::Region => (info.region.to_string(), info.region.to_string()),
-            GroupBy::Industry => (info.industry.to_string(), info.industry.to_string()),
-            GroupBy::Total => ("total".to_owned(), "total".to_owned()),
-        };
+        while tallies.next_if(|(id, _)| *id < unit).is_some() {}
+        let tally = tallies.next_if(|(id, _)| *id == unit).map(|(_, t)| *t).unwrap_or_default();
         if tally.due > tally.assessed {
             not_looked_back.push(*unit);
         }
-        for line in [groups.entry(group.clone()).or_insert_with(|| row(group, label)), &mut total] {
+        let line = match group_by {
+            GroupBy::Unit => {
+                by_unit_rows.push(row(unit.to_string(), info.name.to_string()));
+                by_unit_rows.last_mut().expect("just pushed")
+            }
+            GroupBy::Region => {
+                groups.entry(info.region.as_str()).or_insert_with_key(|r| row(r.to_string(), r.to_string()))
+            }
+            GroupBy::Industry => {
+                groups.entry(info.industry.as_str()).or_insert_with_key(|i| row(i.to_string(), i.to_string()))
+            }
+            GroupBy::Total => groups.entry("total").or_insert_with(|| row("total".to_owned(), "total".to_owned())),
+        };
+        for line in [line, &mut total] {
             line.units += 1;
             line.units_looked_back += u64::from(tally.looked_back());
             line.tally.merge(&tally, false);
         }
     }
-    Some(RoundReport { rows: groups.into_values().collect(), total, not_looked_back, as_of_position: as_of })
+    let rows = if group_by == GroupBy::Unit { by_unit_rows } else { groups.into_values().collect() };
+    Some(RoundReport { rows, total, not_looked_back, as_of_position: as_of })
 }
 
 fn row(group: String, label: String) -> RoundReportRow {
