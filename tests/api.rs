@@ -1761,6 +1761,18 @@ async fn a_round_gathers_opinions_assesses_renews_and_reports() {
     assert_eq!(by_unit["roundReport"]["total"], json!({ "units": 2, "due": 3, "opinions": 3 }));
     assert_eq!(by_unit["roundReport"]["notLookedBackCount"], 1);
     assert_eq!(by_unit["roundReport"]["notLookedBack"], json!([{ "name": "十堰市太和医院" }]));
+    let listed = "query($r: ID!, $u: ID) { opinions(round: $r, unit: $u) { totalCount opinions { text rating channel citizenGiven } } }";
+    let all = post(&reviewer, listed, json!({ "r": round })).await;
+    assert_eq!(all["data"]["opinions"]["totalCount"], 3, "{all}");
+    let quiet_only = post(&clerk, listed, json!({ "r": round, "u": quiet })).await;
+    assert_eq!(
+        quiet_only["data"]["opinions"],
+        json!({ "totalCount": 1, "opinions": [{ "text": "办事很快", "rating": "FAIRLY_SATISFIED", "channel": "TELEPHONE", "citizenGiven": false }] })
+    );
+    let one =
+        post(&clerk, "query($o: ID!) { opinion(id: $o) { citizenGiven citizen { name } } }", json!({ "o": named }))
+            .await;
+    assert_eq!(one["data"]["opinion"], json!({ "citizenGiven": true, "citizen": { "name": "欧阳丽华" } }), "{one}");
     let e = post(&viewer, "query($r: ID!) { opinions(round: $r) { totalCount } }", json!({ "r": round })).await;
     assert_eq!(e["errors"][0]["extensions"]["code"], "FORBIDDEN", "a viewer reads reports, not records: {e}");
     let summary = post(&viewer, report, json!({ "r": round, "g": "TOTAL" })).await;
