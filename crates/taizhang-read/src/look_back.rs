@@ -21,70 +21,44 @@ use crate::model::{CommitmentHistory, RoundHistory};
 use crate::report::GroupBy;
 use crate::ReadModel;
 
-/// Counts of one unit, group or round.
-#[derive(Clone, Copy, Default, PartialEq, Eq, Debug, Serialize, Deserialize)]
-pub struct RoundTally {
+/// Declares [`RoundTally`] with its counts, each listed once.
+macro_rules! round_tally {
+    ($($(#[$doc:meta])* $count:ident,)*) => {
+        /// Counts of one unit, group or round.
+        #[derive(Clone, Copy, Default, PartialEq, Eq, Debug, Serialize, Deserialize)]
+        pub struct RoundTally {
+            $($(#[$doc])* pub $count: u64,)*
+        }
+
+        impl RoundTally {
+            /// Adds `other` to these counts, or takes it away (`remove`: it was added before).
+            fn merge(&mut self, other: &Self, remove: bool) {
+                $(self.$count = if remove { self.$count - other.$count } else { self.$count + other.$count };)*
+            }
+        }
+    };
+}
+
+round_tally! {
     /// Items made before the round opened, not withdrawn, whose term meets the period
     /// the round looks back on.
-    pub due: u64,
+    due,
     /// Items due whose latest finding was made after the round opened.
-    pub assessed: u64,
-    pub kept: u64,
-    pub partly_kept: u64,
-    pub not_kept: u64,
+    assessed,
+    kept,
+    partly_kept,
+    not_kept,
     /// Items made while the round was open, not withdrawn.
-    pub new_items: u64,
+    new_items,
     /// New items that carry on or replace earlier ones (再承诺).
-    pub renewals: u64,
-    pub opinions: u64,
-    pub satisfied: u64,
-    pub fairly_satisfied: u64,
-    pub dissatisfied: u64,
+    renewals,
+    opinions,
+    satisfied,
+    fairly_satisfied,
+    dissatisfied,
 }
 
 impl RoundTally {
-    /// Adds `other` to these counts, or takes it away (`remove`: it was added before).
-    fn merge(&mut self, other: &Self, remove: bool) {
-        let (mine, theirs) = (self.counts_mut(), other.counts());
-        for (mine, theirs) in mine.into_iter().zip(theirs) {
-            *mine = if remove { *mine - theirs } else { *mine + theirs };
-        }
-    }
-
-    fn counts(&self) -> [u64; 11] {
-        let mut copy = *self;
-        copy.counts_mut().map(|c| *c)
-    }
-
-    fn counts_mut(&mut self) -> [&mut u64; 11] {
-        let Self {
-            due,
-            assessed,
-            kept,
-            partly_kept,
-            not_kept,
-            new_items,
-            renewals,
-            opinions,
-            satisfied,
-            fairly_satisfied,
-            dissatisfied,
-        } = self;
-        [
-            due,
-            assessed,
-            kept,
-            partly_kept,
-            not_kept,
-            new_items,
-            renewals,
-            opinions,
-            satisfied,
-            fairly_satisfied,
-            dissatisfied,
-        ]
-    }
-
     /// Kept ÷ assessed, in percent with two decimals, once anything is assessed.
     pub fn kept_percent(&self) -> Option<f64> {
         (self.assessed > 0).then(|| (self.kept * 10_000 / self.assessed) as f64 / 100.0)
