@@ -50,6 +50,15 @@ impl Feed {
 /// it with the round's id.
 fn city(events: usize) -> (ReadModel, RoundId) {
     let text = |s: &str| Text::parse("t", s).expect("a bench text");
+    // A public item of category `k` for the days from `from` to `until`.
+    let promise = |k: usize, promised: &str, from, until| CommitmentContent {
+        category: text(COMMITMENT_CATEGORIES[k]),
+        text: text(promised),
+        target: None,
+        from,
+        until,
+        public: true,
+    };
     let mut feed = Feed { model: ReadModel::default(), versions: Default::default() };
     let mut units = Vec::with_capacity(UNITS);
     for index in 0..UNITS {
@@ -66,14 +75,7 @@ fn city(events: usize) -> (ReadModel, RoundId) {
         let unit = unit.expect("a unit's setup registers it");
         let items: Vec<CommitmentId> = (0..3).map(|_| CommitmentId::new()).collect();
         for (k, item) in items.iter().enumerate() {
-            let content = CommitmentContent {
-                category: text(COMMITMENT_CATEGORIES[k]),
-                text: text("即办件当场办结，承诺件按时办结"),
-                target: None,
-                from: date!(2011 - 01 - 01),
-                until: date!(2011 - 06 - 30),
-                public: true,
-            };
+            let content = promise(k, "即办件当场办结，承诺件按时办结", date!(2011 - 01 - 01), date!(2011 - 06 - 30));
             let made = CommitmentMade { commitment: *item, unit, member: None, content, renews: vec![], code: None };
             feed.apply(made.into());
         }
@@ -107,14 +109,7 @@ fn city(events: usize) -> (ReadModel, RoundId) {
                 let evidence = text("群众评议");
                 feed.apply(CommitmentAssessed { commitment: *item, fulfilment, evidence }.into());
                 if renewed {
-                    let content = CommitmentContent {
-                        category: text(COMMITMENT_CATEGORIES[k]),
-                        text: text("整改后再承诺"),
-                        target: None,
-                        from: date!(2011 - 07 - 01),
-                        until: date!(2011 - 12 - 31),
-                        public: true,
-                    };
+                    let content = promise(k, "整改后再承诺", date!(2011 - 07 - 01), date!(2011 - 12 - 31));
                     let commitment = CommitmentId::new();
                     let made = CommitmentMade {
                         commitment,
