@@ -221,6 +221,16 @@ fn check_before_opening(cli: &Cli) -> Result<()> {
             cli.data.display()
         );
     }
+    if let Commands::Export { what, format: SheetFormat::Csv, unit: Some(unit), .. } = &cli.command {
+        if let Some(kind) = what.records_kind() {
+            bail!(
+                "`export {}` writes every unit's records, not those of {}: --unit picks a unit's ledger, its \
+                 reports, or with `export commitments --format xlsx` its public list",
+                kind.name(),
+                unit.written
+            );
+        }
+    }
     if let Commands::Export { what, output: None, format, .. } = &cli.command {
         use std::io::IsTerminal;
         let bulky = *what == Exported::Log || *format == SheetFormat::Xlsx;

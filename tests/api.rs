@@ -1778,6 +1778,22 @@ async fn a_round_gathers_opinions_assesses_renews_and_reports() {
     let summary = post(&viewer, report, json!({ "r": round, "g": "TOTAL" })).await;
     assert_eq!(summary["data"]["roundReport"]["total"]["due"], 3, "{summary}");
 
+    // The same report and the hospital's public list for spreadsheets, while serving; a
+    // unit asked of the CSV of every unit's commitments is refused, not ignored.
+    let get = async |path: String| {
+        let response = reviewer.get(format!("{}{path}", server.url)).send().await.unwrap();
+        (response.status().as_u16(), response.bytes().await.unwrap())
+    };
+    let (status, csv) = get(format!("/export/round?round={round}&by=unit")).await;
+    let csv = String::from_utf8(csv.to_vec()).unwrap();
+    assert_eq!(status, 200, "{csv}");
+    let row = format!("\n{unit},十堰市人民医院,1,1,2,2,1,0,1,50.00,1,1,2,1,0,1,0\n");
+    assert!(csv.contains(&row), "{csv}");
+    let (status, xlsx) = get(format!("/export/commitments?unit={unit}&format=xlsx")).await;
+    assert_eq!((status, &xlsx[..2]), (200, b"PK".as_slice()));
+    let (status, refused) = get(format!("/export/commitments?unit={unit}")).await;
+    assert_eq!(status, 400, "{}", String::from_utf8_lossy(&refused));
+
     // The citizen is erased: an administrator's act. (Before, the search finds their key.)
     let (_, dir) = server.terminate();
     let master = taizhang_store::keys::MasterKey::load_or_create(&dir.path().join("master.key"), false).unwrap();

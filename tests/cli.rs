@@ -298,6 +298,10 @@ fn import_names_each_problem_then_writes_once_and_exports() {
         "{exported}"
     );
     assert!(exported.contains(",十堰市税务局,税务,张湾区,\n"), "{exported}");
+    // A unit given to an export of every unit's records is refused, not ignored.
+    let output = taizhang(&data, &["export", "units", "--unit", "SY-2"]);
+    let stderr = String::from_utf8(output.stderr).unwrap();
+    assert!(!output.status.success() && stderr.contains("not those of SY-2"), "{stderr}");
     let xlsx = dir.path().join("reports.xlsx");
     let args = ["export", "reports", "--format", "xlsx", "--from", "2011-06-01", "--to", "2011-06-30", "-o"];
     let output = taizhang(&data, &[&args[..], &[xlsx.to_str().unwrap()]].concat());

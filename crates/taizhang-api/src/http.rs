@@ -655,6 +655,11 @@ async fn records_answer(req: &Request, kind: &str, server: &Server) -> Result<Re
     };
     permitted(&caller, permission)?;
     let params = params(req, if kind == Kind::Commitments { &["unit", "format"] } else { &[] })?;
+    if params.contains_key("unit") && params.get("format").is_none_or(|f| f == "csv") {
+        return Err(bad_request(
+            "the CSV of commitments holds every unit's; unit=CODE picks a unit's public list with format=xlsx".into(),
+        ));
+    }
     if let Some(format) = params.get("format").filter(|f| *f != "csv") {
         // A unit's public commitment list (承诺事项公示表), as a workbook.
         let (Scope::Unit(unit), "xlsx") = (period_and_scope(&params, server)?.1, format.as_str()) else {
