@@ -136,6 +136,8 @@ pub fn domain(e: &DomainError) -> Error {
         SummaryNotFound(summary) => vec![("summary", s(summary))],
         RoundNotFound(round) | RoundClosed { round } => vec![("round", s(round))],
         OpinionNotFound(opinion) | NoCitizenData { opinion } => vec![("opinion", s(opinion))],
+        CertificateNotFound(c) | CertificateRevoked { certificate: c } => vec![("certificate", s(c))],
+        NothingToCertify { member, unit } => vec![("member", s(member)), ("unit", s(unit))],
         OutsideRound { unit, round } => vec![("unit", s(unit)), ("round", s(round))],
         RenewsAnotherUnit { commitment, unit } => vec![("commitment", s(commitment)), ("unit", s(unit))],
         UnitCycle { unit, parent } => vec![("unit", s(unit)), ("parent", s(parent))],
@@ -157,7 +159,10 @@ pub fn domain(e: &DomainError) -> Error {
         OverlappingOuting { member, other, span } => {
             vec![("member", s(member)), ("outing", s(other)), ("actual", span.as_str().into())]
         }
-        OutingVoided { outing } | AlreadyVerified { outing } => vec![("outing", s(outing))],
+        OutingVoided { outing }
+        | AlreadyVerified { outing }
+        | NotCertifiable { outing }
+        | CertifiedLineChanged { outing } => vec![("outing", s(outing))],
         StaleVersion { stream, expected, actual } => vec![
             ("stream", s(stream)),
             ("expected", (*expected).into()),

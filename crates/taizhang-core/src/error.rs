@@ -1,4 +1,4 @@
-use crate::{CommitmentId, MemberId, OpinionId, OutingId, RoundId, StreamId, SummaryId, UnitId};
+use crate::{CertificateId, CommitmentId, MemberId, OpinionId, OutingId, RoundId, StreamId, SummaryId, UnitId};
 
 /// Why a command was refused. Every variant names what to fix; none of them leaves
 /// anything written.
@@ -33,6 +33,19 @@ pub enum DomainError {
     RoundNotFound(RoundId),
     #[error("opinion {0} does not exist")]
     OpinionNotFound(OpinionId),
+    #[error("certificate {0} does not exist")]
+    CertificateNotFound(CertificateId),
+    #[error("certificate {certificate} is revoked already")]
+    CertificateRevoked { certificate: CertificateId },
+    /// A certificate covers verified outings the unit recorded for the member.
+    #[error("member {member} has no verified service recorded by unit {unit} in the period")]
+    NothingToCertify { member: MemberId, unit: UnitId },
+    /// A certificate covers verified outings of its unit in its period.
+    #[error("outing {outing} cannot be certified: it is not a verified outing of the issuing unit in the period")]
+    NotCertifiable { outing: OutingId },
+    /// An outing changed between reading it and issuing the certificate.
+    #[error("outing {outing} changed while the certificate was being made: issue it again")]
+    CertifiedLineChanged { outing: OutingId },
     /// An opinion is gathered within a round about a unit the round covers.
     #[error("unit {unit} is not covered by look-back round {round}")]
     OutsideRound { unit: UnitId, round: RoundId },
@@ -111,8 +124,9 @@ impl DomainError {
             | CommitmentNotFound(_)
             | SummaryNotFound(_)
             | RoundNotFound(_)
-            | OpinionNotFound(_) => ErrorKind::NotFound,
-            AlreadyExists { .. } | StaleVersion { .. } => ErrorKind::Conflict,
+            | OpinionNotFound(_)
+            | CertificateNotFound(_) => ErrorKind::NotFound,
+            AlreadyExists { .. } | StaleVersion { .. } | CertifiedLineChanged { .. } => ErrorKind::Conflict,
             Empty { .. }
             | TooLong { .. }
             | InvalidValue { .. }
@@ -134,7 +148,10 @@ impl DomainError {
             | RenewsAnotherUnit { .. }
             | RoundClosed { .. }
             | OutsideRound { .. }
-            | NoCitizenData { .. } => ErrorKind::Invalid,
+            | NoCitizenData { .. }
+            | CertificateRevoked { .. }
+            | NothingToCertify { .. }
+            | NotCertifiable { .. } => ErrorKind::Invalid,
         }
     }
 

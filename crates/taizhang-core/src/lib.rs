@@ -52,6 +52,7 @@ mod schema;
 mod values;
 
 // The aggregates, each a module of its own: its commands, events, state and decisions.
+mod certificate;
 mod commitment;
 mod member;
 mod opinion;
@@ -61,6 +62,7 @@ mod summary;
 mod unit;
 
 pub use amend::{corrections, Change, Correction};
+pub use certificate::*;
 pub use commitment::*;
 pub use decide::{decide, dependencies, units_written, PendingEvent, Sealer};
 pub use error::{DomainError, ErrorKind};
@@ -133,6 +135,14 @@ aggregates! {
         state: OpinionState in opinions,
         described: "An opinion's id (UUIDv7).",
     }
+    /// A service certificate (志愿服务记录证明) issued to a member.
+    Certificate = 8 {
+        id: CertificateId,
+        prefix: "certificate",
+        stream: certificate,
+        state: CertificateState in certificates,
+        described: "A certificate's id: its number's (UUIDv5).",
+    }
 }
 
 commands! {
@@ -159,6 +169,8 @@ commands! {
     CloseRound on round,
     RecordOpinion on opinion,
     EraseCitizen on opinion,
+    IssueCertificate on certificate,
+    RevokeCertificate on certificate,
 }
 
 domain_events! {
@@ -190,4 +202,6 @@ domain_events! {
     RoundClosed = (51, 1) on round,
     OpinionRecorded = (60, 1) on opinion,
     CitizenErased = (61, 1) on opinion,
+    CertificateIssued = (70, 1) on certificate,
+    CertificateRevoked = (71, 1) on certificate,
 }

@@ -482,3 +482,81 @@ fn an_opinion_is_recorded_in_an_open_round_about_a_unit_it_covers() {
     assert_eq!(e, DomainError::NoCitizenData { opinion });
     given(world()).when(erase).then_err(ErrorKind::NotFound);
 }
+
+/// A certificate for the member of [`served`], its outing verified, stating `line`.
+fn certificate(unit: UnitId, member: MemberId, lines: Vec<ServiceLine>, personal_version: u64) -> CertificateIssued {
+    let number = certificate_number(2011, 0);
+    CertificateIssued {
+        certificate: CertificateId::of_code(&number),
+        number: text(&number),
+        status_index: 0,
+        member,
+        personal_version,
+        unit,
+        person_in_charge: text("王主任"),
+        contact: text("0719-8888888"),
+        first: date!(2011 - 06 - 01),
+        last: date!(2011 - 06 - 30),
+        lines,
+        as_of: 5,
+        digest: text("00"),
+        base_url: text("https://taizhang.example"),
+        signature: Signature { key: text("z6Mk"), created: text("2011-07-01T00:00:00Z"), value: text("z1") },
+    }
+}
+
+fn line(outing: OutingId, a: &str, b: &str) -> ServiceLine {
+    let d = details(a, b);
+    let span = span(a, b);
+    ServiceLine {
+        outing,
+        date: d.date,
+        span,
+        place: d.place,
+        category: d.category,
+        minutes: Minutes::new(span.minutes()).unwrap(),
+    }
+}
+
+#[test]
+fn a_certificate_states_verified_outings_as_they_stand() {
+    let (unit, member, outing, mut log) = served();
+    let issue =
+        |lines, version| Command::IssueCertificate(IssueCertificate::new(certificate(unit, member, lines, version)));
+    // Not verified yet.
+    given(log.clone()).when(issue(vec![line(outing, "09:00", "11:00")], 0)).then_err(ErrorKind::Invalid);
+    log.push(DomainEvent::OutingVerified(OutingVerified { outing, note: None }));
+    let issued = certificate(unit, member, vec![line(outing, "09:00", "11:00")], 0);
+    given(log.clone())
+        .when(issue(vec![line(outing, "09:00", "11:00")], 0))
+        .then([DomainEvent::CertificateIssued(issued.clone())]);
+    // A line that no longer states the outing (it was read before a correction).
+    given(log.clone()).when(issue(vec![line(outing, "09:00", "10:00")], 0)).then_err(ErrorKind::Conflict);
+    // The name read is not the member's name now.
+    given(log.clone()).when(issue(vec![line(outing, "09:00", "11:00")], 3)).then_err(ErrorKind::Conflict);
+    given(log.clone()).when(issue(vec![], 0)).then_err(ErrorKind::Invalid);
+    // Outside its period.
+    let mut late = certificate(unit, member, vec![line(outing, "09:00", "11:00")], 0);
+    late.last = date!(2011 - 06 - 10);
+    given(log.clone()).when(Command::IssueCertificate(IssueCertificate::new(late))).then_err(ErrorKind::Invalid);
+    // A number is its place in the year: one number, one certificate.
+    let mut misplaced = issued.clone();
+    misplaced.status_index = 4;
+    given(log.clone()).when(Command::IssueCertificate(IssueCertificate::new(misplaced))).then_err(ErrorKind::Invalid);
+    log.push(DomainEvent::CertificateIssued(issued.clone()));
+    given(log.clone()).when(issue(vec![line(outing, "09:00", "11:00")], 0)).then_err(ErrorKind::Conflict);
+
+    let revoke =
+        Command::RevokeCertificate(RevokeCertificate { certificate: issued.certificate, reason: text("记录有误") });
+    given(log.clone()).when(revoke.clone()).then([DomainEvent::CertificateRevoked(CertificateRevoked {
+        certificate: issued.certificate,
+        reason: text("记录有误"),
+    })]);
+    log.push(DomainEvent::CertificateRevoked(CertificateRevoked {
+        certificate: issued.certificate,
+        reason: text("记录有误"),
+    }));
+    given(log).when(revoke).then_err(ErrorKind::Invalid);
+    let unknown = RevokeCertificate { certificate: CertificateId::new(), reason: text("?") };
+    given([]).when(Command::RevokeCertificate(unknown)).then_err(ErrorKind::NotFound);
+}

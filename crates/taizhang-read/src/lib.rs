@@ -23,6 +23,7 @@
 //! ```
 #![forbid(unsafe_code)]
 
+pub mod certificates;
 pub mod eligibility;
 pub mod ledger;
 pub mod look_back;
@@ -34,8 +35,8 @@ pub mod report;
 mod shape;
 
 pub use model::{
-    Assessment, CommitmentHistory, CommitmentVersion, OpinionRecord, ReadModel, RoundHistory, SummaryComment,
-    SummaryHistory,
+    Assessment, CertificateRecord, CommitmentHistory, CommitmentVersion, OpinionRecord, ReadModel, RoundHistory,
+    SummaryComment, SummaryHistory,
 };
 pub use projector::{catch_up, digests, Projector, ReadError, RebuildReport};
 pub use query::AsOf;

@@ -124,6 +124,20 @@ pub struct OpinionRecord {
     pub by: Actor,
 }
 
+/// A certificate as issued, and what became of it since.
+#[derive(Clone, PartialEq, Eq, Debug, Serialize, Deserialize)]
+pub struct CertificateRecord {
+    pub position: Position,
+    pub issued: CertificateIssued,
+    /// Who issued it.
+    pub by: Actor,
+    /// Where and why it was revoked, if it was.
+    pub revoked: Option<(Position, Text)>,
+    /// Where one of its lines first no longer held (an outing amended or voided), and
+    /// which outing.
+    pub superseded: Option<(Position, OutingId)>,
+}
+
 /// A reviewer's comment on a weekly summary.
 #[derive(Clone, PartialEq, Eq, Debug, Serialize, Deserialize)]
 pub struct SummaryComment {
@@ -446,6 +460,15 @@ pub struct ReadModel {
     pub opinions: BTreeMap<OpinionId, OpinionRecord>,
     /// The opinions of each round, in the order recorded.
     round_opinions: BTreeMap<RoundId, Vec<OpinionId>>,
+    /// Service certificates, by id.
+    pub certificates: BTreeMap<CertificateId, CertificateRecord>,
+    /// The certificates of each year of issue, by their index in the year's status
+    /// lists.
+    year_certificates: BTreeMap<i32, Vec<CertificateId>>,
+    /// The certificates covering each outing.
+    outing_certificates: BTreeMap<OutingId, Vec<CertificateId>>,
+    /// Each member's certificates, in the order issued.
+    member_certificates: BTreeMap<MemberId, Vec<CertificateId>>,
 }
 
 /// Pushes without the standard doubling: the model keeps hundreds of thousands of
@@ -656,11 +679,33 @@ impl ReadModel {
                 let content = self.content_of(number, &e.details, &e.participants);
                 let version = self.version(event, ChangeKind::Amended, content, Some(&e.reason));
                 self.push_outing_version(number, version);
+                self.recheck_certificates(e.outing, position);
             }
             DomainEvent::OutingVoided(e) => {
                 let Some(number) = self.outing_ids.number(&e.outing) else { return };
                 let version = self.version(event, ChangeKind::Voided, NONE, Some(&e.reason));
                 self.push_outing_version(number, version);
+                self.recheck_certificates(e.outing, position);
+            }
+            DomainEvent::CertificateIssued(e) => {
+                for line in &e.lines {
+                    push_unique(self.outing_certificates.entry(line.outing).or_default(), e.certificate);
+                }
+                let year = self.year_certificates.entry(e.year()).or_default();
+                let index = e.status_index as usize;
+                if year.len() <= index {
+                    year.resize(index + 1, e.certificate);
+                }
+                year[index] = e.certificate;
+                push_exact(self.member_certificates.entry(e.member).or_default(), e.certificate);
+                let record =
+                    CertificateRecord { position, issued: e.clone(), by: event.actor, revoked: None, superseded: None };
+                self.certificates.insert(e.certificate, record);
+            }
+            DomainEvent::CertificateRevoked(e) => {
+                if let Some(record) = self.certificates.get_mut(&e.certificate) {
+                    record.revoked = Some((position, e.reason.clone()));
+                }
             }
             DomainEvent::OutingVerified(e) => {
                 let Some(number) = self.outing_ids.number(&e.outing) else { return };
@@ -712,6 +757,41 @@ impl ReadModel {
         versions.extend_from_slice(slot);
         versions.push(version);
         *slot = versions.into_boxed_slice();
+    }
+
+    /// Marks superseded, at `position`, each certificate one of whose lines about
+    /// `outing` no longer reads as it states.
+    fn recheck_certificates(&mut self, outing: OutingId, position: Position) {
+        let Some(covering) = self.outing_certificates.get(&outing) else { return };
+        let view = self.outing(outing, position);
+        let changed: Vec<CertificateId> = covering
+            .iter()
+            .filter(|id| {
+                self.certificates.get(id).is_some_and(|record| {
+                    record.superseded.is_none()
+                        && record.issued.lines.iter().filter(|line| line.outing == outing).any(|line| {
+                            view.and_then(|v| crate::certificates::line_of(&v, record.issued.member)).as_ref()
+                                != Some(line)
+                        })
+                })
+            })
+            .copied()
+            .collect();
+        for id in changed {
+            if let Some(record) = self.certificates.get_mut(&id) {
+                record.superseded = Some((position, outing));
+            }
+        }
+    }
+
+    /// The certificates issued in `year`, by their index in the year's status lists.
+    pub fn year_certificates(&self, year: i32) -> &[CertificateId] {
+        self.year_certificates.get(&year).map_or(&[], Vec::as_slice)
+    }
+
+    /// `member`'s certificates, in the order issued.
+    pub fn member_certificates(&self, member: MemberId) -> &[CertificateId] {
+        self.member_certificates.get(&member).map_or(&[], Vec::as_slice)
     }
 
     fn content(&self, number: u32) -> Option<&OutingContent> {
@@ -848,6 +928,9 @@ impl ReadModel {
                 let history = self.commitments.get(&CommitmentId(stream.id))?;
                 history.at(as_of).map(|_| history.unit)
             }
+            StreamKind::Certificate => {
+                self.certificates.get(&CertificateId(stream.id)).filter(|c| c.position <= as_of).map(|c| c.issued.unit)
+            }
         }
     }
 
@@ -885,6 +968,9 @@ impl ReadModel {
             &self.unit_summaries,
             &self.round_tallies,
             &self.round_opinions,
+            &self.year_certificates,
+            &self.outing_certificates,
+            &self.member_certificates,
         )
     }
 
@@ -935,6 +1021,10 @@ mod tests {
             round_tallies,
             opinions,
             round_opinions,
+            certificates,
+            year_certificates,
+            outing_certificates,
+            member_certificates,
         } = crate::shape::sample();
         assert!(position > 0 && last_hash != [0; 32]);
         assert!(units.values().any(|versions| versions.len() > 1 && versions.iter().any(|v| v.parent.is_some())));
@@ -959,6 +1049,8 @@ mod tests {
         let tally = round_tallies.values().next().unwrap();
         assert!(!tally.by_unit.is_empty() && !tally.parts.is_empty());
         assert!(opinions.values().any(|o| o.citizen_erased_at.is_some()) && !round_opinions.is_empty());
+        assert!(certificates.values().any(|c| c.revoked.is_some() && c.superseded.is_some()));
+        assert!(!year_certificates.is_empty() && !outing_certificates.is_empty() && !member_certificates.is_empty());
     }
 
     #[test]

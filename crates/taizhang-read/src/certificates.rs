@@ -1,0 +1,90 @@
+//! What a certificate covers, read from the model: a member's verified service
+//! recorded by one unit in a period, one line per outing; the digest of those lines;
+//! and a certificate's status at a position (valid, superseded when a line no longer
+//! holds, revoked).
+
+use serde::Serialize;
+use sha2::{Digest, Sha256};
+use taizhang_core::{CertificateIssued, MemberId, OutingId, Period, ServiceLine, UnitId};
+use taizhang_store::Position;
+
+use crate::model::{CertificateRecord, OutingView};
+use crate::ReadModel;
+
+/// `member`'s line in the outing as `view` shows it, if they serve in it and it is
+/// not voided.
+pub fn line_of(view: &OutingView<'_>, member: MemberId) -> Option<ServiceLine> {
+    if view.voided {
+        return None;
+    }
+    let served = view.participants().find(|p| p.member == member)?;
+    let details = view.details();
+    Some(ServiceLine {
+        outing: view.id,
+        date: details.date,
+        span: served.span,
+        place: details.place,
+        category: details.category,
+        minutes: served.minutes,
+    })
+}
+
+/// `member`'s verified service recorded by `unit` on the dates of `period`, as of
+/// `as_of`, in date and time order.
+pub fn lines(model: &ReadModel, member: MemberId, unit: UnitId, period: Period, as_of: Position) -> Vec<ServiceLine> {
+    let mut lines: Vec<ServiceLine> = model
+        .member_outings(member)
+        .iter()
+        .filter_map(|n| model.outing_by_number(*n, as_of))
+        .filter(|o| o.unit == unit && o.verified && (period.first..=period.last).contains(&o.date()))
+        .filter_map(|o| line_of(&o, member))
+        .collect();
+    lines.sort_by_key(|l| (l.date, l.span.start, l.outing));
+    lines
+}
+
+/// SHA-256, in hex, of `lines` in canonical JSON (RFC 8785).
+pub fn digest(lines: &[ServiceLine]) -> String {
+    let json = serde_json::to_value(lines).expect("lines are plain data");
+    hex::encode(Sha256::digest(taizhang_credential::jcs::canonical(&json).as_bytes()))
+}
+
+/// What a certificate is worth at a position.
+#[derive(Clone, Copy, PartialEq, Eq, Debug, Serialize)]
+pub enum CertificateStatus {
+    /// Every line still holds and it was not revoked.
+    Valid,
+    /// A record it covers was amended or voided since: re-issue.
+    Superseded,
+    Revoked,
+}
+
+impl CertificateStatus {
+    /// The status of `record` as of `as_of` (revocation first: it says more).
+    pub fn of(record: &CertificateRecord, as_of: Position) -> Self {
+        match (record.revoked.as_ref(), record.superseded) {
+            (Some((at, _)), _) if *at <= as_of => Self::Revoked,
+            (_, Some((at, _))) if at <= as_of => Self::Superseded,
+            _ => Self::Valid,
+        }
+    }
+}
+
+/// The lines of `issued` as the model reads them at `as_of`, with the outings whose
+/// line no longer reads as the certificate states it (amended or voided since).
+pub fn changed_lines(model: &ReadModel, issued: &CertificateIssued, as_of: Position) -> Vec<OutingId> {
+    issued
+        .lines
+        .iter()
+        .filter(|line| {
+            let now = model.outing(line.outing, as_of).and_then(|o| line_of(&o, issued.member));
+            now.as_ref() != Some(*line)
+        })
+        .map(|line| line.outing)
+        .collect()
+}
+
+/// The index the next certificate of `year` takes in the year's status lists.
+pub fn next_index(model: &ReadModel, year: i32) -> u32 {
+    model.year_certificates(year).len() as u32
+}
