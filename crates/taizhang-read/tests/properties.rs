@@ -840,7 +840,6 @@ fn assert_round_reports_equal_a_naive_recount(
     }
     assert!(!rounds.is_empty(), "seed {seed}: the history opened rounds");
     let mut reached = [0u64; 11];
-    let mut superseded = 0;
     for (id, (opened, closed, first, last, scope)) in &rounds {
         let covered = |u: &UnitId| {
             let (_, region, industry) = &units[u];
