@@ -51,6 +51,17 @@ pub struct Line {
     pub minutes: u32,
 }
 
+/// The short code printed on a certificate beside its number, which the public check
+/// asks for (a number alone lists nothing): ten characters of Crockford's base 32 from
+/// a hash of the signature, which only the key's holder could have made.
+pub fn check_code(proof_value: &str) -> String {
+    use sha2::{Digest, Sha256};
+    const ALPHABET: &[u8; 32] = b"0123456789ABCDEFGHJKMNPQRSTVWXYZ";
+    let hash = Sha256::new().chain_update(b"taizhang certificate check code").chain_update(proof_value).finalize();
+    let bits = u64::from_be_bytes(hash[..8].try_into().expect("eight bytes"));
+    (0..10).map(|i| ALPHABET[(bits >> (59 - 5 * i) & 31) as usize] as char).collect()
+}
+
 /// Minutes as hours, to two places at most and without trailing zeros (`1.5`, `2`).
 pub fn hours(minutes: u64) -> String {
     let whole = minutes / 60;

@@ -21,9 +21,9 @@ pub mod multibase;
 mod proof;
 pub mod status;
 
-pub use certificate::{Certificate, Line};
+pub use certificate::{check_code, Certificate, Line};
 pub use keys::{IssuerKey, PublicKey};
-pub use proof::{hash_data, proof_config, sign, verify, Verified, CRYPTOSUITE};
+pub use proof::{hash_data, proof_config, sign, verify, with_proof, Verified, CRYPTOSUITE};
 
 /// A document or key that cannot be used as asked.
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]

@@ -46,12 +46,18 @@ pub fn sign(
     if document.contains_key("proof") {
         return Err(CredentialError::AlreadySigned);
     }
-    let mut proof = proof_config(&document, &key.public(), created);
-    let signature = key.sign(&hash_data(&document, &proof));
-    proof.insert("proofValue".into(), base58btc(&signature).into());
-    let mut secured = document;
-    secured.insert("proof".into(), Value::Object(proof));
-    Ok(secured)
+    let config = proof_config(&document, &key.public(), created);
+    let signature = base58btc(&key.sign(&hash_data(&document, &config)));
+    Ok(with_proof(document, &key.public(), created, &signature))
+}
+
+/// `document` with the proof `key` made at `created` whose value is `proof_value`:
+/// the signed document again, from what was kept of its signing.
+pub fn with_proof(mut document: Map<String, Value>, key: &PublicKey, created: &str, proof_value: &str) -> Map<String, Value> {
+    let mut proof = proof_config(&document, key, created);
+    proof.insert("proofValue".into(), proof_value.into());
+    document.insert("proof".into(), Value::Object(proof));
+    document
 }
 
 /// What a proof that verified says.

@@ -9,6 +9,7 @@
 //! imported again.
 #![forbid(unsafe_code)]
 
+pub mod certificate;
 pub mod export;
 pub mod import;
 

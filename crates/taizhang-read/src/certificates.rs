@@ -88,3 +88,41 @@ pub fn changed_lines(model: &ReadModel, issued: &CertificateIssued, as_of: Posit
 pub fn next_index(model: &ReadModel, year: i32) -> u32 {
     model.year_certificates(year).len() as u32
 }
+
+/// The certificate `issued` states, with the holder's name as it was read when it was
+/// issued: the same document, byte for byte, as the one signed (the unit's name and the
+/// member's code are read as of the position the certificate records).
+pub fn document(model: &ReadModel, issued: &CertificateIssued, holder_name: &str) -> taizhang_credential::Certificate {
+    let base = issued.base_url.as_str().trim_end_matches('/');
+    let unit_name = model.unit(issued.unit, issued.as_of).map_or_else(|| issued.unit.to_string(), |u| u.name.to_string());
+    let volunteer_number =
+        model.code(issued.member.0, issued.as_of).map_or_else(|| issued.member.to_string(), |c| c.to_string());
+    taizhang_credential::Certificate {
+        id: format!("urn:uuid:{}", issued.certificate),
+        number: issued.number.to_string(),
+        check_url: format!("{base}/certificates/{}", issued.number),
+        status_url: format!("{base}/certificates/status/{}", issued.year()),
+        status_index: issued.status_index,
+        issuer_did: format!("did:key:{}", issued.signature.key),
+        unit_name,
+        person_in_charge: issued.person_in_charge.to_string(),
+        contact: issued.contact.to_string(),
+        holder_name: holder_name.to_owned(),
+        volunteer_number,
+        first: issued.first.to_string(),
+        last: issued.last.to_string(),
+        issued_at: issued.signature.created.to_string(),
+        lines: issued
+            .lines
+            .iter()
+            .map(|line| taizhang_credential::Line {
+                outing: format!("urn:uuid:{}", line.outing),
+                date: line.date.to_string(),
+                span: format!("{}–{}", line.span.start, line.span.end),
+                place: line.place.to_string(),
+                category: line.category.to_string(),
+                minutes: line.minutes.get() as u32,
+            })
+            .collect(),
+    }
+}

@@ -35,6 +35,7 @@ pub mod keys;
 mod postgres;
 pub mod private;
 mod side;
+pub mod signing_key;
 mod sled;
 mod staging;
 mod subscription;
