@@ -46,6 +46,15 @@ pub(crate) struct Cli {
     /// e.g. http://127.0.0.1:8080, instead of the data directory it holds.
     #[arg(long, env = "TAIZHANG_SERVER", global = true, help_heading = "Global options")]
     pub(crate) server: Option<String>,
+    /// The certificate signing key (a private Ed25519 Multikey, made on first use)
+    /// [default: signing.key beside the master key].
+    #[arg(long, env = "TAIZHANG_SIGNING_KEY_FILE", global = true, help_heading = "Global options")]
+    pub(crate) signing_key_file: Option<PathBuf>,
+    /// The address the public reaches this installation at, which certificates link to
+    /// for their check (e.g. https://taizhang.example.gov.cn) [default for `serve`: the
+    /// address it listens on].
+    #[arg(long, env = "TAIZHANG_PUBLIC_URL", global = true, help_heading = "Global options")]
+    pub(crate) public_url: Option<String>,
     /// An admin's API token, for --server.
     #[arg(long, env = "TAIZHANG_TOKEN", global = true, help_heading = "Global options", hide_env_values = true)]
     pub(crate) token: Option<String>,
@@ -173,6 +182,12 @@ pub(crate) enum Commands {
         #[command(subcommand)]
         action: TokenAction,
     },
+    /// Service certificates: issue, show, revoke and list them; verify one offline; show
+    /// or rotate the signing key.
+    Certificate {
+        #[command(subcommand)]
+        action: CertificateAction,
+    },
     /// Rebuild an empty data directory from a JSON Lines backup.
     Restore {
         /// The backup written by `export`.
@@ -222,6 +237,77 @@ pub(crate) enum SheetFormat {
 
 pub(crate) fn parse_day(text: &str) -> Result<time::Date, String> {
     taizhang_core::parse_date("date", text).map_err(|e| e.to_string())
+}
+
+#[derive(Subcommand)]
+pub(crate) enum CertificateAction {
+    /// Issue a certificate for a member's verified service recorded by a unit in a
+    /// period; prints its number and check code, writes the signed credential.
+    Issue {
+        /// The member: code or id.
+        #[arg(long)]
+        member: String,
+        /// The unit that recorded the service and issues the certificate: code or id.
+        #[arg(long)]
+        unit: String,
+        /// The first service day covered (YYYY-MM-DD).
+        #[arg(long, value_parser = parse_day)]
+        from: time::Date,
+        /// The last service day covered.
+        #[arg(long, value_parser = parse_day)]
+        to: time::Date,
+        /// The unit's person in charge (负责人), printed on it.
+        #[arg(long)]
+        person_in_charge: String,
+        /// The unit's contact telephone, printed on it.
+        #[arg(long)]
+        contact: String,
+        /// Write the signed credential (JSON) here [default: standard output].
+        #[arg(long, short)]
+        output: Option<PathBuf>,
+    },
+    /// Write a certificate: its signed credential (json) or its printable page (html).
+    Show {
+        /// Its number (YYYY-NNNNNN).
+        number: String,
+        #[arg(long, value_enum, default_value = "json")]
+        format: CertificateFormat,
+        #[arg(long, short)]
+        output: Option<PathBuf>,
+    },
+    /// Revoke a certificate, with the reason.
+    Revoke {
+        number: String,
+        #[arg(long)]
+        reason: String,
+    },
+    /// List a member's certificates, or a unit's, with their status.
+    List {
+        #[arg(long)]
+        member: Option<String>,
+        #[arg(long)]
+        unit: Option<String>,
+    },
+    /// Check a certificate file offline: its signature, and that it was signed by the
+    /// key given (exit 0 when it verifies, 1 with the reason when it does not).
+    Verify {
+        file: PathBuf,
+        /// The issuer's public key (z6Mk… or did:key:…) to require.
+        #[arg(long)]
+        key: Option<String>,
+    },
+    /// Print the public signing key; with --rotate, replace it first (certificates
+    /// signed with the old key still verify; it signs nothing more).
+    Key {
+        #[arg(long)]
+        rotate: bool,
+    },
+}
+
+#[derive(Clone, Copy, clap::ValueEnum)]
+pub(crate) enum CertificateFormat {
+    Json,
+    Html,
 }
 
 #[derive(Subcommand)]

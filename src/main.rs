@@ -66,6 +66,9 @@ fn run(mut cli: Cli) -> Result<()> {
                 return Ok(());
             }
             Commands::Schema { events: Some(dir), .. } => return write_event_schemas(dir),
+            Commands::Certificate {
+                action: action @ (CertificateAction::Verify { .. } | CertificateAction::Key { .. }),
+            } => return certificate_offline(&cli, action),
             _ => {}
         }
         // Before anything is opened: a mistake changes nothing.
@@ -132,6 +135,7 @@ fn run(mut cli: Cli) -> Result<()> {
                 }
                 Commands::Verify => online_verify(server, token).await,
                 Commands::Token { action } => online_token(server, token, action).await,
+                Commands::Certificate { action } => online_certificate(server, token, action).await,
                 _ => unreachable!("refused by check_before_opening"),
             };
         }
@@ -152,6 +156,7 @@ fn run(mut cli: Cli) -> Result<()> {
                 serve(&cli, store, listen, *demo, *max_connections, limits).await
             }
             Commands::Token { action } => token(store, action).await,
+            Commands::Certificate { action } => certificate(&cli, store, action).await,
             Commands::Demo { scale, seed } => {
                 let ledger = Arc::new(open_ledger(&cli, store.clone()).await?);
                 load_demo(&ledger, *scale, *seed).await
@@ -202,16 +207,23 @@ fn check_before_opening(cli: &Cli) -> Result<()> {
     let reads_only = match &cli.command {
         Commands::Verify | Commands::Rebuild | Commands::Export { .. } => true,
         Commands::Token { action } => !matches!(action, TokenAction::Create { .. }),
+        Commands::Certificate { action } => {
+            matches!(action, CertificateAction::Show { .. } | CertificateAction::List { .. })
+        }
         _ => false,
     };
     let online = matches!(
         cli.command,
-        Commands::Export { .. } | Commands::Import { .. } | Commands::Verify | Commands::Token { .. }
+        Commands::Export { .. }
+            | Commands::Import { .. }
+            | Commands::Verify
+            | Commands::Token { .. }
+            | Commands::Certificate { .. }
     );
     if cli.server.is_some() && !online {
         bail!(
-            "--server takes a backup (`export`, with --keys), every other `export`, `import`, `verify` and `token` \
-             through a running server; the other commands work on the data directory"
+            "--server takes a backup (`export`, with --keys), every other `export`, `import`, `verify`, `token` \
+             and `certificate` through a running server; the other commands work on the data directory"
         );
     }
     if reads_only && cli.store == "sled" && cli.server.is_none() && !cli.data.exists() {

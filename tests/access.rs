@@ -50,6 +50,13 @@ const MATRIX: &[(&str, &[&str], [Grant; 4])] = &[
     ("Query.opinion", &[], [Y, Y, Y, N]),
     ("Query.opinions", &[], [Y, Y, Y, N]),
     ("Query.roundReport", &[], [Y, Y, Y, Y]),
+    ("Query.certificate", &[], [Y, Y, Y, N]),
+    ("Query.certificates", &[], [Y, Y, Y, N]),
+    ("Certificate.document", &["Query.certificate"], [Y, O, Y, N]),
+    ("Certificate.checkCode", &["Query.certificate"], [Y, O, Y, N]),
+    ("GET /export/certificate", &[], [Y, O, Y, N]),
+    ("Mutation.issueCertificate", &[], [Y, N, Y, N]),
+    ("Mutation.revokeCertificate", &[], [Y, N, Y, N]),
     ("Query.unitLedger", &[], [Y, Y, Y, N]),
     ("Query.memberLedger", &[], [Y, Y, Y, N]),
     ("Query.eligibility", &[], [Y, Y, Y, N]),
@@ -167,6 +174,24 @@ impl World {
         (data["registerOuting"]["outing"]["id"].as_str().unwrap().to_owned(), member)
     }
 
+    /// A verified outing of `unit` with a member of its own; returns (outing, member).
+    async fn verified(&self, unit: &str) -> (String, String) {
+        let (outing, member) = self.outing(unit).await;
+        let verify = "mutation($o: ID!) { verifyOuting(input: { outing: $o }) { receipt { position } } }";
+        self.server.ok(verify, json!({ "o": outing })).await;
+        (outing, member)
+    }
+
+    /// A certificate of a member of `unit`, issued by the admin; returns its number.
+    async fn certificate(&self, unit: &str) -> String {
+        let member = self.verified(unit).await.1;
+        let issue = r#"mutation($u: ID!, $m: ID!) { issueCertificate(input: { member: $m, unit: $u, first: "2011-06-01", last: "2011-06-30", personInCharge: "王主任", contact: "0719-8888888" }) { certificate { number } } }"#;
+        self.server.ok(issue, json!({ "u": unit, "m": member })).await["issueCertificate"]["certificate"]["number"]
+            .as_str()
+            .unwrap()
+            .to_owned()
+    }
+
     /// A commitment of `unit`, made by the admin.
     async fn commitment(&self, unit: &str) -> String {
         let make = format!(
@@ -206,6 +231,9 @@ impl World {
         match method {
             "GET" if path == "/export/ledger" => client.get(format!("{url}?unit={}", self.own)),
             "GET" if path == "/export/eligibility" => client.get(format!("{url}?policy=star-volunteer")),
+            "GET" if path == "/export/certificate" => {
+                client.get(format!("{url}?number={}", self.certificate(&self.own).await))
+            }
             "GET" if path == "/export/round" => client.get(format!("{url}?round={}", self.round(&self.own).await)),
             "GET" => client.get(url),
             _ => client.post(url).body(self.import_file(route, &self.own).await),
@@ -360,6 +388,29 @@ impl World {
             "Unit.members" => {
                 ("query($u: ID!) { unit(id: $u) { members(first: 5) { totalCount } } }".into(), json!({ "u": unit }))
             }
+            "Query.certificate" => (
+                "query($n: String!) { certificate(number: $n) { status } }".into(),
+                json!({ "n": self.certificate(unit).await }),
+            ),
+            "Query.certificates" => {
+                ("query($u: ID!) { certificates(unit: $u) { number } }".into(), json!({ "u": unit }))
+            }
+            "Certificate.document" => (
+                "query($n: String!) { certificate(number: $n) { document } }".into(),
+                json!({ "n": self.certificate(unit).await }),
+            ),
+            "Certificate.checkCode" => (
+                "query($n: String!) { certificate(number: $n) { checkCode } }".into(),
+                json!({ "n": self.certificate(unit).await }),
+            ),
+            "Mutation.issueCertificate" => (
+                r#"mutation($u: ID!, $m: ID!) { issueCertificate(input: { member: $m, unit: $u, first: "2011-06-01", last: "2011-06-30", personInCharge: "王主任", contact: "0719-8888888" }) { receipt { position } } }"#.into(),
+                json!({ "u": unit, "m": self.verified(unit).await.1 }),
+            ),
+            "Mutation.revokeCertificate" => (
+                r#"mutation($n: String!) { revokeCertificate(number: $n, reason: "记录有误") { receipt { position } } }"#.into(),
+                json!({ "n": self.certificate(unit).await }),
+            ),
             "Member.personal" => (
                 "query($m: ID!) { member(id: $m) { personal { name phone } } }".into(),
                 json!({ "m": self.member(unit).await }),

@@ -1818,3 +1818,162 @@ async fn a_round_gathers_opinions_assesses_renews_and_reports() {
         assert!(!bytes.windows(name.len()).any(|w| w == name), "{}", path.display());
     }
 }
+
+/// A certificate from issue to revocation, as a reviewer, the holder and a third party
+/// meet it: issued for the verified outings only, verified offline with the published
+/// key, checked publicly with its code and nothing else, superseded when a covered
+/// outing is amended, revoked, and still verifying after the key is rotated.
+#[tokio::test]
+async fn a_certificate_is_issued_checked_publicly_superseded_and_revoked() {
+    let server = Server::start();
+    let unit = register_unit(&server, "十堰市人民医院").await;
+    let member = register_member(&server, &unit, "王俊").await;
+    let other = register_member(&server, &unit, "李丽").await;
+    let outing = async |date: &str, members: &[(&str, &str)]| {
+        let data = server.ok(REGISTER_OUTING, json!({ "input": outing_input(&unit, date, members) })).await;
+        data["registerOuting"]["outing"]["id"].as_str().unwrap().to_owned()
+    };
+    let first = outing("2011-06-10", &[(&member, "3"), (&other, "2")]).await;
+    let second = outing("2011-06-12", &[(&member, "4")]).await;
+    outing("2011-06-14", &[(&member, "1")]).await; // never verified: not certified
+    let verify = r#"mutation($o: ID!) { verifyOuting(input: { outing: $o }) { outing { verified } } }"#;
+    for o in [&first, &second] {
+        server.ok(verify, json!({ "o": o })).await;
+    }
+    let issue = r#"mutation($input: IssueCertificateInput!) { issueCertificate(input: $input) {
+        certificate { number status hours lines { date hours } checkCode document signingKey } } }"#;
+    let input = |m: &str, first: &str, last: &str| json!({ "input": { "member": m, "unit": unit, "first": first, "last": last, "personInCharge": "王主任", "contact": "0719-8888888" } });
+
+    // Refused, writing nothing: a clerk, a period without verified service.
+    let head = server.head().await;
+    let clerk = support::client_with(&server.token("CLERK", &[&unit], None).await);
+    let (_, e) = server.post_with(&clerk, issue, input(&member, "2011-06-01", "2011-06-30")).await;
+    assert_eq!(e["errors"][0]["extensions"]["code"], "FORBIDDEN", "{e}");
+    let e = server.error(issue, input(&member, "2011-07-01", "2011-07-31")).await;
+    assert_eq!(e["extensions"]["code"], "VALIDATION", "{e}");
+    assert_eq!(server.head().await, head, "refusals write nothing");
+
+    let data = server.ok(issue, input(&member, "2011-06-01", "2011-06-30")).await;
+    let certificate = &data["issueCertificate"]["certificate"];
+    assert_eq!((certificate["status"].as_str(), certificate["hours"].as_f64()), (Some("VALID"), Some(7.0)));
+    assert_eq!(
+        certificate["lines"],
+        json!([{ "date": "2011-06-10", "hours": 3.0 }, { "date": "2011-06-12", "hours": 4.0 }])
+    );
+    let number = certificate["number"].as_str().unwrap().to_owned();
+    let code = certificate["checkCode"].as_str().unwrap().to_owned();
+    let document: Value = serde_json::from_str(certificate["document"].as_str().unwrap()).unwrap();
+    assert_eq!(document["type"], json!(["VerifiableCredential", "OpenBadgeCredential"]));
+    assert_eq!(document["credentialSubject"]["identifier"][0]["identityHash"], "王俊");
+    assert!(!document.to_string().contains("1980-05-04"), "no birth date or identity number: {document}");
+
+    // Offline, with only the public key the server publishes.
+    let public = reqwest::Client::new();
+    let keys: Value =
+        public.get(format!("{}/certificates/keys", server.url)).send().await.unwrap().json().await.unwrap();
+    let key = keys["current"].as_str().unwrap().to_owned();
+    assert_eq!(certificate["signingKey"], key.as_str());
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("certificate.json");
+    std::fs::write(&file, serde_json::to_vec_pretty(&document).unwrap()).unwrap();
+    let verify_file = |key: &str| {
+        support::command(dir.path())
+            .args(["certificate", "verify", file.to_str().unwrap(), "--key", key])
+            .output()
+            .unwrap()
+    };
+    assert!(verify_file(&key).status.success());
+    let mut changed = std::fs::read_to_string(&file).unwrap();
+    changed = changed.replacen("\"value\": \"7\"", "\"value\": \"8\"", 1);
+    assert!(changed.contains("\"value\": \"8\""), "one byte changed: the hours");
+    std::fs::write(&file, &changed).unwrap();
+    let refused = verify_file(&key);
+    assert_eq!(refused.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&refused.stderr).contains("changed after signing"), "{refused:?}");
+
+    // The public check: no token; the number alone, or a wrong code, finds nothing.
+    let check = async |code: &str| {
+        let response =
+            public.get(format!("{}/certificates/{number}", server.url)).query(&[("code", code)]).send().await.unwrap();
+        (response.status().as_u16(), response.json::<Value>().await.unwrap())
+    };
+    let (status, body) = check(&code).await;
+    assert_eq!(
+        (status, body["status"].as_str(), body["holder"].as_str()),
+        (200, Some("valid"), Some("王俊")),
+        "{body}"
+    );
+    let mut shown: Vec<&str> = body.as_object().unwrap().keys().map(String::as_str).collect();
+    shown.sort_unstable();
+    assert_eq!(
+        shown,
+        [
+            "changedOutings",
+            "checkedAt",
+            "first",
+            "holder",
+            "hours",
+            "issuedAt",
+            "issuer",
+            "last",
+            "logDigestMatches",
+            "number",
+            "outings",
+            "revokedReason",
+            "signingKey",
+            "status",
+            "statusText"
+        ],
+        "what the certificate shows, and its status: nothing else"
+    );
+    assert_eq!(check("0000000000").await.0, 404);
+    assert_eq!(check("").await.0, 404);
+
+    // A covered outing amended: superseded, with the outing named, and in the list.
+    let amend = r#"mutation($input: AmendOutingInput!) { amendOuting(input: $input) { outing { version } } }"#;
+    let mut amended = outing_input(&unit, "2011-06-10", &[(&member, "2"), (&other, "2")]);
+    amended["outing"] = json!(first);
+    amended["reason"] = json!("王俊提前离开");
+    amended.as_object_mut().unwrap().remove("unit");
+    server.ok(amend, json!({ "input": amended })).await;
+    let (_, body) = check(&code).await;
+    assert_eq!((body["status"].as_str(), body["logDigestMatches"].as_bool()), (Some("superseded"), Some(false)));
+    assert_eq!(body["changedOutings"], json!([first]));
+    let list = |purpose: &str| {
+        let url = format!("{}/certificates/status/2026/{purpose}", server.url);
+        let public = public.clone();
+        async move { public.get(url).send().await.unwrap().json::<Value>().await.unwrap() }
+    };
+    let index: u32 = document["credentialStatus"][0]["statusListIndex"].as_str().unwrap().parse().unwrap();
+    let superseded = list("superseded").await;
+    taizhang_credential::verify(&superseded, Some(&taizhang_credential::PublicKey::parse(&key).unwrap())).unwrap();
+    let encoded = superseded["credentialSubject"]["encodedList"].as_str().unwrap();
+    assert!(taizhang_credential::status::bit(encoded, index).unwrap());
+    let revoked = list("revocation").await;
+    assert!(!taizhang_credential::status::bit(revoked["credentialSubject"]["encodedList"].as_str().unwrap(), index)
+        .unwrap());
+
+    // Revoked by a reviewer, with the reason; a second revocation is refused.
+    let revoke = r#"mutation($n: String!) { revokeCertificate(number: $n, reason: "记录有误") { certificate { status revokedReason } } }"#;
+    let data = server.ok(revoke, json!({ "n": number })).await;
+    assert_eq!(data["revokeCertificate"]["certificate"], json!({ "status": "REVOKED", "revokedReason": "记录有误" }));
+    assert_eq!(server.error(revoke, json!({ "n": number })).await["extensions"]["code"], "VALIDATION");
+    assert_eq!(check(&code).await.1["status"], "revoked");
+    let revoked = list("revocation").await;
+    assert!(
+        taizhang_credential::status::bit(revoked["credentialSubject"]["encodedList"].as_str().unwrap(), index).unwrap()
+    );
+
+    // The key rotated while serving: a new certificate is signed with the new key, the
+    // first still verifies with the old one.
+    let rotated = support::taizhang(server.dir(), &[], &["certificate", "key", "--rotate"]).trim().to_owned();
+    assert_ne!(rotated, key);
+    let data = server.ok(issue, input(&member, "2011-06-11", "2011-06-13")).await;
+    assert_eq!(data["issueCertificate"]["certificate"]["signingKey"], rotated.as_str());
+    std::fs::write(&file, serde_json::to_vec(&document).unwrap()).unwrap();
+    assert!(verify_file(&key).status.success(), "signed by a retired key, it still verifies");
+    assert!(!verify_file(&rotated).status.success(), "and not as the new key's");
+    let keys: Value =
+        public.get(format!("{}/certificates/keys", server.url)).send().await.unwrap().json().await.unwrap();
+    assert_eq!((keys["current"].as_str(), keys["signed"].as_array().unwrap().len()), (Some(rotated.as_str()), 2));
+}

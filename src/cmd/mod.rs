@@ -2,6 +2,7 @@
 //! the master key and the ledger.
 
 pub(crate) mod backups;
+pub(crate) mod certificate;
 pub(crate) mod import;
 pub(crate) mod online;
 pub(crate) mod serve;
@@ -10,6 +11,7 @@ pub(crate) mod token;
 pub(crate) mod verify;
 
 pub(crate) use backups::*;
+pub(crate) use certificate::*;
 pub(crate) use import::*;
 pub(crate) use online::*;
 pub(crate) use serve::*;

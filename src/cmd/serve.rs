@@ -39,9 +39,6 @@ pub(crate) async fn serve(
     let policies = PolicySet::load(cli.policy_dir.as_deref())?;
     let projector = Projector::open(store.clone(), Some(checkpoint_path(cli))).await?;
     let follower = tokio::spawn(projector.clone().run());
-    let state = Arc::new(ApiState::new(ledger, projector.clone(), policies)?);
-    let demo_token = admin_check(&state, demo).await?;
-    let schema = taizhang_api::schema(state.clone(), &limits);
     let acceptor =
         TcpListener::bind(listen.to_owned()).into_acceptor().await.with_context(|| format!("listening on {listen}"))?;
     let acceptor = taizhang_api::connections::Bounded::new(acceptor, max_connections);
@@ -50,6 +47,16 @@ pub(crate) async fn serve(
         .first()
         .and_then(|a| a.as_socket_addr().copied())
         .context("the listener has no address")?;
+    let mut state = ApiState::new(ledger, projector.clone(), policies)?;
+    let key_file = signing_key_path(cli)?;
+    // Made now, so that a key that cannot be read stops the start, not an issue later.
+    let signer = taizhang_store::signing_key::load_or_create(&key_file)?.public();
+    tracing::info!(key = %signer, file = %key_file.display(), "certificates are signed with this key");
+    let base_url = cli.public_url.clone().unwrap_or_else(|| format!("http://{address}"));
+    state.certificates = Some(taizhang_api::CertificateSettings { key_file, base_url });
+    let state = Arc::new(state);
+    let demo_token = admin_check(&state, demo).await?;
+    let schema = taizhang_api::schema(state.clone(), &limits);
     tracing::info!(%address, store = store.kind(), position = projector.position(), "serving");
     // Tests and scripts started with port 0 read the address from this line.
     println!("listening on http://{address}");

@@ -91,6 +91,11 @@ impl Server {
         Self { child, url, dir, http: client_with(&admin), admin }
     }
 
+    /// The server's data directory (its master key and signing key are in it).
+    pub fn dir(&self) -> &std::path::Path {
+        self.dir.path()
+    }
+
     /// POSTs a GraphQL request as the admin (Accept: application/graphql-response+json)
     /// and returns the status and the body.
     pub async fn post(&self, query: &str, variables: Value) -> (u16, Value) {

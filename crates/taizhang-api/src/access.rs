@@ -58,6 +58,7 @@ pub enum Permission {
     ErasePersonal,
     RecordOpinions,
     Review,
+    IssueCertificates,
     ManageTokens,
     BackUp,
 }
@@ -125,6 +126,8 @@ pub const RULES: &[Rule] = &[
             "Query.lookBackRounds",
             "Query.opinion",
             "Query.opinions",
+            "Query.certificate",
+            "Query.certificates",
             "Query.unitLedger",
             "Query.memberLedger",
             "Query.eligibility",
@@ -139,13 +142,20 @@ pub const RULES: &[Rule] = &[
     },
     Rule {
         permission: Permission::ReadPersonal,
-        summary: "members' personal data (name, identity number, phone, birth date), and the names and phones \
-                  citizens leave with opinions",
+        summary: "members' personal data (name, identity number, phone, birth date), their signed certificates, \
+                  and the names and phones citizens leave with opinions",
         admin: Yes,
         clerk: OwnUnits,
         reviewer: Yes,
         viewer: No,
-        fields: &["Member.personal", "Opinion.citizen", "GET /export/members"],
+        fields: &[
+            "Member.personal",
+            "Opinion.citizen",
+            "Certificate.document",
+            "Certificate.checkCode",
+            "GET /export/members",
+            "GET /export/certificate",
+        ],
     },
     Rule {
         permission: Permission::ReadAudit,
@@ -234,6 +244,15 @@ pub const RULES: &[Rule] = &[
             "POST /import/verifications",
             "GET /export/verifications",
         ],
+    },
+    Rule {
+        permission: Permission::IssueCertificates,
+        summary: "issuing and revoking service certificates",
+        admin: Yes,
+        clerk: No,
+        reviewer: Yes,
+        viewer: No,
+        fields: &["Mutation.issueCertificate", "Mutation.revokeCertificate"],
     },
     Rule {
         permission: Permission::ManageTokens,

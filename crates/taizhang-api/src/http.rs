@@ -9,7 +9,8 @@
 //! HTTP requests (not JSON, no query, wrong media type, mutation over GET) get 4xx under
 //! both.
 //!
-//! Every route but `/healthz` and the GraphiQL page needs `Authorization: Bearer
+//! Every route but `/healthz`, the GraphiQL page and the public certificate checks
+//! (`/certificates/{number}?code=…`, `/certificates/status/{year}/{list}`) needs `Authorization: Bearer
 //! <token>`; the subscription socket (`socket.rs`) takes the token in its
 //! `connection_init` payload (`{"Authorization": "Bearer <token>"}`). A missing or bad token is a 401 with code
 //! `UNAUTHENTICATED`, held back longer and longer when one address keeps sending bad
@@ -48,9 +49,16 @@ pub(crate) struct Server {
     /// The GraphiQL page (about 1.5 MB), shared by every response.
     graphiql: bytes::Bytes,
     limiter: Limiter,
+    /// Holds back addresses that keep guessing certificate check codes.
+    code_limiter: Limiter,
+    /// Signed status lists by (year, list, log position, key).
+    status_lists: std::sync::Mutex<std::collections::HashMap<StatusListKey, bytes::Bytes>>,
     pub(crate) documents: Arc<DocumentCache>,
     pub(crate) field_types: Arc<crate::nulls::FieldTypes>,
 }
+
+/// A signed status list's year, list, log position and signing key.
+type StatusListKey = (i32, &'static str, taizhang_store::Position, String);
 
 /// Why a request carries no usable token.
 pub(crate) enum AuthFailure {
@@ -64,7 +72,17 @@ pub fn routes(schema: TaizhangSchema, state: Arc<ApiState>, limits: Limits) -> i
     let documents = Arc::default();
     let field_types = Arc::new(crate::nulls::FieldTypes::of(&schema.sdl()));
     let limiter = Limiter::default();
-    let server = Arc::new(Server { schema, state, limits, graphiql, limiter, documents, field_types });
+    let server = Arc::new(Server {
+        schema,
+        state,
+        limits,
+        graphiql,
+        limiter,
+        code_limiter: Limiter::default(),
+        status_lists: Default::default(),
+        documents,
+        field_types,
+    });
     Route::new()
         .at("/graphql", get(graphql_get).post(graphql_post))
         .at("/graphql/ws", get(crate::socket::graphql_ws))
@@ -76,6 +94,10 @@ pub fn routes(schema: TaizhangSchema, state: Arc<ApiState>, limits: Limits) -> i
         .at("/export/ledger", get(export_ledger))
         .at("/export/eligibility", get(export_award_list))
         .at("/export/round", get(export_round))
+        .at("/export/certificate", get(export_certificate))
+        .at("/certificates/keys", get(certificate_keys))
+        .at("/certificates/status/:year/:purpose", get(certificate_status))
+        .at("/certificates/:number", get(certificate_check))
         .at("/export/:kind", get(export_records))
         .at("/backup/keys", get(backup_keys))
         .data(server)
@@ -989,4 +1011,330 @@ async fn metrics(req: &Request, server: Data<&Arc<Server>>) -> Response {
     Response::builder()
         .content_type("text/plain; version=0.0.4; charset=utf-8")
         .body(server.state.metrics.render(&server.state))
+}
+
+/// Headers of every public certificate answer: nothing runs, nothing is cached by a
+/// shared cache, and the check code in the address goes to no other site.
+fn public(response: poem::ResponseBuilder) -> poem::ResponseBuilder {
+    response
+        .header(header::CACHE_CONTROL, "no-store")
+        .header(header::REFERRER_POLICY, "no-referrer")
+        .header(header::X_CONTENT_TYPE_OPTIONS, "nosniff")
+        .header(
+            header::CONTENT_SECURITY_POLICY,
+            "default-src 'none'; style-src 'unsafe-inline'; img-src data:; form-action 'self'; frame-ancestors 'none'",
+        )
+}
+
+/// `GET /certificates/{number}?code=…`: the public check of a certificate, without a
+/// token. A number with the wrong code, or none, is answered as a number that does not
+/// exist (a number alone lists nothing), and counts as a guess for the address.
+/// Browsers get a page; other clients JSON.
+#[handler]
+async fn certificate_check(
+    req: &Request,
+    poem::web::Path(number): poem::web::Path<String>,
+    server: Data<&Arc<Server>>,
+) -> Response {
+    let response = check_answer(req, &number, &server).await.unwrap_or_else(|refused| refused);
+    server.state.metrics.request("/certificates", response.status().as_u16());
+    response
+}
+
+/// What the public check shows: what the certificate itself states, its status and
+/// whether its lines still read so in the log.
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct PublicCheck {
+    number: String,
+    status: &'static str,
+    status_text: &'static str,
+    /// The holder's name, or null once the member was erased.
+    holder: Option<String>,
+    issuer: String,
+    issued_at: String,
+    first: String,
+    last: String,
+    hours: String,
+    outings: Vec<PublicLine>,
+    revoked_reason: Option<String>,
+    /// The outings whose records no longer read as the certificate states them.
+    changed_outings: Vec<String>,
+    /// Whether the certificate's lines, read from the log now, still hash to the digest
+    /// it records.
+    log_digest_matches: bool,
+    signing_key: String,
+    checked_at: taizhang_store::Position,
+}
+
+#[derive(Serialize)]
+struct PublicLine {
+    date: String,
+    span: String,
+    place: String,
+    category: String,
+    hours: String,
+}
+
+async fn check_answer(req: &Request, number: &str, server: &Server) -> Result<Response, Response> {
+    let html = header_str(req, header::ACCEPT).is_some_and(|a| a.contains("text/html"));
+    let params = params(req, &["code"])?;
+    let code = params.get("code").map(|c| c.trim().to_ascii_uppercase()).unwrap_or_default();
+    let id = taizhang_core::CertificateId::of_code(number.trim());
+    let found = server.state.projector.read(|m| {
+        let record = m.certificates.get(&id)?.clone();
+        let expected = taizhang_credential::check_code(record.issued.signature.value.as_str());
+        let matches: bool = subtle::ConstantTimeEq::ct_eq(expected.as_bytes(), code.as_bytes()).into();
+        matches.then(|| {
+            let changed = taizhang_read::certificates::changed_lines(m, &record.issued, m.position);
+            let status = taizhang_read::certificates::CertificateStatus::of(&record, m.position);
+            let unit = m.unit(record.issued.unit, record.issued.as_of).map(|u| u.name.to_string());
+            (record, changed, status, unit, m.position)
+        })
+    });
+    let Some((record, changed, status, unit, position)) = found else {
+        if let Some(address) = remote_ip(req) {
+            let hold = server.code_limiter.failure(address, Instant::now());
+            if !hold.is_zero() {
+                let _held = server.state.metrics.held();
+                tokio::time::sleep(hold).await;
+            }
+        }
+        let message = "no certificate has this number and check code: check both as printed on the certificate";
+        return Err(if html {
+            public(Response::builder().status(StatusCode::NOT_FOUND).content_type("text/html; charset=utf-8"))
+                .body(check_page(None, message))
+        } else {
+            http_error(StatusCode::NOT_FOUND, Media::Json, Code::NotFound, message)
+        });
+    };
+    let issued = &record.issued;
+    let holder = match server.state.ledger.personal_at(issued.member, issued.personal_version).await {
+        Ok(taizhang_app::Personal::Known(p)) => Some(p.name.to_string()),
+        Ok(taizhang_app::Personal::Erased) => None,
+        Err(e) => return Err(error_response(StatusCode::INTERNAL_SERVER_ERROR, Media::Json, error::app(e))),
+    };
+    let hours = |minutes: u64| taizhang_credential::certificate::hours(minutes);
+    let (status, status_text) = match status {
+        taizhang_read::certificates::CertificateStatus::Valid => ("valid", "有效"),
+        taizhang_read::certificates::CertificateStatus::Superseded => {
+            ("superseded", "已被更正取代：所涉记录已更改，请向出具单位申请重新出具")
+        }
+        taizhang_read::certificates::CertificateStatus::Revoked => ("revoked", "已撤销"),
+    };
+    let check = PublicCheck {
+        number: issued.number.to_string(),
+        status,
+        status_text,
+        holder,
+        issuer: unit.unwrap_or_else(|| issued.unit.to_string()),
+        issued_at: issued.signature.created.to_string(),
+        first: issued.first.to_string(),
+        last: issued.last.to_string(),
+        hours: hours(issued.lines.iter().map(|l| l.minutes.get() as u64).sum()),
+        outings: issued
+            .lines
+            .iter()
+            .map(|l| PublicLine {
+                date: l.date.to_string(),
+                span: format!("{}–{}", l.span.start, l.span.end),
+                place: l.place.to_string(),
+                category: l.category.to_string(),
+                hours: hours(l.minutes.get() as u64),
+            })
+            .collect(),
+        revoked_reason: record.revoked.as_ref().map(|(_, r)| r.to_string()),
+        log_digest_matches: changed.is_empty(),
+        changed_outings: changed.iter().map(|o| o.to_string()).collect(),
+        signing_key: issued.signature.key.to_string(),
+        checked_at: position,
+    };
+    Ok(if html {
+        public(Response::builder().content_type("text/html; charset=utf-8")).body(check_page(Some(&check), ""))
+    } else {
+        public(Response::builder().content_type(JSON)).body(serde_json::to_vec(&check).expect("a check serialises"))
+    })
+}
+
+/// The public check as a page, for a phone that scanned the QR code.
+fn check_page(check: Option<&PublicCheck>, message: &str) -> String {
+    let e = |s: &str| taizhang_io::certificate::html_escape(s);
+    let body = match check {
+        None => format!(
+            "<p class=\"bad\">{}</p><p>未找到与该编号和核验码对应的证明，请核对证明上印的编号与核验码。</p>",
+            e(message)
+        ),
+        Some(c) => {
+            let rows: String = c
+                .outings
+                .iter()
+                .map(|l| {
+                    format!(
+                        "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+                        e(&l.date),
+                        e(&l.span),
+                        e(&l.place),
+                        e(&l.category),
+                        e(&l.hours)
+                    )
+                })
+                .collect();
+            let revoked = c.revoked_reason.as_deref().map(|r| format!("<p>撤销原因：{}</p>", e(r))).unwrap_or_default();
+            format!(
+                "<p class=\"{status}\">{status_text}</p>{revoked}<dl><dt>证明编号</dt><dd>{number}</dd><dt>持证人</dt><dd>{holder}</dd>\
+                 <dt>出具单位</dt><dd>{issuer}</dd><dt>服务期间</dt><dd>{first} 至 {last}</dd><dt>累计时长</dt><dd>{hours} 小时</dd>\
+                 <dt>出具时间</dt><dd>{issued}</dd></dl><div class=\"wrap\"><table><thead><tr><th>日期</th><th>时间</th><th>地点</th>\
+                 <th>类别</th><th>小时</th></tr></thead><tbody>{rows}</tbody></table></div>\
+                 <p class=\"meta\">核验于日志位置 {at}；签名密钥 {key}</p>",
+                status = c.status,
+                status_text = e(c.status_text),
+                number = e(&c.number),
+                holder = c.holder.as_deref().map_or_else(|| "（个人信息已依申请删除）".to_owned(), e),
+                issuer = e(&c.issuer),
+                first = e(&c.first),
+                last = e(&c.last),
+                hours = e(&c.hours),
+                issued = e(&c.issued_at),
+                at = c.checked_at,
+                key = e(&c.signing_key),
+            )
+        }
+    };
+    format!(
+        "<!doctype html><html lang=\"zh-CN\"><head><meta charset=\"utf-8\"><meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\
+         <title>志愿服务记录证明核验</title><style>body{{font-family:system-ui,sans-serif;max-width:40em;margin:0 auto;padding:1em;color:#111}}\
+         .valid{{color:#0a5d22;font-weight:bold;font-size:1.3em}}.superseded,.revoked,.bad{{color:#8a1c1c;font-weight:bold;font-size:1.2em}}\
+         dt{{font-weight:bold}}dd{{margin:0 0 .5em 0}}.wrap{{overflow-x:auto}}table{{border-collapse:collapse;width:100%}}\
+         td,th{{border:1px solid #999;padding:.25em .4em;text-align:left}}.meta{{font-size:.8em;color:#444;word-break:break-all}}</style></head>\
+         <body><main><h1>志愿服务记录证明核验</h1>{body}</main></body></html>"
+    )
+}
+
+/// `GET /certificates/status/{year}/{revocation|superseded}`: the year's Bitstring
+/// Status List credential, signed with the installation's current key, without a
+/// token. Made once per log position and key, then served from memory.
+#[handler]
+async fn certificate_status(
+    poem::web::Path((year, purpose)): poem::web::Path<(i32, String)>,
+    server: Data<&Arc<Server>>,
+) -> Response {
+    use taizhang_credential::status::{self, StatusPurpose};
+    let response = 'answer: {
+        let purpose = match purpose.as_str() {
+            "revocation" => StatusPurpose::Revocation,
+            "superseded" => StatusPurpose::Superseded,
+            other => break 'answer bad_request(format!("{other:?} is not a status list: revocation or superseded")),
+        };
+        let Some(settings) = server.state.certificates.as_ref() else {
+            break 'answer http_error(
+                StatusCode::NOT_FOUND,
+                Media::Json,
+                Code::NotFound,
+                "this server issues no certificates",
+            );
+        };
+        let key = match taizhang_store::signing_key::load_or_create(&settings.key_file) {
+            Ok(key) => key,
+            Err(e) => {
+                tracing::error!("certificate signing key: {e}");
+                break 'answer http_error(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    Media::Json,
+                    Code::Unavailable,
+                    "the signing key cannot be read",
+                );
+            }
+        };
+        let position = server.state.projector.position();
+        let cache_key = (year, purpose.path(), position, key.public().multibase());
+        if let Some(body) = server.status_lists.lock().expect("status list cache").get(&cache_key) {
+            break 'answer public(Response::builder().content_type(JSON)).body(body.clone());
+        }
+        let (set, length) = server.state.projector.read(|m| {
+            let ids = m.year_certificates(year);
+            let set: Vec<u32> = ids
+                .iter()
+                .enumerate()
+                .filter(|(_, id)| {
+                    m.certificates.get(id).is_some_and(|c| match purpose {
+                        StatusPurpose::Revocation => c.revoked.is_some(),
+                        StatusPurpose::Superseded => c.superseded.is_some(),
+                    })
+                })
+                .map(|(i, _)| i as u32)
+                .collect();
+            (set, ids.len())
+        });
+        let url = format!("{}/certificates/status/{year}/{}", settings.base_url.trim_end_matches('/'), purpose.path());
+        let now =
+            taizhang_core::Timestamp::now().to_datetime().replace_nanosecond(0).unwrap_or(OffsetDateTime::UNIX_EPOCH);
+        let valid_from = taizhang_core::Timestamp::from_datetime(now).to_rfc3339();
+        let unsigned =
+            status::list_credential(&url, &key.public().did(), purpose, &valid_from, status::encode_list(set, length));
+        let signed = taizhang_credential::sign(unsigned, &key, &valid_from).expect("a status list is unsigned");
+        let body = bytes::Bytes::from(serde_json::to_vec(&signed).expect("a credential serialises"));
+        let mut cache = server.status_lists.lock().expect("status list cache");
+        if cache.len() >= 64 {
+            cache.clear();
+        }
+        cache.insert(cache_key, body.clone());
+        public(Response::builder().content_type(JSON)).body(body)
+    };
+    server.state.metrics.request("/certificates/status", response.status().as_u16());
+    response
+}
+
+/// `GET /export/certificate?number=…[&format=html]`: a certificate's signed credential
+/// (JSON), or its printable page, for whoever may read the holder's personal data.
+#[handler]
+async fn export_certificate(req: &Request, server: Data<&Arc<Server>>) -> Response {
+    let response = certificate_file(req, &server).await.unwrap_or_else(|refused| refused);
+    server.state.metrics.request("/export/certificate", response.status().as_u16());
+    response
+}
+
+async fn certificate_file(req: &Request, server: &Server) -> Result<Response, Response> {
+    let caller = server.caller(req, Media::Json).await?;
+    permitted(&caller, Permission::ReadPersonal)?;
+    let params = params(req, &["number", "format"])?;
+    let number = params.get("number").ok_or_else(|| bad_request("number: give the certificate's number".into()))?;
+    let html = match params.get("format").map(String::as_str) {
+        None | Some("json") => false,
+        Some("html") => true,
+        Some(other) => return Err(bad_request(format!("format must be json or html, not {other:?}"))),
+    };
+    let id = taizhang_core::CertificateId::parse_ref(number.trim());
+    let issued = taizhang_io::certificate::read(&server.state.ledger, &server.state.projector, id)
+        .await
+        .map_err(|e| error_response(StatusCode::NOT_FOUND, Media::Json, crate::certificates::certificate_error(e)))?;
+    if !caller.reaches(Permission::ReadPersonal, issued.record.issued.unit) {
+        return Err(forbidden(&caller, Permission::ReadPersonal));
+    }
+    let name = format!("certificate-{}.{}", issued.record.issued.number, if html { "html" } else { "json" });
+    let builder = Response::builder().header(header::CONTENT_DISPOSITION, format!("attachment; filename=\"{name}\""));
+    Ok(if html {
+        builder
+            .content_type("text/html; charset=utf-8")
+            .body(taizhang_io::certificate::printable_html(&issued.certificate, &issued.record.issued))
+    } else {
+        let json = serde_json::to_vec_pretty(&issued.document).expect("a credential serialises");
+        builder.content_type(JSON).body(json)
+    })
+}
+
+/// `GET /certificates/keys`: the public keys this installation signs with now and has
+/// signed certificates with, without a token: what a verifier pins.
+#[handler]
+async fn certificate_keys(server: Data<&Arc<Server>>) -> Response {
+    let current = server
+        .state
+        .certificates
+        .as_ref()
+        .and_then(|s| taizhang_store::signing_key::load_or_create(&s.key_file).ok())
+        .map(|k| k.public().multibase());
+    let used: std::collections::BTreeSet<String> =
+        server.state.projector.read(|m| m.certificates.values().map(|c| c.issued.signature.key.to_string()).collect());
+    let body = serde_json::json!({ "current": current, "signed": used });
+    server.state.metrics.request("/certificates/keys", 200);
+    public(Response::builder().content_type(JSON)).body(serde_json::to_vec(&body).expect("JSON"))
 }

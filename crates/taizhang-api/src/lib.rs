@@ -28,6 +28,7 @@ mod types;
 // The areas: each one's queries, mutations, inputs and types in a module, merged into
 // the schema's roots below.
 mod audit;
+mod certificates;
 mod commitments;
 mod members;
 mod outings;
@@ -62,6 +63,7 @@ pub struct Query(
     summaries::SummaryQueries,
     rounds::RoundQueries,
     rounds::OpinionQueries,
+    certificates::CertificateQueries,
     reports::ReportQueries,
     audit::AuditQueries,
     tokens::TokenQueries,
@@ -81,6 +83,7 @@ pub struct Mutation(
     summaries::SummaryMutations,
     rounds::RoundMutations,
     rounds::OpinionMutations,
+    certificates::CertificateMutations,
     tokens::TokenMutations,
 );
 
@@ -102,6 +105,17 @@ pub struct ApiState {
     heavy: tokio::sync::Semaphore,
     /// Each caller's share of the cores (see [`share`]).
     pub(crate) shares: Arc<share::Shares>,
+    /// Where certificates are signed and checked; `None`: this server issues none.
+    pub certificates: Option<CertificateSettings>,
+}
+
+/// How this server issues certificates.
+#[derive(Clone, Debug)]
+pub struct CertificateSettings {
+    /// The installation's signing key (made on first use).
+    pub key_file: std::path::PathBuf,
+    /// The address certificates link to for their public check (`https://…`).
+    pub base_url: String,
 }
 
 impl ApiState {
@@ -113,7 +127,7 @@ impl ApiState {
         let tokens = TokenStore::of(ledger.store());
         let heavy = tokio::sync::Semaphore::new(1);
         let shares = Arc::new(share::Shares::new());
-        Ok(Self { ledger, projector, policies, tokens, metrics: Metrics::default(), heavy, shares })
+        Ok(Self { ledger, projector, policies, tokens, metrics: Metrics::default(), heavy, shares, certificates: None })
     }
 
     pub fn store(&self) -> &Arc<AnyStore> {

@@ -120,7 +120,12 @@ pub struct CertificateState {
 
 impl Decision for IssueCertificate {
     fn answered_by(&self, event: &DomainEvent) -> bool {
-        matches!(event, DomainEvent::CertificateIssued(e) if *e == self.issued)
+        // A retry prepares it again (another moment, another signature): it is the same
+        // request when it asks for the same member, unit, period and signatories.
+        let i = &self.issued;
+        matches!(event, DomainEvent::CertificateIssued(e)
+            if (i.member, i.unit, i.first, i.last, &i.person_in_charge, &i.contact)
+                == (e.member, e.unit, e.first, e.last, &e.person_in_charge, &e.contact))
     }
 
     fn needs(&self, _: &Aggregates, needs: &mut Vec<StreamId>) {

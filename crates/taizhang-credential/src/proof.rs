@@ -53,7 +53,12 @@ pub fn sign(
 
 /// `document` with the proof `key` made at `created` whose value is `proof_value`:
 /// the signed document again, from what was kept of its signing.
-pub fn with_proof(mut document: Map<String, Value>, key: &PublicKey, created: &str, proof_value: &str) -> Map<String, Value> {
+pub fn with_proof(
+    mut document: Map<String, Value>,
+    key: &PublicKey,
+    created: &str,
+    proof_value: &str,
+) -> Map<String, Value> {
     let mut proof = proof_config(&document, key, created);
     proof.insert("proofValue".into(), proof_value.into());
     document.insert("proof".into(), Value::Object(proof));

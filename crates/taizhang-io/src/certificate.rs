@@ -12,7 +12,7 @@ use taizhang_credential::{check_code, sign, with_proof, PublicKey};
 use taizhang_read::certificates::{self, CertificateStatus};
 use taizhang_read::{CertificateRecord, Projector, ReadError};
 use taizhang_store::signing_key::{self, SigningKeyError};
-use taizhang_store::EventStore;
+use taizhang_store::{AppendOutcome, EventStore};
 
 /// How many times an issue is prepared again when the records it read changed before
 /// it was appended.
@@ -59,13 +59,16 @@ pub async fn issue<S: EventStore>(
     ctx: CommandContext,
     key_file: &Path,
     request: &IssueRequest,
-) -> Result<CertificateId, CertificateError> {
+) -> Result<(CertificateId, AppendOutcome), CertificateError> {
     let mut conflict = None;
     for _ in 0..ATTEMPTS {
         projector.wait_for(ledger.store().head(), Duration::from_secs(10)).await?;
         let now = Timestamp::now();
         let key = signing_key::load_or_create(key_file)?;
-        let created = now.to_datetime().replace_nanosecond(0).map_or_else(|_| now.to_rfc3339(), |t| Timestamp::from_datetime(t).to_rfc3339());
+        let created = now
+            .to_datetime()
+            .replace_nanosecond(0)
+            .map_or_else(|_| now.to_rfc3339(), |t| Timestamp::from_datetime(t).to_rfc3339());
         let mut issued = projector.read(|model| {
             let as_of = model.position;
             let year = now.service_date().year();
@@ -87,19 +90,24 @@ pub async fn issue<S: EventStore>(
                 lines,
                 as_of,
                 base_url: request.base_url.clone(),
-                signature: Signature { key: text(&key.public().multibase()), created: text(&created), value: text("z") },
+                signature: Signature {
+                    key: text(&key.public().multibase()),
+                    created: text(&created),
+                    value: text("z"),
+                },
             }
         });
         let name = holder_name(ledger, &issued).await?;
         let document = projector.read(|model| certificates::document(model, &issued, &name).document());
-        let signed = sign(document, &key, &created).map_err(|e| SigningKeyError { path: key_file.display().to_string(), reason: e.to_string() })?;
+        let signed = sign(document, &key, &created)
+            .map_err(|e| SigningKeyError { path: key_file.display().to_string(), reason: e.to_string() })?;
         let value = signed["proof"]["proofValue"].as_str().expect("a proof has a value");
         issued.signature.value = text(value);
         match ledger.execute(ctx.clone(), Command::IssueCertificate(IssueCertificate::new(issued))).await {
             Ok(outcome) => {
                 let written = outcome.streams.iter().find(|(s, _)| s.kind == StreamKind::Certificate);
                 let (stream, _) = written.expect("an issue writes its certificate's stream");
-                return Ok(CertificateId(stream.id));
+                return Ok((CertificateId(stream.id), outcome));
             }
             Err(AppError::Domain(e)) if e.kind() == ErrorKind::Conflict => conflict = Some(e),
             Err(e) => return Err(e.into()),
@@ -134,7 +142,8 @@ pub async fn read<S: EventStore>(
         (CertificateStatus::of(&record, model.position), certificates::document(model, &record.issued, &name))
     });
     let signature = &record.issued.signature;
-    let key = PublicKey::parse(signature.key.as_str()).map_err(|e| SigningKeyError { path: "the log".into(), reason: e.to_string() })?;
+    let key = PublicKey::parse(signature.key.as_str())
+        .map_err(|e| SigningKeyError { path: "the log".into(), reason: e.to_string() })?;
     let document = with_proof(certificate.document(), &key, signature.created.as_str(), signature.value.as_str());
     let code = check_code(signature.value.as_str());
     Ok(Issued { record, status, certificate, document, code })
@@ -142,7 +151,10 @@ pub async fn read<S: EventStore>(
 
 /// The holder's name as the member's record named it at the version the certificate
 /// records.
-async fn holder_name<S: EventStore>(ledger: &Ledger<S>, issued: &CertificateIssued) -> Result<String, CertificateError> {
+async fn holder_name<S: EventStore>(
+    ledger: &Ledger<S>,
+    issued: &CertificateIssued,
+) -> Result<String, CertificateError> {
     match ledger.personal_at(issued.member, issued.personal_version).await? {
         Personal::Known(p) => Ok(p.name.to_string()),
         Personal::Erased => Err(DomainError::MemberErased { member: issued.member }.into()),

@@ -94,7 +94,8 @@ pub fn next_index(model: &ReadModel, year: i32) -> u32 {
 /// member's code are read as of the position the certificate records).
 pub fn document(model: &ReadModel, issued: &CertificateIssued, holder_name: &str) -> taizhang_credential::Certificate {
     let base = issued.base_url.as_str().trim_end_matches('/');
-    let unit_name = model.unit(issued.unit, issued.as_of).map_or_else(|| issued.unit.to_string(), |u| u.name.to_string());
+    let unit_name =
+        model.unit(issued.unit, issued.as_of).map_or_else(|| issued.unit.to_string(), |u| u.name.to_string());
     let volunteer_number =
         model.code(issued.member.0, issued.as_of).map_or_else(|| issued.member.to_string(), |c| c.to_string());
     taizhang_credential::Certificate {
@@ -121,7 +122,7 @@ pub fn document(model: &ReadModel, issued: &CertificateIssued, holder_name: &str
                 span: format!("{}–{}", line.span.start, line.span.end),
                 place: line.place.to_string(),
                 category: line.category.to_string(),
-                minutes: line.minutes.get() as u32,
+                minutes: line.minutes.get(),
             })
             .collect(),
     }
