@@ -49,8 +49,13 @@
 //!   members each, four outings a unit with three participants: 133,400 rows), each
 //!   read, checked in full and written; rows per second, with the raw appends of the
 //!   same number of commands as the baseline.
+//! - `certificate`: a member with 200 verified outings; the median time to issue a
+//!   certificate covering them all (read, sign, check every line, durable append);
+//!   baseline: one durable single-event command, alternating in the same run; then
+//!   offline verifications of that certificate per second on one core.
 #![forbid(unsafe_code)]
 
+mod certificate;
 mod client;
 mod csv_import;
 mod http;
@@ -138,8 +143,9 @@ fn main() -> Result<()> {
         "award" => runtime.block_on(award(&dir)),
         "round" => round::run(count(10_000_000)),
         "csv" => runtime.block_on(csv_import::csv(&dir)),
+        "certificate" => runtime.block_on(certificate::certificate(&dir)),
         other => bail!(
-            "unknown scenario {other:?}; expected append, import, scan, rebuild, ledger, http, abuse, backup, demo, award, round or csv"
+            "unknown scenario {other:?}; expected append, import, scan, rebuild, ledger, http, abuse, backup, demo, award, round, csv or certificate"
         ),
     }
 }

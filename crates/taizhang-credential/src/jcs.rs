@@ -3,7 +3,7 @@
 
 use std::cmp::Ordering;
 
-use serde_json::{Number, Value};
+use serde_json::{Map, Number, Value};
 
 /// `value` in canonical form: no whitespace, object members sorted by their names'
 /// UTF-16 code units, strings escaped as ECMAScript's `JSON.stringify` does and
@@ -11,6 +11,14 @@ use serde_json::{Number, Value};
 pub fn canonical(value: &Value) -> String {
     let mut out = String::new();
     write(value, &mut out);
+    out
+}
+
+/// The object `members` in canonical form, leaving out the member named `skip` (a
+/// signed document's `proof`, without copying the document to remove it).
+pub fn canonical_object(members: &Map<String, Value>, skip: Option<&str>) -> String {
+    let mut out = String::new();
+    object(members, skip, &mut out);
     out
 }
 
@@ -30,25 +38,33 @@ fn write(value: &Value, out: &mut String) {
             }
             out.push(']');
         }
-        Value::Object(members) => {
-            let mut sorted: Vec<(&String, &Value)> = members.iter().collect();
-            sorted.sort_by(|a, b| utf16_order(a.0, b.0));
-            out.push('{');
-            for (i, (name, item)) in sorted.into_iter().enumerate() {
-                if i > 0 {
-                    out.push(',');
-                }
-                string(name, out);
-                out.push(':');
-                write(item, out);
-            }
-            out.push('}');
-        }
+        Value::Object(members) => object(members, None, out),
     }
 }
 
+fn object(members: &Map<String, Value>, skip: Option<&str>, out: &mut String) {
+    let mut sorted: Vec<(&String, &Value)> = members.iter().filter(|(name, _)| Some(name.as_str()) != skip).collect();
+    sorted.sort_by(|a, b| utf16_order(a.0, b.0));
+    out.push('{');
+    for (i, (name, item)) in sorted.into_iter().enumerate() {
+        if i > 0 {
+            out.push(',');
+        }
+        string(name, out);
+        out.push(':');
+        write(item, out);
+    }
+    out.push('}');
+}
+
 fn utf16_order(a: &str, b: &str) -> Ordering {
-    a.encode_utf16().cmp(b.encode_utf16())
+    // Below U+E000, UTF-8 byte order is UTF-16 order: most names compare as bytes.
+    let simple = |s: &str| s.bytes().all(|b| b < 0xEE);
+    if simple(a) && simple(b) {
+        a.cmp(b)
+    } else {
+        a.encode_utf16().cmp(b.encode_utf16())
+    }
 }
 
 /// Escapes as `JSON.stringify`: `"` and `\`, the five control characters with short

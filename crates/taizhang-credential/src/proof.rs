@@ -5,7 +5,7 @@
 use serde_json::{Map, Value};
 use sha2::{Digest, Sha256};
 
-use crate::jcs::canonical;
+use crate::jcs::canonical_object;
 use crate::keys::{IssuerKey, PublicKey};
 use crate::multibase::{base58btc, from_base58btc};
 use crate::{CredentialError, VerifyError};
@@ -30,9 +30,14 @@ pub fn proof_config(document: &Map<String, Value>, key: &PublicKey, created: &st
 /// What is signed: SHA-256 of the canonical proof options, then of the canonical
 /// document.
 pub fn hash_data(document: &Map<String, Value>, config: &Map<String, Value>) -> [u8; 64] {
+    hashed(document, None, config)
+}
+
+/// [`hash_data`] of `document` without its member `skip`.
+fn hashed(document: &Map<String, Value>, skip: Option<&str>, config: &Map<String, Value>) -> [u8; 64] {
     let mut out = [0; 64];
-    out[..32].copy_from_slice(&Sha256::digest(canonical(&Value::Object(config.clone())).as_bytes()));
-    out[32..].copy_from_slice(&Sha256::digest(canonical(&Value::Object(document.clone())).as_bytes()));
+    out[..32].copy_from_slice(&Sha256::digest(canonical_object(config, None).as_bytes()));
+    out[32..].copy_from_slice(&Sha256::digest(canonical_object(document, skip).as_bytes()));
     out
 }
 
@@ -77,8 +82,7 @@ pub struct Verified {
 /// which must be `pinned` when given) and its signature over the rest of the document.
 pub fn verify(secured: &Value, pinned: Option<&PublicKey>) -> Result<Verified, VerifyError> {
     let document = secured.as_object().ok_or(VerifyError::NotAnObject)?;
-    let mut unsecured = document.clone();
-    let proof = match unsecured.remove("proof") {
+    let proof = match document.get("proof") {
         Some(Value::Object(proof)) => proof,
         Some(Value::Array(_)) => return Err(VerifyError::Proof("more than one proof is not supported".into())),
         Some(_) => return Err(VerifyError::Proof("`proof` is not an object".into())),
@@ -99,7 +103,7 @@ pub fn verify(secured: &Value, pinned: Option<&PublicKey>) -> Result<Verified, V
     }
     // The proof's context, when it has one, must begin the document's.
     if let Some(context) = proof.get("@context") {
-        let starts = match (context, unsecured.get("@context")) {
+        let starts = match (context, document.get("@context")) {
             (Value::Array(p), Some(Value::Array(d))) => d.starts_with(p),
             (p, Some(d)) => p == d,
             (_, None) => false,
@@ -111,9 +115,9 @@ pub fn verify(secured: &Value, pinned: Option<&PublicKey>) -> Result<Verified, V
     let signature = field("proofValue")
         .and_then(from_base58btc)
         .ok_or_else(|| VerifyError::Proof("proofValue is not base58btc multibase".into()))?;
-    let mut config = proof;
+    let mut config = proof.clone();
     config.remove("proofValue");
-    if !key.verify(&hash_data(&unsecured, &config), &signature) {
+    if !key.verify(&hashed(document, Some("proof"), &config), &signature) {
         return Err(VerifyError::BadSignature);
     }
     Ok(Verified { key, created })
