@@ -1976,4 +1976,15 @@ async fn a_certificate_is_issued_checked_publicly_superseded_and_revoked() {
     let keys: Value =
         public.get(format!("{}/certificates/keys", server.url)).send().await.unwrap().json().await.unwrap();
     assert_eq!((keys["current"].as_str(), keys["signed"].as_array().unwrap().len()), (Some(rotated.as_str()), 2));
+
+    // The holder erased: the public check still answers, without a name; the credential
+    // can no longer be made here; a copy handed out still verifies.
+    let erase = "mutation($m: ID!) { eraseMember(input: { member: $m }) { receipt { position } } }";
+    server.ok(erase, json!({ "m": member })).await;
+    let (status, body) = check(&code).await;
+    assert_eq!((status, body["holder"].clone(), body["status"].as_str()), (200, Value::Null, Some("revoked")));
+    let e = server.error("query($n: String!) { certificate(number: $n) { document } }", json!({ "n": number })).await;
+    assert_eq!(e["extensions"]["code"], "VALIDATION", "{e}");
+    assert!(e["message"].as_str().unwrap().contains("erased"), "{e}");
+    assert!(verify_file(&key).status.success());
 }
