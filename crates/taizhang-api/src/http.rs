@@ -1165,20 +1165,9 @@ fn check_page(check: Option<&PublicCheck>, message: &str) -> String {
             e(message)
         ),
         Some(c) => {
-            let rows: String = c
-                .outings
-                .iter()
-                .map(|l| {
-                    format!(
-                        "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
-                        e(&l.date),
-                        e(&l.span),
-                        e(&l.place),
-                        e(&l.category),
-                        e(&l.hours)
-                    )
-                })
-                .collect();
+            let rows = taizhang_io::certificate::service_rows(
+                c.outings.iter().map(|l| [&l.date, &l.span, &l.place, &l.category, &l.hours].map(String::clone)),
+            );
             let revoked = c.revoked_reason.as_deref().map(|r| format!("<p>撤销原因：{}</p>", e(r))).unwrap_or_default();
             format!(
                 "<p class=\"{status}\">{status_text}</p>{revoked}<dl><dt>证明编号</dt><dd>{number}</dd><dt>持证人</dt><dd>{holder}</dd>\
@@ -1205,7 +1194,7 @@ fn check_page(check: Option<&PublicCheck>, message: &str) -> String {
          <title>志愿服务记录证明核验</title><style>body{{font-family:system-ui,sans-serif;max-width:40em;margin:0 auto;padding:1em;color:#111}}\
          .valid{{color:#0a5d22;font-weight:bold;font-size:1.3em}}.superseded,.revoked,.bad{{color:#8a1c1c;font-weight:bold;font-size:1.2em}}\
          dt{{font-weight:bold}}dd{{margin:0 0 .5em 0}}.wrap{{overflow-x:auto}}table{{border-collapse:collapse;width:100%}}\
-         td,th{{border:1px solid #999;padding:.25em .4em;text-align:left}}.meta{{font-size:.8em;color:#444;word-break:break-all}}</style></head>\
+         td,th{{border:1px solid #999;padding:.25em .4em;text-align:left}}.n{{text-align:right}}.meta{{font-size:.8em;color:#444;word-break:break-all}}</style></head>\
          <body><main><h1>志愿服务记录证明核验</h1>{body}</main></body></html>"
     )
 }

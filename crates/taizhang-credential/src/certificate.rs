@@ -151,10 +151,7 @@ impl Certificate {
                 StatusPurpose::Superseded.entry(&format!("{}/{}", self.status_url, StatusPurpose::Superseded.path()), self.status_index),
             ],
         });
-        match document {
-            Value::Object(map) => map,
-            _ => unreachable!("json! of an object is an object"),
-        }
+        crate::object(document)
     }
 }
 

@@ -25,6 +25,14 @@ pub use certificate::{check_code, Certificate, Line};
 pub use keys::{IssuerKey, PublicKey};
 pub use proof::{hash_data, proof_config, sign, verify, with_proof, Verified, CRYPTOSUITE};
 
+/// The map of a JSON object built with `json!`.
+pub(crate) fn object(value: serde_json::Value) -> serde_json::Map<String, serde_json::Value> {
+    match value {
+        serde_json::Value::Object(map) => map,
+        _ => unreachable!("built as an object"),
+    }
+}
+
 /// A document or key that cannot be used as asked.
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 pub enum CredentialError {

@@ -109,10 +109,7 @@ pub fn list_credential(
             "encodedList": encoded,
         },
     });
-    match document {
-        Value::Object(map) => map,
-        _ => unreachable!("json! of an object is an object"),
-    }
+    crate::object(document)
 }
 
 #[cfg(test)]

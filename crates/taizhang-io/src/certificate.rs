@@ -201,24 +201,33 @@ pub fn html_escape(s: &str) -> String {
     s.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;").replace('\'', "&#39;")
 }
 
+/// Table rows of service lines (date, time, place, category, hours), escaped; the hours
+/// right-aligned (class `n`).
+pub fn service_rows(lines: impl IntoIterator<Item = [String; 5]>) -> String {
+    lines
+        .into_iter()
+        .map(|[date, span, place, category, hours]| {
+            let e = |s: &str| html_escape(s);
+            format!(
+                "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td class=\"n\">{}</td></tr>",
+                e(&date),
+                e(&span),
+                e(&place),
+                e(&category),
+                e(&hours)
+            )
+        })
+        .collect()
+}
+
 /// The certificate as a printable page (A4, Chinese): who, what, the table of outings,
 /// the issuing unit, the number and check code, and the QR code of the public check.
 pub fn printable_html(certificate: &taizhang_credential::Certificate, issued: &CertificateIssued) -> String {
     let e = |s: &str| html_escape(s);
-    let rows: String = certificate
-        .lines
-        .iter()
-        .map(|l| {
-            format!(
-                "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td class=\"n\">{}</td></tr>",
-                e(&l.date),
-                e(&l.span),
-                e(&l.place),
-                e(&l.category),
-                taizhang_credential::certificate::hours(l.minutes as u64)
-            )
-        })
-        .collect();
+    let rows = service_rows(certificate.lines.iter().map(|l| {
+        [&l.date, &l.span, &l.place, &l.category, &taizhang_credential::certificate::hours(l.minutes as u64)]
+            .map(|cell| cell.to_string())
+    }));
     let address = check_address(issued);
     format!(
         r#"<!doctype html>
