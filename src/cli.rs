@@ -51,7 +51,7 @@ pub(crate) struct Cli {
     #[arg(long, env = "TAIZHANG_SIGNING_KEY_FILE", global = true, help_heading = "Global options")]
     pub(crate) signing_key_file: Option<PathBuf>,
     /// The address the public reaches this installation at, which certificates link to
-    /// for their check (e.g. https://taizhang.example.gov.cn) [default for `serve`: the
+    /// for their check (e.g. `https://taizhang.example.gov.cn`) [default for `serve`: the
     /// address it listens on].
     #[arg(long, env = "TAIZHANG_PUBLIC_URL", global = true, help_heading = "Global options")]
     pub(crate) public_url: Option<String>,

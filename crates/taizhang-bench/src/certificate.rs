@@ -1,18 +1,21 @@
 //! The `certificate` scenario: a member with 200 verified outings in a year; the time to
 //! issue a certificate covering all of them (read, sign, decide against every outing,
-//! append durably), against a single durable command in the same run; then how many
-//! such certificates a verifier checks offline per second on one core.
+//! append durably), against a single durable command in the same run; how many such
+//! certificates a verifier checks offline per second on one core; and the public check
+//! over HTTP (no token), against `/healthz` through the same server and client.
 
 use std::path::Path;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use anyhow::Result;
+use taizhang_api::{ApiState, CertificateSettings, Limits};
 use taizhang_app::{CommandContext, Ledger};
 use taizhang_core::*;
 use taizhang_io::certificate::{self as issuing, IssueRequest};
+use taizhang_read::policy::PolicySet;
 use taizhang_read::Projector;
-use taizhang_store::{EventStore, SledStore};
+use taizhang_store::{AnyStore, EventStore, SledStore};
 
 use crate::{median, rate, report};
 
@@ -21,8 +24,8 @@ const ISSUES: usize = 30;
 
 pub(crate) async fn certificate(dir: &Path) -> Result<()> {
     let text = |s: &str| Text::parse("t", s).expect("a bench text");
-    let store = Arc::new(SledStore::open(&dir.join("log"))?);
-    let ledger = Ledger::open(store.clone(), &dir.join("master.key")).await?;
+    let store = Arc::new(AnyStore::Sled(Arc::new(SledStore::open(&dir.join("log"))?)));
+    let ledger = Arc::new(Ledger::open(store.clone(), &dir.join("master.key")).await?);
     let unit = UnitId::of_code("SY-0001");
     let member = MemberId::of_code("SY-0001-01");
     let ctx = || CommandContext::new(Actor::OPERATOR);
@@ -108,6 +111,51 @@ pub(crate) async fn certificate(dir: &Path) -> Result<()> {
         checked += 1;
     }
     report("certificate verify", rate(checked, start.elapsed()), "per s", None);
+
+    // The public check over HTTP (no token), against /healthz through the same stack.
+    let check = issuing::check_address(&issued.record.issued);
+    let path = check.trim_start_matches("https://taizhang.example").to_owned();
+    let mut state = ApiState::new(ledger, projector, PolicySet::built_in())?;
+    state.certificates = Some(CertificateSettings { key_file, base_url: "https://taizhang.example".into() });
+    let state = Arc::new(state);
+    let limits = Limits::default();
+    let schema = taizhang_api::schema(state.clone(), &limits);
+    let address = crate::http::serve(taizhang_api::http::routes(schema, state, limits)).await?;
+    crate::http::on_client_runtime(async move {
+        let client = Arc::new(crate::client::Client::new(address, "")?);
+        let (mut checks, mut health) = (Vec::new(), Vec::new());
+        for _ in 0..3 {
+            checks.push(closed_loops(&client, &path).await?);
+            health.push(closed_loops(&client, "/healthz").await?);
+        }
+        report("certificate public check", median(checks), "per s", Some(median(health)));
+        Ok(())
+    })
+    .await?;
     follower.abort();
     Ok(())
+}
+
+/// Requests per second of 32 closed loops getting `path` for 2 s.
+async fn closed_loops(client: &Arc<crate::client::Client>, path: &str) -> Result<f64> {
+    let deadline = Instant::now() + Duration::from_secs(2);
+    let start = Instant::now();
+    let loops: Vec<_> = (0..32)
+        .map(|_| {
+            let (client, path) = (client.clone(), path.to_owned());
+            tokio::spawn(async move {
+                let mut n = 0usize;
+                while Instant::now() < deadline {
+                    client.get(&path).await?;
+                    n += 1;
+                }
+                anyhow::Ok(n)
+            })
+        })
+        .collect();
+    let mut done = 0;
+    for handle in loops {
+        done += handle.await??;
+    }
+    Ok(rate(done, start.elapsed()))
 }

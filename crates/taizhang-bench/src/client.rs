@@ -57,6 +57,22 @@ impl Client {
         Ok(answer.len())
     }
 
+    /// Gets `path` on a kept-alive connection; returns the length of a 2xx answer.
+    pub async fn get(&self, path: &str) -> Result<usize> {
+        let idle = self.idle.lock().expect("no panics under the lock").pop();
+        let mut connection = match idle {
+            Some(connection) => connection,
+            None => self.connect().await?,
+        };
+        let request = hyper::Request::get(path).header(HOST, self.host.clone()).body(Full::new(Bytes::new()))?;
+        let response = connection.send_request(request).await?;
+        let status = response.status();
+        let answer = response.into_body().collect().await?.to_bytes();
+        self.idle.lock().expect("no panics under the lock").push(connection);
+        ensure!(status.is_success(), "status {status}");
+        Ok(answer.len())
+    }
+
     /// Gets `path` (a download, such as `/backup`) on a connection of its own and reads
     /// the whole answer as it streams; returns its length.
     pub async fn download(&self, path: &str) -> Result<usize> {

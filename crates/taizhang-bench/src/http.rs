@@ -79,7 +79,9 @@ async fn start(dir: &Path, events: usize) -> Result<(Targets, Arc<ApiState>)> {
 /// Runs the client on a runtime of its own, as another process would: it competes
 /// with the servers for the cores, not for places in their task queues (where its
 /// timers would wait behind the servers' work and count as their latency).
-async fn on_client_runtime(work: impl std::future::Future<Output = Result<()>> + Send + 'static) -> Result<()> {
+pub(crate) async fn on_client_runtime(
+    work: impl std::future::Future<Output = Result<()>> + Send + 'static,
+) -> Result<()> {
     let client = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(1)
         .thread_name("bench-client")
@@ -409,7 +411,7 @@ fn outing_mutation(pairs: &[(UnitId, MemberId)], i: u64) -> Bytes {
     .into()
 }
 
-async fn serve(endpoint: impl poem::IntoEndpoint<Endpoint: 'static> + Send + 'static) -> Result<SocketAddr> {
+pub(crate) async fn serve(endpoint: impl poem::IntoEndpoint<Endpoint: 'static> + Send + 'static) -> Result<SocketAddr> {
     let acceptor = TcpListener::bind("127.0.0.1:0").into_acceptor().await?;
     let address = *acceptor.local_addr().first().and_then(|a| a.as_socket_addr()).context("no address")?;
     tokio::spawn(poem::Server::new_with_acceptor(acceptor).run(endpoint));
