@@ -281,12 +281,16 @@ pub(crate) enum CertificateAction {
         #[arg(long)]
         reason: String,
     },
-    /// List a member's certificates, or a unit's, with their status.
+    /// List a member's certificates, or a unit's, with their status (CSV or XLSX).
     List {
         #[arg(long)]
         member: Option<String>,
         #[arg(long)]
         unit: Option<String>,
+        #[arg(long, value_enum, default_value = "csv")]
+        format: SheetFormat,
+        #[arg(long, short)]
+        output: Option<PathBuf>,
     },
     /// Check a certificate file offline: its signature, and that it was signed by the
     /// key given (exit 0 when it verifies, 1 with the reason when it does not).

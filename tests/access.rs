@@ -55,6 +55,7 @@ const MATRIX: &[(&str, &[&str], [Grant; 4])] = &[
     ("Certificate.document", &["Query.certificate"], [Y, O, Y, N]),
     ("Certificate.checkCode", &["Query.certificate"], [Y, O, Y, N]),
     ("GET /export/certificate", &[], [Y, O, Y, N]),
+    ("GET /export/certificates", &[], [Y, Y, Y, N]),
     ("Mutation.issueCertificate", &[], [Y, N, Y, N]),
     ("Mutation.revokeCertificate", &[], [Y, N, Y, N]),
     ("Query.unitLedger", &[], [Y, Y, Y, N]),
@@ -234,6 +235,7 @@ impl World {
             "GET" if path == "/export/certificate" => {
                 client.get(format!("{url}?number={}", self.certificate(&self.own).await))
             }
+            "GET" if path == "/export/certificates" => client.get(format!("{url}?unit={}", self.own)),
             "GET" if path == "/export/round" => client.get(format!("{url}?round={}", self.round(&self.own).await)),
             "GET" => client.get(url),
             _ => client.post(url).body(self.import_file(route, &self.own).await),

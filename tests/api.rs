@@ -1959,6 +1959,19 @@ async fn a_certificate_is_issued_checked_publicly_superseded_and_revoked() {
     assert_eq!(data["revokeCertificate"]["certificate"], json!({ "status": "REVOKED", "revokedReason": "记录有误" }));
     assert_eq!(server.error(revoke, json!({ "n": number })).await["extensions"]["code"], "VALIDATION");
     assert_eq!(check(&code).await.1["status"], "revoked");
+    let listed = server
+        .http
+        .get(format!("{}/export/certificates", server.url))
+        .query(&[("unit", unit.as_str())])
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let row = listed.lines().nth(1).unwrap_or_default();
+    assert!(row.starts_with(&format!("{number},revoked,")) && row.ends_with(",记录有误"), "{listed}");
+    assert!(row.contains(",2011-06-01,2011-06-30,2,7.00,"), "{row}");
     let revoked = list("revocation").await;
     assert!(
         taizhang_credential::status::bit(revoked["credentialSubject"]["encodedList"].as_str().unwrap(), index).unwrap()

@@ -11,7 +11,6 @@ use anyhow::{bail, Context, Result};
 use taizhang_app::CommandContext;
 use taizhang_core::*;
 use taizhang_io::certificate::{self as issuing, IssueRequest};
-use taizhang_read::certificates::CertificateStatus;
 use taizhang_read::Projector;
 use taizhang_store::{private, signing_key, AnyStore, EventStore};
 
@@ -116,39 +115,15 @@ pub(crate) async fn certificate(cli: &Cli, store: Arc<AnyStore>, action: &Certif
             eprintln!("revoked certificate {number}");
             Ok(())
         }
-        CertificateAction::List { member, unit } => {
+        CertificateAction::List { member, unit, format, output } => {
             let member = member.as_deref().map(|m| MemberId::parse_ref(m.trim()));
             let unit = unit.as_deref().map(|u| UnitId::parse_ref(u.trim()));
             if member.is_none() && unit.is_none() {
                 bail!("give --member or --unit");
             }
-            let rows = projector.read(|m| {
-                let mut rows = Vec::new();
-                for record in m.certificates.values() {
-                    let issued = &record.issued;
-                    if member.is_some_and(|x| x != issued.member) || unit.is_some_and(|x| x != issued.unit) {
-                        continue;
-                    }
-                    let status = match CertificateStatus::of(record, m.position) {
-                        CertificateStatus::Valid => "valid",
-                        CertificateStatus::Superseded => "superseded",
-                        CertificateStatus::Revoked => "revoked",
-                    };
-                    let minutes: u64 = issued.lines.iter().map(|l| l.minutes.get() as u64).sum();
-                    rows.push(vec![
-                        issued.number.to_string(),
-                        status.to_owned(),
-                        m.reference(issued.member.0),
-                        m.reference(issued.unit.0),
-                        issued.first.to_string(),
-                        issued.last.to_string(),
-                        taizhang_credential::certificate::hours(minutes),
-                        issued.signature.created.to_string(),
-                    ]);
-                }
-                rows
-            });
-            print_list(&rows)
+            let xlsx = *format == SheetFormat::Xlsx;
+            let file = projector.read(|m| taizhang_io::export::certificate_list(m, member, unit, xlsx))?;
+            write_out(output.as_deref(), &file)
         }
         CertificateAction::Verify { .. } | CertificateAction::Key { .. } => unreachable!("offline"),
     };
@@ -158,7 +133,6 @@ pub(crate) async fn certificate(cli: &Cli, store: Arc<AnyStore>, action: &Certif
 
 /// The other actions, through a running server.
 pub(crate) async fn online_certificate(server: &str, token: &str, action: &CertificateAction) -> Result<()> {
-    const FIELDS: &str = "number status member unit { code id } first last hours issuedAt";
     match action {
         CertificateAction::Issue { member, unit, from, to, person_in_charge, contact, output } => {
             let query = "mutation($input: IssueCertificateInput!) { issueCertificate(input: $input) { certificate { number checkCode } } }";
@@ -188,42 +162,17 @@ pub(crate) async fn online_certificate(server: &str, token: &str, action: &Certi
             eprintln!("revoked certificate {number}");
             Ok(())
         }
-        CertificateAction::List { member, unit } => {
-            let query =
-                format!("query($m: ID, $u: ID) {{ certificates(member: $m, unit: $u, first: 500) {{ {FIELDS} }} }}");
-            let answer = graphql(server, token, &query, serde_json::json!({ "m": member, "u": unit })).await?;
-            let rows: Vec<Vec<String>> = answer["certificates"]
-                .as_array()
-                .into_iter()
-                .flatten()
-                .map(|c| {
-                    let text = |v: &serde_json::Value| v.as_str().map_or_else(|| v.to_string(), str::to_owned);
-                    let unit = c["unit"]["code"].as_str().map_or_else(|| text(&c["unit"]["id"]), str::to_owned);
-                    vec![
-                        text(&c["number"]),
-                        text(&c["status"]).to_lowercase(),
-                        text(&c["member"]),
-                        unit,
-                        text(&c["first"]),
-                        text(&c["last"]),
-                        text(&c["hours"]),
-                        text(&c["issuedAt"]),
-                    ]
-                })
-                .collect();
-            print_list(&rows)
+        CertificateAction::List { member, unit, format, output } => {
+            let mut query: Vec<(&str, String)> = Vec::new();
+            query.extend(member.iter().map(|m| ("member", m.clone())));
+            query.extend(unit.iter().map(|u| ("unit", u.clone())));
+            if *format == SheetFormat::Xlsx {
+                query.push(("format", "xlsx".to_owned()));
+            }
+            online_sheet(server, token, "/export/certificates", &query, output.as_deref()).await
         }
         CertificateAction::Verify { .. } | CertificateAction::Key { .. } => unreachable!("offline"),
     }
-}
-
-fn print_list(rows: &[Vec<String>]) -> Result<()> {
-    let mut out = std::io::stdout().lock();
-    writeln!(out, "number\tstatus\tmember\tunit\tfrom\tto\thours\tissued at")?;
-    for row in rows {
-        writeln!(out, "{}", row.join("\t"))?;
-    }
-    Ok(())
 }
 
 fn write_out(output: Option<&Path>, body: &[u8]) -> Result<()> {

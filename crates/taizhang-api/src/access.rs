@@ -128,6 +128,7 @@ pub const RULES: &[Rule] = &[
             "Query.opinions",
             "Query.certificate",
             "Query.certificates",
+            "GET /export/certificates",
             "Query.unitLedger",
             "Query.memberLedger",
             "Query.eligibility",

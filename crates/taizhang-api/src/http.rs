@@ -95,6 +95,7 @@ pub fn routes(schema: TaizhangSchema, state: Arc<ApiState>, limits: Limits) -> i
         .at("/export/eligibility", get(export_award_list))
         .at("/export/round", get(export_round))
         .at("/export/certificate", get(export_certificate))
+        .at("/export/certificates", get(export_certificates))
         .at("/certificates/keys", get(certificate_keys))
         .at("/certificates/status/:year/:purpose", get(certificate_status))
         .at("/certificates/:number", get(certificate_check))
@@ -1326,4 +1327,29 @@ async fn certificate_keys(server: Data<&Arc<Server>>) -> Response {
     let body = serde_json::json!({ "current": current, "signed": used });
     server.state.metrics.request("/certificates/keys", 200);
     public(Response::builder().content_type(JSON)).body(serde_json::to_vec(&body).expect("JSON"))
+}
+
+/// `GET /export/certificates?member=…|unit=…[&format=xlsx]`: a member's certificates or
+/// a unit's, with their status, as `taizhang certificate list` writes them.
+#[handler]
+async fn export_certificates(req: &Request, server: Data<&Arc<Server>>) -> Response {
+    let response = certificates_answer(req, &server).await.unwrap_or_else(|refused| refused);
+    server.state.metrics.request("/export/certificates", response.status().as_u16());
+    response
+}
+
+async fn certificates_answer(req: &Request, server: &Server) -> Result<Response, Response> {
+    let caller = server.caller(req, Media::Json).await?;
+    permitted(&caller, Permission::ReadRecords)?;
+    let params = params(req, &["member", "unit", "format"])?;
+    let xlsx = params.get("format").is_some_and(|f| f == "xlsx");
+    let member = params.get("member").map(|m| taizhang_core::MemberId::parse_ref(m.trim()));
+    let unit = params.get("unit").map(|u| taizhang_core::UnitId::parse_ref(u.trim()));
+    if member.is_none() && unit.is_none() {
+        return Err(bad_request("give member or unit".into()));
+    }
+    let file = server.state.projector.read(|m| taizhang_io::export::certificate_list(m, member, unit, xlsx));
+    let bytes =
+        file.map_err(|e| error_response(StatusCode::INTERNAL_SERVER_ERROR, Media::Json, error::internal(&e)))?;
+    Ok(Response::builder().content_type(sheet_type(xlsx)).body(bytes))
 }
