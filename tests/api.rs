@@ -1926,6 +1926,7 @@ async fn a_certificate_is_issued_checked_publicly_superseded_and_revoked() {
         ],
         "what the certificate shows, and its status: nothing else"
     );
+    assert_eq!(check(&code.to_lowercase()).await.0, 200, "typed in lower case");
     assert_eq!(check("0000000000").await.0, 404);
     assert_eq!(check("").await.0, 404);
 
@@ -1949,6 +1950,10 @@ async fn a_certificate_is_issued_checked_publicly_superseded_and_revoked() {
     taizhang_credential::verify(&superseded, Some(&taizhang_credential::PublicKey::parse(&key).unwrap())).unwrap();
     let encoded = superseded["credentialSubject"]["encodedList"].as_str().unwrap();
     assert!(taizhang_credential::status::bit(encoded, index).unwrap());
+    assert_eq!(
+        public.get(format!("{}/certificates/status/1999/revocation", server.url)).send().await.unwrap().status(),
+        404
+    );
     let revoked = list("revocation").await;
     assert!(!taizhang_credential::status::bit(revoked["credentialSubject"]["encodedList"].as_str().unwrap(), index)
         .unwrap());

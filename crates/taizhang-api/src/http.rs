@@ -1080,7 +1080,7 @@ struct PublicLine {
 async fn check_answer(req: &Request, number: &str, server: &Server) -> Result<Response, Response> {
     let html = header_str(req, header::ACCEPT).is_some_and(|a| a.contains("text/html"));
     let params = params(req, &["code"])?;
-    let code = params.get("code").map(|c| c.trim().to_ascii_uppercase()).unwrap_or_default();
+    let code = params.get("code").map(|c| taizhang_credential::certificate::normalise_code(c)).unwrap_or_default();
     let id = taizhang_core::CertificateId::of_code(number.trim());
     let found = server.state.projector.read(|m| {
         let record = m.certificates.get(&id)?.clone();
@@ -1235,6 +1235,17 @@ async fn certificate_status(
                 );
             }
         };
+        // Only the years that have certificates, and this one: a list of another year
+        // would be signed (and kept) for nothing.
+        let this_year = taizhang_core::Timestamp::now().service_date().year();
+        if year != this_year && server.state.projector.read(|m| m.year_certificates(year).is_empty()) {
+            break 'answer http_error(
+                StatusCode::NOT_FOUND,
+                Media::Json,
+                Code::NotFound,
+                "no certificates were issued that year",
+            );
+        }
         let position = server.state.projector.position();
         let cache_key = (year, purpose.path(), position, key.public().multibase());
         if let Some(body) = server.status_lists.lock().expect("status list cache").get(&cache_key) {

@@ -62,6 +62,21 @@ pub fn check_code(proof_value: &str) -> String {
     (0..10).map(|i| ALPHABET[(bits >> (59 - 5 * i) & 31) as usize] as char).collect()
 }
 
+/// A check code as a person typed it: case and spaces ignored, and the letters
+/// Crockford's base 32 leaves out read as the digits they look like (O as 0, I and L
+/// as 1).
+pub fn normalise_code(typed: &str) -> String {
+    typed
+        .chars()
+        .filter(|c| !c.is_whitespace() && *c != '-')
+        .map(|c| match c.to_ascii_uppercase() {
+            'O' => '0',
+            'I' | 'L' => '1',
+            c => c,
+        })
+        .collect()
+}
+
 /// Minutes as hours, to two places at most and without trailing zeros (`1.5`, `2`).
 pub fn hours(minutes: u64) -> String {
     let whole = minutes / 60;
@@ -158,6 +173,16 @@ impl Certificate {
 #[cfg(test)]
 mod tests {
     use super::hours;
+
+    #[test]
+    fn a_code_is_read_as_typed_from_paper() {
+        let code = super::check_code("z5it");
+        assert_eq!(code.len(), 10);
+        assert!(code.chars().all(|c| c.is_ascii_digit() || c.is_ascii_uppercase()));
+        assert!(!code.contains(['I', 'L', 'O', 'U']));
+        assert_eq!(super::normalise_code(&format!(" {} ", code.to_lowercase())), code);
+        assert_eq!(super::normalise_code("o1-il 0"), "01110");
+    }
 
     #[test]
     fn hours_are_written_short() {
