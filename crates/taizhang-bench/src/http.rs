@@ -38,6 +38,10 @@ const ROUND: Duration = Duration::from_secs(3);
 const PHASES: usize = 4;
 const READ_RATE: u64 = 500;
 const MUTATION_RATE: u64 = 5_000;
+/// The mutation rates the saturation sweep tries, lowest first.
+const SWEEP: [u64; 6] = [1_000, 2_000, 3_000, 4_000, 5_000, 6_000];
+/// Idle and busy phases per rate of the sweep, alternating, pooled.
+const SWEEP_PAIRS: usize = 2;
 /// How long each busy phase's mutations run before its reads start.
 const LEAD: Duration = Duration::from_millis(500);
 /// The stated bound on the whole process's resident memory under abuse, over a log of a
@@ -281,20 +285,20 @@ async fn measure(targets: Targets) -> Result<()> {
     // early, so that the reads meet them at their full rate.
     let reads: Arc<[Bytes]> = vec![ledger_body; requests(READ_RATE, ROUND) as usize].into();
     let mut sent = 0;
-    let mut mutate = |length: Duration| {
-        let count = requests(MUTATION_RATE, length);
+    let mut mutate = |rate: u64, length: Duration| {
+        let count = requests(rate, length);
         let bodies: Arc<[Bytes]> = (sent..sent + count).map(|i| outing_mutation(&pairs, i)).collect();
         sent += count;
-        tokio::spawn(open_loop(taizhang.clone(), bodies, MUTATION_RATE))
+        tokio::spawn(open_loop(taizhang.clone(), bodies, rate))
     };
-    let mut mutations = mutate(ROUND).await??;
+    let mut mutations = mutate(MUTATION_RATE, ROUND).await??;
     let (mut idle, mut busy) = (Run::default(), Run::default());
     let (mut idle_cpu, mut busy_cpu) = (CpuUse::default(), CpuUse::default());
     for _ in 0..PHASES {
         let mark = CpuMark::now()?;
         idle.extend(open_loop(taizhang.clone(), reads.clone(), READ_RATE).await?);
         idle_cpu.add(&mark)?;
-        let applying = mutate(ROUND + LEAD);
+        let applying = mutate(MUTATION_RATE, ROUND + LEAD);
         tokio::time::sleep(LEAD).await;
         let mark = CpuMark::now()?;
         busy.extend(open_loop(taizhang.clone(), reads.clone(), READ_RATE).await?);
@@ -316,6 +320,29 @@ async fn measure(targets: Targets) -> Result<()> {
     // client's thread, which sends both, is left out.
     let per_mutation = (busy_cpu.server_cores() - idle_cpu.server_cores()) * 1e6 / mutations.rate();
     report("http.cpu_per_mutation", per_mutation, "core-µs", None);
+
+    // The saturation point: the highest of these mutation rates up to which reads' p99
+    // stays within twice the idle p99 measured beside it (two alternating idle and busy
+    // phases per rate, pooled, lowest rate first; the sweep stops at the first rate that fails,
+    // so that one lucky phase above a failing one does not count).
+    let mut saturation = 0;
+    for rate in SWEEP {
+        let (mut idle, mut busy, mut applied) = (Run::default(), Run::default(), Run::default());
+        for _ in 0..SWEEP_PAIRS {
+            idle.extend(open_loop(taizhang.clone(), reads.clone(), READ_RATE).await?);
+            let applying = mutate(rate, ROUND + LEAD);
+            tokio::time::sleep(LEAD).await;
+            busy.extend(open_loop(taizhang.clone(), reads.clone(), READ_RATE).await?);
+            applied.extend(applying.await??);
+        }
+        let ratio = busy.p99_ms() / idle.p99_ms();
+        report(&format!("http.read_p99_ratio_at_{rate}"), ratio, "× idle", None);
+        if ratio > 2.0 || applied.rate() < rate as f64 * 0.95 {
+            break;
+        }
+        saturation = rate;
+    }
+    report("http.saturation_point", saturation as f64, "mutations/s", None);
     Ok(())
 }
 

@@ -29,7 +29,9 @@
 //!   stack, same client, 64 connections, six alternating 2-second rounds each):
 //!   requests per second and p99 of a unit-ledger page of 50; then the p99 of reads
 //!   at 500/s, idle and while 5,000 `registerOuting` mutations per second are sent,
-//!   in four alternating 3-second phases of each.
+//!   in four alternating 3-second phases of each; the CPU a mutation costs; and the
+//!   saturation point, the highest of 1,000 … 6,000 mutations/s up to which reads'
+//!   p99 stays within twice the idle phase's just before.
 //! - `backup`: over the same log of a million events, the p99 of reads at 500/s while
 //!   an admin takes online backups (`GET /backup`, one after another), against the
 //!   quiet phases' in the same run, in four alternating 3-second phases of each; and
