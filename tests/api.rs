@@ -1867,6 +1867,21 @@ async fn a_certificate_is_issued_checked_publicly_superseded_and_revoked() {
     assert_eq!(document["credentialSubject"]["identifier"][0]["identityHash"], "王俊");
     assert!(!document.to_string().contains("1980-05-04"), "no birth date or identity number: {document}");
 
+    // The holder's credential is personal data: another unit's clerk reads neither it nor
+    // its code, by GraphQL or as a file; the unit's own clerk does.
+    let elsewhere = register_unit(&server, "十堰市太和医院").await;
+    let stranger = support::client_with(&server.token("CLERK", &[&elsewhere], None).await);
+    let personal = "query($n: String!) { certificate(number: $n) { document checkCode } }";
+    let (_, e) = server.post_with(&stranger, personal, json!({ "n": number })).await;
+    assert_eq!(e["errors"][0]["extensions"]["code"], "FORBIDDEN", "{e}");
+    let file = async |client: &reqwest::Client| {
+        let url = format!("{}/export/certificate", server.url);
+        client.get(url).query(&[("number", number.as_str())]).send().await.unwrap().status().as_u16()
+    };
+    assert_eq!((file(&stranger).await, file(&clerk).await), (403, 200));
+    let (_, own) = server.post_with(&clerk, personal, json!({ "n": number })).await;
+    assert_eq!(own["data"]["certificate"]["checkCode"], code.as_str(), "{own}");
+
     // Offline, with only the public key the server publishes.
     let public = reqwest::Client::new();
     let keys: Value =

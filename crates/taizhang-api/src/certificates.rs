@@ -97,7 +97,7 @@ impl Certificate {
             .map(|l| CertificateLine {
                 outing: ID(l.outing.to_string()),
                 date: l.date,
-                span: format!("{}–{}", l.span.start, l.span.end),
+                span: l.span.to_string(),
                 place: l.place.to_string(),
                 category: l.category.to_string(),
                 hours: taizhang_io::export::hours(l.minutes.get() as u64),

@@ -1138,7 +1138,7 @@ async fn check_answer(req: &Request, number: &str, server: &Server) -> Result<Re
             .iter()
             .map(|l| PublicLine {
                 date: l.date.to_string(),
-                span: format!("{}–{}", l.span.start, l.span.end),
+                span: l.span.to_string(),
                 place: l.place.to_string(),
                 category: l.category.to_string(),
                 hours: hours(l.minutes.get() as u64),
@@ -1238,7 +1238,7 @@ async fn certificate_status(
         // Only the years that have certificates, and this one: a list of another year
         // would be signed (and kept) for nothing.
         let this_year = taizhang_core::Timestamp::now().service_date().year();
-        if year != this_year && server.state.projector.read(|m| m.year_certificates(year).is_empty()) {
+        if year != this_year && server.state.projector.read(|m| m.year_certificates(year).next().is_none()) {
             break 'answer http_error(
                 StatusCode::NOT_FOUND,
                 Media::Json,
@@ -1252,24 +1252,20 @@ async fn certificate_status(
             break 'answer public(Response::builder().content_type(JSON)).body(body.clone());
         }
         let (set, length) = server.state.projector.read(|m| {
-            let ids = m.year_certificates(year);
-            let set: Vec<u32> = ids
-                .iter()
-                .enumerate()
+            let set: Vec<u32> = m
+                .year_certificates(year)
                 .filter(|(_, id)| {
                     m.certificates.get(id).is_some_and(|c| match purpose {
                         StatusPurpose::Revocation => c.revoked.is_some(),
                         StatusPurpose::Superseded => c.superseded.is_some(),
                     })
                 })
-                .map(|(i, _)| i as u32)
+                .map(|(i, _)| i)
                 .collect();
-            (set, ids.len())
+            (set, taizhang_read::certificates::next_index(m, year) as usize)
         });
         let url = format!("{}/certificates/status/{year}/{}", settings.base_url.trim_end_matches('/'), purpose.path());
-        let now =
-            taizhang_core::Timestamp::now().to_datetime().replace_nanosecond(0).unwrap_or(OffsetDateTime::UNIX_EPOCH);
-        let valid_from = taizhang_core::Timestamp::from_datetime(now).to_rfc3339();
+        let valid_from = taizhang_core::Timestamp::now().to_rfc3339_seconds();
         let unsigned =
             status::list_credential(&url, &key.public().did(), purpose, &valid_from, status::encode_list(set, length));
         let signed = taizhang_credential::sign(unsigned, &key, &valid_from).expect("a status list is unsigned");
@@ -1331,8 +1327,8 @@ async fn certificate_keys(server: Data<&Arc<Server>>) -> Response {
         .state
         .certificates
         .as_ref()
-        .and_then(|s| taizhang_store::signing_key::load_or_create(&s.key_file).ok())
-        .map(|k| k.public().multibase());
+        .and_then(|s| taizhang_store::signing_key::public(&s.key_file).ok().flatten())
+        .map(|k| k.multibase());
     let used: std::collections::BTreeSet<String> =
         server.state.projector.read(|m| m.certificates.values().map(|c| c.issued.signature.key.to_string()).collect());
     let body = serde_json::json!({ "current": current, "signed": used });

@@ -280,6 +280,12 @@ impl Timestamp {
         Self(self.0 + minutes * 60_000_000)
     }
 
+    /// RFC 3339 to the whole second (`2026-07-01T08:00:00Z`), as proofs and credentials
+    /// state their moments.
+    pub fn to_rfc3339_seconds(self) -> String {
+        Self(self.0 - self.0.rem_euclid(1_000_000)).to_rfc3339()
+    }
+
     pub fn to_rfc3339(self) -> String {
         self.to_datetime().format(&time::format_description::well_known::Rfc3339).unwrap_or_else(|_| self.0.to_string())
     }

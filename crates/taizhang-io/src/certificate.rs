@@ -65,10 +65,7 @@ pub async fn issue<S: EventStore>(
         projector.wait_for(ledger.store().head(), Duration::from_secs(10)).await?;
         let now = Timestamp::now();
         let key = signing_key::load_or_create(key_file)?;
-        let created = now
-            .to_datetime()
-            .replace_nanosecond(0)
-            .map_or_else(|_| now.to_rfc3339(), |t| Timestamp::from_datetime(t).to_rfc3339());
+        let created = now.to_rfc3339_seconds();
         let mut issued = projector.read(|model| {
             let as_of = model.position;
             let year = now.service_date().year();

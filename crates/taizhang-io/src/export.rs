@@ -950,11 +950,7 @@ pub fn certificate_list(
         .filter(|c| unit.is_none_or(|u| c.issued.unit == u))
         .map(|record| {
             let issued = &record.issued;
-            let status = match CertificateStatus::of(record, model.position) {
-                CertificateStatus::Valid => "valid",
-                CertificateStatus::Superseded => "superseded",
-                CertificateStatus::Revoked => "revoked",
-            };
+            let status = CertificateStatus::of(record, model.position).name();
             let minutes: u64 = issued.lines.iter().map(|l| l.minutes.get() as u64).sum();
             vec![
                 Cell::Text(issued.number.to_string()),

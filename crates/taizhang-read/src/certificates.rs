@@ -60,6 +60,15 @@ pub enum CertificateStatus {
 }
 
 impl CertificateStatus {
+    /// The status as checks and lists name it: `valid`, `superseded`, `revoked`.
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Valid => "valid",
+            Self::Superseded => "superseded",
+            Self::Revoked => "revoked",
+        }
+    }
+
     /// The status of `record` as of `as_of` (revocation first: it says more).
     pub fn of(record: &CertificateRecord, as_of: Position) -> Self {
         match (record.revoked.as_ref(), record.superseded) {
@@ -86,7 +95,7 @@ pub fn changed_lines(model: &ReadModel, issued: &CertificateIssued, as_of: Posit
 
 /// The index the next certificate of `year` takes in the year's status lists.
 pub fn next_index(model: &ReadModel, year: i32) -> u32 {
-    model.year_certificates(year).len() as u32
+    model.year_certificates(year).next_back().map_or(0, |(last, _)| last + 1)
 }
 
 /// The certificate `issued` states, with the holder's name as it was read when it was
@@ -119,7 +128,7 @@ pub fn document(model: &ReadModel, issued: &CertificateIssued, holder_name: &str
             .map(|line| taizhang_credential::Line {
                 outing: format!("urn:uuid:{}", line.outing),
                 date: line.date.to_string(),
-                span: format!("{}–{}", line.span.start, line.span.end),
+                span: line.span.to_string(),
                 place: line.place.to_string(),
                 category: line.category.to_string(),
                 minutes: line.minutes.get(),

@@ -464,7 +464,7 @@ pub struct ReadModel {
     pub certificates: BTreeMap<CertificateId, CertificateRecord>,
     /// The certificates of each year of issue, by their index in the year's status
     /// lists.
-    year_certificates: BTreeMap<i32, Vec<CertificateId>>,
+    year_certificates: BTreeMap<i32, BTreeMap<u32, CertificateId>>,
     /// The certificates covering each outing.
     outing_certificates: BTreeMap<OutingId, Vec<CertificateId>>,
     /// Each member's certificates, in the order issued.
@@ -691,12 +691,7 @@ impl ReadModel {
                 for line in &e.lines {
                     push_unique(self.outing_certificates.entry(line.outing).or_default(), e.certificate);
                 }
-                let year = self.year_certificates.entry(e.year()).or_default();
-                let index = e.status_index as usize;
-                if year.len() <= index {
-                    year.resize(index + 1, e.certificate);
-                }
-                year[index] = e.certificate;
+                self.year_certificates.entry(e.year()).or_default().insert(e.status_index, e.certificate);
                 push_exact(self.member_certificates.entry(e.member).or_default(), e.certificate);
                 let record =
                     CertificateRecord { position, issued: e.clone(), by: event.actor, revoked: None, superseded: None };
@@ -785,8 +780,8 @@ impl ReadModel {
     }
 
     /// The certificates issued in `year`, by their index in the year's status lists.
-    pub fn year_certificates(&self, year: i32) -> &[CertificateId] {
-        self.year_certificates.get(&year).map_or(&[], Vec::as_slice)
+    pub fn year_certificates(&self, year: i32) -> impl DoubleEndedIterator<Item = (u32, CertificateId)> + '_ {
+        self.year_certificates.get(&year).into_iter().flatten().map(|(i, id)| (*i, *id))
     }
 
     /// `member`'s certificates, in the order issued.

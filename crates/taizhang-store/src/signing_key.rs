@@ -45,14 +45,19 @@ pub fn load_or_create(path: &Path) -> Result<IssuerKey, SigningKeyError> {
     }
 }
 
+/// The public half of the key at `path`, without making one when there is none.
+pub fn public(path: &Path) -> Result<Option<PublicKey>, SigningKeyError> {
+    match std::fs::read_to_string(path) {
+        Ok(text) => Ok(Some(IssuerKey::from_multibase(&text).map_err(|e| error(path, e))?.public())),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+        Err(e) => Err(error(path, e)),
+    }
+}
+
 /// Replaces the key at `path` with a new one; returns the retired public key (if there
 /// was a key) and the new one.
 pub fn rotate(path: &Path) -> Result<(Option<PublicKey>, PublicKey), SigningKeyError> {
-    let retired = match std::fs::read_to_string(path) {
-        Ok(text) => Some(IssuerKey::from_multibase(&text).map_err(|e| error(path, e))?.public()),
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
-        Err(e) => return Err(error(path, e)),
-    };
+    let retired = public(path)?;
     let key = new_key();
     let draft = write_draft(path, &key)?;
     std::fs::rename(&draft, path).map_err(|e| error(path, e))?;
@@ -95,6 +100,8 @@ mod tests {
     fn the_key_is_made_once_owner_only_and_rotation_replaces_it() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("keys/signing.key");
+        assert_eq!(public(&path).unwrap(), None, "reading makes no key");
+        assert!(!path.exists());
         let first = load_or_create(&path).unwrap().public();
         assert_eq!(std::fs::metadata(&path).unwrap().permissions().mode() & 0o777, 0o600);
         assert_eq!(load_or_create(&path).unwrap().public(), first, "read back, not made again");
