@@ -284,7 +284,8 @@ impl Rule {
             Role::Clerk => self.clerk,
             Role::Reviewer => self.reviewer,
             Role::Viewer => self.viewer,
-            Role::Operator => No,
+            // The command line never reaches the API, and a volunteer holds no token.
+            Role::Operator | Role::Volunteer => No,
         }
     }
 }

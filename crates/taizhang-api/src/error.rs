@@ -142,6 +142,14 @@ pub fn domain(e: &DomainError) -> Error {
         RenewsAnotherUnit { commitment, unit } => vec![("commitment", s(commitment)), ("unit", s(unit))],
         UnitCycle { unit, parent } => vec![("unit", s(unit)), ("parent", s(parent))],
         MemberErased { member } | DuplicateParticipant { member } => vec![("member", s(member))],
+        AlreadyCheckedIn { member, outing }
+        | NotCheckedIn { member, outing }
+        | AlreadyCheckedOut { member, outing } => {
+            vec![("member", s(member)), ("outing", s(outing))]
+        }
+        OutsideCheckInWindow { outing, opens, closes } => {
+            vec![("outing", s(outing)), ("opens", opens.as_str().into()), ("closes", closes.as_str().into())]
+        }
         InvalidTransfer { member, reason } => vec![("member", s(member)), ("reason", reason.as_str().into())],
         MemberNotInUnit { member, unit, date } => vec![("member", s(member)), ("unit", s(unit)), ("date", s(date))],
         ParticipationOutsideOuting { member, participation, outing } => {
@@ -162,13 +170,14 @@ pub fn domain(e: &DomainError) -> Error {
         OutingVoided { outing }
         | AlreadyVerified { outing }
         | NotCertifiable { outing }
-        | CertifiedLineChanged { outing } => vec![("outing", s(outing))],
+        | CertifiedLineChanged { outing }
+        | CheckInNotOpen { outing } => vec![("outing", s(outing))],
         StaleVersion { stream, expected, actual } => vec![
             ("stream", s(stream)),
             ("expected", (*expected).into()),
             ("actual", actual.map_or(async_graphql::Value::Null, Into::into)),
         ],
-        Empty { .. } | NoParticipants => vec![],
+        Empty { .. } | NoParticipants | CheckInRefused => vec![],
     };
     for (key, value) in details {
         error = with(error, key, value);

@@ -9,9 +9,9 @@
 //! HTTP requests (not JSON, no query, wrong media type, mutation over GET) get 4xx under
 //! both.
 //!
-//! Every route but `/healthz`, the GraphiQL page and the public certificate checks
-//! (`/certificates/{number}?code=…`, `/certificates/status/{year}/{list}`) needs `Authorization: Bearer
-//! <token>`; the subscription socket (`socket.rs`) takes the token in its
+//! Every route but `/healthz`, the GraphiQL page, the public certificate checks
+//! (`/certificates/{number}?code=…`, `/certificates/status/{year}/{list}`) and the check-in
+//! page (`/check-in`, `check_in_page.rs`) needs `Authorization: Bearer <token>`; the subscription socket (`socket.rs`) takes the token in its
 //! `connection_init` payload (`{"Authorization": "Bearer <token>"}`). A missing or bad token is a 401 with code
 //! `UNAUTHENTICATED`, held back longer and longer when one address keeps sending bad
 //! ones (`limiter.rs`). Tokens never reach a log line or an error message.
@@ -37,6 +37,8 @@ use crate::documents::DocumentCache;
 use crate::error::{self, Code};
 use crate::limiter::Limiter;
 use crate::{ApiState, Limits, TaizhangSchema};
+
+mod check_in_page;
 
 const GRAPHQL_RESPONSE: &str = "application/graphql-response+json; charset=utf-8";
 const JSON: &str = "application/json; charset=utf-8";
@@ -99,6 +101,8 @@ pub fn routes(schema: TaizhangSchema, state: Arc<ApiState>, limits: Limits) -> i
         .at("/certificates/keys", get(certificate_keys))
         .at("/certificates/status/:year/:purpose", get(certificate_status))
         .at("/certificates/:number", get(certificate_check))
+        .at("/check-in", get(check_in_page::check_in_form).post(check_in_page::check_in_post))
+        .at("/export/check-in", get(check_in_page::check_in_poster))
         .at("/export/:kind", get(export_records))
         .at("/backup/keys", get(backup_keys))
         .data(server)

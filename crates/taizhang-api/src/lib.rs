@@ -29,6 +29,7 @@ mod types;
 // the schema's roots below.
 mod audit;
 mod certificates;
+mod check_in;
 mod commitments;
 mod members;
 mod outings;
@@ -64,6 +65,7 @@ pub struct Query(
     rounds::RoundQueries,
     rounds::OpinionQueries,
     certificates::CertificateQueries,
+    check_in::CheckInQueries,
     reports::ReportQueries,
     audit::AuditQueries,
     tokens::TokenQueries,
@@ -84,6 +86,7 @@ pub struct Mutation(
     rounds::RoundMutations,
     rounds::OpinionMutations,
     certificates::CertificateMutations,
+    check_in::CheckInMutations,
     tokens::TokenMutations,
 );
 
@@ -107,6 +110,8 @@ pub struct ApiState {
     pub(crate) shares: Arc<share::Shares>,
     /// Where certificates are signed and checked; `None`: this server issues none.
     pub certificates: Option<CertificateSettings>,
+    /// The public check-in's limiters and record of attempts.
+    pub(crate) check_in: check_in::CheckInGuard,
 }
 
 /// How this server issues certificates.
@@ -127,7 +132,23 @@ impl ApiState {
         let tokens = TokenStore::of(ledger.store());
         let heavy = tokio::sync::Semaphore::new(1);
         let shares = Arc::new(share::Shares::new());
-        Ok(Self { ledger, projector, policies, tokens, metrics: Metrics::default(), heavy, shares, certificates: None })
+        Ok(Self {
+            ledger,
+            projector,
+            policies,
+            tokens,
+            metrics: Metrics::default(),
+            heavy,
+            shares,
+            certificates: None,
+            check_in: Default::default(),
+        })
+    }
+
+    /// The address the public reaches this server at (certificates' and check-in QR
+    /// codes link to it); the listening address when none was configured.
+    pub fn public_url(&self) -> String {
+        self.certificates.as_ref().map_or_else(String::new, |c| c.base_url.clone())
     }
 
     pub fn store(&self) -> &Arc<AnyStore> {

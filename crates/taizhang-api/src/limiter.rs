@@ -1,8 +1,10 @@
-//! Slows down guessing: an address that keeps presenting bad tokens waits longer and
-//! longer for each refusal, while requests with good tokens are never held. Memory is
-//! bounded: at most [`MAX_ADDRESSES`] addresses are remembered, idle ones are forgotten.
+//! Slows down guessing: an address (or an outing's check-in, or whatever else is
+//! guessed at) that keeps being refused waits longer and longer for each refusal, while
+//! requests that are right are never held. Memory is bounded: at most
+//! [`MAX_ADDRESSES`] keys are remembered, idle ones are forgotten.
 
 use std::collections::HashMap;
+use std::hash::Hash;
 use std::net::IpAddr;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
@@ -22,9 +24,14 @@ struct Strikes {
     last: Instant,
 }
 
-#[derive(Default)]
-pub(crate) struct Limiter {
-    strikes: Mutex<HashMap<IpAddr, Strikes>>,
+pub(crate) struct Limiter<K = IpAddr> {
+    strikes: Mutex<HashMap<K, Strikes>>,
+}
+
+impl<K> Default for Limiter<K> {
+    fn default() -> Self {
+        Self { strikes: Mutex::new(HashMap::new()) }
+    }
 }
 
 /// How long the `failures`-th refusal in a row is held.
@@ -35,9 +42,9 @@ fn hold(failures: u32) -> Duration {
     }
 }
 
-impl Limiter {
-    /// Records a bad token from `address` at `now`; answers how long to hold the refusal.
-    pub(crate) fn failure(&self, address: IpAddr, now: Instant) -> Duration {
+impl<K: Copy + Eq + Hash> Limiter<K> {
+    /// Records a refusal of `address` at `now`; answers how long to hold it.
+    pub(crate) fn failure(&self, address: K, now: Instant) -> Duration {
         let mut strikes = self.strikes.lock().expect("limiter lock");
         if strikes.len() >= MAX_ADDRESSES && !strikes.contains_key(&address) {
             strikes.retain(|_, s| now.duration_since(s.last) < FORGET_AFTER);
@@ -71,7 +78,7 @@ mod tests {
 
     #[test]
     fn refusals_are_held_longer_and_longer_per_address() {
-        let limiter = Limiter::default();
+        let limiter = Limiter::<IpAddr>::default();
         let t = Instant::now();
         let holds: Vec<Duration> = (0..9).map(|_| limiter.failure(address(1), t)).collect();
         let ms = |n| Duration::from_millis(n);
@@ -87,7 +94,7 @@ mod tests {
 
     #[test]
     fn memory_stays_bounded() {
-        let limiter = Limiter::default();
+        let limiter = Limiter::<IpAddr>::default();
         let t = Instant::now();
         for n in 0..(MAX_ADDRESSES as u32 + 500) {
             limiter.failure(address(n), t + Duration::from_millis(n.into()));

@@ -62,6 +62,12 @@ pub enum ChangeKind {
     Amended,
     Voided,
     Verified,
+    /// A clerk opened check-in (again, with a new site code).
+    CheckInOpened,
+    /// A member checked in at the site (`member`).
+    CheckedIn,
+    /// A member checked out (`member`); `credited` when it recorded their hours.
+    CheckedOut,
 }
 
 /// One change of an outing: who made it, when, and why.
@@ -75,15 +81,30 @@ pub struct OutingChange {
     pub reason: Option<String>,
     /// A reviewer's note on a verification.
     pub note: Option<String>,
+    /// The member who checked in or out.
+    pub member: Option<ID>,
+    /// Whether a check-out recorded the member's hours (none when they were there for
+    /// less than a minute of the outing's span).
+    pub credited: Option<bool>,
 }
 
 impl From<&HistoryItem> for OutingChange {
     fn from(h: &HistoryItem) -> Self {
+        let (mut member, mut credited) = (None, None);
         let (kind, reason, note) = match &h.change {
             Change::Registered => (ChangeKind::Registered, None, None),
             Change::Amended { reason } => (ChangeKind::Amended, Some(reason.to_string()), None),
             Change::Voided { reason } => (ChangeKind::Voided, Some(reason.to_string()), None),
             Change::Verified { note } => (ChangeKind::Verified, None, note.as_ref().map(|n| n.to_string())),
+            Change::CheckInOpened => (ChangeKind::CheckInOpened, None, None),
+            Change::CheckedIn { member: m } => {
+                member = Some(ID(m.to_string()));
+                (ChangeKind::CheckedIn, None, None)
+            }
+            Change::CheckedOut { member: m, credited: c } => {
+                (member, credited) = (Some(ID(m.to_string())), Some(*c));
+                (ChangeKind::CheckedOut, None, None)
+            }
         };
         Self {
             position: h.position,
@@ -92,6 +113,8 @@ impl From<&HistoryItem> for OutingChange {
             kind,
             reason,
             note,
+            member,
+            credited,
         }
     }
 }
@@ -319,7 +342,7 @@ pub struct OutingDetailsInput {
 }
 
 impl OutingDetailsInput {
-    fn parse(self, at: &str) -> async_graphql::Result<OutingDetails> {
+    pub(crate) fn parse(self, at: &str) -> async_graphql::Result<OutingDetails> {
         let field = |name: &str| format!("{at}.{name}");
         Ok(OutingDetails {
             date: self.date,

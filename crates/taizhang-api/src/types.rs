@@ -197,6 +197,8 @@ pub enum RoleName {
     Reviewer,
     Viewer,
     Operator,
+    /// A member checking in or out for themselves, with their number and check-in PIN.
+    Volunteer,
 }
 
 impl From<RoleName> for Role {
@@ -207,6 +209,7 @@ impl From<RoleName> for Role {
             RoleName::Reviewer => Role::Reviewer,
             RoleName::Viewer => Role::Viewer,
             RoleName::Operator => Role::Operator,
+            RoleName::Volunteer => Role::Volunteer,
         }
     }
 }
@@ -219,6 +222,7 @@ impl From<Role> for RoleName {
             Role::Reviewer => RoleName::Reviewer,
             Role::Viewer => RoleName::Viewer,
             Role::Operator => RoleName::Operator,
+            Role::Volunteer => RoleName::Volunteer,
         }
     }
 }

@@ -217,6 +217,12 @@ impl<S: EventStore> Ledger<S> {
         &self.store
     }
 
+    /// The master key, for what derives from it beside personal data: check-in PIN
+    /// digests, new PINs and site codes ([`MasterKey::pin_digest`]).
+    pub fn master_key(&self) -> &MasterKey {
+        &self.master
+    }
+
     /// The answer to a command whose id the log already holds: the first outcome when
     /// the events stored under it are what this command asks for
     /// ([`Command::asks_for`]), else the id was given to another command

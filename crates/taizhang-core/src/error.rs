@@ -92,6 +92,20 @@ pub enum DomainError {
     OutingVoided { outing: OutingId },
     #[error("outing {outing} is already verified in its current form")]
     AlreadyVerified { outing: OutingId },
+    #[error("check-in is not open for outing {outing}")]
+    CheckInNotOpen { outing: OutingId },
+    /// One answer for a wrong site code, an unknown member, a member of another unit,
+    /// no PIN set and a wrong PIN, so that a stranger learns nothing from it.
+    #[error("the site code, member number or PIN is not right")]
+    CheckInRefused,
+    #[error("check-in for outing {outing} is open from {opens} to {closes}")]
+    OutsideCheckInWindow { outing: OutingId, opens: String, closes: String },
+    #[error("member {member} has checked in to outing {outing} already")]
+    AlreadyCheckedIn { member: MemberId, outing: OutingId },
+    #[error("member {member} has not checked in to outing {outing}")]
+    NotCheckedIn { member: MemberId, outing: OutingId },
+    #[error("member {member} has checked out of outing {outing} already")]
+    AlreadyCheckedOut { member: MemberId, outing: OutingId },
     /// The clerk edited an older copy of the record than the one now stored.
     #[error(
         "{stream} is at version {}; the command expected version {expected}: read it again",
@@ -143,6 +157,12 @@ impl DomainError {
             | OverlappingOuting { .. }
             | OutingVoided { .. }
             | AlreadyVerified { .. }
+            | CheckInNotOpen { .. }
+            | CheckInRefused
+            | OutsideCheckInWindow { .. }
+            | AlreadyCheckedIn { .. }
+            | NotCheckedIn { .. }
+            | AlreadyCheckedOut { .. }
             | CommitmentWithdrawn { .. }
             | CommitmentAssessed { .. }
             | RenewsAnotherUnit { .. }

@@ -17,6 +17,8 @@ pub struct Actor {
 impl Actor {
     /// The operator at the command line, acting on the data directory directly.
     pub const OPERATOR: Actor = Actor { role: Role::Operator, token: None };
+    /// A member checking in or out for themselves.
+    pub const VOLUNTEER: Actor = Actor { role: Role::Volunteer, token: None };
 }
 
 #[derive(Clone, Copy, PartialEq, Eq, Hash, Debug, Serialize, Deserialize)]
@@ -28,6 +30,9 @@ pub enum Role {
     Viewer,
     /// The command line (`import`, `demo`, `restore`) with access to the data directory.
     Operator,
+    /// A member acting for themselves without a token: checking in and out at an
+    /// outing's site with their number and check-in PIN.
+    Volunteer,
 }
 
 impl Role {
@@ -41,6 +46,7 @@ impl Role {
             Role::Reviewer => "reviewer",
             Role::Viewer => "viewer",
             Role::Operator => "operator",
+            Role::Volunteer => "volunteer",
         }
     }
 }

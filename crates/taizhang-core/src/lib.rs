@@ -53,6 +53,7 @@ mod values;
 
 // The aggregates, each a module of its own: its commands, events, state and decisions.
 mod certificate;
+mod check_in;
 mod commitment;
 mod member;
 mod opinion;
@@ -63,6 +64,7 @@ mod unit;
 
 pub use amend::{corrections, Change, Correction};
 pub use certificate::*;
+pub use check_in::*;
 pub use commitment::*;
 pub use decide::{decide, dependencies, units_written, PendingEvent, Sealer};
 pub use error::{DomainError, ErrorKind};
@@ -159,6 +161,10 @@ commands! {
     AmendOuting on outing,
     VoidOuting on outing,
     VerifyOuting on outing,
+    OpenCheckIn on outing,
+    CheckIn on outing,
+    CheckOut on outing,
+    SetCheckInPin on member,
     MakeCommitment on commitment,
     AmendCommitment on commitment,
     WithdrawCommitment on commitment,
@@ -186,12 +192,16 @@ domain_events! {
     ServiceReleased = (14, 1) on member,
     EvaluationRecorded = (15, 1) on member,
     PersonalDataCorrected = (16, 1) on member,
+    CheckInPinSet = (17, 1) on member,
     // Version 1 of OutingRegistered had no `beneficiaries` in its details, version 2
     // no `code`.
     OutingRegistered = (20, 3) on outing { 1: crate::legacy::OutingRegisteredV1, 2: crate::legacy::OutingRegisteredV2 },
     OutingAmended = (21, 1) on outing,
     OutingVoided = (22, 1) on outing,
     OutingVerified = (23, 1) on outing,
+    CheckInOpened = (24, 1) on outing,
+    MemberCheckedIn = (25, 1) on outing,
+    MemberCheckedOut = (26, 1) on outing,
     CommitmentMade = (30, 1) on commitment,
     CommitmentAmended = (31, 1) on commitment,
     CommitmentWithdrawn = (32, 1) on commitment,

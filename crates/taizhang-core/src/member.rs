@@ -143,6 +143,8 @@ pub struct MemberState {
     pub personal_version: u64,
     /// The member's calendar: every outing currently taking their time.
     pub bookings: BTreeMap<OutingId, Booking>,
+    /// The digest of their check-in PIN, once a clerk set one.
+    pub pin: Option<PinDigest>,
 }
 
 impl MemberState {
@@ -329,6 +331,7 @@ impl Fact for MemberRegistered {
             erased: false,
             personal_version: version,
             bookings: BTreeMap::new(),
+            pin: None,
         };
         state.members.insert(self.member, member);
     }

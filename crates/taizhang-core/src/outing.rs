@@ -135,6 +135,8 @@ pub struct OutingState {
     pub voided: bool,
     /// Verified in its current form (an amendment clears this).
     pub verified: bool,
+    /// Its check-in, once a clerk opened one.
+    pub check_in: Option<CheckInState>,
 }
 
 /// An outing's date is a real one, and not after the day it is recorded (a day's grace
@@ -423,6 +425,7 @@ impl Fact for OutingRegistered {
             participants: self.participants.clone(),
             voided: false,
             verified: false,
+            check_in: None,
         };
         state.outings.insert(self.outing, outing);
     }

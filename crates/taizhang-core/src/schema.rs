@@ -7,7 +7,7 @@ use std::borrow::Cow;
 
 use schemars::{json_schema, JsonSchema, Schema, SchemaGenerator};
 
-use crate::{ClockTime, Minutes, Score, SealedPersonal, Text};
+use crate::{ClockTime, Minutes, Score, SealedPersonal, Text, Timestamp};
 
 macro_rules! described {
     ($ty:ty, $name:literal, $schema:tt) => {
@@ -34,6 +34,10 @@ described!(Minutes, "Minutes", {
 described!(ClockTime, "ClockTime", {
     "type": "integer", "minimum": 0, "maximum": 1440,
     "description": "A time of day (China Standard Time) as minutes after midnight."
+});
+described!(Timestamp, "Timestamp", {
+    "type": "integer",
+    "description": "A moment in UTC, microseconds since the Unix epoch."
 });
 described!(Score, "Score", { "type": "integer", "minimum": 0, "maximum": 100 });
 described!(SealedPersonal, "SealedPersonal", {

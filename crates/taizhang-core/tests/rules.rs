@@ -560,3 +560,159 @@ fn a_certificate_states_verified_outings_as_they_stand() {
     let unknown = RevokeCertificate { certificate: CertificateId::new(), reason: text("?") };
     given([]).when(Command::RevokeCertificate(unknown)).then_err(ErrorKind::NotFound);
 }
+
+/// 15 June 2011 at `clock` ("09:07" or "09:07:30"), China Standard Time.
+fn at(clock: &str) -> Timestamp {
+    let (minute, seconds) = match clock.len() {
+        5 => (clock, 0),
+        _ => (&clock[..5], clock[6..].parse::<i64>().unwrap()),
+    };
+    let start = Timestamp::of_service(date!(2011 - 06 - 15), ClockTime::parse("at", minute).unwrap());
+    Timestamp(start.0 + seconds * 1_000_000)
+}
+
+const PIN: PinDigest = PinDigest([7; 32]);
+
+fn presence(member: MemberId, code: &str, clock: &str) -> Presence {
+    Presence { member, site_code: code.to_owned(), pin: PIN, at: at(clock) }
+}
+
+/// A unit, a member with a PIN, and an outing from 9 to 11 on 15 June 2011 registered
+/// with check-in open under code "7K3M9P" and the default rules.
+fn checking_in() -> (UnitId, MemberId, OutingId, Vec<DomainEvent>) {
+    let (unit, member, outing) = (UnitId::new(), MemberId::new(), OutingId::new());
+    let log = vec![
+        unit_registered(unit),
+        member_registered(member, unit),
+        DomainEvent::CheckInPinSet(CheckInPinSet { member, pin: PIN }),
+        DomainEvent::OutingRegistered(OutingRegistered {
+            outing,
+            unit,
+            details: details("09:00", "11:00"),
+            participants: vec![],
+            code: None,
+        }),
+        DomainEvent::CheckInOpened(CheckInOpened {
+            outing,
+            site_code: "7K3M9P".into(),
+            rules: CheckInRules::default(),
+        }),
+    ];
+    (unit, member, outing, log)
+}
+
+#[test]
+fn opening_check_in_registers_the_outing_without_participants() {
+    let (unit, outing) = (UnitId::new(), OutingId::new());
+    let open = |rules: CheckInRules, code: &str| {
+        Command::OpenCheckIn(OpenCheckIn {
+            outing,
+            registration: Some(NewOuting { unit, details: details("09:00", "11:00"), code: None }),
+            site_code: code.into(),
+            rules,
+        })
+    };
+    given([unit_registered(unit)]).today(date!(2011 - 06 - 15)).when(open(CheckInRules::default(), "7K3M9P")).then([
+        DomainEvent::OutingRegistered(OutingRegistered {
+            outing,
+            unit,
+            details: details("09:00", "11:00"),
+            participants: vec![],
+            code: None,
+        }),
+        DomainEvent::CheckInOpened(CheckInOpened {
+            outing,
+            site_code: "7K3M9P".into(),
+            rules: CheckInRules::default(),
+        }),
+    ]);
+    let wide = CheckInRules { margin_minutes: 241, ..CheckInRules::default() };
+    given([unit_registered(unit)]).when(open(wide, "7K3M9P")).then_err(ErrorKind::Invalid);
+    given([unit_registered(unit)]).when(open(CheckInRules::default(), "7K3")).then_err(ErrorKind::Invalid);
+    // Check-in opens for an outing on the day, not for one weeks ahead.
+    given([unit_registered(unit)])
+        .today(date!(2011 - 06 - 01))
+        .when(open(CheckInRules::default(), "7K3M9P"))
+        .then_err(ErrorKind::Invalid);
+}
+
+#[test]
+fn a_member_checks_in_once_within_the_window_and_is_credited_from_arrival_to_departure() {
+    let (_, member, outing, log) = checking_in();
+    let check_in = |p: Presence| Command::CheckIn(CheckIn { outing, presence: p });
+    let check_out = |p: Presence| Command::CheckOut(CheckOut { outing, presence: p });
+    // Too early (before 08:30) and too late (from 11:00) to check in.
+    for clock in ["08:29:59", "11:00"] {
+        let refused = given(log.clone()).when(check_in(presence(member, "7K3M9P", clock))).then_err(ErrorKind::Invalid);
+        assert!(matches!(refused, DomainError::OutsideCheckInWindow { .. }), "{clock}: {refused}");
+    }
+    // A wrong code, a wrong PIN, a stranger: one refusal that tells nothing apart.
+    let wrong_pin = Presence { pin: PinDigest([8; 32]), ..presence(member, "7K3M9P", "09:07:30") };
+    for p in [presence(member, "7K3M9Q", "09:07:30"), wrong_pin, presence(MemberId::new(), "7K3M9P", "09:07:30")] {
+        assert_eq!(given(log.clone()).when(check_in(p)).then_err(ErrorKind::Invalid), DomainError::CheckInRefused);
+    }
+    // The code as typed off a poster: lower case, spaced, O for 0.
+    let arrived = DomainEvent::MemberCheckedIn(MemberCheckedIn { outing, member, at: at("09:07:30") });
+    given(log.clone()).when(check_in(presence(member, "7k3 m9p", "09:07:30"))).then([arrived.clone()]);
+    let mut log = log;
+    log.push(arrived);
+    let twice = given(log.clone()).when(check_in(presence(member, "7K3M9P", "09:10"))).then_err(ErrorKind::Invalid);
+    assert!(matches!(twice, DomainError::AlreadyCheckedIn { .. }));
+    // Arrived 09:07:30, left 10:45:10: credited 09:08–10:45, whole minutes served.
+    let credited = Participation { member, span: span("09:08", "10:45"), minutes: Minutes::new(97).unwrap() };
+    let booked = DomainEvent::ServiceBooked(ServiceBooked {
+        member,
+        outing,
+        date: date!(2011 - 06 - 15),
+        span: credited.span,
+        minutes: credited.minutes,
+    });
+    let left = DomainEvent::MemberCheckedOut(MemberCheckedOut {
+        outing,
+        member,
+        at: at("10:45:10"),
+        participation: Some(credited),
+    });
+    given(log.clone()).when(check_out(presence(member, "7K3M9P", "10:45:10"))).then([left.clone(), booked]);
+    // Check-out closes 30 minutes after the end; one is enough.
+    let late = given(log.clone()).when(check_out(presence(member, "7K3M9P", "11:30:01"))).then_err(ErrorKind::Invalid);
+    assert!(matches!(late, DomainError::OutsideCheckInWindow { .. }));
+    log.push(left);
+    let again = given(log.clone()).when(check_out(presence(member, "7K3M9P", "10:50"))).then_err(ErrorKind::Invalid);
+    assert!(matches!(again, DomainError::AlreadyCheckedOut { .. }));
+}
+
+#[test]
+fn credit_starts_no_earlier_than_the_outing_and_graces_round_to_its_span() {
+    let d = details("09:00", "11:00");
+    let strict = CheckInRules::default();
+    assert_eq!(credited_span(&d, &strict, at("08:40"), at("11:20")), Some(span("09:00", "11:00")));
+    assert_eq!(credited_span(&d, &strict, at("09:05"), at("10:55")), Some(span("09:05", "10:55")));
+    assert_eq!(credited_span(&d, &strict, at("10:59:30"), at("11:00:20")), None, "less than a minute served");
+    let lenient = CheckInRules { late_grace_minutes: 10, early_grace_minutes: 5, ..strict };
+    assert_eq!(credited_span(&d, &lenient, at("09:05"), at("10:55")), Some(span("09:00", "11:00")));
+    assert_eq!(credited_span(&d, &lenient, at("09:11"), at("10:54")), Some(span("09:11", "10:54")));
+}
+
+#[test]
+fn a_check_out_keeps_the_calendar_rules() {
+    let (unit, member, outing, mut log) = checking_in();
+    // The member also served elsewhere from 10:00 to 12:00 that day.
+    let other = OutingId::new();
+    log.push(registered(other, unit, member, "10:00", "12:00"));
+    log.push(booked(member, other, "10:00", "12:00"));
+    log.push(DomainEvent::MemberCheckedIn(MemberCheckedIn { outing, member, at: at("09:00") }));
+    let out = Command::CheckOut(CheckOut { outing, presence: presence(member, "7K3M9P", "10:30") });
+    let refused = given(log).when(out).then_err(ErrorKind::Invalid);
+    assert!(matches!(refused, DomainError::OverlappingOuting { .. }), "{refused}");
+}
+
+#[test]
+fn check_in_needs_an_opened_check_in() {
+    let (_, member, outing, mut log) = served();
+    log.push(DomainEvent::CheckInPinSet(CheckInPinSet { member, pin: PIN }));
+    let refused = given(log)
+        .when(Command::CheckIn(CheckIn { outing, presence: presence(member, "7K3M9P", "09:00") }))
+        .then_err(ErrorKind::Invalid);
+    assert_eq!(refused, DomainError::CheckInNotOpen { outing });
+}

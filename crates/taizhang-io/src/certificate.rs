@@ -173,8 +173,8 @@ pub fn check_address(issued: &CertificateIssued) -> String {
 }
 
 /// `text` as an SVG QR code (error correction M), black modules on white, with the
-/// standard quiet zone.
-pub fn qr_svg(text: &str) -> String {
+/// standard quiet zone, `pixels` wide, named `label` for screen readers (escaped here).
+pub fn qr_svg(text: &str, pixels: u32, label: &str) -> String {
     let Ok(code) = qrcode::QrCode::with_error_correction_level(text, qrcode::EcLevel::M) else {
         return String::new();
     };
@@ -187,9 +187,10 @@ pub fn qr_svg(text: &str) -> String {
         }
     }
     format!(
-        "<svg xmlns=\"http://www.w3.org/2000/svg\" viewBox=\"0 0 {side} {side}\" width=\"160\" height=\"160\" \
-         role=\"img\" aria-label=\"核验二维码\" shape-rendering=\"crispEdges\"><rect width=\"{side}\" height=\"{side}\" \
-         fill=\"#fff\"/><path fill=\"#000\" d=\"{path}\"/></svg>"
+        "<svg xmlns=\"http://www.w3.org/2000/svg\" viewBox=\"0 0 {side} {side}\" width=\"{pixels}\" height=\"{pixels}\" \
+         role=\"img\" aria-label=\"{label}\" shape-rendering=\"crispEdges\"><rect width=\"{side}\" height=\"{side}\" \
+         fill=\"#fff\"/><path fill=\"#000\" d=\"{path}\"/></svg>",
+        label = html_escape(label),
     )
 }
 
@@ -261,6 +262,6 @@ td,th{{border:1px solid #444;padding:.3em .5em;text-align:left}} .n{{text-align:
         code = check_code(issued.signature.value.as_str()),
         address_text = e(&address),
         key = e(issued.signature.key.as_str()),
-        qr = qr_svg(&address),
+        qr = qr_svg(&address, 160, "核验二维码"),
     )
 }

@@ -20,6 +20,9 @@ pub struct LedgerEntry {
     /// The entry's hours: every participant's on a unit ledger, the member's own on a
     /// member ledger.
     pub minutes: u64,
+    /// Of the entry's minutes, those recorded by checking in and out (credit hours);
+    /// the rest were entered by a clerk (honour hours).
+    pub credit_minutes: u64,
     pub verified: bool,
     pub voided: bool,
     /// Registration first, then every correction and verification, in log order.
@@ -39,6 +42,8 @@ pub struct LedgerPage {
     pub as_of_position: Position,
     pub total_recorded_minutes: u64,
     pub total_verified_minutes: u64,
+    /// Of the recorded minutes, the credit hours'.
+    pub total_credit_minutes: u64,
 }
 
 /// Which slice of a ledger to return.
@@ -53,7 +58,8 @@ pub struct PageRequest {
 pub fn unit_ledger(model: &ReadModel, unit: UnitId, as_of: &AsOf, page: PageRequest) -> Option<LedgerPage> {
     let position = as_of.position(model);
     model.unit(unit, position)?;
-    Some(build(model, model.unit_outings(unit), as_of, position, page, |view| Some(view.total_minutes())))
+    let minutes = |view: &OutingView<'_>| Some((view.total_minutes(), view.credited_minutes()));
+    Some(build(model, model.unit_outings(unit), as_of, position, page, minutes))
 }
 
 /// The ledger of a member: the outings they served in, with their own hours.
@@ -62,7 +68,10 @@ pub fn member_ledger(model: &ReadModel, member: MemberId, as_of: &AsOf, page: Pa
     if !model.members.get(&member)?.registered_by(position) {
         return None;
     }
-    let minutes = |view: &OutingView<'_>| view.minutes_of(member).map(|m| m.get() as u64);
+    let minutes = |view: &OutingView<'_>| {
+        let minutes = view.minutes_of(member)?.get() as u64;
+        Some((minutes, if view.credited(member) { minutes } else { 0 }))
+    };
     Some(build(model, model.member_outings(member), as_of, position, page, minutes))
 }
 
@@ -72,9 +81,9 @@ fn build(
     as_of: &AsOf,
     position: Position,
     page: PageRequest,
-    minutes_of: impl Fn(&OutingView<'_>) -> Option<u64>,
+    minutes_of: impl Fn(&OutingView<'_>) -> Option<(u64, u64)>,
 ) -> LedgerPage {
-    let mut rows: Vec<(OutingView<'_>, u64)> = outings
+    let mut rows: Vec<(OutingView<'_>, (u64, u64))> = outings
         .iter()
         .filter_map(|number| model.outing_by_number(*number, position))
         .filter(|view| as_of.admits_date(view.date()))
@@ -82,17 +91,18 @@ fn build(
         .collect();
     rows.sort_by_key(|(v, _)| sort_key(v));
 
-    let (mut recorded, mut verified) = (0, 0);
+    let (mut recorded, mut verified, mut credit) = (0, 0, 0);
     let mut entries = Vec::with_capacity(page.limit.min(rows.len()));
-    for (i, (view, minutes)) in rows.iter().enumerate() {
+    for (i, (view, (minutes, credit_minutes))) in rows.iter().enumerate() {
         if !view.voided {
             recorded += minutes;
+            credit += credit_minutes;
             if view.verified {
                 verified += minutes;
             }
         }
         if i >= page.offset && entries.len() < page.limit {
-            entries.push(entry(view, *minutes, recorded, verified));
+            entries.push(entry(view, (*minutes, *credit_minutes), recorded, verified));
         }
     }
     LedgerPage {
@@ -102,6 +112,7 @@ fn build(
         as_of_position: position,
         total_recorded_minutes: recorded,
         total_verified_minutes: verified,
+        total_credit_minutes: credit,
     }
 }
 
@@ -109,7 +120,7 @@ fn sort_key(view: &OutingView<'_>) -> (Date, ClockTime, OutingId) {
     (view.date(), view.span().start, view.id)
 }
 
-fn entry(view: &OutingView<'_>, minutes: u64, recorded: u64, verified: u64) -> LedgerEntry {
+fn entry(view: &OutingView<'_>, (minutes, credit_minutes): (u64, u64), recorded: u64, verified: u64) -> LedgerEntry {
     LedgerEntry {
         outing: view.id,
         code: view.code().cloned(),
@@ -117,6 +128,7 @@ fn entry(view: &OutingView<'_>, minutes: u64, recorded: u64, verified: u64) -> L
         details: view.details(),
         participants: view.participants().collect(),
         minutes,
+        credit_minutes,
         verified: view.verified,
         voided: view.voided,
         history: view.history().collect(),

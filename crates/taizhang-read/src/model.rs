@@ -138,6 +138,30 @@ pub struct CertificateRecord {
     pub superseded: Option<(Position, OutingId)>,
 }
 
+/// An outing's check-in: each opening, and each member's arrival and departure.
+#[derive(Clone, PartialEq, Eq, Debug, Default, Serialize, Deserialize)]
+pub struct CheckInRecord {
+    /// Each opening (the last stands), with its position and who opened it.
+    pub openings: Vec<(Position, Actor, String, CheckInRules)>,
+    pub presences: BTreeMap<MemberId, PresenceRecord>,
+}
+
+impl CheckInRecord {
+    /// The opening standing at `as_of`: its site code and rules.
+    pub fn opening(&self, as_of: Position) -> Option<(&str, CheckInRules)> {
+        self.openings.iter().rev().find(|o| o.0 <= as_of).map(|o| (o.2.as_str(), o.3))
+    }
+}
+
+/// A member at an outing's site: when they checked in, and out if they did, with the
+/// positions that recorded it.
+#[derive(Clone, Copy, PartialEq, Eq, Debug, Serialize, Deserialize)]
+pub struct PresenceRecord {
+    pub arrived: (Position, Timestamp),
+    /// The check-out, and the participation it credited, if any.
+    pub left: Option<(Position, Timestamp, Option<Participation>)>,
+}
+
 /// A reviewer's comment on a weekly summary.
 #[derive(Clone, PartialEq, Eq, Debug, Serialize, Deserialize)]
 pub struct SummaryComment {
@@ -204,9 +228,24 @@ impl MemberHistory {
 #[derive(Clone, PartialEq, Eq, Debug, Serialize, Deserialize)]
 pub enum Change {
     Registered,
-    Amended { reason: Text },
-    Voided { reason: Text },
-    Verified { note: Option<Text> },
+    Amended {
+        reason: Text,
+    },
+    Voided {
+        reason: Text,
+    },
+    Verified {
+        note: Option<Text>,
+    },
+    CheckInOpened,
+    CheckedIn {
+        member: MemberId,
+    },
+    /// The member checked out; `credited` when it recorded their participation.
+    CheckedOut {
+        member: MemberId,
+        credited: bool,
+    },
 }
 
 /// Marks an absent number in the model's compact records (no content, no text).
@@ -244,6 +283,10 @@ enum ChangeKind {
     Amended,
     Voided,
     Verified,
+    CheckInOpened,
+    CheckedIn,
+    /// Its content is [`NONE`] when it credited nothing.
+    CheckedOut,
 }
 
 /// One version of an outing, 32 bytes: millions are kept. (Its recorded-at time could
@@ -257,7 +300,8 @@ pub struct OutingVersion {
     /// Set by registrations and amendments (a number in `contents`); other versions
     /// keep the content before them ([`NONE`]).
     content: u32,
-    /// The reason or note (a text number), or [`NONE`].
+    /// The reason or note (a text number), the member who checked in or out (a
+    /// member number), or [`NONE`].
     text: u32,
     kind: ChangeKind,
 }
@@ -345,6 +389,25 @@ impl<'a> OutingView<'a> {
         self.model.listed_of(self.content).iter().find(|l| l.member == number).map(|l| l.minutes)
     }
 
+    /// Whether `member`'s participation in view is what their own check-out recorded
+    /// (credit hours), rather than what a clerk entered (honour hours).
+    pub fn credited(&self, member: MemberId) -> bool {
+        let Some(presence) = self.model.check_ins.get(&self.id).and_then(|c| c.presences.get(&member)) else {
+            return false;
+        };
+        match presence.left {
+            Some((position, _, Some(credited))) if position <= self.last_position() => {
+                self.participants().any(|p| p == credited)
+            }
+            _ => false,
+        }
+    }
+
+    /// The minutes of the participants in view whose hours are credit hours.
+    pub fn credited_minutes(&self) -> u64 {
+        self.participants().filter(|p| self.credited(p.member)).map(|p| p.minutes.get() as u64).sum()
+    }
+
     /// Whether `member` was a participant in any version up to the view's position.
     pub fn ever_listed(&self, member: MemberId) -> bool {
         let Some(number) = self.model.member_numbers.number(&member) else { return false };
@@ -383,6 +446,11 @@ impl<'a> OutingView<'a> {
                     ChangeKind::Amended => Change::Amended { reason: reason() },
                     ChangeKind::Voided => Change::Voided { reason: reason() },
                     ChangeKind::Verified => Change::Verified { note: text() },
+                    ChangeKind::CheckInOpened => Change::CheckInOpened,
+                    ChangeKind::CheckedIn => Change::CheckedIn { member: *model.member_numbers.get(v.text) },
+                    ChangeKind::CheckedOut => {
+                        Change::CheckedOut { member: *model.member_numbers.get(v.text), credited: v.content != NONE }
+                    }
                 },
             }
         })
@@ -402,6 +470,8 @@ impl OutingHistory {
                 ChangeKind::Registered | ChangeKind::Amended => verified = false,
                 ChangeKind::Voided => voided = true,
                 ChangeKind::Verified => verified = true,
+                ChangeKind::CheckedOut if v.content != NONE => verified = false,
+                ChangeKind::CheckInOpened | ChangeKind::CheckedIn | ChangeKind::CheckedOut => {}
             }
         }
         let unit = *model.unit_numbers.get(self.unit);
@@ -469,6 +539,10 @@ pub struct ReadModel {
     outing_certificates: BTreeMap<OutingId, Vec<CertificateId>>,
     /// Each member's certificates, in the order issued.
     member_certificates: BTreeMap<MemberId, Vec<CertificateId>>,
+    /// The check-ins of outings a clerk opened one for.
+    pub check_ins: BTreeMap<OutingId, CheckInRecord>,
+    /// The outing each site code was last opened for.
+    site_codes: BTreeMap<String, OutingId>,
 }
 
 /// Pushes without the standard doubling: the model keeps hundreds of thousands of
@@ -707,7 +781,53 @@ impl ReadModel {
                 let version = self.version(event, ChangeKind::Verified, NONE, e.note.as_ref());
                 self.push_outing_version(number, version);
             }
+            DomainEvent::CheckInPinSet(_) => {}
+            DomainEvent::CheckInOpened(e) => {
+                let Some(number) = self.outing_ids.number(&e.outing) else { return };
+                let version = self.version(event, ChangeKind::CheckInOpened, NONE, None);
+                self.push_outing_version(number, version);
+                let record = self.check_ins.entry(e.outing).or_default();
+                push_exact(&mut record.openings, (position, event.actor, e.site_code.clone(), e.rules));
+                self.site_codes.insert(e.site_code.clone(), e.outing);
+            }
+            DomainEvent::MemberCheckedIn(e) => {
+                let Some(number) = self.outing_ids.number(&e.outing) else { return };
+                let mut version = self.version(event, ChangeKind::CheckedIn, NONE, None);
+                version.text = self.member_numbers.intern(&e.member);
+                self.push_outing_version(number, version);
+                let presence = PresenceRecord { arrived: (position, e.at), left: None };
+                self.check_ins.entry(e.outing).or_default().presences.insert(e.member, presence);
+            }
+            DomainEvent::MemberCheckedOut(e) => {
+                let Some(number) = self.outing_ids.number(&e.outing) else { return };
+                let content = match e.participation {
+                    None => NONE,
+                    Some(credited) => {
+                        let view = self.outing_by_number(number, position).expect("a checked-in outing is registered");
+                        let details = view.details();
+                        let mut participants: Vec<Participation> =
+                            view.participants().filter(|p| p.member != e.member).collect();
+                        participants.push(credited);
+                        self.content_of(number, &details, &participants)
+                    }
+                };
+                let mut version = self.version(event, ChangeKind::CheckedOut, content, None);
+                version.text = self.member_numbers.intern(&e.member);
+                self.push_outing_version(number, version);
+                if let Some(presence) = self.check_ins.get_mut(&e.outing).and_then(|c| c.presences.get_mut(&e.member)) {
+                    presence.left = Some((position, e.at, e.participation));
+                }
+                if content != NONE {
+                    self.recheck_certificates(e.outing, position);
+                }
+            }
         }
+    }
+
+    /// The outing whose check-in was last opened with `site_code` (as typed: it is
+    /// normalised here).
+    pub fn site_code_outing(&self, site_code: &str) -> Option<OutingId> {
+        self.site_codes.get(&normalise_site_code(site_code)).copied()
     }
 
     /// Records the content of a registration or amendment of outing `number`, indexes
@@ -966,6 +1086,7 @@ impl ReadModel {
             &self.year_certificates,
             &self.outing_certificates,
             &self.member_certificates,
+            &self.site_codes,
         )
     }
 
@@ -1020,6 +1141,8 @@ mod tests {
             year_certificates,
             outing_certificates,
             member_certificates,
+            check_ins,
+            site_codes,
         } = crate::shape::sample();
         assert!(position > 0 && last_hash != [0; 32]);
         assert!(units.values().any(|versions| versions.len() > 1 && versions.iter().any(|v| v.parent.is_some())));
@@ -1046,6 +1169,9 @@ mod tests {
         assert!(opinions.values().any(|o| o.citizen_erased_at.is_some()) && !round_opinions.is_empty());
         assert!(certificates.values().any(|c| c.revoked.is_some() && c.superseded.is_some()));
         assert!(!year_certificates.is_empty() && !outing_certificates.is_empty() && !member_certificates.is_empty());
+        let check_in = check_ins.values().next().unwrap();
+        assert!(!check_in.openings.is_empty() && check_in.presences.values().any(|p| p.left.is_some()));
+        assert!(!site_codes.is_empty());
     }
 
     #[test]

@@ -61,6 +61,9 @@ pub struct ReportRow {
     pub volunteers: u64,
     pub recorded_minutes: u64,
     pub verified_minutes: u64,
+    /// Of the recorded minutes, those members recorded themselves by checking in and
+    /// out (credit hours); the rest a clerk entered (honour hours).
+    pub credit_minutes: u64,
     /// Members of the group's units on the bucket's last day.
     pub members: u64,
 }
@@ -89,6 +92,7 @@ struct Acc {
     volunteers: BTreeSet<MemberId>,
     recorded: u64,
     verified: u64,
+    credit: u64,
     /// Members of the group's units on the bucket's last day.
     members: u64,
 }
@@ -173,6 +177,7 @@ impl ReportBuilder {
             let minutes = view.total_minutes();
             acc.outings += 1;
             acc.recorded += minutes;
+            acc.credit += view.credited_minutes();
             if view.verified {
                 acc.verified += minutes;
             }
@@ -199,6 +204,7 @@ impl ReportBuilder {
                     volunteers: acc.volunteers.len() as u64,
                     recorded_minutes: acc.recorded,
                     verified_minutes: acc.verified,
+                    credit_minutes: acc.credit,
                     members: acc.members,
                 }
             })

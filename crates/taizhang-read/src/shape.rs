@@ -118,6 +118,19 @@ pub(crate) fn sample() -> ReadModel {
             reason: text("更正"),
         }),
         DomainEvent::OutingVerified(OutingVerified { outing, note: Some(text("属实")) }),
+        DomainEvent::CheckInOpened(CheckInOpened {
+            outing,
+            site_code: "7K3M9P".to_owned(),
+            rules: CheckInRules::default(),
+        }),
+        DomainEvent::MemberCheckedIn(MemberCheckedIn { outing, member, at: Timestamp(1) }),
+        DomainEvent::MemberCheckedOut(MemberCheckedOut {
+            outing,
+            member,
+            at: Timestamp(2),
+            participation: Some(Participation { member, span, minutes }),
+        }),
+        DomainEvent::CheckInPinSet(CheckInPinSet { member, pin: PinDigest([1; 32]) }),
         DomainEvent::CertificateIssued(CertificateIssued {
             certificate: CertificateId::of_code("2011-000001"),
             number: text("2011-000001"),
@@ -137,7 +150,7 @@ pub(crate) fn sample() -> ReadModel {
                 category: details.category.clone(),
                 minutes,
             }],
-            as_of: 12,
+            as_of: 16,
             digest: text("00"),
             base_url: text("https://taizhang.example"),
             signature: Signature { key: text("z6Mk"), created: text("2011-07-01T00:00:00Z"), value: text("z1") },

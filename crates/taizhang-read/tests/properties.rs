@@ -96,6 +96,10 @@ kinds! {
     RevokeCertificate = 1,
     RecordEvaluation = 6,
     VoidOuting = 7,
+    SetCheckInPin = 3,
+    OpenCheckIn = 6,
+    CheckIn = 12,
+    CheckOut = 10,
     EraseMember = 2,
     MakeCommitment = 10,
     AmendCommitment = 2,
@@ -149,8 +153,19 @@ fn kind_of(cmd: &Command) -> Kind {
         Command::EraseCitizen(_) => Kind::EraseCitizen,
         Command::IssueCertificate(_) => Kind::IssueCertificate,
         Command::RevokeCertificate(_) => Kind::RevokeCertificate,
+        Command::SetCheckInPin(_) => Kind::SetCheckInPin,
+        Command::OpenCheckIn(_) => Kind::OpenCheckIn,
+        Command::CheckIn(_) => Kind::CheckIn,
+        Command::CheckOut(_) => Kind::CheckOut,
     }
 }
+
+/// The PIN digest every member of a history is given (the application layer makes
+/// real ones; the domain compares them).
+const PIN: PinDigest = PinDigest([7; 32]);
+/// The day of careful check-ins: after every other outing's day, so nothing else
+/// takes the member's time then.
+const CHECK_IN_DAY: Date = date!(2011 - 07 - 10);
 
 /// What a random history created and what the domain made of its commands. The
 /// generator keeps just enough of the accepted state (where members serve, which
@@ -179,6 +194,14 @@ struct History {
     erased_citizens: BTreeSet<OpinionId>,
     certificates: Vec<CertificateId>,
     revoked: BTreeSet<CertificateId>,
+    /// Members given a PIN.
+    pinned: Vec<MemberId>,
+    /// Outings with a check-in opened, in the order opened, with their unit, details
+    /// and latest site code.
+    check_ins: Vec<OutingId>,
+    check_in_at: BTreeMap<OutingId, (UnitId, OutingDetails, String)>,
+    arrived: Vec<(OutingId, MemberId)>,
+    left: BTreeSet<(OutingId, MemberId)>,
     accepted: BTreeMap<Kind, usize>,
     refused: BTreeMap<Kind, usize>,
 }
@@ -344,6 +367,92 @@ impl History {
                 reason: text("作废"),
                 expected_version: None,
             }),
+            Kind::SetCheckInPin => {
+                let pin = if careful || rng.chance(90) { PIN } else { PinDigest([rng.below(250) as u8; 32]) };
+                Command::SetCheckInPin(SetCheckInPin { member: self.member(rng, careful), pin })
+            }
+            Kind::OpenCheckIn => {
+                let site_code = site_code(&[rng.below(256) as u8; 32]);
+                let reopen = !careful && !self.check_ins.is_empty() && rng.chance(25);
+                if reopen {
+                    let outing = rng.pick(&self.check_ins);
+                    return Command::OpenCheckIn(OpenCheckIn {
+                        outing,
+                        registration: None,
+                        site_code,
+                        rules: CheckInRules::default(),
+                    });
+                }
+                // Mostly where a member with a PIN serves that day.
+                let live: Vec<MemberId> = self.pinned.iter().copied().filter(|m| !self.erased.contains(m)).collect();
+                let (unit, day) = match live.last() {
+                    Some(m) if careful => (self.home[m].0, CHECK_IN_DAY.max(self.home[m].1)),
+                    Some(_) if rng.chance(80) => {
+                        let (unit, since) = self.home[&rng.pick(&live)];
+                        (unit, day.max(since))
+                    }
+                    _ => (unit, day),
+                };
+                let rules = CheckInRules {
+                    late_grace_minutes: if careful { 0 } else { 5 * rng.below(3) as u16 },
+                    ..CheckInRules::default()
+                };
+                Command::OpenCheckIn(OpenCheckIn {
+                    outing: OutingId::new(),
+                    registration: Some(NewOuting { unit, details: Self::outing_details(rng, day), code: None }),
+                    site_code,
+                    rules,
+                })
+            }
+            Kind::CheckIn | Kind::CheckOut => {
+                let leaving = kind == Kind::CheckOut;
+                let still_there: Vec<(OutingId, MemberId)> = self
+                    .arrived
+                    .iter()
+                    .copied()
+                    .filter(|a| !self.left.contains(a) && !self.voided.contains(&a.0))
+                    .collect();
+                let (outing, member) = match (leaving, careful) {
+                    (true, true) => *still_there.last().expect("the opening round checked someone in"),
+                    (true, false) if !still_there.is_empty() && rng.chance(90) => rng.pick(&still_there),
+                    _ => {
+                        let outing = match self.check_ins.is_empty() {
+                            false => Self::target(rng, &self.check_ins, &self.voided, careful),
+                            true => OutingId::new(),
+                        };
+                        let unit = self.check_in_at.get(&outing).map(|(u, _, _)| *u);
+                        let own: Vec<MemberId> = self
+                            .pinned
+                            .iter()
+                            .copied()
+                            .filter(|m| !self.erased.contains(m) && Some(self.home[m].0) == unit)
+                            .collect();
+                        let member = match own.last() {
+                            Some(m) if careful => *m,
+                            Some(_) if rng.chance(90) => rng.pick(&own),
+                            _ => rng.pick(&self.members),
+                        };
+                        (outing, member)
+                    }
+                };
+                let (site_code, at) = match self.check_in_at.get(&outing) {
+                    Some((_, details, code)) => {
+                        let (clock, offset) = match leaving {
+                            true => (details.span.end, if careful { -10 } else { rng.below(50) as i64 - 40 }),
+                            false => (details.span.start, if careful { 5 } else { rng.below(40) as i64 - 20 }),
+                        };
+                        let offset = if !careful && rng.chance(5) { -180 } else { offset };
+                        (code.clone(), Timestamp::of_service(details.date, clock).plus_minutes(offset))
+                    }
+                    None => ("000000".to_owned(), Timestamp::of_service(day, ClockTime::from_minutes(600).unwrap())),
+                };
+                let pin = if careful || rng.chance(95) { PIN } else { PinDigest([9; 32]) };
+                let presence = Presence { member, site_code, pin, at };
+                match leaving {
+                    true => Command::CheckOut(CheckOut { outing, presence }),
+                    false => Command::CheckIn(CheckIn { outing, presence }),
+                }
+            }
             Kind::VerifyOuting => {
                 let outing = self.unverified_outing(rng, careful);
                 Command::VerifyOuting(VerifyOuting { outing, note: None, expected_version: None })
@@ -579,6 +688,26 @@ impl History {
                 self.erased_citizens.insert(c.opinion);
             }
             Command::IssueCertificate(c) => self.certificates.push(c.issued().certificate),
+            Command::SetCheckInPin(c) => {
+                if c.pin == PIN {
+                    self.pinned.push(c.member);
+                }
+            }
+            Command::OpenCheckIn(c) => {
+                if let Some(new) = &c.registration {
+                    self.outings.push(c.outing);
+                    self.outing_unit.insert(c.outing, new.unit);
+                    self.check_ins.push(c.outing);
+                    self.check_in_at.insert(c.outing, (new.unit, new.details.clone(), c.site_code.clone()));
+                } else if let Some(known) = self.check_in_at.get_mut(&c.outing) {
+                    known.2 = c.site_code.clone();
+                }
+            }
+            Command::CheckIn(c) => self.arrived.push((c.outing, c.presence.member)),
+            Command::CheckOut(c) => {
+                self.left.insert((c.outing, c.presence.member));
+                self.verified.remove(&c.outing);
+            }
             Command::RevokeCertificate(c) => {
                 self.revoked.insert(c.certificate);
             }
@@ -624,6 +753,11 @@ async fn random_history(w: &World, rng: &mut Rng, steps: usize, mut after_each: 
         let member = w.member(unit, date!(2011 - 01 - 01), None).await;
         history.members.push(member);
         history.home.insert(member, (unit, date!(2011 - 01 - 01)));
+        if i % 3 != 2 {
+            // Two in three members check in; the rest are served by their clerks.
+            w.try_run(Command::SetCheckInPin(SetCheckInPin { member, pin: PIN })).await.unwrap();
+            history.pinned.push(member);
+        }
     }
     for step in 0..steps {
         let opening = MIX.get(step).map(|(kind, _)| *kind);
@@ -698,38 +832,70 @@ async fn report_totals_equal_a_naive_recomputation_from_the_raw_events() {
     let seeds = seeds("report totals");
     let mut reached = [0u64; 11];
     let mut superseded = 0;
+    let mut reached_credit = 0;
     for &seed in &seeds {
         let w = World::new().await;
         let mut rng = Rng::new(seed);
         let history = random_history(&w, &mut rng, 250, async |_| {}).await;
         history.assert_reach(seed);
-        // Naive: fold the raw events written, with nothing from the read crate.
-        let mut outings: BTreeMap<OutingId, (UnitId, time::Date, u64, bool, bool)> = BTreeMap::new();
+        // Naive: fold the raw events written, with nothing from the read crate. A
+        // participation is credit when it is what the member's check-out recorded.
+        #[derive(Default)]
+        struct Naive {
+            unit: Option<UnitId>,
+            date: Option<time::Date>,
+            participants: Vec<Participation>,
+            checked_out: BTreeMap<MemberId, Participation>,
+            voided: bool,
+            verified: bool,
+        }
+        let mut outings: BTreeMap<OutingId, Naive> = BTreeMap::new();
         for e in w.store().read_all(1, usize::MAX).await.unwrap() {
-            let total = |ps: &[Participation]| ps.iter().map(|p| p.minutes.get() as u64).sum::<u64>();
             match e.payload {
                 DomainEvent::OutingRegistered(r) => {
-                    outings.insert(r.outing, (r.unit, r.details.date, total(&r.participants), false, false));
+                    let o = outings.entry(r.outing).or_default();
+                    (o.unit, o.date, o.participants) = (Some(r.unit), Some(r.details.date), r.participants);
                 }
                 DomainEvent::OutingAmended(a) => {
                     let o = outings.get_mut(&a.outing).unwrap();
-                    (o.1, o.2, o.4) = (a.details.date, total(&a.participants), false);
+                    (o.date, o.participants, o.verified) = (Some(a.details.date), a.participants, false);
                 }
-                DomainEvent::OutingVoided(v) => outings.get_mut(&v.outing).unwrap().3 = true,
-                DomainEvent::OutingVerified(v) => outings.get_mut(&v.outing).unwrap().4 = true,
+                DomainEvent::MemberCheckedOut(c) => {
+                    let o = outings.get_mut(&c.outing).unwrap();
+                    if let Some(p) = c.participation {
+                        o.participants.retain(|q| q.member != c.member);
+                        o.participants.push(p);
+                        o.checked_out.insert(c.member, p);
+                        o.verified = false;
+                    }
+                }
+                DomainEvent::OutingVoided(v) => outings.get_mut(&v.outing).unwrap().voided = true,
+                DomainEvent::OutingVerified(v) => outings.get_mut(&v.outing).unwrap().verified = true,
                 _ => {}
             }
         }
-        let mut naive: BTreeMap<String, (u64, u64, u64)> =
-            history.units.iter().map(|u| (u.to_string(), (0, 0, 0))).collect();
-        for (unit, date, minutes, voided, verified) in outings.values() {
-            if !voided && june().contains(*date) {
-                let row = naive.get_mut(&unit.to_string()).unwrap();
+        let mut naive: BTreeMap<String, (u64, u64, u64, u64)> =
+            history.units.iter().map(|u| (u.to_string(), (0, 0, 0, 0))).collect();
+        let mut credited = 0;
+        for o in outings.values() {
+            let date = o.date.unwrap();
+            if !o.voided && june().contains(date) {
+                let minutes: u64 = o.participants.iter().map(|p| p.minutes.get() as u64).sum();
+                let credit: u64 = o
+                    .participants
+                    .iter()
+                    .filter(|p| o.checked_out.get(&p.member) == Some(*p))
+                    .map(|p| p.minutes.get() as u64)
+                    .sum();
+                let row = naive.get_mut(&o.unit.unwrap().to_string()).unwrap();
                 row.0 += 1;
                 row.1 += minutes;
-                row.2 += if *verified { *minutes } else { 0 };
+                row.2 += if o.verified { minutes } else { 0 };
+                row.3 += credit;
+                credited += credit;
             }
         }
+        reached_credit += credited;
         let model = w.model().await;
         let counted =
             assert_round_reports_equal_a_naive_recount(w.store().read_all(1, usize::MAX).await.unwrap(), &model, seed);
@@ -741,10 +907,10 @@ async fn report_totals_equal_a_naive_recomputation_from_the_raw_events() {
             bucket: Bucket::Period,
             as_of: AsOf::now(),
         };
-        let computed: BTreeMap<String, (u64, u64, u64)> = report(&model, &query)
+        let computed: BTreeMap<String, (u64, u64, u64, u64)> = report(&model, &query)
             .rows
             .into_iter()
-            .map(|r| (r.group, (r.outings, r.recorded_minutes, r.verified_minutes)))
+            .map(|r| (r.group, (r.outings, r.recorded_minutes, r.verified_minutes, r.credit_minutes)))
             .collect();
         assert_eq!(computed, naive, "seed {seed}");
         superseded += assert_certificates_reproduce_and_supersede(&model, seed);
@@ -753,6 +919,7 @@ async fn report_totals_equal_a_naive_recomputation_from_the_raw_events() {
     // seed checks the equalities only).
     if seeds.len() > 1 {
         assert!(superseded > 0, "seeds {seeds:?}: no certificate was superseded");
+        assert!(reached_credit > 0, "seeds {seeds:?}: no credit hours in June");
         for (i, name) in [(0, "due"), (1, "assessed"), (5, "new"), (6, "renewals"), (7, "opinions")] {
             assert!(reached[i] > 0, "seeds {seeds:?}: no round counted {name}: {reached:?}");
         }

@@ -18,7 +18,8 @@ use std::path::Path;
 use chacha20poly1305::aead::{Aead, AeadCore, KeyInit, OsRng, Payload};
 use chacha20poly1305::{XChaCha20Poly1305, XNonce};
 use sha2::{Digest, Sha256};
-use taizhang_core::{DataSubject, PersonalData, SealedPersonal};
+use taizhang_core::{site_code, DataSubject, MemberId, OutingId, PersonalData, PinDigest, SealedPersonal};
+use uuid::Uuid;
 
 use std::sync::Arc;
 
@@ -29,7 +30,12 @@ const SEALED_V1: u8 = 1;
 const NONCE_LEN: usize = 24;
 
 /// The operator's key. It never leaves its file, mode 0600.
-pub struct MasterKey(XChaCha20Poly1305);
+pub struct MasterKey {
+    cipher: XChaCha20Poly1305,
+    /// A key derived from it for check-in (PIN digests, new PINs and site codes):
+    /// every server sharing the master key derives the same, and the log never holds it.
+    check_in: [u8; 32],
+}
 
 /// A subject's own key, in clear only in memory.
 pub struct SubjectKey([u8; 32]);
@@ -81,7 +87,7 @@ impl MasterKey {
                     .as_slice()
                     .try_into()
                     .map_err(|_| err(format!("expected 32 bytes, found {}", bytes.len())))?;
-                Ok(Self(XChaCha20Poly1305::new(&key.into())))
+                Ok(Self::of(key))
             }
             Err(e) if e.kind() == std::io::ErrorKind::NotFound && may_create => {
                 // Written whole under a name of its own, then linked into place: a
@@ -104,7 +110,7 @@ impl MasterKey {
                 if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
                     std::fs::File::open(dir).and_then(|d| d.sync_all()).map_err(|e| err(e.to_string()))?;
                 }
-                Ok(Self(XChaCha20Poly1305::new(&key)))
+                Ok(Self::of(key.into()))
             }
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
                 Err(err("missing, and the key store holds keys wrapped by it; restore the file".into()))
@@ -113,18 +119,51 @@ impl MasterKey {
         }
     }
 
+    fn of(key: [u8; 32]) -> Self {
+        let check_in = Sha256::new().chain_update(b"taizhang check-in key v1").chain_update(key).finalize().into();
+        Self { cipher: XChaCha20Poly1305::new(&key.into()), check_in }
+    }
+
+    /// SHA-256 under the check-in key of `purpose` and `parts`, each length-prefixed so
+    /// that no two inputs run together.
+    fn check_in_hash(&self, purpose: &[u8], parts: &[&[u8]]) -> [u8; 32] {
+        let mut hash = Sha256::new().chain_update(self.check_in).chain_update(purpose);
+        for part in parts {
+            hash = hash.chain_update((part.len() as u32).to_be_bytes()).chain_update(part);
+        }
+        hash.finalize().into()
+    }
+
+    /// The digest of `member`'s check-in PIN, as the log keeps it: without this key a
+    /// copy of the log gives no way to try PINs.
+    pub fn pin_digest(&self, member: MemberId, pin: &str) -> PinDigest {
+        PinDigest(self.check_in_hash(b"pin", &[member.0.as_bytes(), pin.trim().as_bytes()]))
+    }
+
+    /// A six-digit PIN for `member`, the same for a retry of the command that sets it.
+    pub fn new_pin(&self, command: Uuid, member: MemberId) -> String {
+        let bytes = self.check_in_hash(b"new pin", &[command.as_bytes(), member.0.as_bytes()]);
+        let n = u64::from_be_bytes(bytes[..8].try_into().expect("eight bytes"));
+        format!("{:06}", n % 1_000_000)
+    }
+
+    /// A site code for `outing`, the same for a retry of the command that opens it.
+    pub fn new_site_code(&self, command: Uuid, outing: OutingId) -> String {
+        site_code(&self.check_in_hash(b"site code", &[command.as_bytes(), outing.0.as_bytes()]))
+    }
+
     /// A new subject's key as the key store keeps it; the store writes it with the
     /// registration's events ([`crate::AppendRequest::subject_key`]).
     pub fn wrap(&self, subject: DataSubject, key: &SubjectKey) -> WrappedKey {
         WrappedKey {
             subject,
-            bytes: seal_bytes(&self.0, XChaCha20Poly1305::generate_nonce(&mut OsRng), subject, &key.0),
+            bytes: seal_bytes(&self.cipher, XChaCha20Poly1305::generate_nonce(&mut OsRng), subject, &key.0),
         }
     }
 
     /// Opens a wrapped key of `subject`: only the master key that wrapped it does.
     pub fn unwrap(&self, subject: DataSubject, wrapped: &[u8]) -> Result<SubjectKey, KeyError> {
-        let bytes = open_bytes(&self.0, subject, wrapped).ok_or(KeyError::WrongMasterKey(subject))?;
+        let bytes = open_bytes(&self.cipher, subject, wrapped).ok_or(KeyError::WrongMasterKey(subject))?;
         Ok(SubjectKey(bytes.as_slice().try_into().map_err(|_| KeyError::WrongMasterKey(subject))?))
     }
 }
