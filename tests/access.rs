@@ -56,6 +56,10 @@ const MATRIX: &[(&str, &[&str], [Grant; 4])] = &[
     ("Certificate.checkCode", &["Query.certificate"], [Y, O, Y, N]),
     ("GET /export/certificate", &[], [Y, O, Y, N]),
     ("GET /export/certificates", &[], [Y, Y, Y, N]),
+    ("Query.checkIn", &[], [Y, Y, Y, N]),
+    ("Mutation.openCheckIn", &[], [Y, O, N, N]),
+    ("Mutation.setCheckInPin", &[], [Y, O, N, N]),
+    ("GET /export/check-in", &[], [Y, O, N, N]),
     ("Mutation.issueCertificate", &[], [Y, N, Y, N]),
     ("Mutation.revokeCertificate", &[], [Y, N, Y, N]),
     ("Query.unitLedger", &[], [Y, Y, Y, N]),
@@ -193,6 +197,17 @@ impl World {
             .to_owned()
     }
 
+    /// An outing of `unit` with check-in open, opened by the admin; returns its id.
+    async fn check_in(&self, unit: &str) -> String {
+        let open = format!(
+            r#"mutation($u: ID!) {{ openCheckIn(input: {{ unit: $u, details: {OUTING_DETAILS} }}) {{ checkIn {{ outing }} }} }}"#
+        );
+        self.server.ok(&open, json!({ "u": unit })).await["openCheckIn"]["checkIn"]["outing"]
+            .as_str()
+            .unwrap()
+            .to_owned()
+    }
+
     /// A commitment of `unit`, made by the admin.
     async fn commitment(&self, unit: &str) -> String {
         let make = format!(
@@ -236,6 +251,9 @@ impl World {
                 client.get(format!("{url}?number={}", self.certificate(&self.own).await))
             }
             "GET" if path == "/export/certificates" => client.get(format!("{url}?unit={}", self.own)),
+            "GET" if path == "/export/check-in" => {
+                client.get(format!("{url}?outing={}", self.check_in(&self.own).await))
+            }
             "GET" if path == "/export/round" => client.get(format!("{url}?round={}", self.round(&self.own).await)),
             "GET" => client.get(url),
             _ => client.post(url).body(self.import_file(route, &self.own).await),
@@ -408,6 +426,18 @@ impl World {
             "Mutation.issueCertificate" => (
                 r#"mutation($u: ID!, $m: ID!) { issueCertificate(input: { member: $m, unit: $u, first: "2011-06-01", last: "2011-06-30", personInCharge: "王主任", contact: "0719-8888888" }) { receipt { position } } }"#.into(),
                 json!({ "u": unit, "m": self.verified(unit).await.1 }),
+            ),
+            "Query.checkIn" => (
+                "query($o: ID!) { checkIn(outing: $o) { presences { member } } }".into(),
+                json!({ "o": self.check_in(unit).await }),
+            ),
+            "Mutation.openCheckIn" => (
+                format!(r#"mutation($u: ID!) {{ openCheckIn(input: {{ unit: $u, details: {OUTING_DETAILS} }}) {{ receipt {{ position }} }} }}"#),
+                json!({ "u": unit }),
+            ),
+            "Mutation.setCheckInPin" => (
+                "mutation($m: ID!) { setCheckInPin(member: $m) { receipt { position } } }".into(),
+                json!({ "m": self.member(unit).await }),
             ),
             "Mutation.revokeCertificate" => (
                 r#"mutation($n: String!) { revokeCertificate(number: $n, reason: "记录有误") { receipt { position } } }"#.into(),

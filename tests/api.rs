@@ -2021,3 +2021,171 @@ async fn a_certificate_is_issued_checked_publicly_superseded_and_revoked() {
     assert!(e["message"].as_str().unwrap().contains("erased"), "{e}");
     assert!(verify_file(&key).status.success());
 }
+
+/// Guesses at one member's PIN in the check-in test: past the lock.
+const GUESSES: u64 = 7;
+
+/// Today in China Standard Time, and the minute of its day now.
+fn service_now() -> (time::Date, u16) {
+    let now = time::OffsetDateTime::now_utc().to_offset(time::macros::offset!(+8));
+    (now.date(), now.hour() as u16 * 60 + now.minute() as u16)
+}
+
+fn clock(minutes: u16) -> String {
+    format!("{:02}:{:02}", minutes / 60, minutes % 60)
+}
+
+#[tokio::test]
+async fn members_check_in_and_out_at_the_site_and_their_credit_hours_count_apart() {
+    let server = Server::start();
+    let unit = register_unit(&server, "十堰市人民医院").await;
+    let coded = async |code: &str, name: &str| {
+        let input = json!({ "unit": unit, "code": code, "joinedOn": "2011-01-01", "personal": { "name": name } });
+        server.ok(REGISTER_MEMBER, json!({ "input": input })).await["registerMember"]["member"]["id"]
+            .as_str()
+            .unwrap()
+            .to_owned()
+    };
+    let (wang, li, zhao) =
+        (coded("SY-001", "王俊").await, coded("SY-002", "李丽").await, coded("SY-003", "赵敏").await);
+    let clerk = support::client_with(&server.token("CLERK", &[&unit], None).await);
+    let as_clerk = async |query: &str, variables: Value| {
+        let (status, body) = server.post_with(&clerk, query, variables).await;
+        assert!(body["errors"].is_null(), "{status}: {body}");
+        body["data"].clone()
+    };
+    let set_pin = "mutation($m: ID!) { setCheckInPin(member: $m) { pin } }";
+    let pin_of =
+        async |m: &str| as_clerk(set_pin, json!({ "m": m })).await["setCheckInPin"]["pin"].as_str().unwrap().to_owned();
+    let (wang_pin, zhao_pin) = (pin_of(&wang).await, pin_of(&zhao).await);
+    assert!(wang_pin.len() == 6 && wang_pin.chars().all(|c| c.is_ascii_digit()), "{wang_pin}");
+
+    // An outing under way: it began up to 50 minutes ago, and a late arrival within the
+    // hour's grace is credited from its start.
+    let (today, mut now) = service_now();
+    if now == 0 {
+        tokio::time::sleep(std::time::Duration::from_secs(61)).await;
+        now = service_now().1;
+    }
+    let start = now.saturating_sub(50);
+    let open = r#"mutation($input: OpenCheckInInput!) { openCheckIn(input: $input) {
+        checkIn { outing siteCode address opensAt closesAt lateGraceMinutes } } }"#;
+    let details = |date: time::Date, start: u16, end: u16| json!({ "date": date.to_string(), "start": clock(start), "end": clock(end), "place": "武当路社区", "category": "义诊" });
+    let input = json!({ "unit": unit, "details": details(today, start, (now + 60).min(1440)), "lateGraceMinutes": 60 });
+    let opened = as_clerk(open, json!({ "input": input })).await["openCheckIn"]["checkIn"].clone();
+    let (outing, code) =
+        (opened["outing"].as_str().unwrap().to_owned(), opened["siteCode"].as_str().unwrap().to_owned());
+    assert_eq!(code.len(), 6);
+    assert!(opened["address"].as_str().unwrap().ends_with(&format!("/check-in?site={code}")), "{opened}");
+
+    // The page the QR code opens, without a token, has the code filled in.
+    let public = reqwest::Client::new();
+    let page = public.get(format!("{}/check-in", server.url)).query(&[("site", &code)]).send().await.unwrap();
+    assert_eq!(page.status(), 200);
+    let csp = page.headers()["content-security-policy"].to_str().unwrap().to_owned();
+    assert!(csp.contains("default-src 'none'") && csp.contains("form-action 'self'"), "{csp}");
+    assert!(page.text().await.unwrap().contains(&format!("value=\"{code}\"")));
+
+    let report_presence = async |site: &str, member: &str, pin: &str, action: &str| {
+        let form = [("site", site), ("member", member), ("pin", pin), ("action", action)];
+        let answer = public
+            .post(format!("{}/check-in", server.url))
+            .header("accept", "application/json")
+            .form(&form)
+            .send()
+            .await
+            .unwrap();
+        let status = answer.status().as_u16();
+        (status, answer.json::<Value>().await.unwrap())
+    };
+
+    // A wrong PIN, a member without a PIN, an unknown number and a wrong code get one
+    // answer, and write nothing.
+    let head = server.head().await;
+    let wrong = [("SY-001", "000000"), ("SY-002", "123456"), ("SY-999", "123456")];
+    let mut refusals = Vec::new();
+    for (member, pin) in wrong {
+        refusals.push(report_presence(&code, member, pin, "in").await);
+    }
+    refusals.push(report_presence("ZZZZZZ", "SY-001", &wang_pin, "in").await);
+    for (status, body) in &refusals {
+        assert_eq!((*status, body["outcome"].as_str()), (403, Some("REFUSED")), "{body}");
+        assert_eq!(body["message"], refusals[0].1["message"]);
+    }
+    assert_eq!(server.head().await, head, "refusals write nothing");
+
+    // Checked in as typed off the poster (lower case), once; then out, credited from the
+    // outing's start (arrived within the grace) to now.
+    let (status, body) = report_presence(&code.to_lowercase(), "SY-001", &wang_pin, "in").await;
+    assert_eq!((status, body["outcome"].as_str()), (200, Some("CHECKED_IN")), "{body}");
+    let (status, body) = report_presence(&code, "SY-001", &wang_pin, "in").await;
+    assert_eq!((status, body["outcome"].as_str()), (422, Some("REPEATED")), "{body}");
+    let (status, body) = report_presence(&code, "SY-001", &wang_pin, "out").await;
+    assert_eq!((status, body["outcome"].as_str()), (200, Some("CHECKED_OUT")), "{body}");
+    let left = service_now().1;
+    let credited = body["creditedHours"].as_f64().unwrap();
+    assert!((credited * 60.0 - f64::from(left - start)).abs() <= 1.0, "{credited} h from {start} to {left}");
+
+    // Li's hours are typed in by the clerk: honour hours.
+    let honour = json!({ "unit": unit, "details": details(today, 0, 1), "participants": [{ "member": li }] });
+    let (_, body) = server.post_with(&clerk, REGISTER_OUTING, json!({ "input": honour })).await;
+    assert!(body["errors"].is_null(), "{body}");
+    let report = r#"query($d: Date!) { report(period: { first: $d, last: $d }) { rows { recordedHours creditHours honourHours } } }"#;
+    let rows = server.ok(report, json!({ "d": today.to_string() })).await["report"]["rows"].clone();
+    let credit = format!("{credited:.2}");
+    assert_eq!(
+        rows,
+        json!([{ "recordedHours": format!("{:.2}", credited + 1.0 / 60.0), "creditHours": credit, "honourHours": "0.02" }])
+    );
+    let ledger = r#"query($m: ID!) { memberLedger(member: $m) { totalCreditHours edges { node { creditHours honourHours } } } }"#;
+    let wang_ledger = server.ok(ledger, json!({ "m": wang })).await["memberLedger"].clone();
+    assert_eq!(wang_ledger["totalCreditHours"], credit.as_str());
+    assert_eq!(wang_ledger["edges"][0]["node"]["honourHours"], "0.00");
+
+    // A code outside its window: yesterday's outing closed long ago.
+    let yesterday = today.previous_day().unwrap();
+    let input = json!({ "unit": unit, "details": details(yesterday, 540, 600) });
+    let closed = as_clerk(open, json!({ "input": input })).await["openCheckIn"]["checkIn"]["siteCode"].clone();
+    let (status, body) = report_presence(closed.as_str().unwrap(), "SY-003", &zhao_pin, "in").await;
+    assert_eq!((status, body["outcome"].as_str()), (422, Some("OUTSIDE_WINDOW")), "{body}");
+
+    // Guessing Zhao's PIN locks the number at the outing after five refusals: from then
+    // on even the right PIN is refused there until the lock ends (the clerk sees why),
+    // while another member with the right PIN is served.
+    for guess in 0..GUESSES {
+        let (status, _) = report_presence(&code, "SY-003", &format!("{guess:06}"), "in").await;
+        assert!(status == 403 || status == 429, "{status}");
+    }
+    let (status, body) = report_presence(&code, "SY-003", &zhao_pin, "in").await;
+    assert_eq!((status, body["outcome"].as_str()), (429, Some("LOCKED")), "{body}");
+    let chen = coded("SY-004", "陈静").await;
+    let chen_pin = pin_of(&chen).await;
+    let (status, body) = report_presence(&code, "SY-004", &chen_pin, "in").await;
+    assert_eq!((status, body["outcome"].as_str()), (200, Some("CHECKED_IN")), "{body}");
+
+    // The clerk sees who is there, what they were credited, and every attempt; a clerk of
+    // another unit sees no code and no attempts.
+    let view = r#"query($o: ID!) { checkIn(outing: $o) { siteCode presences { member creditedHours missedCheckOut }
+        attempts { counts { outcome count } recent { outcome } } } }"#;
+    let seen = as_clerk(view, json!({ "o": outing })).await["checkIn"].clone();
+    assert_eq!(seen["siteCode"], code.as_str());
+    let presences = seen["presences"].as_array().unwrap();
+    assert_eq!(presences.len(), 2, "{seen}");
+    let counts: std::collections::BTreeMap<String, u64> = seen["attempts"]["counts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| (c["outcome"].as_str().unwrap().to_owned(), c["count"].as_u64().unwrap()))
+        .collect();
+    assert_eq!(counts["CHECKED_IN"], 2);
+    assert_eq!(counts["CHECKED_OUT"], 1);
+    assert_eq!(counts["LOCKED"], 1 + GUESSES - 5);
+    assert_eq!(counts["REFUSED"], 3 + 5, "the wrong-code attempt names no outing: {counts:?}");
+    let elsewhere = register_unit(&server, "十堰市太和医院").await;
+    let stranger = support::client_with(&server.token("CLERK", &[&elsewhere], None).await);
+    let (_, body) = server.post_with(&stranger, view, json!({ "o": outing })).await;
+    assert_eq!(
+        (&body["data"]["checkIn"]["siteCode"], &body["data"]["checkIn"]["attempts"]),
+        (&Value::Null, &Value::Null)
+    );
+}

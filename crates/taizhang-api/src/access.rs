@@ -129,6 +129,7 @@ pub const RULES: &[Rule] = &[
             "Query.certificate",
             "Query.certificates",
             "GET /export/certificates",
+            "Query.checkIn",
             "Query.unitLedger",
             "Query.memberLedger",
             "Query.eligibility",
@@ -185,7 +186,7 @@ pub const RULES: &[Rule] = &[
     Rule {
         permission: Permission::WriteRecords,
         summary: "registering, correcting and transferring members; registering, amending and voiding outings; \
-                  making, amending, renewing and withdrawing commitments; weekly summaries",
+                  opening check-in and setting members' check-in PINs; making, amending, renewing and withdrawing commitments; weekly summaries",
         admin: Yes,
         clerk: OwnUnits,
         reviewer: No,
@@ -202,6 +203,9 @@ pub const RULES: &[Rule] = &[
             "Mutation.amendOuting",
             "Mutation.amendParticipation",
             "Mutation.voidOuting",
+            "Mutation.openCheckIn",
+            "Mutation.setCheckInPin",
+            "GET /export/check-in",
             "POST /import/members",
             "POST /import/outings",
             "POST /import/commitments",

@@ -259,6 +259,7 @@ impl Outing {
 pub struct LedgerLine {
     outing: Outing,
     minutes: u64,
+    credit_minutes: u64,
     running_recorded_minutes: u64,
     running_verified_minutes: u64,
 }
@@ -267,6 +268,7 @@ impl LedgerLine {
     pub fn new(entry: LedgerEntry, position: Position) -> Self {
         Self {
             minutes: entry.minutes,
+            credit_minutes: entry.credit_minutes,
             running_recorded_minutes: entry.running_recorded_minutes,
             running_verified_minutes: entry.running_verified_minutes,
             outing: Outing::from_entry(entry, position),
@@ -291,6 +293,16 @@ impl LedgerLine {
         hours_text(self.minutes)
     }
 
+    /// Of the line's hours, those recorded by checking in and out at the site (credit
+    /// hours); the rest a clerk entered (honour hours).
+    async fn credit_hours(&self) -> String {
+        hours_text(self.credit_minutes)
+    }
+
+    async fn honour_hours(&self) -> String {
+        hours_text(self.minutes - self.credit_minutes)
+    }
+
     /// Recorded hours up to and including this line (voided lines add nothing).
     async fn running_recorded_hours(&self) -> String {
         hours_text(self.running_recorded_minutes)
@@ -309,6 +321,8 @@ pub struct LedgerTotals {
     pub as_of_position: Position,
     pub total_recorded_hours: String,
     pub total_verified_hours: String,
+    /// Of the recorded hours, the credit hours (from check-in and check-out).
+    pub total_credit_hours: String,
 }
 
 #[derive(SimpleObject)]
@@ -783,6 +797,7 @@ async fn ledger_page(
             as_of_position: l.as_of_position,
             total_recorded_hours: hours_text(l.total_recorded_minutes),
             total_verified_hours: hours_text(l.total_verified_minutes),
+            total_credit_hours: hours_text(l.total_credit_minutes),
         };
         let position = l.as_of_position;
         let lines = l.entries.into_iter().map(|e| LedgerLine::new(e, position)).collect();

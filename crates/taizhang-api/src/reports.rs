@@ -121,6 +121,11 @@ pub struct ReportRow {
     pub volunteers: u64,
     pub recorded_hours: String,
     pub verified_hours: String,
+    /// Of the recorded hours, those members recorded themselves by checking in and out
+    /// at the site.
+    pub credit_hours: String,
+    /// Of the recorded hours, those a clerk entered.
+    pub honour_hours: String,
     /// Members in scope on the bucket's last day.
     pub members: u64,
     pub participation_rate_percent: Option<f64>,
@@ -302,6 +307,8 @@ impl ReportQueries {
                     volunteers: r.volunteers,
                     recorded_hours: hours_text(r.recorded_minutes),
                     verified_hours: hours_text(r.verified_minutes),
+                    credit_hours: hours_text(r.credit_minutes),
+                    honour_hours: hours_text(r.recorded_minutes - r.credit_minutes),
                     members: r.members,
                 })
                 .collect(),
