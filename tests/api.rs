@@ -2025,16 +2025,6 @@ async fn a_certificate_is_issued_checked_publicly_superseded_and_revoked() {
 /// Guesses at one member's PIN in the check-in test: past the lock.
 const GUESSES: u64 = 7;
 
-/// Today in China Standard Time, and the minute of its day now.
-fn service_now() -> (time::Date, u16) {
-    let now = time::OffsetDateTime::now_utc().to_offset(time::macros::offset!(+8));
-    (now.date(), now.hour() as u16 * 60 + now.minute() as u16)
-}
-
-fn clock(minutes: u16) -> String {
-    format!("{:02}:{:02}", minutes / 60, minutes % 60)
-}
-
 #[tokio::test]
 async fn members_check_in_and_out_at_the_site_and_their_credit_hours_count_apart() {
     let server = Server::start();
@@ -2062,15 +2052,11 @@ async fn members_check_in_and_out_at_the_site_and_their_credit_hours_count_apart
 
     // An outing under way: it began up to 50 minutes ago, and a late arrival within the
     // hour's grace is credited from its start.
-    let (today, mut now) = service_now();
-    if now == 0 {
-        tokio::time::sleep(std::time::Duration::from_secs(61)).await;
-        now = service_now().1;
-    }
+    let (today, now) = support::service_now_past_midnight().await;
     let start = now.saturating_sub(50);
     let open = r#"mutation($input: OpenCheckInInput!) { openCheckIn(input: $input) {
         checkIn { outing siteCode address opensAt closesAt lateGraceMinutes } } }"#;
-    let details = |date: time::Date, start: u16, end: u16| json!({ "date": date.to_string(), "start": clock(start), "end": clock(end), "place": "武当路社区", "category": "义诊" });
+    let details = |date: time::Date, start: u16, end: u16| json!({ "date": date.to_string(), "start": support::clock(start), "end": support::clock(end), "place": "武当路社区", "category": "义诊" });
     let input = json!({ "unit": unit, "details": details(today, start, (now + 60).min(1440)), "lateGraceMinutes": 60 });
     let opened = as_clerk(open, json!({ "input": input })).await["openCheckIn"]["checkIn"].clone();
     let (outing, code) =
@@ -2122,7 +2108,7 @@ async fn members_check_in_and_out_at_the_site_and_their_credit_hours_count_apart
     assert_eq!((status, body["outcome"].as_str()), (422, Some("REPEATED")), "{body}");
     let (status, body) = report_presence(&code, "SY-001", &wang_pin, "out").await;
     assert_eq!((status, body["outcome"].as_str()), (200, Some("CHECKED_OUT")), "{body}");
-    let left = service_now().1;
+    let left = support::service_now().1;
     let credited = body["creditedHours"].as_f64().unwrap();
     assert!((credited * 60.0 - f64::from(left - start)).abs() <= 1.0, "{credited} h from {start} to {left}");
 

@@ -5,6 +5,8 @@ use std::io::{BufRead, BufReader};
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
+pub mod browser;
+
 use futures_util::{SinkExt, StreamExt};
 use serde_json::{json, Value};
 use tokio_tungstenite::tungstenite::Message;
@@ -252,4 +254,24 @@ impl WsClient {
         assert!(message["payload"].get("errors").is_none(), "{message}");
         message["payload"]["data"].clone()
     }
+}
+
+/// Today in China Standard Time (where the units are), and the minute of its day now.
+pub fn service_now() -> (time::Date, u16) {
+    let now = time::OffsetDateTime::now_utc().to_offset(time::macros::offset!(+8));
+    (now.date(), now.hour() as u16 * 60 + now.minute() as u16)
+}
+
+/// [`service_now`], at least a minute into the day: a test of an outing under way
+/// needs one that began before now.
+pub async fn service_now_past_midnight() -> (time::Date, u16) {
+    if service_now().1 == 0 {
+        tokio::time::sleep(Duration::from_secs(61)).await;
+    }
+    service_now()
+}
+
+/// `hh:mm` of a minute of the day.
+pub fn clock(minutes: u16) -> String {
+    format!("{:02}:{:02}", minutes / 60, minutes % 60)
 }

@@ -133,7 +133,11 @@ async fn presence_answer(req: &Request, body: Body, server: &Server) -> Response
             .body(serde_json::to_vec(&answer).expect("an answer serialises"))
     } else {
         let kept = PresenceForm { pin: String::new(), action: String::new(), ..form };
-        page(status, &kept, Some((status == StatusCode::OK, message)))
+        let said = match outcome {
+            AttemptOutcome::CheckedIn | AttemptOutcome::CheckedOut => message,
+            refused => format!("{}. {message}", in_chinese(refused)),
+        };
+        page(status, &kept, Some((status == StatusCode::OK, said)))
     };
     match outcome {
         AttemptOutcome::Locked => {
@@ -143,6 +147,19 @@ async fn presence_answer(req: &Request, body: Body, server: &Server) -> Response
             response
         }
         _ => response,
+    }
+}
+
+/// What a refusal means, for the page's first language.
+fn in_chinese(outcome: AttemptOutcome) -> &'static str {
+    match outcome {
+        AttemptOutcome::Refused => "签到码、志愿者编号或签到密码有误",
+        AttemptOutcome::Locked => "错误次数过多，请稍后再试或联系本单位管理员",
+        AttemptOutcome::OutsideWindow => "不在签到时间内",
+        AttemptOutcome::Repeated => "已签到（签退）过，或尚未签到",
+        AttemptOutcome::Invalid | AttemptOutcome::CheckedIn | AttemptOutcome::CheckedOut => {
+            "无法记录，请联系本单位管理员"
+        }
     }
 }
 
