@@ -60,6 +60,9 @@ const MATRIX: &[(&str, &[&str], [Grant; 4])] = &[
     ("Mutation.openCheckIn", &[], [Y, O, N, N]),
     ("Mutation.setCheckInPin", &[], [Y, O, N, N]),
     ("GET /export/check-in", &[], [Y, O, N, N]),
+    ("Query.correctionRequests", &[], [Y, Y, Y, N]),
+    ("Mutation.requestCorrection", &[], [Y, O, N, N]),
+    ("Mutation.answerCorrectionRequest", &[], [Y, O, N, N]),
     ("Mutation.issueCertificate", &[], [Y, N, Y, N]),
     ("Mutation.revokeCertificate", &[], [Y, N, Y, N]),
     ("Query.unitLedger", &[], [Y, Y, Y, N]),
@@ -203,6 +206,16 @@ impl World {
             r#"mutation($u: ID!) {{ openCheckIn(input: {{ unit: $u, details: {OUTING_DETAILS} }}) {{ checkIn {{ outing }} }} }}"#
         );
         self.server.ok(&open, json!({ "u": unit })).await["openCheckIn"]["checkIn"]["outing"]
+            .as_str()
+            .unwrap()
+            .to_owned()
+    }
+
+    /// A correction request of a member of `unit`, recorded by the admin; returns its id.
+    async fn correction(&self, unit: &str) -> String {
+        let ask =
+            r#"mutation($m: ID!) { requestCorrection(input: { member: $m, text: "时长有误" }) { request { id } } }"#;
+        self.server.ok(ask, json!({ "m": self.member(unit).await })).await["requestCorrection"]["request"]["id"]
             .as_str()
             .unwrap()
             .to_owned()
@@ -438,6 +451,18 @@ impl World {
             "Mutation.setCheckInPin" => (
                 "mutation($m: ID!) { setCheckInPin(member: $m) { receipt { position } } }".into(),
                 json!({ "m": self.member(unit).await }),
+            ),
+            "Query.correctionRequests" => (
+                "query($u: ID!) { correctionRequests(unit: $u) { id state } }".into(),
+                json!({ "u": unit }),
+            ),
+            "Mutation.requestCorrection" => (
+                r#"mutation($m: ID!) { requestCorrection(input: { member: $m, text: "时长有误" }) { receipt { position } } }"#.into(),
+                json!({ "m": self.member(unit).await }),
+            ),
+            "Mutation.answerCorrectionRequest" => (
+                r#"mutation($r: ID!) { answerCorrectionRequest(input: { request: $r, accepted: false, reason: "经核实无误" }) { receipt { position } } }"#.into(),
+                json!({ "r": self.correction(unit).await }),
             ),
             "Mutation.revokeCertificate" => (
                 r#"mutation($n: String!) { revokeCertificate(number: $n, reason: "记录有误") { receipt { position } } }"#.into(),

@@ -2175,3 +2175,80 @@ async fn members_check_in_and_out_at_the_site_and_their_credit_hours_count_apart
         (&Value::Null, &Value::Null)
     );
 }
+
+#[tokio::test]
+async fn a_member_asks_for_a_correction_and_the_unit_answers_it_after_correcting() {
+    let server = Server::start();
+    let unit = register_unit(&server, "十堰市人民医院").await;
+    let input = json!({ "unit": unit, "code": "SY-001", "joinedOn": "2011-01-01", "personal": { "name": "王俊" } });
+    let member = server.ok(REGISTER_MEMBER, json!({ "input": input })).await["registerMember"]["member"]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let outing = server
+        .ok(REGISTER_OUTING, json!({ "input": outing_input(&unit, "2011-06-10", &[(&member, "2")]) }))
+        .await["registerOuting"]["outing"]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let clerk = support::client_with(&server.token("CLERK", &[&unit], None).await);
+    let as_clerk = async |query: &str, variables: Value| server.post_with(&clerk, query, variables).await.1;
+    let pin = as_clerk("mutation($m: ID!) { setCheckInPin(member: $m) { pin } }", json!({ "m": member })).await;
+    let pin = pin["data"]["setCheckInPin"]["pin"].as_str().unwrap().to_owned();
+
+    // The member's own request, on the public page, proved by their PIN.
+    let public = reqwest::Client::new();
+    let ask = async |pin: &str| {
+        let form =
+            [("member", "SY-001"), ("pin", pin), ("outing", outing.as_str()), ("text", "我服务了三小时，记录为两小时")];
+        let answer = public
+            .post(format!("{}/correction", server.url))
+            .header("accept", "application/json")
+            .form(&form)
+            .send()
+            .await
+            .unwrap();
+        (answer.status().as_u16(), answer.json::<Value>().await.unwrap())
+    };
+    let head = server.head().await;
+    let (status, body) = ask("000000").await;
+    assert_eq!((status, body["outcome"].as_str()), (403, Some("REFUSED")), "{body}");
+    assert_eq!(server.head().await, head, "a refused request writes nothing");
+    let (status, body) = ask(&pin).await;
+    assert_eq!((status, body["outcome"].as_str()), (200, Some("REQUESTED")), "{body}");
+    let page = public.get(format!("{}/correction", server.url)).send().await.unwrap();
+    assert_eq!(page.status(), 200);
+
+    // The clerk sees it open, due in fifteen days, sent by the member themselves.
+    let list = r#"query($u: ID!) { correctionRequests(unit: $u, openOnly: true) { id outing text state overdue due requestedBy { role } } }"#;
+    let open = as_clerk(list, json!({ "u": unit })).await["data"]["correctionRequests"].clone();
+    assert_eq!(open.as_array().unwrap().len(), 1, "{open}");
+    let request = open[0]["id"].as_str().unwrap().to_owned();
+    assert_eq!(
+        (&open[0]["state"], &open[0]["overdue"], &open[0]["requestedBy"]["role"]),
+        (&json!("OPEN"), &json!(false), &json!("VOLUNTEER"))
+    );
+    assert_eq!(open[0]["outing"], outing.as_str());
+
+    // Accepted only once the record has been corrected by an amendment of its own.
+    let answer = r#"mutation($r: ID!, $a: Boolean!) { answerCorrectionRequest(input: { request: $r, accepted: $a, reason: "已核实，按实际时长更正" }) { request { state answerReason answeredBy { role } } } }"#;
+    let early = as_clerk(answer, json!({ "r": request, "a": true })).await;
+    assert_eq!(early["errors"][0]["extensions"]["code"], "VALIDATION", "{early}");
+    let amend = r#"mutation($o: ID!, $m: ID!) { amendParticipation(input: { outing: $o, participant: { member: $m, hours: "3" }, reason: "依本人申请更正" }) { outing { hours } } }"#;
+    let amended = as_clerk(amend, json!({ "o": outing, "m": member })).await;
+    assert_eq!(amended["data"]["amendParticipation"]["outing"]["hours"], "3.00", "{amended}");
+    let accepted = as_clerk(answer, json!({ "r": request, "a": true })).await;
+    let answered = &accepted["data"]["answerCorrectionRequest"]["request"];
+    assert_eq!(
+        (&answered["state"], &answered["answeredBy"]["role"]),
+        (&json!("ACCEPTED"), &json!("CLERK")),
+        "{accepted}"
+    );
+    let twice = as_clerk(answer, json!({ "r": request, "a": false })).await;
+    assert_eq!(twice["errors"][0]["extensions"]["code"], "VALIDATION", "{twice}");
+    let open = as_clerk(list, json!({ "u": unit })).await["data"]["correctionRequests"].clone();
+    assert_eq!(open, json!([]));
+    // Reviewers list every unit's overdue requests; none is past its day yet.
+    let overdue = server.ok("{ correctionRequests(overdueOnly: true) { id } }", json!({})).await;
+    assert_eq!(overdue["correctionRequests"], json!([]));
+}

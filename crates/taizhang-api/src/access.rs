@@ -130,6 +130,7 @@ pub const RULES: &[Rule] = &[
             "Query.certificates",
             "GET /export/certificates",
             "Query.checkIn",
+            "Query.correctionRequests",
             "Query.unitLedger",
             "Query.memberLedger",
             "Query.eligibility",
@@ -186,7 +187,7 @@ pub const RULES: &[Rule] = &[
     Rule {
         permission: Permission::WriteRecords,
         summary: "registering, correcting and transferring members; registering, amending and voiding outings; \
-                  opening check-in and setting members' check-in PINs; making, amending, renewing and withdrawing commitments; weekly summaries",
+                  opening check-in and setting members' check-in PINs; members' correction requests; making, amending, renewing and withdrawing commitments; weekly summaries",
         admin: Yes,
         clerk: OwnUnits,
         reviewer: No,
@@ -205,6 +206,8 @@ pub const RULES: &[Rule] = &[
             "Mutation.voidOuting",
             "Mutation.openCheckIn",
             "Mutation.setCheckInPin",
+            "Mutation.requestCorrection",
+            "Mutation.answerCorrectionRequest",
             "GET /export/check-in",
             "POST /import/members",
             "POST /import/outings",

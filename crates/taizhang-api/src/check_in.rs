@@ -36,7 +36,8 @@ pub(crate) const MAX_FAILURES_PER_MEMBER: u32 = 5;
 pub(crate) const LOCKOUT: Duration = Duration::from_secs(15 * 60);
 /// Attempts kept per outing for its clerk.
 const RECENT_ATTEMPTS: usize = 50;
-/// Outings whose attempts are kept; the least recently tried are forgotten first.
+/// Outings whose attempts are kept (the least recently tried are forgotten first), and
+/// member numbers whose refusals are counted.
 const MAX_OUTINGS: usize = 10_000;
 
 /// What became of an attempt to check in or out (the public page's JSON names it in
@@ -73,27 +74,85 @@ pub struct CheckInAttempt {
 struct OutingAttempts {
     counts: BTreeMap<AttemptOutcome, u64>,
     recent: VecDeque<CheckInAttempt>,
-    /// Each member number's refusals here, and the last one.
-    failures: HashMap<MemberId, (u32, Instant)>,
     last: Option<Instant>,
 }
 
-/// The guard of the public check-in: limiters, lockouts and every outing's attempts.
+/// Refusals of a member number (at an outing, or on the correction form), and the
+/// last one: [`MAX_FAILURES_PER_MEMBER`] lock it for [`LOCKOUT`].
+struct Lockout<K> {
+    failures: Mutex<HashMap<K, (u32, Instant)>>,
+}
+
+impl<K> Default for Lockout<K> {
+    fn default() -> Self {
+        Self { failures: Mutex::new(HashMap::new()) }
+    }
+}
+
+impl<K: Copy + Eq + std::hash::Hash> Lockout<K> {
+    fn locked(&self, key: K, now: Instant) -> bool {
+        let failures = self.failures.lock().expect("lockout lock");
+        failures.get(&key).is_some_and(|(n, last)| *n >= MAX_FAILURES_PER_MEMBER && now.duration_since(*last) < LOCKOUT)
+    }
+
+    fn refused(&self, key: K, now: Instant) {
+        let mut failures = self.failures.lock().expect("lockout lock");
+        if failures.len() >= MAX_OUTINGS && !failures.contains_key(&key) {
+            failures.retain(|_, (_, last)| now.duration_since(*last) < LOCKOUT);
+            if failures.len() >= MAX_OUTINGS {
+                return; // every entry is recent: the address and outing limiters hold
+            }
+        }
+        let entry = failures.entry(key).or_insert((0, now));
+        if now.duration_since(entry.1) >= LOCKOUT {
+            entry.0 = 0;
+        }
+        *entry = (entry.0 + 1, now);
+    }
+
+    fn clear(&self, key: K) {
+        self.failures.lock().expect("lockout lock").remove(&key);
+    }
+}
+
+/// The guard of the public check-in and correction forms: limiters, lockouts and every
+/// outing's attempts.
 #[derive(Default)]
 pub(crate) struct CheckInGuard {
     addresses: Limiter<IpAddr>,
     outings: Limiter<OutingId>,
+    at_outings: Lockout<(OutingId, MemberId)>,
+    corrections: Lockout<MemberId>,
     attempts: Mutex<HashMap<OutingId, OutingAttempts>>,
 }
 
 impl CheckInGuard {
     /// Whether `member` is locked at `outing` now, after too many refusals.
     pub(crate) fn locked(&self, outing: OutingId, member: MemberId, now: Instant) -> bool {
-        let attempts = self.attempts.lock().expect("check-in attempts lock");
-        attempts
-            .get(&outing)
-            .and_then(|a| a.failures.get(&member))
-            .is_some_and(|(n, last)| *n >= MAX_FAILURES_PER_MEMBER && now.duration_since(*last) < LOCKOUT)
+        self.at_outings.locked((outing, member), now)
+    }
+
+    /// Whether `member` is locked on the correction form, after too many refusals.
+    pub(crate) fn correction_locked(&self, member: MemberId, now: Instant) -> bool {
+        self.corrections.locked(member, now)
+    }
+
+    /// Records a refused correction request from `address` for `member` (when the number
+    /// names one); answers how long to hold the refusal.
+    pub(crate) fn correction_refused(
+        &self,
+        member: Option<MemberId>,
+        address: Option<IpAddr>,
+        now: Instant,
+    ) -> Duration {
+        if let Some(member) = member {
+            self.corrections.refused(member, now);
+        }
+        address.map_or(Duration::ZERO, |a| self.addresses.failure(a, now))
+    }
+
+    pub(crate) fn correction_made(&self, member: MemberId) {
+        self.corrections.clear(member);
     }
 
     /// Records an attempt's outcome; a refusal also counts against the address and the
@@ -135,18 +194,11 @@ impl CheckInGuard {
             member: member.map(|m| ID(m.to_string())),
             outcome,
         });
+        drop(attempts);
         if let Some(member) = member {
             match outcome {
-                AttemptOutcome::Refused => {
-                    let failures = entry.failures.entry(member).or_insert((0, now));
-                    if now.duration_since(failures.1) >= LOCKOUT {
-                        failures.0 = 0;
-                    }
-                    *failures = (failures.0 + 1, now);
-                }
-                AttemptOutcome::CheckedIn | AttemptOutcome::CheckedOut => {
-                    entry.failures.remove(&member);
-                }
+                AttemptOutcome::Refused => self.at_outings.refused((outing, member), now),
+                AttemptOutcome::CheckedIn | AttemptOutcome::CheckedOut => self.at_outings.clear((outing, member)),
                 _ => {}
             }
         }

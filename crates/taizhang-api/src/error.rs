@@ -137,6 +137,8 @@ pub fn domain(e: &DomainError) -> Error {
         RoundNotFound(round) | RoundClosed { round } => vec![("round", s(round))],
         OpinionNotFound(opinion) | NoCitizenData { opinion } => vec![("opinion", s(opinion))],
         CertificateNotFound(c) | CertificateRevoked { certificate: c } => vec![("certificate", s(c))],
+        CorrectionNotFound(c) | CorrectionAnswered { correction: c } => vec![("request", s(c))],
+        NotCorrectedYet { correction, outing } => vec![("request", s(correction)), ("outing", s(outing))],
         NothingToCertify { member, unit } => vec![("member", s(member)), ("unit", s(unit))],
         OutsideRound { unit, round } => vec![("unit", s(unit)), ("round", s(round))],
         RenewsAnotherUnit { commitment, unit } => vec![("commitment", s(commitment)), ("unit", s(unit))],

@@ -11,7 +11,7 @@
 //!
 //! Every route but `/healthz`, the GraphiQL page, the public certificate checks
 //! (`/certificates/{number}?code=…`, `/certificates/status/{year}/{list}`) and the check-in
-//! page (`/check-in`, `check_in_page.rs`) needs `Authorization: Bearer <token>`; the subscription socket (`socket.rs`) takes the token in its
+//! and correction pages (`/check-in`, `/correction`, `check_in_page.rs`) needs `Authorization: Bearer <token>`; the subscription socket (`socket.rs`) takes the token in its
 //! `connection_init` payload (`{"Authorization": "Bearer <token>"}`). A missing or bad token is a 401 with code
 //! `UNAUTHENTICATED`, held back longer and longer when one address keeps sending bad
 //! ones (`limiter.rs`). Tokens never reach a log line or an error message.
@@ -103,6 +103,7 @@ pub fn routes(schema: TaizhangSchema, state: Arc<ApiState>, limits: Limits) -> i
         .at("/certificates/:number", get(certificate_check))
         .at("/check-in", get(check_in_page::check_in_form).post(check_in_page::check_in_post))
         .at("/export/check-in", get(check_in_page::check_in_poster))
+        .at("/correction", get(check_in_page::correction_form).post(check_in_page::correction_post))
         .at("/export/:kind", get(export_records))
         .at("/backup/keys", get(backup_keys))
         .data(server)

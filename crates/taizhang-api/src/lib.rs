@@ -31,6 +31,7 @@ mod audit;
 mod certificates;
 mod check_in;
 mod commitments;
+mod corrections;
 mod members;
 mod outings;
 mod reports;
@@ -66,6 +67,7 @@ pub struct Query(
     rounds::OpinionQueries,
     certificates::CertificateQueries,
     check_in::CheckInQueries,
+    corrections::CorrectionQueries,
     reports::ReportQueries,
     audit::AuditQueries,
     tokens::TokenQueries,
@@ -87,6 +89,7 @@ pub struct Mutation(
     rounds::OpinionMutations,
     certificates::CertificateMutations,
     check_in::CheckInMutations,
+    corrections::CorrectionMutations,
     tokens::TokenMutations,
 );
 

@@ -1,4 +1,6 @@
-use crate::{CertificateId, CommitmentId, MemberId, OpinionId, OutingId, RoundId, StreamId, SummaryId, UnitId};
+use crate::{
+    CertificateId, CommitmentId, CorrectionId, MemberId, OpinionId, OutingId, RoundId, StreamId, SummaryId, UnitId,
+};
 
 /// Why a command was refused. Every variant names what to fix; none of them leaves
 /// anything written.
@@ -35,6 +37,14 @@ pub enum DomainError {
     OpinionNotFound(OpinionId),
     #[error("certificate {0} does not exist")]
     CertificateNotFound(CertificateId),
+    #[error("correction request {0} does not exist")]
+    CorrectionNotFound(CorrectionId),
+    #[error("correction request {correction} is answered already")]
+    CorrectionAnswered { correction: CorrectionId },
+    /// An accepted request names the correcting event: the outing must have been
+    /// amended since the request.
+    #[error("outing {outing} has not been corrected since request {correction} was made: amend it first, then accept")]
+    NotCorrectedYet { correction: CorrectionId, outing: OutingId },
     #[error("certificate {certificate} is revoked already")]
     CertificateRevoked { certificate: CertificateId },
     /// A certificate covers verified outings the unit recorded for the member.
@@ -139,7 +149,8 @@ impl DomainError {
             | SummaryNotFound(_)
             | RoundNotFound(_)
             | OpinionNotFound(_)
-            | CertificateNotFound(_) => ErrorKind::NotFound,
+            | CertificateNotFound(_)
+            | CorrectionNotFound(_) => ErrorKind::NotFound,
             AlreadyExists { .. } | StaleVersion { .. } | CertifiedLineChanged { .. } => ErrorKind::Conflict,
             Empty { .. }
             | TooLong { .. }
@@ -159,6 +170,8 @@ impl DomainError {
             | AlreadyVerified { .. }
             | CheckInNotOpen { .. }
             | CheckInRefused
+            | CorrectionAnswered { .. }
+            | NotCorrectedYet { .. }
             | OutsideCheckInWindow { .. }
             | AlreadyCheckedIn { .. }
             | NotCheckedIn { .. }

@@ -55,6 +55,7 @@ mod values;
 mod certificate;
 mod check_in;
 mod commitment;
+mod correction;
 mod member;
 mod opinion;
 mod outing;
@@ -66,6 +67,7 @@ pub use amend::{corrections, Change, Correction};
 pub use certificate::*;
 pub use check_in::*;
 pub use commitment::*;
+pub use correction::*;
 pub use decide::{decide, dependencies, units_written, PendingEvent, Sealer};
 pub use error::{DomainError, ErrorKind};
 pub use event::*;
@@ -145,6 +147,14 @@ aggregates! {
         state: CertificateState in certificates,
         described: "A certificate's id: its number's (UUIDv5).",
     }
+    /// A member's request to correct their own record.
+    Correction = 9 {
+        id: CorrectionId,
+        prefix: "correction",
+        stream: correction,
+        state: CorrectionState in corrections,
+        described: "A correction request's id (UUIDv7).",
+    }
 }
 
 commands! {
@@ -177,6 +187,8 @@ commands! {
     EraseCitizen on opinion,
     IssueCertificate on certificate,
     RevokeCertificate on certificate,
+    RequestCorrection on correction,
+    AnswerCorrection on correction,
 }
 
 domain_events! {
@@ -214,4 +226,6 @@ domain_events! {
     CitizenErased = (61, 1) on opinion,
     CertificateIssued = (70, 1) on certificate,
     CertificateRevoked = (71, 1) on certificate,
+    CorrectionRequested = (80, 1) on correction,
+    CorrectionAnswered = (81, 1) on correction,
 }

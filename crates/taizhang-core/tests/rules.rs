@@ -716,3 +716,66 @@ fn check_in_needs_an_opened_check_in() {
         .then_err(ErrorKind::Invalid);
     assert_eq!(refused, DomainError::CheckInNotOpen { outing });
 }
+
+#[test]
+fn a_correction_request_is_answered_by_the_unit_after_a_correcting_event() {
+    let (unit, member, outing, mut log) = served();
+    log.push(DomainEvent::CheckInPinSet(CheckInPinSet { member, pin: PIN }));
+    let correction = CorrectionId::new();
+    let ask = |pin: Option<PinDigest>| {
+        Command::RequestCorrection(RequestCorrection {
+            correction,
+            member,
+            outing: Some(outing),
+            text: text("我服务了三小时，记录为两小时"),
+            pin,
+        })
+    };
+    let requested = CorrectionRequested {
+        correction,
+        member,
+        unit,
+        outing: Some(outing),
+        outing_version: Some(0),
+        text: text("我服务了三小时，记录为两小时"),
+        due: date!(2011 - 12 - 31) + time::Duration::days(CORRECTION_ANSWER_DAYS),
+    };
+    given(log.clone()).when(ask(Some(PIN))).then([DomainEvent::CorrectionRequested(requested.clone())]);
+    given(log.clone()).when(ask(None)).then([DomainEvent::CorrectionRequested(requested.clone())]);
+    let refused = given(log.clone()).when(ask(Some(PinDigest([1; 32])))).then_err(ErrorKind::Invalid);
+    assert_eq!(refused, DomainError::CheckInRefused);
+    // A member of another unit, not listed, does not ask about this outing.
+    let stranger = MemberId::new();
+    let other = UnitId::new();
+    let about = Command::RequestCorrection(RequestCorrection {
+        correction,
+        member: stranger,
+        outing: Some(outing),
+        text: text("?"),
+        pin: None,
+    });
+    given([log.clone(), vec![unit_registered(other), member_registered(stranger, other)]].concat())
+        .when(about)
+        .then_err(ErrorKind::Invalid);
+
+    log.push(DomainEvent::CorrectionRequested(requested));
+    let answer = |accepted: bool| {
+        Command::AnswerCorrection(AnswerCorrection { correction, accepted, reason: text("已核实更正") })
+    };
+    // Accepted only once the outing was corrected by an event of its own.
+    let early = given(log.clone()).when(answer(true)).then_err(ErrorKind::Invalid);
+    assert!(matches!(early, DomainError::NotCorrectedYet { .. }), "{early}");
+    let answered = |accepted| {
+        DomainEvent::CorrectionAnswered(CorrectionAnswered { correction, accepted, reason: text("已核实更正") })
+    };
+    given(log.clone()).when(answer(false)).then([answered(false)]);
+    log.push(DomainEvent::OutingAmended(OutingAmended {
+        outing,
+        details: details("09:00", "12:00"),
+        participants: vec![Participation { member, span: span("09:00", "12:00"), minutes: Minutes::new(180).unwrap() }],
+        reason: text("依申请更正"),
+    }));
+    given(log.clone()).when(answer(true)).then([answered(true)]);
+    log.push(answered(true));
+    given(log).when(answer(false)).then_err(ErrorKind::Invalid);
+}

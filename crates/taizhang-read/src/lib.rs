@@ -35,8 +35,8 @@ pub mod report;
 mod shape;
 
 pub use model::{
-    Assessment, CertificateRecord, CheckInRecord, CommitmentHistory, CommitmentVersion, OpinionRecord, PresenceRecord,
-    ReadModel, RoundHistory, SummaryComment, SummaryHistory,
+    Assessment, CertificateRecord, CheckInRecord, CommitmentHistory, CommitmentVersion, CorrectionAnswer,
+    CorrectionRecord, OpinionRecord, PresenceRecord, ReadModel, RoundHistory, SummaryComment, SummaryHistory,
 };
 pub use projector::{catch_up, digests, Projector, ReadError, RebuildReport};
 pub use query::AsOf;

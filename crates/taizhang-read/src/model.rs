@@ -138,6 +138,32 @@ pub struct CertificateRecord {
     pub superseded: Option<(Position, OutingId)>,
 }
 
+/// A member's request to correct their record, and the unit's answer.
+#[derive(Clone, PartialEq, Eq, Debug, Serialize, Deserialize)]
+pub struct CorrectionRecord {
+    pub position: Position,
+    pub requested: CorrectionRequested,
+    /// Who sent it: the member themselves (`volunteer`), or a clerk for them.
+    pub by: Actor,
+    pub recorded_at: Timestamp,
+    pub answer: Option<CorrectionAnswer>,
+}
+
+#[derive(Clone, PartialEq, Eq, Debug, Serialize, Deserialize)]
+pub struct CorrectionAnswer {
+    pub position: Position,
+    pub accepted: bool,
+    pub reason: Text,
+    pub by: Actor,
+}
+
+impl CorrectionRecord {
+    /// The answer given by `as_of`, if any.
+    pub fn answer_at(&self, as_of: Position) -> Option<&CorrectionAnswer> {
+        self.answer.as_ref().filter(|a| a.position <= as_of)
+    }
+}
+
 /// An outing's check-in: each opening, and each member's arrival and departure.
 #[derive(Clone, PartialEq, Eq, Debug, Default, Serialize, Deserialize)]
 pub struct CheckInRecord {
@@ -543,6 +569,10 @@ pub struct ReadModel {
     pub check_ins: BTreeMap<OutingId, CheckInRecord>,
     /// The outing each site code was last opened for.
     site_codes: BTreeMap<String, OutingId>,
+    /// Members' correction requests, by id.
+    pub corrections: BTreeMap<CorrectionId, CorrectionRecord>,
+    /// The correction requests each unit answers, in the order made.
+    unit_corrections: BTreeMap<UnitId, Vec<CorrectionId>>,
 }
 
 /// Pushes without the standard doubling: the model keeps hundreds of thousands of
@@ -782,6 +812,24 @@ impl ReadModel {
                 self.push_outing_version(number, version);
             }
             DomainEvent::CheckInPinSet(_) => {}
+            DomainEvent::CorrectionRequested(e) => {
+                push_exact(self.unit_corrections.entry(e.unit).or_default(), e.correction);
+                let record = CorrectionRecord {
+                    position,
+                    requested: e.clone(),
+                    by: event.actor,
+                    recorded_at: event.recorded_at,
+                    answer: None,
+                };
+                self.corrections.insert(e.correction, record);
+            }
+            DomainEvent::CorrectionAnswered(e) => {
+                if let Some(record) = self.corrections.get_mut(&e.correction) {
+                    let answer =
+                        CorrectionAnswer { position, accepted: e.accepted, reason: e.reason.clone(), by: event.actor };
+                    record.answer = Some(answer);
+                }
+            }
             DomainEvent::CheckInOpened(e) => {
                 let Some(number) = self.outing_ids.number(&e.outing) else { return };
                 let version = self.version(event, ChangeKind::CheckInOpened, NONE, None);
@@ -822,6 +870,12 @@ impl ReadModel {
                 }
             }
         }
+    }
+
+    /// The correction requests `unit` answers, in the order made (those made after a
+    /// given position are for the caller to leave out).
+    pub fn unit_corrections(&self, unit: UnitId) -> impl Iterator<Item = &CorrectionRecord> + '_ {
+        self.unit_corrections.get(&unit).into_iter().flatten().filter_map(|id| self.corrections.get(id))
     }
 
     /// The outing whose check-in was last opened with `site_code` (as typed: it is
@@ -1043,6 +1097,9 @@ impl ReadModel {
                 let history = self.commitments.get(&CommitmentId(stream.id))?;
                 history.at(as_of).map(|_| history.unit)
             }
+            StreamKind::Correction => {
+                self.corrections.get(&CorrectionId(stream.id)).filter(|c| c.position <= as_of).map(|c| c.requested.unit)
+            }
             StreamKind::Certificate => {
                 self.certificates.get(&CertificateId(stream.id)).filter(|c| c.position <= as_of).map(|c| c.issued.unit)
             }
@@ -1086,7 +1143,8 @@ impl ReadModel {
             &self.year_certificates,
             &self.outing_certificates,
             &self.member_certificates,
-            &self.site_codes,
+            // serde serialises tuples of up to 16.
+            (&self.site_codes, &self.unit_corrections),
         )
     }
 
@@ -1143,6 +1201,8 @@ mod tests {
             member_certificates,
             check_ins,
             site_codes,
+            corrections,
+            unit_corrections,
         } = crate::shape::sample();
         assert!(position > 0 && last_hash != [0; 32]);
         assert!(units.values().any(|versions| versions.len() > 1 && versions.iter().any(|v| v.parent.is_some())));
@@ -1172,6 +1232,7 @@ mod tests {
         let check_in = check_ins.values().next().unwrap();
         assert!(!check_in.openings.is_empty() && check_in.presences.values().any(|p| p.left.is_some()));
         assert!(!site_codes.is_empty());
+        assert!(corrections.values().any(|c| c.answer.is_some()) && !unit_corrections.is_empty());
     }
 
     #[test]

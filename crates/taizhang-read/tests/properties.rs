@@ -100,6 +100,8 @@ kinds! {
     OpenCheckIn = 6,
     CheckIn = 12,
     CheckOut = 10,
+    RequestCorrection = 4,
+    AnswerCorrection = 4,
     EraseMember = 2,
     MakeCommitment = 10,
     AmendCommitment = 2,
@@ -157,6 +159,8 @@ fn kind_of(cmd: &Command) -> Kind {
         Command::OpenCheckIn(_) => Kind::OpenCheckIn,
         Command::CheckIn(_) => Kind::CheckIn,
         Command::CheckOut(_) => Kind::CheckOut,
+        Command::RequestCorrection(_) => Kind::RequestCorrection,
+        Command::AnswerCorrection(_) => Kind::AnswerCorrection,
     }
 }
 
@@ -202,6 +206,8 @@ struct History {
     check_in_at: BTreeMap<OutingId, (UnitId, OutingDetails, String)>,
     arrived: Vec<(OutingId, MemberId)>,
     left: BTreeSet<(OutingId, MemberId)>,
+    corrections: Vec<CorrectionId>,
+    answered: BTreeSet<CorrectionId>,
     accepted: BTreeMap<Kind, usize>,
     refused: BTreeMap<Kind, usize>,
 }
@@ -453,6 +459,33 @@ impl History {
                     false => Command::CheckIn(CheckIn { outing, presence }),
                 }
             }
+            Kind::RequestCorrection => {
+                let member = self.member(rng, careful);
+                let own: Vec<OutingId> = self
+                    .outings
+                    .iter()
+                    .copied()
+                    .filter(|o| self.home.get(&member).is_some_and(|(u, _)| self.outing_unit.get(o) == Some(u)))
+                    .collect();
+                let outing = (!own.is_empty() && rng.chance(60)).then(|| rng.pick(&own));
+                let pin = (!careful && rng.chance(50)).then_some(PIN);
+                Command::RequestCorrection(RequestCorrection {
+                    correction: CorrectionId::new(),
+                    member,
+                    outing,
+                    text: text(&format!("记录有误{step}")),
+                    pin,
+                })
+            }
+            Kind::AnswerCorrection => Command::AnswerCorrection(AnswerCorrection {
+                correction: if self.corrections.is_empty() {
+                    CorrectionId::new()
+                } else {
+                    Self::target(rng, &self.corrections, &self.answered, careful)
+                },
+                accepted: !careful && rng.chance(50),
+                reason: text("经核实"),
+            }),
             Kind::VerifyOuting => {
                 let outing = self.unverified_outing(rng, careful);
                 Command::VerifyOuting(VerifyOuting { outing, note: None, expected_version: None })
@@ -704,6 +737,10 @@ impl History {
                 }
             }
             Command::CheckIn(c) => self.arrived.push((c.outing, c.presence.member)),
+            Command::RequestCorrection(c) => self.corrections.push(c.correction),
+            Command::AnswerCorrection(c) => {
+                self.answered.insert(c.correction);
+            }
             Command::CheckOut(c) => {
                 self.left.insert((c.outing, c.presence.member));
                 self.verified.remove(&c.outing);

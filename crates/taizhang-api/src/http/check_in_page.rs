@@ -1,6 +1,7 @@
 //! The public check-in page a member opens on their phone from the site's QR code
-//! (`GET /check-in?site=…`, `POST /check-in`), and the poster a clerk prints for the
-//! site (`GET /export/check-in?outing=…`, a token that may write the outing's records).
+//! (`GET /check-in?site=…`, `POST /check-in`), the member's own correction request
+//! (`GET /correction`, `POST /correction`), and the poster a clerk prints for the site
+//! (`GET /export/check-in?outing=…`, a token that may write the outing's records).
 //!
 //! The page is a plain form, no script: a phone that scanned the code has the site code
 //! filled in, and the member types their number and PIN. Browsers get the page back with
@@ -169,24 +170,32 @@ fn clock(at: taizhang_core::Timestamp) -> String {
     format!("{:02}:{:02}:{:02}", local.hour(), local.minute(), local.second())
 }
 
-/// The check-in page: the form, and the outcome of the last attempt when there is one
-/// (`true` when it succeeded).
-fn page(status: StatusCode, form: &PresenceForm, said: Option<(bool, String)>) -> Response {
+/// A page of the member's own forms: `heading`, the outcome of the last attempt when
+/// there is one (`true` when it succeeded), then `main`.
+fn layout(status: StatusCode, title: &str, heading: &str, said: Option<(bool, String)>, main: &str) -> Response {
     let said = said.map_or_else(String::new, |(good, message)| {
         let class = if good { "good" } else { "bad" };
         format!("<p class=\"{class}\" role=\"status\">{}</p>", e(&message))
     });
     let body = format!(
         "<!doctype html><html lang=\"zh-CN\"><head><meta charset=\"utf-8\">\
-         <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\"><title>志愿服务签到 Check-in</title>\
+         <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\"><title>{title}</title>\
          <style>body{{font-family:system-ui,sans-serif;max-width:28em;margin:0 auto;padding:1em;color:#111}}\
          h1{{font-size:1.4em}}label{{display:block;margin:.8em 0 .2em;font-weight:bold}}\
-         input{{box-sizing:border-box;width:100%;font-size:1.2em;padding:.4em;border:1px solid #666;border-radius:4px}}\
+         input,textarea{{box-sizing:border-box;width:100%;font-size:1.2em;padding:.4em;border:1px solid #666;border-radius:4px}}\
          .buttons{{display:flex;gap:.8em;margin-top:1.2em}}button{{flex:1;font-size:1.2em;padding:.6em;border:0;border-radius:4px;\
          color:#fff;background:#0b57a4}}button.out{{background:#7a3d00}}.good{{color:#0a5d22;font-weight:bold}}\
-         .bad{{color:#8a1c1c;font-weight:bold}}.note{{font-size:.85em;color:#444}}</style></head>\
-         <body><main><h1>志愿服务签到 / 签退<br><small>Volunteer check-in / check-out</small></h1>{said}\
-         <form method=\"post\" action=\"/check-in\">\
+         .bad{{color:#8a1c1c;font-weight:bold}}.note{{font-size:.85em;color:#444}}a{{color:#0b57a4}}</style></head>\
+         <body><main><h1>{heading}</h1>{said}{main}</main></body></html>"
+    );
+    public(Response::builder().status(status).content_type("text/html; charset=utf-8")).body(body)
+}
+
+/// The check-in page: the form, and the outcome of the last attempt when there is one
+/// (`true` when it succeeded).
+fn page(status: StatusCode, form: &PresenceForm, said: Option<(bool, String)>) -> Response {
+    let main = format!(
+        "<form method=\"post\" action=\"/check-in\">\
          <label for=\"site\">现场签到码 Site code</label>\
          <input id=\"site\" name=\"site\" value=\"{site}\" required maxlength=\"{max}\" autocomplete=\"off\" autocapitalize=\"characters\">\
          <label for=\"member\">志愿者编号 Member number</label>\
@@ -196,12 +205,160 @@ fn page(status: StatusCode, form: &PresenceForm, said: Option<(bool, String)>) -
          <div class=\"buttons\"><button name=\"action\" value=\"in\">签到 Check in</button>\
          <button class=\"out\" name=\"action\" value=\"out\">签退 Check out</button></div></form>\
          <p class=\"note\">签到后方开始计时，签退时结束；忘记签退不计时长，请联系本单位管理员。\
-         Hours count from check-in to check-out; without a check-out, ask your unit's clerk.</p></main></body></html>",
+         Hours count from check-in to check-out; without a check-out, ask your unit's clerk.</p>\
+         <p class=\"note\"><a href=\"/correction\">记录有误？申请更正 Ask for a correction of your record</a></p>",
         site = e(&form.site),
         member = e(&form.member),
         max = MAX_FIELD_CHARS,
     );
-    public(Response::builder().status(status).content_type("text/html; charset=utf-8")).body(body)
+    let heading = "志愿服务签到 / 签退<br><small>Volunteer check-in / check-out</small>";
+    layout(status, "志愿服务签到 Check-in", heading, said, &main)
+}
+
+/// What a member sends to ask for a correction of their record.
+#[derive(Deserialize, Default)]
+struct CorrectionForm {
+    #[serde(default)]
+    member: String,
+    #[serde(default)]
+    pin: String,
+    /// The outing's code, if the request is about one.
+    #[serde(default)]
+    outing: String,
+    #[serde(default)]
+    text: String,
+}
+
+/// The longest correction request, in characters (a text of the log's own limit).
+const MAX_REQUEST_CHARS: usize = taizhang_core::Text::MAX_CHARS;
+
+fn correction_page(status: StatusCode, form: &CorrectionForm, said: Option<(bool, String)>) -> Response {
+    let main = format!(
+        "<form method=\"post\" action=\"/correction\">\
+         <label for=\"member\">志愿者编号 Member number</label>\
+         <input id=\"member\" name=\"member\" value=\"{member}\" required maxlength=\"{max}\" autocomplete=\"username\">\
+         <label for=\"pin\">签到密码 PIN</label>\
+         <input id=\"pin\" name=\"pin\" type=\"password\" inputmode=\"numeric\" required maxlength=\"{max}\" autocomplete=\"current-password\">\
+         <label for=\"outing\">活动编号（可不填） Outing code (optional)</label>\
+         <input id=\"outing\" name=\"outing\" value=\"{outing}\" maxlength=\"{max}\">\
+         <label for=\"text\">哪里有误 What is wrong</label>\
+         <textarea id=\"text\" name=\"text\" rows=\"4\" required maxlength=\"{text_max}\">{text}</textarea>\
+         <div class=\"buttons\"><button>提交 Send</button></div></form>\
+         <p class=\"note\">本单位将在 {days} 日内核实并答复。Your unit checks and answers within {days} days.</p>",
+        member = e(&form.member),
+        outing = e(&form.outing),
+        text = e(&form.text),
+        max = MAX_FIELD_CHARS,
+        text_max = MAX_REQUEST_CHARS,
+        days = taizhang_core::CORRECTION_ANSWER_DAYS,
+    );
+    let heading = "申请更正服务记录<br><small>Ask for a correction of your record</small>";
+    layout(status, "申请更正 Correction", heading, said, &main)
+}
+
+/// `GET /correction`: the form.
+#[handler]
+pub(super) async fn correction_form(server: Data<&Arc<Server>>) -> Response {
+    let response = correction_page(StatusCode::OK, &CorrectionForm::default(), None);
+    server.state.metrics.request("/correction", response.status().as_u16());
+    response
+}
+
+/// `POST /correction` (a form: `member`, `pin`, `outing` (optional), `text`): the
+/// member's own request, proved by their check-in PIN.
+#[handler]
+pub(super) async fn correction_post(req: &Request, body: Body, server: Data<&Arc<Server>>) -> Response {
+    let response = correction_answer(req, body, &server).await;
+    server.state.metrics.request("/correction", response.status().as_u16());
+    response
+}
+
+async fn correction_answer(req: &Request, body: Body, server: &Server) -> Response {
+    let json = wants_json(req);
+    let answer = |status: StatusCode, form: &CorrectionForm, good: bool, message: String| {
+        if json {
+            let code = if good { "REQUESTED" } else { "REFUSED" };
+            let body = serde_json::json!({ "outcome": code, "message": message });
+            public(Response::builder().status(status).content_type(super::JSON)).body(body.to_string())
+        } else {
+            let kept = CorrectionForm {
+                member: form.member.clone(),
+                pin: String::new(),
+                outing: form.outing.clone(),
+                text: form.text.clone(),
+            };
+            correction_page(status, &kept, Some((good, message)))
+        }
+    };
+    let bytes = match body.into_bytes_limit(MAX_FORM_BYTES * 4).await {
+        Ok(bytes) => bytes,
+        Err(_) => {
+            return answer(StatusCode::BAD_REQUEST, &CorrectionForm::default(), false, "the form is too large".into())
+        }
+    };
+    let Ok(form) = serde_urlencoded::from_bytes::<CorrectionForm>(&bytes) else {
+        let message = "send the form as application/x-www-form-urlencoded: member, pin, outing, text".to_owned();
+        return answer(StatusCode::BAD_REQUEST, &CorrectionForm::default(), false, message);
+    };
+    let short = [&form.member, &form.pin];
+    if short.iter().any(|f| f.trim().is_empty() || f.chars().count() > MAX_FIELD_CHARS)
+        || form.outing.chars().count() > MAX_FIELD_CHARS
+    {
+        return answer(StatusCode::BAD_REQUEST, &form, false, "fill in your member number and your PIN".into());
+    }
+    let text = match taizhang_core::Text::parse("text", &form.text) {
+        Ok(text) => text,
+        Err(e) => return answer(StatusCode::UNPROCESSABLE_ENTITY, &form, false, e.to_string()),
+    };
+    let outing: Option<OutingId> = match form.outing.trim() {
+        "" => None,
+        typed => match typed.parse() {
+            Ok(outing) => Some(outing),
+            Err(_) => return answer(StatusCode::UNPROCESSABLE_ENTITY, &form, false, "not an outing code".into()),
+        },
+    };
+    let now = std::time::Instant::now();
+    let member: Option<taizhang_core::MemberId> = form.member.trim().parse().ok();
+    let address = remote_ip(req);
+    let state = &server.state;
+    let refused = async |message: String, member| {
+        let hold = state.check_in.correction_refused(member, address, now);
+        if !hold.is_zero() {
+            let _held = state.metrics.held();
+            tokio::time::sleep(hold).await;
+        }
+        answer(StatusCode::FORBIDDEN, &form, false, message)
+    };
+    let wrong = "志愿者编号或签到密码有误. The member number or PIN is not right".to_owned();
+    let Some(member) = member else { return refused(wrong, None).await };
+    if state.check_in.correction_locked(member, now) {
+        let message = "错误次数过多，请稍后再试或联系本单位管理员. Too many wrong attempts: try again later";
+        return answer(StatusCode::TOO_MANY_REQUESTS, &form, false, message.into());
+    }
+    let command = taizhang_core::RequestCorrection {
+        correction: taizhang_core::CorrectionId::new(),
+        member,
+        outing,
+        text,
+        pin: Some(state.ledger.master_key().pin_digest(member, &form.pin)),
+    };
+    let context = taizhang_app::CommandContext::new(taizhang_core::Actor::VOLUNTEER);
+    match state.ledger.execute(context, command.into()).await {
+        Ok(outcome) => {
+            state.metrics.command_applied(&outcome);
+            state.check_in.correction_made(member);
+            let message = format!(
+                "已提交，本单位将在 {days} 日内答复 Sent: your unit answers within {days} days",
+                days = taizhang_core::CORRECTION_ANSWER_DAYS
+            );
+            answer(StatusCode::OK, &CorrectionForm::default(), true, message)
+        }
+        Err(taizhang_app::AppError::Domain(taizhang_core::DomainError::CheckInRefused)) => {
+            refused(wrong, Some(member)).await
+        }
+        Err(taizhang_app::AppError::Domain(e)) => answer(StatusCode::UNPROCESSABLE_ENTITY, &form, false, e.to_string()),
+        Err(e) => super::error_response(StatusCode::SERVICE_UNAVAILABLE, Media::Json, crate::error::app(e)),
+    }
 }
 
 /// `GET /export/check-in?outing=…`: the poster for the site, with the code in large
