@@ -332,7 +332,7 @@ impl Assessor<'_> {
 
     fn measure(&self, c: &Criterion) -> Measured {
         match c.metric {
-            Metric::VerifiedHours | Metric::RecordedHours | Metric::VerifiedOutings => {
+            Metric::VerifiedHours | Metric::CreditHours | Metric::RecordedHours | Metric::VerifiedOutings => {
                 let (counted, excluded) = self.outings(c);
                 let value = if c.metric == Metric::VerifiedOutings {
                     Value::new(counted.len() as i128, 1)
@@ -443,7 +443,8 @@ impl Assessor<'_> {
             Candidate::Member(m) => (self.model.member_outings(m), Some(m)),
             Candidate::Unit(u) => (self.model.unit_outings(u), None),
         };
-        let verified_only = matches!(c.metric, Metric::VerifiedHours | Metric::VerifiedOutings);
+        let verified_only = matches!(c.metric, Metric::VerifiedHours | Metric::CreditHours | Metric::VerifiedOutings);
+        let credit_only = c.metric == Metric::CreditHours;
         let start = self.window_start(c.window);
         let mut counted = Vec::new();
         let mut excluded = Vec::new();
@@ -454,9 +455,11 @@ impl Assessor<'_> {
             let id = view.id;
             let date = view.date();
             let exclude = |reason: String| Excluded { outing: id, date, reason };
-            let minutes = match member {
-                Some(m) => view.minutes_of(m).map(|x| x.get() as u64),
-                None => Some(view.total_minutes()),
+            let minutes = match (member, credit_only) {
+                (Some(m), false) => view.minutes_of(m).map(|x| x.get() as u64),
+                (Some(m), true) => view.minutes_of(m).map(|x| if view.credited(m) { x.get() as u64 } else { 0 }),
+                (None, false) => Some(view.total_minutes()),
+                (None, true) => Some(view.credited_minutes()),
             };
             // Listed only by a later amendment: at the as-of position the member had
             // nothing to do with this outing.
@@ -473,6 +476,8 @@ impl Assessor<'_> {
                 Some("outside the occurred-at bounds of the query".to_owned())
             } else if verified_only && !view.verified {
                 Some("unverified".to_owned())
+            } else if credit_only && minutes == Some(0) {
+                Some("honour hours only (entered by a clerk, not from check-in)".to_owned())
             } else {
                 None
             };

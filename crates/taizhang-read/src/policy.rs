@@ -19,7 +19,8 @@
 //! ]
 //! ```
 //!
-//! Metrics: `verified_hours`, `recorded_hours`, `verified_outings` (counts),
+//! Metrics: `verified_hours`, `credit_hours` (verified hours from check-in and
+//! check-out, not entered by a clerk), `recorded_hours`, `verified_outings` (counts),
 //! `age` (whole years on the period's last day), `evaluation_score`, `public_score`,
 //! `leader_score` (the half-year that holds the period's last day), and, for units,
 //! `participation_rate` (percent of members who served in the period). Windows:
@@ -149,6 +150,9 @@ impl Policy {
 #[serde(rename_all = "snake_case")]
 pub enum Metric {
     VerifiedHours,
+    /// Verified hours members recorded themselves by checking in and out at the site
+    /// (credit hours); hours a clerk entered are left out.
+    CreditHours,
     RecordedHours,
     VerifiedOutings,
     Age,
@@ -168,6 +172,7 @@ impl Metric {
     pub fn name(self) -> &'static str {
         match self {
             Metric::VerifiedHours => "verified_hours",
+            Metric::CreditHours => "credit_hours",
             Metric::RecordedHours => "recorded_hours",
             Metric::VerifiedOutings => "verified_outings",
             Metric::Age => "age",

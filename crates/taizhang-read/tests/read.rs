@@ -498,3 +498,83 @@ async fn policies_read_commitments_kept_and_weekly_summaries() {
     .unwrap_err();
     assert!(e.reason.contains("applies to units"), "{e}");
 }
+
+#[tokio::test]
+async fn a_policy_can_require_credit_hours_from_check_in() {
+    let w = World::new().await;
+    let unit = w.unit("十堰市人民医院", "医疗卫生", "茅箭区").await;
+    let (came, typed) =
+        (w.member(unit, date!(2010 - 01 - 01), None).await, w.member(unit, date!(2010 - 01 - 01), None).await);
+    let pin = PinDigest([3; 32]);
+    w.run(Command::SetCheckInPin(SetCheckInPin { member: came, pin })).await;
+    let outing = OutingId::new();
+    let day = date!(2011 - 06 - 10);
+    w.run(Command::OpenCheckIn(OpenCheckIn {
+        outing,
+        registration: Some(NewOuting { unit, details: details(day, "09:00", "12:00"), code: None }),
+        site_code: "7K3M9P".into(),
+        rules: CheckInRules::default(),
+    }))
+    .await;
+    let at = |clock: &str| Timestamp::of_service(day, ClockTime::parse("t", clock).unwrap());
+    let presence = |clock: &str| Presence { member: came, site_code: "7K3M9P".into(), pin, at: at(clock) };
+    w.run(Command::CheckIn(CheckIn { outing, presence: presence("08:55") })).await;
+    w.run(Command::CheckOut(CheckOut { outing, presence: presence("11:00") })).await;
+    // The other member's two hours are typed in by the clerk beside the credited two.
+    let both = |typed_minutes: u32| {
+        Command::AmendOuting(AmendOuting {
+            outing,
+            details: details(day, "09:00", "12:00"),
+            participants: vec![
+                ParticipationInput { member: came, span: Some(span("09:00", "11:00")), minutes: None },
+                ParticipationInput { member: typed, span: None, minutes: Minutes::new(typed_minutes) },
+            ],
+            reason: Text::parse("r", "补录").unwrap(),
+            expected_version: None,
+        })
+    };
+    w.run(both(120)).await;
+    w.verify(outing).await;
+    let policy = Policy::parse(
+        "p.toml",
+        "name = \"p\"\nversion = 1\ntitle = \"p\"\nsubject = \"member\"\n[[levels]]\nname = \"1\"\ncriteria = [{ metric = \"credit_hours\", window = \"period\", at_least = 2 }]\n",
+    )
+    .unwrap();
+    let model = w.model().await;
+    let none = |_: MemberId| None;
+    let met = |model: &taizhang_read::ReadModel, m| {
+        let answer = eligibility(model, &policy, Candidate::Member(m), june(), &AsOf::now(), &none).unwrap();
+        let c = &answer.levels[0].criteria[0];
+        (c.actual.clone(), c.met)
+    };
+    assert_eq!(met(&model, came), ("2.00".to_owned(), true), "kept as checked out: credit");
+    assert_eq!(met(&model, typed), ("0.00".to_owned(), false), "typed in: honour");
+    let view = model.outing(outing, model.position).unwrap();
+    assert_eq!((view.total_minutes(), view.credited_minutes()), (240, 120));
+    let row = report(
+        &model,
+        &ReportQuery {
+            period: june(),
+            scope: Scope::All,
+            group_by: GroupBy::Total,
+            bucket: Bucket::Period,
+            as_of: AsOf::now(),
+        },
+    )
+    .rows
+    .remove(0);
+    assert_eq!((row.recorded_minutes, row.credit_minutes), (240, 120));
+
+    // The clerk changes the credited member's span: their hours become honour hours.
+    w.run(Command::AmendOuting(AmendOuting {
+        outing,
+        details: details(day, "09:00", "12:00"),
+        participants: vec![ParticipationInput { member: came, span: Some(span("09:00", "11:30")), minutes: None }],
+        reason: Text::parse("r", "更正").unwrap(),
+        expected_version: None,
+    }))
+    .await;
+    w.verify(outing).await;
+    let model = w.model().await;
+    assert_eq!(met(&model, came), ("0.00".to_owned(), false));
+}
