@@ -57,6 +57,7 @@ const MATRIX: &[(&str, &[&str], [Grant; 4])] = &[
     ("GET /export/certificate", &[], [Y, O, Y, N]),
     ("GET /export/certificates", &[], [Y, Y, Y, N]),
     ("Query.checkIn", &[], [Y, Y, Y, N]),
+    ("Query.checkIns", &[], [Y, Y, Y, N]),
     ("Mutation.openCheckIn", &[], [Y, O, N, N]),
     ("Mutation.setCheckInPin", &[], [Y, O, N, N]),
     ("GET /export/check-in", &[], [Y, O, N, N]),
@@ -451,6 +452,10 @@ impl World {
             "Mutation.setCheckInPin" => (
                 "mutation($m: ID!) { setCheckInPin(member: $m) { receipt { position } } }".into(),
                 json!({ "m": self.member(unit).await }),
+            ),
+            "Query.checkIns" => (
+                "query($u: ID!) { checkIns(unit: $u, missedOnly: true) { outing missedCheckOuts } }".into(),
+                json!({ "u": unit }),
             ),
             "Query.correctionRequests" => (
                 "query($u: ID!) { correctionRequests(unit: $u) { id state } }".into(),

@@ -2146,8 +2146,24 @@ async fn members_check_in_and_out_at_the_site_and_their_credit_hours_count_apart
     assert_eq!((status, body["outcome"].as_str()), (429, Some("LOCKED")), "{body}");
     let chen = coded("SY-004", "陈静").await;
     let chen_pin = pin_of(&chen).await;
+    // One more guess from this address is held back for seconds before its refusal;
+    // while it waits, Chen's check-in from the same address is answered at once.
+    let held = {
+        let (url, code) = (server.url.clone(), code.clone());
+        tokio::spawn(async move {
+            let form = [("site", code.as_str()), ("member", "SY-002"), ("pin", "999999"), ("action", "in")];
+            reqwest::Client::new().post(format!("{url}/check-in")).form(&form).send().await.map(|r| r.status())
+        })
+    };
+    let started = std::time::Instant::now();
+    while server.metric("taizhang_auth_refusals_held").await == 0 {
+        assert!(started.elapsed() < std::time::Duration::from_secs(10), "the guess was not held");
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
     let (status, body) = report_presence(&code, "SY-004", &chen_pin, "in").await;
     assert_eq!((status, body["outcome"].as_str()), (200, Some("CHECKED_IN")), "{body}");
+    assert_eq!(server.metric("taizhang_auth_refusals_held").await, 1, "the guess is still held");
+    assert!(!held.is_finished());
 
     // The clerk sees who is there, what they were credited, and every attempt; a clerk of
     // another unit sees no code and no attempts.
@@ -2166,7 +2182,16 @@ async fn members_check_in_and_out_at_the_site_and_their_credit_hours_count_apart
     assert_eq!(counts["CHECKED_IN"], 2);
     assert_eq!(counts["CHECKED_OUT"], 1);
     assert_eq!(counts["LOCKED"], 1 + GUESSES - 5);
-    assert_eq!(counts["REFUSED"], 3 + 5, "the wrong-code attempt names no outing: {counts:?}");
+    assert_eq!(counts["REFUSED"], 3 + 5 + 1, "the wrong-code attempt names no outing: {counts:?}");
+    // The unit's check-ins, the latest first; none has a missed check-out (the outing
+    // under way is still open for check-out).
+    let list =
+        "query($u: ID!, $missed: Boolean!) { checkIns(unit: $u, missedOnly: $missed) { outing missedCheckOuts } }";
+    let listed = as_clerk(list, json!({ "u": unit, "missed": false })).await["checkIns"].clone();
+    let outings: Vec<&str> = listed.as_array().unwrap().iter().map(|c| c["outing"].as_str().unwrap()).collect();
+    assert_eq!(outings.len(), 2, "{listed}");
+    assert!(outings.contains(&outing.as_str()));
+    assert_eq!(as_clerk(list, json!({ "u": unit, "missed": true })).await["checkIns"], json!([]));
     let elsewhere = register_unit(&server, "十堰市太和医院").await;
     let stranger = support::client_with(&server.token("CLERK", &[&elsewhere], None).await);
     let (_, body) = server.post_with(&stranger, view, json!({ "o": outing })).await;

@@ -130,6 +130,7 @@ pub const RULES: &[Rule] = &[
             "Query.certificates",
             "GET /export/certificates",
             "Query.checkIn",
+            "Query.checkIns",
             "Query.correctionRequests",
             "Query.unitLedger",
             "Query.memberLedger",

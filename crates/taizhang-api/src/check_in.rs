@@ -289,7 +289,7 @@ impl CheckInView {
                     arrived_at: p.arrived.1.to_datetime(),
                     left_at: left.map(|(_, at, _)| at.to_datetime()),
                     credited_hours: left.and_then(|(_, _, credited)| credited).map(|c| hours(&c)),
-                    missed_check_out: left.is_none() && now > closes,
+                    missed_check_out: CheckInRecord::missed_check_out(p, as_of, closes, now),
                 }
             })
             .collect();
@@ -320,23 +320,29 @@ pub(crate) fn check_in_address(base_url: &str, code: &str) -> String {
 
 /// An outing's check-in as the caller may see it: the site code, its address and the
 /// attempts only for a caller who may write the outing's records.
+fn as_seen_by(ctx: &Context<'_>, (mut view, unit): (CheckInView, UnitId)) -> async_graphql::Result<CheckInView> {
+    let state = state(ctx);
+    if access::principal(ctx)?.reaches(Permission::WriteRecords, unit) {
+        view.address = view.site_code.as_deref().map(|code| check_in_address(&state.public_url(), code));
+        view.attempts = Some(state.check_in.attempts_of(parse_id("outing", &view.outing)?));
+    } else {
+        view.site_code = None;
+    }
+    Ok(view)
+}
+
 async fn check_in_view(
     ctx: &Context<'_>,
     outing: OutingId,
     min_position: Option<Position>,
 ) -> async_graphql::Result<Option<CheckInView>> {
-    let state = state(ctx);
     let now = Timestamp::now();
-    let found = state.read(min_position, move |m| CheckInView::at(m, outing, m.position, now)).await?;
-    let Some((mut view, unit)) = found else { return Ok(None) };
-    if access::principal(ctx)?.reaches(Permission::WriteRecords, unit) {
-        view.address = view.site_code.as_deref().map(|code| check_in_address(&state.public_url(), code));
-        view.attempts = Some(state.check_in.attempts_of(outing));
-    } else {
-        view.site_code = None;
-    }
-    Ok(Some(view))
+    let found = state(ctx).read(min_position, move |m| CheckInView::at(m, outing, m.position, now)).await?;
+    found.map(|found| as_seen_by(ctx, found)).transpose()
 }
+
+/// The most check-ins one list returns.
+const MAX_CHECK_INS: usize = 200;
 
 #[derive(Default)]
 pub struct CheckInQueries;
@@ -353,6 +359,38 @@ impl CheckInQueries {
         min_position: Option<Position>,
     ) -> async_graphql::Result<Option<CheckInView>> {
         check_in_view(ctx, parse_id("outing", &outing)?, min_position).await
+    }
+
+    /// A unit's check-ins, the latest outing first; with `missedOnly`, those where a
+    /// member checked in and missed the check-out (no hours until a clerk sets them).
+    #[graphql(guard = "Need(Permission::ReadRecords)")]
+    async fn check_ins(
+        &self,
+        ctx: &Context<'_>,
+        unit: ID,
+        #[graphql(default)] missed_only: bool,
+        #[graphql(default = 50)] first: i32,
+        min_position: Option<Position>,
+    ) -> async_graphql::Result<Vec<CheckInView>> {
+        let first = usize::try_from(first).unwrap_or(0);
+        if first > MAX_CHECK_INS {
+            return Err(crate::error::over_limit("page size (first)", MAX_CHECK_INS as u64, Some(first as u64)));
+        }
+        let unit: UnitId = parse_id("unit", &unit)?;
+        let now = Timestamp::now();
+        let found = state(ctx)
+            .read(min_position, move |m| {
+                m.unit_outings(unit)
+                    .iter()
+                    .rev()
+                    .filter_map(|number| m.outing_by_number(*number, m.position))
+                    .filter_map(|outing| CheckInView::at(m, outing.id, m.position, now))
+                    .filter(|(view, _)| !missed_only || view.missed_check_outs > 0)
+                    .take(first)
+                    .collect::<Vec<_>>()
+            })
+            .await?;
+        found.into_iter().map(|found| as_seen_by(ctx, found)).collect()
     }
 }
 

@@ -23,7 +23,8 @@ pub struct Metrics {
     latency_sum_micros: AtomicU64,
     commands: AtomicU64,
     events: AtomicU64,
-    /// Requests with a bad token being held back right now (a guessing client's).
+    /// Requests being held back right now before their refusal (a guessing client's:
+    /// bad tokens, check codes, site codes, PINs).
     held: AtomicU64,
 }
 
@@ -96,7 +97,7 @@ impl Metrics {
             ("taizhang_projection_lag_events", "Events durable but not yet projected.", head.saturating_sub(projected)),
             (
                 "taizhang_auth_refusals_held",
-                "Requests with a bad token being held back before their refusal.",
+                "Requests being held back before their refusal: a bad token, or a wrong certificate check code, check-in code or PIN.",
                 self.held.load(Ordering::Relaxed),
             ),
         ];

@@ -177,6 +177,13 @@ impl CheckInRecord {
     pub fn opening(&self, as_of: Position) -> Option<(&str, CheckInRules)> {
         self.openings.iter().rev().find(|o| o.0 <= as_of).map(|o| (o.2.as_str(), o.3))
     }
+
+    /// Whether `presence`, as known at `as_of`, missed the check-out of an outing whose
+    /// check-out closes at `closes`, the time being `now`: checked in, never out, and
+    /// check-out has closed. Such a member has no hours until a clerk sets them.
+    pub fn missed_check_out(presence: &PresenceRecord, as_of: Position, closes: Timestamp, now: Timestamp) -> bool {
+        presence.arrived.0 <= as_of && presence.left.is_none_or(|(at, _, _)| at > as_of) && now > closes
+    }
 }
 
 /// A member at an outing's site: when they checked in, and out if they did, with the

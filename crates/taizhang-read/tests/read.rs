@@ -11,7 +11,7 @@ use taizhang_read::policy::{Policy, PolicySet};
 use taizhang_read::report::{
     check_size, report, Bucket, GroupBy, ReportBuilder, ReportQuery, ReportTooLarge, Scope, MAX_BUCKETS,
 };
-use taizhang_read::AsOf;
+use taizhang_read::{AsOf, CheckInRecord};
 use taizhang_store::EventStore;
 use time::macros::date;
 use time::Date;
@@ -519,7 +519,19 @@ async fn a_policy_can_require_credit_hours_from_check_in() {
     let at = |clock: &str| Timestamp::of_service(day, ClockTime::parse("t", clock).unwrap());
     let presence = |clock: &str| Presence { member: came, site_code: "7K3M9P".into(), pin, at: at(clock) };
     w.run(Command::CheckIn(CheckIn { outing, presence: presence("08:55") })).await;
+    // Before check-out closes (12:30), and after: a member still checked in then has
+    // missed it.
+    let model = w.model().await;
+    let record = &model.check_ins[&outing];
+    let arrived = &record.presences[&came];
+    let closes = at("12:30");
+    assert!(!CheckInRecord::missed_check_out(arrived, model.position, closes, at("12:29")));
+    assert!(CheckInRecord::missed_check_out(arrived, model.position, closes, at("12:31")));
     w.run(Command::CheckOut(CheckOut { outing, presence: presence("11:00") })).await;
+    let model = w.model().await;
+    let left = &model.check_ins[&outing].presences[&came];
+    assert!(!CheckInRecord::missed_check_out(left, model.position, closes, at("12:31")));
+    assert!(CheckInRecord::missed_check_out(left, model.position - 2, closes, at("12:31")), "as of before it");
     // The other member's two hours are typed in by the clerk beside the credited two.
     let both = |typed_minutes: u32| {
         Command::AmendOuting(AmendOuting {
