@@ -1085,7 +1085,7 @@ struct PublicLine {
 async fn check_answer(req: &Request, number: &str, server: &Server) -> Result<Response, Response> {
     let html = header_str(req, header::ACCEPT).is_some_and(|a| a.contains("text/html"));
     let params = params(req, &["code"])?;
-    let code = params.get("code").map(|c| taizhang_credential::certificate::normalise_code(c)).unwrap_or_default();
+    let code = params.get("code").map(|c| taizhang_core::typed_code::normalise(c)).unwrap_or_default();
     let id = taizhang_core::CertificateId::of_code(number.trim());
     let found = server.state.projector.read(|m| {
         let record = m.certificates.get(&id)?.clone();

@@ -75,31 +75,13 @@ impl CheckInRules {
     }
 }
 
-/// The letters of a site code: Crockford's base 32 (no I, L, O, U), so a code read off
-/// a poster and typed on a phone has no look-alikes.
-const SITE_CODE_ALPHABET: &[u8; 32] = b"0123456789ABCDEFGHJKMNPQRSTVWXYZ";
-/// Characters in a site code: 30 bits, about a billion codes.
+/// Characters in a site code (Crockford's base 32, [`typed_code`]): 30 bits, about a
+/// billion codes.
 pub const SITE_CODE_LEN: usize = 6;
 
-/// A site code made of `SITE_CODE_LEN` letters of Crockford's base 32, from the first
-/// bits of `bytes`.
+/// A site code from the first bits of `bytes`.
 pub fn site_code(bytes: &[u8; 32]) -> String {
-    let bits = u64::from_be_bytes(bytes[..8].try_into().expect("eight bytes"));
-    (0..SITE_CODE_LEN).map(|i| SITE_CODE_ALPHABET[((bits >> (59 - 5 * i)) & 31) as usize] as char).collect()
-}
-
-/// A site code as typed: upper case, without spaces or dashes, with the look-alikes a
-/// reader may type (O for 0, I and L for 1) read as the code means them.
-pub fn normalise_site_code(typed: &str) -> String {
-    typed
-        .chars()
-        .filter(|c| !c.is_whitespace() && *c != '-')
-        .map(|c| match c.to_ascii_uppercase() {
-            'O' => '0',
-            'I' | 'L' => '1',
-            c => c,
-        })
-        .collect()
+    typed_code::encode(u64::from_be_bytes(bytes[..8].try_into().expect("eight bytes")), SITE_CODE_LEN)
 }
 
 /// A new outing registered together with its check-in: the members come as they
@@ -126,7 +108,7 @@ pub struct OpenCheckIn {
 #[derive(Clone, PartialEq, Eq, Debug)]
 pub struct Presence {
     pub member: MemberId,
-    /// The site code as typed ([`normalise_site_code`] is applied here).
+    /// The site code as typed ([`typed_code::normalise`] is applied here).
     pub site_code: String,
     pub pin: PinDigest,
     /// When the member reported (the server's clock).
@@ -306,7 +288,7 @@ fn present<'a>(
     let outing = open_outing(loaded, id, None)?;
     let session = outing.check_in.as_ref().ok_or(DomainError::CheckInNotOpen { outing: id })?;
     let member = loaded.members.get(&presence.member).filter(|m| !m.erased);
-    let known = session.site_code == normalise_site_code(&presence.site_code)
+    let known = session.site_code == typed_code::normalise(&presence.site_code)
         && member.is_some_and(|m| m.pin == Some(presence.pin) && m.unit_on(outing.details.date) == Some(outing.unit));
     if !known {
         return Err(DomainError::CheckInRefused);

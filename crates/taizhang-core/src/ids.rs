@@ -217,7 +217,7 @@ mod tests {
         assert_eq!(StreamId::from_bytes(&s.to_bytes()), Some(s));
         assert!("outing-nope".parse::<StreamId>().is_err());
         assert!("team-0190c3a4-0000-7000-8000-000000000000".parse::<StreamId>().is_err());
-        assert_eq!(StreamId::from_bytes(&[9u8; 17]), None);
+        assert_eq!(StreamId::from_bytes(&[200u8; 17]), None, "no kind has key byte 200");
     }
 }
 

@@ -597,3 +597,42 @@ mod tests {
         assert!(!june.contains(parse_date("d", "2011-07-01").unwrap()));
     }
 }
+
+/// Codes a person reads off paper or a poster and types on a phone (a certificate's
+/// check code, an outing's site code): Crockford's base 32, which leaves out I, L, O and
+/// U, so that what is typed has no look-alikes.
+pub mod typed_code {
+    const ALPHABET: &[u8; 32] = b"0123456789ABCDEFGHJKMNPQRSTVWXYZ";
+
+    /// The first `len` characters (at most 12) of `bits` in Crockford's base 32, five
+    /// bits each from the top.
+    pub fn encode(bits: u64, len: usize) -> String {
+        (0..len.min(12)).map(|i| ALPHABET[((bits >> (59 - 5 * i)) & 31) as usize] as char).collect()
+    }
+
+    /// A code as typed: case, spaces and dashes ignored, and the letters the alphabet
+    /// leaves out read as the digits they look like (O as 0, I and L as 1).
+    pub fn normalise(typed: &str) -> String {
+        typed
+            .chars()
+            .filter(|c| !c.is_whitespace() && *c != '-')
+            .map(|c| match c.to_ascii_uppercase() {
+                'O' => '0',
+                'I' | 'L' => '1',
+                c => c,
+            })
+            .collect()
+    }
+
+    #[cfg(test)]
+    mod tests {
+        #[test]
+        fn a_code_is_read_as_typed_from_paper() {
+            let code = super::encode(0x0123_4567_89AB_CDEF, 10);
+            assert_eq!(code.len(), 10);
+            assert!(!code.contains(['I', 'L', 'O', 'U']));
+            assert_eq!(super::normalise(&format!(" {} ", code.to_lowercase())), code);
+            assert_eq!(super::normalise("o1-il 0"), "01110");
+        }
+    }
+}

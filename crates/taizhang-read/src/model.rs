@@ -888,7 +888,7 @@ impl ReadModel {
     /// The outing whose check-in was last opened with `site_code` (as typed: it is
     /// normalised here).
     pub fn site_code_outing(&self, site_code: &str) -> Option<OutingId> {
-        self.site_codes.get(&normalise_site_code(site_code)).copied()
+        self.site_codes.get(&typed_code::normalise(site_code)).copied()
     }
 
     /// Records the content of a registration or amendment of outing `number`, indexes
