@@ -36,9 +36,13 @@ pub(crate) const MAX_FAILURES_PER_MEMBER: u32 = 5;
 pub(crate) const LOCKOUT: Duration = Duration::from_secs(15 * 60);
 /// Attempts kept per outing for its clerk.
 const RECENT_ATTEMPTS: usize = 50;
-/// Outings whose attempts are kept (the least recently tried are forgotten first), and
-/// member numbers whose refusals are counted.
+/// Outings whose attempts are kept; the least recently tried are forgotten first.
 const MAX_OUTINGS: usize = 10_000;
+/// Member numbers (at an outing, or on the correction form) whose refusals are counted.
+/// Only numbers of members who exist are (a stranger's invented numbers would push the
+/// real ones out), so filling it takes that many real members, each at an open
+/// check-in; past it, the oldest count is dropped.
+const MAX_COUNTED_NUMBERS: usize = 200_000;
 
 /// What became of an attempt to check in or out (the public page's JSON names it in
 /// the same upper case).
@@ -97,10 +101,11 @@ impl<K: Copy + Eq + std::hash::Hash> Lockout<K> {
 
     fn refused(&self, key: K, now: Instant) {
         let mut failures = self.failures.lock().expect("lockout lock");
-        if failures.len() >= MAX_OUTINGS && !failures.contains_key(&key) {
+        if failures.len() >= MAX_COUNTED_NUMBERS && !failures.contains_key(&key) {
             failures.retain(|_, (_, last)| now.duration_since(*last) < LOCKOUT);
-            if failures.len() >= MAX_OUTINGS {
-                return; // every entry is recent: the address and outing limiters hold
+            if failures.len() >= MAX_COUNTED_NUMBERS {
+                let oldest = failures.iter().min_by_key(|(_, (_, last))| *last).map(|(k, _)| *k);
+                failures.remove(&oldest.expect("the map is full, so not empty"));
             }
         }
         let entry = failures.entry(key).or_insert((0, now));
@@ -506,8 +511,10 @@ pub(crate) async fn report_presence(
 ) -> Answer {
     let now = Instant::now();
     let action = if leaving { "OUT" } else { "IN" };
-    let outing = state.projector.read(|m| m.site_code_outing(site));
     let member: Option<MemberId> = member.trim().parse().ok();
+    // Only a member who exists is counted against (see `MAX_COUNTED_NUMBERS`).
+    let (outing, member) =
+        state.projector.read(|m| (m.site_code_outing(site), member.filter(|id| m.members.contains_key(id))));
     let refused = |outcome, message: &str, outing, member| {
         let hold = state.check_in.record(outing, member, action, outcome, address, now);
         Answer::Refused { outcome, message: message.to_owned(), hold }

@@ -319,6 +319,9 @@ async fn correction_answer(req: &Request, body: Body, server: &Server) -> Respon
     };
     let now = std::time::Instant::now();
     let member: Option<taizhang_core::MemberId> = form.member.trim().parse().ok();
+    // Only a member who exists is counted against: invented numbers would push real
+    // ones out of the count.
+    let member = member.filter(|id| server.state.projector.read(|m| m.members.contains_key(id)));
     let address = remote_ip(req);
     let state = &server.state;
     let refused = async |message: String, member| {
