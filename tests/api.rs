@@ -1925,6 +1925,7 @@ async fn a_certificate_is_issued_checked_publicly_superseded_and_revoked() {
         [
             "changedOutings",
             "checkedAt",
+            "creditHours",
             "first",
             "holder",
             "hours",
@@ -1991,7 +1992,7 @@ async fn a_certificate_is_issued_checked_publicly_superseded_and_revoked() {
         .unwrap();
     let row = listed.lines().nth(1).unwrap_or_default();
     assert!(row.starts_with(&format!("{number},revoked,")) && row.ends_with(",记录有误"), "{listed}");
-    assert!(row.contains(",2011-06-01,2011-06-30,2,7.00,"), "{row}");
+    assert!(row.contains(",2011-06-01,2011-06-30,2,7.00,0.00,"), "{row}");
     let revoked = list("revocation").await;
     assert!(
         taizhang_credential::status::bit(revoked["credentialSubject"]["encodedList"].as_str().unwrap(), index).unwrap()
@@ -2127,6 +2128,34 @@ async fn members_check_in_and_out_at_the_site_and_their_credit_hours_count_apart
     let wang_ledger = server.ok(ledger, json!({ "m": wang })).await["memberLedger"].clone();
     assert_eq!(wang_ledger["totalCreditHours"], credit.as_str());
     assert_eq!(wang_ledger["edges"][0]["node"]["honourHours"], "0.00");
+
+    // A certificate of Wang's service says which hours were credit hours, in GraphQL
+    // and in the public check.
+    server
+        .ok(
+            "mutation($o: ID!) { verifyOuting(input: { outing: $o }) { receipt { position } } }",
+            json!({ "o": outing }),
+        )
+        .await;
+    let issue = r#"mutation($input: IssueCertificateInput!) { issueCertificate(input: $input) {
+        certificate { number checkCode lines { credit } } } }"#;
+    let input = json!({ "member": wang, "unit": unit, "first": today.to_string(), "last": today.to_string(), "personInCharge": "王主任", "contact": "0719-8888888" });
+    let issued = server.ok(issue, json!({ "input": input })).await["issueCertificate"]["certificate"].clone();
+    assert_eq!(issued["lines"], json!([{ "credit": true }]));
+    let checked: Value = public
+        .get(format!("{}/certificates/{}", server.url, issued["number"].as_str().unwrap()))
+        .query(&[("code", issued["checkCode"].as_str().unwrap())])
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(
+        (&checked["outings"][0]["credit"], checked["creditHours"].as_str().unwrap()),
+        (&json!(true), checked["hours"].as_str().unwrap()),
+        "{checked}"
+    );
 
     // A code outside its window: yesterday's outing closed long ago.
     let yesterday = today.previous_day().unwrap();

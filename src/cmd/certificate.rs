@@ -102,9 +102,7 @@ pub(crate) async fn certificate(cli: &Cli, store: Arc<AnyStore>, action: &Certif
             let issued = issuing::read(&ledger, &projector, CertificateId::parse_ref(number.trim())).await?;
             let body = match format {
                 CertificateFormat::Json => serde_json::to_vec_pretty(&issued.document)?,
-                CertificateFormat::Html => {
-                    issuing::printable_html(&issued.certificate, &issued.record.issued).into_bytes()
-                }
+                CertificateFormat::Html => issuing::printable_html(&issued).into_bytes(),
             };
             write_out(output.as_deref(), &body)
         }

@@ -51,6 +51,9 @@ pub struct CertificateLine {
     pub place: String,
     pub category: String,
     pub hours: f64,
+    /// The member recorded these hours by checking in and out at the site (credit
+    /// hours), rather than the unit entering them afterwards.
+    pub credit: bool,
 }
 
 /// A certificate as issued, with its status at the position read.
@@ -86,21 +89,24 @@ pub struct Certificate {
 }
 
 impl Certificate {
-    fn of(record: &CertificateRecord, as_of: Position) -> Option<Self> {
+    fn of(model: &ReadModel, record: &CertificateRecord, as_of: Position) -> Option<Self> {
         if record.position > as_of {
             return None;
         }
         let issued = &record.issued;
+        let credited = taizhang_read::certificates::credited_lines(model, issued);
         let lines: Vec<CertificateLine> = issued
             .lines
             .iter()
-            .map(|l| CertificateLine {
+            .zip(credited)
+            .map(|(l, credit)| CertificateLine {
                 outing: ID(l.outing.to_string()),
                 date: l.date,
                 span: l.span.to_string(),
                 place: l.place.to_string(),
                 category: l.category.to_string(),
                 hours: taizhang_io::export::hours(l.minutes.get() as u64),
+                credit,
             })
             .collect();
         let minutes: u64 = issued.lines.iter().map(|l| l.minutes.get() as u64).sum();
@@ -128,7 +134,7 @@ impl Certificate {
     }
 
     fn at(model: &ReadModel, id: CertificateId, as_of: Position) -> Option<Self> {
-        Self::of(model.certificates.get(&id)?, as_of)
+        Self::of(model, model.certificates.get(&id)?, as_of)
     }
 }
 
@@ -224,7 +230,7 @@ impl CertificateQueries {
                     .iter()
                     .filter_map(|id| m.certificates.get(id))
                     .filter(|c| unit.is_none_or(|u| c.issued.unit == u))
-                    .filter_map(|c| Certificate::of(c, m.position))
+                    .filter_map(|c| Certificate::of(m, c, m.position))
                     .collect();
                 found.sort_by(|a, b| b.issued_at.cmp(&a.issued_at).then_with(|| b.number.cmp(&a.number)));
                 found.truncate(first);

@@ -1062,6 +1062,8 @@ struct PublicCheck {
     first: String,
     last: String,
     hours: String,
+    /// Of the hours, those the member recorded by checking in and out at the site.
+    credit_hours: String,
     outings: Vec<PublicLine>,
     revoked_reason: Option<String>,
     /// The outings whose records no longer read as the certificate states them.
@@ -1080,6 +1082,9 @@ struct PublicLine {
     place: String,
     category: String,
     hours: String,
+    /// Recorded by the member's check-in and check-out (credit hours), not entered by
+    /// the unit afterwards.
+    credit: bool,
 }
 
 async fn check_answer(req: &Request, number: &str, server: &Server) -> Result<Response, Response> {
@@ -1095,10 +1100,11 @@ async fn check_answer(req: &Request, number: &str, server: &Server) -> Result<Re
             let changed = taizhang_read::certificates::changed_lines(m, &record.issued, m.position);
             let status = taizhang_read::certificates::CertificateStatus::of(&record, m.position);
             let unit = m.unit(record.issued.unit, record.issued.as_of).map(|u| u.name.to_string());
-            (record, changed, status, unit, m.position)
+            let credited = taizhang_read::certificates::credited_lines(m, &record.issued);
+            (record, changed, status, unit, credited, m.position)
         })
     });
-    let Some((record, changed, status, unit, position)) = found else {
+    let Some((record, changed, status, unit, credited, position)) = found else {
         if let Some(address) = remote_ip(req) {
             let hold = server.code_limiter.failure(address, Instant::now());
             if !hold.is_zero() {
@@ -1138,15 +1144,20 @@ async fn check_answer(req: &Request, number: &str, server: &Server) -> Result<Re
         first: issued.first.to_string(),
         last: issued.last.to_string(),
         hours: hours(issued.lines.iter().map(|l| l.minutes.get() as u64).sum()),
+        credit_hours: hours(
+            issued.lines.iter().zip(&credited).filter(|(_, c)| **c).map(|(l, _)| l.minutes.get() as u64).sum(),
+        ),
         outings: issued
             .lines
             .iter()
-            .map(|l| PublicLine {
+            .zip(&credited)
+            .map(|(l, credit)| PublicLine {
                 date: l.date.to_string(),
                 span: l.span.to_string(),
                 place: l.place.to_string(),
                 category: l.category.to_string(),
                 hours: hours(l.minutes.get() as u64),
+                credit: *credit,
             })
             .collect(),
         revoked_reason: record.revoked.as_ref().map(|(_, r)| r.to_string()),
@@ -1171,15 +1182,15 @@ fn check_page(check: Option<&PublicCheck>, message: &str) -> String {
             e(message)
         ),
         Some(c) => {
-            let rows = taizhang_io::certificate::service_rows(
-                c.outings.iter().map(|l| [&l.date, &l.span, &l.place, &l.category, &l.hours].map(String::clone)),
-            );
+            let rows = taizhang_io::certificate::service_rows(c.outings.iter().map(|l| {
+                let how = taizhang_io::certificate::recorded_how(l.credit).to_owned();
+                [l.date.clone(), l.span.clone(), l.place.clone(), l.category.clone(), how, l.hours.clone()]
+            }));
             let revoked = c.revoked_reason.as_deref().map(|r| format!("<p>撤销原因：{}</p>", e(r))).unwrap_or_default();
             format!(
                 "<p class=\"{status}\">{status_text}</p>{revoked}<dl><dt>证明编号</dt><dd>{number}</dd><dt>持证人</dt><dd>{holder}</dd>\
-                 <dt>出具单位</dt><dd>{issuer}</dd><dt>服务期间</dt><dd>{first} 至 {last}</dd><dt>累计时长</dt><dd>{hours} 小时</dd>\
-                 <dt>出具时间</dt><dd>{issued}</dd></dl><div class=\"wrap\"><table><thead><tr><th>日期</th><th>时间</th><th>地点</th>\
-                 <th>类别</th><th>小时</th></tr></thead><tbody>{rows}</tbody></table></div>\
+                 <dt>出具单位</dt><dd>{issuer}</dd><dt>服务期间</dt><dd>{first} 至 {last}</dd><dt>累计时长</dt><dd>{hours} 小时（签到签退记录 {credit} 小时）</dd>\
+                 <dt>出具时间</dt><dd>{issued}</dd></dl><div class=\"wrap\"><table><thead>{head}</thead><tbody>{rows}</tbody></table></div>\
                  <p class=\"meta\">核验于日志位置 {at}；签名密钥 {key}</p>",
                 status = c.status,
                 status_text = e(c.status_text),
@@ -1189,6 +1200,8 @@ fn check_page(check: Option<&PublicCheck>, message: &str) -> String {
                 first = e(&c.first),
                 last = e(&c.last),
                 hours = e(&c.hours),
+                credit = e(&c.credit_hours),
+                head = taizhang_io::certificate::SERVICE_HEAD,
                 issued = e(&c.issued_at),
                 at = c.checked_at,
                 key = e(&c.signing_key),
@@ -1315,9 +1328,7 @@ async fn certificate_file(req: &Request, server: &Server) -> Result<Response, Re
     let name = format!("certificate-{}.{}", issued.record.issued.number, if html { "html" } else { "json" });
     let builder = Response::builder().header(header::CONTENT_DISPOSITION, format!("attachment; filename=\"{name}\""));
     Ok(if html {
-        builder
-            .content_type("text/html; charset=utf-8")
-            .body(taizhang_io::certificate::printable_html(&issued.certificate, &issued.record.issued))
+        builder.content_type("text/html; charset=utf-8").body(taizhang_io::certificate::printable_html(&issued))
     } else {
         let json = serde_json::to_vec_pretty(&issued.document).expect("a credential serialises");
         builder.content_type(JSON).body(json)

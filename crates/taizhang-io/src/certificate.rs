@@ -123,6 +123,8 @@ pub struct Issued {
     /// The signed credential.
     pub document: Map<String, Value>,
     pub code: String,
+    /// For each line, whether its hours were credit hours (from check-in) when issued.
+    pub credited: Vec<bool>,
 }
 
 /// The certificate with `number` (or id), rebuilt.
@@ -135,15 +137,20 @@ pub async fn read<S: EventStore>(
         .read(|model| model.certificates.get(&id).cloned())
         .ok_or_else(|| CertificateError::NotFound(id.to_string()))?;
     let name = holder_name(ledger, &record.issued).await?;
-    let (status, certificate) = projector.read(|model| {
-        (CertificateStatus::of(&record, model.position), certificates::document(model, &record.issued, &name))
+    let (status, certificate, credited) = projector.read(|model| {
+        let status = CertificateStatus::of(&record, model.position);
+        (
+            status,
+            certificates::document(model, &record.issued, &name),
+            certificates::credited_lines(model, &record.issued),
+        )
     });
     let signature = &record.issued.signature;
     let key = PublicKey::parse(signature.key.as_str())
         .map_err(|e| SigningKeyError { path: "the log".into(), reason: e.to_string() })?;
     let document = with_proof(certificate.document(), &key, signature.created.as_str(), signature.value.as_str());
     let code = check_code(signature.value.as_str());
-    Ok(Issued { record, status, certificate, document, code })
+    Ok(Issued { record, status, certificate, document, code, credited })
 }
 
 /// The holder's name as the member's record named it at the version the certificate
@@ -199,19 +206,34 @@ pub fn html_escape(s: &str) -> String {
     s.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;").replace('\'', "&#39;")
 }
 
-/// Table rows of service lines (date, time, place, category, hours), escaped; the hours
-/// right-aligned (class `n`).
-pub fn service_rows(lines: impl IntoIterator<Item = [String; 5]>) -> String {
+/// How a line's hours were recorded, as the certificate's pages say it: by the
+/// member's check-in and check-out at the site, or entered by the unit afterwards.
+pub fn recorded_how(credited: bool) -> &'static str {
+    if credited {
+        "签到签退"
+    } else {
+        "单位录入"
+    }
+}
+
+/// The head of a table of service lines (see [`service_rows`]).
+pub const SERVICE_HEAD: &str = "<tr><th>日期</th><th>时间</th><th>地点</th><th>服务类别</th><th>记录方式</th>\
+                                <th class=\"n\">时长（小时）</th></tr>";
+
+/// Table rows of service lines (date, time, place, category, how recorded, hours),
+/// escaped; the hours right-aligned (class `n`).
+pub fn service_rows(lines: impl IntoIterator<Item = [String; 6]>) -> String {
     lines
         .into_iter()
-        .map(|[date, span, place, category, hours]| {
+        .map(|[date, span, place, category, how, hours]| {
             let e = |s: &str| html_escape(s);
             format!(
-                "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td class=\"n\">{}</td></tr>",
+                "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td class=\"n\">{}</td></tr>",
                 e(&date),
                 e(&span),
                 e(&place),
                 e(&category),
+                e(&how),
                 e(&hours)
             )
         })
@@ -220,12 +242,16 @@ pub fn service_rows(lines: impl IntoIterator<Item = [String; 5]>) -> String {
 
 /// The certificate as a printable page (A4, Chinese): who, what, the table of outings,
 /// the issuing unit, the number and check code, and the QR code of the public check.
-pub fn printable_html(certificate: &taizhang_credential::Certificate, issued: &CertificateIssued) -> String {
+pub fn printable_html(issued: &Issued) -> String {
+    let (certificate, record) = (&issued.certificate, &issued.record.issued);
     let e = |s: &str| html_escape(s);
-    let rows = service_rows(certificate.lines.iter().map(|l| {
-        [&l.date, &l.span, &l.place, &l.category, &taizhang_credential::certificate::hours(l.minutes as u64)]
-            .map(|cell| cell.to_string())
+    let rows = service_rows(certificate.lines.iter().zip(&issued.credited).map(|(l, credited)| {
+        let hours = taizhang_credential::certificate::hours(l.minutes as u64);
+        [&l.date, &l.span, &l.place, &l.category, recorded_how(*credited), &hours].map(|cell| cell.to_string())
     }));
+    let credit_minutes: u64 =
+        certificate.lines.iter().zip(&issued.credited).filter(|(_, c)| **c).map(|(l, _)| l.minutes as u64).sum();
+    let issued = record;
     let address = check_address(issued);
     format!(
         r#"<!doctype html>
@@ -239,8 +265,8 @@ td,th{{border:1px solid #444;padding:.3em .5em;text-align:left}} .n{{text-align:
 .meta{{font-size:.9em;color:#333;word-break:break-all}} @page{{size:A4;margin:18mm}}
 </style></head><body>
 <h1>志愿服务记录证明</h1>
-<p>兹证明 <strong>{name}</strong>（志愿者编号 {volunteer}）于 {first} 至 {last} 在 {unit} 参加志愿服务 {count} 次，累计服务时长 <strong>{hours}</strong> 小时。服务记录如下：</p>
-<table><thead><tr><th>日期</th><th>时间</th><th>地点</th><th>服务类别</th><th class="n">时长（小时）</th></tr></thead>
+<p>兹证明 <strong>{name}</strong>（志愿者编号 {volunteer}）于 {first} 至 {last} 在 {unit} 参加志愿服务 {count} 次，累计服务时长 <strong>{hours}</strong> 小时（其中签到签退记录 {credit} 小时）。服务记录如下：</p>
+<table><thead>{head}</thead>
 <tbody>{rows}</tbody></table>
 <div class="foot"><div>
 <p>出具单位：{unit}（盖章）<br>负责人：{person}<br>联系电话：{contact}<br>出具日期：{date}</p>
@@ -256,6 +282,8 @@ td,th{{border:1px solid #444;padding:.3em .5em;text-align:left}} .n{{text-align:
         unit = e(&certificate.unit_name),
         count = certificate.lines.len(),
         hours = taizhang_credential::certificate::hours(certificate.total_minutes()),
+        credit = taizhang_credential::certificate::hours(credit_minutes),
+        head = SERVICE_HEAD,
         person = e(&certificate.person_in_charge),
         contact = e(&certificate.contact),
         date = e(certificate.issued_at.get(..10).unwrap_or(&certificate.issued_at)),

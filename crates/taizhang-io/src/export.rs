@@ -918,7 +918,7 @@ pub fn round_report_file(model: &ReadModel, round: RoundId, by: Option<&str>) ->
 }
 
 /// The columns of a list of certificates.
-const CERTIFICATE_HEADER: [&str; 10] = [
+const CERTIFICATE_HEADER: [&str; 11] = [
     "证明编号 number",
     "状态 status",
     "党员 member",
@@ -927,6 +927,7 @@ const CERTIFICATE_HEADER: [&str; 10] = [
     "止 to",
     "活动 outings",
     "时长 hours",
+    "其中签到签退 credit hours",
     "出具时间 issued at",
     "撤销原因 revoked because",
 ];
@@ -952,6 +953,9 @@ pub fn certificate_list(
             let issued = &record.issued;
             let status = CertificateStatus::of(record, model.position).name();
             let minutes: u64 = issued.lines.iter().map(|l| l.minutes.get() as u64).sum();
+            let credited = taizhang_read::certificates::credited_lines(model, issued);
+            let credit: u64 =
+                issued.lines.iter().zip(credited).filter(|(_, c)| *c).map(|(l, _)| l.minutes.get() as u64).sum();
             vec![
                 Cell::Text(issued.number.to_string()),
                 Cell::Text(status.to_owned()),
@@ -961,6 +965,7 @@ pub fn certificate_list(
                 Cell::Date(issued.last),
                 Cell::Count(issued.lines.len() as u64),
                 Cell::Hours(hours(minutes)),
+                Cell::Hours(hours(credit)),
                 Cell::Text(issued.signature.created.to_string()),
                 Cell::Text(record.revoked.as_ref().map(|(_, r)| r.to_string()).unwrap_or_default()),
             ]

@@ -43,6 +43,17 @@ pub fn lines(model: &ReadModel, member: MemberId, unit: UnitId, period: Period, 
     lines
 }
 
+/// For each line of a certificate, whether its hours were credit hours (recorded by the
+/// member's own check-in and check-out) when it was issued; a line not found then (it
+/// cannot be, for a certificate the log holds) reads as honour hours.
+pub fn credited_lines(model: &ReadModel, issued: &CertificateIssued) -> Vec<bool> {
+    issued
+        .lines
+        .iter()
+        .map(|line| model.outing(line.outing, issued.as_of).is_some_and(|view| view.credited(issued.member)))
+        .collect()
+}
+
 /// SHA-256, in hex, of `lines` in canonical JSON (RFC 8785).
 pub fn digest(lines: &[ServiceLine]) -> String {
     let json = serde_json::to_value(lines).expect("lines are plain data");
