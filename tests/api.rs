@@ -2306,3 +2306,55 @@ async fn a_member_asks_for_a_correction_and_the_unit_answers_it_after_correcting
     let overdue = server.ok("{ correctionRequests(overdueOnly: true) { id } }", json!({})).await;
     assert_eq!(overdue["correctionRequests"], json!([]));
 }
+
+#[tokio::test]
+async fn a_crowd_checks_in_at_one_site_at_once() {
+    const CROWD: usize = 100;
+    let server = Server::start();
+    let unit = register_unit(&server, "十堰市人民医院").await;
+    let mut members = Vec::new();
+    for i in 0..CROWD {
+        let code = format!("SY-{i:03}");
+        let input = json!({ "unit": unit, "code": code, "joinedOn": "2011-01-01", "personal": { "name": "志愿者" } });
+        let id = server.ok(REGISTER_MEMBER, json!({ "input": input })).await["registerMember"]["member"]["id"]
+            .as_str()
+            .unwrap()
+            .to_owned();
+        let pin = server.ok("mutation($m: ID!) { setCheckInPin(member: $m) { pin } }", json!({ "m": id })).await
+            ["setCheckInPin"]["pin"]
+            .as_str()
+            .unwrap()
+            .to_owned();
+        members.push((code, pin));
+    }
+    let (today, now) = support::service_now_past_midnight().await;
+    let details = json!({ "date": today.to_string(), "start": support::clock(now.saturating_sub(30)),
+        "end": support::clock((now + 60).min(1440)), "place": "武当路社区", "category": "义诊" });
+    let open = "mutation($i: OpenCheckInInput!) { openCheckIn(input: $i) { checkIn { outing siteCode } } }";
+    let opened =
+        server.ok(open, json!({ "i": { "unit": unit, "details": details } })).await["openCheckIn"]["checkIn"].clone();
+    let code = opened["siteCode"].as_str().unwrap().to_owned();
+
+    // Everyone scans the poster at nine: one outing's stream takes every check-in.
+    let crowd = members.into_iter().map(|(member, pin)| {
+        let (url, code) = (server.url.clone(), code.clone());
+        tokio::spawn(async move {
+            let form = [("site", code.as_str()), ("member", member.as_str()), ("pin", pin.as_str()), ("action", "in")];
+            let answer = reqwest::Client::new()
+                .post(format!("{url}/check-in"))
+                .header("accept", "application/json")
+                .form(&form)
+                .send()
+                .await
+                .unwrap();
+            (answer.status().as_u16(), answer.text().await.unwrap())
+        })
+    });
+    for answer in futures_util::future::join_all(crowd).await {
+        let (status, body) = answer.unwrap();
+        assert_eq!(status, 200, "{body}");
+    }
+    let view = "query($o: ID!) { checkIn(outing: $o) { presences { member } } }";
+    let seen = server.ok(view, json!({ "o": opened["outing"] })).await;
+    assert_eq!(seen["checkIn"]["presences"].as_array().unwrap().len(), CROWD);
+}
