@@ -222,9 +222,10 @@ impl CertificateQueries {
         }
         state(ctx)
             .read(min_position, move |m| {
-                let ids: Vec<CertificateId> = match member {
-                    Some(member) => m.member_certificates(member).to_vec(),
-                    None => m.certificates.keys().copied().collect(),
+                let ids: &[CertificateId] = match (member, unit) {
+                    (Some(member), _) => m.member_certificates(member),
+                    (None, Some(unit)) => m.unit_certificates(unit),
+                    (None, None) => &[],
                 };
                 let mut found: Vec<Certificate> = ids
                     .iter()

@@ -932,8 +932,9 @@ const CERTIFICATE_HEADER: [&str; 11] = [
     "撤销原因 revoked because",
 ];
 
-/// The certificates of `member`, or issued by `unit` (or both), with their status at
-/// the head, as CSV or an XLSX workbook; members and units by code where they have one.
+/// The certificates of `member`, or issued by `unit` (or both; neither names none),
+/// with their status at the head, as CSV or an XLSX workbook; members and units by code
+/// where they have one.
 pub fn certificate_list(
     model: &ReadModel,
     member: Option<MemberId>,
@@ -941,9 +942,10 @@ pub fn certificate_list(
     xlsx: bool,
 ) -> Result<Vec<u8>, ExportError> {
     use taizhang_read::certificates::CertificateStatus;
-    let ids: Vec<taizhang_core::CertificateId> = match member {
-        Some(member) => model.member_certificates(member).to_vec(),
-        None => model.certificates.keys().copied().collect(),
+    let ids: &[taizhang_core::CertificateId] = match (member, unit) {
+        (Some(member), _) => model.member_certificates(member),
+        (None, Some(unit)) => model.unit_certificates(unit),
+        (None, None) => &[],
     };
     let rows: Vec<Vec<Cell>> = ids
         .iter()

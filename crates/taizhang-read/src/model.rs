@@ -572,6 +572,8 @@ pub struct ReadModel {
     outing_certificates: BTreeMap<OutingId, Vec<CertificateId>>,
     /// Each member's certificates, in the order issued.
     member_certificates: BTreeMap<MemberId, Vec<CertificateId>>,
+    /// The certificates each unit issued, in the order issued.
+    unit_certificates: BTreeMap<UnitId, Vec<CertificateId>>,
     /// The check-ins of outings a clerk opened one for.
     pub check_ins: BTreeMap<OutingId, CheckInRecord>,
     /// The outing each site code was last opened for.
@@ -804,6 +806,7 @@ impl ReadModel {
                 }
                 self.year_certificates.entry(e.year()).or_default().insert(e.status_index, e.certificate);
                 push_exact(self.member_certificates.entry(e.member).or_default(), e.certificate);
+                push_exact(self.unit_certificates.entry(e.unit).or_default(), e.certificate);
                 let record =
                     CertificateRecord { position, issued: e.clone(), by: event.actor, revoked: None, superseded: None };
                 self.certificates.insert(e.certificate, record);
@@ -968,6 +971,11 @@ impl ReadModel {
     /// `member`'s certificates, in the order issued.
     pub fn member_certificates(&self, member: MemberId) -> &[CertificateId] {
         self.member_certificates.get(&member).map_or(&[], Vec::as_slice)
+    }
+
+    /// The certificates `unit` issued, in the order issued.
+    pub fn unit_certificates(&self, unit: UnitId) -> &[CertificateId] {
+        self.unit_certificates.get(&unit).map_or(&[], Vec::as_slice)
     }
 
     fn content(&self, number: u32) -> Option<&OutingContent> {
@@ -1151,7 +1159,7 @@ impl ReadModel {
             &self.outing_certificates,
             &self.member_certificates,
             // serde serialises tuples of up to 16.
-            (&self.site_codes, &self.unit_corrections),
+            (&self.site_codes, &self.unit_corrections, &self.unit_certificates),
         )
     }
 
@@ -1206,6 +1214,7 @@ mod tests {
             year_certificates,
             outing_certificates,
             member_certificates,
+            unit_certificates,
             check_ins,
             site_codes,
             corrections,
@@ -1236,6 +1245,7 @@ mod tests {
         assert!(opinions.values().any(|o| o.citizen_erased_at.is_some()) && !round_opinions.is_empty());
         assert!(certificates.values().any(|c| c.revoked.is_some() && c.superseded.is_some()));
         assert!(!year_certificates.is_empty() && !outing_certificates.is_empty() && !member_certificates.is_empty());
+        assert!(!unit_certificates.is_empty());
         let check_in = check_ins.values().next().unwrap();
         assert!(!check_in.openings.is_empty() && check_in.presences.values().any(|p| p.left.is_some()));
         assert!(!site_codes.is_empty());
