@@ -60,6 +60,7 @@ const MATRIX: &[(&str, &[&str], [Grant; 4])] = &[
     ("Query.checkIns", &[], [Y, Y, Y, N]),
     ("Mutation.openCheckIn", &[], [Y, O, N, N]),
     ("Mutation.setCheckInPin", &[], [Y, O, N, N]),
+    ("Mutation.setCheckInPins", &[], [Y, O, N, N]),
     ("GET /export/check-in", &[], [Y, O, N, N]),
     ("Query.correctionRequests", &[], [Y, Y, Y, N]),
     ("Mutation.requestCorrection", &[], [Y, O, N, N]),
@@ -448,6 +449,10 @@ impl World {
             "Mutation.openCheckIn" => (
                 format!(r#"mutation($u: ID!) {{ openCheckIn(input: {{ unit: $u, details: {OUTING_DETAILS} }}) {{ receipt {{ position }} }} }}"#),
                 json!({ "u": unit }),
+            ),
+            "Mutation.setCheckInPins" => (
+                "mutation($m: ID!) { setCheckInPins(members: [$m]) { set } }".into(),
+                json!({ "m": self.member(unit).await }),
             ),
             "Mutation.setCheckInPin" => (
                 "mutation($m: ID!) { setCheckInPin(member: $m) { receipt { position } } }".into(),

@@ -2312,21 +2312,24 @@ async fn a_crowd_checks_in_at_one_site_at_once() {
     const CROWD: usize = 100;
     let server = Server::start();
     let unit = register_unit(&server, "十堰市人民医院").await;
-    let mut members = Vec::new();
     for i in 0..CROWD {
-        let code = format!("SY-{i:03}");
-        let input = json!({ "unit": unit, "code": code, "joinedOn": "2011-01-01", "personal": { "name": "志愿者" } });
-        let id = server.ok(REGISTER_MEMBER, json!({ "input": input })).await["registerMember"]["member"]["id"]
-            .as_str()
-            .unwrap()
-            .to_owned();
-        let pin = server.ok("mutation($m: ID!) { setCheckInPin(member: $m) { pin } }", json!({ "m": id })).await
-            ["setCheckInPin"]["pin"]
-            .as_str()
-            .unwrap()
-            .to_owned();
-        members.push((code, pin));
+        let input = json!({ "unit": unit, "code": format!("SY-{i:03}"), "joinedOn": "2011-01-01", "personal": { "name": "志愿者" } });
+        server.ok(REGISTER_MEMBER, json!({ "input": input })).await;
     }
+    // Every member of the unit gets a PIN in one request; sent again with the same
+    // command id, the same PINs.
+    let pins =
+        "mutation($u: ID!, $c: UUID!) { setCheckInPins(unit: $u, commandId: $c) { set refused results { code pin } } }";
+    let command = uuid::Uuid::now_v7();
+    let set = server.ok(pins, json!({ "u": unit, "c": command })).await["setCheckInPins"].clone();
+    assert_eq!((set["set"].as_u64(), set["refused"].as_u64()), (Some(CROWD as u64), Some(0)));
+    assert_eq!(server.ok(pins, json!({ "u": unit, "c": command })).await["setCheckInPins"], set, "a retry");
+    let members: Vec<(String, String)> = set["results"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| (r["code"].as_str().unwrap().to_owned(), r["pin"].as_str().unwrap().to_owned()))
+        .collect();
     let (today, now) = support::service_now_past_midnight().await;
     let details = json!({ "date": today.to_string(), "start": support::clock(now.saturating_sub(30)),
         "end": support::clock((now + 60).min(1440)), "place": "武当路社区", "category": "义诊" });

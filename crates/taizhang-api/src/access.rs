@@ -207,6 +207,7 @@ pub const RULES: &[Rule] = &[
             "Mutation.voidOuting",
             "Mutation.openCheckIn",
             "Mutation.setCheckInPin",
+            "Mutation.setCheckInPins",
             "Mutation.requestCorrection",
             "Mutation.answerCorrectionRequest",
             "GET /export/check-in",

@@ -425,6 +425,27 @@ pub struct CheckInPayload {
     pub check_in: Option<CheckInView>,
 }
 
+/// The most members one `setCheckInPins` sets PINs for.
+const MAX_BULK_PINS: usize = 1_000;
+
+/// One member's new PIN, or why it was not set.
+#[derive(SimpleObject)]
+pub struct PinResult {
+    pub member: ID,
+    /// The member's code in the unit's records, if they have one (what they type).
+    pub code: Option<String>,
+    pub pin: Option<String>,
+    pub refused: Option<crate::outings::Refusal>,
+}
+
+#[derive(SimpleObject)]
+pub struct CheckInPinsPayload {
+    pub set: usize,
+    pub refused: usize,
+    /// One per member, in the order asked (or the unit's members' order).
+    pub results: Vec<PinResult>,
+}
+
 /// A PIN just set: show it to the member once; it is not kept anywhere readable.
 #[derive(SimpleObject)]
 pub struct CheckInPinPayload {
@@ -489,6 +510,101 @@ impl CheckInMutations {
         let command = SetCheckInPin { member, pin: key.pin_digest(member, &pin) };
         let outcome = execute(ctx, Some(command_id), command.into()).await?;
         Ok(CheckInPinPayload { receipt: Receipt::new(&outcome), member: ID(member.to_string()), pin })
+    }
+
+    /// Sets new check-in PINs for `members`, or for every member of `unit` now (at most
+    /// 1,000), in one commit, and answers each once: a list to hand out. Send the same
+    /// `commandId` again to see the same PINs.
+    #[graphql(guard = "Need(Permission::WriteRecords)")]
+    async fn set_check_in_pins(
+        &self,
+        ctx: &Context<'_>,
+        unit: Option<ID>,
+        members: Option<Vec<ID>>,
+        command_id: Option<uuid::Uuid>,
+    ) -> async_graphql::Result<CheckInPinsPayload> {
+        let state = state(ctx);
+        let members: Vec<MemberId> = match (unit, members) {
+            (None, Some(list)) => {
+                let ids: Vec<MemberId> = list.iter().map(|m| parse_id("members", m)).collect::<Result<_, _>>()?;
+                let mut seen = std::collections::HashSet::new();
+                if let Some(twice) = ids.iter().find(|m| !seen.insert(**m)) {
+                    return Err(invalid("members", format!("member {twice} is asked twice")));
+                }
+                ids
+            }
+            (Some(unit), None) => {
+                let unit: UnitId = parse_id("unit", &unit)?;
+                let today = Timestamp::now().service_date();
+                state
+                    .read(None, move |m| {
+                        let erased = |id: &MemberId| m.members.get(id).is_some_and(|h| h.erased_at.is_some());
+                        m.members_of(unit, today, m.position).filter(|id| !erased(id)).collect()
+                    })
+                    .await?
+            }
+            _ => return Err(invalid("unit", "give a unit, or a list of members, not both")),
+        };
+        if members.len() > MAX_BULK_PINS {
+            let asked = Some(members.len() as u64);
+            return Err(crate::error::over_limit("members per setCheckInPins", MAX_BULK_PINS as u64, asked));
+        }
+        let principal = access::principal(ctx)?;
+        // All or nothing for a clerk: a member of another unit refuses the whole list, as
+        // a single write outside the clerk's units is refused.
+        let outside = state.projector.read(|m| {
+            members
+                .iter()
+                .filter_map(|id| m.member_unit(*id, m.position))
+                .find(|unit| !principal.reaches(Permission::WriteRecords, *unit))
+        });
+        if let Some(unit) = outside {
+            return Err(crate::error::app(taizhang_app::AppError::OutOfScope { unit }));
+        }
+        let bulk = command_id.unwrap_or_else(uuid::Uuid::now_v7);
+        let key = state.ledger.master_key();
+        let mut pins = Vec::with_capacity(members.len());
+        let batch = members
+            .iter()
+            .map(|member| {
+                let command_id = uuid::Uuid::new_v5(&bulk, member.0.as_bytes());
+                let pin = key.new_pin(command_id, *member);
+                let command = SetCheckInPin { member: *member, pin: key.pin_digest(*member, &pin) };
+                pins.push(pin);
+                let context = taizhang_app::CommandContext {
+                    command_id,
+                    scope: principal.scope(),
+                    ..taizhang_app::CommandContext::new(principal.actor())
+                };
+                (context, Command::SetCheckInPin(command))
+            })
+            .collect();
+        let answers = state.ledger.execute_batch(batch).await.map_err(crate::error::app)?;
+        let codes: Vec<Option<String>> = state
+            .projector
+            .read(|m| members.iter().map(|id| m.code(id.0, m.position).map(|c| c.to_string())).collect());
+        let mut payload = CheckInPinsPayload { set: 0, refused: 0, results: Vec::with_capacity(members.len()) };
+        let mut last = None;
+        for (((member, pin), code), answer) in members.iter().zip(pins).zip(codes).zip(answers) {
+            let member = ID(member.to_string());
+            match answer {
+                Ok(outcome) => {
+                    state.metrics.command_applied(&outcome);
+                    last = last.max(Some(outcome.last_position));
+                    payload.set += 1;
+                    payload.results.push(PinResult { member, code, pin: Some(pin), refused: None });
+                }
+                Err(e) => {
+                    payload.refused += 1;
+                    let refused = Some(crate::error::app(e).into());
+                    payload.results.push(PinResult { member, code, pin: None, refused });
+                }
+            }
+        }
+        if let Some(position) = last {
+            state.projector.wait_for(position, crate::READ_YOUR_WRITES_WAIT).await.map_err(crate::error::read)?;
+        }
+        Ok(payload)
     }
 }
 
