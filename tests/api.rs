@@ -2361,3 +2361,62 @@ async fn a_crowd_checks_in_at_one_site_at_once() {
     let seen = server.ok(view, json!({ "o": opened["outing"] })).await;
     assert_eq!(seen["checkIn"]["presences"].as_array().unwrap().len(), CROWD);
 }
+
+#[tokio::test]
+async fn the_public_notice_board_lists_units_and_shows_their_public_commitments() {
+    let server = Server::start();
+    let register = r#"mutation($n: String!, $c: String!, $r: String!) { registerUnit(input: { name: $n, code: $c, industry: "医疗卫生", region: $r }) { unit { id } } }"#;
+    server.ok(register, json!({ "n": "十堰市人民医院<b>", "c": "SY-0001", "r": "茅箭区" })).await;
+    server.ok(register, json!({ "n": "郧西县供电所", "c": "SY-0002", "r": "郧西县" })).await;
+    let promise = r#"mutation($t: String!, $p: Boolean!) { makeCommitment(input: { unit: "SY-0001", content: { category: "办结时限", text: $t, from: "2011-01-01", until: "2011-06-30", public: $p } }) { commitment { id } } }"#;
+    server.ok(promise, json!({ "t": "即办件当场办结", "p": true })).await;
+    server.ok(promise, json!({ "t": "内部考勤从严", "p": false })).await;
+
+    // No token: the board, searched and filtered.
+    let public = reqwest::Client::new();
+    let get = async |path: &str| {
+        let answer = public.get(format!("{}{path}", server.url)).send().await.unwrap();
+        let (status, tag) =
+            (answer.status().as_u16(), answer.headers().get("etag").map(|t| t.to_str().unwrap().to_owned()));
+        (status, tag, answer.text().await.unwrap())
+    };
+    let (status, _, board) = get("/").await;
+    assert_eq!(status, 200);
+    assert!(board.contains("共 2 个单位") && board.contains("/units/SY-0001"), "{board}");
+    assert!(board.contains("十堰市人民医院&lt;b&gt;") && !board.contains("医院<b>"), "names are escaped");
+    assert_eq!(get("/?page=18446744073709551615").await.0, 200, "a page past the end is empty");
+    assert_eq!(get("/?page=x").await.0, 400);
+    let (_, _, found) = get("/?q=%E4%BE%9B%E7%94%B5").await; // 供电
+    assert!(found.contains("/units/SY-0002") && !found.contains("/units/SY-0001"), "{found}");
+    let (_, _, filtered) = get("/?region=%E8%8C%85%E7%AE%AD%E5%8C%BA&lang=en").await; // 茅箭区
+    assert!(filtered.contains("1 units") && filtered.contains("/units/SY-0001?lang=en"), "{filtered}");
+
+    // The board's certificate form goes on to the certificate's public check.
+    assert!(board.contains("action=\"/certificate-check\""));
+    let no_redirect = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap();
+    let sent = no_redirect
+        .get(format!("{}/certificate-check?number=+2011-000001+&code=ab+c", server.url))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(sent.status(), 303);
+    assert_eq!(sent.headers()["location"], "/certificates/2011-000001?code=ab%20c");
+
+    // A unit's page: its public commitments only.
+    let (status, tag, page) = get("/units/SY-0001").await;
+    assert_eq!(status, 200);
+    assert!(page.contains("即办件当场办结") && page.contains("履行中"), "{page}");
+    assert!(!page.contains("内部考勤从严"), "a commitment kept within the unit is not shown");
+    assert_eq!(get("/units/SY-9999").await.0, 404);
+
+    // Its validator: the same page again is a 304 until the log moves.
+    let tag = tag.unwrap();
+    let again = |tag: String| {
+        let public = public.clone();
+        let url = format!("{}/units/SY-0001", server.url);
+        async move { public.get(url).header("if-none-match", tag).send().await.unwrap().status().as_u16() }
+    };
+    assert_eq!(again(tag.clone()).await, 304);
+    server.ok(promise, json!({ "t": "首问负责", "p": true })).await;
+    assert_eq!(again(tag).await, 200, "a write moves the log and the page");
+}

@@ -38,7 +38,9 @@ use crate::error::{self, Code};
 use crate::limiter::Limiter;
 use crate::{ApiState, Limits, TaizhangSchema};
 
+mod board;
 mod check_in_page;
+mod page;
 
 const GRAPHQL_RESPONSE: &str = "application/graphql-response+json; charset=utf-8";
 const JSON: &str = "application/json; charset=utf-8";
@@ -104,6 +106,9 @@ pub fn routes(schema: TaizhangSchema, state: Arc<ApiState>, limits: Limits) -> i
         .at("/check-in", get(check_in_page::check_in_form).post(check_in_page::check_in_post))
         .at("/export/check-in", get(check_in_page::check_in_poster))
         .at("/correction", get(check_in_page::correction_form).post(check_in_page::correction_post))
+        .at("/", get(board::board))
+        .at("/units/:code", get(board::unit_page))
+        .at("/certificate-check", get(board::certificate_form))
         .at("/export/:kind", get(export_records))
         .at("/backup/keys", get(backup_keys))
         .data(server)

@@ -17,6 +17,7 @@ use serde::{Deserialize, Serialize};
 use taizhang_core::{check_in_window, OutingId};
 use taizhang_io::certificate::{html_escape as e, qr_svg};
 
+use super::page::layout;
 use super::{http_error, params, permitted, public, remote_ip, Media, Server};
 use crate::access::Permission;
 use crate::check_in::{check_in_address, report_presence, Answer, AttemptOutcome};
@@ -168,27 +169,6 @@ fn in_chinese(outcome: AttemptOutcome) -> &'static str {
 fn clock(at: taizhang_core::Timestamp) -> String {
     let local = at.to_datetime().to_offset(time::macros::offset!(+8));
     format!("{:02}:{:02}:{:02}", local.hour(), local.minute(), local.second())
-}
-
-/// A page of the member's own forms: `heading`, the outcome of the last attempt when
-/// there is one (`true` when it succeeded), then `main`.
-fn layout(status: StatusCode, title: &str, heading: &str, said: Option<(bool, String)>, main: &str) -> Response {
-    let said = said.map_or_else(String::new, |(good, message)| {
-        let class = if good { "good" } else { "bad" };
-        format!("<p class=\"{class}\" role=\"status\">{}</p>", e(&message))
-    });
-    let body = format!(
-        "<!doctype html><html lang=\"zh-CN\"><head><meta charset=\"utf-8\">\
-         <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\"><title>{title}</title>\
-         <style>body{{font-family:system-ui,sans-serif;max-width:28em;margin:0 auto;padding:1em;color:#111}}\
-         h1{{font-size:1.4em}}label{{display:block;margin:.8em 0 .2em;font-weight:bold}}\
-         input,textarea{{box-sizing:border-box;width:100%;font-size:1.2em;padding:.4em;border:1px solid #666;border-radius:4px}}\
-         .buttons{{display:flex;gap:.8em;margin-top:1.2em}}button{{flex:1;font-size:1.2em;padding:.6em;border:0;border-radius:4px;\
-         color:#fff;background:#0b57a4}}button.out{{background:#7a3d00}}.good{{color:#0a5d22;font-weight:bold}}\
-         .bad{{color:#8a1c1c;font-weight:bold}}.note{{font-size:.85em;color:#444}}a{{color:#0b57a4}}</style></head>\
-         <body><main><h1>{heading}</h1>{said}{main}</main></body></html>"
-    );
-    public(Response::builder().status(status).content_type("text/html; charset=utf-8")).body(body)
 }
 
 /// The check-in page: the form, and the outcome of the last attempt when there is one

@@ -1,0 +1,425 @@
+//! The public notice board (公示栏), without a token: the city's units by region and
+//! industry with a search (`GET /`), and a unit's page (`GET /units/{code}`): who it is,
+//! its public commitments and what became of them, its weekly summaries and its service
+//! figures; links to the check-in and correction pages, and a form for the certificate
+//! check (`GET /certificate-check`). Chinese first; `?lang=en` for English.
+//!
+//! Only what the campaign publishes is shown: no member, no personal data, no commitment
+//! a unit keeps within itself. Each page names the log position it reflects and carries
+//! it as its validator (`ETag`), so a repeated request is answered `304` until the log
+//! moves.
+
+use std::sync::Arc;
+
+use poem::http::{header, StatusCode};
+use poem::web::{Data, Path};
+use poem::{handler, Request, Response};
+use taizhang_core::{Fulfilment, UnitId};
+use taizhang_io::certificate::html_escape as e;
+use taizhang_read::ReadModel;
+use taizhang_store::Position;
+
+use super::page::document;
+use super::{params, Server};
+
+/// Units listed on one page of the board.
+const UNITS_PER_PAGE: usize = 100;
+/// The longest search, in characters.
+const MAX_SEARCH_CHARS: usize = 50;
+/// Weekly summaries shown on a unit's page, the latest first.
+const SUMMARIES_SHOWN: usize = 8;
+
+/// The language of a page.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Lang {
+    Zh,
+    En,
+}
+
+impl Lang {
+    fn of(params: &std::collections::BTreeMap<String, String>) -> Self {
+        match params.get("lang").map(String::as_str) {
+            Some("en") => Lang::En,
+            _ => Lang::Zh,
+        }
+    }
+
+    fn tag(self) -> &'static str {
+        match self {
+            Lang::Zh => "zh-CN",
+            Lang::En => "en",
+        }
+    }
+
+    /// `zh` or `en`, as the language requires.
+    fn say<'a>(self, zh: &'a str, en: &'a str) -> &'a str {
+        match self {
+            Lang::Zh => zh,
+            Lang::En => en,
+        }
+    }
+
+    /// The query string that keeps this language on a link (`""` for Chinese).
+    fn keep(self) -> &'static str {
+        match self {
+            Lang::Zh => "",
+            Lang::En => "lang=en",
+        }
+    }
+}
+
+/// The validator of a page reflecting the log at `position`: a page's address names
+/// everything else it depends on.
+fn etag(position: Position) -> String {
+    format!("W/\"p{position}\"")
+}
+
+/// `304 Not Modified` when the caller holds the page as of the same position.
+fn unchanged(req: &Request, tag: &str) -> Option<Response> {
+    let held = req.headers().get(header::IF_NONE_MATCH)?.to_str().ok()?;
+    held.split(',')
+        .any(|t| t.trim() == tag)
+        .then(|| board_headers(Response::builder(), tag).status(StatusCode::NOT_MODIFIED).finish())
+}
+
+fn board_headers(response: poem::ResponseBuilder, tag: &str) -> poem::ResponseBuilder {
+    response
+        .header(header::ETAG, tag)
+        .header(header::CACHE_CONTROL, "no-cache")
+        .header(header::X_CONTENT_TYPE_OPTIONS, "nosniff")
+        .header(header::REFERRER_POLICY, "same-origin")
+        .header(
+            header::CONTENT_SECURITY_POLICY,
+            "default-src 'none'; style-src 'unsafe-inline'; img-src data:; form-action 'self'; frame-ancestors 'none'",
+        )
+}
+
+/// A board page: the document, its validator and the language switch.
+fn board_page(status: StatusCode, lang: Lang, tag: &str, title: &str, switch_to: &str, main: &str) -> Response {
+    let other = match lang {
+        Lang::Zh => format!(
+            "<a href=\"{switch_to}{}lang=en\" lang=\"en\">English</a>",
+            if switch_to.contains('?') { "&amp;" } else { "?" }
+        ),
+        Lang::En => format!("<a href=\"{switch_to}\" lang=\"zh-CN\">中文</a>"),
+    };
+    let home = lang.say("公示栏首页", "Notice board");
+    let nav = format!(
+        "<nav class=\"top\" aria-label=\"{nav}\"><a href=\"/{q}\">{home}</a>{other}</nav>",
+        nav = lang.say("导航", "Navigation"),
+        q = if lang == Lang::En { "?lang=en" } else { "" },
+    );
+    let mut response = document(status, lang.tag(), title, title, None, &format!("{nav}{main}"));
+    for (name, value) in board_headers(Response::builder(), tag).finish().headers() {
+        response.headers_mut().insert(name.clone(), value.clone());
+    }
+    response
+}
+
+/// `GET /?q=…&region=…&industry=…&page=N`: the units, by region then name.
+#[handler]
+pub(super) async fn board(req: &Request, server: Data<&Arc<Server>>) -> Response {
+    let response = board_answer(req, &server).unwrap_or_else(|refused| refused);
+    server.state.metrics.request("/", response.status().as_u16());
+    response
+}
+
+// The error is the answer itself, returned at once by the route.
+#[allow(clippy::result_large_err)]
+fn board_answer(req: &Request, server: &Server) -> Result<Response, Response> {
+    let params = params(req, &["q", "region", "industry", "page", "lang"])?;
+    let lang = Lang::of(&params);
+    let text = |name: &str| params.get(name).map(|v| v.trim().to_owned()).filter(|v| !v.is_empty());
+    let (q, region, industry) = (text("q"), text("region"), text("industry"));
+    if [&q, &region, &industry].iter().any(|v| v.as_ref().is_some_and(|v| v.chars().count() > MAX_SEARCH_CHARS)) {
+        return Err(super::bad_request(format!("a search is at most {MAX_SEARCH_CHARS} characters")));
+    }
+    let page: usize =
+        params.get("page").map_or(Ok(1), |p| p.parse()).map_err(|_| super::bad_request("page: a number".into()))?;
+    let page = page.max(1);
+    let position = server.state.projector.position();
+    let tag = etag(position);
+    if let Some(unchanged) = unchanged(req, &tag) {
+        return Ok(unchanged);
+    }
+    let (listed, total, regions, industries, position) = server.state.projector.read(|m| {
+        // The model may have moved since the validator was taken: the page states, and
+        // is tagged with, the position it was read at.
+        let p = m.position;
+        let mut units: Vec<(String, String, String, String)> = m
+            .units
+            .keys()
+            .filter_map(|id| m.unit(*id, p).map(|u| (*id, u)))
+            .filter(|(_, u)| region.as_ref().is_none_or(|r| u.region.as_str() == r))
+            .filter(|(_, u)| industry.as_ref().is_none_or(|i| u.industry.as_str() == i))
+            .map(|(id, u)| (u.region.to_string(), u.name.to_string(), u.industry.to_string(), m.reference(id.0)))
+            .filter(|(_, name, _, code)| {
+                q.as_ref().is_none_or(|q| name.contains(q.as_str()) || code.contains(q.as_str()))
+            })
+            .collect();
+        units.sort();
+        let total = units.len();
+        let listed: Vec<_> =
+            units.into_iter().skip((page - 1).saturating_mul(UNITS_PER_PAGE)).take(UNITS_PER_PAGE).collect();
+        let mut regions: Vec<String> =
+            m.units.keys().filter_map(|id| m.unit(*id, p)).map(|u| u.region.to_string()).collect();
+        regions.sort();
+        regions.dedup();
+        let mut industries: Vec<String> =
+            m.units.keys().filter_map(|id| m.unit(*id, p)).map(|u| u.industry.to_string()).collect();
+        industries.sort();
+        industries.dedup();
+        (listed, total, regions, industries, p)
+    });
+    let keep = |extra: &str| {
+        let mut parts: Vec<String> = Vec::new();
+        for (name, value) in [("q", &q), ("region", &region), ("industry", &industry)] {
+            if let Some(v) = value {
+                parts.push(format!("{name}={}", url_encode(v)));
+            }
+        }
+        if !lang.keep().is_empty() {
+            parts.push(lang.keep().to_owned());
+        }
+        if !extra.is_empty() {
+            parts.push(extra.to_owned());
+        }
+        if parts.is_empty() {
+            "/".to_owned()
+        } else {
+            format!("/?{}", parts.join("&amp;"))
+        }
+    };
+    let options = |all: &str, values: &[String], chosen: &Option<String>| {
+        let mut html = format!("<option value=\"\">{}</option>", e(all));
+        for v in values {
+            let selected = if chosen.as_deref() == Some(v.as_str()) { " selected" } else { "" };
+            html.push_str(&format!("<option{selected}>{}</option>", e(v)));
+        }
+        html
+    };
+    let items: String = listed
+        .iter()
+        .map(|(region, name, industry, code)| {
+            let link = format!("/units/{}{}", url_encode(code), if lang == Lang::En { "?lang=en" } else { "" });
+            format!(
+                "<li><a href=\"{link}\">{}</a><br><span class=\"meta\">{} · {}</span></li>",
+                e(name),
+                e(region),
+                e(industry)
+            )
+        })
+        .collect();
+    let pages = total.div_ceil(UNITS_PER_PAGE).max(1);
+    let mut paging = String::new();
+    if page > 1 {
+        paging.push_str(&format!(
+            "<a href=\"{}\">{}</a> ",
+            keep(&format!("page={}", page - 1)),
+            lang.say("上一页", "Previous")
+        ));
+    }
+    if page < pages {
+        paging.push_str(&format!(
+            "<a href=\"{}\">{}</a>",
+            keep(&format!("page={}", page + 1)),
+            lang.say("下一页", "Next")
+        ));
+    }
+    let main = format!(
+        "<p>{intro}</p><form method=\"get\" action=\"/\" role=\"search\">\
+         <label for=\"q\">{search}</label><input id=\"q\" name=\"q\" value=\"{q}\" maxlength=\"{max}\">\
+         <label for=\"region\">{region_label}</label><select id=\"region\" name=\"region\">{region_options}</select>\
+         <label for=\"industry\">{industry_label}</label><select id=\"industry\" name=\"industry\">{industry_options}</select>\
+         {lang_field}<div class=\"buttons\"><button>{find}</button></div></form>\
+         <h2>{found}</h2><ul class=\"units\">{items}</ul><p>{paging}</p>\
+         <h2>{services}</h2><ul><li><a href=\"/check-in{lang_q}\">{check_in}</a></li><li><a href=\"/correction\">{correction}</a></li></ul>\
+         <h2 id=\"certificate\">{certificate}</h2><form method=\"get\" action=\"/certificate-check\">\
+         <label for=\"number\">{number_label}</label><input id=\"number\" name=\"number\" required maxlength=\"20\" placeholder=\"2011-000001\">\
+         <label for=\"code\">{code_label}</label><input id=\"code\" name=\"code\" required maxlength=\"20\" autocomplete=\"off\">\
+         <div class=\"buttons\"><button>{check}</button></div></form><p class=\"meta\">{as_of} {position}</p>",
+        intro = lang.say(
+            "十堰市窗口单位党员服务公示：单位职责、公开承诺、回头看与服务时长，欢迎群众监督。",
+            "Shiyan's service windows in public: their duties, public commitments, look-backs and service hours, for the public to supervise.",
+        ),
+        search = lang.say("单位名称或编号", "Unit name or code"),
+        q = e(q.as_deref().unwrap_or("")),
+        max = MAX_SEARCH_CHARS,
+        region_label = lang.say("县（市、区）", "County or district"),
+        region_options = options(lang.say("全部", "All"), &regions, &region),
+        industry_label = lang.say("行业", "Industry"),
+        industry_options = options(lang.say("全部", "All"), &industries, &industry),
+        lang_field = if lang == Lang::En { "<input type=\"hidden\" name=\"lang\" value=\"en\">" } else { "" },
+        find = lang.say("查找", "Find"),
+        found = match lang {
+            Lang::Zh => format!("共 {total} 个单位（第 {page} / {pages} 页）"),
+            Lang::En => format!("{total} units (page {page} of {pages})"),
+        },
+        services = lang.say("便民服务", "Services"),
+        lang_q = if lang == Lang::En { "?lang=en" } else { "" },
+        check_in = lang.say("志愿服务签到签退", "Volunteer check-in and check-out"),
+        correction = lang.say("申请更正服务记录", "Ask for a correction of your record"),
+        certificate = lang.say("核验志愿服务记录证明", "Check a service certificate"),
+        number_label = lang.say("证明编号", "Certificate number"),
+        code_label = lang.say("核验码", "Check code"),
+        check = lang.say("核验", "Check"),
+        as_of = lang.say("数据截至日志位置", "As of log position"),
+    );
+    let title = lang.say("十堰市窗口单位公示栏", "Shiyan service windows: notice board");
+    Ok(board_page(StatusCode::OK, lang, &etag(position), title, &keep(""), &main))
+}
+
+/// Percent-encodes a value for a link's query or path.
+fn url_encode(value: &str) -> String {
+    value
+        .bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => (b as char).to_string(),
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}
+
+/// `GET /certificate-check?number=…&code=…`: the board's certificate form, sent on to
+/// the certificate's public check (`303 See Other`).
+#[handler]
+pub(super) async fn certificate_form(req: &Request, server: Data<&Arc<Server>>) -> Response {
+    let response = match params(req, &["number", "code"]) {
+        Ok(params) => {
+            let field = |name: &str| params.get(name).map(|v| v.trim().to_owned()).unwrap_or_default();
+            let (number, code) = (field("number"), field("code"));
+            if number.is_empty() || number.chars().count() > 20 || code.chars().count() > 20 {
+                super::bad_request("give the certificate's number and check code as printed on it".into())
+            } else {
+                let to = format!("/certificates/{}?code={}", url_encode(&number), url_encode(&code));
+                Response::builder().status(StatusCode::SEE_OTHER).header(header::LOCATION, to).finish()
+            }
+        }
+        Err(refused) => refused,
+    };
+    server.state.metrics.request("/certificate-check", response.status().as_u16());
+    response
+}
+
+/// `GET /units/{code}`: a unit's public page.
+#[handler]
+pub(super) async fn unit_page(req: &Request, Path(code): Path<String>, server: Data<&Arc<Server>>) -> Response {
+    let response = unit_answer(req, &code, &server).unwrap_or_else(|refused| refused);
+    server.state.metrics.request("/units", response.status().as_u16());
+    response
+}
+
+#[allow(clippy::result_large_err)]
+fn unit_answer(req: &Request, code: &str, server: &Server) -> Result<Response, Response> {
+    let params = params(req, &["lang"])?;
+    let lang = Lang::of(&params);
+    let unit = UnitId::parse_ref(code.trim());
+    let position = server.state.projector.position();
+    let tag = etag(position);
+    if let Some(unchanged) = unchanged(req, &tag) {
+        return Ok(unchanged);
+    }
+    let Some(main) = server.state.projector.read(|m| unit_main(m, unit, lang)) else {
+        let main = format!("<p>{}</p>", lang.say("没有这个单位。", "There is no such unit."));
+        return Ok(board_page(StatusCode::NOT_FOUND, lang, &tag, lang.say("未找到", "Not found"), "/", &main));
+    };
+    let (title, main, read_at) = main;
+    let here = format!("/units/{}", url_encode(code.trim()));
+    Ok(board_page(StatusCode::OK, lang, &etag(read_at), &title, &here, &main))
+}
+
+/// A unit's page as of the model's head: its title, its content and the position read;
+/// `None` for a unit the log does not hold.
+fn unit_main(m: &ReadModel, unit: UnitId, lang: Lang) -> Option<(String, String, Position)> {
+    let p = m.position;
+    let info = m.unit(unit, p)?;
+    let parent = info.parent.and_then(|id| m.unit(id, p)).map(|u| u.name.to_string());
+    let status = |fulfilment: Option<Fulfilment>, withdrawn: bool| match (withdrawn, fulfilment) {
+        (true, _) => lang.say("已撤回", "withdrawn"),
+        (_, Some(Fulfilment::Kept)) => lang.say("已兑现", "kept"),
+        (_, Some(Fulfilment::PartlyKept)) => lang.say("部分兑现", "partly kept"),
+        (_, Some(Fulfilment::NotKept)) => lang.say("未兑现", "not kept"),
+        (_, None) => lang.say("履行中", "in progress"),
+    };
+    let commitments: String = m
+        .unit_commitments(unit)
+        .iter()
+        .filter_map(|id| m.commitments.get(id)?.at(p))
+        .filter(|v| v.content.public)
+        .map(|v| {
+            let c = &v.content;
+            let target = c.target.as_ref().map(|t| format!("（{}）", e(t.as_str()))).unwrap_or_default();
+            let state = status(v.assessment.as_ref().map(|a| a.fulfilment), v.withdrawn.is_some());
+            format!(
+                "<li><strong>{}</strong>：{}{target}<br><span class=\"meta\">{} – {} · {state}</span></li>",
+                e(c.category.as_str()),
+                e(c.text.as_str()),
+                c.from,
+                c.until,
+            )
+        })
+        .collect();
+    let commitments = if commitments.is_empty() {
+        format!("<p>{}</p>", lang.say("暂无公开承诺。", "No public commitments yet."))
+    } else {
+        format!("<ul class=\"units\">{commitments}</ul>")
+    };
+    let mut summaries: Vec<_> =
+        m.unit_summaries(unit).filter_map(|h| h.at(p).map(|(_, t)| (h.week, t.clone()))).collect();
+    summaries.sort_by_key(|(week, _)| std::cmp::Reverse((week.year, week.week)));
+    let summaries: String = summaries
+        .iter()
+        .take(SUMMARIES_SHOWN)
+        .map(|(week, text)| format!("<li><strong>{week}</strong> {}</li>", e(text.done.as_str())))
+        .collect();
+    let summaries = if summaries.is_empty() {
+        format!("<p>{}</p>", lang.say("暂无每周小结。", "No weekly summaries yet."))
+    } else {
+        format!("<ul>{summaries}</ul>")
+    };
+    let (mut outings, mut minutes, mut verified) = (0u64, 0u64, 0u64);
+    for number in m.unit_outings(unit) {
+        let Some(view) = m.outing_by_number(*number, p) else { continue };
+        if view.voided {
+            continue;
+        }
+        outings += 1;
+        minutes += view.total_minutes();
+        if view.verified {
+            verified += view.total_minutes();
+        }
+    }
+    let hours = |minutes: u64| taizhang_io::export::hours(minutes);
+    let figures = match lang {
+        Lang::Zh => format!(
+            "志愿服务活动 {outings} 次，记录服务时长 {} 小时，其中经审核 {} 小时。",
+            hours(minutes),
+            hours(verified)
+        ),
+        Lang::En => format!(
+            "{outings} volunteer outings, {} hours recorded, {} of them verified.",
+            hours(minutes),
+            hours(verified)
+        ),
+    };
+    let parent = parent
+        .map(|p| format!("<dt>{}</dt><dd>{}</dd>", lang.say("上级单位", "Parent unit"), e(&p)))
+        .unwrap_or_default();
+    let main = format!(
+        "<dl><dt>{industry_label}</dt><dd>{industry}</dd><dt>{region_label}</dt><dd>{region}</dd>{parent}\
+         <dt>{code_label}</dt><dd>{code}</dd></dl>\
+         <h2>{commitments_heading}</h2>{commitments}<h2>{figures_heading}</h2><p>{figures}</p>\
+         <h2>{summaries_heading}</h2>{summaries}<p class=\"meta\">{as_of} {p}</p>",
+        industry_label = lang.say("行业", "Industry"),
+        industry = e(info.industry.as_str()),
+        region_label = lang.say("县（市、区）", "County or district"),
+        region = e(info.region.as_str()),
+        code_label = lang.say("单位编号", "Unit code"),
+        code = e(&m.reference(unit.0)),
+        commitments_heading = lang.say("公开承诺", "Public commitments"),
+        figures_heading = lang.say("志愿服务", "Volunteer service"),
+        summaries_heading = lang.say("每周小结", "Weekly summaries"),
+        as_of = lang.say("数据截至日志位置", "As of log position"),
+    );
+    Some((e(info.name.as_str()), main, p))
+}
