@@ -73,6 +73,34 @@ impl Client {
         Ok(answer.len())
     }
 
+    /// The validator (`ETag`) of `path`.
+    pub async fn etag(&self, path: &str) -> Result<String> {
+        let mut connection = self.connect().await?;
+        let request = hyper::Request::get(path).header(HOST, self.host.clone()).body(Full::new(Bytes::new()))?;
+        let response = connection.send_request(request).await?;
+        let tag = response.headers().get(hyper::header::ETAG).context("no ETag")?.to_str()?.to_owned();
+        response.into_body().collect().await?;
+        Ok(tag)
+    }
+
+    /// Gets `path` holding its validator `tag`; true when answered `304 Not Modified`.
+    pub async fn get_unchanged(&self, path: &str, tag: &str) -> Result<bool> {
+        let idle = self.idle.lock().expect("no panics under the lock").pop();
+        let mut connection = match idle {
+            Some(connection) => connection,
+            None => self.connect().await?,
+        };
+        let request = hyper::Request::get(path)
+            .header(HOST, self.host.clone())
+            .header(hyper::header::IF_NONE_MATCH, tag)
+            .body(Full::new(Bytes::new()))?;
+        let response = connection.send_request(request).await?;
+        let status = response.status();
+        response.into_body().collect().await?;
+        self.idle.lock().expect("no panics under the lock").push(connection);
+        Ok(status == hyper::StatusCode::NOT_MODIFIED)
+    }
+
     /// Gets `path` (a download, such as `/backup`) on a connection of its own and reads
     /// the whole answer as it streams; returns its length.
     pub async fn download(&self, path: &str) -> Result<usize> {

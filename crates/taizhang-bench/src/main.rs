@@ -55,6 +55,9 @@
 //!   certificate covering them all (read, sign, check every line, durable append);
 //!   baseline: one durable single-event command, alternating in the same run; then
 //!   offline verifications of that certificate per second on one core.
+//! - `web`: the public notice board over the sample campaign: a unit's page per second
+//!   against the same data as one GraphQL query, the page answered from its validator
+//!   (304) against the page itself, and the page's weight.
 #![forbid(unsafe_code)]
 
 mod certificate;
@@ -63,6 +66,7 @@ mod csv_import;
 mod http;
 mod pg;
 mod round;
+mod web;
 mod workload;
 
 /// The same allocator as the `taizhang` binary, so memory figures are the server's.
@@ -146,8 +150,9 @@ fn main() -> Result<()> {
         "round" => round::run(count(10_000_000)),
         "csv" => runtime.block_on(csv_import::csv(&dir)),
         "certificate" => runtime.block_on(certificate::certificate(&dir)),
+        "web" => runtime.block_on(web::web(&dir)),
         other => bail!(
-            "unknown scenario {other:?}; expected append, import, scan, rebuild, ledger, http, abuse, backup, demo, award, round, csv or certificate"
+            "unknown scenario {other:?}; expected append, import, scan, rebuild, ledger, http, abuse, backup, demo, award, round, csv, certificate or web"
         ),
     }
 }

@@ -1,0 +1,114 @@
+//! The `web` scenario: the public notice board over the sample campaign (scale 1: 5,800
+//! units). A unit's page (`GET /units/SY-0001`) in requests per second against the same
+//! data asked as one GraphQL query (the unit, its commitments, its eight latest weekly
+//! summaries, its service totals), through the same server and client, in alternating
+//! rounds; a repeated request answered from its validator (`304`) against the page
+//! itself; and the page's weight.
+
+use std::path::Path;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use anyhow::{ensure, Result};
+use bytes::Bytes;
+use taizhang_api::{ApiState, Limits};
+use taizhang_core::Role;
+use taizhang_read::policy::PolicySet;
+use taizhang_read::Projector;
+use taizhang_store::tokens::NewToken;
+use taizhang_store::{AnyStore, EventStore, SledStore};
+
+use crate::client::Client;
+use crate::{median, rate, report};
+
+const PAGE: &str = "/units/SY-0001";
+
+/// The page's data as a GraphQL client would ask for it (the summaries of the campaign's
+/// last eight weeks, as the page shows them).
+fn same_data_query() -> String {
+    let weeks: String = (19..=26)
+        .map(|w| format!("w{w}: weeklySummary(unit: \"SY-0001\", week: \"2011-W{w}\") {{ week done }} "))
+        .collect();
+    format!(
+        "{{ unit(id: \"SY-0001\") {{ name industry region code parent {{ name }} }} \
+         commitments(unit: \"SY-0001\") {{ category text target from until public }} {weeks}\
+         report(period: {{ first: \"1900-01-01\", last: \"2099-12-31\" }}, scope: {{ unit: \"SY-0001\" }}) \
+         {{ rows {{ outings recordedHours verifiedHours }} }} }}"
+    )
+}
+
+pub(crate) async fn web(dir: &Path) -> Result<()> {
+    let store = Arc::new(SledStore::open(&dir.join("demo"))?);
+    let store = Arc::new(AnyStore::Sled(store));
+    let ledger = Arc::new(taizhang_app::Ledger::open(store.clone(), &dir.join("master.key")).await?);
+    taizhang_app::demo::load(&ledger, taizhang_app::demo::plan(1.0, 2011), |_| {}).await?;
+    let projector = Projector::open(store.clone(), None).await?;
+    tokio::spawn(projector.clone().run());
+    projector.wait_for(store.head(), Duration::from_secs(60)).await?;
+    let state = Arc::new(ApiState::new(ledger, projector, PolicySet::built_in())?);
+    let new = NewToken { name: "bench".into(), role: Role::Reviewer, units: vec![], lifetime: None };
+    let token = state.tokens.create(store.as_ref(), new, time::OffsetDateTime::now_utc()).await?.secret;
+    let limits = Limits::default();
+    let schema = taizhang_api::schema(state.clone(), &limits);
+    let address = crate::http::serve(taizhang_api::http::routes(schema, state, limits)).await?;
+    let token = token.expose().to_owned();
+    crate::http::on_client_runtime(async move {
+        let client = Arc::new(Client::new(address, &token)?);
+        let weight = client.get(PAGE).await?;
+        let body = Bytes::from(serde_json::json!({ "query": same_data_query() }).to_string());
+        client.post(body.clone()).await?;
+        let tag = client.etag(PAGE).await?;
+        let (mut pages, mut queries, mut validated) = (Vec::new(), Vec::new(), Vec::new());
+        for _ in 0..3 {
+            pages.push(closed_loops(&client, Ask::Page).await?);
+            queries.push(closed_loops(&client, Ask::Query(body.clone())).await?);
+            validated.push(closed_loops(&client, Ask::Validated(tag.clone())).await?);
+        }
+        let page = median(pages);
+        report("web.page bytes", weight as f64, "bytes", None);
+        report("web.not modified", median(validated), "per s", Some(page));
+        report("web", page, "per s", Some(median(queries)));
+        Ok(())
+    })
+    .await
+}
+
+#[derive(Clone)]
+enum Ask {
+    Page,
+    Query(Bytes),
+    /// The page again, holding its validator: a 304.
+    Validated(String),
+}
+
+/// Requests per second of 32 closed loops asking `ask` for 2 s.
+async fn closed_loops(client: &Arc<Client>, ask: Ask) -> Result<f64> {
+    let deadline = Instant::now() + Duration::from_secs(2);
+    let start = Instant::now();
+    let loops: Vec<_> = (0..32)
+        .map(|_| {
+            let (client, ask) = (client.clone(), ask.clone());
+            tokio::spawn(async move {
+                let mut n = 0usize;
+                while Instant::now() < deadline {
+                    match &ask {
+                        Ask::Page => {
+                            client.get(PAGE).await?;
+                        }
+                        Ask::Query(body) => {
+                            client.post(body.clone()).await?;
+                        }
+                        Ask::Validated(tag) => ensure!(client.get_unchanged(PAGE, tag).await?, "not a 304"),
+                    }
+                    n += 1;
+                }
+                anyhow::Ok(n)
+            })
+        })
+        .collect();
+    let mut done = 0;
+    for handle in loops {
+        done += handle.await??;
+    }
+    Ok(rate(done, start.elapsed()))
+}
