@@ -3,7 +3,8 @@
 //! data asked as one GraphQL query (the unit, its commitments, its eight latest weekly
 //! summaries, its service totals), through the same server and client, in alternating
 //! rounds; a repeated request answered from its validator (`304`) against the page
-//! itself; and the page's weight.
+//! itself; and the page's weight. The same for the board's first page (the city's
+//! 5,800 units sorted by county and name, the first hundred shown), the costliest page.
 
 use std::path::Path;
 use std::sync::Arc;
@@ -22,6 +23,7 @@ use crate::client::Client;
 use crate::{median, rate, report};
 
 const PAGE: &str = "/units/SY-0001";
+const BOARD: &str = "/";
 
 /// The page's data as a GraphQL client would ask for it (the summaries of the campaign's
 /// last eight weeks, as the page shows them).
@@ -57,16 +59,23 @@ pub(crate) async fn web(dir: &Path) -> Result<()> {
         let weight = client.get(PAGE).await?;
         let body = Bytes::from(serde_json::json!({ "query": same_data_query() }).to_string());
         client.post(body.clone()).await?;
-        let tag = client.etag(PAGE).await?;
+        let board_weight = client.get(BOARD).await?;
+        let (tag, board_tag) = (client.etag(PAGE).await?, client.etag(BOARD).await?);
         let (mut pages, mut queries, mut validated) = (Vec::new(), Vec::new(), Vec::new());
+        let (mut boards, mut boards_validated) = (Vec::new(), Vec::new());
         for _ in 0..3 {
-            pages.push(closed_loops(&client, Ask::Page).await?);
+            pages.push(closed_loops(&client, Ask::Page(PAGE)).await?);
             queries.push(closed_loops(&client, Ask::Query(body.clone())).await?);
-            validated.push(closed_loops(&client, Ask::Validated(tag.clone())).await?);
+            validated.push(closed_loops(&client, Ask::Validated(PAGE, tag.clone())).await?);
+            boards.push(closed_loops(&client, Ask::Page(BOARD)).await?);
+            boards_validated.push(closed_loops(&client, Ask::Validated(BOARD, board_tag.clone())).await?);
         }
-        let page = median(pages);
+        let (page, board) = (median(pages), median(boards));
         report("web.page bytes", weight as f64, "bytes", None);
+        report("web.board bytes", board_weight as f64, "bytes", None);
         report("web.not modified", median(validated), "per s", Some(page));
+        report("web.board", board, "per s", None);
+        report("web.board not modified", median(boards_validated), "per s", Some(board));
         report("web", page, "per s", Some(median(queries)));
         Ok(())
     })
@@ -75,10 +84,10 @@ pub(crate) async fn web(dir: &Path) -> Result<()> {
 
 #[derive(Clone)]
 enum Ask {
-    Page,
+    Page(&'static str),
     Query(Bytes),
     /// The page again, holding its validator: a 304.
-    Validated(String),
+    Validated(&'static str, String),
 }
 
 /// Requests per second of 32 closed loops asking `ask` for 2 s.
@@ -92,13 +101,13 @@ async fn closed_loops(client: &Arc<Client>, ask: Ask) -> Result<f64> {
                 let mut n = 0usize;
                 while Instant::now() < deadline {
                     match &ask {
-                        Ask::Page => {
-                            client.get(PAGE).await?;
+                        Ask::Page(path) => {
+                            client.get(path).await?;
                         }
                         Ask::Query(body) => {
                             client.post(body.clone()).await?;
                         }
-                        Ask::Validated(tag) => ensure!(client.get_unchanged(PAGE, tag).await?, "not a 304"),
+                        Ask::Validated(path, tag) => ensure!(client.get_unchanged(path, tag).await?, "not a 304"),
                     }
                     n += 1;
                 }
