@@ -2408,6 +2408,13 @@ async fn the_public_notice_board_lists_units_and_shows_their_public_commitments(
     assert!(page.contains("即办件当场办结") && page.contains("履行中"), "{page}");
     assert!(!page.contains("内部考勤从严"), "a commitment kept within the unit is not shown");
     assert_eq!(get("/units/SY-9999").await.0, 404);
+    // GraphQL publishes the same to every role: a viewer reads the public commitment, not
+    // the one kept within the unit; the admin reads both.
+    let viewer = support::client_with(&server.token("VIEWER", &[], None).await);
+    let list = r#"{ commitments(unit: "SY-0001") { text } }"#;
+    let (_, seen) = server.post_with(&viewer, list, json!({})).await;
+    assert_eq!(seen["data"]["commitments"], json!([{ "text": "即办件当场办结" }]), "{seen}");
+    assert_eq!(server.ok(list, json!({})).await["commitments"].as_array().unwrap().len(), 2);
 
     // Its validator: the same page again is a 304 until the log moves.
     let tag = tag.unwrap();

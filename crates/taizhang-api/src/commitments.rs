@@ -118,6 +118,12 @@ impl Commitment {
     }
 }
 
+/// Whether the caller reads commitments kept within their units too (the role table's
+/// `ReadRecords`), not only the published ones.
+fn reads_every_commitment(ctx: &Context<'_>) -> async_graphql::Result<bool> {
+    Ok(Permission::ReadRecords.grant(crate::access::principal(ctx)?.role) != crate::access::Grant::No)
+}
+
 /// The most commitments one unit's list returns.
 const MAX_UNIT_COMMITMENTS: usize = 1_000;
 
@@ -126,7 +132,9 @@ pub struct CommitmentQueries;
 
 #[Object]
 impl CommitmentQueries {
-    #[graphql(guard = "Need(Permission::ReadRecords)")]
+    /// A commitment; one kept within its unit only for those who read every record
+    /// (for others it is null, as on the notice board).
+    #[graphql(guard = "Need(Permission::ReadPublished)")]
     async fn commitment(
         &self,
         ctx: &Context<'_>,
@@ -136,12 +144,16 @@ impl CommitmentQueries {
     ) -> async_graphql::Result<Option<Commitment>> {
         let commitment: CommitmentId = parse_id("id", &id)?;
         let as_of = crate::as_of(as_of);
-        state(ctx).read(min_position.map(Into::into), |m| Commitment::at(m, commitment, as_of.position(m))).await
+        let all = reads_every_commitment(ctx)?;
+        let found =
+            state(ctx).read(min_position.map(Into::into), |m| Commitment::at(m, commitment, as_of.position(m))).await?;
+        Ok(found.filter(|c| all || c.public))
     }
 
     /// A unit's commitments (its members' included) in the order they were made, at
-    /// most 1,000; withdrawn ones only when asked for.
-    #[graphql(guard = "Need(Permission::ReadRecords)")]
+    /// most 1,000; withdrawn ones only when asked for; those kept within the unit only
+    /// for those who read every record.
+    #[graphql(guard = "Need(Permission::ReadPublished)")]
     async fn commitments(
         &self,
         ctx: &Context<'_>,
@@ -152,6 +164,7 @@ impl CommitmentQueries {
     ) -> async_graphql::Result<Vec<Commitment>> {
         let unit: UnitId = parse_id("unit", &unit)?;
         let as_of = crate::as_of(as_of);
+        let all = reads_every_commitment(ctx)?;
         state(ctx)
             .read(min_position.map(Into::into), |m| {
                 let position = as_of.position(m);
@@ -159,6 +172,7 @@ impl CommitmentQueries {
                     .iter()
                     .filter_map(|id| Commitment::of(m, *id, m.commitments.get(id)?, position))
                     .filter(|c| include_withdrawn || c.withdrawal_reason.is_none())
+                    .filter(|c| all || c.public)
                     .take(MAX_UNIT_COMMITMENTS)
                     .collect()
             })
@@ -166,7 +180,7 @@ impl CommitmentQueries {
     }
 
     /// The categories units commonly use; others are accepted too.
-    #[graphql(guard = "Need(Permission::ReadRecords)")]
+    #[graphql(guard = "Need(Permission::ReadPublished)")]
     async fn commitment_categories(&self) -> Vec<&'static str> {
         COMMITMENT_CATEGORIES.to_vec()
     }

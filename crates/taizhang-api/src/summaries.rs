@@ -141,7 +141,7 @@ pub struct SummaryQueries;
 #[Object]
 impl SummaryQueries {
     /// A unit's summary of `week` (`2011-W23`), with the week's figures beside it.
-    #[graphql(guard = "Need(Permission::ReadRecords)")]
+    #[graphql(guard = "Need(Permission::ReadPublished)")]
     async fn weekly_summary(
         &self,
         ctx: &Context<'_>,
