@@ -146,29 +146,37 @@ fn board_answer(req: &Request, server: &Server) -> Result<Response, Response> {
         // The model may have moved since the validator was taken: the page states, and
         // is tagged with, the position it was read at.
         let p = m.position;
-        let mut units: Vec<(String, String, String, String)> = m
-            .units
-            .keys()
-            .filter_map(|id| m.unit(*id, p).map(|u| (*id, u)))
-            .filter(|(_, u)| region.as_ref().is_none_or(|r| u.region.as_str() == r))
-            .filter(|(_, u)| industry.as_ref().is_none_or(|i| u.industry.as_str() == i))
-            .map(|(id, u)| (u.region.to_string(), u.name.to_string(), u.industry.to_string(), m.reference(id.0)))
-            .filter(|(_, name, _, code)| {
-                q.as_ref().is_none_or(|q| name.contains(q.as_str()) || code.contains(q.as_str()))
+        // One pass over the units, borrowing: only the page's hundred are copied out.
+        let (mut regions, mut industries) = (std::collections::BTreeSet::new(), std::collections::BTreeSet::new());
+        let mut units: Vec<(&str, &str, &str, UnitId)> = Vec::new();
+        for (id, unit) in m.units.keys().filter_map(|id| Some((*id, m.unit(*id, p)?))) {
+            regions.insert(unit.region.as_str());
+            industries.insert(unit.industry.as_str());
+            let (region_of, industry_of) = (unit.region.as_str(), unit.industry.as_str());
+            if region.as_deref().is_some_and(|r| r != region_of)
+                || industry.as_deref().is_some_and(|i| i != industry_of)
+            {
+                continue;
+            }
+            let found = q.as_deref().is_none_or(|q| {
+                unit.name.as_str().contains(q) || m.code(id.0, p).is_some_and(|c| c.as_str().contains(q))
+            });
+            if found {
+                units.push((region_of, unit.name.as_str(), industry_of, id));
+            }
+        }
+        units.sort_unstable();
+        let total = units.len();
+        let listed: Vec<(String, String, String, String)> = units
+            .into_iter()
+            .skip((page - 1).saturating_mul(UNITS_PER_PAGE))
+            .take(UNITS_PER_PAGE)
+            .map(|(region, name, industry, id)| {
+                (region.to_owned(), name.to_owned(), industry.to_owned(), m.reference(id.0))
             })
             .collect();
-        units.sort();
-        let total = units.len();
-        let listed: Vec<_> =
-            units.into_iter().skip((page - 1).saturating_mul(UNITS_PER_PAGE)).take(UNITS_PER_PAGE).collect();
-        let mut regions: Vec<String> =
-            m.units.keys().filter_map(|id| m.unit(*id, p)).map(|u| u.region.to_string()).collect();
-        regions.sort();
-        regions.dedup();
-        let mut industries: Vec<String> =
-            m.units.keys().filter_map(|id| m.unit(*id, p)).map(|u| u.industry.to_string()).collect();
-        industries.sort();
-        industries.dedup();
+        let regions: Vec<String> = regions.into_iter().map(str::to_owned).collect();
+        let industries: Vec<String> = industries.into_iter().map(str::to_owned).collect();
         (listed, total, regions, industries, p)
     });
     let keep = |extra: &str| {
