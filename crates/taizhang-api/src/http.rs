@@ -1024,17 +1024,20 @@ async fn metrics(req: &Request, server: Data<&Arc<Server>>) -> Response {
         .body(server.state.metrics.render(&server.state))
 }
 
-/// Headers of every public certificate answer: nothing runs, nothing is cached by a
-/// shared cache, and the check code in the address goes to no other site.
+/// Headers of every public page: nothing runs, nothing is fetched from elsewhere, forms
+/// go only to this server, and no other site frames it.
+fn guarded(response: poem::ResponseBuilder) -> poem::ResponseBuilder {
+    response.header(header::X_CONTENT_TYPE_OPTIONS, "nosniff").header(
+        header::CONTENT_SECURITY_POLICY,
+        "default-src 'none'; style-src 'unsafe-inline'; img-src data:; form-action 'self'; frame-ancestors 'none'",
+    )
+}
+
+/// Headers of every public answer about a person's own records (a certificate's check,
+/// check-in, a correction request): [`guarded`], nothing kept by any cache, and the codes
+/// in the address go to no other site.
 fn public(response: poem::ResponseBuilder) -> poem::ResponseBuilder {
-    response
-        .header(header::CACHE_CONTROL, "no-store")
-        .header(header::REFERRER_POLICY, "no-referrer")
-        .header(header::X_CONTENT_TYPE_OPTIONS, "nosniff")
-        .header(
-            header::CONTENT_SECURITY_POLICY,
-            "default-src 'none'; style-src 'unsafe-inline'; img-src data:; form-action 'self'; frame-ancestors 'none'",
-        )
+    guarded(response).header(header::CACHE_CONTROL, "no-store").header(header::REFERRER_POLICY, "no-referrer")
 }
 
 /// `GET /certificates/{number}?code=…`: the public check of a certificate, without a

@@ -124,9 +124,15 @@ pub(crate) async fn certificate(dir: &Path) -> Result<()> {
     crate::http::on_client_runtime(async move {
         let client = Arc::new(crate::client::Client::new(address, "")?);
         let (mut checks, mut health) = (Vec::new(), Vec::new());
+        let get = |path: String| {
+            move |client: Arc<crate::client::Client>| {
+                let path = path.clone();
+                async move { client.get(&path).await.map(drop) }
+            }
+        };
         for _ in 0..3 {
-            checks.push(closed_loops(&client, &path).await?);
-            health.push(closed_loops(&client, "/healthz").await?);
+            checks.push(crate::client::closed_loops(&client, get(path.clone())).await?);
+            health.push(crate::client::closed_loops(&client, get("/healthz".into())).await?);
         }
         report("certificate public check", median(checks), "per s", Some(median(health)));
         Ok(())
@@ -134,28 +140,4 @@ pub(crate) async fn certificate(dir: &Path) -> Result<()> {
     .await?;
     follower.abort();
     Ok(())
-}
-
-/// Requests per second of 32 closed loops getting `path` for 2 s.
-async fn closed_loops(client: &Arc<crate::client::Client>, path: &str) -> Result<f64> {
-    let deadline = Instant::now() + Duration::from_secs(2);
-    let start = Instant::now();
-    let loops: Vec<_> = (0..32)
-        .map(|_| {
-            let (client, path) = (client.clone(), path.to_owned());
-            tokio::spawn(async move {
-                let mut n = 0usize;
-                while Instant::now() < deadline {
-                    client.get(&path).await?;
-                    n += 1;
-                }
-                anyhow::Ok(n)
-            })
-        })
-        .collect();
-    let mut done = 0;
-    for handle in loops {
-        done += handle.await??;
-    }
-    Ok(rate(done, start.elapsed()))
 }

@@ -129,3 +129,32 @@ impl Client {
         Ok(sender)
     }
 }
+
+/// Requests per second of 32 closed loops each sending `one` (a request and its check)
+/// again and again for 2 s.
+pub(crate) async fn closed_loops<F, Answered>(client: &std::sync::Arc<Client>, one: F) -> Result<f64>
+where
+    F: Fn(std::sync::Arc<Client>) -> Answered + Clone + Send + 'static,
+    Answered: std::future::Future<Output = Result<()>> + Send,
+{
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(2);
+    let start = std::time::Instant::now();
+    let loops: Vec<_> = (0..32)
+        .map(|_| {
+            let (client, one) = (client.clone(), one.clone());
+            tokio::spawn(async move {
+                let mut n = 0usize;
+                while std::time::Instant::now() < deadline {
+                    one(client.clone()).await?;
+                    n += 1;
+                }
+                anyhow::Ok(n)
+            })
+        })
+        .collect();
+    let mut done = 0;
+    for handle in loops {
+        done += handle.await??;
+    }
+    Ok(crate::rate(done, start.elapsed()))
+}

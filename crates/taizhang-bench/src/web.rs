@@ -8,7 +8,7 @@
 
 use std::path::Path;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use anyhow::{ensure, Result};
 use bytes::Bytes;
@@ -20,7 +20,7 @@ use taizhang_store::tokens::NewToken;
 use taizhang_store::{AnyStore, EventStore, SledStore};
 
 use crate::client::Client;
-use crate::{median, rate, report};
+use crate::{median, report};
 
 const PAGE: &str = "/units/SY-0001";
 const BOARD: &str = "/";
@@ -82,6 +82,7 @@ pub(crate) async fn web(dir: &Path) -> Result<()> {
     .await
 }
 
+/// What one request of a closed loop asks.
 #[derive(Clone)]
 enum Ask {
     Page(&'static str),
@@ -90,34 +91,20 @@ enum Ask {
     Validated(&'static str, String),
 }
 
-/// Requests per second of 32 closed loops asking `ask` for 2 s.
+/// Requests per second of closed loops asking `ask`.
 async fn closed_loops(client: &Arc<Client>, ask: Ask) -> Result<f64> {
-    let deadline = Instant::now() + Duration::from_secs(2);
-    let start = Instant::now();
-    let loops: Vec<_> = (0..32)
-        .map(|_| {
-            let (client, ask) = (client.clone(), ask.clone());
-            tokio::spawn(async move {
-                let mut n = 0usize;
-                while Instant::now() < deadline {
-                    match &ask {
-                        Ask::Page(path) => {
-                            client.get(path).await?;
-                        }
-                        Ask::Query(body) => {
-                            client.post(body.clone()).await?;
-                        }
-                        Ask::Validated(path, tag) => ensure!(client.get_unchanged(path, tag).await?, "not a 304"),
-                    }
-                    n += 1;
+    crate::client::closed_loops(client, move |client: Arc<Client>| {
+        let ask = ask.clone();
+        async move {
+            match ask {
+                Ask::Page(path) => client.get(path).await.map(drop),
+                Ask::Query(body) => client.post(body).await.map(drop),
+                Ask::Validated(path, tag) => {
+                    ensure!(client.get_unchanged(path, &tag).await?, "not a 304");
+                    Ok(())
                 }
-                anyhow::Ok(n)
-            })
-        })
-        .collect();
-    let mut done = 0;
-    for handle in loops {
-        done += handle.await??;
-    }
-    Ok(rate(done, start.elapsed()))
+            }
+        }
+    })
+    .await
 }

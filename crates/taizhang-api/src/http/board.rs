@@ -82,16 +82,13 @@ fn unchanged(req: &Request, tag: &str) -> Option<Response> {
         .then(|| board_headers(Response::builder(), tag).status(StatusCode::NOT_MODIFIED).finish())
 }
 
+/// Headers of a board page: guarded, kept by caches only to be validated again, with
+/// its validator.
 fn board_headers(response: poem::ResponseBuilder, tag: &str) -> poem::ResponseBuilder {
-    response
+    super::guarded(response)
         .header(header::ETAG, tag)
         .header(header::CACHE_CONTROL, "no-cache")
-        .header(header::X_CONTENT_TYPE_OPTIONS, "nosniff")
         .header(header::REFERRER_POLICY, "same-origin")
-        .header(
-            header::CONTENT_SECURITY_POLICY,
-            "default-src 'none'; style-src 'unsafe-inline'; img-src data:; form-action 'self'; frame-ancestors 'none'",
-        )
 }
 
 /// A board page: the document, its validator and the language switch.
