@@ -19,7 +19,7 @@ use serde::{Deserialize, Serialize};
 use crate::command::Decision;
 use crate::decide::{absent, coded, Deciding, PendingEvent};
 use crate::event::Fact;
-use crate::outing::{happened, open_outing, participations};
+use crate::outing::{happened, open_outing, outing_unit, participations};
 use crate::*;
 
 /// The keyed digest of a member's check-in PIN (SHA-256 under a key kept beside the
@@ -232,7 +232,7 @@ impl Decision for OpenCheckIn {
     fn units_written(&self, loaded: &Aggregates) -> Vec<Option<UnitId>> {
         match &self.registration {
             Some(new) => vec![Some(new.unit)],
-            None => vec![loaded.outings.get(&self.outing).map(|o| o.unit)],
+            None => vec![outing_unit(loaded, self.outing)],
         }
     }
 
@@ -310,7 +310,7 @@ impl Decision for CheckIn {
     }
 
     fn units_written(&self, loaded: &Aggregates) -> Vec<Option<UnitId>> {
-        vec![loaded.outings.get(&self.outing).map(|o| o.unit)]
+        vec![outing_unit(loaded, self.outing)]
     }
 
     fn decide(&self, cx: &mut Deciding<'_>) -> Result<Vec<PendingEvent>, DomainError> {
@@ -337,7 +337,7 @@ impl Decision for CheckOut {
     }
 
     fn units_written(&self, loaded: &Aggregates) -> Vec<Option<UnitId>> {
-        vec![loaded.outings.get(&self.outing).map(|o| o.unit)]
+        vec![outing_unit(loaded, self.outing)]
     }
 
     fn decide(&self, cx: &mut Deciding<'_>) -> Result<Vec<PendingEvent>, DomainError> {

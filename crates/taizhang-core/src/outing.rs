@@ -278,7 +278,7 @@ fn participant_streams(participants: &[ParticipationInput]) -> impl Iterator<Ite
 }
 
 /// The unit of the outing as `loaded` knows it.
-fn outing_unit(loaded: &Aggregates, outing: OutingId) -> Option<UnitId> {
+pub(crate) fn outing_unit(loaded: &Aggregates, outing: OutingId) -> Option<UnitId> {
     loaded.outings.get(&outing).map(|o| o.unit)
 }
 
