@@ -300,8 +300,9 @@ impl Rule {
             Role::Clerk => self.clerk,
             Role::Reviewer => self.reviewer,
             Role::Viewer => self.viewer,
-            // The command line never reaches the API, and a volunteer holds no token.
-            Role::Operator | Role::Volunteer => No,
+            // The command line never reaches the API; volunteers and the public hold no
+            // token.
+            Role::Operator | Role::Volunteer | Role::Public => No,
         }
     }
 }

@@ -135,7 +135,9 @@ pub fn domain(e: &DomainError) -> Error {
         }
         SummaryNotFound(summary) => vec![("summary", s(summary))],
         RoundNotFound(round) | RoundClosed { round } => vec![("round", s(round))],
-        OpinionNotFound(opinion) | NoCitizenData { opinion } => vec![("opinion", s(opinion))],
+        OpinionNotFound(opinion) | NoCitizenData { opinion } | OpinionNotHeld { opinion } => {
+            vec![("opinion", s(opinion))]
+        }
         CertificateNotFound(c) | CertificateRevoked { certificate: c } => vec![("certificate", s(c))],
         CorrectionNotFound(c) | CorrectionAnswered { correction: c } => vec![("request", s(c))],
         NotCorrectedYet { correction, outing } => vec![("request", s(correction)), ("outing", s(outing))],

@@ -199,6 +199,8 @@ pub enum RoleName {
     Operator,
     /// A member checking in or out for themselves, with their number and check-in PIN.
     Volunteer,
+    /// A citizen without an account, leaving an opinion on the notice board.
+    Public,
 }
 
 impl From<RoleName> for Role {
@@ -210,6 +212,7 @@ impl From<RoleName> for Role {
             RoleName::Viewer => Role::Viewer,
             RoleName::Operator => Role::Operator,
             RoleName::Volunteer => Role::Volunteer,
+            RoleName::Public => Role::Public,
         }
     }
 }
@@ -223,6 +226,7 @@ impl From<Role> for RoleName {
             Role::Viewer => RoleName::Viewer,
             Role::Operator => RoleName::Operator,
             Role::Volunteer => RoleName::Volunteer,
+            Role::Public => RoleName::Public,
         }
     }
 }

@@ -76,6 +76,7 @@ impl CommandContext {
         let subject = match cmd {
             Command::RegisterMember(c) => DataSubject::from(c.member),
             Command::RecordOpinion(c) if c.citizen.is_some() => DataSubject::from(c.opinion),
+            Command::SubmitOpinion(c) if c.citizen.is_some() => DataSubject::from(c.opinion),
             _ => return None,
         };
         let key = match &self.key_secret {
@@ -655,12 +656,14 @@ impl<S: EventStore> Ledger<S> {
     /// `None` when they gave nothing, `Erased` once the key is destroyed.
     pub async fn citizen(&self, opinion: OpinionId) -> Result<Option<Personal>, AppError> {
         let events = self.store.read_stream(StreamId::opinion(opinion), 0, 1).await?;
-        match events.first().map(|e| &e.payload) {
-            Some(DomainEvent::OpinionRecorded(e)) => match &e.citizen {
-                Some(sealed) => Ok(Some(self.open_sealed(opinion.into(), sealed).await?)),
-                None => Ok(None),
-            },
-            _ => Err(DomainError::OpinionNotFound(opinion).into()),
+        let sealed = match events.first().map(|e| &e.payload) {
+            Some(DomainEvent::OpinionRecorded(e)) => &e.citizen,
+            Some(DomainEvent::OpinionSubmitted(e)) => &e.citizen,
+            _ => return Err(DomainError::OpinionNotFound(opinion).into()),
+        };
+        match sealed {
+            Some(sealed) => Ok(Some(self.open_sealed(opinion.into(), sealed).await?)),
+            None => Ok(None),
         }
     }
 

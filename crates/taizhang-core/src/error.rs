@@ -61,6 +61,9 @@ pub enum DomainError {
     OutsideRound { unit: UnitId, round: RoundId },
     #[error("opinion {opinion} holds no citizen's data that can still be read (none given, or erased)")]
     NoCitizenData { opinion: OpinionId },
+    /// Only an opinion left on the notice board waits for a review, and only once.
+    #[error("opinion {opinion} is not waiting for a review (it was recorded by the unit, or reviewed already)")]
+    OpinionNotHeld { opinion: OpinionId },
     #[error("look-back round {round} is closed")]
     RoundClosed { round: RoundId },
     #[error("commitment {commitment} is withdrawn; it can no longer change")]
@@ -182,6 +185,7 @@ impl DomainError {
             | RoundClosed { .. }
             | OutsideRound { .. }
             | NoCitizenData { .. }
+            | OpinionNotHeld { .. }
             | CertificateRevoked { .. }
             | NothingToCertify { .. }
             | NotCertifiable { .. } => ErrorKind::Invalid,

@@ -19,6 +19,8 @@ impl Actor {
     pub const OPERATOR: Actor = Actor { role: Role::Operator, token: None };
     /// A member checking in or out for themselves.
     pub const VOLUNTEER: Actor = Actor { role: Role::Volunteer, token: None };
+    /// A citizen without an account, leaving an opinion on the notice board.
+    pub const PUBLIC: Actor = Actor { role: Role::Public, token: None };
 }
 
 #[derive(Clone, Copy, PartialEq, Eq, Hash, Debug, Serialize, Deserialize)]
@@ -33,6 +35,8 @@ pub enum Role {
     /// A member acting for themselves without a token: checking in and out at an
     /// outing's site with their number and check-in PIN.
     Volunteer,
+    /// A citizen without an account: an opinion left on the notice board.
+    Public,
 }
 
 impl Role {
@@ -47,6 +51,7 @@ impl Role {
             Role::Viewer => "viewer",
             Role::Operator => "operator",
             Role::Volunteer => "volunteer",
+            Role::Public => "public",
         }
     }
 }

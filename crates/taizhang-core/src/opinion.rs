@@ -2,6 +2,11 @@
 //! its commitments, with an optional rating and the channel it came by. A citizen who
 //! leaves their name and phone is a data subject of their own: what they gave is sealed
 //! under a key kept for this opinion alone, and erasing it destroys that key.
+//!
+//! An opinion the unit records (heard by telephone, at a forum…) counts at once. One a
+//! citizen leaves on the notice board without an account is held: it counts in the
+//! round, and shows on the board, only once the unit's clerk or a reviewer accepts it;
+//! a declined one keeps its reason.
 
 use serde::{Deserialize, Serialize};
 
@@ -82,21 +87,115 @@ pub struct CitizenErased {
     pub opinion: OpinionId,
 }
 
+/// Leaves an opinion on the notice board, as a citizen without an account: within an
+/// open round, about a unit the round covers or one of its commitments, held until it
+/// is reviewed.
+#[derive(Clone, PartialEq, Eq, Debug)]
+pub struct SubmitOpinion {
+    pub opinion: OpinionId,
+    pub round: RoundId,
+    pub about: OpinionAbout,
+    pub text: Text,
+    pub rating: Option<Rating>,
+    pub citizen: Option<PersonalData>,
+}
+
+/// Accepts a held opinion, so that it counts in its round (which must still be open)
+/// and shows on the board, or declines it with a reason.
+#[derive(Clone, PartialEq, Eq, Debug)]
+pub struct ReviewOpinion {
+    pub opinion: OpinionId,
+    pub accept: bool,
+    /// Why it was declined; required then.
+    pub reason: Option<Text>,
+}
+
+/// An opinion left on the notice board, held for review.
+#[derive(Clone, PartialEq, Eq, Debug, Serialize, Deserialize, schemars::JsonSchema)]
+pub struct OpinionSubmitted {
+    pub opinion: OpinionId,
+    pub round: RoundId,
+    /// The unit it is about, or whose commitment it is about.
+    pub unit: UnitId,
+    pub commitment: Option<CommitmentId>,
+    pub text: Text,
+    pub rating: Option<Rating>,
+    /// The citizen's name and phone, sealed under this opinion's own key.
+    pub citizen: Option<SealedPersonal>,
+}
+
+#[derive(Clone, PartialEq, Eq, Debug, Serialize, Deserialize, schemars::JsonSchema)]
+pub struct OpinionReviewed {
+    pub opinion: OpinionId,
+    pub accepted: bool,
+    /// Why it was declined.
+    pub reason: Option<Text>,
+}
+
 #[derive(Clone, PartialEq, Eq, Debug)]
 pub struct OpinionState {
     pub unit: UnitId,
+    pub round: RoundId,
     /// The citizen's data is sealed in the log and its key not yet destroyed.
     pub citizen_readable: bool,
+    /// Left on the notice board and not reviewed yet.
+    pub held: bool,
 }
 
-impl RecordOpinion {
-    /// The unit the opinion is about, as `loaded` knows it.
-    fn unit(&self, loaded: &Aggregates) -> Option<UnitId> {
-        match self.about {
-            OpinionAbout::Unit(unit) => Some(unit),
-            OpinionAbout::Commitment(id) => loaded.commitments.get(&id).map(|c| c.unit),
+/// The unit an opinion about `about` is about, as `loaded` knows it.
+fn unit_about(about: OpinionAbout, loaded: &Aggregates) -> Option<UnitId> {
+    match about {
+        OpinionAbout::Unit(unit) => Some(unit),
+        OpinionAbout::Commitment(id) => loaded.commitments.get(&id).map(|c| c.unit),
+    }
+}
+
+/// The streams an opinion about `about` in `round` is decided on.
+fn opinion_needs(round: RoundId, about: OpinionAbout, loaded: &Aggregates, needs: &mut Vec<StreamId>) {
+    needs.push(StreamId::round(round));
+    if let OpinionAbout::Commitment(id) = about {
+        needs.push(StreamId::commitment(id));
+    }
+    needs.extend(unit_about(about, loaded).map(StreamId::unit));
+}
+
+/// What every new opinion must meet, however it came: a citizen who gave only a name
+/// and phone, a new id, an open round covering the unit. Answers the unit and the
+/// commitment it is about.
+fn admit(
+    cx: &Deciding<'_>,
+    opinion: OpinionId,
+    round_id: RoundId,
+    about: OpinionAbout,
+    citizen: Option<&PersonalData>,
+) -> Result<(UnitId, Option<CommitmentId>), DomainError> {
+    if let Some(citizen) = citizen {
+        citizen.validate()?;
+        if citizen.national_id.is_some() || citizen.birth_date.is_some() {
+            return Err(DomainError::InvalidValue {
+                field: "citizen".to_owned(),
+                reason: "an opinion keeps a citizen's name and phone only".to_owned(),
+            });
         }
     }
+    absent(cx.loaded, StreamId::opinion(opinion))?;
+    let round = cx.loaded.rounds.get(&round_id).ok_or(DomainError::RoundNotFound(round_id))?;
+    if round.closed {
+        return Err(DomainError::RoundClosed { round: round_id });
+    }
+    let commitment = match about {
+        OpinionAbout::Commitment(id) => {
+            cx.loaded.commitments.get(&id).ok_or(DomainError::CommitmentNotFound(id))?;
+            Some(id)
+        }
+        OpinionAbout::Unit(_) => None,
+    };
+    let unit_id = unit_about(about, cx.loaded).expect("the commitment was found");
+    let covered = unit(cx.loaded, unit_id)?;
+    if !round.scope.covers(unit_id, &covered.region, &covered.industry) {
+        return Err(DomainError::OutsideRound { unit: unit_id, round: round_id });
+    }
+    Ok((unit_id, commitment))
 }
 
 impl Decision for RecordOpinion {
@@ -107,44 +206,15 @@ impl Decision for RecordOpinion {
     }
 
     fn needs(&self, loaded: &Aggregates, needs: &mut Vec<StreamId>) {
-        needs.push(StreamId::round(self.round));
-        if let OpinionAbout::Commitment(id) = self.about {
-            needs.push(StreamId::commitment(id));
-        }
-        needs.extend(self.unit(loaded).map(StreamId::unit));
+        opinion_needs(self.round, self.about, loaded, needs);
     }
 
     fn units_written(&self, loaded: &Aggregates) -> Vec<Option<UnitId>> {
-        vec![self.unit(loaded)]
+        vec![unit_about(self.about, loaded)]
     }
 
     fn decide(&self, cx: &mut Deciding<'_>) -> Result<Vec<PendingEvent>, DomainError> {
-        if let Some(citizen) = &self.citizen {
-            citizen.validate()?;
-            if citizen.national_id.is_some() || citizen.birth_date.is_some() {
-                return Err(DomainError::InvalidValue {
-                    field: "citizen".to_owned(),
-                    reason: "an opinion keeps a citizen's name and phone only".to_owned(),
-                });
-            }
-        }
-        absent(cx.loaded, StreamId::opinion(self.opinion))?;
-        let round = cx.loaded.rounds.get(&self.round).ok_or(DomainError::RoundNotFound(self.round))?;
-        if round.closed {
-            return Err(DomainError::RoundClosed { round: self.round });
-        }
-        let commitment = match self.about {
-            OpinionAbout::Commitment(id) => {
-                cx.loaded.commitments.get(&id).ok_or(DomainError::CommitmentNotFound(id))?;
-                Some(id)
-            }
-            OpinionAbout::Unit(_) => None,
-        };
-        let unit_id = self.unit(cx.loaded).expect("the commitment was found");
-        let covered = unit(cx.loaded, unit_id)?;
-        if !round.scope.covers(unit_id, &covered.region, &covered.industry) {
-            return Err(DomainError::OutsideRound { unit: unit_id, round: self.round });
-        }
+        let (unit_id, commitment) = admit(cx, self.opinion, self.round, self.about, self.citizen.as_ref())?;
         let citizen = self.citizen.as_ref().map(|c| cx.sealer.seal(self.opinion.into(), c));
         Ok(vec![PendingEvent::now(OpinionRecorded {
             opinion: self.opinion,
@@ -177,10 +247,101 @@ impl Decision for EraseCitizen {
     }
 }
 
+impl Decision for SubmitOpinion {
+    fn answered_by(&self, event: &DomainEvent) -> bool {
+        matches!(event, DomainEvent::OpinionSubmitted(e)
+            if (self.round, &self.text, self.rating, self.citizen.is_some())
+                == (e.round, &e.text, e.rating, e.citizen.is_some()))
+    }
+
+    fn needs(&self, loaded: &Aggregates, needs: &mut Vec<StreamId>) {
+        opinion_needs(self.round, self.about, loaded, needs);
+    }
+
+    fn units_written(&self, loaded: &Aggregates) -> Vec<Option<UnitId>> {
+        vec![unit_about(self.about, loaded)]
+    }
+
+    fn decide(&self, cx: &mut Deciding<'_>) -> Result<Vec<PendingEvent>, DomainError> {
+        let (unit, commitment) = admit(cx, self.opinion, self.round, self.about, self.citizen.as_ref())?;
+        let citizen = self.citizen.as_ref().map(|c| cx.sealer.seal(self.opinion.into(), c));
+        Ok(vec![PendingEvent::now(OpinionSubmitted {
+            opinion: self.opinion,
+            round: self.round,
+            unit,
+            commitment,
+            text: self.text.clone(),
+            rating: self.rating,
+            citizen,
+        })])
+    }
+}
+
+impl Decision for ReviewOpinion {
+    fn answered_by(&self, event: &DomainEvent) -> bool {
+        matches!(event, DomainEvent::OpinionReviewed(e)
+            if (e.opinion, e.accepted, &e.reason) == (self.opinion, self.accept, &self.reason))
+    }
+
+    fn needs(&self, loaded: &Aggregates, needs: &mut Vec<StreamId>) {
+        // Accepting counts the opinion in its round, which must still be open.
+        needs.extend(loaded.opinions.get(&self.opinion).map(|o| StreamId::round(o.round)));
+    }
+
+    fn units_written(&self, loaded: &Aggregates) -> Vec<Option<UnitId>> {
+        vec![loaded.opinions.get(&self.opinion).map(|o| o.unit)]
+    }
+
+    fn decide(&self, cx: &mut Deciding<'_>) -> Result<Vec<PendingEvent>, DomainError> {
+        let opinion = cx.loaded.opinions.get(&self.opinion).ok_or(DomainError::OpinionNotFound(self.opinion))?;
+        if !opinion.held {
+            return Err(DomainError::OpinionNotHeld { opinion: self.opinion });
+        }
+        match (self.accept, &self.reason) {
+            (true, Some(_)) => {
+                return Err(DomainError::InvalidValue {
+                    field: "reason".to_owned(),
+                    reason: "a reason is given for declining an opinion, not for accepting one".to_owned(),
+                })
+            }
+            (false, None) => return Err(DomainError::Empty { field: "reason".to_owned() }),
+            _ => {}
+        }
+        if self.accept {
+            let round = cx.loaded.rounds.get(&opinion.round).ok_or(DomainError::RoundNotFound(opinion.round))?;
+            if round.closed {
+                return Err(DomainError::RoundClosed { round: opinion.round });
+            }
+        }
+        Ok(vec![PendingEvent::now(OpinionReviewed {
+            opinion: self.opinion,
+            accepted: self.accept,
+            reason: self.reason.clone(),
+        })])
+    }
+}
+
 impl Fact for OpinionRecorded {
     fn fold(&self, _: u64, state: &mut Aggregates) {
-        let opinion = OpinionState { unit: self.unit, citizen_readable: self.citizen.is_some() };
+        let opinion =
+            OpinionState { unit: self.unit, round: self.round, citizen_readable: self.citizen.is_some(), held: false };
         state.opinions.insert(self.opinion, opinion);
+    }
+}
+
+impl Fact for OpinionSubmitted {
+    fn fold(&self, _: u64, state: &mut Aggregates) {
+        let opinion =
+            OpinionState { unit: self.unit, round: self.round, citizen_readable: self.citizen.is_some(), held: true };
+        state.opinions.insert(self.opinion, opinion);
+    }
+}
+
+impl Fact for OpinionReviewed {
+    fn fold(&self, _: u64, state: &mut Aggregates) {
+        if let Some(opinion) = state.opinions.get_mut(&self.opinion) {
+            opinion.held = false;
+        }
     }
 }
 

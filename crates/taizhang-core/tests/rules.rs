@@ -483,6 +483,95 @@ fn an_opinion_is_recorded_in_an_open_round_about_a_unit_it_covers() {
     given(world()).when(erase).then_err(ErrorKind::NotFound);
 }
 
+#[test]
+fn an_opinion_left_on_the_board_is_held_until_reviewed_and_accepted_only_while_its_round_is_open() {
+    let (unit, round, opinion) = (UnitId::new(), RoundId::new(), OpinionId::new());
+    let opened = DomainEvent::RoundOpened(RoundOpened {
+        round,
+        name: text("回头看"),
+        first: date!(2011 - 01 - 01),
+        last: date!(2011 - 06 - 30),
+        scope: RoundScope::All,
+    });
+    let submit = Command::SubmitOpinion(SubmitOpinion {
+        opinion,
+        round,
+        about: OpinionAbout::Unit(unit),
+        text: text("窗口排队太久"),
+        rating: Some(Rating::Dissatisfied),
+        citizen: None,
+    });
+    let submitted = DomainEvent::OpinionSubmitted(OpinionSubmitted {
+        opinion,
+        round,
+        unit,
+        commitment: None,
+        text: text("窗口排队太久"),
+        rating: Some(Rating::Dissatisfied),
+        citizen: None,
+    });
+    given([unit_registered(unit), opened.clone()]).when(submit.clone()).then([submitted.clone()]);
+    // Left on the board, it is admitted as any opinion is: not in a closed round.
+    let closed = DomainEvent::RoundClosed(RoundClosed { round });
+    let e = given([unit_registered(unit), opened.clone(), closed.clone()]).when(submit).then_err(ErrorKind::Invalid);
+    assert_eq!(e, DomainError::RoundClosed { round });
+
+    let held = || vec![unit_registered(unit), opened.clone(), submitted.clone()];
+    let review = |accept: bool, reason: Option<&str>| {
+        Command::ReviewOpinion(ReviewOpinion { opinion, accept, reason: reason.map(text) })
+    };
+    let accepted = DomainEvent::OpinionReviewed(OpinionReviewed { opinion, accepted: true, reason: None });
+    given(held()).when(review(true, None)).then([accepted.clone()]);
+    let declined =
+        DomainEvent::OpinionReviewed(OpinionReviewed { opinion, accepted: false, reason: Some(text("广告")) });
+    given(held()).when(review(false, Some("广告"))).then([declined]);
+    // A decline says why; an acceptance has nothing to explain.
+    let e = given(held()).when(review(false, None)).then_err(ErrorKind::Invalid);
+    assert_eq!(e, DomainError::Empty { field: "reason".into() });
+    assert_eq!(given(held()).when(review(true, Some("好"))).then_err(ErrorKind::Invalid).field(), Some("reason"));
+    // Reviewed once only; accepted only while the round is open, declined at any time.
+    let mut reviewed = held();
+    reviewed.push(accepted);
+    let e = given(reviewed).when(review(false, Some("广告"))).then_err(ErrorKind::Invalid);
+    assert_eq!(e, DomainError::OpinionNotHeld { opinion });
+    let mut after_close = held();
+    after_close.push(closed);
+    let e = given(after_close.clone()).when(review(true, None)).then_err(ErrorKind::Invalid);
+    assert_eq!(e, DomainError::RoundClosed { round });
+    let late = DomainEvent::OpinionReviewed(OpinionReviewed { opinion, accepted: false, reason: Some(text("逾期")) });
+    given(after_close).when(review(false, Some("逾期"))).then([late]);
+    given([unit_registered(unit)]).when(review(true, None)).then_err(ErrorKind::NotFound);
+}
+
+/// An opinion the unit records counts at once: there is nothing to review.
+#[test]
+fn an_opinion_the_unit_recorded_is_not_reviewed() {
+    let (unit, round, opinion) = (UnitId::new(), RoundId::new(), OpinionId::new());
+    let history = [
+        unit_registered(unit),
+        DomainEvent::RoundOpened(RoundOpened {
+            round,
+            name: text("回头看"),
+            first: date!(2011 - 01 - 01),
+            last: date!(2011 - 06 - 30),
+            scope: RoundScope::All,
+        }),
+        DomainEvent::OpinionRecorded(OpinionRecorded {
+            opinion,
+            round,
+            unit,
+            commitment: None,
+            text: text("好"),
+            rating: None,
+            channel: Channel::Telephone,
+            citizen: None,
+        }),
+    ];
+    let review = Command::ReviewOpinion(ReviewOpinion { opinion, accept: true, reason: None });
+    let e = given(history).when(review).then_err(ErrorKind::Invalid);
+    assert_eq!(e, DomainError::OpinionNotHeld { opinion });
+}
+
 /// A certificate for the member of [`served`], its outing verified, stating `line`.
 fn certificate(unit: UnitId, member: MemberId, lines: Vec<ServiceLine>, personal_version: u64) -> CertificateIssued {
     let number = certificate_number(2011, 0);

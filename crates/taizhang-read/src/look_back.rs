@@ -246,7 +246,7 @@ fn recount(
             by_unit.entry(history.unit).or_default().merge(&part, false);
         }
     }
-    for (_, opinion) in model.round_opinions(round_id).filter(|(_, o)| o.position <= as_of) {
+    for (_, opinion) in model.round_opinions(round_id).filter(|(_, o)| o.counts_at(as_of)) {
         by_unit.entry(opinion.unit).or_default().merge(&RoundTally::opinion(opinion.rating), false);
     }
     by_unit

@@ -122,6 +122,33 @@ pub struct OpinionRecord {
     pub citizen_erased_at: Option<Position>,
     /// Who recorded it.
     pub by: Actor,
+    /// Left on the notice board: it counts only once accepted.
+    pub held: bool,
+    /// How a held opinion was reviewed, when it was.
+    pub review: Option<OpinionReview>,
+}
+
+/// The review of an opinion left on the notice board.
+#[derive(Clone, PartialEq, Eq, Debug, Serialize, Deserialize)]
+pub struct OpinionReview {
+    pub position: Position,
+    pub accepted: bool,
+    pub reason: Option<Text>,
+    pub by: Actor,
+}
+
+impl OpinionRecord {
+    /// Whether the opinion counts in its round (and shows on the board) as of `as_of`:
+    /// recorded by the unit, or left on the board and accepted, by then.
+    pub fn counts_at(&self, as_of: Position) -> bool {
+        self.position <= as_of
+            && (!self.held || self.review.as_ref().is_some_and(|r| r.accepted && r.position <= as_of))
+    }
+
+    /// The review as of `as_of`, if there was one by then.
+    pub fn review_at(&self, as_of: Position) -> Option<&OpinionReview> {
+        self.review.as_ref().filter(|r| r.position <= as_of)
+    }
 }
 
 /// A certificate as issued, and what became of it since.
@@ -738,12 +765,44 @@ impl ReadModel {
                     citizen_given: e.citizen.is_some(),
                     citizen_erased_at: None,
                     by: event.actor,
+                    held: false,
+                    review: None,
                 };
                 if let Some(tallies) = self.round_tallies.get_mut(&e.round) {
                     tallies.add_opinion(e.unit, e.rating);
                 }
                 push_exact(self.round_opinions.entry(e.round).or_default(), e.opinion);
                 self.opinions.insert(e.opinion, opinion);
+            }
+            DomainEvent::OpinionSubmitted(e) => {
+                let opinion = OpinionRecord {
+                    position,
+                    round: e.round,
+                    unit: e.unit,
+                    commitment: e.commitment,
+                    text: e.text.clone(),
+                    rating: e.rating,
+                    channel: Channel::Web,
+                    citizen_given: e.citizen.is_some(),
+                    citizen_erased_at: None,
+                    by: event.actor,
+                    held: true,
+                    review: None,
+                };
+                push_exact(self.round_opinions.entry(e.round).or_default(), e.opinion);
+                self.opinions.insert(e.opinion, opinion);
+            }
+            DomainEvent::OpinionReviewed(e) => {
+                if let Some(opinion) = self.opinions.get_mut(&e.opinion) {
+                    let review =
+                        OpinionReview { position, accepted: e.accepted, reason: e.reason.clone(), by: event.actor };
+                    opinion.review = Some(review);
+                    if e.accepted {
+                        if let Some(tallies) = self.round_tallies.get_mut(&opinion.round) {
+                            tallies.add_opinion(opinion.unit, opinion.rating);
+                        }
+                    }
+                }
             }
             DomainEvent::CitizenErased(e) => {
                 if let Some(opinion) = self.opinions.get_mut(&e.opinion) {

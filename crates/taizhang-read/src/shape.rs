@@ -31,7 +31,7 @@ pub fn checkpoint_header() -> &'static [u8] {
 /// corrected, evaluated; another erased; an outing amended and verified, another voided;
 /// a member's commitment amended, assessed, renewed and withdrawn; a weekly summary
 /// revised and commented; a look-back round opened, with an opinion whose citizen
-/// was erased, and closed; codes; several
+/// was erased and one left on the board and declined, and closed; codes; several
 /// moments of the clock).
 pub(crate) fn sample() -> ReadModel {
     let text = |s: &str| Text::parse("sample", s).expect("a sample text is valid");
@@ -258,6 +258,20 @@ pub(crate) fn sample() -> ReadModel {
             citizen: Some(SealedPersonal(vec![1, 2, 3])),
         }),
         DomainEvent::CitizenErased(CitizenErased { opinion: OpinionId(Uuid::from_u128(10)) }),
+        DomainEvent::OpinionSubmitted(OpinionSubmitted {
+            opinion: OpinionId(Uuid::from_u128(16)),
+            round: RoundId(Uuid::from_u128(9)),
+            unit: first,
+            commitment: None,
+            text: text("窗口人少"),
+            rating: None,
+            citizen: None,
+        }),
+        DomainEvent::OpinionReviewed(OpinionReviewed {
+            opinion: OpinionId(Uuid::from_u128(16)),
+            accepted: false,
+            reason: Some(text("与本单位无关")),
+        }),
         DomainEvent::RoundClosed(RoundClosed { round: RoundId(Uuid::from_u128(9)) }),
         DomainEvent::MemberErased(MemberErased { member: moved }),
     ];

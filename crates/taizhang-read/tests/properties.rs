@@ -111,6 +111,8 @@ kinds! {
     CommentOnSummary = 2,
     OpenRound = 3,
     RecordOpinion = 4,
+    SubmitOpinion = 3,
+    ReviewOpinion = 4,
     EraseCitizen = 1,
     CloseRound = 1,
 }
@@ -152,6 +154,8 @@ fn kind_of(cmd: &Command) -> Kind {
         Command::OpenRound(_) => Kind::OpenRound,
         Command::CloseRound(_) => Kind::CloseRound,
         Command::RecordOpinion(_) => Kind::RecordOpinion,
+        Command::SubmitOpinion(_) => Kind::SubmitOpinion,
+        Command::ReviewOpinion(_) => Kind::ReviewOpinion,
         Command::EraseCitizen(_) => Kind::EraseCitizen,
         Command::IssueCertificate(_) => Kind::IssueCertificate,
         Command::RevokeCertificate(_) => Kind::RevokeCertificate,
@@ -196,6 +200,9 @@ struct History {
     /// Opinions left with a citizen's name, and those whose citizen was erased since.
     named_opinions: Vec<OpinionId>,
     erased_citizens: BTreeSet<OpinionId>,
+    /// Opinions left on the notice board, and those reviewed since.
+    held_opinions: Vec<OpinionId>,
+    reviewed_opinions: BTreeSet<OpinionId>,
     certificates: Vec<CertificateId>,
     revoked: BTreeSet<CertificateId>,
     /// Members given a PIN.
@@ -569,7 +576,7 @@ impl History {
                     scope,
                 })
             }
-            Kind::RecordOpinion => {
+            Kind::RecordOpinion | Kind::SubmitOpinion => {
                 let round = if self.rounds.is_empty() {
                     RoundId::new()
                 } else {
@@ -589,15 +596,26 @@ impl History {
                     phone: Some("0719-8888888".to_owned()),
                     birth_date: None,
                 });
-                Command::RecordOpinion(RecordOpinion {
-                    opinion: OpinionId::new(),
-                    round,
-                    about,
-                    text: text(&format!("意见{step}")),
-                    rating,
-                    channel,
-                    citizen,
-                })
+                let (opinion, text) = (OpinionId::new(), text(&format!("意见{step}")));
+                match kind {
+                    Kind::SubmitOpinion => {
+                        Command::SubmitOpinion(SubmitOpinion { opinion, round, about, text, rating, citizen })
+                    }
+                    _ => {
+                        Command::RecordOpinion(RecordOpinion { opinion, round, about, text, rating, channel, citizen })
+                    }
+                }
+            }
+            Kind::ReviewOpinion => {
+                let opinion = if self.held_opinions.is_empty() {
+                    OpinionId::new()
+                } else {
+                    Self::target(rng, &self.held_opinions, &self.reviewed_opinions, careful)
+                };
+                let accept = rng.chance(70);
+                // Careless reviews sometimes decline without a reason or accept with one.
+                let reason = (accept == (!careful && rng.chance(10))).then(|| text("与本单位无关"));
+                Command::ReviewOpinion(ReviewOpinion { opinion, accept, reason })
             }
             Kind::EraseCitizen => Command::EraseCitizen(EraseCitizen {
                 opinion: if self.named_opinions.is_empty() {
@@ -717,6 +735,15 @@ impl History {
                 if c.citizen.is_some() {
                     self.named_opinions.push(c.opinion);
                 }
+            }
+            Command::SubmitOpinion(c) => {
+                self.held_opinions.push(c.opinion);
+                if c.citizen.is_some() {
+                    self.named_opinions.push(c.opinion);
+                }
+            }
+            Command::ReviewOpinion(c) => {
+                self.reviewed_opinions.insert(c.opinion);
             }
             Command::EraseCitizen(c) => {
                 self.erased_citizens.insert(c.opinion);
@@ -871,6 +898,7 @@ async fn report_totals_equal_a_naive_recomputation_from_the_raw_events() {
     let mut reached = [0u64; 11];
     let mut superseded = 0;
     let mut reached_credit = 0;
+    let mut accepted_from_board = 0;
     for &seed in &seeds {
         let w = World::new().await;
         let mut rng = Rng::new(seed);
@@ -935,8 +963,10 @@ async fn report_totals_equal_a_naive_recomputation_from_the_raw_events() {
         }
         reached_credit += credited;
         let model = w.model().await;
-        let counted =
-            assert_round_reports_equal_a_naive_recount(w.store().read_all(1, usize::MAX).await.unwrap(), &model, seed);
+        let events = w.store().read_all(1, usize::MAX).await.unwrap();
+        accepted_from_board +=
+            events.iter().filter(|e| matches!(&e.payload, DomainEvent::OpinionReviewed(r) if r.accepted)).count();
+        let counted = assert_round_reports_equal_a_naive_recount(events, &model, seed);
         reached.iter_mut().zip(counted).for_each(|(sum, count)| *sum += count);
         let query = ReportQuery {
             period: june(),
@@ -958,6 +988,7 @@ async fn report_totals_equal_a_naive_recomputation_from_the_raw_events() {
     if seeds.len() > 1 {
         assert!(superseded > 0, "seeds {seeds:?}: no certificate was superseded");
         assert!(reached_credit > 0, "seeds {seeds:?}: no credit hours in June");
+        assert!(accepted_from_board > 0, "seeds {seeds:?}: no opinion left on the board was accepted");
         for (i, name) in [(0, "due"), (1, "assessed"), (5, "new"), (6, "renewals"), (7, "opinions")] {
             assert!(reached[i] > 0, "seeds {seeds:?}: no round counted {name}: {reached:?}");
         }
@@ -992,7 +1023,7 @@ fn assert_certificates_reproduce_and_supersede(model: &ReadModel, seed: u64) -> 
 /// the report's definitions written out plainly: an item is due in a round when made
 /// before it opened, standing, with a term that meets the round's period; assessed
 /// when its latest finding came after the opening; new when made while the round was
-/// open; opinions counted by rating.
+/// open; opinions counted by rating, those left on the notice board once accepted.
 /// Returns the counts summed over every round and unit, to show what the history reached.
 fn assert_round_reports_equal_a_naive_recount(
     events: Vec<taizhang_store::RecordedEvent>,
@@ -1012,6 +1043,7 @@ fn assert_round_reports_equal_a_naive_recount(
     let mut items: BTreeMap<CommitmentId, Item> = BTreeMap::new();
     let mut rounds: BTreeMap<RoundId, (u64, Option<u64>, Date, Date, RoundScope)> = BTreeMap::new();
     let mut opinions: Vec<(RoundId, UnitId, Option<Rating>)> = Vec::new();
+    let mut held: BTreeMap<OpinionId, (RoundId, UnitId, Option<Rating>)> = BTreeMap::new();
     for e in events {
         let at = e.position;
         match e.payload {
@@ -1040,6 +1072,10 @@ fn assert_round_reports_equal_a_naive_recount(
             }
             DomainEvent::RoundClosed(r) => rounds.get_mut(&r.round).unwrap().1 = Some(at),
             DomainEvent::OpinionRecorded(o) => opinions.push((o.round, o.unit, o.rating)),
+            DomainEvent::OpinionSubmitted(o) => {
+                held.insert(o.opinion, (o.round, o.unit, o.rating));
+            }
+            DomainEvent::OpinionReviewed(r) if r.accepted => opinions.push(held[&r.opinion]),
             _ => {}
         }
     }
