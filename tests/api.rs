@@ -2427,3 +2427,131 @@ async fn the_public_notice_board_lists_units_and_shows_their_public_commitments(
     server.ok(promise, json!({ "t": "首问负责", "p": true })).await;
     assert_eq!(again(tag).await, 200, "a write moves the log and the page");
 }
+
+/// The address a test's citizen posts from.
+const LOOPBACK: [u8; 4] = [127, 0, 0, 1];
+
+#[tokio::test]
+async fn an_opinion_left_on_the_board_counts_and_shows_only_once_the_unit_accepts_it() {
+    let server = Server::start();
+    let register = r#"mutation($c: String!) { registerUnit(input: { name: "十堰市政务服务中心", code: $c, industry: "政务服务", region: "茅箭区" }) { unit { id } } }"#;
+    server.ok(register, json!({ "c": "SY-0001" })).await;
+    server.ok(register, json!({ "c": "SY-0002" })).await;
+    let promise = r#"mutation { makeCommitment(input: { unit: "SY-0001", code: "C-1", content: { category: "办结时限", text: "即办件当场办结", from: "2011-01-01", until: "2011-06-30", public: true } }) { commitment { id } } }"#;
+    server.ok(promise, json!({})).await;
+    let public = reqwest::Client::new();
+    let page = async || public.get(format!("{}/units/SY-0001", server.url)).send().await.unwrap().text().await.unwrap();
+    assert!(page().await.contains("回头看评议期间可在此留言"), "no form without an open round");
+    let open = r#"mutation { openLookBackRound(input: { name: "2011年上半年回头看", period: { first: "2011-01-01", last: "2011-06-30" }, scope: { units: ["SY-0001"] } }) { round { id } } }"#;
+    let round = server.ok(open, json!({})).await["openLookBackRound"]["round"]["id"].as_str().unwrap().to_owned();
+    let shown = page().await;
+    assert!(shown.contains("action=\"/units/SY-0001/opinions\"") && shown.contains("2011年上半年回头看"), "{shown}");
+
+    // Refused, writing nothing: no proof, another site's page, an empty text, a bad
+    // phone, another unit's proof.
+    let head = server.head().await;
+    let post = |form: Vec<(&'static str, String)>, site: &'static str| {
+        let (public, url) = (public.clone(), format!("{}/units/SY-0001/opinions", server.url));
+        async move {
+            let sent = public.post(url).header("sec-fetch-site", site).form(&form).send().await.unwrap();
+            (sent.status().as_u16(), sent.text().await.unwrap())
+        }
+    };
+    let proof = support::form_value(&shown, "proof").unwrap();
+    let (status, said) = post(vec![("text", "好".into())], "same-origin").await;
+    assert_eq!(status, 403, "{said}");
+    assert!(said.contains("页面已过期"), "{said}");
+    assert_eq!(post(vec![("proof", proof.clone()), ("text", "好".into())], "cross-site").await.0, 403);
+    let origin = public
+        .post(format!("{}/units/SY-0001/opinions", server.url))
+        .header("origin", "https://elsewhere.example")
+        .form(&[("proof", proof.as_str()), ("text", "好")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(origin.status(), 403, "an Origin of another site is refused too");
+    assert_eq!(post(vec![("proof", proof.clone()), ("text", "  ".into())], "same-origin").await.0, 422);
+    let bad_phone = vec![("proof", proof.clone()), ("text", "好".into()), ("name", "李".into()), ("phone", "x".into())];
+    assert_eq!(post(bad_phone, "same-origin").await.0, 422);
+    let elsewhere = public
+        .post(format!("{}/units/SY-0002/opinions", server.url))
+        .form(&[("proof", proof.as_str()), ("text", "好")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(elsewhere.status(), 403, "one unit's proof is not another's");
+    assert_eq!(server.head().await, head, "no refusal wrote anything");
+
+    // Left on the board about the commitment, with a name and phone: held.
+    let (status, said) = support::leave_opinion(
+        &server.url,
+        "SY-0001",
+        LOOPBACK,
+        &[
+            ("about", "C-1"),
+            ("rating", "dissatisfied"),
+            ("text", "窗口排队太久<script>"),
+            ("name", "王先生"),
+            ("phone", "13800000000"),
+        ],
+    )
+    .await;
+    assert_eq!(status, 200, "{said}");
+    assert!(said.contains("经单位审核后将在公示栏公示"), "{said}");
+    assert!(!page().await.contains("窗口排队太久"), "a held opinion is not shown");
+    let viewer = support::client_with(&server.token("VIEWER", &[], None).await);
+    let opinions = "query($r: ID!, $s: OpinionStatus) { opinions(round: $r, status: $s) { totalCount opinions { id text status rating channel } } }";
+    let (_, seen) = server.post_with(&viewer, opinions, json!({ "r": round })).await;
+    assert_eq!(seen["data"]["opinions"]["totalCount"], 0, "a viewer does not see a held opinion: {seen}");
+    let clerk = support::client_with(&server.token("CLERK", &["SY-0001"], None).await);
+    let (_, held) = server.post_with(&clerk, opinions, json!({ "r": round, "s": "HELD" })).await;
+    let opinion = &held["data"]["opinions"]["opinions"][0];
+    assert_eq!(
+        (&opinion["text"], &opinion["status"], &opinion["rating"], &opinion["channel"]),
+        (&json!("窗口排队太久<script>"), &json!("HELD"), &json!("DISSATISFIED"), &json!("WEB")),
+        "{held}"
+    );
+    let id = opinion["id"].as_str().unwrap().to_owned();
+    let citizen = "query($o: ID!) { opinion(id: $o) { citizen { name phone } } }";
+    let (_, read) = server.post_with(&clerk, citizen, json!({ "o": id })).await;
+    assert_eq!(read["data"]["opinion"]["citizen"], json!({ "name": "王先生", "phone": "13800000000" }), "{read}");
+    let report = "query($r: ID!) { roundReport(round: $r) { total { opinions dissatisfied } } }";
+    assert_eq!(server.ok(report, json!({ "r": round })).await["roundReport"]["total"]["opinions"], 0);
+
+    // Another unit's clerk may not review it; a decline needs a reason; the unit's
+    // clerk accepts it.
+    let review = "mutation($o: ID!, $a: Boolean!, $why: String) { reviewOpinion(opinion: $o, accept: $a, reason: $why) { opinion { status declinedBecause } } }";
+    let other = support::client_with(&server.token("CLERK", &["SY-0002"], None).await);
+    let (_, refused) = server.post_with(&other, review, json!({ "o": id, "a": true })).await;
+    assert_eq!(refused["errors"][0]["extensions"]["code"], "FORBIDDEN", "{refused}");
+    let (_, refused) = server.post_with(&clerk, review, json!({ "o": id, "a": false })).await;
+    assert_eq!(refused["errors"][0]["extensions"]["code"], "VALIDATION", "{refused}");
+    let (_, accepted) = server.post_with(&clerk, review, json!({ "o": id, "a": true })).await;
+    assert_eq!(accepted["data"]["reviewOpinion"]["opinion"], json!({ "status": "ACCEPTED", "declinedBecause": null }));
+    let (_, again) = server.post_with(&clerk, review, json!({ "o": id, "a": false, "why": "重复" })).await;
+    assert_eq!(again["errors"][0]["extensions"]["code"], "VALIDATION", "reviewed once only: {again}");
+
+    // Accepted, it counts and shows, escaped, with its commitment and without the name.
+    let total = &server.ok(report, json!({ "r": round })).await["roundReport"]["total"];
+    assert_eq!((total["opinions"].as_u64(), total["dissatisfied"].as_u64()), (Some(1), Some(1)));
+    let shown = page().await;
+    assert!(shown.contains("窗口排队太久&lt;script&gt;") && shown.contains("关于承诺：即办件当场办结"), "{shown}");
+    assert!(!shown.contains("王先生") && !shown.contains("13800000000"), "the citizen is never shown");
+    let (_, seen) = server.post_with(&viewer, opinions, json!({ "r": round })).await;
+    assert_eq!(seen["data"]["opinions"]["totalCount"], 1, "{seen}");
+
+    // Spam is held by the quota: five an hour from one address, the sixth refused with
+    // a time to wait, and nothing written for it.
+    for n in 0..4 {
+        let (status, said) =
+            support::leave_opinion(&server.url, "SY-0001", LOOPBACK, &[("text", &format!("意见{n}"))]).await;
+        assert_eq!(status, 200, "{said}");
+    }
+    let head = server.head().await;
+    let (status, said) = support::leave_opinion(&server.url, "SY-0001", LOOPBACK, &[("text", "还有")]).await;
+    assert_eq!(status, 429, "{said}");
+    assert!(said.contains("提交过于频繁"), "{said}");
+    assert_eq!(server.head().await, head);
+    let (_, held) = server.post_with(&clerk, opinions, json!({ "r": round, "s": "HELD" })).await;
+    assert_eq!(held["data"]["opinions"]["totalCount"], 4, "{held}");
+}

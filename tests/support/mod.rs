@@ -275,3 +275,29 @@ pub async fn service_now_past_midnight() -> (time::Date, u16) {
 pub fn clock(minutes: u16) -> String {
     format!("{:02}:{:02}", minutes / 60, minutes % 60)
 }
+
+/// The value of the form field `name` on an HTML page (`name="…" value="…"`).
+pub fn form_value(page: &str, name: &str) -> Option<String> {
+    let at = page.find(&format!("name=\"{name}\" value=\""))? + name.len() + 15;
+    Some(page[at..at + page[at..].find('"')?].to_owned())
+}
+
+/// Leaves an opinion on `unit`'s page as a citizen's browser at `from` (a loopback
+/// address: the notice board counts opinions per address) does: the page's form with
+/// its proof, `fields` besides, posted from the same origin. Answers the status and the
+/// page.
+pub async fn leave_opinion(url: &str, unit: &str, from: [u8; 4], fields: &[(&str, &str)]) -> (u16, String) {
+    let public = reqwest::Client::builder().local_address(std::net::IpAddr::from(from)).build().unwrap();
+    let page = public.get(format!("{url}/units/{unit}")).send().await.unwrap().text().await.unwrap();
+    let proof = form_value(&page, "proof").unwrap_or_else(|| panic!("no opinion form on the page: {page}"));
+    let mut form = vec![("proof", proof.as_str())];
+    form.extend_from_slice(fields);
+    let sent = public
+        .post(format!("{url}/units/{unit}/opinions"))
+        .header("sec-fetch-site", "same-origin")
+        .form(&form)
+        .send()
+        .await
+        .unwrap();
+    (sent.status().as_u16(), sent.text().await.unwrap())
+}

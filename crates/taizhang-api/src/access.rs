@@ -101,12 +101,22 @@ pub const RULES: &[Rule] = &[
     Rule {
         permission: Permission::ReadPublished,
         summary: "what the notice board publishes (it shows the same without a token): public commitments and \
-                  their findings, weekly summaries; a commitment kept within its unit needs the next line",
+                  their findings, weekly summaries, look-back rounds and the opinions that count in them; a \
+                  commitment kept within its unit, or an opinion held or declined, needs the next line",
         admin: Yes,
         clerk: Yes,
         reviewer: Yes,
         viewer: Yes,
-        fields: &["Query.commitment", "Query.commitments", "Query.commitmentCategories", "Query.weeklySummary"],
+        fields: &[
+            "Query.commitment",
+            "Query.commitments",
+            "Query.commitmentCategories",
+            "Query.weeklySummary",
+            "Query.lookBackRound",
+            "Query.lookBackRounds",
+            "Query.opinion",
+            "Query.opinions",
+        ],
     },
     Rule {
         permission: Permission::ReadReports,
@@ -129,10 +139,6 @@ pub const RULES: &[Rule] = &[
             "Query.members",
             "Query.outing",
             "Query.missingWeeklySummaries",
-            "Query.lookBackRound",
-            "Query.lookBackRounds",
-            "Query.opinion",
-            "Query.opinions",
             "Query.certificate",
             "Query.certificates",
             "GET /export/certificates",
@@ -235,12 +241,12 @@ pub const RULES: &[Rule] = &[
     },
     Rule {
         permission: Permission::RecordOpinions,
-        summary: "recording the public's opinions in look-back rounds",
+        summary: "recording the public's opinions in look-back rounds, and reviewing those left on the notice board",
         admin: Yes,
         clerk: OwnUnits,
         reviewer: Yes,
         viewer: No,
-        fields: &["Mutation.recordOpinion"],
+        fields: &["Mutation.recordOpinion", "Mutation.reviewOpinion"],
     },
     Rule {
         permission: Permission::Review,
@@ -321,6 +327,12 @@ impl Permission {
         let roles: Vec<&str> = Role::API.into_iter().filter(|r| self.grant(*r) != No).map(Role::as_str).collect();
         roles.join(", ")
     }
+}
+
+/// Whether the caller reads every record, or only what the campaign publishes (a
+/// viewer sees public commitments and counted opinions only, as the notice board does).
+pub fn reads_every_record(ctx: &Context<'_>) -> async_graphql::Result<bool> {
+    Ok(Permission::ReadRecords.grant(principal(ctx)?.role) != Grant::No)
 }
 
 /// The caller of the request; `UNAUTHENTICATED` when there is none (the HTTP layer

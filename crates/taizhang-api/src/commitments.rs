@@ -118,12 +118,6 @@ impl Commitment {
     }
 }
 
-/// Whether the caller reads commitments kept within their units too (the role table's
-/// `ReadRecords`), not only the published ones.
-fn reads_every_commitment(ctx: &Context<'_>) -> async_graphql::Result<bool> {
-    Ok(Permission::ReadRecords.grant(crate::access::principal(ctx)?.role) != crate::access::Grant::No)
-}
-
 /// The most commitments one unit's list returns.
 const MAX_UNIT_COMMITMENTS: usize = 1_000;
 
@@ -144,7 +138,7 @@ impl CommitmentQueries {
     ) -> async_graphql::Result<Option<Commitment>> {
         let commitment: CommitmentId = parse_id("id", &id)?;
         let as_of = crate::as_of(as_of);
-        let all = reads_every_commitment(ctx)?;
+        let all = crate::access::reads_every_record(ctx)?;
         let found =
             state(ctx).read(min_position.map(Into::into), |m| Commitment::at(m, commitment, as_of.position(m))).await?;
         Ok(found.filter(|c| all || c.public))
@@ -164,7 +158,7 @@ impl CommitmentQueries {
     ) -> async_graphql::Result<Vec<Commitment>> {
         let unit: UnitId = parse_id("unit", &unit)?;
         let as_of = crate::as_of(as_of);
-        let all = reads_every_commitment(ctx)?;
+        let all = crate::access::reads_every_record(ctx)?;
         state(ctx)
             .read(min_position.map(Into::into), |m| {
                 let position = as_of.position(m);

@@ -40,6 +40,8 @@ use crate::{ApiState, Limits, TaizhangSchema};
 
 mod board;
 mod check_in_page;
+mod opinion_form;
+pub(crate) use opinion_form::OpinionQuotas;
 mod page;
 
 const GRAPHQL_RESPONSE: &str = "application/graphql-response+json; charset=utf-8";
@@ -108,6 +110,7 @@ pub fn routes(schema: TaizhangSchema, state: Arc<ApiState>, limits: Limits) -> i
         .at("/correction", get(check_in_page::correction_form).post(check_in_page::correction_post))
         .at("/", get(board::board))
         .at("/units/:code", get(board::unit_page))
+        .at("/units/:code/opinions", poem::post(opinion_form::opinion_post))
         .at("/certificate-check", get(board::certificate_form))
         .at("/export/:kind", get(export_records))
         .at("/backup/keys", get(backup_keys))
@@ -1031,6 +1034,23 @@ fn guarded(response: poem::ResponseBuilder) -> poem::ResponseBuilder {
         header::CONTENT_SECURITY_POLICY,
         "default-src 'none'; style-src 'unsafe-inline'; img-src data:; form-action 'self'; frame-ancestors 'none'",
     )
+}
+
+/// Whether a form post came from one of this server's own pages. A browser says where
+/// a request comes from (`Sec-Fetch-Site`, or at least `Origin`), and a post another
+/// site's page made is refused, so no page elsewhere can make a visitor's browser send
+/// our forms. A client that names no origin is not a browser acting for someone else.
+pub(crate) fn same_origin(req: &Request) -> bool {
+    if let Some(site) = header_str(req, header::HeaderName::from_static("sec-fetch-site")) {
+        return matches!(site, "same-origin" | "none");
+    }
+    match header_str(req, header::ORIGIN) {
+        None => true,
+        Some(origin) => {
+            let host = origin.split_once("://").map(|(_, host)| host);
+            host.is_some() && host == header_str(req, header::HOST)
+        }
+    }
 }
 
 /// Headers of every public answer about a person's own records (a certificate's check,

@@ -115,6 +115,8 @@ pub struct ApiState {
     pub certificates: Option<CertificateSettings>,
     /// The public check-in's limiters and record of attempts.
     pub(crate) check_in: check_in::CheckInGuard,
+    /// How many opinions the notice board takes per address and per unit.
+    pub(crate) opinion_quotas: http::OpinionQuotas,
 }
 
 /// How this server issues certificates.
@@ -145,6 +147,7 @@ impl ApiState {
             shares,
             certificates: None,
             check_in: Default::default(),
+            opinion_quotas: Default::default(),
         })
     }
 

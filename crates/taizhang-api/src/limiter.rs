@@ -1,7 +1,8 @@
 //! Slows down guessing: an address (or an outing's check-in, or whatever else is
 //! guessed at) that keeps being refused waits longer and longer for each refusal, while
 //! requests that are right are never held. Memory is bounded: at most
-//! [`MAX_ADDRESSES`] keys are remembered, idle ones are forgotten.
+//! [`MAX_ADDRESSES`] keys are remembered, idle ones are forgotten. And bounds what is
+//! not a guess but may still be abuse: [`Quota`], so many uses of a key an hour.
 
 use std::collections::HashMap;
 use std::hash::Hash;
@@ -68,9 +69,69 @@ impl<K: Copy + Eq + Hash> Limiter<K> {
     }
 }
 
+/// At most `max` uses per key within each `window` (an opinion form per address, per
+/// unit): a use past it is refused until the window that began with the key's first
+/// counted use is over. Memory is bounded as [`Limiter`]'s is.
+pub(crate) struct Quota<K> {
+    max: u32,
+    window: Duration,
+    used: Mutex<HashMap<K, (u32, Instant)>>,
+}
+
+impl<K: Copy + Eq + Hash> Quota<K> {
+    pub(crate) fn new(max: u32, window: Duration) -> Self {
+        Self { max, window, used: Mutex::new(HashMap::new()) }
+    }
+
+    /// Counts a use of `key` at `now`, or answers how long until one is allowed again.
+    pub(crate) fn take(&self, key: K, now: Instant) -> Result<(), Duration> {
+        let mut used = self.used.lock().expect("quota lock");
+        if used.len() >= MAX_ADDRESSES && !used.contains_key(&key) {
+            used.retain(|_, (_, since)| now.duration_since(*since) < self.window);
+            if used.len() >= MAX_ADDRESSES {
+                let oldest = used.iter().min_by_key(|(_, (_, since))| *since).map(|(k, _)| *k);
+                used.remove(&oldest.expect("the map is full, so not empty"));
+            }
+        }
+        let (count, since) = used.entry(key).or_insert((0, now));
+        if now.duration_since(*since) >= self.window {
+            (*count, *since) = (0, now);
+        }
+        if *count >= self.max {
+            return Err(self.window - now.duration_since(*since));
+        }
+        *count += 1;
+        Ok(())
+    }
+
+    /// Gives back a use counted for a request that was then refused for another reason.
+    pub(crate) fn give_back(&self, key: K) {
+        if let Some((count, _)) = self.used.lock().expect("quota lock").get_mut(&key) {
+            *count = count.saturating_sub(1);
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_quota_refuses_uses_past_its_maximum_until_the_window_is_over() {
+        let quota = Quota::new(3, Duration::from_secs(3600));
+        let t = Instant::now();
+        for _ in 0..3 {
+            assert_eq!(quota.take(address(1), t), Ok(()));
+        }
+        let later = t + Duration::from_secs(600);
+        assert_eq!(quota.take(address(1), later), Err(Duration::from_secs(3000)));
+        // Another key has its own; a use given back may be taken again.
+        assert_eq!(quota.take(address(2), later), Ok(()));
+        quota.give_back(address(1));
+        assert_eq!(quota.take(address(1), later), Ok(()));
+        assert!(quota.take(address(1), later).is_err());
+        assert_eq!(quota.take(address(1), t + Duration::from_secs(3600)), Ok(()));
+    }
 
     fn address(n: u32) -> IpAddr {
         IpAddr::from(n.to_be_bytes())

@@ -71,7 +71,7 @@ pub struct RoundQueries;
 
 #[Object]
 impl RoundQueries {
-    #[graphql(guard = "Need(Permission::ReadRecords)")]
+    #[graphql(guard = "Need(Permission::ReadPublished)")]
     async fn look_back_round(
         &self,
         ctx: &Context<'_>,
@@ -85,7 +85,7 @@ impl RoundQueries {
     }
 
     /// Every round, the most recently opened first, at most 1,000.
-    #[graphql(guard = "Need(Permission::ReadRecords)")]
+    #[graphql(guard = "Need(Permission::ReadPublished)")]
     async fn look_back_rounds(
         &self,
         ctx: &Context<'_>,
@@ -239,6 +239,36 @@ macro_rules! same_enum {
 same_enum!(RatingValue <-> Rating { Satisfied, FairlySatisfied, Dissatisfied });
 same_enum!(ChannelValue <-> Channel { NoticeBoard, Web, Telephone, ForumMeeting, SupervisorVisit });
 
+/// Where an opinion stands: one the unit recorded counts at once; one left on the
+/// notice board waits for the unit's clerk or a reviewer.
+#[derive(Enum, Clone, Copy, PartialEq, Eq)]
+pub enum OpinionStatus {
+    /// Recorded by the unit or a reviewer: counts in its round.
+    Recorded,
+    /// Left on the notice board, waiting for a review: does not count, not shown.
+    Held,
+    /// Left on the notice board and accepted: counts, and shows on the board.
+    Accepted,
+    /// Left on the notice board and declined, with a reason.
+    Declined,
+}
+
+impl OpinionStatus {
+    fn of(o: &OpinionRecord, as_of: Position) -> Self {
+        match (o.held, o.review_at(as_of)) {
+            (false, _) => OpinionStatus::Recorded,
+            (true, None) => OpinionStatus::Held,
+            (true, Some(r)) if r.accepted => OpinionStatus::Accepted,
+            (true, Some(_)) => OpinionStatus::Declined,
+        }
+    }
+
+    /// Whether the opinion counts in its round, and is published.
+    fn counts(self) -> bool {
+        matches!(self, OpinionStatus::Recorded | OpinionStatus::Accepted)
+    }
+}
+
 /// An opinion of the public gathered in a round, as known at the position read.
 #[derive(SimpleObject, Clone)]
 #[graphql(complex)]
@@ -256,6 +286,9 @@ pub struct Opinion {
     pub citizen_given: bool,
     /// The citizen's name and phone were erased: `citizen` is null from then on.
     pub citizen_erased: bool,
+    pub status: OpinionStatus,
+    /// Why it was declined.
+    pub declined_because: Option<String>,
     #[graphql(skip)]
     pub opinion_id: OpinionId,
     #[graphql(skip)]
@@ -275,6 +308,8 @@ impl Opinion {
             position: o.position,
             citizen_given: o.citizen_given,
             citizen_erased: o.citizen_erased_at.is_some_and(|p| p <= as_of),
+            status: OpinionStatus::of(o, as_of),
+            declined_because: o.review_at(as_of).and_then(|r| r.reason.as_ref()).map(ToString::to_string),
             opinion_id: id,
             unit_id: o.unit,
         })
@@ -392,7 +427,9 @@ pub struct OpinionQueries;
 
 #[Object]
 impl OpinionQueries {
-    #[graphql(guard = "Need(Permission::ReadRecords)")]
+    /// An opinion; one that does not count (held or declined) only for those who read
+    /// every record (for others it is null, as on the notice board).
+    #[graphql(guard = "Need(Permission::ReadPublished)")]
     async fn opinion(
         &self,
         ctx: &Context<'_>,
@@ -402,18 +439,23 @@ impl OpinionQueries {
     ) -> async_graphql::Result<Option<Opinion>> {
         let opinion: OpinionId = parse_id("id", &id)?;
         let as_of = crate::as_of(as_of);
-        state(ctx).read(min_position.map(Into::into), |m| Opinion::at(m, opinion, as_of.position(m))).await
+        let all = access::reads_every_record(ctx)?;
+        let found =
+            state(ctx).read(min_position.map(Into::into), |m| Opinion::at(m, opinion, as_of.position(m))).await?;
+        Ok(found.filter(|o| all || o.status.counts()))
     }
 
-    /// A round's opinions (of one unit, if given) in the order recorded: `first` of
-    /// them (at most 1,000) after skipping `offset`.
-    #[graphql(guard = "Need(Permission::ReadRecords)")]
+    /// A round's opinions (of one unit, and in one status, if given) in the order
+    /// recorded: `first` of them (at most 1,000) after skipping `offset`. Those that do
+    /// not count (held or declined) only for those who read every record.
+    #[graphql(guard = "Need(Permission::ReadPublished)")]
     #[allow(clippy::too_many_arguments)]
     async fn opinions(
         &self,
         ctx: &Context<'_>,
         round: ID,
         unit: Option<ID>,
+        status: Option<OpinionStatus>,
         #[graphql(default = 0)] offset: usize,
         #[graphql(default = 100)] first: usize,
         as_of: Option<AsOfInput>,
@@ -423,12 +465,17 @@ impl OpinionQueries {
         let unit: Option<UnitId> = unit.map(|u| parse_id("unit", &u)).transpose()?;
         page_size(first)?;
         let as_of = crate::as_of(as_of);
+        let all = access::reads_every_record(ctx)?;
         state(ctx)
             .read(min_position.map(Into::into), |m| {
                 let position = as_of.position(m);
+                let shown = |o: &OpinionRecord| {
+                    let is = OpinionStatus::of(o, position);
+                    (all || is.counts()) && status.is_none_or(|s| s == is)
+                };
                 let matching = m
                     .round_opinions(round)
-                    .filter(|(_, o)| o.position <= position && unit.is_none_or(|u| o.unit == u))
+                    .filter(|(_, o)| o.position <= position && unit.is_none_or(|u| o.unit == u) && shown(o))
                     .collect::<Vec<_>>();
                 let opinions = matching
                     .iter()
@@ -566,6 +613,24 @@ impl OpinionMutations {
         };
         let outcome = execute(ctx, command_id, command.into()).await?;
         let opinion = Receipt::stream_of(&outcome, StreamKind::Opinion).map_or(opinion, OpinionId);
+        opinion_payload(ctx, outcome, opinion).await
+    }
+
+    /// Reviews an opinion left on the notice board: accepted, it counts in its round
+    /// (which must still be open) and shows on the board; declined, it keeps the reason
+    /// given (required).
+    #[graphql(guard = "Need(Permission::RecordOpinions)")]
+    async fn review_opinion(
+        &self,
+        ctx: &Context<'_>,
+        opinion: ID,
+        accept: bool,
+        reason: Option<String>,
+        command_id: Option<uuid::Uuid>,
+    ) -> async_graphql::Result<OpinionPayload> {
+        let opinion: OpinionId = parse_id("opinion", &opinion)?;
+        let reason = reason.filter(|r| !r.trim().is_empty()).map(|r| text("reason", &r)).transpose()?;
+        let outcome = execute(ctx, command_id, ReviewOpinion { opinion, accept, reason }.into()).await?;
         opinion_payload(ctx, outcome, opinion).await
     }
 

@@ -590,6 +590,8 @@ pub struct ReadModel {
     pub opinions: BTreeMap<OpinionId, OpinionRecord>,
     /// The opinions of each round, in the order recorded.
     round_opinions: BTreeMap<RoundId, Vec<OpinionId>>,
+    /// The opinions about each unit (or its commitments), in the order recorded.
+    unit_opinions: BTreeMap<UnitId, Vec<OpinionId>>,
     /// Service certificates, by id.
     pub certificates: BTreeMap<CertificateId, CertificateRecord>,
     /// The certificates of each year of issue, by their index in the year's status
@@ -772,6 +774,7 @@ impl ReadModel {
                     tallies.add_opinion(e.unit, e.rating);
                 }
                 push_exact(self.round_opinions.entry(e.round).or_default(), e.opinion);
+                push_exact(self.unit_opinions.entry(e.unit).or_default(), e.opinion);
                 self.opinions.insert(e.opinion, opinion);
             }
             DomainEvent::OpinionSubmitted(e) => {
@@ -790,6 +793,7 @@ impl ReadModel {
                     review: None,
                 };
                 push_exact(self.round_opinions.entry(e.round).or_default(), e.opinion);
+                push_exact(self.unit_opinions.entry(e.unit).or_default(), e.opinion);
                 self.opinions.insert(e.opinion, opinion);
             }
             DomainEvent::OpinionReviewed(e) => {
@@ -1133,6 +1137,12 @@ impl ReadModel {
         self.round_opinions.get(&round).into_iter().flatten().filter_map(|id| Some((*id, self.opinions.get(id)?)))
     }
 
+    /// The opinions about a unit or its commitments, in every round, in the order
+    /// recorded (later ones than a position read are for the caller to leave out).
+    pub fn unit_opinions(&self, unit: UnitId) -> impl DoubleEndedIterator<Item = (OpinionId, &OpinionRecord)> + '_ {
+        self.unit_opinions.get(&unit).into_iter().flatten().filter_map(|id| Some((*id, self.opinions.get(id)?)))
+    }
+
     /// A unit's commitments (its members' included), in the order they were made; those
     /// made after a given position are left out by [`CommitmentHistory::at`].
     pub fn unit_commitments(&self, unit: UnitId) -> &[CommitmentId] {
@@ -1218,7 +1228,7 @@ impl ReadModel {
             &self.outing_certificates,
             &self.member_certificates,
             // serde serialises tuples of up to 16.
-            (&self.site_codes, &self.unit_corrections, &self.unit_certificates),
+            (&self.site_codes, &self.unit_corrections, &self.unit_certificates, &self.unit_opinions),
         )
     }
 
@@ -1269,6 +1279,7 @@ mod tests {
             round_tallies,
             opinions,
             round_opinions,
+            unit_opinions,
             certificates,
             year_certificates,
             outing_certificates,
@@ -1302,6 +1313,7 @@ mod tests {
         let tally = round_tallies.values().next().unwrap();
         assert!(!tally.by_unit.is_empty() && !tally.parts.is_empty());
         assert!(opinions.values().any(|o| o.citizen_erased_at.is_some()) && !round_opinions.is_empty());
+        assert!(opinions.values().any(|o| o.review.is_some()) && !unit_opinions.is_empty());
         assert!(certificates.values().any(|c| c.revoked.is_some() && c.superseded.is_some()));
         assert!(!year_certificates.is_empty() && !outing_certificates.is_empty() && !member_certificates.is_empty());
         assert!(!unit_certificates.is_empty());

@@ -147,6 +147,13 @@ impl MasterKey {
         format!("{:06}", n % 1_000_000)
     }
 
+    /// The proof that a public form was served by this installation on `day` (days
+    /// since the epoch) for `form`: a page's form carries it, its post gives it back.
+    pub fn form_proof(&self, form: &str, day: u64) -> [u8; 16] {
+        let hash = self.check_in_hash(b"form", &[form.as_bytes(), &day.to_be_bytes()]);
+        hash[..16].try_into().expect("sixteen bytes")
+    }
+
     /// A site code for `outing`, the same for a retry of the command that opens it.
     pub fn new_site_code(&self, command: Uuid, outing: OutingId) -> String {
         site_code(&self.check_in_hash(b"site code", &[command.as_bytes(), outing.0.as_bytes()]))

@@ -20,7 +20,7 @@ use taizhang_read::ReadModel;
 use taizhang_store::Position;
 
 use super::page::document;
-use super::{params, Server};
+use super::{opinion_form, params, Server};
 
 /// Units listed on one page of the board.
 const UNITS_PER_PAGE: usize = 100;
@@ -31,7 +31,7 @@ const SUMMARIES_SHOWN: usize = 8;
 
 /// The language of a page.
 #[derive(Clone, Copy, PartialEq, Eq)]
-enum Lang {
+pub(super) enum Lang {
     Zh,
     En,
 }
@@ -44,7 +44,7 @@ impl Lang {
         }
     }
 
-    fn tag(self) -> &'static str {
+    pub(super) fn tag(self) -> &'static str {
         match self {
             Lang::Zh => "zh-CN",
             Lang::En => "en",
@@ -52,7 +52,7 @@ impl Lang {
     }
 
     /// `zh` or `en`, as the language requires.
-    fn say<'a>(self, zh: &'a str, en: &'a str) -> &'a str {
+    pub(super) fn say<'a>(self, zh: &'a str, en: &'a str) -> &'a str {
         match self {
             Lang::Zh => zh,
             Lang::En => en,
@@ -275,7 +275,7 @@ fn board_answer(req: &Request, server: &Server) -> Result<Response, Response> {
 }
 
 /// Percent-encodes a value for a link's query or path.
-fn url_encode(value: &str) -> String {
+pub(super) fn url_encode(value: &str) -> String {
     value
         .bytes()
         .map(|b| match b {
@@ -318,24 +318,34 @@ pub(super) async fn unit_page(req: &Request, Path(code): Path<String>, server: D
 fn unit_answer(req: &Request, code: &str, server: &Server) -> Result<Response, Response> {
     let params = params(req, &["lang"])?;
     let lang = Lang::of(&params);
-    let unit = UnitId::parse_ref(code.trim());
-    let position = server.state.projector.position();
-    let tag = etag(position);
-    if let Some(unchanged) = unchanged(req, &tag) {
+    let code = code.trim();
+    let unit = UnitId::parse_ref(code);
+    // The page's opinion form carries a proof of the day it was served: the validator
+    // names the day too, so a page kept by a cache is served again the next day.
+    let day = opinion_form::today();
+    let tag = |position: Position| format!("W/\"p{position}-{day}\"");
+    if let Some(unchanged) = unchanged(req, &tag(server.state.projector.position())) {
         return Ok(unchanged);
     }
-    let Some(main) = server.state.projector.read(|m| unit_main(m, unit, lang)) else {
+    let Some(main) = server.state.projector.read(|m| unit_main(server, m, unit, code, lang)) else {
         let main = format!("<p>{}</p>", lang.say("没有这个单位。", "There is no such unit."));
+        let tag = tag(server.state.projector.position());
         return Ok(board_page(StatusCode::NOT_FOUND, lang, &tag, lang.say("未找到", "Not found"), "/", &main));
     };
     let (title, main, read_at) = main;
-    let here = format!("/units/{}", url_encode(code.trim()));
-    Ok(board_page(StatusCode::OK, lang, &etag(read_at), &title, &here, &main))
+    let here = format!("/units/{}", url_encode(code));
+    Ok(board_page(StatusCode::OK, lang, &tag(read_at), &title, &here, &main))
 }
 
 /// A unit's page as of the model's head: its title, its content and the position read;
 /// `None` for a unit the log does not hold.
-fn unit_main(m: &ReadModel, unit: UnitId, lang: Lang) -> Option<(String, String, Position)> {
+fn unit_main(
+    server: &Server,
+    m: &ReadModel,
+    unit: UnitId,
+    code: &str,
+    lang: Lang,
+) -> Option<(String, String, Position)> {
     let p = m.position;
     let info = m.unit(unit, p)?;
     let parent = info.parent.and_then(|id| m.unit(id, p)).map(|u| u.name.to_string());
@@ -414,7 +424,8 @@ fn unit_main(m: &ReadModel, unit: UnitId, lang: Lang) -> Option<(String, String,
         "<dl><dt>{industry_label}</dt><dd>{industry}</dd><dt>{region_label}</dt><dd>{region}</dd>{parent}\
          <dt>{code_label}</dt><dd>{code}</dd></dl>\
          <h2>{commitments_heading}</h2>{commitments}<h2>{figures_heading}</h2><p>{figures}</p>\
-         <h2>{summaries_heading}</h2>{summaries}<p class=\"meta\">{as_of} {p}</p>",
+         <h2>{summaries_heading}</h2>{summaries}{opinions}<p class=\"meta\">{as_of} {p}</p>",
+        opinions = opinion_form::section(server, m, unit, code, lang),
         industry_label = lang.say("行业", "Industry"),
         industry = e(info.industry.as_str()),
         region_label = lang.say("县（市、区）", "County or district"),

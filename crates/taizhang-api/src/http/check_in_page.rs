@@ -18,13 +18,15 @@ use taizhang_core::{check_in_window, OutingId};
 use taizhang_io::certificate::{html_escape as e, qr_svg};
 
 use super::page::layout;
-use super::{http_error, params, permitted, public, remote_ip, Media, Server};
+use super::{http_error, params, permitted, public, remote_ip, same_origin, Media, Server};
 use crate::access::Permission;
 use crate::check_in::{check_in_address, report_presence, Answer, AttemptOutcome};
 use crate::error::Code;
 
 /// The largest check-in form body, in bytes (three short fields).
 const MAX_FORM_BYTES: usize = 1_024;
+/// What a form sent from another site's page is told.
+const CROSS_SITE: &str = "send the form from this site's own page";
 /// The longest value of a form field, in characters.
 const MAX_FIELD_CHARS: usize = 64;
 
@@ -86,6 +88,9 @@ async fn presence_answer(req: &Request, body: Body, server: &Server) -> Response
         true => http_error(StatusCode::BAD_REQUEST, Media::Json, Code::BadRequest, message),
         false => page(StatusCode::BAD_REQUEST, &PresenceForm::default(), Some((false, message.to_owned()))),
     };
+    if !same_origin(req) {
+        return bad(CROSS_SITE);
+    }
     let bytes = match body.into_bytes_limit(MAX_FORM_BYTES).await {
         Ok(bytes) => bytes,
         Err(_) => return bad("the form is larger than a check-in form can be"),
@@ -270,6 +275,9 @@ async fn correction_answer(req: &Request, body: Body, server: &Server) -> Respon
             correction_page(status, &kept, Some((good, message)))
         }
     };
+    if !same_origin(req) {
+        return answer(StatusCode::FORBIDDEN, &CorrectionForm::default(), false, CROSS_SITE.to_owned());
+    }
     let bytes = match body.into_bytes_limit(MAX_FORM_BYTES * 4).await {
         Ok(bytes) => bytes,
         Err(_) => {
