@@ -1,6 +1,8 @@
 //! The public notice board on a phone: headless Chromium at a phone's size, without a
-//! token, finds a unit by searching and reads its public commitments (see
-//! `support/browser.rs` for when the test is skipped).
+//! token, finds a unit by searching, reads its public commitments and leaves an opinion
+//! that shows once the unit accepts it; every public page checked by axe-core for
+//! serious accessibility violations (see `support/browser.rs` for when the test is
+//! skipped).
 
 mod support;
 
@@ -19,6 +21,8 @@ async fn a_citizen_finds_a_unit_on_a_phone_and_reads_its_commitments() {
     }
     let promise = r#"mutation { makeCommitment(input: { unit: "SY-0002", content: { category: "便民措施", text: "午间和周末延时服务，预约上门", target: "每周延时服务 ≥ 2 次", from: "2011-01-01", until: "2011-06-30" } }) { commitment { id } } }"#;
     server.ok(promise, json!({})).await;
+    let open = r#"mutation { openLookBackRound(input: { name: "2011年上半年回头看", period: { first: "2011-01-01", last: "2011-06-30" } }) { round { id } } }"#;
+    let round = server.ok(open, json!({})).await["openLookBackRound"]["round"]["id"].as_str().unwrap().to_owned();
 
     driver.command("window/rect", json!({ "width": 390, "height": 844 })).await;
     let fits = async || {
@@ -41,5 +45,55 @@ async fn a_citizen_finds_a_unit_on_a_phone_and_reads_its_commitments() {
     let listed = driver.page_text_with("ul.units", "午间和周末延时服务", "INTERNAL").await;
     assert!(listed.contains("每周延时服务 ≥ 2 次") && listed.contains("履行中"), "{listed}");
     fits().await;
+    let accessible = async || {
+        let violations = driver.serious_accessibility_violations().await;
+        assert!(violations.is_empty(), "serious accessibility violations: {violations:#?}");
+    };
+    accessible().await;
+
+    // The citizen leaves an opinion on the commitment: held until the unit accepts it.
+    let choose = |select: &'static str, value: &'static str| {
+        let driver = &driver;
+        async move {
+            let option = driver.element(&format!("select#{select} option[value='{value}']")).await;
+            driver.command(&format!("element/{option}/click"), json!({})).await;
+        }
+    };
+    let items = driver.element("select#about option:nth-child(2)").await;
+    driver.command(&format!("element/{items}/click"), json!({})).await;
+    choose("rating", "satisfied").await;
+    let text = driver.element("textarea#text").await;
+    driver.command(&format!("element/{text}/value"), json!({ "text": "周末也能办事，方便上班族" })).await;
+    let send = driver.element("form[action$='/opinions'] button").await;
+    driver.command(&format!("element/{send}/click"), json!({})).await;
+    driver.page_text_with("p[role='status']", "感谢您的意见", "页面已过期").await;
+    fits().await;
+    accessible().await;
+    let back = driver.element("main a").await;
+    driver.command(&format!("element/{back}/click"), json!({})).await;
+    let opinions = driver.page_text_with("h2#opinions + *", "暂无公开的群众意见", "周末也能办事").await;
+    assert!(opinions.contains("暂无"), "{opinions}");
+
+    // The unit's clerk accepts it; the page shows it, rated, on the commitment.
+    let held = "query($r: ID!) { opinions(round: $r, status: HELD) { opinions { id text } } }";
+    let found = server.ok(held, json!({ "r": round })).await;
+    assert_eq!(found["opinions"]["opinions"][0]["text"], "周末也能办事，方便上班族", "{found}");
+    let id = found["opinions"]["opinions"][0]["id"].as_str().unwrap();
+    let clerk = support::client_with(&server.token("CLERK", &["SY-0002"], None).await);
+    let accept = "mutation($o: ID!) { reviewOpinion(opinion: $o, accept: true) { opinion { status } } }";
+    let (_, accepted) = server.post_with(&clerk, accept, json!({ "o": id })).await;
+    assert_eq!(accepted["data"]["reviewOpinion"]["opinion"]["status"], "ACCEPTED", "{accepted}");
+    driver.command("refresh", json!({})).await;
+    let shown = driver.page_text_with("h2#opinions + ul", "周末也能办事", "INTERNAL").await;
+    assert!(shown.contains("满意") && shown.contains("关于承诺：午间和周末延时服务"), "{shown}");
+    fits().await;
+
+    // Every other public page a citizen or a volunteer opens, in both languages.
+    for path in ["/?lang=en", "/units/SY-0002?lang=en", "/check-in", "/correction"] {
+        driver.command("url", json!({ "url": format!("{}{path}", server.url) })).await;
+        driver.element("h1").await;
+        fits().await;
+        accessible().await;
+    }
     let _ = driver.http.delete(format!("{}/session/{}", driver.url, driver.session)).send().await;
 }

@@ -108,6 +108,24 @@ impl Driver {
         answer["value"].clone()
     }
 
+    /// The accessibility violations of the page shown, serious or critical, found by
+    /// axe-core (vendored in `tests/vendor/axe-core`) run in the page: each as its rule,
+    /// impact and the elements it found. The pages allow no script of their own; a
+    /// script WebDriver runs is the browser's, not the page's.
+    pub async fn serious_accessibility_violations(&self) -> Vec<String> {
+        const AXE: &str = include_str!("../vendor/axe-core/axe.min.js");
+        let script = format!(
+            "{AXE}\nconst done = arguments[arguments.length - 1];\
+             axe.run(document, {{ resultTypes: ['violations'] }}).then(r => done(r.violations\
+             .filter(v => v.impact === 'serious' || v.impact === 'critical')\
+             .map(v => v.id + ' (' + v.impact + '): ' + v.nodes.map(n => n.target.join(' ')).join(', '))))\
+             .catch(e => done(['axe failed: ' + e]));"
+        );
+        let found = self.command("execute/async", json!({ "script": script, "args": [] })).await;
+        let found = found.as_array().unwrap_or_else(|| panic!("axe did not run: {found}"));
+        found.iter().map(|v| v.as_str().unwrap_or_default().to_owned()).collect()
+    }
+
     pub async fn text(&self, element: &str) -> String {
         self.get(&format!("element/{element}/text")).await.as_str().unwrap_or_default().to_owned()
     }
