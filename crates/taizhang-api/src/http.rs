@@ -40,6 +40,7 @@ use crate::{ApiState, Limits, TaizhangSchema};
 
 mod board;
 mod check_in_page;
+mod console;
 mod opinion_form;
 pub(crate) use opinion_form::OpinionQuotas;
 mod page;
@@ -112,6 +113,13 @@ pub fn routes(schema: TaizhangSchema, state: Arc<ApiState>, limits: Limits) -> i
         .at("/units/:code", get(board::unit_page))
         .at("/units/:code/opinions", poem::post(opinion_form::opinion_post))
         .at("/certificate-check", get(board::certificate_form))
+        .at("/console", get(console::home))
+        .at("/console/unit", get(console::unit_form))
+        .at("/console/units/:code", get(console::unit_page))
+        .at("/console/sign-in", poem::post(console::sign_in))
+        .at("/console/sign-out", poem::post(console::sign_out))
+        .at("/console/outings", poem::post(console::register_outing))
+        .at("/console/verify", poem::post(console::verify))
         .at("/export/:kind", get(export_records))
         .at("/backup/keys", get(backup_keys))
         .data(server)
@@ -300,6 +308,32 @@ impl Server {
             },
         };
         self.shape(response, media)
+    }
+
+    /// Executes `query` with `variables` for `caller` in process, as a request over HTTP
+    /// would be: the same limits on the document, the same deadline, the same share of
+    /// the cores, and the same schema deciding who may do what (the consoles' pages act
+    /// through it, so the role table stays the one place that decides).
+    pub(crate) async fn execute_as(
+        &self,
+        caller: Principal,
+        query: &str,
+        variables: serde_json::Value,
+    ) -> async_graphql::Response {
+        let token = caller.token;
+        let mut request = async_graphql::Request::new(query).data(caller).variables(Variables::from_json(variables));
+        if let Ok(document) = self.documents.parse(&mut request) {
+            if let Err(e) = self.limits.check_document(document) {
+                return async_graphql::Response::from_errors(vec![e]);
+            }
+        }
+        match tokio::time::timeout(self.limits.deadline, self.run(token, request, query)).await {
+            Ok(response) => response,
+            Err(_) => {
+                let refused = error::over_limit("request seconds", self.limits.deadline.as_secs(), None);
+                async_graphql::Response::from_errors(vec![error::request_error(refused)])
+            }
+        }
     }
 
     /// Executes `request` (whose text is `query`) once `token` is within its share of the

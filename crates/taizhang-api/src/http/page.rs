@@ -18,7 +18,10 @@ color:#fff;background:#0b57a4}button.out{background:#7a3d00}.good{color:#0a5d22;
 .wrap{overflow-x:auto}table{border-collapse:collapse;width:100%}td,th{border:1px solid #999;padding:.25em .4em;text-align:left}\
 .n{text-align:right}ul.units{list-style:none;padding:0}ul.units li{padding:.4em 0;border-bottom:1px solid #ddd}\
 .meta{font-size:.85em;color:#444;word-break:break-word}nav.top{display:flex;justify-content:space-between;gap:1em;flex-wrap:wrap}\
-dl{display:grid;grid-template-columns:auto 1fr;gap:.2em 1em}dt{font-weight:bold}dd{margin:0}";
+dl{display:grid;grid-template-columns:auto 1fr;gap:.2em 1em}dt{font-weight:bold}dd{margin:0}\
+fieldset{border:1px solid #999;border-radius:4px;margin-top:1em}ul.picks{list-style:none;padding:0;margin:0}\
+ul.picks li{display:flex;gap:.5em;align-items:center;padding:.2em 0}ul.picks input{width:auto}\
+label.inline{display:inline;margin:0;font-weight:normal}td form button{padding:.3em .6em;font-size:1em}";
 
 /// A page: `heading`, the outcome of the last form sent when there is one (`true` when
 /// it succeeded), then `main`; in `lang` (`zh-CN` or `en`).

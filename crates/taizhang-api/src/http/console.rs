@@ -1,0 +1,489 @@
+//! The consoles for clerks and reviewers (`/console`): signed in with an API token, which
+//! the browser keeps in a cookie only this server reads (HttpOnly, SameSite=Strict,
+//! Secure when the server's public address is `https`), checked at every request as a
+//! bearer token is. Every page and every form acts through the GraphQL schema in
+//! process ([`Server::execute_as`]), so what a console may show or do is what its token
+//! may over GraphQL: the role table stays the one place that decides.
+//!
+//! - `GET /console`: signing in, or who one is and where to go.
+//! - `GET /console/units/{code}`: a unit's ledger with running totals, the outings not
+//!   yet verified with a button each (for those who verify), and the form to register
+//!   an outing with participants picked from the unit's members (for those who write
+//!   the unit's records).
+//! - `POST /console/outings`, `POST /console/verify`, `POST /console/sign-in`,
+//!   `POST /console/sign-out`: the forms, each refused without the session's CSRF token
+//!   or when another site's page sent it.
+
+use std::sync::Arc;
+
+use poem::http::{header, StatusCode};
+use poem::web::{Data, Path};
+use poem::{handler, Body, Request, Response};
+use serde_json::{json, Value};
+use taizhang_io::certificate::html_escape as e;
+
+use super::board::url_encode;
+use super::page::layout;
+use super::{params, remote_ip, same_origin, Server};
+use crate::access::Principal;
+
+/// The cookie holding the console's token.
+const COOKIE: &str = "taizhang_console";
+/// The largest console form, in bytes (an outing with a few hundred participants).
+const MAX_FORM_BYTES: usize = 64 * 1024;
+/// Ledger lines a page shows.
+const LINES_PER_PAGE: usize = 50;
+/// Members offered as participants (one page of the API's).
+const MEMBERS_OFFERED: usize = 100;
+/// A clerk's units listed on the console's first page.
+const UNITS_LISTED: usize = 20;
+
+/// The token the browser's cookie holds, if any.
+fn cookie_token(req: &Request) -> Option<&str> {
+    let cookies = req.headers().get(header::COOKIE)?.to_str().ok()?;
+    cookies.split(';').find_map(|c| c.trim().strip_prefix(COOKIE)?.strip_prefix('=')).filter(|t| !t.is_empty())
+}
+
+/// The session's CSRF token: a MAC under the installation's key of the session's token
+/// id, so a form of one session is no other's and no other site can know it.
+fn csrf(server: &Server, caller: &Principal) -> String {
+    let proof = server.state.ledger.master_key().form_proof(&format!("console:{}", caller.token), 0);
+    proof.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+fn csrf_field(server: &Server, caller: &Principal) -> String {
+    format!("<input type=\"hidden\" name=\"csrf\" value=\"{}\">", csrf(server, caller))
+}
+
+/// A console page: the document with a line naming who is signed in and a way out.
+fn page(
+    server: &Server,
+    caller: &Principal,
+    status: StatusCode,
+    title: &str,
+    said: Option<(bool, String)>,
+    main: &str,
+) -> Response {
+    let units = if caller.units.is_empty() { String::new() } else { format!(" · {} units", caller.units.len()) };
+    let nav = format!(
+        "<nav class=\"top\" aria-label=\"控制台\"><a href=\"/console\">控制台首页 Console</a>\
+         <span class=\"meta\">{role}{units}</span>\
+         <form method=\"post\" action=\"/console/sign-out\">{csrf}<button class=\"out\">退出 Sign out</button></form></nav>",
+        role = caller.role,
+        csrf = csrf_field(server, caller),
+    );
+    layout(status, title, title, said, &format!("{nav}{main}"))
+}
+
+fn sign_in_page(status: StatusCode, said: Option<(bool, String)>) -> Response {
+    let main = "<form method=\"post\" action=\"/console/sign-in\">\
+        <label for=\"token\">API 令牌 API token</label>\
+        <input id=\"token\" name=\"token\" type=\"password\" autocomplete=\"current-password\" required maxlength=\"200\">\
+        <p class=\"note\">令牌由系统管理员发放（taizhang token create）。登录后保存在本浏览器中，关闭浏览器即失效。\
+        The token comes from an admin (<code>taizhang token create</code>); it is kept in this browser until it closes.</p>\
+        <div class=\"buttons\"><button>登录 Sign in</button></div></form>";
+    layout(status, "工作台登录 Console sign-in", "工作台登录 Console sign-in", said, main)
+}
+
+/// The caller the cookie names, checked as a bearer token is; otherwise the sign-in page.
+// The error is the answer itself, returned at once by the route.
+#[allow(clippy::result_large_err)]
+async fn signed_in(server: &Server, req: &Request) -> Result<Principal, Response> {
+    let Some(token) = cookie_token(req) else { return Err(sign_in_page(StatusCode::UNAUTHORIZED, None)) };
+    server.authenticate(Some(token), remote_ip(req)).await.map_err(|failure| {
+        let said = match failure {
+            super::AuthFailure::Unauthenticated(why) => why,
+            super::AuthFailure::Internal(e) => e.message,
+        };
+        forget(sign_in_page(StatusCode::UNAUTHORIZED, Some((false, said))))
+    })
+}
+
+/// `response` with the cookie cleared.
+fn forget(mut response: Response) -> Response {
+    let clear = format!("{COOKIE}=; Path=/console; HttpOnly; SameSite=Strict; Max-Age=0");
+    response.headers_mut().insert(header::SET_COOKIE, clear.parse().expect("a cookie"));
+    response
+}
+
+/// A form posted to the console: its fields in order (a field may repeat), once the
+/// post is known to come from the session's own page.
+async fn form(
+    server: &Server,
+    caller: &Principal,
+    req: &Request,
+    body: Body,
+) -> Result<Vec<(String, String)>, Response> {
+    let refuse = |message: &str| {
+        page(server, caller, StatusCode::FORBIDDEN, "拒绝 Refused", Some((false, message.to_owned())), "")
+    };
+    if !same_origin(req) {
+        return Err(refuse("这个表单只能从本站页面提交。This form is sent from this site's own pages only."));
+    }
+    let bytes = body.into_bytes_limit(MAX_FORM_BYTES).await.map_err(|_| refuse("the form is too large"))?;
+    let fields: Vec<(String, String)> =
+        serde_urlencoded::from_bytes(&bytes).map_err(|_| refuse("the form could not be read"))?;
+    let given = fields.iter().find(|(name, _)| name == "csrf").map(|(_, v)| v.as_str());
+    if given != Some(csrf(server, caller).as_str()) {
+        return Err(refuse(
+            "表单已失效，请刷新页面后重试。The form has no valid CSRF token: reload the page and send it again.",
+        ));
+    }
+    Ok(fields)
+}
+
+fn field<'a>(fields: &'a [(String, String)], name: &str) -> &'a str {
+    fields.iter().find(|(n, _)| n == name).map_or("", |(_, v)| v.trim())
+}
+
+/// The errors of a GraphQL response, for a page; `None` when there were none.
+fn errors(response: &async_graphql::Response) -> Option<String> {
+    (!response.errors.is_empty())
+        .then(|| response.errors.iter().map(|e| e.message.as_str()).collect::<Vec<_>>().join("; "))
+}
+
+fn data(response: async_graphql::Response) -> Value {
+    response.data.into_json().unwrap_or(Value::Null)
+}
+
+/// `GET /console`.
+#[handler]
+pub(super) async fn home(req: &Request, server: Data<&Arc<Server>>) -> Response {
+    let response = match signed_in(&server, req).await {
+        Err(refused) => refused,
+        Ok(caller) => {
+            let units = if caller.units.is_empty() {
+                String::new()
+            } else {
+                // One aliased field per unit (a clerk has a few), as many as the
+                // request limits allow.
+                let shown: Vec<String> = caller.units.iter().take(UNITS_LISTED).map(ToString::to_string).collect();
+                let fields: String =
+                    (0..shown.len()).map(|i| format!("u{i}: unit(id: $u{i}) {{ id code name }} ")).collect();
+                let declared: Vec<String> = (0..shown.len()).map(|i| format!("$u{i}: ID!")).collect();
+                let query = format!("query({}) {{ {fields}}}", declared.join(", "));
+                let variables: serde_json::Map<String, Value> =
+                    shown.iter().enumerate().map(|(i, id)| (format!("u{i}"), json!(id))).collect();
+                let found = data(server.execute_as(caller.clone(), &query, Value::Object(variables)).await);
+                let listed: String = (0..shown.len())
+                    .map(|i| &found[format!("u{i}")])
+                    .filter(|u| !u.is_null())
+                    .map(|u| {
+                        let code = u["code"].as_str().or(u["id"].as_str()).unwrap_or_default();
+                        format!(
+                            "<li><a href=\"/console/units/{}\">{}</a> <span class=\"meta\">{}</span></li>",
+                            url_encode(code),
+                            e(u["name"].as_str().unwrap_or_default()),
+                            e(code)
+                        )
+                    })
+                    .collect();
+                format!("<h2>本单位 Your units</h2><ul class=\"units\">{listed}</ul>")
+            };
+            let main = format!(
+                "{units}<h2>查看单位台账 A unit's ledger</h2><form method=\"get\" action=\"/console/unit\">\
+                 <label for=\"code\">单位编号 Unit code</label><input id=\"code\" name=\"code\" required maxlength=\"64\">\
+                 <div class=\"buttons\"><button>打开 Open</button></div></form>\
+                 <p class=\"meta\"><a href=\"/\">公示栏 Notice board</a> · <a href=\"/graphql\">GraphiQL</a></p>"
+            );
+            page(&server, &caller, StatusCode::OK, "工作台 Console", None, &main)
+        }
+    };
+    server.state.metrics.request("/console", response.status().as_u16());
+    response
+}
+
+/// `GET /console/unit?code=…`: the home page's unit form, sent on to the unit's page.
+#[handler]
+pub(super) async fn unit_form(req: &Request) -> Response {
+    let code = params(req, &["code"]).ok().and_then(|p| p.get("code").map(|c| c.trim().to_owned())).unwrap_or_default();
+    let to = if code.is_empty() { "/console".to_owned() } else { format!("/console/units/{}", url_encode(&code)) };
+    Response::builder().status(StatusCode::SEE_OTHER).header(header::LOCATION, to).finish()
+}
+
+/// `POST /console/sign-in` (a form: `token`).
+#[handler]
+pub(super) async fn sign_in(req: &Request, body: Body, server: Data<&Arc<Server>>) -> Response {
+    let response = sign_in_answer(req, body, &server).await;
+    server.state.metrics.request("/console/sign-in", response.status().as_u16());
+    response
+}
+
+async fn sign_in_answer(req: &Request, body: Body, server: &Server) -> Response {
+    if !same_origin(req) {
+        return sign_in_page(StatusCode::FORBIDDEN, Some((false, "sign in from this site's own page".into())));
+    }
+    let Ok(bytes) = body.into_bytes_limit(1024).await else {
+        return sign_in_page(StatusCode::BAD_REQUEST, Some((false, "the form is too large".into())));
+    };
+    let fields: Vec<(String, String)> = serde_urlencoded::from_bytes(&bytes).unwrap_or_default();
+    let token = field(&fields, "token");
+    match server.authenticate(Some(token), remote_ip(req)).await {
+        Ok(_) => {
+            let secure = server.state.certificates.as_ref().is_some_and(|c| c.base_url.starts_with("https://"));
+            let cookie = format!(
+                "{COOKIE}={token}; Path=/console; HttpOnly; SameSite=Strict{}",
+                if secure { "; Secure" } else { "" }
+            );
+            Response::builder()
+                .status(StatusCode::SEE_OTHER)
+                .header(header::LOCATION, "/console")
+                .header(header::SET_COOKIE, cookie)
+                .header(header::CACHE_CONTROL, "no-store")
+                .finish()
+        }
+        Err(super::AuthFailure::Unauthenticated(why)) => sign_in_page(StatusCode::UNAUTHORIZED, Some((false, why))),
+        Err(super::AuthFailure::Internal(e)) => sign_in_page(StatusCode::SERVICE_UNAVAILABLE, Some((false, e.message))),
+    }
+}
+
+/// `POST /console/sign-out`.
+#[handler]
+pub(super) async fn sign_out(req: &Request, body: Body, server: Data<&Arc<Server>>) -> Response {
+    let response = match signed_in(&server, req).await {
+        Err(refused) => refused,
+        Ok(caller) => match form(&server, &caller, req, body).await {
+            Err(refused) => refused,
+            Ok(_) => forget(sign_in_page(StatusCode::OK, Some((true, "已退出 Signed out".into())))),
+        },
+    };
+    server.state.metrics.request("/console/sign-out", response.status().as_u16());
+    response
+}
+
+/// `GET /console/units/{code}?after=…&done=…`.
+#[handler]
+pub(super) async fn unit_page(req: &Request, Path(code): Path<String>, server: Data<&Arc<Server>>) -> Response {
+    let response = match signed_in(&server, req).await {
+        Err(refused) => refused,
+        Ok(caller) => {
+            let params = params(req, &["after", "done"]).unwrap_or_default();
+            let said = match params.get("done").map(String::as_str) {
+                Some("outing") => Some((true, "已登记活动 The outing is registered.".to_owned())),
+                Some("verified") => Some((true, "已审核 The outing is verified.".to_owned())),
+                _ => None,
+            };
+            unit_view(&server, &caller, code.trim(), params.get("after").map(String::as_str), said).await
+        }
+    };
+    server.state.metrics.request("/console/units", response.status().as_u16());
+    response
+}
+
+const UNIT_VIEW: &str = "query($unit: ID!, $first: Int!, $after: String) {
+  me { role }
+  unit(id: $unit) { id code name region industry }
+  unitLedger(unit: $unit, first: $first, after: $after) {
+    totalCount totalRecordedHours totalVerifiedHours totalCreditHours asOfPosition
+    pageInfo { hasNextPage endCursor }
+    nodes { hours runningRecordedHours runningVerifiedHours
+      outing { id code date start end place category verified voided version participants { memberId } } } } }";
+
+/// A unit's console page; `said` the outcome of the last form.
+async fn unit_view(
+    server: &Server,
+    caller: &Principal,
+    code: &str,
+    after: Option<&str>,
+    said: Option<(bool, String)>,
+) -> Response {
+    let variables = json!({ "unit": code, "first": LINES_PER_PAGE, "after": after });
+    let answer = server.execute_as(caller.clone(), UNIT_VIEW, variables).await;
+    let trouble = errors(&answer);
+    let found = data(answer);
+    if found["unit"].is_null() {
+        let (status, message) = match trouble {
+            Some(why) => (StatusCode::FORBIDDEN, why),
+            None => (StatusCode::NOT_FOUND, format!("没有这个单位 There is no unit {code}")),
+        };
+        return page(server, caller, status, "单位台账 Ledger", Some((false, message)), "");
+    }
+    let unit = &found["unit"];
+    let ledger = &found["unitLedger"];
+    let verifies = matches!(found["me"]["role"].as_str(), Some("ADMIN" | "REVIEWER"));
+    let writes = matches!(found["me"]["role"].as_str(), Some("ADMIN" | "CLERK"));
+    let s = |v: &Value| e(v.as_str().unwrap_or_default());
+    let rows: String = ledger["nodes"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(|line| {
+            let o = &line["outing"];
+            let status = match (o["voided"].as_bool(), o["verified"].as_bool()) {
+                (Some(true), _) => "已作废 voided".to_owned(),
+                (_, Some(true)) => "已审核 verified".to_owned(),
+                _ if verifies => format!(
+                    "<form method=\"post\" action=\"/console/verify\">{csrf}\
+                     <input type=\"hidden\" name=\"outing\" value=\"{id}\"><input type=\"hidden\" name=\"version\" value=\"{version}\">\
+                     <input type=\"hidden\" name=\"unit\" value=\"{unit}\"><button>审核 Verify</button></form>",
+                    csrf = csrf_field(server, caller),
+                    id = s(&o["id"]),
+                    version = o["version"],
+                    unit = e(code),
+                ),
+                _ => "待审核 to verify".to_owned(),
+            };
+            format!(
+                "<tr><td>{date}<br><span class=\"meta\">{start}–{end}</span></td><td>{place}<br><span class=\"meta\">{category} · {people} 人</span></td>\
+                 <td class=\"n\">{hours}</td><td class=\"n\">{recorded}</td><td class=\"n\">{verified}</td><td>{status}</td></tr>",
+                date = s(&o["date"]),
+                start = s(&o["start"]),
+                end = s(&o["end"]),
+                place = s(&o["place"]),
+                category = s(&o["category"]),
+                people = o["participants"].as_array().map_or(0, Vec::len),
+                hours = s(&line["hours"]),
+                recorded = s(&line["runningRecordedHours"]),
+                verified = s(&line["runningVerifiedHours"]),
+            )
+        })
+        .collect();
+    let next = match (ledger["pageInfo"]["hasNextPage"].as_bool(), ledger["pageInfo"]["endCursor"].as_str()) {
+        (Some(true), Some(cursor)) => {
+            format!(
+                "<p><a href=\"/console/units/{}?after={}\">下一页 Next page</a></p>",
+                url_encode(code),
+                url_encode(cursor)
+            )
+        }
+        _ => String::new(),
+    };
+    let register = if writes {
+        // Asked apart from the ledger: together they would pass the request's complexity.
+        let members = "query($unit: ID!, $first: Int!) { unit(id: $unit) { members(first: $first) { nodes { id code erased personal { name } } } } }";
+        let answer =
+            server.execute_as(caller.clone(), members, json!({ "unit": code, "first": MEMBERS_OFFERED })).await;
+        let trouble = errors(&answer).map(|why| format!("<p class=\"bad\">{}</p>", e(&why))).unwrap_or_default();
+        let offered: String = data(answer)["unit"]["members"]["nodes"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter(|m| m["erased"].as_bool() != Some(true))
+            .enumerate()
+            .map(|(i, m)| {
+                let name = m["personal"]["name"].as_str().or(m["code"].as_str()).unwrap_or_default();
+                format!(
+                    "<li><input type=\"checkbox\" id=\"m{i}\" name=\"member\" value=\"{}\"> <label for=\"m{i}\" class=\"inline\">{} <span class=\"meta\">{}</span></label></li>",
+                    s(&m["id"]),
+                    e(name),
+                    s(&m["code"]),
+                )
+            })
+            .collect();
+        format!(
+            "<h2 id=\"register\">登记志愿服务活动 Register an outing</h2>\
+             <form method=\"post\" action=\"/console/outings\">{csrf}<input type=\"hidden\" name=\"unit\" value=\"{unit}\">\
+             <label for=\"date\">日期 Date</label><input id=\"date\" name=\"date\" type=\"date\" required>\
+             <label for=\"start\">开始 Start</label><input id=\"start\" name=\"start\" type=\"time\" required>\
+             <label for=\"end\">结束 End</label><input id=\"end\" name=\"end\" type=\"time\" required>\
+             <label for=\"place\">地点 Place</label><input id=\"place\" name=\"place\" required maxlength=\"500\">\
+             <label for=\"category\">类别 Category</label><input id=\"category\" name=\"category\" required maxlength=\"500\" placeholder=\"便民服务\">\
+             <label for=\"description\">内容 What was done</label><textarea id=\"description\" name=\"description\" rows=\"2\" maxlength=\"500\"></textarea>\
+             <fieldset><legend>参加人员（本单位党员）Participants</legend>{trouble}<ul class=\"picks\">{offered}</ul></fieldset>\
+             <div class=\"buttons\"><button>登记 Register</button></div></form>",
+            csrf = csrf_field(server, caller),
+            unit = e(code),
+        )
+    } else {
+        String::new()
+    };
+    let main = format!(
+        "<p class=\"meta\">{region} · {industry} · <a href=\"/units/{link}\">公示页 Public page</a></p>\
+         <h2>台账 Ledger</h2><p>共 {count} 次活动；记录 {recorded} 小时，其中审核 {verified} 小时，签到 {credit} 小时。\
+         {count} outings; {recorded} h recorded, {verified} h verified, {credit} h from check-in.</p>\
+         <div class=\"wrap\"><table><thead><tr><th>日期 Date</th><th>地点 Place</th><th class=\"n\">小时 Hours</th>\
+         <th class=\"n\">累计 Running</th><th class=\"n\">累计审核 Verified</th><th>状态 Status</th></tr></thead><tbody>{rows}</tbody></table></div>\
+         {next}{register}<p class=\"meta\">日志位置 As of log position {position}</p>",
+        region = s(&unit["region"]),
+        industry = s(&unit["industry"]),
+        link = url_encode(code),
+        count = ledger["totalCount"],
+        recorded = s(&ledger["totalRecordedHours"]),
+        verified = s(&ledger["totalVerifiedHours"]),
+        credit = s(&ledger["totalCreditHours"]),
+        position = ledger["asOfPosition"],
+    );
+    let title = format!("{} 台账", unit["name"].as_str().unwrap_or_default());
+    page(server, caller, StatusCode::OK, &e(&title), said, &main)
+}
+
+/// Answers a console form: on success back to the unit's page (`303`), otherwise the
+/// unit's page again with the refusal.
+async fn after_form(
+    server: &Server,
+    caller: &Principal,
+    unit: &str,
+    done: &str,
+    answer: async_graphql::Response,
+) -> Response {
+    match errors(&answer) {
+        None => Response::builder()
+            .status(StatusCode::SEE_OTHER)
+            .header(header::LOCATION, format!("/console/units/{}?done={done}", url_encode(unit)))
+            .finish(),
+        Some(why) => {
+            let mut response = unit_view(server, caller, unit, None, Some((false, why))).await;
+            if response.status() == StatusCode::OK {
+                response.set_status(StatusCode::UNPROCESSABLE_ENTITY);
+            }
+            response
+        }
+    }
+}
+
+/// `POST /console/outings`: registers an outing, each participant for its whole span.
+#[handler]
+pub(super) async fn register_outing(req: &Request, body: Body, server: Data<&Arc<Server>>) -> Response {
+    let response = match signed_in(&server, req).await {
+        Err(refused) => refused,
+        Ok(caller) => match form(&server, &caller, req, body).await {
+            Err(refused) => refused,
+            Ok(fields) => {
+                let unit = field(&fields, "unit").to_owned();
+                let participants: Vec<Value> =
+                    fields.iter().filter(|(n, _)| n == "member").map(|(_, m)| json!({ "member": m })).collect();
+                let description = Some(field(&fields, "description")).filter(|d| !d.is_empty());
+                let input = json!({
+                    "unit": unit,
+                    "details": {
+                        "date": field(&fields, "date"),
+                        "start": field(&fields, "start"),
+                        "end": field(&fields, "end"),
+                        "place": field(&fields, "place"),
+                        "category": field(&fields, "category"),
+                        "description": description,
+                    },
+                    "participants": participants,
+                });
+                let register =
+                    "mutation($input: RegisterOutingInput!) { registerOuting(input: $input) { receipt { position } } }";
+                let answer = server.execute_as(caller.clone(), register, json!({ "input": input })).await;
+                after_form(&server, &caller, &unit, "outing", answer).await
+            }
+        },
+    };
+    server.state.metrics.request("/console/outings", response.status().as_u16());
+    response
+}
+
+/// `POST /console/verify`: verifies an outing as the version the page showed.
+#[handler]
+pub(super) async fn verify(req: &Request, body: Body, server: Data<&Arc<Server>>) -> Response {
+    let response = match signed_in(&server, req).await {
+        Err(refused) => refused,
+        Ok(caller) => match form(&server, &caller, req, body).await {
+            Err(refused) => refused,
+            Ok(fields) => {
+                let unit = field(&fields, "unit").to_owned();
+                let version: Option<u32> = field(&fields, "version").parse().ok();
+                let input = json!({ "outing": field(&fields, "outing"), "expectedVersion": version });
+                let verify =
+                    "mutation($input: VerifyOutingInput!) { verifyOuting(input: $input) { receipt { position } } }";
+                let answer = server.execute_as(caller.clone(), verify, json!({ "input": input })).await;
+                after_form(&server, &caller, &unit, "verified", answer).await
+            }
+        },
+    };
+    server.state.metrics.request("/console/verify", response.status().as_u16());
+    response
+}

@@ -1,0 +1,158 @@
+//! The clerks' and reviewers' consoles over HTTP, with a real client keeping the
+//! session's cookie: signing in, the cookie's flags, forms refused without the
+//! session's CSRF token or from another site (writing nothing), and what each role may
+//! see and do, decided by the GraphQL schema the pages act through. The journeys in a
+//! browser are in `console_page.rs`.
+
+mod support;
+
+use serde_json::json;
+use support::Server;
+
+/// A client that sends the console cookie the server set when `token` signed in, as a
+/// browser keeps it.
+async fn signed_in(server: &Server, token: &str) -> reqwest::Client {
+    let no_redirect = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap();
+    let answer = no_redirect
+        .post(format!("{}/console/sign-in", server.url))
+        .header("sec-fetch-site", "same-origin")
+        .form(&[("token", token)])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!((answer.status().as_u16(), &answer.headers()["location"]), (303, &"/console".parse().unwrap()));
+    let cookie = answer.headers()["set-cookie"].to_str().unwrap().split(';').next().unwrap().to_owned();
+    let mut headers = reqwest::header::HeaderMap::new();
+    headers.insert(reqwest::header::COOKIE, cookie.parse().unwrap());
+    reqwest::Client::builder().default_headers(headers).build().unwrap()
+}
+
+async fn get(client: &reqwest::Client, url: String) -> (u16, String) {
+    let answer = client.get(url).send().await.unwrap();
+    (answer.status().as_u16(), answer.text().await.unwrap())
+}
+
+#[tokio::test]
+async fn the_console_signs_in_with_a_token_and_acts_as_the_schema_allows() {
+    let server = Server::start();
+    let unit = r#"mutation($c: String!) { registerUnit(input: { name: "十堰市人民医院", code: $c, industry: "医疗卫生", region: "茅箭区" }) { unit { id } } }"#;
+    server.ok(unit, json!({ "c": "SY-0001" })).await;
+    server.ok(unit, json!({ "c": "SY-0002" })).await;
+    let member = r#"mutation { registerMember(input: { code: "M-1", unit: "SY-0001", joinedOn: "2011-01-01", personal: { name: "王俊" } }) { member { id } } }"#;
+    let member = server.ok(member, json!({})).await["registerMember"]["member"]["id"].as_str().unwrap().to_owned();
+
+    // Without a session, the sign-in page; a wrong token is refused there.
+    let anonymous = reqwest::Client::new();
+    let (status, page) = get(&anonymous, format!("{}/console/units/SY-0001", server.url)).await;
+    assert_eq!(status, 401);
+    assert!(page.contains("action=\"/console/sign-in\"") && !page.contains("王俊"), "{page}");
+    let wrong = anonymous
+        .post(format!("{}/console/sign-in", server.url))
+        .form(&[("token", "tz_not-a-token")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(wrong.status(), 401);
+
+    // The cookie a good token sets: the console's only, never readable by a script,
+    // never sent from another site.
+    let clerk_token = server.token("CLERK", &["SY-0001"], None).await;
+    let no_redirect = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap();
+    let set = no_redirect
+        .post(format!("{}/console/sign-in", server.url))
+        .form(&[("token", clerk_token.as_str())])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(set.status(), 303);
+    let cookie = set.headers()["set-cookie"].to_str().unwrap();
+    assert!(
+        cookie.contains("Path=/console") && cookie.contains("HttpOnly") && cookie.contains("SameSite=Strict"),
+        "{cookie}"
+    );
+
+    // The clerk's first page lists their unit; its page offers the unit's members.
+    let clerk = signed_in(&server, &clerk_token).await;
+    let (status, home) = get(&clerk, format!("{}/console", server.url)).await;
+    assert_eq!(status, 200);
+    assert!(home.contains("/console/units/SY-0001") && home.contains("十堰市人民医院"), "{home}");
+    let (status, unit_page) = get(&clerk, format!("{}/console/units/SY-0001", server.url)).await;
+    assert_eq!(status, 200, "{unit_page}");
+    assert!(unit_page.contains("王俊") && unit_page.contains("action=\"/console/outings\""), "{unit_page}");
+    let csrf = support::form_value(&unit_page, "csrf").unwrap();
+
+    // Forms without the session's CSRF token, or from another site, write nothing.
+    let outing = |csrf: &str, unit: &str| {
+        vec![
+            ("csrf", csrf.to_owned()),
+            ("unit", unit.to_owned()),
+            ("date", "2011-06-04".to_owned()),
+            ("start", "09:00".to_owned()),
+            ("end", "11:30".to_owned()),
+            ("place", "人民公园".to_owned()),
+            ("category", "便民服务".to_owned()),
+            ("member", member.clone()),
+        ]
+    };
+    let post = |client: &reqwest::Client, form: Vec<(&'static str, String)>, site: &'static str| {
+        let request = client.post(format!("{}/console/outings", server.url)).header("sec-fetch-site", site).form(&form);
+        async move {
+            let answer = request.send().await.unwrap();
+            (answer.status().as_u16(), answer.text().await.unwrap())
+        }
+    };
+    let head = server.head().await;
+    let (status, refused) = post(&clerk, outing("", "SY-0001"), "same-origin").await;
+    assert_eq!(status, 403, "{refused}");
+    assert!(refused.contains("CSRF"), "{refused}");
+    assert_eq!(post(&clerk, outing(&csrf, "SY-0001"), "cross-site").await.0, 403);
+    let reviewer_token = server.token("REVIEWER", &[], None).await;
+    let reviewer = signed_in(&server, &reviewer_token).await;
+    assert_eq!(
+        post(&reviewer, outing(&csrf, "SY-0001"), "same-origin").await.0,
+        403,
+        "one session's token is not another's"
+    );
+    // The schema decides: a clerk writes for their own unit only.
+    let (status, refused) = post(&clerk, outing(&csrf, "SY-0002"), "same-origin").await;
+    assert_eq!(status, 422, "{refused}");
+    assert_eq!(server.head().await, head, "no refused form wrote anything");
+
+    // Registered: the ledger shows it with its running totals.
+    let (status, ledger) = post(&clerk, outing(&csrf, "SY-0001"), "same-origin").await;
+    assert_eq!(status, 200, "{ledger}");
+    assert!(ledger.contains("已登记活动") && ledger.contains("人民公园") && ledger.contains("2.50"), "{ledger}");
+    assert!(!ledger.contains("action=\"/console/verify\""), "a clerk does not verify");
+
+    // A reviewer verifies it as the version shown; the public page's verified hours move.
+    let board = async || get(&reqwest::Client::new(), format!("{}/units/SY-0001", server.url)).await.1;
+    assert!(board().await.contains("其中经审核 0 小时"));
+    let (_, seen) = get(&reviewer, format!("{}/console/units/SY-0001", server.url)).await;
+    let reviewer_csrf = support::form_value(&seen, "csrf").unwrap();
+    let outing_id = support::form_value(&seen, "outing").unwrap();
+    let version = support::form_value(&seen, "version").unwrap();
+    let verify = reviewer
+        .post(format!("{}/console/verify", server.url))
+        .header("sec-fetch-site", "same-origin")
+        .form(&[("csrf", reviewer_csrf.as_str()), ("unit", "SY-0001"), ("outing", &outing_id), ("version", &version)])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(verify.status(), 200);
+    assert!(verify.text().await.unwrap().contains("已审核 The outing is verified"));
+    let after = board().await;
+    assert!(after.contains("其中经审核 2.5 小时"), "{after}");
+
+    // A viewer reads no ledger (the schema's ReadRecords); after the token is revoked the
+    // cookie opens nothing.
+    let viewer = signed_in(&server, &server.token("VIEWER", &[], None).await).await;
+    let (status, page) = get(&viewer, format!("{}/console/units/SY-0001", server.url)).await;
+    assert_eq!(status, 403, "{page}");
+    assert!(!page.contains("人民公园"), "{page}");
+    let tokens = server.ok("{ tokens { id role } }", json!({})).await;
+    let clerk_id = tokens["tokens"].as_array().unwrap().iter().find(|t| t["role"] == "CLERK").unwrap()["id"].clone();
+    server.ok("mutation($id: UUID!) { revokeToken(id: $id) { id } }", json!({ "id": clerk_id })).await;
+    let (status, page) = get(&clerk, format!("{}/console/units/SY-0001", server.url)).await;
+    assert_eq!(status, 401);
+    assert!(page.contains("action=\"/console/sign-in\"") && !page.contains("人民公园"), "{page}");
+}
