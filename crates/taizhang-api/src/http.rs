@@ -120,6 +120,7 @@ pub fn routes(schema: TaizhangSchema, state: Arc<ApiState>, limits: Limits) -> i
         .at("/console/sign-out", poem::post(console::sign_out))
         .at("/console/outings", poem::post(console::register_outing))
         .at("/console/verify", poem::post(console::verify))
+        .at("/console/import", poem::post(console::import))
         .at("/export/:kind", get(export_records))
         .at("/backup/keys", get(backup_keys))
         .data(server)
@@ -567,18 +568,18 @@ async fn backup_caller(req: &Request, server: &Server, route: &'static str) -> R
 
 /// The largest file `POST /import/{kind}` takes: the whole city's outings of a month
 /// are a fraction of it.
-const IMPORT_BODY_BYTES: usize = 32 * 1024 * 1024;
+pub(crate) const IMPORT_BODY_BYTES: usize = 32 * 1024 * 1024;
 
 /// What an import through the server did, or why it wrote nothing.
 #[derive(Serialize)]
-struct ImportAnswer {
-    rows: usize,
+pub(crate) struct ImportAnswer {
+    pub(crate) rows: usize,
     /// Commands written: new records, and corrections.
-    written: usize,
+    pub(crate) written: usize,
     corrections_written: usize,
-    already_in_the_log: usize,
+    pub(crate) already_in_the_log: usize,
     rows_left_out: usize,
-    problems: Vec<ImportProblem>,
+    pub(crate) problems: Vec<ImportProblem>,
     /// With `amend`, the corrections the changed rows ask for; written only with
     /// `confirm=true`.
     amendments: Vec<taizhang_io::import::Amendment>,
@@ -588,11 +589,20 @@ struct ImportAnswer {
 }
 
 #[derive(Serialize)]
-struct ImportProblem {
-    line: u64,
-    column: usize,
-    header: Option<&'static str>,
-    message: String,
+pub(crate) struct ImportProblem {
+    pub(crate) line: u64,
+    pub(crate) column: usize,
+    pub(crate) header: Option<&'static str>,
+    pub(crate) message: String,
+}
+
+/// How an import reads its file and what it may write.
+#[derive(Default)]
+pub(crate) struct ImportOptions {
+    pub(crate) encoding: taizhang_io::import::Encoding,
+    pub(crate) skip_invalid: bool,
+    pub(crate) amend: Option<taizhang_core::Text>,
+    pub(crate) confirmed: bool,
 }
 
 /// `POST /import/{kind}` (`?encoding=gbk`, `?skip_invalid=true`, `?amend=REASON` to read
@@ -616,28 +626,20 @@ async fn import_csv(
 }
 
 async fn import_answer(req: &Request, kind: &str, body: Body, server: &Server) -> Result<Response, Response> {
-    use taizhang_io::{import, Kind};
+    use taizhang_io::import;
     let caller = server.caller(req, Media::Json).await?;
-    let kind: Kind = kind.parse().map_err(bad_request)?;
-    let permission = match kind {
-        Kind::Units => Permission::ManageUnits,
-        Kind::Members | Kind::Outings | Kind::Commitments => Permission::WriteRecords,
-        Kind::Verifications => Permission::Review,
-    };
-    let scope = match permission.grant(caller.role) {
-        Grant::Yes => None,
-        Grant::OwnUnits => Some(caller.units.clone()),
-        Grant::No => return Err(forbidden(&caller, permission)),
-    };
+    let kind: taizhang_io::Kind = kind.parse().map_err(bad_request)?;
     let params = params(req, &["encoding", "skip_invalid", "amend", "confirm"])?;
-    let encoding = params.get("encoding").map_or(Ok(import::Encoding::Utf8), |e| e.parse()).map_err(bad_request)?;
-    let skip_invalid = params.get("skip_invalid").is_some_and(|v| v == "true");
-    let amend = params
-        .get("amend")
-        .map(|reason| taizhang_core::Text::parse("amend", reason))
-        .transpose()
-        .map_err(|e| bad_request(e.to_string()))?;
-    let confirmed = params.get("confirm").is_some_and(|v| v == "true");
+    let options = ImportOptions {
+        encoding: params.get("encoding").map_or(Ok(import::Encoding::Utf8), |e| e.parse()).map_err(bad_request)?,
+        skip_invalid: params.get("skip_invalid").is_some_and(|v| v == "true"),
+        amend: params
+            .get("amend")
+            .map(|reason| taizhang_core::Text::parse("amend", reason))
+            .transpose()
+            .map_err(|e| bad_request(e.to_string()))?,
+        confirmed: params.get("confirm").is_some_and(|v| v == "true"),
+    };
     let bytes = body.into_bytes_limit(IMPORT_BODY_BYTES).await.map_err(|e| {
         let over = error::over_limit("import file bytes", IMPORT_BODY_BYTES as u64, None);
         let status = if matches!(e, poem::error::ReadBodyError::PayloadTooLarge) {
@@ -647,53 +649,87 @@ async fn import_answer(req: &Request, kind: &str, body: Body, server: &Server) -
         };
         error_response(status, Media::Json, over)
     })?;
-    let _turn = server.state.heavy.acquire().await.expect("the semaphore is never closed");
-    let failed =
-        |e: &dyn std::fmt::Display| error_response(StatusCode::INTERNAL_SERVER_ERROR, Media::Json, error::internal(e));
-    let mut file =
-        tokio::task::spawn_blocking(move || import::read(kind, &bytes, encoding)).await.map_err(|e| failed(&e))?;
-    let previewing = amend.is_some() && !confirmed;
-    if let Some(reason) = amend {
-        file.amend(reason);
-    }
-    let ledger = &server.state.ledger;
-    file.check(ledger, scope.as_deref()).await.map_err(|e| failed(&e))?;
-    let problems: Vec<ImportProblem> = file
-        .problems
-        .iter()
-        .map(|p| ImportProblem { line: p.line, column: p.column, header: p.header, message: p.message.clone() })
-        .collect();
-    let (rows, already, amendments) = (file.rows, file.already_imported, file.amendments.clone());
-    let refused = !problems.is_empty() && !skip_invalid;
-    let mut sender = taizhang_app::CommandContext::new(caller.actor());
-    sender.scope = caller.scope();
-    let written = if refused || (previewing && !amendments.is_empty()) {
-        taizhang_io::import::Written { commands: 0, corrections: 0, skipped_rows: 0 }
-    } else {
-        file.write(ledger, &sender, skip_invalid, |_| {}).await.map_err(|e| {
-            let e = error::app(e);
-            error_response(StatusCode::CONFLICT, Media::Json, e)
-        })?
-    };
-    // Read-your-writes, as after a mutation: the answer comes once the read model has
-    // applied what was written. Should it lag, the rows are written all the same; the
-    // position lets a client wait for them.
-    let position = ledger.store().head();
-    if written.commands > 0 {
-        let _ = server.state.projector.wait_for(position, crate::READ_YOUR_WRITES_WAIT).await;
-    }
-    let answer = ImportAnswer {
-        position,
-        rows,
-        written: written.commands,
-        corrections_written: written.corrections,
-        already_in_the_log: already,
-        rows_left_out: written.skipped_rows,
-        problems,
-        amendments,
-    };
-    let status = if refused { StatusCode::UNPROCESSABLE_ENTITY } else { StatusCode::OK };
+    let (status, answer) = server.import(&caller, kind, bytes.to_vec(), options).await?;
     Ok(Response::builder().status(status).content_type(JSON).body(serde_json::to_vec(&answer).expect("serialises")))
+}
+
+impl Server {
+    /// Imports `bytes`, a CSV file of `kind`, for `caller`: the role table's permission
+    /// for the kind (a clerk's rows only for their units), every row checked first and
+    /// nothing written when one has a problem (`422`, every problem at its line and
+    /// column), one import at a time beside the heavy reads. `POST /import/{kind}` and
+    /// the console's upload both come here.
+    // The error is the answer itself, returned at once by the route.
+    #[allow(clippy::result_large_err)]
+    pub(crate) async fn import(
+        &self,
+        caller: &Principal,
+        kind: taizhang_io::Kind,
+        bytes: Vec<u8>,
+        options: ImportOptions,
+    ) -> Result<(StatusCode, ImportAnswer), Response> {
+        use taizhang_io::{import, Kind};
+        let server = self;
+        let permission = match kind {
+            Kind::Units => Permission::ManageUnits,
+            Kind::Members | Kind::Outings | Kind::Commitments => Permission::WriteRecords,
+            Kind::Verifications => Permission::Review,
+        };
+        let scope = match permission.grant(caller.role) {
+            Grant::Yes => None,
+            Grant::OwnUnits => Some(caller.units.clone()),
+            Grant::No => return Err(forbidden(caller, permission)),
+        };
+        let ImportOptions { encoding, skip_invalid, amend, confirmed } = options;
+        let _turn = server.state.heavy.acquire().await.expect("the semaphore is never closed");
+        let failed = |e: &dyn std::fmt::Display| {
+            error_response(StatusCode::INTERNAL_SERVER_ERROR, Media::Json, error::internal(e))
+        };
+        let mut file =
+            tokio::task::spawn_blocking(move || import::read(kind, &bytes, encoding)).await.map_err(|e| failed(&e))?;
+        let previewing = amend.is_some() && !confirmed;
+        if let Some(reason) = amend {
+            file.amend(reason);
+        }
+        let ledger = &server.state.ledger;
+        file.check(ledger, scope.as_deref()).await.map_err(|e| failed(&e))?;
+        let problems: Vec<ImportProblem> = file
+            .problems
+            .iter()
+            .map(|p| ImportProblem { line: p.line, column: p.column, header: p.header, message: p.message.clone() })
+            .collect();
+        let (rows, already, amendments) = (file.rows, file.already_imported, file.amendments.clone());
+        let refused = !problems.is_empty() && !skip_invalid;
+        let mut sender = taizhang_app::CommandContext::new(caller.actor());
+        sender.scope = caller.scope();
+        let written = if refused || (previewing && !amendments.is_empty()) {
+            taizhang_io::import::Written { commands: 0, corrections: 0, skipped_rows: 0 }
+        } else {
+            file.write(ledger, &sender, skip_invalid, |_| {}).await.map_err(|e| {
+                let e = error::app(e);
+                error_response(StatusCode::CONFLICT, Media::Json, e)
+            })?
+        };
+        // Read-your-writes, as after a mutation: the answer comes once the read model has
+        // applied what was written. Should it lag, the rows are written all the same; the
+        // position lets a client wait for them.
+        let position = ledger.store().head();
+        if written.commands > 0 {
+            let _ = server.state.projector.wait_for(position, crate::READ_YOUR_WRITES_WAIT).await;
+        }
+        let answer = ImportAnswer {
+            position,
+            rows,
+            written: written.commands,
+            corrections_written: written.corrections,
+            already_in_the_log: already,
+            rows_left_out: written.skipped_rows,
+            problems,
+            amendments,
+        };
+        let status = if refused { StatusCode::UNPROCESSABLE_ENTITY } else { StatusCode::OK };
+        Ok((status, answer))
+    }
 }
 
 /// `GET /export/{units|members|outings|verifications|commitments}`: the records in the import's own
@@ -1252,7 +1288,7 @@ fn check_page(check: Option<&PublicCheck>, message: &str) -> String {
             format!(
                 "<p class=\"{status}\">{status_text}</p>{revoked}<dl><dt>证明编号</dt><dd>{number}</dd><dt>持证人</dt><dd>{holder}</dd>\
                  <dt>出具单位</dt><dd>{issuer}</dd><dt>服务期间</dt><dd>{first} 至 {last}</dd><dt>累计时长</dt><dd>{hours} 小时（签到签退记录 {credit} 小时）</dd>\
-                 <dt>出具时间</dt><dd>{issued}</dd></dl><div class=\"wrap\"><table><thead>{head}</thead><tbody>{rows}</tbody></table></div>\
+                 <dt>出具时间</dt><dd>{issued}</dd></dl><div class=\"wrap\" tabindex=\"0\" role=\"region\" aria-label=\"服务记录\"><table><thead>{head}</thead><tbody>{rows}</tbody></table></div>\
                  <p class=\"meta\">核验于日志位置 {at}；签名密钥 {key}</p>",
                 status = c.status,
                 status_text = e(c.status_text),

@@ -28,8 +28,9 @@ pub const MAX_LINE_BYTES: usize = 64 * 1024;
 /// The namespace of the command ids of imported rows.
 const NAMESPACE: Uuid = Uuid::from_u128(0x7a1c_7a5e_1d0c_4b3e_9c61_6a2d_1f00_2011);
 
-#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+#[derive(Clone, Copy, PartialEq, Eq, Debug, Default)]
 pub enum Encoding {
+    #[default]
     Utf8,
     Gbk,
 }

@@ -10,6 +10,9 @@
 //!   yet verified with a button each (for those who verify), and the form to register
 //!   an outing with participants picked from the unit's members (for those who write
 //!   the unit's records).
+//! - `POST /console/import`: a CSV file uploaded, checked row by row as
+//!   `POST /import/{kind}` checks it (the same code): every problem in a table by line
+//!   and column and nothing written, or every row written.
 //! - `POST /console/outings`, `POST /console/verify`, `POST /console/sign-in`,
 //!   `POST /console/sign-out`: the forms, each refused without the session's CSRF token
 //!   or when another site's page sent it.
@@ -17,14 +20,14 @@
 use std::sync::Arc;
 
 use poem::http::{header, StatusCode};
-use poem::web::{Data, Path};
+use poem::web::{Data, Multipart, Path};
 use poem::{handler, Body, Request, Response};
 use serde_json::{json, Value};
 use taizhang_io::certificate::html_escape as e;
 
 use super::board::url_encode;
 use super::page::layout;
-use super::{params, remote_ip, same_origin, Server};
+use super::{params, remote_ip, same_origin, ImportOptions, Server, IMPORT_BODY_BYTES};
 use crate::access::Principal;
 
 /// The cookie holding the console's token.
@@ -387,13 +390,44 @@ async fn unit_view(
     } else {
         String::new()
     };
+    let kinds: &[(&str, &str)] = match (writes, verifies) {
+        (true, true) => &[
+            ("outings", "活动 Outings"),
+            ("members", "党员 Members"),
+            ("commitments", "承诺 Commitments"),
+            ("verifications", "审核 Verifications"),
+        ],
+        (true, false) => {
+            &[("outings", "活动 Outings"), ("members", "党员 Members"), ("commitments", "承诺 Commitments")]
+        }
+        (false, true) => &[("verifications", "审核 Verifications")],
+        (false, false) => &[],
+    };
+    let upload = if kinds.is_empty() {
+        String::new()
+    } else {
+        let options: String =
+            kinds.iter().map(|(value, label)| format!("<option value=\"{value}\">{label}</option>")).collect();
+        format!(
+            "<h2 id=\"import\">导入表格 Import a CSV file</h2>\
+             <form method=\"post\" action=\"/console/import\" enctype=\"multipart/form-data\">{csrf}\
+             <input type=\"hidden\" name=\"unit\" value=\"{unit}\">\
+             <label for=\"kind\">内容 What the file holds</label><select id=\"kind\" name=\"kind\">{options}</select>\
+             <label for=\"file\">文件（CSV，UTF-8 或 GBK）File (CSV, UTF-8 or GBK)</label><input id=\"file\" name=\"file\" type=\"file\" accept=\".csv,text/csv\" required>\
+             <label for=\"encoding\">编码 Encoding</label><select id=\"encoding\" name=\"encoding\"><option value=\"utf-8\">UTF-8</option><option value=\"gbk\">GBK (Excel 中文版)</option></select>\
+             <p class=\"note\">先逐行检查：有任何错误则一行也不写入，并列出每个错误。Every row is checked first: with any problem nothing is written, and each problem is listed.</p>\
+             <div class=\"buttons\"><button>上传 Upload</button></div></form>",
+            csrf = csrf_field(server, caller),
+            unit = e(code),
+        )
+    };
     let main = format!(
         "<p class=\"meta\">{region} · {industry} · <a href=\"/units/{link}\">公示页 Public page</a></p>\
          <h2>台账 Ledger</h2><p>共 {count} 次活动；记录 {recorded} 小时，其中审核 {verified} 小时，签到 {credit} 小时。\
          {count} outings; {recorded} h recorded, {verified} h verified, {credit} h from check-in.</p>\
-         <div class=\"wrap\"><table><thead><tr><th>日期 Date</th><th>地点 Place</th><th class=\"n\">小时 Hours</th>\
+         <div class=\"wrap\" tabindex=\"0\" role=\"region\" aria-label=\"台账 Ledger\"><table><thead><tr><th>日期 Date</th><th>地点 Place</th><th class=\"n\">小时 Hours</th>\
          <th class=\"n\">累计 Running</th><th class=\"n\">累计审核 Verified</th><th>状态 Status</th></tr></thead><tbody>{rows}</tbody></table></div>\
-         {next}{register}<p class=\"meta\">日志位置 As of log position {position}</p>",
+         {next}{register}{upload}<p class=\"meta\">日志位置 As of log position {position}</p>",
         region = s(&unit["region"]),
         industry = s(&unit["industry"]),
         link = url_encode(code),
@@ -486,4 +520,113 @@ pub(super) async fn verify(req: &Request, body: Body, server: Data<&Arc<Server>>
     };
     server.state.metrics.request("/console/verify", response.status().as_u16());
     response
+}
+
+/// `POST /console/import` (multipart: `csrf`, `unit`, `kind`, `encoding`, `file`).
+#[handler]
+pub(super) async fn import(req: &Request, multipart: Multipart, server: Data<&Arc<Server>>) -> Response {
+    let response = match signed_in(&server, req).await {
+        Err(refused) => refused,
+        Ok(caller) => import_answer(&server, &caller, req, multipart).await,
+    };
+    server.state.metrics.request("/console/import", response.status().as_u16());
+    response
+}
+
+async fn import_answer(server: &Server, caller: &Principal, req: &Request, mut multipart: Multipart) -> Response {
+    let refuse =
+        |status: StatusCode, message: String| page(server, caller, status, "导入 Import", Some((false, message)), "");
+    if !same_origin(req) {
+        return refuse(
+            StatusCode::FORBIDDEN,
+            "这个表单只能从本站页面提交。This form is sent from this site's own pages only.".into(),
+        );
+    }
+    let (mut fields, mut file) = (Vec::new(), None);
+    loop {
+        match multipart.next_field().await {
+            Ok(None) => break,
+            Ok(Some(part)) => {
+                let name = part.name().unwrap_or_default().to_owned();
+                // The file may be large (it is bounded as the import route bounds it); the
+                // other fields are short.
+                let limit = if name == "file" { IMPORT_BODY_BYTES } else { 1024 };
+                let mut bytes = Vec::new();
+                let mut reader = part.into_async_read();
+                let read = tokio::io::AsyncReadExt::read_to_end(
+                    &mut tokio::io::AsyncReadExt::take(&mut reader, limit as u64 + 1),
+                    &mut bytes,
+                )
+                .await;
+                if read.is_err() || bytes.len() > limit {
+                    return refuse(StatusCode::PAYLOAD_TOO_LARGE, format!("{name}: larger than {limit} bytes"));
+                }
+                match name.as_str() {
+                    "file" => file = Some(bytes),
+                    _ => fields.push((name, String::from_utf8_lossy(&bytes).into_owned())),
+                }
+            }
+            Err(_) => return refuse(StatusCode::BAD_REQUEST, "the upload could not be read".into()),
+        }
+    }
+    if Some(csrf(server, caller).as_str()) != fields.iter().find(|(n, _)| n == "csrf").map(|(_, v)| v.as_str()) {
+        return refuse(
+            StatusCode::FORBIDDEN,
+            "表单已失效，请刷新页面后重试。The form has no valid CSRF token: reload the page and send it again.".into(),
+        );
+    }
+    let unit = field(&fields, "unit").to_owned();
+    let Ok(kind) = field(&fields, "kind").parse::<taizhang_io::Kind>() else {
+        return refuse(StatusCode::BAD_REQUEST, "choose what the file holds".into());
+    };
+    let Ok(encoding) = field(&fields, "encoding").parse() else {
+        return refuse(StatusCode::BAD_REQUEST, "choose the file's encoding".into());
+    };
+    let Some(file) = file.filter(|f| !f.is_empty()) else {
+        return refuse(StatusCode::BAD_REQUEST, "选择要上传的文件 Choose a file to upload".into());
+    };
+    let options = ImportOptions { encoding, ..ImportOptions::default() };
+    let (status, answer) = match server.import(caller, kind, file, options).await {
+        Ok(done) => done,
+        Err(refused) => {
+            let why = String::from_utf8_lossy(&refused.into_body().into_bytes().await.unwrap_or_default()).into_owned();
+            return refuse(StatusCode::FORBIDDEN, why);
+        }
+    };
+    let back = format!("<p><a href=\"/console/units/{}\">返回台账 Back to the ledger</a></p>", url_encode(&unit));
+    if answer.problems.is_empty() {
+        let said = format!(
+            "已导入 {} 行，写入 {} 条记录（{} 行此前已导入）。{} rows: {} records written, {} already in the log.",
+            answer.rows,
+            answer.written,
+            answer.already_in_the_log,
+            answer.rows,
+            answer.written,
+            answer.already_in_the_log
+        );
+        return page(server, caller, status, "导入 Import", Some((true, said)), &back);
+    }
+    let rows: String = answer
+        .problems
+        .iter()
+        .map(|p| {
+            format!(
+                "<tr><td class=\"n\">{}</td><td class=\"n\">{}</td><td>{}</td><td>{}</td></tr>",
+                p.line,
+                p.column,
+                e(p.header.unwrap_or("")),
+                e(&p.message)
+            )
+        })
+        .collect();
+    let said = format!(
+        "文件有 {} 处问题，未写入任何记录；改正后重新上传。{} problems: nothing was written. Correct the file and upload it again.",
+        answer.problems.len(),
+        answer.problems.len()
+    );
+    let table = format!(
+        "<div class=\"wrap\" tabindex=\"0\" role=\"region\" aria-label=\"问题 Problems\"><table><caption>问题 Problems</caption><thead><tr><th class=\"n\">行 Line</th><th class=\"n\">列 Column</th>\
+         <th>表头 Header</th><th>问题 Problem</th></tr></thead><tbody>{rows}</tbody></table></div>{back}"
+    );
+    page(server, caller, status, "导入 Import", Some((false, said)), &table)
 }
