@@ -1,8 +1,8 @@
 //! The consoles in a browser: headless Chromium at a phone's size. A clerk signs in with
 //! their token, registers an outing with a participant picked from the unit's members
 //! and sees it in the ledger, uploads a CSV file with a bad row and sees the problem
-//! in a table with nothing written; a reviewer verifies the outing and the unit's
-//! public page shows the verified hours. Each page fits the screen and has no serious
+//! in a table with nothing written; a reviewer verifies the outing, the unit's public
+//! page shows the verified hours, and the reports show them by region and by week. Each page fits the screen and has no serious
 //! accessibility violation (see `support/browser.rs` for when the test is skipped).
 
 mod support;
@@ -94,5 +94,17 @@ async fn a_clerk_registers_and_imports_and_a_reviewer_verifies_on_a_phone() {
     checked().await;
     driver.command("url", json!({ "url": format!("{}/units/SY-0002", server.url) })).await;
     driver.page_text_with("main", "其中经审核 2.5 小时", "INTERNAL").await;
+
+    // The reviewer's reports: the half-year of the latest outing at first, by region, and
+    // the weeks as a picture.
+    driver.command("url", json!({ "url": format!("{}/console", server.url) })).await;
+    click("a[href='/console/reports']").await;
+    let table = driver.page_text_with("div[aria-label='分组统计 By group'] table", "茅箭区", "INTERNAL").await;
+    assert!(table.contains("2.50"), "{table}");
+    let bars = "return document.querySelectorAll('svg rect').length";
+    let bars = driver.command("execute/sync", json!({ "script": bars, "args": [] })).await;
+    // 2011-01-01 is a Saturday: the half-year touches 27 Monday-to-Sunday weeks.
+    assert_eq!(bars, json!(2 * 27), "a recorded and a verified bar for each week");
+    checked().await;
     let _ = driver.http.delete(format!("{}/session/{}", driver.url, driver.session)).send().await;
 }

@@ -121,6 +121,7 @@ pub fn routes(schema: TaizhangSchema, state: Arc<ApiState>, limits: Limits) -> i
         .at("/console/outings", poem::post(console::register_outing))
         .at("/console/verify", poem::post(console::verify))
         .at("/console/import", poem::post(console::import))
+        .at("/console/reports", get(console::reports))
         .at("/export/:kind", get(export_records))
         .at("/backup/keys", get(backup_keys))
         .data(server)

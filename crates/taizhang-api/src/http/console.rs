@@ -10,6 +10,9 @@
 //!   yet verified with a button each (for those who verify), and the form to register
 //!   an outing with participants picked from the unit's members (for those who write
 //!   the unit's records).
+//! - `GET /console/reports`: hours by region, industry or unit for a period, and a
+//!   chart of the hours of each week (an inline SVG picture, with its figures as a
+//!   table beside it).
 //! - `POST /console/import`: a CSV file uploaded, checked row by row as
 //!   `POST /import/{kind}` checks it (the same code): every problem in a table by line
 //!   and column and nothing written, or every row written.
@@ -187,6 +190,7 @@ pub(super) async fn home(req: &Request, server: Data<&Arc<Server>>) -> Response 
                 "{units}<h2>查看单位台账 A unit's ledger</h2><form method=\"get\" action=\"/console/unit\">\
                  <label for=\"code\">单位编号 Unit code</label><input id=\"code\" name=\"code\" required maxlength=\"64\">\
                  <div class=\"buttons\"><button>打开 Open</button></div></form>\
+                 <p><a href=\"/console/reports\">报表与每周图表 Reports and hours by week</a></p>\
                  <p class=\"meta\"><a href=\"/\">公示栏 Notice board</a> · <a href=\"/graphql\">GraphiQL</a></p>"
             );
             page(&server, &caller, StatusCode::OK, "工作台 Console", None, &main)
@@ -629,4 +633,192 @@ async fn import_answer(server: &Server, caller: &Principal, req: &Request, mut m
          <th>表头 Header</th><th>问题 Problem</th></tr></thead><tbody>{rows}</tbody></table></div>{back}"
     );
     page(server, caller, status, "导入 Import", Some((false, said)), &table)
+}
+
+const REPORT: &str = "query($period: PeriodInput!, $scope: ScopeInput!, $by: GroupBy!) {
+  groups: report(period: $period, scope: $scope, groupBy: $by) { asOfPosition
+    rows { label outings volunteers recordedHours verifiedHours creditHours participationRatePercent } }
+  weeks: report(period: $period, scope: $scope, groupBy: TOTAL, bucket: WEEK) {
+    rows { first recordedHours verifiedHours } } }";
+
+/// `GET /console/reports?first=…&last=…&by=region|industry|unit|total&region=…&industry=…`.
+#[handler]
+pub(super) async fn reports(req: &Request, server: Data<&Arc<Server>>) -> Response {
+    let response = match signed_in(&server, req).await {
+        Err(refused) => refused,
+        Ok(caller) => {
+            let params = params(req, &["first", "last", "by", "region", "industry"]).unwrap_or_default();
+            report_view(&server, &caller, &params).await
+        }
+    };
+    server.state.metrics.request("/console/reports", response.status().as_u16());
+    response
+}
+
+/// The half-year of the latest outing registered (the current one before any): what a
+/// report is first shown for.
+fn default_period(server: &Server) -> (time::Date, time::Date) {
+    let latest = server.state.projector.read(|m| {
+        let number = u32::try_from(m.outings.len()).ok()?.checked_sub(1)?;
+        m.outing_by_number(number, m.position).map(|o| o.date())
+    });
+    let day = latest.unwrap_or_else(|| taizhang_core::Timestamp::now().service_date());
+    let (first, last) = if day.month() as u8 <= 6 { ((1, 1), (6, 30)) } else { ((7, 1), (12, 31)) };
+    let date = |(m, d): (u8, u8)| {
+        time::Date::from_calendar_date(day.year(), time::Month::try_from(m).expect("a month"), d).expect("a date")
+    };
+    (date(first), date(last))
+}
+
+async fn report_view(
+    server: &Server,
+    caller: &Principal,
+    params: &std::collections::BTreeMap<String, String>,
+) -> Response {
+    let (default_first, default_last) = default_period(server);
+    let text = |name: &str| params.get(name).map(|v| v.trim().to_owned()).filter(|v| !v.is_empty());
+    let first = text("first").unwrap_or_else(|| default_first.to_string());
+    let last = text("last").unwrap_or_else(|| default_last.to_string());
+    let by = match text("by").as_deref() {
+        Some("industry") => "INDUSTRY",
+        Some("unit") => "UNIT",
+        Some("total") => "TOTAL",
+        _ => "REGION",
+    };
+    let (region, industry) = (text("region"), text("industry"));
+    let variables = json!({
+        "period": { "first": first, "last": last },
+        "scope": { "region": region, "industry": industry },
+        "by": by,
+    });
+    let answer = server.execute_as(caller.clone(), REPORT, variables).await;
+    let trouble = errors(&answer);
+    let found = data(answer);
+    let s = |v: &Value| e(v.as_str().unwrap_or_default());
+    let chosen = |value: &str| if by.eq_ignore_ascii_case(value) { " selected" } else { "" };
+    let form = format!(
+        "<form method=\"get\" action=\"/console/reports\">\
+         <label for=\"first\">自 From</label><input id=\"first\" name=\"first\" type=\"date\" value=\"{first}\" required>\
+         <label for=\"last\">至 To</label><input id=\"last\" name=\"last\" type=\"date\" value=\"{last}\" required>\
+         <label for=\"by\">分组 Group by</label><select id=\"by\" name=\"by\">\
+         <option value=\"region\"{r}>县（市、区）Region</option><option value=\"industry\"{i}>行业 Industry</option>\
+         <option value=\"unit\"{u}>单位 Unit</option><option value=\"total\"{t}>合计 Total</option></select>\
+         <label for=\"region\">只看县（市、区）Only a region</label><input id=\"region\" name=\"region\" value=\"{region}\" maxlength=\"50\">\
+         <label for=\"industry\">只看行业 Only an industry</label><input id=\"industry\" name=\"industry\" value=\"{industry}\" maxlength=\"50\">\
+         <div class=\"buttons\"><button>查询 Show</button></div></form>",
+        first = e(&first),
+        last = e(&last),
+        r = chosen("region"),
+        i = chosen("industry"),
+        u = chosen("unit"),
+        t = chosen("total"),
+        region = e(region.as_deref().unwrap_or("")),
+        industry = e(industry.as_deref().unwrap_or("")),
+    );
+    if let Some(why) = trouble {
+        return page(server, caller, StatusCode::UNPROCESSABLE_ENTITY, "报表 Reports", Some((false, why)), &form);
+    }
+    let rows: String = found["groups"]["rows"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(|row| {
+            let rate = row["participationRatePercent"].as_f64().map_or_else(|| "–".to_owned(), |p| format!("{p:.1}%"));
+            format!(
+                "<tr><td>{}</td><td class=\"n\">{}</td><td class=\"n\">{}</td><td class=\"n\">{}</td><td class=\"n\">{}</td><td class=\"n\">{}</td><td class=\"n\">{rate}</td></tr>",
+                s(&row["label"]),
+                row["outings"],
+                row["volunteers"],
+                s(&row["recordedHours"]),
+                s(&row["verifiedHours"]),
+                s(&row["creditHours"]),
+            )
+        })
+        .collect();
+    let weeks: Vec<(String, f64, f64)> = found["weeks"]["rows"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(|row| {
+            let hours = |v: &Value| v.as_str().and_then(|h| h.parse::<f64>().ok()).unwrap_or(0.0);
+            (
+                row["first"].as_str().unwrap_or_default().to_owned(),
+                hours(&row["recordedHours"]),
+                hours(&row["verifiedHours"]),
+            )
+        })
+        .collect();
+    let main = format!(
+        "{form}<h2>每周服务时长 Hours by week</h2>{chart}\
+         <h2>分组统计 By group</h2><div class=\"wrap\" tabindex=\"0\" role=\"region\" aria-label=\"分组统计 By group\"><table>\
+         <thead><tr><th>分组 Group</th><th class=\"n\">活动 Outings</th><th class=\"n\">人数 Volunteers</th><th class=\"n\">记录 Recorded h</th>\
+         <th class=\"n\">审核 Verified h</th><th class=\"n\">签到 Credit h</th><th class=\"n\">参与率 Participation</th></tr></thead><tbody>{rows}</tbody></table></div>\
+         <p class=\"meta\">日志位置 As of log position {position}</p>",
+        chart = week_chart(&weeks),
+        position = found["groups"]["asOfPosition"],
+    );
+    page(server, caller, StatusCode::OK, "报表 Reports", None, &main)
+}
+
+/// The hours of each week as bars (recorded, and verified beside them) in an inline SVG,
+/// with the same figures in a table for those who do not see the picture.
+fn week_chart(weeks: &[(String, f64, f64)]) -> String {
+    if weeks.is_empty() {
+        return "<p>这段时间没有服务记录。No service in the period.</p>".to_owned();
+    }
+    // The picture's size and margins, in its own units (it scales to the screen).
+    const WIDTH: f64 = 600.0;
+    const HEIGHT: f64 = 220.0;
+    const TOP: f64 = 10.0;
+    const BOTTOM: f64 = 30.0;
+    const LEFT: f64 = 44.0;
+    let most = weeks.iter().map(|(_, recorded, _)| *recorded).fold(0.0_f64, f64::max).max(1.0);
+    let slot = (WIDTH - LEFT) / weeks.len() as f64;
+    let bar = (slot * 0.4).max(1.0);
+    let scale = |hours: f64| (HEIGHT - TOP - BOTTOM) * hours / most;
+    let mut svg = format!(
+        "<svg viewBox=\"0 0 {WIDTH} {HEIGHT}\" width=\"100%\" role=\"img\" aria-labelledby=\"chart-title\" style=\"max-width:100%;height:auto\">\
+         <title id=\"chart-title\">每周服务时长：记录（蓝）与审核（绿） Hours by week: recorded (blue) and verified (green)</title>\
+         <line x1=\"{LEFT}\" y1=\"{base}\" x2=\"{WIDTH}\" y2=\"{base}\" stroke=\"#666\"/>\
+         <text x=\"{tick}\" y=\"{top}\" font-size=\"11\" text-anchor=\"end\">{most:.0}</text>\
+         <text x=\"{tick}\" y=\"{base}\" font-size=\"11\" text-anchor=\"end\">0</text>",
+        base = HEIGHT - BOTTOM,
+        tick = LEFT - 4.0,
+        top = TOP + 10.0,
+    );
+    for (i, (first, recorded, verified)) in weeks.iter().enumerate() {
+        let x = LEFT + slot * i as f64 + slot * 0.1;
+        for (offset, hours, colour) in [(0.0, *recorded, "#0b57a4"), (bar, *verified, "#0a5d22")] {
+            let h = scale(hours);
+            svg.push_str(&format!(
+                "<rect x=\"{:.1}\" y=\"{:.1}\" width=\"{bar:.1}\" height=\"{h:.1}\" fill=\"{colour}\"/>",
+                x + offset,
+                HEIGHT - BOTTOM - h
+            ));
+        }
+        // A date under every fourth week, so that the labels do not overlap.
+        if i % 4 == 0 {
+            svg.push_str(&format!(
+                "<text x=\"{x:.1}\" y=\"{:.1}\" font-size=\"11\">{}</text>",
+                HEIGHT - BOTTOM + 16.0,
+                e(first.get(5..).unwrap_or(first))
+            ));
+        }
+    }
+    svg.push_str("</svg>");
+    let rows: String = weeks
+        .iter()
+        .map(|(first, recorded, verified)| {
+            format!(
+                "<tr><td>{}</td><td class=\"n\">{recorded:.2}</td><td class=\"n\">{verified:.2}</td></tr>",
+                e(first)
+            )
+        })
+        .collect();
+    format!(
+        "{svg}<p class=\"meta\"><span style=\"color:#0b57a4\">■</span> 记录 recorded · <span style=\"color:#0a5d22\">■</span> 审核 verified</p>\
+         <details><summary>每周数字 The figures</summary><div class=\"wrap\" tabindex=\"0\" role=\"region\" aria-label=\"每周数字 The figures\"><table>\
+         <thead><tr><th>周起 Week of</th><th class=\"n\">记录 Recorded h</th><th class=\"n\">审核 Verified h</th></tr></thead>\
+         <tbody>{rows}</tbody></table></div></details>"
+    )
 }
