@@ -156,3 +156,64 @@ async fn the_console_signs_in_with_a_token_and_acts_as_the_schema_allows() {
     assert_eq!(status, 401);
     assert!(page.contains("action=\"/console/sign-in\"") && !page.contains("人民公园"), "{page}");
 }
+
+/// What each role gets from the console's pages and forms, written out apart from the
+/// code: the pages decide nothing themselves, the schema they act through does (a
+/// refused form answers the unit's page with the refusal, `422`, or `403` when the
+/// role cannot read the page at all).
+#[tokio::test]
+async fn the_console_pages_answer_each_role_as_the_role_table_says() {
+    let server = Server::start();
+    for code in ["SY-0001", "SY-0002"] {
+        let unit = r#"mutation($c: String!) { registerUnit(input: { name: "单位", code: $c, industry: "医疗卫生", region: "茅箭区" }) { unit { id } } }"#;
+        server.ok(unit, json!({ "c": code })).await;
+    }
+    let member = r#"mutation { registerMember(input: { code: "M-1", unit: "SY-0001", joinedOn: "2011-01-01", personal: { name: "王俊" } }) { member { id } } }"#;
+    let member = server.ok(member, json!({})).await["registerMember"]["member"]["id"].as_str().unwrap().to_owned();
+    // (role, units, the unit page, registering an outing, verifying one, the reports)
+    let matrix: [(&str, &[&str], u16, u16, u16, u16); 5] = [
+        ("ADMIN", &[], 200, 200, 200, 200),
+        ("CLERK", &["SY-0001"], 200, 200, 422, 200),
+        ("CLERK", &["SY-0002"], 200, 422, 422, 200),
+        ("REVIEWER", &[], 200, 422, 200, 200),
+        ("VIEWER", &[], 403, 403, 403, 200),
+    ];
+    for (day, (role, units, page, register, verify, reports)) in matrix.into_iter().enumerate() {
+        let client = signed_in(&server, &server.token(role, units, None).await).await;
+        let who = format!("{role} {units:?}");
+        let (status, seen) = get(&client, format!("{}/console/units/SY-0001", server.url)).await;
+        assert_eq!(status, page, "{who}: the unit's page: {seen}");
+        let (_, home) = get(&client, format!("{}/console", server.url)).await;
+        let csrf = support::form_value(&home, "csrf").unwrap();
+        let date = format!("2011-06-{:02}", day + 1);
+        let send = async |path: &str, form: &[(&str, &str)]| {
+            let mut form = form.to_vec();
+            form.push(("csrf", &csrf));
+            let sent = client
+                .post(format!("{}{path}", server.url))
+                .header("sec-fetch-site", "same-origin")
+                .form(&form)
+                .send()
+                .await
+                .unwrap();
+            sent.status().as_u16()
+        };
+        let outing = [
+            ("unit", "SY-0001"),
+            ("date", date.as_str()),
+            ("start", "09:00"),
+            ("end", "10:00"),
+            ("place", "广场"),
+            ("category", "便民服务"),
+            ("member", member.as_str()),
+        ];
+        assert_eq!(send("/console/outings", &outing).await, register, "{who}: registering an outing");
+        let registered = r#"mutation($d: Date!, $m: ID!) { registerOuting(input: { unit: "SY-0001", details: { date: $d, start: "14:00", end: "15:00", place: "广场", category: "便民服务" }, participants: [{ member: $m }] }) { outing { id version } } }"#;
+        let outing = &server.ok(registered, json!({ "d": date, "m": member })).await["registerOuting"]["outing"];
+        let (id, version) = (outing["id"].as_str().unwrap(), outing["version"].to_string());
+        let verifying = [("unit", "SY-0001"), ("outing", id), ("version", version.as_str())];
+        assert_eq!(send("/console/verify", &verifying).await, verify, "{who}: verifying an outing");
+        let (status, _) = get(&client, format!("{}/console/reports", server.url)).await;
+        assert_eq!(status, reports, "{who}: the reports");
+    }
+}
