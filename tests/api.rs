@@ -2526,6 +2526,7 @@ async fn an_opinion_left_on_the_board_counts_and_shows_only_once_the_unit_accept
     assert_eq!(refused["errors"][0]["extensions"]["code"], "FORBIDDEN", "{refused}");
     let (_, refused) = server.post_with(&clerk, review, json!({ "o": id, "a": false })).await;
     assert_eq!(refused["errors"][0]["extensions"]["code"], "VALIDATION", "{refused}");
+    let before_acceptance = server.head().await;
     let (_, accepted) = server.post_with(&clerk, review, json!({ "o": id, "a": true })).await;
     assert_eq!(accepted["data"]["reviewOpinion"]["opinion"], json!({ "status": "ACCEPTED", "declinedBecause": null }));
     let (_, again) = server.post_with(&clerk, review, json!({ "o": id, "a": false, "why": "重复" })).await;
@@ -2537,6 +2538,16 @@ async fn an_opinion_left_on_the_board_counts_and_shows_only_once_the_unit_accept
     let shown = page().await;
     assert!(shown.contains("窗口排队太久&lt;script&gt;") && shown.contains("关于承诺：即办件当场办结"), "{shown}");
     assert!(!shown.contains("王先生") && !shown.contains("13800000000"), "the citizen is never shown");
+    // As of a position before the acceptance, the page shows what counted then, and no
+    // form (a past page takes no opinions).
+    let past = format!("{}/units/SY-0001?asOf={before_acceptance}", server.url);
+    let then = public.get(past).send().await.unwrap().text().await.unwrap();
+    assert!(!then.contains("窗口排队太久") && then.contains("即办件当场办结"), "{then}");
+    assert!(
+        !then.contains("action=\"/units/SY-0001/opinions\"") && then.contains(&format!("日志位置 {before_acceptance}"))
+    );
+    let bad = public.get(format!("{}/units/SY-0001?asOf=yesterday", server.url)).send().await.unwrap();
+    assert_eq!(bad.status(), 400);
     let (_, seen) = server.post_with(&viewer, opinions, json!({ "r": round })).await;
     assert_eq!(seen["data"]["opinions"]["totalCount"], 1, "{seen}");
 

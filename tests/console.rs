@@ -123,6 +123,11 @@ async fn the_console_signs_in_with_a_token_and_acts_as_the_schema_allows() {
     assert_eq!(status, 200, "{ledger}");
     assert!(ledger.contains("已登记活动") && ledger.contains("人民公园") && ledger.contains("2.50"), "{ledger}");
     assert!(!ledger.contains("action=\"/console/verify\""), "a clerk does not verify");
+    // As of the position before it, the ledger is as it was then, and offers no forms.
+    let (status, then) = get(&clerk, format!("{}/console/units/SY-0001?asOf={head}", server.url)).await;
+    assert_eq!(status, 200);
+    assert!(!then.contains("人民公园") && then.contains(&format!("As of log position {head}")), "{then}");
+    assert!(!then.contains("action=\"/console/outings\""), "{then}");
 
     // A reviewer verifies it as the version shown; the public page's verified hours move.
     let board = async || get(&reqwest::Client::new(), format!("{}/units/SY-0001", server.url)).await.1;
@@ -170,15 +175,21 @@ async fn the_console_pages_answer_each_role_as_the_role_table_says() {
     }
     let member = r#"mutation { registerMember(input: { code: "M-1", unit: "SY-0001", joinedOn: "2011-01-01", personal: { name: "王俊" } }) { member { id } } }"#;
     let member = server.ok(member, json!({})).await["registerMember"]["member"]["id"].as_str().unwrap().to_owned();
-    // (role, units, the unit page, registering an outing, verifying one, the reports)
-    let matrix: [(&str, &[&str], u16, u16, u16, u16); 5] = [
-        ("ADMIN", &[], 200, 200, 200, 200),
-        ("CLERK", &["SY-0001"], 200, 200, 422, 200),
-        ("CLERK", &["SY-0002"], 200, 422, 422, 200),
-        ("REVIEWER", &[], 200, 422, 200, 200),
-        ("VIEWER", &[], 403, 403, 403, 200),
+    /// A role's statuses: the unit's page, registering an outing, verifying one, the
+    /// reports.
+    struct Expected {
+        role: &'static str,
+        units: &'static [&'static str],
+        statuses: [u16; 4],
+    }
+    let matrix = [
+        Expected { role: "ADMIN", units: &[], statuses: [200, 200, 200, 200] },
+        Expected { role: "CLERK", units: &["SY-0001"], statuses: [200, 200, 422, 200] },
+        Expected { role: "CLERK", units: &["SY-0002"], statuses: [200, 422, 422, 200] },
+        Expected { role: "REVIEWER", units: &[], statuses: [200, 422, 200, 200] },
+        Expected { role: "VIEWER", units: &[], statuses: [403, 403, 403, 200] },
     ];
-    for (day, (role, units, page, register, verify, reports)) in matrix.into_iter().enumerate() {
+    for (day, Expected { role, units, statuses: [page, register, verify, reports] }) in matrix.into_iter().enumerate() {
         let client = signed_in(&server, &server.token(role, units, None).await).await;
         let who = format!("{role} {units:?}");
         let (status, seen) = get(&client, format!("{}/console/units/SY-0001", server.url)).await;

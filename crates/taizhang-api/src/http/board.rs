@@ -2,7 +2,8 @@
 //! industry with a search (`GET /`), and a unit's page (`GET /units/{code}`): who it is,
 //! its public commitments and what became of them, its weekly summaries and its service
 //! figures; links to the check-in and correction pages, and a form for the certificate
-//! check (`GET /certificate-check`). Chinese first; `?lang=en` for English.
+//! check (`GET /certificate-check`). Chinese first; `?lang=en` for English; `?asOf=N`
+//! for the board or a unit's page as the log stood at position N.
 //!
 //! Only what the campaign publishes is shown: no member, no personal data, no commitment
 //! a unit keeps within itself. Each page names the log position it reflects and carries
@@ -68,6 +69,17 @@ impl Lang {
     }
 }
 
+/// The position a page asked for with `?asOf=N` (a log position), if it asked.
+// The error is the answer itself, returned at once by the route.
+#[allow(clippy::result_large_err)]
+fn as_of(params: &std::collections::BTreeMap<String, String>) -> Result<Option<Position>, Response> {
+    params
+        .get("asOf")
+        .map(|p| p.trim().parse::<Position>())
+        .transpose()
+        .map_err(|_| super::bad_request("asOf: a log position (a whole number)".into()))
+}
+
 /// The validator of a page reflecting the log at `position`: a page's address names
 /// everything else it depends on.
 fn etag(position: Position) -> String {
@@ -124,8 +136,9 @@ pub(super) async fn board(req: &Request, server: Data<&Arc<Server>>) -> Response
 // The error is the answer itself, returned at once by the route.
 #[allow(clippy::result_large_err)]
 fn board_answer(req: &Request, server: &Server) -> Result<Response, Response> {
-    let params = params(req, &["q", "region", "industry", "page", "lang"])?;
+    let params = params(req, &["q", "region", "industry", "page", "lang", "asOf"])?;
     let lang = Lang::of(&params);
+    let asked = as_of(&params)?;
     let text = |name: &str| params.get(name).map(|v| v.trim().to_owned()).filter(|v| !v.is_empty());
     let (q, region, industry) = (text("q"), text("region"), text("industry"));
     if [&q, &region, &industry].iter().any(|v| v.as_ref().is_some_and(|v| v.chars().count() > MAX_SEARCH_CHARS)) {
@@ -134,15 +147,15 @@ fn board_answer(req: &Request, server: &Server) -> Result<Response, Response> {
     let page: usize =
         params.get("page").map_or(Ok(1), |p| p.parse()).map_err(|_| super::bad_request("page: a number".into()))?;
     let page = page.max(1);
-    let position = server.state.projector.position();
-    let tag = etag(position);
+    let head = server.state.projector.position();
+    let tag = etag(asked.map_or(head, |a| a.min(head)));
     if let Some(unchanged) = unchanged(req, &tag) {
         return Ok(unchanged);
     }
     let (listed, total, regions, industries, position) = server.state.projector.read(|m| {
         // The model may have moved since the validator was taken: the page states, and
         // is tagged with, the position it was read at.
-        let p = m.position;
+        let p = asked.map_or(m.position, |a| a.min(m.position));
         // One pass over the units, borrowing: only the page's hundred are copied out.
         let (mut regions, mut industries) = (std::collections::BTreeSet::new(), std::collections::BTreeSet::new());
         let mut units: Vec<(&str, &str, &str, UnitId)> = Vec::new();
@@ -186,6 +199,9 @@ fn board_answer(req: &Request, server: &Server) -> Result<Response, Response> {
         if !lang.keep().is_empty() {
             parts.push(lang.keep().to_owned());
         }
+        if let Some(a) = asked {
+            parts.push(format!("asOf={a}"));
+        }
         if !extra.is_empty() {
             parts.push(extra.to_owned());
         }
@@ -206,7 +222,15 @@ fn board_answer(req: &Request, server: &Server) -> Result<Response, Response> {
     let items: String = listed
         .iter()
         .map(|(region, name, industry, code)| {
-            let link = format!("/units/{}{}", url_encode(code), if lang == Lang::En { "?lang=en" } else { "" });
+            let mut query: Vec<String> = Vec::new();
+            if lang == Lang::En {
+                query.push("lang=en".to_owned());
+            }
+            if let Some(a) = asked {
+                query.push(format!("asOf={a}"));
+            }
+            let query = if query.is_empty() { String::new() } else { format!("?{}", query.join("&amp;")) };
+            let link = format!("/units/{}{query}", url_encode(code));
             format!(
                 "<li><a href=\"{link}\">{}</a><br><span class=\"meta\">{} · {}</span></li>",
                 e(name),
@@ -236,7 +260,7 @@ fn board_answer(req: &Request, server: &Server) -> Result<Response, Response> {
          <label for=\"q\">{search}</label><input id=\"q\" name=\"q\" value=\"{q}\" maxlength=\"{max}\">\
          <label for=\"region\">{region_label}</label><select id=\"region\" name=\"region\">{region_options}</select>\
          <label for=\"industry\">{industry_label}</label><select id=\"industry\" name=\"industry\">{industry_options}</select>\
-         {lang_field}<div class=\"buttons\"><button>{find}</button></div></form>\
+         {lang_field}{as_of_field}<div class=\"buttons\"><button>{find}</button></div></form>\
          <h2>{found}</h2><ul class=\"units\">{items}</ul><p>{paging}</p>\
          <h2>{services}</h2><ul><li><a href=\"/check-in{lang_q}\">{check_in}</a></li><li><a href=\"/correction\">{correction}</a></li></ul>\
          <h2 id=\"certificate\">{certificate}</h2><form method=\"get\" action=\"/certificate-check\">\
@@ -255,6 +279,7 @@ fn board_answer(req: &Request, server: &Server) -> Result<Response, Response> {
         industry_label = lang.say("行业", "Industry"),
         industry_options = options(lang.say("全部", "All"), &industries, &industry),
         lang_field = if lang == Lang::En { "<input type=\"hidden\" name=\"lang\" value=\"en\">" } else { "" },
+        as_of_field = asked.map(|a| format!("<input type=\"hidden\" name=\"asOf\" value=\"{a}\">")).unwrap_or_default(),
         find = lang.say("查找", "Find"),
         found = match lang {
             Lang::Zh => format!("共 {total} 个单位（第 {page} / {pages} 页）"),
@@ -316,37 +341,43 @@ pub(super) async fn unit_page(req: &Request, Path(code): Path<String>, server: D
 
 #[allow(clippy::result_large_err)]
 fn unit_answer(req: &Request, code: &str, server: &Server) -> Result<Response, Response> {
-    let params = params(req, &["lang"])?;
+    let params = params(req, &["lang", "asOf"])?;
     let lang = Lang::of(&params);
+    let asked = as_of(&params)?;
     let code = code.trim();
     let unit = UnitId::parse_ref(code);
     // The page's opinion form carries a proof of the day it was served: the validator
     // names the day too, so a page kept by a cache is served again the next day.
     let day = opinion_form::today();
     let tag = |position: Position| format!("W/\"p{position}-{day}\"");
-    if let Some(unchanged) = unchanged(req, &tag(server.state.projector.position())) {
+    let head = server.state.projector.position();
+    if let Some(unchanged) = unchanged(req, &tag(asked.map_or(head, |a| a.min(head)))) {
         return Ok(unchanged);
     }
-    let Some(main) = server.state.projector.read(|m| unit_main(server, m, unit, code, lang)) else {
+    let Some(main) = server.state.projector.read(|m| unit_main(server, m, unit, code, lang, asked)) else {
         let main = format!("<p>{}</p>", lang.say("没有这个单位。", "There is no such unit."));
         let tag = tag(server.state.projector.position());
         return Ok(board_page(StatusCode::NOT_FOUND, lang, &tag, lang.say("未找到", "Not found"), "/", &main));
     };
     let (title, main, read_at) = main;
-    let here = format!("/units/{}", url_encode(code));
+    let here = match asked {
+        Some(a) => format!("/units/{}?asOf={a}", url_encode(code)),
+        None => format!("/units/{}", url_encode(code)),
+    };
     Ok(board_page(StatusCode::OK, lang, &tag(read_at), &title, &here, &main))
 }
 
-/// A unit's page as of the model's head: its title, its content and the position read;
-/// `None` for a unit the log does not hold.
+/// A unit's page as of the model's head, or of `asked` when earlier: its title, its
+/// content and the position read; `None` for a unit the log does not hold then.
 fn unit_main(
     server: &Server,
     m: &ReadModel,
     unit: UnitId,
     code: &str,
     lang: Lang,
+    asked: Option<Position>,
 ) -> Option<(String, String, Position)> {
-    let p = m.position;
+    let p = asked.map_or(m.position, |a| a.min(m.position));
     let info = m.unit(unit, p)?;
     let parent = info.parent.and_then(|id| m.unit(id, p)).map(|u| u.name.to_string());
     let status = |fulfilment: Option<Fulfilment>, withdrawn: bool| match (withdrawn, fulfilment) {
@@ -425,7 +456,7 @@ fn unit_main(
          <dt>{code_label}</dt><dd>{code}</dd></dl>\
          <h2>{commitments_heading}</h2>{commitments}<h2>{figures_heading}</h2><p>{figures}</p>\
          <h2>{summaries_heading}</h2>{summaries}{opinions}<p class=\"meta\">{as_of} {p}</p>",
-        opinions = opinion_form::section(server, m, unit, code, lang),
+        opinions = opinion_form::section(server, m, unit, code, lang, p),
         industry_label = lang.say("行业", "Industry"),
         industry = e(info.industry.as_str()),
         region_label = lang.say("县（市、区）", "County or district"),

@@ -264,37 +264,42 @@ pub(super) async fn unit_page(req: &Request, Path(code): Path<String>, server: D
     let response = match signed_in(&server, req).await {
         Err(refused) => refused,
         Ok(caller) => {
-            let params = params(req, &["after", "done"]).unwrap_or_default();
+            let params = params(req, &["after", "done", "asOf"]).unwrap_or_default();
             let said = match params.get("done").map(String::as_str) {
                 Some("outing") => Some((true, "已登记活动 The outing is registered.".to_owned())),
                 Some("verified") => Some((true, "已审核 The outing is verified.".to_owned())),
                 _ => None,
             };
-            unit_view(&server, &caller, code.trim(), params.get("after").map(String::as_str), said).await
+            let as_of = params.get("asOf").and_then(|p| p.trim().parse::<u64>().ok());
+            unit_view(&server, &caller, code.trim(), params.get("after").map(String::as_str), as_of, said).await
         }
     };
     server.state.metrics.request("/console/units", response.status().as_u16());
     response
 }
 
-const UNIT_VIEW: &str = "query($unit: ID!, $first: Int!, $after: String) {
+const UNIT_VIEW: &str = "query($unit: ID!, $first: Int!, $after: String, $asOf: AsOfInput) {
   me { role }
   unit(id: $unit) { id code name region industry }
-  unitLedger(unit: $unit, first: $first, after: $after) {
+  unitLedger(unit: $unit, first: $first, after: $after, asOf: $asOf) {
     totalCount totalRecordedHours totalVerifiedHours totalCreditHours asOfPosition
     pageInfo { hasNextPage endCursor }
     nodes { hours runningRecordedHours runningVerifiedHours
       outing { id code date start end place category verified voided version participants { memberId } } } } }";
 
-/// A unit's console page; `said` the outcome of the last form.
+/// A unit's console page, its ledger as of `as_of` (a log position) when given; `said`
+/// the outcome of the last form. The forms are offered on the page of the log's head
+/// only.
 async fn unit_view(
     server: &Server,
     caller: &Principal,
     code: &str,
     after: Option<&str>,
+    as_of: Option<u64>,
     said: Option<(bool, String)>,
 ) -> Response {
-    let variables = json!({ "unit": code, "first": LINES_PER_PAGE, "after": after });
+    let as_of_input = as_of.map(|p| json!({ "position": p }));
+    let variables = json!({ "unit": code, "first": LINES_PER_PAGE, "after": after, "asOf": as_of_input });
     let answer = server.execute_as(caller.clone(), UNIT_VIEW, variables).await;
     let trouble = errors(&answer);
     let found = data(answer);
@@ -307,8 +312,9 @@ async fn unit_view(
     }
     let unit = &found["unit"];
     let ledger = &found["unitLedger"];
-    let verifies = matches!(found["me"]["role"].as_str(), Some("ADMIN" | "REVIEWER"));
-    let writes = matches!(found["me"]["role"].as_str(), Some("ADMIN" | "CLERK"));
+    let now = as_of.is_none();
+    let verifies = now && matches!(found["me"]["role"].as_str(), Some("ADMIN" | "REVIEWER"));
+    let writes = now && matches!(found["me"]["role"].as_str(), Some("ADMIN" | "CLERK"));
     let s = |v: &Value| e(v.as_str().unwrap_or_default());
     let rows: String = ledger["nodes"]
         .as_array()
@@ -347,8 +353,9 @@ async fn unit_view(
         .collect();
     let next = match (ledger["pageInfo"]["hasNextPage"].as_bool(), ledger["pageInfo"]["endCursor"].as_str()) {
         (Some(true), Some(cursor)) => {
+            let kept = as_of.map(|p| format!("&amp;asOf={p}")).unwrap_or_default();
             format!(
-                "<p><a href=\"/console/units/{}?after={}\">下一页 Next page</a></p>",
+                "<p><a href=\"/console/units/{}?after={}{kept}\">下一页 Next page</a></p>",
                 url_encode(code),
                 url_encode(cursor)
             )
@@ -431,7 +438,12 @@ async fn unit_view(
          {count} outings; {recorded} h recorded, {verified} h verified, {credit} h from check-in.</p>\
          <div class=\"wrap\" tabindex=\"0\" role=\"region\" aria-label=\"台账 Ledger\"><table><thead><tr><th>日期 Date</th><th>地点 Place</th><th class=\"n\">小时 Hours</th>\
          <th class=\"n\">累计 Running</th><th class=\"n\">累计审核 Verified</th><th>状态 Status</th></tr></thead><tbody>{rows}</tbody></table></div>\
-         {next}{register}{upload}<p class=\"meta\">日志位置 As of log position {position}</p>",
+         {next}<form method=\"get\" action=\"/console/units/{link}\">\
+         <label for=\"asOf\">查看某一日志位置时的台账 The ledger as of a log position</label>\
+         <input id=\"asOf\" name=\"asOf\" inputmode=\"numeric\" value=\"{as_of}\" maxlength=\"20\">\
+         <div class=\"buttons\"><button>查看 Show</button></div></form>\
+         {register}{upload}<p class=\"meta\">日志位置 As of log position {position}</p>",
+        as_of = as_of.map(|p| p.to_string()).unwrap_or_default(),
         region = s(&unit["region"]),
         industry = s(&unit["industry"]),
         link = url_encode(code),
@@ -460,7 +472,7 @@ async fn after_form(
             .header(header::LOCATION, format!("/console/units/{}?done={done}", url_encode(unit)))
             .finish(),
         Some(why) => {
-            let mut response = unit_view(server, caller, unit, None, Some((false, why))).await;
+            let mut response = unit_view(server, caller, unit, None, None, Some((false, why))).await;
             if response.status() == StatusCode::OK {
                 response.set_status(StatusCode::UNPROCESSABLE_ENTITY);
             }

@@ -23,6 +23,7 @@ use taizhang_core::{
 };
 use taizhang_io::certificate::html_escape as e;
 use taizhang_read::ReadModel;
+use taizhang_store::Position;
 
 use super::board::{url_encode, Lang};
 use super::page::document;
@@ -91,10 +92,10 @@ fn rating_label(rating: Rating, lang: Lang) -> &'static str {
     }
 }
 
-/// A unit's page's part on the public's opinions: those that count, the latest first,
-/// and the form while a round covering the unit is open.
-pub(super) fn section(server: &Server, m: &ReadModel, unit: UnitId, code: &str, lang: Lang) -> String {
-    let p = m.position;
+/// A unit's page's part on the public's opinions as of `p`: those that counted then, the
+/// latest first, and, on the page of the log's head, the form while a round covering
+/// the unit is open.
+pub(super) fn section(server: &Server, m: &ReadModel, unit: UnitId, code: &str, lang: Lang, p: Position) -> String {
     let shown: String = m
         .unit_opinions(unit)
         .rev()
@@ -122,7 +123,8 @@ pub(super) fn section(server: &Server, m: &ReadModel, unit: UnitId, code: &str, 
     } else {
         format!("<ul class=\"units\">{shown}</ul>")
     };
-    let form = match open_round(m, unit) {
+    let form = match open_round(m, unit).filter(|_| p == m.position) {
+        None if p < m.position => String::new(),
         None => format!(
             "<p>{}</p>",
             lang.say(
@@ -179,11 +181,12 @@ pub(super) fn section(server: &Server, m: &ReadModel, unit: UnitId, code: &str, 
             )
         }
     };
-    format!(
-        "<h2 id=\"opinions\">{heading}</h2>{shown}<h3>{leave}</h3>{form}",
-        heading = lang.say("群众评议", "The public's opinions"),
-        leave = lang.say("我要留言", "Leave an opinion"),
-    )
+    let leave = if form.is_empty() {
+        String::new()
+    } else {
+        format!("<h3>{}</h3>", lang.say("我要留言", "Leave an opinion"))
+    };
+    format!("<h2 id=\"opinions\">{}</h2>{shown}{leave}{form}", lang.say("群众评议", "The public's opinions"))
 }
 
 #[derive(Deserialize, Default)]
