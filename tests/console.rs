@@ -66,10 +66,7 @@ async fn the_console_signs_in_with_a_token_and_acts_as_the_schema_allows() {
         .unwrap();
     assert_eq!(set.status(), 303);
     let cookie = set.headers()["set-cookie"].to_str().unwrap();
-    assert!(
-        cookie.contains("Path=/console") && cookie.contains("HttpOnly") && cookie.contains("SameSite=Strict"),
-        "{cookie}"
-    );
+    assert!(cookie.contains("Path=/") && cookie.contains("HttpOnly") && cookie.contains("SameSite=Strict"), "{cookie}");
 
     // The clerk's first page lists their unit; its page offers the unit's members.
     let clerk = signed_in(&server, &clerk_token).await;
@@ -147,6 +144,13 @@ async fn the_console_signs_in_with_a_token_and_acts_as_the_schema_allows() {
     assert!(verify.text().await.unwrap().contains("已审核 The outing is verified"));
     let after = board().await;
     assert!(after.contains("其中经审核 2.5 小时"), "{after}");
+
+    // The page's downloads take the cookie (a GET); nothing that writes does.
+    let (status, _) = get(&clerk, format!("{}/export/ledger?unit=SY-0001&format=xlsx", server.url)).await;
+    assert_eq!(status, 200, "the ledger's workbook");
+    let mutation = json!({ "query": "mutation { renameUnit(input: { unit: \"SY-0001\", name: \"改名\" }) { receipt { position } } }" });
+    let posted = clerk.post(format!("{}/graphql", server.url)).json(&mutation).send().await.unwrap();
+    assert_eq!(posted.status(), 401, "a POST to /graphql does not take the cookie");
 
     // A viewer reads no ledger (the schema's ReadRecords); after the token is revoked the
     // cookie opens nothing.

@@ -241,6 +241,9 @@ impl Server {
     /// [`Server::authenticate`] for an HTTP request, answering a refusal as a response.
     async fn caller(&self, req: &Request, media: Media) -> Result<Principal, Response> {
         let bearer = match header_str(req, header::AUTHORIZATION) {
+            // A console's downloads are links: a GET, which changes nothing, may carry
+            // the token in the console's cookie instead (never sent by another site).
+            None if req.method() == Method::GET => console::cookie_token(req),
             None => None,
             Some(value) => match value.split_once(' ') {
                 Some((scheme, token)) if scheme.eq_ignore_ascii_case("bearer") => Some(token.trim()),

@@ -1,7 +1,8 @@
 //! The consoles for clerks and reviewers (`/console`): signed in with an API token, which
 //! the browser keeps in a cookie only this server reads (HttpOnly, SameSite=Strict,
 //! Secure when the server's public address is `https`), checked at every request as a
-//! bearer token is. Every page and every form acts through the GraphQL schema in
+//! bearer token is; besides the consoles, only a GET (the downloads the pages link to)
+//! takes it in place of `Authorization`. Every page and every form acts through the GraphQL schema in
 //! process ([`Server::execute_as`]), so what a console may show or do is what its token
 //! may over GraphQL: the role table stays the one place that decides.
 //!
@@ -45,7 +46,7 @@ const MEMBERS_OFFERED: usize = 100;
 const UNITS_LISTED: usize = 20;
 
 /// The token the browser's cookie holds, if any.
-fn cookie_token(req: &Request) -> Option<&str> {
+pub(super) fn cookie_token(req: &Request) -> Option<&str> {
     let cookies = req.headers().get(header::COOKIE)?.to_str().ok()?;
     cookies.split(';').find_map(|c| c.trim().strip_prefix(COOKIE)?.strip_prefix('=')).filter(|t| !t.is_empty())
 }
@@ -107,7 +108,7 @@ async fn signed_in(server: &Server, req: &Request) -> Result<Principal, Response
 
 /// `response` with the cookie cleared.
 fn forget(mut response: Response) -> Response {
-    let clear = format!("{COOKIE}=; Path=/console; HttpOnly; SameSite=Strict; Max-Age=0");
+    let clear = format!("{COOKIE}=; Path=/; HttpOnly; SameSite=Strict; Max-Age=0");
     response.headers_mut().insert(header::SET_COOKIE, clear.parse().expect("a cookie"));
     response
 }
@@ -228,10 +229,8 @@ async fn sign_in_answer(req: &Request, body: Body, server: &Server) -> Response 
     match server.authenticate(Some(token), remote_ip(req)).await {
         Ok(_) => {
             let secure = server.state.certificates.as_ref().is_some_and(|c| c.base_url.starts_with("https://"));
-            let cookie = format!(
-                "{COOKIE}={token}; Path=/console; HttpOnly; SameSite=Strict{}",
-                if secure { "; Secure" } else { "" }
-            );
+            let cookie =
+                format!("{COOKIE}={token}; Path=/; HttpOnly; SameSite=Strict{}", if secure { "; Secure" } else { "" });
             Response::builder()
                 .status(StatusCode::SEE_OTHER)
                 .header(header::LOCATION, "/console")
@@ -442,7 +441,10 @@ async fn unit_view(
          <label for=\"asOf\">查看某一日志位置时的台账 The ledger as of a log position</label>\
          <input id=\"asOf\" name=\"asOf\" inputmode=\"numeric\" value=\"{as_of}\" maxlength=\"20\">\
          <div class=\"buttons\"><button>查看 Show</button></div></form>\
-         {register}{upload}<p class=\"meta\">日志位置 As of log position {position}</p>",
+         {register}{upload}<h2>下载 Downloads</h2><ul>\
+         <li><a href=\"/export/ledger?unit={link}&amp;format=xlsx\">台账 The ledger (XLSX)</a></li>\
+         <li><a href=\"/export/commitments?unit={link}&amp;format=xlsx\">承诺事项公示表 The public commitments (XLSX)</a></li></ul>\
+         <p class=\"meta\">日志位置 As of log position {position}</p>",
         as_of = as_of.map(|p| p.to_string()).unwrap_or_default(),
         region = s(&unit["region"]),
         industry = s(&unit["industry"]),
