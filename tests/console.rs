@@ -68,7 +68,11 @@ async fn the_console_signs_in_with_a_token_and_acts_as_the_schema_allows() {
     let cookie = set.headers()["set-cookie"].to_str().unwrap();
     assert!(cookie.contains("Path=/") && cookie.contains("HttpOnly") && cookie.contains("SameSite=Strict"), "{cookie}");
 
-    // The clerk's first page lists their unit; its page offers the unit's members.
+    let promise = r#"mutation { makeCommitment(input: { unit: "SY-0001", code: "C-1", content: { category: "内部管理", text: "考勤从严", from: "2011-01-01", until: "2011-06-30", public: false } }) { commitment { id } } }"#;
+    server.ok(promise, json!({})).await;
+
+    // The clerk's first page lists their unit; its page offers the unit's members, and
+    // lists its commitments, those kept within the unit too.
     let clerk = signed_in(&server, &clerk_token).await;
     let (status, home) = get(&clerk, format!("{}/console", server.url)).await;
     assert_eq!(status, 200);
@@ -76,6 +80,7 @@ async fn the_console_signs_in_with_a_token_and_acts_as_the_schema_allows() {
     let (status, unit_page) = get(&clerk, format!("{}/console/units/SY-0001", server.url)).await;
     assert_eq!(status, 200, "{unit_page}");
     assert!(unit_page.contains("王俊") && unit_page.contains("action=\"/console/outings\""), "{unit_page}");
+    assert!(unit_page.contains("考勤从严") && unit_page.contains("内部 within the unit"), "{unit_page}");
     let csrf = support::form_value(&unit_page, "csrf").unwrap();
 
     // Forms without the session's CSRF token, or from another site, write nothing.

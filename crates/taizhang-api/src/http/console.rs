@@ -280,6 +280,8 @@ pub(super) async fn unit_page(req: &Request, Path(code): Path<String>, server: D
 const UNIT_VIEW: &str = "query($unit: ID!, $first: Int!, $after: String, $asOf: AsOfInput) {
   me { role }
   unit(id: $unit) { id code name region industry }
+  commitments(unit: $unit, includeWithdrawn: true, asOf: $asOf) {
+    code category text from until public withdrawalReason assessment { fulfilment } }
   unitLedger(unit: $unit, first: $first, after: $after, asOf: $asOf) {
     totalCount totalRecordedHours totalVerifiedHours totalCreditHours asOfPosition
     pageInfo { hasNextPage endCursor }
@@ -361,6 +363,34 @@ async fn unit_view(
         }
         _ => String::new(),
     };
+    let commitments: String = found["commitments"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(|c| {
+            let state = match (c["withdrawalReason"].is_string(), c["assessment"]["fulfilment"].as_str()) {
+                (true, _) => "已撤回 withdrawn",
+                (_, Some("KEPT")) => "已兑现 kept",
+                (_, Some("PARTLY_KEPT")) => "部分兑现 partly kept",
+                (_, Some(_)) => "未兑现 not kept",
+                (_, None) => "履行中 in progress",
+            };
+            let shown = if c["public"].as_bool() == Some(true) { "公开 public" } else { "内部 within the unit" };
+            format!(
+                "<li><strong>{}</strong>：{}<br><span class=\"meta\">{} · {} – {} · {shown} · {state}</span></li>",
+                s(&c["category"]),
+                s(&c["text"]),
+                s(&c["code"]),
+                s(&c["from"]),
+                s(&c["until"]),
+            )
+        })
+        .collect();
+    let commitments = if commitments.is_empty() {
+        "<p>暂无承诺 No commitments.</p>".to_owned()
+    } else {
+        format!("<ul class=\"units\">{commitments}</ul>")
+    };
     let register = if writes {
         // Asked apart from the ledger: together they would pass the request's complexity.
         let members = "query($unit: ID!, $first: Int!) { unit(id: $unit) { members(first: $first) { nodes { id code erased personal { name } } } } }";
@@ -437,7 +467,7 @@ async fn unit_view(
          {count} outings; {recorded} h recorded, {verified} h verified, {credit} h from check-in.</p>\
          <div class=\"wrap\" tabindex=\"0\" role=\"region\" aria-label=\"台账 Ledger\"><table><thead><tr><th>日期 Date</th><th>地点 Place</th><th class=\"n\">小时 Hours</th>\
          <th class=\"n\">累计 Running</th><th class=\"n\">累计审核 Verified</th><th>状态 Status</th></tr></thead><tbody>{rows}</tbody></table></div>\
-         {next}<form method=\"get\" action=\"/console/units/{link}\">\
+         {next}<h2>承诺 Commitments</h2>{commitments}<form method=\"get\" action=\"/console/units/{link}\">\
          <label for=\"asOf\">查看某一日志位置时的台账 The ledger as of a log position</label>\
          <input id=\"asOf\" name=\"asOf\" inputmode=\"numeric\" value=\"{as_of}\" maxlength=\"20\">\
          <div class=\"buttons\"><button>查看 Show</button></div></form>\
