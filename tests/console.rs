@@ -150,6 +150,44 @@ async fn the_console_signs_in_with_a_token_and_acts_as_the_schema_allows() {
     let after = board().await;
     assert!(after.contains("其中经审核 2.5 小时"), "{after}");
 
+    // A member registered and transferred through the console's forms.
+    let send = async |path: &str, form: &[(&str, &str)]| {
+        let mut form = form.to_vec();
+        form.push(("csrf", &csrf));
+        let sent = clerk.post(format!("{}{path}", server.url)).header("sec-fetch-site", "same-origin").form(&form);
+        let answer = sent.send().await.unwrap();
+        (answer.status().as_u16(), answer.text().await.unwrap())
+    };
+    let joined = [("unit", "SY-0001"), ("code", "M-9"), ("name", "李红"), ("joined", "2011-03-01"), ("phone", "")];
+    let (status, page) = send("/console/members", &joined).await;
+    assert_eq!(status, 200, "{page}");
+    assert!(page.contains("已登记党员") && page.contains("李红"), "{page}");
+    let bad = [("unit", "SY-0001"), ("code", "M-10"), ("name", "赵"), ("joined", "2011-03-01"), ("national_id", "123")];
+    let (status, page) = send("/console/members", &bad).await;
+    assert_eq!(status, 422, "a bad identity number is refused with the schema's reason: {page}");
+    let members = "{ members(unit: \"SY-0001\") { totalCount } }";
+    let before = server.ok(members, json!({})).await["members"]["totalCount"].clone();
+    let moved = r#"{ member(id: "M-9") { id } }"#;
+    let moved = server.ok(moved, json!({})).await["member"]["id"].as_str().unwrap().to_owned();
+    let transfer = [("unit", "SY-0001"), ("member", moved.as_str()), ("to", "SY-0002"), ("effective", "2011-07-01")];
+    // A transfer writes for both units: a clerk of one is refused, with the reason.
+    let (status, page) = send("/console/transfers", &transfer).await;
+    assert_eq!(status, 422, "{page}");
+    assert!(page.contains("scoped to other units"), "{page}");
+    let admin = signed_in(&server, &server.admin).await;
+    let (_, home) = get(&admin, format!("{}/console", server.url)).await;
+    let admin_csrf = support::form_value(&home, "csrf").unwrap();
+    let mut form = transfer.to_vec();
+    form.push(("csrf", &admin_csrf));
+    let sent = admin.post(format!("{}/console/transfers", server.url)).header("sec-fetch-site", "same-origin");
+    let answer = sent.form(&form).send().await.unwrap();
+    assert_eq!(answer.status(), 200);
+    assert!(answer.text().await.unwrap().contains("已调出"));
+    let unit_of = r#"{ member(id: "M-9") { unit { code } } }"#;
+    assert_eq!(server.ok(unit_of, json!({})).await["member"]["unit"]["code"], "SY-0002");
+    let after = server.ok(members, json!({})).await["members"]["totalCount"].as_u64();
+    assert_eq!(after, before.as_u64().map(|n| n - 1), "the unit has one member fewer");
+
     // The page's downloads take the cookie (a GET); nothing that writes does.
     let (status, _) = get(&clerk, format!("{}/export/ledger?unit=SY-0001&format=xlsx", server.url)).await;
     assert_eq!(status, 200, "the ledger's workbook");

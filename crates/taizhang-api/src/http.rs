@@ -121,6 +121,8 @@ pub fn routes(schema: TaizhangSchema, state: Arc<ApiState>, limits: Limits) -> i
         .at("/console/outings", poem::post(console::register_outing))
         .at("/console/verify", poem::post(console::verify))
         .at("/console/import", poem::post(console::import))
+        .at("/console/members", poem::post(console::register_member))
+        .at("/console/transfers", poem::post(console::transfer_member))
         .at("/console/reports", get(console::reports))
         .at("/export/:kind", get(export_records))
         .at("/backup/keys", get(backup_keys))

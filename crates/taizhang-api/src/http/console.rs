@@ -14,6 +14,8 @@
 //! - `GET /console/reports`: hours by region, industry or unit for a period, and a
 //!   chart of the hours of each week (an inline SVG picture, with its figures as a
 //!   table beside it).
+//! - `POST /console/members`, `POST /console/transfers`: a member registered with the
+//!   unit, or transferred from it to another unit.
 //! - `POST /console/import`: a CSV file uploaded, checked row by row as
 //!   `POST /import/{kind}` checks it (the same code): every problem in a table by line
 //!   and column and nothing written, or every row written.
@@ -267,6 +269,8 @@ pub(super) async fn unit_page(req: &Request, Path(code): Path<String>, server: D
             let said = match params.get("done").map(String::as_str) {
                 Some("outing") => Some((true, "已登记活动 The outing is registered.".to_owned())),
                 Some("verified") => Some((true, "已审核 The outing is verified.".to_owned())),
+                Some("member") => Some((true, "已登记党员 The member is registered.".to_owned())),
+                Some("transferred") => Some((true, "已调出 The member is transferred.".to_owned())),
                 _ => None,
             };
             let as_of = params.get("asOf").and_then(|p| p.trim().parse::<u64>().ok());
@@ -397,11 +401,22 @@ async fn unit_view(
         let answer =
             server.execute_as(caller.clone(), members, json!({ "unit": code, "first": MEMBERS_OFFERED })).await;
         let trouble = errors(&answer).map(|why| format!("<p class=\"bad\">{}</p>", e(&why))).unwrap_or_default();
-        let offered: String = data(answer)["unit"]["members"]["nodes"]
+        let listed = data(answer);
+        let current: Vec<&Value> = listed["unit"]["members"]["nodes"]
             .as_array()
             .into_iter()
             .flatten()
             .filter(|m| m["erased"].as_bool() != Some(true))
+            .collect();
+        let choices: String = current
+            .iter()
+            .map(|m| {
+                let name = m["personal"]["name"].as_str().or(m["code"].as_str()).unwrap_or_default();
+                format!("<option value=\"{}\">{} {}</option>", s(&m["id"]), e(name), s(&m["code"]))
+            })
+            .collect();
+        let offered: String = current
+            .iter()
             .enumerate()
             .map(|(i, m)| {
                 let name = m["personal"]["name"].as_str().or(m["code"].as_str()).unwrap_or_default();
@@ -423,7 +438,22 @@ async fn unit_view(
              <label for=\"category\">类别 Category</label><input id=\"category\" name=\"category\" required maxlength=\"500\" placeholder=\"便民服务\">\
              <label for=\"description\">内容 What was done</label><textarea id=\"description\" name=\"description\" rows=\"2\" maxlength=\"500\"></textarea>\
              <fieldset><legend>参加人员（本单位党员）Participants</legend>{trouble}<ul class=\"picks\">{offered}</ul></fieldset>\
-             <div class=\"buttons\"><button>登记 Register</button></div></form>",
+             <div class=\"buttons\"><button>登记 Register</button></div></form>\
+             <h2 id=\"members\">登记党员 Register a member</h2>\
+             <form method=\"post\" action=\"/console/members\">{csrf}<input type=\"hidden\" name=\"unit\" value=\"{unit}\">\
+             <label for=\"member-code\">编号 Member number</label><input id=\"member-code\" name=\"code\" required maxlength=\"64\">\
+             <label for=\"member-name\">姓名 Name</label><input id=\"member-name\" name=\"name\" required maxlength=\"50\" autocomplete=\"off\">\
+             <label for=\"joined\">入党或加入日期 Joined on</label><input id=\"joined\" name=\"joined\" type=\"date\" required>\
+             <label for=\"member-phone\">电话（可不填）Phone (optional)</label><input id=\"member-phone\" name=\"phone\" type=\"tel\" maxlength=\"24\" autocomplete=\"off\">\
+             <label for=\"national-id\">身份证号（可不填）Identity number (optional)</label><input id=\"national-id\" name=\"national_id\" maxlength=\"18\" autocomplete=\"off\">\
+             <p class=\"note\">个人信息加密保存。Personal data is sealed at rest.</p>\
+             <div class=\"buttons\"><button>登记 Register</button></div></form>\
+             <h2 id=\"transfer\">党员调出 Transfer a member</h2>\
+             <form method=\"post\" action=\"/console/transfers\">{csrf}<input type=\"hidden\" name=\"unit\" value=\"{unit}\">\
+             <label for=\"transferred\">党员 Member</label><select id=\"transferred\" name=\"member\" required>{choices}</select>\
+             <label for=\"to\">调入单位编号 To the unit (code)</label><input id=\"to\" name=\"to\" required maxlength=\"64\">\
+             <label for=\"effective\">生效日期 Effective</label><input id=\"effective\" name=\"effective\" type=\"date\" required>\
+             <div class=\"buttons\"><button>调出 Transfer</button></div></form>",
             csrf = csrf_field(server, caller),
             unit = e(code),
         )
@@ -516,34 +546,25 @@ async fn after_form(
 /// `POST /console/outings`: registers an outing, each participant for its whole span.
 #[handler]
 pub(super) async fn register_outing(req: &Request, body: Body, server: Data<&Arc<Server>>) -> Response {
-    let response = match signed_in(&server, req).await {
-        Err(refused) => refused,
-        Ok(caller) => match form(&server, &caller, req, body).await {
-            Err(refused) => refused,
-            Ok(fields) => {
-                let unit = field(&fields, "unit").to_owned();
-                let participants: Vec<Value> =
-                    fields.iter().filter(|(n, _)| n == "member").map(|(_, m)| json!({ "member": m })).collect();
-                let description = Some(field(&fields, "description")).filter(|d| !d.is_empty());
-                let input = json!({
-                    "unit": unit,
-                    "details": {
-                        "date": field(&fields, "date"),
-                        "start": field(&fields, "start"),
-                        "end": field(&fields, "end"),
-                        "place": field(&fields, "place"),
-                        "category": field(&fields, "category"),
-                        "description": description,
-                    },
-                    "participants": participants,
-                });
-                let register =
-                    "mutation($input: RegisterOutingInput!) { registerOuting(input: $input) { receipt { position } } }";
-                let answer = server.execute_as(caller.clone(), register, json!({ "input": input })).await;
-                after_form(&server, &caller, &unit, "outing", answer).await
-            }
-        },
-    };
+    let register = "mutation($input: RegisterOutingInput!) { registerOuting(input: $input) { receipt { position } } }";
+    let response = run_form(&server, req, body, "outing", register, |fields| {
+        let participants: Vec<Value> =
+            fields.iter().filter(|(n, _)| n == "member").map(|(_, m)| json!({ "member": m })).collect();
+        let description = Some(field(fields, "description")).filter(|d| !d.is_empty());
+        json!({ "input": {
+            "unit": field(fields, "unit"),
+            "details": {
+                "date": field(fields, "date"),
+                "start": field(fields, "start"),
+                "end": field(fields, "end"),
+                "place": field(fields, "place"),
+                "category": field(fields, "category"),
+                "description": description,
+            },
+            "participants": participants,
+        } })
+    })
+    .await;
     server.state.metrics.request("/console/outings", response.status().as_u16());
     response
 }
@@ -551,21 +572,12 @@ pub(super) async fn register_outing(req: &Request, body: Body, server: Data<&Arc
 /// `POST /console/verify`: verifies an outing as the version the page showed.
 #[handler]
 pub(super) async fn verify(req: &Request, body: Body, server: Data<&Arc<Server>>) -> Response {
-    let response = match signed_in(&server, req).await {
-        Err(refused) => refused,
-        Ok(caller) => match form(&server, &caller, req, body).await {
-            Err(refused) => refused,
-            Ok(fields) => {
-                let unit = field(&fields, "unit").to_owned();
-                let version: Option<u32> = field(&fields, "version").parse().ok();
-                let input = json!({ "outing": field(&fields, "outing"), "expectedVersion": version });
-                let verify =
-                    "mutation($input: VerifyOutingInput!) { verifyOuting(input: $input) { receipt { position } } }";
-                let answer = server.execute_as(caller.clone(), verify, json!({ "input": input })).await;
-                after_form(&server, &caller, &unit, "verified", answer).await
-            }
-        },
-    };
+    let verify = "mutation($input: VerifyOutingInput!) { verifyOuting(input: $input) { receipt { position } } }";
+    let response = run_form(&server, req, body, "verified", verify, |fields| {
+        let version: Option<u32> = field(fields, "version").parse().ok();
+        json!({ "input": { "outing": field(fields, "outing"), "expectedVersion": version } })
+    })
+    .await;
     server.state.metrics.request("/console/verify", response.status().as_u16());
     response
 }
@@ -865,4 +877,60 @@ fn week_chart(weeks: &[(String, f64, f64)]) -> String {
          <thead><tr><th>周起 Week of</th><th class=\"n\">记录 Recorded h</th><th class=\"n\">审核 Verified h</th></tr></thead>\
          <tbody>{rows}</tbody></table></div></details>"
     )
+}
+
+/// Answers a console form that runs `mutation` with `variables`, for `unit`'s page.
+async fn run_form(
+    server: &Server,
+    req: &Request,
+    body: Body,
+    done: &str,
+    mutation: &str,
+    variables: impl FnOnce(&[(String, String)]) -> Value,
+) -> Response {
+    match signed_in(server, req).await {
+        Err(refused) => refused,
+        Ok(caller) => match form(server, &caller, req, body).await {
+            Err(refused) => refused,
+            Ok(fields) => {
+                let unit = field(&fields, "unit").to_owned();
+                let answer = server.execute_as(caller.clone(), mutation, variables(&fields)).await;
+                after_form(server, &caller, &unit, done, answer).await
+            }
+        },
+    }
+}
+
+/// `POST /console/members`: registers a member with the unit.
+#[handler]
+pub(super) async fn register_member(req: &Request, body: Body, server: Data<&Arc<Server>>) -> Response {
+    let register = "mutation($input: RegisterMemberInput!) { registerMember(input: $input) { receipt { position } } }";
+    let response = run_form(&server, req, body, "member", register, |fields| {
+        let optional = |name: &str| Some(field(fields, name)).filter(|v| !v.is_empty());
+        json!({ "input": {
+            "code": field(fields, "code"),
+            "unit": field(fields, "unit"),
+            "joinedOn": field(fields, "joined"),
+            "personal": { "name": field(fields, "name"), "phone": optional("phone"), "nationalId": optional("national_id") },
+        } })
+    })
+    .await;
+    server.state.metrics.request("/console/members", response.status().as_u16());
+    response
+}
+
+/// `POST /console/transfers`: transfers a member from the unit to another.
+#[handler]
+pub(super) async fn transfer_member(req: &Request, body: Body, server: Data<&Arc<Server>>) -> Response {
+    let transfer = "mutation($input: TransferMemberInput!) { transferMember(input: $input) { receipt { position } } }";
+    let response = run_form(&server, req, body, "transferred", transfer, |fields| {
+        json!({ "input": {
+            "member": field(fields, "member"),
+            "to": field(fields, "to"),
+            "effective": field(fields, "effective"),
+        } })
+    })
+    .await;
+    server.state.metrics.request("/console/transfers", response.status().as_u16());
+    response
 }
