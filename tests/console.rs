@@ -195,6 +195,20 @@ async fn the_console_signs_in_with_a_token_and_acts_as_the_schema_allows() {
     let posted = clerk.post(format!("{}/graphql", server.url)).json(&mutation).send().await.unwrap();
     assert_eq!(posted.status(), 401, "a POST to /graphql does not take the cookie");
 
+    // The reviewer's eligibility page explains the member's standing: each criterion's
+    // required and actual value, and the outing that counted.
+    let (status, page) = get(
+        &reviewer,
+        format!(
+            "{}/console/eligibility?policy=service-month-default&subject=member&code=M-1&first=2011-06-01&last=2011-06-30",
+            server.url
+        ),
+    )
+    .await;
+    assert_eq!(status, 200, "{page}");
+    assert!(page.contains("verified_hours") && page.contains("8.00") && page.contains("2.50"), "{page}");
+    assert!(page.contains("计入 1 次") && page.contains("2011-06-04"), "{page}");
+
     // A viewer reads no ledger (the schema's ReadRecords); after the token is revoked the
     // cookie opens nothing.
     let viewer = signed_in(&server, &server.token("VIEWER", &[], None).await).await;
@@ -223,20 +237,22 @@ async fn the_console_pages_answer_each_role_as_the_role_table_says() {
     let member = r#"mutation { registerMember(input: { code: "M-1", unit: "SY-0001", joinedOn: "2011-01-01", personal: { name: "王俊" } }) { member { id } } }"#;
     let member = server.ok(member, json!({})).await["registerMember"]["member"]["id"].as_str().unwrap().to_owned();
     /// A role's statuses: the unit's page, registering an outing, verifying one, the
-    /// reports.
+    /// reports, a member's eligibility.
     struct Expected {
         role: &'static str,
         units: &'static [&'static str],
-        statuses: [u16; 4],
+        statuses: [u16; 5],
     }
     let matrix = [
-        Expected { role: "ADMIN", units: &[], statuses: [200, 200, 200, 200] },
-        Expected { role: "CLERK", units: &["SY-0001"], statuses: [200, 200, 422, 200] },
-        Expected { role: "CLERK", units: &["SY-0002"], statuses: [200, 422, 422, 200] },
-        Expected { role: "REVIEWER", units: &[], statuses: [200, 422, 200, 200] },
-        Expected { role: "VIEWER", units: &[], statuses: [403, 403, 403, 200] },
+        Expected { role: "ADMIN", units: &[], statuses: [200, 200, 200, 200, 200] },
+        Expected { role: "CLERK", units: &["SY-0001"], statuses: [200, 200, 422, 200, 200] },
+        Expected { role: "CLERK", units: &["SY-0002"], statuses: [200, 422, 422, 200, 200] },
+        Expected { role: "REVIEWER", units: &[], statuses: [200, 422, 200, 200, 200] },
+        Expected { role: "VIEWER", units: &[], statuses: [403, 403, 403, 200, 422] },
     ];
-    for (day, Expected { role, units, statuses: [page, register, verify, reports] }) in matrix.into_iter().enumerate() {
+    for (day, Expected { role, units, statuses: [page, register, verify, reports, eligible] }) in
+        matrix.into_iter().enumerate()
+    {
         let client = signed_in(&server, &server.token(role, units, None).await).await;
         let who = format!("{role} {units:?}");
         let (status, seen) = get(&client, format!("{}/console/units/SY-0001", server.url)).await;
@@ -273,5 +289,8 @@ async fn the_console_pages_answer_each_role_as_the_role_table_says() {
         assert_eq!(send("/console/verify", &verifying).await, verify, "{who}: verifying an outing");
         let (status, _) = get(&client, format!("{}/console/reports", server.url)).await;
         assert_eq!(status, reports, "{who}: the reports");
+        let explained = "/console/eligibility?policy=service-month-default&subject=member&code=M-1";
+        let (status, _) = get(&client, format!("{}{explained}", server.url)).await;
+        assert_eq!(status, eligible, "{who}: a member's eligibility");
     }
 }

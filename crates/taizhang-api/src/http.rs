@@ -124,6 +124,7 @@ pub fn routes(schema: TaizhangSchema, state: Arc<ApiState>, limits: Limits) -> i
         .at("/console/members", poem::post(console::register_member))
         .at("/console/transfers", poem::post(console::transfer_member))
         .at("/console/reports", get(console::reports))
+        .at("/console/eligibility", get(console::eligibility))
         .at("/export/:kind", get(export_records))
         .at("/backup/keys", get(backup_keys))
         .data(server)

@@ -16,6 +16,9 @@
 //!   table beside it).
 //! - `POST /console/members`, `POST /console/transfers`: a member registered with the
 //!   unit, or transferred from it to another unit.
+//! - `GET /console/eligibility`: a member's or a unit's standing under an award policy
+//!   for a period, now or as of a log position, with every criterion's required and
+//!   actual value and the outings counted or left out, and why.
 //! - `POST /console/import`: a CSV file uploaded, checked row by row as
 //!   `POST /import/{kind}` checks it (the same code): every problem in a table by line
 //!   and column and nothing written, or every row written.
@@ -194,6 +197,7 @@ pub(super) async fn home(req: &Request, server: Data<&Arc<Server>>) -> Response 
                  <label for=\"code\">单位编号 Unit code</label><input id=\"code\" name=\"code\" required maxlength=\"64\">\
                  <div class=\"buttons\"><button>打开 Open</button></div></form>\
                  <p><a href=\"/console/reports\">报表与每周图表 Reports and hours by week</a></p>\
+                 <p><a href=\"/console/eligibility\">评选资格审查 Award eligibility, explained</a></p>\
                  <p class=\"meta\"><a href=\"/\">公示栏 Notice board</a> · <a href=\"/graphql\">GraphiQL</a></p>"
             );
             page(&server, &caller, StatusCode::OK, "工作台 Console", None, &main)
@@ -933,4 +937,154 @@ pub(super) async fn transfer_member(req: &Request, body: Body, server: Data<&Arc
     .await;
     server.state.metrics.request("/console/transfers", response.status().as_u16());
     response
+}
+
+const ELIGIBILITY: &str = "query($policy: String!, $member: ID, $unit: ID, $period: PeriodInput!, $asOf: AsOfInput) {
+  eligibility(policy: $policy, member: $member, unit: $unit, period: $period, asOf: $asOf) {
+    policy policyVersion asOfPosition outcome
+    levels { name label met criteria { metric required actual met
+      counted { outing date hours position } excluded { outing date reason } } } } }";
+
+/// Counted and excluded outings listed under a criterion, at most.
+const OUTINGS_LISTED: usize = 20;
+
+/// `GET /console/eligibility?policy=…&subject=member|unit&code=…&first=…&last=…&asOf=…`.
+#[handler]
+pub(super) async fn eligibility(req: &Request, server: Data<&Arc<Server>>) -> Response {
+    let response = match signed_in(&server, req).await {
+        Err(refused) => refused,
+        Ok(caller) => {
+            let params = params(req, &["policy", "subject", "code", "first", "last", "asOf"]).unwrap_or_default();
+            eligibility_view(&server, &caller, &params).await
+        }
+    };
+    server.state.metrics.request("/console/eligibility", response.status().as_u16());
+    response
+}
+
+async fn eligibility_view(
+    server: &Server,
+    caller: &Principal,
+    params: &std::collections::BTreeMap<String, String>,
+) -> Response {
+    let text = |name: &str| params.get(name).map(|v| v.trim().to_owned()).filter(|v| !v.is_empty());
+    let (default_first, default_last) = default_period(server);
+    let first = text("first").unwrap_or_else(|| default_first.to_string());
+    let last = text("last").unwrap_or_else(|| default_last.to_string());
+    let (policy, code, as_of) = (text("policy"), text("code"), text("asOf"));
+    let of_unit = text("subject").as_deref() == Some("unit");
+    let policies = data(server.execute_as(caller.clone(), "{ policies { name title subject } }", json!({})).await);
+    let options: String = policies["policies"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(|p| {
+            let name = p["name"].as_str().unwrap_or_default();
+            let chosen = if policy.as_deref() == Some(name) { " selected" } else { "" };
+            format!(
+                "<option value=\"{}\"{chosen}>{} ({})</option>",
+                e(name),
+                e(p["title"].as_str().unwrap_or(name)),
+                e(p["subject"].as_str().unwrap_or_default())
+            )
+        })
+        .collect();
+    let form = format!(
+        "<form method=\"get\" action=\"/console/eligibility\">\
+         <label for=\"policy\">评选办法 Policy</label><select id=\"policy\" name=\"policy\">{options}</select>\
+         <label for=\"subject\">对象 Who</label><select id=\"subject\" name=\"subject\">\
+         <option value=\"member\"{m}>党员 A member</option><option value=\"unit\"{u}>单位 A unit</option></select>\
+         <label for=\"code\">编号 Code</label><input id=\"code\" name=\"code\" value=\"{code}\" required maxlength=\"64\">\
+         <label for=\"first\">自 From</label><input id=\"first\" name=\"first\" type=\"date\" value=\"{first}\" required>\
+         <label for=\"last\">至 To</label><input id=\"last\" name=\"last\" type=\"date\" value=\"{last}\" required>\
+         <label for=\"asOf\">日志位置（可不填）As of a log position (optional)</label><input id=\"asOf\" name=\"asOf\" inputmode=\"numeric\" value=\"{as_of}\" maxlength=\"20\">\
+         <div class=\"buttons\"><button>审查 Explain</button></div></form>",
+        m = if of_unit { "" } else { " selected" },
+        u = if of_unit { " selected" } else { "" },
+        code = e(code.as_deref().unwrap_or("")),
+        first = e(&first),
+        last = e(&last),
+        as_of = e(as_of.as_deref().unwrap_or("")),
+    );
+    let (Some(policy), Some(code)) = (policy, code) else {
+        return page(server, caller, StatusCode::OK, "评选资格 Eligibility", None, &form);
+    };
+    let position = as_of.as_deref().and_then(|p| p.parse::<u64>().ok()).map(|p| json!({ "position": p }));
+    let variables = json!({
+        "policy": policy,
+        "member": (!of_unit).then_some(&code),
+        "unit": of_unit.then_some(&code),
+        "period": { "first": first, "last": last },
+        "asOf": position,
+    });
+    let answer = server.execute_as(caller.clone(), ELIGIBILITY, variables).await;
+    if let Some(why) = errors(&answer) {
+        return page(
+            server,
+            caller,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "评选资格 Eligibility",
+            Some((false, why)),
+            &form,
+        );
+    }
+    let found = data(answer);
+    let found = &found["eligibility"];
+    let s = |v: &Value| e(v.as_str().unwrap_or_default());
+    let mark = |met: &Value| if met.as_bool() == Some(true) { "✔ 达到 met" } else { "✘ 未达到 not met" };
+    let levels: String = found["levels"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(|level| {
+            let criteria: String = level["criteria"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .map(|c| {
+                    let counted = c["counted"].as_array().map_or(&[][..], Vec::as_slice);
+                    let excluded = c["excluded"].as_array().map_or(&[][..], Vec::as_slice);
+                    let counted_list: String = counted
+                        .iter()
+                        .take(OUTINGS_LISTED)
+                        .map(|o| format!("<li>{} · {} h · <span class=\"meta\">{}</span></li>", s(&o["date"]), s(&o["hours"]), s(&o["outing"])))
+                        .collect();
+                    let excluded_list: String = excluded
+                        .iter()
+                        .take(OUTINGS_LISTED)
+                        .map(|o| format!("<li>{} · {} <span class=\"meta\">{}</span></li>", s(&o["date"]), s(&o["reason"]), s(&o["outing"])))
+                        .collect();
+                    format!(
+                        "<tr><td>{metric}</td><td class=\"n\">{required}</td><td class=\"n\">{actual}</td><td>{met}</td></tr>\
+                         <tr><td colspan=\"4\"><details><summary>计入 {nc} 次，未计入 {ne} 次 {nc} outings counted, {ne} left out</summary>\
+                         <ul>{counted_list}</ul><ul>{excluded_list}</ul></details></td></tr>",
+                        metric = s(&c["metric"]),
+                        required = s(&c["required"]),
+                        actual = s(&c["actual"]),
+                        met = mark(&c["met"]),
+                        nc = counted.len(),
+                        ne = excluded.len(),
+                    )
+                })
+                .collect();
+            format!(
+                "<h3>{label} <span class=\"meta\">{met}</span></h3><div class=\"wrap\" tabindex=\"0\" role=\"region\" aria-label=\"{label}\"><table>\
+                 <thead><tr><th>条件 Criterion</th><th class=\"n\">要求 Required</th><th class=\"n\">实际 Actual</th><th>结果 Result</th></tr></thead>\
+                 <tbody>{criteria}</tbody></table></div>",
+                label = e(level["label"].as_str().or(level["name"].as_str()).unwrap_or_default()),
+                met = mark(&level["met"]),
+            )
+        })
+        .collect();
+    let outcome = found["outcome"]
+        .as_str()
+        .map_or_else(|| "未达到任何等次 No level met".to_owned(), |o| format!("达到 Met: {}", e(o)));
+    let main = format!(
+        "{form}<h2>{code}：{outcome}</h2><p class=\"meta\">{policy} v{version} · {first} – {last} · 日志位置 As of log position {position}</p>{levels}",
+        code = e(&code),
+        policy = s(&found["policy"]),
+        version = found["policyVersion"],
+        position = found["asOfPosition"],
+    );
+    page(server, caller, StatusCode::OK, "评选资格 Eligibility", None, &main)
 }
