@@ -659,13 +659,12 @@ pub(crate) async fn report_presence(
             state.metrics.command_applied(&outcome);
             let outcome_kind = if leaving { AttemptOutcome::CheckedOut } else { AttemptOutcome::CheckedIn };
             state.check_in.record(Some(outing), Some(member), action, outcome_kind, address, now);
+            // As after a mutation: the answer comes once the read model holds it.
+            let _ = state.projector.wait_for(outcome.last_position, crate::READ_YOUR_WRITES_WAIT).await;
             let credited = match leaving {
-                true => {
-                    let _ = state.projector.wait_for(outcome.last_position, crate::READ_YOUR_WRITES_WAIT).await;
-                    state.projector.read(|m| {
-                        m.check_ins.get(&outing)?.presences.get(&member)?.left.and_then(|(_, _, credited)| credited)
-                    })
-                }
+                true => state.projector.read(|m| {
+                    m.check_ins.get(&outing)?.presences.get(&member)?.left.and_then(|(_, _, credited)| credited)
+                }),
                 false => None,
             };
             Answer::Done { outcome: outcome_kind, credited, at }

@@ -338,6 +338,8 @@ async fn correction_answer(req: &Request, body: Body, server: &Server) -> Respon
         Ok(outcome) => {
             state.metrics.command_applied(&outcome);
             state.check_in.correction_made(member);
+            // As after a mutation: the answer comes once the read model holds the request.
+            let _ = state.projector.wait_for(outcome.last_position, crate::READ_YOUR_WRITES_WAIT).await;
             let message = format!(
                 "已提交，本单位将在 {days} 日内答复 Sent: your unit answers within {days} days",
                 days = taizhang_core::CORRECTION_ANSWER_DAYS

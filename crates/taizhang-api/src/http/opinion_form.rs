@@ -346,6 +346,8 @@ async fn opinion_answer(req: &Request, code: &str, body: Body, server: &Server) 
     match server.state.ledger.execute(context, command.into()).await {
         Ok(outcome) => {
             server.state.metrics.command_applied(&outcome);
+            // As after a mutation: the answer comes once the read model holds the opinion.
+            let _ = server.state.projector.wait_for(outcome.last_position, crate::READ_YOUR_WRITES_WAIT).await;
             said(
                 StatusCode::OK,
                 lang,
