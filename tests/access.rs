@@ -61,6 +61,8 @@ const MATRIX: &[(&str, &[&str], [Grant; 4])] = &[
     ("Mutation.openCheckIn", &[], [Y, O, N, N]),
     ("Mutation.setCheckInPin", &[], [Y, O, N, N]),
     ("Mutation.setCheckInPins", &[], [Y, O, N, N]),
+    ("Mutation.setPublicCard", &[], [Y, O, N, N]),
+    ("Query.publicMembers", &[], [Y, Y, Y, Y]),
     ("GET /export/check-in", &[], [Y, O, N, N]),
     ("Query.correctionRequests", &[], [Y, Y, Y, N]),
     ("Mutation.requestCorrection", &[], [Y, O, N, N]),
@@ -467,6 +469,14 @@ impl World {
                 format!(r#"mutation($u: ID!) {{ openCheckIn(input: {{ unit: $u, details: {OUTING_DETAILS} }}) {{ receipt {{ position }} }} }}"#),
                 json!({ "u": unit }),
             ),
+            "Mutation.setPublicCard" => (
+                "mutation($m: ID!) { setPublicCard(member: $m, shown: true, post: \"窗口受理员\") { receipt { position } } }"
+                    .into(),
+                json!({ "m": self.member(unit).await }),
+            ),
+            "Query.publicMembers" => {
+                ("query($u: ID!) { publicMembers(unit: $u) { name } }".into(), json!({ "u": unit }))
+            }
             "Mutation.setCheckInPins" => (
                 "mutation($m: ID!) { setCheckInPins(members: [$m]) { set } }".into(),
                 json!({ "m": self.member(unit).await }),

@@ -2570,3 +2570,49 @@ async fn an_opinion_left_on_the_board_counts_and_shows_only_once_the_unit_accept
     let (_, held) = server.post_with(&clerk, opinions, json!({ "r": round, "s": "HELD" })).await;
     assert_eq!(held["data"]["opinions"]["totalCount"], 4, "{held}");
 }
+
+#[tokio::test]
+async fn a_member_is_shown_on_the_board_only_with_consent_and_never_after_erasure() {
+    let server = Server::start();
+    let unit = r#"mutation { registerUnit(input: { name: "十堰市政务服务中心", code: "SY-0001", industry: "政务服务", region: "茅箭区" }) { unit { id } } }"#;
+    server.ok(unit, json!({})).await;
+    let member = r#"mutation($c: String!, $n: String!) { registerMember(input: { code: $c, unit: "SY-0001", joinedOn: "2011-01-01", personal: { name: $n, phone: "13800000000" } }) { member { id } } }"#;
+    server.ok(member, json!({ "c": "M-1", "n": "王俊" })).await;
+    server.ok(member, json!({ "c": "M-2", "n": "李红" })).await;
+    let promise = r#"mutation { makeCommitment(input: { unit: "SY-0001", member: "M-1", content: { category: "服务态度", text: "微笑服务，一次告知", from: "2011-01-01", until: "2011-06-30" } }) { commitment { id } } }"#;
+    server.ok(promise, json!({})).await;
+    let public = reqwest::Client::new();
+    let page = async || public.get(format!("{}/units/SY-0001", server.url)).send().await.unwrap().text().await.unwrap();
+    assert!(!page().await.contains("王俊"), "no card without consent");
+
+    // The clerk records the member's consent and post; a viewer reads the same card.
+    let clerk = support::client_with(&server.token("CLERK", &["SY-0001"], None).await);
+    let card = "mutation($m: ID!, $s: Boolean!, $p: String) { setPublicCard(member: $m, shown: $s, post: $p) { receipt { position } } }";
+    let (_, set) = server.post_with(&clerk, card, json!({ "m": "M-1", "s": true, "p": "窗口受理员" })).await;
+    let shown_at = set["data"]["setPublicCard"]["receipt"]["position"].as_u64().unwrap();
+    let shown = page().await;
+    assert!(shown.contains("王俊") && shown.contains("窗口受理员") && shown.contains("微笑服务，一次告知"), "{shown}");
+    assert!(!shown.contains("李红") && !shown.contains("13800000000"), "nothing else personal: {shown}");
+    let viewer = support::client_with(&server.token("VIEWER", &[], None).await);
+    let cards = r#"query($a: AsOfInput) { publicMembers(unit: "SY-0001", asOf: $a) { code name post } }"#;
+    let (_, read) = server.post_with(&viewer, cards, json!({})).await;
+    assert_eq!(read["data"]["publicMembers"], json!([{ "code": "M-1", "name": "王俊", "post": "窗口受理员" }]));
+
+    // Taken down when consent is withdrawn; the page as of before still shows it.
+    server.post_with(&clerk, card, json!({ "m": "M-1", "s": false })).await;
+    assert!(!page().await.contains("王俊"));
+    let then = public.get(format!("{}/units/SY-0001?asOf={shown_at}", server.url)).send().await.unwrap();
+    assert!(then.text().await.unwrap().contains("王俊"));
+
+    // Shown again, then erased: gone from the page, now and as of any position.
+    server.post_with(&clerk, card, json!({ "m": "M-1", "s": true })).await;
+    assert!(page().await.contains("王俊"));
+    server.ok(r#"mutation { eraseMember(input: { member: "M-1" }) { receipt { position } } }"#, json!({})).await;
+    assert!(!page().await.contains("王俊"));
+    let then = public.get(format!("{}/units/SY-0001?asOf={shown_at}", server.url)).send().await.unwrap();
+    assert!(!then.text().await.unwrap().contains("王俊"), "an erased name opens at no position");
+    let (_, read) = server.post_with(&viewer, cards, json!({ "a": { "position": shown_at } })).await;
+    assert_eq!(read["data"]["publicMembers"], json!([]), "{read}");
+    let (_, refused) = server.post_with(&clerk, card, json!({ "m": "M-1", "s": true })).await;
+    assert_eq!(refused["errors"][0]["extensions"]["code"], "VALIDATION", "an erased member has no card: {refused}");
+}

@@ -101,7 +101,8 @@ pub const RULES: &[Rule] = &[
     Rule {
         permission: Permission::ReadPublished,
         summary: "what the notice board publishes (it shows the same without a token): public commitments and \
-                  their findings, weekly summaries, look-back rounds and the opinions that count in them; a \
+                  their findings, weekly summaries, look-back rounds and the opinions that count in them, the \
+                  members shown with their consent (name and post); a \
                   commitment kept within its unit, or an opinion held or declined, needs the next line",
         admin: Yes,
         clerk: Yes,
@@ -116,6 +117,7 @@ pub const RULES: &[Rule] = &[
             "Query.lookBackRounds",
             "Query.opinion",
             "Query.opinions",
+            "Query.publicMembers",
         ],
     },
     Rule {
@@ -200,7 +202,8 @@ pub const RULES: &[Rule] = &[
     },
     Rule {
         permission: Permission::WriteRecords,
-        summary: "registering, correcting and transferring members; registering, amending and voiding outings; \
+        summary: "registering, correcting and transferring members, and showing them on the notice board with \
+                  their consent; registering, amending and voiding outings; \
                   opening check-in and setting members' check-in PINs; members' correction requests; making, amending, renewing and withdrawing commitments; weekly summaries",
         admin: Yes,
         clerk: OwnUnits,
@@ -221,6 +224,7 @@ pub const RULES: &[Rule] = &[
             "Mutation.openCheckIn",
             "Mutation.setCheckInPin",
             "Mutation.setCheckInPins",
+            "Mutation.setPublicCard",
             "Mutation.requestCorrection",
             "Mutation.answerCorrectionRequest",
             "GET /export/check-in",

@@ -296,6 +296,23 @@ impl MemberMutations {
         member_payload(ctx, outcome, Some(member)).await
     }
 
+    /// Shows the member on the notice board, as they consented (their name, post and
+    /// commitments), or takes their card down (`shown: false`).
+    #[graphql(guard = "Need(Permission::WriteRecords)")]
+    async fn set_public_card(
+        &self,
+        ctx: &Context<'_>,
+        member: ID,
+        shown: bool,
+        post: Option<String>,
+        command_id: Option<uuid::Uuid>,
+    ) -> async_graphql::Result<MemberPayload> {
+        let member = parse_id("member", &member)?;
+        let post = post.filter(|p| !p.trim().is_empty()).map(|p| text("post", &p)).transpose()?;
+        let outcome = execute(ctx, command_id, Command::SetPublicCard(SetPublicCard { member, shown, post })).await?;
+        member_payload(ctx, outcome, Some(member)).await
+    }
+
     /// Destroys the member's key: personal data becomes unreadable everywhere, hours
     /// still count.
     #[graphql(guard = "Need(Permission::ErasePersonal)")]
@@ -340,6 +357,23 @@ pub struct MemberQueries;
 
 #[Object]
 impl MemberQueries {
+    /// The members of a unit shown on the notice board, as they consented: name and
+    /// post, nothing else (never an erased member), at most 200.
+    #[graphql(guard = "Need(Permission::ReadPublished)")]
+    async fn public_members(
+        &self,
+        ctx: &Context<'_>,
+        unit: ID,
+        as_of: Option<AsOfInput>,
+        min_position: Option<NonNegative>,
+    ) -> async_graphql::Result<Vec<PublicMember>> {
+        let unit: UnitId = parse_id("unit", &unit)?;
+        let state = state(ctx);
+        let as_of = crate::as_of(as_of);
+        let position = state.read(min_position.map(Into::into), |m| as_of.position(m)).await?;
+        public_members(state, unit, position).await.map_err(error::app)
+    }
+
     /// The members, found by what a clerk knows of them: `search` matches a part of the
     /// code or of the name (any case), a name only where the caller may read the
     /// member's personal data (a clerk: their own units' members), and at most 10,000
@@ -463,4 +497,53 @@ pub(crate) async fn load_member(
     position: Position,
 ) -> async_graphql::Result<Option<Member>> {
     ctx.data_unchecked::<DataLoader<ModelLoader>>().load_one((member, position)).await
+}
+
+/// A member as the notice board shows them, with their consent.
+#[derive(SimpleObject, Clone)]
+pub struct PublicMember {
+    pub id: ID,
+    pub code: Option<String>,
+    pub name: String,
+    /// Their post (岗位).
+    pub post: Option<String>,
+}
+
+/// The most cards one unit shows.
+const MAX_CARDS: usize = 200;
+
+/// The members of `unit` with a card on the notice board as of `as_of`, their names
+/// opened with their keys (an erased member has no card).
+pub(crate) async fn public_members(
+    state: &ApiState,
+    unit: UnitId,
+    as_of: Position,
+) -> Result<Vec<PublicMember>, taizhang_app::AppError> {
+    let shown: Vec<(MemberId, Option<String>, Option<String>, u64)> = state.projector.read(|m| {
+        m.unit_members
+            .get(&unit)
+            .into_iter()
+            .flatten()
+            .filter_map(|id| {
+                let history = m.members.get(id)?;
+                let card = history.card_at(as_of)?;
+                // Shown by the unit they belong to now (as known then).
+                let latest =
+                    history.memberships.iter().filter(|s| s.position <= as_of).max_by_key(|s| (s.since, s.position));
+                (latest?.unit == unit).then(|| {
+                    let post = card.post.as_ref().map(ToString::to_string);
+                    (*id, m.code(id.0, as_of).map(|c| c.to_string()), post, history.personal_version(as_of))
+                })
+            })
+            .take(MAX_CARDS)
+            .collect()
+    });
+    let mut cards = Vec::with_capacity(shown.len());
+    for (member, code, post, version) in shown {
+        if let Personal::Known(personal) = state.ledger.personal_at(member, version).await? {
+            let name = personal.name.to_string();
+            cards.push(PublicMember { id: ID(member.to_string()), code, name, post });
+        }
+    }
+    Ok(cards)
 }

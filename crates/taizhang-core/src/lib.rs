@@ -175,6 +175,7 @@ commands! {
     CheckIn on outing,
     CheckOut on outing,
     SetCheckInPin on member,
+    SetPublicCard on member,
     MakeCommitment on commitment,
     AmendCommitment on commitment,
     WithdrawCommitment on commitment,
@@ -207,6 +208,7 @@ domain_events! {
     EvaluationRecorded = (15, 1) on member,
     PersonalDataCorrected = (16, 1) on member,
     CheckInPinSet = (17, 1) on member,
+    PublicCardSet = (18, 1) on member,
     // Version 1 of OutingRegistered had no `beneficiaries` in its details, version 2
     // no `code`.
     OutingRegistered = (20, 3) on outing { 1: crate::legacy::OutingRegisteredV1, 2: crate::legacy::OutingRegisteredV2 },

@@ -43,6 +43,24 @@ pub struct EraseMember {
     pub member: MemberId,
 }
 
+/// Shows a member on the notice board, as they consented (亮身份: their name, their
+/// post and their commitments, nothing else), or takes the card down when they
+/// withdraw consent. Recorded by their unit's clerk, who keeps the signed consent.
+#[derive(Clone, PartialEq, Eq, Debug)]
+pub struct SetPublicCard {
+    pub member: MemberId,
+    pub shown: bool,
+    /// Their post (岗位), e.g. 窗口受理员; shown on the card.
+    pub post: Option<Text>,
+}
+
+#[derive(Clone, PartialEq, Eq, Debug, Serialize, Deserialize, schemars::JsonSchema)]
+pub struct PublicCardSet {
+    pub member: MemberId,
+    pub shown: bool,
+    pub post: Option<Text>,
+}
+
 /// A reviewer records a member's half-year evaluation.
 #[derive(Clone, PartialEq, Eq, Debug)]
 pub struct RecordEvaluation {
@@ -347,6 +365,33 @@ impl Fact for MemberTransferred {
     fn fold(&self, _: u64, state: &mut Aggregates) {
         change(state, self.member, |m| m.memberships.push((self.effective, self.to)));
     }
+}
+
+impl Decision for SetPublicCard {
+    fn answered_by(&self, event: &DomainEvent) -> bool {
+        matches!(event, DomainEvent::PublicCardSet(e)
+            if (e.member, e.shown, &e.post) == (self.member, self.shown, &self.post))
+    }
+
+    fn units_written(&self, loaded: &Aggregates) -> Vec<Option<UnitId>> {
+        vec![loaded.members.get(&self.member).map(MemberState::current_unit)]
+    }
+
+    fn decide(&self, cx: &mut Deciding<'_>) -> Result<Vec<PendingEvent>, DomainError> {
+        member(cx.loaded, self.member)?;
+        if !self.shown && self.post.is_some() {
+            return Err(DomainError::InvalidValue {
+                field: "post".to_owned(),
+                reason: "a card taken down shows no post".to_owned(),
+            });
+        }
+        Ok(vec![PendingEvent::now(PublicCardSet { member: self.member, shown: self.shown, post: self.post.clone() })])
+    }
+}
+
+// The card is the notice board's: no rule of the command side depends on it.
+impl Fact for PublicCardSet {
+    fn fold(&self, _: u64, _: &mut Aggregates) {}
 }
 
 impl Fact for MemberErased {

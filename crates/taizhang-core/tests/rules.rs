@@ -866,3 +866,23 @@ fn a_correction_request_is_answered_by_the_unit_after_a_correcting_event() {
     log.push(answered(true));
     given(log).when(answer(false)).then_err(ErrorKind::Invalid);
 }
+
+#[test]
+fn a_member_is_shown_on_the_notice_board_only_while_they_may_be() {
+    let (unit, member) = (UnitId::new(), MemberId::new());
+    let world = || vec![unit_registered(unit), member_registered(member, unit)];
+    let card =
+        |shown: bool, post: Option<&str>| Command::SetPublicCard(SetPublicCard { member, shown, post: post.map(text) });
+    let set = |shown: bool, post: Option<&str>| {
+        DomainEvent::PublicCardSet(PublicCardSet { member, shown, post: post.map(text) })
+    };
+    given(world()).when(card(true, Some("窗口受理员"))).then([set(true, Some("窗口受理员"))]);
+    given(world()).when(card(false, None)).then([set(false, None)]);
+    let e = given(world()).when(card(false, Some("窗口受理员"))).then_err(ErrorKind::Invalid);
+    assert_eq!(e.field(), Some("post"));
+    let mut erased = world();
+    erased.push(DomainEvent::MemberErased(MemberErased { member }));
+    let e = given(erased).when(card(true, None)).then_err(ErrorKind::Invalid);
+    assert_eq!(e, DomainError::MemberErased { member });
+    given([unit_registered(unit)]).when(card(true, None)).then_err(ErrorKind::NotFound);
+}

@@ -36,8 +36,8 @@ mod shape;
 
 pub use model::{
     Assessment, CertificateRecord, CheckInRecord, CommitmentHistory, CommitmentVersion, CorrectionAnswer,
-    CorrectionRecord, OpinionRecord, OpinionReview, PresenceRecord, ReadModel, RoundHistory, SummaryComment,
-    SummaryHistory,
+    CorrectionRecord, OpinionRecord, OpinionReview, PresenceRecord, PublicCard, ReadModel, RoundHistory,
+    SummaryComment, SummaryHistory,
 };
 pub use projector::{catch_up, digests, Projector, ReadError, RebuildReport};
 pub use query::AsOf;

@@ -255,9 +255,27 @@ pub struct MemberHistory {
     /// Corrections of the personal data: where each is in the log and its version in
     /// the member's stream, in log order (empty for almost every member).
     pub corrections: Vec<(Position, u64)>,
+    /// The member's card on the notice board, each time it was set or taken down, in
+    /// log order: where, and the post shown (`None` once taken down).
+    pub cards: Vec<(Position, Option<PublicCard>)>,
+}
+
+/// What a member's card on the notice board shows besides their name.
+#[derive(Clone, PartialEq, Eq, Debug, Default, Serialize, Deserialize)]
+pub struct PublicCard {
+    pub post: Option<Text>,
 }
 
 impl MemberHistory {
+    /// The member's card as of `as_of`, if they consented to be shown then and were
+    /// not erased.
+    pub fn card_at(&self, as_of: Position) -> Option<&PublicCard> {
+        if self.erased_at.is_some_and(|p| p <= as_of) {
+            return None;
+        }
+        self.cards.iter().rev().find(|(p, _)| *p <= as_of)?.1.as_ref()
+    }
+
     /// The unit the member belongs to on `date`, as known at `as_of`.
     pub fn unit_on(&self, date: Date, as_of: Position) -> Option<UnitId> {
         // The latest move on or before `date`; of two for the same day, the later recorded.
@@ -885,6 +903,10 @@ impl ReadModel {
                 self.push_outing_version(number, version);
             }
             DomainEvent::CheckInPinSet(_) => {}
+            DomainEvent::PublicCardSet(e) => {
+                let card = e.shown.then(|| PublicCard { post: e.post.clone() });
+                self.members.entry(e.member).or_default().cards.push((position, card));
+            }
             DomainEvent::CorrectionRequested(e) => {
                 push_exact(self.unit_corrections.entry(e.unit).or_default(), e.correction);
                 let record = CorrectionRecord {
@@ -1294,7 +1316,7 @@ mod tests {
         assert!(units.values().any(|versions| versions.len() > 1 && versions.iter().any(|v| v.parent.is_some())));
         let history = |erased: bool| members.values().find(|h| h.erased_at.is_some() == erased).unwrap();
         let kept = history(false);
-        assert!(!kept.evaluations.is_empty() && !kept.corrections.is_empty());
+        assert!(!kept.evaluations.is_empty() && !kept.corrections.is_empty() && !kept.cards.is_empty());
         assert!(history(true).memberships.len() > 1, "the erased member was transferred first");
         assert!(outings.iter().any(|o| o.versions.len() > 2) && outings.len() > 1);
         assert!(!outing_ids.is_empty() && !contents.is_empty() && !listed.is_empty());

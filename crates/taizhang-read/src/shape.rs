@@ -131,6 +131,7 @@ pub(crate) fn sample() -> ReadModel {
             participation: Some(Participation { member, span, minutes }),
         }),
         DomainEvent::CheckInPinSet(CheckInPinSet { member, pin: PinDigest([1; 32]) }),
+        DomainEvent::PublicCardSet(PublicCardSet { member, shown: true, post: Some(text("窗口受理员")) }),
         DomainEvent::CorrectionRequested(CorrectionRequested {
             correction: CorrectionId(Uuid::from_u128(11)),
             member,

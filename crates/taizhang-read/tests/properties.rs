@@ -97,6 +97,7 @@ kinds! {
     RecordEvaluation = 6,
     VoidOuting = 7,
     SetCheckInPin = 3,
+    SetPublicCard = 2,
     OpenCheckIn = 6,
     CheckIn = 12,
     CheckOut = 10,
@@ -160,6 +161,7 @@ fn kind_of(cmd: &Command) -> Kind {
         Command::IssueCertificate(_) => Kind::IssueCertificate,
         Command::RevokeCertificate(_) => Kind::RevokeCertificate,
         Command::SetCheckInPin(_) => Kind::SetCheckInPin,
+        Command::SetPublicCard(_) => Kind::SetPublicCard,
         Command::OpenCheckIn(_) => Kind::OpenCheckIn,
         Command::CheckIn(_) => Kind::CheckIn,
         Command::CheckOut(_) => Kind::CheckOut,
@@ -384,6 +386,12 @@ impl History {
             Kind::SetCheckInPin => {
                 let pin = if careful || rng.chance(90) { PIN } else { PinDigest([rng.below(250) as u8; 32]) };
                 Command::SetCheckInPin(SetCheckInPin { member: self.member(rng, careful), pin })
+            }
+            Kind::SetPublicCard => {
+                let shown = rng.chance(70);
+                // Careless ones sometimes name a post on a card taken down.
+                let post = (shown || (!careful && rng.chance(10))).then(|| text("窗口受理员"));
+                Command::SetPublicCard(SetPublicCard { member: self.member(rng, careful), shown, post })
             }
             Kind::OpenCheckIn => {
                 let site_code = site_code(&[rng.below(256) as u8; 32]);
@@ -782,6 +790,7 @@ impl History {
             | Command::MoveUnit(_)
             | Command::ReclassifyUnit(_)
             | Command::CorrectPersonalData(_)
+            | Command::SetPublicCard(_)
             | Command::RecordEvaluation(_) => {}
         }
     }

@@ -334,13 +334,13 @@ pub(super) async fn certificate_form(req: &Request, server: Data<&Arc<Server>>) 
 /// `GET /units/{code}`: a unit's public page.
 #[handler]
 pub(super) async fn unit_page(req: &Request, Path(code): Path<String>, server: Data<&Arc<Server>>) -> Response {
-    let response = unit_answer(req, &code, &server).unwrap_or_else(|refused| refused);
+    let response = unit_answer(req, &code, &server).await.unwrap_or_else(|refused| refused);
     server.state.metrics.request("/units", response.status().as_u16());
     response
 }
 
 #[allow(clippy::result_large_err)]
-fn unit_answer(req: &Request, code: &str, server: &Server) -> Result<Response, Response> {
+async fn unit_answer(req: &Request, code: &str, server: &Server) -> Result<Response, Response> {
     let params = params(req, &["lang", "asOf"])?;
     let lang = Lang::of(&params);
     let asked = as_of(&params)?;
@@ -351,10 +351,17 @@ fn unit_answer(req: &Request, code: &str, server: &Server) -> Result<Response, R
     let day = opinion_form::today();
     let tag = |position: Position| format!("W/\"p{position}-{day}\"");
     let head = server.state.projector.position();
-    if let Some(unchanged) = unchanged(req, &tag(asked.map_or(head, |a| a.min(head)))) {
+    let shown_at = asked.map_or(head, |a| a.min(head));
+    if let Some(unchanged) = unchanged(req, &tag(shown_at)) {
         return Ok(unchanged);
     }
-    let Some(main) = server.state.projector.read(|m| unit_main(server, m, unit, code, lang, asked)) else {
+    // The members' cards first: their names are opened with their keys, outside the
+    // model's lock; the page is then read as of the same position.
+    let cards = crate::members::public_members(&server.state, unit, shown_at).await.map_err(|e| {
+        super::error_response(StatusCode::SERVICE_UNAVAILABLE, super::Media::Json, crate::error::app(e))
+    })?;
+    let page = Page { code, lang, at: shown_at, at_head: asked.is_none(), cards: &cards };
+    let Some(main) = server.state.projector.read(|m| unit_main(server, m, unit, &page)) else {
         let main = format!("<p>{}</p>", lang.say("没有这个单位。", "There is no such unit."));
         let tag = tag(server.state.projector.position());
         return Ok(board_page(StatusCode::NOT_FOUND, lang, &tag, lang.say("未找到", "Not found"), "/", &main));
@@ -367,17 +374,23 @@ fn unit_answer(req: &Request, code: &str, server: &Server) -> Result<Response, R
     Ok(board_page(StatusCode::OK, lang, &tag(read_at), &title, &here, &main))
 }
 
-/// A unit's page as of the model's head, or of `asked` when earlier: its title, its
-/// content and the position read; `None` for a unit the log does not hold then.
-fn unit_main(
-    server: &Server,
-    m: &ReadModel,
-    unit: UnitId,
-    code: &str,
+/// What a unit's page is asked to show.
+struct Page<'a> {
+    code: &'a str,
     lang: Lang,
-    asked: Option<Position>,
-) -> Option<(String, String, Position)> {
-    let p = asked.map_or(m.position, |a| a.min(m.position));
+    /// The log position the page shows.
+    at: Position,
+    /// Not asked for an earlier position: the page takes opinions.
+    at_head: bool,
+    /// The members shown, as they consented.
+    cards: &'a [crate::members::PublicMember],
+}
+
+/// A unit's page as `page` asks: its title, its content and the position read; `None`
+/// for a unit the log does not hold then.
+fn unit_main(server: &Server, m: &ReadModel, unit: UnitId, page: &Page<'_>) -> Option<(String, String, Position)> {
+    let (code, lang) = (page.code, page.lang);
+    let p = page.at.min(m.position);
     let info = m.unit(unit, p)?;
     let parent = info.parent.and_then(|id| m.unit(id, p)).map(|u| u.name.to_string());
     let status = |fulfilment: Option<Fulfilment>, withdrawn: bool| match (withdrawn, fulfilment) {
@@ -454,9 +467,10 @@ fn unit_main(
     let main = format!(
         "<dl><dt>{industry_label}</dt><dd>{industry}</dd><dt>{region_label}</dt><dd>{region}</dd>{parent}\
          <dt>{code_label}</dt><dd>{code}</dd></dl>\
-         <h2>{commitments_heading}</h2>{commitments}<h2>{figures_heading}</h2><p>{figures}</p>\
+         <h2>{commitments_heading}</h2>{commitments}{members}<h2>{figures_heading}</h2><p>{figures}</p>\
          <h2>{summaries_heading}</h2>{summaries}{opinions}<p class=\"meta\">{as_of} {p}</p>",
-        opinions = opinion_form::section(server, m, unit, code, lang, p),
+        opinions = opinion_form::section(server, m, unit, code, lang, p, page.at_head),
+        members = members_section(m, unit, page, p),
         industry_label = lang.say("行业", "Industry"),
         industry = e(info.industry.as_str()),
         region_label = lang.say("县（市、区）", "County or district"),
@@ -469,4 +483,39 @@ fn unit_main(
         as_of = lang.say("数据截至日志位置", "As of log position"),
     );
     Some((e(info.name.as_str()), main, p))
+}
+
+/// The members shown on a unit's page, as they consented (亮身份): name, post and the
+/// public commitments they made; nothing when none consented.
+fn members_section(m: &ReadModel, unit: UnitId, page: &Page<'_>, p: Position) -> String {
+    if page.cards.is_empty() {
+        return String::new();
+    }
+    let lang = page.lang;
+    let cards: String = page
+        .cards
+        .iter()
+        .map(|card| {
+            let member = taizhang_core::MemberId::parse_ref(card.id.as_str());
+            let promised: String = m
+                .unit_commitments(unit)
+                .iter()
+                .filter_map(|id| m.commitments.get(id).filter(|c| c.member == Some(member))?.at(p))
+                .filter(|v| v.content.public && v.withdrawn.is_none())
+                .map(|v| {
+                    format!(
+                        "<br><span class=\"meta\">{}{}</span>",
+                        lang.say("承诺：", "Promise: "),
+                        e(v.content.text.as_str())
+                    )
+                })
+                .collect();
+            let post = card.post.as_deref().map(|post| format!(" · {}", e(post))).unwrap_or_default();
+            format!("<li><strong>{}</strong>{post}{promised}</li>", e(&card.name))
+        })
+        .collect();
+    format!(
+        "<h2 id=\"members\">{}</h2><ul class=\"units\">{cards}</ul>",
+        lang.say("党员亮身份", "Party members on duty")
+    )
 }

@@ -93,9 +93,17 @@ fn rating_label(rating: Rating, lang: Lang) -> &'static str {
 }
 
 /// A unit's page's part on the public's opinions as of `p`: those that counted then, the
-/// latest first, and, on the page of the log's head, the form while a round covering
-/// the unit is open.
-pub(super) fn section(server: &Server, m: &ReadModel, unit: UnitId, code: &str, lang: Lang, p: Position) -> String {
+/// latest first, and, on a page not asked for an earlier position (`at_head`), the
+/// form while a round covering the unit is open.
+pub(super) fn section(
+    server: &Server,
+    m: &ReadModel,
+    unit: UnitId,
+    code: &str,
+    lang: Lang,
+    p: Position,
+    at_head: bool,
+) -> String {
     let shown: String = m
         .unit_opinions(unit)
         .rev()
@@ -123,8 +131,8 @@ pub(super) fn section(server: &Server, m: &ReadModel, unit: UnitId, code: &str, 
     } else {
         format!("<ul class=\"units\">{shown}</ul>")
     };
-    let form = match open_round(m, unit).filter(|_| p == m.position) {
-        None if p < m.position => String::new(),
+    let form = match open_round(m, unit).filter(|_| at_head) {
+        None if !at_head => String::new(),
         None => format!(
             "<p>{}</p>",
             lang.say(
