@@ -87,17 +87,27 @@ pub struct CitizenErased {
     pub opinion: OpinionId,
 }
 
-/// Leaves an opinion on the notice board, as a citizen without an account: within an
-/// open round, about a unit the round covers or one of its commitments, held until it
-/// is reviewed.
+/// Leaves an opinion on the notice board, as a citizen without an account: the opinion
+/// as [`RecordOpinion`] would record it (by the web), held until it is reviewed.
 #[derive(Clone, PartialEq, Eq, Debug)]
-pub struct SubmitOpinion {
-    pub opinion: OpinionId,
-    pub round: RoundId,
-    pub about: OpinionAbout,
-    pub text: Text,
-    pub rating: Option<Rating>,
-    pub citizen: Option<PersonalData>,
+pub struct SubmitOpinion(pub RecordOpinion);
+
+// Both read as what they wrap (`submit.opinion`, `submitted.round`): an opinion left on
+// the board is an opinion, only held.
+impl std::ops::Deref for SubmitOpinion {
+    type Target = RecordOpinion;
+
+    fn deref(&self) -> &RecordOpinion {
+        &self.0
+    }
+}
+
+impl std::ops::Deref for OpinionSubmitted {
+    type Target = OpinionRecorded;
+
+    fn deref(&self) -> &OpinionRecorded {
+        &self.0
+    }
 }
 
 /// Accepts a held opinion, so that it counts in its round (which must still be open)
@@ -110,19 +120,11 @@ pub struct ReviewOpinion {
     pub reason: Option<Text>,
 }
 
-/// An opinion left on the notice board, held for review.
+/// An opinion left on the notice board, held for review: what it says is what a
+/// recorded one says.
 #[derive(Clone, PartialEq, Eq, Debug, Serialize, Deserialize, schemars::JsonSchema)]
-pub struct OpinionSubmitted {
-    pub opinion: OpinionId,
-    pub round: RoundId,
-    /// The unit it is about, or whose commitment it is about.
-    pub unit: UnitId,
-    pub commitment: Option<CommitmentId>,
-    pub text: Text,
-    pub rating: Option<Rating>,
-    /// The citizen's name and phone, sealed under this opinion's own key.
-    pub citizen: Option<SealedPersonal>,
-}
+#[serde(transparent)]
+pub struct OpinionSubmitted(pub OpinionRecorded);
 
 #[derive(Clone, PartialEq, Eq, Debug, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct OpinionReviewed {
@@ -198,11 +200,31 @@ fn admit(
     Ok((unit_id, commitment))
 }
 
+impl RecordOpinion {
+    fn answers(&self, e: &OpinionRecorded) -> bool {
+        (self.round, &self.text, self.rating, self.channel, self.citizen.is_some())
+            == (e.round, &e.text, e.rating, e.channel, e.citizen.is_some())
+    }
+
+    /// The opinion as recorded, once admitted, its citizen sealed.
+    fn recorded(&self, cx: &mut Deciding<'_>) -> Result<OpinionRecorded, DomainError> {
+        let (unit, commitment) = admit(cx, self.opinion, self.round, self.about, self.citizen.as_ref())?;
+        Ok(OpinionRecorded {
+            opinion: self.opinion,
+            round: self.round,
+            unit,
+            commitment,
+            text: self.text.clone(),
+            rating: self.rating,
+            channel: self.channel,
+            citizen: self.citizen.as_ref().map(|c| cx.sealer.seal(self.opinion.into(), c)),
+        })
+    }
+}
+
 impl Decision for RecordOpinion {
     fn answered_by(&self, event: &DomainEvent) -> bool {
-        matches!(event, DomainEvent::OpinionRecorded(e)
-            if (self.round, &self.text, self.rating, self.channel, self.citizen.is_some())
-                == (e.round, &e.text, e.rating, e.channel, e.citizen.is_some()))
+        matches!(event, DomainEvent::OpinionRecorded(e) if self.answers(e))
     }
 
     fn needs(&self, loaded: &Aggregates, needs: &mut Vec<StreamId>) {
@@ -214,18 +236,25 @@ impl Decision for RecordOpinion {
     }
 
     fn decide(&self, cx: &mut Deciding<'_>) -> Result<Vec<PendingEvent>, DomainError> {
-        let (unit_id, commitment) = admit(cx, self.opinion, self.round, self.about, self.citizen.as_ref())?;
-        let citizen = self.citizen.as_ref().map(|c| cx.sealer.seal(self.opinion.into(), c));
-        Ok(vec![PendingEvent::now(OpinionRecorded {
-            opinion: self.opinion,
-            round: self.round,
-            unit: unit_id,
-            commitment,
-            text: self.text.clone(),
-            rating: self.rating,
-            channel: self.channel,
-            citizen,
-        })])
+        Ok(vec![PendingEvent::now(self.recorded(cx)?)])
+    }
+}
+
+impl Decision for SubmitOpinion {
+    fn answered_by(&self, event: &DomainEvent) -> bool {
+        matches!(event, DomainEvent::OpinionSubmitted(e) if self.0.answers(&e.0))
+    }
+
+    fn needs(&self, loaded: &Aggregates, needs: &mut Vec<StreamId>) {
+        self.0.needs(loaded, needs);
+    }
+
+    fn units_written(&self, loaded: &Aggregates) -> Vec<Option<UnitId>> {
+        self.0.units_written(loaded)
+    }
+
+    fn decide(&self, cx: &mut Deciding<'_>) -> Result<Vec<PendingEvent>, DomainError> {
+        Ok(vec![PendingEvent::now(OpinionSubmitted(self.0.recorded(cx)?))])
     }
 }
 
@@ -244,36 +273,6 @@ impl Decision for EraseCitizen {
             return Err(DomainError::NoCitizenData { opinion: self.opinion });
         }
         Ok(vec![PendingEvent::now(CitizenErased { opinion: self.opinion })])
-    }
-}
-
-impl Decision for SubmitOpinion {
-    fn answered_by(&self, event: &DomainEvent) -> bool {
-        matches!(event, DomainEvent::OpinionSubmitted(e)
-            if (self.round, &self.text, self.rating, self.citizen.is_some())
-                == (e.round, &e.text, e.rating, e.citizen.is_some()))
-    }
-
-    fn needs(&self, loaded: &Aggregates, needs: &mut Vec<StreamId>) {
-        opinion_needs(self.round, self.about, loaded, needs);
-    }
-
-    fn units_written(&self, loaded: &Aggregates) -> Vec<Option<UnitId>> {
-        vec![unit_about(self.about, loaded)]
-    }
-
-    fn decide(&self, cx: &mut Deciding<'_>) -> Result<Vec<PendingEvent>, DomainError> {
-        let (unit, commitment) = admit(cx, self.opinion, self.round, self.about, self.citizen.as_ref())?;
-        let citizen = self.citizen.as_ref().map(|c| cx.sealer.seal(self.opinion.into(), c));
-        Ok(vec![PendingEvent::now(OpinionSubmitted {
-            opinion: self.opinion,
-            round: self.round,
-            unit,
-            commitment,
-            text: self.text.clone(),
-            rating: self.rating,
-            citizen,
-        })])
     }
 }
 
@@ -321,19 +320,23 @@ impl Decision for ReviewOpinion {
     }
 }
 
+impl OpinionRecorded {
+    fn fold_as(&self, held: bool, state: &mut Aggregates) {
+        let opinion =
+            OpinionState { unit: self.unit, round: self.round, citizen_readable: self.citizen.is_some(), held };
+        state.opinions.insert(self.opinion, opinion);
+    }
+}
+
 impl Fact for OpinionRecorded {
     fn fold(&self, _: u64, state: &mut Aggregates) {
-        let opinion =
-            OpinionState { unit: self.unit, round: self.round, citizen_readable: self.citizen.is_some(), held: false };
-        state.opinions.insert(self.opinion, opinion);
+        self.fold_as(false, state);
     }
 }
 
 impl Fact for OpinionSubmitted {
     fn fold(&self, _: u64, state: &mut Aggregates) {
-        let opinion =
-            OpinionState { unit: self.unit, round: self.round, citizen_readable: self.citizen.is_some(), held: true };
-        state.opinions.insert(self.opinion, opinion);
+        self.0.fold_as(true, state);
     }
 }
 

@@ -493,23 +493,25 @@ fn an_opinion_left_on_the_board_is_held_until_reviewed_and_accepted_only_while_i
         last: date!(2011 - 06 - 30),
         scope: RoundScope::All,
     });
-    let submit = Command::SubmitOpinion(SubmitOpinion {
+    let submit = Command::SubmitOpinion(SubmitOpinion(RecordOpinion {
         opinion,
         round,
         about: OpinionAbout::Unit(unit),
         text: text("窗口排队太久"),
         rating: Some(Rating::Dissatisfied),
+        channel: Channel::Web,
         citizen: None,
-    });
-    let submitted = DomainEvent::OpinionSubmitted(OpinionSubmitted {
+    }));
+    let submitted = DomainEvent::OpinionSubmitted(OpinionSubmitted(OpinionRecorded {
         opinion,
         round,
         unit,
         commitment: None,
         text: text("窗口排队太久"),
         rating: Some(Rating::Dissatisfied),
+        channel: Channel::Web,
         citizen: None,
-    });
+    }));
     given([unit_registered(unit), opened.clone()]).when(submit.clone()).then([submitted.clone()]);
     // Left on the board, it is admitted as any opinion is: not in a closed round.
     let closed = DomainEvent::RoundClosed(RoundClosed { round });

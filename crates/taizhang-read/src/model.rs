@@ -773,47 +773,8 @@ impl ReadModel {
                 self.round_tallies.insert(e.round, RoundTallies::opened(self, &round));
                 self.rounds.insert(e.round, round);
             }
-            DomainEvent::OpinionRecorded(e) => {
-                let opinion = OpinionRecord {
-                    position,
-                    round: e.round,
-                    unit: e.unit,
-                    commitment: e.commitment,
-                    text: e.text.clone(),
-                    rating: e.rating,
-                    channel: e.channel,
-                    citizen_given: e.citizen.is_some(),
-                    citizen_erased_at: None,
-                    by: event.actor,
-                    held: false,
-                    review: None,
-                };
-                if let Some(tallies) = self.round_tallies.get_mut(&e.round) {
-                    tallies.add_opinion(e.unit, e.rating);
-                }
-                push_exact(self.round_opinions.entry(e.round).or_default(), e.opinion);
-                push_exact(self.unit_opinions.entry(e.unit).or_default(), e.opinion);
-                self.opinions.insert(e.opinion, opinion);
-            }
-            DomainEvent::OpinionSubmitted(e) => {
-                let opinion = OpinionRecord {
-                    position,
-                    round: e.round,
-                    unit: e.unit,
-                    commitment: e.commitment,
-                    text: e.text.clone(),
-                    rating: e.rating,
-                    channel: Channel::Web,
-                    citizen_given: e.citizen.is_some(),
-                    citizen_erased_at: None,
-                    by: event.actor,
-                    held: true,
-                    review: None,
-                };
-                push_exact(self.round_opinions.entry(e.round).or_default(), e.opinion);
-                push_exact(self.unit_opinions.entry(e.unit).or_default(), e.opinion);
-                self.opinions.insert(e.opinion, opinion);
-            }
+            DomainEvent::OpinionRecorded(e) => self.add_opinion(e, position, event.actor, false),
+            DomainEvent::OpinionSubmitted(e) => self.add_opinion(e, position, event.actor, true),
             DomainEvent::OpinionReviewed(e) => {
                 if let Some(opinion) = self.opinions.get_mut(&e.opinion) {
                     let review =
@@ -1146,6 +1107,33 @@ impl ReadModel {
             let round = self.rounds.get(id).expect("a round's tally comes with the round");
             tallies.replace(commitment, history.unit, crate::look_back::part(round, history, self.position));
         }
+    }
+
+    /// Keeps an opinion recorded at `position`; one the unit recorded counts in its
+    /// round's tally at once, one left on the board (`held`) once accepted.
+    fn add_opinion(&mut self, e: &OpinionRecorded, position: Position, by: Actor, held: bool) {
+        let opinion = OpinionRecord {
+            position,
+            round: e.round,
+            unit: e.unit,
+            commitment: e.commitment,
+            text: e.text.clone(),
+            rating: e.rating,
+            channel: e.channel,
+            citizen_given: e.citizen.is_some(),
+            citizen_erased_at: None,
+            by,
+            held,
+            review: None,
+        };
+        if !held {
+            if let Some(tallies) = self.round_tallies.get_mut(&e.round) {
+                tallies.add_opinion(e.unit, e.rating);
+            }
+        }
+        push_exact(self.round_opinions.entry(e.round).or_default(), e.opinion);
+        push_exact(self.unit_opinions.entry(e.unit).or_default(), e.opinion);
+        self.opinions.insert(e.opinion, opinion);
     }
 
     /// The tally kept of a round at the head of the log.

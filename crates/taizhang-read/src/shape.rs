@@ -259,15 +259,16 @@ pub(crate) fn sample() -> ReadModel {
             citizen: Some(SealedPersonal(vec![1, 2, 3])),
         }),
         DomainEvent::CitizenErased(CitizenErased { opinion: OpinionId(Uuid::from_u128(10)) }),
-        DomainEvent::OpinionSubmitted(OpinionSubmitted {
+        DomainEvent::OpinionSubmitted(OpinionSubmitted(OpinionRecorded {
             opinion: OpinionId(Uuid::from_u128(16)),
             round: RoundId(Uuid::from_u128(9)),
             unit: first,
             commitment: None,
             text: text("窗口人少"),
             rating: None,
+            channel: Channel::Web,
             citizen: None,
-        }),
+        })),
         DomainEvent::OpinionReviewed(OpinionReviewed {
             opinion: OpinionId(Uuid::from_u128(16)),
             accepted: false,

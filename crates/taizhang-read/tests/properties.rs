@@ -607,7 +607,16 @@ impl History {
                 let (opinion, text) = (OpinionId::new(), text(&format!("意见{step}")));
                 match kind {
                     Kind::SubmitOpinion => {
-                        Command::SubmitOpinion(SubmitOpinion { opinion, round, about, text, rating, citizen })
+                        let channel = Channel::Web;
+                        Command::SubmitOpinion(SubmitOpinion(RecordOpinion {
+                            opinion,
+                            round,
+                            about,
+                            text,
+                            rating,
+                            channel,
+                            citizen,
+                        }))
                     }
                     _ => {
                         Command::RecordOpinion(RecordOpinion { opinion, round, about, text, rating, channel, citizen })

@@ -19,7 +19,8 @@ use poem::web::{Data, Path};
 use poem::{handler, Body, Request, Response};
 use serde::Deserialize;
 use taizhang_core::{
-    Actor, CommitmentId, OpinionAbout, OpinionId, PersonalData, Rating, RoundId, SubmitOpinion, Text, UnitId,
+    Actor, Channel, CommitmentId, OpinionAbout, OpinionId, PersonalData, Rating, RecordOpinion, RoundId, SubmitOpinion,
+    Text, UnitId,
 };
 use taizhang_io::certificate::html_escape as e;
 use taizhang_read::ReadModel;
@@ -349,7 +350,9 @@ async fn opinion_answer(req: &Request, code: &str, body: Body, server: &Server) 
         }
         return over(wait);
     }
-    let command = SubmitOpinion { opinion: OpinionId::new(), round, about, text, rating, citizen };
+    let opinion =
+        RecordOpinion { opinion: OpinionId::new(), round, about, text, rating, channel: Channel::Web, citizen };
+    let command = SubmitOpinion(opinion);
     let context = taizhang_app::CommandContext::new(Actor::PUBLIC);
     match server.state.ledger.execute(context, command.into()).await {
         Ok(outcome) => {
