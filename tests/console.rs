@@ -150,6 +150,18 @@ async fn the_console_signs_in_with_a_token_and_acts_as_the_schema_allows() {
     let after = board().await;
     assert!(after.contains("其中经审核 2.5 小时"), "{after}");
 
+    // The weekly summaries of the weeks up to the outing's, and the form to submit one.
+    assert!(ledger.contains("2011-W22") && ledger.contains("未提交"), "{ledger}");
+    let summary = vec![
+        ("csrf", csrf.clone()),
+        ("unit", "SY-0001".to_owned()),
+        ("week", "2011-W22".to_owned()),
+        ("done", "公园义诊，服务群众40人".to_owned()),
+    ];
+    let sent = clerk.post(format!("{}/console/summaries", server.url)).header("sec-fetch-site", "same-origin");
+    let page = sent.form(&summary).send().await.unwrap().text().await.unwrap();
+    assert!(page.contains("已提交每周小结") && page.contains("公园义诊，服务群众40人"), "{page}");
+
     // A member registered and transferred through the console's forms.
     let send = async |path: &str, form: &[(&str, &str)]| {
         let mut form = form.to_vec();

@@ -123,6 +123,7 @@ pub fn routes(schema: TaizhangSchema, state: Arc<ApiState>, limits: Limits) -> i
         .at("/console/import", poem::post(console::import))
         .at("/console/members", poem::post(console::register_member))
         .at("/console/transfers", poem::post(console::transfer_member))
+        .at("/console/summaries", poem::post(console::submit_summary))
         .at("/console/reports", get(console::reports))
         .at("/console/eligibility", get(console::eligibility))
         .at("/export/:kind", get(export_records))

@@ -16,6 +16,8 @@
 //!   table beside it).
 //! - `POST /console/members`, `POST /console/transfers`: a member registered with the
 //!   unit, or transferred from it to another unit.
+//! - `POST /console/summaries`: the unit's weekly summary (一周一小结) submitted, or
+//!   revised; the page shows the eight weeks up to the latest outing's.
 //! - `GET /console/eligibility`: a member's or a unit's standing under an award policy
 //!   for a period, now or as of a log position, with every criterion's required and
 //!   actual value and the outings counted or left out, and why.
@@ -275,6 +277,7 @@ pub(super) async fn unit_page(req: &Request, Path(code): Path<String>, server: D
                 Some("verified") => Some((true, "已审核 The outing is verified.".to_owned())),
                 Some("member") => Some((true, "已登记党员 The member is registered.".to_owned())),
                 Some("transferred") => Some((true, "已调出 The member is transferred.".to_owned())),
+                Some("summary") => Some((true, "已提交每周小结 The weekly summary is in.".to_owned())),
                 _ => None,
             };
             let as_of = params.get("asOf").and_then(|p| p.trim().parse::<u64>().ok());
@@ -399,6 +402,7 @@ async fn unit_view(
     } else {
         format!("<ul class=\"units\">{commitments}</ul>")
     };
+    let summaries = summaries_section(server, caller, code, as_of, writes).await;
     let register = if writes {
         // Asked apart from the ledger: together they would pass the request's complexity.
         let members = "query($unit: ID!, $first: Int!) { unit(id: $unit) { members(first: $first) { nodes { id code erased personal { name } } } } }";
@@ -501,7 +505,7 @@ async fn unit_view(
          {count} outings; {recorded} h recorded, {verified} h verified, {credit} h from check-in.</p>\
          <div class=\"wrap\" tabindex=\"0\" role=\"region\" aria-label=\"台账 Ledger\"><table><thead><tr><th>日期 Date</th><th>地点 Place</th><th class=\"n\">小时 Hours</th>\
          <th class=\"n\">累计 Running</th><th class=\"n\">累计审核 Verified</th><th>状态 Status</th></tr></thead><tbody>{rows}</tbody></table></div>\
-         {next}<h2>承诺 Commitments</h2>{commitments}<form method=\"get\" action=\"/console/units/{link}\">\
+         {next}<h2>承诺 Commitments</h2>{commitments}{summaries}<form method=\"get\" action=\"/console/units/{link}\">\
          <label for=\"asOf\">查看某一日志位置时的台账 The ledger as of a log position</label>\
          <input id=\"asOf\" name=\"asOf\" inputmode=\"numeric\" value=\"{as_of}\" maxlength=\"20\">\
          <div class=\"buttons\"><button>查看 Show</button></div></form>\
@@ -715,14 +719,19 @@ pub(super) async fn reports(req: &Request, server: Data<&Arc<Server>>) -> Respon
     response
 }
 
-/// The half-year of the latest outing registered (the current one before any): what a
-/// report is first shown for.
-fn default_period(server: &Server) -> (time::Date, time::Date) {
+/// The day of the latest outing registered (today before any): where the console's
+/// reports and weekly summaries start, so that they show the campaign's own time.
+fn latest_service_day(server: &Server) -> time::Date {
     let latest = server.state.projector.read(|m| {
         let number = u32::try_from(m.outings.len()).ok()?.checked_sub(1)?;
         m.outing_by_number(number, m.position).map(|o| o.date())
     });
-    let day = latest.unwrap_or_else(|| taizhang_core::Timestamp::now().service_date());
+    latest.unwrap_or_else(|| taizhang_core::Timestamp::now().service_date())
+}
+
+/// The half-year of the latest outing registered: what a report is first shown for.
+fn default_period(server: &Server) -> (time::Date, time::Date) {
+    let day = latest_service_day(server);
     let (first, last) = if day.month() as u8 <= 6 { ((1, 1), (6, 30)) } else { ((7, 1), (12, 31)) };
     let date = |(m, d): (u8, u8)| {
         time::Date::from_calendar_date(day.year(), time::Month::try_from(m).expect("a month"), d).expect("a date")
@@ -1087,4 +1096,86 @@ async fn eligibility_view(
         position = found["asOfPosition"],
     );
     page(server, caller, StatusCode::OK, "评选资格 Eligibility", None, &main)
+}
+
+/// Weeks of summaries a unit's console page shows.
+const WEEKS_SHOWN: i64 = 8;
+
+/// The unit's weekly summaries of the eight weeks up to the latest outing's (each week
+/// asked for by name, as the API reads them), and for those who write the unit's
+/// records, the form to submit or revise one.
+async fn summaries_section(
+    server: &Server,
+    caller: &Principal,
+    code: &str,
+    as_of: Option<u64>,
+    writes: bool,
+) -> String {
+    let latest = latest_service_day(server);
+    let weeks: Vec<String> = (0..WEEKS_SHOWN)
+        .map(|back| {
+            let day = latest - time::Duration::weeks(back);
+            let (year, week, _) = day.to_iso_week_date();
+            format!("{year}-W{week:02}")
+        })
+        .collect();
+    let fields: String = (0..weeks.len())
+        .map(|i| format!("w{i}: weeklySummary(unit: $unit, week: $w{i}, asOf: $asOf) {{ week done revisions }} "))
+        .collect();
+    let declared: Vec<String> = (0..weeks.len()).map(|i| format!("$w{i}: String!")).collect();
+    let query = format!("query($unit: ID!, $asOf: AsOfInput, {}) {{ {fields}}}", declared.join(", "));
+    let mut variables = serde_json::Map::new();
+    variables.insert("unit".into(), json!(code));
+    variables.insert("asOf".into(), json!(as_of.map(|p| json!({ "position": p }))));
+    for (i, week) in weeks.iter().enumerate() {
+        variables.insert(format!("w{i}"), json!(week));
+    }
+    let found = data(server.execute_as(caller.clone(), &query, Value::Object(variables)).await);
+    let listed: String = weeks
+        .iter()
+        .enumerate()
+        .map(|(i, week)| {
+            let summary = &found[format!("w{i}")];
+            match summary["done"].as_str() {
+                Some(done) => format!("<li><strong>{}</strong> {}</li>", e(week), e(done)),
+                None => format!("<li><strong>{}</strong> <span class=\"bad\">未提交 missing</span></li>", e(week)),
+            }
+        })
+        .collect();
+    let form = if writes {
+        format!(
+            "<form method=\"post\" action=\"/console/summaries\">{csrf}<input type=\"hidden\" name=\"unit\" value=\"{unit}\">\
+             <label for=\"week\">周 Week</label><input id=\"week\" name=\"week\" value=\"{week}\" required maxlength=\"8\" placeholder=\"2011-W23\">\
+             <label for=\"done\">本周做了什么 What was done</label><textarea id=\"done\" name=\"done\" rows=\"3\" required maxlength=\"500\"></textarea>\
+             <label for=\"learnt\">体会 What was learnt</label><textarea id=\"learnt\" name=\"learnt\" rows=\"2\" maxlength=\"500\"></textarea>\
+             <label for=\"plan\">下周打算 What comes next</label><textarea id=\"plan\" name=\"next\" rows=\"2\" maxlength=\"500\"></textarea>\
+             <div class=\"buttons\"><button>提交 Submit</button></div></form>",
+            csrf = csrf_field(server, caller),
+            unit = e(code),
+            week = e(&weeks[0]),
+        )
+    } else {
+        String::new()
+    };
+    format!("<h2 id=\"summaries\">每周小结 Weekly summaries</h2><ul>{listed}</ul>{form}")
+}
+
+/// `POST /console/summaries`: submits (or revises) the unit's summary of a week.
+#[handler]
+pub(super) async fn submit_summary(req: &Request, body: Body, server: Data<&Arc<Server>>) -> Response {
+    let submit =
+        "mutation($input: SubmitWeeklySummaryInput!) { submitWeeklySummary(input: $input) { receipt { position } } }";
+    let response = run_form(&server, req, body, "summary", submit, |fields| {
+        let optional = |name: &str| Some(field(fields, name)).filter(|v| !v.is_empty());
+        json!({ "input": {
+            "unit": field(fields, "unit"),
+            "week": field(fields, "week"),
+            "done": field(fields, "done"),
+            "learnt": optional("learnt"),
+            "next": optional("next"),
+        } })
+    })
+    .await;
+    server.state.metrics.request("/console/summaries", response.status().as_u16());
+    response
 }
