@@ -2555,6 +2555,26 @@ async fn an_opinion_left_on_the_board_counts_and_shows_only_once_the_unit_accept
     let (_, seen) = server.post_with(&viewer, opinions, json!({ "r": round })).await;
     assert_eq!(seen["data"]["opinions"]["totalCount"], 1, "{seen}");
 
+    // Declined, an opinion keeps its reason and nothing about the citizen who left it.
+    let (status, _) = support::leave_opinion(
+        &server.url,
+        "SY-0001",
+        [127, 0, 0, 2],
+        &[("text", "买卖发票找我"), ("name", "张三"), ("phone", "13900000000")],
+    )
+    .await;
+    assert_eq!(status, 200);
+    let (_, held) = server.post_with(&clerk, opinions, json!({ "r": round, "s": "HELD" })).await;
+    let spam = held["data"]["opinions"]["opinions"][0]["id"].as_str().unwrap().to_owned();
+    let (_, declined) = server.post_with(&clerk, review, json!({ "o": spam, "a": false, "why": "广告" })).await;
+    assert_eq!(
+        declined["data"]["reviewOpinion"]["opinion"],
+        json!({ "status": "DECLINED", "declinedBecause": "广告" })
+    );
+    let gone = "query($o: ID!) { opinion(id: $o) { citizenGiven citizenErased citizen { name } } }";
+    let (_, read) = server.post_with(&clerk, gone, json!({ "o": spam })).await;
+    assert_eq!(read["data"]["opinion"], json!({ "citizenGiven": true, "citizenErased": true, "citizen": null }));
+
     // Spam is held by the quota: five an hour from one address, the sixth refused with
     // a time to wait, and nothing written for it.
     for n in 0..4 {

@@ -438,12 +438,12 @@ impl<S: EventStore> Ledger<S> {
         let expectations = read.into_iter().map(|s| (s, ExpectedVersion::from_read(state.version(s)))).collect();
         // Destroy the key before the event says so: a crash in between leaves the data
         // unreadable, never readable while the log says erased.
-        match cmd {
-            Command::EraseMember(c) => self.keys.erase(c.member.into()).await?,
-            Command::EraseCitizen(c) if state.opinions.get(&c.opinion).is_some_and(|o| o.citizen_readable) => {
-                self.keys.erase(c.opinion.into()).await?
+        for pending in &events {
+            match &pending.event {
+                DomainEvent::MemberErased(e) => self.keys.erase(e.member.into()).await?,
+                DomainEvent::CitizenErased(e) => self.keys.erase(e.opinion.into()).await?,
+                _ => {}
             }
-            _ => {}
         }
         apply_pending(state, &events);
         Ok(AppendRequest {

@@ -111,7 +111,8 @@ impl std::ops::Deref for OpinionSubmitted {
 }
 
 /// Accepts a held opinion, so that it counts in its round (which must still be open)
-/// and shows on the board, or declines it with a reason.
+/// and shows on the board, or declines it with a reason, erasing the name and phone
+/// the citizen left with it.
 #[derive(Clone, PartialEq, Eq, Debug)]
 pub struct ReviewOpinion {
     pub opinion: OpinionId,
@@ -312,11 +313,16 @@ impl Decision for ReviewOpinion {
                 return Err(DomainError::RoundClosed { round: opinion.round });
             }
         }
-        Ok(vec![PendingEvent::now(OpinionReviewed {
+        let mut events = vec![PendingEvent::now(OpinionReviewed {
             opinion: self.opinion,
             accepted: self.accept,
             reason: self.reason.clone(),
-        })])
+        })];
+        // What was declined is kept about no one: the citizen's name and phone go with it.
+        if !self.accept && opinion.citizen_readable {
+            events.push(PendingEvent::now(CitizenErased { opinion: self.opinion }));
+        }
+        Ok(events)
     }
 }
 

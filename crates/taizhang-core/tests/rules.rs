@@ -543,6 +543,20 @@ fn an_opinion_left_on_the_board_is_held_until_reviewed_and_accepted_only_while_i
     let late = DomainEvent::OpinionReviewed(OpinionReviewed { opinion, accepted: false, reason: Some(text("逾期")) });
     given(after_close).when(review(false, Some("逾期"))).then([late]);
     given([unit_registered(unit)]).when(review(true, None)).then_err(ErrorKind::NotFound);
+
+    // Declined, an opinion keeps nothing about the citizen who left it.
+    let DomainEvent::OpinionSubmitted(OpinionSubmitted(recorded)) = &submitted else { unreachable!() };
+    let named = OpinionRecorded { citizen: Some(SealedPersonal(b"\xe7\x8e\x8b".to_vec())), ..recorded.clone() };
+    let named = vec![unit_registered(unit), opened.clone(), DomainEvent::OpinionSubmitted(OpinionSubmitted(named))];
+    let declined =
+        DomainEvent::OpinionReviewed(OpinionReviewed { opinion, accepted: false, reason: Some(text("广告")) });
+    let erased = DomainEvent::CitizenErased(CitizenErased { opinion });
+    given(named.clone()).when(review(false, Some("广告"))).then([declined, erased]);
+    given(named).when(review(true, None)).then([DomainEvent::OpinionReviewed(OpinionReviewed {
+        opinion,
+        accepted: true,
+        reason: None,
+    })]);
 }
 
 /// An opinion the unit records counts at once: there is nothing to review.

@@ -761,6 +761,10 @@ impl History {
             }
             Command::ReviewOpinion(c) => {
                 self.reviewed_opinions.insert(c.opinion);
+                // A decline erases the citizen with it.
+                if !c.accept {
+                    self.erased_citizens.insert(c.opinion);
+                }
             }
             Command::EraseCitizen(c) => {
                 self.erased_citizens.insert(c.opinion);
