@@ -1131,6 +1131,12 @@ pub(crate) fn same_origin(req: &Request) -> bool {
     }
 }
 
+/// Whether `a` and `b` are the same bytes, in a time that does not depend on where they
+/// differ (a check code, a form's proof or a CSRF token is not guessed a byte at a time).
+pub(crate) fn same_bytes(a: &[u8], b: &[u8]) -> bool {
+    subtle::ConstantTimeEq::ct_eq(a, b).into()
+}
+
 /// Headers of every public answer about a person's own records (a certificate's check,
 /// check-in, a correction request): [`guarded`], nothing kept by any cache, and the codes
 /// in the address go to no other site.
@@ -1201,7 +1207,7 @@ async fn check_answer(req: &Request, number: &str, server: &Server) -> Result<Re
     let found = server.state.projector.read(|m| {
         let record = m.certificates.get(&id)?.clone();
         let expected = taizhang_credential::check_code(record.issued.signature.value.as_str());
-        let matches: bool = subtle::ConstantTimeEq::ct_eq(expected.as_bytes(), code.as_bytes()).into();
+        let matches = same_bytes(expected.as_bytes(), code.as_bytes());
         matches.then(|| {
             let changed = taizhang_read::certificates::changed_lines(m, &record.issued, m.position);
             let status = taizhang_read::certificates::CertificateStatus::of(&record, m.position);

@@ -2,9 +2,9 @@
 //! the browser keeps in a cookie only this server reads (HttpOnly, SameSite=Strict,
 //! Secure when the server's public address is `https`), checked at every request as a
 //! bearer token is; besides the consoles, only a GET (the downloads the pages link to)
-//! takes it in place of `Authorization`. Every page and every form acts through the GraphQL schema in
-//! process ([`Server::execute_as`]), so what a console may show or do is what its token
-//! may over GraphQL: the role table stays the one place that decides.
+//! takes it in place of `Authorization`. Every page and every form acts through the
+//! GraphQL schema in process ([`Server::execute_as`]), so what a console may show or do
+//! is what its token may over GraphQL: the role table stays the one place that decides.
 //!
 //! - `GET /console`: signing in, or who one is and where to go.
 //! - `GET /console/units/{code}`: a unit's ledger with running totals, the outings not
@@ -63,6 +63,12 @@ pub(super) fn cookie_token(req: &Request) -> Option<&str> {
 fn csrf(server: &Server, caller: &Principal) -> String {
     let proof = server.state.ledger.master_key().form_proof(&format!("console:{}", caller.token), 0);
     proof.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// Whether `fields` carry the session's CSRF token.
+fn csrf_holds(server: &Server, caller: &Principal, fields: &[(String, String)]) -> bool {
+    let given = fields.iter().find(|(name, _)| name == "csrf").map_or("", |(_, v)| v.as_str());
+    super::same_bytes(given.as_bytes(), csrf(server, caller).as_bytes())
 }
 
 fn csrf_field(server: &Server, caller: &Principal) -> String {
@@ -137,8 +143,7 @@ async fn form(
     let bytes = body.into_bytes_limit(MAX_FORM_BYTES).await.map_err(|_| refuse("the form is too large"))?;
     let fields: Vec<(String, String)> =
         serde_urlencoded::from_bytes(&bytes).map_err(|_| refuse("the form could not be read"))?;
-    let given = fields.iter().find(|(name, _)| name == "csrf").map(|(_, v)| v.as_str());
-    if given != Some(csrf(server, caller).as_str()) {
+    if !csrf_holds(server, caller, &fields) {
         return Err(refuse(
             "表单已失效，请刷新页面后重试。The form has no valid CSRF token: reload the page and send it again.",
         ));
@@ -637,7 +642,7 @@ async fn import_answer(server: &Server, caller: &Principal, req: &Request, mut m
             Err(_) => return refuse(StatusCode::BAD_REQUEST, "the upload could not be read".into()),
         }
     }
-    if Some(csrf(server, caller).as_str()) != fields.iter().find(|(n, _)| n == "csrf").map(|(_, v)| v.as_str()) {
+    if !csrf_holds(server, caller, &fields) {
         return refuse(
             StatusCode::FORBIDDEN,
             "表单已失效，请刷新页面后重试。The form has no valid CSRF token: reload the page and send it again.".into(),
