@@ -88,8 +88,16 @@ async fn a_citizen_finds_a_unit_on_a_phone_and_reads_its_commitments() {
     assert!(shown.contains("满意") && shown.contains("关于承诺：午间和周末延时服务"), "{shown}");
     fits().await;
 
-    // Every other public page a citizen or a volunteer opens, in both languages.
-    for path in ["/?lang=en", "/units/SY-0002?lang=en", "/check-in", "/correction"] {
+    // Every other public page a citizen or a volunteer opens, in both languages, and the
+    // certificate check's and the console's first pages.
+    for path in [
+        "/?lang=en",
+        "/units/SY-0002?lang=en",
+        "/check-in",
+        "/correction",
+        "/certificates/2011-000001?code=X",
+        "/console",
+    ] {
         driver.command("url", json!({ "url": format!("{}{path}", server.url) })).await;
         driver.element("h1").await;
         fits().await;
