@@ -1,7 +1,8 @@
 //! The sample campaign: Shiyan's June 2011 Party-member service month (十堰市窗口单位和
 //! 服务行业创先争优), generated from a seed and applied through the same command path
 //! as any client. Units across the city's districts and counties and its service
-//! industries, about ten members each with sealed personal data, about four outings a
+//! industries, about ten members each with sealed personal data (about three in ten
+//! shown on the notice board with their consent and post), about four outings a
 //! unit with several participants, corrections, voidings, verifications and half-year
 //! evaluations (一诺双评); and the commitment loop: every unit's public commitments for
 //! the half-year (some of its members' too), a look-back round over the city in the
@@ -49,6 +50,9 @@ const INDUSTRIES: [(&str, &str); 10] = [
     ("金融", "农村商业银行网点"),
     ("供水", "自来水公司营业厅"),
 ];
+
+/// Posts (岗位) members are shown with on the notice board.
+const POSTS: [&str; 6] = ["窗口受理员", "首问负责人", "值班长", "咨询导办员", "业务骨干", "党员先锋岗"];
 
 const SURNAMES: [&str; 24] = [
     "王", "李", "张", "刘", "陈", "杨", "黄", "赵", "周", "吴", "徐", "孙", "胡", "朱", "高", "林", "何", "郭", "马",
@@ -214,8 +218,9 @@ pub fn plan(scale: f64, seed: u64) -> Plan {
             let birth = date!(1960 - 01 - 01) + time::Duration::days(rng.below(30 * 365) as i64);
             let joined = date!(2005 - 01 - 01) + time::Duration::days(rng.below(6 * 365) as i64);
             let phone = format!("13{:09}", rng.below(1_000_000_000));
+            let registered_at = unit_at.plus_minutes(30 + rng.below(3 * MINUTES_A_DAY) as i64);
             push(
-                unit_at.plus_minutes(30 + rng.below(3 * MINUTES_A_DAY) as i64),
+                registered_at,
                 MEMBER,
                 rng.id(),
                 Command::RegisterMember(RegisterMember {
@@ -231,6 +236,19 @@ pub fn plan(scale: f64, seed: u64) -> Plan {
                     code: Some(text(code)),
                 }),
             );
+            // Some are shown on the notice board, with their consent (亮身份).
+            if rng.below(10) < 3 {
+                push(
+                    registered_at.plus_minutes(60),
+                    MEMBER,
+                    rng.id(),
+                    Command::SetPublicCard(SetPublicCard {
+                        member: *member,
+                        shown: true,
+                        post: Some(text(*rng.pick(&POSTS))),
+                    }),
+                );
+            }
             if rng.below(10) < 6 {
                 let public = 60 + rng.below(41) as i64;
                 let leader = 60 + rng.below(41) as i64;
