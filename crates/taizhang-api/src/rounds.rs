@@ -473,10 +473,13 @@ impl OpinionQueries {
                     let is = OpinionStatus::of(o, position);
                     (all || is.counts()) && status.is_none_or(|s| s == is)
                 };
-                let matching = m
-                    .round_opinions(round)
-                    .filter(|(_, o)| o.position <= position && unit.is_none_or(|u| o.unit == u) && shown(o))
-                    .collect::<Vec<_>>();
+                // A unit's own opinions when one is asked for: a round over the city
+                // holds thousands.
+                let all: Box<dyn Iterator<Item = (OpinionId, &OpinionRecord)>> = match unit {
+                    Some(u) => Box::new(m.unit_opinions(u).filter(move |(_, o)| o.round == round)),
+                    None => Box::new(m.round_opinions(round)),
+                };
+                let matching = all.filter(|(_, o)| o.position <= position && shown(o)).collect::<Vec<_>>();
                 let opinions = matching
                     .iter()
                     .skip(offset)

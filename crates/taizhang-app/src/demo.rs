@@ -245,7 +245,7 @@ pub fn plan(scale: f64, seed: u64) -> Plan {
                     Command::SetPublicCard(SetPublicCard {
                         member: *member,
                         shown: true,
-                        post: Some(text(*rng.pick(&POSTS))),
+                        post: Some(text(rng.pick::<&str>(&POSTS))),
                     }),
                 );
             }
