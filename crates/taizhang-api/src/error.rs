@@ -135,6 +135,10 @@ pub fn domain(e: &DomainError) -> Error {
         }
         SummaryNotFound(summary) => vec![("summary", s(summary))],
         RoundNotFound(round) | RoundClosed { round } => vec![("round", s(round))],
+        EvaluationNotFound(evaluation) | EvaluationClosed { evaluation } => vec![("evaluation", s(evaluation))],
+        OutsideEvaluation { evaluation, rated } => {
+            vec![("evaluation", s(evaluation)), ("rated", rated.as_str().into())]
+        }
         OpinionNotFound(opinion) | NoCitizenData { opinion } | OpinionNotHeld { opinion } => {
             vec![("opinion", s(opinion))]
         }

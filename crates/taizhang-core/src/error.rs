@@ -1,5 +1,6 @@
 use crate::{
-    CertificateId, CommitmentId, CorrectionId, MemberId, OpinionId, OutingId, RoundId, StreamId, SummaryId, UnitId,
+    CertificateId, CommitmentId, CorrectionId, EvaluationId, MemberId, OpinionId, OutingId, RoundId, StreamId,
+    SummaryId, UnitId,
 };
 
 /// Why a command was refused. Every variant names what to fix; none of them leaves
@@ -64,6 +65,14 @@ pub enum DomainError {
     /// Only an opinion left on the notice board waits for a review, and only once.
     #[error("opinion {opinion} is not waiting for a review (it was recorded by the unit, or reviewed already)")]
     OpinionNotHeld { opinion: OpinionId },
+    #[error("evaluation {0} does not exist")]
+    EvaluationNotFound(EvaluationId),
+    /// Ballots and reviews are taken while the evaluation is open.
+    #[error("evaluation {evaluation} is closed")]
+    EvaluationClosed { evaluation: EvaluationId },
+    /// A ballot or review rates a member or unit of the evaluation's kind and scope.
+    #[error("{rated} is not evaluated in evaluation {evaluation}: another kind, or outside its scope")]
+    OutsideEvaluation { evaluation: EvaluationId, rated: String },
     #[error("look-back round {round} is closed")]
     RoundClosed { round: RoundId },
     #[error("commitment {commitment} is withdrawn; it can no longer change")]
@@ -153,7 +162,8 @@ impl DomainError {
             | RoundNotFound(_)
             | OpinionNotFound(_)
             | CertificateNotFound(_)
-            | CorrectionNotFound(_) => ErrorKind::NotFound,
+            | CorrectionNotFound(_)
+            | EvaluationNotFound(_) => ErrorKind::NotFound,
             AlreadyExists { .. } | StaleVersion { .. } | CertifiedLineChanged { .. } => ErrorKind::Conflict,
             Empty { .. }
             | TooLong { .. }
@@ -184,6 +194,8 @@ impl DomainError {
             | RenewsAnotherUnit { .. }
             | RoundClosed { .. }
             | OutsideRound { .. }
+            | EvaluationClosed { .. }
+            | OutsideEvaluation { .. }
             | NoCitizenData { .. }
             | OpinionNotHeld { .. }
             | CertificateRevoked { .. }

@@ -56,6 +56,7 @@ mod certificate;
 mod check_in;
 mod commitment;
 mod correction;
+mod evaluation;
 mod member;
 mod opinion;
 mod outing;
@@ -70,6 +71,7 @@ pub use commitment::*;
 pub use correction::*;
 pub use decide::{decide, dependencies, units_written, PendingEvent, Sealer};
 pub use error::{DomainError, ErrorKind};
+pub use evaluation::*;
 pub use event::*;
 pub use ids::*;
 pub use member::*;
@@ -155,6 +157,22 @@ aggregates! {
         state: CorrectionState in corrections,
         described: "A correction request's id (UUIDv7).",
     }
+    /// A half-year evaluation (一诺双评) of the members or the units in a scope.
+    Evaluation = 10 {
+        id: EvaluationId,
+        prefix: "evaluation",
+        stream: evaluation,
+        state: EvaluationState in evaluations,
+        described: "An evaluation's id (UUIDv7).",
+    }
+    /// One ballot of the public's evaluation (群众评议).
+    Ballot = 11 {
+        id: BallotId,
+        prefix: "ballot",
+        stream: ballot,
+        state: BallotState in ballots,
+        described: "A ballot's id (UUIDv7).",
+    }
 }
 
 commands! {
@@ -192,6 +210,10 @@ commands! {
     RevokeCertificate on certificate,
     RequestCorrection on correction,
     AnswerCorrection on correction,
+    OpenEvaluation on evaluation,
+    CloseEvaluation on evaluation,
+    ReviewAsLeader on evaluation,
+    CastBallot on ballot,
 }
 
 domain_events! {
@@ -234,4 +256,8 @@ domain_events! {
     CertificateRevoked = (71, 1) on certificate,
     CorrectionRequested = (80, 1) on correction,
     CorrectionAnswered = (81, 1) on correction,
+    EvaluationOpened = (90, 1) on evaluation,
+    EvaluationClosed = (91, 1) on evaluation,
+    LeaderReviewed = (92, 1) on evaluation,
+    BallotCast = (93, 1) on ballot,
 }

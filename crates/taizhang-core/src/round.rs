@@ -62,6 +62,30 @@ pub struct RoundState {
 }
 
 impl RoundScope {
+    /// Refuses a list of units that is empty, too long, or names a unit that does not
+    /// exist (the units must be among the streams `loaded`).
+    pub(crate) fn check(&self, loaded: &Aggregates) -> Result<(), DomainError> {
+        if let RoundScope::Units(units) = self {
+            if units.is_empty() || units.len() > MAX_ROUND_UNITS {
+                return Err(DomainError::InvalidValue {
+                    field: "scope.units".to_owned(),
+                    reason: format!("{} units named; a scope names 1 to {MAX_ROUND_UNITS}", units.len()),
+                });
+            }
+            for id in units {
+                unit(loaded, *id)?;
+            }
+        }
+        Ok(())
+    }
+
+    /// The unit streams a command with this scope reads.
+    pub(crate) fn needs(&self, needs: &mut Vec<StreamId>) {
+        if let RoundScope::Units(units) = self {
+            needs.extend(units.iter().take(MAX_ROUND_UNITS + 1).copied().map(StreamId::unit));
+        }
+    }
+
     /// Whether the round covers unit `id`, in `region` and `industry`.
     pub fn covers(&self, id: UnitId, region: &Text, industry: &Text) -> bool {
         match self {
@@ -80,9 +104,7 @@ impl Decision for OpenRound {
     }
 
     fn needs(&self, _: &Aggregates, needs: &mut Vec<StreamId>) {
-        if let RoundScope::Units(units) = &self.scope {
-            needs.extend(units.iter().take(MAX_ROUND_UNITS + 1).copied().map(StreamId::unit));
-        }
+        self.scope.needs(needs);
     }
 
     /// A round is a reviewer's, over many units: it writes no unit's records (the
@@ -93,17 +115,7 @@ impl Decision for OpenRound {
 
     fn decide(&self, cx: &mut Deciding<'_>) -> Result<Vec<PendingEvent>, DomainError> {
         absent(cx.loaded, StreamId::round(self.round))?;
-        if let RoundScope::Units(units) = &self.scope {
-            if units.is_empty() || units.len() > MAX_ROUND_UNITS {
-                return Err(DomainError::InvalidValue {
-                    field: "scope.units".to_owned(),
-                    reason: format!("{} units named; a round names 1 to {MAX_ROUND_UNITS}", units.len()),
-                });
-            }
-            for id in units {
-                unit(cx.loaded, *id)?;
-            }
-        }
+        self.scope.check(cx.loaded)?;
         Ok(vec![PendingEvent::now(RoundOpened {
             round: self.round,
             name: self.name.clone(),

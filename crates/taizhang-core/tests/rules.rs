@@ -902,3 +902,164 @@ fn a_member_is_shown_on_the_notice_board_only_while_they_may_be() {
     assert_eq!(e, DomainError::MemberErased { member });
     given([unit_registered(unit)]).when(card(true, None)).then_err(ErrorKind::NotFound);
 }
+
+/// An evaluation of the members (or units) of `unit` for 2011H1.
+fn evaluation_opened(evaluation: EvaluationId, subject: EvaluationSubject, unit: UnitId) -> DomainEvent {
+    DomainEvent::EvaluationOpened(EvaluationOpened {
+        evaluation,
+        name: text("2011年上半年群众评议"),
+        half_year: HalfYear { year: 2011, half: 1 },
+        subject,
+        scope: RoundScope::Units(vec![unit]),
+    })
+}
+
+#[test]
+fn an_evaluation_is_opened_over_units_that_exist_and_closed_once() {
+    let (unit, evaluation) = (UnitId::new(), EvaluationId::new());
+    let open = |scope: RoundScope| {
+        Command::OpenEvaluation(OpenEvaluation {
+            evaluation,
+            name: text("2011年上半年群众评议"),
+            half_year: HalfYear { year: 2011, half: 1 },
+            subject: EvaluationSubject::Units,
+            scope,
+        })
+    };
+    let opened = evaluation_opened(evaluation, EvaluationSubject::Units, unit);
+    given([unit_registered(unit)]).when(open(RoundScope::Units(vec![unit]))).then([opened.clone()]);
+    given([]).when(open(RoundScope::Units(vec![unit]))).then_err(ErrorKind::NotFound);
+    let e = given([]).when(open(RoundScope::Units(vec![]))).then_err(ErrorKind::Invalid);
+    assert_eq!(e.field(), Some("scope.units"));
+    given([unit_registered(unit), opened.clone()]).when(open(RoundScope::All)).then_err(ErrorKind::Conflict);
+    let close = Command::CloseEvaluation(CloseEvaluation { evaluation });
+    let closed = DomainEvent::EvaluationClosed(EvaluationClosed { evaluation });
+    given([opened.clone()]).when(close.clone()).then([closed.clone()]);
+    let e = given([opened, closed]).when(close.clone()).then_err(ErrorKind::Invalid);
+    assert_eq!(e, DomainError::EvaluationClosed { evaluation });
+    given([]).when(close).then_err(ErrorKind::NotFound);
+}
+
+#[test]
+fn a_ballot_rates_one_of_an_open_evaluations_kind_and_scope() {
+    let (unit, outside, member, evaluation, ballot) =
+        (UnitId::new(), UnitId::new(), MemberId::new(), EvaluationId::new(), BallotId::new());
+    let world = |subject| {
+        vec![
+            unit_registered(unit),
+            unit_registered(outside),
+            member_registered(member, unit),
+            evaluation_opened(evaluation, subject, unit),
+        ]
+    };
+    let score =
+        |criterion: &str, score| CriterionScore { criterion: text(criterion), score: Score::new("s", score).unwrap() };
+    let cast = |rated: Rated, rating: Option<Rating>, scores: Vec<CriterionScore>| {
+        Command::CastBallot(CastBallot {
+            ballot,
+            evaluation,
+            rated,
+            voter: Voter::Supervisor,
+            rating,
+            scores,
+            comment: Some(text("态度好")),
+        })
+    };
+    let scores = vec![score("服务态度", 90), score("办事效率", 85)];
+    given(world(EvaluationSubject::Members))
+        .when(cast(Rated::Member(member), Some(Rating::Satisfied), scores.clone()))
+        .then([DomainEvent::BallotCast(BallotCast {
+            ballot,
+            evaluation,
+            rated: Rated::Member(member),
+            unit,
+            voter: Voter::Supervisor,
+            rating: Some(Rating::Satisfied),
+            scores: scores.clone(),
+            comment: Some(text("态度好")),
+        })]);
+    // "Don't know" is a ballot too.
+    given(world(EvaluationSubject::Units)).when(cast(Rated::Unit(unit), None, vec![])).then([DomainEvent::BallotCast(
+        BallotCast {
+            ballot,
+            evaluation,
+            rated: Rated::Unit(unit),
+            unit,
+            voter: Voter::Supervisor,
+            rating: None,
+            scores: vec![],
+            comment: Some(text("态度好")),
+        },
+    )]);
+
+    // A unit in an evaluation of members, a unit outside the scope.
+    let e = given(world(EvaluationSubject::Members))
+        .when(cast(Rated::Unit(unit), None, vec![]))
+        .then_err(ErrorKind::Invalid);
+    assert_eq!(e, DomainError::OutsideEvaluation { evaluation, rated: format!("unit {unit}") });
+    let e = given(world(EvaluationSubject::Units))
+        .when(cast(Rated::Unit(outside), None, vec![]))
+        .then_err(ErrorKind::Invalid);
+    assert_eq!(e, DomainError::OutsideEvaluation { evaluation, rated: format!("unit {outside}") });
+    // A criterion scored twice.
+    let twice = vec![score("服务态度", 90), score("服务态度", 80)];
+    let e = given(world(EvaluationSubject::Members))
+        .when(cast(Rated::Member(member), None, twice))
+        .then_err(ErrorKind::Invalid);
+    assert_eq!(e.field(), Some("scores"));
+    // After the close, nothing is taken.
+    let mut closed = world(EvaluationSubject::Members);
+    closed.push(DomainEvent::EvaluationClosed(EvaluationClosed { evaluation }));
+    let e = given(closed).when(cast(Rated::Member(member), None, vec![])).then_err(ErrorKind::Invalid);
+    assert_eq!(e, DomainError::EvaluationClosed { evaluation });
+    given([unit_registered(unit)]).when(cast(Rated::Unit(unit), None, vec![])).then_err(ErrorKind::NotFound);
+    // A ballot id is used once.
+    let mut cast_once = world(EvaluationSubject::Units);
+    cast_once.push(DomainEvent::BallotCast(BallotCast {
+        ballot,
+        evaluation,
+        rated: Rated::Unit(unit),
+        unit,
+        voter: Voter::Citizen,
+        rating: None,
+        scores: vec![],
+        comment: None,
+    }));
+    given(cast_once).when(cast(Rated::Unit(unit), None, vec![])).then_err(ErrorKind::Conflict);
+}
+
+#[test]
+fn a_transferred_member_is_rated_where_they_serve_now_and_leaders_review_while_open() {
+    let (first, second, member, evaluation) = (UnitId::new(), UnitId::new(), MemberId::new(), EvaluationId::new());
+    let world = vec![
+        unit_registered(first),
+        unit_registered(second),
+        member_registered(member, first),
+        DomainEvent::MemberTransferred(MemberTransferred {
+            member,
+            from: first,
+            to: second,
+            effective: date!(2011 - 04 - 01),
+        }),
+        evaluation_opened(evaluation, EvaluationSubject::Members, second),
+    ];
+    let review = Command::ReviewAsLeader(ReviewAsLeader {
+        evaluation,
+        rated: Rated::Member(member),
+        score: Score::new("score", 88).unwrap(),
+        comment: None,
+    });
+    given(world.clone()).when(review.clone()).then([DomainEvent::LeaderReviewed(LeaderReviewed {
+        evaluation,
+        rated: Rated::Member(member),
+        score: Score::new("score", 88).unwrap(),
+        comment: None,
+    })]);
+    // An evaluation of the first unit's members no longer covers them.
+    let mut elsewhere = world[..4].to_vec();
+    elsewhere.push(evaluation_opened(evaluation, EvaluationSubject::Members, first));
+    given(elsewhere).when(review.clone()).then_err(ErrorKind::Invalid);
+    let mut closed = world;
+    closed.push(DomainEvent::EvaluationClosed(EvaluationClosed { evaluation }));
+    given(closed).when(review).then_err(ErrorKind::Invalid);
+}

@@ -25,6 +25,7 @@
 
 pub mod certificates;
 pub mod eligibility;
+pub mod evaluations;
 pub mod ledger;
 pub mod look_back;
 pub mod model;

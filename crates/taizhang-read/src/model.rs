@@ -12,6 +12,7 @@ use taizhang_core::interner::Interner;
 use taizhang_core::*;
 use taizhang_store::{Position, RecordedEvent};
 
+use crate::evaluations::{BallotRecord, EvaluationHistory, LeaderReview, Tally};
 use crate::look_back::RoundTallies;
 use time::Date;
 
@@ -629,6 +630,10 @@ pub struct ReadModel {
     pub corrections: BTreeMap<CorrectionId, CorrectionRecord>,
     /// The correction requests each unit answers, in the order made.
     unit_corrections: BTreeMap<UnitId, Vec<CorrectionId>>,
+    /// Half-year evaluations, by id.
+    pub evaluations: BTreeMap<EvaluationId, EvaluationHistory>,
+    /// The public's ballots, by id.
+    pub ballots: BTreeMap<BallotId, BallotRecord>,
 }
 
 /// Pushes without the standard doubling: the model keeps hundreds of thousands of
@@ -791,6 +796,37 @@ impl ReadModel {
                 if let Some(opinion) = self.opinions.get_mut(&e.opinion) {
                     opinion.citizen_erased_at = Some(position);
                 }
+            }
+            DomainEvent::EvaluationOpened(e) => {
+                self.evaluations.insert(e.evaluation, EvaluationHistory::opened(e, position, event.actor));
+            }
+            DomainEvent::EvaluationClosed(e) => {
+                if let Some(evaluation) = self.evaluations.get_mut(&e.evaluation) {
+                    evaluation.closed_at = Some(position);
+                }
+            }
+            DomainEvent::LeaderReviewed(e) => {
+                if let Some(evaluation) = self.evaluations.get_mut(&e.evaluation) {
+                    let review = LeaderReview { position, score: e.score, comment: e.comment.clone(), by: event.actor };
+                    push_exact(evaluation.reviews.entry(e.rated).or_default(), review);
+                }
+            }
+            DomainEvent::BallotCast(e) => {
+                if let Some(evaluation) = self.evaluations.get_mut(&e.evaluation) {
+                    push_exact(evaluation.ballots.entry(e.rated).or_default(), e.ballot);
+                }
+                let ballot = BallotRecord {
+                    position,
+                    evaluation: e.evaluation,
+                    rated: e.rated,
+                    unit: e.unit,
+                    voter: e.voter,
+                    rating: e.rating,
+                    scores: e.scores.clone(),
+                    comment: e.comment.clone(),
+                    by: event.actor,
+                };
+                self.ballots.insert(e.ballot, ballot);
             }
             DomainEvent::RoundClosed(e) => {
                 if let Some(round) = self.rounds.get_mut(&e.round) {
@@ -1165,6 +1201,26 @@ impl ReadModel {
         self.unit_summaries.get(&unit).into_iter().flatten().filter_map(|id| self.summaries.get(id))
     }
 
+    /// The ballots cast in `evaluation` rating `rated` by `as_of`, in the order cast.
+    pub fn ballots_of<'a>(
+        &'a self,
+        evaluation: &'a EvaluationHistory,
+        rated: Rated,
+        as_of: Position,
+    ) -> impl Iterator<Item = (BallotId, &'a BallotRecord)> + 'a {
+        let ids = evaluation.ballots.get(&rated).into_iter().flatten();
+        ids.filter_map(move |id| Some((*id, self.ballots.get(id)?))).filter(move |(_, b)| b.position <= as_of)
+    }
+
+    /// How the ballots cast in `evaluation` by `as_of` rate `rated`.
+    pub fn tally(&self, evaluation: &EvaluationHistory, rated: Rated, as_of: Position) -> Tally {
+        let mut tally = Tally::default();
+        for (_, ballot) in self.ballots_of(evaluation, rated, as_of) {
+            tally.add(ballot.rating);
+        }
+        tally
+    }
+
     /// The unit a member belonged to at `as_of` (the latest transfer known then).
     pub fn member_unit(&self, member: MemberId, as_of: Position) -> Option<UnitId> {
         let history = self.members.get(&member)?;
@@ -1178,8 +1234,11 @@ impl ReadModel {
             StreamKind::Unit => Some(UnitId(stream.id)),
             StreamKind::Member => self.member_unit(MemberId(stream.id), as_of),
             StreamKind::Outing => self.outing(OutingId(stream.id), as_of).map(|o| o.unit),
-            // A round covers many units; it belongs to none.
-            StreamKind::Round => None,
+            // A round or an evaluation covers many units; it belongs to none.
+            StreamKind::Round | StreamKind::Evaluation => None,
+            StreamKind::Ballot => {
+                self.ballots.get(&BallotId(stream.id)).filter(|b| b.position <= as_of).map(|b| b.unit)
+            }
             StreamKind::Opinion => {
                 self.opinions.get(&OpinionId(stream.id)).filter(|o| o.position <= as_of).map(|o| o.unit)
             }
@@ -1299,6 +1358,8 @@ mod tests {
             site_codes,
             corrections,
             unit_corrections,
+            evaluations,
+            ballots,
         } = crate::shape::sample();
         assert!(position > 0 && last_hash != [0; 32]);
         assert!(units.values().any(|versions| versions.len() > 1 && versions.iter().any(|v| v.parent.is_some())));
@@ -1331,6 +1392,9 @@ mod tests {
         assert!(!check_in.openings.is_empty() && check_in.presences.values().any(|p| p.left.is_some()));
         assert!(!site_codes.is_empty());
         assert!(corrections.values().any(|c| c.answer.is_some()) && !unit_corrections.is_empty());
+        let evaluation = evaluations.values().next().unwrap();
+        assert!(evaluation.closed_at.is_some() && !evaluation.ballots.is_empty() && !evaluation.reviews.is_empty());
+        assert!(ballots.values().any(|b| !b.scores.is_empty() && b.comment.is_some()));
     }
 
     #[test]

@@ -31,7 +31,8 @@ pub fn checkpoint_header() -> &'static [u8] {
 /// corrected, evaluated; another erased; an outing amended and verified, another voided;
 /// a member's commitment amended, assessed, renewed and withdrawn; a weekly summary
 /// revised and commented; a look-back round opened, with an opinion whose citizen
-/// was erased and one left on the board and declined, and closed; codes; several
+/// was erased and one left on the board and declined, and closed; an evaluation with a
+/// ballot and a leader's review, closed; codes; several
 /// moments of the clock).
 pub(crate) fn sample() -> ReadModel {
     let text = |s: &str| Text::parse("sample", s).expect("a sample text is valid");
@@ -275,6 +276,33 @@ pub(crate) fn sample() -> ReadModel {
             reason: Some(text("与本单位无关")),
         }),
         DomainEvent::RoundClosed(RoundClosed { round: RoundId(Uuid::from_u128(9)) }),
+        DomainEvent::EvaluationOpened(EvaluationOpened {
+            evaluation: EvaluationId(Uuid::from_u128(12)),
+            name: text("2011年上半年群众评议"),
+            half_year: HalfYear::containing(details.date),
+            subject: EvaluationSubject::Members,
+            scope: RoundScope::Units(vec![first]),
+        }),
+        DomainEvent::BallotCast(BallotCast {
+            ballot: BallotId(Uuid::from_u128(13)),
+            evaluation: EvaluationId(Uuid::from_u128(12)),
+            rated: Rated::Member(member),
+            unit: first,
+            voter: Voter::Assessor,
+            rating: Some(Rating::FairlySatisfied),
+            scores: vec![CriterionScore {
+                criterion: text("服务态度"),
+                score: Score::new("sample", 80).expect("a valid score"),
+            }],
+            comment: Some(text("较好")),
+        }),
+        DomainEvent::LeaderReviewed(LeaderReviewed {
+            evaluation: EvaluationId(Uuid::from_u128(12)),
+            rated: Rated::Member(member),
+            score: Score::new("sample", 88).expect("a valid score"),
+            comment: Some(text("表现突出")),
+        }),
+        DomainEvent::EvaluationClosed(EvaluationClosed { evaluation: EvaluationId(Uuid::from_u128(12)) }),
         DomainEvent::MemberErased(MemberErased { member: moved }),
     ];
     let mut model = ReadModel::default();

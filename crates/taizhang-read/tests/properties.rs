@@ -116,6 +116,10 @@ kinds! {
     ReviewOpinion = 4,
     EraseCitizen = 1,
     CloseRound = 1,
+    OpenEvaluation = 2,
+    CastBallot = 8,
+    ReviewAsLeader = 3,
+    CloseEvaluation = 1,
 }
 
 /// A kind drawn by the weights of [`MIX`].
@@ -167,6 +171,10 @@ fn kind_of(cmd: &Command) -> Kind {
         Command::CheckOut(_) => Kind::CheckOut,
         Command::RequestCorrection(_) => Kind::RequestCorrection,
         Command::AnswerCorrection(_) => Kind::AnswerCorrection,
+        Command::OpenEvaluation(_) => Kind::OpenEvaluation,
+        Command::CastBallot(_) => Kind::CastBallot,
+        Command::ReviewAsLeader(_) => Kind::ReviewAsLeader,
+        Command::CloseEvaluation(_) => Kind::CloseEvaluation,
     }
 }
 
@@ -199,6 +207,8 @@ struct History {
     summaries: Vec<SummaryId>,
     rounds: Vec<RoundId>,
     closed_rounds: BTreeSet<RoundId>,
+    evaluations: Vec<EvaluationId>,
+    closed_evaluations: BTreeSet<EvaluationId>,
     /// Opinions left with a citizen's name, and those whose citizen was erased since.
     named_opinions: Vec<OpinionId>,
     erased_citizens: BTreeSet<OpinionId>,
@@ -650,6 +660,57 @@ impl History {
                 },
                 reason: text("记录有误"),
             }),
+            Kind::OpenEvaluation => {
+                let subject =
+                    if careful || rng.chance(50) { EvaluationSubject::Units } else { EvaluationSubject::Members };
+                let scope = match rng.below(3) {
+                    _ if careful => RoundScope::Units(vec![unit]),
+                    0 => RoundScope::All,
+                    1 => RoundScope::Region(text(rng.pick(&REGIONS))),
+                    _ => RoundScope::Units(vec![unit, rng.pick(&self.units)]),
+                };
+                Command::OpenEvaluation(OpenEvaluation {
+                    evaluation: EvaluationId::new(),
+                    name: text(&format!("评议{step}")),
+                    half_year: HalfYear { year: 2011, half: 1 },
+                    subject,
+                    scope,
+                })
+            }
+            Kind::CastBallot | Kind::ReviewAsLeader => {
+                let evaluation = if self.evaluations.is_empty() {
+                    EvaluationId::new()
+                } else {
+                    Self::target(rng, &self.evaluations, &self.closed_evaluations, careful)
+                };
+                let rated = if careful || rng.chance(50) {
+                    Rated::Unit(unit)
+                } else {
+                    Rated::Member(self.member(rng, careful))
+                };
+                let rating = [None, Some(Rating::Satisfied), Some(Rating::FairlySatisfied), Some(Rating::Dissatisfied)]
+                    [rng.below(4)];
+                let score = Score::new("score", 60 + rng.below(41) as i64).unwrap();
+                match kind {
+                    Kind::CastBallot => Command::CastBallot(CastBallot {
+                        ballot: BallotId::new(),
+                        evaluation,
+                        rated,
+                        voter: [Voter::Citizen, Voter::Supervisor, Voter::Assessor][rng.below(3)],
+                        rating,
+                        scores: vec![CriterionScore { criterion: text("服务态度"), score }],
+                        comment: rng.chance(30).then(|| text("满意")),
+                    }),
+                    _ => Command::ReviewAsLeader(ReviewAsLeader { evaluation, rated, score, comment: None }),
+                }
+            }
+            Kind::CloseEvaluation => Command::CloseEvaluation(CloseEvaluation {
+                evaluation: if self.evaluations.is_empty() {
+                    EvaluationId::new()
+                } else {
+                    Self::target(rng, &self.evaluations, &self.closed_evaluations, careful)
+                },
+            }),
             Kind::CloseRound => Command::CloseRound(CloseRound {
                 round: if self.rounds.is_empty() {
                     RoundId::new()
@@ -739,6 +800,10 @@ impl History {
             }
             Command::SubmitSummary(c) => self.summaries.push(c.summary),
             Command::OpenRound(c) => self.rounds.push(c.round),
+            Command::OpenEvaluation(c) => self.evaluations.push(c.evaluation),
+            Command::CloseEvaluation(c) => {
+                self.closed_evaluations.insert(c.evaluation);
+            }
             Command::CloseRound(c) => {
                 self.closed_rounds.insert(c.round);
             }
@@ -804,6 +869,8 @@ impl History {
             | Command::ReclassifyUnit(_)
             | Command::CorrectPersonalData(_)
             | Command::SetPublicCard(_)
+            | Command::CastBallot(_)
+            | Command::ReviewAsLeader(_)
             | Command::RecordEvaluation(_) => {}
         }
     }

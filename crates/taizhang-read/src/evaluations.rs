@@ -1,0 +1,154 @@
+//! Half-year evaluations as read: each evaluation's ballots and leaders' reviews by
+//! whom they rate, and the tally of the public's ballots as of any log position.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+use taizhang_core::*;
+use taizhang_store::Position;
+
+/// An evaluation: what it rates, when it was opened and closed, and what it took.
+#[derive(Clone, PartialEq, Eq, Debug, Serialize, Deserialize)]
+pub struct EvaluationHistory {
+    pub name: Text,
+    pub half_year: HalfYear,
+    pub subject: EvaluationSubject,
+    pub scope: RoundScope,
+    pub opened_at: Position,
+    pub opened_by: Actor,
+    pub closed_at: Option<Position>,
+    /// The ballots rating each member or unit, in the order cast.
+    pub ballots: BTreeMap<Rated, Vec<BallotId>>,
+    /// The leaders' reviews of each member or unit, in the order recorded: the latest
+    /// one known at a position is the review then.
+    pub reviews: BTreeMap<Rated, Vec<LeaderReview>>,
+}
+
+/// One ballot as cast.
+#[derive(Clone, PartialEq, Eq, Debug, Serialize, Deserialize)]
+pub struct BallotRecord {
+    pub position: Position,
+    pub evaluation: EvaluationId,
+    pub rated: Rated,
+    /// The unit rated, or the member's unit when the ballot was cast.
+    pub unit: UnitId,
+    pub voter: Voter,
+    pub rating: Option<Rating>,
+    pub scores: Vec<CriterionScore>,
+    pub comment: Option<Text>,
+    /// Who entered it.
+    pub by: Actor,
+}
+
+/// The leaders' review of one member or unit.
+#[derive(Clone, PartialEq, Eq, Debug, Serialize, Deserialize)]
+pub struct LeaderReview {
+    pub position: Position,
+    pub score: Score,
+    pub comment: Option<Text>,
+    pub by: Actor,
+}
+
+/// How the ballots cast by a position rate one member or unit.
+#[derive(Clone, Copy, PartialEq, Eq, Debug, Default)]
+pub struct Tally {
+    /// 满意
+    pub satisfied: u32,
+    /// 基本满意
+    pub fairly_satisfied: u32,
+    /// 不满意
+    pub dissatisfied: u32,
+    /// 不了解: cast, but left out of satisfaction.
+    pub dont_know: u32,
+}
+
+impl Tally {
+    pub fn add(&mut self, rating: Option<Rating>) {
+        let count = match rating {
+            Some(Rating::Satisfied) => &mut self.satisfied,
+            Some(Rating::FairlySatisfied) => &mut self.fairly_satisfied,
+            Some(Rating::Dissatisfied) => &mut self.dissatisfied,
+            None => &mut self.dont_know,
+        };
+        *count += 1;
+    }
+
+    /// Every ballot cast.
+    pub fn cast(&self) -> u32 {
+        self.rated() + self.dont_know
+    }
+
+    /// The ballots that rate (all but "don't know").
+    pub fn rated(&self) -> u32 {
+        self.satisfied + self.fairly_satisfied + self.dissatisfied
+    }
+
+    /// Satisfaction in hundredths of a percent point: the mean of the rating ballots'
+    /// points under `points`, "don't know" left out; `None` with no rating ballot.
+    pub fn satisfaction(&self, points: &SatisfactionPoints) -> Option<i64> {
+        let rated = i64::from(self.rated());
+        if rated == 0 {
+            return None;
+        }
+        let sum = i64::from(self.satisfied) * i64::from(points.satisfied)
+            + i64::from(self.fairly_satisfied) * i64::from(points.fairly_satisfied)
+            + i64::from(self.dissatisfied) * i64::from(points.dissatisfied);
+        // Rounded half up to hundredths, as the policies' bounds are written.
+        Some((sum * 100 * 2 + rated) / (rated * 2))
+    }
+}
+
+/// The points each rating is worth in the satisfaction formula (满意 100, 基本满意 70,
+/// 不满意 30 by common practice; "don't know" is left out).
+#[derive(Clone, Copy, PartialEq, Eq, Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SatisfactionPoints {
+    pub satisfied: u8,
+    pub fairly_satisfied: u8,
+    pub dissatisfied: u8,
+}
+
+impl Default for SatisfactionPoints {
+    fn default() -> Self {
+        Self { satisfied: 100, fairly_satisfied: 70, dissatisfied: 30 }
+    }
+}
+
+impl EvaluationHistory {
+    pub(crate) fn opened(e: &EvaluationOpened, position: Position, by: Actor) -> Self {
+        Self {
+            name: e.name.clone(),
+            half_year: e.half_year,
+            subject: e.subject,
+            scope: e.scope.clone(),
+            opened_at: position,
+            opened_by: by,
+            closed_at: None,
+            ballots: BTreeMap::new(),
+            reviews: BTreeMap::new(),
+        }
+    }
+
+    /// Whether the evaluation was closed by `as_of`.
+    pub fn closed_by(&self, as_of: Position) -> bool {
+        self.closed_at.is_some_and(|p| p <= as_of)
+    }
+
+    /// The leaders' review of `rated` as of `as_of`, if there was one by then.
+    pub fn review_at(&self, rated: Rated, as_of: Position) -> Option<&LeaderReview> {
+        self.reviews.get(&rated)?.iter().rev().find(|r| r.position <= as_of)
+    }
+
+    /// Everyone rated by a ballot or a review as of `as_of`.
+    pub fn rated_at(&self, as_of: Position, ballots: &BTreeMap<BallotId, BallotRecord>) -> Vec<Rated> {
+        let balloted = self
+            .ballots
+            .iter()
+            .filter(|(_, ids)| ids.first().and_then(|id| ballots.get(id)).is_some_and(|b| b.position <= as_of));
+        let reviewed = self.reviews.iter().filter(|(_, reviews)| reviews.first().is_some_and(|r| r.position <= as_of));
+        let mut rated: Vec<Rated> = balloted.map(|(r, _)| *r).chain(reviewed.map(|(r, _)| *r)).collect();
+        rated.sort_unstable();
+        rated.dedup();
+        rated
+    }
+}
