@@ -50,6 +50,9 @@ const MATRIX: &[(&str, &[&str], [Grant; 4])] = &[
     ("Query.opinion", &[], [Y, Y, Y, Y]),
     ("Query.opinions", &[], [Y, Y, Y, Y]),
     ("Query.roundReport", &[], [Y, Y, Y, Y]),
+    ("Query.evaluation", &[], [Y, Y, Y, Y]),
+    ("Query.evaluations", &[], [Y, Y, Y, Y]),
+    ("Query.evaluationResults", &[], [Y, Y, Y, Y]),
     ("Query.certificate", &[], [Y, Y, Y, N]),
     ("Query.certificates", &[], [Y, Y, Y, N]),
     ("Certificate.document", &["Query.certificate"], [Y, O, Y, N]),
@@ -101,6 +104,10 @@ const MATRIX: &[(&str, &[&str], [Grant; 4])] = &[
     ("Mutation.commentOnWeeklySummary", &[], [Y, N, Y, N]),
     ("Mutation.openLookBackRound", &[], [Y, N, Y, N]),
     ("Mutation.closeLookBackRound", &[], [Y, N, Y, N]),
+    ("Mutation.openEvaluation", &[], [Y, N, Y, N]),
+    ("Mutation.closeEvaluation", &[], [Y, N, Y, N]),
+    ("Mutation.castBallot", &[], [Y, N, Y, N]),
+    ("Mutation.reviewAsLeader", &[], [Y, N, Y, N]),
     ("Mutation.recordOpinion", &[], [Y, O, Y, N]),
     ("Mutation.reviewOpinion", &[], [Y, O, Y, N]),
     ("Mutation.eraseCitizen", &[], [Y, N, N, N]),
@@ -246,6 +253,15 @@ impl World {
             .to_owned()
     }
 
+    /// An open evaluation of the units, over `unit`, opened by the admin.
+    async fn evaluation(&self, unit: &str) -> String {
+        let open = r#"mutation($u: ID!) { openEvaluation(input: { name: "群众评议", halfYear: "2011H1", subject: UNITS, scope: { units: [$u] } }) { evaluation { id } } }"#;
+        self.server.ok(open, json!({ "u": unit })).await["openEvaluation"]["evaluation"]["id"]
+            .as_str()
+            .unwrap()
+            .to_owned()
+    }
+
     /// An opinion about `unit` with a citizen's name, in a fresh round over it, recorded
     /// by the admin.
     async fn opinion(&self, unit: &str) -> String {
@@ -361,6 +377,30 @@ impl World {
             "Query.roundReport" => (
                 "query($r: ID!) { roundReport(round: $r) { total { due } } }".into(),
                 json!({ "r": self.round(unit).await }),
+            ),
+            "Query.evaluation" => (
+                "query($e: ID!) { evaluation(id: $e) { name } }".into(),
+                json!({ "e": self.evaluation(unit).await }),
+            ),
+            "Query.evaluations" => simple(r#"{ evaluations(halfYear: "2011H1") { name } }"#),
+            "Query.evaluationResults" => (
+                "query($e: ID!) { evaluationResults(evaluation: $e) { totalCount } }".into(),
+                json!({ "e": self.evaluation(unit).await }),
+            ),
+            "Mutation.openEvaluation" => simple(
+                r#"mutation { openEvaluation(input: { name: "群众评议", halfYear: "2011H1", subject: MEMBERS }) { receipt { position } } }"#,
+            ),
+            "Mutation.closeEvaluation" => (
+                "mutation($e: ID!) { closeEvaluation(evaluation: $e) { receipt { position } } }".into(),
+                json!({ "e": self.evaluation(unit).await }),
+            ),
+            "Mutation.castBallot" => (
+                "mutation($e: ID!, $u: ID!) { castBallot(input: { evaluation: $e, rated: { unit: $u }, voter: CITIZEN, rating: SATISFIED }) { receipt { position } } }".into(),
+                json!({ "e": self.evaluation(unit).await, "u": unit }),
+            ),
+            "Mutation.reviewAsLeader" => (
+                "mutation($e: ID!, $u: ID!) { reviewAsLeader(input: { evaluation: $e, rated: { unit: $u }, score: 90 }) { receipt { position } } }".into(),
+                json!({ "e": self.evaluation(unit).await, "u": unit }),
             ),
             "Mutation.recordOpinion" => (
                 r#"mutation($r: ID!, $u: ID!) { recordOpinion(input: { round: $r, unit: $u, text: "好", channel: WEB }) { receipt { position } } }"#.into(),

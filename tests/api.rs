@@ -2636,3 +2636,89 @@ async fn a_member_is_shown_on_the_board_only_with_consent_and_never_after_erasur
     let (_, refused) = server.post_with(&clerk, card, json!({ "m": "M-1", "s": true })).await;
     assert_eq!(refused["errors"][0]["extensions"]["code"], "VALIDATION", "an erased member has no card: {refused}");
 }
+
+const CAST_BALLOT: &str = r#"mutation($e: ID!, $u: ID!, $rating: Rating) {
+  castBallot(input: { evaluation: $e, rated: { unit: $u }, voter: CITIZEN, rating: $rating, scores: [{ criterion: "服务态度", score: 90 }] }) { receipt { position } ballot }
+}"#;
+const RESULTS: &str = r#"query($e: ID!, $at: Int) {
+  evaluationResults(evaluation: $e, asOf: { position: $at }) { totalCount results { unit member ballots satisfied fairlySatisfied dissatisfied dontKnow satisfaction leaderScore leaderComment } }
+}"#;
+
+#[tokio::test]
+async fn a_half_year_evaluation_takes_ballots_and_reviews_while_open_and_reads_as_of_any_position() {
+    let server = Server::start();
+    let unit = register_unit(&server, "十堰市人民医院").await;
+    let outside = register_unit(&server, "十堰市国税局").await;
+    let open = r#"mutation($u: ID!) { openEvaluation(input: { name: "2011年上半年群众评议", halfYear: "2011H1", subject: UNITS, scope: { units: [$u] } }) { evaluation { id halfYear subject units closedAt } } }"#;
+    let opened = server.ok(open, json!({ "u": unit })).await["openEvaluation"]["evaluation"].clone();
+    assert_eq!((opened["halfYear"].as_str(), opened["subject"].as_str()), (Some("2011H1"), Some("UNITS")));
+    assert_eq!(opened["units"], json!([unit]));
+    let evaluation = opened["id"].as_str().unwrap().to_owned();
+
+    // Satisfied, fairly satisfied, dissatisfied and "don't know": satisfaction is
+    // (100 + 70 + 30) / 3 = 66.67, the fourth ballot left out of it.
+    let cast = |rating: Value| server.ok(CAST_BALLOT, json!({ "e": evaluation, "u": unit, "rating": rating }));
+    let first = cast(json!("SATISFIED")).await["castBallot"]["receipt"]["position"].as_u64().unwrap();
+    for rating in [json!("FAIRLY_SATISFIED"), json!("DISSATISFIED"), Value::Null] {
+        cast(rating).await;
+    }
+    let review = r#"mutation($e: ID!, $u: ID!, $score: Int!, $comment: String) { reviewAsLeader(input: { evaluation: $e, rated: { unit: $u }, score: $score, comment: $comment }) { receipt { position } } }"#;
+    server.ok(review, json!({ "e": evaluation, "u": unit, "score": 85, "comment": "服务规范" })).await;
+    server.ok(review, json!({ "e": evaluation, "u": unit, "score": 90, "comment": "服务规范，效率高" })).await;
+
+    let page = server.ok(RESULTS, json!({ "e": evaluation, "at": null })).await["evaluationResults"].clone();
+    assert_eq!(page["totalCount"], 1);
+    let result = &page["results"][0];
+    assert_eq!(result["unit"], unit.as_str());
+    assert_eq!(result["member"], Value::Null);
+    assert_eq!(
+        [
+            &result["ballots"],
+            &result["satisfied"],
+            &result["fairlySatisfied"],
+            &result["dissatisfied"],
+            &result["dontKnow"]
+        ],
+        [&json!(4), &json!(1), &json!(1), &json!(1), &json!(1)]
+    );
+    assert_eq!(result["satisfaction"], "66.67");
+    assert_eq!(
+        (result["leaderScore"].as_u64(), result["leaderComment"].as_str()),
+        (Some(90), Some("服务规范，效率高"))
+    );
+    // As of the first ballot: one satisfied ballot, no review yet.
+    let then =
+        server.ok(RESULTS, json!({ "e": evaluation, "at": first })).await["evaluationResults"]["results"][0].clone();
+    assert_eq!((then["ballots"].as_u64(), then["satisfaction"].as_str()), (Some(1), Some("100.00")));
+    assert_eq!(then["leaderScore"], Value::Null);
+
+    // Refused, each leaving the log as it was: a unit outside the scope, a score out of
+    // range, two rated at once, a criterion scored twice; then anything after the close.
+    let head = server.head().await;
+    let e = server.error(CAST_BALLOT, json!({ "e": evaluation, "u": outside, "rating": "SATISFIED" })).await;
+    assert_eq!(
+        (e["extensions"]["code"].as_str(), e["extensions"]["evaluation"].as_str()),
+        (Some("VALIDATION"), Some(evaluation.as_str()))
+    );
+    let e = server.error(review, json!({ "e": evaluation, "u": unit, "score": 101 })).await;
+    assert_eq!(e["extensions"]["field"], "input.score");
+    let both = r#"mutation($e: ID!, $u: ID!) { castBallot(input: { evaluation: $e, rated: { unit: $u, member: $u }, voter: SUPERVISOR }) { ballot } }"#;
+    let e = server.error(both, json!({ "e": evaluation, "u": unit })).await;
+    assert_eq!(e["extensions"]["field"], "input.rated");
+    let twice = r#"mutation($e: ID!, $u: ID!) { castBallot(input: { evaluation: $e, rated: { unit: $u }, voter: ASSESSOR, scores: [{ criterion: "效率", score: 90 }, { criterion: "效率", score: 80 }] }) { ballot } }"#;
+    let e = server.error(twice, json!({ "e": evaluation, "u": unit })).await;
+    assert_eq!(e["extensions"]["field"], "scores");
+    assert_eq!(server.head().await, head);
+
+    let close = "mutation($e: ID!) { closeEvaluation(evaluation: $e) { evaluation { closedAt } } }";
+    let closed = server.ok(close, json!({ "e": evaluation })).await;
+    assert!(closed["closeEvaluation"]["evaluation"]["closedAt"].as_u64().is_some());
+    let head = server.head().await;
+    let e = server.error(CAST_BALLOT, json!({ "e": evaluation, "u": unit, "rating": "SATISFIED" })).await;
+    assert_eq!(e["extensions"]["code"], "VALIDATION");
+    assert!(e["message"].as_str().unwrap().contains("is closed"), "{e}");
+    server.error(close, json!({ "e": evaluation })).await;
+    assert_eq!(server.head().await, head, "a closed evaluation takes nothing more");
+    let listed = server.ok(r#"{ evaluations(halfYear: "2011H1") { id closedAt } }"#, json!({})).await;
+    assert_eq!(listed["evaluations"][0]["id"], evaluation.as_str());
+}

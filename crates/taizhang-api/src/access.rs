@@ -101,7 +101,8 @@ pub const RULES: &[Rule] = &[
     Rule {
         permission: Permission::ReadPublished,
         summary: "what the notice board publishes (it shows the same without a token): public commitments and \
-                  their findings, weekly summaries, look-back rounds and the opinions that count in them, the \
+                  their findings, weekly summaries, look-back rounds and the opinions that count in them, \
+                  half-year evaluations (what they rate, not their results), the \
                   members shown with their consent (name and post); a \
                   commitment kept within its unit, or an opinion held or declined, needs the next line",
         admin: Yes,
@@ -118,16 +119,24 @@ pub const RULES: &[Rule] = &[
             "Query.opinion",
             "Query.opinions",
             "Query.publicMembers",
+            "Query.evaluation",
+            "Query.evaluations",
         ],
     },
     Rule {
         permission: Permission::ReadReports,
-        summary: "summary reports (aggregates, no personal fields)",
+        summary: "summary reports (aggregates, no personal fields), evaluations' results",
         admin: Yes,
         clerk: Yes,
         reviewer: Yes,
         viewer: Yes,
-        fields: &["Query.report", "Query.roundReport", "GET /export/reports", "GET /export/round"],
+        fields: &[
+            "Query.report",
+            "Query.roundReport",
+            "Query.evaluationResults",
+            "GET /export/reports",
+            "GET /export/round",
+        ],
     },
     Rule {
         permission: Permission::ReadRecords,
@@ -254,8 +263,8 @@ pub const RULES: &[Rule] = &[
     },
     Rule {
         permission: Permission::Review,
-        summary: "verifying outings, look-back rounds, assessing commitments, commenting on weekly summaries and \
-                  recording evaluations",
+        summary: "verifying outings, look-back rounds, assessing commitments, commenting on weekly summaries, \
+                  recording evaluations, and half-year evaluations with their ballots and leaders' reviews",
         admin: Yes,
         clerk: No,
         reviewer: Yes,
@@ -268,6 +277,10 @@ pub const RULES: &[Rule] = &[
             "Mutation.commentOnWeeklySummary",
             "Mutation.openLookBackRound",
             "Mutation.closeLookBackRound",
+            "Mutation.openEvaluation",
+            "Mutation.closeEvaluation",
+            "Mutation.castBallot",
+            "Mutation.reviewAsLeader",
             "POST /import/verifications",
             "GET /export/verifications",
         ],

@@ -32,6 +32,7 @@ mod certificates;
 mod check_in;
 mod commitments;
 mod corrections;
+mod evaluations;
 mod members;
 mod outings;
 mod reports;
@@ -68,6 +69,7 @@ pub struct Query(
     certificates::CertificateQueries,
     check_in::CheckInQueries,
     corrections::CorrectionQueries,
+    evaluations::EvaluationQueries,
     reports::ReportQueries,
     audit::AuditQueries,
     tokens::TokenQueries,
@@ -90,6 +92,7 @@ pub struct Mutation(
     certificates::CertificateMutations,
     check_in::CheckInMutations,
     corrections::CorrectionMutations,
+    evaluations::EvaluationMutations,
     tokens::TokenMutations,
 );
 

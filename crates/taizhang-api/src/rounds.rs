@@ -16,6 +16,27 @@ use crate::state;
 use crate::types::*;
 use crate::units::Unit;
 
+/// The units a round or an evaluation covers: all of them (every field null), or the
+/// region, the industry or the units named.
+#[derive(SimpleObject, Clone)]
+pub struct ScopeFields {
+    pub region: Option<String>,
+    pub industry: Option<String>,
+    pub units: Option<Vec<ID>>,
+}
+
+impl ScopeFields {
+    pub(crate) fn of(scope: &RoundScope) -> Self {
+        let (region, industry, units) = match scope {
+            RoundScope::All => (None, None, None),
+            RoundScope::Region(r) => (Some(r.to_string()), None, None),
+            RoundScope::Industry(i) => (None, Some(i.to_string()), None),
+            RoundScope::Units(units) => (None, None, Some(units.iter().map(|u| ID(u.to_string())).collect())),
+        };
+        Self { region, industry, units }
+    }
+}
+
 /// A look-back round as known at the position read.
 #[derive(SimpleObject, Clone)]
 pub struct LookBackRound {
@@ -25,10 +46,8 @@ pub struct LookBackRound {
     pub first: Date,
     /// The last day it looks back on.
     pub last: Date,
-    /// `all`, or the region, the industry or the units it covers.
-    pub region: Option<String>,
-    pub industry: Option<String>,
-    pub units: Option<Vec<ID>>,
+    #[graphql(flatten)]
+    pub scope: ScopeFields,
     pub opened_at: Position,
     /// Where it was closed; null while it is open.
     pub closed_at: Option<Position>,
@@ -39,20 +58,12 @@ impl LookBackRound {
         if round.opened_at > as_of {
             return None;
         }
-        let (region, industry, units) = match &round.scope {
-            RoundScope::All => (None, None, None),
-            RoundScope::Region(r) => (Some(r.to_string()), None, None),
-            RoundScope::Industry(i) => (None, Some(i.to_string()), None),
-            RoundScope::Units(units) => (None, None, Some(units.iter().map(|u| ID(u.to_string())).collect())),
-        };
         Some(Self {
             id: ID(id.to_string()),
             name: round.name.to_string(),
             first: round.period.first,
             last: round.period.last,
-            region,
-            industry,
-            units,
+            scope: ScopeFields::of(&round.scope),
             opened_at: round.opened_at,
             closed_at: round.closed_at.filter(|p| *p <= as_of),
         })
@@ -117,7 +128,7 @@ pub struct RoundScopeInput {
 }
 
 impl RoundScopeInput {
-    fn parse(self) -> async_graphql::Result<RoundScope> {
+    pub(crate) fn parse(self) -> async_graphql::Result<RoundScope> {
         match (self.region, self.industry, self.units) {
             (None, None, None) => Ok(RoundScope::All),
             (Some(r), None, None) => Ok(RoundScope::Region(text("input.scope.region", &r)?)),
@@ -235,6 +246,8 @@ macro_rules! same_enum {
         }
     };
 }
+
+pub(crate) use same_enum;
 
 same_enum!(RatingValue <-> Rating { Satisfied, FairlySatisfied, Dissatisfied });
 same_enum!(ChannelValue <-> Channel { NoticeBoard, Web, Telephone, ForumMeeting, SupervisorVisit });
@@ -528,7 +541,7 @@ impl OpinionQueries {
     }
 }
 
-fn page_size(first: usize) -> async_graphql::Result<()> {
+pub(crate) fn page_size(first: usize) -> async_graphql::Result<()> {
     if first > MAX_PAGE {
         return Err(crate::error::invalid("first", format!("at most {MAX_PAGE} a page")));
     }

@@ -86,7 +86,7 @@ pub struct Criterion {
 }
 
 /// A bound kept in hundredths, written with two decimals: `100.00`, `2.50`.
-pub(crate) fn show_hundredths(h: i64) -> String {
+pub fn show_hundredths(h: i64) -> String {
     format!("{}.{:02}", h / 100, (h % 100).abs())
 }
 
