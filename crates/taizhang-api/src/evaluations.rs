@@ -5,7 +5,6 @@
 use async_graphql::{Context, Enum, InputObject, Object, SimpleObject, ID};
 use taizhang_core::*;
 use taizhang_read::evaluations::{EvaluationHistory, SatisfactionPoints, Tally};
-use taizhang_read::policy::show_hundredths;
 use taizhang_read::ReadModel;
 use taizhang_store::{AppendOutcome, Position};
 
@@ -117,7 +116,7 @@ impl EvaluationResult {
             fairly_satisfied: tally.fairly_satisfied,
             dissatisfied: tally.dissatisfied,
             dont_know: tally.dont_know,
-            satisfaction: tally.satisfaction(&SatisfactionPoints::default()).map(show_hundredths),
+            satisfaction: tally.satisfaction(&SatisfactionPoints::default()),
             leader_score: review.map(|r| r.score.get()),
             leader_comment: review.and_then(|r| r.comment.as_ref()).map(ToString::to_string),
         }

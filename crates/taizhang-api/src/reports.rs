@@ -6,6 +6,7 @@ use async_graphql::connection::{Connection, EmptyFields};
 use async_graphql::{Context, Enum, InputObject, Object, SimpleObject, ID};
 use taizhang_core::*;
 use taizhang_read::eligibility::{self, Candidate, EligibilityError};
+use taizhang_read::policy::Scheme;
 use taizhang_read::report::{self, Bucket, GroupBy, ReportQuery, Scope};
 use taizhang_store::Position;
 
@@ -181,9 +182,14 @@ pub struct Eligibility {
     pub policy: String,
     pub policy_version: u32,
     pub as_of_position: Position,
-    /// The highest level met, if any.
+    /// The highest level met, or the number of stars lit; after the caps that hold,
+    /// null when a veto holds or nothing is met.
     pub outcome: Option<String>,
     pub levels: Vec<LevelResult>,
+    /// Each cap of the policy; `met`: it holds and limits the outcome.
+    pub caps: Vec<LevelResult>,
+    /// Each veto of the policy; `met`: it holds and nothing is awarded.
+    pub vetoes: Vec<LevelResult>,
 }
 
 impl From<eligibility::Eligibility> for Eligibility {
@@ -224,6 +230,8 @@ impl From<eligibility::Eligibility> for Eligibility {
             as_of_position: e.as_of_position,
             outcome: e.outcome,
             levels: e.levels.into_iter().map(level).collect(),
+            caps: e.caps.into_iter().map(level).collect(),
+            vetoes: e.vetoes.into_iter().map(level).collect(),
         }
     }
 }
@@ -245,7 +253,35 @@ pub struct PolicyInfo {
     pub source: Option<String>,
     /// `member` or `unit`.
     pub subject: String,
+    /// `highest`: the outcome is the last level met (bands of a score); `count`: each
+    /// level is a named star and the outcome is how many are lit.
+    pub scheme: String,
+    /// The parts of `weighted_score` with their weights ("public_satisfaction × 60 %").
+    pub weighted: Vec<String>,
     pub levels: Vec<PolicyLevel>,
+    /// Limits on the outcome when all their criteria hold.
+    pub caps: Vec<PolicyCap>,
+    /// One-vote vetoes (一票否决): when all of one's criteria hold, nothing is awarded.
+    pub vetoes: Vec<PolicyLevel>,
+}
+
+#[derive(SimpleObject, Clone)]
+pub struct PolicyCap {
+    pub name: String,
+    pub label: Option<String>,
+    /// The highest outcome while the cap holds: a level's name, or a number of stars.
+    pub at_most: String,
+    pub criteria: Vec<String>,
+}
+
+impl PolicyLevel {
+    fn of(l: &taizhang_read::policy::Level) -> Self {
+        Self {
+            name: l.name.clone(),
+            label: l.label.clone(),
+            criteria: l.criteria.iter().map(ToString::to_string).collect(),
+        }
+    }
 }
 
 #[derive(Default)]
@@ -499,15 +535,24 @@ impl ReportQueries {
                 title: p.title.clone(),
                 source: p.source.clone(),
                 subject: format!("{:?}", p.subject).to_lowercase(),
-                levels: p
-                    .levels
+                scheme: match p.scheme {
+                    Scheme::Highest => "highest",
+                    Scheme::Count => "count",
+                }
+                .to_owned(),
+                weighted: p.weighted.iter().map(|w| format!("{} × {} %", w.metric.name(), w.weight)).collect(),
+                levels: p.levels.iter().map(PolicyLevel::of).collect(),
+                caps: p
+                    .caps
                     .iter()
-                    .map(|l| PolicyLevel {
-                        name: l.name.clone(),
-                        label: l.label.clone(),
-                        criteria: l.criteria.iter().map(ToString::to_string).collect(),
+                    .map(|c| PolicyCap {
+                        name: c.name.clone(),
+                        label: c.label.clone(),
+                        at_most: c.at_most.clone(),
+                        criteria: c.criteria.iter().map(ToString::to_string).collect(),
                     })
                     .collect(),
+                vetoes: p.vetoes.iter().map(PolicyLevel::of).collect(),
             })
             .collect()
     }

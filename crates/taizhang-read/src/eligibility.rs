@@ -7,7 +7,8 @@ use taizhang_core::*;
 use taizhang_store::Position;
 use time::Date;
 
-use crate::policy::{show_hundredths, Criterion, Metric, Policy, Subject, Window};
+use crate::evaluations::{show_fraction, EvaluationHistory, Tally};
+use crate::policy::{show_hundredths, Cap, Criterion, Level, Metric, Policy, Scheme, Subject, Window};
 use crate::{AsOf, ReadModel};
 
 /// Who is being assessed.
@@ -62,9 +63,15 @@ pub struct Eligibility {
     pub period: Period,
     /// The log position the decision was computed at: quote it to reproduce it.
     pub as_of_position: Position,
-    /// The highest level met (the last in the policy's order), if any.
+    /// The highest level met (the last in the policy's order), or with `scheme =
+    /// "count"` the number of levels met; after the caps that hold, and none when a veto
+    /// holds or nothing is met.
     pub outcome: Option<String>,
     pub levels: Vec<LevelResult>,
+    /// Each cap of the policy; `met`: it holds, and limits the outcome.
+    pub caps: Vec<LevelResult>,
+    /// Each veto of the policy; `met`: it holds, and no level is awarded.
+    pub vetoes: Vec<LevelResult>,
 }
 
 /// Why eligibility could not be computed.
@@ -106,8 +113,19 @@ impl Value {
     }
 
     fn show(self) -> String {
-        let hundredths = self.numerator * 100 / self.denominator;
-        format!("{}.{:02}", hundredths / 100, (hundredths % 100).abs())
+        show_fraction(self.numerator, self.denominator)
+    }
+
+    fn plus(self, other: Value) -> Value {
+        Value::new(
+            self.numerator * other.denominator + other.numerator * self.denominator,
+            self.denominator * other.denominator,
+        )
+    }
+
+    /// This value times `numerator / denominator`.
+    fn times(self, numerator: i128, denominator: i128) -> Value {
+        Value::new(self.numerator * numerator, self.denominator * denominator)
     }
 }
 
@@ -140,27 +158,47 @@ pub fn eligibility(
     }
     let assessor =
         Assessor { model, policy, candidate, period, as_of, position, personal, measured: Default::default() };
-    let levels: Vec<LevelResult> = policy
-        .levels
-        .iter()
-        .map(|level| {
-            let criteria: Vec<CriterionResult> = level.criteria.iter().map(|c| assessor.criterion(c)).collect();
-            LevelResult {
-                name: level.name.clone(),
-                label: level.label.clone(),
-                met: criteria.iter().all(|c| c.met),
-                criteria,
-            }
-        })
-        .collect();
+    let rule = |name: &str, label: &Option<String>, criteria: &[Criterion]| {
+        let criteria: Vec<CriterionResult> = criteria.iter().map(|c| assessor.criterion(c)).collect();
+        LevelResult { name: name.to_owned(), label: label.clone(), met: criteria.iter().all(|c| c.met), criteria }
+    };
+    let of_level = |l: &Level| rule(&l.name, &l.label, &l.criteria);
+    let levels: Vec<LevelResult> = policy.levels.iter().map(of_level).collect();
+    let vetoes: Vec<LevelResult> = policy.vetoes.iter().map(of_level).collect();
+    let caps: Vec<LevelResult> = policy.caps.iter().map(|c: &Cap| rule(&c.name, &c.label, &c.criteria)).collect();
+    // The outcome as a rank (the place of the highest level met, counting from 1, or
+    // the stars lit), then the caps that hold, then the vetoes.
+    let mut rank = match policy.scheme {
+        Scheme::Highest => levels.iter().rposition(|l| l.met).map_or(0, |i| i + 1),
+        Scheme::Count => levels.iter().filter(|l| l.met).count(),
+    };
+    for (cap, result) in policy.caps.iter().zip(&caps) {
+        if result.met {
+            let limit = match policy.scheme {
+                Scheme::Highest => policy.levels.iter().position(|l| l.name == cap.at_most).map_or(0, |i| i + 1),
+                Scheme::Count => cap.at_most.parse().unwrap_or(0),
+            };
+            rank = rank.min(limit);
+        }
+    }
+    if vetoes.iter().any(|v| v.met) {
+        rank = 0;
+    }
+    let outcome = match policy.scheme {
+        _ if rank == 0 => None,
+        Scheme::Highest => Some(policy.levels[rank - 1].name.clone()),
+        Scheme::Count => Some(rank.to_string()),
+    };
     Ok(Eligibility {
         policy: policy.name.clone(),
         policy_version: policy.version,
         candidate,
         period,
         as_of_position: position,
-        outcome: levels.iter().rev().find(|l| l.met).map(|l| l.name.clone()),
+        outcome,
         levels,
+        caps,
+        vetoes,
     })
 }
 
@@ -272,7 +310,7 @@ struct Assessor<'a> {
 /// A measure, with the outings counted and left out.
 type Measured = (Option<Value>, Vec<Counted>, Vec<Excluded>);
 
-impl Assessor<'_> {
+impl<'a> Assessor<'a> {
     fn criterion(&self, c: &Criterion) -> CriterionResult {
         let key = (c.metric, c.window);
         let cached = self.measured.borrow().iter().find(|(k, _)| *k == key).map(|(_, m)| m.clone());
@@ -370,6 +408,43 @@ impl Assessor<'_> {
                 });
                 (value, vec![], vec![])
             }
+            Metric::PublicSatisfaction | Metric::Ballots | Metric::DissatisfiedBallots => {
+                let tally = self.tally();
+                let value = match c.metric {
+                    Metric::Ballots => Some(Value::new(tally.cast().into(), 1)),
+                    Metric::DissatisfiedBallots => Some(Value::new(tally.dissatisfied.into(), 1)),
+                    _ => {
+                        let points = self.policy.satisfaction.unwrap_or_default();
+                        tally.points(&points).map(|(sum, rated)| Value::new(sum, rated))
+                    }
+                };
+                (value, vec![], vec![])
+            }
+            Metric::LeaderReview => {
+                let rated = self.rated();
+                let latest = self
+                    .evaluations()
+                    .filter_map(|e| e.review_at(rated, self.position))
+                    .max_by_key(|r| r.position)
+                    .map(|r| Value::new(r.score.get().into(), 1));
+                (latest, vec![], vec![])
+            }
+            Metric::WeightedScore => {
+                // Each part over the whole record, added as exact fractions.
+                let mut sum = Some(Value::new(0, 1));
+                for part in &self.policy.weighted {
+                    let whole = Criterion {
+                        metric: part.metric,
+                        window: Window::All,
+                        at_least: None,
+                        at_most: None,
+                        below: None,
+                    };
+                    let (value, _, _) = self.measure(&whole);
+                    sum = sum.zip(value).map(|(s, v)| s.plus(v.times(part.weight.into(), 100)));
+                }
+                (sum, vec![], vec![])
+            }
             Metric::ParticipationRate => {
                 let Candidate::Unit(unit) = self.candidate else { return (None, vec![], vec![]) };
                 let (counted, excluded) = self.outings(c);
@@ -411,6 +486,36 @@ impl Assessor<'_> {
                 (Some(Value::new(submitted as i128, 1)), vec![], vec![])
             }
         }
+    }
+
+    /// The candidate as evaluations rate them.
+    fn rated(&self) -> Rated {
+        match self.candidate {
+            Candidate::Member(m) => Rated::Member(m),
+            Candidate::Unit(u) => Rated::Unit(u),
+        }
+    }
+
+    /// The evaluations of the candidate's kind for the half-year that holds the
+    /// period's last day, opened by the as-of position.
+    fn evaluations(&self) -> impl Iterator<Item = &'a EvaluationHistory> + '_ {
+        let (half, subject) = (HalfYear::containing(self.period.last), self.rated().subject());
+        let position = self.position;
+        self.model
+            .evaluations
+            .values()
+            .filter(move |e| e.half_year == half && e.subject == subject && e.opened_at <= position)
+    }
+
+    /// The ballots rating the candidate in those evaluations, cast by the as-of
+    /// position.
+    fn tally(&self) -> Tally {
+        let rated = self.rated();
+        let mut tally = Tally::default();
+        for evaluation in self.evaluations() {
+            tally.merge(self.model.tally(evaluation, rated, self.position));
+        }
+        tally
     }
 
     /// The candidate's commitments: a member's own, or every item of a unit (its

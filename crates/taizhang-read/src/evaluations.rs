@@ -83,19 +83,38 @@ impl Tally {
         self.satisfied + self.fairly_satisfied + self.dissatisfied
     }
 
-    /// Satisfaction in hundredths of a percent point: the mean of the rating ballots'
-    /// points under `points`, "don't know" left out; `None` with no rating ballot.
-    pub fn satisfaction(&self, points: &SatisfactionPoints) -> Option<i64> {
-        let rated = i64::from(self.rated());
-        if rated == 0 {
-            return None;
-        }
-        let sum = i64::from(self.satisfied) * i64::from(points.satisfied)
-            + i64::from(self.fairly_satisfied) * i64::from(points.fairly_satisfied)
-            + i64::from(self.dissatisfied) * i64::from(points.dissatisfied);
-        // Rounded half up to hundredths, as the policies' bounds are written.
-        Some((sum * 100 * 2 + rated) / (rated * 2))
+    /// Adds the ballots of `other`.
+    pub fn merge(&mut self, other: Tally) {
+        self.satisfied += other.satisfied;
+        self.fairly_satisfied += other.fairly_satisfied;
+        self.dissatisfied += other.dissatisfied;
+        self.dont_know += other.dont_know;
     }
+
+    /// Satisfaction as an exact fraction (the sum of the rating ballots' points under
+    /// `points`, over their number: "don't know" left out); `None` with no rating
+    /// ballot.
+    pub fn points(&self, points: &SatisfactionPoints) -> Option<(i128, i128)> {
+        let rated = i128::from(self.rated());
+        let sum = i128::from(self.satisfied) * i128::from(points.satisfied)
+            + i128::from(self.fairly_satisfied) * i128::from(points.fairly_satisfied)
+            + i128::from(self.dissatisfied) * i128::from(points.dissatisfied);
+        (rated > 0).then_some((sum, rated))
+    }
+
+    /// Satisfaction as people read it, to two decimals: `66.67`.
+    pub fn satisfaction(&self, points: &SatisfactionPoints) -> Option<String> {
+        self.points(points).map(|(sum, rated)| show_fraction(sum, rated))
+    }
+}
+
+/// `numerator / denominator` (a positive denominator) to two decimals, rounded half
+/// away from zero: how every measured value is shown.
+pub fn show_fraction(numerator: i128, denominator: i128) -> String {
+    let denominator = denominator.max(1);
+    let hundredths = (numerator * 200 + numerator.signum() * denominator) / (denominator * 2);
+    let sign = if hundredths < 0 { "-" } else { "" };
+    format!("{sign}{}.{:02}", (hundredths / 100).abs(), (hundredths % 100).abs())
 }
 
 /// The points each rating is worth in the satisfaction formula (满意 100, 基本满意 70,

@@ -23,7 +23,15 @@
 //! check-out, not entered by a clerk), `recorded_hours`, `verified_outings` (counts),
 //! `age` (whole years on the period's last day), `evaluation_score`, `public_score`,
 //! `leader_score` (the half-year that holds the period's last day), and, for units,
-//! `participation_rate` (percent of members who served in the period). Windows:
+//! `participation_rate` (percent of members who served in the period). From the
+//! half-year's evaluations of members or units by ballot: `public_satisfaction` (the
+//! mean points of the rating ballots, `[satisfaction]` setting the points: 100, 70 and
+//! 30 by default), `ballots`, `dissatisfied_ballots`, `leader_review`; and
+//! `weighted_score`, the `[[weighted]]` metrics times their weights.
+//!
+//! `scheme = "count"` makes each level a named star and the outcome the number lit;
+//! `[[caps]]` (`at_most`: a level, or a number of stars) limit the outcome while their
+//! criteria hold; `[[vetoes]]` award nothing while theirs hold. Windows:
 //! `"all"` (everything up to the period's end, the default), `"period"`, or
 //! `"N months"` (the N months ending on the period's last day). Bounds: `at_least`,
 //! `at_most`, `below`; numbers may have up to two decimals.
@@ -32,6 +40,8 @@ use std::collections::BTreeMap;
 use std::path::Path;
 
 use serde::{Deserialize, Deserializer, Serialize};
+
+use crate::evaluations::SatisfactionPoints;
 
 /// A policy as loaded: parsed, checked, and named by the file it came from.
 #[derive(Clone, PartialEq, Eq, Debug, Serialize, Deserialize)]
@@ -45,7 +55,57 @@ pub struct Policy {
     pub subject: Subject,
     #[serde(default)]
     pub evaluation: Option<EvaluationWeights>,
+    /// How the levels make the outcome.
+    #[serde(default)]
+    pub scheme: Scheme,
+    /// The points of each rating in `public_satisfaction` (100, 70 and 30 when not
+    /// given).
+    #[serde(default)]
+    pub satisfaction: Option<SatisfactionPoints>,
+    /// The parts of `weighted_score`, their weights adding up to 100.
+    #[serde(default)]
+    pub weighted: Vec<Weight>,
     pub levels: Vec<Level>,
+    /// Limits on the outcome when their criteria all hold (public satisfaction below
+    /// 60 % caps the result at 2 stars).
+    #[serde(default)]
+    pub caps: Vec<Cap>,
+    /// One-vote vetoes (一票否决): when all of one's criteria hold, no level is awarded.
+    #[serde(default)]
+    pub vetoes: Vec<Level>,
+}
+
+/// How a policy's levels make its outcome.
+#[derive(Clone, Copy, PartialEq, Eq, Debug, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Scheme {
+    /// The outcome is the last level met, in the policy's order (bands of a score).
+    #[default]
+    Highest,
+    /// Each level is a named star lit by its own criteria; the outcome is how many are
+    /// lit (服务星, 奉献星, 承诺星 …).
+    Count,
+}
+
+/// One part of `weighted_score`: a metric over the whole record and its weight in
+/// percent.
+#[derive(Clone, Copy, PartialEq, Eq, Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Weight {
+    pub metric: Metric,
+    pub weight: u8,
+}
+
+/// A cap on the outcome: when every criterion holds, the outcome is at most `at_most`
+/// (a level's name, or with `scheme = "count"` a number of stars).
+#[derive(Clone, PartialEq, Eq, Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Cap {
+    pub name: String,
+    #[serde(default)]
+    pub label: Option<String>,
+    pub at_most: String,
+    pub criteria: Vec<Criterion>,
 }
 
 #[derive(Clone, Copy, PartialEq, Eq, Debug, Serialize, Deserialize)]
@@ -102,7 +162,13 @@ impl std::fmt::Display for Window {
 
 impl std::fmt::Display for Criterion {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "{} over {}", self.metric.name(), self.window)?;
+        match self.metric {
+            Metric::WeightedScore => write!(f, "{}", self.metric.name())?,
+            m if m.of_the_half_year() => {
+                write!(f, "{} in the evaluations of the half-year holding the period's end", m.name())?
+            }
+            m => write!(f, "{} over {}", m.name(), self.window)?,
+        }
         for (word, bound) in [("at least", self.at_least), ("at most", self.at_most), ("below", self.below)] {
             if let Some(bound) = bound {
                 write!(f, ", {word} {}", show_hundredths(bound))?;
@@ -127,12 +193,29 @@ impl std::fmt::Display for Policy {
         if let Some(w) = &self.evaluation {
             writeln!(f, "  evaluation score: public {} %, leader {} %", w.public_weight, w.leader_weight)?;
         }
+        if self.scheme == Scheme::Count {
+            writeln!(f, "  outcome: how many of the levels (stars) are met")?;
+        }
+        if let Some(p) = &self.satisfaction {
+            let (s, fs, d) = (p.satisfied, p.fairly_satisfied, p.dissatisfied);
+            writeln!(f, "  satisfaction points: satisfied {s}, fairly satisfied {fs}, dissatisfied {d}")?;
+        }
+        for w in &self.weighted {
+            writeln!(f, "  weighted score: {} × {} %", w.metric.name(), w.weight)?;
+        }
+        let rule = |f: &mut std::fmt::Formatter<'_>, head: String, label: &Option<String>, criteria: &[Criterion]| {
+            let label = label.as_deref().map(|l| format!(" {l}")).unwrap_or_default();
+            writeln!(f, "  {head}{label}:")?;
+            criteria.iter().try_for_each(|c| writeln!(f, "    {c}"))
+        };
         for level in &self.levels {
-            let label = level.label.as_deref().map(|l| format!(" {l}")).unwrap_or_default();
-            writeln!(f, "  level {}{label}:", level.name)?;
-            for criterion in &level.criteria {
-                writeln!(f, "    {criterion}")?;
-            }
+            rule(f, format!("level {}", level.name), &level.label, &level.criteria)?;
+        }
+        for cap in &self.caps {
+            rule(f, format!("cap {} (at most {})", cap.name, cap.at_most), &cap.label, &cap.criteria)?;
+        }
+        for veto in &self.vetoes {
+            rule(f, format!("veto {}", veto.name), &veto.label, &veto.criteria)?;
         }
         Ok(())
     }
@@ -159,6 +242,19 @@ pub enum Metric {
     EvaluationScore,
     PublicScore,
     LeaderScore,
+    /// The satisfaction of the public's ballots rating the member or unit in the
+    /// evaluations of the half-year that holds the period's last day: the mean of the
+    /// rating ballots' points ("don't know" left out); unknown without one.
+    PublicSatisfaction,
+    /// The latest leaders' review in those evaluations; unknown without one.
+    LeaderReview,
+    /// The ballots cast rating the member or unit in those evaluations.
+    Ballots,
+    /// Those of them that said 不满意.
+    DissatisfiedBallots,
+    /// The sum of the `[[weighted]]` metrics times their weights, over 100; unknown when
+    /// one of them is.
+    WeightedScore,
     ParticipationRate,
     /// Of the commitments whose term meets the window and that a look-back assessed,
     /// the share found kept, in percent (partly kept is not kept); unknown when none
@@ -169,6 +265,21 @@ pub enum Metric {
 }
 
 impl Metric {
+    /// Measured in the evaluations of the half-year that holds the period's last day,
+    /// whatever the window.
+    pub fn of_the_half_year(self) -> bool {
+        matches!(
+            self,
+            Metric::EvaluationScore
+                | Metric::PublicScore
+                | Metric::LeaderScore
+                | Metric::PublicSatisfaction
+                | Metric::LeaderReview
+                | Metric::Ballots
+                | Metric::DissatisfiedBallots
+        )
+    }
+
     pub fn name(self) -> &'static str {
         match self {
             Metric::VerifiedHours => "verified_hours",
@@ -179,6 +290,11 @@ impl Metric {
             Metric::EvaluationScore => "evaluation_score",
             Metric::PublicScore => "public_score",
             Metric::LeaderScore => "leader_score",
+            Metric::PublicSatisfaction => "public_satisfaction",
+            Metric::LeaderReview => "leader_review",
+            Metric::Ballots => "ballots",
+            Metric::DissatisfiedBallots => "dissatisfied_ballots",
+            Metric::WeightedScore => "weighted_score",
             Metric::ParticipationRate => "participation_rate",
             Metric::CommitmentsKeptPercent => "commitments_kept_percent",
             Metric::WeeklySummaries => "weekly_summaries",
@@ -263,13 +379,19 @@ impl Policy {
         if policy.levels.is_empty() {
             return Err(fail("name", "a policy needs at least one [[levels]] entry".into()));
         }
-        let uses_evaluation =
-            policy.levels.iter().flat_map(|l| &l.criteria).any(|c| c.metric == Metric::EvaluationScore);
+        // Every rule with its kind and name: the levels, the vetoes and the caps.
+        let rules: Vec<(&str, &str, &[Criterion])> = (policy.levels.iter().map(|l| ("level", l, &l.criteria)))
+            .chain(policy.vetoes.iter().map(|l| ("veto", l, &l.criteria)))
+            .map(|(kind, l, criteria)| (kind, l.name.as_str(), criteria.as_slice()))
+            .chain(policy.caps.iter().map(|c| ("cap", c.name.as_str(), c.criteria.as_slice())))
+            .collect();
+        let criteria = || rules.iter().flat_map(|(_, _, criteria)| criteria.iter());
+        let uses = |metric: Metric| criteria().any(|c| c.metric == metric);
         match policy.evaluation {
             Some(w) if u16::from(w.public_weight) + u16::from(w.leader_weight) != 100 => {
                 return Err(fail("[evaluation]", "public_weight and leader_weight must add up to 100".into()));
             }
-            None if uses_evaluation => {
+            None if uses(Metric::EvaluationScore) => {
                 return Err(fail(
                     "evaluation_score",
                     "evaluation_score needs an [evaluation] table with the weights".into(),
@@ -277,28 +399,49 @@ impl Policy {
             }
             _ => {}
         }
-        for level in &policy.levels {
-            if level.criteria.is_empty() {
-                return Err(fail(&level.name, format!("level {:?} has no criteria", level.name)));
+        if !policy.weighted.is_empty() {
+            if policy.weighted.iter().map(|w| u16::from(w.weight)).sum::<u16>() != 100 {
+                return Err(fail("[[weighted]]", "the weights of [[weighted]] must add up to 100".into()));
             }
-            for c in &level.criteria {
-                if c.at_least.is_none() && c.at_most.is_none() && c.below.is_none() {
-                    return Err(fail(
-                        c.metric.name(),
-                        format!("criterion {} has no bound (at_least, at_most or below)", c.metric.name()),
-                    ));
+            if let Some(w) = policy.weighted.iter().find(|w| w.metric == Metric::WeightedScore) {
+                return Err(fail("[[weighted]]", format!("{} cannot be a part of itself", w.metric.name())));
+            }
+        } else if uses(Metric::WeightedScore) {
+            return Err(fail("weighted_score", "weighted_score needs [[weighted]] parts".into()));
+        }
+        for cap in &policy.caps {
+            let expected = match policy.scheme {
+                Scheme::Highest if !policy.levels.iter().any(|l| l.name == cap.at_most) => {
+                    "the name of one of the levels"
                 }
-                let member_only = matches!(
-                    c.metric,
-                    Metric::Age | Metric::EvaluationScore | Metric::PublicScore | Metric::LeaderScore
-                );
-                if policy.subject == Subject::Unit && member_only {
-                    return Err(fail(c.metric.name(), format!("{} applies to members, not units", c.metric.name())));
-                }
-                let unit_only = matches!(c.metric, Metric::ParticipationRate | Metric::WeeklySummaries);
-                if policy.subject == Subject::Member && unit_only {
-                    return Err(fail(c.metric.name(), format!("{} applies to units, not members", c.metric.name())));
-                }
+                Scheme::Count if cap.at_most.parse::<usize>().is_err() => "a number of stars",
+                _ => continue,
+            };
+            return Err(fail(&cap.name, format!("cap {:?}: at_most must be {expected}", cap.name)));
+        }
+        for (kind, name, criteria) in &rules {
+            if criteria.is_empty() {
+                return Err(fail(name, format!("{kind} {name:?} has no criteria")));
+            }
+        }
+        for c in criteria() {
+            if c.at_least.is_none() && c.at_most.is_none() && c.below.is_none() {
+                return Err(fail(
+                    c.metric.name(),
+                    format!("criterion {} has no bound (at_least, at_most or below)", c.metric.name()),
+                ));
+            }
+        }
+        let measured = criteria().map(|c| c.metric).chain(policy.weighted.iter().map(|w| w.metric));
+        for metric in measured.collect::<Vec<_>>() {
+            let member_only =
+                matches!(metric, Metric::Age | Metric::EvaluationScore | Metric::PublicScore | Metric::LeaderScore);
+            if policy.subject == Subject::Unit && member_only {
+                return Err(fail(metric.name(), format!("{} applies to members, not units", metric.name())));
+            }
+            let unit_only = matches!(metric, Metric::ParticipationRate | Metric::WeeklySummaries);
+            if policy.subject == Subject::Member && unit_only {
+                return Err(fail(metric.name(), format!("{} applies to units, not members", metric.name())));
             }
         }
         Ok(policy)
@@ -306,10 +449,12 @@ impl Policy {
 }
 
 /// The built-in policies, shipped with the binary.
-pub const BUILT_IN: [(&str, &str); 3] = [
+pub const BUILT_IN: [(&str, &str); 5] = [
     ("star-volunteer.toml", include_str!("../policies/star-volunteer.toml")),
     ("service-month-default.toml", include_str!("../policies/service-month-default.toml")),
     ("ten-star-default.toml", include_str!("../policies/ten-star-default.toml")),
+    ("ten-star-unit-default.toml", include_str!("../policies/ten-star-unit-default.toml")),
+    ("ten-star-named-default.toml", include_str!("../policies/ten-star-named-default.toml")),
 ];
 
 /// Policies by name: the built-ins, then every `*.toml` of the policy directory (a

@@ -416,6 +416,25 @@ fn bad_policies_are_refused_with_file_line_and_reason() {
     let e = bad(&format!("{head}[[levels]]\nname = \"1\"\ncriteria = [{{ metric = \"verified_hours\" }}]\n"));
     assert!(e.reason.contains("no bound"), "{e}");
 
+    // The ten-star schemes' parts: weights that do not add up, a weighted score with no
+    // parts, a cap at a level that does not exist (or, counting stars, at no number).
+    let level = "[[levels]]\nname = \"1\"\ncriteria = [{ metric = \"weighted_score\", at_least = 50 }]\n";
+    let e = bad(&format!("{head}[[weighted]]\nmetric = \"public_satisfaction\"\nweight = 70\n{level}"));
+    assert!(e.reason.contains("[[weighted]] must add up to 100"), "{e}");
+    let e = bad(&format!("{head}{level}"));
+    assert!(e.reason.contains("needs [[weighted]] parts"), "{e}");
+    let cap =
+        "[[caps]]\nname = \"low\"\nat_most = \"3\"\ncriteria = [{ metric = \"public_satisfaction\", below = 60 }]\n";
+    let levels = "[[levels]]\nname = \"1\"\ncriteria = [{ metric = \"ballots\", at_least = 1 }]\n";
+    let e = bad(&format!("{head}{levels}{cap}"));
+    assert!(e.reason.contains("the name of one of the levels"), "{e}");
+    assert_eq!(e.line, 9, "{e}");
+    Policy::parse("p.toml", &format!("{head}scheme = \"count\"\n{levels}{cap}")).unwrap();
+    let e = bad(&format!("{head}scheme = \"count\"\n{levels}{}", cap.replace("\"3\"", "\"three\"")));
+    assert!(e.reason.contains("a number of stars"), "{e}");
+    let e = bad(&format!("{head}{levels}[[vetoes]]\nname = \"v\"\ncriteria = []\n"));
+    assert!(e.reason.contains("veto \"v\" has no criteria"), "{e}");
+
     let dir = tempfile::tempdir().unwrap();
     std::fs::write(dir.path().join("broken.toml"), "name = ").unwrap();
     let e = PolicySet::load(Some(dir.path())).unwrap_err();
@@ -486,8 +505,9 @@ async fn policies_read_commitments_kept_and_weekly_summaries() {
     assert_eq!(actual(&member_kept, Candidate::Member(m), &AsOf::now()), "50.00", "one kept of two assessed");
     assert_eq!(actual(&member_kept, Candidate::Member(m), &AsOf::at_position(before_second)), "100.00");
     let unit_kept = policy("unit", "commitments_kept_percent", "50");
-    // Two kept of three assessed, shown (as every value) to the hundredth below.
-    assert_eq!(actual(&unit_kept, Candidate::Unit(unit), &AsOf::now()), "66.66");
+    // Two kept of three assessed, shown (as every value) to the nearest hundredth; the
+    // comparison with the bound is exact.
+    assert_eq!(actual(&unit_kept, Candidate::Unit(unit), &AsOf::now()), "66.67");
     let weeks = policy("unit", "weekly_summaries", "4");
     // June 2011 meets ISO weeks 22 to 26: three of them summarised.
     assert_eq!(actual(&weeks, Candidate::Unit(unit), &AsOf::now()), "3.00");
@@ -589,4 +609,151 @@ async fn a_policy_can_require_credit_hours_from_check_in() {
     w.verify(outing).await;
     let model = w.model().await;
     assert_eq!(met(&model, came), ("0.00".to_owned(), false));
+}
+
+/// Opens an evaluation of `subject` over every unit for 2011H1.
+async fn open_evaluation(w: &World, subject: EvaluationSubject) -> EvaluationId {
+    let evaluation = EvaluationId::new();
+    w.run(Command::OpenEvaluation(OpenEvaluation {
+        evaluation,
+        name: text("2011年上半年评议"),
+        half_year: HalfYear { year: 2011, half: 1 },
+        subject,
+        scope: RoundScope::All,
+    }))
+    .await;
+    evaluation
+}
+
+/// Casts one ballot of `rating` (None: "don't know") for each entry.
+async fn ballots(w: &World, evaluation: EvaluationId, rated: Rated, ratings: &[(Option<Rating>, usize)]) {
+    for &(rating, count) in ratings {
+        for _ in 0..count {
+            w.run(Command::CastBallot(CastBallot {
+                ballot: BallotId::new(),
+                evaluation,
+                rated,
+                voter: Voter::Citizen,
+                rating,
+                scores: vec![],
+                comment: None,
+            }))
+            .await;
+        }
+    }
+}
+
+async fn leader(w: &World, evaluation: EvaluationId, rated: Rated, score: i64) {
+    let score = Score::new("score", score).unwrap();
+    w.run(Command::ReviewAsLeader(ReviewAsLeader { evaluation, rated, score, comment: None })).await;
+}
+
+const SATISFIED: Option<Rating> = Some(Rating::Satisfied);
+const FAIRLY: Option<Rating> = Some(Rating::FairlySatisfied);
+const DISSATISFIED: Option<Rating> = Some(Rating::Dissatisfied);
+
+#[tokio::test]
+async fn ten_star_units_by_bands_of_a_weighted_score_with_a_cap_and_a_veto() {
+    let w = World::new().await;
+    let unit = |name| w.unit(name, "政务服务", "茅箭区");
+    let (on_band, unballoted, capped, vetoed) =
+        (unit("办税服务厅").await, unit("社保窗口").await, unit("公积金窗口").await, unit("不动产窗口").await);
+    let evaluation = open_evaluation(&w, EvaluationSubject::Units).await;
+    // Five satisfied and one fairly satisfied: (500 + 70) / 6 = 95.00, a "don't know"
+    // left out; the leaders 95: 0.6 × 95 + 0.4 × 95 = 95.00, exactly the ten-star band.
+    ballots(&w, evaluation, Rated::Unit(on_band), &[(SATISFIED, 5), (FAIRLY, 1), (None, 1)]).await;
+    leader(&w, evaluation, Rated::Unit(on_band), 95).await;
+    // No ballot: no satisfaction, so no score, however the leaders rate it.
+    leader(&w, evaluation, Rated::Unit(unballoted), 100).await;
+    // (100 + 3 × 30) / 4 = 47.50; 0.6 × 47.5 + 40 = 68.50, four stars by the bands,
+    // capped at two below 60 % satisfaction.
+    ballots(&w, evaluation, Rated::Unit(capped), &[(SATISFIED, 1), (DISSATISFIED, 3)]).await;
+    leader(&w, evaluation, Rated::Unit(capped), 100).await;
+    // (40 × 100 + 10 × 30) / 50 = 86.00; 51.6 + 40 = 91.60, nine stars, vetoed by ten
+    // 不满意 ballots.
+    ballots(&w, evaluation, Rated::Unit(vetoed), &[(SATISFIED, 40), (DISSATISFIED, 10)]).await;
+    leader(&w, evaluation, Rated::Unit(vetoed), 100).await;
+
+    let set = PolicySet::built_in();
+    let policy = set.get("ten-star-unit-default").unwrap();
+    let none = |_: MemberId| None;
+    let model = w.model().await;
+    let assess = |u| eligibility(&model, policy, Candidate::Unit(u), june(), &AsOf::now(), &none).unwrap();
+
+    let e = assess(on_band);
+    assert_eq!(e.outcome.as_deref(), Some("10"));
+    assert_eq!(e.levels[9].criteria[0].actual, "95.00");
+    assert!(e.caps.iter().chain(&e.vetoes).all(|rule| !rule.met));
+
+    let e = assess(unballoted);
+    assert_eq!(e.outcome, None);
+    assert_eq!(e.levels[0].criteria[0].actual, "unknown");
+
+    let e = assess(capped);
+    assert_eq!(e.outcome.as_deref(), Some("2"));
+    assert!(e.levels[3].met && !e.levels[4].met, "four stars by the bands");
+    assert_eq!((e.caps[0].met, e.caps[0].criteria[0].actual.as_str()), (true, "47.50"));
+
+    let e = assess(vetoed);
+    assert_eq!(e.outcome, None);
+    assert!(e.levels[8].met && !e.levels[9].met, "nine stars by the bands");
+    assert_eq!((e.vetoes[0].met, e.vetoes[0].criteria[0].actual.as_str()), (true, "10.00"));
+
+    // One more fairly satisfied ballot: (570 + 70) / 7 = 91.43, 92.86 in all: nine stars.
+    ballots(&w, evaluation, Rated::Unit(on_band), &[(FAIRLY, 1)]).await;
+    let model = w.model().await;
+    let e = eligibility(&model, policy, Candidate::Unit(on_band), june(), &AsOf::now(), &none).unwrap();
+    assert_eq!((e.outcome.as_deref(), e.levels[8].criteria[0].actual.as_str()), (Some("9"), "92.86"));
+    // The ten stars are still there as of the position before it.
+    let before = AsOf { position: Some(model.position - 1), ..AsOf::now() };
+    let e = eligibility(&model, policy, Candidate::Unit(on_band), june(), &before, &none).unwrap();
+    assert_eq!(e.outcome.as_deref(), Some("10"));
+}
+
+#[tokio::test]
+async fn ten_named_stars_are_lit_one_by_one_and_a_members_ballots_follow_them() {
+    let w = World::new().await;
+    let (first, second) =
+        (w.unit("人民医院", "医疗卫生", "茅箭区").await, w.unit("中医院", "医疗卫生", "张湾区").await);
+    let (five, four, moved) = (
+        w.member(first, date!(2010 - 01 - 01), None).await,
+        w.member(first, date!(2010 - 01 - 01), None).await,
+        w.member(first, date!(2010 - 01 - 01), None).await,
+    );
+    let evaluation = open_evaluation(&w, EvaluationSubject::Members).await;
+    for m in [five, four] {
+        // 20 h in four verified outings in June: 服务星 and 奉献星.
+        serve(&w, first, m, date!(2011 - 06 - 01), &[300; 4]).await;
+        // The leaders 85: 评议星, not 标兵星.
+        leader(&w, evaluation, Rated::Member(m), 85).await;
+    }
+    // Five satisfied ballots light 满意星 and 口碑星; four, one short, light 满意星 only.
+    ballots(&w, evaluation, Rated::Member(five), &[(SATISFIED, 5)]).await;
+    ballots(&w, evaluation, Rated::Member(four), &[(SATISFIED, 4)]).await;
+    // Two ballots before a transfer and three after it: all five are the member's.
+    ballots(&w, evaluation, Rated::Member(moved), &[(SATISFIED, 2)]).await;
+    let transfer = TransferMember { member: moved, to: second, effective: date!(2011 - 04 - 01) };
+    w.run(Command::TransferMember(transfer)).await;
+    ballots(&w, evaluation, Rated::Member(moved), &[(SATISFIED, 3)]).await;
+
+    let set = PolicySet::built_in();
+    let policy = set.get("ten-star-named-default").unwrap();
+    let none = |_: MemberId| None;
+    let model = w.model().await;
+    let assess = |m| eligibility(&model, policy, Candidate::Member(m), june(), &AsOf::now(), &none).unwrap();
+    let lit = |e: &taizhang_read::eligibility::Eligibility| {
+        e.levels.iter().filter(|l| l.met).map(|l| l.name.clone()).collect::<Vec<_>>()
+    };
+
+    let e = assess(five);
+    assert_eq!(lit(&e), ["服务星", "奉献星", "满意星", "口碑星", "评议星"]);
+    assert_eq!(e.outcome.as_deref(), Some("5"));
+    let e = assess(four);
+    assert_eq!(e.outcome.as_deref(), Some("4"));
+    let missed = e.levels.iter().find(|l| l.name == "口碑星").unwrap();
+    assert_eq!((missed.criteria[0].actual.as_str(), missed.criteria[0].met), ("4.00", false));
+    let e = assess(moved);
+    assert_eq!(lit(&e), ["满意星", "口碑星"]);
+    assert_eq!(e.outcome.as_deref(), Some("2"));
+    assert_eq!(model.member_unit(moved, model.position), Some(second), "listed where they serve now");
 }
