@@ -67,6 +67,9 @@ pub struct Eligibility {
     /// "count"` the number of levels met; after the caps that hold, and none when a veto
     /// holds or nothing is met.
     pub outcome: Option<String>,
+    /// The weighted score as an exact fraction, when the policy has `[[weighted]]`
+    /// parts and all are known.
+    pub score: Option<(i128, i128)>,
     pub levels: Vec<LevelResult>,
     /// Each cap of the policy; `met`: it holds, and limits the outcome.
     pub caps: Vec<LevelResult>,
@@ -174,28 +177,32 @@ pub fn eligibility(
     };
     for (cap, result) in policy.caps.iter().zip(&caps) {
         if result.met {
-            let limit = match policy.scheme {
-                Scheme::Highest => policy.levels.iter().position(|l| l.name == cap.at_most).map_or(0, |i| i + 1),
-                Scheme::Count => cap.at_most.parse().unwrap_or(0),
-            };
-            rank = rank.min(limit);
+            rank = rank.min(policy.rank_of(Some(&cap.at_most)));
         }
     }
     if vetoes.iter().any(|v| v.met) {
         rank = 0;
     }
-    let outcome = match policy.scheme {
-        _ if rank == 0 => None,
-        Scheme::Highest => Some(policy.levels[rank - 1].name.clone()),
-        Scheme::Count => Some(rank.to_string()),
-    };
+    let score = (!policy.weighted.is_empty())
+        .then(|| {
+            let whole = Criterion {
+                metric: Metric::WeightedScore,
+                window: Window::All,
+                at_least: None,
+                at_most: None,
+                below: None,
+            };
+            assessor.measure(&whole).0
+        })
+        .flatten();
     Ok(Eligibility {
         policy: policy.name.clone(),
         policy_version: policy.version,
         candidate,
         period,
         as_of_position: position,
-        outcome,
+        outcome: policy.outcome_of(rank),
+        score: score.map(|v| (v.numerator, v.denominator)),
         levels,
         caps,
         vetoes,

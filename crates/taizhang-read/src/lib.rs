@@ -23,6 +23,7 @@
 //! ```
 #![forbid(unsafe_code)]
 
+pub mod board;
 pub mod certificates;
 pub mod eligibility;
 pub mod evaluations;

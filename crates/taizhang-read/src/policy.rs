@@ -73,6 +73,11 @@ pub struct Policy {
     /// One-vote vetoes (一票否决): when all of one's criteria hold, no level is awarded.
     #[serde(default)]
     pub vetoes: Vec<Level>,
+    /// On a star board, at most this share (percent) of those on it keep the top rank
+    /// (at most 10 % of organisations rated ten stars); the rest, by their score, rank
+    /// one below.
+    #[serde(default)]
+    pub top_share_percent: Option<u8>,
 }
 
 /// How a policy's levels make its outcome.
@@ -217,11 +222,38 @@ impl std::fmt::Display for Policy {
         for veto in &self.vetoes {
             rule(f, format!("veto {}", veto.name), &veto.label, &veto.criteria)?;
         }
+        if let Some(share) = self.top_share_percent {
+            writeln!(f, "  on a board, at most {share} % keep the top rank")?;
+        }
         Ok(())
     }
 }
 
 impl Policy {
+    /// The rank of an outcome: 0 for none, the place of the level (counting from 1),
+    /// or with `scheme = "count"` the stars lit.
+    pub fn rank_of(&self, outcome: Option<&str>) -> usize {
+        match (self.scheme, outcome) {
+            (_, None) => 0,
+            (Scheme::Highest, Some(name)) => self.levels.iter().position(|l| l.name == name).map_or(0, |i| i + 1),
+            (Scheme::Count, Some(stars)) => stars.parse().unwrap_or(0),
+        }
+    }
+
+    /// The outcome of a rank: none for 0, else the level at that place, or the number.
+    pub fn outcome_of(&self, rank: usize) -> Option<String> {
+        match self.scheme {
+            _ if rank == 0 => None,
+            Scheme::Highest => self.levels.get(rank - 1).map(|l| l.name.clone()),
+            Scheme::Count => Some(rank.to_string()),
+        }
+    }
+
+    /// The highest rank: the last level, or every star lit.
+    pub fn top_rank(&self) -> usize {
+        self.levels.len()
+    }
+
     /// True when some criterion reads a member's age, which derives from their sealed
     /// birth date: such an answer is personal data.
     pub fn uses_personal_data(&self) -> bool {
@@ -408,6 +440,9 @@ impl Policy {
             }
         } else if uses(Metric::WeightedScore) {
             return Err(fail("weighted_score", "weighted_score needs [[weighted]] parts".into()));
+        }
+        if policy.top_share_percent.is_some_and(|p| p == 0 || p > 100) {
+            return Err(fail("top_share_percent", "top_share_percent must be from 1 to 100".into()));
         }
         for cap in &policy.caps {
             let expected = match policy.scheme {

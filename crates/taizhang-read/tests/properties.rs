@@ -21,6 +21,7 @@ use std::time::Duration;
 use support::*;
 use taizhang_app::AppError;
 use taizhang_core::*;
+use taizhang_read::board::star_board;
 use taizhang_read::eligibility::{eligibility, Candidate};
 use taizhang_read::ledger::{member_ledger, unit_ledger, PageRequest};
 use taizhang_read::policy::PolicySet;
@@ -987,6 +988,7 @@ async fn report_totals_equal_a_naive_recomputation_from_the_raw_events() {
     let mut reached = [0u64; 11];
     let mut superseded = 0;
     let mut reached_credit = 0;
+    let mut rated_units = 0;
     let mut accepted_from_board = 0;
     for &seed in &seeds {
         let w = World::new().await;
@@ -1055,6 +1057,7 @@ async fn report_totals_equal_a_naive_recomputation_from_the_raw_events() {
         let events = w.store().read_all(1, usize::MAX).await.unwrap();
         accepted_from_board +=
             events.iter().filter(|e| matches!(&e.payload, DomainEvent::OpinionReviewed(r) if r.accepted)).count();
+        rated_units += assert_unit_board_equals_a_naive_rating(&events, &model, seed);
         let counted = assert_round_reports_equal_a_naive_recount(events, &model, seed);
         reached.iter_mut().zip(counted).for_each(|(sum, count)| *sum += count);
         let query = ReportQuery {
@@ -1076,6 +1079,7 @@ async fn report_totals_equal_a_naive_recomputation_from_the_raw_events() {
     // seed checks the equalities only).
     if seeds.len() > 1 {
         assert!(superseded > 0, "seeds {seeds:?}: no certificate was superseded");
+        assert!(rated_units > 0, "seeds {seeds:?}: no unit was given a star");
         assert!(reached_credit > 0, "seeds {seeds:?}: no credit hours in June");
         assert!(accepted_from_board > 0, "seeds {seeds:?}: no opinion left on the board was accepted");
         for (i, name) in [(0, "due"), (1, "assessed"), (5, "new"), (6, "renewals"), (7, "opinions")] {
@@ -1106,6 +1110,92 @@ fn assert_certificates_reproduce_and_supersede(model: &ReadModel, seed: u64) -> 
         }
     }
     model.certificates.values().filter(|c| c.superseded.is_some()).count()
+}
+
+/// The ten-star board of units (`ten-star-unit-default`, 2011H1, every unit) equals
+/// the policy written out plainly over the raw events: satisfaction from the ballots
+/// (100, 70, 30 points, "don't know" left out), the latest leaders' review, 60/40
+/// weights, a star per band of 5 from 50, at most two below 60 % satisfaction, none
+/// with ten 不满意 ballots, and at most a tenth of the board at ten stars. And a board
+/// as of a position halfway is the board of the log cut there, whatever came after.
+/// Returns the units the history rated.
+fn assert_unit_board_equals_a_naive_rating(
+    events: &[taizhang_store::RecordedEvent],
+    model: &ReadModel,
+    seed: u64,
+) -> usize {
+    let mut units: Vec<UnitId> = Vec::new();
+    let mut evaluations: BTreeSet<EvaluationId> = BTreeSet::new();
+    // Per unit: satisfied, fairly satisfied, dissatisfied ballots, and the latest review.
+    let mut ballots: BTreeMap<UnitId, [i128; 3]> = BTreeMap::new();
+    let mut reviews: BTreeMap<UnitId, i128> = BTreeMap::new();
+    for e in events {
+        match &e.payload {
+            DomainEvent::UnitRegistered(u) => units.push(u.unit),
+            DomainEvent::EvaluationOpened(o) if o.subject == EvaluationSubject::Units => {
+                evaluations.insert(o.evaluation);
+            }
+            DomainEvent::BallotCast(b) if evaluations.contains(&b.evaluation) => {
+                let Rated::Unit(unit) = b.rated else { continue };
+                let counts = ballots.entry(unit).or_default();
+                match b.rating {
+                    Some(Rating::Satisfied) => counts[0] += 1,
+                    Some(Rating::FairlySatisfied) => counts[1] += 1,
+                    Some(Rating::Dissatisfied) => counts[2] += 1,
+                    None => {}
+                }
+            }
+            DomainEvent::LeaderReviewed(r) if evaluations.contains(&r.evaluation) => {
+                let Rated::Unit(unit) = r.rated else { continue };
+                reviews.insert(unit, i128::from(r.score.get()));
+            }
+            _ => {}
+        }
+    }
+    // Stars by the bands, capped and vetoed; in hundredths of points, exactly: the
+    // weighted score is (60 × points / rated + 40 × review) / 100.
+    let naive = |unit: &UnitId| -> usize {
+        let [s, f, d] = ballots.get(unit).copied().unwrap_or_default();
+        let (Some(review), true) = (reviews.get(unit), s + f + d > 0) else { return 0 };
+        let (points, rated) = (100 * s + 70 * f + 30 * d, s + f + d);
+        // weighted ≥ band  ⇔  60 × points + 40 × review × rated ≥ band × 100 × rated
+        let weighted_times = 60 * points + 40 * review * rated;
+        let mut stars = (0..10).filter(|i| weighted_times >= (50 + 5 * i) * 100 * rated).count();
+        if points < 60 * rated {
+            stars = stars.min(2);
+        }
+        if d >= 10 {
+            stars = 0;
+        }
+        stars
+    };
+    let set = PolicySet::built_in();
+    let policy = set.get("ten-star-unit-default").unwrap();
+    let half = HalfYear { year: 2011, half: 1 };
+    let board = star_board(model, policy, &Scope::All, half, &AsOf::now()).unwrap();
+    assert_eq!(board.entries.len(), units.len(), "seed {seed}: every unit is on the board");
+    let top = units.iter().filter(|u| naive(u) == 10).count();
+    let held = top.saturating_sub(units.len() / 10);
+    for entry in &board.entries {
+        let Candidate::Unit(unit) = entry.eligibility.candidate else { panic!("a unit board lists units") };
+        let expected = naive(&unit);
+        if entry.held_by_quota {
+            assert_eq!((expected, entry.stars), (10, 9), "seed {seed}: unit {unit} held by the quota");
+        } else {
+            assert_eq!(entry.stars, expected, "seed {seed}: unit {unit}");
+        }
+        assert_eq!(entry.previous_stars, 0, "seed {seed}: nothing was rated in 2010H2");
+    }
+    assert_eq!(board.entries.iter().filter(|e| e.held_by_quota).count(), held, "seed {seed}");
+    assert!(board.entries.windows(2).all(|w| w[0].stars >= w[1].stars && w[0].rank <= w[1].rank), "seed {seed}");
+
+    // Published halfway, reproduced exactly after everything that came later.
+    let halfway = events.len() / 2;
+    let mut cut = ReadModel::default();
+    events[..halfway].iter().for_each(|e| cut.apply(e));
+    let then = star_board(model, policy, &Scope::All, half, &AsOf::at_position(cut.position)).unwrap();
+    assert_eq!(then, star_board(&cut, policy, &Scope::All, half, &AsOf::now()).unwrap(), "seed {seed}");
+    board.entries.iter().filter(|e| e.stars > 0).count()
 }
 
 /// Every round's report by unit, against counts folded here from the raw events with

@@ -757,3 +757,63 @@ async fn ten_named_stars_are_lit_one_by_one_and_a_members_ballots_follow_them() 
     assert_eq!(e.outcome.as_deref(), Some("2"));
     assert_eq!(model.member_unit(moved, model.position), Some(second), "listed where they serve now");
 }
+
+#[tokio::test]
+async fn a_star_board_ranks_holds_the_top_to_its_quota_and_reproduces_as_of_its_position() {
+    let w = World::new().await;
+    let mut units = Vec::new();
+    for i in 0..10 {
+        units.push(w.unit(&format!("窗口{i}"), "政务服务", "茅箭区").await);
+    }
+    let (a, b, c) = (units[0], units[1], units[2]);
+    // The half-year before: ten stars for A.
+    let earlier = EvaluationId::new();
+    w.run(Command::OpenEvaluation(OpenEvaluation {
+        evaluation: earlier,
+        name: text("2010年下半年评议"),
+        half_year: HalfYear { year: 2010, half: 2 },
+        subject: EvaluationSubject::Units,
+        scope: RoundScope::All,
+    }))
+    .await;
+    ballots(&w, earlier, Rated::Unit(a), &[(SATISFIED, 1)]).await;
+    leader(&w, earlier, Rated::Unit(a), 100).await;
+    // This half-year: A 0.6 × 100 + 0.4 × 96 = 98.40 and B 97.00, both ten stars by the
+    // bands, but a tenth of ten units is one: B, the lower, has nine. C (70, 80) 74.00:
+    // five stars. The seven others have no ballot: no stars, and share the last rank.
+    let evaluation = open_evaluation(&w, EvaluationSubject::Units).await;
+    for (unit, rating, review) in [(a, SATISFIED, 96), (b, SATISFIED, 95), (c, FAIRLY, 80)] {
+        ballots(&w, evaluation, Rated::Unit(unit), &[(rating, 1)]).await;
+        leader(&w, evaluation, Rated::Unit(unit), review).await;
+    }
+    let set = PolicySet::built_in();
+    let policy = set.get("ten-star-unit-default").unwrap();
+    let half = HalfYear { year: 2011, half: 1 };
+    let model = w.model().await;
+    let published = taizhang_read::board::star_board(&model, policy, &Scope::All, half, &AsOf::now()).unwrap();
+    let row = |board: &taizhang_read::board::StarBoard, i: usize| {
+        let e = &board.entries[i];
+        (e.eligibility.candidate, e.rank, e.stars, e.previous_stars, e.held_by_quota, e.eligibility.outcome.clone())
+    };
+    assert_eq!(row(&published, 0), (Candidate::Unit(a), 1, 10, 10, false, Some("10".into())));
+    assert_eq!(row(&published, 1), (Candidate::Unit(b), 2, 9, 0, true, Some("9".into())));
+    assert_eq!(row(&published, 2), (Candidate::Unit(c), 3, 5, 0, false, Some("5".into())));
+    assert!(published.entries[3..].iter().all(|e| (e.rank, e.stars) == (4, 0)));
+    assert_eq!(published.entries.len(), 10);
+
+    // A later ballot changes C's stars on the live board; the board as of its position
+    // stays what was published.
+    ballots(&w, evaluation, Rated::Unit(c), &[(DISSATISFIED, 1)]).await;
+    let model = w.model().await;
+    let live = taizhang_read::board::star_board(&model, policy, &Scope::All, half, &AsOf::now()).unwrap();
+    assert_eq!(live.entries[2].stars, 2, "(70 + 30) / 2 = 50 % satisfaction: capped at two");
+    let again = taizhang_read::board::star_board(
+        &model,
+        policy,
+        &Scope::All,
+        half,
+        &AsOf::at_position(published.as_of_position),
+    )
+    .unwrap();
+    assert_eq!(again, published);
+}

@@ -1,0 +1,140 @@
+//! Star boards (星级榜): a ten-star policy applied to every member or unit of a scope
+//! for a half-year, as of one position: each one's stars, score, rank and change since
+//! the previous half-year, with the policy's explanation of every star.
+
+use std::cmp::Ordering;
+
+use serde::Serialize;
+use taizhang_core::*;
+
+use crate::eligibility::{award_members, eligibility, Candidate, Eligibility, EligibilityError};
+use crate::policy::{Policy, Subject};
+use crate::report::{units_in_scope, Scope};
+use crate::{AsOf, ReadModel};
+
+/// One member or unit on a board.
+#[derive(Clone, PartialEq, Eq, Debug, Serialize)]
+pub struct BoardEntry {
+    /// 1 for the best; equal stars and score share a rank.
+    pub rank: usize,
+    /// The stars (the policy's rank of the outcome) after the board's quota.
+    pub stars: usize,
+    /// The stars of the previous half-year, as of the same position.
+    pub previous_stars: usize,
+    /// Kept one below the top rank by the policy's `top_share_percent`.
+    pub held_by_quota: bool,
+    /// The half-year's assessment: every level, cap and veto with its criteria.
+    pub eligibility: Eligibility,
+}
+
+/// A board as of one position.
+#[derive(Clone, PartialEq, Eq, Debug, Serialize)]
+pub struct StarBoard {
+    pub policy: String,
+    pub policy_version: u32,
+    pub half_year: HalfYear,
+    pub as_of_position: taizhang_store::Position,
+    pub entries: Vec<BoardEntry>,
+}
+
+/// Those a board lists: a unit policy's units of the scope, or a member policy's
+/// members of the scope's units on the half-year's last day, as known at the position.
+pub fn board_candidates(
+    model: &ReadModel,
+    policy: &Policy,
+    scope: &Scope,
+    half_year: HalfYear,
+    as_of: &AsOf,
+) -> Vec<Candidate> {
+    match policy.subject {
+        Subject::Unit => units_in_scope(model, scope, as_of.position(model)).into_iter().map(Candidate::Unit).collect(),
+        Subject::Member => {
+            award_members(model, scope, half_year.period(), as_of).into_iter().map(Candidate::Member).collect()
+        }
+    }
+}
+
+/// Each candidate's assessment for `half_year` and its stars for the half-year before,
+/// unranked: a part of a board, so that a board can be assessed a slice at a time.
+pub fn board_part(
+    model: &ReadModel,
+    policy: &Policy,
+    candidates: &[Candidate],
+    half_year: HalfYear,
+    as_of: &AsOf,
+) -> Result<Vec<(Eligibility, usize)>, EligibilityError> {
+    let no_personal = |_: MemberId| None;
+    let previous = previous_half_year(half_year).period();
+    candidates
+        .iter()
+        .map(|&candidate| {
+            let now = eligibility(model, policy, candidate, half_year.period(), as_of, &no_personal)?;
+            let before = eligibility(model, policy, candidate, previous, as_of, &no_personal)?;
+            Ok((now, policy.rank_of(before.outcome.as_deref())))
+        })
+        .collect()
+}
+
+/// The board made of every part: the quota applied, then ordered by stars, then score,
+/// then the order the candidates were given in; ranked.
+pub fn rank_board(policy: &Policy, half_year: HalfYear, assessed: Vec<(Eligibility, usize)>) -> StarBoard {
+    let as_of_position = assessed.first().map_or(0, |(e, _)| e.as_of_position);
+    let mut entries: Vec<BoardEntry> = assessed
+        .into_iter()
+        .map(|(eligibility, previous_stars)| BoardEntry {
+            rank: 0,
+            stars: policy.rank_of(eligibility.outcome.as_deref()),
+            previous_stars,
+            held_by_quota: false,
+            eligibility,
+        })
+        .collect();
+    // A stable sort keeps the candidates' own order among equals.
+    entries.sort_by(|a, b| b.stars.cmp(&a.stars).then_with(|| by_score(b, a)));
+    if let Some(share) = policy.top_share_percent {
+        let top = policy.top_rank();
+        let allowed = entries.len() * usize::from(share) / 100;
+        for entry in entries.iter_mut().filter(|e| e.stars == top).skip(allowed) {
+            entry.stars = top - 1;
+            entry.held_by_quota = true;
+        }
+        entries.sort_by(|a, b| b.stars.cmp(&a.stars).then_with(|| by_score(b, a)));
+    }
+    for i in 0..entries.len() {
+        let tied = i > 0 && entries[i - 1].stars == entries[i].stars && by_score(&entries[i - 1], &entries[i]).is_eq();
+        entries[i].rank = if tied { entries[i - 1].rank } else { i + 1 };
+        entries[i].eligibility.outcome = policy.outcome_of(entries[i].stars);
+    }
+    StarBoard { policy: policy.name.clone(), policy_version: policy.version, half_year, as_of_position, entries }
+}
+
+/// A board in one go (the tests' and the small scopes' way; servers assess it a slice
+/// at a time with [`board_part`]).
+pub fn star_board(
+    model: &ReadModel,
+    policy: &Policy,
+    scope: &Scope,
+    half_year: HalfYear,
+    as_of: &AsOf,
+) -> Result<StarBoard, EligibilityError> {
+    let as_of = as_of.pinned(model);
+    let candidates = board_candidates(model, policy, scope, half_year, &as_of);
+    Ok(rank_board(policy, half_year, board_part(model, policy, &candidates, half_year, &as_of)?))
+}
+
+/// Compares two entries' weighted scores exactly; an unknown score is below any.
+fn by_score(a: &BoardEntry, b: &BoardEntry) -> Ordering {
+    match (a.eligibility.score, b.eligibility.score) {
+        (Some((an, ad)), Some((bn, bd))) => (an * bd).cmp(&(bn * ad)),
+        (a, b) => a.is_some().cmp(&b.is_some()),
+    }
+}
+
+/// The half-year before `h`.
+pub fn previous_half_year(h: HalfYear) -> HalfYear {
+    if h.half == 2 {
+        HalfYear { year: h.year, half: 1 }
+    } else {
+        HalfYear { year: h.year - 1, half: 2 }
+    }
+}
