@@ -76,6 +76,7 @@ const MATRIX: &[(&str, &[&str], [Grant; 4])] = &[
     ("Query.memberLedger", &[], [Y, Y, Y, N]),
     ("Query.eligibility", &[], [Y, Y, Y, N]),
     ("Query.awardList", &[], [Y, Y, Y, N]),
+    ("Query.starBoard", &[], [Y, Y, Y, N]),
     ("Query.events", &[], [Y, N, Y, N]),
     ("Query.verifyChain", &[], [Y, N, Y, N]),
     ("Query.tokens", &[], [Y, N, N, N]),
@@ -382,6 +383,7 @@ impl World {
                 "query($e: ID!) { evaluation(id: $e) { name } }".into(),
                 json!({ "e": self.evaluation(unit).await }),
             ),
+            "Query.starBoard" => simple(r#"{ starBoard(policy: "ten-star-unit-default", halfYear: "2011H1") { totalCount } }"#),
             "Query.evaluations" => simple(r#"{ evaluations(halfYear: "2011H1") { name } }"#),
             "Query.evaluationResults" => (
                 "query($e: ID!) { evaluationResults(evaluation: $e) { totalCount } }".into(),

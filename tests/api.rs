@@ -2721,4 +2721,32 @@ async fn a_half_year_evaluation_takes_ballots_and_reviews_while_open_and_reads_a
     assert_eq!(server.head().await, head, "a closed evaluation takes nothing more");
     let listed = server.ok(r#"{ evaluations(halfYear: "2011H1") { id closedAt } }"#, json!({})).await;
     assert_eq!(listed["evaluations"][0]["id"], evaluation.as_str());
+
+    // The units' star board: 0.6 × 66.67 + 0.4 × 90 = 76.00, six stars by the bands of
+    // ten-star-unit-default; the unit without a ballot is not rated. The explanation
+    // names each band with its required and actual score.
+    let board = r#"query($at: Int) { starBoard(policy: "ten-star-unit-default", halfYear: "2011H1", asOf: { position: $at }) {
+        asOfPosition totalCount entries { rank stars previousStars change unit score heldByQuota
+        eligibility { outcome levels { name met criteria { metric required actual } } caps { name met } vetoes { name met } } } } }"#;
+    let board = server.ok(board, json!({ "at": null })).await["starBoard"].clone();
+    assert_eq!(board["totalCount"], 2);
+    let first = &board["entries"][0];
+    assert_eq!(
+        (first["unit"].as_str(), first["rank"].as_u64(), first["stars"].as_u64()),
+        (Some(unit.as_str()), Some(1), Some(6))
+    );
+    assert_eq!((first["score"].as_str(), first["change"].as_i64()), (Some("76.00"), Some(6)));
+    assert_eq!(first["eligibility"]["outcome"], "6");
+    let band = &first["eligibility"]["levels"][5];
+    assert_eq!((band["met"].as_bool(), band["criteria"][0]["required"].as_str()), (Some(true), Some("≥ 75.00")));
+    assert_eq!(first["eligibility"]["caps"][0]["met"], false);
+    let second = &board["entries"][1];
+    assert_eq!(
+        (second["unit"].as_str(), second["stars"].as_u64(), second["score"].as_str()),
+        (Some(outside.as_str()), Some(0), None)
+    );
+    let e = server
+        .error(r#"{ starBoard(policy: "star-volunteer-pvsa", halfYear: "2011H1") { totalCount } }"#, json!({}))
+        .await;
+    assert_eq!(e["extensions"]["code"], "NOT_FOUND");
 }

@@ -140,7 +140,7 @@ pub const RULES: &[Rule] = &[
     },
     Rule {
         permission: Permission::ReadRecords,
-        summary: "members, outings, every commitment, ledgers and award eligibility",
+        summary: "members, outings, every commitment, ledgers, award eligibility and star boards",
         admin: Yes,
         clerk: Yes,
         reviewer: Yes,
@@ -160,6 +160,7 @@ pub const RULES: &[Rule] = &[
             "Query.memberLedger",
             "Query.eligibility",
             "Query.awardList",
+            "Query.starBoard",
             "GET /export/ledger",
             "GET /export/eligibility",
             "GET /export/outings",

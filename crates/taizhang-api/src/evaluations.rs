@@ -4,13 +4,16 @@
 
 use async_graphql::{Context, Enum, InputObject, Object, SimpleObject, ID};
 use taizhang_core::*;
-use taizhang_read::evaluations::{EvaluationHistory, SatisfactionPoints, Tally};
+use taizhang_read::board::{board_candidates, board_part, rank_board};
+use taizhang_read::eligibility::{Candidate, AWARD_MEMBERS_PER_SLICE};
+use taizhang_read::evaluations::{show_fraction, EvaluationHistory, SatisfactionPoints, Tally};
 use taizhang_read::ReadModel;
 use taizhang_store::{AppendOutcome, Position};
 
-use crate::access::{Need, Permission};
+use crate::access::{self, Need, Permission};
 use crate::error::invalid;
 use crate::mutation::{execute, record};
+use crate::reports::{loaded_policy, Eligibility, ScopeInput};
 use crate::rounds::{page_size, RatingValue, RoundScopeInput, ScopeFields};
 use crate::state;
 use crate::types::*;
@@ -214,6 +217,135 @@ impl EvaluationQueries {
                 Some(EvaluationResultPage { total_count: rated.len() as u64, results: results.collect() })
             })
             .await
+    }
+}
+
+/// A star board (星级榜) as of one position.
+#[derive(SimpleObject)]
+pub struct StarBoard {
+    pub policy: String,
+    pub policy_version: u32,
+    pub half_year: String,
+    /// The position the board was computed at: quote it (`asOf`) to reproduce it.
+    pub as_of_position: Position,
+    /// Members or units on the board, in all.
+    pub total_count: u64,
+    pub entries: Vec<StarBoardEntry>,
+}
+
+#[derive(SimpleObject)]
+pub struct StarBoardEntry {
+    /// 1 for the best; equal stars and score share a rank.
+    pub rank: u64,
+    /// The policy's rank of the outcome: the stars.
+    pub stars: u64,
+    /// The stars of the previous half-year, as of the same position.
+    pub previous_stars: u64,
+    /// `stars - previousStars`.
+    pub change: i64,
+    /// Kept one below the top by the policy's share of the top rank.
+    pub held_by_quota: bool,
+    /// The member, on a board of members.
+    pub member: Option<ID>,
+    /// The unit, or the member's unit at the position.
+    pub unit: Option<ID>,
+    /// The weighted score, two decimals, when the policy has one and it is known.
+    pub score: Option<String>,
+    /// Every level (star), cap and veto with its criteria, required and actual.
+    pub eligibility: Eligibility,
+}
+
+/// Units or members assessed per hold of the model's lock.
+const BOARD_SLICE: usize = AWARD_MEMBERS_PER_SLICE;
+
+#[derive(Default)]
+pub struct BoardQueries;
+
+#[Object]
+impl BoardQueries {
+    /// The star board of `policy` (a ten-star policy of members or of units) for a
+    /// half-year over a scope's units (or their members on the half-year's last day):
+    /// `first` entries (at most 1,000) after `offset`, best first. The whole board is
+    /// assessed, a slice at a time, as of one position.
+    #[graphql(guard = "Need(Permission::ReadRecords)")]
+    #[allow(clippy::too_many_arguments)]
+    async fn star_board(
+        &self,
+        ctx: &Context<'_>,
+        policy: String,
+        half_year: String,
+        #[graphql(default)] scope: ScopeInput,
+        #[graphql(default = 0)] offset: usize,
+        #[graphql(default = 100)] first: usize,
+        as_of: Option<AsOfInput>,
+        min_position: Option<NonNegative>,
+    ) -> async_graphql::Result<StarBoard> {
+        let state = state(ctx);
+        let principal = access::principal(ctx)?;
+        let policy = loaded_policy(state, &policy)?.clone();
+        if policy.uses_personal_data() {
+            return Err(invalid(
+                "policy",
+                format!("policy {} reads ages; a board reads no personal data", policy.name),
+            ));
+        }
+        let half_year = HalfYear::parse("halfYear", &half_year).map_err(domain)?;
+        page_size(first)?;
+        let (scope, as_of) = (scope.parse()?, crate::as_of(as_of));
+        let (as_of, candidates) = state
+            .read(min_position.map(Into::into), |m| {
+                let as_of = as_of.pinned(m);
+                (as_of, board_candidates(m, &policy, &scope, half_year, &as_of))
+            })
+            .await?;
+        let board = state
+            .read_heavy(principal, None, move |heavy| -> async_graphql::Result<_> {
+                let mut assessed = Vec::with_capacity(candidates.len());
+                for slice in candidates.chunks(BOARD_SLICE) {
+                    // Nobody waits for the answer any more: stop (what is returned is dropped).
+                    if heavy.abandoned() {
+                        break;
+                    }
+                    let part = heavy.projector.read(|m| board_part(m, &policy, slice, half_year, &as_of));
+                    assessed.extend(part.map_err(|e| invalid("policy", e))?);
+                }
+                Ok(rank_board(&policy, half_year, assessed))
+            })
+            .await??;
+        let position = board.as_of_position;
+        let total_count = board.entries.len() as u64;
+        let page: Vec<_> = board.entries.into_iter().skip(offset).take(first).collect();
+        let entries = state
+            .read(None, |m| {
+                page.into_iter()
+                    .map(|e| {
+                        let (member, unit) = match e.eligibility.candidate {
+                            Candidate::Member(id) => (Some(id), m.member_unit(id, position)),
+                            Candidate::Unit(id) => (None, Some(id)),
+                        };
+                        StarBoardEntry {
+                            rank: e.rank as u64,
+                            stars: e.stars as u64,
+                            previous_stars: e.previous_stars as u64,
+                            change: e.stars as i64 - e.previous_stars as i64,
+                            held_by_quota: e.held_by_quota,
+                            member: member.map(|m| ID(m.to_string())),
+                            unit: unit.map(|u| ID(u.to_string())),
+                            score: e.eligibility.score.map(|(n, d)| show_fraction(n, d)),
+                            eligibility: e.eligibility.into(),
+                        }
+                    })
+                    .collect()
+            })
+            .await?;
+        Ok(StarBoard {
+            policy: board.policy,
+            policy_version: board.policy_version,
+            half_year: half_year.to_string(),
+            as_of_position: position,
+            total_count,
+            entries,
+        })
     }
 }
 

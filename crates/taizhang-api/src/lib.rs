@@ -70,6 +70,7 @@ pub struct Query(
     check_in::CheckInQueries,
     corrections::CorrectionQueries,
     evaluations::EvaluationQueries,
+    evaluations::BoardQueries,
     reports::ReportQueries,
     audit::AuditQueries,
     tokens::TokenQueries,

@@ -17,7 +17,7 @@ use crate::state;
 use crate::types::*;
 
 /// The policy of that name, or NOT_FOUND with the names of those loaded.
-fn loaded_policy<'a>(
+pub(crate) fn loaded_policy<'a>(
     state: &'a crate::ApiState,
     name: &str,
 ) -> async_graphql::Result<&'a taizhang_read::policy::Policy> {
@@ -64,7 +64,7 @@ pub struct ScopeInput {
 }
 
 impl ScopeInput {
-    fn parse(self) -> async_graphql::Result<Scope> {
+    pub(crate) fn parse(self) -> async_graphql::Result<Scope> {
         match (self.unit, self.region, self.industry) {
             (None, None, None) => Ok(Scope::All),
             (Some(u), None, None) => Ok(Scope::Unit(parse_id("scope.unit", &u)?)),
