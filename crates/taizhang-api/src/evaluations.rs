@@ -4,7 +4,7 @@
 
 use async_graphql::{Context, Enum, InputObject, Object, SimpleObject, ID};
 use taizhang_core::*;
-use taizhang_read::board::{board_candidates, board_part, rank_board};
+use taizhang_read::board::{board_candidates, board_part, fill_previous, rank_board};
 use taizhang_read::eligibility::{Candidate, AWARD_MEMBERS_PER_SLICE};
 use taizhang_read::evaluations::{show_fraction, EvaluationHistory, SatisfactionPoints, Tally};
 use taizhang_read::ReadModel;
@@ -105,7 +105,7 @@ pub struct EvaluationResult {
 
 impl EvaluationResult {
     fn of(model: &ReadModel, evaluation: &EvaluationHistory, rated: Rated, as_of: Position) -> Self {
-        let tally: Tally = model.tally(evaluation, rated, as_of);
+        let tally: Tally = evaluation.tally(rated, as_of);
         let review = evaluation.review_at(rated, as_of);
         let (member, unit) = match rated {
             Rated::Member(m) => (Some(m), model.member_unit(m, as_of)),
@@ -210,8 +210,7 @@ impl EvaluationQueries {
                     (Some(u), Rated::Unit(r)) => u == *r,
                     (Some(u), Rated::Member(member)) => m.member_unit(*member, position) == Some(u),
                 };
-                let rated: Vec<Rated> =
-                    evaluation.rated_at(position, &m.ballots).into_iter().filter(|r| of_unit(r)).collect();
+                let rated: Vec<Rated> = evaluation.rated_at(position).into_iter().filter(|r| of_unit(r)).collect();
                 let results =
                     rated.iter().skip(offset).take(first).map(|r| EvaluationResult::of(m, evaluation, *r, position));
                 Some(EvaluationResultPage { total_count: rated.len() as u64, results: results.collect() })
@@ -298,6 +297,7 @@ impl BoardQueries {
                 (as_of, board_candidates(m, &policy, &scope, half_year, &as_of))
             })
             .await?;
+        let policy_now = policy.clone();
         let board = state
             .read_heavy(principal, None, move |heavy| -> async_graphql::Result<_> {
                 let mut assessed = Vec::with_capacity(candidates.len());
@@ -314,10 +314,13 @@ impl BoardQueries {
             .await??;
         let position = board.as_of_position;
         let total_count = board.entries.len() as u64;
-        let page: Vec<_> = board.entries.into_iter().skip(offset).take(first).collect();
+        let mut page: Vec<_> = board.entries.into_iter().skip(offset).take(first).collect();
         let entries = state
-            .read(None, |m| {
-                page.into_iter()
+            .read(None, |m| -> async_graphql::Result<Vec<StarBoardEntry>> {
+                // The half-year before for the page only: the ranks do not depend on it.
+                fill_previous(m, &policy_now, &mut page, half_year, &as_of).map_err(|e| invalid("policy", e))?;
+                Ok(page
+                    .into_iter()
                     .map(|e| {
                         let (member, unit) = match e.eligibility.candidate {
                             Candidate::Member(id) => (Some(id), m.member_unit(id, position)),
@@ -335,9 +338,9 @@ impl BoardQueries {
                             eligibility: e.eligibility.into(),
                         }
                     })
-                    .collect()
+                    .collect())
             })
-            .await?;
+            .await??;
         Ok(StarBoard {
             policy: board.policy,
             policy_version: board.policy_version,

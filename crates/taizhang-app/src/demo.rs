@@ -350,6 +350,7 @@ pub fn plan(scale: f64, seed: u64) -> Plan {
         }
     }
     commitment_loop(&mut commands, units, seed);
+    evaluations(&mut commands, units, seed);
     commands.sort_by_key(|(at, kind, _)| (*at, *kind));
     Plan { commands: commands.into_iter().map(|(_, _, planned)| planned).collect(), seed }
 }
@@ -525,6 +526,101 @@ fn commitment_loop(commands: &mut Vec<(Timestamp, u8, Planned)>, units: usize, s
                     },
                 )),
             );
+        }
+    }
+}
+
+/// What a few ballots say besides their rating.
+const BALLOT_COMMENTS: [&str; 4] = ["服务热情，办事效率高", "等候时间偏长", "首问负责落实到位", "午间无人值守"];
+/// The members of each unit the member evaluation covers by ballot (every unit has at
+/// least eight members), and those the leaders review.
+const MEMBERS_BALLOTED: u32 = 1;
+const MEMBERS_REVIEWED: u32 = 4;
+
+/// The half-year's evaluations (一诺双评), from a generator of their own: the units'
+/// and the members' evaluations open with the look-back round and close with it; each
+/// unit's 8 to 16 ballots spread by the unit's own standing (most are satisfied with
+/// most windows: 55 to 95 in a hundred satisfied, one in twenty "don't know", the rest
+/// three to one fairly satisfied), a leaders' review of every unit; five supervisors'
+/// ballots for each unit's first member and a leaders' review of its first four.
+fn evaluations(commands: &mut Vec<(Timestamp, u8, Planned)>, units: usize, seed: u64) {
+    let mut rng = Seeded(seed ^ 0x7069_6e67_7969_0000); // "pingyi"
+    let mut push = |recorded_at: Timestamp, kind: u8, command_id: Uuid, command: Command| {
+        commands.push((recorded_at, kind, Planned { command_id, recorded_at, command }));
+    };
+    let half_year = HalfYear::containing(date!(2011 - 06 - 30));
+    let opened = moment(date!(2011 - 06 - 20), 9 * 60);
+    let closed = moment(date!(2011 - 07 - 08), 17 * 60);
+    let mut open = |rng: &mut Seeded, name: &str, subject| {
+        let evaluation = EvaluationId(rng.id());
+        let command = OpenEvaluation { evaluation, name: text(name), half_year, subject, scope: RoundScope::All };
+        push(opened, ROUND, rng.id(), Command::OpenEvaluation(command));
+        push(closed, ROUND, rng.id(), Command::CloseEvaluation(CloseEvaluation { evaluation }));
+        evaluation
+    };
+    let of_units = open(&mut rng, "2011年上半年群众评议（窗口单位）", EvaluationSubject::Units);
+    let of_members = open(&mut rng, "2011年上半年群众评议（党员）", EvaluationSubject::Members);
+    let during = |rng: &mut Seeded| opened.plus_minutes(60 + rng.below(17 * MINUTES_A_DAY) as i64);
+    for u in 0..units {
+        let unit_code = format!("SY-{:04}", u + 1);
+        let unit = UnitId::of_code(&unit_code);
+        let satisfied = 55 + rng.below(41);
+        for _ in 0..8 + rng.below(9) {
+            let roll = rng.below(100);
+            let rating = if roll < satisfied {
+                Some(Rating::Satisfied)
+            } else if roll < 95 {
+                Some(if rng.below(4) < 3 { Rating::FairlySatisfied } else { Rating::Dissatisfied })
+            } else {
+                None
+            };
+            // Citizens served at the window mostly; public supervisors and conduct
+            // assessors the rest.
+            let voter = match rng.below(100) {
+                0..70 => Voter::Citizen,
+                70..90 => Voter::Supervisor,
+                _ => Voter::Assessor,
+            };
+            let comment = (rng.below(10) == 0).then(|| text(rng.pick::<&str>(&BALLOT_COMMENTS)));
+            let ballot = CastBallot {
+                ballot: BallotId(rng.id()),
+                evaluation: of_units,
+                rated: Rated::Unit(unit),
+                voter,
+                rating,
+                scores: vec![],
+                comment,
+            };
+            push(during(&mut rng), LOOK_BACK, rng.id(), Command::CastBallot(ballot));
+        }
+        let review = |rng: &mut Seeded, evaluation, rated| ReviewAsLeader {
+            evaluation,
+            rated,
+            score: Score::new("demo", 70 + rng.below(30) as i64).expect("in range"),
+            comment: None,
+        };
+        let unit_review = review(&mut rng, of_units, Rated::Unit(unit));
+        push(during(&mut rng), LOOK_BACK, rng.id(), Command::ReviewAsLeader(unit_review));
+        for m in 1..=MEMBERS_REVIEWED {
+            let member = Rated::Member(MemberId::of_code(&format!("{unit_code}-{m:02}")));
+            if m <= MEMBERS_BALLOTED {
+                for _ in 0..5 {
+                    let rating =
+                        Some(if rng.below(100) < satisfied { Rating::Satisfied } else { Rating::FairlySatisfied });
+                    let ballot = CastBallot {
+                        ballot: BallotId(rng.id()),
+                        evaluation: of_members,
+                        rated: member,
+                        voter: Voter::Supervisor,
+                        rating,
+                        scores: vec![],
+                        comment: None,
+                    };
+                    push(during(&mut rng), LOOK_BACK, rng.id(), Command::CastBallot(ballot));
+                }
+            }
+            let member_review = review(&mut rng, of_members, member);
+            push(during(&mut rng), LOOK_BACK, rng.id(), Command::ReviewAsLeader(member_review));
         }
     }
 }

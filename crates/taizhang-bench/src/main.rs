@@ -78,7 +78,7 @@ use std::path::Path;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use anyhow::{bail, Context as _, Result};
+use anyhow::{bail, ensure, Context as _, Result};
 use serde_json::json;
 use taizhang_core::{Actor, UnitId};
 use taizhang_store::{AppendRequest, EventStore, ExpectedVersion, NewEvent, SledStore};
@@ -590,6 +590,26 @@ async fn award(dir: &Path) -> Result<()> {
     report("award.members", rows as f64, "rows", Some(members as f64));
     report("award.bytes", list.len() as f64, "bytes", Some(members_csv.len() as f64));
     report("award", elapsed.as_secs_f64() * 1e3, "ms", Some(baseline.as_secs_f64() * 1e3));
+
+    // The half-year's star boards over the whole city, each assessed whole as of one
+    // position and its first hundred given the half-year before, as a server answers
+    // (the median of five), against the award list above.
+    let half = taizhang_core::HalfYear { year: 2011, half: 1 };
+    for (line, policy) in [("board.units", "ten-star-unit-default"), ("board.members", "ten-star-named-default")] {
+        let policy = policies.get(policy)?;
+        let mut runs = Vec::new();
+        let mut listed = 0;
+        for _ in 0..5 {
+            let started = Instant::now();
+            let (total, board) =
+                projector.read(|m| taizhang_read::board::star_board_page(m, policy, &scope, half, &now, 0, 100))?;
+            runs.push(started.elapsed().as_secs_f64() * 1e3);
+            ensure!(board.entries.len() == 100, "the board's first page is full");
+            listed = total;
+        }
+        report(&format!("{line}.listed"), listed as f64, "entries", None);
+        report(line, median(runs), "ms", Some(elapsed.as_secs_f64() * 1e3));
+    }
     Ok(())
 }
 

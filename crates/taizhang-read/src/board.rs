@@ -54,37 +54,51 @@ pub fn board_candidates(
     }
 }
 
-/// Each candidate's assessment for `half_year` and its stars for the half-year before,
-/// unranked: a part of a board, so that a board can be assessed a slice at a time.
+/// Each candidate's assessment for `half_year`, unranked: a part of a board, so that a
+/// board can be assessed a slice at a time.
 pub fn board_part(
     model: &ReadModel,
     policy: &Policy,
     candidates: &[Candidate],
     half_year: HalfYear,
     as_of: &AsOf,
-) -> Result<Vec<(Eligibility, usize)>, EligibilityError> {
+) -> Result<Vec<Eligibility>, EligibilityError> {
     let no_personal = |_: MemberId| None;
-    let previous = previous_half_year(half_year).period();
     candidates
         .iter()
-        .map(|&candidate| {
-            let now = eligibility(model, policy, candidate, half_year.period(), as_of, &no_personal)?;
-            let before = eligibility(model, policy, candidate, previous, as_of, &no_personal)?;
-            Ok((now, policy.rank_of(before.outcome.as_deref())))
-        })
+        .map(|&candidate| eligibility(model, policy, candidate, half_year.period(), as_of, &no_personal))
         .collect()
+}
+
+/// Fills in the stars of the half-year before for `entries` (a page of a board: the
+/// ranks do not depend on them, so a page needs only its own).
+pub fn fill_previous(
+    model: &ReadModel,
+    policy: &Policy,
+    entries: &mut [BoardEntry],
+    half_year: HalfYear,
+    as_of: &AsOf,
+) -> Result<(), EligibilityError> {
+    let no_personal = |_: MemberId| None;
+    let previous = previous_half_year(half_year).period();
+    for entry in entries {
+        let before = eligibility(model, policy, entry.eligibility.candidate, previous, as_of, &no_personal)?;
+        entry.previous_stars = policy.rank_of(before.outcome.as_deref());
+    }
+    Ok(())
 }
 
 /// The board made of every part: the quota applied, then ordered by stars, then score,
 /// then the order the candidates were given in; ranked.
-pub fn rank_board(policy: &Policy, half_year: HalfYear, assessed: Vec<(Eligibility, usize)>) -> StarBoard {
-    let as_of_position = assessed.first().map_or(0, |(e, _)| e.as_of_position);
+/// The stars of the half-year before are left at 0 for [`fill_previous`].
+pub fn rank_board(policy: &Policy, half_year: HalfYear, assessed: Vec<Eligibility>) -> StarBoard {
+    let as_of_position = assessed.first().map_or(0, |e| e.as_of_position);
     let mut entries: Vec<BoardEntry> = assessed
         .into_iter()
-        .map(|(eligibility, previous_stars)| BoardEntry {
+        .map(|eligibility| BoardEntry {
             rank: 0,
             stars: policy.rank_of(eligibility.outcome.as_deref()),
-            previous_stars,
+            previous_stars: 0,
             held_by_quota: false,
             eligibility,
         })
@@ -108,8 +122,27 @@ pub fn rank_board(policy: &Policy, half_year: HalfYear, assessed: Vec<(Eligibili
     StarBoard { policy: policy.name.clone(), policy_version: policy.version, half_year, as_of_position, entries }
 }
 
-/// A board in one go (the tests' and the small scopes' way; servers assess it a slice
-/// at a time with [`board_part`]).
+/// A page of a board in one go, `first` entries after `offset`, with the number on the
+/// whole board (servers assess it a slice at a time with [`board_part`]).
+pub fn star_board_page(
+    model: &ReadModel,
+    policy: &Policy,
+    scope: &Scope,
+    half_year: HalfYear,
+    as_of: &AsOf,
+    offset: usize,
+    first: usize,
+) -> Result<(usize, StarBoard), EligibilityError> {
+    let as_of = as_of.pinned(model);
+    let candidates = board_candidates(model, policy, scope, half_year, &as_of);
+    let mut board = rank_board(policy, half_year, board_part(model, policy, &candidates, half_year, &as_of)?);
+    let total = board.entries.len();
+    board.entries = board.entries.into_iter().skip(offset).take(first).collect();
+    fill_previous(model, policy, &mut board.entries, half_year, &as_of)?;
+    Ok((total, board))
+}
+
+/// A whole board, every entry with the stars of the half-year before.
 pub fn star_board(
     model: &ReadModel,
     policy: &Policy,
@@ -117,9 +150,7 @@ pub fn star_board(
     half_year: HalfYear,
     as_of: &AsOf,
 ) -> Result<StarBoard, EligibilityError> {
-    let as_of = as_of.pinned(model);
-    let candidates = board_candidates(model, policy, scope, half_year, &as_of);
-    Ok(rank_board(policy, half_year, board_part(model, policy, &candidates, half_year, &as_of)?))
+    star_board_page(model, policy, scope, half_year, as_of, 0, usize::MAX).map(|(_, board)| board)
 }
 
 /// Compares two entries' weighted scores exactly; an unknown score is below any.

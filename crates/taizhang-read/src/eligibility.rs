@@ -159,8 +159,17 @@ pub fn eligibility(
     if !exists {
         return Err(EligibilityError::NotFound(candidate));
     }
-    let assessor =
-        Assessor { model, policy, candidate, period, as_of, position, personal, measured: Default::default() };
+    let assessor = Assessor {
+        model,
+        policy,
+        candidate,
+        period,
+        as_of,
+        position,
+        personal,
+        measured: Default::default(),
+        tally: Default::default(),
+    };
     let rule = |name: &str, label: &Option<String>, criteria: &[Criterion]| {
         let criteria: Vec<CriterionResult> = criteria.iter().map(|c| assessor.criterion(c)).collect();
         LevelResult { name: name.to_owned(), label: label.clone(), met: criteria.iter().all(|c| c.met), criteria }
@@ -312,6 +321,8 @@ struct Assessor<'a> {
     /// What each metric over each window measured: levels often ask the same (five
     /// star levels, one metric), and it is measured once.
     measured: std::cell::RefCell<Vec<((Metric, Window), Measured)>>,
+    /// The candidate's ballots, counted once for the metrics that read them.
+    tally: std::cell::OnceCell<Tally>,
 }
 
 /// A measure, with the outings counted and left out.
@@ -517,12 +528,14 @@ impl<'a> Assessor<'a> {
     /// The ballots rating the candidate in those evaluations, cast by the as-of
     /// position.
     fn tally(&self) -> Tally {
-        let rated = self.rated();
-        let mut tally = Tally::default();
-        for evaluation in self.evaluations() {
-            tally.merge(self.model.tally(evaluation, rated, self.position));
-        }
-        tally
+        *self.tally.get_or_init(|| {
+            let rated = self.rated();
+            let mut tally = Tally::default();
+            for evaluation in self.evaluations() {
+                tally.merge(evaluation.tally(rated, self.position));
+            }
+            tally
+        })
     }
 
     /// The candidate's commitments: a member's own, or every item of a unit (its

@@ -17,11 +17,20 @@ pub struct EvaluationHistory {
     pub opened_at: Position,
     pub opened_by: Actor,
     pub closed_at: Option<Position>,
-    /// The ballots rating each member or unit, in the order cast.
-    pub ballots: BTreeMap<Rated, Vec<BallotId>>,
+    /// The ballots rating each member or unit, in the order cast: what a tally counts,
+    /// kept beside each one's id so that counting reads no other map.
+    pub ballots: BTreeMap<Rated, Vec<BallotMark>>,
     /// The leaders' reviews of each member or unit, in the order recorded: the latest
     /// one known at a position is the review then.
     pub reviews: BTreeMap<Rated, Vec<LeaderReview>>,
+}
+
+/// A ballot as a tally counts it.
+#[derive(Clone, Copy, PartialEq, Eq, Debug, Serialize, Deserialize)]
+pub struct BallotMark {
+    pub position: Position,
+    pub rating: Option<Rating>,
+    pub ballot: BallotId,
 }
 
 /// One ballot as cast.
@@ -158,12 +167,18 @@ impl EvaluationHistory {
         self.reviews.get(&rated)?.iter().rev().find(|r| r.position <= as_of)
     }
 
+    /// How the ballots cast by `as_of` rate `rated`.
+    pub fn tally(&self, rated: Rated, as_of: Position) -> Tally {
+        let mut tally = Tally::default();
+        for mark in self.ballots.get(&rated).into_iter().flatten().take_while(|m| m.position <= as_of) {
+            tally.add(mark.rating);
+        }
+        tally
+    }
+
     /// Everyone rated by a ballot or a review as of `as_of`.
-    pub fn rated_at(&self, as_of: Position, ballots: &BTreeMap<BallotId, BallotRecord>) -> Vec<Rated> {
-        let balloted = self
-            .ballots
-            .iter()
-            .filter(|(_, ids)| ids.first().and_then(|id| ballots.get(id)).is_some_and(|b| b.position <= as_of));
+    pub fn rated_at(&self, as_of: Position) -> Vec<Rated> {
+        let balloted = self.ballots.iter().filter(|(_, marks)| marks.first().is_some_and(|m| m.position <= as_of));
         let reviewed = self.reviews.iter().filter(|(_, reviews)| reviews.first().is_some_and(|r| r.position <= as_of));
         let mut rated: Vec<Rated> = balloted.map(|(r, _)| *r).chain(reviewed.map(|(r, _)| *r)).collect();
         rated.sort_unstable();

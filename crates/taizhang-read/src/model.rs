@@ -12,7 +12,7 @@ use taizhang_core::interner::Interner;
 use taizhang_core::*;
 use taizhang_store::{Position, RecordedEvent};
 
-use crate::evaluations::{BallotRecord, EvaluationHistory, LeaderReview, Tally};
+use crate::evaluations::{BallotMark, BallotRecord, EvaluationHistory, LeaderReview};
 use crate::look_back::RoundTallies;
 use time::Date;
 
@@ -813,7 +813,8 @@ impl ReadModel {
             }
             DomainEvent::BallotCast(e) => {
                 if let Some(evaluation) = self.evaluations.get_mut(&e.evaluation) {
-                    push_exact(evaluation.ballots.entry(e.rated).or_default(), e.ballot);
+                    let mark = BallotMark { position, rating: e.rating, ballot: e.ballot };
+                    push_exact(evaluation.ballots.entry(e.rated).or_default(), mark);
                 }
                 let ballot = BallotRecord {
                     position,
@@ -1199,26 +1200,6 @@ impl ReadModel {
     /// given position are left out by [`SummaryHistory::at`]).
     pub fn unit_summaries(&self, unit: UnitId) -> impl Iterator<Item = &SummaryHistory> + '_ {
         self.unit_summaries.get(&unit).into_iter().flatten().filter_map(|id| self.summaries.get(id))
-    }
-
-    /// The ballots cast in `evaluation` rating `rated` by `as_of`, in the order cast.
-    pub fn ballots_of<'a>(
-        &'a self,
-        evaluation: &'a EvaluationHistory,
-        rated: Rated,
-        as_of: Position,
-    ) -> impl Iterator<Item = (BallotId, &'a BallotRecord)> + 'a {
-        let ids = evaluation.ballots.get(&rated).into_iter().flatten();
-        ids.filter_map(move |id| Some((*id, self.ballots.get(id)?))).filter(move |(_, b)| b.position <= as_of)
-    }
-
-    /// How the ballots cast in `evaluation` by `as_of` rate `rated`.
-    pub fn tally(&self, evaluation: &EvaluationHistory, rated: Rated, as_of: Position) -> Tally {
-        let mut tally = Tally::default();
-        for (_, ballot) in self.ballots_of(evaluation, rated, as_of) {
-            tally.add(ballot.rating);
-        }
-        tally
     }
 
     /// The unit a member belonged to at `as_of` (the latest transfer known then).
