@@ -77,6 +77,7 @@ const MATRIX: &[(&str, &[&str], [Grant; 4])] = &[
     ("Query.eligibility", &[], [Y, Y, Y, N]),
     ("Query.awardList", &[], [Y, Y, Y, N]),
     ("Query.starBoard", &[], [Y, Y, Y, N]),
+    ("Query.ballots", &[], [Y, Y, Y, N]),
     ("Query.events", &[], [Y, N, Y, N]),
     ("Query.verifyChain", &[], [Y, N, Y, N]),
     ("Query.tokens", &[], [Y, N, N, N]),
@@ -384,6 +385,10 @@ impl World {
                 json!({ "e": self.evaluation(unit).await }),
             ),
             "Query.starBoard" => simple(r#"{ starBoard(policy: "ten-star-unit-default", halfYear: "2011H1") { totalCount } }"#),
+            "Query.ballots" => (
+                "query($e: ID!, $u: ID!) { ballots(evaluation: $e, rated: { unit: $u }) { totalCount } }".into(),
+                json!({ "e": self.evaluation(unit).await, "u": unit }),
+            ),
             "Query.evaluations" => simple(r#"{ evaluations(halfYear: "2011H1") { name } }"#),
             "Query.evaluationResults" => (
                 "query($e: ID!) { evaluationResults(evaluation: $e) { totalCount } }".into(),

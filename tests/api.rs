@@ -2692,6 +2692,16 @@ async fn a_half_year_evaluation_takes_ballots_and_reviews_while_open_and_reads_a
     assert_eq!((then["ballots"].as_u64(), then["satisfaction"].as_str()), (Some(1), Some("100.00")));
     assert_eq!(then["leaderScore"], Value::Null);
 
+    // The ballots themselves, anonymous, with their scores, in the order cast.
+    let cast = r#"query($e: ID!, $u: ID!) { ballots(evaluation: $e, rated: { unit: $u }, first: 2) { totalCount ballots { voter rating scores { criterion score } comment } } }"#;
+    let page = server.ok(cast, json!({ "e": evaluation, "u": unit })).await["ballots"].clone();
+    assert_eq!(page["totalCount"], 4);
+    assert_eq!(
+        page["ballots"][0],
+        json!({ "voter": "CITIZEN", "rating": "SATISFIED", "scores": [{ "criterion": "服务态度", "score": 90 }], "comment": null })
+    );
+    assert_eq!(page["ballots"][1]["rating"], "FAIRLY_SATISFIED");
+
     // Refused, each leaving the log as it was: a unit outside the scope, a score out of
     // range, two rated at once, a criterion scored twice; then anything after the close.
     let head = server.head().await;

@@ -140,7 +140,8 @@ pub const RULES: &[Rule] = &[
     },
     Rule {
         permission: Permission::ReadRecords,
-        summary: "members, outings, every commitment, ledgers, award eligibility and star boards",
+        summary: "members, outings, every commitment, ledgers, award eligibility, star boards and the ballots of \
+                  evaluations with their comments",
         admin: Yes,
         clerk: Yes,
         reviewer: Yes,
@@ -161,6 +162,7 @@ pub const RULES: &[Rule] = &[
             "Query.eligibility",
             "Query.awardList",
             "Query.starBoard",
+            "Query.ballots",
             "GET /export/ledger",
             "GET /export/eligibility",
             "GET /export/outings",

@@ -133,6 +133,33 @@ pub struct EvaluationResultPage {
     pub results: Vec<EvaluationResult>,
 }
 
+/// One criterion's score on a ballot.
+#[derive(SimpleObject)]
+pub struct BallotScore {
+    pub criterion: String,
+    pub score: u8,
+}
+
+/// One ballot as cast: anonymous, with the voter's standing only.
+#[derive(SimpleObject)]
+pub struct Ballot {
+    pub id: ID,
+    /// Where it was recorded.
+    pub position: Position,
+    pub voter: VoterValue,
+    /// Null: "don't know".
+    pub rating: Option<RatingValue>,
+    pub scores: Vec<BallotScore>,
+    pub comment: Option<String>,
+}
+
+#[derive(SimpleObject)]
+pub struct BallotPage {
+    /// The ballots rating the one asked for, in all.
+    pub total_count: u64,
+    pub ballots: Vec<Ballot>,
+}
+
 /// The most evaluations `evaluations` lists.
 const MAX_EVALUATIONS: usize = 1_000;
 
@@ -178,6 +205,55 @@ impl EvaluationQueries {
                 found.sort_by_key(|e| std::cmp::Reverse(e.opened_at));
                 found.truncate(MAX_EVALUATIONS);
                 found
+            })
+            .await
+    }
+
+    /// The ballots rating one member or unit in an evaluation, in the order cast,
+    /// with their comments: `first` (at most 1,000) after `offset`.
+    #[graphql(guard = "Need(Permission::ReadRecords)")]
+    #[allow(clippy::too_many_arguments)]
+    async fn ballots(
+        &self,
+        ctx: &Context<'_>,
+        evaluation: ID,
+        rated: RatedInput,
+        #[graphql(default = 0)] offset: usize,
+        #[graphql(default = 100)] first: usize,
+        as_of: Option<AsOfInput>,
+        min_position: Option<NonNegative>,
+    ) -> async_graphql::Result<Option<BallotPage>> {
+        let id: EvaluationId = parse_id("evaluation", &evaluation)?;
+        let rated = rated.parse()?;
+        page_size(first)?;
+        let as_of = crate::as_of(as_of);
+        state(ctx)
+            .read(min_position.map(Into::into), |m| {
+                let position = as_of.position(m);
+                let evaluation = m.evaluations.get(&id).filter(|e| e.opened_at <= position)?;
+                let marks = evaluation.ballots.get(&rated).map(Vec::as_slice).unwrap_or_default();
+                let cast: Vec<_> = marks.iter().take_while(|mark| mark.position <= position).collect();
+                let ballots = cast
+                    .iter()
+                    .skip(offset)
+                    .take(first)
+                    .filter_map(|mark| {
+                        let b = m.ballots.get(&mark.ballot)?;
+                        Some(Ballot {
+                            id: ID(mark.ballot.to_string()),
+                            position: b.position,
+                            voter: b.voter.into(),
+                            rating: b.rating.map(Into::into),
+                            scores: b
+                                .scores
+                                .iter()
+                                .map(|s| BallotScore { criterion: s.criterion.to_string(), score: s.score.get() })
+                                .collect(),
+                            comment: b.comment.as_ref().map(ToString::to_string),
+                        })
+                    })
+                    .collect();
+                Some(BallotPage { total_count: cast.len() as u64, ballots })
             })
             .await
     }
