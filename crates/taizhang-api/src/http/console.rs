@@ -25,7 +25,7 @@
 //!   `POST /import/{kind}` checks it (the same code): every problem in a table by line
 //!   and column and nothing written, or every row written.
 //! - `POST /console/outings`, `POST /console/verify`, `POST /console/sign-in`,
-//!   `POST /console/sign-out`: the forms, each refused without the session's CSRF token
+//!   `POST /console/sign-out`: the forms, each refused without the sign-in's CSRF token
 //!   or when another site's page sent it.
 
 use std::sync::Arc;
@@ -58,14 +58,14 @@ pub(super) fn cookie_token(req: &Request) -> Option<&str> {
     cookies.split(';').find_map(|c| c.trim().strip_prefix(COOKIE)?.strip_prefix('=')).filter(|t| !t.is_empty())
 }
 
-/// The session's CSRF token: a MAC under the installation's key of the session's token
-/// id, so a form of one session is no other's and no other site can know it.
+/// The sign-in's CSRF token: a MAC under the installation's key of the signed-in token's
+/// id, so a form of one sign-in is no other's and no other site can know it.
 fn csrf(server: &Server, caller: &Principal) -> String {
     let proof = server.state.ledger.master_key().form_proof(&format!("console:{}", caller.token), 0);
     proof.iter().map(|b| format!("{b:02x}")).collect()
 }
 
-/// Whether `fields` carry the session's CSRF token.
+/// Whether `fields` carry the sign-in's CSRF token.
 fn csrf_holds(server: &Server, caller: &Principal, fields: &[(String, String)]) -> bool {
     let given = fields.iter().find(|(name, _)| name == "csrf").map_or("", |(_, v)| v.as_str());
     super::same_bytes(given.as_bytes(), csrf(server, caller).as_bytes())
@@ -127,7 +127,7 @@ fn forget(mut response: Response) -> Response {
 }
 
 /// A form posted to the console: its fields in order (a field may repeat), once the
-/// post is known to come from the session's own page.
+/// post is known to come from the sign-in's own page.
 async fn form(
     server: &Server,
     caller: &Principal,
