@@ -231,8 +231,7 @@ impl EvaluationQueries {
             .read(min_position.map(Into::into), |m| {
                 let position = as_of.position(m);
                 let evaluation = m.evaluations.get(&id).filter(|e| e.opened_at <= position)?;
-                let marks = evaluation.ballots.get(&rated).map(Vec::as_slice).unwrap_or_default();
-                let cast: Vec<_> = marks.iter().take_while(|mark| mark.position <= position).collect();
+                let cast = evaluation.cast_by(rated, position);
                 let ballots = cast
                     .iter()
                     .skip(offset)
@@ -373,7 +372,8 @@ impl BoardQueries {
                 (as_of, board_candidates(m, &policy, &scope, half_year, &as_of))
             })
             .await?;
-        let policy_now = policy.clone();
+        // The heavy read takes the policy; the page's half-year before needs it too.
+        let page_policy = policy.clone();
         let board = state
             .read_heavy(principal, None, move |heavy| -> async_graphql::Result<_> {
                 let mut assessed = Vec::with_capacity(candidates.len());
@@ -394,7 +394,7 @@ impl BoardQueries {
         let entries = state
             .read(None, |m| -> async_graphql::Result<Vec<StarBoardEntry>> {
                 // The half-year before for the page only: the ranks do not depend on it.
-                fill_previous(m, &policy_now, &mut page, half_year, &as_of).map_err(|e| invalid("policy", e))?;
+                fill_previous(m, &page_policy, &mut page, half_year, &as_of).map_err(|e| invalid("policy", e))?;
                 Ok(page
                     .into_iter()
                     .map(|e| {

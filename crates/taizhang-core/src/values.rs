@@ -415,6 +415,15 @@ impl HalfYear {
         Self { year: date.year(), half: if (date.month() as u8) <= 6 { 1 } else { 2 } }
     }
 
+    /// The half-year before this one.
+    pub fn previous(self) -> Self {
+        if self.half == 2 {
+            Self { year: self.year, half: 1 }
+        } else {
+            Self { year: self.year - 1, half: 2 }
+        }
+    }
+
     pub fn period(self) -> Period {
         let (first, last) = if self.half == 1 {
             (time::Month::January, time::Month::June)

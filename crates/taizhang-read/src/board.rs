@@ -80,7 +80,7 @@ pub fn fill_previous(
     as_of: &AsOf,
 ) -> Result<(), EligibilityError> {
     let no_personal = |_: MemberId| None;
-    let previous = previous_half_year(half_year).period();
+    let previous = half_year.previous().period();
     for entry in entries {
         let before = eligibility(model, policy, entry.eligibility.candidate, previous, as_of, &no_personal)?;
         entry.previous_stars = policy.rank_of(before.outcome.as_deref());
@@ -158,14 +158,5 @@ fn by_score(a: &BoardEntry, b: &BoardEntry) -> Ordering {
     match (a.eligibility.score, b.eligibility.score) {
         (Some((an, ad)), Some((bn, bd))) => (an * bd).cmp(&(bn * ad)),
         (a, b) => a.is_some().cmp(&b.is_some()),
-    }
-}
-
-/// The half-year before `h`.
-pub fn previous_half_year(h: HalfYear) -> HalfYear {
-    if h.half == 2 {
-        HalfYear { year: h.year, half: 1 }
-    } else {
-        HalfYear { year: h.year - 1, half: 2 }
     }
 }

@@ -192,18 +192,7 @@ pub fn eligibility(
     if vetoes.iter().any(|v| v.met) {
         rank = 0;
     }
-    let score = (!policy.weighted.is_empty())
-        .then(|| {
-            let whole = Criterion {
-                metric: Metric::WeightedScore,
-                window: Window::All,
-                at_least: None,
-                at_most: None,
-                below: None,
-            };
-            assessor.measure(&whole).0
-        })
-        .flatten();
+    let score = (!policy.weighted.is_empty()).then(|| assessor.value(Metric::WeightedScore)).flatten();
     Ok(Eligibility {
         policy: policy.name.clone(),
         policy_version: policy.version,
@@ -329,14 +318,25 @@ struct Assessor<'a> {
 type Measured = (Option<Value>, Vec<Counted>, Vec<Excluded>);
 
 impl<'a> Assessor<'a> {
-    fn criterion(&self, c: &Criterion) -> CriterionResult {
+    /// What `c`'s metric over its window measures, measured once per candidate.
+    fn measured(&self, c: &Criterion) -> Measured {
         let key = (c.metric, c.window);
         let cached = self.measured.borrow().iter().find(|(k, _)| *k == key).map(|(_, m)| m.clone());
-        let (value, counted, excluded) = cached.unwrap_or_else(|| {
+        cached.unwrap_or_else(|| {
             let measured = self.measure(c);
             self.measured.borrow_mut().push((key, measured.clone()));
             measured
-        });
+        })
+    }
+
+    /// The value of `metric` over the whole record (the window all).
+    fn value(&self, metric: Metric) -> Option<Value> {
+        let whole = Criterion { metric, window: Window::All, at_least: None, at_most: None, below: None };
+        self.measured(&whole).0
+    }
+
+    fn criterion(&self, c: &Criterion) -> CriterionResult {
+        let (value, counted, excluded) = self.measured(c);
         let mut required = Vec::new();
         let mut met = value.is_some();
         if let Some(v) = value {
@@ -451,14 +451,7 @@ impl<'a> Assessor<'a> {
                 // Each part over the whole record, added as exact fractions.
                 let mut sum = Some(Value::new(0, 1));
                 for part in &self.policy.weighted {
-                    let whole = Criterion {
-                        metric: part.metric,
-                        window: Window::All,
-                        at_least: None,
-                        at_most: None,
-                        below: None,
-                    };
-                    let (value, _, _) = self.measure(&whole);
+                    let value = self.value(part.metric);
                     sum = sum.zip(value).map(|(s, v)| s.plus(v.times(part.weight.into(), 100)));
                 }
                 (sum, vec![], vec![])

@@ -167,10 +167,16 @@ impl EvaluationHistory {
         self.reviews.get(&rated)?.iter().rev().find(|r| r.position <= as_of)
     }
 
+    /// The ballots rating `rated` cast by `as_of`, in the order cast.
+    pub fn cast_by(&self, rated: Rated, as_of: Position) -> &[BallotMark] {
+        let marks = self.ballots.get(&rated).map(Vec::as_slice).unwrap_or_default();
+        &marks[..marks.partition_point(|m| m.position <= as_of)]
+    }
+
     /// How the ballots cast by `as_of` rate `rated`.
     pub fn tally(&self, rated: Rated, as_of: Position) -> Tally {
         let mut tally = Tally::default();
-        for mark in self.ballots.get(&rated).into_iter().flatten().take_while(|m| m.position <= as_of) {
+        for mark in self.cast_by(rated, as_of) {
             tally.add(mark.rating);
         }
         tally
