@@ -1058,8 +1058,10 @@ fn a_transferred_member_is_rated_where_they_serve_now_and_leaders_review_while_o
     // An evaluation of the first unit's members no longer covers them.
     let mut elsewhere = world[..4].to_vec();
     elsewhere.push(evaluation_opened(evaluation, EvaluationSubject::Members, first));
-    given(elsewhere).when(review.clone()).then_err(ErrorKind::Invalid);
+    let e = given(elsewhere).when(review.clone()).then_err(ErrorKind::Invalid);
+    assert_eq!(e, DomainError::OutsideEvaluation { evaluation, rated: format!("member {member}") });
     let mut closed = world;
     closed.push(DomainEvent::EvaluationClosed(EvaluationClosed { evaluation }));
-    given(closed).when(review).then_err(ErrorKind::Invalid);
+    let e = given(closed).when(review).then_err(ErrorKind::Invalid);
+    assert_eq!(e, DomainError::EvaluationClosed { evaluation });
 }
