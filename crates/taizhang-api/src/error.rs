@@ -143,6 +143,20 @@ pub fn domain(e: &DomainError) -> Error {
             vec![("opinion", s(opinion))]
         }
         CertificateNotFound(c) | CertificateRevoked { certificate: c } => vec![("certificate", s(c))],
+        BoardNotFound(board) => vec![("board", s(board))],
+        RecognitionNotFound(r) | RecognitionDecided { recognition: r } | RecognitionRevoked { recognition: r } => {
+            vec![("recognition", s(r))]
+        }
+        ObjectionNotFound { recognition, objection } | ObjectionAnswered { recognition, objection } => {
+            vec![("recognition", s(recognition)), ("objection", (*objection).into())]
+        }
+        StillListed { recognition, listed_until } => vec![("recognition", s(recognition)), ("date", s(listed_until))],
+        ObjectionsUnanswered { recognition, count } => {
+            vec![("recognition", s(recognition)), ("actual", (*count as u64).into())]
+        }
+        EvidenceDoesNotHold { recognition, reason } => {
+            vec![("recognition", s(recognition)), ("reason", reason.as_str().into())]
+        }
         CorrectionNotFound(c) | CorrectionAnswered { correction: c } => vec![("request", s(c))],
         NotCorrectedYet { correction, outing } => vec![("request", s(correction)), ("outing", s(outing))],
         NothingToCertify { member, unit } => vec![("member", s(member)), ("unit", s(unit))],

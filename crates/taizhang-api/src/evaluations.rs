@@ -4,7 +4,7 @@
 
 use async_graphql::{Context, Enum, InputObject, Object, SimpleObject, ID};
 use taizhang_core::*;
-use taizhang_read::board::{board_candidates, board_part, fill_previous, rank_board};
+use taizhang_read::board::{fill_previous, star_board_in_slices};
 use taizhang_read::eligibility::{Candidate, AWARD_MEMBERS_PER_SLICE};
 use taizhang_read::evaluations::{show_fraction, EvaluationHistory, SatisfactionPoints, Tally};
 use taizhang_read::ReadModel;
@@ -329,9 +329,6 @@ pub struct StarBoardEntry {
     pub eligibility: Eligibility,
 }
 
-/// Units or members assessed per hold of the model's lock.
-const BOARD_SLICE: usize = AWARD_MEMBERS_PER_SLICE;
-
 #[derive(Default)]
 pub struct BoardQueries;
 
@@ -366,28 +363,15 @@ impl BoardQueries {
         let half_year = HalfYear::parse("halfYear", &half_year).map_err(domain)?;
         page_size(first)?;
         let (scope, as_of) = (scope.parse()?, crate::as_of(as_of));
-        let (as_of, candidates) = state
-            .read(min_position.map(Into::into), |m| {
-                let as_of = as_of.pinned(m);
-                (as_of, board_candidates(m, &policy, &scope, half_year, &as_of))
-            })
-            .await?;
+        state.reached(min_position.map(Into::into)).await?;
         // The heavy read takes the policy; the page's half-year before needs it too.
         let page_policy = policy.clone();
-        let board = state
-            .read_heavy(principal, None, move |heavy| -> async_graphql::Result<_> {
-                let mut assessed = Vec::with_capacity(candidates.len());
-                for slice in candidates.chunks(BOARD_SLICE) {
-                    // Nobody waits for the answer any more: stop (what is returned is dropped).
-                    if heavy.abandoned() {
-                        break;
-                    }
-                    let part = heavy.projector.read(|m| board_part(m, &policy, slice, half_year, &as_of));
-                    assessed.extend(part.map_err(|e| invalid("policy", e))?);
-                }
-                Ok(rank_board(&policy, half_year, assessed))
+        let (as_of, board) = state
+            .read_heavy(principal, None, move |heavy| {
+                star_board_in_slices(heavy.projector, &policy, &scope, half_year, &as_of, &|| heavy.abandoned())
             })
-            .await??;
+            .await?
+            .map_err(|e| invalid("policy", e))?;
         let position = board.as_of_position;
         let total_count = board.entries.len() as u64;
         let mut page: Vec<_> = board.entries.into_iter().skip(offset).take(first).collect();

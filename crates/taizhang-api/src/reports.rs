@@ -405,7 +405,7 @@ impl ReportQueries {
             })
             .await?
             .map_err(|e| match e {
-                EligibilityError::WrongSubject { .. } => invalid("policy", e),
+                EligibilityError::WrongSubject { .. } | EligibilityError::Policy(_) => invalid("policy", e),
                 EligibilityError::NotFound(_) => error::coded(error::Code::NotFound, e.to_string()),
             })?;
         Ok(result.into())

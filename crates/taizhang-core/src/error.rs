@@ -1,6 +1,6 @@
 use crate::{
-    CertificateId, CommitmentId, CorrectionId, EvaluationId, MemberId, OpinionId, OutingId, RoundId, StreamId,
-    SummaryId, UnitId,
+    BoardId, CertificateId, CommitmentId, CorrectionId, EvaluationId, MemberId, OpinionId, OutingId, RecognitionId,
+    RoundId, StreamId, SummaryId, UnitId,
 };
 
 /// Why a command was refused. Every variant names what to fix; none of them leaves
@@ -73,6 +73,26 @@ pub enum DomainError {
     /// A ballot or review rates a member or unit of the evaluation's kind and scope.
     #[error("{rated} is not evaluated in evaluation {evaluation}: another kind, or outside its scope")]
     OutsideEvaluation { evaluation: EvaluationId, rated: String },
+    #[error("board {0} does not exist")]
+    BoardNotFound(BoardId),
+    #[error("recognition {0} does not exist")]
+    RecognitionNotFound(RecognitionId),
+    #[error("objection {objection} to recognition {recognition} does not exist")]
+    ObjectionNotFound { recognition: RecognitionId, objection: u32 },
+    #[error("objection {objection} to recognition {recognition} is answered already")]
+    ObjectionAnswered { recognition: RecognitionId, objection: u32 },
+    #[error("recognition {recognition} is decided already")]
+    RecognitionDecided { recognition: RecognitionId },
+    #[error("recognition {recognition} is revoked")]
+    RecognitionRevoked { recognition: RecognitionId },
+    /// A nomination is listed publicly (公示) before it is decided.
+    #[error("recognition {recognition} is listed for objections until {listed_until}; decide it after that day")]
+    StillListed { recognition: RecognitionId, listed_until: time::Date },
+    #[error("recognition {recognition} has {count} objection(s) not yet answered; answer them first")]
+    ObjectionsUnanswered { recognition: RecognitionId, count: usize },
+    /// A decision rests on evidence that holds, or is recorded as an exception.
+    #[error("recognition {recognition}: the evidence does not hold ({reason}); decide it as an exception with a reason, or not at all")]
+    EvidenceDoesNotHold { recognition: RecognitionId, reason: String },
     #[error("look-back round {round} is closed")]
     RoundClosed { round: RoundId },
     #[error("commitment {commitment} is withdrawn; it can no longer change")]
@@ -163,7 +183,10 @@ impl DomainError {
             | OpinionNotFound(_)
             | CertificateNotFound(_)
             | CorrectionNotFound(_)
-            | EvaluationNotFound(_) => ErrorKind::NotFound,
+            | EvaluationNotFound(_)
+            | BoardNotFound(_)
+            | RecognitionNotFound(_)
+            | ObjectionNotFound { .. } => ErrorKind::NotFound,
             AlreadyExists { .. } | StaleVersion { .. } | CertifiedLineChanged { .. } => ErrorKind::Conflict,
             Empty { .. }
             | TooLong { .. }
@@ -200,7 +223,13 @@ impl DomainError {
             | OpinionNotHeld { .. }
             | CertificateRevoked { .. }
             | NothingToCertify { .. }
-            | NotCertifiable { .. } => ErrorKind::Invalid,
+            | NotCertifiable { .. }
+            | ObjectionAnswered { .. }
+            | RecognitionDecided { .. }
+            | RecognitionRevoked { .. }
+            | StillListed { .. }
+            | ObjectionsUnanswered { .. }
+            | EvidenceDoesNotHold { .. } => ErrorKind::Invalid,
         }
     }
 

@@ -60,6 +60,7 @@ mod evaluation;
 mod member;
 mod opinion;
 mod outing;
+mod recognition;
 mod round;
 mod summary;
 mod unit;
@@ -78,6 +79,7 @@ pub use member::*;
 pub use opinion::*;
 pub use outing::*;
 pub use personal::*;
+pub use recognition::*;
 pub use round::*;
 pub use state::*;
 pub use summary::*;
@@ -173,6 +175,22 @@ aggregates! {
         state: BallotState in ballots,
         described: "A ballot's id (UUIDv7).",
     }
+    /// A published star board (星级榜).
+    Board = 12 {
+        id: BoardId,
+        prefix: "board",
+        stream: board,
+        state: BoardState in boards,
+        described: "A published board's id (UUIDv7).",
+    }
+    /// A nomination for an award and its decision (表彰).
+    Recognition = 13 {
+        id: RecognitionId,
+        prefix: "recognition",
+        stream: recognition,
+        state: RecognitionState in recognitions,
+        described: "A recognition's id: its award's, half-year's and nominee's (UUIDv5).",
+    }
 }
 
 commands! {
@@ -214,6 +232,12 @@ commands! {
     CloseEvaluation on evaluation,
     ReviewAsLeader on evaluation,
     CastBallot on ballot,
+    PublishBoard on board,
+    NominateRecognition on recognition,
+    RaiseObjection on recognition,
+    AnswerObjection on recognition,
+    DecideRecognition on recognition,
+    RevokeRecognition on recognition,
 }
 
 domain_events! {
@@ -260,4 +284,10 @@ domain_events! {
     EvaluationClosed = (91, 1) on evaluation,
     LeaderReviewed = (92, 1) on evaluation,
     BallotCast = (93, 1) on ballot,
+    BoardPublished = (100, 1) on board,
+    RecognitionNominated = (110, 1) on recognition,
+    ObjectionRaised = (111, 1) on recognition,
+    ObjectionAnswered = (112, 1) on recognition,
+    RecognitionDecided = (113, 1) on recognition,
+    RecognitionRevoked = (114, 1) on recognition,
 }

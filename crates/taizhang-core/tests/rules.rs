@@ -1065,3 +1065,178 @@ fn a_transferred_member_is_rated_where_they_serve_now_and_leaders_review_while_o
     let e = given(closed).when(review).then_err(ErrorKind::Invalid);
     assert_eq!(e, DomainError::EvaluationClosed { evaluation });
 }
+
+fn nominated(recognition: RecognitionId, member: MemberId, unit: UnitId, listed_until: time::Date) -> DomainEvent {
+    DomainEvent::RecognitionNominated(RecognitionNominated {
+        recognition,
+        award: text("post-pioneer"),
+        policy: text("ten-star-named-default"),
+        half_year: HalfYear { year: 2011, half: 1 },
+        nominee: Rated::Member(member),
+        unit,
+        reason: None,
+        listed_until,
+    })
+}
+
+fn board_published(board: BoardId) -> DomainEvent {
+    DomainEvent::BoardPublished(BoardPublished {
+        board,
+        name: text("2011年上半年星级榜"),
+        half_year: HalfYear { year: 2011, half: 1 },
+        scope: RoundScope::All,
+        policy: text("ten-star-named-default"),
+        policy_version: 1,
+        policy_document: "{}".to_owned(),
+        policy_digest: text("d1"),
+        as_of: 3,
+        entries: 1,
+        digest: text("d2"),
+    })
+}
+
+fn evidence(board: BoardId, holds: bool) -> Evidence {
+    Evidence {
+        board,
+        as_of: 3,
+        policy_digest: text("d1"),
+        required: text("8"),
+        outcome: Some(text(if holds { "9" } else { "7" })),
+        score: None,
+        criteria: vec![],
+        holds,
+    }
+}
+
+#[test]
+fn a_nomination_is_listed_for_working_days_and_a_clerk_nominates_for_their_own_unit() {
+    let (unit, other, member) = (UnitId::new(), UnitId::new(), MemberId::new());
+    let half_year = HalfYear { year: 2011, half: 1 };
+    let recognition = RecognitionId::of("post-pioneer", half_year, Rated::Member(member));
+    let nominate = NominateRecognition {
+        recognition,
+        award: text("post-pioneer"),
+        policy: text("ten-star-named-default"),
+        half_year,
+        nominee: Rated::Member(member),
+        reason: None,
+        listing_days: 5,
+    };
+    let world = vec![unit_registered(unit), unit_registered(other), member_registered(member, unit)];
+    // Friday 1 July 2011: listed until Friday 8 July.
+    given(world.clone())
+        .today(time::macros::date!(2011 - 07 - 01))
+        .when(Command::NominateRecognition(nominate.clone()))
+        .then([nominated(recognition, member, unit, time::macros::date!(2011 - 07 - 08))]);
+    // The nominee's unit is the one whose clerk may send it.
+    let mut loaded = Aggregates::default();
+    for event in world.clone() {
+        let version = loaded.version(event.stream()).map_or(0, |v| v + 1);
+        loaded.apply(version, &event);
+    }
+    assert_eq!(units_written(&Command::NominateRecognition(nominate.clone()), &loaded), vec![unit]);
+    // A second nomination of the same for the same award and half-year.
+    let e = given(
+        [world.clone(), vec![nominated(recognition, member, unit, time::macros::date!(2011 - 07 - 08))]].concat(),
+    )
+    .when(Command::NominateRecognition(nominate))
+    .then_err(ErrorKind::Conflict);
+    assert_eq!(e, DomainError::AlreadyExists { stream: StreamId::recognition(recognition) });
+}
+
+#[test]
+fn a_decision_waits_for_its_listing_and_answers_and_rests_on_evidence_or_an_exception() {
+    let (unit, member, board, recognition) = (UnitId::new(), MemberId::new(), BoardId::new(), RecognitionId::new());
+    let until = time::macros::date!(2011 - 07 - 08);
+    let world = vec![
+        unit_registered(unit),
+        member_registered(member, unit),
+        board_published(board),
+        nominated(recognition, member, unit, until),
+    ];
+    let decide = |holds: bool, exception: Option<&str>| {
+        Command::DecideRecognition(DecideRecognition {
+            recognition,
+            evidence: evidence(board, holds),
+            exception: exception.map(text),
+        })
+    };
+    let after = time::macros::date!(2011 - 07 - 11);
+    // On the listing's last day: too early.
+    let e = given(world.clone()).today(until).when(decide(true, None)).then_err(ErrorKind::Invalid);
+    assert_eq!(e, DomainError::StillListed { recognition, listed_until: until });
+    // After it, on evidence that holds.
+    given(world.clone()).today(after).when(decide(true, None)).then([DomainEvent::RecognitionDecided(
+        RecognitionDecided { recognition, evidence: evidence(board, true), exception: None },
+    )]);
+    // Evidence that does not hold: refused, unless an exception with its reason.
+    let e = given(world.clone()).today(after).when(decide(false, None)).then_err(ErrorKind::Invalid);
+    assert!(matches!(e, DomainError::EvidenceDoesNotHold { .. }), "{e:?}");
+    assert!(e.to_string().contains("the board awards 7; the award needs 8"), "{e}");
+    given(world.clone()).today(after).when(decide(false, Some("抗洪抢险中表现突出"))).then([
+        DomainEvent::RecognitionDecided(RecognitionDecided {
+            recognition,
+            evidence: evidence(board, false),
+            exception: Some(text("抗洪抢险中表现突出")),
+        }),
+    ]);
+    // An objection unanswered stops it; upheld, it needs an exception.
+    let objected = [
+        world.clone(),
+        vec![DomainEvent::ObjectionRaised(ObjectionRaised {
+            recognition,
+            objection: 1,
+            from: ObjectionSource::Public,
+            text: text("窗口服务态度差，有投诉"),
+        })],
+    ]
+    .concat();
+    let e = given(objected.clone()).today(after).when(decide(true, None)).then_err(ErrorKind::Invalid);
+    assert_eq!(e, DomainError::ObjectionsUnanswered { recognition, count: 1 });
+    let answer = |objection, upheld| {
+        Command::AnswerObjection(AnswerObjection { recognition, objection, upheld, answer: text("经核实属实") })
+    };
+    let e = given(objected.clone()).when(answer(2, true)).then_err(ErrorKind::NotFound);
+    assert_eq!(e, DomainError::ObjectionNotFound { recognition, objection: 2 });
+    let upheld = [
+        objected.clone(),
+        vec![DomainEvent::ObjectionAnswered(ObjectionAnswered {
+            recognition,
+            objection: 1,
+            upheld: true,
+            answer: text("经核实属实"),
+        })],
+    ]
+    .concat();
+    let e = given(upheld.clone()).when(answer(1, false)).then_err(ErrorKind::Invalid);
+    assert_eq!(e, DomainError::ObjectionAnswered { recognition, objection: 1 });
+    let e = given(upheld.clone()).today(after).when(decide(true, None)).then_err(ErrorKind::Invalid);
+    assert!(e.to_string().contains("1 objection(s) upheld"), "{e}");
+    // A board that does not exist; a decided recognition is decided once; revoked, it
+    // takes nothing more.
+    let e = given(world[..2].iter().cloned().chain([world[3].clone()]))
+        .today(after)
+        .when(decide(true, None))
+        .then_err(ErrorKind::NotFound);
+    assert_eq!(e, DomainError::BoardNotFound(board));
+    let decided = [
+        world.clone(),
+        vec![DomainEvent::RecognitionDecided(RecognitionDecided {
+            recognition,
+            evidence: evidence(board, true),
+            exception: None,
+        })],
+    ]
+    .concat();
+    let e = given(decided.clone()).today(after).when(decide(true, None)).then_err(ErrorKind::Invalid);
+    assert_eq!(e, DomainError::RecognitionDecided { recognition });
+    let revoke = Command::RevokeRecognition(RevokeRecognition { recognition, reason: text("弄虚作假") });
+    given(decided.clone())
+        .when(revoke.clone())
+        .then([DomainEvent::RecognitionRevoked(RecognitionRevoked { recognition, reason: text("弄虚作假") })]);
+    let revoked =
+        [decided, vec![DomainEvent::RecognitionRevoked(RecognitionRevoked { recognition, reason: text("弄虚作假") })]]
+            .concat();
+    let e = given(revoked).when(revoke).then_err(ErrorKind::Invalid);
+    assert_eq!(e, DomainError::RecognitionRevoked { recognition });
+}

@@ -142,6 +142,36 @@ pub fn star_board_page(
     Ok((total, board))
 }
 
+/// A whole board without the half-year before, assessed
+/// [`AWARD_MEMBERS_PER_SLICE`](crate::eligibility::AWARD_MEMBERS_PER_SLICE) candidates
+/// per hold of the model's lock, as of the position `as_of` pins (the head when it
+/// names none). Stops early, with what it has, once `abandoned` says nobody waits.
+pub fn star_board_in_slices<S: taizhang_store::EventStore>(
+    projector: &crate::Projector<S>,
+    policy: &Policy,
+    scope: &Scope,
+    half_year: HalfYear,
+    as_of: &AsOf,
+    abandoned: &dyn Fn() -> bool,
+) -> Result<(AsOf, StarBoard), EligibilityError> {
+    let (as_of, candidates) = projector.read(|m| {
+        let as_of = as_of.pinned(m);
+        let candidates = board_candidates(m, policy, scope, half_year, &as_of);
+        (as_of, candidates)
+    });
+    let mut assessed = Vec::with_capacity(candidates.len());
+    for slice in candidates.chunks(crate::eligibility::AWARD_MEMBERS_PER_SLICE) {
+        if abandoned() {
+            break;
+        }
+        assessed.extend(projector.read(|m| board_part(m, policy, slice, half_year, &as_of))?);
+    }
+    let mut board = rank_board(policy, half_year, assessed);
+    // An empty board names the position it was asked at.
+    board.as_of_position = as_of.position.unwrap_or(board.as_of_position);
+    Ok((as_of, board))
+}
+
 /// A whole board, every entry with the stars of the half-year before.
 pub fn star_board(
     model: &ReadModel,

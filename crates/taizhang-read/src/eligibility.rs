@@ -12,7 +12,7 @@ use crate::policy::{show_hundredths, Cap, Criterion, Level, Metric, Policy, Sche
 use crate::{AsOf, ReadModel};
 
 /// Who is being assessed.
-#[derive(Clone, Copy, PartialEq, Eq, Debug, Serialize)]
+#[derive(Clone, Copy, PartialEq, Eq, Hash, Debug, Serialize)]
 pub enum Candidate {
     Member(MemberId),
     Unit(UnitId),
@@ -84,6 +84,9 @@ pub enum EligibilityError {
     WrongSubject { policy: String, expected: &'static str },
     #[error("{0:?} did not exist at the as-of position")]
     NotFound(Candidate),
+    /// A policy recorded in the log that no longer reads (a published board's).
+    #[error("{0}")]
+    Policy(String),
 }
 
 /// What the read model cannot know, supplied by the caller: a member's birth date is

@@ -33,6 +33,7 @@ pub mod model;
 pub mod policy;
 mod projector;
 mod query;
+pub mod recognitions;
 pub mod report;
 mod shape;
 

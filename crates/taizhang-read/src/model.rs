@@ -14,6 +14,7 @@ use taizhang_store::{Position, RecordedEvent};
 
 use crate::evaluations::{BallotMark, BallotRecord, EvaluationHistory, LeaderReview};
 use crate::look_back::RoundTallies;
+use crate::recognitions::{DecisionRecord, ObjectionRecord, PublishedBoard, RecognitionRecord};
 use time::Date;
 
 /// A unit as of one version.
@@ -634,6 +635,10 @@ pub struct ReadModel {
     pub evaluations: BTreeMap<EvaluationId, EvaluationHistory>,
     /// The public's ballots, by id.
     pub ballots: BTreeMap<BallotId, BallotRecord>,
+    /// Published star boards, by id.
+    pub boards: BTreeMap<BoardId, PublishedBoard>,
+    /// Nominations for awards and their decisions, by id.
+    pub recognitions: BTreeMap<RecognitionId, RecognitionRecord>,
 }
 
 /// Pushes without the standard doubling: the model keeps hundreds of thousands of
@@ -828,6 +833,50 @@ impl ReadModel {
                     by: event.actor,
                 };
                 self.ballots.insert(e.ballot, ballot);
+            }
+            DomainEvent::BoardPublished(e) => {
+                let board = PublishedBoard { position, published: e.clone(), by: event.actor };
+                self.boards.insert(e.board, board);
+            }
+            DomainEvent::RecognitionNominated(e) => {
+                let record = RecognitionRecord {
+                    position,
+                    nominated: e.clone(),
+                    by: event.actor,
+                    objections: Vec::new(),
+                    decision: None,
+                    revoked: None,
+                };
+                self.recognitions.insert(e.recognition, record);
+            }
+            DomainEvent::ObjectionRaised(e) => {
+                if let Some(r) = self.recognitions.get_mut(&e.recognition) {
+                    let objection = ObjectionRecord { position, from: e.from, text: e.text.clone(), answer: None };
+                    r.objections.push(objection);
+                }
+            }
+            DomainEvent::ObjectionAnswered(e) => {
+                let recognition = self.recognitions.get_mut(&e.recognition);
+                let objection = recognition.and_then(|r| r.objections.get_mut((e.objection as usize).checked_sub(1)?));
+                if let Some(objection) = objection {
+                    objection.answer = Some((position, e.upheld, e.answer.clone()));
+                }
+            }
+            DomainEvent::RecognitionDecided(e) => {
+                if let Some(r) = self.recognitions.get_mut(&e.recognition) {
+                    let decision = DecisionRecord {
+                        position,
+                        evidence: e.evidence.clone(),
+                        exception: e.exception.clone(),
+                        by: event.actor,
+                    };
+                    r.decision = Some(decision);
+                }
+            }
+            DomainEvent::RecognitionRevoked(e) => {
+                if let Some(r) = self.recognitions.get_mut(&e.recognition) {
+                    r.revoked = Some((position, e.reason.clone()));
+                }
             }
             DomainEvent::RoundClosed(e) => {
                 if let Some(round) = self.rounds.get_mut(&e.round) {
@@ -1216,7 +1265,12 @@ impl ReadModel {
             StreamKind::Member => self.member_unit(MemberId(stream.id), as_of),
             StreamKind::Outing => self.outing(OutingId(stream.id), as_of).map(|o| o.unit),
             // A round or an evaluation covers many units; it belongs to none.
-            StreamKind::Round | StreamKind::Evaluation => None,
+            StreamKind::Round | StreamKind::Evaluation | StreamKind::Board => None,
+            StreamKind::Recognition => self
+                .recognitions
+                .get(&RecognitionId(stream.id))
+                .filter(|r| r.position <= as_of)
+                .map(|r| r.nominated.unit),
             StreamKind::Ballot => {
                 self.ballots.get(&BallotId(stream.id)).filter(|b| b.position <= as_of).map(|b| b.unit)
             }
@@ -1341,6 +1395,8 @@ mod tests {
             unit_corrections,
             evaluations,
             ballots,
+            boards,
+            recognitions,
         } = crate::shape::sample();
         assert!(position > 0 && last_hash != [0; 32]);
         assert!(units.values().any(|versions| versions.len() > 1 && versions.iter().any(|v| v.parent.is_some())));
@@ -1376,6 +1432,10 @@ mod tests {
         let evaluation = evaluations.values().next().unwrap();
         assert!(evaluation.closed_at.is_some() && !evaluation.ballots.is_empty() && !evaluation.reviews.is_empty());
         assert!(ballots.values().any(|b| !b.scores.is_empty() && b.comment.is_some()));
+        assert!(!boards.is_empty());
+        let recognition = recognitions.values().next().unwrap();
+        assert!(recognition.objections.iter().all(|o| o.answer.is_some()) && !recognition.objections.is_empty());
+        assert!(recognition.decision.is_some() && recognition.revoked.is_some());
     }
 
     #[test]

@@ -78,6 +78,30 @@ pub struct Policy {
     /// one below.
     #[serde(default)]
     pub top_share_percent: Option<u8>,
+    /// The awards (表彰) decided on this policy's boards: award kinds are data.
+    #[serde(default)]
+    pub awards: Vec<Award>,
+}
+
+/// An award kind: what a recognition of it needs on a board of its policy.
+#[derive(Clone, PartialEq, Eq, Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Award {
+    /// How nominations name it (`post-pioneer`); unique among the loaded policies.
+    pub name: String,
+    /// 岗位先锋 …
+    #[serde(default)]
+    pub label: Option<String>,
+    /// The least outcome on the board: a level's name, or with `scheme = "count"` a
+    /// number of stars.
+    pub at_least: String,
+    /// Working days a nomination is listed for objections (公示) before it is decided.
+    #[serde(default = "five_working_days")]
+    pub listing_days: u8,
+}
+
+fn five_working_days() -> u8 {
+    5
 }
 
 /// How a policy's levels make its outcome.
@@ -224,6 +248,11 @@ impl std::fmt::Display for Policy {
         }
         if let Some(share) = self.top_share_percent {
             writeln!(f, "  on a board, at most {share} % keep the top rank")?;
+        }
+        for a in &self.awards {
+            let label = a.label.as_deref().map(|l| format!(" {l}")).unwrap_or_default();
+            let days = a.listing_days;
+            writeln!(f, "  award {}{label}: at least {}, listed {days} working days", a.name, a.at_least)?;
         }
         Ok(())
     }
@@ -444,15 +473,22 @@ impl Policy {
         if policy.top_share_percent.is_some_and(|p| p == 0 || p > 100) {
             return Err(fail("top_share_percent", "top_share_percent must be from 1 to 100".into()));
         }
-        for cap in &policy.caps {
+        let outcomes = (policy.caps.iter().map(|c| ("cap", &c.name, "at_most", &c.at_most)))
+            .chain(policy.awards.iter().map(|a| ("award", &a.name, "at_least", &a.at_least)));
+        for (kind, name, field, outcome) in outcomes {
             let expected = match policy.scheme {
-                Scheme::Highest if !policy.levels.iter().any(|l| l.name == cap.at_most) => {
-                    "the name of one of the levels"
+                Scheme::Highest if !policy.levels.iter().any(|l| &l.name == outcome) => "the name of one of the levels",
+                Scheme::Count if outcome.parse::<usize>().map_or(true, |n| n > policy.levels.len()) => {
+                    "a number of stars the levels can light"
                 }
-                Scheme::Count if cap.at_most.parse::<usize>().is_err() => "a number of stars",
                 _ => continue,
             };
-            return Err(fail(&cap.name, format!("cap {:?}: at_most must be {expected}", cap.name)));
+            return Err(fail(name, format!("{kind} {name:?}: {field} must be {expected}")));
+        }
+        for (i, a) in policy.awards.iter().enumerate() {
+            if policy.awards[..i].iter().any(|b| b.name == a.name) {
+                return Err(fail(&a.name, format!("award {:?} is declared twice", a.name)));
+            }
         }
         for (kind, name, criteria) in &rules {
             if criteria.is_empty() {
@@ -527,7 +563,27 @@ impl PolicySet {
             let policy = Policy::parse(&name, &text)?;
             set.policies.insert(policy.name.clone(), policy);
         }
+        let mut declared: BTreeMap<&str, &str> = BTreeMap::new();
+        for policy in set.policies.values() {
+            for award in &policy.awards {
+                if let Some(other) = declared.insert(&award.name, &policy.name) {
+                    return Err(io(format!(
+                        "award {:?} is declared by both {other} and {}: an award belongs to one policy",
+                        award.name, policy.name
+                    )));
+                }
+            }
+        }
         Ok(set)
+    }
+
+    /// The award named `name` and the policy that declares it.
+    pub fn award(&self, name: &str) -> Result<(&Policy, &Award), UnknownAward> {
+        let found = self.policies.values().find_map(|p| Some((p, p.awards.iter().find(|a| a.name == name)?)));
+        found.ok_or_else(|| UnknownAward {
+            name: name.to_owned(),
+            known: self.policies.values().flat_map(|p| p.awards.iter().map(|a| a.name.clone())).collect(),
+        })
     }
 
     pub fn get(&self, name: &str) -> Result<&Policy, UnknownPolicy> {
@@ -539,6 +595,13 @@ impl PolicySet {
     pub fn iter(&self) -> impl Iterator<Item = &Policy> {
         self.policies.values()
     }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("no award named {name:?}; known awards: {}", known.join(", "))]
+pub struct UnknownAward {
+    pub name: String,
+    pub known: Vec<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
