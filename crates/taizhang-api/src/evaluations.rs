@@ -4,8 +4,8 @@
 
 use async_graphql::{Context, Enum, InputObject, Object, SimpleObject, ID};
 use taizhang_core::*;
-use taizhang_read::board::{fill_previous, star_board_in_slices};
-use taizhang_read::eligibility::{Candidate, AWARD_MEMBERS_PER_SLICE};
+use taizhang_read::board::{fill_previous, star_board_in_slices, BoardEntry};
+use taizhang_read::eligibility::Candidate;
 use taizhang_read::evaluations::{show_fraction, EvaluationHistory, SatisfactionPoints, Tally};
 use taizhang_read::ReadModel;
 use taizhang_store::{AppendOutcome, Position};
@@ -329,6 +329,29 @@ pub struct StarBoardEntry {
     pub eligibility: Eligibility,
 }
 
+/// A board's entries as the API shows them, the members' units as of `position`.
+pub(crate) fn board_entries(m: &ReadModel, page: Vec<BoardEntry>, position: Position) -> Vec<StarBoardEntry> {
+    page.into_iter()
+        .map(|e| {
+            let (member, unit) = match e.eligibility.candidate {
+                Candidate::Member(id) => (Some(id), m.member_unit(id, position)),
+                Candidate::Unit(id) => (None, Some(id)),
+            };
+            StarBoardEntry {
+                rank: e.rank as u64,
+                stars: e.stars as u64,
+                previous_stars: e.previous_stars as u64,
+                change: e.stars as i64 - e.previous_stars as i64,
+                held_by_quota: e.held_by_quota,
+                member: member.map(|m| ID(m.to_string())),
+                unit: unit.map(|u| ID(u.to_string())),
+                score: e.eligibility.score.map(|(n, d)| show_fraction(n, d)),
+                eligibility: e.eligibility.into(),
+            }
+        })
+        .collect()
+}
+
 #[derive(Default)]
 pub struct BoardQueries;
 
@@ -379,26 +402,7 @@ impl BoardQueries {
             .read(None, |m| -> async_graphql::Result<Vec<StarBoardEntry>> {
                 // The half-year before for the page only: the ranks do not depend on it.
                 fill_previous(m, &page_policy, &mut page, half_year, &as_of).map_err(|e| invalid("policy", e))?;
-                Ok(page
-                    .into_iter()
-                    .map(|e| {
-                        let (member, unit) = match e.eligibility.candidate {
-                            Candidate::Member(id) => (Some(id), m.member_unit(id, position)),
-                            Candidate::Unit(id) => (None, Some(id)),
-                        };
-                        StarBoardEntry {
-                            rank: e.rank as u64,
-                            stars: e.stars as u64,
-                            previous_stars: e.previous_stars as u64,
-                            change: e.stars as i64 - e.previous_stars as i64,
-                            held_by_quota: e.held_by_quota,
-                            member: member.map(|m| ID(m.to_string())),
-                            unit: unit.map(|u| ID(u.to_string())),
-                            score: e.eligibility.score.map(|(n, d)| show_fraction(n, d)),
-                            eligibility: e.eligibility.into(),
-                        }
-                    })
-                    .collect())
+                Ok(board_entries(m, page, position))
             })
             .await??;
         Ok(StarBoard {
@@ -430,7 +434,7 @@ pub struct RatedInput {
 }
 
 impl RatedInput {
-    fn parse(self) -> async_graphql::Result<Rated> {
+    pub(crate) fn parse(self) -> async_graphql::Result<Rated> {
         match (self.member, self.unit) {
             (Some(m), None) => Ok(Rated::Member(parse_id("input.rated.member", &m)?)),
             (None, Some(u)) => Ok(Rated::Unit(parse_id("input.rated.unit", &u)?)),

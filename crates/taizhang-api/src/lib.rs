@@ -35,6 +35,7 @@ mod corrections;
 mod evaluations;
 mod members;
 mod outings;
+mod recognitions;
 mod reports;
 mod rounds;
 mod summaries;
@@ -71,6 +72,7 @@ pub struct Query(
     corrections::CorrectionQueries,
     evaluations::EvaluationQueries,
     evaluations::BoardQueries,
+    recognitions::RecognitionQueries,
     reports::ReportQueries,
     audit::AuditQueries,
     tokens::TokenQueries,
@@ -94,6 +96,7 @@ pub struct Mutation(
     check_in::CheckInMutations,
     corrections::CorrectionMutations,
     evaluations::EvaluationMutations,
+    recognitions::RecognitionMutations,
     tokens::TokenMutations,
 );
 
@@ -121,6 +124,8 @@ pub struct ApiState {
     pub(crate) check_in: check_in::CheckInGuard,
     /// How many opinions the notice board takes per address and per unit.
     pub(crate) opinion_quotas: http::OpinionQuotas,
+    /// Published boards already computed again.
+    pub(crate) published_boards: recognitions::PublishedBoards,
 }
 
 /// How this server issues certificates.
@@ -152,6 +157,7 @@ impl ApiState {
             certificates: None,
             check_in: Default::default(),
             opinion_quotas: Default::default(),
+            published_boards: Default::default(),
         })
     }
 

@@ -37,10 +37,11 @@ impl RecognitionId {
     }
 }
 
-/// `days` working days (Monday to Friday) after `from`: the last day of a listing
-/// that starts on `from`.
-pub fn working_days_after(from: Date, days: u8) -> Date {
-    let mut date = from;
+/// The last day of a listing of `days` working days (Monday to Friday) that starts on
+/// `from`: the day itself counts when it is a working day. A listing of no days ended
+/// the day before.
+pub fn listing_end(from: Date, days: u8) -> Date {
+    let mut date = from.previous_day().unwrap_or(from);
     let mut left = days;
     while left > 0 {
         date = date.next_day().unwrap_or(date);
@@ -327,7 +328,7 @@ impl Decision for NominateRecognition {
             nominee: self.nominee,
             unit: unit_id,
             reason: self.reason.clone(),
-            listed_until: working_days_after(cx.today, self.listing_days),
+            listed_until: listing_end(cx.today, self.listing_days),
         })])
     }
 }
@@ -525,11 +526,12 @@ mod tests {
     use time::macros::date;
 
     #[test]
-    fn a_listing_counts_working_days_only() {
-        // Friday 1 July 2011: five working days end on Friday 8 July.
-        assert_eq!(working_days_after(date!(2011 - 07 - 01), 5), date!(2011 - 07 - 08));
+    fn a_listing_counts_working_days_from_its_first() {
+        // Friday 1 July 2011 and the four working days after: Thursday 7 July.
+        assert_eq!(listing_end(date!(2011 - 07 - 01), 5), date!(2011 - 07 - 07));
         // From a Saturday, the first working day is the Monday.
-        assert_eq!(working_days_after(date!(2011 - 07 - 02), 1), date!(2011 - 07 - 04));
-        assert_eq!(working_days_after(date!(2011 - 07 - 02), 0), date!(2011 - 07 - 02));
+        assert_eq!(listing_end(date!(2011 - 07 - 02), 1), date!(2011 - 07 - 04));
+        // No listing: it ended the day before.
+        assert_eq!(listing_end(date!(2011 - 07 - 02), 0), date!(2011 - 07 - 01));
     }
 }

@@ -1123,11 +1123,11 @@ fn a_nomination_is_listed_for_working_days_and_a_clerk_nominates_for_their_own_u
         listing_days: 5,
     };
     let world = vec![unit_registered(unit), unit_registered(other), member_registered(member, unit)];
-    // Friday 1 July 2011: listed until Friday 8 July.
+    // Friday 1 July 2011: listed for five working days, until Thursday 7 July.
     given(world.clone())
         .today(time::macros::date!(2011 - 07 - 01))
         .when(Command::NominateRecognition(nominate.clone()))
-        .then([nominated(recognition, member, unit, time::macros::date!(2011 - 07 - 08))]);
+        .then([nominated(recognition, member, unit, time::macros::date!(2011 - 07 - 07))]);
     // The nominee's unit is the one whose clerk may send it.
     let mut loaded = Aggregates::default();
     for event in world.clone() {

@@ -31,7 +31,10 @@
 //!
 //! `scheme = "count"` makes each level a named star and the outcome the number lit;
 //! `[[caps]]` (`at_most`: a level, or a number of stars) limit the outcome while their
-//! criteria hold; `[[vetoes]]` award nothing while theirs hold. Windows:
+//! criteria hold; `[[vetoes]]` award nothing while theirs hold. `[[awards]]` declare the
+//! award kinds decided on the policy's boards: `name`, `label`, `at_least` (a level, or
+//! a number of stars) and `listing_days` (working days listed for objections, 5 when not
+//! given). Windows:
 //! `"all"` (everything up to the period's end, the default), `"period"`, or
 //! `"N months"` (the N months ending on the period's last day). Bounds: `at_least`,
 //! `at_most`, `below`; numbers may have up to two decimals.
@@ -166,11 +169,14 @@ pub struct Criterion {
     pub metric: Metric,
     #[serde(default)]
     pub window: Window,
-    #[serde(default, deserialize_with = "hundredths_opt")]
+    #[serde(default, deserialize_with = "hundredths_opt", serialize_with = "as_written")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub at_least: Option<i64>,
-    #[serde(default, deserialize_with = "hundredths_opt")]
+    #[serde(default, deserialize_with = "hundredths_opt", serialize_with = "as_written")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub at_most: Option<i64>,
-    #[serde(default, deserialize_with = "hundredths_opt")]
+    #[serde(default, deserialize_with = "hundredths_opt", serialize_with = "as_written")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub below: Option<i64>,
 }
 
@@ -364,7 +370,7 @@ impl Metric {
 }
 
 /// Which service dates a criterion counts.
-#[derive(Clone, Copy, PartialEq, Eq, Debug, Default, Serialize)]
+#[derive(Clone, Copy, PartialEq, Eq, Debug, Default)]
 pub enum Window {
     /// Everything up to the end of the period.
     #[default]
@@ -373,6 +379,17 @@ pub enum Window {
     Period,
     /// The given number of months ending on the period's last day.
     Months(u32),
+}
+
+/// Written as a policy writes it: `"all"`, `"period"`, `"6 months"`.
+impl Serialize for Window {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        match self {
+            Window::All => s.serialize_str("all"),
+            Window::Period => s.serialize_str("period"),
+            Window::Months(n) => s.serialize_str(&format!("{n} months")),
+        }
+    }
 }
 
 impl<'de> Deserialize<'de> for Window {
@@ -411,6 +428,16 @@ fn hundredths_opt<'de, D: Deserializer<'de>>(d: D) -> Result<Option<i64>, D::Err
             }
             Ok(Some(scaled.round() as i64))
         }
+    }
+}
+
+/// A bound kept in hundredths written back as the policy wrote it (`50`, `2.5`), so
+/// that a policy's text (a published board keeps it) reads back to the same policy.
+fn as_written<S: serde::Serializer>(bound: &Option<i64>, s: S) -> Result<S::Ok, S::Error> {
+    match bound {
+        Some(h) if h % 100 == 0 => s.serialize_i64(h / 100),
+        Some(h) => s.serialize_f64(*h as f64 / 100.0),
+        None => s.serialize_none(),
     }
 }
 

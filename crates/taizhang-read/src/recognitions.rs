@@ -168,7 +168,7 @@ fn text(value: &str) -> Text {
 /// The evidence a board gives for `award` to `candidate`: its outcome and score on the
 /// board, the criteria of the award's level (every star's with `scheme = "count"`) and
 /// of each cap and veto that held; `None` when the candidate is not on the board.
-pub fn evidence(
+fn evidence(
     board_id: BoardId,
     published: &BoardPublished,
     policy: &Policy,
@@ -263,13 +263,8 @@ pub fn check_recognitions(model: &ReadModel, as_of: &AsOf) -> Result<Vec<Recogni
             boards.insert(board_id, (policy, then, now));
         }
         let (policy, then, now) = &boards[&board_id];
-        let award = policy.awards.iter().find(|a| a.name == record.nominated.award.as_str());
-        let candidate = match record.nominated.nominee {
-            Rated::Member(id) => Candidate::Member(id),
-            Rated::Unit(id) => Candidate::Unit(id),
-        };
-        let again = award.and_then(|a| evidence(board_id, &published.published, policy, then, a, candidate));
-        let current = award.and_then(|a| evidence(board_id, &published.published, policy, now, a, candidate));
+        let again = evidence_for(&published.published, policy, then, &record.nominated).ok();
+        let current = evidence_for(&published.published, policy, now, &record.nominated).ok();
         checks.push(RecognitionCheck {
             recognition: record.nominated.recognition,
             reproduced: again.as_ref() == Some(&decision.evidence),
@@ -278,4 +273,61 @@ pub fn check_recognitions(model: &ReadModel, as_of: &AsOf) -> Result<Vec<Recogni
         });
     }
     Ok(checks)
+}
+
+/// The member or unit a nomination names, as boards list them.
+pub fn candidate_of(nominee: Rated) -> Candidate {
+    match nominee {
+        Rated::Member(id) => Candidate::Member(id),
+        Rated::Unit(id) => Candidate::Unit(id),
+    }
+}
+
+/// The evidence `board` (published as `published`, computed again under `policy`) gives
+/// for `nominated`; why there is none: the board's policy does not declare the award,
+/// or the nominee is not on the board.
+pub fn evidence_for(
+    published: &BoardPublished,
+    policy: &Policy,
+    board: &StarBoard,
+    nominated: &RecognitionNominated,
+) -> Result<Evidence, String> {
+    let award = policy.awards.iter().find(|a| a.name == nominated.award.as_str()).ok_or_else(|| {
+        format!("board {} applies {}, which declares no award {}", published.board, policy.name, nominated.award)
+    })?;
+    evidence(published.board, published, policy, board, award, candidate_of(nominated.nominee))
+        .ok_or_else(|| format!("{} is not on board {}", nominated.nominee, published.board))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::policy::PolicySet;
+
+    #[test]
+    fn every_built_in_policy_reads_back_from_its_recorded_text() {
+        for policy in PolicySet::built_in().iter() {
+            let (text, digest) = policy_document(policy);
+            let published = BoardPublished {
+                board: BoardId::new(),
+                name: Text::parse("name", "榜").unwrap(),
+                half_year: HalfYear { year: 2011, half: 1 },
+                scope: RoundScope::All,
+                policy: Text::parse("policy", &policy.name).unwrap(),
+                policy_version: policy.version,
+                policy_document: text,
+                policy_digest: Text::parse("digest", &digest).unwrap(),
+                as_of: 1,
+                entries: 0,
+                digest: Text::parse("digest", "0").unwrap(),
+            };
+            assert_eq!(&published_policy(&published).unwrap(), policy, "{}", policy.name);
+        }
+        // A bound with decimals too.
+        let text = "name = \"p\"\nversion = 1\ntitle = \"t\"\nsubject = \"member\"\n\
+                    [[levels]]\nname = \"1\"\ncriteria = [{ metric = \"verified_hours\", at_least = 2.5 }]\n";
+        let policy = Policy::parse("p.toml", text).unwrap();
+        let (again, _) = policy_document(&policy);
+        assert_eq!(serde_json::from_str::<Policy>(&again).unwrap(), policy);
+    }
 }

@@ -26,7 +26,7 @@ use taizhang_read::eligibility::{eligibility, Candidate};
 use taizhang_read::ledger::{member_ledger, unit_ledger, PageRequest};
 use taizhang_read::policy::PolicySet;
 use taizhang_read::report::{report, Bucket, GroupBy, ReportQuery, Scope};
-use taizhang_read::{catch_up, certificates, digests, look_back, AsOf, Projector, ReadModel};
+use taizhang_read::{catch_up, certificates, digests, look_back, recognitions, AsOf, Projector, ReadModel};
 use taizhang_store::{EventStore, SledStore};
 use time::macros::date;
 use time::Date;
@@ -121,6 +121,12 @@ kinds! {
     CastBallot = 8,
     ReviewAsLeader = 3,
     CloseEvaluation = 1,
+    PublishBoard = 2,
+    NominateRecognition = 3,
+    RaiseObjection = 2,
+    AnswerObjection = 2,
+    DecideRecognition = 3,
+    RevokeRecognition = 1,
 }
 
 /// A kind drawn by the weights of [`MIX`].
@@ -176,6 +182,12 @@ fn kind_of(cmd: &Command) -> Kind {
         Command::CastBallot(_) => Kind::CastBallot,
         Command::ReviewAsLeader(_) => Kind::ReviewAsLeader,
         Command::CloseEvaluation(_) => Kind::CloseEvaluation,
+        Command::PublishBoard(_) => Kind::PublishBoard,
+        Command::NominateRecognition(_) => Kind::NominateRecognition,
+        Command::RaiseObjection(_) => Kind::RaiseObjection,
+        Command::AnswerObjection(_) => Kind::AnswerObjection,
+        Command::DecideRecognition(_) => Kind::DecideRecognition,
+        Command::RevokeRecognition(_) => Kind::RevokeRecognition,
     }
 }
 
@@ -228,6 +240,12 @@ struct History {
     left: BTreeSet<(OutingId, MemberId)>,
     corrections: Vec<CorrectionId>,
     answered: BTreeSet<CorrectionId>,
+    boards: Vec<BoardId>,
+    /// Nominations, with their objections so far, and those decided or revoked.
+    recognitions: Vec<RecognitionId>,
+    objections: BTreeMap<RecognitionId, u32>,
+    decided: BTreeSet<RecognitionId>,
+    revoked_recognitions: BTreeSet<RecognitionId>,
     accepted: BTreeMap<Kind, usize>,
     refused: BTreeMap<Kind, usize>,
 }
@@ -653,6 +671,54 @@ impl History {
                 },
             }),
             Kind::IssueCertificate => unreachable!("a certificate is made from the read model: History::certificate"),
+            Kind::PublishBoard | Kind::DecideRecognition => {
+                unreachable!("a board and a decision are made from the read model: History::board, History::decision")
+            }
+            Kind::NominateRecognition => {
+                let (award, nominee) = if careful || rng.chance(50) {
+                    ("satisfied-window", Rated::Unit(unit))
+                } else {
+                    ("post-pioneer", Rated::Member(self.member(rng, careful)))
+                };
+                let half_year = HalfYear { year: 2011, half: 1 };
+                let policy = if award == "post-pioneer" { "ten-star-named-default" } else { "ten-star-unit-default" };
+                Command::NominateRecognition(NominateRecognition {
+                    recognition: RecognitionId::of(award, half_year, nominee),
+                    award: text(award),
+                    policy: text(policy),
+                    half_year,
+                    nominee,
+                    reason: rng.chance(50).then(|| text("群众口碑好")),
+                    listing_days: if careful { 0 } else { rng.below(2) as u8 },
+                })
+            }
+            Kind::RaiseObjection | Kind::AnswerObjection | Kind::RevokeRecognition => {
+                let gone = match kind {
+                    Kind::RevokeRecognition => &self.revoked_recognitions,
+                    _ => &self.decided,
+                };
+                let recognition = if self.recognitions.is_empty() {
+                    RecognitionId::new()
+                } else if careful && kind == Kind::RevokeRecognition {
+                    self.decided.iter().next().copied().unwrap_or_else(|| rng.pick(&self.recognitions))
+                } else {
+                    Self::target(rng, &self.recognitions, gone, careful)
+                };
+                match kind {
+                    Kind::RaiseObjection => Command::RaiseObjection(RaiseObjection {
+                        recognition,
+                        from: if rng.chance(50) { ObjectionSource::Public } else { ObjectionSource::Reviewer },
+                        text: text("有群众反映服务态度问题"),
+                    }),
+                    Kind::AnswerObjection => Command::AnswerObjection(AnswerObjection {
+                        recognition,
+                        objection: self.objections.get(&recognition).copied().unwrap_or(1).max(1),
+                        upheld: !careful && rng.chance(30),
+                        answer: text("经核实"),
+                    }),
+                    _ => Command::RevokeRecognition(RevokeRecognition { recognition, reason: text("弄虚作假") }),
+                }
+            }
             Kind::RevokeCertificate => Command::RevokeCertificate(RevokeCertificate {
                 certificate: if self.certificates.is_empty() {
                     CertificateId::new()
@@ -767,6 +833,58 @@ impl History {
         }))
     }
 
+    /// A star board of the units or the members, published as a reviewer publishes one:
+    /// computed from a model of the log so far.
+    async fn board(&self, w: &World, rng: &mut Rng, careful: bool) -> Command {
+        let model = w.model().await;
+        let set = PolicySet::built_in();
+        let name = if careful || rng.chance(50) { "ten-star-unit-default" } else { "ten-star-named-default" };
+        let policy = set.get(name).unwrap();
+        let board = star_board(&model, policy, &Scope::All, HalfYear { year: 2011, half: 1 }, &AsOf::now()).unwrap();
+        let published = recognitions::publication(BoardId::new(), text("星级榜"), RoundScope::All, policy, &board);
+        Command::PublishBoard(PublishBoard::new(published))
+    }
+
+    /// A decision on the evidence a published board gives, as a reviewer decides: with
+    /// an exception when the evidence does not hold (careless decisions forget it
+    /// sometimes, or name a board of the other policy).
+    async fn decision(&self, w: &World, rng: &mut Rng, careful: bool) -> Command {
+        let model = w.model().await;
+        let recognition = if self.recognitions.is_empty() {
+            RecognitionId::new()
+        } else {
+            Self::target(rng, &self.recognitions, &self.decided, careful)
+        };
+        let nominated = model.recognitions.get(&recognition).map(|r| r.nominated.clone());
+        let boards: Vec<&BoardPublished> = model
+            .boards
+            .values()
+            .map(|b| &b.published)
+            .filter(|b| careful || rng.chance(80) || nominated.as_ref().is_none_or(|n| n.policy == b.policy))
+            .filter(|b| nominated.as_ref().is_none_or(|n| !careful || n.policy == b.policy))
+            .collect();
+        let evidence = match (&nominated, boards.last()) {
+            (Some(nominated), Some(published)) => {
+                let (policy, board) =
+                    recognitions::board_at(&model, published, &AsOf::at_position(published.as_of)).unwrap();
+                recognitions::evidence_for(published, &policy, &board, nominated).ok()
+            }
+            _ => None,
+        };
+        let evidence = evidence.unwrap_or_else(|| Evidence {
+            board: boards.last().map_or_else(BoardId::new, |b| b.board),
+            as_of: 1,
+            policy_digest: text("0"),
+            required: text("9"),
+            outcome: None,
+            score: None,
+            criteria: vec![],
+            holds: false,
+        });
+        let exception = (!evidence.holds && (careful || rng.chance(70))).then(|| text("抗洪抢险表现突出"));
+        Command::DecideRecognition(DecideRecognition { recognition, evidence, exception })
+    }
+
     /// Keeps what an accepted command created or ended.
     fn accepted(&mut self, cmd: &Command) {
         *self.accepted.entry(kind_of(cmd)).or_default() += 1;
@@ -863,6 +981,15 @@ impl History {
             Command::RevokeCertificate(c) => {
                 self.revoked.insert(c.certificate);
             }
+            Command::PublishBoard(c) => self.boards.push(c.published().board),
+            Command::NominateRecognition(c) => self.recognitions.push(c.recognition),
+            Command::RaiseObjection(c) => *self.objections.entry(c.recognition).or_default() += 1,
+            Command::DecideRecognition(c) => {
+                self.decided.insert(c.recognition);
+            }
+            Command::RevokeRecognition(c) => {
+                self.revoked_recognitions.insert(c.recognition);
+            }
             Command::RenameUnit(_)
             | Command::AmendCommitment(_)
             | Command::CommentOnSummary(_)
@@ -872,6 +999,7 @@ impl History {
             | Command::SetPublicCard(_)
             | Command::CastBallot(_)
             | Command::ReviewAsLeader(_)
+            | Command::AnswerObjection(_)
             | Command::RecordEvaluation(_) => {}
         }
     }
@@ -920,6 +1048,8 @@ async fn random_history(w: &World, rng: &mut Rng, steps: usize, mut after_each: 
         let kind = opening.unwrap_or_else(|| draw(rng));
         let cmd = match kind {
             Kind::IssueCertificate => history.certificate(w, rng, careful).await,
+            Kind::PublishBoard => history.board(w, rng, careful).await,
+            Kind::DecideRecognition => history.decision(w, rng, careful).await,
             _ => history.command(rng, kind, step, careful),
         };
         match w.try_run(cmd.clone()).await {
@@ -989,6 +1119,7 @@ async fn report_totals_equal_a_naive_recomputation_from_the_raw_events() {
     let mut superseded = 0;
     let mut reached_credit = 0;
     let mut rated_units = 0;
+    let mut reproduced_boards = 0;
     let mut accepted_from_board = 0;
     for &seed in &seeds {
         let w = World::new().await;
@@ -1058,6 +1189,7 @@ async fn report_totals_equal_a_naive_recomputation_from_the_raw_events() {
         accepted_from_board +=
             events.iter().filter(|e| matches!(&e.payload, DomainEvent::OpinionReviewed(r) if r.accepted)).count();
         rated_units += assert_unit_board_equals_a_naive_rating(&events, &model, seed);
+        reproduced_boards += assert_published_boards_reproduce(&model, seed);
         let counted = assert_round_reports_equal_a_naive_recount(events, &model, seed);
         reached.iter_mut().zip(counted).for_each(|(sum, count)| *sum += count);
         let query = ReportQuery {
@@ -1080,6 +1212,7 @@ async fn report_totals_equal_a_naive_recomputation_from_the_raw_events() {
     if seeds.len() > 1 {
         assert!(superseded > 0, "seeds {seeds:?}: no certificate was superseded");
         assert!(rated_units > 0, "seeds {seeds:?}: no unit was given a star");
+        assert!(reproduced_boards > 0, "seeds {seeds:?}: no published board was changed by later corrections");
         assert!(reached_credit > 0, "seeds {seeds:?}: no credit hours in June");
         assert!(accepted_from_board > 0, "seeds {seeds:?}: no opinion left on the board was accepted");
         for (i, name) in [(0, "due"), (1, "assessed"), (5, "new"), (6, "renewals"), (7, "opinions")] {
@@ -1092,6 +1225,27 @@ async fn report_totals_equal_a_naive_recomputation_from_the_raw_events() {
 /// (a reviewer can reproduce it), and it is superseded exactly when one of its lines
 /// changed since (a line put back as it was does not make it valid again).
 /// Returns how many were superseded.
+/// Every published board computed again as of its position, under the policy it
+/// recorded, is the board published (its digest), whatever was corrected after it; and
+/// every decided recognition's evidence is given again by its board. Returns the boards
+/// the later history changed.
+fn assert_published_boards_reproduce(model: &ReadModel, seed: u64) -> usize {
+    for record in model.boards.values() {
+        let published = &record.published;
+        let (policy, board) = recognitions::board_at(model, published, &AsOf::at_position(published.as_of)).unwrap();
+        assert_eq!(recognitions::policy_document(&policy).1, published.policy_digest.as_str(), "seed {seed}");
+        assert_eq!(recognitions::board_digest(&board), published.digest.as_str(), "seed {seed}: {}", published.board);
+        assert_eq!(board.entries.len(), published.entries as usize, "seed {seed}");
+    }
+    for check in recognitions::check_recognitions(model, &AsOf::now()).unwrap() {
+        assert!(check.reproduced, "seed {seed}: the evidence of {} is not given again", check.recognition);
+    }
+    // Those the later history changed: the board as the log stands now differs.
+    let now =
+        |b: &BoardPublished| recognitions::board_digest(&recognitions::board_at(model, b, &AsOf::now()).unwrap().1);
+    model.boards.values().filter(|b| now(&b.published) != b.published.digest.as_str()).count()
+}
+
 fn assert_certificates_reproduce_and_supersede(model: &ReadModel, seed: u64) -> usize {
     for record in model.certificates.values() {
         let issued = &record.issued;

@@ -429,9 +429,21 @@ fn bad_policies_are_refused_with_file_line_and_reason() {
     let e = bad(&format!("{head}{levels}{cap}"));
     assert!(e.reason.contains("the name of one of the levels"), "{e}");
     assert_eq!(e.line, 9, "{e}");
-    Policy::parse("p.toml", &format!("{head}scheme = \"count\"\n{levels}{cap}")).unwrap();
+    Policy::parse("p.toml", &format!("{head}scheme = \"count\"\n{levels}{}", cap.replace("\"3\"", "\"1\""))).unwrap();
     let e = bad(&format!("{head}scheme = \"count\"\n{levels}{}", cap.replace("\"3\"", "\"three\"")));
     assert!(e.reason.contains("a number of stars"), "{e}");
+    // Three stars of a policy of one.
+    let e = bad(&format!("{head}scheme = \"count\"\n{levels}{cap}"));
+    assert!(e.reason.contains("a number of stars the levels can light"), "{e}");
+    // An award at a level that does not exist, an award declared twice.
+    let award = "[[awards]]\nname = \"a\"\nat_least = \"2\"\n";
+    let e = bad(&format!("{head}{levels}{award}"));
+    assert!(e.reason.contains("award \"a\": at_least must be the name of one of the levels"), "{e}");
+    let award = award.replace("\"2\"", "\"1\"");
+    let e = bad(&format!("{head}{levels}{award}{award}"));
+    assert!(e.reason.contains("award \"a\" is declared twice"), "{e}");
+    let with_award = Policy::parse("p.toml", &format!("{head}{levels}{award}")).unwrap();
+    assert_eq!(with_award.awards[0].listing_days, 5, "five working days when not given");
     let e = bad(&format!("{head}{levels}[[vetoes]]\nname = \"v\"\ncriteria = []\n"));
     assert!(e.reason.contains("veto \"v\" has no criteria"), "{e}");
 
