@@ -78,6 +78,18 @@ const MATRIX: &[(&str, &[&str], [Grant; 4])] = &[
     ("Query.awardList", &[], [Y, Y, Y, N]),
     ("Query.starBoard", &[], [Y, Y, Y, N]),
     ("Query.ballots", &[], [Y, Y, Y, N]),
+    ("Query.publishedBoards", &[], [Y, Y, Y, Y]),
+    ("Query.publishedBoard", &[], [Y, Y, Y, Y]),
+    ("PublishedBoard.reproduction", &["Query.publishedBoard"], [Y, Y, Y, N]),
+    ("Query.recognitions", &[], [Y, Y, Y, Y]),
+    ("Query.recognition", &[], [Y, Y, Y, Y]),
+    ("Recognition.objections", &["Query.recognition"], [Y, Y, Y, N]),
+    ("Mutation.publishBoard", &[], [Y, N, Y, N]),
+    ("Mutation.nominateRecognition", &[], [Y, O, Y, N]),
+    ("Mutation.raiseObjection", &[], [Y, N, Y, N]),
+    ("Mutation.answerObjection", &[], [Y, N, Y, N]),
+    ("Mutation.decideRecognition", &[], [Y, N, Y, N]),
+    ("Mutation.revokeRecognition", &[], [Y, N, N, N]),
     ("Query.events", &[], [Y, N, Y, N]),
     ("Query.verifyChain", &[], [Y, N, Y, N]),
     ("Query.tokens", &[], [Y, N, N, N]),
@@ -264,6 +276,28 @@ impl World {
             .to_owned()
     }
 
+    /// A star board of the members, published by the admin.
+    async fn board(&self) -> String {
+        let publish = r#"mutation { publishBoard(input: { name: "星级榜", policy: "ten-star-named-default", halfYear: "2011H1" }) { board { id } } }"#;
+        self.server.ok(publish, json!({})).await["publishBoard"]["board"]["id"].as_str().unwrap().to_owned()
+    }
+
+    /// A fresh member of `unit` nominated by the admin as a post pioneer; with
+    /// `objection`, one raised against it.
+    async fn nomination(&self, unit: &str, objection: bool) -> String {
+        let nominate = r#"mutation($m: ID!) { nominateRecognition(input: { award: "post-pioneer", halfYear: "2011H1", nominee: { member: $m } }) { recognition { id } } }"#;
+        let member = self.member(unit).await;
+        let id = self.server.ok(nominate, json!({ "m": member })).await["nominateRecognition"]["recognition"]["id"]
+            .as_str()
+            .unwrap()
+            .to_owned();
+        if objection {
+            let object = r#"mutation($r: ID!) { raiseObjection(recognition: $r, from: REVIEWER, text: "有异议") { receipt { position } } }"#;
+            self.server.ok(object, json!({ "r": id })).await;
+        }
+        id
+    }
+
     /// An opinion about `unit` with a citizen's name, in a fresh round over it, recorded
     /// by the admin.
     async fn opinion(&self, unit: &str) -> String {
@@ -390,6 +424,49 @@ impl World {
                 json!({ "e": self.evaluation(unit).await, "u": unit }),
             ),
             "Query.evaluations" => simple(r#"{ evaluations(halfYear: "2011H1") { name } }"#),
+            "Query.publishedBoards" => simple(r#"{ publishedBoards(halfYear: "2011H1") { id } }"#),
+            "Query.publishedBoard" => {
+                ("query($b: ID!) { publishedBoard(id: $b) { digest } }".into(), json!({ "b": self.board().await }))
+            }
+            "PublishedBoard.reproduction" => (
+                "query($b: ID!) { publishedBoard(id: $b) { reproduction(first: 1) { reproduced } } }".into(),
+                json!({ "b": self.board().await }),
+            ),
+            "Query.recognitions" => simple(r#"{ recognitions(halfYear: "2011H1") { totalCount } }"#),
+            "Query.recognition" => (
+                "query($r: ID!) { recognition(id: $r) { status } }".into(),
+                json!({ "r": self.nomination(unit, false).await }),
+            ),
+            "Recognition.objections" => (
+                "query($r: ID!) { recognition(id: $r) { objections { text } } }".into(),
+                json!({ "r": self.nomination(unit, true).await }),
+            ),
+            "Mutation.publishBoard" => simple(
+                r#"mutation { publishBoard(input: { name: "星级榜", policy: "ten-star-unit-default", halfYear: "2011H1" }) { receipt { position } } }"#,
+            ),
+            "Mutation.nominateRecognition" => (
+                r#"mutation($m: ID!) { nominateRecognition(input: { award: "post-pioneer", halfYear: "2011H1", nominee: { member: $m } }) { receipt { position } } }"#.into(),
+                json!({ "m": self.member(unit).await }),
+            ),
+            "Mutation.raiseObjection" => (
+                r#"mutation($r: ID!) { raiseObjection(recognition: $r, from: PUBLIC, text: "有投诉") { receipt { position } } }"#.into(),
+                json!({ "r": self.nomination(unit, false).await }),
+            ),
+            "Mutation.answerObjection" => (
+                r#"mutation($r: ID!) { answerObjection(recognition: $r, objection: 1, upheld: false, answer: "不属实") { receipt { position } } }"#.into(),
+                json!({ "r": self.nomination(unit, true).await }),
+            ),
+            "Mutation.decideRecognition" => {
+                let recognition = self.nomination(unit, false).await;
+                (
+                    r#"mutation($r: ID!, $b: ID!) { decideRecognition(recognition: $r, board: $b, exception: "抗洪抢险") { receipt { position } } }"#.into(),
+                    json!({ "r": recognition, "b": self.board().await }),
+                )
+            }
+            "Mutation.revokeRecognition" => (
+                r#"mutation($r: ID!) { revokeRecognition(recognition: $r, reason: "材料不实") { receipt { position } } }"#.into(),
+                json!({ "r": self.nomination(unit, false).await }),
+            ),
             "Query.evaluationResults" => (
                 "query($e: ID!) { evaluationResults(evaluation: $e) { totalCount } }".into(),
                 json!({ "e": self.evaluation(unit).await }),
@@ -651,7 +728,8 @@ async fn world() -> (World, Vec<(Role, reqwest::Client)>, Vec<(&'static str, req
     let dir = tempfile::tempdir().unwrap();
     let made = Instant::now();
     let expired = taizhang(dir.path(), &[], &["token", "create", "--role", "reviewer", "--expires", "1s"]);
-    let server = Server::start_in(dir);
+    let policies = support::quick_award_policies(dir.path());
+    let server = Server::start_with(dir, &["--policy-dir", &policies]);
     let mut w = World { server, own: String::new(), second: String::new(), other: String::new() };
     w.own = w.unit("十堰市人民医院").await;
     w.second = w.unit("十堰市太和医院").await;

@@ -2760,3 +2760,126 @@ async fn a_half_year_evaluation_takes_ballots_and_reviews_while_open_and_reads_a
         .await;
     assert_eq!(e["extensions"]["code"], "NOT_FOUND");
 }
+
+const PUBLISH_BOARD: &str = r#"mutation { publishBoard(input: { name: "2011年上半年窗口单位星级榜", policy: "ten-star-unit-default", halfYear: "2011H1" }) {
+  board { id halfYear policy policyVersion policyDigest asOfPosition entryCount digest publishedAt } } }"#;
+const REPRODUCTION: &str = r#"query($b: ID!) { publishedBoard(id: $b) { digest reproduction { digest reproduced differenceCount
+  differences { unit publishedStars currentStars } currentPosition entries { unit rank stars } } } }"#;
+const NOMINATE: &str = r#"mutation($award: String!, $u: ID, $m: ID) { nominateRecognition(input: { award: $award, halfYear: "2011H1", nominee: { unit: $u, member: $m }, reason: "服务群众" }) {
+  recognition { id award awardLabel status listedUntil unit objectionCount unansweredObjections } } }"#;
+const DECIDE: &str = r#"mutation($r: ID!, $b: ID!, $why: String) { decideRecognition(recognition: $r, board: $b, exception: $why) {
+  recognition { status decision { board asOfPosition policyDigest required outcome score holds exception criteria { part metric required actual met } } } } }"#;
+
+#[tokio::test]
+async fn recognitions_are_listed_objected_to_and_decided_on_a_published_board_that_reproduces() {
+    let server = Server::start_with_quick_awards();
+    let (good, poor) = (register_unit(&server, "十堰市人民医院").await, register_unit(&server, "十堰市国税局").await);
+    let open = r#"mutation { openEvaluation(input: { name: "2011年上半年群众评议", halfYear: "2011H1", subject: UNITS }) { evaluation { id } } }"#;
+    let evaluation =
+        server.ok(open, json!({})).await["openEvaluation"]["evaluation"]["id"].as_str().unwrap().to_owned();
+    for _ in 0..4 {
+        server.ok(CAST_BALLOT, json!({ "e": evaluation, "u": good, "rating": "SATISFIED" })).await;
+    }
+    server.ok(CAST_BALLOT, json!({ "e": evaluation, "u": poor, "rating": "DISSATISFIED" })).await;
+    let review = r#"mutation($e: ID!, $u: ID!, $score: Int!) { reviewAsLeader(input: { evaluation: $e, rated: { unit: $u }, score: $score }) { receipt { position } } }"#;
+    server.ok(review, json!({ "e": evaluation, "u": good, "score": 95 })).await;
+    server.ok(review, json!({ "e": evaluation, "u": poor, "score": 70 })).await;
+
+    // Published: 0.6 × 100 + 0.4 × 95 = 98, ten stars held at nine by the quota (a tenth
+    // of two units keeps none); 0.6 × 30 + 0.4 × 70 = 46, none.
+    let reviewer = support::client_with(&server.token("REVIEWER", &[], None).await);
+    let (_, published) = server.post_with(&reviewer, PUBLISH_BOARD, json!({})).await;
+    let board = published["data"]["publishBoard"]["board"].clone();
+    assert_eq!((board["entryCount"].as_u64(), board["policy"].as_str()), (Some(2), Some("ten-star-unit-default")));
+    assert_eq!(board["policyDigest"].as_str().unwrap().len(), 64);
+    let board_id = board["id"].as_str().unwrap().to_owned();
+
+    // Later ballots change the board as the log stands; the published one is computed
+    // again exactly, and the difference is shown.
+    for _ in 0..10 {
+        server.ok(CAST_BALLOT, json!({ "e": evaluation, "u": good, "rating": "DISSATISFIED" })).await;
+    }
+    let again = server.ok(REPRODUCTION, json!({ "b": board_id })).await["publishedBoard"].clone();
+    let reproduction = &again["reproduction"];
+    assert_eq!((reproduction["reproduced"].as_bool(), &reproduction["digest"]), (Some(true), &again["digest"]));
+    assert_eq!(reproduction["entries"][0], json!({ "unit": good, "rank": 1, "stars": 9 }));
+    assert_eq!(reproduction["differenceCount"], 1);
+    assert_eq!(reproduction["differences"][0], json!({ "unit": good, "publishedStars": 9, "currentStars": 0 }));
+    let close = "mutation($e: ID!) { closeEvaluation(evaluation: $e) { evaluation { closedAt } } }";
+    server.ok(close, json!({ "e": evaluation })).await;
+
+    // A clerk nominates for their own unit only, and decides nothing.
+    let clerk = support::client_with(&server.token("CLERK", &[&good], None).await);
+    let head = server.head().await;
+    let (_, refused) = server.post_with(&clerk, NOMINATE, json!({ "award": "satisfied-window", "u": poor })).await;
+    assert_eq!(refused["errors"][0]["extensions"]["code"], "FORBIDDEN", "{refused}");
+    let e = server.error(NOMINATE, json!({ "award": "satisfied-window", "m": good })).await;
+    assert!(e["message"].as_str().unwrap().contains("is given to a unit"), "{e}");
+    let e = server.error(NOMINATE, json!({ "award": "best-window", "u": good })).await;
+    assert!(e["message"].as_str().unwrap().contains("known awards: "), "{e}");
+    assert_eq!(server.head().await, head, "refused nominations write nothing");
+    let (_, nominated) = server.post_with(&clerk, NOMINATE, json!({ "award": "satisfied-window", "u": good })).await;
+    let recognition = nominated["data"]["nominateRecognition"]["recognition"].clone();
+    assert_eq!(
+        (recognition["status"].as_str(), recognition["awardLabel"].as_str()),
+        (Some("NOMINATED"), Some("群众满意窗口"))
+    );
+    let id = recognition["id"].as_str().unwrap().to_owned();
+    let (_, refused) = server.post_with(&clerk, DECIDE, json!({ "r": id, "b": board_id })).await;
+    assert_eq!(refused["errors"][0]["extensions"]["code"], "FORBIDDEN", "{refused}");
+
+    // An objection must be answered first; then the decision rests on the board.
+    let object = r#"mutation($r: ID!) { raiseObjection(recognition: $r, from: PUBLIC, text: "窗口午间无人值守") { recognition { unansweredObjections } } }"#;
+    assert_eq!(server.ok(object, json!({ "r": id })).await["raiseObjection"]["recognition"]["unansweredObjections"], 1);
+    let head = server.head().await;
+    let e = server.error(DECIDE, json!({ "r": id, "b": board_id })).await;
+    assert!(e["message"].as_str().unwrap().contains("1 objection(s) not yet answered"), "{e}");
+    assert_eq!(server.head().await, head);
+    let answer = r#"mutation($r: ID!) { answerObjection(recognition: $r, objection: 1, upheld: false, answer: "经核实已整改") { recognition { unansweredObjections } } }"#;
+    server.ok(answer, json!({ "r": id })).await;
+    let (_, decided) = server.post_with(&reviewer, DECIDE, json!({ "r": id, "b": board_id })).await;
+    let decided = decided["data"]["decideRecognition"]["recognition"].clone();
+    assert_eq!(decided["status"], "DECIDED");
+    let decision = &decided["decision"];
+    assert_eq!((decision["holds"].as_bool(), decision["outcome"].as_str()), (Some(true), Some("9")));
+    assert_eq!((decision["required"].as_str(), decision["score"].as_str()), (Some("9"), Some("98.00")));
+    assert_eq!(decision["asOfPosition"], board["asOfPosition"]);
+    assert_eq!(decision["policyDigest"], board["policyDigest"]);
+    assert_eq!(
+        decision["criteria"][0],
+        json!({ "part": "9", "metric": "weighted_score", "required": "≥ 90.00", "actual": "98.00", "met": true })
+    );
+
+    // Evidence that does not hold: refused, unless decided as an exception with a reason.
+    let poor_id = server.ok(NOMINATE, json!({ "award": "model-window", "u": poor })).await["nominateRecognition"]
+        ["recognition"]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let head = server.head().await;
+    let e = server.error(DECIDE, json!({ "r": poor_id, "b": board_id })).await;
+    assert!(e["message"].as_str().unwrap().contains("the board awards nothing; the award needs 10"), "{e}");
+    assert_eq!(server.head().await, head, "a decision without evidence writes nothing");
+    let exception = server.ok(DECIDE, json!({ "r": poor_id, "b": board_id, "why": "抗洪抢险中表现突出" })).await;
+    let decision = &exception["decideRecognition"]["recognition"]["decision"];
+    assert_eq!(
+        (decision["holds"].as_bool(), decision["exception"].as_str()),
+        (Some(false), Some("抗洪抢险中表现突出"))
+    );
+
+    // The public list (a viewer's), without the objections' text; revoked by an admin
+    // only, with the reason.
+    let viewer = support::client_with(&server.token("VIEWER", &[], None).await);
+    let list =
+        r#"{ recognitions(halfYear: "2011H1", status: DECIDED) { totalCount recognitions { award unit status } } }"#;
+    let (_, listed) = server.post_with(&viewer, list, json!({})).await;
+    assert_eq!(listed["data"]["recognitions"]["totalCount"], 2, "{listed}");
+    let (_, hidden) =
+        server.post_with(&viewer, r#"{ recognitions { recognitions { objections { text } } } }"#, json!({})).await;
+    assert_eq!(hidden["errors"][0]["extensions"]["code"], "FORBIDDEN", "{hidden}");
+    let revoke = r#"mutation($r: ID!) { revokeRecognition(recognition: $r, reason: "材料不实") { recognition { status revocationReason } } }"#;
+    let (_, refused) = server.post_with(&reviewer, revoke, json!({ "r": poor_id })).await;
+    assert_eq!(refused["errors"][0]["extensions"]["code"], "FORBIDDEN", "{refused}");
+    let revoked = server.ok(revoke, json!({ "r": poor_id })).await["revokeRecognition"]["recognition"].clone();
+    assert_eq!(revoked, json!({ "status": "REVOKED", "revocationReason": "材料不实" }));
+}

@@ -52,6 +52,20 @@ pub fn client_with(token: &str) -> reqwest::Client {
     reqwest::Client::builder().default_headers(headers).build().unwrap()
 }
 
+/// A policy directory in `dir` whose ten-star policies list their awards' nominations
+/// for no days (the built-ins list them five working days), so that a test decides at
+/// once; returns its path.
+pub fn quick_award_policies(dir: &std::path::Path) -> String {
+    let policies = dir.join("policies");
+    std::fs::create_dir_all(&policies).unwrap();
+    for name in ["ten-star-unit-default", "ten-star-named-default"] {
+        let built_in = format!("{}/crates/taizhang-read/policies/{name}.toml", env!("CARGO_MANIFEST_DIR"));
+        let text = std::fs::read_to_string(built_in).unwrap().replace("[[awards]]\n", "[[awards]]\nlisting_days = 0\n");
+        std::fs::write(policies.join(format!("{name}.toml")), text).unwrap();
+    }
+    policies.display().to_string()
+}
+
 impl Server {
     pub fn start() -> Self {
         Self::start_in(tempfile::tempdir().unwrap())
@@ -64,6 +78,13 @@ impl Server {
     /// A server over `dir` with more global options (`--store`, `--master-key-file`…).
     pub fn start_with(dir: tempfile::TempDir, options: &[&str]) -> Self {
         Self::launch(dir, options, &[], None)
+    }
+
+    /// A server whose awards are listed for no days ([`quick_award_policies`]).
+    pub fn start_with_quick_awards() -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        let policies = quick_award_policies(dir.path());
+        Self::start_with(dir, &["--policy-dir", &policies])
     }
 
     /// A server with more environment variables (`TAIZHANG_MAX_CONNECTIONS`…).

@@ -105,7 +105,8 @@ pub const RULES: &[Rule] = &[
         summary: "what the notice board publishes (it shows the same without a token): public commitments and \
                   their findings, weekly summaries, look-back rounds and the opinions that count in them, \
                   half-year evaluations (what they rate, not their results), the \
-                  members shown with their consent (name and post); a \
+                  members shown with their consent (name and post), published star boards (what they were computed \
+                  from and came to), nominations for awards with their public listing and decisions; a \
                   commitment kept within its unit, or an opinion held or declined, needs the next line",
         admin: Yes,
         clerk: Yes,

@@ -588,10 +588,13 @@ impl RecognitionMutations {
         let id = BoardId::new();
         let published = publication(id, name, recorded_scope, &policy, &board);
         let outcome = execute(ctx, command_id, PublishBoard::new(published).into()).await?;
-        let id = Receipt::stream_of(&outcome, StreamKind::Board).map_or(id, BoardId);
-        if !state.published_boards.get(id).is_some_and(|b| b.1.as_of_position == board.as_of_position) {
+        let written = Receipt::stream_of(&outcome, StreamKind::Board).map_or(id, BoardId);
+        // A retry answered from the log names the board published the first time, which
+        // this computation is not.
+        if written == id {
             state.published_boards.keep(id, Arc::new((policy, board)));
         }
+        let id = written;
         let board = state.read(None, |m| published_record(m, id, m.position).map(|b| PublishedBoard::of(&b))).await?;
         Ok(PublishedBoardPayload { receipt: Receipt::new(&outcome), board })
     }

@@ -257,12 +257,15 @@ pub fn check_recognitions(model: &ReadModel, as_of: &AsOf) -> Result<Vec<Recogni
         let Some(decision) = record.decision.as_ref().filter(|_| record.revoked.is_none()) else { continue };
         let board_id = decision.evidence.board;
         let Some(published) = model.boards.get(&board_id) else { continue };
-        if !boards.contains_key(&board_id) {
-            let (policy, then) = board_at(model, &published.published, &AsOf::at_position(published.published.as_of))?;
-            let (_, now) = board_at(model, &published.published, &as_of)?;
-            boards.insert(board_id, (policy, then, now));
-        }
-        let (policy, then, now) = &boards[&board_id];
+        let (policy, then, now) = match boards.entry(board_id) {
+            std::collections::hash_map::Entry::Occupied(known) => known.into_mut(),
+            std::collections::hash_map::Entry::Vacant(new) => {
+                let (policy, then) =
+                    board_at(model, &published.published, &AsOf::at_position(published.published.as_of))?;
+                let (_, now) = board_at(model, &published.published, &as_of)?;
+                new.insert((policy, then, now))
+            }
+        };
         let again = evidence_for(&published.published, policy, then, &record.nominated).ok();
         let current = evidence_for(&published.published, policy, now, &record.nominated).ok();
         checks.push(RecognitionCheck {
