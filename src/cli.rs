@@ -104,8 +104,15 @@ pub(crate) enum Commands {
         #[arg(long)]
         layouts: bool,
     },
-    /// Walk the hash chain from the first event and name the first bad position.
-    Verify,
+    /// Walk the hash chain from the first event and name the first bad position; with
+    /// --recognitions, check every decided recognition's evidence instead.
+    Verify {
+        /// Compute every decided recognition's board again at its position (the evidence
+        /// must be given again exactly) and as the log stands now, and list those whose
+        /// evidence later corrections weakened.
+        #[arg(long)]
+        recognitions: bool,
+    },
     /// Write the log as JSON Lines (a backup `restore` reads back, chain intact), or
     /// records, reports or a ledger for spreadsheets.
     Export {

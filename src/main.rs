@@ -133,13 +133,16 @@ fn run(mut cli: Cli) -> Result<()> {
                     let route = format!("/export/{}", kind.name());
                     online_sheet(server, token, &route, &query, output.as_deref()).await
                 }
-                Commands::Verify => online_verify(server, token).await,
+                Commands::Verify { recognitions: false } => online_verify(server, token).await,
+                Commands::Verify { recognitions: true } => {
+                    bail!("verify --recognitions reads the data directory: run it without --server")
+                }
                 Commands::Token { action } => online_token(server, token, action).await,
                 Commands::Certificate { action } => online_certificate(server, token, action).await,
                 _ => unreachable!("refused by check_before_opening"),
             };
         }
-        if let (Commands::Verify, "sled") = (&cli.command, cli.store.as_str()) {
+        if let (Commands::Verify { recognitions: false }, "sled") = (&cli.command, cli.store.as_str()) {
             if let Some(denied) = private::first_inaccessible(&cli.data) {
                 return verify_a_copy(&cli.data, &denied).await;
             }
@@ -147,7 +150,8 @@ fn run(mut cli: Cli) -> Result<()> {
         cli.master_key_file = Some(master_key_path(&cli)?);
         let store = open_store(&cli).await?;
         match &cli.command {
-            Commands::Verify => verify(store.as_ref()).await,
+            Commands::Verify { recognitions: false } => verify(store.as_ref()).await,
+            Commands::Verify { recognitions: true } => verify_recognitions(&cli, store).await,
             Commands::Rebuild => rebuild(&cli, store.clone()).await,
             Commands::Serve { listen, demo, max_connections, idle_timeout, deadline } => {
                 let seconds = |s: u64| std::time::Duration::from_secs(s.max(1));
@@ -205,7 +209,7 @@ fn run(mut cli: Cli) -> Result<()> {
 /// a terminal.
 fn check_before_opening(cli: &Cli) -> Result<()> {
     let reads_only = match &cli.command {
-        Commands::Verify | Commands::Rebuild | Commands::Export { .. } => true,
+        Commands::Verify { .. } | Commands::Rebuild | Commands::Export { .. } => true,
         Commands::Token { action } => !matches!(action, TokenAction::Create { .. }),
         Commands::Certificate { action } => {
             matches!(action, CertificateAction::Show { .. } | CertificateAction::List { .. })
@@ -216,7 +220,7 @@ fn check_before_opening(cli: &Cli) -> Result<()> {
         cli.command,
         Commands::Export { .. }
             | Commands::Import { .. }
-            | Commands::Verify
+            | Commands::Verify { .. }
             | Commands::Token { .. }
             | Commands::Certificate { .. }
     );

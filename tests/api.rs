@@ -2882,4 +2882,20 @@ async fn recognitions_are_listed_objected_to_and_decided_on_a_published_board_th
     assert_eq!(refused["errors"][0]["extensions"]["code"], "FORBIDDEN", "{refused}");
     let revoked = server.ok(revoke, json!({ "r": poor_id })).await["revokeRecognition"]["recognition"].clone();
     assert_eq!(revoked, json!({ "status": "REVOKED", "revocationReason": "材料不实" }));
+
+    // The command line checks every decision left: its evidence is given again, and the
+    // ballots cast after the board weakened it.
+    let (_, dir) = server.terminate();
+    let report = support::taizhang(dir.path(), &[], &["verify", "--recognitions"]);
+    let lines: Vec<&str> = report.lines().collect();
+    assert_eq!(lines.len(), 2, "{report}");
+    assert!(lines[0].starts_with(&id) && lines[0].contains("satisfied-window 2011H1"), "{report}");
+    assert!(
+        lines[0].contains("evidence given again; weakened: the board now awards nothing, the award needs 9"),
+        "{report}"
+    );
+    assert!(
+        lines[1].starts_with("ok: 1 decided recognitions, every one's evidence given again; 1 weakened"),
+        "{report}"
+    );
 }

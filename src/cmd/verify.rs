@@ -56,6 +56,65 @@ pub(crate) fn copy_tree(from: &Path, to: &Path) -> Result<()> {
     Ok(())
 }
 
+/// `verify --recognitions`: every decided recognition's board computed again at its own
+/// position (its evidence must come out the same) and as the log stands now; those whose
+/// evidence no longer reaches the award's level are listed as weakened. Fails when some
+/// evidence is not given again (the log or the policy text no longer says what it said).
+pub(crate) async fn verify_recognitions<S: EventStore>(cli: &Cli, store: Arc<S>) -> Result<()> {
+    let projector = Projector::open(store.clone(), Some(checkpoint_path(cli))).await?;
+    let follower = tokio::spawn(projector.clone().run());
+    projector.wait_for(store.head(), std::time::Duration::from_secs(600)).await?;
+    let checked = projector.read(|m| {
+        let checks = taizhang_read::recognitions::check_recognitions(m, &taizhang_read::AsOf::now())?;
+        let lines: Vec<(String, bool, bool)> = checks
+            .iter()
+            .map(|c| {
+                let n = &m.recognitions[&c.recognition].nominated;
+                let required =
+                    m.recognitions[&c.recognition].decision.as_ref().map(|d| d.evidence.required.to_string());
+                let now =
+                    c.now.as_ref().and_then(|e| e.outcome.as_ref()).map_or("nothing".to_owned(), |o| o.to_string());
+                let line = format!(
+                    "{} {} {} {}: {}{}",
+                    c.recognition,
+                    n.award,
+                    n.half_year,
+                    n.nominee,
+                    if c.reproduced { "evidence given again" } else { "EVIDENCE NOT GIVEN AGAIN" },
+                    if c.holds_now {
+                        String::new()
+                    } else {
+                        format!(
+                            "; weakened: the board now awards {now}, the award needs {}",
+                            required.unwrap_or_default()
+                        )
+                    }
+                );
+                (line, c.reproduced, c.holds_now)
+            })
+            .collect();
+        Ok::<_, taizhang_read::eligibility::EligibilityError>((m.position, lines))
+    });
+    follower.abort();
+    let (position, lines) = checked?;
+    for (line, _, _) in &lines {
+        println!("{line}");
+    }
+    let failed = lines.iter().filter(|(_, reproduced, _)| !reproduced).count();
+    let weakened = lines.iter().filter(|(_, _, holds)| !holds).count();
+    if failed > 0 {
+        bail!(
+            "{failed} of {} decided recognitions: their evidence is not given again at position {position}",
+            lines.len()
+        );
+    }
+    println!(
+        "ok: {} decided recognitions, every one's evidence given again; {weakened} weakened by later corrections (at position {position})",
+        lines.len()
+    );
+    Ok(())
+}
+
 pub(crate) async fn rebuild<S: EventStore>(cli: &Cli, store: Arc<S>) -> Result<()> {
     let projector = Projector::open(store, Some(checkpoint_path(cli))).await?;
     let report = projector.rebuild().await?;
