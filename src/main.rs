@@ -163,7 +163,7 @@ fn run(mut cli: Cli) -> Result<()> {
             Commands::Certificate { action } => certificate(&cli, store, action).await,
             Commands::Demo { scale, seed } => {
                 let ledger = Arc::new(open_ledger(&cli, store.clone()).await?);
-                load_demo(&ledger, *scale, *seed).await
+                load_demo(&cli, &ledger, *scale, *seed).await
             }
             Commands::Policies | Commands::Schema { .. } => unreachable!("handled before the store is opened"),
             Commands::Export { what: Exported::Log, output, keys, .. } => {

@@ -160,8 +160,27 @@ async fn the_campaigns_round_report_matches_the_commands() {
     let plan = demo::plan(1.0, 2011);
     let (round, expected, behind) = expected_round(&plan);
     demo::load(&ledger, plan, |_| {}).await.unwrap();
+    // The recognitions at the source's figures: 200 windows the public is satisfied
+    // with, 500 and more post pioneers, each decided on its published board's evidence.
+    let projector = taizhang_read::Projector::open(store.clone(), None).await.unwrap();
+    let follower = tokio::spawn(projector.clone().run());
+    let half_year = HalfYear { year: 2011, half: 1 };
+    let done = taizhang_io::sample::recognise(&ledger, &projector, half_year, 2011).await.unwrap();
+    follower.abort();
+    assert_eq!((done.boards, done.nominated, done.decided), (2, 720, 720), "{done:?}");
+    let head = store.head();
+    let again = taizhang_io::sample::recognise(&ledger, &projector, half_year, 2011).await.unwrap();
+    assert_eq!((again, store.head()), (Default::default(), head), "recognised once");
     let mut model = ReadModel::default();
     taizhang_read::catch_up(&store, &mut model, store.head()).await.unwrap();
+    let decided = |award: &str| {
+        let of = |r: &&taizhang_read::recognitions::RecognitionRecord| r.nominated.award.as_str() == award;
+        model.recognitions.values().filter(of).filter(|r| r.decision.as_ref().is_some_and(|d| d.evidence.holds)).count()
+    };
+    assert_eq!(decided("satisfied-window"), 200);
+    assert!(decided("post-pioneer") >= 500, "{} post pioneers", decided("post-pioneer"));
+    let checks = taizhang_read::recognitions::check_recognitions(&model, &AsOf::now()).unwrap();
+    assert!(checks.len() == 720 && checks.iter().all(|c| c.reproduced && c.holds_now));
     let report = taizhang_read::look_back::round_report(&model, round, GroupBy::Total, model.position).unwrap();
     let t = &report.total.tally;
     let counted = [t.due, t.assessed, t.kept, t.new_items, t.renewals, t.opinions, t.satisfied, t.dissatisfied];

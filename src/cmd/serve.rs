@@ -31,7 +31,7 @@ pub(crate) async fn serve(
     let ledger = Arc::new(open_ledger(cli, store.clone()).await?);
     if demo {
         if store.head() == 0 {
-            load_demo(&ledger, 1.0, DEMO_SEED).await?;
+            load_demo(cli, &ledger, 1.0, DEMO_SEED).await?;
         } else {
             tracing::info!(head = store.head(), "the log is not empty; the sample campaign is not loaded");
         }
@@ -141,7 +141,7 @@ pub(crate) async fn admin_check(state: &ApiState, demo: bool) -> Result<Option<S
 /// The seed `serve --demo` and `demo` use unless told otherwise.
 pub(crate) const DEMO_SEED: u64 = 2011;
 
-pub(crate) async fn load_demo(ledger: &Arc<Ledger<AnyStore>>, scale: f64, seed: u64) -> Result<()> {
+pub(crate) async fn load_demo(cli: &Cli, ledger: &Arc<Ledger<AnyStore>>, scale: f64, seed: u64) -> Result<()> {
     if !(scale > 0.0 && scale <= 100.0) {
         bail!("--scale must be above 0 and at most 100, not {scale}");
     }
@@ -156,6 +156,27 @@ pub(crate) async fn load_demo(ledger: &Arc<Ledger<AnyStore>>, scale: f64, seed: 
         started.elapsed().as_secs_f64(),
         ledger.store().head()
     );
+    // The recognitions are decided on the boards, which the read side computes.
+    let started = std::time::Instant::now();
+    let store = ledger.store().clone();
+    let projector = Projector::open(store.clone(), Some(checkpoint_path(cli))).await?;
+    let follower = tokio::spawn(projector.clone().run());
+    let half_year = taizhang_core::HalfYear { year: 2011, half: 1 };
+    let recognised = taizhang_io::sample::recognise(ledger, &projector, half_year, seed).await;
+    projector.wait_for(store.head(), std::time::Duration::from_secs(600)).await?;
+    follower.abort();
+    projector.save_checkpoint()?;
+    let recognised = recognised?;
+    if recognised.boards > 0 {
+        eprintln!(
+            "published {} star boards and decided {} of {} nominations on their evidence in {:.1} s; log head {}",
+            recognised.boards,
+            recognised.decided,
+            recognised.nominated,
+            started.elapsed().as_secs_f64(),
+            store.head()
+        );
+    }
     Ok(())
 }
 

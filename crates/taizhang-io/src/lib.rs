@@ -2,7 +2,8 @@
 //! commitments
 //! (validated in full
 //! before anything is written), and CSV and XLSX exports of the same records, of
-//! reports and of ledgers.
+//! reports and of ledgers; and the sample campaign's recognitions, made from the read
+//! side ([`sample`]).
 //!
 //! One [`Layout`] per kind of record names its columns, in English and in Chinese; the
 //! import reads either name, the exports write the same columns, so an export can be
@@ -12,6 +13,7 @@
 pub mod certificate;
 pub mod export;
 pub mod import;
+pub mod sample;
 
 use std::borrow::Cow;
 use std::fmt;
