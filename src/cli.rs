@@ -116,7 +116,7 @@ pub(crate) enum Commands {
     /// Write the log as JSON Lines (a backup `restore` reads back, chain intact), or
     /// records, reports or a ledger for spreadsheets.
     Export {
-        /// log (the default), units, members, outings, commitments (CSV in the import's
+        /// log (the default), units, members, outings, commitments, ballots (CSV in the import's
         /// layout; commitments of --unit as XLSX: its public list, 承诺事项公示表),
         /// verifications (the outings awaiting one: a worksheet `import` reads back),
         /// reports (CSV of one grouping, or an XLSX workbook of all), round (a look-back
@@ -159,7 +159,7 @@ pub(crate) enum Commands {
     /// Import units, members, outings, verifications or commitments from a CSV file (layouts in the README). Every
     /// row is checked first; with any problem nothing is written.
     Import {
-        /// units, members, outings, verifications or commitments.
+        /// units, members, outings, verifications, commitments or ballots.
         kind: Kind,
         file: PathBuf,
         /// utf-8 (with or without BOM) or gbk.
@@ -213,6 +213,7 @@ pub(crate) enum Exported {
     Outings,
     Verifications,
     Commitments,
+    Ballots,
     Reports,
     Round,
     Ledger,
@@ -228,12 +229,14 @@ impl Exported {
             Exported::Outings => Some(Kind::Outings),
             Exported::Verifications => Some(Kind::Verifications),
             Exported::Commitments => Some(Kind::Commitments),
+            Exported::Ballots => Some(Kind::Ballots),
             Exported::Log | Exported::Reports | Exported::Round | Exported::Ledger | Exported::Eligibility => None,
         }
     }
 }
 
-pub(crate) const RECORDS_AS_CSV: &str = "units, members, outings, verifications and commitments are exported as CSV, \
+pub(crate) const RECORDS_AS_CSV: &str =
+    "units, members, outings, verifications, commitments and ballots are exported as CSV, \
      the layout `import` reads (a unit's public commitment list as XLSX: export commitments --unit CODE --format xlsx)";
 
 #[derive(Clone, Copy, PartialEq, Eq, clap::ValueEnum)]

@@ -136,6 +136,8 @@ const MATRIX: &[(&str, &[&str], [Grant; 4])] = &[
     ("POST /import/outings", &[], [Y, O, N, N]),
     ("POST /import/commitments", &[], [Y, O, N, N]),
     ("POST /import/verifications", &[], [Y, N, Y, N]),
+    ("POST /import/ballots", &[], [Y, N, Y, N]),
+    ("GET /export/ballots", &[], [Y, Y, Y, N]),
     ("GET /backup/keys", &[], [Y, N, N, N]),
     ("Subscription.unitLedger", &[], [Y, Y, Y, N]),
 ];
@@ -353,6 +355,10 @@ impl World {
                 format!("outing,unit,date,start,end,place,category,member\nO{code},{unit},2011-06-04,08:00,10:00,社区,义诊,{member}\n")
             }
             "POST /import/verifications" => format!("outing\n{}\n", self.outing(unit).await.0),
+            "POST /import/ballots" => {
+                let evaluation = self.evaluation(unit).await;
+                format!("id,evaluation,unit,voter,rating\nB{code},{evaluation},{unit},群众,满意\n")
+            }
             "POST /import/commitments" => {
                 format!(
                     "id,unit,category,text,from,until\nC{code},{unit},办结时限,即办件当场办结,2011-01-01,2011-06-30\n"

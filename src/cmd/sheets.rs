@@ -81,7 +81,12 @@ pub(crate) async fn export_sheet(
             projector.read(|m| x::public_list_xlsx(m, unit.id))?
         }
         (
-            Exported::Units | Exported::Members | Exported::Outings | Exported::Verifications | Exported::Commitments,
+            Exported::Units
+            | Exported::Members
+            | Exported::Outings
+            | Exported::Verifications
+            | Exported::Commitments
+            | Exported::Ballots,
             SheetFormat::Xlsx,
         ) => {
             bail!(RECORDS_AS_CSV)
@@ -99,7 +104,12 @@ pub(crate) async fn export_sheet(
             })?
         }
         (
-            Exported::Units | Exported::Members | Exported::Outings | Exported::Verifications | Exported::Commitments,
+            Exported::Units
+            | Exported::Members
+            | Exported::Outings
+            | Exported::Verifications
+            | Exported::Commitments
+            | Exported::Ballots,
             SheetFormat::Csv,
         ) => {
             let kind = sheet.what.records_kind().expect("a kind of records");

@@ -681,7 +681,7 @@ impl Server {
         let permission = match kind {
             Kind::Units => Permission::ManageUnits,
             Kind::Members | Kind::Outings | Kind::Commitments => Permission::WriteRecords,
-            Kind::Verifications => Permission::Review,
+            Kind::Verifications | Kind::Ballots => Permission::Review,
         };
         let scope = match permission.grant(caller.role) {
             Grant::Yes => None,
@@ -764,7 +764,7 @@ async fn records_answer(req: &Request, kind: &str, server: &Server) -> Result<Re
     let permission = match kind {
         Kind::Units => Permission::ReadDirectory,
         Kind::Members => Permission::ReadPersonal,
-        Kind::Outings | Kind::Commitments => Permission::ReadRecords,
+        Kind::Outings | Kind::Commitments | Kind::Ballots => Permission::ReadRecords,
         Kind::Verifications => Permission::Review,
     };
     permitted(&caller, permission)?;

@@ -225,6 +225,32 @@ fn list_records(
             }
             slice.len() == RECORDS_PER_SLICE
         }
+        Kind::Ballots => {
+            let slice: Vec<(&BallotId, _)> =
+                model.ballots.range((from(listed.after).map(BallotId), Unbounded)).take(RECORDS_PER_SLICE).collect();
+            listed.after = slice.last().map(|(ballot, _)| ballot.0);
+            for &(ballot, b) in slice.iter().filter(|(_, b)| b.position <= at) {
+                let (unit, member) = match b.rated {
+                    Rated::Unit(u) => (model.reference(u.0), String::new()),
+                    Rated::Member(m) => (String::new(), model.reference(m.0)),
+                };
+                let voter = crate::VOTERS.iter().find(|(v, ..)| *v == b.voter).map_or("", |(_, chinese, _)| chinese);
+                let rating = crate::RATINGS.iter().find(|(r, ..)| *r == b.rating).map_or("", |(_, chinese, _)| chinese);
+                let scores: Vec<String> =
+                    b.scores.iter().map(|s| format!("{}:{}", s.criterion, s.score.get())).collect();
+                rows.push(vec![
+                    ballot.to_string(),
+                    b.evaluation.to_string(),
+                    unit,
+                    member,
+                    voter.to_owned(),
+                    rating.to_owned(),
+                    scores.join(";"),
+                    b.comment.as_ref().map(ToString::to_string).unwrap_or_default(),
+                ]);
+            }
+            slice.len() == RECORDS_PER_SLICE
+        }
     }
 }
 

@@ -294,6 +294,43 @@ fn parse_yes_no(field: &str, text: &str) -> Result<bool, DomainError> {
     }
 }
 
+/// A voter's standing as a ballot file writes it ([`crate::VOTERS`]).
+fn parse_voter(field: &str, text: &str) -> Result<Voter, DomainError> {
+    let text = text.trim();
+    let found =
+        crate::VOTERS.iter().find(|(_, chinese, english)| text == *chinese || text.eq_ignore_ascii_case(english));
+    found.map(|(voter, ..)| *voter).ok_or_else(|| DomainError::InvalidValue {
+        field: field.to_owned(),
+        reason: format!("{text:?} is none of 群众, 群众监督员, 行风评议员 (citizen, supervisor, assessor)"),
+    })
+}
+
+/// A rating as a ballot file writes it ([`crate::RATINGS`]); 不了解 is `None`.
+fn parse_rating(field: &str, text: &str) -> Result<Option<Rating>, DomainError> {
+    let text = text.trim();
+    let found =
+        crate::RATINGS.iter().find(|(_, chinese, english)| text == *chinese || text.eq_ignore_ascii_case(english));
+    found.map(|(rating, ..)| *rating).ok_or_else(|| DomainError::InvalidValue {
+        field: field.to_owned(),
+        reason: format!("{text:?} is none of 满意, 基本满意, 不满意, 不了解"),
+    })
+}
+
+/// `服务态度:90;办事效率:85`: criteria with their scores (a full-width ：or ；too).
+fn parse_scores(field: &str, text: &str) -> Result<Vec<CriterionScore>, DomainError> {
+    let bad = |reason: String| DomainError::InvalidValue { field: field.to_owned(), reason };
+    text.split([';', '；'])
+        .map(str::trim)
+        .filter(|pair| !pair.is_empty())
+        .map(|pair| {
+            let (criterion, score) =
+                pair.split_once([':', '：']).ok_or_else(|| bad(format!("{pair:?} is not criterion:score")))?;
+            let score: i64 = score.trim().parse().map_err(|_| bad(format!("{score:?} is not a whole score")))?;
+            Ok(CriterionScore { criterion: Text::parse(field, criterion.trim())?, score: Score::new(field, score)? })
+        })
+        .collect()
+}
+
 /// Reads `bytes` as a CSV file of `kind` and checks every row's form.
 pub fn read(kind: Kind, bytes: &[u8], encoding: Encoding) -> Import {
     let mut import = Import {
@@ -412,6 +449,7 @@ pub fn read(kind: Kind, bytes: &[u8], encoding: Encoding) -> Import {
         Kind::Outings => import.plan_outings(&rows),
         Kind::Verifications => import.plan_verifications(&rows),
         Kind::Commitments => import.plan_commitments(&rows),
+        Kind::Ballots => import.plan_ballots(&rows),
     }
     import
 }
@@ -676,6 +714,48 @@ impl Import {
         }
     }
 
+    fn plan_ballots(&mut self, rows: &[(u64, Vec<String>)]) {
+        let columns = self.columns.clone();
+        let mut seen = HashMap::new();
+        for (line, values) in rows {
+            let mut f = fields(self.kind, &columns, *line, values);
+            let ballot = f.id("id", "ballot").map(BallotId);
+            let evaluation = f.id("evaluation", "evaluation").map(EvaluationId);
+            let rated = match (f.get("unit"), f.get("member")) {
+                (unit, "") if !unit.is_empty() => Some(Rated::Unit(UnitId(id_for("unit", unit)))),
+                ("", member) if !member.is_empty() => Some(Rated::Member(MemberId(id_for("member", member)))),
+                (_, "") => {
+                    f.report("unit", "is empty, and so is member: a ballot rates a unit or a member");
+                    None
+                }
+                _ => {
+                    f.report("member", "a ballot rates a unit or a member, not both: leave unit empty");
+                    None
+                }
+            };
+            let voter = f.parse("voter", parse_voter);
+            let rating = f.parse("rating", parse_rating);
+            let scores = f.optional("scores", parse_scores).map(Option::unwrap_or_default);
+            let comment = f.optional("comment", Text::parse);
+            let problems = std::mem::take(&mut f.problems);
+            let (Some(ballot), Some(evaluation), Some(rated), Some(voter), Some(rating), Some(scores), Some(comment)) =
+                (ballot, evaluation, rated, voter, rating, scores, comment)
+            else {
+                self.absorb(problems);
+                continue;
+            };
+            if !self.absorb(problems) || self.duplicate(&mut seen, ballot.0, *line, "id") {
+                continue;
+            }
+            let member = match rated {
+                Rated::Member(m) => Some(m),
+                Rated::Unit(_) => None,
+            };
+            let command = CastBallot { ballot, evaluation, rated, voter, rating, scores, comment };
+            self.plan(Command::CastBallot(command), &[values], vec![Row { line: *line, member }]);
+        }
+    }
+
     fn plan_verifications(&mut self, rows: &[(u64, Vec<String>)]) {
         let columns = self.columns.clone();
         let mut seen = HashMap::new();
@@ -732,7 +812,7 @@ impl Import {
             |member: &MemberId| planned.rows.iter().find(|r| r.member == Some(*member)).map_or(first, |r| r.line);
         let id_column = match self.kind {
             Kind::Outings | Kind::Verifications => "outing",
-            Kind::Units | Kind::Members | Kind::Commitments => "id",
+            Kind::Units | Kind::Members | Kind::Commitments | Kind::Ballots => "id",
         };
         use DomainError::*;
         match error {
@@ -752,6 +832,7 @@ impl Import {
                     Kind::Members => "correctPersonalData or transferMember",
                     Kind::Outings | Kind::Verifications => "amendOuting or amendParticipation",
                     Kind::Commitments => "amendCommitment, withdrawCommitment or renewCommitment",
+                    Kind::Ballots => "a ballot is cast once; give a new one its own number",
                 };
                 p.message = format!(
                     "{}: imported before with other values, or registered another way; to change it, import the \
@@ -772,8 +853,13 @@ impl Import {
             | DailyLimitExceeded { member: m, .. }
             | OverlappingOuting { member: m, .. } => match self.kind {
                 Kind::Outings => at(row_of(m), "member"),
-                Kind::Commitments => at(first, "member"),
+                Kind::Commitments | Kind::Ballots => at(first, "member"),
                 _ => at(first, "id"),
+            },
+            EvaluationNotFound(_) | EvaluationClosed { .. } if self.kind == Kind::Ballots => at(first, "evaluation"),
+            OutsideEvaluation { .. } if self.kind == Kind::Ballots => match planned.rows[0].member {
+                Some(_) => at(first, "member"),
+                None => at(first, "unit"),
             },
             CommitmentNotFound(_) | RenewsAnotherUnit { .. } if self.kind == Kind::Commitments => at(first, "renews"),
             CommitmentWithdrawn { .. } | CommitmentAssessed { .. } if self.kind == Kind::Commitments => at(first, "id"),

@@ -16,7 +16,9 @@ pub mod import;
 pub mod sample;
 
 use std::borrow::Cow;
+
 use std::fmt;
+use taizhang_core::{Rating, Voter};
 
 /// What a spreadsheet reads as the start of a formula in a CSV cell.
 const FORMULA_STARTS: [char; 6] = ['=', '+', '-', '@', '\t', '\r'];
@@ -50,10 +52,13 @@ pub enum Kind {
     Verifications,
     /// A unit's list of public commitments (承诺事项).
     Commitments,
+    /// The public's ballots of a half-year evaluation (群众评议票), entered in bulk.
+    Ballots,
 }
 
 impl Kind {
-    pub const ALL: [Kind; 5] = [Kind::Units, Kind::Members, Kind::Outings, Kind::Verifications, Kind::Commitments];
+    pub const ALL: [Kind; 6] =
+        [Kind::Units, Kind::Members, Kind::Outings, Kind::Verifications, Kind::Commitments, Kind::Ballots];
 
     pub fn layout(self) -> &'static Layout {
         match self {
@@ -62,6 +67,7 @@ impl Kind {
             Kind::Outings => &OUTINGS,
             Kind::Verifications => &VERIFICATIONS,
             Kind::Commitments => &COMMITMENTS,
+            Kind::Ballots => &BALLOTS,
         }
     }
 
@@ -76,6 +82,7 @@ impl Kind {
             Kind::Commitments => {
                 &[("id", "commitment"), ("unit", "unit"), ("member", "member"), ("renews", "commitment")]
             }
+            Kind::Ballots => &[("id", "ballot"), ("unit", "unit"), ("member", "member")],
         }
     }
 
@@ -86,6 +93,7 @@ impl Kind {
             Kind::Outings => "outings",
             Kind::Verifications => "verifications",
             Kind::Commitments => "commitments",
+            Kind::Ballots => "ballots",
         }
     }
 }
@@ -212,6 +220,41 @@ pub static COMMITMENTS: Layout = Layout {
         col("renews", "接续", false, "the codes or ids of the items it renews, separated by ;"),
     ],
 };
+
+/// The ballots of an evaluation: one row a ballot, rating a unit or, with `member`,
+/// one of its members.
+pub static BALLOTS: Layout = Layout {
+    columns: &[
+        col("id", "编号", true, "the ballot's number in your records, or a taizhang id"),
+        col("evaluation", "评议", true, "the evaluation's id"),
+        col("unit", "单位", false, "the code or id of the unit rated; empty when the ballot rates a member"),
+        col("member", "党员", false, "the code or id of the member rated; empty when it rates a unit"),
+        col("voter", "评议人", true, "群众, 群众监督员 or 行风评议员 (citizen, supervisor, assessor)"),
+        col(
+            "rating",
+            "评价",
+            true,
+            "满意, 基本满意, 不满意 or 不了解 (satisfied, fairly_satisfied, dissatisfied, dont_know)",
+        ),
+        col("scores", "分项评分", false, "criterion:score pairs separated by ;, e.g. 服务态度:90;办事效率:85"),
+        col("comment", "意见", false, ""),
+    ],
+};
+
+/// How each voter's standing is written: in Chinese (as exports write it), in English.
+pub const VOTERS: [(Voter, &str, &str); 3] = [
+    (Voter::Citizen, "群众", "citizen"),
+    (Voter::Supervisor, "群众监督员", "supervisor"),
+    (Voter::Assessor, "行风评议员", "assessor"),
+];
+
+/// How each rating is written, "don't know" (不了解) as `None`.
+pub const RATINGS: [(Option<Rating>, &str, &str); 4] = [
+    (Some(Rating::Satisfied), "满意", "satisfied"),
+    (Some(Rating::FairlySatisfied), "基本满意", "fairly_satisfied"),
+    (Some(Rating::Dissatisfied), "不满意", "dissatisfied"),
+    (None, "不了解", "dont_know"),
+];
 
 /// How `public` is written: 是 or 否.
 pub fn yes_no(value: bool) -> &'static str {

@@ -524,3 +524,72 @@ async fn the_public_list_and_a_rounds_report_are_written_for_spreadsheets() {
     let behind: Vec<String> = behind.rows().skip(1).map(|r| r[0].to_string()).collect();
     assert_eq!(behind, ["SY-0001"]);
 }
+
+/// The public's ballots in bulk: each row checked first and named at its column (an
+/// unknown standing, a ballot rating both or neither, a bad score, a member in an
+/// evaluation of units); a clean file written, again writes nothing; the export lists
+/// them with their ratings as the file wrote them.
+#[tokio::test]
+async fn ballots_are_imported_in_bulk_checked_row_by_row_and_exported() {
+    use taizhang_core::*;
+    let w = seeded().await;
+    let evaluation = EvaluationId::new();
+    let open = OpenEvaluation {
+        evaluation,
+        name: Text::parse("name", "2011年上半年群众评议").unwrap(),
+        half_year: HalfYear { year: 2011, half: 1 },
+        subject: EvaluationSubject::Units,
+        scope: RoundScope::All,
+    };
+    w.ledger.execute(operator(), Command::OpenEvaluation(open)).await.unwrap();
+    let before = w.log().await;
+    let header = "id,evaluation,unit,member,voter,rating,scores,comment\n";
+    let bad = format!(
+        "{header}B-1,{evaluation},SY-0001,,居民,满意,,\n\
+         B-2,{evaluation},SY-0001,M1,群众,满意,,\n\
+         B-3,{evaluation},,,群众,满意,,\n\
+         B-4,{evaluation},SY-0001,,群众,很好,服务态度:90,\n\
+         B-5,{evaluation},SY-0001,,群众,满意,服务态度:120,\n\
+         B-6,{evaluation},,M1,群众,满意,,\n\
+         B-7,{},SY-0001,,群众,满意,,\n",
+        EvaluationId::new()
+    );
+    let problems = w.problems(Kind::Ballots, bad.as_bytes(), Encoding::Utf8).await;
+    let expected_problems = [
+        "f.csv:2:5: voter: \"居民\" is none of 群众, 群众监督员, 行风评议员 (citizen, supervisor, assessor)",
+        "f.csv:3:4: member: a ballot rates a unit or a member, not both: leave unit empty",
+        "f.csv:4:3: unit: is empty, and so is member: a ballot rates a unit or a member",
+        "f.csv:5:6: rating: \"很好\" is none of 满意, 基本满意, 不满意, 不了解",
+    ];
+    assert_eq!(problems[..4], expected_problems, "{problems:#?}");
+    assert!(problems[4].starts_with("f.csv:6:7: scores: "), "{problems:#?}");
+    assert!(problems[5].starts_with("f.csv:7:4: member: member M1 is not evaluated in evaluation"), "{problems:#?}");
+    assert!(problems[6].starts_with("f.csv:8:2: evaluation: evaluation ") && problems[6].ends_with("does not exist"));
+    assert_eq!(problems.len(), 7, "{problems:#?}");
+    assert_eq!(w.log().await, before, "a file with problems writes nothing");
+
+    let good = format!(
+        "{header}B-1,{evaluation},SY-0001,,群众,满意,服务态度:90;办事效率:85,服务热情\n\
+         B-2,{evaluation},SY-0001,,supervisor,fairly_satisfied,,\n\
+         B-3,{evaluation},SY-0003,,行风评议员,不了解,,\n"
+    );
+    assert_eq!(w.import(Kind::Ballots, &good).await, 3);
+    let mut again = import::read(Kind::Ballots, good.as_bytes(), Encoding::Utf8);
+    again.check(&w.ledger, None).await.unwrap();
+    assert_eq!((again.problems.len(), again.already_imported), (0, 3));
+    let exported = w.export(Kind::Ballots, &AsOf::now()).await;
+    let mut rows: Vec<Vec<String>> =
+        exported.lines().skip(1).map(|l| l.split(',').map(str::to_owned).collect()).collect();
+    // By rating, as text: 不了解, 基本满意, 满意.
+    rows.sort_by(|a, b| a[5].cmp(&b[5]));
+    let shown: Vec<Vec<&str>> = rows.iter().map(|r| r[2..].iter().map(String::as_str).collect()).collect();
+    assert_eq!(
+        shown,
+        [
+            vec!["SY-0003", "", "行风评议员", "不了解", "", ""],
+            vec!["SY-0001", "", "群众监督员", "基本满意", "", ""],
+            vec!["SY-0001", "", "群众", "满意", "服务态度:90;办事效率:85", "服务热情"],
+        ]
+    );
+    assert!(rows.iter().all(|r| r[1] == evaluation.to_string()));
+}
