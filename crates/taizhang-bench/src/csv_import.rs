@@ -1,5 +1,6 @@
 //! The `csv` scenario: a city's units, members and outings imported from CSV files
-//! through `taizhang_io::import`, as `taizhang import` does.
+//! through `taizhang_io::import`, as `taizhang import` does; then 116,000 ballots of an
+//! evaluation of its units.
 
 use std::fmt::Write as _;
 use std::path::Path;
@@ -17,6 +18,8 @@ const UNITS: usize = 5_800;
 const MEMBERS_PER_UNIT: usize = 10;
 const OUTINGS_PER_UNIT: usize = 4;
 const PARTICIPANTS: usize = 3;
+/// Ballots of the public's evaluation per unit: 116,000 in all.
+const BALLOTS_PER_UNIT: usize = 20;
 
 /// The three files, with codes (not ids) as a unit's spreadsheet has them.
 fn files() -> [(Kind, String); 3] {
@@ -76,5 +79,47 @@ pub async fn csv(dir: &Path) -> Result<()> {
     let raw = crate::raw_appends(&dir.join("raw"), commands).await?;
     report("csv.commands", rate(commands, total), "commands/s", Some(raw));
     report("csv", rate(rows, total), "rows/s", None);
+    ballots(dir, &store).await
+}
+
+/// A city's ballots of an evaluation of its units, as a campaign office enters the
+/// paper ballots: read, checked and written as `taizhang import ballots` does;
+/// baseline: as many single-event durable appends from 64 writers, same run.
+async fn ballots(dir: &Path, store: &Arc<SledStore>) -> Result<()> {
+    use taizhang_core::*;
+    let ledger = taizhang_app::Ledger::open(store.clone(), &dir.join("master.key")).await?;
+    let evaluation = EvaluationId::new();
+    let open = OpenEvaluation {
+        evaluation,
+        name: Text::parse("name", "2011年上半年群众评议")?,
+        half_year: HalfYear { year: 2011, half: 1 },
+        subject: EvaluationSubject::Units,
+        scope: RoundScope::All,
+    };
+    ledger.execute(taizhang_app::CommandContext::new(Actor::OPERATOR), Command::OpenEvaluation(open)).await?;
+    let (voters, ratings) =
+        (["群众", "群众", "群众监督员", "行风评议员"], ["满意", "满意", "满意", "基本满意", "不满意", "不了解"]);
+    let mut text = String::from("id,evaluation,unit,member,voter,rating,scores,comment\n");
+    for u in 0..UNITS {
+        for b in 0..BALLOTS_PER_UNIT {
+            let (voter, rating) = (voters[(u + b) % voters.len()], ratings[(u * 7 + b) % ratings.len()]);
+            let comment = if b % 10 == 0 { "服务热情，办事效率高" } else { "" };
+            writeln!(text, "P-{u:05}-{b:02},{evaluation},SY-{u:05},,{voter},{rating},服务态度:{},{comment}", 70 + b)
+                .unwrap();
+        }
+    }
+    let ledger = taizhang_app::Ledger::open(store.clone(), &dir.join("master.key")).await?;
+    let started = Instant::now();
+    let mut file = import::read(Kind::Ballots, text.as_bytes(), Encoding::Utf8);
+    file.check(&ledger, None).await?;
+    ensure!(file.problems.is_empty(), "the generated ballots have problems: {:?}", &file.problems[..1]);
+    let checked = started.elapsed();
+    let operator = taizhang_app::CommandContext::new(Actor::OPERATOR);
+    let written = file.write(&ledger, &operator, false, |_| {}).await?;
+    let elapsed = started.elapsed();
+    ensure!(written.commands == UNITS * BALLOTS_PER_UNIT, "{} ballots written", written.commands);
+    let raw = crate::raw_appends(&dir.join("raw-ballots"), written.commands).await?;
+    report("csv.ballots.read_and_check", checked.as_secs_f64(), "s", None);
+    report("csv.ballots", rate(written.commands, elapsed), "ballots/s", Some(raw));
     Ok(())
 }
