@@ -138,6 +138,8 @@ const MATRIX: &[(&str, &[&str], [Grant; 4])] = &[
     ("POST /import/verifications", &[], [Y, N, Y, N]),
     ("POST /import/ballots", &[], [Y, N, Y, N]),
     ("GET /export/ballots", &[], [Y, Y, Y, N]),
+    ("GET /export/board", &[], [Y, Y, Y, N]),
+    ("GET /export/recognitions", &[], [Y, Y, Y, Y]),
     ("GET /backup/keys", &[], [Y, N, N, N]),
     ("Subscription.unitLedger", &[], [Y, Y, Y, N]),
 ];
@@ -339,6 +341,7 @@ impl World {
                 client.get(format!("{url}?outing={}", self.check_in(&self.own).await))
             }
             "GET" if path == "/export/round" => client.get(format!("{url}?round={}", self.round(&self.own).await)),
+            "GET" if path == "/export/board" => client.get(format!("{url}?board={}", self.board().await)),
             "GET" => client.get(url),
             _ => client.post(url).body(self.import_file(route, &self.own).await),
         }

@@ -2867,6 +2867,32 @@ async fn recognitions_are_listed_objected_to_and_decided_on_a_published_board_th
         (Some(false), Some("抗洪抢险中表现突出"))
     );
 
+    // The board and the recognitions list as workbooks, read back.
+    let sheet = |bytes: Vec<u8>| -> Vec<Vec<String>> {
+        use calamine::Reader;
+        let mut book = calamine::Xlsx::new(std::io::Cursor::new(bytes)).unwrap();
+        let range = book.worksheet_range_at(0).unwrap().unwrap();
+        range.rows().map(|r| r.iter().map(|c| c.to_string()).collect()).collect()
+    };
+    let download = |path: String| {
+        let http = &server.http;
+        let url = format!("{}{path}", server.url);
+        async move { http.get(url).send().await.unwrap().bytes().await.unwrap().to_vec() }
+    };
+    let rows = sheet(download(format!("/export/board?board={board_id}")).await);
+    assert_eq!(rows[5][..2], ["榜单摘要 board digest".to_owned(), board["digest"].as_str().unwrap().to_owned()]);
+    assert_eq!(rows[7][0], "名次 rank");
+    assert_eq!(rows[8][..5], ["1", good.as_str(), "十堰市人民医院", "", "9"].map(String::from));
+    assert_eq!((rows[8][5].as_str(), rows[8][6].as_str()), ("98.00", "是"), "held at nine by the quota");
+    let rows = sheet(download("/export/recognitions?halfYear=2011H1".into()).await);
+    assert_eq!(rows.len(), 3, "{rows:?}");
+    assert_eq!(
+        rows[1][..4],
+        ["群众满意窗口 satisfied-window", "2011H1", good.as_str(), "十堰市人民医院"].map(String::from)
+    );
+    assert_eq!((rows[1][6].as_str(), rows[1][8].as_str(), rows[1][9].as_str()), ("已表彰 decided", "9", "9"));
+    assert_eq!((rows[2][0].as_str(), rows[2][10].as_str()), ("党员示范窗口 model-window", "抗洪抢险中表现突出"));
+
     // The public list (a viewer's), without the objections' text; revoked by an admin
     // only, with the reason.
     let viewer = support::client_with(&server.token("VIEWER", &[], None).await);

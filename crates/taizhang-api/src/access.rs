@@ -128,6 +128,7 @@ pub const RULES: &[Rule] = &[
             "Query.publishedBoard",
             "Query.recognitions",
             "Query.recognition",
+            "GET /export/recognitions",
         ],
     },
     Rule {
@@ -173,6 +174,7 @@ pub const RULES: &[Rule] = &[
             "GET /export/ballots",
             "PublishedBoard.reproduction",
             "Recognition.objections",
+            "GET /export/board",
             "GET /export/ledger",
             "GET /export/eligibility",
             "GET /export/outings",

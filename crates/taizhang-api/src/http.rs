@@ -103,6 +103,8 @@ pub fn routes(schema: TaizhangSchema, state: Arc<ApiState>, limits: Limits) -> i
         .at("/export/round", get(export_round))
         .at("/export/certificate", get(export_certificate))
         .at("/export/certificates", get(export_certificates))
+        .at("/export/board", get(export_board))
+        .at("/export/recognitions", get(export_recognitions))
         .at("/certificates/keys", get(certificate_keys))
         .at("/certificates/status/:year/:purpose", get(certificate_status))
         .at("/certificates/:number", get(certificate_check))
@@ -943,6 +945,70 @@ async fn award_list_answer(req: &Request, server: &Server) -> Result<Response, R
         .await
         .map_err(|e| error_response(StatusCode::INTERNAL_SERVER_ERROR, Media::Json, error::internal(&e)))?;
     Ok(Response::builder().content_type(sheet_type(false)).body(bytes))
+}
+
+/// `GET /export/board?board=ID`: a published star board as a workbook, computed again
+/// at its position under its own policy (one heavy read, kept for later).
+#[handler]
+async fn export_board(req: &Request, server: Data<&Arc<Server>>) -> Response {
+    let response = board_answer(req, &server).await.unwrap_or_else(|refused| refused);
+    server.state.metrics.request("/export/board", response.status().as_u16());
+    response
+}
+
+async fn board_answer(req: &Request, server: &Server) -> Result<Response, Response> {
+    let caller = server.caller(req, Media::Json).await?;
+    permitted(&caller, Permission::ReadRecords)?;
+    let params = params(req, &["board"])?;
+    let board = params.get("board").ok_or_else(|| bad_request("give the published board: board=ID".into()))?;
+    let id = uuid::Uuid::try_parse(board.trim())
+        .map(taizhang_core::BoardId)
+        .map_err(|e| bad_request(format!("board: {e}")))?;
+    let Some(published) = server.state.projector.read(|m| m.boards.get(&id).map(|b| b.published.clone())) else {
+        return Err(http_error(
+            StatusCode::NOT_FOUND,
+            Media::Json,
+            Code::NotFound,
+            &format!("board {id} does not exist"),
+        ));
+    };
+    let failed =
+        |e: &dyn std::fmt::Display| error_response(StatusCode::INTERNAL_SERVER_ERROR, Media::Json, error::internal(e));
+    let computed = crate::recognitions::computed(&server.state, &caller, &published, None)
+        .await
+        .map_err(|e| failed(&e.message))?;
+    let bytes = server
+        .state
+        .projector
+        .read(|m| taizhang_io::export::board_xlsx(m, &published, &computed.1))
+        .map_err(|e| failed(&e))?;
+    Ok(Response::builder().content_type(sheet_type(true)).body(bytes))
+}
+
+/// `GET /export/recognitions[?halfYear=2011H1]`: the recognitions list (表彰名单) as a
+/// workbook; members named where the caller may read their personal data.
+#[handler]
+async fn export_recognitions(req: &Request, server: Data<&Arc<Server>>) -> Response {
+    let response = recognitions_answer(req, &server).await.unwrap_or_else(|refused| refused);
+    server.state.metrics.request("/export/recognitions", response.status().as_u16());
+    response
+}
+
+async fn recognitions_answer(req: &Request, server: &Server) -> Result<Response, Response> {
+    let caller = server.caller(req, Media::Json).await?;
+    permitted(&caller, Permission::ReadPublished)?;
+    let params = params(req, &["halfYear"])?;
+    let half_year = params
+        .get("halfYear")
+        .map(|h| taizhang_core::HalfYear::parse("halfYear", h))
+        .transpose()
+        .map_err(|e| bad_request(e.to_string()))?;
+    let (state, may_name) = (&server.state, may_name(&caller));
+    let bytes =
+        taizhang_io::export::recognitions_xlsx(&state.ledger, &state.projector, &state.policies, half_year, may_name)
+            .await
+            .map_err(|e| error_response(StatusCode::INTERNAL_SERVER_ERROR, Media::Json, error::internal(&e)))?;
+    Ok(Response::builder().content_type(sheet_type(true)).body(bytes))
 }
 
 /// The media type of an exported sheet.

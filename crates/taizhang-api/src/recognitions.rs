@@ -52,7 +52,7 @@ impl PublishedBoards {
 
 /// `published` computed again at `as_of` (its own position when `None`) under its own
 /// policy, as a heavy read; kept when computed at its own position.
-async fn computed(
+pub(crate) async fn computed(
     state: &Arc<ApiState>,
     principal: &access::Principal,
     published: &BoardPublished,

@@ -7,7 +7,9 @@ use std::collections::BTreeMap;
 use std::io::Write;
 
 use rust_xlsxwriter::{ExcelDateTime, Format, Workbook, Worksheet, XlsxError};
+use taizhang_app::Ledger;
 use taizhang_core::*;
+use taizhang_read::eligibility::Candidate;
 use taizhang_read::ledger::{self, LedgerEntry, PageRequest};
 use taizhang_read::report::{self, Bucket, GroupBy, ReportQuery, ReportRow, Scope};
 use taizhang_read::{AsOf, Projector, ReadModel};
@@ -808,16 +810,7 @@ pub fn public_list_xlsx(model: &ReadModel, unit: UnitId) -> Result<Vec<u8>, Expo
             Cell::Text(renewals.join("、")),
         ]);
     }
-    let mut workbook = Workbook::new();
-    let (bold, formats) = (Format::new().set_bold(), Formats::new());
-    let worksheet = workbook.add_worksheet();
-    worksheet.set_name(sheet_name(&format!("承诺事项公示表 {unit_name}")))?;
-    write_header(worksheet, &PUBLIC_LIST_HEADER, &bold)?;
-    for (r, cells) in rows.iter().enumerate() {
-        write_cells(worksheet, r as u32 + 1, cells, &formats)?;
-    }
-    worksheet.autofit();
-    Ok(workbook.save_to_buffer()?)
+    one_sheet(&format!("承诺事项公示表 {unit_name}"), &PUBLIC_LIST_HEADER, &rows)
 }
 
 /// A worksheet's name: at most 31 characters, none of those Excel refuses.
@@ -1074,4 +1067,168 @@ mod tests {
         ids.dedup();
         assert_eq!(ids.len(), count as usize, "no unit twice");
     }
+}
+
+/// The columns of a published star board's workbook.
+pub const BOARD_HEADER: [&str; 7] =
+    ["名次 rank", "编号 code", "名称 name", "所在单位 unit", "星级 stars", "得分 score", "名额所限 held by the quota"];
+
+/// A published star board (星级榜) as a workbook: what it is (its name, half-year,
+/// policy and digests, position) above, then every entry in rank order as `board` (the
+/// board computed again at its position) lists them. Members are named by code: a
+/// board publishes no personal data.
+pub fn board_xlsx(
+    model: &ReadModel,
+    published: &BoardPublished,
+    board: &taizhang_read::board::StarBoard,
+) -> Result<Vec<u8>, ExportError> {
+    let at = published.as_of;
+    let unit_name = |u: UnitId| model.unit(u, at).map_or_else(|| u.to_string(), |v| v.name.to_string());
+    let rows: Vec<Vec<Cell>> = board
+        .entries
+        .iter()
+        .map(|e| {
+            let (code, name, unit) = match e.eligibility.candidate {
+                Candidate::Unit(u) => (model.reference(u.0), unit_name(u), String::new()),
+                Candidate::Member(m) => {
+                    let unit = model.member_unit(m, at).map(unit_name).unwrap_or_default();
+                    (model.reference(m.0), String::new(), unit)
+                }
+            };
+            let score = e.eligibility.score.map(|(n, d)| taizhang_read::evaluations::show_fraction(n, d));
+            vec![
+                Cell::Count(e.rank as u64),
+                Cell::Text(code),
+                Cell::Text(name),
+                Cell::Text(unit),
+                Cell::Count(e.stars as u64),
+                Cell::Text(score.unwrap_or_default()),
+                Cell::Text(if e.held_by_quota { "是".into() } else { String::new() }),
+            ]
+        })
+        .collect();
+    let mut workbook = Workbook::new();
+    let (bold, formats) = (Format::new().set_bold(), Formats::new());
+    let worksheet = workbook.add_worksheet();
+    worksheet.set_name(sheet_name(&format!("星级榜 {}", published.half_year)))?;
+    let about = [
+        ("榜单 board", published.name.to_string()),
+        ("半年 half-year", published.half_year.to_string()),
+        ("政策 policy", format!("{} v{}", published.policy, published.policy_version)),
+        ("政策摘要 policy digest", published.policy_digest.to_string()),
+        ("日志位置 log position", published.as_of.to_string()),
+        ("榜单摘要 board digest", published.digest.to_string()),
+    ];
+    for (r, (label, value)) in about.iter().enumerate() {
+        worksheet.write_string_with_format(r as u32, 0, *label, &bold)?;
+        worksheet.write_string(r as u32, 1, value)?;
+    }
+    let top = about.len() as u32 + 1;
+    for (c, title) in BOARD_HEADER.iter().enumerate() {
+        worksheet.write_string_with_format(top, c as u16, *title, &bold)?;
+    }
+    worksheet.set_freeze_panes(top + 1, 0)?;
+    for (r, cells) in rows.iter().enumerate() {
+        write_cells(worksheet, top + 1 + r as u32, cells, &formats)?;
+    }
+    worksheet.autofit();
+    Ok(workbook.save_to_buffer()?)
+}
+
+/// The columns of the recognitions list.
+pub const RECOGNITIONS_HEADER: [&str; 12] = [
+    "奖项 award",
+    "半年 half-year",
+    "单位编号 unit code",
+    "单位名称 unit",
+    "党员编号 member code",
+    "姓名 name",
+    "状态 status",
+    "公示截止 listed until",
+    "依据星级 outcome",
+    "要求 required",
+    "例外理由 exception",
+    "撤销理由 revoked because",
+];
+
+/// The recognitions list (表彰名单) of a half-year (of every one when `None`), in the
+/// order nominated, as a workbook: every nomination with its status, listing, evidence
+/// and any exception or revocation. A member is named where `may_read` allows, by the
+/// name their record held at the nomination, else left blank.
+pub async fn recognitions_xlsx<S: EventStore>(
+    ledger: &Ledger<S>,
+    projector: &Projector<S>,
+    policies: &taizhang_read::policy::PolicySet,
+    half_year: Option<HalfYear>,
+    may_read: impl Fn(&ReadModel, MemberId) -> bool,
+) -> Result<Vec<u8>, NamedExportError> {
+    let (mut rows, sealed) = projector.read(|m| {
+        let mut records: Vec<_> =
+            m.recognitions.values().filter(|r| half_year.is_none_or(|h| r.nominated.half_year == h)).collect();
+        records.sort_by_key(|r| r.position);
+        let mut sealed = Vec::new();
+        let rows: Vec<Vec<Cell>> = records
+            .iter()
+            .enumerate()
+            .map(|(i, r)| {
+                let n = &r.nominated;
+                let award = policies.award(n.award.as_str()).ok().and_then(|(_, a)| a.label.clone());
+                let member = match n.nominee {
+                    Rated::Member(id) => {
+                        if may_read(m, id) {
+                            let version = m.members.get(&id).map_or(0, |h| h.personal_version(r.position));
+                            sealed.push((i, (id, version)));
+                        }
+                        m.reference(id.0)
+                    }
+                    Rated::Unit(_) => String::new(),
+                };
+                let status = match (&r.decision, &r.revoked) {
+                    (_, Some(_)) => "已撤销 revoked",
+                    (Some(_), None) => "已表彰 decided",
+                    (None, None) => "公示中 listed",
+                };
+                let evidence = r.decision.as_ref().map(|d| &d.evidence);
+                let text = |t: Option<&Text>| t.map(ToString::to_string).unwrap_or_default();
+                vec![
+                    Cell::Text(award.map_or_else(|| n.award.to_string(), |label| format!("{label} {}", n.award))),
+                    Cell::Text(n.half_year.to_string()),
+                    Cell::Text(m.reference(n.unit.0)),
+                    Cell::Text(m.unit(n.unit, r.position).map(|u| u.name.to_string()).unwrap_or_default()),
+                    Cell::Text(member),
+                    Cell::Text(String::new()),
+                    Cell::Text(status.to_owned()),
+                    Cell::Date(n.listed_until),
+                    Cell::Text(text(evidence.and_then(|e| e.outcome.as_ref()))),
+                    Cell::Text(text(evidence.map(|e| &e.required))),
+                    Cell::Text(text(r.decision.as_ref().and_then(|d| d.exception.as_ref()))),
+                    Cell::Text(text(r.revoked.as_ref().map(|(_, reason)| reason))),
+                ]
+            })
+            .collect();
+        (rows, sealed)
+    });
+    let records: Vec<(MemberId, u64)> = sealed.iter().map(|(_, record)| *record).collect();
+    let personal = ledger.personal_of(records).await?;
+    for (row, (member, _)) in sealed {
+        if let Some(p) = personal.get(&member) {
+            rows[row][5] = Cell::Text(p.name.to_string());
+        }
+    }
+    let title = half_year.map_or_else(|| "表彰名单".to_owned(), |h| format!("表彰名单 {h}"));
+    Ok(one_sheet(&title, &RECOGNITIONS_HEADER, &rows)?)
+}
+
+/// A workbook of one sheet named `title`: `header` in bold, frozen, then `rows`.
+fn one_sheet(title: &str, header: &[&str], rows: &[Vec<Cell>]) -> Result<Vec<u8>, ExportError> {
+    let mut workbook = Workbook::new();
+    let (bold, formats) = (Format::new().set_bold(), Formats::new());
+    let worksheet = workbook.add_worksheet();
+    worksheet.set_name(sheet_name(title))?;
+    write_header(worksheet, header, &bold)?;
+    for (r, cells) in rows.iter().enumerate() {
+        write_cells(worksheet, r as u32 + 1, cells, &formats)?;
+    }
+    worksheet.autofit();
+    Ok(workbook.save_to_buffer()?)
 }
