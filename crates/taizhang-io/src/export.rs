@@ -1011,64 +1011,6 @@ pub fn certificate_list(
     Ok(workbook.save_to_buffer()?)
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    /// A unit registered at `position` with an id of its own choosing.
-    fn registered(model: &mut ReadModel, position: u64, id: u128) {
-        let unit = UnitId(uuid::Uuid::from_u128(id));
-        let text = |s: &str| Text::parse("t", s).unwrap();
-        let payload = DomainEvent::UnitRegistered(UnitRegistered {
-            unit,
-            name: text(&format!("单位{id}")),
-            industry: text("医疗卫生"),
-            region: text("茅箭区"),
-            parent: None,
-            code: None,
-        });
-        model.apply(&taizhang_store::RecordedEvent {
-            position,
-            event_id: uuid::Uuid::from_u128(u128::from(position)),
-            stream: StreamId::unit(unit),
-            version: 0,
-            recorded_at: Timestamp(position as i64),
-            occurred_at: Timestamp(position as i64),
-            actor: Actor::OPERATOR,
-            command_id: uuid::Uuid::from_u128(u128::from(position)),
-            correlation_id: None,
-            causation_id: None,
-            stored_schema_version: payload.schema_version(),
-            hash: [0; 32],
-            payload,
-        });
-    }
-
-    /// Records registered between two slices of an export, wherever their ids fall in
-    /// the model's order, neither repeat nor push out a record of the export's position.
-    #[test]
-    fn records_registered_while_an_export_runs_change_none_of_its_rows() {
-        let mut model = ReadModel::default();
-        let count = RECORDS_PER_SLICE as u64 + 500;
-        for position in 1..=count {
-            registered(&mut model, position, 1_000 + u128::from(position));
-        }
-        let mut listed = Listed::default();
-        let everyone = |_: &ReadModel, _: MemberId| true;
-        assert!(list_records(Kind::Units, &model, count, &everyone, &mut listed), "a second slice is due");
-        // Ten units whose ids sort before every one already listed.
-        for (i, position) in (count + 1..=count + 10).enumerate() {
-            registered(&mut model, position, i as u128 + 1);
-        }
-        while list_records(Kind::Units, &model, count, &everyone, &mut listed) {}
-        let mut ids: Vec<&String> = listed.rows.iter().map(|row| &row[0]).collect();
-        assert_eq!(ids.len(), count as usize);
-        ids.sort();
-        ids.dedup();
-        assert_eq!(ids.len(), count as usize, "no unit twice");
-    }
-}
-
 /// The columns of a published star board's workbook.
 pub const BOARD_HEADER: [&str; 7] =
     ["名次 rank", "编号 code", "名称 name", "所在单位 unit", "星级 stars", "得分 score", "名额所限 held by the quota"];
@@ -1231,4 +1173,62 @@ fn one_sheet(title: &str, header: &[&str], rows: &[Vec<Cell>]) -> Result<Vec<u8>
     }
     worksheet.autofit();
     Ok(workbook.save_to_buffer()?)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A unit registered at `position` with an id of its own choosing.
+    fn registered(model: &mut ReadModel, position: u64, id: u128) {
+        let unit = UnitId(uuid::Uuid::from_u128(id));
+        let text = |s: &str| Text::parse("t", s).unwrap();
+        let payload = DomainEvent::UnitRegistered(UnitRegistered {
+            unit,
+            name: text(&format!("单位{id}")),
+            industry: text("医疗卫生"),
+            region: text("茅箭区"),
+            parent: None,
+            code: None,
+        });
+        model.apply(&taizhang_store::RecordedEvent {
+            position,
+            event_id: uuid::Uuid::from_u128(u128::from(position)),
+            stream: StreamId::unit(unit),
+            version: 0,
+            recorded_at: Timestamp(position as i64),
+            occurred_at: Timestamp(position as i64),
+            actor: Actor::OPERATOR,
+            command_id: uuid::Uuid::from_u128(u128::from(position)),
+            correlation_id: None,
+            causation_id: None,
+            stored_schema_version: payload.schema_version(),
+            hash: [0; 32],
+            payload,
+        });
+    }
+
+    /// Records registered between two slices of an export, wherever their ids fall in
+    /// the model's order, neither repeat nor push out a record of the export's position.
+    #[test]
+    fn records_registered_while_an_export_runs_change_none_of_its_rows() {
+        let mut model = ReadModel::default();
+        let count = RECORDS_PER_SLICE as u64 + 500;
+        for position in 1..=count {
+            registered(&mut model, position, 1_000 + u128::from(position));
+        }
+        let mut listed = Listed::default();
+        let everyone = |_: &ReadModel, _: MemberId| true;
+        assert!(list_records(Kind::Units, &model, count, &everyone, &mut listed), "a second slice is due");
+        // Ten units whose ids sort before every one already listed.
+        for (i, position) in (count + 1..=count + 10).enumerate() {
+            registered(&mut model, position, i as u128 + 1);
+        }
+        while list_records(Kind::Units, &model, count, &everyone, &mut listed) {}
+        let mut ids: Vec<&String> = listed.rows.iter().map(|row| &row[0]).collect();
+        assert_eq!(ids.len(), count as usize);
+        ids.sort();
+        ids.dedup();
+        assert_eq!(ids.len(), count as usize, "no unit twice");
+    }
 }
