@@ -105,3 +105,53 @@ async fn a_citizen_finds_a_unit_on_a_phone_and_reads_its_commitments() {
     }
     let _ = driver.http.delete(format!("{}/session/{}", driver.url, driver.session)).send().await;
 }
+
+/// Recognitions on the notice board: a nomination listed for objections (公示), then
+/// decided, on the listing page and on the unit's page, read without a token; on a
+/// phone, without sideways scrolling or serious accessibility violations.
+#[tokio::test]
+async fn recognitions_are_listed_and_shown_on_the_units_page() {
+    let server = Server::start_with_quick_awards();
+    let register = r#"mutation { registerUnit(input: { name: "十堰市人民医院", code: "SY-0001", industry: "医疗卫生", region: "茅箭区" }) { unit { id } } }"#;
+    server.ok(register, json!({})).await;
+    let open = r#"mutation { openEvaluation(input: { name: "2011年上半年群众评议", halfYear: "2011H1", subject: UNITS }) { evaluation { id } } }"#;
+    let evaluation =
+        server.ok(open, json!({})).await["openEvaluation"]["evaluation"]["id"].as_str().unwrap().to_owned();
+    let ballot = r#"mutation($e: ID!) { castBallot(input: { evaluation: $e, rated: { unit: "SY-0001" }, voter: CITIZEN, rating: SATISFIED }) { ballot } }"#;
+    server.ok(ballot, json!({ "e": evaluation })).await;
+    let review = r#"mutation($e: ID!) { reviewAsLeader(input: { evaluation: $e, rated: { unit: "SY-0001" }, score: 95 }) { receipt { position } } }"#;
+    server.ok(review, json!({ "e": evaluation })).await;
+    let publish = r#"mutation { publishBoard(input: { name: "星级榜", policy: "ten-star-unit-default", halfYear: "2011H1" }) { board { id } } }"#;
+    let board = server.ok(publish, json!({})).await["publishBoard"]["board"]["id"].as_str().unwrap().to_owned();
+    let nominate = r#"mutation { nominateRecognition(input: { award: "satisfied-window", halfYear: "2011H1", nominee: { unit: "SY-0001" } }) { recognition { id } } }"#;
+    let id =
+        server.ok(nominate, json!({})).await["nominateRecognition"]["recognition"]["id"].as_str().unwrap().to_owned();
+
+    let public = reqwest::Client::new();
+    let page = |path: &'static str| {
+        let (public, url) = (public.clone(), format!("{}{path}", server.url));
+        async move { public.get(url).send().await.unwrap().text().await.unwrap() }
+    };
+    let listed = page("/recognitions").await;
+    assert!(listed.contains("群众满意窗口") && listed.contains("十堰市人民医院"), "{listed}");
+    assert!(listed.contains("公示中，至"), "{listed}");
+    let decide =
+        "mutation($r: ID!, $b: ID!) { decideRecognition(recognition: $r, board: $b) { recognition { status } } }";
+    server.ok(decide, json!({ "r": id, "b": board })).await;
+    let unit = page("/units/SY-0001").await;
+    assert!(unit.contains("评星表彰") && unit.contains("已表彰（星级榜 9 星）"), "{unit}");
+    assert!(page("/recognitions?lang=en").await.contains("recognised (9 stars on the board)"));
+
+    let Some(driver) = support::browser::browser().await else { return };
+    driver.command("window/rect", json!({ "width": 390, "height": 844 })).await;
+    for path in ["/recognitions", "/units/SY-0001", "/recognitions?lang=en"] {
+        driver.command("url", json!({ "url": format!("{}{path}", server.url) })).await;
+        driver.element("h1").await;
+        let script = "return document.documentElement.scrollWidth <= window.innerWidth";
+        let fits = driver.command("execute/sync", json!({ "script": script, "args": [] })).await;
+        assert_eq!(fits, Value::Bool(true), "{path} scrolls sideways on a phone");
+        let violations = driver.serious_accessibility_violations().await;
+        assert!(violations.is_empty(), "{path}: serious accessibility violations: {violations:#?}");
+    }
+    let _ = driver.http.delete(format!("{}/session/{}", driver.url, driver.session)).send().await;
+}

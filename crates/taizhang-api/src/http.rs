@@ -113,6 +113,7 @@ pub fn routes(schema: TaizhangSchema, state: Arc<ApiState>, limits: Limits) -> i
         .at("/correction", get(check_in_page::correction_form).post(check_in_page::correction_post))
         .at("/", get(board::board))
         .at("/units/:code", get(board::unit_page))
+        .at("/recognitions", get(board::recognitions_page))
         .at("/units/:code/opinions", poem::post(opinion_form::opinion_post))
         .at("/certificate-check", get(board::certificate_form))
         .at("/console", get(console::home))

@@ -47,6 +47,8 @@
 //!   a log of 100 k events and at `--events N` (the same round, the log padded with the
 //!   units' outings), timed in alternating rounds; the ratio shows whether the cost
 //!   grows with the log.
+//! - (`demo` then projects the log and publishes the boards and decides the sample's
+//!   720 recognitions on them, `demo.projected` and `demo.recognitions`.)
 //! - `csv`: `taizhang import` of the three CSV files of a city (5,800 units, ten
 //!   members each, four outings a unit with three participants: 133,400 rows), each
 //!   read, checked in full and written; rows per second, with the raw appends of the
@@ -565,6 +567,20 @@ async fn demo(dir: &Path) -> Result<()> {
     report("demo.events", events as f64, "events", None);
     report("demo.seconds", elapsed.as_secs_f64(), "s", None);
     report("demo", rate(commands, elapsed), "commands/s", Some(raw_rate));
+    // Then the recognitions, decided on the boards the read side computes: the
+    // projection of the whole log first (its own line), then the two boards published
+    // and the 720 nominations and decisions.
+    let started = Instant::now();
+    let projector = taizhang_read::Projector::open(store.clone(), None).await?;
+    let follower = tokio::spawn(projector.clone().run());
+    projector.wait_for(store.head(), Duration::from_secs(600)).await?;
+    report("demo.projected", started.elapsed().as_secs_f64(), "s", None);
+    let started = Instant::now();
+    let half_year = taizhang_core::HalfYear { year: 2011, half: 1 };
+    let done = taizhang_io::sample::recognise(&ledger, &projector, half_year, 2011).await?;
+    report("demo.recognitions", started.elapsed().as_secs_f64(), "s", None);
+    report("demo.recognitions.decided", done.decided as f64, "decisions", None);
+    follower.abort();
     Ok(())
 }
 

@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use taizhang_app::{AppError, CommandContext, Ledger};
 use taizhang_core::*;
-use taizhang_read::board::star_board_in_slices;
+use taizhang_read::board::{star_board_in_slices, StarBoard};
 use taizhang_read::policy::{Award, Policy, PolicySet};
 use taizhang_read::recognitions::{candidate_of, evidence_for, publication};
 use taizhang_read::report::Scope;
@@ -79,17 +79,19 @@ pub async fn recognise<S: EventStore>(
     ] {
         let policy = policies.get(policy).map_err(read_error)?;
         let award = policy.awards.iter().find(|a| a.name == award).expect("the built-in policy declares the award");
-        let published = publish(ledger, projector, policy, half_year, &context, day, id(policy.name.as_str())).await?;
+        let (published, board) =
+            publish(ledger, projector, policy, half_year, &context, day, id(policy.name.as_str())).await?;
         done.boards += 1;
-        let (nominated, decided) =
-            nominate_and_decide(ledger, projector, &published, award, best, &context, day).await?;
+        let board = (&published, policy, &board);
+        let (nominated, decided) = nominate_and_decide(ledger, projector, board, award, best, &context, day).await?;
         done.nominated += nominated;
         done.decided += decided;
     }
     Ok(done)
 }
 
-/// Publishes `policy`'s board of the whole city as the log stands.
+/// Publishes `policy`'s board of the whole city as the log stands; answers the record
+/// and the board as computed.
 async fn publish<S: EventStore>(
     ledger: &Ledger<S>,
     projector: &Projector<S>,
@@ -98,7 +100,7 @@ async fn publish<S: EventStore>(
     context: &impl Fn(&str, time::Date) -> CommandContext,
     day: time::Date,
     board: Uuid,
-) -> Result<BoardPublished, SampleError> {
+) -> Result<(BoardPublished, StarBoard), SampleError> {
     let (_, computed) =
         star_board_in_slices(projector, policy, &Scope::All, half_year, &AsOf::now(), &|| false).map_err(read_error)?;
     let name = format!(
@@ -111,25 +113,21 @@ async fn publish<S: EventStore>(
     let published = publication(BoardId(board), name, RoundScope::All, policy, &computed);
     let command = Command::PublishBoard(PublishBoard::new(published.clone()));
     ledger.run_in_order(vec![(context(&format!("publish/{}", policy.name), day), command)], |_| {}).await?;
-    Ok(published)
+    Ok((published, computed))
 }
 
-/// Nominates the `best` on `published` whose stars reach `award`'s level, the day after
-/// publication; decides them once their listing is over, each on the board's evidence.
+/// Nominates the `best` on a published board (its record, policy and entries) whose
+/// stars reach `award`'s level, the day after publication; decides them once their
+/// listing is over, each on the board's evidence.
 async fn nominate_and_decide<S: EventStore>(
     ledger: &Ledger<S>,
     projector: &Projector<S>,
-    published: &BoardPublished,
+    (published, policy, board): (&BoardPublished, &Policy, &StarBoard),
     award: &Award,
     best: usize,
     context: &impl Fn(&str, time::Date) -> CommandContext,
     day: time::Date,
 ) -> Result<(usize, usize), SampleError> {
-    let policy: Policy = serde_json::from_str(&published.policy_document).map_err(read_error)?;
-    let at = AsOf::at_position(published.as_of);
-    let scope = Scope::All;
-    let (_, board) =
-        star_board_in_slices(projector, &policy, &scope, published.half_year, &at, &|| false).map_err(read_error)?;
     let needed = policy.rank_of(Some(&award.at_least));
     let nominated_on = day.next_day().unwrap_or(day);
     let decided_on = listing_end(nominated_on, award.listing_days).next_day().unwrap_or(nominated_on);
@@ -170,7 +168,7 @@ async fn nominate_and_decide<S: EventStore>(
                 let recognition = RecognitionId::of(&award.name, published.half_year, nominee);
                 let nomination = &m.recognitions.get(&recognition)?.nominated;
                 debug_assert_eq!(candidate_of(nominee), candidate_of(nomination.nominee));
-                let evidence = evidence_for(published, &policy, &board, nomination).ok()?;
+                let evidence = evidence_for(published, policy, board, nomination).ok()?;
                 let command = Command::DecideRecognition(DecideRecognition { recognition, evidence, exception: None });
                 Some((context(&format!("decide/{recognition}"), decided_on), command))
             })

@@ -2,11 +2,13 @@
 //! industry with a search (`GET /`), and a unit's page (`GET /units/{code}`): who it is,
 //! its public commitments and what became of them, its weekly summaries and its service
 //! figures; links to the check-in and correction pages, and a form for the certificate
-//! check (`GET /certificate-check`). Chinese first; `?lang=en` for English; `?asOf=N`
-//! for the board or a unit's page as the log stood at position N.
+//! check (`GET /certificate-check`); the nominations listed for objections and the
+//! recognitions decided (`GET /recognitions`, and on each unit's page). Chinese first;
+//! `?lang=en` for English; `?asOf=N` for a page as the log stood at position N.
 //!
-//! Only what the campaign publishes is shown: no member, no personal data, no commitment
-//! a unit keeps within itself. Each page names the log position it reflects and carries
+//! Only what the campaign publishes is shown: a member only where they consented to be
+//! shown (name and post), no other personal data, no commitment a unit keeps within
+//! itself. Each page names the log position it reflects and carries
 //! it as its validator (`ETag`), so a repeated request is answered `304` until the log
 //! moves.
 
@@ -262,7 +264,8 @@ fn board_answer(req: &Request, server: &Server) -> Result<Response, Response> {
          <label for=\"industry\">{industry_label}</label><select id=\"industry\" name=\"industry\">{industry_options}</select>\
          {lang_field}{as_of_field}<div class=\"buttons\"><button>{find}</button></div></form>\
          <h2>{found}</h2><ul class=\"units\">{items}</ul><p>{paging}</p>\
-         <h2>{services}</h2><ul><li><a href=\"/check-in{lang_q}\">{check_in}</a></li><li><a href=\"/correction\">{correction}</a></li></ul>\
+         <h2>{services}</h2><ul><li><a href=\"/recognitions{lang_q}\">{recognitions}</a></li>\
+         <li><a href=\"/check-in{lang_q}\">{check_in}</a></li><li><a href=\"/correction\">{correction}</a></li></ul>\
          <h2 id=\"certificate\">{certificate}</h2><form method=\"get\" action=\"/certificate-check\">\
          <label for=\"number\">{number_label}</label><input id=\"number\" name=\"number\" required maxlength=\"20\" placeholder=\"2011-000001\">\
          <label for=\"code\">{code_label}</label><input id=\"code\" name=\"code\" required maxlength=\"20\" autocomplete=\"off\">\
@@ -288,6 +291,7 @@ fn board_answer(req: &Request, server: &Server) -> Result<Response, Response> {
         services = lang.say("便民服务", "Services"),
         lang_q = if lang == Lang::En { "?lang=en" } else { "" },
         check_in = lang.say("志愿服务签到签退", "Volunteer check-in and check-out"),
+        recognitions = lang.say("评星表彰公示", "Recognitions and their public listing"),
         correction = lang.say("申请更正服务记录", "Ask for a correction of your record"),
         certificate = lang.say("核验志愿服务记录证明", "Check a service certificate"),
         number_label = lang.say("证明编号", "Certificate number"),
@@ -332,6 +336,119 @@ pub(super) async fn certificate_form(req: &Request, server: Data<&Arc<Server>>) 
 }
 
 /// `GET /units/{code}`: a unit's public page.
+/// Recognitions listed on one page.
+const RECOGNITIONS_PER_PAGE: usize = 100;
+
+/// `GET /recognitions[?halfYear=2011H1][&page=N]`: the public listing (公示) of the
+/// nominations and the recognitions decided (表彰名单), in the order nominated: the unit
+/// and the award; a member as one of their unit's (names are on the unit's page, where
+/// the member consented to be shown).
+#[handler]
+pub(super) async fn recognitions_page(req: &Request, server: Data<&Arc<Server>>) -> Response {
+    let response = recognitions_answer(req, &server).unwrap_or_else(|refused| refused);
+    server.state.metrics.request("/recognitions", response.status().as_u16());
+    response
+}
+
+#[allow(clippy::result_large_err)]
+fn recognitions_answer(req: &Request, server: &Server) -> Result<Response, Response> {
+    let params = params(req, &["halfYear", "page", "lang", "asOf"])?;
+    let lang = Lang::of(&params);
+    let asked = as_of(&params)?;
+    let half_year = params
+        .get("halfYear")
+        .map(|h| taizhang_core::HalfYear::parse("halfYear", h))
+        .transpose()
+        .map_err(|e| super::bad_request(e.to_string()))?;
+    let page: usize =
+        params.get("page").map_or(Ok(1), |p| p.parse()).map_err(|_| super::bad_request("page: a number".into()))?;
+    let page = page.max(1);
+    let head = server.state.projector.position();
+    if let Some(unchanged) = unchanged(req, &etag(asked.map_or(head, |a| a.min(head)))) {
+        return Ok(unchanged);
+    }
+    let (items, total, position) = server.state.projector.read(|m| {
+        let p = asked.map_or(m.position, |a| a.min(m.position));
+        let mut records: Vec<_> = m
+            .recognitions
+            .values()
+            .filter(|r| half_year.is_none_or(|h| r.nominated.half_year == h))
+            .filter_map(|r| r.at(p))
+            .collect();
+        records.sort_by_key(|r| r.position);
+        let total = records.len();
+        let items: String = records
+            .iter()
+            .skip((page - 1).saturating_mul(RECOGNITIONS_PER_PAGE))
+            .take(RECOGNITIONS_PER_PAGE)
+            .map(|r| {
+                let n = &r.nominated;
+                let unit = m.unit(n.unit, p).map_or_else(|| n.unit.to_string(), |u| u.name.to_string());
+                let who = match n.nominee {
+                    taizhang_core::Rated::Unit(_) => String::new(),
+                    taizhang_core::Rated::Member(_) => lang.say(" · 党员", " · a member").to_owned(),
+                };
+                let lang_q = if lang == Lang::En { "?lang=en" } else { "" };
+                format!(
+                    "<li><strong>{}</strong> {} · <a href=\"/units/{}{lang_q}#recognitions\">{}</a>{who}<br>\
+                     <span class=\"meta\">{}</span></li>",
+                    e(&award_label(server, n.award.as_str())),
+                    n.half_year,
+                    url_encode(&m.reference(n.unit.0)),
+                    e(&unit),
+                    e(&recognition_state(lang, r))
+                )
+            })
+            .collect();
+        (items, total, p)
+    });
+    let pages = total.div_ceil(RECOGNITIONS_PER_PAGE).max(1);
+    let link = |n: usize, lang: Lang| {
+        let mut parts = vec![format!("page={n}")];
+        if let Some(h) = half_year {
+            parts.push(format!("halfYear={h}"));
+        }
+        if lang == Lang::En {
+            parts.push("lang=en".to_owned());
+        }
+        if let Some(a) = asked {
+            parts.push(format!("asOf={a}"));
+        }
+        format!("/recognitions?{}", parts.join("&amp;"))
+    };
+    let mut paging = String::new();
+    if page > 1 {
+        paging.push_str(&format!("<a href=\"{}\">{}</a> ", link(page - 1, lang), lang.say("上一页", "Previous")));
+    }
+    if page < pages {
+        paging.push_str(&format!("<a href=\"{}\">{}</a>", link(page + 1, lang), lang.say("下一页", "Next")));
+    }
+    let items = if items.is_empty() {
+        format!("<p>{}</p>", lang.say("暂无评星表彰。", "No recognitions yet."))
+    } else {
+        format!("<ul class=\"units\">{items}</ul>")
+    };
+    let main = format!(
+        "<p>{intro}</p><h2>{found}</h2>{items}<p>{paging}</p><p><a href=\"/{lang_q}\">{back}</a></p>\
+         <p class=\"meta\">{as_of} {position}</p>",
+        intro = lang.say(
+            "评星表彰对象在决定前公示，公示期内可向监督电话反映意见；决定以公布的星级榜为依据。",
+            "Nominations are listed for objections before they are decided; each decision rests on a published star board.",
+        ),
+        found = match lang {
+            Lang::Zh => format!("共 {total} 项（第 {page} / {pages} 页）"),
+            Lang::En => format!("{total} nominations (page {page} of {pages})"),
+        },
+        lang_q = if lang == Lang::En { "?lang=en" } else { "" },
+        back = lang.say("返回公示栏", "Back to the notice board"),
+        as_of = lang.say("数据截至日志位置", "As of log position"),
+    );
+    // The language switch adds its own `lang`.
+    let here = link(page, Lang::Zh);
+    let title = lang.say("评星表彰公示", "Recognitions and their public listing");
+    Ok(board_page(StatusCode::OK, lang, &etag(position), title, &here, &main))
+}
+
 #[handler]
 pub(super) async fn unit_page(req: &Request, Path(code): Path<String>, server: Data<&Arc<Server>>) -> Response {
     let response = unit_answer(req, &code, &server).await.unwrap_or_else(|refused| refused);
@@ -468,7 +585,8 @@ fn unit_main(server: &Server, m: &ReadModel, unit: UnitId, page: &Page<'_>) -> O
         "<dl><dt>{industry_label}</dt><dd>{industry}</dd><dt>{region_label}</dt><dd>{region}</dd>{parent}\
          <dt>{code_label}</dt><dd>{code}</dd></dl>\
          <h2>{commitments_heading}</h2>{commitments}{members}<h2>{figures_heading}</h2><p>{figures}</p>\
-         <h2>{summaries_heading}</h2>{summaries}{opinions}<p class=\"meta\">{as_of} {p}</p>",
+         <h2>{summaries_heading}</h2>{summaries}{recognitions}{opinions}<p class=\"meta\">{as_of} {p}</p>",
+        recognitions = recognitions_section(server, m, unit, page, p),
         opinions = opinion_form::section(server, m, unit, code, lang, p, page.at_head),
         members = members_section(m, unit, page, p),
         industry_label = lang.say("行业", "Industry"),
@@ -483,6 +601,69 @@ fn unit_main(server: &Server, m: &ReadModel, unit: UnitId, page: &Page<'_>) -> O
         as_of = lang.say("数据截至日志位置", "As of log position"),
     );
     Some((e(info.name.as_str()), main, p))
+}
+
+/// How a recognition stands, in words: listed for objections until a day, recognised
+/// (with the stars its board gave), or revoked.
+fn recognition_state(lang: Lang, r: &taizhang_read::recognitions::RecognitionRecord) -> String {
+    match (&r.decision, &r.revoked) {
+        (_, Some(_)) => lang.say("已撤销", "revoked").to_owned(),
+        (Some(d), None) => {
+            let stars = d.evidence.outcome.as_ref().map_or("0", |o| o.as_str());
+            match lang {
+                Lang::Zh => format!("已表彰（星级榜 {stars} 星）"),
+                Lang::En => format!("recognised ({stars} stars on the board)"),
+            }
+        }
+        (None, None) => match lang {
+            Lang::Zh => format!("公示中，至 {} 止", r.nominated.listed_until),
+            Lang::En => format!("listed for objections until {}", r.nominated.listed_until),
+        },
+    }
+}
+
+/// The award's label (岗位先锋 …), else its name.
+fn award_label(server: &Server, award: &str) -> String {
+    server.state.policies.award(award).ok().and_then(|(_, a)| a.label.clone()).unwrap_or_else(|| award.to_owned())
+}
+
+/// A unit's recognitions and its members' (公示 and 表彰): the unit's by award, a member
+/// by name where they consented to be shown, else counted; nothing when there are none.
+fn recognitions_section(server: &Server, m: &ReadModel, unit: UnitId, page: &Page<'_>, p: Position) -> String {
+    let lang = page.lang;
+    let mut records: Vec<_> =
+        m.recognitions.values().filter(|r| r.nominated.unit == unit).filter_map(|r| r.at(p)).collect();
+    if records.is_empty() {
+        return String::new();
+    }
+    records.sort_by_key(|r| r.position);
+    let items: String = records
+        .iter()
+        .map(|r| {
+            let n = &r.nominated;
+            let who = match n.nominee {
+                taizhang_core::Rated::Unit(_) => lang.say("本单位", "This unit").to_owned(),
+                taizhang_core::Rated::Member(member) => {
+                    let card = page.cards.iter().find(|c| taizhang_core::MemberId::parse_ref(c.id.as_str()) == member);
+                    card.map_or_else(
+                        || lang.say("本单位一名党员", "A member of this unit").to_owned(),
+                        |c| c.name.clone(),
+                    )
+                }
+            };
+            format!(
+                "<li><strong>{}</strong> {} · {}<br><span class=\"meta\">{}</span></li>",
+                e(&award_label(server, n.award.as_str())),
+                n.half_year,
+                e(&who),
+                e(&recognition_state(lang, r))
+            )
+        })
+        .collect();
+    format!(
+        "<h2 id=\"recognitions\">{}</h2><ul class=\"units\">{items}</ul>",
+        lang.say("评星表彰", "Stars and recognitions")
+    )
 }
 
 /// The members shown on a unit's page, as they consented (亮身份): name, post and the
