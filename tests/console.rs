@@ -306,3 +306,51 @@ async fn the_console_pages_answer_each_role_as_the_role_table_says() {
         assert_eq!(status, eligible, "{who}: a member's eligibility");
     }
 }
+
+/// The reviewer's page of boards and nominations: a nomination waiting for a decision
+/// is decided from it on a published board, through the schema; a clerk sees the list
+/// and is refused the decision, which writes nothing.
+#[tokio::test]
+async fn a_reviewer_decides_a_recognition_in_the_console() {
+    let server = Server::start_with_quick_awards();
+    let unit = r#"mutation { registerUnit(input: { name: "十堰市人民医院", code: "SY-0001", industry: "医疗卫生", region: "茅箭区" }) { unit { id } } }"#;
+    server.ok(unit, json!({})).await;
+    let open = r#"mutation { openEvaluation(input: { name: "群众评议", halfYear: "2011H1", subject: UNITS }) { evaluation { id } } }"#;
+    let evaluation =
+        server.ok(open, json!({})).await["openEvaluation"]["evaluation"]["id"].as_str().unwrap().to_owned();
+    let ballot = r#"mutation($e: ID!) { castBallot(input: { evaluation: $e, rated: { unit: "SY-0001" }, voter: CITIZEN, rating: SATISFIED }) { ballot } }"#;
+    server.ok(ballot, json!({ "e": evaluation })).await;
+    let review = r#"mutation($e: ID!) { reviewAsLeader(input: { evaluation: $e, rated: { unit: "SY-0001" }, score: 95 }) { receipt { position } } }"#;
+    server.ok(review, json!({ "e": evaluation })).await;
+    let publish = r#"mutation { publishBoard(input: { name: "2011年上半年星级榜", policy: "ten-star-unit-default", halfYear: "2011H1" }) { board { id } } }"#;
+    server.ok(publish, json!({})).await;
+    let nominate = r#"mutation { nominateRecognition(input: { award: "satisfied-window", halfYear: "2011H1", nominee: { unit: "SY-0001" } }) { recognition { id } } }"#;
+    server.ok(nominate, json!({})).await;
+
+    let decide = async |client: &reqwest::Client| {
+        let (_, listed) = get(client, format!("{}/console/recognitions", server.url)).await;
+        assert!(listed.contains("群众满意窗口") && listed.contains("2011年上半年星级榜"), "{listed}");
+        let field = |name: &str| support::form_value(&listed, name).unwrap();
+        // The board is the first (here the only) choice of the form's list.
+        let board = listed.split("name=\"board\"><option value=\"").nth(1).and_then(|rest| rest.split('"').next());
+        let board = board.unwrap_or_else(|| panic!("no board to choose: {listed}")).to_owned();
+        let form = [("csrf", field("csrf")), ("recognition", field("recognition")), ("board", board)];
+        let sent = client
+            .post(format!("{}/console/recognitions/decide", server.url))
+            .header("sec-fetch-site", "same-origin")
+            .form(&form)
+            .send()
+            .await
+            .unwrap();
+        (sent.status().as_u16(), sent.text().await.unwrap())
+    };
+    let clerk = signed_in(&server, &server.token("CLERK", &["SY-0001"], None).await).await;
+    let head = server.head().await;
+    let (status, refused) = decide(&clerk).await;
+    assert_eq!(status, 422, "{refused}");
+    assert_eq!(server.head().await, head, "a clerk's decision writes nothing");
+    let reviewer = signed_in(&server, &server.token("REVIEWER", &[], None).await).await;
+    let (status, decided) = decide(&reviewer).await;
+    assert_eq!(status, 200, "{decided}");
+    assert!(decided.contains("已决定。Decided.") && decided.contains("已表彰 decided: 9 / 9"), "{decided}");
+}

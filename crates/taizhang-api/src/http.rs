@@ -129,6 +129,8 @@ pub fn routes(schema: TaizhangSchema, state: Arc<ApiState>, limits: Limits) -> i
         .at("/console/summaries", poem::post(console::submit_summary))
         .at("/console/reports", get(console::reports))
         .at("/console/eligibility", get(console::eligibility))
+        .at("/console/recognitions", get(console::recognitions))
+        .at("/console/recognitions/decide", poem::post(console::decide))
         .at("/export/:kind", get(export_records))
         .at("/backup/keys", get(backup_keys))
         .data(server)

@@ -205,6 +205,7 @@ pub(super) async fn home(req: &Request, server: Data<&Arc<Server>>) -> Response 
                  <div class=\"buttons\"><button>打开 Open</button></div></form>\
                  <p><a href=\"/console/reports\">报表与每周图表 Reports and hours by week</a></p>\
                  <p><a href=\"/console/eligibility\">评选资格审查 Award eligibility, explained</a></p>\
+                 <p><a href=\"/console/recognitions\">评星表彰 Star boards and recognitions</a></p>\
                  <p class=\"meta\"><a href=\"/\">公示栏 Notice board</a> · <a href=\"/graphql\">GraphiQL</a></p>"
             );
             page(&server, &caller, StatusCode::OK, "工作台 Console", None, &main)
@@ -1182,5 +1183,153 @@ pub(super) async fn submit_summary(req: &Request, body: Body, server: Data<&Arc<
     })
     .await;
     server.state.metrics.request("/console/summaries", response.status().as_u16());
+    response
+}
+
+const RECOGNITIONS: &str = "query($halfYear: String) {
+  publishedBoards(halfYear: $halfYear) { id name halfYear policy asOfPosition entryCount }
+  recognitions(halfYear: $halfYear, first: 200) { totalCount recognitions { id award awardLabel policy halfYear
+    member unit status listedUntil unansweredObjections
+    decision { board outcome required holds exception } } } }";
+
+/// `GET /console/recognitions[?halfYear=2011H1]`: the published boards and the
+/// nominations, the first 200, each with its status; those waiting for a decision with
+/// a form to decide them on a board of their policy and half-year (an exception with
+/// its reason where the evidence does not hold). The schema decides who may see and do
+/// what: a clerk sees the list, and is refused a decision.
+#[handler]
+pub(super) async fn recognitions(req: &Request, server: Data<&Arc<Server>>) -> Response {
+    let response = match signed_in(&server, req).await {
+        Err(refused) => refused,
+        Ok(caller) => {
+            let params = params(req, &["halfYear", "done"]).unwrap_or_default();
+            let said = params.get("done").map(|_| (true, "已决定。Decided.".to_owned()));
+            recognitions_view(&server, &caller, params.get("halfYear").cloned(), StatusCode::OK, said).await
+        }
+    };
+    server.state.metrics.request("/console/recognitions", response.status().as_u16());
+    response
+}
+
+async fn recognitions_view(
+    server: &Server,
+    caller: &Principal,
+    half_year: Option<String>,
+    status: StatusCode,
+    said: Option<(bool, String)>,
+) -> Response {
+    let half_year = half_year.map(|h| h.trim().to_owned()).filter(|h| !h.is_empty());
+    let answer = server.execute_as(caller.clone(), RECOGNITIONS, json!({ "halfYear": half_year })).await;
+    if let Some(why) = errors(&answer) {
+        return page(server, caller, StatusCode::UNPROCESSABLE_ENTITY, "评星表彰 Recognitions", Some((false, why)), "");
+    }
+    let found = data(answer);
+    let boards = found["publishedBoards"].as_array().cloned().unwrap_or_default();
+    let board_rows: String = boards
+        .iter()
+        .map(|b| {
+            format!(
+                "<tr><td>{}</td><td>{}</td><td>{}</td><td class=\"n\">{}</td><td class=\"n\">{}</td></tr>",
+                e(b["name"].as_str().unwrap_or_default()),
+                e(b["halfYear"].as_str().unwrap_or_default()),
+                e(b["policy"].as_str().unwrap_or_default()),
+                b["entryCount"],
+                b["asOfPosition"],
+            )
+        })
+        .collect();
+    let csrf = csrf_field(server, caller);
+    let rows: String = found["recognitions"]["recognitions"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(|r| {
+            let who = r["member"].as_str().map_or_else(|| "本单位 the unit".to_owned(), |m| format!("党员 member {m}"));
+            let state = match (r["status"].as_str(), &r["decision"]) {
+                (Some("DECIDED"), d) => format!(
+                    "已表彰 decided: {} / {}{}",
+                    e(d["outcome"].as_str().unwrap_or("—")),
+                    e(d["required"].as_str().unwrap_or_default()),
+                    d["exception"].as_str().map(|x| format!(" · 例外 exception: {}", e(x))).unwrap_or_default()
+                ),
+                (Some("REVOKED"), _) => "已撤销 revoked".to_owned(),
+                _ => {
+                    let fitting: String = boards
+                        .iter()
+                        .filter(|b| b["policy"] == r["policy"] && b["halfYear"] == r["halfYear"])
+                        .map(|b| format!("<option value=\"{}\">{}</option>", e(b["id"].as_str().unwrap_or_default()), e(b["name"].as_str().unwrap_or_default())))
+                        .collect();
+                    let id = e(r["id"].as_str().unwrap_or_default());
+                    let form = if fitting.is_empty() {
+                        "<span class=\"meta\">先发布该政策的星级榜 publish a board of its policy first</span>".to_owned()
+                    } else {
+                        format!(
+                            "<form method=\"post\" action=\"/console/recognitions/decide\">{csrf}\
+                             <input type=\"hidden\" name=\"recognition\" value=\"{id}\">\
+                             <label for=\"board-{id}\">星级榜 Board</label><select id=\"board-{id}\" name=\"board\">{fitting}</select>\
+                             <label for=\"exception-{id}\">例外理由（依据不足时） Exception, where the evidence falls short</label>\
+                             <input id=\"exception-{id}\" name=\"exception\" maxlength=\"500\">\
+                             <div class=\"buttons\"><button>决定 Decide</button></div></form>"
+                        )
+                    };
+                    format!(
+                        "公示至 listed until {} · 未答复异议 unanswered objections {}{form}",
+                        e(r["listedUntil"].as_str().unwrap_or_default()),
+                        r["unansweredObjections"]
+                    )
+                }
+            };
+            format!(
+                "<li><strong>{}</strong> {} · <a href=\"/console/units/{}\">{}</a> · {}<br><span class=\"meta\">{}</span></li>",
+                e(r["awardLabel"].as_str().or(r["award"].as_str()).unwrap_or_default()),
+                e(r["halfYear"].as_str().unwrap_or_default()),
+                url_encode(r["unit"].as_str().unwrap_or_default()),
+                e(r["unit"].as_str().unwrap_or_default()),
+                e(&who),
+                state
+            )
+        })
+        .collect();
+    let main = format!(
+        "<form method=\"get\" action=\"/console/recognitions\"><label for=\"halfYear\">半年 Half-year</label>\
+         <input id=\"halfYear\" name=\"halfYear\" value=\"{chosen}\" placeholder=\"2011H1\" maxlength=\"6\">\
+         <div class=\"buttons\"><button>查看 Show</button></div></form>\
+         <h2>已发布的星级榜 Published boards</h2><div class=\"scroll\"><table><thead><tr><th>名称 Name</th>\
+         <th>半年 Half-year</th><th>政策 Policy</th><th class=\"n\">条目 Entries</th><th class=\"n\">位置 Position</th></tr></thead>\
+         <tbody>{board_rows}</tbody></table></div>\
+         <h2>提名与表彰 Nominations ({total})</h2><ul class=\"units\">{rows}</ul>",
+        chosen = e(half_year.as_deref().unwrap_or_default()),
+        total = found["recognitions"]["totalCount"],
+    );
+    page(server, caller, status, "评星表彰 Recognitions", said, &main)
+}
+
+/// `POST /console/recognitions/decide` (`csrf`, `recognition`, `board`, `exception`).
+#[handler]
+pub(super) async fn decide(req: &Request, body: Body, server: Data<&Arc<Server>>) -> Response {
+    let response = match signed_in(&server, req).await {
+        Err(refused) => refused,
+        Ok(caller) => match form(&server, &caller, req, body).await {
+            Err(refused) => refused,
+            Ok(fields) => {
+                let decide = "mutation($r: ID!, $b: ID!, $x: String) { decideRecognition(recognition: $r, board: $b, exception: $x) { receipt { position } } }";
+                let exception = Some(field(&fields, "exception")).filter(|x| !x.is_empty());
+                let variables =
+                    json!({ "r": field(&fields, "recognition"), "b": field(&fields, "board"), "x": exception });
+                let answer = server.execute_as(caller.clone(), decide, variables).await;
+                match errors(&answer) {
+                    None => Response::builder()
+                        .status(StatusCode::SEE_OTHER)
+                        .header(header::LOCATION, "/console/recognitions?done=decided")
+                        .finish(),
+                    Some(why) => {
+                        recognitions_view(&server, &caller, None, StatusCode::UNPROCESSABLE_ENTITY, Some((false, why)))
+                            .await
+                    }
+                }
+            }
+        },
+    };
+    server.state.metrics.request("/console/recognitions/decide", response.status().as_u16());
     response
 }
