@@ -142,6 +142,7 @@ const MATRIX: &[(&str, &[&str], [Grant; 4])] = &[
     ("GET /export/recognitions", &[], [Y, Y, Y, Y]),
     ("GET /backup/keys", &[], [Y, N, N, N]),
     ("Subscription.unitLedger", &[], [Y, Y, Y, N]),
+    ("Subscription.recognitionChanges", &[], [Y, Y, Y, Y]),
 ];
 
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
@@ -906,6 +907,7 @@ async fn subscriptions_authenticate_in_their_init_message() {
     assert!(closed["reason"].as_str().unwrap().starts_with("UNAUTHENTICATED"), "{closed}");
 
     w.outing(&w.own).await; // a line for the ledger subscription to deliver
+    w.nomination(&w.own, false).await; // and a nomination for the recognitions'
     let secrets = [
         (Role::Admin, s.admin.clone()),
         (Role::Clerk, s.token("CLERK", &[&w.own], None).await),
@@ -916,6 +918,7 @@ async fn subscriptions_authenticate_in_their_init_message() {
         let subscriptions = [
             ("Subscription.events", "subscription { events(fromPosition: 1) { position } }"),
             ("Subscription.unitLedger", "subscription($u: ID!) { unitLedger(unit: $u, fromPosition: 1) { position } }"),
+            ("Subscription.recognitionChanges", "subscription { recognitionChanges(fromPosition: 1) { position } }"),
         ];
         for (field, query) in subscriptions {
             let mut client = WsClient::connect(s, &secret).await;
@@ -937,7 +940,7 @@ async fn subscriptions_authenticate_in_their_init_message() {
         }
     }
     let tested = MATRIX.iter().filter(|(f, _, _)| f.starts_with("Subscription.")).count();
-    assert_eq!(tested, 2, "every subscription of the matrix is tried above");
+    assert_eq!(tested, 3, "every subscription of the matrix is tried above");
 }
 
 /// A clerk's reach to personal data is decided on the member's unit at the position

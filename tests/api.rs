@@ -2808,6 +2808,13 @@ async fn recognitions_are_listed_objected_to_and_decided_on_a_published_board_th
     let close = "mutation($e: ID!) { closeEvaluation(evaluation: $e) { evaluation { closedAt } } }";
     server.ok(close, json!({ "e": evaluation })).await;
 
+    // A subscriber to the recognitions sees the board published, from the start.
+    let mut socket = support::WsClient::connect(&server, &server.admin).await;
+    let watch = r#"subscription { recognitionChanges(halfYear: "2011H1", fromPosition: 1) { position type board { id } recognition { status } } }"#;
+    socket.subscribe("r", watch, json!({})).await;
+    let first = socket.next_data().await["recognitionChanges"].clone();
+    assert_eq!((first["type"].as_str(), &first["board"]["id"]), (Some("BoardPublished"), &board["id"]), "{first}");
+
     // A clerk nominates for their own unit only, and decides nothing.
     let clerk = support::client_with(&server.token("CLERK", &[&good], None).await);
     let head = server.head().await;
@@ -2825,6 +2832,11 @@ async fn recognitions_are_listed_objected_to_and_decided_on_a_published_board_th
         (Some("NOMINATED"), Some("群众满意窗口"))
     );
     let id = recognition["id"].as_str().unwrap().to_owned();
+    let change = socket.next_data().await["recognitionChanges"].clone();
+    assert_eq!(
+        (change["type"].as_str(), change["recognition"]["status"].as_str()),
+        (Some("RecognitionNominated"), Some("NOMINATED"))
+    );
     let (_, refused) = server.post_with(&clerk, DECIDE, json!({ "r": id, "b": board_id })).await;
     assert_eq!(refused["errors"][0]["extensions"]["code"], "FORBIDDEN", "{refused}");
 

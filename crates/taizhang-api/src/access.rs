@@ -128,6 +128,7 @@ pub const RULES: &[Rule] = &[
             "Query.publishedBoard",
             "Query.recognitions",
             "Query.recognition",
+            "Subscription.recognitionChanges",
             "GET /export/recognitions",
         ],
     },

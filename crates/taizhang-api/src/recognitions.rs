@@ -111,7 +111,7 @@ pub struct PublishedBoard {
 }
 
 impl PublishedBoard {
-    fn of(record: &BoardRecord) -> Self {
+    pub(crate) fn of(record: &BoardRecord) -> Self {
         let p = &record.published;
         let scope = match &p.scope {
             RoundScope::All => "all".to_owned(),
@@ -327,7 +327,7 @@ impl Recognition {
 }
 
 impl Recognition {
-    fn of(record: &RecognitionRecord, policies: &taizhang_read::policy::PolicySet) -> Self {
+    pub(crate) fn of(record: &RecognitionRecord, policies: &taizhang_read::policy::PolicySet) -> Self {
         let n = &record.nominated;
         let label = policies.award(n.award.as_str()).ok().and_then(|(_, a)| a.label.clone());
         let status = match (&record.decision, &record.revoked) {

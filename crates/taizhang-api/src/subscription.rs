@@ -1,4 +1,6 @@
-//! Subscriptions: the log as it grows, and a unit ledger's changes. Both start from a
+//! Subscriptions: the log as it grows, a unit ledger's changes, and the boards published
+//! and the recognitions as they are nominated, objected to, decided and revoked. Each
+//! starts from a
 //! position (1 = the beginning), catch up from the log and then follow it live in the
 //! same loop, so a client that reconnects from the position after the last event it
 //! saw misses nothing and sees nothing twice.
@@ -30,6 +32,21 @@ pub struct LedgerChange {
     pub event_type: String,
     /// The outing as it stands after the event.
     pub outing: Outing,
+}
+
+/// A board published, or a recognition changed (nominated, objected to, answered,
+/// decided, revoked).
+#[derive(SimpleObject)]
+pub struct RecognitionChange {
+    /// The position of the event.
+    pub position: Position,
+    /// The event's type (`BoardPublished`, `RecognitionDecided`, …).
+    #[graphql(name = "type")]
+    pub event_type: String,
+    /// The board published, on `BoardPublished`.
+    pub board: Option<crate::recognitions::PublishedBoard>,
+    /// The recognition as it stands after the event, on the others.
+    pub recognition: Option<crate::recognitions::Recognition>,
 }
 
 /// Which events a subscriber wants.
@@ -136,6 +153,54 @@ impl Subscription {
                 })
                 .await?;
             Ok(line.map(|outing| LedgerChange { position, event_type: event.payload.type_name().to_owned(), outing }))
+        }))
+    }
+
+    /// Each board published and each change to a recognition (of `halfYear`, or all),
+    /// what the notice board's listing shows.
+    #[graphql(guard = "Need(Permission::ReadPublished)")]
+    async fn recognition_changes(
+        &self,
+        ctx: &Context<'_>,
+        half_year: Option<String>,
+        from_position: Option<NonNegative>,
+    ) -> async_graphql::Result<impl Stream<Item = async_graphql::Result<RecognitionChange>>> {
+        let half_year =
+            half_year.map(|h| HalfYear::parse("halfYear", &h)).transpose().map_err(|e| error::domain(&e))?;
+        Ok(follow(ctx, from_position, move |state, event| async move {
+            let (position, id) = (event.position, event.stream.id);
+            let event_type = event.payload.type_name().to_owned();
+            let of_half = |h: HalfYear| half_year.is_none_or(|wanted| wanted == h);
+            let change = match event.stream.kind {
+                StreamKind::Board => {
+                    state
+                        .read(Some(position), |m| {
+                            let board = m.boards.get(&BoardId(id)).filter(|b| of_half(b.published.half_year))?;
+                            Some(RecognitionChange {
+                                position,
+                                event_type,
+                                board: Some(crate::recognitions::PublishedBoard::of(board)),
+                                recognition: None,
+                            })
+                        })
+                        .await?
+                }
+                StreamKind::Recognition => {
+                    state
+                        .read(Some(position), |m| {
+                            let record = m.recognitions.get(&RecognitionId(id))?.at(position)?;
+                            of_half(record.nominated.half_year).then(|| RecognitionChange {
+                                position,
+                                event_type,
+                                board: None,
+                                recognition: Some(crate::recognitions::Recognition::of(&record, &state.policies)),
+                            })
+                        })
+                        .await?
+                }
+                _ => None,
+            };
+            Ok(change)
         }))
     }
 }
