@@ -232,6 +232,16 @@ pub enum RecognitionStatus {
     Revoked,
 }
 
+impl RecognitionStatus {
+    fn of(record: &RecognitionRecord) -> Self {
+        match (&record.decision, &record.revoked) {
+            (_, Some(_)) => RecognitionStatus::Revoked,
+            (Some(_), None) => RecognitionStatus::Decided,
+            (None, None) => RecognitionStatus::Nominated,
+        }
+    }
+}
+
 /// One criterion of a decision's evidence, as the board read it.
 #[derive(SimpleObject)]
 pub struct EvidenceCriterionView {
@@ -330,11 +340,7 @@ impl Recognition {
     pub(crate) fn of(record: &RecognitionRecord, policies: &taizhang_read::policy::PolicySet) -> Self {
         let n = &record.nominated;
         let label = policies.award(n.award.as_str()).ok().and_then(|(_, a)| a.label.clone());
-        let status = match (&record.decision, &record.revoked) {
-            (_, Some(_)) => RecognitionStatus::Revoked,
-            (Some(_), None) => RecognitionStatus::Decided,
-            (None, None) => RecognitionStatus::Nominated,
-        };
+        let status = RecognitionStatus::of(record);
         let decision = record.decision.as_ref().map(|d| {
             let e = &d.evidence;
             RecognitionDecision {
@@ -476,12 +482,10 @@ impl RecognitionQueries {
                     .filter(|r| award.as_deref().is_none_or(|a| r.nominated.award.as_str() == a))
                     .filter(|r| unit.is_none_or(|u| r.nominated.unit == u))
                     .collect();
+                records.retain(|r| status.is_none_or(|s| RecognitionStatus::of(r) == s));
                 records.sort_by_key(|r| r.position);
-                let shown: Vec<Recognition> = records.iter().map(|r| Recognition::of(r, &state.policies)).collect();
-                let shown: Vec<Recognition> =
-                    shown.into_iter().filter(|r| status.is_none_or(|s| r.status == s)).collect();
-                let total_count = shown.len() as u64;
-                RecognitionPage { total_count, recognitions: shown.into_iter().skip(offset).take(first).collect() }
+                let page = records.iter().skip(offset).take(first).map(|r| Recognition::of(r, &state.policies));
+                RecognitionPage { total_count: records.len() as u64, recognitions: page.collect() }
             })
             .await
     }
