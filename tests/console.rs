@@ -352,5 +352,8 @@ async fn a_reviewer_decides_a_recognition_in_the_console() {
     let reviewer = signed_in(&server, &server.token("REVIEWER", &[], None).await).await;
     let (status, decided) = decide(&reviewer).await;
     assert_eq!(status, 200, "{decided}");
-    assert!(decided.contains("已决定。Decided.") && decided.contains("已表彰 decided: 9 / 9"), "{decided}");
+    assert!(
+        decided.contains("已决定。Decided.") && decided.contains("已表彰 decided: 9 星 stars（需 needs 9）"),
+        "{decided}"
+    );
 }

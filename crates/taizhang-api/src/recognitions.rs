@@ -312,6 +312,11 @@ pub struct Recognition {
     pub member: Option<ID>,
     /// The unit nominated, or the member's unit at the nomination.
     pub unit: ID,
+    /// The unit's code (else its id) and its name at the nomination.
+    pub unit_code: String,
+    pub unit_name: Option<String>,
+    /// The member's code (else their id), on a member's nomination.
+    pub member_code: Option<String>,
     pub reason: Option<String>,
     pub nominated_at: Position,
     /// The last day of the public listing (公示).
@@ -337,7 +342,7 @@ impl Recognition {
 }
 
 impl Recognition {
-    pub(crate) fn of(record: &RecognitionRecord, policies: &taizhang_read::policy::PolicySet) -> Self {
+    pub(crate) fn of(m: &ReadModel, record: &RecognitionRecord, policies: &taizhang_read::policy::PolicySet) -> Self {
         let n = &record.nominated;
         let label = policies.award(n.award.as_str()).ok().and_then(|(_, a)| a.label.clone());
         let status = RecognitionStatus::of(record);
@@ -391,6 +396,12 @@ impl Recognition {
                 Rated::Unit(_) => None,
             },
             unit: ID(n.unit.to_string()),
+            unit_code: m.reference(n.unit.0),
+            unit_name: m.unit(n.unit, record.position).map(|u| u.name.to_string()),
+            member_code: match n.nominee {
+                Rated::Member(id) => Some(m.reference(id.0)),
+                Rated::Unit(_) => None,
+            },
             reason: n.reason.as_ref().map(ToString::to_string),
             nominated_at: record.position,
             listed_until: n.listed_until,
@@ -484,7 +495,7 @@ impl RecognitionQueries {
                     .collect();
                 records.retain(|r| status.is_none_or(|s| RecognitionStatus::of(r) == s));
                 records.sort_by_key(|r| r.position);
-                let page = records.iter().skip(offset).take(first).map(|r| Recognition::of(r, &state.policies));
+                let page = records.iter().skip(offset).take(first).map(|r| Recognition::of(m, r, &state.policies));
                 RecognitionPage { total_count: records.len() as u64, recognitions: page.collect() }
             })
             .await
@@ -501,7 +512,7 @@ impl RecognitionQueries {
         let state = state(ctx);
         state
             .read(min_position.map(Into::into), |m| {
-                m.recognitions.get(&id).map(|r| Recognition::of(r, &state.policies))
+                m.recognitions.get(&id).map(|r| Recognition::of(m, r, &state.policies))
             })
             .await
     }
@@ -548,7 +559,7 @@ async fn recognition_payload(
 ) -> async_graphql::Result<RecognitionPayload> {
     let state = state(ctx);
     let recognition =
-        state.read(None, |m| m.recognitions.get(&id).map(|r| Recognition::of(r, &state.policies))).await?;
+        state.read(None, |m| m.recognitions.get(&id).map(|r| Recognition::of(m, r, &state.policies))).await?;
     Ok(RecognitionPayload { receipt: Receipt::new(outcome), recognition })
 }
 

@@ -193,7 +193,7 @@ impl Subscription {
                                 position,
                                 event_type,
                                 board: None,
-                                recognition: Some(crate::recognitions::Recognition::of(&record, &state.policies)),
+                                recognition: Some(crate::recognitions::Recognition::of(m, &record, &state.policies)),
                             })
                         })
                         .await?

@@ -1189,7 +1189,7 @@ pub(super) async fn submit_summary(req: &Request, body: Body, server: Data<&Arc<
 const RECOGNITIONS: &str = "query($halfYear: String) {
   publishedBoards(halfYear: $halfYear) { id name halfYear policy asOfPosition entryCount }
   recognitions(halfYear: $halfYear, first: 200) { totalCount recognitions { id award awardLabel policy halfYear
-    member unit status listedUntil unansweredObjections
+    member memberCode unit unitCode unitName status listedUntil unansweredObjections
     decision { board outcome required holds exception } } } }";
 
 /// `GET /console/recognitions[?halfYear=2011H1]`: the published boards and the
@@ -1244,11 +1244,11 @@ async fn recognitions_view(
         .into_iter()
         .flatten()
         .map(|r| {
-            let who = r["member"].as_str().map_or_else(|| "本单位 the unit".to_owned(), |m| format!("党员 member {m}"));
+            let who = r["memberCode"].as_str().map_or_else(|| "本单位 the unit".to_owned(), |m| format!("党员 member {m}"));
             let state = match (r["status"].as_str(), &r["decision"]) {
                 (Some("DECIDED"), d) => format!(
-                    "已表彰 decided: {} / {}{}",
-                    e(d["outcome"].as_str().unwrap_or("—")),
+                    "已表彰 decided: {} 星 stars（需 needs {}）{}",
+                    e(d["outcome"].as_str().unwrap_or("0")),
                     e(d["required"].as_str().unwrap_or_default()),
                     d["exception"].as_str().map(|x| format!(" · 例外 exception: {}", e(x))).unwrap_or_default()
                 ),
@@ -1283,8 +1283,8 @@ async fn recognitions_view(
                 "<li><strong>{}</strong> {} · <a href=\"/console/units/{}\">{}</a> · {}<br><span class=\"meta\">{}</span></li>",
                 e(r["awardLabel"].as_str().or(r["award"].as_str()).unwrap_or_default()),
                 e(r["halfYear"].as_str().unwrap_or_default()),
-                url_encode(r["unit"].as_str().unwrap_or_default()),
-                e(r["unit"].as_str().unwrap_or_default()),
+                url_encode(r["unitCode"].as_str().unwrap_or_default()),
+                e(r["unitName"].as_str().or(r["unitCode"].as_str()).unwrap_or_default()),
                 e(&who),
                 state
             )
