@@ -112,20 +112,7 @@ async fn a_citizen_finds_a_unit_on_a_phone_and_reads_its_commitments() {
 #[tokio::test]
 async fn recognitions_are_listed_and_shown_on_the_units_page() {
     let server = Server::start_with_quick_awards();
-    let register = r#"mutation { registerUnit(input: { name: "十堰市人民医院", code: "SY-0001", industry: "医疗卫生", region: "茅箭区" }) { unit { id } } }"#;
-    server.ok(register, json!({})).await;
-    let open = r#"mutation { openEvaluation(input: { name: "2011年上半年群众评议", halfYear: "2011H1", subject: UNITS }) { evaluation { id } } }"#;
-    let evaluation =
-        server.ok(open, json!({})).await["openEvaluation"]["evaluation"]["id"].as_str().unwrap().to_owned();
-    let ballot = r#"mutation($e: ID!) { castBallot(input: { evaluation: $e, rated: { unit: "SY-0001" }, voter: CITIZEN, rating: SATISFIED }) { ballot } }"#;
-    server.ok(ballot, json!({ "e": evaluation })).await;
-    let review = r#"mutation($e: ID!) { reviewAsLeader(input: { evaluation: $e, rated: { unit: "SY-0001" }, score: 95 }) { receipt { position } } }"#;
-    server.ok(review, json!({ "e": evaluation })).await;
-    let publish = r#"mutation { publishBoard(input: { name: "星级榜", policy: "ten-star-unit-default", halfYear: "2011H1" }) { board { id } } }"#;
-    let board = server.ok(publish, json!({})).await["publishBoard"]["board"]["id"].as_str().unwrap().to_owned();
-    let nominate = r#"mutation { nominateRecognition(input: { award: "satisfied-window", halfYear: "2011H1", nominee: { unit: "SY-0001" } }) { recognition { id } } }"#;
-    let id =
-        server.ok(nominate, json!({})).await["nominateRecognition"]["recognition"]["id"].as_str().unwrap().to_owned();
+    let (board, id) = support::nominated_window(&server).await;
 
     let public = reqwest::Client::new();
     let page = |path: &'static str| {

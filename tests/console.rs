@@ -313,19 +313,7 @@ async fn the_console_pages_answer_each_role_as_the_role_table_says() {
 #[tokio::test]
 async fn a_reviewer_decides_a_recognition_in_the_console() {
     let server = Server::start_with_quick_awards();
-    let unit = r#"mutation { registerUnit(input: { name: "十堰市人民医院", code: "SY-0001", industry: "医疗卫生", region: "茅箭区" }) { unit { id } } }"#;
-    server.ok(unit, json!({})).await;
-    let open = r#"mutation { openEvaluation(input: { name: "群众评议", halfYear: "2011H1", subject: UNITS }) { evaluation { id } } }"#;
-    let evaluation =
-        server.ok(open, json!({})).await["openEvaluation"]["evaluation"]["id"].as_str().unwrap().to_owned();
-    let ballot = r#"mutation($e: ID!) { castBallot(input: { evaluation: $e, rated: { unit: "SY-0001" }, voter: CITIZEN, rating: SATISFIED }) { ballot } }"#;
-    server.ok(ballot, json!({ "e": evaluation })).await;
-    let review = r#"mutation($e: ID!) { reviewAsLeader(input: { evaluation: $e, rated: { unit: "SY-0001" }, score: 95 }) { receipt { position } } }"#;
-    server.ok(review, json!({ "e": evaluation })).await;
-    let publish = r#"mutation { publishBoard(input: { name: "2011年上半年星级榜", policy: "ten-star-unit-default", halfYear: "2011H1" }) { board { id } } }"#;
-    server.ok(publish, json!({})).await;
-    let nominate = r#"mutation { nominateRecognition(input: { award: "satisfied-window", halfYear: "2011H1", nominee: { unit: "SY-0001" } }) { recognition { id } } }"#;
-    server.ok(nominate, json!({})).await;
+    support::nominated_window(&server).await;
 
     let decide = async |client: &reqwest::Client| {
         let (_, listed) = get(client, format!("{}/console/recognitions", server.url)).await;

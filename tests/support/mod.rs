@@ -66,6 +66,27 @@ pub fn quick_award_policies(dir: &std::path::Path) -> String {
     policies.display().to_string()
 }
 
+/// On `server` (with [`quick_award_policies`]): unit SY-0001 (十堰市人民医院) rated by one
+/// satisfied ballot and a leaders' 95 in an evaluation of 2011H1, the unit board of the
+/// half-year published (ten stars held at nine by the quota), and SY-0001 nominated as
+/// a satisfied window. Answers the board's id and the recognition's.
+pub async fn nominated_window(server: &Server) -> (String, String) {
+    let unit = r#"mutation { registerUnit(input: { name: "十堰市人民医院", code: "SY-0001", industry: "医疗卫生", region: "茅箭区" }) { unit { id } } }"#;
+    server.ok(unit, json!({})).await;
+    let open = r#"mutation { openEvaluation(input: { name: "2011年上半年群众评议", halfYear: "2011H1", subject: UNITS }) { evaluation { id } } }"#;
+    let evaluation =
+        server.ok(open, json!({})).await["openEvaluation"]["evaluation"]["id"].as_str().unwrap().to_owned();
+    let ballot = r#"mutation($e: ID!) { castBallot(input: { evaluation: $e, rated: { unit: "SY-0001" }, voter: CITIZEN, rating: SATISFIED }) { ballot } }"#;
+    server.ok(ballot, json!({ "e": evaluation })).await;
+    let review = r#"mutation($e: ID!) { reviewAsLeader(input: { evaluation: $e, rated: { unit: "SY-0001" }, score: 95 }) { receipt { position } } }"#;
+    server.ok(review, json!({ "e": evaluation })).await;
+    let publish = r#"mutation { publishBoard(input: { name: "2011年上半年星级榜", policy: "ten-star-unit-default", halfYear: "2011H1" }) { board { id } } }"#;
+    let board = server.ok(publish, json!({})).await["publishBoard"]["board"]["id"].as_str().unwrap().to_owned();
+    let nominate = r#"mutation { nominateRecognition(input: { award: "satisfied-window", halfYear: "2011H1", nominee: { unit: "SY-0001" } }) { recognition { id } } }"#;
+    let nominated = server.ok(nominate, json!({})).await;
+    (board, nominated["nominateRecognition"]["recognition"]["id"].as_str().unwrap().to_owned())
+}
+
 impl Server {
     pub fn start() -> Self {
         Self::start_in(tempfile::tempdir().unwrap())
