@@ -231,6 +231,10 @@ pub struct RecognitionRevoked {
 pub struct BoardState {
     pub half_year: HalfYear,
     pub policy: Text,
+    /// The position it was computed at and its policy's digest: what evidence read from
+    /// it names.
+    pub as_of: u64,
+    pub policy_digest: Text,
 }
 
 #[derive(Clone, PartialEq, Eq, Debug)]
@@ -417,6 +421,15 @@ impl Decision for DecideRecognition {
                 ),
             });
         }
+        if (self.evidence.as_of, &self.evidence.policy_digest) != (board.as_of, &board.policy_digest) {
+            return Err(DomainError::InvalidValue {
+                field: "evidence".to_owned(),
+                reason: format!(
+                    "the evidence is not board {}'s: it names position {} and policy digest {}",
+                    self.evidence.board, self.evidence.as_of, self.evidence.policy_digest
+                ),
+            });
+        }
         if cx.today <= state.listed_until {
             return Err(DomainError::StillListed { recognition: id, listed_until: state.listed_until });
         }
@@ -465,7 +478,13 @@ impl Decision for RevokeRecognition {
 
 impl Fact for BoardPublished {
     fn fold(&self, _: u64, state: &mut Aggregates) {
-        state.boards.insert(self.board, BoardState { half_year: self.half_year, policy: self.policy.clone() });
+        let board = BoardState {
+            half_year: self.half_year,
+            policy: self.policy.clone(),
+            as_of: self.as_of,
+            policy_digest: self.policy_digest.clone(),
+        };
+        state.boards.insert(self.board, board);
     }
 }
 

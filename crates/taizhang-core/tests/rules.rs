@@ -1230,6 +1230,12 @@ fn a_decision_waits_for_its_listing_and_answers_and_rests_on_evidence_or_an_exce
     .concat();
     let e = given(decided.clone()).today(after).when(decide(true, None)).then_err(ErrorKind::Invalid);
     assert_eq!(e, DomainError::RecognitionDecided { recognition });
+    // Evidence that is not the board's (another position), exception or not.
+    let mut elsewhere = evidence(board, true);
+    elsewhere.as_of = 4;
+    let other = DecideRecognition { recognition, evidence: elsewhere, exception: Some(text("例外")) };
+    let e = given(world.clone()).today(after).when(Command::DecideRecognition(other)).then_err(ErrorKind::Invalid);
+    assert!(e.to_string().contains("the evidence is not board"), "{e}");
     let revoke = Command::RevokeRecognition(RevokeRecognition { recognition, reason: text("弄虚作假") });
     given(decided.clone())
         .when(revoke.clone())

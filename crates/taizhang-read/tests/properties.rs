@@ -871,6 +871,10 @@ impl History {
             }
             _ => None,
         };
+        // Evidence is the board's, read as the server reads it; where there is none (the
+        // nominee is not on the board), a careless reviewer sends some, which the domain
+        // refuses for not holding (no exception: the server would have stopped first).
+        let from_board = evidence.is_some();
         let evidence = evidence.unwrap_or_else(|| Evidence {
             board: boards.last().map_or_else(BoardId::new, |b| b.board),
             as_of: 1,
@@ -881,7 +885,8 @@ impl History {
             criteria: vec![],
             holds: false,
         });
-        let exception = (!evidence.holds && (careful || rng.chance(70))).then(|| text("抗洪抢险表现突出"));
+        let exception =
+            (!evidence.holds && from_board && (careful || rng.chance(70))).then(|| text("抗洪抢险表现突出"));
         Command::DecideRecognition(DecideRecognition { recognition, evidence, exception })
     }
 
