@@ -11,7 +11,7 @@ use taizhang_app::{AppError, CommandContext, Ledger};
 use taizhang_core::*;
 use taizhang_read::board::{star_board_in_slices, StarBoard};
 use taizhang_read::policy::{Award, Policy, PolicySet};
-use taizhang_read::recognitions::{candidate_of, evidence_for, publication};
+use taizhang_read::recognitions::{evidence_for, publication};
 use taizhang_read::report::Scope;
 use taizhang_read::{AsOf, Projector};
 use taizhang_store::EventStore;
@@ -167,7 +167,6 @@ async fn nominate_and_decide<S: EventStore>(
             .filter_map(|&nominee| {
                 let recognition = RecognitionId::of(&award.name, published.half_year, nominee);
                 let nomination = &m.recognitions.get(&recognition)?.nominated;
-                debug_assert_eq!(candidate_of(nominee), candidate_of(nomination.nominee));
                 let evidence = evidence_for(published, policy, board, nomination).ok()?;
                 let command = Command::DecideRecognition(DecideRecognition { recognition, evidence, exception: None });
                 Some((context(&format!("decide/{recognition}"), decided_on), command))
