@@ -1,6 +1,6 @@
 //! The clerks' and reviewers' consoles over HTTP, with a real client keeping the
-//! session's cookie: signing in, the cookie's flags, forms refused without the
-//! session's CSRF token or from another site (writing nothing), and what each role may
+//! sign-in's cookie: signing in, the cookie's flags, forms refused without the
+//! sign-in's CSRF token or from another site (writing nothing), and what each role may
 //! see and do, decided by the GraphQL schema the pages act through. The journeys in a
 //! browser are in `console_page.rs`.
 
@@ -41,7 +41,7 @@ async fn the_console_signs_in_with_a_token_and_acts_as_the_schema_allows() {
     let member = r#"mutation { registerMember(input: { code: "M-1", unit: "SY-0001", joinedOn: "2011-01-01", personal: { name: "王俊" } }) { member { id } } }"#;
     let member = server.ok(member, json!({})).await["registerMember"]["member"]["id"].as_str().unwrap().to_owned();
 
-    // Without a session, the sign-in page; a wrong token is refused there.
+    // Not signed in: the sign-in page; a wrong token is refused there.
     let anonymous = reqwest::Client::new();
     let (status, page) = get(&anonymous, format!("{}/console/units/SY-0001", server.url)).await;
     assert_eq!(status, 401);
@@ -83,7 +83,7 @@ async fn the_console_signs_in_with_a_token_and_acts_as_the_schema_allows() {
     assert!(unit_page.contains("考勤从严") && unit_page.contains("内部 within the unit"), "{unit_page}");
     let csrf = support::form_value(&unit_page, "csrf").unwrap();
 
-    // Forms without the session's CSRF token, or from another site, write nothing.
+    // Forms without the sign-in's CSRF token, or from another site, write nothing.
     let outing = |csrf: &str, unit: &str| {
         vec![
             ("csrf", csrf.to_owned()),
@@ -113,7 +113,7 @@ async fn the_console_signs_in_with_a_token_and_acts_as_the_schema_allows() {
     assert_eq!(
         post(&reviewer, outing(&csrf, "SY-0001"), "same-origin").await.0,
         403,
-        "one session's token is not another's"
+        "one sign-in's CSRF token is not another's"
     );
     // The schema decides: a clerk writes for their own unit only.
     let (status, refused) = post(&clerk, outing(&csrf, "SY-0002"), "same-origin").await;
