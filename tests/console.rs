@@ -174,6 +174,19 @@ async fn the_console_signs_in_with_a_token_and_acts_as_the_schema_allows() {
     let (status, page) = send("/console/members", &joined).await;
     assert_eq!(status, 200, "{page}");
     assert!(page.contains("已登记党员") && page.contains("李红"), "{page}");
+    // Participants beyond the members listed are given by number, in any separator.
+    let by_number = [
+        ("unit", "SY-0001"),
+        ("date", "2011-06-05"),
+        ("start", "09:00"),
+        ("end", "10:00"),
+        ("place", "汽车站"),
+        ("category", "便民服务"),
+        ("codes", "M-1，M-9"),
+    ];
+    let (status, page) = send("/console/outings", &by_number).await;
+    assert_eq!(status, 200, "{page}");
+    assert!(page.contains("汽车站<br><span class=\"meta\">便民服务 · 2 人"), "{page}");
     let bad = [("unit", "SY-0001"), ("code", "M-10"), ("name", "赵"), ("joined", "2011-03-01"), ("national_id", "123")];
     let (status, page) = send("/console/members", &bad).await;
     assert_eq!(status, 422, "a bad identity number is refused with the schema's reason: {page}");
@@ -249,20 +262,20 @@ async fn the_console_pages_answer_each_role_as_the_role_table_says() {
     let member = r#"mutation { registerMember(input: { code: "M-1", unit: "SY-0001", joinedOn: "2011-01-01", personal: { name: "王俊" } }) { member { id } } }"#;
     let member = server.ok(member, json!({})).await["registerMember"]["member"]["id"].as_str().unwrap().to_owned();
     /// A role's statuses: the unit's page, registering an outing, verifying one, the
-    /// reports, a member's eligibility.
+    /// reports, a member's eligibility, the evaluations, opening one, a star board.
     struct Expected {
         role: &'static str,
         units: &'static [&'static str],
-        statuses: [u16; 5],
+        statuses: [u16; 8],
     }
     let matrix = [
-        Expected { role: "ADMIN", units: &[], statuses: [200, 200, 200, 200, 200] },
-        Expected { role: "CLERK", units: &["SY-0001"], statuses: [200, 200, 422, 200, 200] },
-        Expected { role: "CLERK", units: &["SY-0002"], statuses: [200, 422, 422, 200, 200] },
-        Expected { role: "REVIEWER", units: &[], statuses: [200, 422, 200, 200, 200] },
-        Expected { role: "VIEWER", units: &[], statuses: [403, 403, 403, 200, 422] },
+        Expected { role: "ADMIN", units: &[], statuses: [200, 200, 200, 200, 200, 200, 200, 200] },
+        Expected { role: "CLERK", units: &["SY-0001"], statuses: [200, 200, 422, 200, 200, 200, 422, 200] },
+        Expected { role: "CLERK", units: &["SY-0002"], statuses: [200, 422, 422, 200, 200, 200, 422, 200] },
+        Expected { role: "REVIEWER", units: &[], statuses: [200, 422, 200, 200, 200, 200, 200, 200] },
+        Expected { role: "VIEWER", units: &[], statuses: [403, 403, 403, 200, 422, 200, 422, 422] },
     ];
-    for (day, Expected { role, units, statuses: [page, register, verify, reports, eligible] }) in
+    for (day, Expected { role, units, statuses: [page, register, verify, reports, eligible, rounds, open, board] }) in
         matrix.into_iter().enumerate()
     {
         let client = signed_in(&server, &server.token(role, units, None).await).await;
@@ -304,6 +317,14 @@ async fn the_console_pages_answer_each_role_as_the_role_table_says() {
         let explained = "/console/eligibility?policy=service-month-default&subject=member&code=M-1";
         let (status, _) = get(&client, format!("{}{explained}", server.url)).await;
         assert_eq!(status, eligible, "{who}: a member's eligibility");
+        let (status, _) = get(&client, format!("{}/console/evaluations", server.url)).await;
+        assert_eq!(status, rounds, "{who}: the evaluations");
+        let name = format!("{role} {day}");
+        let opening = [("name", name.as_str()), ("halfYear", "2011H1"), ("subject", "UNITS")];
+        assert_eq!(send("/console/evaluations", &opening).await, open, "{who}: opening an evaluation");
+        let (status, _) =
+            get(&client, format!("{}/console/boards?policy=ten-star-unit-default&halfYear=2011H1", server.url)).await;
+        assert_eq!(status, board, "{who}: a star board");
     }
 }
 
@@ -344,4 +365,152 @@ async fn a_reviewer_decides_a_recognition_in_the_console() {
         decided.contains("已决定。Decided.") && decided.contains("已表彰 decided: 9 星 stars（需 needs 9）"),
         "{decided}"
     );
+}
+
+/// A reviewer's half-year in the console: an evaluation opened, a ballot and a leaders'
+/// review entered, a CSV of ballots uploaded, the round closed; the star board computed
+/// with each entry's stars explained, and published. A ballot the schema refuses (a
+/// score out of range) and a clerk opening an evaluation answer the page with the
+/// refusal and write nothing.
+#[tokio::test]
+async fn a_reviewer_runs_an_evaluation_and_publishes_its_board_in_the_console() {
+    let server = Server::start();
+    for (code, name) in [("SY-0001", "十堰市人民医院"), ("SY-0002", "茅箭区政务服务中心")] {
+        let unit = r#"mutation($c: String!, $n: String!) { registerUnit(input: { name: $n, code: $c, industry: "医疗卫生", region: "茅箭区" }) { unit { id } } }"#;
+        server.ok(unit, json!({ "c": code, "n": name })).await;
+    }
+    let post = async |client: &reqwest::Client, path: &str, form: &[(&str, &str)]| {
+        let sent = client
+            .post(format!("{}{path}", server.url))
+            .header("sec-fetch-site", "same-origin")
+            .form(form)
+            .send()
+            .await
+            .unwrap();
+        (sent.status().as_u16(), sent.url().path().to_owned(), sent.text().await.unwrap())
+    };
+
+    // A clerk sees no form to open one, and is refused when sending it anyway.
+    let clerk = signed_in(&server, &server.token("CLERK", &["SY-0001"], None).await).await;
+    let (status, listed) = get(&clerk, format!("{}/console/evaluations", server.url)).await;
+    assert_eq!(status, 200, "{listed}");
+    assert!(!listed.contains("name=\"subject\""), "{listed}");
+    let csrf = support::form_value(&listed, "csrf").unwrap();
+    let opening = [("csrf", csrf.as_str()), ("name", "上半年评议"), ("halfYear", "2011H1"), ("subject", "UNITS")];
+    let head = server.head().await;
+    let (status, _, refused) = post(&clerk, "/console/evaluations", &opening).await;
+    assert_eq!(status, 422, "{refused}");
+    assert_eq!(server.head().await, head, "a clerk's evaluation writes nothing");
+
+    let reviewer = signed_in(&server, &server.token("REVIEWER", &[], None).await).await;
+    let (_, listed) = get(&reviewer, format!("{}/console/evaluations", server.url)).await;
+    let csrf = support::form_value(&listed, "csrf").unwrap();
+    let opening =
+        [("csrf", csrf.as_str()), ("name", "2011年上半年群众评议"), ("halfYear", "2011H1"), ("subject", "UNITS")];
+    let (status, path, opened) = post(&reviewer, "/console/evaluations", &opening).await;
+    assert_eq!(status, 200, "{opened}");
+    assert!(opened.contains("评议已开始 The evaluation is open.") && opened.contains("进行中 open"), "{opened}");
+    let id = path.strip_prefix("/console/evaluations/").unwrap().to_owned();
+
+    let ballot = |scores: &'static str| {
+        let form = [
+            ("csrf", csrf.as_str()),
+            ("evaluation", id.as_str()),
+            ("unit", "SY-0001"),
+            ("voter", "SUPERVISOR"),
+            ("rating", "SATISFIED"),
+            ("scores", scores),
+            ("comment", "窗口服务热情"),
+        ];
+        let reviewer = &reviewer;
+        async move { post(reviewer, "/console/ballots", &form).await }
+    };
+    let (status, _, entered) = ballot("服务态度:90；办事效率:85").await;
+    assert_eq!(status, 200, "{entered}");
+    assert!(entered.contains("已录入选票 The ballot is in."), "{entered}");
+
+    // A score above 100 is the schema's to refuse, a score without its criterion the
+    // page's: each answered with the refusal, and nothing written.
+    let head = server.head().await;
+    let (status, _, refused) = ballot("服务态度:120").await;
+    assert_eq!(status, 422, "{refused}");
+    assert!(refused.contains("class=\"bad\"") && refused.contains("120"), "{refused}");
+    let (status, _, refused) = ballot("服务态度 90").await;
+    assert_eq!(status, 422, "{refused}");
+    assert!(refused.contains("criterion:score"), "{refused}");
+    assert_eq!(server.head().await, head, "refused ballots write nothing");
+
+    let review =
+        [("csrf", csrf.as_str()), ("evaluation", id.as_str()), ("unit", "SY-0001"), ("score", "95"), ("comment", "好")];
+    let (status, _, reviewed) = post(&reviewer, "/console/reviews", &review).await;
+    assert_eq!(status, 200, "{reviewed}");
+
+    // Ballots in bulk: the upload returns to the evaluation's page.
+    let csv = format!(
+        "编号,评议,单位,党员,评议人,评价,分项评分,意见\nB-1,{id},SY-0002,,群众,基本满意,,\nB-2,{id},SY-0002,,群众,不满意,,排队太久\n"
+    );
+    // The body a browser sends for the form (multipart/form-data), written out.
+    let boundary = "----taizhang-test-boundary";
+    let mut upload = String::new();
+    let back = format!("/console/evaluations/{id}");
+    for (name, value) in [("csrf", csrf.as_str()), ("kind", "ballots"), ("back", back.as_str()), ("encoding", "utf-8")]
+    {
+        upload += &format!("--{boundary}\r\ncontent-disposition: form-data; name=\"{name}\"\r\n\r\n{value}\r\n");
+    }
+    upload += &format!(
+        "--{boundary}\r\ncontent-disposition: form-data; name=\"file\"; filename=\"ballots.csv\"\r\n\
+         content-type: text/csv\r\n\r\n{csv}\r\n--{boundary}--\r\n"
+    );
+    let sent = reviewer
+        .post(format!("{}/console/import", server.url))
+        .header("sec-fetch-site", "same-origin")
+        .header("content-type", format!("multipart/form-data; boundary={boundary}"))
+        .body(upload)
+        .send()
+        .await
+        .unwrap();
+    let (status, imported) = (sent.status().as_u16(), sent.text().await.unwrap());
+    assert_eq!(status, 200, "{imported}");
+    assert!(
+        imported.contains("已导入 2 行") && imported.contains(&format!("href=\"/console/evaluations/{id}\"")),
+        "{imported}"
+    );
+
+    let (_, results) = get(&reviewer, format!("{}/console/evaluations/{id}", server.url)).await;
+    // SY-0001: one ballot, satisfied (100), the leaders' 95; SY-0002: 70 and 30, so 50.
+    let row = |code: &str| {
+        let start = results.find(&format!("{code}</span>")).unwrap_or_else(|| panic!("no row of {code}: {results}"));
+        results[start..].split("</tr>").next().unwrap().to_owned()
+    };
+    assert!(row("SY-0001").contains("<td class=\"n\">100.00</td>") && row("SY-0001").contains("95<br>"), "{results}");
+    assert!(row("SY-0002").contains("<td class=\"n\">50.00</td>"), "{results}");
+    assert!(results.contains("十堰市人民医院") && results.contains("茅箭区政务服务中心"), "{results}");
+
+    let closing = [("csrf", csrf.as_str()), ("evaluation", id.as_str())];
+    let (status, _, closed) = post(&reviewer, "/console/evaluations/close", &closing).await;
+    assert_eq!(status, 200, "{closed}");
+    assert!(
+        closed.contains("评议已结束 The evaluation is closed.") && !closed.contains("action=\"/console/ballots\""),
+        "{closed}"
+    );
+
+    // The board, explained entry by entry, then published.
+    let (status, board) =
+        get(&reviewer, format!("{}/console/boards?policy=ten-star-unit-default&halfYear=2011H1", server.url)).await;
+    assert_eq!(status, 200, "{board}");
+    assert!(board.contains("十堰市人民医院") && board.contains("<details><summary>"), "{board}");
+    let publishing = [
+        ("csrf", csrf.as_str()),
+        ("name", "2011年上半年星级榜"),
+        ("policy", "ten-star-unit-default"),
+        ("halfYear", "2011H1"),
+    ];
+    let head = server.head().await;
+    let (status, _, published) = post(&reviewer, "/console/boards", &publishing).await;
+    assert_eq!(status, 200, "{published}");
+    assert!(published.contains("星级榜已发布") && published.contains("2011年上半年星级榜"), "{published}");
+    assert!(server.head().await > head);
+    let boards = r#"{ publishedBoards(halfYear: "2011H1") { name entryCount } }"#;
+    let listed = server.ok(boards, json!({})).await;
+    assert_eq!(listed["publishedBoards"], json!([{ "name": "2011年上半年星级榜", "entryCount": 2 }]));
 }

@@ -89,6 +89,8 @@ pub struct EvaluationResult {
     pub member: Option<ID>,
     /// The unit rated, or the member's unit at the position read.
     pub unit: Option<ID>,
+    #[graphql(flatten)]
+    pub names: RatedNames,
     /// Every ballot cast, "don't know" included.
     pub ballots: u32,
     pub satisfied: u32,
@@ -114,6 +116,7 @@ impl EvaluationResult {
         Self {
             member: member.map(|m| ID(m.to_string())),
             unit: unit.map(|u| ID(u.to_string())),
+            names: RatedNames::of(model, member, unit, as_of),
             ballots: tally.cast(),
             satisfied: tally.satisfied,
             fairly_satisfied: tally.fairly_satisfied,
@@ -122,6 +125,29 @@ impl EvaluationResult {
             satisfaction: tally.satisfaction(&SatisfactionPoints::default()),
             leader_score: review.map(|r| r.score.get()),
             leader_comment: review.and_then(|r| r.comment.as_ref()).map(ToString::to_string),
+        }
+    }
+}
+
+/// Who a result or a board's entry is of, as a reader of a list or a spreadsheet names
+/// them: codes (else ids) and the unit's name, as of the position read. A member's name
+/// is personal data, asked of `member` where the caller may read it.
+#[derive(SimpleObject)]
+pub struct RatedNames {
+    /// The unit's code (else its id).
+    pub unit_code: Option<String>,
+    /// The unit's name at the position read.
+    pub unit_name: Option<String>,
+    /// The member's code (else their id), when a member is rated.
+    pub member_code: Option<String>,
+}
+
+impl RatedNames {
+    fn of(model: &ReadModel, member: Option<MemberId>, unit: Option<UnitId>, as_of: Position) -> Self {
+        Self {
+            unit_code: unit.map(|u| model.reference(u.0)),
+            unit_name: unit.and_then(|u| model.unit(u, as_of)).map(|u| u.name.to_string()),
+            member_code: member.map(|m| model.reference(m.0)),
         }
     }
 }
@@ -323,6 +349,8 @@ pub struct StarBoardEntry {
     pub member: Option<ID>,
     /// The unit, or the member's unit at the position.
     pub unit: Option<ID>,
+    #[graphql(flatten)]
+    pub names: RatedNames,
     /// The weighted score, two decimals, when the policy has one and it is known.
     pub score: Option<String>,
     /// Every level (star), cap and veto with its criteria, required and actual.
@@ -345,6 +373,7 @@ pub(crate) fn board_entries(m: &ReadModel, page: Vec<BoardEntry>, position: Posi
                 held_by_quota: e.held_by_quota,
                 member: member.map(|m| ID(m.to_string())),
                 unit: unit.map(|u| ID(u.to_string())),
+                names: RatedNames::of(m, member, unit, position),
                 score: e.eligibility.score.map(|(n, d)| show_fraction(n, d)),
                 eligibility: e.eligibility.into(),
             }

@@ -21,6 +21,8 @@
 //! - `GET /console/eligibility`: a member's or a unit's standing under an award policy
 //!   for a period, now or as of a log position, with every criterion's required and
 //!   actual value and the outings counted or left out, and why.
+//! - `/console/evaluations`, `/console/boards`: evaluation rounds and their ballots and
+//!   reviews, and star boards computed and published ([`evaluations`]).
 //! - `POST /console/import`: a CSV file uploaded, checked row by row as
 //!   `POST /import/{kind}` checks it (the same code): every problem in a table by line
 //!   and column and nothing written, or every row written.
@@ -35,6 +37,8 @@ use poem::web::{Data, Multipart, Path};
 use poem::{handler, Body, Request, Response};
 use serde_json::{json, Value};
 use taizhang_io::certificate::html_escape as e;
+
+pub(super) mod evaluations;
 
 use super::board::url_encode;
 use super::page::layout;
@@ -117,6 +121,11 @@ async fn signed_in(server: &Server, req: &Request) -> Result<Principal, Response
         };
         forget(sign_in_page(StatusCode::UNAUTHORIZED, Some((false, said))))
     })
+}
+
+/// On to `to` after a form succeeded (`303`: the browser asks it with a GET).
+fn see_other(to: &str) -> Response {
+    Response::builder().status(StatusCode::SEE_OTHER).header(header::LOCATION, to).finish()
 }
 
 /// `response` with the cookie cleared.
@@ -205,7 +214,9 @@ pub(super) async fn home(req: &Request, server: Data<&Arc<Server>>) -> Response 
                  <div class=\"buttons\"><button>打开 Open</button></div></form>\
                  <p><a href=\"/console/reports\">报表与每周图表 Reports and hours by week</a></p>\
                  <p><a href=\"/console/eligibility\">评选资格审查 Award eligibility, explained</a></p>\
-                 <p><a href=\"/console/recognitions\">评星表彰 Star boards and recognitions</a></p>\
+                 <p><a href=\"/console/evaluations\">评议与选票 Evaluations and ballots</a></p>\
+                 <p><a href=\"/console/boards\">星级榜 Star boards</a></p>\
+                 <p><a href=\"/console/recognitions\">表彰 Published boards and recognitions</a></p>\
                  <p class=\"meta\"><a href=\"/\">公示栏 Notice board</a> · <a href=\"/graphql\">GraphiQL</a></p>"
             );
             page(&server, &caller, StatusCode::OK, "工作台 Console", None, &main)
@@ -220,7 +231,7 @@ pub(super) async fn home(req: &Request, server: Data<&Arc<Server>>) -> Response 
 pub(super) async fn unit_form(req: &Request) -> Response {
     let code = params(req, &["code"]).ok().and_then(|p| p.get("code").map(|c| c.trim().to_owned())).unwrap_or_default();
     let to = if code.is_empty() { "/console".to_owned() } else { format!("/console/units/{}", url_encode(&code)) };
-    Response::builder().status(StatusCode::SEE_OTHER).header(header::LOCATION, to).finish()
+    see_other(&to)
 }
 
 /// `POST /console/sign-in` (a form: `token`).
@@ -411,7 +422,7 @@ async fn unit_view(
     let summaries = summaries_section(server, caller, code, as_of, writes).await;
     let register = if writes {
         // Asked apart from the ledger: together they would pass the request's complexity.
-        let members = "query($unit: ID!, $first: Int!) { unit(id: $unit) { members(first: $first) { nodes { id code erased personal { name } } } } }";
+        let members = "query($unit: ID!, $first: Int!) { unit(id: $unit) { members(first: $first) { totalCount nodes { id code erased personal { name } } } } }";
         let answer =
             server.execute_as(caller.clone(), members, json!({ "unit": code, "first": MEMBERS_OFFERED })).await;
         let trouble = errors(&answer).map(|why| format!("<p class=\"bad\">{}</p>", e(&why))).unwrap_or_default();
@@ -422,13 +433,23 @@ async fn unit_view(
             .flatten()
             .filter(|m| m["erased"].as_bool() != Some(true))
             .collect();
+        // The transfer's member is typed (a code) or picked from the members listed.
         let choices: String = current
             .iter()
             .map(|m| {
                 let name = m["personal"]["name"].as_str().or(m["code"].as_str()).unwrap_or_default();
-                format!("<option value=\"{}\">{} {}</option>", s(&m["id"]), e(name), s(&m["code"]))
+                format!("<option value=\"{}\">{}</option>", s(&m["code"]), e(name))
             })
             .collect();
+        let total = listed["unit"]["members"]["totalCount"].as_u64().unwrap_or(0);
+        let more = if total as usize > MEMBERS_OFFERED {
+            format!(
+                "<p class=\"note\">列出前 {MEMBERS_OFFERED} 名，共 {total} 名；其他党员请填编号。\
+                 The first {MEMBERS_OFFERED} of {total} members are listed; give the others by number.</p>"
+            )
+        } else {
+            String::new()
+        };
         let offered: String = current
             .iter()
             .enumerate()
@@ -451,7 +472,9 @@ async fn unit_view(
              <label for=\"place\">地点 Place</label><input id=\"place\" name=\"place\" required maxlength=\"500\">\
              <label for=\"category\">类别 Category</label><input id=\"category\" name=\"category\" required maxlength=\"500\" placeholder=\"便民服务\">\
              <label for=\"description\">内容 What was done</label><textarea id=\"description\" name=\"description\" rows=\"2\" maxlength=\"500\"></textarea>\
-             <fieldset><legend>参加人员（本单位党员）Participants</legend>{trouble}<ul class=\"picks\">{offered}</ul></fieldset>\
+             <fieldset><legend>参加人员（本单位党员）Participants</legend>{trouble}<ul class=\"picks\">{offered}</ul>{more}\
+             <label for=\"codes\">按编号添加（逗号或空格分隔）More by number (commas or spaces between)</label>\
+             <input id=\"codes\" name=\"codes\" maxlength=\"4000\" autocomplete=\"off\"></fieldset>\
              <div class=\"buttons\"><button>登记 Register</button></div></form>\
              <h2 id=\"members\">登记党员 Register a member</h2>\
              <form method=\"post\" action=\"/console/members\">{csrf}<input type=\"hidden\" name=\"unit\" value=\"{unit}\">\
@@ -464,7 +487,8 @@ async fn unit_view(
              <div class=\"buttons\"><button>登记 Register</button></div></form>\
              <h2 id=\"transfer\">党员调出 Transfer a member</h2>\
              <form method=\"post\" action=\"/console/transfers\">{csrf}<input type=\"hidden\" name=\"unit\" value=\"{unit}\">\
-             <label for=\"transferred\">党员 Member</label><select id=\"transferred\" name=\"member\" required>{choices}</select>\
+             <label for=\"transferred\">党员编号 Member number</label><input id=\"transferred\" name=\"member\" list=\"unit-members\" required maxlength=\"64\" autocomplete=\"off\">\
+             <datalist id=\"unit-members\">{choices}</datalist>\
              <label for=\"to\">调入单位编号 To the unit (code)</label><input id=\"to\" name=\"to\" required maxlength=\"64\">\
              <label for=\"effective\">生效日期 Effective</label><input id=\"effective\" name=\"effective\" type=\"date\" required>\
              <div class=\"buttons\"><button>调出 Transfer</button></div></form>",
@@ -543,10 +567,7 @@ async fn after_form(
     answer: async_graphql::Response,
 ) -> Response {
     match errors(&answer) {
-        None => Response::builder()
-            .status(StatusCode::SEE_OTHER)
-            .header(header::LOCATION, format!("/console/units/{}?done={done}", url_encode(unit)))
-            .finish(),
+        None => see_other(&format!("/console/units/{}?done={done}", url_encode(unit))),
         Some(why) => {
             let mut response = unit_view(server, caller, unit, None, None, Some((false, why))).await;
             if response.status() == StatusCode::OK {
@@ -562,8 +583,10 @@ async fn after_form(
 pub(super) async fn register_outing(req: &Request, body: Body, server: Data<&Arc<Server>>) -> Response {
     let register = "mutation($input: RegisterOutingInput!) { registerOuting(input: $input) { receipt { position } } }";
     let response = run_form(&server, req, body, "outing", register, |fields| {
-        let participants: Vec<Value> =
-            fields.iter().filter(|(n, _)| n == "member").map(|(_, m)| json!({ "member": m })).collect();
+        // Those ticked, then those given by number (a unit's members beyond the list).
+        let typed = field(fields, "codes").split([',', '，', '、', ' ', '\n', '\t']).filter(|c| !c.trim().is_empty());
+        let ticked = fields.iter().filter(|(n, _)| n == "member").map(|(_, m)| m.as_str());
+        let participants: Vec<Value> = ticked.chain(typed.map(str::trim)).map(|m| json!({ "member": m })).collect();
         let description = Some(field(fields, "description")).filter(|d| !d.is_empty());
         json!({ "input": {
             "unit": field(fields, "unit"),
@@ -667,7 +690,14 @@ async fn import_answer(server: &Server, caller: &Principal, req: &Request, mut m
             return refuse(StatusCode::FORBIDDEN, why);
         }
     };
-    let back = format!("<p><a href=\"/console/units/{}\">返回台账 Back to the ledger</a></p>", url_encode(&unit));
+    // Back where the form was: a console page this server names (a unit's ledger, or
+    // the page the form says, when it is one of the console's own).
+    let back = match field(&fields, "back") {
+        to if to.starts_with("/console/") && !to.contains("//") => {
+            format!("<p><a href=\"{}\">返回 Back</a></p>", e(to))
+        }
+        _ => format!("<p><a href=\"/console/units/{}\">返回台账 Back to the ledger</a></p>", url_encode(&unit)),
+    };
     if answer.problems.is_empty() {
         let said = format!(
             "已导入 {} 行，写入 {} 条记录（{} 行此前已导入）。{} rows: {} records written, {} already in the log.",
@@ -1203,7 +1233,11 @@ pub(super) async fn recognitions(req: &Request, server: Data<&Arc<Server>>) -> R
         Err(refused) => refused,
         Ok(caller) => {
             let params = params(req, &["halfYear", "done"]).unwrap_or_default();
-            let said = params.get("done").map(|_| (true, "已决定。Decided.".to_owned()));
+            let said = match params.get("done").map(String::as_str) {
+                Some("published") => Some((true, "星级榜已发布。The board is published.".to_owned())),
+                Some(_) => Some((true, "已决定。Decided.".to_owned())),
+                None => None,
+            };
             recognitions_view(&server, &caller, params.get("halfYear").cloned(), StatusCode::OK, said).await
         }
     };
@@ -1318,10 +1352,7 @@ pub(super) async fn decide(req: &Request, body: Body, server: Data<&Arc<Server>>
                     json!({ "r": field(&fields, "recognition"), "b": field(&fields, "board"), "x": exception });
                 let answer = server.execute_as(caller.clone(), decide, variables).await;
                 match errors(&answer) {
-                    None => Response::builder()
-                        .status(StatusCode::SEE_OTHER)
-                        .header(header::LOCATION, "/console/recognitions?done=decided")
-                        .finish(),
+                    None => see_other("/console/recognitions?done=decided"),
                     Some(why) => {
                         recognitions_view(&server, &caller, None, StatusCode::UNPROCESSABLE_ENTITY, Some((false, why)))
                             .await
