@@ -131,8 +131,8 @@ pub(crate) async fn certificate(dir: &Path) -> Result<()> {
             }
         };
         for _ in 0..3 {
-            checks.push(crate::client::closed_loops(&client, get(path.clone())).await?);
-            health.push(crate::client::closed_loops(&client, get("/healthz".into())).await?);
+            checks.push(crate::client::closed_loops(&client, get(path.clone())).await?.per_second);
+            health.push(crate::client::closed_loops(&client, get("/healthz".into())).await?.per_second);
         }
         report("certificate public check", median(checks), "per s", Some(median(health)));
         Ok(())

@@ -130,15 +130,24 @@ impl Client {
     }
 }
 
-/// Requests per second of 32 closed loops each sending `one` (a request and its check)
-/// again and again for 2 s.
-pub(crate) async fn closed_loops<F, Answered>(client: &std::sync::Arc<Client>, one: F) -> Result<f64>
+/// What closed loops measured: requests per second, and the servers' CPU time per
+/// request (the process's less the client's thread's), which the client's own work
+/// does not blur.
+pub(crate) struct Loops {
+    pub per_second: f64,
+    pub server_cpu_per_request: std::time::Duration,
+}
+
+/// 32 closed loops each sending `one` (a request and its check) again and again for
+/// 2 s. Must run on the client's runtime of one thread ([`crate::http::on_client_runtime`]).
+pub(crate) async fn closed_loops<F, Answered>(client: &std::sync::Arc<Client>, one: F) -> Result<Loops>
 where
     F: Fn(std::sync::Arc<Client>) -> Answered + Clone + Send + 'static,
     Answered: std::future::Future<Output = Result<()>> + Send,
 {
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(2);
     let start = std::time::Instant::now();
+    let mark = crate::cpu::CpuMark::now()?;
     let loops: Vec<_> = (0..32)
         .map(|_| {
             let (client, one) = (client.clone(), one.clone());
@@ -156,5 +165,10 @@ where
     for handle in loops {
         done += handle.await??;
     }
-    Ok(crate::rate(done, start.elapsed()))
+    let mut used = crate::cpu::CpuUse::default();
+    used.add(&mark)?;
+    Ok(Loops {
+        per_second: crate::rate(done, start.elapsed()),
+        server_cpu_per_request: used.server_time() / done.max(1) as u32,
+    })
 }

@@ -65,6 +65,7 @@
 
 mod certificate;
 mod client;
+mod cpu;
 mod csv_import;
 mod http;
 mod pg;
