@@ -483,7 +483,10 @@ async fn a_reviewer_runs_an_evaluation_and_publishes_its_board_in_the_console() 
         results[start..].split("</tr>").next().unwrap().to_owned()
     };
     assert!(row("SY-0001").contains("<td class=\"n\">100.00</td>") && row("SY-0001").contains("95<br>"), "{results}");
-    assert!(row("SY-0002").contains("<td class=\"n\">50.00</td>"), "{results}");
+    assert!(
+        row("SY-0002").contains("<td class=\"n\">50.00</td>") && row("SY-0002").contains("0 / 1 / 1 / 0"),
+        "{results}"
+    );
     assert!(results.contains("十堰市人民医院") && results.contains("茅箭区政务服务中心"), "{results}");
 
     let closing = [("csrf", csrf.as_str()), ("evaluation", id.as_str())];

@@ -254,8 +254,8 @@ async fn round_view(
                 None => "—".to_owned(),
             };
             format!(
-                "<tr><td>{who}</td><td class=\"n\">{}</td><td class=\"n\">{}</td><td class=\"n\">{}</td>\
-                 <td class=\"n\">{}</td><td class=\"n\">{}</td><td class=\"n\">{}</td><td>{review}</td></tr>",
+                "<tr><td>{who}</td><td class=\"n\">{}<br><span class=\"meta\">{} / {} / {} / {}</span></td>\
+                 <td class=\"n\">{}</td><td>{review}</td></tr>",
                 r["ballots"],
                 r["satisfied"],
                 r["fairlySatisfied"],
@@ -291,8 +291,8 @@ async fn round_view(
          <h2>结果 Results ({total})</h2><p class=\"note\">满意度 = 满意 100、基本满意 70、不满意 30 的平均，不了解不计。\
          Satisfaction is the mean of 100 (satisfied), 70 (fairly) and 30 (dissatisfied); \"don't know\" is left out.</p>\
          <div class=\"wrap\" tabindex=\"0\" role=\"region\" aria-label=\"结果 Results\"><table><thead><tr><th>{rated}</th>\
-         <th class=\"n\">票 Ballots</th><th class=\"n\">满意</th><th class=\"n\">基本满意</th><th class=\"n\">不满意</th>\
-         <th class=\"n\">不了解</th><th class=\"n\">满意度 Satisfaction</th><th>领导点评 Leaders</th></tr></thead>\
+         <th class=\"n\">选票 Ballots<br><span class=\"meta\">满意 / 基本满意 / 不满意 / 不了解</span></th>\
+         <th class=\"n\">满意度 Satisfaction</th><th>领导点评 Leaders</th></tr></thead>\
          <tbody>{rows}</tbody></table></div><p>{pages}</p>{forms}\
          <p><a href=\"/export/ballots\">下载全部选票 All ballots (CSV)</a> · <a href=\"/console/evaluations\">全部评议 All evaluations</a></p>",
         name = s(&round["name"]),
