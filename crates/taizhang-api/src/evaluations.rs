@@ -4,7 +4,7 @@
 
 use async_graphql::{Context, Enum, InputObject, Object, SimpleObject, ID};
 use taizhang_core::*;
-use taizhang_read::board::{fill_previous, star_board_in_slices, BoardEntry};
+use taizhang_read::board::{complete_page, star_board_in_slices, BoardEntry, Detail};
 use taizhang_read::eligibility::Candidate;
 use taizhang_read::evaluations::{show_fraction, EvaluationHistory, SatisfactionPoints, Tally};
 use taizhang_read::ReadModel;
@@ -420,7 +420,8 @@ impl BoardQueries {
         let page_policy = policy.clone();
         let (as_of, board) = state
             .read_heavy(principal, None, move |heavy| {
-                star_board_in_slices(heavy.projector, &policy, &scope, half_year, &as_of, &|| heavy.abandoned())
+                let detail = Detail::StarsOnly;
+                star_board_in_slices(heavy.projector, &policy, &scope, half_year, &as_of, detail, &|| heavy.abandoned())
             })
             .await?
             .map_err(|e| invalid("policy", e))?;
@@ -429,8 +430,9 @@ impl BoardQueries {
         let mut page: Vec<_> = board.entries.into_iter().skip(offset).take(first).collect();
         let entries = state
             .read(None, |m| -> async_graphql::Result<Vec<StarBoardEntry>> {
-                // The half-year before for the page only: the ranks do not depend on it.
-                fill_previous(m, &page_policy, &mut page, half_year, &as_of).map_err(|e| invalid("policy", e))?;
+                // The explanations and the half-year before for the page only: the ranks
+                // depend on neither.
+                complete_page(m, &page_policy, &mut page, half_year, &as_of).map_err(|e| invalid("policy", e))?;
                 Ok(board_entries(m, page, position))
             })
             .await??;

@@ -9,7 +9,7 @@ use std::sync::{Arc, Mutex};
 
 use async_graphql::{Context, Enum, InputObject, Object, SimpleObject, ID};
 use taizhang_core::*;
-use taizhang_read::board::{star_board_in_slices, StarBoard as Board};
+use taizhang_read::board::{star_board_in_slices, Detail, StarBoard as Board};
 use taizhang_read::policy::Policy;
 use taizhang_read::recognitions::{
     board_scope, differences, evidence_for, publication, round_scope, PublishedBoard as BoardRecord, RecognitionRecord,
@@ -70,7 +70,9 @@ pub(crate) async fn computed(
     let board = state
         .read_heavy(principal, None, move |heavy| {
             let (_, board) =
-                star_board_in_slices(heavy.projector, &policy, &scope, half_year, &at, &|| heavy.abandoned())?;
+                star_board_in_slices(heavy.projector, &policy, &scope, half_year, &at, Detail::Explained, &|| {
+                    heavy.abandoned()
+                })?;
             Ok::<_, taizhang_read::eligibility::EligibilityError>(Arc::new((policy, board)))
         })
         .await?
@@ -594,9 +596,15 @@ impl RecognitionMutations {
         let board_policy = policy.clone();
         let (_, board) = state
             .read_heavy(principal, None, move |heavy| {
-                star_board_in_slices(heavy.projector, &board_policy, &scope, half_year, &AsOf::now(), &|| {
-                    heavy.abandoned()
-                })
+                star_board_in_slices(
+                    heavy.projector,
+                    &board_policy,
+                    &scope,
+                    half_year,
+                    &AsOf::now(),
+                    Detail::Explained,
+                    &|| heavy.abandoned(),
+                )
             })
             .await?
             .map_err(|e| invalid("policy", e))?;

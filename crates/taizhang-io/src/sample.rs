@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use taizhang_app::{AppError, CommandContext, Ledger};
 use taizhang_core::*;
-use taizhang_read::board::{star_board_in_slices, StarBoard};
+use taizhang_read::board::{star_board_in_slices, Detail, StarBoard};
 use taizhang_read::policy::{Award, Policy, PolicySet};
 use taizhang_read::recognitions::{evidence_for, publication};
 use taizhang_read::report::Scope;
@@ -102,7 +102,8 @@ async fn publish<S: EventStore>(
     board: Uuid,
 ) -> Result<(BoardPublished, StarBoard), SampleError> {
     let (_, computed) =
-        star_board_in_slices(projector, policy, &Scope::All, half_year, &AsOf::now(), &|| false).map_err(read_error)?;
+        star_board_in_slices(projector, policy, &Scope::All, half_year, &AsOf::now(), Detail::Explained, &|| false)
+            .map_err(read_error)?;
     let name = format!(
         "{}年{}星级榜（{}）",
         half_year.year,

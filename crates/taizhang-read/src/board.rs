@@ -7,7 +7,7 @@ use std::cmp::Ordering;
 use serde::Serialize;
 use taizhang_core::*;
 
-use crate::eligibility::{award_members, eligibility, Candidate, Eligibility, EligibilityError};
+use crate::eligibility::{award_members, eligibility, standing, Candidate, Eligibility, EligibilityError};
 use crate::policy::{Policy, Subject};
 use crate::report::{units_in_scope, Scope};
 use crate::{AsOf, ReadModel};
@@ -54,6 +54,17 @@ pub fn board_candidates(
     }
 }
 
+/// How much of each candidate a board assesses.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub enum Detail {
+    /// Every entry with its explanation: a board kept whole (a published board, whose
+    /// entries give a decision its evidence).
+    Explained,
+    /// The outcome and score alone ([`standing`]): a board of which a page is shown,
+    /// explained by [`complete_page`]. Ranks, stars and scores are the same.
+    StarsOnly,
+}
+
 /// Each candidate's assessment for `half_year`, unranked: a part of a board, so that a
 /// board can be assessed a slice at a time.
 pub fn board_part(
@@ -62,17 +73,23 @@ pub fn board_part(
     candidates: &[Candidate],
     half_year: HalfYear,
     as_of: &AsOf,
+    detail: Detail,
 ) -> Result<Vec<Eligibility>, EligibilityError> {
     let no_personal = |_: MemberId| None;
+    let assess = match detail {
+        Detail::Explained => eligibility,
+        Detail::StarsOnly => standing,
+    };
     candidates
         .iter()
-        .map(|&candidate| eligibility(model, policy, candidate, half_year.period(), as_of, &no_personal))
+        .map(|&candidate| assess(model, policy, candidate, half_year.period(), as_of, &no_personal))
         .collect()
 }
 
-/// Fills in the stars of the half-year before for `entries` (a page of a board: the
-/// ranks do not depend on them, so a page needs only its own).
-pub fn fill_previous(
+/// Completes `entries`, a page of a board: each with its explanation (its stars as the
+/// board gave them, the quota included) and the stars of the half-year before. Neither
+/// changes a rank, so a page needs only its own.
+pub fn complete_page(
     model: &ReadModel,
     policy: &Policy,
     entries: &mut [BoardEntry],
@@ -82,7 +99,10 @@ pub fn fill_previous(
     let no_personal = |_: MemberId| None;
     let previous = half_year.previous().period();
     for entry in entries {
-        let before = eligibility(model, policy, entry.eligibility.candidate, previous, as_of, &no_personal)?;
+        let candidate = entry.eligibility.candidate;
+        let explained = eligibility(model, policy, candidate, half_year.period(), as_of, &no_personal)?;
+        entry.eligibility = Eligibility { outcome: policy.outcome_of(entry.stars), ..explained };
+        let before = eligibility(model, policy, candidate, previous, as_of, &no_personal)?;
         entry.previous_stars = policy.rank_of(before.outcome.as_deref());
     }
     Ok(())
@@ -90,7 +110,7 @@ pub fn fill_previous(
 
 /// The board made of every part: the quota applied, then ordered by stars, then score,
 /// then the order the candidates were given in; ranked.
-/// The stars of the half-year before are left at 0 for [`fill_previous`].
+/// The stars of the half-year before are left at 0 for [`complete_page`].
 pub fn rank_board(policy: &Policy, half_year: HalfYear, assessed: Vec<Eligibility>) -> StarBoard {
     let as_of_position = assessed.first().map_or(0, |e| e.as_of_position);
     let mut entries: Vec<BoardEntry> = assessed
@@ -123,7 +143,8 @@ pub fn rank_board(policy: &Policy, half_year: HalfYear, assessed: Vec<Eligibilit
 }
 
 /// A page of a board in one go, `first` entries after `offset`, with the number on the
-/// whole board (servers assess it a slice at a time with [`board_part`]).
+/// whole board: every candidate assessed for their stars, the page's explained (servers
+/// assess the board a slice at a time with [`board_part`]).
 pub fn star_board_page(
     model: &ReadModel,
     policy: &Policy,
@@ -135,14 +156,15 @@ pub fn star_board_page(
 ) -> Result<(usize, StarBoard), EligibilityError> {
     let as_of = as_of.pinned(model);
     let candidates = board_candidates(model, policy, scope, half_year, &as_of);
-    let mut board = rank_board(policy, half_year, board_part(model, policy, &candidates, half_year, &as_of)?);
+    let assessed = board_part(model, policy, &candidates, half_year, &as_of, Detail::StarsOnly)?;
+    let mut board = rank_board(policy, half_year, assessed);
     let total = board.entries.len();
     board.entries = board.entries.into_iter().skip(offset).take(first).collect();
-    fill_previous(model, policy, &mut board.entries, half_year, &as_of)?;
+    complete_page(model, policy, &mut board.entries, half_year, &as_of)?;
     Ok((total, board))
 }
 
-/// A whole board without the half-year before, assessed
+/// A whole board without the half-year before, assessed to `detail`
 /// [`AWARD_MEMBERS_PER_SLICE`](crate::eligibility::AWARD_MEMBERS_PER_SLICE) candidates
 /// per hold of the model's lock, as of the position `as_of` pins (the head when it
 /// names none). Stops early, with what it has, once `abandoned` says nobody waits.
@@ -152,6 +174,7 @@ pub fn star_board_in_slices<S: taizhang_store::EventStore>(
     scope: &Scope,
     half_year: HalfYear,
     as_of: &AsOf,
+    detail: Detail,
     abandoned: &dyn Fn() -> bool,
 ) -> Result<(AsOf, StarBoard), EligibilityError> {
     let (as_of, candidates) = projector.read(|m| {
@@ -164,7 +187,7 @@ pub fn star_board_in_slices<S: taizhang_store::EventStore>(
         if abandoned() {
             break;
         }
-        assessed.extend(projector.read(|m| board_part(m, policy, slice, half_year, &as_of))?);
+        assessed.extend(projector.read(|m| board_part(m, policy, slice, half_year, &as_of, detail))?);
     }
     let mut board = rank_board(policy, half_year, assessed);
     // An empty board names the position it was asked at.

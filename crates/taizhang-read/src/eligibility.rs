@@ -2,6 +2,8 @@
 //! with the evidence for every criterion: required, actual, the events that counted and
 //! those excluded, with why.
 
+use std::rc::Rc;
+
 use serde::Serialize;
 use taizhang_core::*;
 use taizhang_store::Position;
@@ -70,6 +72,8 @@ pub struct Eligibility {
     /// The weighted score as an exact fraction, when the policy has `[[weighted]]`
     /// parts and all are known.
     pub score: Option<(i128, i128)>,
+    /// Each level with its criteria; empty, with `caps` and `vetoes`, when assessed for
+    /// the outcome only ([`standing`]).
     pub levels: Vec<LevelResult>,
     /// Each cap of the policy; `met`: it holds, and limits the outcome.
     pub caps: Vec<LevelResult>,
@@ -144,6 +148,32 @@ pub fn eligibility(
     as_of: &AsOf,
     personal: &dyn PersonalFacts,
 ) -> Result<Eligibility, EligibilityError> {
+    assess(model, policy, candidate, period, as_of, personal, true)
+}
+
+/// [`eligibility`]'s outcome and score alone, without the explanation (`levels`, `caps`
+/// and `vetoes` left empty, no outing listed, no text written): what a board needs of
+/// every candidate but those it shows. The same measures and the same rules decide it.
+pub fn standing(
+    model: &ReadModel,
+    policy: &Policy,
+    candidate: Candidate,
+    period: Period,
+    as_of: &AsOf,
+    personal: &dyn PersonalFacts,
+) -> Result<Eligibility, EligibilityError> {
+    assess(model, policy, candidate, period, as_of, personal, false)
+}
+
+fn assess(
+    model: &ReadModel,
+    policy: &Policy,
+    candidate: Candidate,
+    period: Period,
+    as_of: &AsOf,
+    personal: &dyn PersonalFacts,
+    explain: bool,
+) -> Result<Eligibility, EligibilityError> {
     let position = as_of.position(model);
     let exists = match candidate {
         Candidate::Member(m) => {
@@ -170,31 +200,29 @@ pub fn eligibility(
         as_of,
         position,
         personal,
+        explain,
         measured: Default::default(),
         tally: Default::default(),
     };
-    let rule = |name: &str, label: &Option<String>, criteria: &[Criterion]| {
-        let criteria: Vec<CriterionResult> = criteria.iter().map(|c| assessor.criterion(c)).collect();
-        LevelResult { name: name.to_owned(), label: label.clone(), met: criteria.iter().all(|c| c.met), criteria }
+    let (levels, caps, vetoes, rank) = if explain {
+        let rule = |name: &str, label: &Option<String>, criteria: &[Criterion]| {
+            let criteria: Vec<CriterionResult> = criteria.iter().map(|c| assessor.criterion(c)).collect();
+            LevelResult { name: name.to_owned(), label: label.clone(), met: criteria.iter().all(|c| c.met), criteria }
+        };
+        let of_level = |l: &Level| rule(&l.name, &l.label, &l.criteria);
+        let levels: Vec<LevelResult> = policy.levels.iter().map(of_level).collect();
+        let vetoes: Vec<LevelResult> = policy.vetoes.iter().map(of_level).collect();
+        let caps: Vec<LevelResult> = policy.caps.iter().map(|c: &Cap| rule(&c.name, &c.label, &c.criteria)).collect();
+        let met = |rules: &[LevelResult]| rules.iter().map(|r| r.met).collect::<Vec<_>>();
+        let rank = outcome_rank(policy, &met(&levels), &met(&caps), vetoes.iter().any(|v| v.met));
+        (levels, caps, vetoes, rank)
+    } else {
+        let holds = |criteria: &[Criterion]| criteria.iter().all(|c| assessor.holds(c));
+        let levels: Vec<bool> = policy.levels.iter().map(|l| holds(&l.criteria)).collect();
+        let caps: Vec<bool> = policy.caps.iter().map(|c| holds(&c.criteria)).collect();
+        let vetoed = policy.vetoes.iter().any(|v| holds(&v.criteria));
+        (vec![], vec![], vec![], outcome_rank(policy, &levels, &caps, vetoed))
     };
-    let of_level = |l: &Level| rule(&l.name, &l.label, &l.criteria);
-    let levels: Vec<LevelResult> = policy.levels.iter().map(of_level).collect();
-    let vetoes: Vec<LevelResult> = policy.vetoes.iter().map(of_level).collect();
-    let caps: Vec<LevelResult> = policy.caps.iter().map(|c: &Cap| rule(&c.name, &c.label, &c.criteria)).collect();
-    // The outcome as a rank (the place of the highest level met, counting from 1, or
-    // the stars lit), then the caps that hold, then the vetoes.
-    let mut rank = match policy.scheme {
-        Scheme::Highest => levels.iter().rposition(|l| l.met).map_or(0, |i| i + 1),
-        Scheme::Count => levels.iter().filter(|l| l.met).count(),
-    };
-    for (cap, result) in policy.caps.iter().zip(&caps) {
-        if result.met {
-            rank = rank.min(policy.rank_of(Some(&cap.at_most)));
-        }
-    }
-    if vetoes.iter().any(|v| v.met) {
-        rank = 0;
-    }
     let score = (!policy.weighted.is_empty()).then(|| assessor.value(Metric::WeightedScore)).flatten();
     Ok(Eligibility {
         policy: policy.name.clone(),
@@ -208,6 +236,26 @@ pub fn eligibility(
         caps,
         vetoes,
     })
+}
+
+/// The outcome as a rank, from which levels and caps are met and whether a veto holds:
+/// the place of the highest level met (counting from 1) or the stars lit, then the
+/// lowest of the caps that hold, then nothing when vetoed.
+fn outcome_rank(policy: &Policy, levels: &[bool], caps: &[bool], vetoed: bool) -> usize {
+    let mut rank = match policy.scheme {
+        Scheme::Highest => levels.iter().rposition(|met| *met).map_or(0, |i| i + 1),
+        Scheme::Count => levels.iter().filter(|met| **met).count(),
+    };
+    for (cap, met) in policy.caps.iter().zip(caps) {
+        if *met {
+            rank = rank.min(policy.rank_of(Some(&cap.at_most)));
+        }
+    }
+    if vetoed {
+        0
+    } else {
+        rank
+    }
 }
 
 /// The award list: every member of `scope`'s units on the period's last day, as known
@@ -302,6 +350,30 @@ pub fn award_members(model: &ReadModel, scope: &crate::report::Scope, period: Pe
         .collect()
 }
 
+/// Why an outing did not count toward a criterion.
+enum Exclusion {
+    Voided,
+    NoLongerParticipant,
+    OutsideWindow,
+    OutsideBounds,
+    Unverified,
+    HonourOnly,
+}
+
+impl Exclusion {
+    /// The reason as an explanation gives it; `window` describes the criterion's window.
+    fn text(&self, window: impl FnOnce() -> String) -> String {
+        match self {
+            Exclusion::Voided => "voided".to_owned(),
+            Exclusion::NoLongerParticipant => "no longer a participant after a correction".to_owned(),
+            Exclusion::OutsideWindow => format!("outside the window ({})", window()),
+            Exclusion::OutsideBounds => "outside the occurred-at bounds of the query".to_owned(),
+            Exclusion::Unverified => "unverified".to_owned(),
+            Exclusion::HonourOnly => "honour hours only (entered by a clerk, not from check-in)".to_owned(),
+        }
+    }
+}
+
 struct Assessor<'a> {
     model: &'a ReadModel,
     policy: &'a Policy,
@@ -310,9 +382,12 @@ struct Assessor<'a> {
     as_of: &'a AsOf,
     position: Position,
     personal: &'a dyn PersonalFacts,
+    /// Whether the outings left out are listed with their reasons (else only what
+    /// counted is kept: the measures need nothing else).
+    explain: bool,
     /// What each metric over each window measured: levels often ask the same (five
     /// star levels, one metric), and it is measured once.
-    measured: std::cell::RefCell<Vec<((Metric, Window), Measured)>>,
+    measured: std::cell::RefCell<Vec<(MeasureKey, Rc<Measured>)>>,
     /// The candidate's ballots, counted once for the metrics that read them.
     tally: std::cell::OnceCell<Tally>,
 }
@@ -320,13 +395,16 @@ struct Assessor<'a> {
 /// A measure, with the outings counted and left out.
 type Measured = (Option<Value>, Vec<Counted>, Vec<Excluded>);
 
+/// What is measured once per candidate: a metric over a window.
+type MeasureKey = (Metric, Window);
+
 impl<'a> Assessor<'a> {
     /// What `c`'s metric over its window measures, measured once per candidate.
-    fn measured(&self, c: &Criterion) -> Measured {
+    fn measured(&self, c: &Criterion) -> Rc<Measured> {
         let key = (c.metric, c.window);
         let cached = self.measured.borrow().iter().find(|(k, _)| *k == key).map(|(_, m)| m.clone());
         cached.unwrap_or_else(|| {
-            let measured = self.measure(c);
+            let measured = Rc::new(self.measure(c));
             self.measured.borrow_mut().push((key, measured.clone()));
             measured
         })
@@ -338,22 +416,20 @@ impl<'a> Assessor<'a> {
         self.measured(&whole).0
     }
 
+    /// Whether `c` holds: its value is known and within every bound.
+    fn holds(&self, c: &Criterion) -> bool {
+        let Some(v) = self.measured(c).0 else { return false };
+        use std::cmp::Ordering::*;
+        c.at_least.is_none_or(|b| v.cmp_hundredths(b) != Less)
+            && c.at_most.is_none_or(|b| v.cmp_hundredths(b) != Greater)
+            && c.below.is_none_or(|b| v.cmp_hundredths(b) == Less)
+    }
+
     fn criterion(&self, c: &Criterion) -> CriterionResult {
-        let (value, counted, excluded) = self.measured(c);
+        let measured = self.measured(c);
+        let (value, counted, excluded) = (measured.0, measured.1.clone(), measured.2.clone());
+        let met = self.holds(c);
         let mut required = Vec::new();
-        let mut met = value.is_some();
-        if let Some(v) = value {
-            use std::cmp::Ordering::*;
-            if let Some(b) = c.at_least {
-                met &= v.cmp_hundredths(b) != Less;
-            }
-            if let Some(b) = c.at_most {
-                met &= v.cmp_hundredths(b) != Greater;
-            }
-            if let Some(b) = c.below {
-                met &= v.cmp_hundredths(b) == Less;
-            }
-        }
         if let Some(b) = c.at_least {
             required.push(format!("≥ {}", show_hundredths(b)));
         }
@@ -588,22 +664,23 @@ impl<'a> Assessor<'a> {
                 continue;
             }
             let reason = if view.voided {
-                Some("voided".to_owned())
+                Some(Exclusion::Voided)
             } else if minutes.is_none() {
-                Some("no longer a participant after a correction".to_owned())
+                Some(Exclusion::NoLongerParticipant)
             } else if date > self.period.last || start.is_some_and(|s| date < s) {
-                Some(format!("outside the window ({})", self.window_text(c.window)))
+                Some(Exclusion::OutsideWindow)
             } else if !self.as_of.admits_date(date) {
-                Some("outside the occurred-at bounds of the query".to_owned())
+                Some(Exclusion::OutsideBounds)
             } else if verified_only && !view.verified {
-                Some("unverified".to_owned())
+                Some(Exclusion::Unverified)
             } else if credit_only && minutes == Some(0) {
-                Some("honour hours only (entered by a clerk, not from check-in)".to_owned())
+                Some(Exclusion::HonourOnly)
             } else {
                 None
             };
             match reason {
-                Some(r) => excluded.push(exclude(r)),
+                Some(r) if self.explain => excluded.push(exclude(r.text(|| self.window_text(c.window)))),
+                Some(_) => {}
                 None => counted.push(Counted {
                     outing: id,
                     date,

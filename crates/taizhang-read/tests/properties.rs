@@ -21,7 +21,7 @@ use std::time::Duration;
 use support::*;
 use taizhang_app::AppError;
 use taizhang_core::*;
-use taizhang_read::board::star_board;
+use taizhang_read::board::{board_candidates, board_part, complete_page, rank_board, star_board, Detail};
 use taizhang_read::eligibility::{eligibility, Candidate};
 use taizhang_read::ledger::{member_ledger, unit_ledger, PageRequest};
 use taizhang_read::policy::PolicySet;
@@ -1347,6 +1347,22 @@ fn assert_unit_board_equals_a_naive_rating(
     }
     assert_eq!(board.entries.iter().filter(|e| e.held_by_quota).count(), held, "seed {seed}");
     assert!(board.entries.windows(2).all(|w| w[0].stars >= w[1].stars && w[0].rank <= w[1].rank), "seed {seed}");
+
+    // Assessed for the stars only, as a server assesses all but the page it shows, a
+    // board (of units, and of members) ranks exactly as assessed whole; each entry,
+    // once its page is completed, is what the whole assessment gave.
+    for name in ["ten-star-unit-default", "ten-star-named-default"] {
+        let policy = set.get(name).unwrap();
+        let now = AsOf::now();
+        let candidates = board_candidates(model, policy, &Scope::All, half, &now);
+        let ranked =
+            |detail| rank_board(policy, half, board_part(model, policy, &candidates, half, &now, detail).unwrap());
+        let (whole, mut lean) = (ranked(Detail::Explained), ranked(Detail::StarsOnly));
+        assert!(lean.entries.iter().all(|e| e.eligibility.levels.is_empty()), "seed {seed}: {name} stars only");
+        complete_page(model, policy, &mut lean.entries, half, &now).unwrap();
+        lean.entries.iter_mut().for_each(|e| e.previous_stars = 0);
+        assert_eq!(lean, whole, "seed {seed}: {name}");
+    }
 
     // Published halfway, reproduced exactly after everything that came later.
     let halfway = events.len() / 2;
