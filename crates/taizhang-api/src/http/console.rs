@@ -160,6 +160,34 @@ async fn form(
     Ok(fields)
 }
 
+/// The signed-in caller and the fields of the form they posted (see [`form`]); else
+/// the answer refusing it.
+#[allow(clippy::result_large_err)]
+async fn signed_form(
+    server: &Server,
+    req: &Request,
+    body: Body,
+) -> Result<(Principal, Vec<(String, String)>), Response> {
+    let caller = signed_in(server, req).await?;
+    let fields = form(server, &caller, req, body).await?;
+    Ok((caller, fields))
+}
+
+/// The form choosing a half-year on a page of `action` (`2011H1`, or empty for all).
+fn half_year_choice(action: &str, chosen: Option<&str>) -> String {
+    format!(
+        "<form method=\"get\" action=\"{action}\"><label for=\"halfYear\">半年 Half-year</label>\
+         <input id=\"halfYear\" name=\"halfYear\" value=\"{}\" placeholder=\"2011H1\" maxlength=\"6\">\
+         <div class=\"buttons\"><button>查看 Show</button></div></form>",
+        e(chosen.unwrap_or_default())
+    )
+}
+
+/// A half-year asked for in a query string, trimmed; none when empty.
+fn chosen_half_year(asked: Option<&String>) -> Option<String> {
+    asked.map(|h| h.trim().to_owned()).filter(|h| !h.is_empty())
+}
+
 fn field<'a>(fields: &'a [(String, String)], name: &str) -> &'a str {
     fields.iter().find(|(n, _)| n == name).map_or("", |(_, v)| v.trim())
 }
@@ -271,12 +299,9 @@ async fn sign_in_answer(req: &Request, body: Body, server: &Server) -> Response 
 /// `POST /console/sign-out`.
 #[handler]
 pub(super) async fn sign_out(req: &Request, body: Body, server: Data<&Arc<Server>>) -> Response {
-    let response = match signed_in(&server, req).await {
+    let response = match signed_form(&server, req, body).await {
         Err(refused) => refused,
-        Ok(caller) => match form(&server, &caller, req, body).await {
-            Err(refused) => refused,
-            Ok(_) => forget(sign_in_page(StatusCode::OK, Some((true, "已退出 Signed out".into())))),
-        },
+        Ok(_) => forget(sign_in_page(StatusCode::OK, Some((true, "已退出 Signed out".into())))),
     };
     server.state.metrics.request("/console/sign-out", response.status().as_u16());
     response
@@ -937,16 +962,13 @@ async fn run_form(
     mutation: &str,
     variables: impl FnOnce(&[(String, String)]) -> Value,
 ) -> Response {
-    match signed_in(server, req).await {
+    match signed_form(server, req, body).await {
         Err(refused) => refused,
-        Ok(caller) => match form(server, &caller, req, body).await {
-            Err(refused) => refused,
-            Ok(fields) => {
-                let unit = field(&fields, "unit").to_owned();
-                let answer = server.execute_as(caller.clone(), mutation, variables(&fields)).await;
-                after_form(server, &caller, &unit, done, answer).await
-            }
-        },
+        Ok((caller, fields)) => {
+            let unit = field(&fields, "unit").to_owned();
+            let answer = server.execute_as(caller.clone(), mutation, variables(&fields)).await;
+            after_form(server, &caller, &unit, done, answer).await
+        }
     }
 }
 
@@ -1238,7 +1260,7 @@ pub(super) async fn recognitions(req: &Request, server: Data<&Arc<Server>>) -> R
                 Some(_) => Some((true, "已决定。Decided.".to_owned())),
                 None => None,
             };
-            recognitions_view(&server, &caller, params.get("halfYear").cloned(), StatusCode::OK, said).await
+            recognitions_view(&server, &caller, chosen_half_year(params.get("halfYear")), StatusCode::OK, said).await
         }
     };
     server.state.metrics.request("/console/recognitions", response.status().as_u16());
@@ -1252,7 +1274,6 @@ async fn recognitions_view(
     status: StatusCode,
     said: Option<(bool, String)>,
 ) -> Response {
-    let half_year = half_year.map(|h| h.trim().to_owned()).filter(|h| !h.is_empty());
     let answer = server.execute_as(caller.clone(), RECOGNITIONS, json!({ "halfYear": half_year })).await;
     if let Some(why) = errors(&answer) {
         return page(server, caller, StatusCode::UNPROCESSABLE_ENTITY, "评星表彰 Recognitions", Some((false, why)), "");
@@ -1325,14 +1346,11 @@ async fn recognitions_view(
         })
         .collect();
     let main = format!(
-        "<form method=\"get\" action=\"/console/recognitions\"><label for=\"halfYear\">半年 Half-year</label>\
-         <input id=\"halfYear\" name=\"halfYear\" value=\"{chosen}\" placeholder=\"2011H1\" maxlength=\"6\">\
-         <div class=\"buttons\"><button>查看 Show</button></div></form>\
-         <h2>已发布的星级榜 Published boards</h2><div class=\"scroll\"><table><thead><tr><th>名称 Name</th>\
+        "{chosen}<h2>已发布的星级榜 Published boards</h2><div class=\"scroll\"><table><thead><tr><th>名称 Name</th>\
          <th>半年 Half-year</th><th>政策 Policy</th><th class=\"n\">条目 Entries</th><th class=\"n\">位置 Position</th></tr></thead>\
          <tbody>{board_rows}</tbody></table></div>\
          <h2>提名与表彰 Nominations ({total})</h2><ul class=\"units\">{rows}</ul>",
-        chosen = e(half_year.as_deref().unwrap_or_default()),
+        chosen = half_year_choice("/console/recognitions", half_year.as_deref()),
         total = found["recognitions"]["totalCount"],
     );
     page(server, caller, status, "评星表彰 Recognitions", said, &main)
@@ -1341,25 +1359,21 @@ async fn recognitions_view(
 /// `POST /console/recognitions/decide` (`csrf`, `recognition`, `board`, `exception`).
 #[handler]
 pub(super) async fn decide(req: &Request, body: Body, server: Data<&Arc<Server>>) -> Response {
-    let response = match signed_in(&server, req).await {
+    let response = match signed_form(&server, req, body).await {
         Err(refused) => refused,
-        Ok(caller) => match form(&server, &caller, req, body).await {
-            Err(refused) => refused,
-            Ok(fields) => {
-                let decide = "mutation($r: ID!, $b: ID!, $x: String) { decideRecognition(recognition: $r, board: $b, exception: $x) { receipt { position } } }";
-                let exception = Some(field(&fields, "exception")).filter(|x| !x.is_empty());
-                let variables =
-                    json!({ "r": field(&fields, "recognition"), "b": field(&fields, "board"), "x": exception });
-                let answer = server.execute_as(caller.clone(), decide, variables).await;
-                match errors(&answer) {
-                    None => see_other("/console/recognitions?done=decided"),
-                    Some(why) => {
-                        recognitions_view(&server, &caller, None, StatusCode::UNPROCESSABLE_ENTITY, Some((false, why)))
-                            .await
-                    }
+        Ok((caller, fields)) => {
+            let decide = "mutation($r: ID!, $b: ID!, $x: String) { decideRecognition(recognition: $r, board: $b, exception: $x) { receipt { position } } }";
+            let exception = Some(field(&fields, "exception")).filter(|x| !x.is_empty());
+            let variables = json!({ "r": field(&fields, "recognition"), "b": field(&fields, "board"), "x": exception });
+            let answer = server.execute_as(caller.clone(), decide, variables).await;
+            match errors(&answer) {
+                None => see_other("/console/recognitions?done=decided"),
+                Some(why) => {
+                    recognitions_view(&server, &caller, None, StatusCode::UNPROCESSABLE_ENTITY, Some((false, why)))
+                        .await
                 }
             }
-        },
+        }
     };
     server.state.metrics.request("/console/recognitions/decide", response.status().as_u16());
     response

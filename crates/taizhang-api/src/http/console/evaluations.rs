@@ -20,7 +20,10 @@ use poem::{handler, Body, Request, Response};
 use serde_json::{json, Value};
 use taizhang_io::certificate::html_escape as e;
 
-use super::{csrf_field, data, errors, field, form, page, see_other, signed_in, url_encode};
+use super::{
+    chosen_half_year, csrf_field, data, errors, field, half_year_choice, page, see_other, signed_form, signed_in,
+    url_encode,
+};
 use crate::access::Principal;
 use crate::http::{params, Server};
 
@@ -47,7 +50,7 @@ pub(in crate::http) async fn rounds_page(req: &Request, server: Data<&Arc<Server
         Err(refused) => refused,
         Ok(caller) => {
             let params = params(req, &["halfYear"]).unwrap_or_default();
-            rounds_view(&server, &caller, params.get("halfYear").cloned(), StatusCode::OK, None).await
+            rounds_view(&server, &caller, chosen_half_year(params.get("halfYear")), StatusCode::OK, None).await
         }
     };
     server.state.metrics.request("/console/evaluations", response.status().as_u16());
@@ -62,7 +65,6 @@ async fn rounds_view(
     said: Option<(bool, String)>,
 ) -> Response {
     const TITLE: &str = "评议 Evaluations";
-    let half_year = half_year.map(|h| h.trim().to_owned()).filter(|h| !h.is_empty());
     let answer = server.execute_as(caller.clone(), ROUNDS, json!({ "halfYear": half_year })).await;
     if let Some(why) = errors(&answer) {
         return page(server, caller, StatusCode::UNPROCESSABLE_ENTITY, TITLE, Some((false, why)), "");
@@ -105,16 +107,37 @@ async fn rounds_view(
         String::new()
     };
     let main = format!(
-        "<form method=\"get\" action=\"/console/evaluations\"><label for=\"halfYear\">半年 Half-year</label>\
-         <input id=\"halfYear\" name=\"halfYear\" value=\"{chosen}\" placeholder=\"2011H1\" maxlength=\"6\">\
-         <div class=\"buttons\"><button>查看 Show</button></div></form>\
-         <h2>评议 Evaluations</h2><div class=\"wrap\" tabindex=\"0\" role=\"region\" aria-label=\"评议 Evaluations\"><table>\
+        "{chosen}<h2>评议 Evaluations</h2><div class=\"wrap\" tabindex=\"0\" role=\"region\" aria-label=\"评议 Evaluations\"><table>\
          <thead><tr><th>名称 Name</th><th>半年 Half-year</th><th>对象 Rates</th><th>范围 Scope</th><th>状态 State</th></tr></thead>\
          <tbody>{rows}</tbody></table></div>{open}\
          <p><a href=\"/console/boards\">星级榜 Star boards</a> · <a href=\"/console/recognitions\">表彰 Recognitions</a></p>",
-        chosen = e(half_year.as_deref().unwrap_or_default()),
+        chosen = half_year_choice("/console/evaluations", half_year.as_deref()),
     );
     page(server, caller, status, TITLE, said, &main)
+}
+
+/// Who a result or a board's entry is of: a member by code with their unit's name, or a
+/// unit by name with its code.
+fn who(rated: &Value) -> String {
+    match rated["memberCode"].as_str() {
+        Some(member) => format!("{}<br><span class=\"meta\">{}</span>", e(member), s(&rated["unitName"])),
+        None => format!("{}<br><span class=\"meta\">{}</span>", s(&rated["unitName"]), s(&rated["unitCode"])),
+    }
+}
+
+/// Links to the pages before and after the one at `offset` of `total` rows: `base`
+/// then `offset=N` then `kept` (the rest of the query string, escaped for HTML).
+fn pager(base: &str, kept: &str, offset: usize, total: usize) -> String {
+    let mut pages = Vec::new();
+    if offset > 0 {
+        let back = offset.saturating_sub(ROWS_PER_PAGE);
+        pages.push(format!("<a href=\"{base}offset={back}{kept}\">上一页 Previous page</a>"));
+    }
+    if offset + ROWS_PER_PAGE < total {
+        let next = offset + ROWS_PER_PAGE;
+        pages.push(format!("<a href=\"{base}offset={next}{kept}\">下一页 Next page</a>"));
+    }
+    pages.join(" · ")
 }
 
 fn subject(v: &Value) -> &'static str {
@@ -146,33 +169,28 @@ fn scope(round: &Value) -> String {
 /// `POST /console/evaluations` (`csrf`, `name`, `halfYear`, `subject`, `region`, `industry`).
 #[handler]
 pub(in crate::http) async fn open_round(req: &Request, body: Body, server: Data<&Arc<Server>>) -> Response {
-    let response = match signed_in(&server, req).await {
+    let response = match signed_form(&server, req, body).await {
         Err(refused) => refused,
-        Ok(caller) => match form(&server, &caller, req, body).await {
-            Err(refused) => refused,
-            Ok(fields) => {
-                let open =
-                    "mutation($input: OpenEvaluationInput!) { openEvaluation(input: $input) { evaluation { id } } }";
-                let optional = |name: &str| Some(field(&fields, name)).filter(|v| !v.is_empty());
-                let variables = json!({ "input": {
+        Ok((caller, fields)) => {
+            let open = "mutation($input: OpenEvaluationInput!) { openEvaluation(input: $input) { evaluation { id } } }";
+            let optional = |name: &str| Some(field(&fields, name)).filter(|v| !v.is_empty());
+            let variables = json!({ "input": {
                     "name": field(&fields, "name"),
                     "halfYear": field(&fields, "halfYear"),
                     "subject": field(&fields, "subject"),
                     "scope": { "region": optional("region"), "industry": optional("industry") },
                 } });
-                let answer = server.execute_as(caller.clone(), open, variables).await;
-                match errors(&answer) {
-                    None => {
-                        let id =
-                            data(answer)["openEvaluation"]["evaluation"]["id"].as_str().unwrap_or_default().to_owned();
-                        see_other(&format!("/console/evaluations/{}?done=opened", url_encode(&id)))
-                    }
-                    Some(why) => {
-                        rounds_view(&server, &caller, None, StatusCode::UNPROCESSABLE_ENTITY, Some((false, why))).await
-                    }
+            let answer = server.execute_as(caller.clone(), open, variables).await;
+            match errors(&answer) {
+                None => {
+                    let id = data(answer)["openEvaluation"]["evaluation"]["id"].as_str().unwrap_or_default().to_owned();
+                    see_other(&format!("/console/evaluations/{}?done=opened", url_encode(&id)))
+                }
+                Some(why) => {
+                    rounds_view(&server, &caller, None, StatusCode::UNPROCESSABLE_ENTITY, Some((false, why))).await
                 }
             }
-        },
+        }
     };
     server.state.metrics.request("/console/evaluations", response.status().as_u16());
     response
@@ -245,10 +263,7 @@ async fn round_view(
         .into_iter()
         .flatten()
         .map(|r| {
-            let who = match r["memberCode"].as_str() {
-                Some(member) => format!("{}<br><span class=\"meta\">{}</span>", e(member), s(&r["unitName"])),
-                None => format!("{}<br><span class=\"meta\">{}</span>", s(&r["unitName"]), s(&r["unitCode"])),
-            };
+            let who = who(r);
             let review = match r["leaderScore"].as_u64() {
                 Some(score) => format!("{score}<br><span class=\"meta\">{}</span>", s(&r["leaderComment"])),
                 None => "—".to_owned(),
@@ -267,16 +282,7 @@ async fn round_view(
         .collect();
     let total = results["totalCount"].as_u64().unwrap_or(0) as usize;
     let kept_unit = ask.unit.as_deref().map(|u| format!("&amp;unit={}", url_encode(u))).unwrap_or_default();
-    let mut pages = Vec::new();
-    if ask.offset > 0 {
-        let back = ask.offset.saturating_sub(ROWS_PER_PAGE);
-        pages
-            .push(format!("<a href=\"/console/evaluations/{link}?offset={back}{kept_unit}\">上一页 Previous page</a>"));
-    }
-    if ask.offset + ROWS_PER_PAGE < total {
-        let next = ask.offset + ROWS_PER_PAGE;
-        pages.push(format!("<a href=\"/console/evaluations/{link}?offset={next}{kept_unit}\">下一页 Next page</a>"));
-    }
+    let pages = pager(&format!("/console/evaluations/{link}?"), &kept_unit, ask.offset, total);
     let open = round["closedAt"].is_null();
     let state = match round["closedAt"].as_u64() {
         Some(at) => format!("已结束（日志位置 {at}）closed at log position {at}"),
@@ -301,7 +307,7 @@ async fn round_view(
         scope = scope(round),
         unit = e(ask.unit.as_deref().unwrap_or_default()),
         rated = if of_members { "党员 Member" } else { "单位 Unit" },
-        pages = pages.join(" · "),
+        pages = pages,
     );
     page(server, caller, status, TITLE, said, &main)
 }
@@ -392,13 +398,9 @@ async fn round_form(
     mutation: &str,
     build: impl FnOnce(&[(String, String)]) -> Result<Value, String>,
 ) -> Response {
-    let caller = match signed_in(server, req).await {
+    let (caller, fields) = match signed_form(server, req, body).await {
         Err(refused) => return refused,
-        Ok(caller) => caller,
-    };
-    let fields = match form(server, &caller, req, body).await {
-        Err(refused) => return refused,
-        Ok(fields) => fields,
+        Ok(signed) => signed,
     };
     let id = field(&fields, "evaluation").to_owned();
     let refused = match build(&fields) {
@@ -542,10 +544,7 @@ async fn board_view(
         .into_iter()
         .flatten()
         .map(|entry| {
-            let who = match entry["memberCode"].as_str() {
-                Some(member) => format!("{}<br><span class=\"meta\">{}</span>", e(member), s(&entry["unitName"])),
-                None => format!("{}<br><span class=\"meta\">{}</span>", s(&entry["unitName"]), s(&entry["unitCode"])),
-            };
+            let who = who(entry);
             let change = entry["change"].as_i64().unwrap_or(0);
             let quota = if entry["heldByQuota"].as_bool() == Some(true) { " · 名额所限 held by the quota" } else { "" };
             format!(
@@ -560,15 +559,7 @@ async fn board_view(
         .collect();
     let total = board["totalCount"].as_u64().unwrap_or(0) as usize;
     let kept = format!("policy={}&amp;halfYear={}", url_encode(policy), url_encode(half_year));
-    let mut pages = Vec::new();
-    if ask.offset > 0 {
-        let back = ask.offset.saturating_sub(ROWS_PER_PAGE);
-        pages.push(format!("<a href=\"/console/boards?{kept}&amp;offset={back}\">上一页 Previous page</a>"));
-    }
-    if ask.offset + ROWS_PER_PAGE < total {
-        let next = ask.offset + ROWS_PER_PAGE;
-        pages.push(format!("<a href=\"/console/boards?{kept}&amp;offset={next}\">下一页 Next page</a>"));
-    }
+    let pages = pager("/console/boards?", &format!("&amp;{kept}"), ask.offset, total);
     let publish = if reviews(&found) {
         format!(
             "<h2 id=\"publish\">发布星级榜 Publish this board</h2>\
@@ -594,7 +585,7 @@ async fn board_view(
         policy = s(&board["policy"]),
         half = e(half_year),
         rated = if board["entries"][0]["memberCode"].is_string() { "党员 Member" } else { "单位 Unit" },
-        pages = pages.join(" · "),
+        pages = pages,
         position = board["asOfPosition"],
         version = board["policyVersion"],
     );
@@ -629,32 +620,24 @@ fn explanation(eligibility: &Value) -> String {
 /// the log stands, then shows the recognitions page, where it is listed.
 #[handler]
 pub(in crate::http) async fn publish_board(req: &Request, body: Body, server: Data<&Arc<Server>>) -> Response {
-    let response = match signed_in(&server, req).await {
+    let response = match signed_form(&server, req, body).await {
         Err(refused) => refused,
-        Ok(caller) => match form(&server, &caller, req, body).await {
-            Err(refused) => refused,
-            Ok(fields) => {
-                let publish =
-                    "mutation($input: PublishBoardInput!) { publishBoard(input: $input) { receipt { position } } }";
-                let (policy, half_year) = (field(&fields, "policy"), field(&fields, "halfYear"));
-                let variables =
-                    json!({ "input": { "name": field(&fields, "name"), "policy": policy, "halfYear": half_year } });
-                let answer = server.execute_as(caller.clone(), publish, variables).await;
-                match errors(&answer) {
-                    None => {
-                        see_other(&format!("/console/recognitions?halfYear={}&done=published", url_encode(half_year)))
-                    }
-                    Some(why) => {
-                        let ask = BoardAsk {
-                            policy: Some(policy.to_owned()),
-                            half_year: Some(half_year.to_owned()),
-                            offset: 0,
-                        };
-                        board_view(&server, &caller, ask, StatusCode::UNPROCESSABLE_ENTITY, Some((false, why))).await
-                    }
+        Ok((caller, fields)) => {
+            let publish =
+                "mutation($input: PublishBoardInput!) { publishBoard(input: $input) { receipt { position } } }";
+            let (policy, half_year) = (field(&fields, "policy"), field(&fields, "halfYear"));
+            let variables =
+                json!({ "input": { "name": field(&fields, "name"), "policy": policy, "halfYear": half_year } });
+            let answer = server.execute_as(caller.clone(), publish, variables).await;
+            match errors(&answer) {
+                None => see_other(&format!("/console/recognitions?halfYear={}&done=published", url_encode(half_year))),
+                Some(why) => {
+                    let ask =
+                        BoardAsk { policy: Some(policy.to_owned()), half_year: Some(half_year.to_owned()), offset: 0 };
+                    board_view(&server, &caller, ask, StatusCode::UNPROCESSABLE_ENTITY, Some((false, why))).await
                 }
             }
-        },
+        }
     };
     server.state.metrics.request("/console/boards", response.status().as_u16());
     response
