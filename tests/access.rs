@@ -81,6 +81,7 @@ const MATRIX: &[(&str, &[&str], [Grant; 4])] = &[
     ("Query.publishedBoards", &[], [Y, Y, Y, Y]),
     ("Query.publishedBoard", &[], [Y, Y, Y, Y]),
     ("PublishedBoard.reproduction", &["Query.publishedBoard"], [Y, Y, Y, N]),
+    ("PublishedBoard.standings", &["Query.publishedBoard"], [Y, Y, Y, Y]),
     ("Query.recognitions", &[], [Y, Y, Y, Y]),
     ("Query.recognition", &[], [Y, Y, Y, Y]),
     ("Recognition.objections", &["Query.recognition"], [Y, Y, Y, N]),
@@ -438,6 +439,10 @@ impl World {
             "Query.publishedBoard" => {
                 ("query($b: ID!) { publishedBoard(id: $b) { digest } }".into(), json!({ "b": self.board().await }))
             }
+            "PublishedBoard.standings" => (
+                "query($b: ID!) { publishedBoard(id: $b) { standings(first: 1) { starCounts { count } } } }".into(),
+                json!({ "b": self.board().await }),
+            ),
             "PublishedBoard.reproduction" => (
                 "query($b: ID!) { publishedBoard(id: $b) { reproduction(first: 1) { reproduced } } }".into(),
                 json!({ "b": self.board().await }),

@@ -129,9 +129,39 @@ async fn recognitions_are_listed_and_shown_on_the_units_page() {
     assert!(unit.contains("评星表彰") && unit.contains("已表彰（星级榜 9 星）"), "{unit}");
     assert!(page("/recognitions?lang=en").await.contains("recognised (9 stars on the board)"));
 
+    // The published board, as published: listed, then shown with how many reached
+    // each number of stars and its entries; validated like every board page.
+    let boards = page("/boards").await;
+    assert!(boards.contains(&format!("href=\"/boards/{board}\"")) && boards.contains("2011年上半年星级榜"), "{boards}");
+    let board_path = format!("/boards/{board}");
+    let shown = public.get(format!("{}{board_path}", server.url)).send().await.unwrap();
+    let tag = shown.headers()["etag"].to_str().unwrap().to_owned();
+    let shown = shown.text().await.unwrap();
+    assert!(shown.contains("<a href=\"/units/SY-0001\">十堰市人民医院</a>"), "{shown}");
+    assert!(
+        shown.contains(
+            "<tr><td class=\"n\">1</td><td><a href=\"/units/SY-0001\">十堰市人民医院</a></td><td class=\"n\">9</td>"
+        ),
+        "{shown}"
+    );
+    assert!(shown.contains("<tr><td class=\"n\">9</td><td class=\"n\">1</td></tr>"), "one unit at nine stars: {shown}");
+    // What the page shows is what GraphQL answers within the notice board's reach.
+    let standings = "query($b: ID!) { publishedBoard(id: $b) { standings { starCounts { stars count } units { rank stars unitCode unitName } } } }";
+    let answered = server.ok(standings, json!({ "b": board })).await;
+    assert_eq!(
+        answered["publishedBoard"]["standings"],
+        json!({ "starCounts": [{ "stars": 9, "count": 1 }],
+                "units": [{ "rank": 1, "stars": 9, "unitCode": "SY-0001", "unitName": "十堰市人民医院" }] })
+    );
+    let again = public.get(format!("{}{board_path}", server.url)).header("if-none-match", &tag).send().await.unwrap();
+    assert_eq!(again.status(), 304);
+    let missing = public.get(format!("{}/boards/{}", server.url, uuid::Uuid::nil())).send().await.unwrap();
+    assert_eq!(missing.status(), 404);
+
     let Some(driver) = support::browser::browser().await else { return };
     driver.command("window/rect", json!({ "width": 390, "height": 844 })).await;
-    for path in ["/recognitions", "/units/SY-0001", "/recognitions?lang=en"] {
+    let board_en = format!("{board_path}?lang=en");
+    for path in ["/recognitions", "/units/SY-0001", "/recognitions?lang=en", "/boards", &board_path, &board_en] {
         driver.command("url", json!({ "url": format!("{}{path}", server.url) })).await;
         driver.element("h1").await;
         let script = "return document.documentElement.scrollWidth <= window.innerWidth";

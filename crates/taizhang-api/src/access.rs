@@ -106,7 +106,7 @@ pub const RULES: &[Rule] = &[
                   their findings, weekly summaries, look-back rounds and the opinions that count in them, \
                   half-year evaluations (what they rate, not their results), the \
                   members shown with their consent (name and post), published star boards (what they were computed \
-                  from and came to), nominations for awards with their public listing and decisions; a \
+                  from, how many reached each number of stars, and the units' places), nominations for awards with their public listing and decisions; a \
                   commitment kept within its unit, or an opinion held or declined, needs the next line",
         admin: Yes,
         clerk: Yes,
@@ -126,6 +126,7 @@ pub const RULES: &[Rule] = &[
             "Query.evaluations",
             "Query.publishedBoards",
             "Query.publishedBoard",
+            "PublishedBoard.standings",
             "Query.recognitions",
             "Query.recognition",
             "Subscription.recognitionChanges",

@@ -39,6 +39,7 @@ use crate::limiter::Limiter;
 use crate::{ApiState, Limits, TaizhangSchema};
 
 mod board;
+mod boards_page;
 mod check_in_page;
 mod console;
 mod opinion_form;
@@ -114,6 +115,8 @@ pub fn routes(schema: TaizhangSchema, state: Arc<ApiState>, limits: Limits) -> i
         .at("/", get(board::board))
         .at("/units/:code", get(board::unit_page))
         .at("/recognitions", get(board::recognitions_page))
+        .at("/boards", get(boards_page::boards_page))
+        .at("/boards/:id", get(boards_page::published_board_page))
         .at("/units/:code/opinions", poem::post(opinion_form::opinion_post))
         .at("/certificate-check", get(board::certificate_form))
         .at("/console", get(console::home))

@@ -171,8 +171,86 @@ pub struct BoardDifference {
 /// Differences shown at most.
 const DIFFERENCES_SHOWN: usize = 100;
 
+/// A published board as the notice board shows it: how many reached each number of
+/// stars, and the units' places (a member's place names no member).
+#[derive(SimpleObject)]
+pub struct BoardStandings {
+    /// For each number of stars reached, from the most, how many: `[{ stars: 10, count: 580 }, …]`.
+    pub star_counts: Vec<StarCount>,
+    /// On a board of units, `first` of them after `offset`; on a board of members,
+    /// none (the counts above are what is published of members).
+    pub units: Vec<UnitStanding>,
+}
+
+#[derive(SimpleObject)]
+pub struct StarCount {
+    pub stars: u64,
+    pub count: u64,
+}
+
+/// A unit's place on a published board.
+#[derive(SimpleObject)]
+pub struct UnitStanding {
+    pub rank: u64,
+    pub stars: u64,
+    /// The weighted score, two decimals, when the policy has one.
+    pub score: Option<String>,
+    pub unit: ID,
+    /// The unit's code (else its id) and its name at the board's position.
+    pub unit_code: String,
+    pub unit_name: Option<String>,
+}
+
+/// How many of `board`'s entries reached each number of stars, the most first.
+pub(crate) fn star_counts(board: &Board) -> Vec<StarCount> {
+    let mut counts = std::collections::BTreeMap::<usize, u64>::new();
+    for entry in &board.entries {
+        *counts.entry(entry.stars).or_default() += 1;
+    }
+    counts.into_iter().rev().map(|(stars, count)| StarCount { stars: stars as u64, count }).collect()
+}
+
 #[async_graphql::ComplexObject]
 impl PublishedBoard {
+    /// What the notice board publishes of the board: how many reached each number of
+    /// stars, and on a board of units each unit's place (`first` after `offset`).
+    #[graphql(guard = "Need(Permission::ReadPublished)")]
+    async fn standings(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(default = 0)] offset: usize,
+        #[graphql(default = 100)] first: usize,
+    ) -> async_graphql::Result<BoardStandings> {
+        page_size(first)?;
+        let state = state(ctx);
+        let computed = computed(state, access::principal(ctx)?, &self.record, None).await?;
+        let board = &computed.1;
+        let at = self.as_of_position;
+        let units = state
+            .read(None, |m| {
+                board
+                    .entries
+                    .iter()
+                    .filter_map(|e| match e.eligibility.candidate {
+                        taizhang_read::eligibility::Candidate::Unit(u) => Some((e, u)),
+                        taizhang_read::eligibility::Candidate::Member(_) => None,
+                    })
+                    .skip(offset)
+                    .take(first)
+                    .map(|(e, u)| UnitStanding {
+                        rank: e.rank as u64,
+                        stars: e.stars as u64,
+                        score: e.eligibility.score.map(|(n, d)| taizhang_read::evaluations::show_fraction(n, d)),
+                        unit: ID(u.to_string()),
+                        unit_code: m.reference(u.0),
+                        unit_name: m.unit(u, at).map(|v| v.name.to_string()),
+                    })
+                    .collect()
+            })
+            .await?;
+        Ok(BoardStandings { star_counts: star_counts(board), units })
+    }
+
     /// The board computed again from the log as of its position under the policy it
     /// recorded (`first` entries after `offset`), checked against the published digest,
     /// and compared with the same board as the log stands now.

@@ -3,7 +3,8 @@
 //! its public commitments and what became of them, its weekly summaries and its service
 //! figures; links to the check-in and correction pages, and a form for the certificate
 //! check (`GET /certificate-check`); the nominations listed for objections and the
-//! recognitions decided (`GET /recognitions`, and on each unit's page). Chinese first;
+//! recognitions decided (`GET /recognitions`, and on each unit's page); the published
+//! star boards are in [`super::boards_page`]. Chinese first;
 //! `?lang=en` for English; `?asOf=N` for a page as the log stood at position N.
 //!
 //! Only what the campaign publishes is shown: a member only where they consented to be
@@ -40,7 +41,7 @@ pub(super) enum Lang {
 }
 
 impl Lang {
-    fn of(params: &std::collections::BTreeMap<String, String>) -> Self {
+    pub(super) fn of(params: &std::collections::BTreeMap<String, String>) -> Self {
         match params.get("lang").map(String::as_str) {
             Some("en") => Lang::En,
             _ => Lang::Zh,
@@ -59,6 +60,15 @@ impl Lang {
         match self {
             Lang::Zh => zh,
             Lang::En => en,
+        }
+    }
+
+    /// What keeps this language on a link whose query string goes on after `separator`
+    /// (`?` or `&amp;`): nothing for Chinese.
+    pub(super) fn query(self, separator: &str) -> String {
+        match self {
+            Lang::Zh => String::new(),
+            Lang::En => format!("{separator}lang=en"),
         }
     }
 
@@ -84,12 +94,12 @@ fn as_of(params: &std::collections::BTreeMap<String, String>) -> Result<Option<P
 
 /// The validator of a page reflecting the log at `position`: a page's address names
 /// everything else it depends on.
-fn etag(position: Position) -> String {
+pub(super) fn etag(position: Position) -> String {
     format!("W/\"p{position}\"")
 }
 
 /// `304 Not Modified` when the caller holds the page as of the same position.
-fn unchanged(req: &Request, tag: &str) -> Option<Response> {
+pub(super) fn unchanged(req: &Request, tag: &str) -> Option<Response> {
     let held = req.headers().get(header::IF_NONE_MATCH)?.to_str().ok()?;
     held.split(',')
         .any(|t| t.trim() == tag)
@@ -106,7 +116,14 @@ fn board_headers(response: poem::ResponseBuilder, tag: &str) -> poem::ResponseBu
 }
 
 /// A board page: the document, its validator and the language switch.
-fn board_page(status: StatusCode, lang: Lang, tag: &str, title: &str, switch_to: &str, main: &str) -> Response {
+pub(super) fn board_page(
+    status: StatusCode,
+    lang: Lang,
+    tag: &str,
+    title: &str,
+    switch_to: &str,
+    main: &str,
+) -> Response {
     let other = match lang {
         Lang::Zh => format!(
             "<a href=\"{switch_to}{}lang=en\" lang=\"en\">English</a>",
@@ -264,12 +281,13 @@ fn board_answer(req: &Request, server: &Server) -> Result<Response, Response> {
          <label for=\"industry\">{industry_label}</label><select id=\"industry\" name=\"industry\">{industry_options}</select>\
          {lang_field}{as_of_field}<div class=\"buttons\"><button>{find}</button></div></form>\
          <h2>{found}</h2><ul class=\"units\">{items}</ul><p>{paging}</p>\
-         <h2>{services}</h2><ul><li><a href=\"/recognitions{lang_q}\">{recognitions}</a></li>\
+         <h2>{services}</h2><ul><li><a href=\"/boards{lang_q}\">{star_boards}</a></li><li><a href=\"/recognitions{lang_q}\">{recognitions}</a></li>\
          <li><a href=\"/check-in{lang_q}\">{check_in}</a></li><li><a href=\"/correction\">{correction}</a></li></ul>\
          <h2 id=\"certificate\">{certificate}</h2><form method=\"get\" action=\"/certificate-check\">\
          <label for=\"number\">{number_label}</label><input id=\"number\" name=\"number\" required maxlength=\"20\" placeholder=\"2011-000001\">\
          <label for=\"code\">{code_label}</label><input id=\"code\" name=\"code\" required maxlength=\"20\" autocomplete=\"off\">\
          <div class=\"buttons\"><button>{check}</button></div></form><p class=\"meta\">{as_of} {position}</p>",
+        star_boards = lang.say("星级榜", "Star boards"),
         intro = lang.say(
             "十堰市窗口单位党员服务公示：单位职责、公开承诺、回头看与服务时长，欢迎群众监督。",
             "Shiyan's service windows in public: their duties, public commitments, look-backs and service hours, for the public to supervise.",
@@ -429,7 +447,8 @@ fn recognitions_answer(req: &Request, server: &Server) -> Result<Response, Respo
         format!("<ul class=\"units\">{items}</ul>")
     };
     let main = format!(
-        "<p>{intro}</p><h2>{found}</h2>{items}<p>{paging}</p><p><a href=\"/{lang_q}\">{back}</a></p>\
+        "<p>{intro}</p><h2>{found}</h2>{items}<p>{paging}</p>\
+         <p><a href=\"/boards{lang_q}\">{star_boards}</a> · <a href=\"/{lang_q}\">{back}</a></p>\
          <p class=\"meta\">{as_of} {position}</p>",
         intro = lang.say(
             "评星表彰对象在决定前公示，公示期内可向监督电话反映意见；决定以公布的星级榜为依据。",
@@ -441,6 +460,7 @@ fn recognitions_answer(req: &Request, server: &Server) -> Result<Response, Respo
         },
         lang_q = if lang == Lang::En { "?lang=en" } else { "" },
         back = lang.say("返回公示栏", "Back to the notice board"),
+        star_boards = lang.say("公布的星级榜", "The published star boards"),
         as_of = lang.say("数据截至日志位置", "As of log position"),
     );
     // The language switch adds its own `lang`.
