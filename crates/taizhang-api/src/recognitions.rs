@@ -28,26 +28,81 @@ use crate::types::*;
 use crate::{state, ApiState};
 
 /// Published boards computed again, by id: each is fixed (its position and policy are
-/// in the log), so one computation serves every later read. A few are kept.
+/// in the log), so one computation serves every later read. A few are kept whole; what
+/// the notice board publishes of each (its [`Standings`], small) is kept for every one,
+/// so that no caller can have a board computed twice by asking for many in turn.
 #[derive(Default)]
-pub(crate) struct PublishedBoards(Mutex<HashMap<BoardId, Arc<(Policy, Board)>>>);
+pub(crate) struct PublishedBoards {
+    boards: Mutex<HashMap<BoardId, Arc<(Policy, Board)>>>,
+    standings: Mutex<HashMap<BoardId, Arc<Standings>>>,
+}
 
 /// Boards kept computed; the least recently published are the first to go.
 const BOARDS_KEPT: usize = 8;
 
 impl PublishedBoards {
     fn get(&self, id: BoardId) -> Option<Arc<(Policy, Board)>> {
-        self.0.lock().unwrap_or_else(|e| e.into_inner()).get(&id).cloned()
+        self.boards.lock().unwrap_or_else(|e| e.into_inner()).get(&id).cloned()
     }
 
     fn keep(&self, id: BoardId, board: Arc<(Policy, Board)>) {
-        let mut kept = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        let mut kept = self.boards.lock().unwrap_or_else(|e| e.into_inner());
         if kept.len() >= BOARDS_KEPT {
             let oldest = kept.iter().min_by_key(|(_, b)| b.1.as_of_position).map(|(id, _)| *id);
             kept.remove(&oldest.expect("a full map has a member"));
         }
         kept.insert(id, board);
     }
+}
+
+/// What the notice board publishes of a board: how many reached each number of stars
+/// (the most first) and, on a board of units, each unit's place in order.
+pub(crate) struct Standings {
+    pub star_counts: Vec<StarCount>,
+    pub units: Vec<UnitPlace>,
+}
+
+/// A unit's place on a published board.
+pub(crate) struct UnitPlace {
+    pub rank: usize,
+    pub stars: usize,
+    /// The weighted score as an exact fraction, when the policy has one.
+    pub score: Option<(i128, i128)>,
+    pub unit: UnitId,
+}
+
+impl Standings {
+    fn of(board: &Board) -> Self {
+        let mut counts = std::collections::BTreeMap::<usize, u64>::new();
+        for entry in &board.entries {
+            *counts.entry(entry.stars).or_default() += 1;
+        }
+        let star_counts = counts.into_iter().rev().map(|(stars, count)| StarCount { stars: stars as u64, count });
+        let units = board.entries.iter().filter_map(|e| match e.eligibility.candidate {
+            taizhang_read::eligibility::Candidate::Unit(unit) => {
+                Some(UnitPlace { rank: e.rank, stars: e.stars, score: e.eligibility.score, unit })
+            }
+            taizhang_read::eligibility::Candidate::Member(_) => None,
+        });
+        Self { star_counts: star_counts.collect(), units: units.collect() }
+    }
+}
+
+/// `published`'s [`Standings`], computed once (as a heavy read charged to `principal`)
+/// and kept.
+pub(crate) async fn standings(
+    state: &Arc<ApiState>,
+    principal: &access::Principal,
+    published: &BoardPublished,
+) -> async_graphql::Result<Arc<Standings>> {
+    let id = published.board;
+    if let Some(kept) = state.published_boards.standings.lock().unwrap_or_else(|e| e.into_inner()).get(&id) {
+        return Ok(kept.clone());
+    }
+    let computed = computed(state, principal, published, None).await?;
+    let standings = Arc::new(Standings::of(&computed.1));
+    state.published_boards.standings.lock().unwrap_or_else(|e| e.into_inner()).insert(id, standings.clone());
+    Ok(standings)
 }
 
 /// `published` computed again at `as_of` (its own position when `None`) under its own
@@ -182,7 +237,7 @@ pub struct BoardStandings {
     pub units: Vec<UnitStanding>,
 }
 
-#[derive(SimpleObject)]
+#[derive(SimpleObject, Clone)]
 pub struct StarCount {
     pub stars: u64,
     pub count: u64,
@@ -201,15 +256,6 @@ pub struct UnitStanding {
     pub unit_name: Option<String>,
 }
 
-/// How many of `board`'s entries reached each number of stars, the most first.
-pub(crate) fn star_counts(board: &Board) -> Vec<StarCount> {
-    let mut counts = std::collections::BTreeMap::<usize, u64>::new();
-    for entry in &board.entries {
-        *counts.entry(entry.stars).or_default() += 1;
-    }
-    counts.into_iter().rev().map(|(stars, count)| StarCount { stars: stars as u64, count }).collect()
-}
-
 #[async_graphql::ComplexObject]
 impl PublishedBoard {
     /// What the notice board publishes of the board: how many reached each number of
@@ -223,32 +269,24 @@ impl PublishedBoard {
     ) -> async_graphql::Result<BoardStandings> {
         page_size(first)?;
         let state = state(ctx);
-        let computed = computed(state, access::principal(ctx)?, &self.record, None).await?;
-        let board = &computed.1;
+        let standings = standings(state, access::principal(ctx)?, &self.record).await?;
         let at = self.as_of_position;
         let units = state
             .read(None, |m| {
-                board
-                    .entries
-                    .iter()
-                    .filter_map(|e| match e.eligibility.candidate {
-                        taizhang_read::eligibility::Candidate::Unit(u) => Some((e, u)),
-                        taizhang_read::eligibility::Candidate::Member(_) => None,
-                    })
-                    .skip(offset)
-                    .take(first)
-                    .map(|(e, u)| UnitStanding {
-                        rank: e.rank as u64,
-                        stars: e.stars as u64,
-                        score: e.eligibility.score.map(|(n, d)| taizhang_read::evaluations::show_fraction(n, d)),
-                        unit: ID(u.to_string()),
-                        unit_code: m.reference(u.0),
-                        unit_name: m.unit(u, at).map(|v| v.name.to_string()),
+                let places = standings.units.iter().skip(offset).take(first);
+                places
+                    .map(|place| UnitStanding {
+                        rank: place.rank as u64,
+                        stars: place.stars as u64,
+                        score: place.score.map(|(n, d)| taizhang_read::evaluations::show_fraction(n, d)),
+                        unit: ID(place.unit.to_string()),
+                        unit_code: m.reference(place.unit.0),
+                        unit_name: m.unit(place.unit, at).map(|v| v.name.to_string()),
                     })
                     .collect()
             })
             .await?;
-        Ok(BoardStandings { star_counts: star_counts(board), units })
+        Ok(BoardStandings { star_counts: standings.star_counts.clone(), units })
     }
 
     /// The board computed again from the log as of its position under the policy it

@@ -10,9 +10,9 @@
 //! What these pages show is what `publishedBoard { standings }` answers without more
 //! than the notice board's reach.
 //!
-//! A published board is computed once at its own position under its own policy and
-//! kept ([`crate::recognitions::computed`]); the public's requests share one account of
-//! the server's heavy work.
+//! A published board is computed once at its own position under its own policy, and
+//! what these pages show of it is kept for good ([`crate::recognitions::standings`]);
+//! the public's requests share one account of the server's heavy work.
 
 use std::sync::Arc;
 
@@ -21,7 +21,6 @@ use poem::web::{Data, Path};
 use poem::{handler, Request, Response};
 use taizhang_core::{BoardId, Role};
 use taizhang_io::certificate::html_escape as e;
-use taizhang_read::eligibility::Candidate;
 
 use super::board::{board_page, etag, unchanged, url_encode, Lang};
 use super::{params, Server};
@@ -33,6 +32,11 @@ const ENTRIES_PER_PAGE: usize = 100;
 /// Whom the heavy work of the public's requests is charged to: one account for all.
 fn the_public() -> Principal {
     Principal { token: uuid::Uuid::nil(), role: Role::Viewer, units: Arc::from([]) }
+}
+
+/// A policy's title as loaded, else its name as the board recorded it.
+fn policy_title<'a>(server: &'a Server, name: &'a str) -> &'a str {
+    server.state.policies.get(name).map_or(name, |p| p.title.as_str())
 }
 
 /// `GET /boards[?halfYear=…]`.
@@ -64,7 +68,7 @@ fn boards_answer(req: &Request, server: &Server) -> Result<Response, Response> {
             .iter()
             .map(|b| {
                 let p = &b.published;
-                let title = server.state.policies.get(p.policy.as_str()).map_or(p.policy.as_str(), |p| p.title.as_str());
+                let title = policy_title(server, p.policy.as_str());
                 format!(
                     "<li><a href=\"/boards/{id}{lang_q}\">{name}</a><br><span class=\"meta\">{half} · {title} · {entries} {listed}</span></li>",
                     id = p.board,
@@ -127,45 +131,42 @@ async fn published_board_answer(req: &Request, id: &str, server: &Server) -> Res
         return Ok(unchanged);
     }
     let Some(record) = server.state.projector.read(|m| m.boards.get(&id).cloned()) else { return Err(not_found()) };
-    let computed = crate::recognitions::computed(&server.state, &the_public(), &record.published, None)
+    let standings = crate::recognitions::standings(&server.state, &the_public(), &record.published)
         .await
         .map_err(|e| super::error_response(StatusCode::SERVICE_UNAVAILABLE, super::Media::Json, e))?;
-    let (policy, board) = (&computed.0, &computed.1);
     let published = &record.published;
     let at = published.as_of;
     // Units are listed by place; of members, the counts alone are published (a member's
     // stars are on their unit's page where they consented to be shown).
-    let of_units = board.entries.first().is_none_or(|e| matches!(e.eligibility.candidate, Candidate::Unit(_)));
-    let total = if of_units { board.entries.len() } else { 0 };
+    let of_units = !standings.units.is_empty() || standings.star_counts.is_empty();
+    let total = standings.units.len();
     let pages = total.div_ceil(ENTRIES_PER_PAGE).max(1);
     let lang_q = lang.query("&amp;");
     let (rows, position) = server.state.projector.read(|m| {
-        let rows: String = board
-            .entries
+        let rows: String = standings
+            .units
             .iter()
-            .filter_map(|entry| match entry.eligibility.candidate {
-                Candidate::Unit(u) => Some((entry, u)),
-                Candidate::Member(_) => None,
-            })
             .skip((page - 1).saturating_mul(ENTRIES_PER_PAGE))
             .take(ENTRIES_PER_PAGE)
-            .map(|(entry, u)| {
+            .map(|place| {
+                let u = place.unit;
                 let name = m.unit(u, at).map_or_else(|| u.to_string(), |v| v.name.to_string());
-                let score = entry.eligibility.score.map(|(n, d)| taizhang_read::evaluations::show_fraction(n, d));
+                let score = place.score.map(|(n, d)| taizhang_read::evaluations::show_fraction(n, d));
                 format!(
                     "<tr><td class=\"n\">{}</td><td><a href=\"/units/{}{}\">{}</a></td><td class=\"n\">{}</td><td class=\"n\">{}</td></tr>",
-                    entry.rank,
+                    place.rank,
                     url_encode(&m.reference(u.0)),
                     lang.query("?"),
                     e(&name),
-                    entry.stars,
+                    place.stars,
                     score.unwrap_or_default()
                 )
             })
             .collect();
         (rows, m.position)
     });
-    let spread: String = crate::recognitions::star_counts(board)
+    let spread: String = standings
+        .star_counts
         .iter()
         .map(|c| format!("<tr><td class=\"n\">{}</td><td class=\"n\">{}</td></tr>", c.stars, c.count))
         .collect();
@@ -188,7 +189,7 @@ async fn published_board_answer(req: &Request, id: &str, server: &Server) -> Res
         half_l = lang.say("半年", "Half-year"),
         half = published.half_year,
         policy_l = lang.say("评定办法", "Policy"),
-        policy = e(&policy.title),
+        policy = e(policy_title(server, published.policy.as_str())),
         version = published.policy_version,
         at_l = lang.say("依据日志位置", "Computed at log position"),
         digest_l = lang.say("榜单摘要", "Board digest"),
