@@ -97,12 +97,26 @@ pub fn complete_page(
     as_of: &AsOf,
 ) -> Result<(), EligibilityError> {
     let no_personal = |_: MemberId| None;
+    for entry in entries.iter_mut() {
+        let explained =
+            eligibility(model, policy, entry.eligibility.candidate, half_year.period(), as_of, &no_personal)?;
+        entry.eligibility = Eligibility { outcome: policy.outcome_of(entry.stars), ..explained };
+    }
+    fill_previous(model, policy, entries, half_year, as_of)
+}
+
+/// Gives `entries` the stars of the half-year before.
+fn fill_previous(
+    model: &ReadModel,
+    policy: &Policy,
+    entries: &mut [BoardEntry],
+    half_year: HalfYear,
+    as_of: &AsOf,
+) -> Result<(), EligibilityError> {
+    let no_personal = |_: MemberId| None;
     let previous = half_year.previous().period();
     for entry in entries {
-        let candidate = entry.eligibility.candidate;
-        let explained = eligibility(model, policy, candidate, half_year.period(), as_of, &no_personal)?;
-        entry.eligibility = Eligibility { outcome: policy.outcome_of(entry.stars), ..explained };
-        let before = eligibility(model, policy, candidate, previous, as_of, &no_personal)?;
+        let before = eligibility(model, policy, entry.eligibility.candidate, previous, as_of, &no_personal)?;
         entry.previous_stars = policy.rank_of(before.outcome.as_deref());
     }
     Ok(())
@@ -195,7 +209,7 @@ pub fn star_board_in_slices<S: taizhang_store::EventStore>(
     Ok((as_of, board))
 }
 
-/// A whole board, every entry with the stars of the half-year before.
+/// A whole board, every entry explained and with the stars of the half-year before.
 pub fn star_board(
     model: &ReadModel,
     policy: &Policy,
@@ -203,7 +217,12 @@ pub fn star_board(
     half_year: HalfYear,
     as_of: &AsOf,
 ) -> Result<StarBoard, EligibilityError> {
-    star_board_page(model, policy, scope, half_year, as_of, 0, usize::MAX).map(|(_, board)| board)
+    let as_of = as_of.pinned(model);
+    let candidates = board_candidates(model, policy, scope, half_year, &as_of);
+    let mut board =
+        rank_board(policy, half_year, board_part(model, policy, &candidates, half_year, &as_of, Detail::Explained)?);
+    fill_previous(model, policy, &mut board.entries, half_year, &as_of)?;
+    Ok(board)
 }
 
 /// Compares two entries' weighted scores exactly; an unknown score is below any.
