@@ -27,6 +27,13 @@ async fn signed_in(server: &Server, token: &str) -> reqwest::Client {
     reqwest::Client::builder().default_headers(headers).build().unwrap()
 }
 
+/// A form posted from the console's own pages (as a browser tells the server), answered
+/// after any redirect: the status, the path of the page answered, and the page.
+async fn post_form(client: &reqwest::Client, url: String, form: &[(&str, &str)]) -> (u16, String, String) {
+    let sent = client.post(url).header("sec-fetch-site", "same-origin").form(form).send().await.unwrap();
+    (sent.status().as_u16(), sent.url().path().to_owned(), sent.text().await.unwrap())
+}
+
 async fn get(client: &reqwest::Client, url: String) -> (u16, String) {
     let answer = client.get(url).send().await.unwrap();
     (answer.status().as_u16(), answer.text().await.unwrap())
@@ -166,9 +173,8 @@ async fn the_console_signs_in_with_a_token_and_acts_as_the_schema_allows() {
     let send = async |path: &str, form: &[(&str, &str)]| {
         let mut form = form.to_vec();
         form.push(("csrf", &csrf));
-        let sent = clerk.post(format!("{}{path}", server.url)).header("sec-fetch-site", "same-origin").form(&form);
-        let answer = sent.send().await.unwrap();
-        (answer.status().as_u16(), answer.text().await.unwrap())
+        let (status, _, page) = post_form(&clerk, format!("{}{path}", server.url), &form).await;
+        (status, page)
     };
     let joined = [("unit", "SY-0001"), ("code", "M-9"), ("name", "李红"), ("joined", "2011-03-01"), ("phone", "")];
     let (status, page) = send("/console/members", &joined).await;
@@ -288,14 +294,7 @@ async fn the_console_pages_answer_each_role_as_the_role_table_says() {
         let send = async |path: &str, form: &[(&str, &str)]| {
             let mut form = form.to_vec();
             form.push(("csrf", &csrf));
-            let sent = client
-                .post(format!("{}{path}", server.url))
-                .header("sec-fetch-site", "same-origin")
-                .form(&form)
-                .send()
-                .await
-                .unwrap();
-            sent.status().as_u16()
+            post_form(&client, format!("{}{path}", server.url), &form).await.0
         };
         let outing = [
             ("unit", "SY-0001"),
@@ -343,15 +342,10 @@ async fn a_reviewer_decides_a_recognition_in_the_console() {
         // The board is the first (here the only) choice of the form's list.
         let board = listed.split("name=\"board\"><option value=\"").nth(1).and_then(|rest| rest.split('"').next());
         let board = board.unwrap_or_else(|| panic!("no board to choose: {listed}")).to_owned();
-        let form = [("csrf", field("csrf")), ("recognition", field("recognition")), ("board", board)];
-        let sent = client
-            .post(format!("{}/console/recognitions/decide", server.url))
-            .header("sec-fetch-site", "same-origin")
-            .form(&form)
-            .send()
-            .await
-            .unwrap();
-        (sent.status().as_u16(), sent.text().await.unwrap())
+        let (csrf, recognition) = (field("csrf"), field("recognition"));
+        let form = [("csrf", csrf.as_str()), ("recognition", recognition.as_str()), ("board", board.as_str())];
+        let (status, _, page) = post_form(client, format!("{}/console/recognitions/decide", server.url), &form).await;
+        (status, page)
     };
     let clerk = signed_in(&server, &server.token("CLERK", &["SY-0001"], None).await).await;
     let head = server.head().await;
@@ -380,14 +374,7 @@ async fn a_reviewer_runs_an_evaluation_and_publishes_its_board_in_the_console() 
         server.ok(unit, json!({ "c": code, "n": name })).await;
     }
     let post = async |client: &reqwest::Client, path: &str, form: &[(&str, &str)]| {
-        let sent = client
-            .post(format!("{}{path}", server.url))
-            .header("sec-fetch-site", "same-origin")
-            .form(form)
-            .send()
-            .await
-            .unwrap();
-        (sent.status().as_u16(), sent.url().path().to_owned(), sent.text().await.unwrap())
+        post_form(client, format!("{}{path}", server.url), form).await
     };
 
     // A clerk sees no form to open one, and is refused when sending it anyway.
@@ -429,12 +416,12 @@ async fn a_reviewer_runs_an_evaluation_and_publishes_its_board_in_the_console() 
     assert_eq!(status, 200, "{entered}");
     assert!(entered.contains("已录入选票 The ballot is in."), "{entered}");
 
-    // A score above 100 is the schema's to refuse, a score without its criterion the
-    // page's: each answered with the refusal, and nothing written.
+    // A score above 100, a score without its criterion: each answered with the
+    // refusal, and nothing written.
     let head = server.head().await;
     let (status, _, refused) = ballot("服务态度:120").await;
     assert_eq!(status, 422, "{refused}");
-    assert!(refused.contains("class=\"bad\"") && refused.contains("120"), "{refused}");
+    assert!(refused.contains("class=\"bad\"") && refused.contains("120 is not a score from 0 to 100"), "{refused}");
     let (status, _, refused) = ballot("服务态度 90").await;
     assert_eq!(status, 422, "{refused}");
     assert!(refused.contains("criterion:score"), "{refused}");

@@ -316,8 +316,9 @@ fn parse_rating(field: &str, text: &str) -> Result<Option<Rating>, DomainError> 
     })
 }
 
-/// `服务态度:90;办事效率:85`: criteria with their scores (a full-width ：or ；too).
-fn parse_scores(field: &str, text: &str) -> Result<Vec<CriterionScore>, DomainError> {
+/// `服务态度:90;办事效率:85`: criteria with their scores (a full-width ：or ；too), as a
+/// ballot's scores are written in a file and in the console's form.
+pub fn parse_scores(field: &str, text: &str) -> Result<Vec<CriterionScore>, DomainError> {
     let bad = |reason: String| DomainError::InvalidValue { field: field.to_owned(), reason };
     text.split([';', '；'])
         .map(str::trim)

@@ -368,24 +368,10 @@ fn rated(fields: &[(String, String)]) -> Value {
     }
 }
 
-/// Per-criterion scores as a form writes them (`服务态度:90;办事效率:85`, as the CSV of
-/// ballots does); a part that is not `criterion:score` is passed on as it stands, for
-/// the schema to refuse by name.
+/// Per-criterion scores as a form writes them, read as the CSV of ballots reads them.
 fn scores(text: &str) -> Result<Vec<Value>, String> {
-    text.split([';', '；'])
-        .map(str::trim)
-        .filter(|part| !part.is_empty())
-        .map(|part| {
-            let (criterion, score) = part
-                .split_once([':', '：'])
-                .ok_or_else(|| format!("分项评分 {part:?}: 写成 服务态度:90 Write scores as criterion:score"))?;
-            let score: i64 = score
-                .trim()
-                .parse()
-                .map_err(|_| format!("分项评分 {part:?}: 分数是整数 the score is a whole number"))?;
-            Ok(json!({ "criterion": criterion.trim(), "score": score }))
-        })
-        .collect()
+    let scores = taizhang_io::import::parse_scores("scores", text).map_err(|e| e.to_string())?;
+    Ok(scores.iter().map(|s| json!({ "criterion": s.criterion.as_str(), "score": s.score.get() })).collect())
 }
 
 /// Runs a round's form (`mutation` with the variables `build` makes of its fields) and
