@@ -155,6 +155,16 @@ async fn recognitions_are_listed_and_shown_on_the_units_page() {
     );
     let again = public.get(format!("{}{board_path}", server.url)).header("if-none-match", &tag).send().await.unwrap();
     assert_eq!(again.status(), 304);
+    // Of a board of members, the counts alone: no member is named or placed.
+    let member = r#"mutation { registerMember(input: { code: "M-77", unit: "SY-0001", joinedOn: "2011-01-01", personal: { name: "王俊" } }) { member { id } } }"#;
+    server.ok(member, json!({})).await;
+    let publish = r#"mutation { publishBoard(input: { name: "2011年上半年党员星级榜", policy: "ten-star-named-default", halfYear: "2011H1" }) { board { id } } }"#;
+    let members_board = server.ok(publish, json!({})).await["publishBoard"]["board"]["id"].as_str().unwrap().to_owned();
+    let shown =
+        public.get(format!("{}/boards/{members_board}", server.url)).send().await.unwrap().text().await.unwrap();
+    assert!(shown.contains("<tr><td class=\"n\">0</td><td class=\"n\">1</td></tr>"), "one member at no star: {shown}");
+    assert!(shown.contains("党员星级按人数公布") && !shown.contains("M-77") && !shown.contains("王俊"), "{shown}");
+    assert!(!shown.contains("<th>单位</th>"), "no places on a board of members: {shown}");
     let missing = public.get(format!("{}/boards/{}", server.url, uuid::Uuid::nil())).send().await.unwrap();
     assert_eq!(missing.status(), 404);
 
