@@ -37,6 +37,7 @@ use crate::documents::DocumentCache;
 use crate::error::{self, Code};
 use crate::limiter::Limiter;
 use crate::{ApiState, Limits, TaizhangSchema};
+use request_body::Params;
 
 mod board;
 mod boards_page;
@@ -45,6 +46,7 @@ mod console;
 mod opinion_form;
 pub(crate) use opinion_form::OpinionQuotas;
 mod page;
+mod request_body;
 
 const GRAPHQL_RESPONSE: &str = "application/graphql-response+json; charset=utf-8";
 const JSON: &str = "application/json; charset=utf-8";
@@ -178,13 +180,6 @@ impl Media {
     }
 }
 
-/// A GraphQL request as the HTTP layer received it.
-struct Params {
-    query: String,
-    operation_name: Option<String>,
-    variables: Option<serde_json::Value>,
-}
-
 #[derive(Serialize)]
 struct GraphQLBody<'a> {
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -295,7 +290,7 @@ impl Server {
             request = request.operation_name(name);
         }
         if let Some(variables) = params.variables {
-            request = request.variables(Variables::from_json(variables));
+            request = request.variables(variables);
         }
         // Parsed once here (or taken from the cache); the engine reuses the document. A
         // parse error is left to the engine, which reports it like any other.
@@ -456,39 +451,10 @@ async fn post(req: &Request, body: Body, server: &Server) -> Response {
             return http_error(StatusCode::BAD_REQUEST, media, Code::BadRequest, &format!("reading the body: {e}"))
         }
     };
-    let json: serde_json::Value = match serde_json::from_slice(&bytes) {
-        Ok(v) => v,
-        Err(e) => {
-            return http_error(StatusCode::BAD_REQUEST, media, Code::BadRequest, &format!("the body is not JSON: {e}"))
-        }
-    };
-    let serde_json::Value::Object(mut fields) = json else {
-        return http_error(StatusCode::BAD_REQUEST, media, Code::BadRequest, "the body must be a JSON object");
-    };
-    let params = (|| {
-        let query = match fields.remove("query") {
-            Some(serde_json::Value::String(q)) => q,
-            Some(_) => return Err("query must be a string"),
-            None => return Err("the request has no query"),
-        };
-        let operation_name = match fields.remove("operationName") {
-            None | Some(serde_json::Value::Null) => None,
-            Some(serde_json::Value::String(n)) => Some(n),
-            Some(_) => return Err("operationName must be a string"),
-        };
-        let variables = match fields.remove("variables") {
-            None | Some(serde_json::Value::Null) => None,
-            Some(v @ serde_json::Value::Object(_)) => Some(v),
-            Some(_) => return Err("variables must be an object"),
-        };
-        if !matches!(fields.remove("extensions"), None | Some(serde_json::Value::Null | serde_json::Value::Object(_))) {
-            return Err("extensions must be an object");
-        }
-        Ok(Params { query, operation_name, variables })
-    })();
+    let params = request_body::parse(&bytes);
     match params {
         Ok(params) => server.execute(params, media, Method::POST, caller).await,
-        Err(message) => http_error(StatusCode::BAD_REQUEST, media, Code::BadRequest, message),
+        Err(message) => http_error(StatusCode::BAD_REQUEST, media, Code::BadRequest, &message),
     }
 }
 
@@ -527,20 +493,14 @@ async fn get_request(req: &Request, server: &Server) -> Response {
         Ok(caller) => caller,
         Err(refused) => return refused,
     };
-    let variables = match params.variables.as_deref().map(serde_json::from_str::<serde_json::Value>) {
+    let variables = match params.variables.as_deref().map(request_body::variables) {
         None => None,
-        Some(Ok(v @ serde_json::Value::Object(_))) | Some(Ok(v @ serde_json::Value::Null)) => {
-            Some(v).filter(|v| !v.is_null())
-        }
-        Some(_) => {
+        Some(Some(variables)) => variables,
+        Some(None) => {
             return http_error(StatusCode::BAD_REQUEST, media, Code::BadRequest, "variables must be a JSON object")
         }
     };
-    if params
-        .extensions
-        .as_deref()
-        .is_some_and(|e| !serde_json::from_str::<serde_json::Value>(e).is_ok_and(|v| v.is_object()))
-    {
+    if params.extensions.as_deref().is_some_and(|e| !request_body::is_object(e)) {
         return http_error(StatusCode::BAD_REQUEST, media, Code::BadRequest, "extensions must be a JSON object");
     }
     let params = Params { query, operation_name: params.operation_name, variables };

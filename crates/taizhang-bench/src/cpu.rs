@@ -1,5 +1,6 @@
 //! CPU time as `/proc` counts it: the process's and the client's thread's, so that a
-//! scenario whose client shares the process can tell what the servers spent.
+//! scenario whose client shares the process can tell what the servers spent; and the
+//! context switches of all the process's threads.
 
 use std::time::{Duration, Instant};
 
@@ -10,6 +11,7 @@ pub(crate) struct CpuMark {
     at: Instant,
     process: Duration,
     client: Duration,
+    switches: u64,
 }
 
 impl CpuMark {
@@ -19,6 +21,7 @@ impl CpuMark {
             at: Instant::now(),
             process: cpu_time("/proc/self/stat")?,
             client: cpu_time("/proc/thread-self/stat")?,
+            switches: context_switches()?,
         })
     }
 }
@@ -29,6 +32,7 @@ pub(crate) struct CpuUse {
     wall: Duration,
     process: Duration,
     client: Duration,
+    switches: u64,
 }
 
 impl CpuUse {
@@ -37,7 +41,17 @@ impl CpuUse {
         self.wall += now.at - since.at;
         self.process += now.process.saturating_sub(since.process);
         self.client += now.client.saturating_sub(since.client);
+        self.switches += now.switches.saturating_sub(since.switches);
         Ok(())
+    }
+
+    pub(crate) fn seconds(&self) -> f64 {
+        self.wall.as_secs_f64()
+    }
+
+    /// Context switches of all the process's threads (voluntary and not) per second.
+    pub(crate) fn switches_per_second(&self) -> f64 {
+        self.switches as f64 / self.wall.as_secs_f64().max(f64::MIN_POSITIVE)
     }
 
     pub(crate) fn machine_percent(&self) -> f64 {
@@ -59,6 +73,38 @@ impl CpuUse {
     pub(crate) fn client_percent(&self) -> f64 {
         100.0 * self.client.as_secs_f64() / self.process.as_secs_f64().max(f64::MIN_POSITIVE)
     }
+}
+
+/// CPU time so far of the process's threads that are alive now, by thread name with
+/// any trailing number left out (`sled-io-3` counts as `sled-io`).
+pub(crate) fn by_thread() -> Result<std::collections::BTreeMap<String, Duration>> {
+    let mut times = std::collections::BTreeMap::new();
+    for task in std::fs::read_dir("/proc/self/task")? {
+        // A thread may end between the listing and the reading.
+        let Ok(stat) = std::fs::read_to_string(task?.path().join("stat")) else { continue };
+        let name = stat.split_once('(').and_then(|(_, rest)| rest.rsplit_once(')')).map_or("", |(name, _)| name);
+        let kind = name.trim_end_matches(|c: char| c.is_ascii_digit()).trim_end_matches('-');
+        *times.entry(kind.to_owned()).or_default() += stat_cpu_time(&stat)?;
+    }
+    Ok(times)
+}
+
+/// Context switches so far, summed over the process's threads that are alive now.
+fn context_switches() -> Result<u64> {
+    let mut total = 0;
+    for task in std::fs::read_dir("/proc/self/task")? {
+        // A thread may end between the listing and the reading.
+        let Ok(status) = std::fs::read_to_string(task?.path().join("status")) else { continue };
+        for line in status.lines() {
+            if let Some(count) = line
+                .strip_prefix("voluntary_ctxt_switches:")
+                .or_else(|| line.strip_prefix("nonvoluntary_ctxt_switches:"))
+            {
+                total += count.trim().parse::<u64>()?;
+            }
+        }
+    }
+    Ok(total)
 }
 
 /// User and system time from a `/proc/…/stat` file.

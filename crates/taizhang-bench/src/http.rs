@@ -5,6 +5,7 @@
 //! Client and servers share the process and the machine's two cores, alike for both;
 //! the client has a runtime (one thread) of its own, the servers the default one.
 
+use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::path::Path;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -95,6 +96,61 @@ pub(crate) async fn on_client_runtime(
     let measured = client.spawn(work).await;
     client.shutdown_background();
     measured?
+}
+
+/// The `mutations` scenario: the `http` scenario's mutations alone, for a profile of
+/// what one costs: a warm-up round, then phases with nothing to do alternating with
+/// phases of 5,000 `registerOuting`/s. Reports the servers' CPU per mutation and the
+/// threads' context switches per mutation, each beyond the quiet phases'.
+pub async fn mutations(dir: &Path, events: usize) -> Result<()> {
+    let (targets, _state) = start(dir, events).await?;
+    on_client_runtime(measure_mutations(targets)).await
+}
+
+async fn measure_mutations(targets: Targets) -> Result<()> {
+    let Targets { taizhang, token, pairs, .. } = targets;
+    let taizhang = Arc::new(Client::new(taizhang, &token)?);
+    let mut sent = 0;
+    let mut mutate = |rate: u64, length: Duration| {
+        let count = requests(rate, length);
+        let bodies: Arc<[Bytes]> = (sent..sent + count).map(|i| outing_mutation(&pairs, i)).collect();
+        sent += count;
+        tokio::spawn(open_loop(taizhang.clone(), bodies, rate))
+    };
+    mutate(MUTATION_RATE, ROUND).await??;
+    let (mut applied, mut quiet_cpu, mut busy_cpu) = (Run::default(), CpuUse::default(), CpuUse::default());
+    // Each kind of thread's CPU time in the busy phases less the quiet ones'.
+    let mut threads = std::collections::BTreeMap::<String, f64>::new();
+    let mut count_threads = |before: BTreeMap<String, Duration>, sign: f64| -> Result<()> {
+        for (kind, time) in crate::cpu::by_thread()? {
+            let since = time.saturating_sub(before.get(&kind).copied().unwrap_or_default());
+            *threads.entry(kind).or_default() += sign * since.as_secs_f64();
+        }
+        Ok(())
+    };
+    for _ in 0..PHASES {
+        let (mark, before) = (CpuMark::now()?, crate::cpu::by_thread()?);
+        tokio::time::sleep(ROUND).await;
+        quiet_cpu.add(&mark)?;
+        count_threads(before, -1.0)?;
+        let (mark, before) = (CpuMark::now()?, crate::cpu::by_thread()?);
+        applied.extend(mutate(MUTATION_RATE, ROUND).await??);
+        busy_cpu.add(&mark)?;
+        count_threads(before, 1.0)?;
+    }
+    let count = applied.latencies.len() as f64;
+    for (kind, seconds) in threads {
+        report(&format!("mutations.cpu.{kind}"), seconds * 1e6 / count, "core-µs", None);
+    }
+    report("mutations.applied", applied.rate(), "mutations/s", Some(MUTATION_RATE as f64));
+    report("mutations.errors", applied.errors as f64, "requests", None);
+    report("mutations.p99", applied.p99_ms(), "ms", None);
+    report("mutations.busy_cpu", busy_cpu.machine_percent(), "% of the cores", None);
+    let switches = (busy_cpu.switches_per_second() - quiet_cpu.switches_per_second()) * busy_cpu.seconds() / count;
+    report("mutations.context_switches", switches, "per mutation", None);
+    let per_mutation = (busy_cpu.server_cores() - quiet_cpu.server_cores()) * 1e6 / applied.rate();
+    report("mutations", per_mutation, "core-µs", None);
+    Ok(())
 }
 
 /// The `abuse` scenario: a normal reader's ledger reads at 500/s and a clerk's

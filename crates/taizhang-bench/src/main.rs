@@ -32,6 +32,9 @@
 //!   in four alternating 3-second phases of each; the CPU a mutation costs; and the
 //!   saturation point, the highest of 1,000 … 6,000 mutations/s up to which reads'
 //!   p99 stays within twice the idle phase's just before.
+//! - `mutations`: the `http` scenario's mutations alone (5,000 `registerOuting`/s in
+//!   four 3-second phases alternating with quiet ones, over `--events N`, 300 k by
+//!   default): the servers' CPU and the threads' context switches per mutation.
 //! - `backup`: over the same log of a million events, the p99 of reads at 500/s while
 //!   an admin takes online backups (`GET /backup`, one after another), against the
 //!   quiet phases' in the same run, in four alternating 3-second phases of each; and
@@ -147,6 +150,7 @@ fn main() -> Result<()> {
         }
         "ledger" => runtime.block_on(ledger(&dir, count(1_000_000))),
         "http" => runtime.block_on(http::http(&dir, count(1_000_000))),
+        "mutations" => runtime.block_on(http::mutations(&dir, count(300_000))),
         "abuse" => runtime.block_on(http::abuse(&dir, count(1_000_000))),
         "backup" => runtime.block_on(http::backup(&dir, count(1_000_000))),
         "demo" => runtime.block_on(demo(&dir)),
@@ -156,7 +160,7 @@ fn main() -> Result<()> {
         "certificate" => runtime.block_on(certificate::certificate(&dir)),
         "web" => runtime.block_on(web::web(&dir)),
         other => bail!(
-            "unknown scenario {other:?}; expected append, import, scan, rebuild, ledger, http, abuse, backup, demo, award, round, csv, certificate or web"
+            "unknown scenario {other:?}; expected append, import, scan, rebuild, ledger, http, mutations, abuse, backup, demo, award, round, csv, certificate or web"
         ),
     }
 }

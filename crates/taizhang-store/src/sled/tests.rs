@@ -49,7 +49,7 @@ mod pages {
         // Callers that overlap now and then but send a job only every few
         // milliseconds: a hold would rarely gather anything.
         let mut pace = Pace::new(start);
-        assert!(!after_groups(&mut pace, start, 2, Duration::from_millis(5)).1);
+        assert!(!after_groups(&mut pace, start, 2, Duration::from_millis(10)).1);
     }
 }
 

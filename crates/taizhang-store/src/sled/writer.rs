@@ -20,10 +20,10 @@ pub(super) const MAX_GROUP: usize = 4096;
 
 /// While many callers append at once, the writer holds a group open for this long at
 /// most, or until it has [`GATHER_JOBS`] jobs (see [`Pace`]).
-pub(super) const GATHER: Duration = Duration::from_millis(1);
-pub(super) const GATHER_JOBS: usize = 8;
+pub(super) const GATHER: Duration = Duration::from_millis(4);
+pub(super) const GATHER_JOBS: usize = 32;
 /// The span over which [`Pace`] looks at how jobs arrive.
-pub(super) const PACE_WINDOW: Duration = Duration::from_millis(10);
+pub(super) const PACE_WINDOW: Duration = Duration::from_millis(20);
 
 /// The single writer: owns the head, the chain's last hash, and all changes to the
 /// stream index, so that checks and writes of one group see one consistent state.
@@ -78,13 +78,14 @@ impl Group {
 /// Whether the writer should hold a group open for more jobs: only while many callers
 /// append at once and often.
 ///
-/// Every commit costs about the same whatever its size: sled's `flush()` hands the
-/// write of its buffer to sled's IO thread pool, which wakes all seven of its idle
-/// threads for it, then the `fsync`. On a fast disk commits followed each other as fast
-/// as jobs came: at 5,000 mutations a second the writer committed about 1,800 times a
-/// second, under three mutations each, and the pool's threads took a third of a core
-/// (`http` benchmark, BENCHMARKS.md). Holding a group open until it has
-/// [`GATHER_JOBS`] jobs, for at most [`GATHER`], shares each commit among several.
+/// Every commit costs about the same whatever its size: sled writes two buffers (the
+/// batch's manifest, then its items), each waited for with `sync_file_range`, then the
+/// `fsync`; and every waiting caller is woken, a wake-up of an idle core each when
+/// answers come one at a time. At 5,000 mutations a second, groups held open for 1 ms or
+/// 8 jobs took about six jobs each, and the writer spent 36–39 core-µs per mutation;
+/// held for 4 ms or 32 jobs, about twenty each and 17–19 core-µs, and the request
+/// threads, woken for answers in bunches, 15–20 % less (`mutations` benchmark,
+/// BENCHMARKS.md). A mutation waits up to [`GATHER`] longer, which a clerk does not see.
 ///
 /// A caller that waits for each answer before sending its next job would only be slowed
 /// down by the hold, and so would a clerk's command after a quiet spell. So the writer

@@ -933,7 +933,9 @@ pub(in crate::pagecache) fn make_stable_inner(
             // nothing to write, don't bother sealing
             // current IO buffer.
         } else {
-            maybe_seal_and_write_iobuf(iobufs, &iobuf, header, false)?;
+            // taizhang: the caller waits for this write anyway, so it writes the
+            // buffer itself instead of handing it to the IO pool and sleeping.
+            seal_and_write_iobuf(iobufs, &iobuf, header, false, true)?;
             stable = iobufs.stable();
             // NB we have to continue here to possibly clear
             // the next io buffer, which may have dirty
@@ -1022,6 +1024,27 @@ pub(in crate::pagecache) fn maybe_seal_and_write_iobuf(
     iobuf: &Arc<IoBuf>,
     header: Header,
     from_reserve: bool,
+) -> Result<()> {
+    seal_and_write_iobuf(iobufs, iobuf, header, from_reserve, false)
+}
+
+/// taizhang: a write of a buffer failed: the error is kept for every later caller,
+/// and whoever waits for the log to become stable wakes to see it.
+pub(in crate::pagecache) fn iobufs_failed(iobufs: &IoBufs, e: Error) {
+    iobufs.config.set_global_error(e);
+    // Holding the mutex linearizes this with the waiters' check.
+    drop(iobufs.intervals.lock());
+    let _notified = iobufs.interval_updated.notify_all();
+}
+
+/// taizhang: `maybe_seal_and_write_iobuf`, writing the buffer on this thread when
+/// `write_here` and it falls to this thread to write it.
+fn seal_and_write_iobuf(
+    iobufs: &Arc<IoBufs>,
+    iobuf: &Arc<IoBuf>,
+    header: Header,
+    from_reserve: bool,
+    write_here: bool,
 ) -> Result<()> {
     if header::is_sealed(header) {
         // this buffer is already sealed. nothing to do here.
@@ -1178,6 +1201,13 @@ pub(in crate::pagecache) fn maybe_seal_and_write_iobuf(
             "asynchronously writing iobuf with lsn {} to log from maybe_seal",
             lsn
         );
+        if write_here {
+            if let Err(e) = iobufs.write_to_log(iobuf) {
+                iobufs_failed(iobufs, e.clone());
+                return Err(e);
+            }
+            return Ok(());
+        }
         let iobufs = iobufs.clone();
         let iobuf = iobuf.clone();
         let _result = threadpool::spawn(move || {
