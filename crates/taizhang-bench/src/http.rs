@@ -98,59 +98,122 @@ pub(crate) async fn on_client_runtime(
     measured?
 }
 
-/// The `mutations` scenario: the `http` scenario's mutations alone, for a profile of
-/// what one costs: a warm-up round, then phases with nothing to do alternating with
-/// phases of 5,000 `registerOuting`/s. Reports the servers' CPU per mutation and the
-/// threads' context switches per mutation, each beyond the quiet phases'.
+/// The `mutations` scenario: the `http` scenario's latency phases alone, for a profile
+/// of what a mutation costs: the servers' CPU per mutation, in all and by kind of
+/// thread, and the threads' context switches per mutation, each beyond the idle phases'.
 pub async fn mutations(dir: &Path, events: usize) -> Result<()> {
     let (targets, _state) = start(dir, events).await?;
     on_client_runtime(measure_mutations(targets)).await
 }
 
 async fn measure_mutations(targets: Targets) -> Result<()> {
-    let Targets { taizhang, token, pairs, .. } = targets;
+    let Targets { taizhang, token, unit, pairs, .. } = targets;
     let taizhang = Arc::new(Client::new(taizhang, &token)?);
-    let mut sent = 0;
-    let mut mutate = |rate: u64, length: Duration| {
-        let count = requests(rate, length);
-        let bodies: Arc<[Bytes]> = (sent..sent + count).map(|i| outing_mutation(&pairs, i)).collect();
-        sent += count;
-        tokio::spawn(open_loop(taizhang.clone(), bodies, rate))
-    };
-    mutate(MUTATION_RATE, ROUND).await??;
-    let (mut applied, mut quiet_cpu, mut busy_cpu) = (Run::default(), CpuUse::default(), CpuUse::default());
-    // Each kind of thread's CPU time in the busy phases less the quiet ones'.
-    let mut threads = std::collections::BTreeMap::<String, f64>::new();
-    let mut count_threads = |before: BTreeMap<String, Duration>, sign: f64| -> Result<()> {
-        for (kind, time) in crate::cpu::by_thread()? {
-            let since = time.saturating_sub(before.get(&kind).copied().unwrap_or_default());
-            *threads.entry(kind).or_default() += sign * since.as_secs_f64();
-        }
-        Ok(())
-    };
-    for _ in 0..PHASES {
-        let (mark, before) = (CpuMark::now()?, crate::cpu::by_thread()?);
-        tokio::time::sleep(ROUND).await;
-        quiet_cpu.add(&mark)?;
-        count_threads(before, -1.0)?;
-        let (mark, before) = (CpuMark::now()?, crate::cpu::by_thread()?);
-        applied.extend(mutate(MUTATION_RATE, ROUND).await??);
-        busy_cpu.add(&mark)?;
-        count_threads(before, 1.0)?;
-    }
-    let count = applied.latencies.len() as f64;
-    for (kind, seconds) in threads {
+    let mut phases = Phases::new(taizhang, unit, pairs);
+    phases.warm_up().await?;
+    let measured = phases.measure(MUTATION_RATE, PHASES).await?;
+    let count = measured.mutations.latencies.len() as f64;
+    for (kind, seconds) in &measured.threads {
         report(&format!("mutations.cpu.{kind}"), seconds * 1e6 / count, "core-µs", None);
     }
-    report("mutations.applied", applied.rate(), "mutations/s", Some(MUTATION_RATE as f64));
-    report("mutations.errors", applied.errors as f64, "requests", None);
-    report("mutations.p99", applied.p99_ms(), "ms", None);
-    report("mutations.busy_cpu", busy_cpu.machine_percent(), "% of the cores", None);
-    let switches = (busy_cpu.switches_per_second() - quiet_cpu.switches_per_second()) * busy_cpu.seconds() / count;
-    report("mutations.context_switches", switches, "per mutation", None);
-    let per_mutation = (busy_cpu.server_cores() - quiet_cpu.server_cores()) * 1e6 / applied.rate();
-    report("mutations", per_mutation, "core-µs", None);
+    report("mutations.applied", measured.mutations.rate(), "mutations/s", Some(MUTATION_RATE as f64));
+    report("mutations.errors", measured.mutations.errors as f64, "requests", None);
+    report("mutations.p99", measured.mutations.p99_ms(), "ms", None);
+    report("mutations.read_p99", measured.busy.p99_ms(), "ms", Some(measured.idle.p99_ms()));
+    report("mutations.busy_cpu", measured.busy_cpu.machine_percent(), "% of the cores", None);
+    report("mutations.context_switches", measured.switches_per_mutation(), "per mutation", None);
+    report("mutations", measured.cpu_per_mutation(), "core-µs", None);
     Ok(())
+}
+
+/// Reads at a fixed rate in phases, idle and while mutations are applied, alternating,
+/// so that a noisy neighbour or a slow minute hits both alike. Each busy phase starts
+/// its mutations a little early, so that the reads meet them at their full rate.
+struct Phases {
+    client: Arc<Client>,
+    reads: Arc<[Bytes]>,
+    pairs: Vec<(UnitId, MemberId)>,
+    /// Mutations sent so far: each registers a new outing.
+    sent: u64,
+}
+
+/// What the phases measured.
+#[derive(Default)]
+struct Measured {
+    idle: Run,
+    busy: Run,
+    mutations: Run,
+    idle_cpu: CpuUse,
+    busy_cpu: CpuUse,
+    /// Each kind of thread's CPU seconds in the busy phases less the idle ones'.
+    threads: BTreeMap<String, f64>,
+}
+
+impl Measured {
+    /// What a mutation costs the servers end to end (HTTP, GraphQL, the command path,
+    /// the durable append, the projection, the answer): the servers' CPU in the busy
+    /// phases beyond the idle ones' (the same reads in both), per mutation applied. The
+    /// client's thread, which sends both, is left out.
+    fn cpu_per_mutation(&self) -> f64 {
+        (self.busy_cpu.server_cores() - self.idle_cpu.server_cores()) * 1e6 / self.mutations.rate()
+    }
+
+    fn switches_per_mutation(&self) -> f64 {
+        let beyond_idle = self.busy_cpu.switches_per_second() - self.idle_cpu.switches_per_second();
+        beyond_idle * self.busy_cpu.seconds() / self.mutations.latencies.len().max(1) as f64
+    }
+}
+
+/// Adds to `threads` each kind's CPU time since `before`, times `sign`.
+fn count_threads(threads: &mut BTreeMap<String, f64>, before: BTreeMap<String, Duration>, sign: f64) -> Result<()> {
+    for (kind, time) in crate::cpu::by_thread()? {
+        let since = time.saturating_sub(before.get(&kind).copied().unwrap_or_default());
+        *threads.entry(kind).or_default() += sign * since.as_secs_f64();
+    }
+    Ok(())
+}
+
+impl Phases {
+    fn new(client: Arc<Client>, unit: UnitId, pairs: Vec<(UnitId, MemberId)>) -> Self {
+        let ledger_body =
+            Bytes::from(json!({ "query": LEDGER_QUERY, "variables": { "unit": unit.to_string() } }).to_string());
+        let reads = vec![ledger_body; requests(READ_RATE, ROUND) as usize].into();
+        Phases { client, reads, pairs, sent: 0 }
+    }
+
+    /// Mutations at `rate` for `length`, sent from a task of their own.
+    fn mutate(&mut self, rate: u64, length: Duration) -> tokio::task::JoinHandle<Result<Run>> {
+        let count = requests(rate, length);
+        let bodies: Arc<[Bytes]> = (self.sent..self.sent + count).map(|i| outing_mutation(&self.pairs, i)).collect();
+        self.sent += count;
+        tokio::spawn(open_loop(self.client.clone(), bodies, rate))
+    }
+
+    /// A round of mutations before the first phase: a long-running server has read its
+    /// members' streams before (the command side keeps their state), and the phases are
+    /// measured in that steady state.
+    async fn warm_up(&mut self) -> Result<Run> {
+        self.mutate(MUTATION_RATE, ROUND).await?
+    }
+
+    /// `pairs` of an idle phase and a busy one with mutations at `rate`.
+    async fn measure(&mut self, rate: u64, pairs: usize) -> Result<Measured> {
+        let mut measured = Measured::default();
+        for _ in 0..pairs {
+            let (mark, before) = (CpuMark::now()?, crate::cpu::by_thread()?);
+            measured.idle.extend(open_loop(self.client.clone(), self.reads.clone(), READ_RATE).await?);
+            measured.idle_cpu.add(&mark)?;
+            count_threads(&mut measured.threads, before, -1.0)?;
+            let applying = self.mutate(rate, ROUND + LEAD);
+            tokio::time::sleep(LEAD).await;
+            let (mark, before) = (CpuMark::now()?, crate::cpu::by_thread()?);
+            measured.busy.extend(open_loop(self.client.clone(), self.reads.clone(), READ_RATE).await?);
+            measured.busy_cpu.add(&mark)?;
+            count_threads(&mut measured.threads, before, 1.0)?;
+            measured.mutations.extend(applying.await??);
+        }
+        Ok(measured)
+    }
 }
 
 /// The `abuse` scenario: a normal reader's ledger reads at 500/s and a clerk's
@@ -334,49 +397,23 @@ async fn measure(targets: Targets) -> Result<()> {
     report("http.ledger_p99", ledger_run.p99_ms(), "ms", Some(bare_run.p99_ms()));
     report("http", ledger_run.rate(), "req/s", Some(bare_run.rate()));
 
-    // Reads at a fixed rate, idle and while 5,000 mutations per second are applied, in
-    // alternating phases, so that a noisy neighbour or a slow minute hits both alike.
-    // The mutations run a round before the first phase: a long-running server has read
-    // its members' streams before (the command side keeps their state), and the reads
-    // are measured in that steady state. Each busy phase starts its mutations a little
-    // early, so that the reads meet them at their full rate.
-    let reads: Arc<[Bytes]> = vec![ledger_body; requests(READ_RATE, ROUND) as usize].into();
-    let mut sent = 0;
-    let mut mutate = |rate: u64, length: Duration| {
-        let count = requests(rate, length);
-        let bodies: Arc<[Bytes]> = (sent..sent + count).map(|i| outing_mutation(&pairs, i)).collect();
-        sent += count;
-        tokio::spawn(open_loop(taizhang.clone(), bodies, rate))
-    };
-    let mut mutations = mutate(MUTATION_RATE, ROUND).await??;
-    let (mut idle, mut busy) = (Run::default(), Run::default());
-    let (mut idle_cpu, mut busy_cpu) = (CpuUse::default(), CpuUse::default());
-    for _ in 0..PHASES {
-        let mark = CpuMark::now()?;
-        idle.extend(open_loop(taizhang.clone(), reads.clone(), READ_RATE).await?);
-        idle_cpu.add(&mark)?;
-        let applying = mutate(MUTATION_RATE, ROUND + LEAD);
-        tokio::time::sleep(LEAD).await;
-        let mark = CpuMark::now()?;
-        busy.extend(open_loop(taizhang.clone(), reads.clone(), READ_RATE).await?);
-        busy_cpu.add(&mark)?;
-        mutations.extend(applying.await??);
-    }
+    // Reads at a fixed rate, idle and while 5,000 mutations per second are applied.
+    let mut phases = Phases::new(taizhang, unit, pairs);
+    let warm_up = phases.warm_up().await?;
+    let mut measured = phases.measure(MUTATION_RATE, PHASES).await?;
+    measured.mutations.extend(warm_up);
+    let mutations = &measured.mutations;
     report("http.mutations_applied", mutations.rate(), "mutations/s", Some(MUTATION_RATE as f64));
     report("http.mutation_errors", mutations.errors as f64, "requests", None);
     report("http.mutation_p99", mutations.p99_ms(), "ms", None);
-    report("http.read_p99_under_mutations", busy.p99_ms(), "ms", Some(idle.p99_ms()));
+    report("http.read_p99_under_mutations", measured.busy.p99_ms(), "ms", Some(measured.idle.p99_ms()));
     // How much of the cores the phases used. Near 100 % under mutations, reads queue
     // for a core whatever the server does, and the read ratio above then measures the
     // machine's headroom more than the server.
+    let (idle_cpu, busy_cpu) = (&measured.idle_cpu, &measured.busy_cpu);
     report("http.busy_cpu", busy_cpu.machine_percent(), "% of the cores", Some(idle_cpu.machine_percent()));
     report("http.busy_client_cpu", busy_cpu.client_percent(), "% of the process's CPU", None);
-    // What a mutation costs the server end to end (HTTP, GraphQL, the command path, the
-    // durable append, the projection, the answer): the servers' CPU in the busy phases
-    // beyond the idle ones' (the same reads in both), per mutation applied. The
-    // client's thread, which sends both, is left out.
-    let per_mutation = (busy_cpu.server_cores() - idle_cpu.server_cores()) * 1e6 / mutations.rate();
-    report("http.cpu_per_mutation", per_mutation, "core-µs", None);
+    report("http.cpu_per_mutation", measured.cpu_per_mutation(), "core-µs", None);
 
     // The saturation point: the highest of these mutation rates up to which reads' p99
     // stays within twice the idle p99 measured beside it (two alternating idle and busy
@@ -384,17 +421,10 @@ async fn measure(targets: Targets) -> Result<()> {
     // so that one lucky phase above a failing one does not count).
     let mut saturation = 0;
     for rate in SWEEP {
-        let (mut idle, mut busy, mut applied) = (Run::default(), Run::default(), Run::default());
-        for _ in 0..SWEEP_PAIRS {
-            idle.extend(open_loop(taizhang.clone(), reads.clone(), READ_RATE).await?);
-            let applying = mutate(rate, ROUND + LEAD);
-            tokio::time::sleep(LEAD).await;
-            busy.extend(open_loop(taizhang.clone(), reads.clone(), READ_RATE).await?);
-            applied.extend(applying.await??);
-        }
-        let ratio = busy.p99_ms() / idle.p99_ms();
+        let swept = phases.measure(rate, SWEEP_PAIRS).await?;
+        let ratio = swept.busy.p99_ms() / swept.idle.p99_ms();
         report(&format!("http.read_p99_ratio_at_{rate}"), ratio, "× idle", None);
-        if ratio > 2.0 || applied.rate() < rate as f64 * 0.95 {
+        if ratio > 2.0 || swept.mutations.rate() < rate as f64 * 0.95 {
             break;
         }
         saturation = rate;

@@ -32,9 +32,10 @@
 //!   in four alternating 3-second phases of each; the CPU a mutation costs; and the
 //!   saturation point, the highest of 1,000 … 6,000 mutations/s up to which reads'
 //!   p99 stays within twice the idle phase's just before.
-//! - `mutations`: the `http` scenario's mutations alone (5,000 `registerOuting`/s in
-//!   four 3-second phases alternating with quiet ones, over `--events N`, 300 k by
-//!   default): the servers' CPU and the threads' context switches per mutation.
+//! - `mutations`: the `http` scenario's latency phases alone (reads at 500/s, idle and
+//!   with 5,000 `registerOuting`/s, over `--events N`, 300 k by default), for a profile:
+//!   the servers' CPU per mutation, in all and by kind of thread, the context switches
+//!   per mutation, and the reads' p99 against the idle phases'.
 //! - `backup`: over the same log of a million events, the p99 of reads at 500/s while
 //!   an admin takes online backups (`GET /backup`, one after another), against the
 //!   quiet phases' in the same run, in four alternating 3-second phases of each; and

@@ -20,8 +20,8 @@ pub(super) const MAX_GROUP: usize = 4096;
 
 /// While many callers append at once, the writer holds a group open for this long at
 /// most, or until it has [`GATHER_JOBS`] jobs (see [`Pace`]).
-pub(super) const GATHER: Duration = Duration::from_millis(4);
-pub(super) const GATHER_JOBS: usize = 32;
+pub(super) const GATHER: Duration = Duration::from_millis(2);
+pub(super) const GATHER_JOBS: usize = 16;
 /// The span over which [`Pace`] looks at how jobs arrive.
 pub(super) const PACE_WINDOW: Duration = Duration::from_millis(20);
 
@@ -82,10 +82,12 @@ impl Group {
 /// batch's manifest, then its items), each waited for with `sync_file_range`, then the
 /// `fsync`; and every waiting caller is woken, a wake-up of an idle core each when
 /// answers come one at a time. At 5,000 mutations a second, groups held open for 1 ms or
-/// 8 jobs took about six jobs each, and the writer spent 36–39 core-µs per mutation;
-/// held for 4 ms or 32 jobs, about twenty each and 17–19 core-µs, and the request
-/// threads, woken for answers in bunches, 15–20 % less (`mutations` benchmark,
-/// BENCHMARKS.md). A mutation waits up to [`GATHER`] longer, which a clerk does not see.
+/// 8 jobs took about six jobs each; held for 2 ms or 16 jobs, a dozen, and the writer
+/// and the request threads spend less per mutation. Holding longer (4 ms or 32 jobs)
+/// saved a little more CPU but answered a group's callers in bursts long enough to
+/// delay the reads queued behind them (reads' p99 under mutations 2.5–9 × idle against
+/// 1.1–2.0 ×, `mutations` benchmark, BENCHMARKS.md). A mutation waits up to [`GATHER`]
+/// longer, which a clerk does not notice.
 ///
 /// A caller that waits for each answer before sending its next job would only be slowed
 /// down by the hold, and so would a clerk's command after a quiet spell. So the writer

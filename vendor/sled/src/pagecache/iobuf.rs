@@ -1030,7 +1030,7 @@ pub(in crate::pagecache) fn maybe_seal_and_write_iobuf(
 
 /// taizhang: a write of a buffer failed: the error is kept for every later caller,
 /// and whoever waits for the log to become stable wakes to see it.
-pub(in crate::pagecache) fn iobufs_failed(iobufs: &IoBufs, e: Error) {
+fn iobufs_failed(iobufs: &IoBufs, e: Error) {
     iobufs.config.set_global_error(e);
     // Holding the mutex linearizes this with the waiters' check.
     drop(iobufs.intervals.lock());

@@ -433,16 +433,17 @@ impl Log {
                  to log from exit_reservation",
                 lsn
             );
-            // taizhang: written on this thread rather than handed to the IO pool (see
-            // `seal_and_write_iobuf`).
-            if let Err(e) = self.iobufs.write_to_log(iobuf) {
-                error!(
-                    "hit error while writing iobuf with lsn {}: {:?}",
-                    lsn, e
-                );
-                iobuf::iobufs_failed(&self.iobufs, e.clone());
-                return Err(e);
-            }
+            let iobufs = self.iobufs.clone();
+            let iobuf = iobuf.clone();
+            threadpool::spawn(move || {
+                if let Err(e) = iobufs.write_to_log(&iobuf) {
+                    error!(
+                        "hit error while writing iobuf with lsn {}: {:?}",
+                        lsn, e
+                    );
+                    iobufs.config.set_global_error(e);
+                }
+            })?;
 
             Ok(())
         } else {
