@@ -3,8 +3,9 @@
 //! connections could still keep every core busy, and a clerk's page would queue behind
 //! them. So the CPU time each token's requests take is counted (the time every poll of a
 //! request's execution holds its worker, and the thread's CPU time around a report's
-//! computation on its blocking thread), against a credit that refills at the token's share of the cores:
-//! all of them for a token alone, `cores / (active tokens + 1)` while several are active. A
+//! computation on its blocking thread), against a credit that refills at the token's
+//! share of the cores: all of them for a token alone, `cores / (active tokens + 1)`
+//! while several are active. A
 //! request whose token has overdrawn waits, before it starts, until the credit is back
 //! to zero, so a heavy caller gets its share and no more, and a light one never waits.
 //! The wait counts against the request deadline.

@@ -79,22 +79,19 @@ impl CpuUse {
 /// any trailing number left out (`sled-io-3` counts as `sled-io`).
 pub(crate) fn by_thread() -> Result<std::collections::BTreeMap<String, Duration>> {
     let mut times = std::collections::BTreeMap::new();
-    for task in std::fs::read_dir("/proc/self/task")? {
-        // A thread may end between the listing and the reading.
-        let Ok(stat) = std::fs::read_to_string(task?.path().join("stat")) else { continue };
+    each_thread("stat", |stat| {
         let name = stat.split_once('(').and_then(|(_, rest)| rest.rsplit_once(')')).map_or("", |(name, _)| name);
         let kind = name.trim_end_matches(|c: char| c.is_ascii_digit()).trim_end_matches('-');
-        *times.entry(kind.to_owned()).or_default() += stat_cpu_time(&stat)?;
-    }
+        *times.entry(kind.to_owned()).or_default() += stat_cpu_time(stat)?;
+        Ok(())
+    })?;
     Ok(times)
 }
 
 /// Context switches so far, summed over the process's threads that are alive now.
 fn context_switches() -> Result<u64> {
     let mut total = 0;
-    for task in std::fs::read_dir("/proc/self/task")? {
-        // A thread may end between the listing and the reading.
-        let Ok(status) = std::fs::read_to_string(task?.path().join("status")) else { continue };
+    each_thread("status", |status| {
         for line in status.lines() {
             if let Some(count) = line
                 .strip_prefix("voluntary_ctxt_switches:")
@@ -103,8 +100,20 @@ fn context_switches() -> Result<u64> {
                 total += count.trim().parse::<u64>()?;
             }
         }
-    }
+        Ok(())
+    })?;
     Ok(total)
+}
+
+/// Calls `read` with the text of `file` (in `/proc/self/task/<id>/`) of each of the
+/// process's threads that are alive now.
+fn each_thread(file: &str, mut read: impl FnMut(&str) -> Result<()>) -> Result<()> {
+    for task in std::fs::read_dir("/proc/self/task")? {
+        // A thread may end between the listing and the reading.
+        let Ok(text) = std::fs::read_to_string(task?.path().join(file)) else { continue };
+        read(&text)?;
+    }
+    Ok(())
 }
 
 /// User and system time from a `/proc/…/stat` file.

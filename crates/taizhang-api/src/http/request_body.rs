@@ -94,10 +94,15 @@ trait Kind: Sized {
     }
 
     /// Reads an object; `None` (after reading it through) when an object is not this kind.
-    fn from_object<'de, A: MapAccess<'de>>(mut map: A) -> Result<Option<Self>, A::Error> {
-        while map.next_entry::<IgnoredAny, IgnoredAny>()?.is_some() {}
+    fn from_object<'de, A: MapAccess<'de>>(map: A) -> Result<Option<Self>, A::Error> {
+        read_through(map)?;
         Ok(None)
     }
+}
+
+fn read_through<'de, A: MapAccess<'de>>(mut map: A) -> Result<(), A::Error> {
+    while map.next_entry::<IgnoredAny, IgnoredAny>()?.is_some() {}
+    Ok(())
 }
 
 impl Kind for String {
@@ -116,8 +121,8 @@ impl Kind for Variables {
 
 /// Any object (the `extensions`, which are read through and left unused).
 impl Kind for IgnoredAny {
-    fn from_object<'de, A: MapAccess<'de>>(mut map: A) -> Result<Option<Self>, A::Error> {
-        while map.next_entry::<IgnoredAny, IgnoredAny>()?.is_some() {}
+    fn from_object<'de, A: MapAccess<'de>>(map: A) -> Result<Option<Self>, A::Error> {
+        read_through(map)?;
         Ok(Some(IgnoredAny))
     }
 }
