@@ -4,7 +4,7 @@
 
 use async_graphql::{Context, Enum, InputObject, Object, SimpleObject, ID};
 use taizhang_core::*;
-use taizhang_read::board::{complete_page, star_board_in_slices, BoardEntry, Detail};
+use taizhang_read::board::{complete_page, BoardEntry};
 use taizhang_read::eligibility::Candidate;
 use taizhang_read::evaluations::{show_fraction, EvaluationHistory, SatisfactionPoints, Tally};
 use taizhang_read::ReadModel;
@@ -389,7 +389,8 @@ impl BoardQueries {
     /// The star board of `policy` (a ten-star policy of members or of units) for a
     /// half-year over a scope's units (or their members on the half-year's last day):
     /// `first` entries (at most 1,000) after `offset`, best first. The whole board is
-    /// assessed, a slice at a time, as of one position.
+    /// ranked as of one position; at the head, only those whom an event touched since
+    /// the board was last asked for are assessed again.
     #[graphql(guard = "Need(Permission::ReadRecords)")]
     #[allow(clippy::too_many_arguments)]
     async fn star_board(
@@ -418,16 +419,18 @@ impl BoardQueries {
         state.reached(min_position.map(Into::into)).await?;
         // The heavy read takes the policy; the page's half-year before needs it too.
         let page_policy = policy.clone();
-        let (as_of, board) = state
+        let kept = state.clone();
+        let (as_of, total_count, board) = state
             .read_heavy(principal, None, move |heavy| {
-                let detail = Detail::StarsOnly;
-                star_board_in_slices(heavy.projector, &policy, &scope, half_year, &as_of, detail, &|| heavy.abandoned())
+                let abandoned = || heavy.abandoned();
+                let boards = &kept.kept_boards;
+                boards.page(heavy.projector, &policy, &scope, half_year, &as_of, offset, first, &abandoned)
             })
             .await?
             .map_err(|e| invalid("policy", e))?;
         let position = board.as_of_position;
-        let total_count = board.entries.len() as u64;
-        let mut page: Vec<_> = board.entries.into_iter().skip(offset).take(first).collect();
+        let total_count = total_count as u64;
+        let mut page = board.entries;
         let entries = state
             .read(None, |m| -> async_graphql::Result<Vec<StarBoardEntry>> {
                 // The explanations and the half-year before for the page only: the ranks

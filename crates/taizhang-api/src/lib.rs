@@ -126,6 +126,8 @@ pub struct ApiState {
     pub(crate) opinion_quotas: http::OpinionQuotas,
     /// Published boards already computed again.
     pub(crate) published_boards: recognitions::PublishedBoards,
+    /// The star boards asked for last, kept at the head of the log.
+    pub(crate) kept_boards: taizhang_read::board::KeptBoards,
 }
 
 /// How this server issues certificates.
@@ -158,6 +160,7 @@ impl ApiState {
             check_in: Default::default(),
             opinion_quotas: Default::default(),
             published_boards: Default::default(),
+            kept_boards: Default::default(),
         })
     }
 

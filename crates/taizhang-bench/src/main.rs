@@ -67,6 +67,7 @@
 //!   (304) against the page itself, and the page's weight.
 #![forbid(unsafe_code)]
 
+mod board;
 mod certificate;
 mod client;
 mod cpu;
@@ -86,7 +87,7 @@ use std::path::Path;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use anyhow::{bail, ensure, Context as _, Result};
+use anyhow::{bail, Context as _, Result};
 use serde_json::json;
 use taizhang_core::{Actor, UnitId};
 use taizhang_store::{AppendRequest, EventStore, ExpectedVersion, NewEvent, SledStore};
@@ -614,53 +615,10 @@ async fn award(dir: &Path) -> Result<()> {
     report("award.bytes", list.len() as f64, "bytes", Some(members_csv.len() as f64));
     report("award", elapsed.as_secs_f64() * 1e3, "ms", Some(baseline.as_secs_f64() * 1e3));
 
-    // The half-year's star boards over the whole city, each assessed whole as of one
-    // position for the stars and its first hundred explained and given the half-year
-    // before, as a server answers (the median of five), against the award list above;
-    // and, alternating with it, the same page from a board whose every entry is
-    // explained (as a published board is).
-    let half = taizhang_core::HalfYear { year: 2011, half: 1 };
-    for (line, policy) in [("board.units", "ten-star-unit-default"), ("board.members", "ten-star-named-default")] {
-        let policy = policies.get(policy)?;
-        let (mut runs, mut explained_runs) = (Vec::new(), Vec::new());
-        let mut listed = 0;
-        for _ in 0..5 {
-            let started = Instant::now();
-            let (total, board) =
-                projector.read(|m| taizhang_read::board::star_board_page(m, policy, &scope, half, &now, 0, 100))?;
-            runs.push(started.elapsed().as_secs_f64() * 1e3);
-            ensure!(board.entries.len() == 100, "the board's first page is full");
-            listed = total;
-            let started = Instant::now();
-            let whole = projector.read(|m| explained_page(m, policy, &scope, half, &now))?;
-            explained_runs.push(started.elapsed().as_secs_f64() * 1e3);
-            ensure!(whole == board.entries, "both ways give the same page");
-        }
-        report(&format!("{line}.listed"), listed as f64, "entries", None);
-        let explained = median(explained_runs);
-        report(&format!("{line}.every entry explained"), explained, "ms", Some(elapsed.as_secs_f64() * 1e3));
-        let page = median(runs);
-        report(line, page, "ms", Some(elapsed.as_secs_f64() * 1e3));
-        report(&format!("{line}.against every entry explained"), page, "ms", Some(explained));
-    }
+    let follower = tokio::spawn(projector.clone().run());
+    board::boards(&ledger, &projector, &policies).await?;
+    follower.abort();
     Ok(())
-}
-
-/// A board's first hundred entries, from a board whose every entry was explained.
-fn explained_page(
-    model: &taizhang_read::ReadModel,
-    policy: &taizhang_read::policy::Policy,
-    scope: &taizhang_read::report::Scope,
-    half: taizhang_core::HalfYear,
-    as_of: &taizhang_read::AsOf,
-) -> Result<Vec<taizhang_read::board::BoardEntry>> {
-    use taizhang_read::board::{board_candidates, board_part, complete_page, rank_board, Detail};
-    let candidates = board_candidates(model, policy, scope, half, as_of);
-    let assessed = board_part(model, policy, &candidates, half, as_of, Detail::Explained)?;
-    let mut entries = rank_board(policy, half, assessed).entries;
-    entries.truncate(100);
-    complete_page(model, policy, &mut entries, half, as_of)?;
-    Ok(entries)
 }
 
 /// Single-event durable appends straight to a fresh store from 64 writers, per second:

@@ -11,6 +11,8 @@
 //!   outcomes.
 //! - Every read takes an [`AsOf`]: a log position or recorded-at time ("what did we know
 //!   then") and occurred-at bounds ("service done before").
+//! - [`changes`]: what each event changed for star boards, so that a board kept at the
+//!   head assesses again only those an event touched.
 //! - [`Projector`] keeps a model current over a store, with checkpoints, read-your-
 //!   writes and rebuilds.
 //!
@@ -25,6 +27,7 @@
 
 pub mod board;
 pub mod certificates;
+pub mod changes;
 pub mod eligibility;
 pub mod evaluations;
 pub mod ledger;

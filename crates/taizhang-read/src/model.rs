@@ -497,7 +497,16 @@ impl<'a> OutingView<'a> {
             .any(|c| self.model.listed_of(c).iter().any(|l| l.member == number))
     }
 
-    /// The position of the latest version in the view.
+    /// Every member listed in any version up to the view's position (a member listed
+    /// in several versions, several times).
+    pub fn every_participant(&self) -> impl Iterator<Item = MemberId> + 'a {
+        let model = self.model;
+        self.versions
+            .iter()
+            .filter_map(move |v| model.content(v.content))
+            .flat_map(move |c| model.listed_of(c).iter().map(move |l| *model.member_numbers.get(l.member)))
+    }
+
     /// The outing's code in the unit's records, if it was registered with one.
     pub fn code(&self) -> Option<&'a Text> {
         self.model.code(self.id.0, Position::MAX)
@@ -508,6 +517,7 @@ impl<'a> OutingView<'a> {
         self.versions.len().saturating_sub(1) as u64
     }
 
+    /// The position of the latest version in the view.
     pub fn last_position(&self) -> Position {
         self.versions.last().map_or(0, |v| v.position)
     }

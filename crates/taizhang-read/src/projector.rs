@@ -11,6 +11,7 @@ use sha2::{Digest, Sha256};
 use taizhang_store::{EventStore, Position, StoreError};
 use tokio::sync::watch;
 
+use crate::changes::{ChangeJournal, Changes};
 use crate::ReadModel;
 
 /// Events applied between automatic checkpoints.
@@ -69,6 +70,10 @@ pub struct Projector<S: EventStore> {
     /// Serialises everything that applies events, so live tailing and a rebuild's swap
     /// never interleave.
     apply_lock: tokio::sync::Mutex<Position>,
+    /// What the events applied live changed for boards. Written while the model's
+    /// write lock is held, so that a reader holding the model's read lock finds it at
+    /// the model's position.
+    changes: std::sync::Mutex<ChangeJournal>,
 }
 
 impl<S: EventStore> Projector<S> {
@@ -88,6 +93,7 @@ impl<S: EventStore> Projector<S> {
             applied,
             checkpoint,
             apply_lock: tokio::sync::Mutex::new(position),
+            changes: std::sync::Mutex::new(ChangeJournal::starting_at(position)),
         }))
     }
 
@@ -124,9 +130,12 @@ impl<S: EventStore> Projector<S> {
             }
             let model = self.current();
             let mut model = model.write().expect("read model lock");
+            let mut changes = self.changes.lock().expect("change journal lock");
             for event in &events {
                 model.apply(event);
+                changes.record(&model, event);
             }
+            drop(changes);
             *applied = model.position;
             drop(model);
             self.applied.send_replace(*applied);
@@ -143,6 +152,15 @@ impl<S: EventStore> Projector<S> {
         let model = self.current();
         let guard = model.read().expect("read model lock");
         f(&guard)
+    }
+
+    /// Runs `f` on the current model and what changed for boards between `since` and
+    /// the model's position (`None` when that is no longer known).
+    pub fn read_changes<R>(&self, since: Position, f: impl FnOnce(&ReadModel, Option<Changes>) -> R) -> R {
+        let model = self.current();
+        let guard = model.read().expect("read model lock");
+        let changes = self.changes.lock().expect("change journal lock").since(since);
+        f(&guard, changes)
     }
 
     pub fn position(&self) -> Position {
@@ -183,6 +201,7 @@ impl<S: EventStore> Projector<S> {
         let live = self.read(digests);
         let rebuilt = digests(&fresh);
         *applied = fresh.position;
+        *self.changes.lock().expect("change journal lock") = ChangeJournal::starting_at(fresh.position);
         *self.model.write().expect("model slot lock") = Arc::new(RwLock::new(fresh));
         drop(applied);
         self.save_checkpoint()?;

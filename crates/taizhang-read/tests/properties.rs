@@ -4,7 +4,9 @@
 //!     scratch (equal digests);
 //! (b) report totals, and look-back round reports, equal a naive recomputation from the
 //!     raw events;
-//! (c) every read as of position P equals the same read on a store truncated at P.
+//! (c) every read as of position P equals the same read on a store truncated at P;
+//! (d) a star board kept at the head of the live projection, brought up to date after
+//!     every command, equals the board assessed whole.
 //!
 //! A history sends every kind of command (the generator matches on [`Command`] without
 //! a fallback, so a new command does not compile here until it has a generator), and
@@ -21,7 +23,9 @@ use std::time::Duration;
 use support::*;
 use taizhang_app::AppError;
 use taizhang_core::*;
-use taizhang_read::board::{board_candidates, board_part, complete_page, rank_board, star_board, Detail};
+use taizhang_read::board::{
+    board_candidates, board_part, complete_page, rank_board, star_board, Detail, KeptBoards, StarBoard,
+};
 use taizhang_read::eligibility::{eligibility, Candidate};
 use taizhang_read::ledger::{member_ledger, unit_ledger, PageRequest};
 use taizhang_read::policy::PolicySet;
@@ -1113,6 +1117,58 @@ async fn live_projection_resumed_from_a_checkpoint_equals_a_rebuild() {
         assert_eq!(projector.read(digests), digests(&scratch), "seed {seed}");
         let rebuilt = projector.rebuild().await.unwrap();
         assert!(rebuilt.matches(), "seed {seed}: {rebuilt:?}");
+        runner.abort();
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_board_kept_at_the_head_equals_the_board_assessed_whole() {
+    let set = PolicySet::built_in();
+    let policies = ["ten-star-unit-default", "ten-star-named-default"].map(|name| set.get(name).unwrap());
+    let half = HalfYear { year: 2011, half: 1 };
+    for seed in seeds("board kept at the head") {
+        let w = World::new().await;
+        let mut rng = Rng::new(seed);
+        let store = w.store().clone();
+        let projector = Projector::open(store.clone(), None).await.unwrap();
+        let runner = tokio::spawn(projector.clone().run());
+        let kept = KeptBoards::default();
+        // The page of the kept board, completed, and the same entries of the whole board.
+        let both = |policy, as_of: &AsOf, offset, first| {
+            let (as_of, total, page) =
+                kept.page(&projector, policy, &Scope::All, half, as_of, offset, first, &|| false).unwrap();
+            let mut entries = page.entries;
+            projector.read(|m| complete_page(m, policy, &mut entries, half, &as_of)).unwrap();
+            let whole = projector.read(|m| star_board(m, policy, &Scope::All, half, &as_of)).unwrap();
+            let expected = StarBoard {
+                entries: whole.entries.iter().skip(offset).take(first).cloned().collect(),
+                ..whole.clone()
+            };
+            (StarBoard { entries, ..page }, total, expected, whole.entries.len())
+        };
+        let mut rated = 0;
+        let history = random_history(&w, &mut rng, 300, async |step| {
+            projector.wait_for(store.head(), Duration::from_secs(5)).await.unwrap();
+            for policy in policies {
+                // The whole board, and a page of two from the third entry.
+                for (offset, first) in [(0, usize::MAX), (2, 2)] {
+                    let (page, total, expected, listed) = both(policy, &AsOf::now(), offset, first);
+                    assert_eq!(page, expected, "seed {seed}, step {step}: {} from {offset}", policy.name);
+                    assert_eq!(total, listed, "seed {seed}, step {step}");
+                    rated += page.entries.iter().filter(|e| e.stars > 0).count();
+                }
+            }
+        })
+        .await;
+        history.assert_reach(seed);
+        // As of a position before the head, the board is assessed whole, kept boards
+        // or not.
+        let halfway = AsOf::at_position(store.head() / 2);
+        for policy in policies {
+            let (page, _, expected, _) = both(policy, &halfway, 0, usize::MAX);
+            assert_eq!(page, expected, "seed {seed}: {} halfway", policy.name);
+        }
+        assert!(rated > 0, "seed {seed}: no board gave anyone a star");
         runner.abort();
     }
 }
