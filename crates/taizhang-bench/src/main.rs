@@ -45,7 +45,10 @@
 //!   from 64 writers, in the same run — what the commands cost beyond storage.
 //! - `award`: the award list of the whole sample campaign (every member, 58,000) under
 //!   `star-volunteer` for June 2011, names opened and CSV written; baseline: the export
-//!   of every member's record (their personal data opened, CSV written), same run.
+//!   of every member's record (their personal data opened, CSV written), same run. Then
+//!   the half-year's star boards of every unit and every member, a page as a server
+//!   answers it while outings and transfers keep arriving, from the board kept at the
+//!   head; baseline: the same page from a board assessed whole, in the same round.
 //! - `round`: a look-back round's report (in total and by region) over a city of 5,800
 //!   units with three items each, most assessed, about 2,500 renewed, and opinions, at
 //!   a log of 100 k events and at `--events N` (the same round, the log padded with the
