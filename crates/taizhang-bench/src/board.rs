@@ -26,7 +26,8 @@ const OUTINGS_PER_ROUND: usize = 100;
 /// round registers [`OUTINGS_PER_ROUND`] outings and a transfer, then asks for the board's first page
 /// from the board kept since the round before (`board.units`, `board.members`) and, in
 /// the same round, from a board assessed whole (the baseline, which must give the same
-/// page); medians of [`ROUNDS`].
+/// page); medians of [`ROUNDS`]. `.unchanged`: the kept board asked again at once, with
+/// nothing new (its ranking and its page).
 pub async fn boards<S: EventStore>(ledger: &Ledger<S>, projector: &Projector<S>, policies: &PolicySet) -> Result<()> {
     let half = HalfYear { year: 2011, half: 1 };
     let mut round = 0;
@@ -37,7 +38,7 @@ pub async fn boards<S: EventStore>(ledger: &Ledger<S>, projector: &Projector<S>,
         let (_, listed) = first_page(&kept, projector, policy, half)?;
         report(&format!("{line}.first"), ms(started), "ms", None);
         report(&format!("{line}.listed"), listed as f64, "entries", None);
-        let (mut kept_runs, mut whole_runs) = (Vec::new(), Vec::new());
+        let (mut kept_runs, mut whole_runs, mut unchanged_runs) = (Vec::new(), Vec::new(), Vec::new());
         for _ in 0..ROUNDS {
             register_outings_and_a_transfer(ledger, round).await?;
             round += 1;
@@ -49,7 +50,12 @@ pub async fn boards<S: EventStore>(ledger: &Ledger<S>, projector: &Projector<S>,
             let (whole, _) = first_page(&KeptBoards::default(), projector, policy, half)?;
             whole_runs.push(ms(started));
             ensure!(page == whole, "the kept board gives the page of a board assessed whole");
+            // Asked again with nothing new: the ranking and the page alone.
+            let started = Instant::now();
+            first_page(&kept, projector, policy, half)?;
+            unchanged_runs.push(ms(started));
         }
+        report(&format!("{line}.unchanged"), median(unchanged_runs), "ms", None);
         let whole = median(whole_runs);
         report(&format!("{line}.whole"), whole, "ms", None);
         report(line, median(kept_runs), "ms", Some(whole));
