@@ -182,3 +182,83 @@ async fn recognitions_are_listed_and_shown_on_the_units_page() {
     }
     let _ = driver.http.delete(format!("{}/session/{}", driver.url, driver.session)).send().await;
 }
+
+/// A citizen objects to a nomination during its listing (公示) on the notice board,
+/// without a token: from the nomination's page, linked from the listing. The objection
+/// reaches the reviewers as one from the public, to be answered before a decision; a
+/// form that is empty, expired or sent from another site is refused and writes nothing;
+/// an address sends at most five an hour.
+#[tokio::test]
+async fn a_citizen_objects_to_a_listed_nomination_from_its_page() {
+    let server = Server::start();
+    let (_, id) = support::nominated_window(&server).await;
+    let public = reqwest::Client::new();
+    let get = |path: String| {
+        let (public, url) = (public.clone(), format!("{}{path}", server.url));
+        async move { public.get(url).send().await.unwrap().text().await.unwrap() }
+    };
+    let listed = get("/recognitions".into()).await;
+    assert!(listed.contains(&format!("href=\"/recognitions/{id}\"")), "{listed}");
+    let page = get(format!("/recognitions/{id}")).await;
+    assert!(page.contains("群众满意窗口") && page.contains("十堰市人民医院") && page.contains("公示中，至"), "{page}");
+    assert!(page.contains("已收到 0 条，已答复 0 条") && page.contains("提出异议"), "{page}");
+    let proof =
+        page.split("name=\"proof\" value=\"").nth(1).and_then(|rest| rest.split('"').next()).unwrap().to_owned();
+
+    let post = |fields: Vec<(&'static str, String)>, origin: Option<&'static str>| {
+        let mut request = public.post(format!("{}/recognitions/{id}/objections", server.url)).form(&fields);
+        if let Some(origin) = origin {
+            request = request.header("origin", origin);
+        }
+        async move {
+            let response = request.send().await.unwrap();
+            (response.status().as_u16(), response.headers().get("retry-after").cloned(), response.text().await.unwrap())
+        }
+    };
+    let head = "{ head { position } }";
+    let before = server.ok(head, json!({})).await;
+    let text = || ("text", "该窗口午间常无人值守，与推荐材料不符".to_owned());
+    let (status, _, said) = post(vec![("proof", proof.clone()), ("text", " ".into())], None).await;
+    assert_eq!(status, 422, "{said}");
+    let (status, _, said) = post(vec![("proof", "20000-00".into()), text()], None).await;
+    assert!(status == 403 && said.contains("页面已过期"), "{status} {said}");
+    let (status, _, said) = post(vec![("proof", proof.clone()), text()], Some("https://elsewhere.example")).await;
+    assert!(status == 403 && said.contains("请在公示栏的页面上提交"), "{status} {said}");
+    assert_eq!(server.ok(head, json!({})).await, before, "a refused objection writes nothing");
+
+    let (status, _, said) = post(vec![("proof", proof.clone()), text()], None).await;
+    assert!(status == 200 && said.contains("异议已收到"), "{status} {said}");
+    let read = "query($r: ID!) { recognition(id: $r) { unansweredObjections objections { number from text upheld } } }";
+    let found = server.ok(read, json!({ "r": id })).await;
+    assert_eq!(
+        found["recognition"],
+        json!({ "unansweredObjections": 1, "objections": [
+            { "number": 1, "from": "PUBLIC", "text": "该窗口午间常无人值守，与推荐材料不符", "upheld": null }] })
+    );
+    let page = get(format!("/recognitions/{id}?lang=en")).await;
+    assert!(page.contains("1 raised, 0 answered") && !page.contains("午间常无人值守"), "not shown: {page}");
+
+    // Five an hour from one address: the sixth waits.
+    for _ in 0..4 {
+        let (status, _, said) = post(vec![("proof", proof.clone()), text()], None).await;
+        assert_eq!(status, 200, "{said}");
+    }
+    let (status, retry, said) = post(vec![("proof", proof.clone()), text()], None).await;
+    assert!(status == 429 && retry.is_some() && said.contains("提交过于频繁"), "{status} {said}");
+    assert_eq!(server.ok(read, json!({ "r": id })).await["recognition"]["unansweredObjections"], 5);
+
+    // The page, with its form, on a phone: no sideways scrolling, no serious
+    // accessibility violation, in both languages.
+    let Some(driver) = support::browser::browser().await else { return };
+    driver.command("window/rect", json!({ "width": 390, "height": 844 })).await;
+    for path in [format!("/recognitions/{id}"), format!("/recognitions/{id}?lang=en")] {
+        driver.command("url", json!({ "url": format!("{}{path}", server.url) })).await;
+        driver.element("form[action$='/objections'] textarea").await;
+        let script = "return document.documentElement.scrollWidth <= window.innerWidth";
+        let fits = driver.command("execute/sync", json!({ "script": script, "args": [] })).await;
+        assert_eq!(fits, Value::Bool(true), "{path} scrolls sideways on a phone");
+        let violations = driver.serious_accessibility_violations().await;
+        assert!(violations.is_empty(), "{path}: serious accessibility violations: {violations:#?}");
+    }
+    let _ = driver.http.delete(format!("{}/session/{}", driver.url, driver.session)).send().await;
+}

@@ -43,6 +43,7 @@ mod board;
 mod boards_page;
 mod check_in_page;
 mod console;
+mod objection_form;
 mod opinion_form;
 pub(crate) use opinion_form::OpinionQuotas;
 mod page;
@@ -117,6 +118,8 @@ pub fn routes(schema: TaizhangSchema, state: Arc<ApiState>, limits: Limits) -> i
         .at("/", get(board::board))
         .at("/units/:code", get(board::unit_page))
         .at("/recognitions", get(board::recognitions_page))
+        .at("/recognitions/:id", get(objection_form::recognition_page))
+        .at("/recognitions/:id/objections", poem::post(objection_form::objection_post))
         .at("/boards", get(boards_page::boards_page))
         .at("/boards/:id", get(boards_page::published_board_page))
         .at("/units/:code/opinions", poem::post(opinion_form::opinion_post))

@@ -395,7 +395,8 @@ pub struct RecognitionDecision {
 #[derive(Enum, Clone, Copy, PartialEq, Eq)]
 #[graphql(name = "ObjectionSource")]
 pub enum ObjectionSourceValue {
-    /// The public (a letter, a call), entered by a reviewer.
+    /// The public: through the notice board's form, or a letter or a call entered by a
+    /// reviewer.
     Public,
     /// A reviewer's own.
     Reviewer,

@@ -112,7 +112,8 @@ pub struct NominateRecognition {
 /// Where an objection came from.
 #[derive(Clone, Copy, PartialEq, Eq, Hash, Debug, Serialize, Deserialize, schemars::JsonSchema)]
 pub enum ObjectionSource {
-    /// The public (a letter, a call to the supervision telephone), entered by a reviewer.
+    /// The public: through the notice board's form (sent by the public actor), or by
+    /// letter or a call to the supervision telephone, entered by a reviewer.
     Public,
     /// A reviewer's own.
     Reviewer,

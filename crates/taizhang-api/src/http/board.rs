@@ -408,8 +408,10 @@ fn recognitions_answer(req: &Request, server: &Server) -> Result<Response, Respo
                 };
                 let lang_q = if lang == Lang::En { "?lang=en" } else { "" };
                 format!(
-                    "<li><strong>{}</strong> {} · <a href=\"/units/{}{lang_q}#recognitions\">{}</a>{who}<br>\
+                    "<li><a href=\"/recognitions/{}{lang_q}\"><strong>{}</strong></a> {} · \
+                     <a href=\"/units/{}{lang_q}#recognitions\">{}</a>{who}<br>\
                      <span class=\"meta\">{}</span></li>",
+                    n.recognition,
                     e(&award_label(server, n.award.as_str())),
                     n.half_year,
                     url_encode(&m.reference(n.unit.0)),
@@ -451,8 +453,9 @@ fn recognitions_answer(req: &Request, server: &Server) -> Result<Response, Respo
          <p><a href=\"/boards{lang_q}\">{star_boards}</a> · <a href=\"/{lang_q}\">{back}</a></p>\
          <p class=\"meta\">{as_of} {position}</p>",
         intro = lang.say(
-            "评星表彰对象在决定前公示，公示期内可向监督电话反映意见；决定以公布的星级榜为依据。",
-            "Nominations are listed for objections before they are decided; each decision rests on a published star board.",
+            "评星表彰对象在决定前公示，公示期内可在各项提名的公示页提出异议，或向监督电话反映；决定以公布的星级榜为依据。",
+            "Nominations are listed for objections before they are decided: object on a nomination's page, or call \
+             the supervision line. Each decision rests on a published star board.",
         ),
         found = match lang {
             Lang::Zh => format!("共 {total} 项（第 {page} / {pages} 页）"),
@@ -625,7 +628,7 @@ fn unit_main(server: &Server, m: &ReadModel, unit: UnitId, page: &Page<'_>) -> O
 
 /// How a recognition stands, in words: listed for objections until a day, recognised
 /// (with the stars its board gave), or revoked.
-fn recognition_state(lang: Lang, r: &taizhang_read::recognitions::RecognitionRecord) -> String {
+pub(super) fn recognition_state(lang: Lang, r: &taizhang_read::recognitions::RecognitionRecord) -> String {
     match (&r.decision, &r.revoked) {
         (_, Some(_)) => lang.say("已撤销", "revoked").to_owned(),
         (Some(d), None) => {
@@ -643,7 +646,7 @@ fn recognition_state(lang: Lang, r: &taizhang_read::recognitions::RecognitionRec
 }
 
 /// The award's label (岗位先锋 …), else its name.
-fn award_label(server: &Server, award: &str) -> String {
+pub(super) fn award_label(server: &Server, award: &str) -> String {
     server.state.policies.award(award).ok().and_then(|(_, a)| a.label.clone()).unwrap_or_else(|| award.to_owned())
 }
 

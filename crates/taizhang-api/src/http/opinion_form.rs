@@ -19,8 +19,8 @@ use poem::web::{Data, Path};
 use poem::{handler, Body, Request, Response};
 use serde::Deserialize;
 use taizhang_core::{
-    Actor, Channel, CommitmentId, OpinionAbout, OpinionId, PersonalData, Rating, RecordOpinion, RoundId, SubmitOpinion,
-    Text, UnitId,
+    Actor, Channel, CommitmentId, OpinionAbout, OpinionId, PersonalData, Rating, RecognitionId, RecordOpinion, RoundId,
+    SubmitOpinion, Text, UnitId,
 };
 use taizhang_io::certificate::html_escape as e;
 use taizhang_read::ReadModel;
@@ -39,16 +39,47 @@ const MAX_NAME_CHARS: usize = 50;
 /// Opinions shown on a unit's page, the latest first.
 pub(super) const OPINIONS_SHOWN: usize = 10;
 
-/// How many opinions the notice board takes: per address and per unit, in an hour.
+/// How many opinions and objections the notice board takes in an hour: per address
+/// (the two forms together), per unit and per nomination.
 pub(crate) struct OpinionQuotas {
     addresses: Quota<IpAddr>,
     units: Quota<UnitId>,
+    pub(super) recognitions: Quota<RecognitionId>,
 }
 
 impl Default for OpinionQuotas {
     fn default() -> Self {
         const HOUR: Duration = Duration::from_secs(3600);
-        Self { addresses: Quota::new(5, HOUR), units: Quota::new(60, HOUR) }
+        Self { addresses: Quota::new(5, HOUR), units: Quota::new(60, HOUR), recognitions: Quota::new(10, HOUR) }
+    }
+}
+
+impl OpinionQuotas {
+    /// Takes one from the address's quota and one from `quota`'s for `key`, or neither;
+    /// the error is how long to wait.
+    pub(super) fn take<K: Copy + Eq + std::hash::Hash>(
+        &self,
+        address: Option<IpAddr>,
+        quota: &Quota<K>,
+        key: K,
+    ) -> Result<(), Duration> {
+        let now = Instant::now();
+        if let Some(address) = address {
+            self.addresses.take(address, now)?;
+        }
+        quota.take(key, now).inspect_err(|_| {
+            if let Some(address) = address {
+                self.addresses.give_back(address);
+            }
+        })
+    }
+
+    /// Gives back what [`OpinionQuotas::take`] took, when nothing was written.
+    pub(super) fn give_back<K: Copy + Eq + std::hash::Hash>(&self, address: Option<IpAddr>, quota: &Quota<K>, key: K) {
+        quota.give_back(key);
+        if let Some(address) = address {
+            self.addresses.give_back(address);
+        }
     }
 }
 
@@ -57,22 +88,51 @@ fn form_name(unit: UnitId) -> String {
     format!("opinion:{unit}")
 }
 
+/// A public form refused: the status and the words in Chinese and in English.
+pub(super) type Refusal = (StatusCode, &'static str, &'static str);
+
+/// A public form's body, read once it passed the guards every public form has: sent
+/// from this server's own page, at most [`MAX_FORM_BYTES`], readable.
+pub(super) async fn read_form<T: serde::de::DeserializeOwned>(req: &Request, body: Body) -> Result<T, Refusal> {
+    if !same_origin(req) {
+        return Err((
+            StatusCode::FORBIDDEN,
+            "请在公示栏的页面上提交。",
+            "Send the form from its page on the notice board.",
+        ));
+    }
+    let Ok(bytes) = body.into_bytes_limit(MAX_FORM_BYTES).await else {
+        return Err((StatusCode::PAYLOAD_TOO_LARGE, "内容过长。", "The form is too long."));
+    };
+    serde_urlencoded::from_bytes::<T>(&bytes)
+        .map_err(|_| (StatusCode::BAD_REQUEST, "表单有误。", "The form could not be read."))
+}
+
+/// `response` (a 429) told to come back after `wait`.
+pub(super) fn over_quota(mut response: Response, wait: Duration) -> Response {
+    let wait = wait.as_secs().max(1).to_string();
+    response.headers_mut().insert(header::RETRY_AFTER, wait.parse().expect("digits"));
+    response
+}
+
 /// Days since the epoch now: a page's form proof is for a day, and its validator names
 /// the day, so a page kept by a cache never holds a proof too old to post.
 pub(super) fn today() -> u64 {
     std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs() / 86_400)
 }
 
-fn proof(server: &Server, unit: UnitId, day: u64) -> String {
-    let bytes = server.state.ledger.master_key().form_proof(&form_name(unit), day);
+/// The proof a page served on `day` gives the form named `form`.
+pub(super) fn proof(server: &Server, form: &str, day: u64) -> String {
+    let bytes = server.state.ledger.master_key().form_proof(form, day);
     format!("{day}-{}", bytes.iter().map(|b| format!("{b:02x}")).collect::<String>())
 }
 
-/// Whether `given` is the proof of a page served today or yesterday for `unit`'s form.
-fn proof_holds(server: &Server, unit: UnitId, given: &str) -> bool {
+/// Whether `given` is the proof of a page served today or yesterday for the form named
+/// `form`.
+pub(super) fn proof_holds(server: &Server, form: &str, given: &str) -> bool {
     let today = today();
     let Some(day) = given.split_once('-').and_then(|(day, _)| day.parse::<u64>().ok()) else { return false };
-    (day == today || day + 1 == today) && super::same_bytes(proof(server, unit, day).as_bytes(), given.as_bytes())
+    (day == today || day + 1 == today) && super::same_bytes(proof(server, form, day).as_bytes(), given.as_bytes())
 }
 
 /// The open round covering `unit` that was opened last, if any.
@@ -167,7 +227,7 @@ pub(super) fn section(
                 code = url_encode(code),
                 round_label = lang.say("评议活动：", "Round: "),
                 round = e(&name),
-                proof = proof(server, unit, today()),
+                proof = proof(server, &form_name(unit), today()),
                 lang_field = if lang == Lang::En { "<input type=\"hidden\" name=\"lang\" value=\"en\">" } else { "" },
                 about_label = lang.say("评议对象", "About"),
                 whole_unit = lang.say("本单位", "The unit as a whole"),
@@ -243,32 +303,17 @@ async fn opinion_answer(req: &Request, code: &str, body: Body, server: &Server) 
         let title = lang.say("群众评议", "Leave an opinion");
         document(status, lang.tag(), title, title, Some((good, message)), &back)
     };
-    let lang0 = if lang_asked { Lang::En } else { Lang::Zh };
-    if !same_origin(req) {
-        let message =
-            lang0.say("请在公示栏的单位页面上提交意见。", "Send the form from the unit's page on the notice board.");
-        return said(StatusCode::FORBIDDEN, lang0, false, message.to_owned());
-    }
-    let Ok(bytes) = body.into_bytes_limit(MAX_FORM_BYTES).await else {
-        return said(
-            StatusCode::PAYLOAD_TOO_LARGE,
-            lang0,
-            false,
-            lang0.say("内容过长。", "The form is too long.").into(),
-        );
-    };
-    let Ok(form) = serde_urlencoded::from_bytes::<OpinionForm>(&bytes) else {
-        return said(
-            StatusCode::BAD_REQUEST,
-            lang0,
-            false,
-            lang0.say("表单有误。", "The form could not be read.").into(),
-        );
+    let form: OpinionForm = match read_form(req, body).await {
+        Ok(form) => form,
+        Err((status, zh, en)) => {
+            let lang = if lang_asked { Lang::En } else { Lang::Zh };
+            return said(status, lang, false, lang.say(zh, en).to_owned());
+        }
     };
     let lang = if form.lang == "en" { Lang::En } else { Lang::Zh };
     let refuse = |status: StatusCode, zh: &str, en: &str| said(status, lang, false, lang.say(zh, en).to_owned());
     let unit = UnitId::parse_ref(code);
-    if !proof_holds(server, unit, &form.proof) {
+    if !proof_holds(server, &form_name(unit), &form.proof) {
         return refuse(
             StatusCode::FORBIDDEN,
             "页面已过期，请刷新单位页面后重新提交。",
@@ -326,29 +371,11 @@ async fn opinion_answer(req: &Request, code: &str, body: Body, server: &Server) 
             "This unit has no open look-back round now, or the commitment chosen does not exist.",
         );
     };
-    let now = Instant::now();
     let address = remote_ip(req);
     let quotas = &server.state.opinion_quotas;
-    let over = |wait: Duration| {
-        let mut response = refuse(
-            StatusCode::TOO_MANY_REQUESTS,
-            "提交过于频繁，请稍后再试。",
-            "Too many opinions from here or for this unit: try again later.",
-        );
-        let wait = wait.as_secs().max(1).to_string();
-        response.headers_mut().insert(header::RETRY_AFTER, wait.parse().expect("digits"));
-        response
-    };
-    if let Some(address) = address {
-        if let Err(wait) = quotas.addresses.take(address, now) {
-            return over(wait);
-        }
-    }
-    if let Err(wait) = quotas.units.take(unit, now) {
-        if let Some(address) = address {
-            quotas.addresses.give_back(address);
-        }
-        return over(wait);
+    if let Err(wait) = quotas.take(address, &quotas.units, unit) {
+        let words = ("提交过于频繁，请稍后再试。", "Too many opinions from here or for this unit: try again later.");
+        return over_quota(refuse(StatusCode::TOO_MANY_REQUESTS, words.0, words.1), wait);
     }
     let opinion =
         RecordOpinion { opinion: OpinionId::new(), round, about, text, rating, channel: Channel::Web, citizen };
@@ -371,10 +398,7 @@ async fn opinion_answer(req: &Request, code: &str, body: Body, server: &Server) 
             )
         }
         Err(error) => {
-            quotas.units.give_back(unit);
-            if let Some(address) = address {
-                quotas.addresses.give_back(address);
-            }
+            quotas.give_back(address, &quotas.units, unit);
             match error {
                 taizhang_app::AppError::Domain(e) => {
                     refuse(StatusCode::UNPROCESSABLE_ENTITY, &e.to_string(), &e.to_string())
