@@ -174,11 +174,7 @@ async fn recognitions_are_listed_and_shown_on_the_units_page() {
     for path in ["/recognitions", "/units/SY-0001", "/recognitions?lang=en", "/boards", &board_path, &board_en] {
         driver.command("url", json!({ "url": format!("{}{path}", server.url) })).await;
         driver.element("h1").await;
-        let script = "return document.documentElement.scrollWidth <= window.innerWidth";
-        let fits = driver.command("execute/sync", json!({ "script": script, "args": [] })).await;
-        assert_eq!(fits, Value::Bool(true), "{path} scrolls sideways on a phone");
-        let violations = driver.serious_accessibility_violations().await;
-        assert!(violations.is_empty(), "{path}: serious accessibility violations: {violations:#?}");
+        driver.assert_fits_and_is_accessible(path).await;
     }
     let _ = driver.http.delete(format!("{}/session/{}", driver.url, driver.session)).send().await;
 }
@@ -254,11 +250,7 @@ async fn a_citizen_objects_to_a_listed_nomination_from_its_page() {
     for path in [format!("/recognitions/{id}"), format!("/recognitions/{id}?lang=en")] {
         driver.command("url", json!({ "url": format!("{}{path}", server.url) })).await;
         driver.element("form[action$='/objections'] textarea").await;
-        let script = "return document.documentElement.scrollWidth <= window.innerWidth";
-        let fits = driver.command("execute/sync", json!({ "script": script, "args": [] })).await;
-        assert_eq!(fits, Value::Bool(true), "{path} scrolls sideways on a phone");
-        let violations = driver.serious_accessibility_violations().await;
-        assert!(violations.is_empty(), "{path}: serious accessibility violations: {violations:#?}");
+        driver.assert_fits_and_is_accessible(&path).await;
     }
     let _ = driver.http.delete(format!("{}/session/{}", driver.url, driver.session)).send().await;
 }

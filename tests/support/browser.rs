@@ -126,6 +126,16 @@ impl Driver {
         found.iter().map(|v| v.as_str().unwrap_or_default().to_owned()).collect()
     }
 
+    /// Asserts that the page shown, `what`, neither scrolls sideways in the window (a
+    /// phone's, where the test set one) nor has a serious accessibility violation.
+    pub async fn assert_fits_and_is_accessible(&self, what: &str) {
+        let script = "return document.documentElement.scrollWidth <= window.innerWidth";
+        let fits = self.command("execute/sync", json!({ "script": script, "args": [] })).await;
+        assert_eq!(fits, Value::Bool(true), "{what} scrolls sideways");
+        let violations = self.serious_accessibility_violations().await;
+        assert!(violations.is_empty(), "{what}: serious accessibility violations: {violations:#?}");
+    }
+
     pub async fn text(&self, element: &str) -> String {
         self.get(&format!("element/{element}/text")).await.as_str().unwrap_or_default().to_owned()
     }

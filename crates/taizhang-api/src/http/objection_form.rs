@@ -14,13 +14,13 @@ use poem::http::StatusCode;
 use poem::web::{Data, Path};
 use poem::{handler, Body, Request, Response};
 use serde::Deserialize;
-use taizhang_core::{Actor, ObjectionSource, RaiseObjection, RecognitionId, Text, Timestamp};
+use taizhang_core::{ObjectionSource, RaiseObjection, RecognitionId, Text, Timestamp};
 use taizhang_io::certificate::html_escape as e;
 use taizhang_read::recognitions::RecognitionRecord;
 use taizhang_read::ReadModel;
 
 use super::board::{award_label, board_page, etag, recognition_state, url_encode, Lang};
-use super::opinion_form::{over_quota, proof, proof_holds, read_form, today};
+use super::opinion_form::{over_quota, proof, proof_holds, read_form, send, today};
 use super::page::document;
 use super::{params, remote_ip, Server};
 
@@ -213,33 +213,21 @@ async fn objection_answer(req: &Request, id: &str, body: Body, server: &Server) 
         return over_quota(refuse(StatusCode::TOO_MANY_REQUESTS, words.0, words.1), wait);
     }
     let command = RaiseObjection { recognition, from: ObjectionSource::Public, text };
-    let context = taizhang_app::CommandContext::new(Actor::PUBLIC);
-    match server.state.ledger.execute(context, command.into()).await {
-        Ok(outcome) => {
-            server.state.metrics.command_applied(&outcome);
-            let _ = server.state.projector.wait_for(outcome.last_position, crate::READ_YOUR_WRITES_WAIT).await;
-            said(
-                StatusCode::OK,
-                lang,
-                true,
-                lang.say(
-                    "异议已收到，将在作出表彰决定前核实答复。",
-                    "Your objection is recorded; it will be looked into and answered before the nomination is decided.",
-                ),
-            )
-        }
-        Err(error) => {
+    match send(server, command.into()).await {
+        Ok(()) => said(
+            StatusCode::OK,
+            lang,
+            true,
+            lang.say(
+                "异议已收到，将在作出表彰决定前核实答复。",
+                "Your objection is recorded; it will be looked into and answered before the nomination is decided.",
+            ),
+        ),
+        Err((status, message)) => {
             quotas.give_back(address, &quotas.recognitions, recognition);
-            match error {
-                taizhang_app::AppError::Domain(e) => {
-                    refuse(StatusCode::UNPROCESSABLE_ENTITY, &e.to_string(), &e.to_string())
-                }
-                _ => refuse(
-                    StatusCode::SERVICE_UNAVAILABLE,
-                    "暂时无法保存，请稍后再试。",
-                    "Your objection could not be saved just now: try again later.",
-                ),
-            }
+            let unavailable =
+                lang.say("暂时无法保存，请稍后再试。", "Your objection could not be saved just now: try again later.");
+            said(status, lang, false, message.as_deref().unwrap_or(unavailable))
         }
     }
 }

@@ -380,35 +380,37 @@ async fn opinion_answer(req: &Request, code: &str, body: Body, server: &Server) 
     let opinion =
         RecordOpinion { opinion: OpinionId::new(), round, about, text, rating, channel: Channel::Web, citizen };
     let command = SubmitOpinion(opinion);
+    match send(server, command.into()).await {
+        Ok(()) => said(
+            StatusCode::OK,
+            lang,
+            true,
+            lang.say(
+                "感谢您的意见！经单位审核后将在公示栏公示。",
+                "Thank you. Your opinion is shown on the board once the unit has reviewed it.",
+            )
+            .to_owned(),
+        ),
+        Err((status, message)) => {
+            quotas.give_back(address, &quotas.units, unit);
+            let unavailable =
+                lang.say("暂时无法保存，请稍后再试。", "Your opinion could not be saved just now: try again later.");
+            said(status, lang, false, message.unwrap_or_else(|| unavailable.to_owned()))
+        }
+    }
+}
+
+/// Sends `command` as the public's and waits, as after a mutation, until the read model
+/// holds it. Refused: the status and the domain's words, or none when the store failed.
+pub(super) async fn send(server: &Server, command: taizhang_core::Command) -> Result<(), (StatusCode, Option<String>)> {
     let context = taizhang_app::CommandContext::new(Actor::PUBLIC);
-    match server.state.ledger.execute(context, command.into()).await {
+    match server.state.ledger.execute(context, command).await {
         Ok(outcome) => {
             server.state.metrics.command_applied(&outcome);
-            // As after a mutation: the answer comes once the read model holds the opinion.
             let _ = server.state.projector.wait_for(outcome.last_position, crate::READ_YOUR_WRITES_WAIT).await;
-            said(
-                StatusCode::OK,
-                lang,
-                true,
-                lang.say(
-                    "感谢您的意见！经单位审核后将在公示栏公示。",
-                    "Thank you. Your opinion is shown on the board once the unit has reviewed it.",
-                )
-                .to_owned(),
-            )
+            Ok(())
         }
-        Err(error) => {
-            quotas.give_back(address, &quotas.units, unit);
-            match error {
-                taizhang_app::AppError::Domain(e) => {
-                    refuse(StatusCode::UNPROCESSABLE_ENTITY, &e.to_string(), &e.to_string())
-                }
-                _ => refuse(
-                    StatusCode::SERVICE_UNAVAILABLE,
-                    "暂时无法保存，请稍后再试。",
-                    "Your opinion could not be saved just now: try again later.",
-                ),
-            }
-        }
+        Err(taizhang_app::AppError::Domain(e)) => Err((StatusCode::UNPROCESSABLE_ENTITY, Some(e.to_string()))),
+        Err(_) => Err((StatusCode::SERVICE_UNAVAILABLE, None)),
     }
 }
