@@ -14,10 +14,11 @@
 //!    the order checked (parent units before their children, otherwise the file's).
 
 use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
 
 use taizhang_app::{AppError, CommandContext, Ledger};
 use taizhang_core::*;
-use taizhang_store::EventStore;
+use taizhang_store::{EventStore, StoreError};
 use uuid::Uuid;
 
 use crate::{Kind, Problem};
@@ -455,6 +456,15 @@ pub fn read(kind: Kind, bytes: &[u8], encoding: Encoding) -> Import {
     import
 }
 
+/// Whether each command of `ids` is in the log already.
+async fn imported<S: EventStore>(store: Arc<S>, ids: Vec<Uuid>) -> Result<Vec<bool>, StoreError> {
+    let mut found = Vec::with_capacity(ids.len());
+    for id in ids {
+        found.push(store.command_outcome(id).await?.is_some());
+    }
+    Ok(found)
+}
+
 /// The ids (hyphenated UUIDs) written in `text`.
 fn uuids_in(text: &str) -> Vec<Uuid> {
     const LENGTH: usize = 36;
@@ -881,22 +891,33 @@ impl Import {
         if let Some(scope) = scope {
             self.check_scope(scope);
         }
-        let store = ledger.store();
-        let mut fresh = Vec::with_capacity(self.planned.len());
-        for planned in std::mem::take(&mut self.planned) {
-            if store.command_outcome(planned.command_id).await?.is_some() {
-                self.already_imported += 1;
-                self.already_rows += planned.rows.len();
-            } else {
-                fresh.push(planned);
+        let rehearsed = match self.amend.clone() {
+            None => {
+                // The commands' ids are looked up in the log on another worker while
+                // every command is rehearsed as if none were there: a file imported for
+                // the first time (the common case) is checked in the time of the longer
+                // of the two. Commands found in the log are left out, and the rest
+                // rehearsed again without them.
+                let ids: Vec<Uuid> = self.planned.iter().map(|p| p.command_id).collect();
+                let lookups = tokio::spawn(imported(ledger.store().clone(), ids));
+                let rehearsed = ledger.rehearse(&self.commands()).await?;
+                let found = lookups.await.map_err(|e| StoreError::Backend(format!("command lookups: {e}")))??;
+                if found.iter().any(|f| *f) {
+                    self.leave_out_imported(&found);
+                    ledger.rehearse(&self.commands()).await?
+                } else {
+                    rehearsed
+                }
             }
-        }
-        self.planned = fresh;
-        if let Some(reason) = self.amend.clone() {
-            self.plan_corrections(ledger, &reason).await?;
-        }
-        let commands: Vec<Command> = self.planned.iter().map(|p| p.command.clone()).collect();
-        for (i, problems) in ledger.rehearse(&commands).await?.into_iter().enumerate() {
+            Some(reason) => {
+                let ids = self.planned.iter().map(|p| p.command_id).collect();
+                let found = imported(ledger.store().clone(), ids).await?;
+                self.leave_out_imported(&found);
+                self.plan_corrections(ledger, &reason).await?;
+                ledger.rehearse(&self.commands()).await?
+            }
+        };
+        for (i, problems) in rehearsed.into_iter().enumerate() {
             if !problems.is_empty() {
                 self.invalid.insert(i);
             }
@@ -908,6 +929,25 @@ impl Import {
         }
         self.problems.sort_by_key(|p| (p.line, p.column));
         Ok(())
+    }
+
+    /// The planned commands, in order.
+    fn commands(&self) -> Vec<Command> {
+        self.planned.iter().map(|p| p.command.clone()).collect()
+    }
+
+    /// Leaves out the planned commands `found` in the log (one flag each, in order),
+    /// counting them and their rows as imported before.
+    fn leave_out_imported(&mut self, found: &[bool]) {
+        let planned = std::mem::take(&mut self.planned);
+        for (planned, found) in planned.into_iter().zip(found) {
+            if *found {
+                self.already_imported += 1;
+                self.already_rows += planned.rows.len();
+            } else {
+                self.planned.push(planned);
+            }
+        }
     }
 
     /// Reads the rows that register a record already registered, with other values,

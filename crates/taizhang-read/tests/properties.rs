@@ -1126,7 +1126,9 @@ async fn a_board_kept_at_the_head_equals_the_board_assessed_whole() {
     let set = PolicySet::built_in();
     let policies = ["ten-star-unit-default", "ten-star-named-default"].map(|name| set.get(name).unwrap());
     let half = HalfYear { year: 2011, half: 1 };
-    for seed in seeds("board kept at the head") {
+    let seeds = seeds("board kept at the head");
+    let mut rated = 0;
+    for &seed in &seeds {
         let w = World::new().await;
         let mut rng = Rng::new(seed);
         let store = w.store().clone();
@@ -1146,7 +1148,6 @@ async fn a_board_kept_at_the_head_equals_the_board_assessed_whole() {
             };
             (StarBoard { entries, ..page }, total, expected, whole.entries.len())
         };
-        let mut rated = 0;
         let history = random_history(&w, &mut rng, 300, async |step| {
             projector.wait_for(store.head(), Duration::from_secs(5)).await.unwrap();
             for policy in policies {
@@ -1168,8 +1169,12 @@ async fn a_board_kept_at_the_head_equals_the_board_assessed_whole() {
             let (page, _, expected, _) = both(policy, &halfway, 0, usize::MAX);
             assert_eq!(page, expected, "seed {seed}: {} halfway", policy.name);
         }
-        assert!(rated > 0, "seed {seed}: no board gave anyone a star");
         runner.abort();
+    }
+    // The histories together give stars (a replay of one seed checks the equalities
+    // only).
+    if seeds.len() > 1 {
+        assert!(rated > 0, "seeds {seeds:?}: no board gave anyone a star");
     }
 }
 
