@@ -209,6 +209,7 @@ impl SledStore {
                 if position != head + 1 || index.push(env.stream, position) != env.version {
                     return Err(StoreError::Corrupt { position, reason: "out of sequence".into() });
                 }
+                index.add_command(env.command_id);
                 head = position;
                 last_hash = codec::split_bytes(position, bytes)?.0;
                 last_recorded_at = env.recorded_at;
@@ -367,7 +368,10 @@ impl EventStore for SledStore {
 
     async fn command_outcome(&self, command_id: Uuid) -> Result<Option<AppendOutcome>, StoreError> {
         let pages = {
-            let _gate = self.gate().await;
+            let gate = self.gate().await;
+            if !gate.index().may_hold_command(command_id) {
+                return Ok(None);
+            }
             let Some(span) = self.inner.log.get(command_key(command_id)).map_err(backend)? else { return Ok(None) };
             let (first, last) = (be_u64(&span[..8]), be_u64(&span[8..]));
             if last > self.head() {

@@ -95,6 +95,31 @@ mod log_tests {
         }
     }
 
+    /// Commands are known by their ids across a restart: the fingerprints of the ids
+    /// in the log are read again at opening, so a command sent again after a restart
+    /// is answered from the log, not appended twice, and a new id is not found.
+    #[tokio::test]
+    async fn a_command_sent_again_after_a_restart_is_answered_from_the_log() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = SledStore::open(dir.path()).unwrap();
+        let (first, again) = (register(UnitId::new(), "十堰市人民医院"), register(UnitId::new(), "十堰市太和医院"));
+        let sent = store.append_batch(vec![first.clone(), again.clone()]).await;
+        let positions: Vec<Position> = sent.iter().map(|r| r.as_ref().unwrap().first_position).collect();
+        drop(store);
+        let store = SledStore::open(dir.path()).unwrap();
+        assert_eq!(
+            store.command_outcome(first.command_id).await.unwrap().map(|o| o.first_position),
+            Some(positions[0])
+        );
+        let answered = store.append(again).await.unwrap();
+        assert_eq!((answered.first_position, answered.duplicate), (positions[1], true), "answered from the log");
+        assert_eq!(store.head(), 2, "nothing appended twice");
+        assert_eq!(store.command_outcome(Uuid::now_v7()).await.unwrap(), None);
+        let next = store.append(register(UnitId::new(), "十堰市税务局")).await.unwrap();
+        let found = store.command_outcome(next.command_id).await.unwrap().map(|o| o.first_position);
+        assert_eq!((next.first_position, found), (3, Some(3)));
+    }
+
     /// A durable write under way for [`STALL_AFTER`] makes the store stalled: healthy
     /// before, writes refused with `Stalled` (not queued behind the stuck one) after,
     /// healthy again once it returns. (The stuck write is set here by hand: a disk that

@@ -283,13 +283,17 @@ impl Writer {
         group: &mut Group,
     ) -> Result<AppendOutcome, StoreError> {
         let encoded = Encoded::new(request)?;
-        if let Some((first, last)) = self.stored_command(encoded.request.command_id, group)? {
-            return encoded.retry_outcome(&group.records(&self.log, first, last)?);
+        let command_id = encoded.request.command_id;
+        if index.may_hold_command(command_id) {
+            if let Some((first, last)) = self.stored_command(command_id, group)? {
+                return encoded.retry_outcome(&group.records(&self.log, first, last)?);
+            }
         }
         encoded.check(|stream| index.last_version(stream))?;
         let outcome =
             encoded.stage(&mut self.tail, |stream, position| index.push(stream, position), &mut group.records);
         group.commands.insert(outcome.command_id, (outcome.first_position, outcome.last_position));
+        index.add_command(outcome.command_id);
         group.member_keys.extend(encoded.request.subject_key);
         Ok(outcome)
     }
@@ -305,6 +309,7 @@ impl Writer {
         let (envelopes, tail) = check_restore(&records, self.tail, |stream| index.last_version(stream))?;
         for (record, env) in records.into_iter().zip(envelopes) {
             index.push(env.stream, record.position);
+            index.add_command(env.command_id);
             group
                 .commands
                 .entry(env.command_id)
