@@ -437,9 +437,12 @@ pub fn read(kind: Kind, bytes: &[u8], encoding: Encoding) -> Import {
     import.columns = columns;
     for &(column, record) in kind.coded_columns() {
         let i = layout.index(column);
+        // A code is named once: a unit's code stands on each of its ballots or outings,
+        // and its id is a digest worth computing once.
+        let mut seen = HashSet::new();
         for (_, values) in &rows {
             for code in listed_codes(column, &values[i]) {
-                if Uuid::try_parse(code).is_err() {
+                if seen.insert(code) && Uuid::try_parse(code).is_err() {
                     import.codes.entry(id_for(record, code)).or_insert_with(|| code.to_owned());
                 }
             }
