@@ -81,6 +81,10 @@ pub(crate) enum Commands {
         /// Seconds one query or mutation may run before it is dropped.
         #[arg(long, env = "TAIZHANG_REQUEST_DEADLINE", default_value_t = Limits::default().deadline.as_secs())]
         deadline: u64,
+        /// Mutations running or waiting at once; past it the next is refused with 503,
+        /// Retry-After and UNAVAILABLE (the client sends it again with its commandId).
+        #[arg(long, env = "TAIZHANG_MAX_MUTATIONS_IN_FLIGHT", default_value_t = Limits::default().mutations_in_flight)]
+        max_mutations_in_flight: usize,
     },
     /// Load the sample campaign (Shiyan, June 2011 service month) through the command
     /// path; loading it again writes nothing.

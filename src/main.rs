@@ -153,10 +153,14 @@ fn run(mut cli: Cli) -> Result<()> {
             Commands::Verify { recognitions: false } => verify(store.as_ref()).await,
             Commands::Verify { recognitions: true } => verify_recognitions(&cli, store).await,
             Commands::Rebuild => rebuild(&cli, store.clone()).await,
-            Commands::Serve { listen, demo, max_connections, idle_timeout, deadline } => {
+            Commands::Serve { listen, demo, max_connections, idle_timeout, deadline, max_mutations_in_flight } => {
                 let seconds = |s: u64| std::time::Duration::from_secs(s.max(1));
-                let limits =
-                    Limits { idle: seconds((*idle_timeout).max(2)), deadline: seconds(*deadline), ..Limits::default() };
+                let limits = Limits {
+                    idle: seconds((*idle_timeout).max(2)),
+                    deadline: seconds(*deadline),
+                    mutations_in_flight: (*max_mutations_in_flight).max(1),
+                    ..Limits::default()
+                };
                 serve(&cli, store, listen, *demo, *max_connections, limits).await
             }
             Commands::Token { action } => token(store, action).await,

@@ -327,6 +327,139 @@ async fn each_limit_is_refused_by_name() {
     assert!(body["errors"][0].get("locations").is_none(), "{body}");
 }
 
+/// Past the limit of mutations in flight the next is refused at once, 503 with
+/// `Retry-After` and `UNAVAILABLE`, having written nothing; sent again with its
+/// `commandId` it is applied once. Reads are not limited.
+#[tokio::test]
+async fn mutations_past_the_limit_in_flight_are_refused_and_safely_retried() {
+    let server = Server::start_with_env(&[("TAIZHANG_MAX_MUTATIONS_IN_FLIGHT", "1")]);
+    let url = format!("{}/graphql", server.url);
+    let send = |i: usize, command: String| {
+        let body = json!({ "query": REGISTER_UNIT, "variables": {
+            "input": { "name": format!("十堰市第{i}税务所"), "industry": "税务", "region": "张湾区" },
+            "commandId": command,
+        } });
+        let request = server.http.post(&url).json(&body);
+        async move {
+            let response = request.send().await.unwrap();
+            let retry_after = response.headers().get("retry-after").map(|v| v.to_str().unwrap().to_owned());
+            (response.status().as_u16(), retry_after, response.json::<Value>().await.unwrap())
+        }
+    };
+    let commands: Vec<String> = (0..48).map(|_| uuid::Uuid::now_v7().to_string()).collect();
+    let (mut refused, mut applied_before) = (Vec::new(), 0);
+    // Rounds of 48 at once over one place: each holds it for its group's fsync, so some
+    // of a round are refused; a round with none refused (all applied) is sent again,
+    // and answered from the log but for those refused.
+    for round in 0..5 {
+        applied_before = if round == 0 { 0 } else { 48 };
+        let answers =
+            futures_util::future::join_all(commands.iter().enumerate().map(|(i, c)| send(i, c.clone()))).await;
+        let reads = server.ok("{ units { totalCount } }", json!({})).await;
+        assert!(reads["units"]["totalCount"].as_u64().unwrap() <= 48, "reads are answered meanwhile");
+        refused.clear();
+        for (i, (status, retry_after, body)) in answers.into_iter().enumerate() {
+            match status {
+                200 => assert!(body["data"]["registerUnit"]["receipt"]["position"].is_u64(), "{body}"),
+                503 => {
+                    assert_eq!(retry_after.as_deref(), Some("1"));
+                    assert_eq!(body["errors"][0]["extensions"]["code"], "UNAVAILABLE", "{body}");
+                    assert!(body["errors"][0]["message"].as_str().unwrap().contains("commandId"), "{body}");
+                    assert!(body.get("data").is_none(), "{body}");
+                    refused.push(i);
+                }
+                other => panic!("{other}: {body}"),
+            }
+        }
+        if !refused.is_empty() {
+            break;
+        }
+    }
+    assert!(!refused.is_empty(), "one place for 48 at once refused none, five times");
+    let registered = server.ok("{ units { totalCount } }", json!({})).await;
+    let expected = if applied_before == 0 { 48 - refused.len() } else { 48 };
+    assert_eq!(registered["units"]["totalCount"], expected, "a refused mutation wrote nothing");
+    for i in refused {
+        loop {
+            let (status, _, body) = send(i, commands[i].clone()).await;
+            if status == 200 {
+                let duplicate = body["data"]["registerUnit"]["receipt"]["duplicate"].as_bool();
+                assert_eq!(duplicate, Some(applied_before > 0), "{body}");
+                break;
+            }
+            assert_eq!(status, 503, "{body}");
+        }
+    }
+    let registered = server.ok("{ units { totalCount } }", json!({})).await;
+    assert_eq!(registered["units"]["totalCount"], 48, "each applied once");
+}
+
+/// A query text the engine validated before is validated again only where its variables
+/// reach (see the server's document cache): every answer must be the one a text never
+/// seen before gets. The same text with a trailing space is such a text.
+#[tokio::test]
+async fn a_document_validated_before_answers_as_a_new_one_whatever_its_variables() {
+    let server = Server::start();
+    let unit = register_unit(&server, "十堰市人民医院").await;
+    register_unit(&server, "十堰市太和医院").await;
+    let fresh = |query: &str| format!("{query} ");
+    let head = server.head().await;
+
+    // Variables of the wrong shape or type, for a mutation's document validated twice.
+    // (The engine refuses some before execution, 400, and finds others as it executes.)
+    let valid = json!({ "name": "十堰市中医医院", "industry": "医疗卫生", "region": "茅箭区" });
+    for (variables, refused_whole) in [
+        (json!({ "input": { "name": 5, "industry": "医疗卫生", "region": "茅箭区" } }), true),
+        (json!({ "input": { "name": "十堰市中医医院", "industry": "医疗卫生" } }), true),
+        (
+            json!({ "input": { "name": "十堰市中医医院", "industry": "医疗卫生", "region": "茅箭区", "floor": 3 } }),
+            true,
+        ),
+        (json!({ "input": "十堰市中医医院" }), false),
+        (json!({ "input": valid, "commandId": 7 }), false),
+    ] {
+        let again = server.post(REGISTER_UNIT, variables.clone()).await;
+        assert_eq!(again.0 == 400, refused_whole, "{}", again.1);
+        assert!(again.1["errors"][0]["message"].is_string(), "{}", again.1);
+        assert_eq!(again, server.post(&fresh(REGISTER_UNIT), variables).await);
+    }
+    assert_eq!(server.head().await, head, "nothing refused was written");
+
+    // A page size in a variable moves the complexity: within the limit, then over it.
+    let pages = "query($n: Int) { units(first: $n) { edges { node { members(first: 100) { totalCount } } } } }";
+    for n in [1, 2, 60, 100] {
+        let again = server.post(pages, json!({ "n": n })).await;
+        assert_eq!(again, server.post(&fresh(pages), json!({ "n": n })).await, "first: {n}");
+    }
+    let (status, body) = server.post(pages, json!({ "n": 100 })).await;
+    assert_eq!((status, &body["errors"][0]["extensions"]["limit"]), (400, &json!("query complexity")), "{body}");
+
+    // A document the engine refused is refused again, and a valid one that names its
+    // operation is validated for that operation alone.
+    let unknown = "{ units { edges { node { floor } } } }";
+    for _ in 0..2 {
+        assert_eq!(server.post(unknown, json!({})).await, server.post(&fresh(unknown), json!({})).await);
+    }
+    let two = "query A($u: ID!) { unit(id: $u) { name } } query B($u: ID!) { unit(id: $u) { name } }";
+    let named =
+        |operation: &str, u: Value| json!({ "query": two, "operationName": operation, "variables": { "u": u } });
+    let url = format!("{}/graphql", server.url);
+    let answer = |body: Value| {
+        let request = server.http.post(&url).json(&body);
+        async move {
+            let response = request.send().await.unwrap();
+            (response.status().as_u16(), response.json::<Value>().await.unwrap())
+        }
+    };
+    for (operation, u) in
+        [("A", json!(unit)), ("A", json!(unit)), ("B", json!(3)), ("B", json!(unit)), ("A", json!([]))]
+    {
+        let mut fresh_body = named(operation, u.clone());
+        fresh_body["query"] = json!(fresh(two));
+        assert_eq!(answer(named(operation, u)).await, answer(fresh_body).await, "operation {operation}");
+    }
+}
+
 /// The status codes and media types the GraphQL over HTTP specification asks for.
 #[tokio::test]
 async fn http_follows_the_graphql_over_http_specification() {

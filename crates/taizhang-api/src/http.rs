@@ -36,6 +36,7 @@ use crate::access::{Grant, Permission, Principal};
 use crate::documents::DocumentCache;
 use crate::error::{self, Code};
 use crate::limiter::Limiter;
+use crate::writes::Writes;
 use crate::{ApiState, Limits, TaizhangSchema};
 use request_body::Params;
 
@@ -66,6 +67,8 @@ pub(crate) struct Server {
     status_lists: std::sync::Mutex<std::collections::HashMap<StatusListKey, bytes::Bytes>>,
     pub(crate) documents: Arc<DocumentCache>,
     pub(crate) field_types: Arc<crate::nulls::FieldTypes>,
+    /// Where mutations run (see [`crate::writes`]).
+    writes: Writes,
 }
 
 /// A signed status list's year, list, log position and signing key.
@@ -93,6 +96,7 @@ pub fn routes(schema: TaizhangSchema, state: Arc<ApiState>, limits: Limits) -> i
         status_lists: Default::default(),
         documents,
         field_types,
+        writes: Writes::new(limits.mutations_in_flight).expect("the mutations' threads start"),
     });
     Route::new()
         .at("/graphql", get(graphql_get).post(graphql_post))
@@ -196,6 +200,18 @@ fn http_error(status: StatusCode, media: Media, code: Code, message: &str) -> Re
     error_response(status, media, error::coded(code, message))
 }
 
+/// Why a mutation was refused when the server is saturated with them.
+const BUSY: &str = "the server is saturated with changes; send the same request again (with the same commandId) \
+                    in a second";
+
+/// The answer to a mutation that found no place (see [`crate::writes`]): 503, with
+/// `Retry-After`, `UNAVAILABLE`.
+fn busy(media: Media) -> Response {
+    let mut response = http_error(StatusCode::SERVICE_UNAVAILABLE, media, Code::Unavailable, BUSY);
+    response.headers_mut().insert(header::RETRY_AFTER, header::HeaderValue::from_static("1"));
+    response
+}
+
 /// The same for an error that carries details (a limit, an error id).
 fn error_response(status: StatusCode, media: Media, error: async_graphql::Error) -> Response {
     let error = error::request_error(error);
@@ -297,35 +313,35 @@ impl Server {
         }
         // Parsed once here (or taken from the cache); the engine reuses the document. A
         // parse error is left to the engine, which reports it like any other.
+        let mut mutation = false;
         let refused = match self.documents.parse(&mut request) {
             Ok(document) => match self.limits.check_document(document) {
                 Err(e) => Some(async_graphql::Response::from_errors(vec![e])),
-                Ok(()) if method == Method::GET => {
-                    if let Some(kind) = non_query_operation(document, params.operation_name.as_deref()) {
-                        let mut response = http_error(
-                            StatusCode::METHOD_NOT_ALLOWED,
-                            media,
-                            Code::BadRequest,
-                            &format!("{kind} are not allowed over GET; use POST"),
-                        );
-                        response.headers_mut().insert(header::ALLOW, header::HeaderValue::from_static("POST"));
-                        return response;
+                Ok(()) => {
+                    let kind = non_query_operation(document, params.operation_name.as_deref());
+                    match kind {
+                        Some(kind) if method == Method::GET => {
+                            let mut response = http_error(
+                                StatusCode::METHOD_NOT_ALLOWED,
+                                media,
+                                Code::BadRequest,
+                                &format!("{kind} are not allowed over GET; use POST"),
+                            );
+                            response.headers_mut().insert(header::ALLOW, header::HeaderValue::from_static("POST"));
+                            return response;
+                        }
+                        _ => mutation = kind == Some("mutations"),
                     }
                     None
                 }
-                Ok(()) => None,
             },
             Err(_) => None,
         };
         let response = match refused {
             Some(r) => r,
-            None => match tokio::time::timeout(self.limits.deadline, self.run(token, request, &query)).await {
-                Ok(response) => response,
-                Err(_) => {
-                    let seconds = self.limits.deadline.as_secs();
-                    let refused = error::over_limit("request seconds", seconds, None);
-                    async_graphql::Response::from_errors(vec![error::request_error(refused)])
-                }
+            None => match self.run_within_deadline(token, request, query, mutation).await {
+                Some(response) => response,
+                None => return busy(media),
             },
         };
         self.shape(response, media)
@@ -343,44 +359,76 @@ impl Server {
     ) -> async_graphql::Response {
         let token = caller.token;
         let mut request = async_graphql::Request::new(query).data(caller).variables(Variables::from_json(variables));
+        let mut mutation = false;
         if let Ok(document) = self.documents.parse(&mut request) {
             if let Err(e) = self.limits.check_document(document) {
                 return async_graphql::Response::from_errors(vec![e]);
             }
+            mutation = non_query_operation(document, None) == Some("mutations");
         }
-        match tokio::time::timeout(self.limits.deadline, self.run(token, request, query)).await {
+        self.run_within_deadline(token, request, query.to_owned(), mutation).await.unwrap_or_else(|| {
+            async_graphql::Response::from_errors(vec![error::request_error(error::coded(Code::Unavailable, BUSY))])
+        })
+    }
+
+    /// [`Server::run`] within the request deadline, a mutation on the mutations' threads
+    /// (see [`crate::writes`]): `None` when a mutation finds no place there.
+    async fn run_within_deadline(
+        &self,
+        token: uuid::Uuid,
+        request: async_graphql::Request,
+        query: String,
+        mutation: bool,
+    ) -> Option<async_graphql::Response> {
+        let work = self.run(token, request, query);
+        let ran = async {
+            if !mutation {
+                return Some(work.await);
+            }
+            self.writes.admit()?.run(work).await
+        };
+        match tokio::time::timeout(self.limits.deadline, ran).await {
             Ok(response) => response,
             Err(_) => {
                 let refused = error::over_limit("request seconds", self.limits.deadline.as_secs(), None);
-                async_graphql::Response::from_errors(vec![error::request_error(refused)])
+                Some(async_graphql::Response::from_errors(vec![error::request_error(refused)]))
             }
         }
     }
 
     /// Executes `request` (whose text is `query`) once `token` is within its share of the
     /// cores (see [`crate::share`]), and puts its field errors' nulls where the
-    /// specification does, counting the CPU time both take.
-    async fn run(&self, token: uuid::Uuid, request: async_graphql::Request, query: &str) -> async_graphql::Response {
-        let shares = &self.state.shares;
-        let wait = shares.wait(token);
-        if !wait.is_zero() {
-            tokio::time::sleep(wait).await;
+    /// specification does, counting the CPU time both take. Owns what it uses, so that
+    /// it may run on another runtime's thread.
+    fn run(
+        &self,
+        token: uuid::Uuid,
+        request: async_graphql::Request,
+        query: String,
+    ) -> impl std::future::Future<Output = async_graphql::Response> + Send + 'static {
+        let (schema, state) = (self.schema.clone(), self.state.clone());
+        let (documents, field_types) = (self.documents.clone(), self.field_types.clone());
+        async move {
+            let shares = &state.shares;
+            let wait = shares.wait(token);
+            if !wait.is_zero() {
+                tokio::time::sleep(wait).await;
+            }
+            let operation = request.operation_name.clone();
+            let work = async {
+                let mut response = schema.execute(request).await;
+                if !refused_before_execution(&response) {
+                    documents.validated(&query, operation.as_deref());
+                }
+                crate::nulls::propagate(&field_types, &query, operation.as_deref(), &mut response);
+                response
+            };
+            shares.timed(token, work).await
         }
-        let operation = request.operation_name.clone();
-        let work = async {
-            let mut response = self.schema.execute(request).await;
-            crate::nulls::propagate(&self.field_types, query, operation.as_deref(), &mut response);
-            response
-        };
-        shares.timed(token, work).await
     }
 
     fn shape(&self, mut response: async_graphql::Response, media: Media) -> Response {
-        // Failed before execution: parse, validation or a limit. Errors raised while
-        // executing always carry the path of the field that raised them.
-        let request_error = response.data == Value::Null
-            && !response.errors.is_empty()
-            && response.errors.iter().all(|e| e.path.is_empty());
+        let request_error = refused_before_execution(&response);
         for e in &mut response.errors {
             self.limits.explain(e);
             let extensions = e.extensions.get_or_insert_with(ErrorExtensionValues::default);
@@ -397,6 +445,13 @@ impl Server {
             Err(e) => error_response(StatusCode::INTERNAL_SERVER_ERROR, media, error::internal(&e)),
         }
     }
+}
+
+/// Whether `response` refused its request before executing it (parse, validation, a
+/// limit): errors alone, none with a path. An executed request has data (an object, or
+/// null when a non-null root field failed), and its fields' errors carry their paths.
+fn refused_before_execution(response: &async_graphql::Response) -> bool {
+    response.data == Value::Null && !response.errors.is_empty() && response.errors.iter().all(|e| e.path.is_empty())
 }
 
 /// "mutations" or "subscriptions" when the operation to run is not a query.

@@ -24,6 +24,7 @@ mod share;
 mod socket;
 mod subscription;
 mod types;
+mod writes;
 
 // The areas: each one's queries, mutations, inputs and types in a module, merged into
 // the schema's roots below.
@@ -245,7 +246,13 @@ pub const BACKGROUND_NICENESS: i32 = 10;
 /// Lowers the calling thread's scheduling priority to [`BACKGROUND_NICENESS`]. A
 /// courtesy: where the system refuses it, the work runs as it is.
 pub fn lower_priority() {
-    let _ = rustix::process::setpriority_process(Some(rustix::thread::gettid()), BACKGROUND_NICENESS);
+    set_niceness(BACKGROUND_NICENESS);
+}
+
+/// Sets the calling thread's niceness (on Linux a thread's priority is its own); a
+/// courtesy as above.
+pub(crate) fn set_niceness(niceness: i32) {
+    let _ = rustix::process::setpriority_process(Some(rustix::thread::gettid()), niceness);
 }
 
 /// The state a resolver runs with.

@@ -33,6 +33,13 @@ pub struct Limits {
     /// How long one query or mutation over HTTP may run; past it its work is dropped
     /// (at its next wait) and the caller gets `LIMIT`.
     pub deadline: std::time::Duration,
+    /// Mutations running or waiting at once (see the server's mutation threads); past
+    /// it the next is refused with `UNAVAILABLE` and `Retry-After`. At the 5,000 a
+    /// second the benchmark sends, about 25 are in flight on a quiet machine (each
+    /// waits a few milliseconds for its group's fsync); 1,024 is a second and more of
+    /// waiting at that rate: past it the server is saturated, and a queue that only
+    /// grows answers no one in time.
+    pub mutations_in_flight: usize,
 }
 
 impl Default for Limits {
@@ -45,6 +52,7 @@ impl Default for Limits {
             body_bytes: 256 * 1024,
             idle: std::time::Duration::from_secs(120),
             deadline: std::time::Duration::from_secs(30),
+            mutations_in_flight: 1_024,
         }
     }
 }
