@@ -392,6 +392,14 @@ async fn mutations_past_the_limit_in_flight_are_refused_and_safely_retried() {
     }
     let registered = server.ok("{ units { totalCount } }", json!({})).await;
     assert_eq!(registered["units"]["totalCount"], 48, "each applied once");
+
+    // Over the subscription socket a mutation takes its place the same way.
+    let mut socket = WsClient::connect(&server, &server.admin).await;
+    let input = json!({ "input": { "name": "十堰市第48税务所", "industry": "税务", "region": "张湾区" } });
+    socket.subscribe("register", REGISTER_UNIT, input).await;
+    let answer = socket.answer("register").await;
+    assert!(answer["payload"]["data"]["registerUnit"]["receipt"]["position"].is_u64(), "{answer}");
+    assert_eq!(server.ok("{ units { totalCount } }", json!({})).await["units"]["totalCount"], 49);
 }
 
 /// A query text the engine validated before is validated again only where its variables

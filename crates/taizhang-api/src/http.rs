@@ -68,7 +68,7 @@ pub(crate) struct Server {
     pub(crate) documents: Arc<DocumentCache>,
     pub(crate) field_types: Arc<crate::nulls::FieldTypes>,
     /// Where mutations run (see [`crate::writes`]).
-    writes: Writes,
+    pub(crate) writes: Arc<Writes>,
 }
 
 /// A signed status list's year, list, log position and signing key.
@@ -96,7 +96,7 @@ pub fn routes(schema: TaizhangSchema, state: Arc<ApiState>, limits: Limits) -> i
         status_lists: Default::default(),
         documents,
         field_types,
-        writes: Writes::new(limits.mutations_in_flight).expect("the mutations' threads start"),
+        writes: Arc::new(Writes::new(limits.mutations_in_flight).expect("the mutations' threads start")),
     });
     Route::new()
         .at("/graphql", get(graphql_get).post(graphql_post))
@@ -200,14 +200,10 @@ fn http_error(status: StatusCode, media: Media, code: Code, message: &str) -> Re
     error_response(status, media, error::coded(code, message))
 }
 
-/// Why a mutation was refused when the server is saturated with them.
-const BUSY: &str = "the server is saturated with changes; send the same request again (with the same commandId) \
-                    in a second";
-
 /// The answer to a mutation that found no place (see [`crate::writes`]): 503, with
 /// `Retry-After`, `UNAVAILABLE`.
 fn busy(media: Media) -> Response {
-    let mut response = http_error(StatusCode::SERVICE_UNAVAILABLE, media, Code::Unavailable, BUSY);
+    let mut response = error_response(StatusCode::SERVICE_UNAVAILABLE, media, crate::writes::saturated());
     response.headers_mut().insert(header::RETRY_AFTER, header::HeaderValue::from_static("1"));
     response
 }
@@ -367,7 +363,7 @@ impl Server {
             mutation = non_query_operation(document, None) == Some("mutations");
         }
         self.run_within_deadline(token, request, query.to_owned(), mutation).await.unwrap_or_else(|| {
-            async_graphql::Response::from_errors(vec![error::request_error(error::coded(Code::Unavailable, BUSY))])
+            async_graphql::Response::from_errors(vec![error::request_error(crate::writes::saturated())])
         })
     }
 
@@ -385,7 +381,7 @@ impl Server {
             if !mutation {
                 return Some(work.await);
             }
-            self.writes.admit()?.run(work).await
+            self.writes.run(work).await
         };
         match tokio::time::timeout(self.limits.deadline, ran).await {
             Ok(response) => response,

@@ -54,6 +54,7 @@ struct SocketExecutor {
     limits: Limits,
     documents: Arc<DocumentCache>,
     field_types: Arc<crate::nulls::FieldTypes>,
+    writes: Arc<crate::writes::Writes>,
 }
 
 impl SocketExecutor {
@@ -121,9 +122,9 @@ impl async_graphql::Executor for SocketExecutor {
             .cloned();
         let (state, schema, types) = (self.state.clone(), self.schema.clone(), self.field_types.clone());
         let (query, operation) = (request.query.clone(), request.operation_name.clone());
-        let subscription = request
-            .parsed_query()
-            .is_ok_and(|d| crate::http::non_query_operation(d, operation.as_deref()) == Some("subscriptions"));
+        let kind = request.parsed_query().ok().and_then(|d| crate::http::non_query_operation(d, operation.as_deref()));
+        let (subscription, mutation) = (kind == Some("subscriptions"), kind == Some("mutations"));
+        let writes = self.writes.clone();
         let deadline = self.limits.deadline;
         futures_util::stream::once(async move {
             let stale = match &caller {
@@ -153,6 +154,16 @@ impl async_graphql::Executor for SocketExecutor {
                         }
                         let mut answers = std::pin::pin!(state.shares.timed(token, answers));
                         answers.next().await.unwrap_or_default()
+                    };
+                    // As over HTTP, a mutation runs on the mutations' threads if it finds a place.
+                    let answer = async move {
+                        if !mutation {
+                            return answer.await;
+                        }
+                        let refused = || {
+                            async_graphql::Response::from_errors(vec![error::request_error(crate::writes::saturated())])
+                        };
+                        writes.run(answer).await.unwrap_or_else(refused)
                     };
                     let answer = tokio::time::timeout(deadline, answer).await.unwrap_or_else(|_| {
                         let refused = error::over_limit("request seconds", deadline.as_secs(), None);
@@ -202,6 +213,7 @@ async fn serve(server: Arc<Server>, address: Option<IpAddr>, protocol: GraphQLPr
         limits: server.limits,
         documents: server.documents.clone(),
         field_types: server.field_types.clone(),
+        writes: server.writes.clone(),
     };
     let (authenticated, caller) = watch::channel(None);
     let (state, ping_every) = (server.state.clone(), server.limits.idle / 2);

@@ -65,6 +65,20 @@ impl Writes {
         let permit = self.admission.clone().try_acquire_owned().ok()?;
         Some(Admitted { writes: self, permit })
     }
+
+    /// Runs the mutation `work` here if it finds a place: `None` when it does not, or
+    /// when the server stopped before it ran (answer [`saturated`]).
+    pub(crate) async fn run<T: Send + 'static>(&self, work: impl Future<Output = T> + Send + 'static) -> Option<T> {
+        self.admit()?.run(work).await
+    }
+}
+
+/// The refusal of a mutation that found no place (`UNAVAILABLE`; over HTTP with 503
+/// and `Retry-After`).
+pub(crate) fn saturated() -> async_graphql::Error {
+    let message = "the server is saturated with changes; send the same request again (with the same commandId) \
+                   in a second";
+    crate::error::coded(crate::error::Code::Unavailable, message)
 }
 
 impl Admitted<'_> {

@@ -123,6 +123,11 @@ async fn measure_mutations(targets: Targets) -> Result<()> {
     report("mutations.busy_cpu", measured.busy_cpu.machine_percent(), "% of the cores", None);
     report("mutations.context_switches", measured.switches_per_mutation(), "per mutation", None);
     report("mutations", measured.cpu_per_mutation(), "core-µs", None);
+    // The floor: the same phases with `{ __typename }` in place of the mutations, what
+    // any request costs here (HTTP, the token, the engine) before it does anything.
+    phases.instead = Some(Bytes::from(json!({ "query": "{ __typename }" }).to_string()));
+    let floor = phases.measure(MUTATION_RATE, PHASES).await?;
+    report("mutations.floor", floor.cpu_per_mutation(), "core-µs", None);
     Ok(())
 }
 
@@ -135,6 +140,8 @@ struct Phases {
     pairs: Vec<(UnitId, MemberId)>,
     /// Mutations sent so far: each registers a new outing.
     sent: u64,
+    /// Sent in the busy phases instead of mutations, when set: the floor's request.
+    instead: Option<Bytes>,
 }
 
 /// What the phases measured.
@@ -178,13 +185,16 @@ impl Phases {
         let ledger_body =
             Bytes::from(json!({ "query": LEDGER_QUERY, "variables": { "unit": unit.to_string() } }).to_string());
         let reads = vec![ledger_body; requests(READ_RATE, ROUND) as usize].into();
-        Phases { client, reads, pairs, sent: 0 }
+        Phases { client, reads, pairs, sent: 0, instead: None }
     }
 
     /// Mutations at `rate` for `length`, sent from a task of their own.
     fn mutate(&mut self, rate: u64, length: Duration) -> tokio::task::JoinHandle<Result<Run>> {
         let count = requests(rate, length);
-        let bodies: Arc<[Bytes]> = (self.sent..self.sent + count).map(|i| outing_mutation(&self.pairs, i)).collect();
+        let bodies: Arc<[Bytes]> = match &self.instead {
+            Some(body) => vec![body.clone(); count as usize].into(),
+            None => (self.sent..self.sent + count).map(|i| outing_mutation(&self.pairs, i)).collect(),
+        };
         self.sent += count;
         tokio::spawn(open_loop(self.client.clone(), bodies, rate))
     }

@@ -35,7 +35,9 @@
 //! - `mutations`: the `http` scenario's latency phases alone (reads at 500/s, idle and
 //!   with 5,000 `registerOuting`/s, over `--events N`, 300 k by default), for a profile:
 //!   the servers' CPU per mutation, in all and by kind of thread, the context switches
-//!   per mutation, and the reads' p99 against the idle phases'.
+//!   per mutation, and the reads' p99 against the idle phases'; then the same phases
+//!   with `{ __typename }` in place of the mutations (`mutations.floor`: what any
+//!   request costs before it does anything).
 //! - `backup`: over the same log of a million events, the p99 of reads at 500/s while
 //!   an admin takes online backups (`GET /backup`, one after another), against the
 //!   quiet phases' in the same run, in four alternating 3-second phases of each; and
