@@ -36,9 +36,9 @@ pub struct Limits {
     /// Mutations running or waiting at once (see the server's mutation threads); past
     /// it the next is refused with `UNAVAILABLE` and `Retry-After`. At the 5,000 a
     /// second the benchmark sends, about 25 are in flight on a quiet machine (each
-    /// waits a few milliseconds for its group's fsync); 1,024 is a second and more of
-    /// waiting at that rate: past it the server is saturated, and a queue that only
-    /// grows answers no one in time.
+    /// waits a few milliseconds for its group's fsync); 1,024 is about 200 ms of them
+    /// at that rate, forty times the quiet figure: past it the server is saturated,
+    /// and a queue that only grows answers no one in time.
     pub mutations_in_flight: usize,
 }
 
