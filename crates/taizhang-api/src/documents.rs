@@ -36,6 +36,15 @@ pub(crate) struct DocumentCache {
     documents: RwLock<HashMap<Box<str>, Entry>>,
 }
 
+/// A request's document, as [`DocumentCache::parse`] gives it.
+#[derive(Debug)]
+pub(crate) struct Parsed<'r> {
+    pub(crate) document: &'r ExecutableDocument,
+    /// The engine validated this text with this operation name before: only what the
+    /// variables reach is validated again, and there is nothing to note afterwards.
+    pub(crate) validated_before: bool,
+}
+
 struct Entry {
     document: ExecutableDocument,
     /// The operation names (`None`: the request named none) the engine validated this
@@ -48,33 +57,35 @@ struct Entry {
 const MAX_VALIDATED_OPERATIONS: usize = 4;
 
 impl DocumentCache {
-    /// `request`'s parsed document, from the cache when its text was seen before. A
-    /// query that does not parse is not remembered; its error is the parser's.
-    pub(crate) fn parse<'r>(
-        &self,
-        request: &'r mut async_graphql::Request,
-    ) -> Result<&'r ExecutableDocument, ServerError> {
+    /// `request`'s parsed document, from the cache when its text was seen before, and
+    /// whether the engine validated that text with the request's operation name before
+    /// (then the request says so to the engine). A query that does not parse is not
+    /// remembered; its error is the parser's.
+    pub(crate) fn parse<'r>(&self, request: &'r mut async_graphql::Request) -> Result<Parsed<'r>, ServerError> {
         let cached = self.documents.read().expect("document cache lock").get(request.query.as_str()).map(|entry| {
             let operation = request.operation_name.as_deref();
             (private_copy(&entry.document), entry.validated.iter().any(|name| name.as_deref() == operation))
         });
-        match cached {
+        let validated_before = match cached {
             Some((document, validated)) => {
                 request.set_parsed_query(document);
                 if validated {
                     request.set_validated_before();
                 }
+                validated
             }
             // A long query is parsed and left with the request, not copied for the cache.
             None if request.query.len() > MAX_QUERY_BYTES => {
                 request.parsed_query()?;
+                false
             }
             None => {
                 let document = request.parsed_query()?.clone();
                 self.remember(&request.query, document);
+                false
             }
-        }
-        request.parsed_query()
+        };
+        Ok(Parsed { document: request.parsed_query()?, validated_before })
     }
 
     /// Notes that the engine validated `query` with `operation` (see the module's doc).
@@ -165,20 +176,20 @@ mod tests {
     fn a_repeated_query_gets_the_document_its_text_parses_to() {
         let cache = DocumentCache::default();
         let query = "query($u: ID!) { unitLedger(unit: $u, first: 50) { edges { node { hours } } } }";
-        let first = cache.parse(&mut request(query)).unwrap().clone();
+        let first = cache.parse(&mut request(query)).unwrap().document.clone();
         assert_eq!(cache.len(), 1);
-        let again = cache.parse(&mut request(query)).unwrap().clone();
+        let again = cache.parse(&mut request(query)).unwrap().document.clone();
         let fresh = async_graphql::parser::parse_query(query).unwrap();
         // Positions included: an error in the cached document points where the text says.
         assert_eq!(format!("{again:?}"), format!("{fresh:?}"));
         assert_eq!(format!("{first:?}"), format!("{fresh:?}"));
         let other = "{ units { totalCount } }";
-        let parsed = cache.parse(&mut request(other)).unwrap().clone();
+        let parsed = cache.parse(&mut request(other)).unwrap().document.clone();
         assert_eq!(format!("{parsed:?}"), format!("{:?}", async_graphql::parser::parse_query(other).unwrap()));
         // The repeated query is answered from the cache, not parsed again: what the
         // cache holds under its text is what it gets.
         cache.remember(query, parsed.clone());
-        let answered = cache.parse(&mut request(query)).unwrap().clone();
+        let answered = cache.parse(&mut request(query)).unwrap().document.clone();
         assert_eq!(format!("{answered:?}"), format!("{parsed:?}"));
     }
 
@@ -194,9 +205,11 @@ mod tests {
         let cache = DocumentCache::default();
         let query = "query Page($u: ID!) { unitLedger(unit: $u, first: 50) { edges { node { h: hours ...Line } } } } \
                      fragment Line on LedgerLine { outing { ... on Outing { id date } } }";
-        let first = cache.parse(&mut request(query)).unwrap().clone();
-        let (second, third) =
-            (cache.parse(&mut request(query)).unwrap().clone(), cache.parse(&mut request(query)).unwrap().clone());
+        let first = cache.parse(&mut request(query)).unwrap().document.clone();
+        let (second, third) = (
+            cache.parse(&mut request(query)).unwrap().document.clone(),
+            cache.parse(&mut request(query)).unwrap().document.clone(),
+        );
         assert_eq!(format!("{second:?}"), format!("{first:?}"));
         assert_eq!(format!("{third:?}"), format!("{first:?}"));
         let (a, b) = (addresses(second), addresses(third));
@@ -225,5 +238,29 @@ mod tests {
             cache.parse(&mut request(&format!("{{ a{i}: units {{ totalCount }} }}"))).unwrap();
         }
         assert_eq!(cache.len(), MAX_DOCUMENTS);
+    }
+
+    #[test]
+    fn a_text_is_validated_before_only_with_the_operation_names_the_engine_validated() {
+        let cache = DocumentCache::default();
+        let query = "query A { units { totalCount } } query B { head { position } }";
+        let named = |name: Option<&str>| {
+            let mut request = request(query);
+            request.operation_name = name.map(str::to_owned);
+            request
+        };
+        cache.validated(query, Some("A")); // not cached yet: nothing to note
+        assert!(!cache.parse(&mut named(Some("A"))).unwrap().validated_before);
+        cache.validated(query, Some("A"));
+        assert!(cache.parse(&mut named(Some("A"))).unwrap().validated_before);
+        assert!(!cache.parse(&mut named(Some("B"))).unwrap().validated_before);
+        assert!(!cache.parse(&mut named(None)).unwrap().validated_before);
+        // A caller cycling through names grows the entry to a bound, no further.
+        for i in 0..10 {
+            cache.validated(query, Some(&format!("C{i}")));
+        }
+        assert!(cache.parse(&mut named(Some("C2"))).unwrap().validated_before);
+        assert!(!cache.parse(&mut named(Some("C3"))).unwrap().validated_before);
+        assert_eq!(cache.documents.read().unwrap()[query].validated.len(), MAX_VALIDATED_OPERATIONS);
     }
 }

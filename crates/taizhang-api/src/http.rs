@@ -309,25 +309,23 @@ impl Server {
         }
         // Parsed once here (or taken from the cache); the engine reuses the document. A
         // parse error is left to the engine, which reports it like any other.
-        let mut mutation = false;
+        let mut known = Known::default();
         let refused = match self.documents.parse(&mut request) {
-            Ok(document) => match self.limits.check_document(document) {
+            Ok(parsed) => match self.limits.check_document(parsed.document) {
                 Err(e) => Some(async_graphql::Response::from_errors(vec![e])),
                 Ok(()) => {
-                    let kind = non_query_operation(document, params.operation_name.as_deref());
-                    match kind {
-                        Some(kind) if method == Method::GET => {
-                            let mut response = http_error(
-                                StatusCode::METHOD_NOT_ALLOWED,
-                                media,
-                                Code::BadRequest,
-                                &format!("{kind} are not allowed over GET; use POST"),
-                            );
-                            response.headers_mut().insert(header::ALLOW, header::HeaderValue::from_static("POST"));
-                            return response;
-                        }
-                        _ => mutation = kind == Some("mutations"),
+                    let kind = non_query_operation(parsed.document, params.operation_name.as_deref());
+                    if let Some(kind) = kind.filter(|_| method == Method::GET) {
+                        let mut response = http_error(
+                            StatusCode::METHOD_NOT_ALLOWED,
+                            media,
+                            Code::BadRequest,
+                            &format!("{kind} are not allowed over GET; use POST"),
+                        );
+                        response.headers_mut().insert(header::ALLOW, header::HeaderValue::from_static("POST"));
+                        return response;
                     }
+                    known = Known { mutation: kind == Some("mutations"), validated_before: parsed.validated_before };
                     None
                 }
             },
@@ -335,7 +333,7 @@ impl Server {
         };
         let response = match refused {
             Some(r) => r,
-            None => match self.run_within_deadline(token, request, query, mutation).await {
+            None => match self.run_within_deadline(token, request, query, known).await {
                 Some(response) => response,
                 None => return busy(media),
             },
@@ -355,14 +353,15 @@ impl Server {
     ) -> async_graphql::Response {
         let token = caller.token;
         let mut request = async_graphql::Request::new(query).data(caller).variables(Variables::from_json(variables));
-        let mut mutation = false;
-        if let Ok(document) = self.documents.parse(&mut request) {
-            if let Err(e) = self.limits.check_document(document) {
+        let mut known = Known::default();
+        if let Ok(parsed) = self.documents.parse(&mut request) {
+            if let Err(e) = self.limits.check_document(parsed.document) {
                 return async_graphql::Response::from_errors(vec![e]);
             }
-            mutation = non_query_operation(document, None) == Some("mutations");
+            let mutation = non_query_operation(parsed.document, None) == Some("mutations");
+            known = Known { mutation, validated_before: parsed.validated_before };
         }
-        self.run_within_deadline(token, request, query.to_owned(), mutation).await.unwrap_or_else(|| {
+        self.run_within_deadline(token, request, query.to_owned(), known).await.unwrap_or_else(|| {
             async_graphql::Response::from_errors(vec![error::request_error(crate::writes::saturated())])
         })
     }
@@ -374,11 +373,11 @@ impl Server {
         token: uuid::Uuid,
         request: async_graphql::Request,
         query: String,
-        mutation: bool,
+        known: Known,
     ) -> Option<async_graphql::Response> {
-        let work = self.run(token, request, query);
+        let work = self.run(token, request, query, known.validated_before);
         let ran = async {
-            if !mutation {
+            if !known.mutation {
                 return Some(work.await);
             }
             self.writes.run(work).await
@@ -394,13 +393,15 @@ impl Server {
 
     /// Executes `request` (whose text is `query`) once `token` is within its share of the
     /// cores (see [`crate::share`]), and puts its field errors' nulls where the
-    /// specification does, counting the CPU time both take. Owns what it uses, so that
-    /// it may run on another runtime's thread.
+    /// specification does, counting the CPU time both take; notes the text validated
+    /// once the engine executed it, unless it was `validated_before`. Owns what it uses,
+    /// so that it may run on another runtime's thread.
     fn run(
         &self,
         token: uuid::Uuid,
         request: async_graphql::Request,
         query: String,
+        validated_before: bool,
     ) -> impl std::future::Future<Output = async_graphql::Response> + Send + 'static {
         let (schema, state) = (self.schema.clone(), self.state.clone());
         let (documents, field_types) = (self.documents.clone(), self.field_types.clone());
@@ -413,7 +414,7 @@ impl Server {
             let operation = request.operation_name.clone();
             let work = async {
                 let mut response = schema.execute(request).await;
-                if !refused_before_execution(&response) {
+                if !validated_before && !refused_before_execution(&response) {
                     documents.validated(&query, operation.as_deref());
                 }
                 crate::nulls::propagate(&field_types, &query, operation.as_deref(), &mut response);
@@ -441,6 +442,15 @@ impl Server {
             Err(e) => error_response(StatusCode::INTERNAL_SERVER_ERROR, media, error::internal(&e)),
         }
     }
+}
+
+/// What the server knows of a request from its parsed document.
+#[derive(Clone, Copy, Default)]
+struct Known {
+    /// Its operation is a mutation: it runs on the mutations' threads.
+    mutation: bool,
+    /// The engine validated its text with its operation name before.
+    validated_before: bool,
 }
 
 /// Whether `response` refused its request before executing it (parse, validation, a

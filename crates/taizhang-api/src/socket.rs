@@ -59,8 +59,8 @@ struct SocketExecutor {
 
 impl SocketExecutor {
     fn refuse(&self, request: &mut async_graphql::Request) -> Option<async_graphql::Response> {
-        let document = self.documents.parse(request).ok()?;
-        let mut refused = self.limits.check_document(document).err()?;
+        let parsed = self.documents.parse(request).ok()?;
+        let mut refused = self.limits.check_document(parsed.document).err()?;
         self.limits.explain(&mut refused);
         Some(async_graphql::Response::from_errors(vec![refused]))
     }
