@@ -1180,14 +1180,16 @@ async fn a_board_kept_at_the_head_equals_the_board_assessed_whole() {
 
 #[tokio::test]
 async fn report_totals_equal_a_naive_recomputation_from_the_raw_events() {
-    let seeds = seeds("report totals");
+    let mut seeds = seeds("report totals");
     let mut reached = [0u64; 11];
     let mut superseded = 0;
     let mut reached_credit = 0;
     let mut rated_units = 0;
     let mut reproduced_boards = 0;
     let mut accepted_from_board = 0;
-    for &seed in &seeds {
+    let mut next = 0;
+    while let Some(&seed) = seeds.get(next) {
+        next += 1;
         let w = World::new().await;
         let mut rng = Rng::new(seed);
         let history = random_history(&w, &mut rng, 400, async |_| {}).await;
@@ -1272,6 +1274,19 @@ async fn report_totals_equal_a_naive_recomputation_from_the_raw_events() {
             .collect();
         assert_eq!(computed, naive, "seed {seed}");
         superseded += assert_certificates_reproduce_and_supersede(&model, seed);
+        // About three histories in ten give no credit hours in June (no check-out
+        // recorded there), so four clock seeds missed them all about once in a hundred
+        // runs: while a reach below is missing, one more seed, up to sixteen. Every
+        // history's equalities are checked all the same.
+        let reached_all = [superseded, rated_units, reproduced_boards, reached_credit as usize, accepted_from_board]
+            .into_iter()
+            .all(|n| n > 0)
+            && [0, 1, 5, 6, 7].iter().all(|&i| reached[i] > 0);
+        if next == seeds.len() && seeds.len() > 1 && seeds.len() < 16 && !reached_all {
+            let more = (seed.wrapping_add(7919)) | 1;
+            println!("report totals: one more seed, {more}, for the reach");
+            seeds.push(more);
+        }
     }
     // The histories together reach every count of the round reports (a replay of one
     // seed checks the equalities only).
