@@ -157,6 +157,30 @@ pub enum Personal {
     Erased,
 }
 
+/// Puts `snapshot` in the cache unless it holds a later state of `stream`; starts the
+/// cache over when it is full.
+fn keep_latest(cache: &mut HashMap<StreamId, StreamSnapshot>, stream: StreamId, snapshot: StreamSnapshot) {
+    if cache.get(&stream).is_some_and(|cached| cached.version >= snapshot.version) {
+        return;
+    }
+    if cache.len() >= CACHED_STREAMS {
+        cache.clear();
+    }
+    cache.insert(stream, snapshot);
+}
+
+/// How a command reads the snapshot cache.
+#[derive(Clone, Copy)]
+enum CacheUse {
+    /// Copies what it reads; the cache keeps it (batches, rehearsals, readers).
+    Copy,
+    /// Takes what it reads out of the cache, and gives back the state it decided
+    /// ([`Ledger::give_back`]): one command, which would otherwise copy a member's
+    /// whole calendar in and out of the cache each time. A command on the same stream
+    /// meanwhile reads it from the store, as after a miss.
+    Take,
+}
+
 /// Commands per [`Ledger::execute_batch`] when loading many (the sample campaign, an
 /// import): one decision pass and one commit each. Larger batches gain little once
 /// the fsync is shared this widely, and hold more undecided work when one conflicts.
@@ -177,8 +201,8 @@ pub struct Ledger<S: EventStore> {
     store: Arc<S>,
     keys: KeyStore,
     master: MasterKey,
-    /// Each stream's state at the last version a command read. A command reads only
-    /// the events appended since (by any server), so a member with a long calendar
+    /// Each stream's state at the last version a command read or wrote. A command reads
+    /// only the events appended since (by any server), so a member with a long calendar
     /// costs one index lookup instead of a replay; the expected versions of the append
     /// still catch every race.
     snapshots: std::sync::Mutex<HashMap<StreamId, StreamSnapshot>>,
@@ -252,11 +276,23 @@ impl<S: EventStore> Ledger<S> {
                 tokio::time::sleep(std::time::Duration::from_micros(jitter)).await;
             }
             let mut loaded = Aggregates::default();
-            self.load_into(&cmd, &mut loaded).await?;
-            let request = self.prepare(&ctx, &cmd, &mut loaded).await?;
+            self.load_into(&cmd, &mut loaded, CacheUse::Take).await?;
+            // The streams that had events when read: those the cache may keep again.
+            let known: Vec<StreamId> = loaded.versions.iter().filter_map(|(s, v)| v.map(|_| *s)).collect();
+            let request = match self.prepare(&ctx, &cmd, &mut loaded).await {
+                Ok(request) => request,
+                Err(e) => {
+                    // Refused before anything was applied: the state is as it was read.
+                    self.give_back(&known, loaded);
+                    return Err(e);
+                }
+            };
             match self.store.append(request).await {
                 Ok(outcome) => {
-                    self.refresh_written(&outcome, &loaded);
+                    // A duplicate's events are an earlier run's, not this decision's.
+                    if !outcome.duplicate {
+                        self.give_back(&known, loaded);
+                    }
                     return Ok(outcome);
                 }
                 Err(StoreError::Conflict { stream, .. }) => last_conflict = stream.to_string(),
@@ -357,17 +393,17 @@ impl<S: EventStore> Ledger<S> {
         needed.sort_unstable();
         needed.dedup();
         needed.retain(|s| !state.is_loaded(s));
-        let fetches: Vec<_> = needed.iter().map(|s| self.fetch_stream(*s)).collect();
+        let fetches: Vec<_> = needed.iter().map(|s| self.fetch_stream(*s, CacheUse::Copy)).collect();
         let fetched: Vec<_> = stream::iter(fetches).buffered(PREFETCH).collect().await;
         for (s, result) in needed.into_iter().zip(fetched) {
             let (cached, events) = result?;
-            self.absorb(s, cached, events, state);
+            self.absorb(s, cached, events, state, CacheUse::Copy);
         }
         for ((ctx, cmd), known) in batch.into_iter().zip(known) {
             let answer = match known? {
                 Some(outcome) => Some(self.answered_before(&cmd, outcome).await),
                 None => {
-                    self.load_into(&cmd, state).await?;
+                    self.load_into(&cmd, state, CacheUse::Copy).await?;
                     match self.prepare(&ctx, &cmd, state).await {
                         Ok(request) => {
                             decided.requests.push(request);
@@ -470,7 +506,7 @@ impl<S: EventStore> Ledger<S> {
         let today = Timestamp::now().service_date();
         let no_seal = &mut |_: DataSubject, _: &PersonalData| SealedPersonal(Vec::new());
         for cmd in commands {
-            self.load_into(cmd, &mut state).await?;
+            self.load_into(cmd, &mut state, CacheUse::Copy).await?;
             let mut problems = Vec::new();
             let mut tried = cmd.clone();
             loop {
@@ -504,7 +540,7 @@ impl<S: EventStore> Ledger<S> {
     ) -> Result<Result<Option<(Vec<Correction>, Option<u64>)>, DomainError>, AppError> {
         let mut loaded = Aggregates::default();
         let subject = register.subject();
-        self.load_stream(subject, &mut loaded).await?;
+        self.load_stream(subject, &mut loaded, CacheUse::Copy).await?;
         let mut personal = None;
         if let Command::RegisterMember(c) = register {
             if let Some(member) = loaded.members.get(&c.member).filter(|m| !m.erased) {
@@ -519,7 +555,7 @@ impl<S: EventStore> Ledger<S> {
     }
 
     /// Adds to `loaded` every stream the command depends on that it lacks.
-    async fn load_into(&self, cmd: &Command, loaded: &mut Aggregates) -> Result<(), AppError> {
+    async fn load_into(&self, cmd: &Command, loaded: &mut Aggregates, cache: CacheUse) -> Result<(), AppError> {
         loop {
             let missing: Vec<StreamId> =
                 dependencies(cmd, loaded).into_iter().filter(|s| !loaded.is_loaded(s)).collect();
@@ -527,14 +563,14 @@ impl<S: EventStore> Ledger<S> {
                 return Ok(());
             }
             for stream in missing {
-                self.load_stream(stream, loaded).await?;
+                self.load_stream(stream, loaded, cache).await?;
             }
         }
     }
 
-    async fn load_stream(&self, stream: StreamId, into: &mut Aggregates) -> Result<(), AppError> {
-        let (cached, events) = self.fetch_stream(stream).await?;
-        self.absorb(stream, cached, events, into);
+    async fn load_stream(&self, stream: StreamId, into: &mut Aggregates, cache: CacheUse) -> Result<(), AppError> {
+        let (cached, events) = self.fetch_stream(stream, cache).await?;
+        self.absorb(stream, cached, events, into, cache);
         Ok(())
     }
 
@@ -542,19 +578,28 @@ impl<S: EventStore> Ledger<S> {
     async fn fetch_stream(
         &self,
         stream: StreamId,
+        cache: CacheUse,
     ) -> Result<(Option<StreamSnapshot>, Vec<taizhang_store::RecordedEvent>), AppError> {
-        let cached = self.snapshots.lock().expect("snapshot cache lock").get(&stream).cloned();
+        let cached = {
+            let mut snapshots = self.snapshots.lock().expect("snapshot cache lock");
+            match cache {
+                CacheUse::Copy => snapshots.get(&stream).cloned(),
+                CacheUse::Take => snapshots.remove(&stream),
+            }
+        };
         let from = cached.as_ref().map_or(0, |snapshot| snapshot.version + 1);
         Ok((cached, self.store.read_stream(stream, from, usize::MAX).await?))
     }
 
-    /// Folds a fetched stream into `into` and caches its state.
+    /// Folds a fetched stream into `into` and, unless the command took it from the
+    /// cache (it gives its state back), caches its state.
     fn absorb(
         &self,
         stream: StreamId,
         cached: Option<StreamSnapshot>,
         events: Vec<taizhang_store::RecordedEvent>,
         into: &mut Aggregates,
+        cache: CacheUse,
     ) {
         match cached {
             Some(snapshot) => into.restore(stream, snapshot),
@@ -563,42 +608,30 @@ impl<S: EventStore> Ledger<S> {
         for event in &events {
             into.apply(event.version, &event.payload);
         }
-        if !events.is_empty() {
+        if !events.is_empty() && matches!(cache, CacheUse::Copy) {
             if let Some(snapshot) = into.snapshot(stream) {
                 self.remember(stream, snapshot);
             }
         }
     }
 
-    /// Brings the cached state of the streams a command wrote up to date, from
-    /// `decided`: the decision's state with the command's own events applied. The append
-    /// expected every version the decision read, so that is the streams' state at the
-    /// versions written, and the next command on them (a member's next outing) reads
-    /// nothing back from the store — on sled, from a page long out of its page cache.
-    /// Only streams already cached are updated: a new outing's stream joins the cache
-    /// when a command first reads it, as before, so writes alone do not fill it.
-    fn refresh_written(&self, outcome: &AppendOutcome, decided: &Aggregates) {
-        if outcome.duplicate {
-            return; // an earlier run's events are in the log, not this decision's
-        }
+    /// Puts the state of `streams` in `decided` back into the cache, moved, not
+    /// copied, each at the version it holds: as read, or, once the append that expected
+    /// every version the decision read is durable, as written. The next command on
+    /// them (a member's next outing) then reads nothing back from the store — on sled,
+    /// from a page long out of its page cache. A command that committed meanwhile may
+    /// have put back a later state; that one stays.
+    fn give_back(&self, streams: &[StreamId], mut decided: Aggregates) {
         let mut cache = self.snapshots.lock().expect("snapshot cache lock");
-        for (stream, version) in &outcome.streams {
-            let Some(cached) = cache.get_mut(stream) else { continue };
-            // A command that committed after this one may have refreshed it already.
-            if cached.version < *version {
-                if let Some(snapshot) = decided.snapshot(*stream).filter(|s| s.version == *version) {
-                    *cached = snapshot;
-                }
+        for stream in streams {
+            if let Some(snapshot) = decided.take_snapshot(*stream) {
+                keep_latest(&mut cache, *stream, snapshot);
             }
         }
     }
 
     fn remember(&self, stream: StreamId, snapshot: StreamSnapshot) {
-        let mut cache = self.snapshots.lock().expect("snapshot cache lock");
-        if cache.len() >= CACHED_STREAMS {
-            cache.clear();
-        }
-        cache.insert(stream, snapshot);
+        keep_latest(&mut self.snapshots.lock().expect("snapshot cache lock"), stream, snapshot);
     }
 
     /// The key a correction of `member`'s personal data is sealed under; `None` when
@@ -634,7 +667,7 @@ impl<S: EventStore> Ledger<S> {
     /// correction's), opened with their key, or `Erased`.
     pub async fn personal(&self, member: MemberId) -> Result<Personal, AppError> {
         let mut loaded = Aggregates::default();
-        self.load_stream(StreamId::member(member), &mut loaded).await?;
+        self.load_stream(StreamId::member(member), &mut loaded, CacheUse::Copy).await?;
         let version = loaded.members.get(&member).ok_or(DomainError::MemberNotFound(member))?.personal_version;
         self.personal_at(member, version).await
     }

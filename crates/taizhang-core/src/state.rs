@@ -32,6 +32,15 @@ macro_rules! aggregate_states {
                 Some($crate::StreamSnapshot { version, state })
             }
 
+            /// [`Aggregates::snapshot`] moved out: the stream's state leaves `self`.
+            pub fn take_snapshot(&mut self, stream: $crate::StreamId) -> Option<$crate::StreamSnapshot> {
+                let version = (*self.versions.get(&stream)?)?;
+                let state = match stream.kind {
+                    $($crate::StreamKind::$kind => StreamState::$kind(self.$loaded.remove(&$id(stream.id))?),)*
+                };
+                Some($crate::StreamSnapshot { version, state })
+            }
+
             /// Loads `stream` from a snapshot; events after `snapshot.version` are applied
             /// next.
             pub fn restore(&mut self, stream: $crate::StreamId, snapshot: $crate::StreamSnapshot) {

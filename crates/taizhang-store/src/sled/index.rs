@@ -1,10 +1,11 @@
 //! The stream index, in memory: each stream's positions, whose order gives the versions;
 //! and the commands in the log, by a fingerprint of their ids.
 
-use std::collections::HashSet;
+use std::collections::HashMap;
 
 use crate::Position;
 use smallvec::SmallVec;
+use std::collections::hash_map::Entry;
 use taizhang_core::interner::Interner;
 use taizhang_core::StreamId;
 use uuid::Uuid;
@@ -19,14 +20,17 @@ use uuid::Uuid;
 pub(super) struct StreamIndex {
     pub(super) streams: Interner<StreamId>,
     pub(super) positions: Vec<SmallVec<[Position; 2]>>,
-    /// A 64-bit fingerprint of the id of every command in the log or staged for it.
-    /// Nearly every command a store is asked about is new, and an id whose fingerprint
-    /// is missing was never appended: its outcome is known without a lookup in sled
-    /// (one to two microseconds, two or three times per command). A fingerprint found
-    /// may be another id's, so the lookup is made then. About 10 bytes a command; the
-    /// set's hashes are keyed per process, so ids a client chooses cannot be made to
-    /// collide in it.
-    commands: HashSet<u64>,
+    /// Where every command in the log or staged for it begins: its first position, by
+    /// a 64-bit fingerprint of its id. This is the log's only index of commands (sled
+    /// holds none). Nearly every command a store is asked about is new, and an id whose
+    /// fingerprint is missing was never appended; a fingerprint found may be another
+    /// id's, so the record there is read and its command id compared. About 20 bytes a
+    /// command; the map's hashes are keyed per process, so ids a client chooses cannot
+    /// be made to collide in it.
+    commands: HashMap<u64, Position>,
+    /// The commands whose fingerprint an earlier command had, by their whole id (one in
+    /// 2^64 by chance; or ids a client chose to collide, which cost only that client).
+    colliding_commands: HashMap<Uuid, Position>,
 }
 
 /// The fingerprint of a command id: the halves of its 128 bits folded together (the
@@ -47,14 +51,25 @@ impl StreamIndex {
         (self.positions(stream).len() as u64).checked_sub(1)
     }
 
-    /// Notes that `command_id` is in the log or staged for it.
-    pub(super) fn add_command(&mut self, command_id: Uuid) {
-        self.commands.insert(fingerprint(command_id));
+    /// Notes that the command `command_id`, not yet in the index, is in the log or
+    /// staged for it from `first` on.
+    pub(super) fn add_command(&mut self, command_id: Uuid, first: Position) {
+        match self.commands.entry(fingerprint(command_id)) {
+            Entry::Vacant(entry) => {
+                entry.insert(first);
+            }
+            Entry::Occupied(_) => {
+                self.colliding_commands.insert(command_id, first);
+            }
+        }
     }
 
-    /// False when `command_id` was never appended; true when it may have been.
-    pub(super) fn may_hold_command(&self, command_id: Uuid) -> bool {
-        self.commands.contains(&fingerprint(command_id))
+    /// Where `command_id` begins if it was appended: `None` when it never was; else a
+    /// position whose record is that command's first, or, when it never was after all,
+    /// another command's.
+    pub(super) fn command_candidate(&self, command_id: Uuid) -> Option<Position> {
+        let colliding = self.colliding_commands.get(&command_id);
+        colliding.or_else(|| self.commands.get(&fingerprint(command_id))).copied()
     }
 
     /// Adds the next event of `stream`; returns its version.

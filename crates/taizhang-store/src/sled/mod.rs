@@ -202,6 +202,7 @@ impl SledStore {
 
         let mut index = StreamIndex::default();
         let (mut head, mut last_hash, mut last_recorded_at) = (0, GENESIS_HASH, Timestamp::default());
+        let mut last_command = None;
         for entry in log.scan_prefix([PAGE]) {
             let (key, value) = entry.map_err(backend)?;
             visit_page(be_u64(&key[1..]), &value, |position, bytes| {
@@ -209,7 +210,10 @@ impl SledStore {
                 if position != head + 1 || index.push(env.stream, position) != env.version {
                     return Err(StoreError::Corrupt { position, reason: "out of sequence".into() });
                 }
-                index.add_command(env.command_id);
+                if last_command != Some(env.command_id) {
+                    index.add_command(env.command_id, position);
+                    last_command = Some(env.command_id);
+                }
                 head = position;
                 last_hash = codec::split_bytes(position, bytes)?.0;
                 last_recorded_at = env.recorded_at;
@@ -229,6 +233,7 @@ impl SledStore {
             key_slots: key_slots.clone(),
             db_file,
             tail: Tail { head, last_hash, last_recorded_at },
+            last_command,
             index: index.clone(),
             head_tx,
             poisoned: poisoned.clone(),
@@ -369,15 +374,14 @@ impl EventStore for SledStore {
     async fn command_outcome(&self, command_id: Uuid) -> Result<Option<AppendOutcome>, StoreError> {
         let pages = {
             let gate = self.gate().await;
-            if !gate.index().may_hold_command(command_id) {
-                return Ok(None);
-            }
-            let Some(span) = self.inner.log.get(command_key(command_id)).map_err(backend)? else { return Ok(None) };
-            let (first, last) = (be_u64(&span[..8]), be_u64(&span[8..]));
-            if last > self.head() {
-                return Ok(None);
-            }
-            PagesRead::of(&self.inner.log, first, last, usize::MAX)?
+            let Some(first) = gate.index().command_candidate(command_id) else { return Ok(None) };
+            // A command staged but not yet durable (beyond the head) is not answered.
+            let log = &self.inner.log;
+            let span = command_span(command_id, first, self.head(), |from, to| {
+                PagesRead::of(log, from, to, usize::MAX)?.records()
+            })?;
+            let Some((first, last)) = span else { return Ok(None) };
+            PagesRead::of(log, first, last, usize::MAX)?
         };
         Ok(Some(outcome_of(command_id, &pages.records()?)?))
     }

@@ -1,5 +1,5 @@
 //! The pages of the `events` tree: how a group commit's records are laid out,
-//! compressed and read back, and the keys of pages and command ids.
+//! compressed and read back, their keys, and where a command's records are.
 
 use crate::{Position, RawRecord, StoreError};
 use uuid::Uuid;
@@ -7,7 +7,6 @@ use uuid::Uuid;
 use super::*;
 
 pub(super) const PAGE: u8 = b'e';
-pub(super) const COMMAND: u8 = b'c';
 
 /// The most bytes of records in one page (a single larger record gets a page of its
 /// own). sled splits a leaf at 17 entries and writes any item over 128 KiB (a quarter
@@ -21,10 +20,37 @@ pub(super) fn page_key(first: Position) -> [u8; 9] {
     k
 }
 
-pub(super) fn command_key(id: Uuid) -> [u8; 17] {
-    let mut k = [COMMAND; 17];
-    k[1..].copy_from_slice(id.as_bytes());
-    k
+/// Records read at a time while looking for the end of a command's span: a command
+/// writes one to three events nearly always.
+const SPAN_READ: u64 = 16;
+
+/// The positions of the command `id`'s records if the record at `first` is its first,
+/// up to `head`; `None` when that record is another command's (see
+/// [`StreamIndex::command_candidate`]). A command's records are consecutive: each
+/// append is staged whole. `read(from, to)` answers the records of `from..=to`.
+pub(super) fn command_span(
+    id: Uuid,
+    first: Position,
+    head: Position,
+    mut read: impl FnMut(Position, Position) -> Result<Vec<RawRecord>, StoreError>,
+) -> Result<Option<(Position, Position)>, StoreError> {
+    let mut last = None;
+    let mut from = first;
+    while from <= head {
+        let to = head.min(from.saturating_add(SPAN_READ - 1));
+        let records = read(from, to)?;
+        for record in &records {
+            if codec::envelope_of(record.position, &record.bytes)?.0.command_id != id {
+                return Ok(last.map(|last| (first, last)));
+            }
+            last = Some(record.position);
+        }
+        if records.len() as u64 != to - from + 1 {
+            break;
+        }
+        from = to + 1;
+    }
+    Ok(last.map(|last| (first, last)))
 }
 
 pub(super) fn be_u64(bytes: &[u8]) -> u64 {

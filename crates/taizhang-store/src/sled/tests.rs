@@ -120,6 +120,44 @@ mod log_tests {
         assert_eq!((next.first_position, found), (3, Some(3)));
     }
 
+    /// Command ids whose fingerprints are the same (a client may choose them so) are
+    /// told apart by the id in the record: each is answered with its own events, in the
+    /// same group commit or not, before and after a restart, and an id never appended
+    /// is not found though its fingerprint is.
+    #[tokio::test]
+    async fn commands_whose_fingerprints_collide_are_told_apart() {
+        let same_fingerprint = |(high, low): (u64, u64), mask: u64| Uuid::from_u64_pair(high ^ mask, low ^ mask);
+        let pair = Uuid::now_v7().as_u64_pair();
+        let [a, b, c, never] = [1, 2, 3, 4].map(|mask| same_fingerprint(pair, mask));
+        let dir = tempfile::tempdir().unwrap();
+        let mut store = SledStore::open(dir.path()).unwrap();
+        // `a` writes two events; `b` follows it in the same group.
+        let mut first = register(UnitId::new(), "十堰市人民医院");
+        first.events.extend(register(UnitId::new(), "十堰市太和医院").events);
+        let first = AppendRequest { command_id: a, expectations: Vec::new(), ..first };
+        let second = AppendRequest { command_id: b, ..register(UnitId::new(), "十堰市税务局") };
+        let sent = store.append_batch(vec![first.clone(), second.clone()]).await;
+        let spans: Vec<_> =
+            sent.iter().map(|r| r.as_ref().map(|o| (o.first_position, o.last_position)).unwrap()).collect();
+        assert_eq!(spans, [(1, 2), (3, 3)]);
+        let third = store.append(AppendRequest { command_id: c, ..register(UnitId::new(), "十堰市民政局") }).await;
+        assert_eq!(third.unwrap().first_position, 4);
+        for round in ["before a restart", "after a restart"] {
+            for (id, span) in [(a, (1, 2)), (b, (3, 3)), (c, (4, 4))] {
+                let found = store.command_outcome(id).await.unwrap().map(|o| (o.first_position, o.last_position));
+                assert_eq!(found, Some(span), "{round}: {id}");
+            }
+            assert_eq!(store.command_outcome(never).await.unwrap(), None, "{round}");
+            let again = store.append(second.clone()).await.unwrap();
+            assert_eq!((again.first_position, again.duplicate), (3, true), "{round}");
+            let again = store.append(first.clone()).await.unwrap();
+            assert_eq!((again.first_position, again.last_position, again.duplicate), (1, 2, true), "{round}");
+            assert_eq!(store.head(), 4, "{round}: nothing appended twice");
+            drop(store);
+            store = SledStore::open(dir.path()).unwrap();
+        }
+    }
+
     /// A durable write under way for [`STALL_AFTER`] makes the store stalled: healthy
     /// before, writes refused with `Stalled` (not queued behind the stuck one) after,
     /// healthy again once it returns. (The stuck write is set here by hand: a disk that

@@ -5,7 +5,6 @@ use crate::key_slots::KeySlots;
 use crate::keys::WrappedKey;
 use crate::staging::{answer, check_restore, Encoded, Reply, Tail};
 use crate::{AppendOutcome, AppendRequest, Position, RawRecord, StoreError};
-use std::collections::HashMap;
 use std::fs::File;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{mpsc, Arc};
@@ -34,6 +33,8 @@ pub(super) struct Writer {
     pub(super) key_slots: Arc<KeySlots>,
     pub(super) db_file: File,
     pub(super) tail: Tail,
+    /// The command of the last record staged (see [`Writer::stage_restore`]).
+    pub(super) last_command: Option<Uuid>,
     pub(super) index: Arc<RwLock<StreamIndex>>,
     pub(super) head_tx: watch::Sender<Position>,
     pub(super) poisoned: Arc<AtomicBool>,
@@ -51,8 +52,6 @@ pub(super) struct Writer {
 #[derive(Default)]
 pub(super) struct Group {
     pub(super) records: Vec<RawRecord>,
-    /// Commands staged in this group: id → (first, last).
-    pub(super) commands: HashMap<Uuid, (Position, Position)>,
     /// Keys of the members the group registers.
     pub(super) member_keys: Vec<WrappedKey>,
 }
@@ -66,7 +65,7 @@ impl Group {
         last: Position,
     ) -> Result<Vec<RawRecord>, StoreError> {
         match self.records.first() {
-            Some(start) if first >= start.position => {
+            Some(start) if first >= start.position && last <= self.records[self.records.len() - 1].position => {
                 let from = (first - start.position) as usize;
                 Ok(self.records[from..=(last - start.position) as usize].to_vec())
             }
@@ -208,7 +207,7 @@ impl Writer {
         answer(replies, failed.as_ref());
     }
 
-    /// Writes the group's pages, command index entries and member keys to sled.
+    /// Writes the group's pages to sled, and its member keys to their file.
     pub(super) fn write(&mut self, group: Group) -> Result<(), StoreError> {
         let mut batch = sled::Batch::default();
         let mut rest = group.records.as_slice();
@@ -221,12 +220,6 @@ impl Writer {
             let len = len.count().max(1);
             batch.insert(&page_key(rest[0].position), encode_page(&rest[..len]));
             rest = &rest[len..];
-        }
-        for (id, (first, last)) in &group.commands {
-            let mut span = [0u8; 16];
-            span[..8].copy_from_slice(&first.to_be_bytes());
-            span[8..].copy_from_slice(&last.to_be_bytes());
-            batch.insert(&command_key(*id), &span);
         }
         // Durable before the records are written, so that after a crash no registration
         // is found without its key. A key whose registration a crash lost is never used.
@@ -269,11 +262,15 @@ impl Writer {
         Ok(())
     }
 
-    pub(super) fn stored_command(&self, id: Uuid, group: &Group) -> Result<Option<(Position, Position)>, StoreError> {
-        if let Some(span) = group.commands.get(&id) {
-            return Ok(Some(*span));
-        }
-        Ok(self.log.get(command_key(id)).map_err(backend)?.map(|span| (be_u64(&span[..8]), be_u64(&span[8..]))))
+    /// The positions of the command `id` in the log or in `group`, if it was appended.
+    pub(super) fn stored_command(
+        &self,
+        id: Uuid,
+        index: &StreamIndex,
+        group: &Group,
+    ) -> Result<Option<(Position, Position)>, StoreError> {
+        let Some(first) = index.command_candidate(id) else { return Ok(None) };
+        command_span(id, first, self.tail.head, |from, to| group.records(&self.log, from, to))
     }
 
     pub(super) fn stage_append(
@@ -284,16 +281,14 @@ impl Writer {
     ) -> Result<AppendOutcome, StoreError> {
         let encoded = Encoded::new(request)?;
         let command_id = encoded.request.command_id;
-        if index.may_hold_command(command_id) {
-            if let Some((first, last)) = self.stored_command(command_id, group)? {
-                return encoded.retry_outcome(&group.records(&self.log, first, last)?);
-            }
+        if let Some((first, last)) = self.stored_command(command_id, index, group)? {
+            return encoded.retry_outcome(&group.records(&self.log, first, last)?);
         }
         encoded.check(|stream| index.last_version(stream))?;
         let outcome =
             encoded.stage(&mut self.tail, |stream, position| index.push(stream, position), &mut group.records);
-        group.commands.insert(outcome.command_id, (outcome.first_position, outcome.last_position));
-        index.add_command(outcome.command_id);
+        index.add_command(outcome.command_id, outcome.first_position);
+        self.last_command = Some(outcome.command_id);
         group.member_keys.extend(encoded.request.subject_key);
         Ok(outcome)
     }
@@ -309,12 +304,11 @@ impl Writer {
         let (envelopes, tail) = check_restore(&records, self.tail, |stream| index.last_version(stream))?;
         for (record, env) in records.into_iter().zip(envelopes) {
             index.push(env.stream, record.position);
-            index.add_command(env.command_id);
-            group
-                .commands
-                .entry(env.command_id)
-                .and_modify(|(_, last)| *last = record.position)
-                .or_insert((record.position, record.position));
+            // A command's records may come in two restores, split where a page ended.
+            if self.last_command != Some(env.command_id) {
+                index.add_command(env.command_id, record.position);
+                self.last_command = Some(env.command_id);
+            }
             group.records.push(record);
         }
         self.tail = tail;
