@@ -50,13 +50,18 @@ pub(crate) fn new_record<T: std::str::FromStr>(
 
 /// The record a command wrote, as the model now has it: `id`, or else the stream of
 /// `kind` the command wrote (so a retried creation names what the first attempt made).
+/// `None` when the answer's selection does not ask for its payload's `field`: a
+/// client that reads only the receipt costs no look into the model.
 pub(crate) async fn record<T: Send>(
     ctx: &Context<'_>,
     outcome: &AppendOutcome,
-    id: Option<uuid::Uuid>,
-    kind: StreamKind,
+    (id, kind): (Option<uuid::Uuid>, StreamKind),
+    field: &str,
     at: impl FnOnce(&taizhang_read::ReadModel, uuid::Uuid, taizhang_store::Position) -> Option<T>,
 ) -> async_graphql::Result<Option<T>> {
+    if !ctx.look_ahead().field(field).exists() {
+        return Ok(None);
+    }
     match id.or_else(|| Receipt::stream_of(outcome, kind)) {
         Some(id) => state(ctx).read(None, |m| at(m, id, m.position)).await,
         None => Ok(None),
