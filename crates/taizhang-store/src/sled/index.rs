@@ -1,11 +1,11 @@
 //! The stream index, in memory: each stream's positions, whose order gives the versions;
 //! and the commands in the log, by a fingerprint of their ids.
 
+use std::collections::hash_map::Entry;
 use std::collections::HashMap;
 
 use crate::Position;
 use smallvec::SmallVec;
-use std::collections::hash_map::Entry;
 use taizhang_core::interner::Interner;
 use taizhang_core::StreamId;
 use uuid::Uuid;

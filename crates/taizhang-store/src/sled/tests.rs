@@ -158,6 +158,28 @@ mod log_tests {
         }
     }
 
+    /// A command whose records a restore brings in two parts (a backup's pages end
+    /// where they end) is still known from its first record: answered with its whole
+    /// span, and a retry is a duplicate.
+    #[tokio::test]
+    async fn a_command_restored_in_two_parts_is_known_whole() {
+        let source = tempfile::tempdir().unwrap();
+        let store = SledStore::open(source.path()).unwrap();
+        let mut both = register(UnitId::new(), "十堰市人民医院");
+        both.events.extend(register(UnitId::new(), "十堰市太和医院").events);
+        let both = AppendRequest { expectations: Vec::new(), ..both };
+        store.append(both.clone()).await.unwrap();
+        let records = store.read_raw(1, usize::MAX).await.unwrap();
+        let restored = tempfile::tempdir().unwrap();
+        let copy = SledStore::open(restored.path()).unwrap();
+        copy.restore_raw(records[..1].to_vec()).await.unwrap();
+        copy.restore_raw(records[1..].to_vec()).await.unwrap();
+        let span = copy.command_outcome(both.command_id).await.unwrap().map(|o| (o.first_position, o.last_position));
+        assert_eq!(span, Some((1, 2)));
+        let again = copy.append(both).await.unwrap();
+        assert_eq!((again.first_position, again.last_position, again.duplicate), (1, 2, true));
+    }
+
     /// A durable write under way for [`STALL_AFTER`] makes the store stalled: healthy
     /// before, writes refused with `Stalled` (not queued behind the stuck one) after,
     /// healthy again once it returns. (The stuck write is set here by hand: a disk that
