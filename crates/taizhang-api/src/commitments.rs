@@ -260,7 +260,7 @@ async fn commitment_payload(
     commitment: CommitmentId,
 ) -> async_graphql::Result<CommitmentPayload> {
     let at = |m: &ReadModel, id, p| Commitment::at(m, CommitmentId(id), p);
-    let commitment = record(ctx, &outcome, (Some(commitment.0), StreamKind::Commitment), "commitment", at).await?;
+    let commitment = record(ctx, &outcome, Some(commitment.0), StreamKind::Commitment, "commitment", at).await?;
     Ok(CommitmentPayload { receipt: Receipt::new(&outcome), commitment })
 }
 

@@ -519,7 +519,7 @@ async fn evaluation_payload(
     evaluation: EvaluationId,
 ) -> async_graphql::Result<EvaluationPayload> {
     let at = |m: &ReadModel, id, p| EvaluationRound::at(m, EvaluationId(id), p);
-    let evaluation = record(ctx, &outcome, (Some(evaluation.0), StreamKind::Evaluation), "evaluation", at).await?;
+    let evaluation = record(ctx, &outcome, Some(evaluation.0), StreamKind::Evaluation, "evaluation", at).await?;
     Ok(EvaluationPayload { receipt: Receipt::new(&outcome), evaluation })
 }
 

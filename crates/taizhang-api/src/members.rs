@@ -166,7 +166,7 @@ pub(crate) async fn member_payload(
     member: Option<MemberId>,
 ) -> async_graphql::Result<MemberPayload> {
     let at = |m: &taizhang_read::ReadModel, id, p| Member::at(m, MemberId(id), p);
-    let member = record(ctx, &outcome, (member.map(|m| m.0), StreamKind::Member), "member", at).await?;
+    let member = record(ctx, &outcome, member.map(|m| m.0), StreamKind::Member, "member", at).await?;
     Ok(MemberPayload { receipt: Receipt::new(&outcome), member })
 }
 

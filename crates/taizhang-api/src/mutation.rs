@@ -55,7 +55,8 @@ pub(crate) fn new_record<T: std::str::FromStr>(
 pub(crate) async fn record<T: Send>(
     ctx: &Context<'_>,
     outcome: &AppendOutcome,
-    (id, kind): (Option<uuid::Uuid>, StreamKind),
+    id: Option<uuid::Uuid>,
+    kind: StreamKind,
     field: &str,
     at: impl FnOnce(&taizhang_read::ReadModel, uuid::Uuid, taizhang_store::Position) -> Option<T>,
 ) -> async_graphql::Result<Option<T>> {

@@ -337,7 +337,7 @@ async fn outing_payload(
     outing: Option<OutingId>,
 ) -> async_graphql::Result<OutingPayload> {
     let at = |m: &taizhang_read::ReadModel, id, p| Outing::at(m, OutingId(id), p);
-    let outing = record(ctx, &outcome, (outing.map(|o| o.0), StreamKind::Outing), "outing", at).await?;
+    let outing = record(ctx, &outcome, outing.map(|o| o.0), StreamKind::Outing, "outing", at).await?;
     Ok(OutingPayload { receipt: Receipt::new(&outcome), outing })
 }
 

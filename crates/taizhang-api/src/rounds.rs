@@ -163,7 +163,7 @@ async fn round_payload(
     round: RoundId,
 ) -> async_graphql::Result<LookBackRoundPayload> {
     let at = |m: &ReadModel, id, p| LookBackRound::at(m, RoundId(id), p);
-    let round = record(ctx, &outcome, (Some(round.0), StreamKind::Round), "round", at).await?;
+    let round = record(ctx, &outcome, Some(round.0), StreamKind::Round, "round", at).await?;
     Ok(LookBackRoundPayload { receipt: Receipt::new(&outcome), round })
 }
 
@@ -581,7 +581,7 @@ async fn opinion_payload(
     opinion: OpinionId,
 ) -> async_graphql::Result<OpinionPayload> {
     let at = |m: &ReadModel, id, p| Opinion::at(m, OpinionId(id), p);
-    let opinion = record(ctx, &outcome, (Some(opinion.0), StreamKind::Opinion), "opinion", at).await?;
+    let opinion = record(ctx, &outcome, Some(opinion.0), StreamKind::Opinion, "opinion", at).await?;
     Ok(OpinionPayload { receipt: Receipt::new(&outcome), opinion })
 }
 

@@ -223,7 +223,7 @@ async fn summary_payload(
     summary: SummaryId,
 ) -> async_graphql::Result<WeeklySummaryPayload> {
     let at = |m: &ReadModel, id, p| WeeklySummary::at(m, SummaryId(id), p);
-    let summary = record(ctx, &outcome, (Some(summary.0), StreamKind::Summary), "summary", at).await?;
+    let summary = record(ctx, &outcome, Some(summary.0), StreamKind::Summary, "summary", at).await?;
     Ok(WeeklySummaryPayload { receipt: Receipt::new(&outcome), summary })
 }
 

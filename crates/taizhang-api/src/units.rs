@@ -102,7 +102,7 @@ async fn unit_payload(
     unit: Option<UnitId>,
 ) -> async_graphql::Result<UnitPayload> {
     let unit =
-        record(ctx, &outcome, (unit.map(|u| u.0), StreamKind::Unit), "unit", |m, id, p| Unit::at(m, UnitId(id), p))
+        record(ctx, &outcome, unit.map(|u| u.0), StreamKind::Unit, "unit", |m, id, p| Unit::at(m, UnitId(id), p))
             .await?;
     Ok(UnitPayload { receipt: Receipt::new(&outcome), unit })
 }
