@@ -402,10 +402,13 @@ impl Server {
         request: async_graphql::Request,
         query: String,
         validated_before: bool,
-    ) -> impl std::future::Future<Output = async_graphql::Response> + Send + 'static {
+    ) -> std::pin::Pin<Box<dyn std::future::Future<Output = async_graphql::Response> + Send + 'static>> {
         let (schema, state) = (self.schema.clone(), self.state.clone());
         let (documents, field_types) = (self.documents.clone(), self.field_types.clone());
-        async move {
+        // Boxed: the engine's execution (about 4 KB of state) is otherwise inside every
+        // future around it, and copied whole each time one of them is moved: into the
+        // HTTP framework's box, into the mutations' task, out of a timeout.
+        Box::pin(async move {
             let shares = &state.shares;
             let wait = shares.wait(token);
             if !wait.is_zero() {
@@ -421,7 +424,7 @@ impl Server {
                 response
             };
             shares.timed(token, work).await
-        }
+        })
     }
 
     fn shape(&self, mut response: async_graphql::Response, media: Media) -> Response {

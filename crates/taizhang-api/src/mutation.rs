@@ -23,7 +23,9 @@ pub(crate) async fn execute(
     if let Some(id) = command_id {
         context.command_id = id;
     }
-    let outcome = state.ledger.execute(context, command).await.map_err(error::app)?;
+    // Boxed: its state (3.5 KB) would otherwise be inside every resolver's future,
+    // copied each time the engine moves one.
+    let outcome = Box::pin(state.ledger.execute(context, command)).await.map_err(error::app)?;
     state.metrics.command_applied(&outcome);
     state.projector.wait_for(outcome.last_position, READ_YOUR_WRITES_WAIT).await.map_err(error::read)?;
     Ok(outcome)

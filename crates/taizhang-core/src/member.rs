@@ -2,7 +2,7 @@
 //! correction of personal data, erasure, evaluation), events (their calendar of
 //! bookings included), state and decisions.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use serde::{Deserialize, Serialize};
 use time::Date;
@@ -151,6 +151,45 @@ pub struct Booking {
     pub minutes: Minutes,
 }
 
+/// A member's bookings, by outing and by day. Every registration checks the
+/// participants' other bookings on its day (overlaps, the daily limit); a calendar kept
+/// over years of campaigns holds hundreds, so that day is looked up, not searched for.
+#[derive(Clone, PartialEq, Eq, Debug, Default)]
+pub struct Calendar {
+    by_outing: BTreeMap<OutingId, Booking>,
+    by_day: BTreeSet<(Date, OutingId)>,
+}
+
+impl Calendar {
+    pub fn get(&self, outing: &OutingId) -> Option<&Booking> {
+        self.by_outing.get(outing)
+    }
+
+    pub fn contains_key(&self, outing: &OutingId) -> bool {
+        self.by_outing.contains_key(outing)
+    }
+
+    /// Books `outing`, in place of its booking so far.
+    pub fn insert(&mut self, outing: OutingId, booking: Booking) {
+        if let Some(before) = self.by_outing.insert(outing, booking) {
+            self.by_day.remove(&(before.date, outing));
+        }
+        self.by_day.insert((booking.date, outing));
+    }
+
+    pub fn remove(&mut self, outing: &OutingId) {
+        if let Some(before) = self.by_outing.remove(outing) {
+            self.by_day.remove(&(before.date, *outing));
+        }
+    }
+
+    /// The bookings on `date`, by outing.
+    pub fn on(&self, date: Date) -> impl Iterator<Item = (OutingId, &Booking)> + '_ {
+        let day = (date, OutingId(uuid::Uuid::nil()))..=(date, OutingId(uuid::Uuid::max()));
+        self.by_day.range(day).map(|(_, outing)| (*outing, &self.by_outing[outing]))
+    }
+}
+
 #[derive(Clone, PartialEq, Eq, Debug)]
 pub struct MemberState {
     /// Which unit the member belongs to from which date, in date order.
@@ -160,7 +199,7 @@ pub struct MemberState {
     /// registration (0) or the latest correction.
     pub personal_version: u64,
     /// The member's calendar: every outing currently taking their time.
-    pub bookings: BTreeMap<OutingId, Booking>,
+    pub bookings: Calendar,
     /// The digest of their check-in PIN, once a clerk set one.
     pub pin: Option<PinDigest>,
 }
@@ -348,7 +387,7 @@ impl Fact for MemberRegistered {
             memberships: vec![(self.joined_on, self.unit)],
             erased: false,
             personal_version: version,
-            bookings: BTreeMap::new(),
+            bookings: Calendar::default(),
             pin: None,
         };
         state.members.insert(self.member, member);

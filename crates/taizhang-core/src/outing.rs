@@ -213,11 +213,11 @@ pub(crate) fn participations(
             });
         }
         let mut day_total = minutes.get();
-        for (other, booking) in state.bookings.iter().filter(|(o, b)| **o != outing && b.date == details.date) {
+        for (other, booking) in state.bookings.on(details.date).filter(|(o, _)| *o != outing) {
             if booking.span.overlaps(span) {
                 return Err(DomainError::OverlappingOuting {
                     member: input.member,
-                    other: *other,
+                    other,
                     span: booking.span.to_string(),
                 });
             }

@@ -11,6 +11,9 @@
 
 use chacha20poly1305::aead::rand_core::RngCore;
 use chacha20poly1305::aead::OsRng;
+use std::collections::HashMap;
+use std::sync::{Arc, RwLock};
+
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
@@ -126,6 +129,18 @@ pub enum Rejection {
 #[derive(Clone)]
 pub struct TokenStore {
     store: AnyStore,
+    /// Records decoded before, each with the stored bytes it was decoded from. Every
+    /// request reads its token's record; decoding it (JSON, three timestamps) cost more
+    /// than the rest of the check. A record is taken from here only when the bytes read
+    /// now are the same, so a revocation or a change by another server is seen at once.
+    /// Holds only records found in the store: as many as there are tokens.
+    decoded: Arc<RwLock<HashMap<Uuid, Decoded>>>,
+}
+
+/// A token record and the stored bytes it was decoded from.
+struct Decoded {
+    bytes: Vec<u8>,
+    record: TokenRecord,
 }
 
 fn hash_of(secret: &[u8]) -> String {
@@ -143,15 +158,22 @@ fn parse(bearer: &str) -> Option<(Uuid, Vec<u8>)> {
 impl TokenStore {
     /// The token store that belongs with `store`.
     pub fn of(store: &AnyStore) -> Self {
-        Self { store: store.clone() }
+        Self { store: store.clone(), decoded: Arc::default() }
     }
 
     /// The record of token `id`, as it stands now (a caller that authenticated earlier
     /// checks again with it that the token is still active). On PostgreSQL it is read
     /// every time: another server or the command line may have revoked it.
     pub async fn record(&self, id: Uuid) -> Result<Option<TokenRecord>, TokenError> {
-        let bytes = self.store.token(id).await?;
-        bytes.map(|b| serde_json::from_slice(&b).map_err(|e| TokenError::Damaged(id, e.to_string()))).transpose()
+        let Some(bytes) = self.store.token(id).await? else { return Ok(None) };
+        if let Some(decoded) = self.decoded.read().expect("token record cache lock").get(&id) {
+            if decoded.bytes == bytes {
+                return Ok(Some(decoded.record.clone()));
+            }
+        }
+        let record: TokenRecord = serde_json::from_slice(&bytes).map_err(|e| TokenError::Damaged(id, e.to_string()))?;
+        self.decoded.write().expect("token record cache lock").insert(id, Decoded { bytes, record: record.clone() });
+        Ok(Some(record))
     }
 
     /// Writes `record` and makes it durable before returning.

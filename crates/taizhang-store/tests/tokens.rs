@@ -44,6 +44,10 @@ async fn tokens_work_until_revoked_or_expired(store: AnyStore) {
 
     let later = now + Duration::days(91);
     assert_eq!(tokens.authenticate(clerk.secret.expose(), later).await.unwrap(), Err(Rejection::Expired));
+    // Revoked through another token store (the command line's, another server's): this
+    // one, which has read and decoded the record before, refuses the token at once.
+    TokenStore::of(&store).revoke(clerk.record.id, now).await.unwrap();
+    assert_eq!(tokens.authenticate(clerk.secret.expose(), now).await.unwrap(), Err(Rejection::Revoked));
     let revoked = tokens.revoke(admin.record.id, now).await.unwrap();
     assert_eq!(revoked.status(now), TokenStatus::Revoked);
     assert_eq!(tokens.authenticate(secret, now).await.unwrap(), Err(Rejection::Revoked));

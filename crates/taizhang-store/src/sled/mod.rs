@@ -111,6 +111,8 @@ struct Inner {
     /// their record here instead of searching sled backwards for the page and
     /// decompressing it again. Pages are never rewritten, so it is never stale.
     last_page: std::sync::Mutex<Option<Arc<PlainPage>>>,
+    /// The records of the last group commits, as written (see [`RecentCommits`]).
+    recent_commits: RecentCommits,
     /// The stream index; its lock is also the gate to sled (see [`SledStore::gate`]).
     /// An async lock: a reader that finds the writer inside waits as a task, and the
     /// runtime thread goes on serving other requests.
@@ -227,6 +229,7 @@ impl SledStore {
         let poisoned = Arc::new(AtomicBool::new(false));
         let busy_since = Arc::new(AtomicU64::new(0));
         let waiting = Arc::new(AtomicUsize::new(0));
+        let recent_commits = RecentCommits::default();
         let writer = Writer {
             db: db.clone(),
             log: log.clone(),
@@ -236,6 +239,7 @@ impl SledStore {
             last_command,
             index: index.clone(),
             head_tx,
+            recent_commits: recent_commits.clone(),
             poisoned: poisoned.clone(),
             busy_since: busy_since.clone(),
             waiting: waiting.clone(),
@@ -250,6 +254,7 @@ impl SledStore {
             inner: Arc::new(Inner {
                 log,
                 last_page: Default::default(),
+                recent_commits,
                 index,
                 jobs,
                 waiting,
@@ -412,6 +417,9 @@ impl EventStore for SledStore {
 
     /// Decodes straight from the pages, without copying each record first.
     async fn read_all(&self, from: Position, limit: usize) -> Result<Vec<RecordedEvent>, StoreError> {
+        if let Some(events) = self.inner.recent_commits.read(from.max(1), self.head(), limit) {
+            return events;
+        }
         let pages = {
             let _gate = self.gate().await;
             PagesRead::of(&self.inner.log, from.max(1), self.head(), limit)?

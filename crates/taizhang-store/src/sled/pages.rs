@@ -234,3 +234,65 @@ impl PagesRead {
         Ok(out)
     }
 }
+
+/// The records of the last group commits, as the writer wrote them, for the readers
+/// that follow the head: the read model's projector and every subscription read, after
+/// each commit, the records it just added. Finding the page that holds a position is a
+/// backward search in sled, and the page must then be decompressed: about half of what
+/// following the log cost per event. Records never change once written, so a copy is
+/// never stale; the writer adds each commit's before the new head is seen. A reader
+/// running a few commits late still finds its records here.
+#[derive(Clone, Default)]
+pub(super) struct RecentCommits(Arc<std::sync::RwLock<std::collections::VecDeque<Arc<Vec<RawRecord>>>>>);
+
+impl RecentCommits {
+    /// How many records are kept. A commit larger than this (an import's) empties the
+    /// copy: it would hold its memory until later commits push it out, and readers of
+    /// a large range lose little going to sled.
+    pub(super) const MAX_RECORDS: usize = 1024;
+
+    /// Adds the records of the commit just made (the positions after the last kept).
+    pub(super) fn add(&self, records: Vec<RawRecord>) {
+        if records.is_empty() {
+            return;
+        }
+        let mut commits = self.0.write().expect("recent commits lock");
+        if records.len() > Self::MAX_RECORDS {
+            commits.clear();
+            return;
+        }
+        let mut kept: usize = commits.iter().map(|c| c.len()).sum::<usize>() + records.len();
+        while kept > Self::MAX_RECORDS {
+            let Some(oldest) = commits.pop_front() else { break };
+            kept -= oldest.len();
+        }
+        commits.push_back(Arc::new(records));
+    }
+
+    /// Up to `limit` events from `from` to `head`, when the kept commits hold `from`;
+    /// `None` when they do not (read them from sled).
+    pub(super) fn read(
+        &self,
+        from: Position,
+        head: Position,
+        limit: usize,
+    ) -> Option<Result<Vec<RecordedEvent>, StoreError>> {
+        // The commits from the one holding `from` on, taken out of the lock before
+        // decoding, so that the writer never waits for a reader.
+        let holding: Vec<Arc<Vec<RawRecord>>> = {
+            let commits = self.0.read().expect("recent commits lock");
+            let first = commits.iter().position(|c| c.last().is_some_and(|r| r.position >= from))?;
+            if commits[first].first()?.position > from {
+                return None;
+            }
+            commits.range(first..).cloned().collect()
+        };
+        if from > head {
+            return None;
+        }
+        // Records the writer wrote but whose head is not yet published stay unseen.
+        let records = holding.iter().flat_map(|c| c.iter()).skip_while(|r| r.position < from);
+        let records = records.take_while(|r| r.position <= head).take(limit);
+        Some(records.map(|r| codec::decode_bytes(r.position, &r.bytes)).collect())
+    }
+}

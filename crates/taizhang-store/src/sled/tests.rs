@@ -95,6 +95,60 @@ mod log_tests {
         }
     }
 
+    /// Readers that follow the head read the last commits' records from the writer's
+    /// copy: what they read, whatever the range, is what sled holds, as read after a
+    /// restart (which starts with no copy). The copy keeps a bounded number of records.
+    #[tokio::test]
+    async fn recent_commits_read_as_the_log_holds_them() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = SledStore::open(dir.path()).unwrap();
+        let batch = |n: usize| (0..n).map(|i| register(UnitId::new(), &format!("单位{i}"))).collect::<Vec<_>>();
+        for commit in [batch(3), batch(1), batch(2)] {
+            for appended in store.append_batch(commit).await {
+                appended.unwrap();
+            }
+        }
+        assert_eq!(store.head(), 6);
+        let recent = &store.inner.recent_commits;
+        assert_eq!(recent.read(1, 6, usize::MAX).unwrap().unwrap().len(), 6, "every commit is kept");
+        // Records written but not yet published by the head are not read from the copy.
+        assert_eq!(recent.read(5, 5, usize::MAX).unwrap().unwrap().len(), 1);
+        assert!(recent.read(6, 5, usize::MAX).is_none());
+
+        let ranges: Vec<(Position, usize)> =
+            (0..=7).flat_map(|from| [1, 2, usize::MAX].map(|limit| (from, limit))).collect();
+        let mut read = Vec::new();
+        for &(from, limit) in &ranges {
+            read.push(store.read_all(from, limit).await.unwrap());
+        }
+        drop(store);
+        let store = SledStore::open(dir.path()).unwrap();
+        assert!(store.inner.recent_commits.read(1, store.head(), usize::MAX).is_none(), "no copy after a restart");
+        for (&(from, limit), before) in ranges.iter().zip(read) {
+            assert_eq!(store.read_all(from, limit).await.unwrap(), before, "from {from}, limit {limit}");
+        }
+    }
+
+    #[test]
+    fn recent_commits_keep_a_bounded_number_of_records() {
+        let records = |positions: std::ops::RangeInclusive<Position>| -> Vec<RawRecord> {
+            positions.map(|position| RawRecord { position, bytes: vec![1] }).collect()
+        };
+        let recent = RecentCommits::default();
+        let half = RecentCommits::MAX_RECORDS as Position / 2 + 1;
+        recent.add(records(1..=half));
+        recent.add(records(half + 1..=2 * half));
+        assert!(recent.read(1, 2 * half, 1).is_none(), "the oldest commit made room");
+        assert!(recent.read(half + 1, 2 * half, 1).is_some());
+        // A commit larger than the bound (an import's) is read from sled, and so is
+        // everything before it.
+        let large = 2 * half + 1..=2 * half + RecentCommits::MAX_RECORDS as Position + 1;
+        let last = *large.end();
+        recent.add(records(large));
+        assert!(recent.read(half + 1, last, 1).is_none());
+        assert!(recent.read(last, last, 1).is_none());
+    }
+
     /// Commands are known by their ids across a restart: the fingerprints of the ids
     /// in the log are read again at opening, so a command sent again after a restart
     /// is answered from the log, not appended twice, and a new id is not found.
@@ -295,6 +349,10 @@ mod log_tests {
         let request = register(unit, "十堰市某某服务窗口单位");
         let command = request.command_id;
         runtime.block_on(store.append(request)).unwrap();
+        // Reopened, so that the record is read from sled, not from the writer's copy of
+        // its last commits (which a read takes without going into sled).
+        drop(store);
+        let store = SledStore::open(dir.path()).unwrap();
 
         let (done, finished) = mpsc::channel();
         std::thread::spawn(move || {

@@ -37,6 +37,7 @@ pub(super) struct Writer {
     pub(super) last_command: Option<Uuid>,
     pub(super) index: Arc<RwLock<StreamIndex>>,
     pub(super) head_tx: watch::Sender<Position>,
+    pub(super) recent_commits: RecentCommits,
     pub(super) poisoned: Arc<AtomicBool>,
     /// When the group commit under way began (microseconds since the Unix epoch), 0
     /// between commits: a commit that never returns (sled waiting for a buffer write
@@ -188,7 +189,7 @@ impl Writer {
             }
             // Into sled with the lock still held, so that async readers wait for
             // `apply_batch` on the lock instead of inside sled (see `gate`).
-            (!poisoned).then(|| self.write(group))
+            (!poisoned).then(|| self.write(&mut group))
         };
         let mut failed = None;
         if let Some(written) = written {
@@ -198,6 +199,8 @@ impl Writer {
                 self.poisoned.store(true, Ordering::Release);
                 failed = Some(e);
             } else {
+                // Before the new head is seen: whoever reads up to it finds its records.
+                self.recent_commits.add(group.records);
                 self.head_tx.send_replace(self.tail.head);
             }
         }
@@ -208,7 +211,7 @@ impl Writer {
     }
 
     /// Writes the group's pages to sled, and its member keys to their file.
-    pub(super) fn write(&mut self, group: Group) -> Result<(), StoreError> {
+    pub(super) fn write(&mut self, group: &mut Group) -> Result<(), StoreError> {
         let mut batch = sled::Batch::default();
         let mut rest = group.records.as_slice();
         while !rest.is_empty() {
@@ -223,7 +226,8 @@ impl Writer {
         }
         // Durable before the records are written, so that after a crash no registration
         // is found without its key. A key whose registration a crash lost is never used.
-        let keys: Vec<_> = group.member_keys.into_iter().map(|key| (key.subject, Some(key.bytes))).collect();
+        let keys: Vec<_> =
+            std::mem::take(&mut group.member_keys).into_iter().map(|key| (key.subject, Some(key.bytes))).collect();
         self.key_slots.set(&keys)?;
         self.log.apply_batch(batch).map_err(backend)
     }

@@ -1,5 +1,3 @@
-use std::collections::HashSet;
-
 use async_graphql_value::{ConstValue, Value};
 
 use crate::{QueryPathSegment, context::QueryPathNode, registry};
@@ -149,12 +147,14 @@ pub fn is_valid_input_value(
                             }
                         }
 
-                        let mut input_names =
-                            values.keys().map(AsRef::as_ref).collect::<HashSet<_>>();
+                        // taizhang: the input's fields are counted as they are
+                        // found, instead of collected into a set to take them out
+                        // of; an unknown one is looked for only when some are left.
+                        let mut known_given = 0;
 
                         for field in input_fields.values() {
-                            input_names.remove(&*field.name);
                             if let Some(value) = values.get(&*field.name) {
+                                known_given += 1;
                                 if let Some(reason) = is_valid_input_value(
                                     registry,
                                     &field.ty,
@@ -179,7 +179,10 @@ pub fn is_valid_input_value(
                             }
                         }
 
-                        if let Some(name) = input_names.iter().next() {
+                        if let Some(name) = (known_given < values.len())
+                            .then(|| values.keys().find(|name| !input_fields.contains_key(name.as_str())))
+                            .flatten()
+                        {
                             return Some(valid_error(
                                 &path_node,
                                 format!("unknown field \"{}\" of type \"{}\"", name, object_name),

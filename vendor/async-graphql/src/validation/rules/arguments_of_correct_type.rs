@@ -62,6 +62,33 @@ impl<'a> Visitor<'a> for ArgumentsOfCorrectType<'a> {
             .current_args
             .and_then(|args| args.get(name.node.as_str()))
         {
+            // taizhang: an argument given as a variable is checked where it is, not
+            // in a copy: a mutation's input object would be copied whole, here and
+            // again when it is resolved. The same value is checked as before (the
+            // variable's, or nothing when it is missing or the operation not selected).
+            if let Value::Variable(var_name) = &value.node {
+                let variable = (!self.in_unselected_operation)
+                    .then_some(ctx.variables)
+                    .flatten()
+                    .and_then(|variables| variables.get(var_name));
+                if let Some(reason) = variable.and_then(|value| {
+                    is_valid_input_value(
+                        ctx.registry,
+                        &arg.ty,
+                        value,
+                        QueryPathNode {
+                            parent: None,
+                            segment: QueryPathSegment::Name(&arg.name),
+                        },
+                    )
+                }) {
+                    ctx.report_error(
+                        vec![name.pos],
+                        format!("Invalid value for argument {}", reason),
+                    );
+                }
+                return;
+            }
             let value = value
                 .node
                 .clone()
