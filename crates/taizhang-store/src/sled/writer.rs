@@ -19,8 +19,8 @@ pub(super) const MAX_GROUP: usize = 4096;
 
 /// While many callers append at once, the writer holds a group open for this long at
 /// most, or until it has [`GATHER_JOBS`] jobs (see [`Pace`]).
-pub(super) const GATHER: Duration = Duration::from_millis(2);
-pub(super) const GATHER_JOBS: usize = 16;
+pub(super) const GATHER: Duration = Duration::from_millis(4);
+pub(super) const GATHER_JOBS: usize = 32;
 /// The span over which [`Pace`] looks at how jobs arrive.
 pub(super) const PACE_WINDOW: Duration = Duration::from_millis(20);
 
@@ -82,12 +82,14 @@ impl Group {
 /// batch's manifest, then its items), each waited for with `sync_file_range`, then the
 /// `fsync`; and every waiting caller is woken, a wake-up of an idle core each when
 /// answers come one at a time. At 5,000 mutations a second, groups held open for 1 ms or
-/// 8 jobs took about six jobs each; held for 2 ms or 16 jobs, a dozen, and the writer
-/// and the request threads spend less per mutation. Holding longer (4 ms or 32 jobs)
-/// saved a little more CPU but answered a group's callers in bursts long enough to
-/// delay the reads queued behind them (reads' p99 under mutations 2.5–9 × idle against
-/// 1.1–2.0 ×, `mutations` benchmark, BENCHMARKS.md). A mutation waits up to [`GATHER`]
-/// longer, which a clerk does not notice.
+/// 8 jobs took about six jobs each; held for 2 ms or 16 jobs, a dozen; for 4 ms or 32
+/// jobs, about twenty, and the writer, the mutations' threads and the request workers
+/// spend less per mutation each time (`mutations` benchmark, BENCHMARKS.md: 114–124
+/// against 98–102 core-µs at 2 and 4 ms). Since mutations run on threads of their own,
+/// a group's callers answered at once no longer delay the reads queued behind them at
+/// 4 ms (reads' p99 under mutations 1.3–1.9 × idle against 2.8–4.0 × at 2 ms, alternating);
+/// 8 ms or 64 jobs saved no more CPU and did (6.1–6.7 ×). A mutation waits up to
+/// [`GATHER`] longer, which a clerk does not notice.
 ///
 /// A caller that waits for each answer before sending its next job would only be slowed
 /// down by the hold, and so would a clerk's command after a quiet spell. So the writer

@@ -188,7 +188,10 @@ pub(crate) async fn do_resolve_container<'a>(
         Err(e) => ctx.add_error(e),
     };
 
-    if parallel {
+    // taizhang: a selection of one field is awaited as it is: the set and the task
+    // it wraps each future in (two allocations and their reference counting) are
+    // for running several at once.
+    if parallel && futures.len() > 1 {
         let mut set = FuturesUnordered::new();
         set.extend(futures);
         while let Some(field) = set.next().await {
