@@ -9,11 +9,11 @@
 //! server of a deployment sees a revocation on its next request (each request reads
 //! the record; on sled that is an in-process lookup).
 
-use chacha20poly1305::aead::rand_core::RngCore;
-use chacha20poly1305::aead::OsRng;
 use std::collections::HashMap;
 use std::sync::{Arc, RwLock};
 
+use chacha20poly1305::aead::rand_core::RngCore;
+use chacha20poly1305::aead::OsRng;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
