@@ -131,6 +131,43 @@ fn a_member_is_not_in_two_outings_at_once() {
     assert!(matches!(e, DomainError::OverlappingOuting { .. }), "{e}");
 }
 
+/// A member's calendar is checked on the outing's day: a booking moved to another day
+/// (an amended date) frees the first day and takes the second, and a released one
+/// takes neither.
+#[test]
+fn a_booking_counts_on_its_current_day_only() {
+    let (unit, member, outing, mut log) = served();
+    let (the_14th, the_15th) = (date!(2011 - 06 - 14), date!(2011 - 06 - 15));
+    // An event of the helpers above (all on the 15th) on `date` instead.
+    let on = |date: time::Date, event: DomainEvent| match event {
+        DomainEvent::ServiceBooked(e) => DomainEvent::ServiceBooked(ServiceBooked { date, ..e }),
+        DomainEvent::OutingRegistered(e) => {
+            DomainEvent::OutingRegistered(OutingRegistered { details: OutingDetails { date, ..e.details }, ..e })
+        }
+        other => other,
+    };
+    let register_on = |date: time::Date, outing| match register(outing, unit, &[member], "10:00", "12:00") {
+        Command::RegisterOuting(c) => {
+            Command::RegisterOuting(RegisterOuting { details: OutingDetails { date, ..c.details }, ..c })
+        }
+        other => other,
+    };
+    let accepted = |log: &[DomainEvent], date| {
+        let next = OutingId::new();
+        let expected = [registered(next, unit, member, "10:00", "12:00"), booked(member, next, "10:00", "12:00")];
+        given(log.to_vec()).when(register_on(date, next)).then(expected.map(|e| on(date, e)));
+    };
+
+    log.push(on(the_14th, booked(member, outing, "09:00", "11:00")));
+    accepted(&log, the_15th);
+    let e = given(log.clone()).when(register_on(the_14th, OutingId::new())).then_err(ErrorKind::Invalid);
+    assert!(matches!(e, DomainError::OverlappingOuting { other, .. } if other == outing), "{e}");
+
+    log.push(DomainEvent::ServiceReleased(ServiceReleased { member, outing }));
+    accepted(&log, the_14th);
+    accepted(&log, the_15th);
+}
+
 #[test]
 fn hours_are_at_most_the_time_there() {
     let (unit, member) = (UnitId::new(), MemberId::new());

@@ -1,5 +1,6 @@
 //! The pages of the `events` tree: how a group commit's records are laid out,
-//! compressed and read back, their keys, and where a command's records are.
+//! compressed and read back, their keys, and where a command's records are; and the
+//! copy of the last commits' records that readers following the head read instead.
 
 use crate::{Position, RawRecord, StoreError};
 use uuid::Uuid;
@@ -277,6 +278,9 @@ impl RecentCommits {
         head: Position,
         limit: usize,
     ) -> Option<Result<Vec<RecordedEvent>, StoreError>> {
+        if from > head {
+            return None;
+        }
         // The commits from the one holding `from` on, taken out of the lock before
         // decoding, so that the writer never waits for a reader.
         let holding: Vec<Arc<Vec<RawRecord>>> = {
@@ -287,9 +291,6 @@ impl RecentCommits {
             }
             commits.range(first..).cloned().collect()
         };
-        if from > head {
-            return None;
-        }
         // Records the writer wrote but whose head is not yet published stay unseen.
         let records = holding.iter().flat_map(|c| c.iter()).skip_while(|r| r.position < from);
         let records = records.take_while(|r| r.position <= head).take(limit);

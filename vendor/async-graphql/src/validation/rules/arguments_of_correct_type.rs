@@ -1,4 +1,6 @@
-use async_graphql_value::Value;
+use std::borrow::Cow;
+
+use async_graphql_value::{ConstValue, Value};
 use indexmap::map::IndexMap;
 
 use crate::{
@@ -62,47 +64,26 @@ impl<'a> Visitor<'a> for ArgumentsOfCorrectType<'a> {
             .current_args
             .and_then(|args| args.get(name.node.as_str()))
         {
+            // Don't check variables if we're in an unselected operation, since the
+            // variables don't apply to this operation.
+            let variable = |var_name: &Name| {
+                (!self.in_unselected_operation)
+                    .then_some(ctx.variables)
+                    .flatten()
+                    .and_then(|variables| variables.get(var_name))
+            };
             // taizhang: an argument given as a variable is checked where it is, not
             // in a copy: a mutation's input object would be copied whole, here and
             // again when it is resolved. The same value is checked as before (the
             // variable's, or nothing when it is missing or the operation not selected).
-            if let Value::Variable(var_name) = &value.node {
-                let variable = (!self.in_unselected_operation)
-                    .then_some(ctx.variables)
-                    .flatten()
-                    .and_then(|variables| variables.get(var_name));
-                if let Some(reason) = variable.and_then(|value| {
-                    is_valid_input_value(
-                        ctx.registry,
-                        &arg.ty,
-                        value,
-                        QueryPathNode {
-                            parent: None,
-                            segment: QueryPathSegment::Name(&arg.name),
-                        },
-                    )
-                }) {
-                    ctx.report_error(
-                        vec![name.pos],
-                        format!("Invalid value for argument {}", reason),
-                    );
-                }
-                return;
-            }
-            let value = value
-                .node
-                .clone()
-                .into_const_with(|var_name| {
-                    // Don't check variables if we're in an unselected operation, since the
-                    // variables don't apply to this operation.
-                    (!self.in_unselected_operation)
-                        .then_some(ctx.variables)
-                        .flatten()
-                        .and_then(|variables| variables.get(&var_name))
-                        .cloned()
-                        .ok_or(())
-                })
-                .ok();
+            let value: Option<Cow<'_, ConstValue>> = match &value.node {
+                Value::Variable(var_name) => variable(var_name).map(Cow::Borrowed),
+                other => other
+                    .clone()
+                    .into_const_with(|var_name| variable(&var_name).cloned().ok_or(()))
+                    .ok()
+                    .map(Cow::Owned),
+            };
 
             if let Some(reason) = value.and_then(|value| {
                 is_valid_input_value(
