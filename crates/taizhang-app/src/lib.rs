@@ -33,9 +33,40 @@ use taizhang_store::{AppendOutcome, AppendRequest, EventStore, ExpectedVersion, 
 use uuid::Uuid;
 
 /// How many times a command is decided again after losing a race before the caller is
-/// told to retry. Each retry first waits a random time that grows with the attempt, so
-/// that racers spread out instead of colliding again in the next group commit.
+/// told to retry. Waiting for a turn (see [`Turns`]) is not an attempt.
 const MAX_ATTEMPTS: u32 = 64;
+
+/// The number of queues [`Turns`] spreads streams over.
+const TURN_QUEUES: usize = 256;
+
+/// Queues for the commands of this process that lost a race, by the stream they lost
+/// it on: such a command decides again only when those that lost on that stream before
+/// it have had their turn.
+///
+/// A crowd of check-ins on one outing's stream loses in every group commit but one:
+/// racing freely, each is decided again in nearly every commit, and the last in a crowd
+/// of a hundred would need more attempts than it is given. In turns, the losers take
+/// one commit each, in order, and only a command that has not yet lost (or one of
+/// another server) can still beat the one whose turn it is. Streams share the queues by
+/// their id (a bounded set, nothing to clean up): two hot streams in one queue take
+/// turns together, which only orders commands that had to decide again anyway. A
+/// command holds at most one turn and lets it go before it waits for another, so no two
+/// commands can wait for each other; a request dropped (its deadline) leaves its queue.
+struct Turns([tokio::sync::Mutex<()>; TURN_QUEUES]);
+
+impl Default for Turns {
+    fn default() -> Self {
+        Turns(std::array::from_fn(|_| tokio::sync::Mutex::new(())))
+    }
+}
+
+impl Turns {
+    /// The queue of `stream`.
+    fn queue(&self, stream: StreamId) -> usize {
+        // Version 7 and version 5 ids both end in random or hashed bits.
+        (stream.id.as_u128() % TURN_QUEUES as u128) as usize
+    }
+}
 
 /// Who sends a command and how to recognise it when it is sent again.
 #[derive(Clone, Debug)]
@@ -206,6 +237,7 @@ pub struct Ledger<S: EventStore> {
     /// costs one index lookup instead of a replay; the expected versions of the append
     /// still catch every race.
     snapshots: std::sync::Mutex<HashMap<StreamId, StreamSnapshot>>,
+    turns: Turns,
 }
 
 impl<S: EventStore + KeyHome> Ledger<S> {
@@ -215,7 +247,7 @@ impl<S: EventStore + KeyHome> Ledger<S> {
         let keys = store.key_store();
         let master = MasterKey::load_or_create(master_key_file, keys.is_empty().await?)?;
         keys.confirm_master(&master).await?;
-        Ok(Self { store, keys, master, snapshots: Default::default() })
+        Ok(Self { store, keys, master, snapshots: Default::default(), turns: Turns::default() })
     }
 }
 
@@ -270,11 +302,9 @@ impl<S: EventStore> Ledger<S> {
             return self.answered_before(&cmd, outcome).await;
         }
         let mut last_conflict = String::new();
-        for attempt in 0..MAX_ATTEMPTS {
-            if attempt > 0 {
-                let jitter = Uuid::new_v4().as_u128() as u64 % (200 * u64::from(attempt.min(20)));
-                tokio::time::sleep(std::time::Duration::from_micros(jitter)).await;
-            }
+        // The queue whose turn this command holds, once it has lost a race.
+        let mut turn: Option<(usize, tokio::sync::MutexGuard<'_, ()>)> = None;
+        for _ in 0..MAX_ATTEMPTS {
             let mut loaded = Aggregates::default();
             self.load_into(&cmd, &mut loaded, CacheUse::Take).await?;
             // The streams that had events when read: those the cache may keep again.
@@ -295,7 +325,14 @@ impl<S: EventStore> Ledger<S> {
                     }
                     return Ok(outcome);
                 }
-                Err(StoreError::Conflict { stream, .. }) => last_conflict = stream.to_string(),
+                Err(StoreError::Conflict { stream, .. }) => {
+                    last_conflict = stream.to_string();
+                    let queue = self.turns.queue(stream);
+                    if turn.as_ref().is_none_or(|(held, _)| *held != queue) {
+                        drop(turn.take());
+                        turn = Some((queue, self.turns.0[queue].lock().await));
+                    }
+                }
                 Err(e) => return Err(e.into()),
             }
         }

@@ -112,7 +112,9 @@ async fn measure_mutations(targets: Targets) -> Result<()> {
     let mut phases = Phases::new(taizhang, unit, pairs);
     phases.warm_up().await?;
     let measured = phases.measure(MUTATION_RATE, PHASES).await?;
-    let count = measured.mutations.latencies.len() as f64;
+    // The threads' time is counted over the busy phases only, while mutations are also
+    // sent in each phase's lead: divide by those applied in the busy phases.
+    let count = measured.mutations.rate() * measured.busy_cpu.seconds();
     for (kind, seconds) in &measured.threads {
         report(&format!("mutations.cpu.{kind}"), seconds * 1e6 / count, "core-µs", None);
     }
@@ -167,7 +169,7 @@ impl Measured {
 
     fn switches_per_mutation(&self) -> f64 {
         let beyond_idle = self.busy_cpu.switches_per_second() - self.idle_cpu.switches_per_second();
-        beyond_idle * self.busy_cpu.seconds() / self.mutations.latencies.len().max(1) as f64
+        beyond_idle / self.mutations.rate().max(f64::MIN_POSITIVE)
     }
 }
 
