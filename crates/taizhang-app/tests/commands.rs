@@ -562,6 +562,35 @@ async fn outing_commands_refuse_their_invalid_forms() {
     w.outing(hospital, &[a], "08:00", "12:00").await.unwrap();
 }
 
+/// A crowd of commands on one stream at once (everyone checking in at one site writes
+/// one outing's stream): each commit takes one and refuses the others, which decide
+/// again in turn. None may be refused for contention, however many there are.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_crowd_on_one_stream_gets_through_in_turns() {
+    const CROWD: u16 = 200;
+    let w = Arc::new(World::new().await);
+    let unit = w.unit(None).await;
+    let member = w.member(unit).await;
+    // Each an hour on a day of its own: no rule refuses any, and every one books the
+    // member, so all of them expect the member's stream at the version they read.
+    let tasks: Vec<_> = (0..CROWD)
+        .map(|i| {
+            let w = w.clone();
+            tokio::spawn(async move {
+                let mut cmd = outing_command(OutingId::new(), unit, &[member], "09:00", "10:00");
+                if let Command::RegisterOuting(outing) = &mut cmd {
+                    outing.details.date = date!(2011 - 01 - 01) + time::Duration::days(i64::from(i));
+                }
+                w.run(cmd).await
+            })
+        })
+        .collect();
+    for task in tasks {
+        task.await.unwrap().expect("no command of the crowd is refused");
+    }
+    assert_eq!(w.booked_spans().await.len(), usize::from(CROWD));
+}
+
 /// Many servers' worth of clerks race to book one member. Whatever the interleaving,
 /// the member never ends up in overlapping outings or over 24 hours on a day.
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
