@@ -47,10 +47,22 @@ fn joined(member: MemberId) -> ParticipationInput {
 
 /// Registers `outing` of `unit` on 15 June 2011 from `a` to `b` with `members`.
 fn outing_command(outing: OutingId, unit: UnitId, members: &[MemberId], a: &str, b: &str) -> Command {
+    outing_command_on(date!(2011 - 06 - 15), outing, unit, members, a, b)
+}
+
+/// [`outing_command`] on `day`.
+fn outing_command_on(
+    day: time::Date,
+    outing: OutingId,
+    unit: UnitId,
+    members: &[MemberId],
+    a: &str,
+    b: &str,
+) -> Command {
     Command::RegisterOuting(RegisterOuting {
         outing,
         unit,
-        details: details(date!(2011 - 06 - 15), a, b),
+        details: details(day, a, b),
         participants: members.iter().copied().map(joined).collect(),
         code: None,
     })
@@ -577,11 +589,8 @@ async fn a_crowd_on_one_stream_gets_through_in_turns() {
         .map(|i| {
             let w = w.clone();
             tokio::spawn(async move {
-                let mut cmd = outing_command(OutingId::new(), unit, &[member], "09:00", "10:00");
-                if let Command::RegisterOuting(outing) = &mut cmd {
-                    outing.details.date = date!(2011 - 01 - 01) + time::Duration::days(i64::from(i));
-                }
-                w.run(cmd).await
+                let day = date!(2011 - 01 - 01) + time::Duration::days(i64::from(i));
+                w.run(outing_command_on(day, OutingId::new(), unit, &[member], "09:00", "10:00")).await
             })
         })
         .collect();
