@@ -2265,10 +2265,12 @@ async fn members_check_in_and_out_at_the_site_and_their_credit_hours_count_apart
     let report = r#"query($d: Date!) { report(period: { first: $d, last: $d }) { rows { recordedHours creditHours honourHours } } }"#;
     let rows = server.ok(report, json!({ "d": today.to_string() })).await["report"]["rows"].clone();
     let credit = format!("{credited:.2}");
-    assert_eq!(
-        rows,
-        json!([{ "recordedHours": format!("{:.2}", credited + 1.0 / 60.0), "creditHours": credit, "honourHours": "0.02" }])
-    );
+    // The answer's hours are rounded to two places (a hundredth of an hour is under a
+    // minute, so the minutes come back whole); the day's total is Wang's minutes and
+    // Li's one, rounded once.
+    let credited_minutes = (credited * 60.0).round();
+    let recorded = format!("{:.2}", (credited_minutes + 1.0) / 60.0);
+    assert_eq!(rows, json!([{ "recordedHours": recorded, "creditHours": credit, "honourHours": "0.02" }]));
     let ledger = r#"query($m: ID!) { memberLedger(member: $m) { totalCreditHours edges { node { creditHours honourHours } } } }"#;
     let wang_ledger = server.ok(ledger, json!({ "m": wang })).await["memberLedger"].clone();
     assert_eq!(wang_ledger["totalCreditHours"], credit.as_str());
