@@ -294,6 +294,16 @@ impl RecentCommits {
         // Records the writer wrote but whose head is not yet published stay unseen.
         let records = holding.iter().flat_map(|c| c.iter()).skip_while(|r| r.position < from);
         let records = records.take_while(|r| r.position <= head).take(limit);
-        Some(records.map(|r| codec::decode_bytes(r.position, &r.bytes)).collect())
+        // Sized once: the filters above hide the count from `collect`, which would grow
+        // the vector by doubling, a copy each time, while the projector follows the log.
+        let held = holding.iter().map(|c| c.len()).sum::<usize>();
+        let mut events = Vec::with_capacity(held.min(limit));
+        for record in records {
+            match codec::decode_bytes(record.position, &record.bytes) {
+                Ok(event) => events.push(event),
+                Err(e) => return Some(Err(e)),
+            }
+        }
+        Some(Ok(events))
     }
 }
