@@ -432,6 +432,28 @@ async fn a_document_validated_before_answers_as_a_new_one_whatever_its_variables
         assert_eq!(again, server.post(&fresh(REGISTER_UNIT), variables).await);
     }
     assert_eq!(server.head().await, head, "nothing refused was written");
+    let url = format!("{}/graphql", server.url);
+    let answer = |body: Value| {
+        let request = server.http.post(&url).json(&body);
+        async move {
+            let response = request.send().await.unwrap();
+            (response.status().as_u16(), response.json::<Value>().await.unwrap())
+        }
+    };
+    // A known mutation's text in a body wrong around it (the server reads such a body
+    // whole only where the mutation runs) is refused as a text never seen before is.
+    for body in [
+        json!({ "query": REGISTER_UNIT, "variables": [1] }),
+        json!({ "query": REGISTER_UNIT, "variables": { "input": valid }, "extensions": 3 }),
+        json!({ "query": REGISTER_UNIT, "variables": { "input": valid }, "operationName": 3 }),
+    ] {
+        let mut fresh_body = body.clone();
+        fresh_body["query"] = json!(fresh(REGISTER_UNIT));
+        let refused = answer(body).await;
+        assert_eq!(refused.0, 400, "{}", refused.1);
+        assert_eq!(refused, answer(fresh_body).await);
+    }
+    assert_eq!(server.head().await, head, "nothing refused was written");
 
     // A page size in a variable moves the complexity: within the limit, then over it.
     let pages = "query($n: Int) { units(first: $n) { edges { node { members(first: 100) { totalCount } } } } }";
@@ -451,14 +473,6 @@ async fn a_document_validated_before_answers_as_a_new_one_whatever_its_variables
     let two = "query A($u: ID!) { unit(id: $u) { name } } query B($u: ID!) { unit(id: $u) { name } }";
     let named =
         |operation: &str, u: Value| json!({ "query": two, "operationName": operation, "variables": { "u": u } });
-    let url = format!("{}/graphql", server.url);
-    let answer = |body: Value| {
-        let request = server.http.post(&url).json(&body);
-        async move {
-            let response = request.send().await.unwrap();
-            (response.status().as_u16(), response.json::<Value>().await.unwrap())
-        }
-    };
     for (operation, u) in
         [("A", json!(unit)), ("A", json!(unit)), ("B", json!(3)), ("B", json!(unit)), ("A", json!([]))]
     {

@@ -88,6 +88,14 @@ impl DocumentCache {
         Ok(Parsed { document: request.parsed_query()?, validated_before })
     }
 
+    /// Whether `query` is a text in the cache whose `operation` is a mutation.
+    pub(crate) fn is_mutation(&self, query: &str, operation: Option<&str>) -> bool {
+        let documents = self.documents.read().expect("document cache lock");
+        documents
+            .get(query)
+            .is_some_and(|entry| crate::http::non_query_operation(&entry.document, operation) == Some("mutations"))
+    }
+
     /// Notes that the engine validated `query` with `operation` (see the module's doc).
     /// A text not in the cache is left alone: it is parsed and validated whole next time.
     pub(crate) fn validated(&self, query: &str, operation: Option<&str>) {

@@ -296,7 +296,9 @@ impl Server {
 
     /// Runs a well-formed request and shapes the answer for `media`. Over GET only
     /// queries run: a GET may be cached or prefetched, so it must not change data.
-    async fn execute(&self, params: Params, media: Media, method: Method, caller: Principal) -> Response {
+    /// `place` says whether this already runs on the mutations' threads, within the
+    /// request deadline (see [`Server::mutate`]).
+    async fn execute(&self, params: Params, media: Media, method: Method, caller: Principal, place: Place) -> Response {
         // Kept for the rare response with field errors (see [`crate::nulls`]).
         let query = params.query.clone();
         let token = caller.token;
@@ -333,7 +335,7 @@ impl Server {
         };
         let response = match refused {
             Some(r) => r,
-            None => match self.run_within_deadline(token, request, query, known).await {
+            None => match self.run_within_deadline(token, request, query, known, place).await {
                 Some(response) => response,
                 None => return busy(media),
             },
@@ -361,33 +363,60 @@ impl Server {
             let mutation = non_query_operation(parsed.document, None) == Some("mutations");
             known = Known { mutation, validated_before: parsed.validated_before };
         }
-        self.run_within_deadline(token, request, query.to_owned(), known).await.unwrap_or_else(|| {
-            async_graphql::Response::from_errors(vec![error::request_error(crate::writes::saturated())])
-        })
+        self.run_within_deadline(token, request, query.to_owned(), known, Place::RequestWorker).await.unwrap_or_else(
+            || async_graphql::Response::from_errors(vec![error::request_error(crate::writes::saturated())]),
+        )
     }
 
     /// [`Server::run`] within the request deadline, a mutation on the mutations' threads
-    /// (see [`crate::writes`]): `None` when a mutation finds no place there.
+    /// (see [`crate::writes`]): `None` when a mutation finds no place there. Where the
+    /// request already runs there, within its deadline, it just runs.
     async fn run_within_deadline(
         &self,
         token: uuid::Uuid,
         request: async_graphql::Request,
         query: String,
         known: Known,
+        place: Place,
     ) -> Option<async_graphql::Response> {
         let work = self.run(token, request, query, known.validated_before);
+        if place == Place::MutationThread {
+            return Some(work.await);
+        }
         let ran = async {
             if !known.mutation {
                 return Some(work.await);
             }
             self.writes.run(work).await
         };
-        match tokio::time::timeout(self.limits.deadline, ran).await {
-            Ok(response) => response,
-            Err(_) => {
-                let refused = error::over_limit("request seconds", self.limits.deadline.as_secs(), None);
-                Some(async_graphql::Response::from_errors(vec![error::request_error(refused)]))
+        tokio::time::timeout(self.limits.deadline, ran).await.unwrap_or_else(|_| Some(self.over_deadline()))
+    }
+
+    /// The answer to a request whose deadline passed.
+    fn over_deadline(&self) -> async_graphql::Response {
+        let refused = error::over_limit("request seconds", self.limits.deadline.as_secs(), None);
+        async_graphql::Response::from_errors(vec![error::request_error(refused)])
+    }
+
+    /// A POST of a mutation whose text the document cache knows, from its body on: read,
+    /// executed and answered on the mutations' threads, within the request deadline.
+    /// The variables, the document's copy and the answer are then made and let go on
+    /// one thread. Made on a request worker and let go on a mutation's thread (or the
+    /// other way), each of their blocks went back to its allocator through the
+    /// cross-thread path, for the request workers to collect; and the request workers,
+    /// which answer the reads, keep only the HTTP and the token's check.
+    async fn mutate(self: &Arc<Self>, bytes: bytes::Bytes, media: Media, caller: Principal) -> Response {
+        let server = self.clone();
+        let work = async move {
+            match request_body::parse(&bytes) {
+                Ok(params) => server.execute(params, media, Method::POST, caller, Place::MutationThread).await,
+                Err(message) => http_error(StatusCode::BAD_REQUEST, media, Code::BadRequest, &message),
             }
+        };
+        match tokio::time::timeout(self.limits.deadline, self.writes.run(work)).await {
+            Ok(Some(response)) => response,
+            Ok(None) => busy(media),
+            Err(_) => self.shape(self.over_deadline(), media),
         }
     }
 
@@ -447,6 +476,15 @@ impl Server {
     }
 }
 
+/// Where a request runs.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Place {
+    /// On a request worker: a mutation moves to the mutations' threads to execute.
+    RequestWorker,
+    /// Already on the mutations' threads, within the request deadline.
+    MutationThread,
+}
+
 /// What the server knows of a request from its parsed document.
 #[derive(Clone, Copy, Default)]
 struct Known {
@@ -490,7 +528,7 @@ fn header_str(req: &Request, name: header::HeaderName) -> Option<&str> {
     req.headers().get(name).and_then(|v| v.to_str().ok())
 }
 
-async fn post(req: &Request, body: Body, server: &Server) -> Response {
+async fn post(req: &Request, body: Body, server: &Arc<Server>) -> Response {
     let Some(media) = Media::negotiate(header_str(req, header::ACCEPT)) else {
         return not_acceptable();
     };
@@ -518,9 +556,14 @@ async fn post(req: &Request, body: Body, server: &Server) -> Response {
             return http_error(StatusCode::BAD_REQUEST, media, Code::BadRequest, &format!("reading the body: {e}"))
         }
     };
+    let known_mutation = request_body::peek(&bytes)
+        .is_some_and(|peeked| server.documents.is_mutation(&peeked.query, peeked.operation_name.as_deref()));
+    if known_mutation {
+        return server.mutate(bytes, media, caller).await;
+    }
     let params = request_body::parse(&bytes);
     match params {
-        Ok(params) => server.execute(params, media, Method::POST, caller).await,
+        Ok(params) => server.execute(params, media, Method::POST, caller, Place::RequestWorker).await,
         Err(message) => http_error(StatusCode::BAD_REQUEST, media, Code::BadRequest, &message),
     }
 }
@@ -571,7 +614,7 @@ async fn get_request(req: &Request, server: &Server) -> Response {
         return http_error(StatusCode::BAD_REQUEST, media, Code::BadRequest, "extensions must be a JSON object");
     }
     let params = Params { query, operation_name: params.operation_name, variables };
-    server.execute(params, media, Method::GET, caller).await
+    server.execute(params, media, Method::GET, caller, Place::RequestWorker).await
 }
 
 #[derive(Serialize)]

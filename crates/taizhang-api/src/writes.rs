@@ -8,8 +8,9 @@
 //! the same workers (reads' p99 several times their quiet figure). So a mutation's
 //! execution (validation, resolvers, the command path, waiting for its durable append)
 //! runs on this runtime, whose threads the operating system runs after the request
-//! workers when both want a core; the HTTP around it (the request's parse, the token,
-//! the answer) stays with the request workers. When the limit of mutations in flight
+//! workers when both want a core; the HTTP around it and the token's check stay with the
+//! request workers. A mutation whose text the server knows is read from its body on
+//! and answered here too (see `Server::mutate` in `http.rs`). When the limit of mutations in flight
 //! ([`crate::Limits::mutations_in_flight`]) are already running or waiting, the next
 //! is refused at once with `UNAVAILABLE` and `Retry-After` rather than queued.
 
