@@ -177,6 +177,24 @@ async fn errors_carry_a_code_the_field_and_the_limit() {
     assert_eq!(e["extensions"]["code"], "VALIDATION");
     assert_eq!(e["extensions"]["field"], "input.participants[1].hours");
     assert_eq!(e["extensions"]["value"], "2.333");
+    // Each of the outing's fields is named in full when it is wrong.
+    for (field, at, value) in [
+        ("input.details.start", "details", json!({ "start": "8h" })),
+        ("input.details.end", "details", json!({ "end": "07:00" })),
+        ("input.details.place", "details", json!({ "place": " " })),
+        ("input.details.category", "details", json!({ "category": "" })),
+        ("input.participants[0].end", "participant", json!({ "start": "09:00" })),
+        ("input.participants[0].start", "participant", json!({ "start": "9", "end": "10:00" })),
+        ("input.participants[0].member", "participant", json!({ "member": "" })),
+    ] {
+        let mut wrong = outing_input(&unit, "2011-06-05", &[(&member, "2")]);
+        let target = if at == "details" { &mut wrong["details"] } else { &mut wrong["participants"][0] };
+        for (name, v) in value.as_object().unwrap() {
+            target[name] = v.clone();
+        }
+        let e = server.error(REGISTER_OUTING, json!({ "input": wrong })).await;
+        assert_eq!((&e["extensions"]["code"], &e["extensions"]["field"]), (&json!("VALIDATION"), &json!(field)), "{e}");
+    }
 
     // VALIDATION of a domain rule, naming the member and the limit.
     let long = outing_input(&unit, "2011-06-05", &[(&member, "5")]);

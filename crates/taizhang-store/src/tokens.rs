@@ -147,12 +147,22 @@ fn hash_of(secret: &[u8]) -> String {
     hex::encode(Sha256::digest(secret))
 }
 
+/// Whether `secret` hashes to `hash` (as [`hash_of`] writes it), compared in constant
+/// time. Checked on every request: the digest's hex is written on the stack, where
+/// [`hash_of`]'s string grew a character at a time.
+fn hashes_to(secret: &[u8; 32], hash: &str) -> bool {
+    let mut hex = [0u8; 64];
+    hex::encode_to_slice(Sha256::digest(secret), &mut hex).expect("64 hex digits hold a SHA-256 digest");
+    bool::from(hex.ct_eq(hash.as_bytes()))
+}
+
 /// Splits `tz_<id>_<secret>` into the id and the secret's bytes.
-fn parse(bearer: &str) -> Option<(Uuid, Vec<u8>)> {
+fn parse(bearer: &str) -> Option<(Uuid, [u8; 32])> {
     let (id, secret) = bearer.strip_prefix(PREFIX)?.split_once('_')?;
     let id = Uuid::try_parse(id).ok()?;
-    let secret = hex::decode(secret).ok().filter(|s| s.len() == 32)?;
-    Some((id, secret))
+    let mut bytes = [0u8; 32];
+    hex::decode_to_slice(secret, &mut bytes).ok()?;
+    Some((id, bytes))
 }
 
 impl TokenStore {
@@ -277,7 +287,7 @@ impl TokenStore {
     ) -> Result<Result<TokenRecord, Rejection>, TokenError> {
         let Some((id, secret)) = parse(bearer) else { return Ok(Err(Rejection::Malformed)) };
         let Some(record) = self.record(id).await? else { return Ok(Err(Rejection::Unknown)) };
-        if !bool::from(hash_of(&secret).as_bytes().ct_eq(record.hash.as_bytes())) {
+        if !hashes_to(&secret, &record.hash) {
             return Ok(Err(Rejection::Unknown));
         }
         Ok(match record.status(now) {
@@ -302,7 +312,7 @@ mod tests {
         let id = Uuid::now_v7();
         let secret = [7u8; 32];
         let good = format!("tz_{}_{}", id.simple(), hex::encode(secret));
-        assert_eq!(parse(&good), Some((id, secret.to_vec())));
+        assert_eq!(parse(&good), Some((id, secret)));
         for bad in [
             "",
             "tz_",
@@ -314,5 +324,17 @@ mod tests {
         ] {
             assert_eq!(parse(bad), None, "{bad:?}");
         }
+        // A longer secret, too, is not this form.
+        assert_eq!(parse(&format!("tz_{}_{}", id.simple(), hex::encode([7u8; 33]))), None);
+    }
+
+    #[test]
+    fn a_secret_matches_the_digest_kept_of_it_and_no_other() {
+        let secret = [7u8; 32];
+        let kept = hash_of(&secret);
+        assert!(hashes_to(&secret, &kept));
+        assert!(!hashes_to(&[8u8; 32], &kept));
+        assert!(!hashes_to(&secret, &kept[..63]), "a digest cut short");
+        assert!(!hashes_to(&secret, &kept.to_uppercase()), "kept digests are lower-case hex");
     }
 }
