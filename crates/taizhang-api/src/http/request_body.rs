@@ -52,24 +52,19 @@ pub(super) fn parse(bytes: &[u8]) -> Result<Params, String> {
 
 /// A body's query text and operation name, read past everything else without making
 /// anything of it: what decides where the request runs before it is read whole.
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
 pub(super) struct Peeked<'a> {
+    #[serde(borrow)]
     pub query: Cow<'a, str>,
+    #[serde(default, borrow)]
     pub operation_name: Option<Cow<'a, str>>,
 }
 
 /// [`Peeked`] of a body that is a JSON object with a string `query` (and a string or
 /// null `operationName`); `None` for any other, which [`parse`] reads and explains.
 pub(super) fn peek(bytes: &[u8]) -> Option<Peeked<'_>> {
-    #[derive(Deserialize)]
-    #[serde(rename_all = "camelCase")]
-    struct Members<'a> {
-        #[serde(borrow)]
-        query: Cow<'a, str>,
-        #[serde(default, borrow)]
-        operation_name: Option<Cow<'a, str>>,
-    }
-    let Members { query, operation_name } = serde_json::from_slice(bytes).ok()?;
-    Some(Peeked { query, operation_name })
+    serde_json::from_slice(bytes).ok()
 }
 
 /// Reads the variables of a GET request (a JSON object, or null for none).
