@@ -500,6 +500,54 @@ async fn a_document_validated_before_answers_as_a_new_one_whatever_its_variables
     }
 }
 
+/// The engine hands a mutation's variable to the one root field that reads it instead of
+/// copying it (see the vendored engine's notes): a variable read by two root fields, by
+/// a directive, through a fragment spread twice or below the root is still given to
+/// every reader, and one read once is given whole.
+#[tokio::test]
+async fn every_reader_of_a_mutations_variable_gets_its_value() {
+    let server = Server::start();
+    let payload = "receipt { duplicate commandId } unit { name members(first: $n) { totalCount } }";
+    let mutation = format!(
+        "mutation($input: RegisterUnitInput!, $other: RegisterUnitInput!, $third: RegisterUnitInput!, \
+         $id: UUID, $otherId: UUID, $thirdId: UUID, $all: Boolean!, $n: Int) {{
+           first: registerUnit(input: $input, commandId: $id) {{ {payload} }}
+           again: registerUnit(input: $input, commandId: $id) @include(if: $all) {{ {payload} }}
+           other: registerUnit(input: $other, commandId: $otherId) {{ {payload} }}
+           ...Third ...Third
+         }}
+         fragment Third on Mutation {{ registerUnit(input: $third, commandId: $thirdId) {{ {payload} }} }}"
+    );
+    let unit = |name: &str| json!({ "name": name, "industry": "医疗卫生", "region": "茅箭区" });
+    let ids = ["0190a8c4-3b8e-7000-8000-000000000001", "0190a8c4-3b8e-7000-8000-000000000002"];
+    let third_id = "0190a8c4-3b8e-7000-8000-000000000003";
+    let variables = json!({
+        "input": unit("十堰市人民医院"), "other": unit("十堰市太和医院"), "third": unit("十堰市中医医院"),
+        "id": ids[0], "otherId": ids[1], "thirdId": third_id, "all": true, "n": 5,
+    });
+    // Twice: the first request validates the text, the second takes the validated path.
+    for round in 0..2 {
+        let (status, body) = server.post(&mutation, variables.clone()).await;
+        assert_eq!(status, 200, "{body}");
+        assert!(body.get("errors").is_none(), "{body}");
+        let data = &body["data"];
+        for (alias, name, id, duplicate) in [
+            ("first", "十堰市人民医院", ids[0], round > 0),
+            ("again", "十堰市人民医院", ids[0], true),
+            ("other", "十堰市太和医院", ids[1], round > 0),
+        ] {
+            assert_eq!(data[alias]["unit"]["name"], name, "{alias}: {body}");
+            assert_eq!(data[alias]["receipt"]["commandId"], id, "{alias}: {body}");
+            assert_eq!(data[alias]["receipt"]["duplicate"], duplicate, "{alias}: {body}");
+            assert_eq!(data[alias]["unit"]["members"]["totalCount"], 0, "{alias}: {body}");
+        }
+        assert_eq!(data["registerUnit"]["unit"]["name"], "十堰市中医医院", "{body}");
+        assert_eq!(data["registerUnit"]["receipt"]["commandId"], third_id, "{body}");
+    }
+    let registered = server.ok("{ units { totalCount } }", json!({})).await;
+    assert_eq!(registered["units"]["totalCount"], 3, "each command applied once");
+}
+
 /// The status codes and media types the GraphQL over HTTP specification asks for.
 #[tokio::test]
 async fn http_follows_the_graphql_over_http_specification() {

@@ -249,6 +249,9 @@ pub struct ContextBase<'a, T> {
 pub struct QueryEnvInner {
     pub extensions: Extensions,
     pub variables: Variables,
+    /// taizhang: the variables that the engine reads once, moved out of `variables`
+    /// (see `schema::read_once`); each is taken out of here when it is read.
+    pub once: Mutex<Variables>,
     pub operation_name: Option<String>,
     pub operation: Positioned<OperationDefinition>,
     pub fragments: HashMap<Name, Positioned<FragmentDefinition>>,
@@ -550,6 +553,10 @@ impl<'a, T> ContextBase<'a, T> {
     }
 
     fn var_value(&self, name: &str, pos: Pos) -> ServerResult<Value> {
+        // taizhang: a variable read once is handed over, not copied.
+        if let Some(value) = self.query_env.once.lock().ok().and_then(|mut once| once.remove(name)) {
+            return Ok(value);
+        }
         self.query_env
             .operation
             .node

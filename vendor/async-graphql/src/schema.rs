@@ -6,18 +6,22 @@ use std::{
 };
 
 use async_graphql_parser::types::ExecutableDocument;
+use async_graphql_value::Value as InputValue;
 use futures_util::stream::{self, BoxStream, FuturesOrdered, StreamExt};
 
 use crate::{
     BatchRequest, BatchResponse, CacheControl, ContextBase, EmptyMutation, EmptySubscription,
     Executor, InputType, ObjectType, OutputType, QueryEnv, Request, Response, ServerError,
-    ServerResult, SubscriptionType, Variables,
+    Name, ServerResult, SubscriptionType, Variables,
     context::{Data, QueryEnvInner},
     custom_directive::CustomDirectiveFactory,
     extensions::{ExtensionFactory, Extensions},
     parser::{
         Positioned, parse_query,
-        types::{Directive, DocumentOperations, OperationType, Selection, SelectionSet},
+        types::{
+            Directive, DocumentOperations, FragmentDefinition, OperationType, Selection,
+            SelectionSet,
+        },
     },
     registry::{Registry, SDLExportOptions},
     resolver_utils::{resolve_container, resolve_container_serial},
@@ -846,6 +850,102 @@ fn remove_skipped_selection(selection_set: &mut SelectionSet, variables: &Variab
     }
 }
 
+/// taizhang: the variables of a mutation that the engine will read exactly once, moved
+/// out of `variables`: each is named once in the operation, fragments expanded where
+/// they are spread, and that once in an argument of a root field, which a mutation
+/// resolves once, in order. The engine then hands such a variable to the field's
+/// argument instead of a copy of it (`ContextBase::var_value`). Any variable named
+/// twice, in a directive, below the root (a field there may be resolved once per item
+/// of a list) or not given stays where it is and is copied as before. The walk gives
+/// up, moving nothing, past `MAX_VISITS` selections and values, so that fragments
+/// spread within fragments cannot make it long.
+fn read_once(
+    selection_set: &SelectionSet,
+    fragments: &HashMap<Name, Positioned<FragmentDefinition>>,
+    variables: &mut Variables,
+) -> Variables {
+    const MAX_VISITS: usize = 1024;
+
+    #[derive(Default)]
+    struct Uses<'a> {
+        /// Per variable: how many times it is named, and whether one of those is not
+        /// in a root field's argument.
+        named: HashMap<&'a str, (usize, bool)>,
+        visits: usize,
+    }
+
+    impl<'a> Uses<'a> {
+        /// Counts the variables in `value`; false once the walk is too long.
+        fn value(&mut self, value: &'a InputValue, in_root_argument: bool) -> bool {
+            self.visits += 1;
+            if self.visits > MAX_VISITS {
+                return false;
+            }
+            match value {
+                InputValue::Variable(name) => {
+                    let entry = self.named.entry(name.as_str()).or_default();
+                    entry.0 += 1;
+                    entry.1 |= !in_root_argument;
+                    true
+                }
+                InputValue::List(items) => items.iter().all(|item| self.value(item, in_root_argument)),
+                InputValue::Object(fields) => fields.values().all(|field| self.value(field, in_root_argument)),
+                _ => true,
+            }
+        }
+
+        fn selection_set(
+            &mut self,
+            set: &'a SelectionSet,
+            fragments: &'a HashMap<Name, Positioned<FragmentDefinition>>,
+            root: bool,
+        ) -> bool {
+            set.items.iter().all(|selection| {
+                self.visits += 1;
+                if self.visits > MAX_VISITS {
+                    return false;
+                }
+                let directives = selection.node.directives().iter();
+                let in_directives = directives
+                    .flat_map(|directive| directive.node.arguments.iter())
+                    .all(|(_, value)| self.value(&value.node, false));
+                in_directives
+                    && match &selection.node {
+                        Selection::Field(field) => {
+                            let field = &field.node;
+                            field.arguments.iter().all(|(_, value)| self.value(&value.node, root))
+                                && self.selection_set(&field.selection_set.node, fragments, false)
+                        }
+                        Selection::FragmentSpread(spread) => {
+                            match fragments.get(&spread.node.fragment_name.node) {
+                                Some(fragment) => {
+                                    self.selection_set(&fragment.node.selection_set.node, fragments, root)
+                                }
+                                None => true,
+                            }
+                        }
+                        Selection::InlineFragment(inline) => {
+                            self.selection_set(&inline.node.selection_set.node, fragments, root)
+                        }
+                    }
+            })
+        }
+    }
+
+    let mut uses = Uses::default();
+    let mut once = Variables::default();
+    if uses.selection_set(selection_set, fragments, true) {
+        for (name, (count, elsewhere)) in uses.named {
+            if count == 1 && !elsewhere {
+                if let Some((name, value)) = variables.remove_entry(name) {
+                    once.insert(name, value);
+                }
+            }
+        }
+    }
+    once
+}
+
 #[allow(clippy::too_many_arguments)]
 pub(crate) async fn prepare_request(
     mut extensions: Extensions,
@@ -935,9 +1035,18 @@ pub(crate) async fn prepare_request(
     }
     remove_skipped_selection(&mut operation.node.selection_set.node, &request.variables);
 
+    // taizhang: see `read_once`.
+    let mut variables = request.variables;
+    let once = if operation.node.ty == OperationType::Mutation {
+        read_once(&operation.node.selection_set.node, &document.fragments, &mut variables)
+    } else {
+        Variables::default()
+    };
+
     let env = QueryEnvInner {
         extensions,
-        variables: request.variables,
+        variables,
+        once: std::sync::Mutex::new(once),
         operation_name,
         operation,
         fragments: document.fragments,
