@@ -502,8 +502,8 @@ async fn a_document_validated_before_answers_as_a_new_one_whatever_its_variables
 
 /// The engine hands a mutation's variable to the one root field that reads it instead of
 /// copying it (see the vendored engine's notes): a variable read by two root fields, by
-/// a directive, through a fragment spread twice or below the root is still given to
-/// every reader, and one read once is given whole.
+/// a directive, through a fragment spread twice or in every payload below the root is
+/// still given to every reader, and one read once is given whole.
 #[tokio::test]
 async fn every_reader_of_a_mutations_variable_gets_its_value() {
     let server = Server::start();
