@@ -301,9 +301,11 @@ impl CertificateMutations {
         if let Some(id) = command_id {
             context.command_id = id;
         }
-        let (id, outcome) = issuing::issue(&state.ledger, &state.projector, context, &settings.key_file, &request)
-            .await
-            .map_err(certificate_error)?;
+        // Boxed: see the crate's note on root fields.
+        let (id, outcome) =
+            Box::pin(issuing::issue(&state.ledger, &state.projector, context, &settings.key_file, &request))
+                .await
+                .map_err(certificate_error)?;
         state.metrics.command_applied(&outcome);
         state.projector.wait_for(outcome.last_position, READ_YOUR_WRITES_WAIT).await.map_err(error::read)?;
         payload(ctx, &outcome, id).await

@@ -579,7 +579,8 @@ impl CheckInMutations {
                 (context, Command::SetCheckInPin(command))
             })
             .collect();
-        let answers = state.ledger.execute_batch(batch).await.map_err(crate::error::app)?;
+        // Boxed: see the crate's note on root fields.
+        let answers = Box::pin(state.ledger.execute_batch(batch)).await.map_err(crate::error::app)?;
         let codes: Vec<Option<String>> = state
             .projector
             .read(|m| members.iter().map(|id| m.code(id.0, m.position).map(|c| c.to_string())).collect());

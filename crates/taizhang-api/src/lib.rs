@@ -7,6 +7,12 @@
 //! - Every read takes the read side's as-of arguments and a `minPosition`; a mutation
 //!   answers with the log position it reached, and its own fields already reflect it.
 //! - [`http::routes`] serves the schema over HTTP and WebSocket (the README states the contract).
+//!
+//! A root field's resolver is awaited inside the engine's future for its root type, so
+//! that future is as large as the largest resolver of the type, and the engine copies it
+//! whole into a box for every root field of every request. A resolver whose own state
+//! would make it the largest (a batch of commands, a certificate, a whole board) boxes
+//! that part where it awaits it: a `registerOuting` then copies 2.3 KB there, not 7.4.
 #![forbid(unsafe_code)]
 
 pub mod access;

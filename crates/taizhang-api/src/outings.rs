@@ -700,7 +700,8 @@ impl ReviewMutations {
                 (context, Command::VerifyOuting(c.clone()))
             })
             .collect();
-        let answers = state.ledger.execute_batch(batch).await.map_err(error::app)?;
+        // Boxed: see the crate's note on root fields.
+        let answers = Box::pin(state.ledger.execute_batch(batch)).await.map_err(error::app)?;
         let mut payload = VerifyOutingsPayload { verified: 0, refused: 0, results: Vec::with_capacity(answers.len()) };
         let mut last = None;
         for (command, answer) in commands.iter().zip(answers) {

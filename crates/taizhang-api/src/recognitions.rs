@@ -834,7 +834,8 @@ impl RecognitionMutations {
         let nominated = nominated
             .ok_or_else(|| error::coded(Code::NotFound, format!("recognition {recognition} does not exist")))?;
         let published = published.ok_or_else(|| error::domain(&DomainError::BoardNotFound(board)))?;
-        let computed = computed(state, principal, &published, None).await?;
+        // Boxed: see the crate's note on root fields.
+        let computed = Box::pin(computed(state, principal, &published, None)).await?;
         let evidence =
             evidence_for(&published, &computed.0, &computed.1, &nominated).map_err(|e| invalid("board", e))?;
         let command = DecideRecognition { recognition, evidence, exception };

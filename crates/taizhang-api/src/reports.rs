@@ -390,7 +390,8 @@ impl ReportQueries {
         }
         // The birth date is sealed personal data; open it before taking the model lock.
         let birth_date = match candidate {
-            Candidate::Member(m) => match state.ledger.personal(m).await {
+            // Boxed: see the crate's note on root fields.
+            Candidate::Member(m) => match Box::pin(state.ledger.personal(m)).await {
                 Ok(taizhang_app::Personal::Known(p)) => p.birth_date,
                 Ok(taizhang_app::Personal::Erased) => None,
                 Err(taizhang_app::AppError::Domain(DomainError::MemberNotFound(_))) => None,

@@ -69,17 +69,31 @@ macro_rules! forward {
     };
 }
 
+/// Forwards the asynchronous `$call` to the backend and awaits it. PostgreSQL's is
+/// boxed: a query's future on a pooled connection is over a kilobyte, and inline it
+/// would make every future that awaits the store that large, sled's too (a command's
+/// whole execution), and every move of one of them a copy of it. A box costs nothing
+/// beside a round trip to the database.
+macro_rules! forward_await {
+    ($self:ident, $s:ident => $call:expr) => {
+        match $self {
+            AnyStore::Sled($s) => $call.await,
+            AnyStore::Pg($s) => Box::pin($call).await,
+        }
+    };
+}
+
 impl EventStore for AnyStore {
     async fn append_batch(&self, requests: Vec<AppendRequest>) -> Vec<Result<AppendOutcome, StoreError>> {
-        forward!(self, s => s.append_batch(requests).await)
+        forward_await!(self, s => s.append_batch(requests))
     }
 
     async fn command_outcome(&self, command_id: Uuid) -> Result<Option<AppendOutcome>, StoreError> {
-        forward!(self, s => s.command_outcome(command_id).await)
+        forward_await!(self, s => s.command_outcome(command_id))
     }
 
     async fn stream_version(&self, stream: StreamId) -> Result<Option<u64>, StoreError> {
-        forward!(self, s => s.stream_version(stream).await)
+        forward_await!(self, s => s.stream_version(stream))
     }
 
     async fn read_stream(
@@ -88,15 +102,15 @@ impl EventStore for AnyStore {
         from_version: u64,
         limit: usize,
     ) -> Result<Vec<RecordedEvent>, StoreError> {
-        forward!(self, s => s.read_stream(stream, from_version, limit).await)
+        forward_await!(self, s => s.read_stream(stream, from_version, limit))
     }
 
     async fn read_raw(&self, from: Position, limit: usize) -> Result<Vec<RawRecord>, StoreError> {
-        forward!(self, s => s.read_raw(from, limit).await)
+        forward_await!(self, s => s.read_raw(from, limit))
     }
 
     async fn read_all(&self, from: Position, limit: usize) -> Result<Vec<RecordedEvent>, StoreError> {
-        forward!(self, s => s.read_all(from, limit).await)
+        forward_await!(self, s => s.read_all(from, limit))
     }
 
     fn head(&self) -> Position {
@@ -108,36 +122,36 @@ impl EventStore for AnyStore {
     }
 
     async fn restore_raw(&self, records: Vec<RawRecord>) -> Result<(), StoreError> {
-        forward!(self, s => s.restore_raw(records).await)
+        forward_await!(self, s => s.restore_raw(records))
     }
 }
 
 impl SideTables for AnyStore {
     async fn subject_key(&self, member: DataSubject) -> Result<Option<Vec<u8>>, StoreError> {
-        forward!(self, s => s.subject_key(member).await)
+        forward_await!(self, s => s.subject_key(member))
     }
 
     async fn set_subject_keys(&self, entries: Vec<(DataSubject, Vec<u8>)>) -> Result<(), StoreError> {
-        forward!(self, s => s.set_subject_keys(entries).await)
+        forward_await!(self, s => s.set_subject_keys(entries))
     }
 
     async fn subject_keys(&self) -> Result<Vec<(DataSubject, Vec<u8>)>, StoreError> {
-        forward!(self, s => s.subject_keys().await)
+        forward_await!(self, s => s.subject_keys())
     }
 
     async fn any_subject_key(&self) -> Result<bool, StoreError> {
-        forward!(self, s => s.any_subject_key().await)
+        forward_await!(self, s => s.any_subject_key())
     }
 
     async fn token(&self, id: Uuid) -> Result<Option<Vec<u8>>, StoreError> {
-        forward!(self, s => s.token(id).await)
+        forward_await!(self, s => s.token(id))
     }
 
     async fn put_token(&self, id: Uuid, record: &[u8]) -> Result<(), StoreError> {
-        forward!(self, s => s.put_token(id, record).await)
+        forward_await!(self, s => s.put_token(id, record))
     }
 
     async fn tokens(&self) -> Result<Vec<(Uuid, Vec<u8>)>, StoreError> {
-        forward!(self, s => s.tokens().await)
+        forward_await!(self, s => s.tokens())
     }
 }

@@ -19,20 +19,22 @@ where
     A: ContainerType,
     B: ContainerType,
 {
+    // taizhang: the first half's answer is let go before the second half is awaited.
+    // Matched on, it lived through that await, and so took its place (about 160 bytes)
+    // in the future of every level of a merged root: a dozen levels made the root's
+    // future two kilobytes larger, copied whole each time a field's future is boxed.
     async fn resolve_field(&self, ctx: &Context<'_>) -> ServerResult<Option<Value>> {
-        match self.0.resolve_field(ctx).await {
-            Ok(Some(value)) => Ok(Some(value)),
-            Ok(None) => self.1.resolve_field(ctx).await,
-            Err(err) => Err(err),
+        if let Some(value) = self.0.resolve_field(ctx).await? {
+            return Ok(Some(value));
         }
+        self.1.resolve_field(ctx).await
     }
 
     async fn find_entity(&self, ctx: &Context<'_>, params: &Value) -> ServerResult<Option<Value>> {
-        match self.0.find_entity(ctx, params).await {
-            Ok(Some(value)) => Ok(Some(value)),
-            Ok(None) => self.1.find_entity(ctx, params).await,
-            Err(err) => Err(err),
+        if let Some(value) = self.0.find_entity(ctx, params).await? {
+            return Ok(Some(value));
         }
+        self.1.find_entity(ctx, params).await
     }
 }
 
