@@ -312,6 +312,12 @@ impl<S: EventStore> Ledger<S> {
             let request = match self.prepare(&ctx, &cmd, &mut loaded).await {
                 Ok(request) => request,
                 Err(e) => {
+                    // A state taken from the cache without asking the store (see
+                    // `fetch_stream`) may be behind it: the refusal stands only if no
+                    // stream read moved meanwhile. Else the next attempt reads them.
+                    if self.store.sole_writer() && self.moved_since(&loaded).await? {
+                        continue;
+                    }
                     // Refused before anything was applied: the state is as it was read.
                     self.give_back(&known, loaded);
                     return Err(e);
@@ -624,8 +630,28 @@ impl<S: EventStore> Ledger<S> {
                 CacheUse::Take => snapshots.remove(&stream),
             }
         };
+        // Where this process makes every append, a command decides on the state it
+        // takes from the cache as it is, without asking the store for newer events:
+        // the append expects the versions the state was read at, so a state that fell
+        // behind (another command of this process, an import, wrote the stream) fails
+        // it and the command runs again from the store; and a refusal is checked
+        // against the store before it is given (`execute`). Asking cost a look into the
+        // store's index for every stream of every command.
+        if cached.is_some() && matches!(cache, CacheUse::Take) && self.store.sole_writer() {
+            return Ok((cached, Vec::new()));
+        }
         let from = cached.as_ref().map_or(0, |snapshot| snapshot.version + 1);
         Ok((cached, self.store.read_stream(stream, from, usize::MAX).await?))
+    }
+
+    /// Whether any stream `read` holds has another version in the store now.
+    async fn moved_since(&self, read: &Aggregates) -> Result<bool, AppError> {
+        for (stream, version) in &read.versions {
+            if self.store.stream_version(*stream).await? != *version {
+                return Ok(true);
+            }
+        }
+        Ok(false)
     }
 
     /// Folds a fetched stream into `into` and, unless the command took it from the

@@ -312,6 +312,32 @@ async fn a_ledger_sees_its_own_writes_and_another_servers() {
     assert_eq!(w.booked_spans().await, [(480, 540), (540, 600), (600, 660), (660, 720)]);
 }
 
+/// A ledger decides on the state it kept from its last command on a stream without
+/// asking the store for newer events; a write it did not make (another ledger's here)
+/// leaves that state behind. A command the newer state allows must not be refused on
+/// the older one, nor one it forbids be applied: the member below moves to another unit
+/// through the second ledger, and the first must then register them there and not in
+/// their old unit any more.
+#[tokio::test]
+async fn a_ledger_never_refuses_or_applies_on_state_another_write_left_behind() {
+    let w = World::new().await;
+    let other = Ledger::open(w.ledger.store().clone(), &w.dir.path().join("master.key")).await.unwrap();
+    let (old_unit, new_unit) = (w.unit(None).await, w.unit(None).await);
+    let member = w.member(old_unit).await;
+    w.outing(old_unit, &[member], "08:00", "09:00").await.unwrap();
+    let moved = TransferMember { member, to: new_unit, effective: date!(2011 - 06 - 01) };
+    other.execute(CommandContext::new(Actor::OPERATOR), Command::TransferMember(moved)).await.unwrap();
+    // The state kept says the member is in the old unit on 15 June; the store says the new.
+    w.outing(new_unit, &[member], "09:00", "10:00").await.unwrap();
+    let is_not_in_unit = |e: &DomainError| matches!(e, DomainError::MemberNotInUnit { .. });
+    let another = |unit| outing_command(OutingId::new(), unit, &[member], "10:00", "11:00");
+    other.execute(CommandContext::new(Actor::OPERATOR), another(new_unit)).await.unwrap();
+    w.refused(another(old_unit), is_not_in_unit).await;
+    // The member's day as the store holds it: the second ledger's outing is in it.
+    w.refused(another(new_unit), |e| matches!(e, DomainError::OverlappingOuting { .. })).await;
+    assert_eq!(w.booked_spans().await, [(480, 540), (540, 600), (600, 660)]);
+}
+
 #[tokio::test]
 async fn unit_commands_refuse_their_invalid_forms() {
     let w = World::new().await;

@@ -121,6 +121,10 @@ impl EventStore for AnyStore {
         forward!(self, s => s.watch_head())
     }
 
+    fn sole_writer(&self) -> bool {
+        forward!(self, s => s.sole_writer())
+    }
+
     async fn restore_raw(&self, records: Vec<RawRecord>) -> Result<(), StoreError> {
         forward_await!(self, s => s.restore_raw(records))
     }

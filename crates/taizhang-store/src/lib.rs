@@ -263,6 +263,16 @@ pub trait EventStore: Send + Sync + 'static {
     /// Changes whenever the durable head moves; subscriptions wait on it.
     fn watch_head(&self) -> watch::Receiver<Position>;
 
+    /// Whether every append to the log is made by this process (sled's files are
+    /// locked to one). Callers that keep streams' state between commands may then
+    /// decide on it without first asking for newer events: another writer in this
+    /// process can still have appended meanwhile, so the append's expected versions
+    /// must still be checked, as they always are. Where other servers append too
+    /// (PostgreSQL), asking first keeps races rare.
+    fn sole_writer(&self) -> bool {
+        false
+    }
+
     /// Writes records taken from a backup, after the current head, byte for byte. Each
     /// must continue the chain; the indexes are rebuilt from them.
     fn restore_raw(&self, records: Vec<RawRecord>) -> impl Future<Output = Result<(), StoreError>> + Send;

@@ -440,6 +440,10 @@ impl EventStore for SledStore {
         self.inner.head.clone()
     }
 
+    fn sole_writer(&self) -> bool {
+        true
+    }
+
     async fn restore_raw(&self, records: Vec<RawRecord>) -> Result<(), StoreError> {
         self.restore_through_writer(records).await
     }
