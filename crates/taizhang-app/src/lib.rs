@@ -633,8 +633,8 @@ impl<S: EventStore> Ledger<S> {
         // Where this process makes every append, a command decides on the state it
         // takes from the cache as it is, without asking the store for newer events:
         // the append expects the versions the state was read at, so a state that fell
-        // behind (another command of this process, an import, wrote the stream) fails
-        // it and the command runs again from the store; and a refusal is checked
+        // behind (a batch, an import, another `Ledger` on the store wrote the stream)
+        // fails it and the command runs again from the store; and a refusal is checked
         // against the store before it is given (`execute`). Asking cost a look into the
         // store's index for every stream of every command.
         if cached.is_some() && matches!(cache, CacheUse::Take) && self.store.sole_writer() {
