@@ -332,9 +332,9 @@ async fn a_ledger_never_refuses_or_applies_on_state_another_write_left_behind() 
     let is_not_in_unit = |e: &DomainError| matches!(e, DomainError::MemberNotInUnit { .. });
     let another = |unit| outing_command(OutingId::new(), unit, &[member], "10:00", "11:00");
     other.execute(CommandContext::new(Actor::OPERATOR), another(new_unit)).await.unwrap();
-    w.refused(another(old_unit), is_not_in_unit).await;
-    // The member's day as the store holds it: the second ledger's outing is in it.
+    // The state kept lacks the second ledger's outing, and would let this one overlap it.
     w.refused(another(new_unit), |e| matches!(e, DomainError::OverlappingOuting { .. })).await;
+    w.refused(another(old_unit), is_not_in_unit).await;
     assert_eq!(w.booked_spans().await, [(480, 540), (540, 600), (600, 660)]);
 }
 
