@@ -361,6 +361,21 @@ mod tests {
     }
 
     #[test]
+    fn variables_nested_as_deep_as_the_parser_allows_are_read_and_deeper_refused() {
+        // Each object level keeps its members in place on the stack while it is read:
+        // a hostile body nested to the parser's limit must still be read (on a test's
+        // thread, no larger than a runtime's), and one past it refused, not overflow.
+        let nested = |depth: usize| format!("{{\"v\":{}1{}}}", "{\"a\":".repeat(depth), "}".repeat(depth));
+        let read = variables(&nested(126)).expect("within the parser's limit").unwrap();
+        assert!(matches!(read.get("v"), Some(Value::Object(_))));
+        assert!(variables(&nested(127)).is_none(), "past the parser's limit");
+        let body = |depth| format!(r#"{{"query":"q","variables":{}}}"#, nested(depth));
+        assert!(parse(body(125).as_bytes()).is_ok());
+        let refused = parse(body(126).as_bytes()).err().unwrap();
+        assert!(refused.contains("recursion limit"), "the body's own object is one level more: {refused}");
+    }
+
+    #[test]
     fn get_variables_are_an_object_or_null() {
         assert!(variables(r#"{"unit":"x"}"#).unwrap().is_some());
         assert!(variables("null").unwrap().is_none());
