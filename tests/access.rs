@@ -741,8 +741,10 @@ fn codes(body: &Value) -> Vec<String> {
 async fn world() -> (World, Vec<(Role, reqwest::Client)>, Vec<(&'static str, reqwest::Client)>) {
     // An expired token: made offline, as an operator would, before the server starts.
     let dir = tempfile::tempdir().unwrap();
-    let made = Instant::now();
     let expired = taizhang(dir.path(), &[], &["token", "create", "--role", "reviewer", "--expires", "1s"]);
+    // Its expiry is a second after the command's clock read, which comes before the
+    // command returns (however slowly the command line starts on a busy machine).
+    let made = Instant::now();
     let policies = support::quick_award_policies(dir.path());
     let server = Server::start_with(dir, &["--policy-dir", &policies]);
     let mut w = World { server, own: String::new(), second: String::new(), other: String::new() };
@@ -759,8 +761,8 @@ async fn world() -> (World, Vec<(Role, reqwest::Client)>, Vec<(&'static str, req
     let revoked = s.token("ADMIN", &[], None).await;
     let me = s.post_with(&client_with(&revoked), "{ me { token } }", json!({})).await.1;
     s.ok("mutation($id: UUID!) { revokeToken(id: $id) { active } }", json!({ "id": me["data"]["me"]["token"] })).await;
-    // Past its expiry, with room for the command line's start-up.
-    tokio::time::sleep(Duration::from_secs(2).saturating_sub(made.elapsed())).await;
+    // Past its expiry.
+    tokio::time::sleep(Duration::from_millis(1500).saturating_sub(made.elapsed())).await;
     let refused = vec![
         ("no token", reqwest::Client::new()),
         ("an expired token", client_with(expired.trim())),
